@@ -1,0 +1,3 @@
+//! Synthetic population generator and loaders for external data sets.
+
+pub mod fvc;

@@ -1,0 +1,1 @@
+//! Iris codes and matching.

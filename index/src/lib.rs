@@ -1,0 +1,15 @@
+//! Biometric core of Tunggal.
+//!
+//! This crate holds everything that decides whether two biometric samples come from the
+//! same person, with no HTTP and no async runtime:
+//!
+//! * [`template`]: fingerprint template formats (ISO/IEC 19794-2:2005, ANSI INCITS 378-2004)
+//!   and the internal minutiae form every matcher works on;
+//! * [`finger`]: the fingerprint matcher (Minutia Cylinder-Code with global consolidation);
+//! * [`iris`]: iris codes, masks and the rotation-compensated Hamming distance;
+//! * [`eval`]: error-rate statistics (EER, FMR at fixed points, DET curves).
+
+pub mod eval;
+pub mod finger;
+pub mod iris;
+pub mod template;

@@ -1,0 +1,21 @@
+//! Command-line interface.
+
+use clap::{Parser, Subcommand};
+
+/// Tunggal: central biometric deduplication and identification engine.
+#[derive(Debug, Parser)]
+#[command(name = "tunggal", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {}
+
+impl Cli {
+    /// Runs the chosen subcommand.
+    pub fn run(self) -> anyhow::Result<()> {
+        match self.command {}
+    }
+}
