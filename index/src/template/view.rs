@@ -85,9 +85,11 @@ pub(crate) fn decode_views(
             remaining: r.remaining(),
         });
     }
-    (0..declared)
-        .map(|view| decode_view(r, view, geometry, format))
-        .collect()
+    let mut views = Vec::with_capacity(declared);
+    for view in 0..declared {
+        views.push(decode_view(r, view, geometry, format)?);
+    }
+    Ok(views)
 }
 
 fn decode_view(
@@ -125,9 +127,10 @@ fn decode_view(
             remaining: r.remaining(),
         });
     }
-    let minutiae = (0..declared)
-        .map(|index| decode_minutia(r, view, index, geometry, format))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut minutiae = Vec::with_capacity(declared);
+    for index in 0..declared {
+        minutiae.push(decode_minutia(r, view, index, geometry, format)?);
+    }
     let ext_offset = r.pos();
     let ext_len = usize::from(r.u16()?);
     if ext_len > r.remaining() {
