@@ -1,5 +1,7 @@
 //! Command-line interface.
 
+mod eval;
+
 use clap::{Parser, Subcommand};
 
 /// Tunggal: central biometric deduplication and identification engine.
@@ -11,11 +13,17 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    /// Accuracy evaluation on labelled data.
+    #[command(subcommand)]
+    Eval(eval::EvalCommand),
+}
 
 impl Cli {
     /// Runs the chosen subcommand.
     pub fn run(self) -> anyhow::Result<()> {
-        match self.command {}
+        match self.command {
+            Command::Eval(cmd) => cmd.run(),
+        }
     }
 }
