@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Subcommand;
 use tunggal_index::eval::ErrorRates;
-use tunggal_index::finger::FingerMatcher;
+use tunggal_index::finger::{FingerMatcher, MccParams};
 
 use crate::eval::{report, score_all_pairs, DatabaseReport};
 
@@ -28,6 +28,9 @@ pub enum EvalCommand {
         /// Write the figures as JSON.
         #[arg(long)]
         json: Option<PathBuf>,
+        /// Override a matcher parameter, e.g. `--set ns=8` (repeatable; for tuning runs).
+        #[arg(long = "set")]
+        overrides: Vec<String>,
     },
 }
 
@@ -68,6 +71,7 @@ impl EvalCommand {
             scores,
             det,
             json,
+            overrides,
         } = self;
         let databases = tunggal_datasets::fvc::load_root(&data)
             .with_context(|| format!("loading {}", data.display()))?;
@@ -76,7 +80,11 @@ impl EvalCommand {
             "no database folders found under {}",
             data.display()
         );
-        let matcher = FingerMatcher::default();
+        let mut params = MccParams::default();
+        for o in &overrides {
+            params.set(o)?;
+        }
+        let matcher = FingerMatcher::new(params);
         let mut csv = match &scores {
             Some(path) => {
                 let mut f = std::io::BufWriter::new(

@@ -1,5 +1,6 @@
 //! Command-line interface.
 
+mod bench;
 mod eval;
 
 use clap::{Parser, Subcommand};
@@ -17,6 +18,9 @@ enum Command {
     /// Accuracy evaluation on labelled data.
     #[command(subcommand)]
     Eval(eval::EvalCommand),
+    /// Throughput reports.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 impl Cli {
@@ -24,6 +28,7 @@ impl Cli {
     pub fn run(self) -> anyhow::Result<()> {
         match self.command {
             Command::Eval(cmd) => cmd.run(),
+            Command::Bench(cmd) => cmd.run(),
         }
     }
 }

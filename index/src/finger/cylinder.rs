@@ -23,6 +23,8 @@ pub const MAX_ND: usize = 8;
 pub struct PreparedTemplate {
     /// Geometry of the minutia behind each cylinder (mathematical axes).
     pub points: Vec<Point>,
+    /// Direction of that minutia in 1/256 turns (for the quick direction test).
+    pub directions: Vec<u8>,
     /// Index of that minutia in the source template.
     pub source_index: Vec<u16>,
     /// Cylinder bits, `stride` words per cylinder: ND value layers, then the mask.
@@ -54,6 +56,7 @@ impl PreparedTemplate {
     pub fn size_bytes(&self) -> usize {
         self.points.len() * std::mem::size_of::<Point>()
             + self.source_index.len() * 2
+            + self.directions.len()
             + self.bits.len() * 8
     }
 }
@@ -181,6 +184,7 @@ pub fn prepare(template: &FingerTemplate, params: &MccParams) -> PreparedTemplat
         }
         out.points.push(*m);
         out.source_index.push(index as u16);
+        out.directions.push(template.minutiae[index].angle);
         out.bits.extend_from_slice(&cyl);
     }
     out

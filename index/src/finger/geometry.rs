@@ -20,7 +20,11 @@ pub struct Point {
 #[inline]
 pub fn angle_diff(a: f32, b: f32) -> f32 {
     let d = a - b;
-    d - TAU * ((d + PI) / TAU).floor()
+    if (-PI..PI).contains(&d) {
+        d
+    } else {
+        d - TAU * ((d + PI) / TAU).floor()
+    }
 }
 
 /// Convex hull of points (Andrew's monotone chain), counter-clockwise, no repeated end point.

@@ -7,6 +7,7 @@
 pub mod consolidate;
 pub mod cylinder;
 pub mod geometry;
+pub mod kernel;
 pub mod params;
 pub mod similarity;
 
@@ -42,7 +43,9 @@ pub struct MatchDetail {
 #[derive(Debug, Clone)]
 pub struct FingerMatcher {
     params: MccParams,
-    min_cells: u32,
+    limits: kernel::SweepLimits,
+    tables: consolidate::Tables,
+    kernel: kernel::Kernel,
 }
 
 impl Default for FingerMatcher {
@@ -61,12 +64,21 @@ impl FingerMatcher {
         let ns = params.ns as f32;
         let disc = (std::f32::consts::PI / 4.0) * ns * ns;
         let min_cells = (params.min_me * disc).ceil() as u32;
-        Self { params, min_cells }
+        let max_turn = (params.delta_theta / std::f32::consts::TAU * 256.0).clamp(0.0, 128.0) as u8;
+        let tables = consolidate::Tables::new(&params);
+        let limits = kernel::SweepLimits { min_cells, max_turn };
+        Self { params, limits, tables, kernel: kernel::detected() }
     }
 
     /// The parameters.
     pub fn params(&self) -> &MccParams {
         &self.params
+    }
+
+    /// The same matcher forced onto one kernel (for tests that compare kernels).
+    pub fn with_kernel(mut self, kernel: kernel::Kernel) -> Self {
+        self.kernel = kernel;
+        self
     }
 
     /// Builds the cylinders of a template.
@@ -105,22 +117,6 @@ impl FingerMatcher {
         b: &PreparedTemplate,
         scratch: &mut Scratch,
     ) -> f32 {
-        let p = &self.params;
-        let (nd, wpl) = (p.nd, p.words_per_layer());
-        scratch.candidates.clear();
-        for (ia, pa) in a.points.iter().enumerate() {
-            let ca = a.cylinder(ia);
-            for (ib, pb) in b.points.iter().enumerate() {
-                if geometry::angle_diff(pa.theta, pb.theta).abs() > p.delta_theta {
-                    continue;
-                }
-                let s =
-                    similarity::cylinder_similarity(ca, b.cylinder(ib), nd, wpl, self.min_cells);
-                if s > 0.0 {
-                    scratch.candidates.push(consolidate::pack(s, ia, ib));
-                }
-            }
-        }
-        consolidate::consolidate(&a.points, &b.points, p, scratch)
+        kernel::compare(self.kernel, a, b, self.limits, &self.tables, &self.params, scratch)
     }
 }

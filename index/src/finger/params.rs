@@ -43,6 +43,8 @@ pub struct MccParams {
     pub relax_iterations: usize,
     /// Relaxation weight wR of a pair's own previous value.
     pub relax_weight: f32,
+    /// Most pairs taken into relaxation (the best by local similarity).
+    pub max_relax_pairs: usize,
     /// Compatibility sigmoid for the distance difference (centre, slope).
     pub rho_distance: (f32, f32),
     /// Compatibility sigmoid for the direction difference (centre, slope).
@@ -71,6 +73,7 @@ impl Default for MccParams {
             tau_p: 0.4,
             relax_iterations: 5,
             relax_weight: 0.5,
+            max_relax_pairs: 128,
             rho_distance: (5.0, 8.0 / 5.0),
             rho_direction: (PI / 12.0, 30.0),
             rho_radial: (PI / 12.0, 30.0),
@@ -87,5 +90,74 @@ impl MccParams {
     /// 64-bit words per angular layer.
     pub fn words_per_layer(&self) -> usize {
         self.cells().div_ceil(64)
+    }
+}
+
+/// Why a parameter override was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParamError {
+    /// Not of the form `name=value`.
+    #[error("expected name=value, got {0:?}")]
+    Syntax(String),
+    /// No such parameter.
+    #[error("unknown parameter {0:?}")]
+    Unknown(String),
+    /// The value did not parse or is out of range.
+    #[error("bad value for {0}: {1:?}")]
+    Value(String, String),
+}
+
+impl MccParams {
+    /// Applies an override such as `ns=8` or `rho_distance=6,1.2` (used for tuning runs).
+    pub fn set(&mut self, assignment: &str) -> Result<(), ParamError> {
+        let (name, value) =
+            assignment.split_once('=').ok_or_else(|| ParamError::Syntax(assignment.into()))?;
+        let bad = || ParamError::Value(name.into(), value.into());
+        let f = |v: &str| v.trim().parse::<f32>().map_err(|_| bad());
+        let u = |v: &str| v.trim().parse::<usize>().map_err(|_| bad());
+        let pair = |v: &str| -> Result<(f32, f32), ParamError> {
+            let (a, b) = v.split_once(',').ok_or_else(bad)?;
+            Ok((f(a)?, f(b)?))
+        };
+        match name {
+            "radius" => self.radius = f(value)?,
+            "ns" => {
+                let ns = u(value)?;
+                if ns == 0 || ns % 8 != 0 || ns > 16 {
+                    return Err(bad());
+                }
+                self.ns = ns;
+            }
+            "nd" => {
+                let nd = u(value)?;
+                if nd == 0 || nd > 8 {
+                    return Err(bad());
+                }
+                self.nd = nd;
+            }
+            "sigma_s" => self.sigma_s = f(value)?,
+            "sigma_d" => self.sigma_d = f(value)?,
+            "mu_psi" => self.mu_psi = f(value)?,
+            "omega" => self.omega = f(value)?,
+            "min_vc" => self.min_vc = f(value)?,
+            "min_m" => self.min_m = u(value)?,
+            "min_me" => self.min_me = f(value)?,
+            "delta_theta" => self.delta_theta = f(value)?,
+            "min_np" => self.min_np = u(value)?,
+            "max_np" => self.max_np = u(value)?,
+            "mu_p" => self.mu_p = f(value)?,
+            "tau_p" => self.tau_p = f(value)?,
+            "relax_iterations" => self.relax_iterations = u(value)?,
+            "relax_weight" => self.relax_weight = f(value)?,
+            "max_relax_pairs" => self.max_relax_pairs = u(value)?,
+            "rho_distance" => self.rho_distance = pair(value)?,
+            "rho_direction" => self.rho_direction = pair(value)?,
+            "rho_radial" => self.rho_radial = pair(value)?,
+            _ => return Err(ParamError::Unknown(name.into())),
+        }
+        if self.max_np < self.min_np {
+            return Err(bad());
+        }
+        Ok(())
     }
 }

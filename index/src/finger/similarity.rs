@@ -7,7 +7,7 @@
 /// Similarity of two cylinders laid out as `nd` value layers of `wpl` words and a mask.
 ///
 /// `min_cells` is the fewest jointly valid cells for the pair to count.
-#[inline]
+#[inline(always)]
 pub fn cylinder_similarity(a: &[u64], b: &[u64], nd: usize, wpl: usize, min_cells: u32) -> f32 {
     match (nd, wpl) {
         (6, 4) => fixed::<6, 4>(a, b, min_cells),
@@ -16,13 +16,35 @@ pub fn cylinder_similarity(a: &[u64], b: &[u64], nd: usize, wpl: usize, min_cell
     }
 }
 
-#[inline]
+/// Largest bit count a cylinder can hold (16×16 cells × 8 layers).
+const MAX_BITS: usize = 16 * 16 * 8;
+
+/// Square roots of every possible bit count, so the hot loop does table loads instead of
+/// square roots (exact: the same f32 values `sqrt` returns).
+fn sqrt_table() -> &'static [f32; MAX_BITS + 1] {
+    static TABLE: std::sync::OnceLock<Box<[f32; MAX_BITS + 1]>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut t = Box::new([0.0f32; MAX_BITS + 1]);
+        for (i, v) in t.iter_mut().enumerate() {
+            *v = (i as f32).sqrt();
+        }
+        t
+    })
+}
+
+#[inline(always)]
+fn root(table: &[f32; MAX_BITS + 1], n: u32) -> f32 {
+    table.get(n as usize).copied().unwrap_or_else(|| (n as f32).sqrt())
+}
+
+#[inline(always)]
 fn finish(na: u32, nb: u32, nx: u32) -> f32 {
-    let denom = (na as f32).sqrt() + (nb as f32).sqrt();
+    let t = sqrt_table();
+    let denom = root(t, na) + root(t, nb);
     if denom == 0.0 {
         0.0
     } else {
-        1.0 - (nx as f32).sqrt() / denom
+        1.0 - root(t, nx) / denom
     }
 }
 
@@ -53,6 +75,7 @@ fn fixed<const ND: usize, const WPL: usize>(a: &[u64], b: &[u64], min_cells: u32
     finish(na, nb, nx)
 }
 
+#[inline(always)]
 fn generic(a: &[u64], b: &[u64], nd: usize, wpl: usize, min_cells: u32) -> f32 {
     let stride = (nd + 1) * wpl;
     if a.len() < stride || b.len() < stride {

@@ -1,0 +1,5 @@
+//! Throughput measurements printed by `tunggal bench`.
+
+mod matching;
+
+pub use matching::match_throughput;
