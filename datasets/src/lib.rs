@@ -11,5 +11,8 @@ pub mod fingerprint;
 pub mod fvc;
 pub mod names;
 pub mod nik;
+pub mod output;
+pub mod realism;
 pub mod region;
 pub mod seed;
+pub mod synthetic_fvc;

@@ -23,6 +23,9 @@ use tunggal_index::template::{FingerTemplate, Minutia, MinutiaKind};
 use super::gauss;
 use super::master::{in_ellipse, FingerMaster, MasterMinutia};
 
+/// Share of spurious minutiae whose direction ignores the ridge flow.
+pub const SPURIOUS_OFF_FLOW: f64 = 0.2;
+
 /// Quality of a capture, from 0 (worst) to 1 (best).
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
 pub struct CaptureQuality(f32);
@@ -238,8 +241,13 @@ pub fn capture(
         if !in_contact(x, y) {
             continue;
         }
-        let sense = if rng.gen_bool(0.5) { 0.0 } else { PI };
-        let kind = if rng.gen_bool(0.6) {
+        // Most false minutiae follow the ridges; some (smudges, scars) point anywhere.
+        let direction = if rng.gen_bool(SPURIOUS_OFF_FLOW) {
+            rng.gen_range(0.0..TAU)
+        } else {
+            master.field.flow(x, y) + if rng.gen_bool(0.5) { 0.0 } else { PI }
+        };
+        let kind = if rng.gen_bool(0.65) {
             MinutiaKind::Ending
         } else {
             MinutiaKind::Bifurcation
@@ -247,7 +255,7 @@ pub fn capture(
         kept.push(MasterMinutia {
             x,
             y,
-            direction: master.field.flow(x, y) + sense,
+            direction,
             kind,
         });
         placed += 1;

@@ -13,39 +13,43 @@ use super::pattern::PatternClass;
 /// Parameters of master generation. Lengths are 500 ppi pixels.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MasterParams {
-    /// Mean half-width of the finger's elliptical print region (default 120 px, 12 mm wide).
+    /// Mean half-width of the finger's elliptical print region (default 125 px, 12.7 mm wide).
     pub half_width: f32,
-    /// Mean half-height of the print region (default 165 px, 17 mm tall).
+    /// Mean half-height of the print region (default 170 px, 17.3 mm tall).
     pub half_height: f32,
-    /// Relative spread of the half-axes between fingers (default 0.07).
+    /// Relative spread of the half-axes between fingers (default 0.09).
     pub size_sd: f32,
-    /// Mean minutiae per 10,000 px² of print region (default 9.5: about 60 per finger).
+    /// Mean minutiae per 10,000 px² of print region (default 7.5: about 50 per finger).
     pub density: f32,
-    /// Relative spread of the density between fingers (default 0.18).
+    /// Relative spread of the density between fingers (default 0.25).
     pub density_sd: f32,
-    /// Minimum distance between two minutiae, about one ridge period (default 8 px).
+    /// Minimum distance between two minutiae, about one ridge period (default 9 px).
     pub min_distance: f32,
-    /// Fraction of ridge endings; the rest are bifurcations (default 0.63).
+    /// Mean fraction of ridge endings; the rest are bifurcations (default 0.72, before the
+    /// type flips of impressions pull it towards one half).
     pub ending_fraction: f64,
-    /// Probability that a minutia points against the flow sense (default 0.25); gives the
+    /// Spread of the ending fraction between fingers (default 0.09).
+    pub ending_fraction_sd: f64,
+    /// Probability that a minutia points against the flow sense (default 0.2); gives the
     /// 60–65% same-sense share of neighbouring real minutiae.
     pub against_flow: f64,
-    /// Deviation of a minutia's direction from the smooth field, degrees (default 5).
+    /// Deviation of a minutia's direction from the smooth field, degrees (default 6).
     pub direction_sd_deg: f32,
 }
 
 impl Default for MasterParams {
     fn default() -> Self {
         Self {
-            half_width: 120.0,
-            half_height: 165.0,
+            half_width: 125.0,
+            half_height: 170.0,
             size_sd: 0.07,
-            density: 9.5,
-            density_sd: 0.18,
-            min_distance: 8.0,
-            ending_fraction: 0.63,
-            against_flow: 0.25,
-            direction_sd_deg: 5.0,
+            density: 7.5,
+            density_sd: 0.25,
+            min_distance: 9.0,
+            ending_fraction: 0.72,
+            ending_fraction_sd: 0.09,
+            against_flow: 0.2,
+            direction_sd_deg: 6.0,
         }
     }
 }
@@ -100,6 +104,9 @@ impl FingerMaster {
         let density = params.density * gauss(rng, 1.0, params.density_sd).clamp(0.4, 1.8);
         let target = (area * density / 10_000.0).round() as usize;
         let direction_sd = params.direction_sd_deg.to_radians();
+        let ending_fraction = (params.ending_fraction
+            + f64::from(gauss(rng, 0.0, 1.0)) * params.ending_fraction_sd)
+            .clamp(0.0, 1.0);
         let min_d2 = params.min_distance * params.min_distance;
         let mut minutiae: Vec<MasterMinutia> = Vec::with_capacity(target);
         let mut attempts = 0;
@@ -120,7 +127,7 @@ impl FingerMaster {
             if rng.gen_bool(params.against_flow) {
                 direction += PI;
             }
-            let kind = if rng.gen_bool(params.ending_fraction) {
+            let kind = if rng.gen_bool(ending_fraction) {
                 MinutiaKind::Ending
             } else {
                 MinutiaKind::Bifurcation

@@ -15,7 +15,7 @@ use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 
 /// A normal draw with `mean` and standard deviation `sd`.
-pub(crate) fn gauss(rng: &mut impl Rng, mean: f32, sd: f32) -> f32 {
+pub fn gauss(rng: &mut impl Rng, mean: f32, sd: f32) -> f32 {
     let z: f32 = StandardNormal.sample(rng);
     mean + sd * z
 }
