@@ -138,6 +138,6 @@ mod tests {
         assert!(distance(&a1, &a2) < 0.3);
         assert!(distance(&a1, &b1) > 0.4);
         assert_eq!(a1.code.len(), 256);
-        assert!(a1.mask.iter().any(|&m| m == 0));
+        assert!(a1.mask.contains(&0));
     }
 }

@@ -172,7 +172,9 @@ impl<'a, I: IrisSource> Scenario<'a, I> {
         } else {
             (self.population.person(plan.gallery_size + j), 0, None, None)
         };
-        let capture = self.population.capture(&person, number, &spec);
+        let mut capture = self.population.capture(&person, number, &spec);
+        // Probe ids must not reveal the person.
+        capture.capture_id = format!("probe-{j}");
         let truth = ProbeTruth {
             probe: j,
             capture_id: capture.capture_id.clone(),

@@ -1,4 +1,5 @@
 //! Synthetic FVC-style templates compared with the real FVC2002 templates.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use tunggal_datasets::fvc::{load_root, shared_fvc_root};
 use tunggal_datasets::realism::{compare, markdown_table, Comparison, TemplateStats};

@@ -1,5 +1,7 @@
 //! Command-line interface.
 
+mod gen;
+
 use clap::{Parser, Subcommand};
 
 /// Tunggal: central biometric deduplication and identification engine.
@@ -11,11 +13,16 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    /// Generate synthetic data sets.
+    Gen(gen::GenArgs),
+}
 
 impl Cli {
     /// Runs the chosen subcommand.
     pub fn run(self) -> anyhow::Result<()> {
-        match self.command {}
+        match self.command {
+            Command::Gen(args) => args.run(),
+        }
     }
 }

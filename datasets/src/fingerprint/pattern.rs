@@ -121,8 +121,8 @@ impl Tendency {
 pub fn sample_hand_classes(rng: &mut impl Rng) -> [PatternClass; 10] {
     let tendency = Tendency::sample(rng);
     let mut out = [PatternClass::Arch; 10];
-    for slot in 0..5 {
-        out[slot] = tendency.draw(slot as u8 + 1, rng);
+    for (slot, class) in out.iter_mut().take(5).enumerate() {
+        *class = tendency.draw(slot as u8 + 1, rng);
     }
     for slot in 5..10 {
         out[slot] = if rng.gen_bool(MIRROR_COPY) {

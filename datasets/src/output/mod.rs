@@ -2,6 +2,7 @@
 
 pub mod fvc_folder;
 pub mod iso;
+pub mod manifest;
 
 use std::path::PathBuf;
 
