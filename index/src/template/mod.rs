@@ -11,10 +11,27 @@
 //!   positive x axis, in units of 1/256 of a full turn (1.40625°), exactly as ISO 19794-2 stores
 //!   it. Because `y` points down, the direction as a pixel-space vector is `(cos θ, −sin θ)`.
 
-pub mod error;
-pub mod iso;
+//!
+//! # Record formats
+//!
+//! [`decode`] reads ISO/IEC 19794-2:2005 ([`iso`]) and ANSI INCITS 378-2004 ([`ansi`])
+//! finger minutiae records, telling them apart with [`detect()`](detect::detect); each
+//! record's views convert to [`FingerTemplate`] with resolution and angle normalisation.
 
-pub use error::TemplateError;
+pub mod ansi;
+pub mod detect;
+pub mod error;
+pub mod extended;
+pub mod iso;
+mod reader;
+pub mod record;
+pub mod view;
+
+pub use detect::{detect, Format};
+pub use error::{ExtendedDataFault, TemplateError};
+pub use extended::{CoreDeltaBlock, ExtendedBlock, RidgeCountBlock};
+pub use record::{decode, FingerRecord};
+pub use view::{FingerView, RawMinutia};
 
 use serde::{Deserialize, Serialize};
 
@@ -106,14 +123,19 @@ pub struct FingerTemplate {
     pub minutiae: Vec<Minutia>,
 }
 
-/// Scales one coordinate from `px_per_cm` to the internal frame, rounding to the nearest unit.
+/// Scales one coordinate from `px_per_cm` to the internal frame, rounding to the nearest unit
+/// (halves away from zero) and saturating at `u16::MAX`.
 ///
-/// A resolution of 0 is treated as already internal (some writers leave it unset).
+/// The arithmetic is exact: the internal frame has 50000/254 px/cm, so the result is
+/// `round(value · 50000 / (254 · px_per_cm))`, and the same point stated at two resolutions
+/// with proportional coordinates maps to the same unit. A resolution of 0 is treated as
+/// already internal (some writers leave it unset).
 pub fn scale_to_internal(value: u16, px_per_cm: u16) -> u16 {
     if px_per_cm == 0 {
         return value;
     }
-    let scaled = f32::from(value) * INTERNAL_PX_PER_CM / f32::from(px_per_cm);
-    // Saturating float-to-int conversion; coordinates never exceed 14 bits in either format.
-    scaled.round() as u16
+    let num = u64::from(value) * 50_000;
+    let den = 254 * u64::from(px_per_cm);
+    let rounded = (2 * num + den) / (2 * den);
+    u16::try_from(rounded).unwrap_or(u16::MAX)
 }

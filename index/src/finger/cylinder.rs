@@ -1,0 +1,199 @@
+//! Cylinder construction: the gallery-side precomputation of the matcher.
+//!
+//! Each minutia gets a cylinder: an NS×NS grid of cells around it, aligned with its direction,
+//! times ND angular layers. A cell's bit says whether neighbouring minutiae near the cell have
+//! a direction (relative to the centre minutia) falling in that layer. A mask bit per cell says
+//! whether the cell lies inside the fingerprint area (the minutiae's convex hull, enlarged).
+//!
+//! Bits are stored layer by layer: layer `k` occupies `words_per_layer` u64 words, cell
+//! `i * NS + j` at bit `(i * NS + j) % 64` of word `(i * NS + j) / 64`; the mask follows the
+//! ND layers in the same cell order.
+
+use std::f32::consts::{PI, TAU};
+
+use super::geometry::{angle_diff, convex_hull, within_hull, Point};
+use super::params::MccParams;
+use crate::template::FingerTemplate;
+
+/// Upper bound of angular layers, so per-neighbour buffers live on the stack.
+pub const MAX_ND: usize = 8;
+
+/// A template prepared for matching: every usable cylinder, built once.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PreparedTemplate {
+    /// Geometry of the minutia behind each cylinder (mathematical axes).
+    pub points: Vec<Point>,
+    /// Index of that minutia in the source template.
+    pub source_index: Vec<u16>,
+    /// Cylinder bits, `stride` words per cylinder: ND value layers, then the mask.
+    pub bits: Vec<u64>,
+    /// Words per cylinder.
+    pub stride: usize,
+    /// Minutiae in the source template.
+    pub minutiae: usize,
+}
+
+impl PreparedTemplate {
+    /// Number of usable cylinders.
+    pub fn len(&self) -> usize {
+        self.points.len()
+    }
+
+    /// Whether no cylinder was usable (the template cannot match anything).
+    pub fn is_empty(&self) -> bool {
+        self.points.is_empty()
+    }
+
+    /// Bits of cylinder `i`.
+    #[inline]
+    pub fn cylinder(&self, i: usize) -> &[u64] {
+        &self.bits[i * self.stride..(i + 1) * self.stride]
+    }
+
+    /// Bytes this template occupies in memory (vectors' payloads).
+    pub fn size_bytes(&self) -> usize {
+        self.points.len() * std::mem::size_of::<Point>()
+            + self.source_index.len() * 2
+            + self.bits.len() * 8
+    }
+}
+
+/// Abramowitz–Stegun 7.1.26 approximation of erf (absolute error below 1.5e-7).
+fn erf(x: f32) -> f32 {
+    let sign = if x < 0.0 { -1.0 } else { 1.0 };
+    let x = f64::from(x.abs());
+    let t = 1.0 / (1.0 + 0.327_591_1 * x);
+    let poly = t
+        * (0.254_829_592
+            + t * (-0.284_496_736
+                + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+    sign * (1.0 - poly * (-x * x).exp()) as f32
+}
+
+/// Converts a template to mathematical axes (y up, θ counter-clockwise in radians).
+pub fn to_points(template: &FingerTemplate) -> Vec<Point> {
+    template
+        .minutiae
+        .iter()
+        .map(|m| Point {
+            x: f32::from(m.x),
+            y: -f32::from(m.y),
+            theta: m.angle_rad(),
+        })
+        .collect()
+}
+
+/// Builds every usable cylinder of a template.
+pub fn prepare(template: &FingerTemplate, params: &MccParams) -> PreparedTemplate {
+    let points = to_points(template);
+    let hull = convex_hull(&points);
+    let ns = params.ns;
+    let nd = params.nd.min(MAX_ND);
+    let wpl = params.words_per_layer();
+    let stride = (nd + 1) * wpl;
+    let delta_s = 2.0 * params.radius / ns as f32;
+    let delta_d = TAU / nd as f32;
+    let reach = 3.0 * params.sigma_s;
+    let gs_norm = 1.0 / (params.sigma_s * (TAU).sqrt());
+    let two_sigma2 = 2.0 * params.sigma_s * params.sigma_s;
+    let erf_scale = 1.0 / (params.sigma_d * std::f32::consts::SQRT_2);
+
+    // Cell offsets relative to the centre minutia, before rotation, and which lie in the disc.
+    let half = (ns as f32 - 1.0) / 2.0;
+    let offsets: Vec<(f32, f32)> = (0..ns * ns)
+        .map(|c| {
+            (
+                delta_s * ((c / ns) as f32 - half),
+                delta_s * ((c % ns) as f32 - half),
+            )
+        })
+        .collect();
+    let in_disc: Vec<bool> = offsets
+        .iter()
+        .map(|&(u, v)| u * u + v * v <= params.radius * params.radius)
+        .collect();
+    let disc_cells = in_disc.iter().filter(|&&d| d).count();
+
+    let mut out = PreparedTemplate {
+        stride,
+        minutiae: points.len(),
+        ..Default::default()
+    };
+    let mut neighbours: Vec<(Point, [f32; MAX_ND])> = Vec::new();
+    let mut cyl = vec![0u64; stride];
+    for (index, m) in points.iter().enumerate() {
+        neighbours.clear();
+        for (t, n) in points.iter().enumerate() {
+            if t == index {
+                continue;
+            }
+            let d = (n.x - m.x).hypot(n.y - m.y);
+            if d <= params.radius + reach {
+                let alpha = angle_diff(m.theta, n.theta);
+                let mut gd = [0.0f32; MAX_ND];
+                for (k, g) in gd.iter_mut().enumerate().take(nd) {
+                    let centre = -PI + (k as f32 + 0.5) * delta_d;
+                    let a = angle_diff(centre, alpha);
+                    *g = 0.5
+                        * (erf((a + delta_d / 2.0) * erf_scale)
+                            - erf((a - delta_d / 2.0) * erf_scale));
+                }
+                neighbours.push((*n, gd));
+            }
+        }
+        if neighbours.len() < params.min_m {
+            continue;
+        }
+        cyl.iter_mut().for_each(|w| *w = 0);
+        let (sin, cos) = m.theta.sin_cos();
+        let mut valid_cells = 0;
+        for (c, &(u, v)) in offsets.iter().enumerate() {
+            if !in_disc[c] {
+                continue;
+            }
+            let px = m.x + cos * u - sin * v;
+            let py = m.y + sin * u + cos * v;
+            if !within_hull(&hull, px, py, params.omega) {
+                continue;
+            }
+            valid_cells += 1;
+            let (word, bit) = (c / 64, c % 64);
+            cyl[nd * wpl + word] |= 1 << bit;
+            let mut sums = [0.0f32; MAX_ND];
+            for (n, gd) in &neighbours {
+                let d2 = (n.x - px) * (n.x - px) + (n.y - py) * (n.y - py);
+                if d2 > reach * reach {
+                    continue;
+                }
+                let gs = gs_norm * (-d2 / two_sigma2).exp();
+                for k in 0..nd {
+                    sums[k] += gs * gd[k];
+                }
+            }
+            for (k, &s) in sums.iter().enumerate().take(nd) {
+                if s > params.mu_psi {
+                    cyl[k * wpl + word] |= 1 << bit;
+                }
+            }
+        }
+        if (valid_cells as f32) < params.min_vc * disc_cells as f32 {
+            continue;
+        }
+        out.points.push(*m);
+        out.source_index.push(index as u16);
+        out.bits.extend_from_slice(&cyl);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn erf_matches_known_values() {
+        assert!((erf(0.0)).abs() < 1e-6);
+        assert!((erf(1.0) - 0.842_700_8).abs() < 1e-5);
+        assert!((erf(-0.5) + 0.520_499_9).abs() < 1e-5);
+    }
+}
