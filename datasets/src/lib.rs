@@ -5,6 +5,7 @@
 //! * [`fingerprint`]: synthetic fingerprints (masters and impressions);
 //! * [`fvc`]: the loader for FVC-style folders of ISO templates.
 
+pub mod accuracy;
 pub mod date;
 pub mod demographics;
 pub mod fingerprint;

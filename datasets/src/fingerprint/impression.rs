@@ -88,11 +88,11 @@ pub struct ImpressionParams {
     pub contact_offset_sd: Span,
     /// Contact ellipse size as a fraction of the print region (default 0.92 → 0.72).
     pub contact: Span,
-    /// Typical displacement of the outer skin by plastic distortion (default 3 → 10 px).
+    /// Typical displacement of the outer skin by plastic distortion (default 2.5 → 9 px).
     pub distortion: Span,
-    /// Probability that the extractor misses a minutia in the contact area (default 0.12 → 0.45).
+    /// Probability that the extractor misses a minutia in the contact area (default 0.10 → 0.38).
     pub miss: Span,
-    /// Mean number of spurious minutiae (default 2 → 12).
+    /// Mean number of spurious minutiae (default 2 → 8).
     pub spurious: Span,
     /// Position noise per axis (default 1.5 → 4 px).
     pub position_sd: Span,
@@ -114,9 +114,9 @@ impl Default for ImpressionParams {
             rotation_sd: Span::new(8.0, 16.0),
             contact_offset_sd: Span::new(10.0, 20.0),
             contact: Span::new(0.92, 0.72),
-            distortion: Span::new(3.0, 10.0),
-            miss: Span::new(0.12, 0.45),
-            spurious: Span::new(2.0, 12.0),
+            distortion: Span::new(2.5, 9.0),
+            miss: Span::new(0.10, 0.38),
+            spurious: Span::new(2.0, 8.0),
             position_sd: Span::new(1.5, 4.0),
             angle_sd: Span::new(5.0, 14.0),
             type_flip: Span::new(0.08, 0.3),

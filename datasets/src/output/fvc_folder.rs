@@ -12,7 +12,7 @@ pub fn write_database(root: &Path, db: &FvcDatabase) -> Result<usize, OutputErro
     std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
     for s in &db.samples {
         let path = dir.join(format!("{}.iso", s.stem));
-        std::fs::write(&path, encode_template(&s.template)).map_err(io_err(&path))?;
+        std::fs::write(&path, encode_template(&s.template)?).map_err(io_err(&path))?;
     }
     Ok(db.samples.len())
 }

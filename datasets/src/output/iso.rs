@@ -1,7 +1,7 @@
 //! Internal templates as ISO/IEC 19794-2:2005 records.
 
 use tunggal_index::template::iso::{encode, FingerView, IsoRecord, RawMinutia};
-use tunggal_index::template::{FingerTemplate, MinutiaKind, INTERNAL_PX_PER_CM};
+use tunggal_index::template::{FingerTemplate, MinutiaKind, TemplateError, INTERNAL_PX_PER_CM};
 
 /// Resolution written to records, px/cm (500 ppi rounded, as in the FVC2002 templates).
 pub const RECORD_PX_PER_CM: u16 = 197;
@@ -46,8 +46,9 @@ pub fn record(template: &FingerTemplate) -> IsoRecord {
     }
 }
 
-/// The encoded record of `template`.
-pub fn encode_template(template: &FingerTemplate) -> Vec<u8> {
+/// The encoded record of `template`; fails only for values the format cannot hold
+/// (a minutia outside the image, for instance).
+pub fn encode_template(template: &FingerTemplate) -> Result<Vec<u8>, TemplateError> {
     encode(&record(template))
 }
 
@@ -78,7 +79,10 @@ mod tests {
             quality: 66,
             minutiae,
         };
-        let back = decode(&encode_template(&t)).unwrap().template(0).unwrap();
+        let back = decode(&encode_template(&t).unwrap())
+            .unwrap()
+            .template(0)
+            .unwrap();
         assert_eq!(back, t);
     }
 }

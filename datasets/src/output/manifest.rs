@@ -5,6 +5,7 @@ use base64::Engine;
 use serde::Serialize;
 
 use super::iso::encode_template;
+use super::OutputError;
 use crate::iris_source::Eye;
 use crate::nik::Sex;
 use crate::population::Capture;
@@ -75,9 +76,20 @@ pub struct ManifestLine {
 
 impl ManifestLine {
     /// The line of `capture`; `with_person` keeps the ground-truth person id.
-    pub fn of(capture: &Capture, with_person: bool) -> Self {
+    pub fn of(capture: &Capture, with_person: bool) -> Result<Self, OutputError> {
         let d = &capture.demographics;
-        Self {
+        let fingers = capture
+            .fingers
+            .iter()
+            .map(|t| {
+                Ok(FingerEntry {
+                    position: t.position,
+                    format: FINGER_FORMAT,
+                    template: STANDARD.encode(encode_template(t)?),
+                })
+            })
+            .collect::<Result<_, OutputError>>()?;
+        Ok(Self {
             person_id: with_person.then_some(capture.person_id),
             capture_id: capture.capture_id.clone(),
             nik: d.nik.to_string(),
@@ -90,15 +102,7 @@ impl ManifestLine {
                 regency: d.district.regency_name,
                 name: d.district.name,
             },
-            fingers: capture
-                .fingers
-                .iter()
-                .map(|t| FingerEntry {
-                    position: t.position,
-                    format: FINGER_FORMAT,
-                    template: STANDARD.encode(encode_template(t)),
-                })
-                .collect(),
+            fingers,
             irises: capture
                 .irises
                 .iter()
@@ -109,7 +113,7 @@ impl ManifestLine {
                     mask: STANDARD.encode(&i.mask),
                 })
                 .collect(),
-        }
+        })
     }
 
     /// The line as JSON followed by a newline.
@@ -131,7 +135,10 @@ mod tests {
         let pop = Population::new(3);
         let person = pop.person(4);
         let capture = pop.capture(&person, 0, &CaptureSpec::default());
-        let line = ManifestLine::of(&capture, true).to_json_line().unwrap();
+        let line = ManifestLine::of(&capture, true)
+            .unwrap()
+            .to_json_line()
+            .unwrap();
         assert!(line.ends_with('\n'));
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(v["person_id"], 4);
@@ -144,7 +151,10 @@ mod tests {
         let back = decode(&bytes).unwrap().template(0).unwrap();
         assert_eq!(back, capture.fingers[3]);
         assert_eq!(v["irises"][0]["eye"], "left");
-        let hidden = ManifestLine::of(&capture, false).to_json_line().unwrap();
+        let hidden = ManifestLine::of(&capture, false)
+            .unwrap()
+            .to_json_line()
+            .unwrap();
         assert!(!hidden.contains("person_id"));
     }
 }

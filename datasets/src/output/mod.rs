@@ -19,6 +19,9 @@ pub enum OutputError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// A template could not be encoded.
+    #[error("cannot encode template: {0}")]
+    Template(#[from] tunggal_index::template::TemplateError),
     /// A manifest line could not be serialised.
     #[error("cannot serialise manifest line: {0}")]
     Json(#[from] serde_json::Error),
