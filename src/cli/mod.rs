@@ -1,5 +1,6 @@
 //! Command-line interface.
 
+mod eval;
 mod gen;
 
 use clap::{Parser, Subcommand};
@@ -14,6 +15,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Accuracy evaluation on labelled data.
+    #[command(subcommand)]
+    Eval(eval::EvalCommand),
     /// Generate synthetic data sets.
     Gen(gen::GenArgs),
 }
@@ -22,6 +26,7 @@ impl Cli {
     /// Runs the chosen subcommand.
     pub fn run(self) -> anyhow::Result<()> {
         match self.command {
+            Command::Eval(cmd) => cmd.run(),
             Command::Gen(args) => args.run(),
         }
     }

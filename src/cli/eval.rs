@@ -1,0 +1,144 @@
+//! `tunggal eval`: accuracy on FVC-style databases.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Subcommand;
+use tunggal_index::eval::ErrorRates;
+use tunggal_index::finger::FingerMatcher;
+
+use crate::eval::{report, score_all_pairs, DatabaseReport};
+
+/// Evaluation subcommands.
+#[derive(Debug, Subcommand)]
+pub enum EvalCommand {
+    /// Scores every pair of every database under DATA (folders of `{finger}_{impression}.iso`)
+    /// and prints EER, FMR100, FMR1000 and ZeroFMR for the FVC and all-impostor protocols.
+    Fvc {
+        /// Root folder holding one folder per database.
+        #[arg(long)]
+        data: PathBuf,
+        /// Write every scored pair as CSV (`database,template_a,template_b,score`).
+        #[arg(long)]
+        scores: Option<PathBuf>,
+        /// Where to write the DET plot (SVG).
+        #[arg(long, default_value = "det.svg")]
+        det: PathBuf,
+        /// Write the figures as JSON.
+        #[arg(long)]
+        json: Option<PathBuf>,
+    },
+}
+
+fn pct(v: f64) -> String {
+    format!("{:6.2}%", v * 100.0)
+}
+
+fn row(name: &str, protocol: &str, r: &ErrorRates) -> String {
+    format!(
+        "{name:<10} {protocol:<13} {} {} {} {} {:>6} {:>7}",
+        pct(r.eer),
+        pct(r.fmr100),
+        pct(r.fmr1000),
+        pct(r.zero_fmr),
+        r.genuine,
+        r.impostor
+    )
+}
+
+fn mean(reports: &[DatabaseReport], pick: impl Fn(&DatabaseReport) -> &ErrorRates) -> ErrorRates {
+    let n = reports.len().max(1) as f64;
+    let sum = |f: &dyn Fn(&ErrorRates) -> f64| reports.iter().map(|r| f(pick(r))).sum::<f64>() / n;
+    ErrorRates {
+        eer: sum(&|r| r.eer),
+        fmr100: sum(&|r| r.fmr100),
+        fmr1000: sum(&|r| r.fmr1000),
+        zero_fmr: sum(&|r| r.zero_fmr),
+        genuine: reports.iter().map(|r| pick(r).genuine).sum(),
+        impostor: reports.iter().map(|r| pick(r).impostor).sum(),
+    }
+}
+
+impl EvalCommand {
+    /// Runs the evaluation.
+    pub fn run(self) -> anyhow::Result<()> {
+        let EvalCommand::Fvc {
+            data,
+            scores,
+            det,
+            json,
+        } = self;
+        let databases = tunggal_datasets::fvc::load_root(&data)
+            .with_context(|| format!("loading {}", data.display()))?;
+        anyhow::ensure!(
+            !databases.is_empty(),
+            "no database folders found under {}",
+            data.display()
+        );
+        let matcher = FingerMatcher::default();
+        let mut csv = match &scores {
+            Some(path) => {
+                let mut f = std::io::BufWriter::new(
+                    std::fs::File::create(path)
+                        .with_context(|| format!("creating {}", path.display()))?,
+                );
+                writeln!(f, "database,template_a,template_b,score")?;
+                Some(f)
+            }
+            None => None,
+        };
+        let mut reports = Vec::new();
+        let started = std::time::Instant::now();
+        let mut comparisons = 0usize;
+        for db in &databases {
+            let pairs = score_all_pairs(db, &matcher);
+            comparisons += pairs.len();
+            if let Some(f) = csv.as_mut() {
+                for p in &pairs {
+                    writeln!(
+                        f,
+                        "{},{},{},{:.6}",
+                        db.name, db.samples[p.a].stem, db.samples[p.b].stem, p.score
+                    )?;
+                }
+            }
+            match report(db, &pairs) {
+                Some(r) => reports.push(r),
+                None => eprintln!("{}: no genuine or no impostor pairs; skipped", db.name),
+            }
+        }
+        if let Some(mut f) = csv {
+            f.flush()?;
+        }
+        let elapsed = started.elapsed().as_secs_f64();
+        println!(
+            "{:<10} {:<13} {:>7} {:>7} {:>7} {:>7} {:>6} {:>7}",
+            "database", "protocol", "EER", "FMR100", "FMR1000", "ZeroFMR", "genuine", "impostor"
+        );
+        for r in &reports {
+            println!("{}", row(&r.name, "fvc", &r.fvc));
+            println!("{}", row(&r.name, "all-impostor", &r.all_impostor));
+        }
+        println!("{}", row("mean", "fvc", &mean(&reports, |r| &r.fvc)));
+        println!(
+            "{}",
+            row("mean", "all-impostor", &mean(&reports, |r| &r.all_impostor))
+        );
+        println!(
+            "{comparisons} comparisons (including template preparation) in {elapsed:.2} s on {} threads",
+            rayon::current_num_threads()
+        );
+        crate::plot::det_svg(&det, &reports)?;
+        println!("DET plot written to {}", det.display());
+        if let Some(path) = json {
+            let body = serde_json::json!({
+                "databases": reports,
+                "mean_fvc": mean(&reports, |r| &r.fvc),
+                "mean_all_impostor": mean(&reports, |r| &r.all_impostor),
+            });
+            std::fs::write(&path, serde_json::to_vec_pretty(&body)?)?;
+        }
+        Ok(())
+    }
+}
