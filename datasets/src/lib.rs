@@ -1,3 +1,22 @@
 //! Synthetic population generator and loaders for external data sets.
+//!
+//! * [`demographics`], [`nik`], [`region`], [`names`], [`date`]: civil-registry data of
+//!   synthetic people;
+//! * [`fingerprint`]: synthetic fingerprints (masters and impressions);
+//! * [`fvc`]: the loader for FVC-style folders of ISO templates.
 
+pub mod accuracy;
+pub mod date;
+pub mod demographics;
+pub mod fingerprint;
 pub mod fvc;
+pub mod iris_source;
+pub mod names;
+pub mod nik;
+pub mod output;
+pub mod population;
+pub mod realism;
+pub mod region;
+pub mod scenario;
+pub mod seed;
+pub mod synthetic_fvc;

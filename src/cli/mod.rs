@@ -2,6 +2,7 @@
 
 mod bench;
 mod eval;
+mod gen;
 
 use clap::{Parser, Subcommand};
 
@@ -21,6 +22,8 @@ enum Command {
     /// Throughput reports.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Generate synthetic data sets.
+    Gen(gen::GenArgs),
 }
 
 impl Cli {
@@ -29,6 +32,7 @@ impl Cli {
         match self.command {
             Command::Eval(cmd) => cmd.run(),
             Command::Bench(cmd) => cmd.run(),
+            Command::Gen(args) => args.run(),
         }
     }
 }
