@@ -18,7 +18,8 @@ use crate::template::FingerTemplate;
 /// Upper bound of angular layers, so per-neighbour buffers live on the stack.
 pub const MAX_ND: usize = 8;
 
-/// A template prepared for matching: every usable cylinder, built once.
+/// A template prepared for matching: every usable cylinder, built once, in order of
+/// ascending minutia direction.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct PreparedTemplate {
     /// Geometry of the minutia behind each cylinder (mathematical axes).
@@ -117,6 +118,10 @@ pub fn prepare(template: &FingerTemplate, params: &MccParams) -> PreparedTemplat
         .collect();
     let disc_cells = in_disc.iter().filter(|&&d| d).count();
 
+    // Cylinders are stored in order of direction, so a comparison finds the cylinders within
+    // the allowed direction difference as one contiguous (circular) run.
+    let mut by_direction: Vec<usize> = (0..points.len()).collect();
+    by_direction.sort_by_key(|&i| (template.minutiae[i].angle, i));
     let mut out = PreparedTemplate {
         stride,
         minutiae: points.len(),
@@ -124,7 +129,8 @@ pub fn prepare(template: &FingerTemplate, params: &MccParams) -> PreparedTemplat
     };
     let mut neighbours: Vec<(Point, [f32; MAX_ND])> = Vec::new();
     let mut cyl = vec![0u64; stride];
-    for (index, m) in points.iter().enumerate() {
+    for &index in &by_direction {
+        let m = &points[index];
         neighbours.clear();
         for (t, n) in points.iter().enumerate() {
             if t == index {

@@ -49,7 +49,7 @@ fn finish(na: u32, nb: u32, nx: u32) -> f32 {
 }
 
 #[inline(always)]
-fn fixed<const ND: usize, const WPL: usize>(a: &[u64], b: &[u64], min_cells: u32) -> f32 {
+pub fn fixed<const ND: usize, const WPL: usize>(a: &[u64], b: &[u64], min_cells: u32) -> f32 {
     let (Some(a), Some(b)) = (a.get(..(ND + 1) * WPL), b.get(..(ND + 1) * WPL)) else {
         return 0.0;
     };
