@@ -1,5 +1,6 @@
 //! Round trips through the store: insert, delete, replace, typed views, blobs, growth,
 //! sealing, compaction, the directory lock and configuration checks.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod storage_common;
 
@@ -48,17 +49,17 @@ fn delete_replace_and_errors() {
         store.insert(1, &record(1, 1), b""),
         Err(StorageError::DuplicateKey(1))
     ));
-    assert!(matches!(
-        store.delete(3),
-        Err(StorageError::KeyNotFound(3))
-    ));
+    assert!(matches!(store.delete(3), Err(StorageError::KeyNotFound(3))));
     assert!(matches!(
         store.replace(3, &record(3, 0), b""),
         Err(StorageError::KeyNotFound(3))
     ));
     assert!(matches!(
         store.insert(4, &[0u8; 10], b""),
-        Err(StorageError::RecordSize { stride: 64, found: 10 })
+        Err(StorageError::RecordSize {
+            stride: 64,
+            found: 10
+        })
     ));
     store.replace(1, &record(1, 9), b"uno").unwrap();
     store.delete(2).unwrap();

@@ -1,5 +1,6 @@
 //! Group commit: concurrent writers share fsyncs, and every acknowledged record survives a
 //! crash.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod storage_common;
 

@@ -1,7 +1,10 @@
 //! Property test: random sequences of insert, delete, replace, checkpoint, compaction and
 //! crash-reopen behave like an in-memory map.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod storage_common;
+
+use std::collections::btree_map::Entry;
 
 use proptest::prelude::*;
 use storage_common::{blob, dump, record, small_config, Contents};
@@ -40,11 +43,14 @@ proptest! {
             match op {
                 Op::Insert(k, v, l) => {
                     let res = store.insert(k, &record(k, v), &blob(k, v, l));
-                    if model.contains_key(&k) {
-                        prop_assert!(matches!(res, Err(StorageError::DuplicateKey(_))));
-                    } else {
-                        res.unwrap();
-                        model.insert(k, (record(k, v), blob(k, v, l)));
+                    match model.entry(k) {
+                        Entry::Occupied(_) => {
+                            prop_assert!(matches!(res, Err(StorageError::DuplicateKey(_))));
+                        }
+                        Entry::Vacant(slot) => {
+                            res.unwrap();
+                            slot.insert((record(k, v), blob(k, v, l)));
+                        }
                     }
                 }
                 Op::Delete(k) => {
@@ -57,11 +63,14 @@ proptest! {
                 }
                 Op::Replace(k, v, l) => {
                     let res = store.replace(k, &record(k, v), &blob(k, v, l));
-                    if model.contains_key(&k) {
-                        res.unwrap();
-                        model.insert(k, (record(k, v), blob(k, v, l)));
-                    } else {
-                        prop_assert!(matches!(res, Err(StorageError::KeyNotFound(_))));
+                    match model.entry(k) {
+                        Entry::Occupied(mut slot) => {
+                            res.unwrap();
+                            slot.insert((record(k, v), blob(k, v, l)));
+                        }
+                        Entry::Vacant(_) => {
+                            prop_assert!(matches!(res, Err(StorageError::KeyNotFound(_))));
+                        }
                     }
                 }
                 Op::Checkpoint => store.checkpoint().unwrap(),

@@ -8,6 +8,7 @@
 //!   checkpointed slots, bitmap, manifest, blob header): a typed corruption error;
 //! * damage to data the log still holds (slots and blobs written after the checkpoint,
 //!   segments created after it): repaired by replay.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod storage_common;
 
@@ -86,8 +87,8 @@ fn log_truncated_at_every_offset_recovers_the_prefix() {
     for t in 0..=len {
         let dir = s.work();
         truncate(&wal_path(&dir), t);
-        let store = Store::open(&dir, small_config())
-            .unwrap_or_else(|e| panic!("truncated at {t}: {e}"));
+        let store =
+            Store::open(&dir, small_config()).unwrap_or_else(|e| panic!("truncated at {t}: {e}"));
         let expected = s.expected_at(t).clone();
         assert_eq!(dump(&store), expected, "truncated at {t}");
         if t >= s.ends[0] {
@@ -199,8 +200,10 @@ fn checkpointed_segment_corruption_is_detected_and_the_rest_is_repaired() {
     let s = checkpoint_scenario();
     // At the checkpoint: segment 1 holds keys 0..4 (slot 1 deleted), segment 2 keys 4, 5.
     // After it the log put key 6 and the new key 3 in segment 2 slots 2 and 3.
-    let live_at_checkpoint: [(&str, &[u64]); 2] =
-        [("seg-00000001.dat", &[0, 2, 3]), ("seg-00000002.dat", &[0, 1])];
+    let live_at_checkpoint: [(&str, &[u64]); 2] = [
+        ("seg-00000001.dat", &[0, 2, 3]),
+        ("seg-00000002.dat", &[0, 1]),
+    ];
     for (name, live) in live_at_checkpoint {
         let len = fs::metadata(s.dir.join(name)).unwrap().len();
         let mut failures = 0;
@@ -318,7 +321,10 @@ fn blob_damage_is_reported_on_read_unless_the_log_repairs_it() {
         }
     }
     // Keys 0, 2, 4, 5 keep their checkpointed blobs: every byte of their entries counts.
-    assert_eq!(detected, [0u64, 2, 4, 5].iter().map(|k| 12 + k).sum::<u64>());
+    assert_eq!(
+        detected,
+        [0u64, 2, 4, 5].iter().map(|k| 12 + k).sum::<u64>()
+    );
 }
 
 #[test]
