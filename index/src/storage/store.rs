@@ -494,6 +494,7 @@ impl Store {
 
     fn write_record(&self, key: u64, record: &[u8], blob: &[u8], replace: bool) -> Result<u64> {
         self.check_input(record)?;
+        self.maybe_checkpoint()?;
         let lsn = {
             let mut st = self.write_state();
             let old = st.keys.get(&key).copied();
@@ -529,12 +530,12 @@ impl Store {
             lsn
         };
         self.wal.commit(lsn)?;
-        self.maybe_checkpoint()?;
         Ok(lsn)
     }
 
     /// Soft-deletes a live key.
     pub fn delete(&self, key: u64) -> Result<u64> {
+        self.maybe_checkpoint()?;
         let lsn = {
             let mut st = self.write_state();
             let at = *st.keys.get(&key).ok_or(StorageError::KeyNotFound(key))?;
@@ -546,10 +547,11 @@ impl Store {
             lsn
         };
         self.wal.commit(lsn)?;
-        self.maybe_checkpoint()?;
         Ok(lsn)
     }
 
+    /// Checkpoints when the log has grown past the configured size. Runs before a mutation
+    /// is logged, so an error here means the mutation was not applied.
     fn maybe_checkpoint(&self) -> Result<()> {
         match self.config.checkpoint_wal_bytes {
             Some(limit) if self.wal.current_len() > limit => {
