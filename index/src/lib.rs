@@ -12,4 +12,5 @@
 pub mod eval;
 pub mod finger;
 pub mod iris;
+pub mod storage;
 pub mod template;
