@@ -30,7 +30,12 @@ impl BenchCommand {
     /// Runs the benchmark.
     pub fn run(self) -> anyhow::Result<()> {
         match self {
-            BenchCommand::Match { data, seconds, min_minutiae, overrides } => {
+            BenchCommand::Match {
+                data,
+                seconds,
+                min_minutiae,
+                overrides,
+            } => {
                 let mut params = MccParams::default();
                 for o in &overrides {
                     params.set(o)?;
@@ -38,7 +43,8 @@ impl BenchCommand {
                 let matcher = FingerMatcher::new(params);
                 let databases = tunggal_datasets::fvc::load_root(&data)
                     .with_context(|| format!("loading {}", data.display()))?;
-                let report = crate::bench::match_throughput(&databases, &matcher, seconds, min_minutiae)?;
+                let report =
+                    crate::bench::match_throughput(&databases, &matcher, seconds, min_minutiae)?;
                 println!("{report}");
                 Ok(())
             }
