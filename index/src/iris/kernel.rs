@@ -44,8 +44,10 @@ impl BitCounts {
 /// Which implementation a [`Kernel`] runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum KernelKind {
-    /// Scalar `u64::count_ones`.
+    /// Scalar `u64::count_ones`, compiled for the baseline target.
     Portable,
+    /// The same scalar code compiled with the `popcnt` instruction.
+    Popcnt,
     /// AVX2 nibble-table popcount.
     Avx2,
     /// AVX-512 VPOPCNTDQ.
@@ -55,7 +57,7 @@ pub enum KernelKind {
 /// A bit-counting kernel supported by the running CPU.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Kernel {
-    // Invariant: a SIMD kind is stored only after runtime detection succeeded.
+    // Invariant: a kind other than Portable is stored only after runtime detection succeeded.
     kind: KernelKind,
 }
 
@@ -84,10 +86,13 @@ impl Kernel {
         let supported = match kind {
             KernelKind::Portable => true,
             #[cfg(target_arch = "x86_64")]
+            KernelKind::Popcnt => std::arch::is_x86_feature_detected!("popcnt"),
+            #[cfg(target_arch = "x86_64")]
             KernelKind::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
             #[cfg(target_arch = "x86_64")]
             KernelKind::Avx512 => {
-                std::arch::is_x86_feature_detected!("avx512f")
+                std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("avx512f")
                     && std::arch::is_x86_feature_detected!("avx512vl")
                     && std::arch::is_x86_feature_detected!("avx512vpopcntdq")
             }
@@ -97,21 +102,28 @@ impl Kernel {
         supported.then_some(Self { kind })
     }
 
-    /// The fastest kernel this CPU supports (AVX-512, then AVX2, then portable), detected once.
+    /// The preferred kernel this CPU supports, detected once: AVX-512 VPOPCNTDQ, then AVX2,
+    /// then scalar `popcnt`, then portable.
     pub fn best() -> Self {
         *BEST.get_or_init(|| {
-            Self::avx512()
-                .or_else(Self::avx2)
+            [KernelKind::Avx512, KernelKind::Avx2, KernelKind::Popcnt]
+                .into_iter()
+                .find_map(Self::detect)
                 .unwrap_or_else(Self::portable)
         })
     }
 
     /// Every kernel this CPU supports, portable first.
     pub fn available() -> Vec<Self> {
-        [KernelKind::Portable, KernelKind::Avx2, KernelKind::Avx512]
-            .into_iter()
-            .filter_map(Self::detect)
-            .collect()
+        [
+            KernelKind::Portable,
+            KernelKind::Popcnt,
+            KernelKind::Avx2,
+            KernelKind::Avx512,
+        ]
+        .into_iter()
+        .filter_map(Self::detect)
+        .collect()
     }
 
     /// Which implementation this is.
@@ -123,6 +135,7 @@ impl Kernel {
     pub fn name(&self) -> &'static str {
         match self.kind {
             KernelKind::Portable => "portable",
+            KernelKind::Popcnt => "popcnt",
             KernelKind::Avx2 => "avx2",
             KernelKind::Avx512 => "avx512-vpopcntdq",
         }
@@ -133,29 +146,34 @@ impl Kernel {
     /// both slices are counted.
     #[inline]
     pub fn row_counts(self, probe: &[u64], gallery: &[u64], words_per_row: usize) -> BitCounts {
-        let row = 2 * words_per_row;
-        let simd_ok = words_per_row > 0
-            && words_per_row % 4 == 0
-            && probe.len() == gallery.len()
-            && probe.len() % row == 0;
+        let w = words_per_row;
+        let rows = if w == 0 {
+            0
+        } else {
+            probe.len().min(gallery.len()) / (2 * w)
+        };
         match self.kind {
             #[cfg(target_arch = "x86_64")]
-            KernelKind::Avx2 if simd_ok => {
-                // SAFETY: `self.kind` is Avx2 only when runtime detection found AVX2, and the
-                // slice shape required by the kernel was checked just above.
-                unsafe { x86::row_counts_avx2(probe, gallery, words_per_row) }
+            KernelKind::Avx2 if w % 4 == 0 => {
+                // SAFETY: AVX2 was detected (Kernel invariant); w is a positive multiple of 4
+                // (rows is 0 otherwise) and both slices hold at least rows × 2w words.
+                unsafe { x86::counts_avx2(probe.as_ptr(), gallery.as_ptr(), rows, w) }
             }
             #[cfg(target_arch = "x86_64")]
-            KernelKind::Avx512 if simd_ok => {
-                // SAFETY: `self.kind` is Avx512 only when runtime detection found AVX-512F, VL
-                // and VPOPCNTDQ, and the slice shape was checked just above.
-                unsafe { x86::row_counts_avx512(probe, gallery, words_per_row) }
+            KernelKind::Avx512 if w % 4 == 0 => {
+                // SAFETY: AVX-512F/VL/VPOPCNTDQ were detected (Kernel invariant); shape as above.
+                unsafe { x86::counts_avx512(probe.as_ptr(), gallery.as_ptr(), rows, w) }
             }
-            _ => row_counts_portable(probe, gallery, words_per_row),
+            #[cfg(target_arch = "x86_64")]
+            KernelKind::Popcnt => {
+                // SAFETY: popcnt was detected (Kernel invariant); the function is safe otherwise.
+                unsafe { x86::row_counts_popcnt(probe, gallery, w) }
+            }
+            _ => counts_scalar(probe, gallery, w),
         }
     }
 
-    /// Counts of `gallery` (a run of rows, as in [`Kernel::row_counts`]) against several
+    /// Counts of `gallery` (a run of whole rows, as in [`Kernel::row_counts`]) against several
     /// shifted probes: probe `i` is `probe[i × stride .. i × stride + gallery.len()]`. Writes
     /// one result per element of `out`; entries whose probe would run past `probe` are zero.
     #[inline]
@@ -167,33 +185,54 @@ impl Kernel {
         words_per_row: usize,
         out: &mut [BitCounts],
     ) {
+        let w = words_per_row;
         let len = gallery.len();
-        let row = 2 * words_per_row;
-        let shape_ok = words_per_row > 0
-            && words_per_row % 4 == 0
-            && len % row == 0
-            && out.len().checked_mul(stride).is_some_and(|end| {
-                out.is_empty() || end - stride + len <= probe.len()
-            });
+        let simd_shape = w > 0
+            && w % 4 == 0
+            && len % (2 * w) == 0
+            && out
+                .len()
+                .checked_sub(1)
+                .and_then(|last| last.checked_mul(stride))
+                .and_then(|start| start.checked_add(len))
+                .is_some_and(|end| end <= probe.len());
         match self.kind {
             #[cfg(target_arch = "x86_64")]
-            KernelKind::Avx2 if shape_ok => {
+            KernelKind::Avx2 if simd_shape => {
                 // SAFETY: AVX2 was detected (Kernel invariant); every probe window
-                // `i × stride .. i × stride + len` lies inside `probe` (checked above), and the
-                // row shape matches the kernel's requirement.
-                unsafe { x86::rotation_counts_avx2(probe, stride, gallery, words_per_row, out) }
+                // `i × stride .. i × stride + len` lies inside `probe` (checked above), the
+                // gallery holds len = rows × 2w words, and w is a positive multiple of 4.
+                unsafe {
+                    x86::rotations_avx2(
+                        probe.as_ptr(),
+                        stride,
+                        gallery.as_ptr(),
+                        len / (2 * w),
+                        w,
+                        out,
+                    )
+                }
             }
             #[cfg(target_arch = "x86_64")]
-            KernelKind::Avx512 if shape_ok => {
-                // SAFETY: AVX-512F/VL/VPOPCNTDQ were detected (Kernel invariant); the windows
-                // and row shape were checked above.
-                unsafe { x86::rotation_counts_avx512(probe, stride, gallery, words_per_row, out) }
+            KernelKind::Avx512 if simd_shape => {
+                // SAFETY: AVX-512F/VL/VPOPCNTDQ were detected (Kernel invariant); shape checked
+                // above as for AVX2.
+                unsafe {
+                    x86::rotations_avx512(
+                        probe.as_ptr(),
+                        stride,
+                        gallery.as_ptr(),
+                        len / (2 * w),
+                        w,
+                        out,
+                    )
+                }
             }
             _ => {
                 for (i, o) in out.iter_mut().enumerate() {
                     *o = probe
                         .get(i * stride..i * stride + len)
-                        .map(|p| self.row_counts(p, gallery, words_per_row))
+                        .map(|p| self.row_counts(p, gallery, w))
                         .unwrap_or_default();
                 }
             }
@@ -201,8 +240,9 @@ impl Kernel {
     }
 }
 
-/// Portable kernel: `u64::count_ones` word by word.
-fn row_counts_portable(probe: &[u64], gallery: &[u64], w: usize) -> BitCounts {
+/// Scalar counts with `u64::count_ones`, word by word over whole rows present in both slices.
+#[inline(always)]
+fn counts_scalar(probe: &[u64], gallery: &[u64], w: usize) -> BitCounts {
     let mut disagree = 0u32;
     let mut valid = 0u32;
     if w == 0 {
@@ -211,10 +251,10 @@ fn row_counts_portable(probe: &[u64], gallery: &[u64], w: usize) -> BitCounts {
     for (p, g) in probe.chunks_exact(2 * w).zip(gallery.chunks_exact(2 * w)) {
         let (pc, pm) = p.split_at(w);
         let (gc, gm) = g.split_at(w);
-        for j in 0..w {
-            let m = pm[j] & gm[j];
+        for (((pc, gc), pm), gm) in pc.iter().zip(gc).zip(pm).zip(gm) {
+            let m = pm & gm;
             valid += m.count_ones();
-            disagree += ((pc[j] ^ gc[j]) & m).count_ones();
+            disagree += ((pc ^ gc) & m).count_ones();
         }
     }
     BitCounts { disagree, valid }
@@ -222,28 +262,16 @@ fn row_counts_portable(probe: &[u64], gallery: &[u64], w: usize) -> BitCounts {
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::BitCounts;
+    use super::{counts_scalar, BitCounts};
     use std::arch::x86_64::*;
 
-    /// Loads four words.
-    #[inline]
-    #[target_feature(enable = "avx")]
-    fn load4(words: &[u64; 4]) -> __m256i {
-        // SAFETY: `words` is a reference to exactly 32 readable bytes; the load is unaligned.
-        unsafe { _mm256_loadu_si256(words.as_ptr().cast()) }
+    /// The scalar kernel compiled with the `popcnt` instruction.
+    #[target_feature(enable = "popcnt")]
+    pub(super) fn row_counts_popcnt(p: &[u64], g: &[u64], w: usize) -> BitCounts {
+        counts_scalar(p, g, w)
     }
 
-    /// Views `s[at .. at + 4]` as an array; the callers' loop bounds keep it in range.
-    #[inline(always)]
-    fn quad(s: &[u64], at: usize) -> &[u64; 4] {
-        match s.get(at..at + 4).and_then(|q| q.try_into().ok()) {
-            Some(q) => q,
-            None => &[0; 4],
-        }
-    }
-
-    /// Sums the u64 lanes of `v` (after combining disagree counts in the low halves and
-    /// valid counts in the high halves).
+    /// Sums the u64 lanes of the disagree and valid accumulators.
     #[inline]
     #[target_feature(enable = "avx2")]
     fn finish(disagree: __m256i, valid: __m256i) -> BitCounts {
@@ -271,26 +299,39 @@ mod x86 {
         _mm256_add_epi8(_mm256_shuffle_epi8(lut, lo), _mm256_shuffle_epi8(lut, hi))
     }
 
-    /// AVX2 counts. Requires `w % 4 == 0`, `w > 0`; rows present in both slices are counted.
+    /// AVX2 counts over `rows` rows of `[code (w words) | mask (w words)]`.
+    ///
+    /// # Safety
+    /// AVX2 must be available, `w` a positive multiple of 4, and `p` and `g` valid for reads of
+    /// `rows × 2 × w` words each.
     #[inline]
     #[target_feature(enable = "avx2")]
-    pub(super) fn row_counts_avx2(p: &[u64], g: &[u64], w: usize) -> BitCounts {
+    pub(super) unsafe fn counts_avx2(p: *const u64, g: *const u64, rows: usize, w: usize) -> BitCounts {
         let zero = _mm256_setzero_si256();
-        let mut bytes_d = zero;
-        let mut bytes_m = zero;
-        let mut tot_d = zero;
-        let mut tot_m = zero;
+        let (mut bytes_d, mut bytes_m) = (zero, zero);
+        let (mut tot_d, mut tot_m) = (zero, zero);
         let mut pending = 0u32;
-        for (pr, gr) in p.chunks_exact(2 * w).zip(g.chunks_exact(2 * w)) {
+        let mut base = 0;
+        for _ in 0..rows {
             let mut j = 0;
             while j < w {
-                let m = _mm256_and_si256(load4(quad(pr, w + j)), load4(quad(gr, w + j)));
-                let x = _mm256_xor_si256(load4(quad(pr, j)), load4(quad(gr, j)));
-                let d = _mm256_and_si256(x, m);
+                // SAFETY: `base + j + 4 <= base + w` and `base + w + j + 4 <= base + 2w`, and
+                // `base + 2w <= rows × 2w`, so all four 32-byte loads are inside the buffers the
+                // caller vouched for; the loads are unaligned.
+                let (pc, gc, pm, gm) = unsafe {
+                    (
+                        _mm256_loadu_si256(p.add(base + j).cast()),
+                        _mm256_loadu_si256(g.add(base + j).cast()),
+                        _mm256_loadu_si256(p.add(base + w + j).cast()),
+                        _mm256_loadu_si256(g.add(base + w + j).cast()),
+                    )
+                };
+                let m = _mm256_and_si256(pm, gm);
+                let d = _mm256_and_si256(_mm256_xor_si256(pc, gc), m);
                 bytes_d = _mm256_add_epi8(bytes_d, popcnt_bytes(d));
                 bytes_m = _mm256_add_epi8(bytes_m, popcnt_bytes(m));
                 pending += 1;
-                // A byte counter gains at most 8 per step: flush before 256.
+                // A byte counter gains at most 8 per step: flush before it can reach 256.
                 if pending == 31 {
                     tot_d = _mm256_add_epi64(tot_d, _mm256_sad_epu8(bytes_d, zero));
                     tot_m = _mm256_add_epi64(tot_m, _mm256_sad_epu8(bytes_m, zero));
@@ -300,67 +341,83 @@ mod x86 {
                 }
                 j += 4;
             }
+            base += 2 * w;
         }
         tot_d = _mm256_add_epi64(tot_d, _mm256_sad_epu8(bytes_d, zero));
         tot_m = _mm256_add_epi64(tot_m, _mm256_sad_epu8(bytes_m, zero));
         finish(tot_d, tot_m)
     }
 
-    /// AVX2 counts against shifted probes. Requires the shape checked by the caller.
+    /// AVX2 counts of one gallery run against `out.len()` shifted probes.
+    ///
+    /// # Safety
+    /// AVX2 must be available, `w` a positive multiple of 4, `gallery` valid for `rows × 2w`
+    /// reads and `probe` valid for `(out.len() − 1) × stride + rows × 2w` reads.
     #[target_feature(enable = "avx2")]
-    pub(super) fn rotation_counts_avx2(
-        probe: &[u64],
+    pub(super) unsafe fn rotations_avx2(
+        probe: *const u64,
         stride: usize,
-        gallery: &[u64],
+        gallery: *const u64,
+        rows: usize,
         w: usize,
         out: &mut [BitCounts],
     ) {
-        let len = gallery.len();
         for (i, o) in out.iter_mut().enumerate() {
-            let start = i * stride;
-            *o = match probe.get(start..start + len) {
-                Some(p) => row_counts_avx2(p, gallery, w),
-                None => BitCounts::default(),
-            };
+            // SAFETY: window i starts at i × stride and spans rows × 2w words, inside the probe
+            // buffer by the caller's guarantee; the gallery run is valid likewise.
+            *o = unsafe { counts_avx2(probe.add(i * stride), gallery, rows, w) };
         }
     }
 
-    /// AVX-512 VPOPCNTDQ counts on 256-bit vectors. Same requirements as the AVX2 kernel.
+    /// AVX-512 VPOPCNTDQ counts (256-bit vectors) over `rows` rows.
+    ///
+    /// # Safety
+    /// AVX-512F, VL and VPOPCNTDQ must be available; otherwise as [`counts_avx2`].
     #[inline]
     #[target_feature(enable = "avx2,avx512f,avx512vl,avx512vpopcntdq")]
-    pub(super) fn row_counts_avx512(p: &[u64], g: &[u64], w: usize) -> BitCounts {
+    pub(super) unsafe fn counts_avx512(p: *const u64, g: *const u64, rows: usize, w: usize) -> BitCounts {
         let mut tot_d = _mm256_setzero_si256();
         let mut tot_m = _mm256_setzero_si256();
-        for (pr, gr) in p.chunks_exact(2 * w).zip(g.chunks_exact(2 * w)) {
+        let mut base = 0;
+        for _ in 0..rows {
             let mut j = 0;
             while j < w {
-                let m = _mm256_and_si256(load4(quad(pr, w + j)), load4(quad(gr, w + j)));
-                let x = _mm256_xor_si256(load4(quad(pr, j)), load4(quad(gr, j)));
-                let d = _mm256_and_si256(x, m);
+                // SAFETY: same bounds as in `counts_avx2`.
+                let (pc, gc, pm, gm) = unsafe {
+                    (
+                        _mm256_loadu_si256(p.add(base + j).cast()),
+                        _mm256_loadu_si256(g.add(base + j).cast()),
+                        _mm256_loadu_si256(p.add(base + w + j).cast()),
+                        _mm256_loadu_si256(g.add(base + w + j).cast()),
+                    )
+                };
+                let m = _mm256_and_si256(pm, gm);
+                let d = _mm256_and_si256(_mm256_xor_si256(pc, gc), m);
                 tot_d = _mm256_add_epi64(tot_d, _mm256_popcnt_epi64(d));
                 tot_m = _mm256_add_epi64(tot_m, _mm256_popcnt_epi64(m));
                 j += 4;
             }
+            base += 2 * w;
         }
         finish(tot_d, tot_m)
     }
 
-    /// AVX-512 counts against shifted probes. Requires the shape checked by the caller.
+    /// AVX-512 counts of one gallery run against shifted probes.
+    ///
+    /// # Safety
+    /// As [`rotations_avx2`], with AVX-512F, VL and VPOPCNTDQ available.
     #[target_feature(enable = "avx2,avx512f,avx512vl,avx512vpopcntdq")]
-    pub(super) fn rotation_counts_avx512(
-        probe: &[u64],
+    pub(super) unsafe fn rotations_avx512(
+        probe: *const u64,
         stride: usize,
-        gallery: &[u64],
+        gallery: *const u64,
+        rows: usize,
         w: usize,
         out: &mut [BitCounts],
     ) {
-        let len = gallery.len();
         for (i, o) in out.iter_mut().enumerate() {
-            let start = i * stride;
-            *o = match probe.get(start..start + len) {
-                Some(p) => row_counts_avx512(p, gallery, w),
-                None => BitCounts::default(),
-            };
+            // SAFETY: as in `rotations_avx2`.
+            *o = unsafe { counts_avx512(probe.add(i * stride), gallery, rows, w) };
         }
     }
 }

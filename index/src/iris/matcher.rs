@@ -40,6 +40,9 @@ pub struct ScanStats {
     pub records: u64,
     /// Rotations computed over all rows (all of them for [`ScanStrategy::Full`]).
     pub completed_rotations: u64,
+    /// (rotation, row) pairs compared: the work done, `records × rotations × rows` for
+    /// [`ScanStrategy::Full`].
+    pub row_comparisons: u64,
 }
 
 impl ScanStats {
@@ -47,6 +50,7 @@ impl ScanStats {
         Self {
             records: self.records + other.records,
             completed_rotations: self.completed_rotations + other.completed_rotations,
+            row_comparisons: self.row_comparisons + other.row_comparisons,
         }
     }
 }
@@ -182,6 +186,7 @@ impl IrisMatcher {
         let mut counts = [BitCounts::default(); MAX_ROTATIONS];
         let counts = &mut counts[..rotations];
         let mut completed = 0u64;
+        let mut row_comparisons = 0u64;
         match strategy {
             ScanStrategy::Full => {
                 for (i, record) in records.iter().enumerate() {
@@ -200,25 +205,58 @@ impl IrisMatcher {
                     }
                 }
                 completed = records.len() as u64 * rotations as u64;
+                row_comparisons = completed * self.layout.rows() as u64;
             }
             ScanStrategy::Cascade => {
-                let prefix = config.cascade.prefix_rows * 2 * w;
+                let cascade = config.cascade;
+                let rows = self.layout.rows();
+                let row_words = 2 * w;
+                let prefix = cascade.prefix_rows.min(rows) * row_words;
+                let step = cascade.step_rows.max(1);
+                let mut alive = [0u8; MAX_ROTATIONS];
                 for (i, record) in records.iter().enumerate() {
-                    let (head, tail) = record.split_at(prefix);
+                    let head = record.get(..prefix).unwrap_or(record);
                     kernel.rotation_counts(shifted, stride, head, w, counts);
-                    let mut best = None;
-                    for (r, c) in counts.iter().enumerate() {
-                        if !query.gate(c.disagree, c.valid) {
-                            continue;
+                    row_comparisons += (rotations * cascade.prefix_rows.min(rows)) as u64;
+                    let mut n_alive = rotations;
+                    for (slot, a) in alive.iter_mut().take(rotations).enumerate() {
+                        *a = slot as u8;
+                    }
+                    let mut done = cascade.prefix_rows.min(rows);
+                    let mut checkpoint = 0;
+                    while done < rows && n_alive > 0 {
+                        // Drop rotations the rows so far rule out.
+                        let mut kept = 0;
+                        for k in 0..n_alive {
+                            let r = alive[k];
+                            let c = counts[usize::from(r)];
+                            if query.gate(checkpoint, c.disagree, c.valid) {
+                                alive[kept] = r;
+                                kept += 1;
+                            }
                         }
-                        completed += 1;
-                        let start = r * stride + prefix;
-                        let Some(rest) = shifted.get(start..start + tail.len()) else {
-                            continue;
-                        };
-                        let full = c.add(kernel.row_counts(rest, tail, w));
-                        if query.passes(full.disagree, full.valid) {
-                            best = better(best, score_of(full, r, config));
+                        n_alive = kept;
+                        checkpoint += 1;
+                        // Extend the survivors by the next rows.
+                        let next = (done + step).min(rows);
+                        row_comparisons += (n_alive * (next - done)) as u64;
+                        let (from, to) = (done * row_words, next * row_words);
+                        let gallery_rows = record.get(from..to).unwrap_or_default();
+                        for &r in &alive[..n_alive] {
+                            let r = usize::from(r);
+                            let base = r * stride;
+                            if let Some(p) = shifted.get(base + from..base + to) {
+                                counts[r] = counts[r].add(kernel.row_counts(p, gallery_rows, w));
+                            }
+                        }
+                        done = next;
+                    }
+                    completed += n_alive as u64;
+                    let mut best = None;
+                    for &r in &alive[..n_alive] {
+                        let c = counts[usize::from(r)];
+                        if query.passes(c.disagree, c.valid) {
+                            best = better(best, score_of(c, usize::from(r), config));
                         }
                     }
                     if let Some(score) = best {
@@ -233,6 +271,7 @@ impl IrisMatcher {
         Ok(ScanStats {
             records: records.len() as u64,
             completed_rotations: completed,
+            row_comparisons,
         })
     }
 

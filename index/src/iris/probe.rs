@@ -96,9 +96,9 @@ pub struct IrisQuery {
     /// `pass_limit[n]`: a rotation with `n` jointly valid bits passes when its disagreeing
     /// bit count is below this value (0 when `n` is too small to score).
     pass_limit: Vec<u32>,
-    /// `gate_limit[m]`: the cascade completes a rotation whose prefix has `m` jointly valid
-    /// bits when the prefix disagreeing count is below this value.
-    gate_limit: Vec<u32>,
+    /// `gate_limit[c][m]`: at cascade checkpoint `c`, a rotation whose rows so far have `m`
+    /// jointly valid bits goes on when their disagreeing count is below this value.
+    gate_limit: Vec<Vec<u32>>,
 }
 
 impl IrisQuery {
@@ -132,23 +132,15 @@ impl IrisQuery {
             })
             .collect();
         let cascade = config.cascade;
-        let prefix_bits = (cascade.prefix_rows * layout.row_bits()) as u32;
-        let rest = probe.valid_after_prefix(cascade.prefix_rows);
-        let gate_limit = (0..=prefix_bits)
-            .map(|m| {
-                let n_max = m + rest;
-                if n_max < config.min_compared_bits.max(1) {
-                    return 0;
-                }
-                if m == 0 {
-                    return 1;
-                }
-                let raw = 0.5 - (0.5 - threshold) * (f64::from(typical) / f64::from(n_max)).sqrt();
-                let h = raw.clamp(0.01, 0.5);
-                let f = f64::from(m) / f64::from(n_max);
-                let sigma = (h * (1.0 - h) * (1.0 - f) * cascade.bits_per_dof / f64::from(m)).sqrt();
-                let allowed = (f64::from(m) * (raw + cascade.z * sigma)).floor();
-                (allowed.clamp(-1.0, f64::from(m)) + 1.0) as u32
+        let checkpoints = checkpoints(layout.rows(), cascade.prefix_rows, cascade.step_rows);
+        let gate_limit = checkpoints
+            .iter()
+            .map(|&rows_done| {
+                let prefix_bits = (rows_done * layout.row_bits()) as u32;
+                let rest = probe.valid_after_prefix(rows_done);
+                (0..=prefix_bits)
+                    .map(|m| gate_limit(m, rest, threshold, &config))
+                    .collect()
             })
             .collect();
         Ok(Self {
@@ -177,11 +169,42 @@ impl IrisQuery {
             .is_some_and(|&limit| disagree < limit)
     }
 
-    /// True when a prefix count leaves the rotation worth completing.
+    /// True when the counts of a rotation at cascade checkpoint `checkpoint` leave it worth
+    /// extending.
     #[inline]
-    pub fn gate(&self, disagree: u32, valid: u32) -> bool {
+    pub fn gate(&self, checkpoint: usize, disagree: u32, valid: u32) -> bool {
         self.gate_limit
-            .get(valid as usize)
+            .get(checkpoint)
+            .and_then(|t| t.get(valid as usize))
             .is_some_and(|&limit| disagree < limit)
     }
+}
+
+/// Rows covered at each cascade test: `prefix`, `prefix + step`, … while below `rows`.
+pub(crate) fn checkpoints(rows: usize, prefix: usize, step: usize) -> Vec<usize> {
+    (0..)
+        .map(|i| prefix + i * step.max(1))
+        .take_while(|&r| r < rows)
+        .collect()
+}
+
+/// Largest prefix disagreement (plus one) that keeps a rotation alive, for `m` jointly valid
+/// prefix bits when the probe has `rest` valid bits in the remaining rows.
+fn gate_limit(m: u32, rest: u32, threshold: f64, config: &MatchConfig) -> u32 {
+    let n_max = m + rest;
+    if n_max < config.min_compared_bits.max(1) {
+        return 0;
+    }
+    if m == 0 {
+        return 1;
+    }
+    let cascade = config.cascade;
+    let typical = f64::from(config.typical_compared_bits);
+    // The raw distance that meets the threshold grows with n: n_max is the safe side.
+    let raw = 0.5 - (0.5 - threshold) * (typical / f64::from(n_max)).sqrt();
+    let h = raw.clamp(0.01, 0.5);
+    let f = f64::from(m) / f64::from(n_max);
+    let sigma = (h * (1.0 - h) * (1.0 - f) * cascade.bits_per_dof / f64::from(m)).sqrt();
+    let allowed = (f64::from(m) * (raw + cascade.z * sigma)).floor();
+    (allowed.clamp(-1.0, f64::from(m)) + 1.0) as u32
 }
