@@ -238,6 +238,81 @@ impl Kernel {
             }
         }
     }
+
+    /// Adds to `counts[r]`, for every rotation `r` listed in `selected`, the counts of
+    /// `gallery` (a run of whole rows) against `probe[r × stride + offset ..][..gallery.len()]`.
+    /// Rotations whose window would run past `probe` or past `counts` are left unchanged.
+    #[inline]
+    pub fn add_selected_rotations(
+        self,
+        probe: &[u64],
+        stride: usize,
+        offset: usize,
+        gallery: &[u64],
+        words_per_row: usize,
+        selected: &[u8],
+        counts: &mut [BitCounts],
+    ) {
+        let w = words_per_row;
+        let len = gallery.len();
+        let slots = counts.len();
+        let in_bounds = |r: u8| {
+            let r = usize::from(r);
+            r < slots
+                && r.checked_mul(stride)
+                    .and_then(|s| s.checked_add(offset))
+                    .and_then(|s| s.checked_add(len))
+                    .is_some_and(|end| end <= probe.len())
+        };
+        let simd_shape = w > 0 && w % 4 == 0 && len % (2 * w) == 0 && selected.iter().all(|&r| in_bounds(r));
+        match self.kind {
+            #[cfg(target_arch = "x86_64")]
+            KernelKind::Avx2 if simd_shape => {
+                // SAFETY: AVX2 was detected (Kernel invariant); every selected window lies in
+                // `probe` and every selected index in `counts` (checked above); the gallery
+                // holds len = rows × 2w words and w is a positive multiple of 4.
+                unsafe {
+                    x86::add_selected_avx2(
+                        probe.as_ptr().add(offset.min(probe.len())),
+                        stride,
+                        gallery.as_ptr(),
+                        len / (2 * w),
+                        w,
+                        selected,
+                        counts,
+                    )
+                }
+            }
+            #[cfg(target_arch = "x86_64")]
+            KernelKind::Avx512 if simd_shape => {
+                // SAFETY: AVX-512F/VL/VPOPCNTDQ were detected (Kernel invariant); shape
+                // checked above as for AVX2.
+                unsafe {
+                    x86::add_selected_avx512(
+                        probe.as_ptr().add(offset.min(probe.len())),
+                        stride,
+                        gallery.as_ptr(),
+                        len / (2 * w),
+                        w,
+                        selected,
+                        counts,
+                    )
+                }
+            }
+            _ => {
+                for &r in selected {
+                    if !in_bounds(r) {
+                        continue;
+                    }
+                    let r = usize::from(r);
+                    let start = r * stride + offset;
+                    if let (Some(p), Some(c)) = (probe.get(start..start + len), counts.get_mut(r)) {
+                        *c = c.add(self.row_counts(p, gallery, w));
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Scalar counts with `u64::count_ones`, word by word over whole rows present in both slices.
@@ -369,6 +444,56 @@ mod x86 {
         }
     }
 
+    /// AVX2: adds the counts of the selected rotations.
+    ///
+    /// # Safety
+    /// AVX2 must be available, `w` a positive multiple of 4, `gallery` valid for `rows × 2w`
+    /// reads, and for every `r` in `selected`: `r < counts.len()` and `probe + r × stride`
+    /// valid for `rows × 2w` reads.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn add_selected_avx2(
+        probe: *const u64,
+        stride: usize,
+        gallery: *const u64,
+        rows: usize,
+        w: usize,
+        selected: &[u8],
+        counts: &mut [BitCounts],
+    ) {
+        for &r in selected {
+            let r = usize::from(r);
+            // SAFETY: the caller guarantees the window of every selected rotation is readable.
+            let c = unsafe { counts_avx2(probe.add(r * stride), gallery, rows, w) };
+            if let Some(slot) = counts.get_mut(r) {
+                *slot = slot.add(c);
+            }
+        }
+    }
+
+    /// AVX-512: adds the counts of the selected rotations.
+    ///
+    /// # Safety
+    /// As [`add_selected_avx2`], with AVX-512F, VL and VPOPCNTDQ available.
+    #[target_feature(enable = "avx2,avx512f,avx512vl,avx512vpopcntdq")]
+    pub(super) unsafe fn add_selected_avx512(
+        probe: *const u64,
+        stride: usize,
+        gallery: *const u64,
+        rows: usize,
+        w: usize,
+        selected: &[u8],
+        counts: &mut [BitCounts],
+    ) {
+        for &r in selected {
+            let r = usize::from(r);
+            // SAFETY: as in `add_selected_avx2`.
+            let c = unsafe { counts_avx512(probe.add(r * stride), gallery, rows, w) };
+            if let Some(slot) = counts.get_mut(r) {
+                *slot = slot.add(c);
+            }
+        }
+    }
+
     /// AVX-512 VPOPCNTDQ counts (256-bit vectors) over `rows` rows.
     ///
     /// # Safety
@@ -482,6 +607,28 @@ mod tests {
         let mut over = vec![BitCounts::default(); rots + 1];
         Kernel::best().rotation_counts(&probe, stride, &gallery, w, &mut over);
         assert_eq!(over[rots], BitCounts::default());
+    }
+
+    #[test]
+    fn selected_rotations_add_the_same_counts_for_every_kernel() {
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let (w, stride, rots) = (4usize, 64usize, 17usize);
+        let probe: Vec<u64> = (0..stride * rots).map(|_| rng.gen()).collect();
+        let gallery: Vec<u64> = (0..16).map(|_| rng.gen()).collect();
+        let selected = [0u8, 3, 16, 9];
+        let start = vec![BitCounts { disagree: 5, valid: 7 }; rots];
+        for k in Kernel::available() {
+            let mut got = start.clone();
+            k.add_selected_rotations(&probe, stride, 16, &gallery, w, &selected, &mut got);
+            for r in 0..rots {
+                let expected = if selected.contains(&(r as u8)) {
+                    start[r].add(naive(&probe[r * stride + 16..r * stride + 32], &gallery, w))
+                } else {
+                    start[r]
+                };
+                assert_eq!(got[r], expected, "{} rotation {r}", k.name());
+            }
+        }
     }
 
     #[test]

@@ -227,10 +227,14 @@ impl IrisMatcher {
                     while done < rows && n_alive > 0 {
                         // Drop rotations the rows so far rule out.
                         let mut kept = 0;
+                        let table = query.gate_table(checkpoint);
                         for k in 0..n_alive {
                             let r = alive[k];
                             let c = counts[usize::from(r)];
-                            if query.gate(checkpoint, c.disagree, c.valid) {
+                            if table
+                                .get(c.valid as usize)
+                                .is_some_and(|&limit| c.disagree < limit)
+                            {
                                 alive[kept] = r;
                                 kept += 1;
                             }
@@ -242,13 +246,15 @@ impl IrisMatcher {
                         row_comparisons += (n_alive * (next - done)) as u64;
                         let (from, to) = (done * row_words, next * row_words);
                         let gallery_rows = record.get(from..to).unwrap_or_default();
-                        for &r in &alive[..n_alive] {
-                            let r = usize::from(r);
-                            let base = r * stride;
-                            if let Some(p) = shifted.get(base + from..base + to) {
-                                counts[r] = counts[r].add(kernel.row_counts(p, gallery_rows, w));
-                            }
-                        }
+                        kernel.add_selected_rotations(
+                            shifted,
+                            stride,
+                            from,
+                            gallery_rows,
+                            w,
+                            &alive[..n_alive],
+                            counts,
+                        );
                         done = next;
                     }
                     completed += n_alive as u64;

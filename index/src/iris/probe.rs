@@ -169,6 +169,17 @@ impl IrisQuery {
             .is_some_and(|&limit| disagree < limit)
     }
 
+    /// Gate table of cascade checkpoint `checkpoint` (empty when there is no such
+    /// checkpoint): a rotation with `m` jointly valid bits so far goes on when its
+    /// disagreeing count is below entry `m`.
+    #[inline]
+    pub fn gate_table(&self, checkpoint: usize) -> &[u32] {
+        self.gate_limit
+            .get(checkpoint)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
     /// True when the counts of a rotation at cascade checkpoint `checkpoint` leave it worth
     /// extending.
     #[inline]
