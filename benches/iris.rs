@@ -39,15 +39,25 @@ fn one_to_one(c: &mut Criterion) {
         for kernel in Kernel::available() {
             let m = IrisMatcher::for_layout(layout).with_kernel(kernel);
             let probe = m.prepare(&probe_t).unwrap();
-            let id = format!("{}bit/{}rot/{}", layout.total_bits(), m.config().rotations(), kernel.name());
-            group.bench_function(id, |b| b.iter(|| m.compare(&probe, black_box(record)).unwrap()));
+            let id = format!(
+                "{}bit/{}rot/{}",
+                layout.total_bits(),
+                m.config().rotations(),
+                kernel.name()
+            );
+            group.bench_function(id, |b| {
+                b.iter(|| m.compare(&probe, black_box(record)).unwrap())
+            });
         }
     }
     group.finish();
 }
 
 fn scan(c: &mut Criterion) {
-    for (layout, size) in [(IrisLayout::DAUGMAN_2048, GALLERY), (IrisLayout::OPEN_IRIS, GALLERY / 10)] {
+    for (layout, size) in [
+        (IrisLayout::DAUGMAN_2048, GALLERY),
+        (IrisLayout::OPEN_IRIS, GALLERY / 10),
+    ] {
         let (words, probe_t) = gallery(layout, size);
         let records = IrisRecords::new(layout, &words).unwrap();
         let mut group = c.benchmark_group(format!("iris_scan_{}bit", layout.total_bits()));

@@ -27,7 +27,10 @@ fn decisions_agree(layout: IrisLayout, gallery_size: usize, probes: usize, seed:
             let mut params = CaptureParams::sample(g.params(), 0.5, &mut rng);
             // Heavy noise: genuine scores spread across the decision thresholds.
             params.noise = rng.gen_range(0.8..1.8);
-            (i * 7 % gallery_size, g.capture_with(&masters[i * 7 % gallery_size], &params, &mut rng))
+            (
+                i * 7 % gallery_size,
+                g.capture_with(&masters[i * 7 % gallery_size], &params, &mut rng),
+            )
         })
         .collect();
 
@@ -68,7 +71,10 @@ fn decisions_agree(layout: IrisLayout, gallery_size: usize, probes: usize, seed:
             100.0 * completed as f64 / total as f64
         );
         assert_eq!(differences, 0, "{layout} threshold {threshold}");
-        assert!(near >= probes / 10, "too few near-threshold genuines: {near}");
+        assert!(
+            near >= probes / 10,
+            "too few near-threshold genuines: {near}"
+        );
         assert!(genuine_hits > 0 && genuine_hits < probes);
         assert!(completed < total / 2, "cascade pruned too little");
     }

@@ -69,7 +69,10 @@ fn independent_random_codes_score_one_half_at_rotation_zero() {
         let mean = sum / pairs as f64;
         assert!((mean - 0.5).abs() <= 0.005, "{layout}: mean {mean}");
         // One pair of 2048 random bits has sd 0.011, so about 93 % fall within ±0.02.
-        assert!(within * 100 >= pairs * 88, "{layout}: {within}/{pairs} within ±0.02");
+        assert!(
+            within * 100 >= pairs * 88,
+            "{layout}: {within}/{pairs} within ±0.02"
+        );
     }
 }
 
@@ -98,7 +101,10 @@ fn masked_bits_do_not_influence_the_score() {
         assert_eq!(m.compare_templates(&a2, &b).unwrap(), before);
         // Flipping valid bits does change it, so the check above can fail.
         let mut a3 = a.clone();
-        for i in (0..layout.total_bits()).filter(|&i| a.mask_bit(i)).step_by(5) {
+        for i in (0..layout.total_bits())
+            .filter(|&i| a.mask_bit(i))
+            .step_by(5)
+        {
             a3.set_code_bit(i, !a.code_bit(i));
         }
         assert_ne!(m.compare_templates(&a3, &b).unwrap(), before);
@@ -204,7 +210,10 @@ fn par_scan_finds_the_same_hits_as_a_serial_scan() {
     let mut serial = Vec::new();
     m.scan(&query, records, 0, ScanStrategy::Full, &mut serial)
         .unwrap();
-    assert_eq!(serial.iter().map(|h| h.index).collect::<Vec<_>>(), vec![321]);
+    assert_eq!(
+        serial.iter().map(|h| h.index).collect::<Vec<_>>(),
+        vec![321]
+    );
     for strategy in [ScanStrategy::Full, ScanStrategy::Cascade] {
         let (hits, stats) = m.par_scan(&query, records, strategy, 64).unwrap();
         assert_eq!(hits, serial);

@@ -58,7 +58,10 @@ pub struct FvcDatabase {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> FvcError + '_ {
-    move |source| FvcError::Io { path: path.to_path_buf(), source }
+    move |source| FvcError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 fn parse_stem(stem: &str) -> Option<(u32, u32)> {
@@ -82,13 +85,26 @@ pub fn load_database(dir: &Path) -> Result<FvcDatabase, FvcError> {
             continue;
         };
         let bytes = std::fs::read(&path).map_err(io_err(&path))?;
-        let record = iso::decode(&bytes)
-            .map_err(|source| FvcError::Template { path: path.clone(), source })?;
-        let template = record.template(0).ok_or_else(|| FvcError::NoView { path: path.clone() })?;
-        samples.push(FvcSample { stem, finger, impression, template });
+        let record = iso::decode(&bytes).map_err(|source| FvcError::Template {
+            path: path.clone(),
+            source,
+        })?;
+        let template = record
+            .template(0)
+            .ok_or_else(|| FvcError::NoView { path: path.clone() })?;
+        samples.push(FvcSample {
+            stem,
+            finger,
+            impression,
+            template,
+        });
     }
     samples.sort_by_key(|s| (s.finger, s.impression));
-    let name = dir.file_name().and_then(|n| n.to_str()).unwrap_or("db").to_owned();
+    let name = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("db")
+        .to_owned();
     Ok(FvcDatabase { name, samples })
 }
 

@@ -288,7 +288,12 @@ impl IrisGenerator {
 
     /// Clears the mask bits hidden by eyelids, lashes and a specular reflection; all other
     /// bits are valid.
-    fn apply_mask<R: Rng + ?Sized>(&self, t: &mut IrisTemplate, params: &CaptureParams, rng: &mut R) {
+    fn apply_mask<R: Rng + ?Sized>(
+        &self,
+        t: &mut IrisTemplate,
+        params: &CaptureParams,
+        rng: &mut R,
+    ) {
         let layout = self.layout;
         let (rings, angular) = (layout.rings(), layout.angular());
         let mut masked = vec![false; rings * angular];

@@ -64,8 +64,14 @@ fn iris_2048_codes_have_published_iriscode_statistics() {
     let g = stats(&gen);
     let mk = stats(&masked);
     let below = masked.iter().filter(|&&f| f < 0.10).count();
-    eprintln!("masked below 0.10: {below}, max {:.3}", masked.iter().cloned().fold(0.0, f64::max));
-    let in_band = masked.iter().filter(|&&f| (0.10..=0.35).contains(&f)).count();
+    eprintln!(
+        "masked below 0.10: {below}, max {:.3}",
+        masked.iter().cloned().fold(0.0, f64::max)
+    );
+    let in_band = masked
+        .iter()
+        .filter(|&&f| (0.10..=0.35).contains(&f))
+        .count();
     eprintln!(
         "2048-bit, {PAIRS} pairs: impostor rot0 mean {:.4} sd {:.4} dof {:.1}; \
          impostor best-of-17 mean {:.4} sd {:.4}; genuine mean {:.4} sd {:.4}; \
@@ -83,9 +89,16 @@ fn iris_2048_codes_have_published_iriscode_statistics() {
     );
     assert!((i0.mean - 0.5).abs() <= 0.01, "impostor mean {}", i0.mean);
     assert!((200.0..=300.0).contains(&dof), "degrees of freedom {dof}");
-    assert!((0.44..=0.48).contains(&ib.mean), "best-rotation impostor mean {}", ib.mean);
+    assert!(
+        (0.44..=0.48).contains(&ib.mean),
+        "best-rotation impostor mean {}",
+        ib.mean
+    );
     assert!((0.08..=0.22).contains(&g.mean), "genuine mean {}", g.mean);
-    assert!(in_band as f64 >= 0.9 * masked.len() as f64, "masked fractions out of band");
+    assert!(
+        in_band as f64 >= 0.9 * masked.len() as f64,
+        "masked fractions out of band"
+    );
 }
 
 #[test]

@@ -32,8 +32,8 @@ pub struct BitCounts {
 }
 
 impl BitCounts {
-    /// Sum of two disjoint counts.
-    pub fn add(self, other: Self) -> Self {
+    /// Sum of the counts of two disjoint runs of bits.
+    pub fn plus(self, other: Self) -> Self {
         Self {
             disagree: self.disagree + other.disagree,
             valid: self.valid + other.valid,
@@ -154,13 +154,13 @@ impl Kernel {
         };
         match self.kind {
             #[cfg(target_arch = "x86_64")]
-            KernelKind::Avx2 if w % 4 == 0 => {
+            KernelKind::Avx2 if w.is_multiple_of(4) => {
                 // SAFETY: AVX2 was detected (Kernel invariant); w is a positive multiple of 4
                 // (rows is 0 otherwise) and both slices hold at least rows × 2w words.
                 unsafe { x86::counts_avx2(probe.as_ptr(), gallery.as_ptr(), rows, w) }
             }
             #[cfg(target_arch = "x86_64")]
-            KernelKind::Avx512 if w % 4 == 0 => {
+            KernelKind::Avx512 if w.is_multiple_of(4) => {
                 // SAFETY: AVX-512F/VL/VPOPCNTDQ were detected (Kernel invariant); shape as above.
                 unsafe { x86::counts_avx512(probe.as_ptr(), gallery.as_ptr(), rows, w) }
             }
@@ -188,8 +188,8 @@ impl Kernel {
         let w = words_per_row;
         let len = gallery.len();
         let simd_shape = w > 0
-            && w % 4 == 0
-            && len % (2 * w) == 0
+            && w.is_multiple_of(4)
+            && len.is_multiple_of(2 * w)
             && out
                 .len()
                 .checked_sub(1)
@@ -240,14 +240,13 @@ impl Kernel {
     }
 
     /// Adds to `counts[r]`, for every rotation `r` listed in `selected`, the counts of
-    /// `gallery` (a run of whole rows) against `probe[r × stride + offset ..][..gallery.len()]`.
+    /// `gallery` (a run of whole rows) against `probe[r × stride ..][..gallery.len()]`.
     /// Rotations whose window would run past `probe` or past `counts` are left unchanged.
     #[inline]
     pub fn add_selected_rotations(
         self,
         probe: &[u64],
         stride: usize,
-        offset: usize,
         gallery: &[u64],
         words_per_row: usize,
         selected: &[u8],
@@ -260,11 +259,13 @@ impl Kernel {
             let r = usize::from(r);
             r < slots
                 && r.checked_mul(stride)
-                    .and_then(|s| s.checked_add(offset))
                     .and_then(|s| s.checked_add(len))
                     .is_some_and(|end| end <= probe.len())
         };
-        let simd_shape = w > 0 && w % 4 == 0 && len % (2 * w) == 0 && selected.iter().all(|&r| in_bounds(r));
+        let simd_shape = w > 0
+            && w.is_multiple_of(4)
+            && len.is_multiple_of(2 * w)
+            && selected.iter().all(|&r| in_bounds(r));
         match self.kind {
             #[cfg(target_arch = "x86_64")]
             KernelKind::Avx2 if simd_shape => {
@@ -273,7 +274,7 @@ impl Kernel {
                 // holds len = rows × 2w words and w is a positive multiple of 4.
                 unsafe {
                     x86::add_selected_avx2(
-                        probe.as_ptr().add(offset.min(probe.len())),
+                        probe.as_ptr(),
                         stride,
                         gallery.as_ptr(),
                         len / (2 * w),
@@ -289,7 +290,7 @@ impl Kernel {
                 // checked above as for AVX2.
                 unsafe {
                     x86::add_selected_avx512(
-                        probe.as_ptr().add(offset.min(probe.len())),
+                        probe.as_ptr(),
                         stride,
                         gallery.as_ptr(),
                         len / (2 * w),
@@ -305,9 +306,9 @@ impl Kernel {
                         continue;
                     }
                     let r = usize::from(r);
-                    let start = r * stride + offset;
+                    let start = r * stride;
                     if let (Some(p), Some(c)) = (probe.get(start..start + len), counts.get_mut(r)) {
-                        *c = c.add(self.row_counts(p, gallery, w));
+                        *c = c.plus(self.row_counts(p, gallery, w));
                     }
                 }
             }
@@ -365,8 +366,8 @@ mod x86 {
     #[target_feature(enable = "avx2")]
     fn popcnt_bytes(v: __m256i) -> __m256i {
         let lut = _mm256_setr_epi8(
-            0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3,
-            2, 3, 3, 4,
+            0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2,
+            3, 3, 4,
         );
         let low = _mm256_set1_epi8(0x0f);
         let lo = _mm256_and_si256(v, low);
@@ -381,7 +382,12 @@ mod x86 {
     /// `rows × 2 × w` words each.
     #[inline]
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn counts_avx2(p: *const u64, g: *const u64, rows: usize, w: usize) -> BitCounts {
+    pub(super) unsafe fn counts_avx2(
+        p: *const u64,
+        g: *const u64,
+        rows: usize,
+        w: usize,
+    ) -> BitCounts {
         let zero = _mm256_setzero_si256();
         let (mut bytes_d, mut bytes_m) = (zero, zero);
         let (mut tot_d, mut tot_m) = (zero, zero);
@@ -465,7 +471,7 @@ mod x86 {
             // SAFETY: the caller guarantees the window of every selected rotation is readable.
             let c = unsafe { counts_avx2(probe.add(r * stride), gallery, rows, w) };
             if let Some(slot) = counts.get_mut(r) {
-                *slot = slot.add(c);
+                *slot = slot.plus(c);
             }
         }
     }
@@ -489,7 +495,7 @@ mod x86 {
             // SAFETY: as in `add_selected_avx2`.
             let c = unsafe { counts_avx512(probe.add(r * stride), gallery, rows, w) };
             if let Some(slot) = counts.get_mut(r) {
-                *slot = slot.add(c);
+                *slot = slot.plus(c);
             }
         }
     }
@@ -500,7 +506,12 @@ mod x86 {
     /// AVX-512F, VL and VPOPCNTDQ must be available; otherwise as [`counts_avx2`].
     #[inline]
     #[target_feature(enable = "avx2,avx512f,avx512vl,avx512vpopcntdq")]
-    pub(super) unsafe fn counts_avx512(p: *const u64, g: *const u64, rows: usize, w: usize) -> BitCounts {
+    pub(super) unsafe fn counts_avx512(
+        p: *const u64,
+        g: *const u64,
+        rows: usize,
+        w: usize,
+    ) -> BitCounts {
         let mut tot_d = _mm256_setzero_si256();
         let mut tot_m = _mm256_setzero_si256();
         let mut base = 0;
@@ -596,7 +607,10 @@ mod tests {
         let mut expected = vec![BitCounts::default(); rots];
         Kernel::portable().rotation_counts(&probe, stride, &gallery, w, &mut expected);
         for (i, e) in expected.iter().enumerate() {
-            assert_eq!(*e, naive(&probe[i * stride..i * stride + gallery.len()], &gallery, w));
+            assert_eq!(
+                *e,
+                naive(&probe[i * stride..i * stride + gallery.len()], &gallery, w)
+            );
         }
         for k in Kernel::available() {
             let mut got = vec![BitCounts::default(); rots];
@@ -616,13 +630,19 @@ mod tests {
         let probe: Vec<u64> = (0..stride * rots).map(|_| rng.gen()).collect();
         let gallery: Vec<u64> = (0..16).map(|_| rng.gen()).collect();
         let selected = [0u8, 3, 16, 9];
-        let start = vec![BitCounts { disagree: 5, valid: 7 }; rots];
+        let start = vec![
+            BitCounts {
+                disagree: 5,
+                valid: 7
+            };
+            rots
+        ];
         for k in Kernel::available() {
             let mut got = start.clone();
-            k.add_selected_rotations(&probe, stride, 16, &gallery, w, &selected, &mut got);
+            k.add_selected_rotations(&probe[16..], stride, &gallery, w, &selected, &mut got);
             for r in 0..rots {
                 let expected = if selected.contains(&(r as u8)) {
-                    start[r].add(naive(&probe[r * stride + 16..r * stride + 32], &gallery, w))
+                    start[r].plus(naive(&probe[r * stride + 16..r * stride + 32], &gallery, w))
                 } else {
                     start[r]
                 };

@@ -86,7 +86,7 @@ impl IrisLayout {
                 reason: "row longer than 4096 bits",
             });
         }
-        if layout.row_bits() % 64 != 0 {
+        if !layout.row_bits().is_multiple_of(64) {
             return Err(IrisError::InvalidLayout {
                 reason: "angular positions × bits per position must be a multiple of 64",
             });
@@ -222,15 +222,17 @@ mod tests {
     fn new_rejects_rows_that_are_not_whole_words() {
         assert!(IrisLayout::new(1, 8, 100, 2).is_err());
         assert!(IrisLayout::new(1, 0, 128, 2).is_err());
-        assert_eq!(
-            IrisLayout::new(1, 8, 128, 2),
-            Ok(IrisLayout::DAUGMAN_2048)
-        );
+        assert_eq!(IrisLayout::new(1, 8, 128, 2), Ok(IrisLayout::DAUGMAN_2048));
     }
 
     #[test]
     fn rotate_row_matches_bitwise_definition() {
-        let src = [0x0123_4567_89ab_cdefu64, 0xfedc_ba98_7654_3210, 0xdead_beef_0bad_f00d, 7];
+        let src = [
+            0x0123_4567_89ab_cdefu64,
+            0xfedc_ba98_7654_3210,
+            0xdead_beef_0bad_f00d,
+            7,
+        ];
         let len = 256;
         for shift in [0usize, 1, 2, 63, 64, 65, 130, 255] {
             let mut dst = [0u64; 4];

@@ -247,9 +247,8 @@ impl IrisMatcher {
                         let (from, to) = (done * row_words, next * row_words);
                         let gallery_rows = record.get(from..to).unwrap_or_default();
                         kernel.add_selected_rotations(
-                            shifted,
+                            shifted.get(from..).unwrap_or_default(),
                             stride,
-                            from,
                             gallery_rows,
                             w,
                             &alive[..n_alive],
@@ -296,8 +295,13 @@ impl IrisMatcher {
             .into_par_iter()
             .map(|b| {
                 let mut hits = Vec::new();
-                let stats =
-                    self.scan(query, records.slice(b * block, block), b * block, strategy, &mut hits)?;
+                let stats = self.scan(
+                    query,
+                    records.slice(b * block, block),
+                    b * block,
+                    strategy,
+                    &mut hits,
+                )?;
                 Ok((hits, stats))
             })
             .collect::<Result<_, IrisError>>()?;

@@ -117,7 +117,8 @@ impl IrisQuery {
                 if n < config.min_compared_bits.max(1) {
                     return 0;
                 }
-                let accepts = |d: u32| normalise(f64::from(d) / f64::from(n), n, typical) <= threshold;
+                let accepts =
+                    |d: u32| normalise(f64::from(d) / f64::from(n), n, typical) <= threshold;
                 // Closed form, then corrected so the table agrees with the float test exactly.
                 let s = (f64::from(n) / f64::from(typical)).sqrt();
                 let guess = (f64::from(n) * (0.5 - (0.5 - threshold) / s)).floor();

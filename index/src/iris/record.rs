@@ -134,7 +134,7 @@ impl<'a> IrisRecords<'a> {
     /// Views `words` as records; its length must be a multiple of the record size.
     pub fn new(layout: IrisLayout, words: &'a [u64]) -> Result<Self, IrisError> {
         let stride = layout.record_words();
-        if words.len() % stride != 0 {
+        if !words.len().is_multiple_of(stride) {
             return Err(IrisError::WrongLength {
                 what: "record block",
                 unit: "words",
@@ -148,7 +148,7 @@ impl<'a> IrisRecords<'a> {
     /// Views bytes (8-byte aligned, little-endian words) as records.
     pub fn from_bytes(layout: IrisLayout, bytes: &'a [u8]) -> Result<Self, IrisError> {
         let stride = layout.record_bytes();
-        if bytes.len() % stride != 0 {
+        if !bytes.len().is_multiple_of(stride) {
             return Err(IrisError::WrongLength {
                 what: "record block",
                 unit: "bytes",

@@ -153,9 +153,9 @@ impl MatchConfig {
                 reason: "cascade step must be at least one row",
             });
         }
-        if !(self.cascade.z.is_finite() && self.cascade.z >= 0.0)
-            || !(self.cascade.bits_per_dof.is_finite() && self.cascade.bits_per_dof >= 1.0)
-        {
+        let z_ok = self.cascade.z.is_finite() && self.cascade.z >= 0.0;
+        let dof_ok = self.cascade.bits_per_dof.is_finite() && self.cascade.bits_per_dof >= 1.0;
+        if !z_ok || !dof_ok {
             return Err(IrisError::InvalidConfig {
                 reason: "cascade z must be ≥ 0 and bits_per_dof ≥ 1",
             });

@@ -24,7 +24,11 @@ impl IrisTemplate {
 
     /// Builds a template from code and mask words; each must hold exactly
     /// [`IrisLayout::code_words`] words.
-    pub fn from_words(layout: IrisLayout, code: Vec<u64>, mask: Vec<u64>) -> Result<Self, IrisError> {
+    pub fn from_words(
+        layout: IrisLayout,
+        code: Vec<u64>,
+        mask: Vec<u64>,
+    ) -> Result<Self, IrisError> {
         check_len("code", "words", layout.code_words(), code.len())?;
         check_len("mask", "words", layout.code_words(), mask.len())?;
         Ok(Self { layout, code, mask })
@@ -129,7 +133,12 @@ impl IrisLayout {
     }
 }
 
-fn check_len(what: &'static str, unit: &'static str, expected: usize, actual: usize) -> Result<(), IrisError> {
+fn check_len(
+    what: &'static str,
+    unit: &'static str,
+    expected: usize,
+    actual: usize,
+) -> Result<(), IrisError> {
     if expected != actual {
         return Err(IrisError::WrongLength {
             what,
@@ -185,7 +194,14 @@ mod tests {
         let i = layout.bit_index(0, 3, 17, 1);
         assert_eq!(t.code_bytes()[i / 8], 1 << (i % 8));
         let err = IrisTemplate::from_bytes(layout, &[0; 255], &[0; 256]).unwrap_err();
-        assert!(matches!(err, IrisError::WrongLength { expected: 256, actual: 255, .. }));
+        assert!(matches!(
+            err,
+            IrisError::WrongLength {
+                expected: 256,
+                actual: 255,
+                ..
+            }
+        ));
         assert!(IrisTemplate::from_bytes(IrisLayout::OPEN_IRIS, &[0; 256], &[0; 256]).is_err());
     }
 

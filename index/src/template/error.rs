@@ -6,7 +6,9 @@ use thiserror::Error;
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum TemplateError {
     /// The record ended before a field could be read.
-    #[error("record truncated: needed {needed} bytes at offset {offset}, only {available} present")]
+    #[error(
+        "record truncated: needed {needed} bytes at offset {offset}, only {available} present"
+    )]
     Truncated {
         /// Offset of the field that could not be read.
         offset: usize,

@@ -66,7 +66,11 @@ impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], TemplateError> {
         let available = self.data.len().saturating_sub(self.pos);
         if available < n {
-            return Err(TemplateError::Truncated { offset: self.pos, needed: n, available });
+            return Err(TemplateError::Truncated {
+                offset: self.pos,
+                needed: n,
+                available,
+            });
         }
         let out = &self.data[self.pos..self.pos + n];
         self.pos += n;
@@ -90,13 +94,21 @@ pub fn decode(data: &[u8]) -> Result<IsoRecord, TemplateError> {
     let mut r = Reader { data, pos: 0 };
     let magic = r.take(8)?;
     if magic != ISO_MAGIC {
-        return Err(TemplateError::BadMagic { found: magic.to_vec() });
+        return Err(TemplateError::BadMagic {
+            found: magic.to_vec(),
+        });
     }
     let declared = r.u32()? as usize;
     if declared < HEADER_LEN || declared > data.len() {
-        return Err(TemplateError::LengthMismatch { declared, actual: data.len() });
+        return Err(TemplateError::LengthMismatch {
+            declared,
+            actual: data.len(),
+        });
     }
-    let mut r = Reader { data: &data[..declared], pos: r.pos };
+    let mut r = Reader {
+        data: &data[..declared],
+        pos: r.pos,
+    };
     let equipment = r.u16()?;
     let width = r.u16()?;
     let height = r.u16()?;
@@ -132,7 +144,14 @@ pub fn decode(data: &[u8]) -> Result<IsoRecord, TemplateError> {
             extended,
         });
     }
-    Ok(IsoRecord { equipment, width, height, res_x, res_y, views })
+    Ok(IsoRecord {
+        equipment,
+        width,
+        height,
+        res_x,
+        res_y,
+        views,
+    })
 }
 
 /// Encodes a record. Minutia counts above 255 and coordinates above 14 bits are truncated to
@@ -147,7 +166,13 @@ pub fn encode(record: &IsoRecord) -> Vec<u8> {
     let mut out = Vec::with_capacity(total);
     out.extend_from_slice(ISO_MAGIC);
     out.extend_from_slice(&(total as u32).to_be_bytes());
-    for field in [record.equipment, record.width, record.height, record.res_x, record.res_y] {
+    for field in [
+        record.equipment,
+        record.width,
+        record.height,
+        record.res_x,
+        record.res_y,
+    ] {
         out.extend_from_slice(&field.to_be_bytes());
     }
     out.push(record.views.len() as u8);
@@ -158,7 +183,9 @@ pub fn encode(record: &IsoRecord) -> Vec<u8> {
         out.push(v.quality);
         out.push(v.minutiae.len() as u8);
         for m in &v.minutiae {
-            out.extend_from_slice(&(((u16::from(m.kind) & 3) << 14) | (m.x & 0x3fff)).to_be_bytes());
+            out.extend_from_slice(
+                &(((u16::from(m.kind) & 3) << 14) | (m.x & 0x3fff)).to_be_bytes(),
+            );
             out.extend_from_slice(&(m.y & 0x3fff).to_be_bytes());
             out.push(m.angle);
             out.push(m.quality);
