@@ -7,10 +7,11 @@
 //! * `valid = popcount(probe_mask & gallery_mask)`;
 //! * `disagree = popcount((probe_code ^ gallery_code) & probe_mask & gallery_mask)`.
 //!
-//! Three implementations give bit-identical results:
+//! Four implementations give bit-identical results:
 //!
 //! * [`KernelKind::Portable`]: `u64::count_ones` (the `popcnt` instruction where the build
 //!   enables it, a bit-twiddling sequence otherwise);
+//! * [`KernelKind::Popcnt`]: the same scalar code compiled with `popcnt`;
 //! * [`KernelKind::Avx2`]: 256-bit logic with the nibble-table `vpshufb` byte popcount, byte
 //!   counters summed with `vpsadbw`;
 //! * [`KernelKind::Avx512`]: 256-bit logic with the AVX-512 `vpopcntq` instruction
