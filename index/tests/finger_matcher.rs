@@ -13,7 +13,10 @@ fn fvc_root() -> Option<PathBuf> {
     if root.is_dir() {
         Some(root)
     } else {
-        eprintln!("skipping: real FVC templates not found at {}", root.display());
+        eprintln!(
+            "skipping: real FVC templates not found at {}",
+            root.display()
+        );
         None
     }
 }
@@ -34,11 +37,27 @@ fn synthetic(seed: u64, count: usize) -> FingerTemplate {
             dx * dx + dy * dy >= 100.0
         });
         if far {
-            let kind = if rng.gen_bool(0.6) { MinutiaKind::Ending } else { MinutiaKind::Bifurcation };
-            minutiae.push(Minutia { x, y, angle: rng.gen(), kind, quality: 60 });
+            let kind = if rng.gen_bool(0.6) {
+                MinutiaKind::Ending
+            } else {
+                MinutiaKind::Bifurcation
+            };
+            minutiae.push(Minutia {
+                x,
+                y,
+                angle: rng.gen(),
+                kind,
+                quality: 60,
+            });
         }
     }
-    FingerTemplate { width: 400, height: 500, position: 2, quality: 60, minutiae }
+    FingerTemplate {
+        width: 400,
+        height: 500,
+        position: 2,
+        quality: 60,
+        minutiae,
+    }
 }
 
 /// Rotates a template by `degrees` counter-clockwise as seen on the image about its centre,
@@ -47,8 +66,9 @@ fn rotate(t: &FingerTemplate, degrees: f32, dx: f32, dy: f32) -> FingerTemplate 
     let n = t.minutiae.len().max(1) as f32;
     let cx = t.minutiae.iter().map(|m| f32::from(m.x)).sum::<f32>() / n;
     let cy = t.minutiae.iter().map(|m| f32::from(m.y)).sum::<f32>() / n;
-    let phi = degrees.to_radians();
+    // Directions are stored in 1/256 turns: rotate positions by the same quantised angle.
     let turn = (degrees / 360.0 * 256.0).round() as i32;
+    let phi = (turn as f32 * 360.0 / 256.0).to_radians();
     // Image axes have y down: a visually counter-clockwise turn is clockwise in (x, y).
     let minutiae = t
         .minutiae
@@ -65,7 +85,12 @@ fn rotate(t: &FingerTemplate, degrees: f32, dx: f32, dy: f32) -> FingerTemplate 
             }
         })
         .collect();
-    FingerTemplate { width: t.width + 600, height: t.height + 600, minutiae, ..t.clone() }
+    FingerTemplate {
+        width: t.width + 600,
+        height: t.height + 600,
+        minutiae,
+        ..t.clone()
+    }
 }
 
 fn assert_rotation_invariant(matcher: &FingerMatcher, t: &FingerTemplate, name: &str) {
@@ -117,7 +142,10 @@ fn a_wrongly_handed_rotation_is_not_a_match() {
     let base = matcher.prepare(&t);
     let right = matcher.compare(&base, &matcher.prepare(&rotate(&t, 30.0, 0.0, 0.0)));
     let wrong = matcher.compare(&base, &matcher.prepare(&wrong));
-    assert!(wrong < 0.5 * right, "wrong handedness {wrong} vs right {right}");
+    assert!(
+        wrong < 0.5 * right,
+        "wrong handedness {wrong} vs right {right}"
+    );
 }
 
 #[test]
@@ -173,5 +201,9 @@ fn genuine_pairs_outscore_impostor_pairs_on_real_data() {
     let above = genuine.iter().filter(|&&s| s > p99).count();
     assert!(mean(&genuine) > 2.0 * mean(&impostor));
     // Most genuine pairs score above the 99th percentile of impostors.
-    assert!(above * 10 >= genuine.len() * 8, "{above} of {} genuine above {p99}", genuine.len());
+    assert!(
+        above * 10 >= genuine.len() * 8,
+        "{above} of {} genuine above {p99}",
+        genuine.len()
+    );
 }
