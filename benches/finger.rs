@@ -17,7 +17,9 @@ fn templates() -> Vec<FingerTemplate> {
         Some(root) => load_root(&root).unwrap(),
         None => {
             eprintln!("real FVC templates absent: benchmarking synthetic ones");
-            (1..=2).map(|db| SyntheticFvc::new(7).database(db)).collect()
+            (1..=2)
+                .map(|db| SyntheticFvc::new(7).database(db))
+                .collect()
         }
     };
     databases
@@ -43,8 +45,10 @@ fn bench(c: &mut Criterion) {
     let prepared: Vec<_> = templates.iter().map(|t| matcher.prepare(t)).collect();
     let (probes, gallery) = prepared.split_at(8);
     group.throughput(Throughput::Elements((probes.len() * gallery.len()) as u64));
-    for (name, kernel) in [("compare_avx2", Kernel::Avx2), ("compare_portable", Kernel::Portable)]
-    {
+    for (name, kernel) in [
+        ("compare_avx2", Kernel::Avx2),
+        ("compare_portable", Kernel::Portable),
+    ] {
         let m = matcher.clone().with_kernel(kernel);
         group.bench_function(name, |b| {
             b.iter(|| {
