@@ -1,6 +1,8 @@
 //! Behaviour of the fingerprint matcher: rotation and translation invariance, matched pairs,
 //! degenerate templates, and separation of genuine from impostor pairs on real data.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 
 use rand::{Rng, SeedableRng};
