@@ -169,6 +169,27 @@ impl IrisLayout {
     }
 }
 
+impl IrisLayout {
+    /// The layouts known by name, as records and requests spell them.
+    pub const NAMED: [(&'static str, Self); 2] = [
+        ("daugman-2048", Self::DAUGMAN_2048),
+        ("open-iris", Self::OPEN_IRIS),
+    ];
+
+    /// The name of a known layout (`daugman-2048`, `open-iris`), if this is one.
+    pub fn name(&self) -> Option<&'static str> {
+        Self::NAMED.iter().find(|(_, l)| l == self).map(|(n, _)| *n)
+    }
+
+    /// The known layout of that name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::NAMED
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, l)| *l)
+    }
+}
+
 impl fmt::Display for IrisLayout {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
