@@ -1,6 +1,6 @@
 //! The population's iris codes come from the synthetic iris generator: two captures of one
 //! eye match at the deployment threshold, different people do not.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use tunggal_datasets::iris_source::IrisCapture;
 use tunggal_datasets::population::{CaptureSpec, Population};
