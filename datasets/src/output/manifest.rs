@@ -68,9 +68,11 @@ pub struct ManifestLine {
     pub dob: String,
     /// Registered district.
     pub district: DistrictEntry,
-    /// Finger templates.
+    /// Finger templates (JSON key `finger`).
+    #[serde(rename = "finger")]
     pub fingers: Vec<FingerEntry>,
-    /// Iris codes.
+    /// Iris codes (JSON key `iris`).
+    #[serde(rename = "iris")]
     pub irises: Vec<IrisEntry>,
 }
 
@@ -143,14 +145,14 @@ mod tests {
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(v["person_id"], 4);
         assert_eq!(v["nik"], person.demographics.nik.to_string());
-        assert_eq!(v["fingers"].as_array().unwrap().len(), 10);
-        let f = &v["fingers"][3];
+        assert_eq!(v["finger"].as_array().unwrap().len(), 10);
+        let f = &v["finger"][3];
         assert_eq!(f["position"], 4);
         assert_eq!(f["format"], "iso19794-2");
         let bytes = STANDARD.decode(f["template"].as_str().unwrap()).unwrap();
         let back = decode(&bytes).unwrap().template(0).unwrap();
         assert_eq!(back, capture.fingers[3]);
-        assert_eq!(v["irises"][0]["eye"], "left");
+        assert_eq!(v["iris"][0]["eye"], "left");
         let hidden = ManifestLine::of(&capture, false)
             .unwrap()
             .to_json_line()
