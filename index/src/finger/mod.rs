@@ -66,16 +66,8 @@ impl FingerMatcher {
         let min_cells = (params.min_me * disc).ceil() as u32;
         let max_turn = (params.delta_theta / std::f32::consts::TAU * 256.0).clamp(0.0, 128.0) as u8;
         let tables = consolidate::Tables::new(&params);
-        let limits = kernel::SweepLimits {
-            min_cells,
-            max_turn,
-        };
-        Self {
-            params,
-            limits,
-            tables,
-            kernel: kernel::detected(),
-        }
+        let limits = kernel::SweepLimits { min_cells, max_turn };
+        Self { params, limits, tables, kernel: kernel::detected() }
     }
 
     /// The parameters.
@@ -125,14 +117,6 @@ impl FingerMatcher {
         b: &PreparedTemplate,
         scratch: &mut Scratch,
     ) -> f32 {
-        kernel::compare(
-            self.kernel,
-            a,
-            b,
-            self.limits,
-            &self.tables,
-            &self.params,
-            scratch,
-        )
+        kernel::compare(self.kernel, a, b, self.limits, &self.tables, &self.params, scratch)
     }
 }

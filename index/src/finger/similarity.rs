@@ -34,10 +34,7 @@ fn sqrt_table() -> &'static [f32; MAX_BITS + 1] {
 
 #[inline(always)]
 fn root(table: &[f32; MAX_BITS + 1], n: u32) -> f32 {
-    table
-        .get(n as usize)
-        .copied()
-        .unwrap_or_else(|| (n as f32).sqrt())
+    table.get(n as usize).copied().unwrap_or_else(|| (n as f32).sqrt())
 }
 
 #[inline(always)]
