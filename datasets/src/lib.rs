@@ -10,6 +10,7 @@ pub mod date;
 pub mod demographics;
 pub mod fingerprint;
 pub mod fvc;
+pub mod iris;
 pub mod iris_source;
 pub mod names;
 pub mod nik;

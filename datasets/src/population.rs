@@ -13,8 +13,10 @@ use crate::fingerprint::pattern::{sample_hand_classes, sample_twin_classes};
 use crate::fingerprint::{
     capture, gauss, CaptureQuality, FingerMaster, ImpressionParams, MasterParams, PatternClass,
 };
-use crate::iris_source::{Eye, IrisCapture, IrisSource, PlaceholderIris};
+use crate::iris::IrisGenerator;
+use crate::iris_source::{Eye, IrisCapture, IrisSource};
 use crate::seed::{stream, Domain};
+use tunggal_index::iris::IrisLayout;
 use tunggal_index::template::FingerTemplate;
 
 /// Spread of a finger's quality around the capture's quality.
@@ -108,7 +110,7 @@ pub struct Capture {
 
 /// The population generator.
 #[derive(Debug, Clone)]
-pub struct Population<I: IrisSource = PlaceholderIris> {
+pub struct Population<I: IrisSource = IrisGenerator> {
     /// Seed of everything generated.
     pub seed: u64,
     /// Master parameters.
@@ -119,10 +121,10 @@ pub struct Population<I: IrisSource = PlaceholderIris> {
     pub iris: I,
 }
 
-impl Population<PlaceholderIris> {
-    /// A generator with default parameters and placeholder iris codes.
+impl Population<IrisGenerator> {
+    /// A generator with default parameters and 2048-bit synthetic iris codes.
     pub fn new(seed: u64) -> Self {
-        Self::with_iris(seed, PlaceholderIris::default())
+        Self::with_iris(seed, IrisGenerator::new(seed, IrisLayout::DAUGMAN_2048))
     }
 }
 

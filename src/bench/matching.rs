@@ -34,8 +34,16 @@ impl fmt::Display for MatchReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "templates            {}", self.templates)?;
         writeln!(f, "mean minutiae        {:.1}", self.mean_minutiae)?;
-        writeln!(f, "prepared bytes       {:.0} per template", self.mean_prepared_bytes)?;
-        writeln!(f, "preparation          {:.0} templates/s (one core)", self.prepare_per_s)?;
+        writeln!(
+            f,
+            "prepared bytes       {:.0} per template",
+            self.mean_prepared_bytes
+        )?;
+        writeln!(
+            f,
+            "preparation          {:.0} templates/s (one core)",
+            self.prepare_per_s
+        )?;
         writeln!(
             f,
             "comparisons          {:.0} per CPU-second of one core ({:.0} /s wall, thread ran {:.0}% of the time)",
@@ -43,11 +51,20 @@ impl fmt::Display for MatchReport {
             self.single_core_per_s,
             self.cpu_share * 100.0
         )?;
-        write!(f, "comparisons          {:.0} /s machine ({} threads)", self.machine_per_s, self.threads)
+        write!(
+            f,
+            "comparisons          {:.0} /s machine ({} threads)",
+            self.machine_per_s, self.threads
+        )
     }
 }
 
-fn sweep(probes: &[PreparedTemplate], gallery: &[PreparedTemplate], matcher: &FingerMatcher, scratch: &mut Scratch) -> (usize, f32) {
+fn sweep(
+    probes: &[PreparedTemplate],
+    gallery: &[PreparedTemplate],
+    matcher: &FingerMatcher,
+    scratch: &mut Scratch,
+) -> (usize, f32) {
     let mut n = 0;
     let mut acc = 0.0;
     for p in probes {
@@ -72,12 +89,17 @@ pub fn match_throughput(
         .filter(|s| s.template.minutiae.len() >= min_minutiae)
         .map(|s| &s.template)
         .collect();
-    anyhow::ensure!(templates.len() >= 2, "fewer than two templates with {min_minutiae}+ minutiae");
+    anyhow::ensure!(
+        templates.len() >= 2,
+        "fewer than two templates with {min_minutiae}+ minutiae"
+    );
     let started = Instant::now();
     let prepared: Vec<PreparedTemplate> = templates.iter().map(|t| matcher.prepare(t)).collect();
     let prepare_per_s = prepared.len() as f64 / started.elapsed().as_secs_f64();
-    let mean_minutiae = templates.iter().map(|t| t.minutiae.len()).sum::<usize>() as f64 / templates.len() as f64;
-    let mean_prepared_bytes = prepared.iter().map(|p| p.size_bytes()).sum::<usize>() as f64 / prepared.len() as f64;
+    let mean_minutiae =
+        templates.iter().map(|t| t.minutiae.len()).sum::<usize>() as f64 / templates.len() as f64;
+    let mean_prepared_bytes =
+        prepared.iter().map(|p| p.size_bytes()).sum::<usize>() as f64 / prepared.len() as f64;
     let (probes, gallery) = prepared.split_at(prepared.len().min(16));
     let mut scratch = Scratch::default();
     let started = Instant::now();
@@ -100,7 +122,9 @@ pub fn match_throughput(
     while started.elapsed().as_secs_f64() < seconds {
         machine_count += probes
             .par_iter()
-            .map_init(Scratch::default, |s, p| sweep(std::slice::from_ref(p), gallery, matcher, s).0)
+            .map_init(Scratch::default, |s, p| {
+                sweep(std::slice::from_ref(p), gallery, matcher, s).0
+            })
             .sum::<usize>();
     }
     let machine_per_s = machine_count as f64 / started.elapsed().as_secs_f64();

@@ -42,7 +42,10 @@ impl SigmoidTable {
                 1.0 / (1.0 + (slope * (v - centre)).exp())
             })
             .collect();
-        Self { scale: (TABLE_SIZE - 1) as f32 / top, values }
+        Self {
+            scale: (TABLE_SIZE - 1) as f32 / top,
+            values,
+        }
     }
 
     #[inline(always)]
@@ -133,7 +136,9 @@ fn select(scratch: &mut Scratch, na: usize, nb: usize, limit: usize) {
     // Most selections finish within the best few times `limit` candidates: order those first.
     let head = (limit * 4).min(len);
     if head < len {
-        scratch.candidates.select_nth_unstable_by_key(head, |&k| Reverse(k));
+        scratch
+            .candidates
+            .select_nth_unstable_by_key(head, |&k| Reverse(k));
     }
     scratch.candidates[..head].sort_unstable_by_key(|&k| Reverse(k));
     let mut sorted_tail = false;
@@ -178,12 +183,22 @@ pub fn consolidate(
     scratch.order.clear();
     scratch.order.extend(0..nr);
     let (pairs, lambda) = (&scratch.pairs, &scratch.lambda);
-    let eff = |i: usize| if pairs[i].2 > 0.0 { lambda[i] / pairs[i].2 } else { 0.0 };
-    scratch.order.sort_unstable_by(|&x, &y| eff(y).total_cmp(&eff(x)).then(x.cmp(&y)));
+    let eff = |i: usize| {
+        if pairs[i].2 > 0.0 {
+            lambda[i] / pairs[i].2
+        } else {
+            0.0
+        }
+    };
+    scratch
+        .order
+        .sort_unstable_by(|&x, &y| eff(y).total_cmp(&eff(x)).then(x.cmp(&y)));
     scratch.order.truncate(np);
     let score = scratch.order.iter().map(|&i| lambda[i]).sum::<f32>() / np as f32;
     // Keep the pairs that formed the score, strongest relaxed similarity first.
-    scratch.order.sort_unstable_by(|&x, &y| lambda[y].total_cmp(&lambda[x]).then(x.cmp(&y)));
+    scratch
+        .order
+        .sort_unstable_by(|&x, &y| lambda[y].total_cmp(&lambda[x]).then(x.cmp(&y)));
     for (slot, &i) in scratch.order.iter().enumerate() {
         let (a, b, _) = scratch.pairs[i];
         scratch.next[slot] = lambda[i];
@@ -192,7 +207,9 @@ pub fn consolidate(
     scratch.pairs.clear();
     for slot in 0..np {
         let ab = scratch.rho[slot].to_bits();
-        scratch.pairs.push(((ab >> 16) as u16, (ab & 0xffff) as u16, scratch.next[slot]));
+        scratch
+            .pairs
+            .push(((ab >> 16) as u16, (ab & 0xffff) as u16, scratch.next[slot]));
     }
     score
 }
@@ -211,14 +228,22 @@ fn relax(pa: &[Point], pb: &[Point], tables: &Tables, params: &MccParams, scratc
     }
     scratch.rotation.clear();
     scratch.rotation.extend(
-        scratch.pairs.iter().map(|&(a, b, _)| pa[usize::from(a)].theta - pb[usize::from(b)].theta),
+        scratch
+            .pairs
+            .iter()
+            .map(|&(a, b, _)| pa[usize::from(a)].theta - pb[usize::from(b)].theta),
     );
     for t in 0..nr {
-        let (at, bt) = (pa[usize::from(scratch.pairs[t].0)], pb[usize::from(scratch.pairs[t].1)]);
+        let (at, bt) = (
+            pa[usize::from(scratch.pairs[t].0)],
+            pb[usize::from(scratch.pairs[t].1)],
+        );
         let rot_t = scratch.rotation[t];
         for k in (t + 1)..nr {
-            let (ak, bk) =
-                (pa[usize::from(scratch.pairs[k].0)], pb[usize::from(scratch.pairs[k].1)]);
+            let (ak, bk) = (
+                pa[usize::from(scratch.pairs[k].0)],
+                pb[usize::from(scratch.pairs[k].1)],
+            );
             let (vax, vay) = (ak.x - at.x, ak.y - at.y);
             let (vbx, vby) = (bk.x - bt.x, bk.y - bt.y);
             let d1 = ((vax * vax + vay * vay).sqrt() - (vbx * vbx + vby * vby).sqrt()).abs();

@@ -87,8 +87,63 @@ pub fn to_points(template: &FingerTemplate) -> Vec<Point> {
         .collect()
 }
 
-/// Builds every usable cylinder of a template.
+/// Lookup tables of cylinder construction, built once per parameter set.
+#[derive(Debug, Clone)]
+pub struct CylinderTables {
+    /// Directional contribution per relative direction (1/256 turns) and angular layer.
+    directional: Vec<[f32; MAX_ND]>,
+    /// Spatial contribution by squared distance, in steps of `1 / SPATIAL_STEPS_PER_PX2`.
+    spatial: Vec<f32>,
+}
+
+const SPATIAL_STEPS_PER_PX2: f32 = 4.0;
+
+impl CylinderTables {
+    /// Samples the spatial Gaussian and integrates the directional one for `params`.
+    pub fn new(params: &MccParams) -> Self {
+        let nd = params.nd.min(MAX_ND);
+        let delta_d = TAU / nd as f32;
+        let erf_scale = 1.0 / (params.sigma_d * std::f32::consts::SQRT_2);
+        let directional = (0..256u32)
+            .map(|turn| {
+                let alpha = angle_diff(turn as f32 * (TAU / 256.0), 0.0);
+                let mut gd = [0.0f32; MAX_ND];
+                for (k, g) in gd.iter_mut().enumerate().take(nd) {
+                    let centre = -PI + (k as f32 + 0.5) * delta_d;
+                    let a = angle_diff(centre, alpha);
+                    *g = 0.5
+                        * (erf((a + delta_d / 2.0) * erf_scale)
+                            - erf((a - delta_d / 2.0) * erf_scale));
+                }
+                gd
+            })
+            .collect();
+        let reach = 3.0 * params.sigma_s;
+        let norm = 1.0 / (params.sigma_s * TAU.sqrt());
+        let two_sigma2 = 2.0 * params.sigma_s * params.sigma_s;
+        let steps = (reach * reach * SPATIAL_STEPS_PER_PX2).ceil() as usize + 1;
+        let spatial = (0..steps)
+            .map(|i| norm * (-(i as f32 / SPATIAL_STEPS_PER_PX2) / two_sigma2).exp())
+            .collect();
+        Self {
+            directional,
+            spatial,
+        }
+    }
+}
+
+/// Builds every usable cylinder of a template (building the lookup tables first; matchers
+/// keep theirs and call [`prepare_with`]).
 pub fn prepare(template: &FingerTemplate, params: &MccParams) -> PreparedTemplate {
+    prepare_with(template, params, &CylinderTables::new(params))
+}
+
+/// Builds every usable cylinder of a template with prebuilt tables.
+pub fn prepare_with(
+    template: &FingerTemplate,
+    params: &MccParams,
+    tables: &CylinderTables,
+) -> PreparedTemplate {
     let points = to_points(template);
     let hull = convex_hull(&points);
     let ns = params.ns;
@@ -96,27 +151,22 @@ pub fn prepare(template: &FingerTemplate, params: &MccParams) -> PreparedTemplat
     let wpl = params.words_per_layer();
     let stride = (nd + 1) * wpl;
     let delta_s = 2.0 * params.radius / ns as f32;
-    let delta_d = TAU / nd as f32;
     let reach = 3.0 * params.sigma_s;
-    let gs_norm = 1.0 / (params.sigma_s * (TAU).sqrt());
-    let two_sigma2 = 2.0 * params.sigma_s * params.sigma_s;
-    let erf_scale = 1.0 / (params.sigma_d * std::f32::consts::SQRT_2);
+    let reach2 = reach * reach;
+    let neighbourhood2 = (params.radius + reach) * (params.radius + reach);
 
-    // Cell offsets relative to the centre minutia, before rotation, and which lie in the disc.
+    // Cell offsets relative to the centre minutia, before rotation, for cells in the disc.
     let half = (ns as f32 - 1.0) / 2.0;
-    let offsets: Vec<(f32, f32)> = (0..ns * ns)
+    let disc: Vec<(usize, f32, f32)> = (0..ns * ns)
         .map(|c| {
             (
+                c,
                 delta_s * ((c / ns) as f32 - half),
                 delta_s * ((c % ns) as f32 - half),
             )
         })
+        .filter(|&(_, u, v)| u * u + v * v <= params.radius * params.radius)
         .collect();
-    let in_disc: Vec<bool> = offsets
-        .iter()
-        .map(|&(u, v)| u * u + v * v <= params.radius * params.radius)
-        .collect();
-    let disc_cells = in_disc.iter().filter(|&&d| d).count();
 
     // Cylinders are stored in order of direction, so a comparison finds the cylinders within
     // the allowed direction difference as one contiguous (circular) run.
@@ -127,27 +177,17 @@ pub fn prepare(template: &FingerTemplate, params: &MccParams) -> PreparedTemplat
         minutiae: points.len(),
         ..Default::default()
     };
-    let mut neighbours: Vec<(Point, [f32; MAX_ND])> = Vec::new();
+    let mut neighbours: Vec<(f32, f32, &[f32; MAX_ND])> = Vec::new();
     let mut cyl = vec![0u64; stride];
     for &index in &by_direction {
         let m = &points[index];
+        let m_angle = template.minutiae[index].angle;
         neighbours.clear();
         for (t, n) in points.iter().enumerate() {
-            if t == index {
-                continue;
-            }
-            let d = (n.x - m.x).hypot(n.y - m.y);
-            if d <= params.radius + reach {
-                let alpha = angle_diff(m.theta, n.theta);
-                let mut gd = [0.0f32; MAX_ND];
-                for (k, g) in gd.iter_mut().enumerate().take(nd) {
-                    let centre = -PI + (k as f32 + 0.5) * delta_d;
-                    let a = angle_diff(centre, alpha);
-                    *g = 0.5
-                        * (erf((a + delta_d / 2.0) * erf_scale)
-                            - erf((a - delta_d / 2.0) * erf_scale));
-                }
-                neighbours.push((*n, gd));
+            let (dx, dy) = (n.x - m.x, n.y - m.y);
+            if t != index && dx * dx + dy * dy <= neighbourhood2 {
+                let turn = m_angle.wrapping_sub(template.minutiae[t].angle);
+                neighbours.push((n.x, n.y, &tables.directional[usize::from(turn)]));
             }
         }
         if neighbours.len() < params.min_m {
@@ -156,10 +196,7 @@ pub fn prepare(template: &FingerTemplate, params: &MccParams) -> PreparedTemplat
         cyl.iter_mut().for_each(|w| *w = 0);
         let (sin, cos) = m.theta.sin_cos();
         let mut valid_cells = 0;
-        for (c, &(u, v)) in offsets.iter().enumerate() {
-            if !in_disc[c] {
-                continue;
-            }
+        for &(c, u, v) in &disc {
             let px = m.x + cos * u - sin * v;
             let py = m.y + sin * u + cos * v;
             if !within_hull(&hull, px, py, params.omega) {
@@ -169,13 +206,14 @@ pub fn prepare(template: &FingerTemplate, params: &MccParams) -> PreparedTemplat
             let (word, bit) = (c / 64, c % 64);
             cyl[nd * wpl + word] |= 1 << bit;
             let mut sums = [0.0f32; MAX_ND];
-            for (n, gd) in &neighbours {
-                let d2 = (n.x - px) * (n.x - px) + (n.y - py) * (n.y - py);
-                if d2 > reach * reach {
+            for &(nx, ny, gd) in &neighbours {
+                let d2 = (nx - px) * (nx - px) + (ny - py) * (ny - py);
+                if d2 > reach2 {
                     continue;
                 }
-                let gs = gs_norm * (-d2 / two_sigma2).exp();
-                for k in 0..nd {
+                let step = (d2 * SPATIAL_STEPS_PER_PX2) as usize;
+                let gs = tables.spatial.get(step).copied().unwrap_or(0.0);
+                for k in 0..MAX_ND {
                     sums[k] += gs * gd[k];
                 }
             }
@@ -185,12 +223,12 @@ pub fn prepare(template: &FingerTemplate, params: &MccParams) -> PreparedTemplat
                 }
             }
         }
-        if (valid_cells as f32) < params.min_vc * disc_cells as f32 {
+        if (valid_cells as f32) < params.min_vc * disc.len() as f32 {
             continue;
         }
         out.points.push(*m);
         out.source_index.push(index as u16);
-        out.directions.push(template.minutiae[index].angle);
+        out.directions.push(m_angle);
         out.bits.extend_from_slice(&cyl);
     }
     out

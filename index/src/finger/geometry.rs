@@ -58,28 +58,29 @@ pub fn convex_hull(points: &[Point]) -> Vec<(f32, f32)> {
 
 /// Whether `(x, y)` lies inside the hull enlarged by `margin` (inside, or within `margin` of it).
 pub fn within_hull(hull: &[(f32, f32)], x: f32, y: f32, margin: f32) -> bool {
+    let margin2 = margin * margin;
     match hull.len() {
         0 => false,
-        1 => (x - hull[0].0).hypot(y - hull[0].1) <= margin,
-        _ => {
-            let mut inside = hull.len() >= 3;
-            let mut nearest = f32::INFINITY;
-            for i in 0..hull.len() {
-                let a = hull[i];
-                let b = hull[(i + 1) % hull.len()];
-                let (ex, ey) = (b.0 - a.0, b.1 - a.1);
-                if ex * (y - a.1) - ey * (x - a.0) < 0.0 {
-                    inside = false;
-                }
-                let len2 = ex * ex + ey * ey;
-                let t = if len2 > 0.0 {
-                    (((x - a.0) * ex + (y - a.1) * ey) / len2).clamp(0.0, 1.0)
-                } else {
-                    0.0
-                };
-                nearest = nearest.min((x - a.0 - t * ex).hypot(y - a.1 - t * ey));
-            }
-            inside || nearest <= margin
+        1 => (x - hull[0].0).powi(2) + (y - hull[0].1).powi(2) <= margin2,
+        n => {
+            let edge = |i: usize| (hull[i], hull[(i + 1) % n]);
+            let inside = n >= 3
+                && (0..n).all(|i| {
+                    let (a, b) = edge(i);
+                    (b.0 - a.0) * (y - a.1) - (b.1 - a.1) * (x - a.0) >= 0.0
+                });
+            inside
+                || (0..n).any(|i| {
+                    let (a, b) = edge(i);
+                    let (ex, ey) = (b.0 - a.0, b.1 - a.1);
+                    let len2 = ex * ex + ey * ey;
+                    let t = if len2 > 0.0 {
+                        (((x - a.0) * ex + (y - a.1) * ey) / len2).clamp(0.0, 1.0)
+                    } else {
+                        0.0
+                    };
+                    (x - a.0 - t * ex).powi(2) + (y - a.1 - t * ey).powi(2) <= margin2
+                })
         }
     }
 }

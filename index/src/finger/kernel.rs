@@ -176,9 +176,12 @@ mod tests {
     fn window_finds_circular_runs() {
         let dirs = [0u8, 10, 60, 128, 200, 250, 255];
         let members = |d: u8, t: u8| -> Vec<u8> {
-            window(&dirs, d, t).into_iter().flat_map(|r| dirs[r].to_vec()).collect()
+            window(&dirs, d, t)
+                .into_iter()
+                .flat_map(|r| dirs[r].to_vec())
+                .collect()
         };
-        assert_eq!(members(5, 10), vec![0, 10, 250, 255]);
+        assert_eq!(members(5, 10), vec![255, 0, 10]);
         assert_eq!(members(128, 10), vec![128]);
         assert_eq!(members(250, 10), vec![250, 255, 0]);
         assert_eq!(members(100, 128).len(), dirs.len());

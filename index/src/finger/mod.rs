@@ -45,6 +45,7 @@ pub struct FingerMatcher {
     params: MccParams,
     limits: kernel::SweepLimits,
     tables: consolidate::Tables,
+    cylinder_tables: cylinder::CylinderTables,
     kernel: kernel::Kernel,
 }
 
@@ -66,8 +67,18 @@ impl FingerMatcher {
         let min_cells = (params.min_me * disc).ceil() as u32;
         let max_turn = (params.delta_theta / std::f32::consts::TAU * 256.0).clamp(0.0, 128.0) as u8;
         let tables = consolidate::Tables::new(&params);
-        let limits = kernel::SweepLimits { min_cells, max_turn };
-        Self { params, limits, tables, kernel: kernel::detected() }
+        let limits = kernel::SweepLimits {
+            min_cells,
+            max_turn,
+        };
+        let cylinder_tables = cylinder::CylinderTables::new(&params);
+        Self {
+            params,
+            limits,
+            tables,
+            cylinder_tables,
+            kernel: kernel::detected(),
+        }
     }
 
     /// The parameters.
@@ -83,7 +94,7 @@ impl FingerMatcher {
 
     /// Builds the cylinders of a template.
     pub fn prepare(&self, template: &FingerTemplate) -> PreparedTemplate {
-        cylinder::prepare(template, &self.params)
+        cylinder::prepare_with(template, &self.params, &self.cylinder_tables)
     }
 
     /// Similarity of two prepared templates, 0–1.
@@ -117,6 +128,14 @@ impl FingerMatcher {
         b: &PreparedTemplate,
         scratch: &mut Scratch,
     ) -> f32 {
-        kernel::compare(self.kernel, a, b, self.limits, &self.tables, &self.params, scratch)
+        kernel::compare(
+            self.kernel,
+            a,
+            b,
+            self.limits,
+            &self.tables,
+            &self.params,
+            scratch,
+        )
     }
 }

@@ -118,8 +118,9 @@ pub enum ParamError {
 impl MccParams {
     /// Applies an override such as `ns=8` or `rho_distance=6,1.2` (used for tuning runs).
     pub fn set(&mut self, assignment: &str) -> Result<(), ParamError> {
-        let (name, value) =
-            assignment.split_once('=').ok_or_else(|| ParamError::Syntax(assignment.into()))?;
+        let (name, value) = assignment
+            .split_once('=')
+            .ok_or_else(|| ParamError::Syntax(assignment.into()))?;
         let bad = || ParamError::Value(name.into(), value.into());
         let f = |v: &str| v.trim().parse::<f32>().map_err(|_| bad());
         let u = |v: &str| v.trim().parse::<usize>().map_err(|_| bad());

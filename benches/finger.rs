@@ -1,0 +1,69 @@
+//! Fingerprint matcher: gallery-side preparation (cylinder construction) and 1:1 comparison,
+//! on the real FVC2002 templates with at least 30 minutiae (typical probes), or on synthetic
+//! FVC-style templates when the shared data set is absent.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use tunggal_datasets::fvc::{load_root, shared_fvc_root};
+use tunggal_datasets::synthetic_fvc::SyntheticFvc;
+use tunggal_index::finger::kernel::Kernel;
+use tunggal_index::finger::FingerMatcher;
+use tunggal_index::template::FingerTemplate;
+
+fn templates() -> Vec<FingerTemplate> {
+    let databases = match shared_fvc_root() {
+        Some(root) => load_root(&root).unwrap(),
+        None => {
+            eprintln!("real FVC templates absent: benchmarking synthetic ones");
+            (1..=2)
+                .map(|db| SyntheticFvc::new(7).database(db))
+                .collect()
+        }
+    };
+    databases
+        .into_iter()
+        .flat_map(|db| db.samples)
+        .map(|s| s.template)
+        .filter(|t| t.minutiae.len() >= 30)
+        .collect()
+}
+
+fn bench(c: &mut Criterion) {
+    let templates = templates();
+    let matcher = FingerMatcher::default();
+    let mut group = c.benchmark_group("finger");
+    group.throughput(Throughput::Elements(templates.len() as u64));
+    group.bench_function("prepare", |b| {
+        b.iter(|| {
+            for t in &templates {
+                black_box(matcher.prepare(black_box(t)));
+            }
+        })
+    });
+    let prepared: Vec<_> = templates.iter().map(|t| matcher.prepare(t)).collect();
+    let (probes, gallery) = prepared.split_at(8);
+    group.throughput(Throughput::Elements((probes.len() * gallery.len()) as u64));
+    for (name, kernel) in [
+        ("compare_avx2", Kernel::Avx2),
+        ("compare_portable", Kernel::Portable),
+    ] {
+        let m = matcher.clone().with_kernel(kernel);
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let mut acc = 0.0f32;
+                for p in probes {
+                    for g in gallery {
+                        acc += m.compare(p, g);
+                    }
+                }
+                black_box(acc)
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,660 @@
+//! Bit-counting kernels: the only module of the iris matcher with `unsafe` code.
+//!
+//! Every kernel computes, over a run of rows laid out as `[code (w words) | mask (w words)]`
+//! (the gallery record layout of [`super::record`]), the two counts of a masked Hamming
+//! distance:
+//!
+//! * `valid = popcount(probe_mask & gallery_mask)`;
+//! * `disagree = popcount((probe_code ^ gallery_code) & probe_mask & gallery_mask)`.
+//!
+//! Four implementations give bit-identical results:
+//!
+//! * [`KernelKind::Portable`]: `u64::count_ones` (the `popcnt` instruction where the build
+//!   enables it, a bit-twiddling sequence otherwise);
+//! * [`KernelKind::Popcnt`]: the same scalar code compiled with `popcnt`;
+//! * [`KernelKind::Avx2`]: 256-bit logic with the nibble-table `vpshufb` byte popcount, byte
+//!   counters summed with `vpsadbw`;
+//! * [`KernelKind::Avx512`]: 256-bit logic with the AVX-512 `vpopcntq` instruction
+//!   (VPOPCNTDQ + VL).
+//!
+//! A [`Kernel`] value of a SIMD kind can only be obtained after runtime detection has confirmed
+//! the CPU supports it; that invariant is what makes the calls into `#[target_feature]`
+//! functions sound. [`Kernel::best`] detects once and caches the choice.
+
+use std::sync::OnceLock;
+
+/// Counts of one masked comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BitCounts {
+    /// Jointly valid bits whose code bits differ.
+    pub disagree: u32,
+    /// Jointly valid bits.
+    pub valid: u32,
+}
+
+impl BitCounts {
+    /// Sum of the counts of two disjoint runs of bits.
+    pub fn plus(self, other: Self) -> Self {
+        Self {
+            disagree: self.disagree + other.disagree,
+            valid: self.valid + other.valid,
+        }
+    }
+}
+
+/// Which implementation a [`Kernel`] runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KernelKind {
+    /// Scalar `u64::count_ones`, compiled for the baseline target.
+    Portable,
+    /// The same scalar code compiled with the `popcnt` instruction.
+    Popcnt,
+    /// AVX2 nibble-table popcount.
+    Avx2,
+    /// AVX-512 VPOPCNTDQ.
+    Avx512,
+}
+
+/// A bit-counting kernel supported by the running CPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Kernel {
+    // Invariant: a kind other than Portable is stored only after runtime detection succeeded.
+    kind: KernelKind,
+}
+
+static BEST: OnceLock<Kernel> = OnceLock::new();
+
+impl Kernel {
+    /// The portable kernel (always available).
+    pub fn portable() -> Self {
+        Self {
+            kind: KernelKind::Portable,
+        }
+    }
+
+    /// The AVX2 kernel, if this CPU has AVX2.
+    pub fn avx2() -> Option<Self> {
+        Self::detect(KernelKind::Avx2)
+    }
+
+    /// The AVX-512 VPOPCNTDQ kernel, if this CPU has AVX-512F, VL and VPOPCNTDQ.
+    pub fn avx512() -> Option<Self> {
+        Self::detect(KernelKind::Avx512)
+    }
+
+    /// The kernel of `kind`, if this CPU supports it.
+    pub fn detect(kind: KernelKind) -> Option<Self> {
+        let supported = match kind {
+            KernelKind::Portable => true,
+            #[cfg(target_arch = "x86_64")]
+            KernelKind::Popcnt => std::arch::is_x86_feature_detected!("popcnt"),
+            #[cfg(target_arch = "x86_64")]
+            KernelKind::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
+            #[cfg(target_arch = "x86_64")]
+            KernelKind::Avx512 => {
+                std::arch::is_x86_feature_detected!("avx2")
+                    && std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx512vl")
+                    && std::arch::is_x86_feature_detected!("avx512vpopcntdq")
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => false,
+        };
+        supported.then_some(Self { kind })
+    }
+
+    /// The preferred kernel this CPU supports, detected once: AVX-512 VPOPCNTDQ, then AVX2,
+    /// then scalar `popcnt`, then portable.
+    pub fn best() -> Self {
+        *BEST.get_or_init(|| {
+            [KernelKind::Avx512, KernelKind::Avx2, KernelKind::Popcnt]
+                .into_iter()
+                .find_map(Self::detect)
+                .unwrap_or_else(Self::portable)
+        })
+    }
+
+    /// Every kernel this CPU supports, portable first.
+    pub fn available() -> Vec<Self> {
+        [
+            KernelKind::Portable,
+            KernelKind::Popcnt,
+            KernelKind::Avx2,
+            KernelKind::Avx512,
+        ]
+        .into_iter()
+        .filter_map(Self::detect)
+        .collect()
+    }
+
+    /// Which implementation this is.
+    pub fn kind(&self) -> KernelKind {
+        self.kind
+    }
+
+    /// Short name for reports.
+    pub fn name(&self) -> &'static str {
+        match self.kind {
+            KernelKind::Portable => "portable",
+            KernelKind::Popcnt => "popcnt",
+            KernelKind::Avx2 => "avx2",
+            KernelKind::Avx512 => "avx512-vpopcntdq",
+        }
+    }
+
+    /// Counts over the rows of `probe` and `gallery`, both laid out as rows of
+    /// `[code (words_per_row words) | mask (words_per_row words)]`. Only whole rows present in
+    /// both slices are counted.
+    #[inline]
+    pub fn row_counts(self, probe: &[u64], gallery: &[u64], words_per_row: usize) -> BitCounts {
+        let w = words_per_row;
+        let rows = if w == 0 {
+            0
+        } else {
+            probe.len().min(gallery.len()) / (2 * w)
+        };
+        match self.kind {
+            #[cfg(target_arch = "x86_64")]
+            KernelKind::Avx2 if w.is_multiple_of(4) => {
+                // SAFETY: AVX2 was detected (Kernel invariant); w is a positive multiple of 4
+                // (rows is 0 otherwise) and both slices hold at least rows × 2w words.
+                unsafe { x86::counts_avx2(probe.as_ptr(), gallery.as_ptr(), rows, w) }
+            }
+            #[cfg(target_arch = "x86_64")]
+            KernelKind::Avx512 if w.is_multiple_of(4) => {
+                // SAFETY: AVX-512F/VL/VPOPCNTDQ were detected (Kernel invariant); shape as above.
+                unsafe { x86::counts_avx512(probe.as_ptr(), gallery.as_ptr(), rows, w) }
+            }
+            #[cfg(target_arch = "x86_64")]
+            KernelKind::Popcnt => {
+                // SAFETY: popcnt was detected (Kernel invariant); the function is safe otherwise.
+                unsafe { x86::row_counts_popcnt(probe, gallery, w) }
+            }
+            _ => counts_scalar(probe, gallery, w),
+        }
+    }
+
+    /// Counts of `gallery` (a run of whole rows, as in [`Kernel::row_counts`]) against several
+    /// shifted probes: probe `i` is `probe[i × stride .. i × stride + gallery.len()]`. Writes
+    /// one result per element of `out`; entries whose probe would run past `probe` are zero.
+    #[inline]
+    pub fn rotation_counts(
+        self,
+        probe: &[u64],
+        stride: usize,
+        gallery: &[u64],
+        words_per_row: usize,
+        out: &mut [BitCounts],
+    ) {
+        let w = words_per_row;
+        let len = gallery.len();
+        let simd_shape = w > 0
+            && w.is_multiple_of(4)
+            && len.is_multiple_of(2 * w)
+            && out
+                .len()
+                .checked_sub(1)
+                .and_then(|last| last.checked_mul(stride))
+                .and_then(|start| start.checked_add(len))
+                .is_some_and(|end| end <= probe.len());
+        match self.kind {
+            #[cfg(target_arch = "x86_64")]
+            KernelKind::Avx2 if simd_shape => {
+                // SAFETY: AVX2 was detected (Kernel invariant); every probe window
+                // `i × stride .. i × stride + len` lies inside `probe` (checked above), the
+                // gallery holds len = rows × 2w words, and w is a positive multiple of 4.
+                unsafe {
+                    x86::rotations_avx2(
+                        probe.as_ptr(),
+                        stride,
+                        gallery.as_ptr(),
+                        len / (2 * w),
+                        w,
+                        out,
+                    )
+                }
+            }
+            #[cfg(target_arch = "x86_64")]
+            KernelKind::Avx512 if simd_shape => {
+                // SAFETY: AVX-512F/VL/VPOPCNTDQ were detected (Kernel invariant); shape checked
+                // above as for AVX2.
+                unsafe {
+                    x86::rotations_avx512(
+                        probe.as_ptr(),
+                        stride,
+                        gallery.as_ptr(),
+                        len / (2 * w),
+                        w,
+                        out,
+                    )
+                }
+            }
+            _ => {
+                for (i, o) in out.iter_mut().enumerate() {
+                    *o = probe
+                        .get(i * stride..i * stride + len)
+                        .map(|p| self.row_counts(p, gallery, w))
+                        .unwrap_or_default();
+                }
+            }
+        }
+    }
+
+    /// Adds to `counts[r]`, for every rotation `r` listed in `selected`, the counts of
+    /// `gallery` (a run of whole rows) against `probe[r × stride ..][..gallery.len()]`.
+    /// Rotations whose window would run past `probe` or past `counts` are left unchanged.
+    #[inline]
+    pub fn add_selected_rotations(
+        self,
+        probe: &[u64],
+        stride: usize,
+        gallery: &[u64],
+        words_per_row: usize,
+        selected: &[u8],
+        counts: &mut [BitCounts],
+    ) {
+        let w = words_per_row;
+        let len = gallery.len();
+        let slots = counts.len();
+        let in_bounds = |r: u8| {
+            let r = usize::from(r);
+            r < slots
+                && r.checked_mul(stride)
+                    .and_then(|s| s.checked_add(len))
+                    .is_some_and(|end| end <= probe.len())
+        };
+        let simd_shape = w > 0
+            && w.is_multiple_of(4)
+            && len.is_multiple_of(2 * w)
+            && selected.iter().all(|&r| in_bounds(r));
+        match self.kind {
+            #[cfg(target_arch = "x86_64")]
+            KernelKind::Avx2 if simd_shape => {
+                // SAFETY: AVX2 was detected (Kernel invariant); every selected window lies in
+                // `probe` and every selected index in `counts` (checked above); the gallery
+                // holds len = rows × 2w words and w is a positive multiple of 4.
+                unsafe {
+                    x86::add_selected_avx2(
+                        probe.as_ptr(),
+                        stride,
+                        gallery.as_ptr(),
+                        len / (2 * w),
+                        w,
+                        selected,
+                        counts,
+                    )
+                }
+            }
+            #[cfg(target_arch = "x86_64")]
+            KernelKind::Avx512 if simd_shape => {
+                // SAFETY: AVX-512F/VL/VPOPCNTDQ were detected (Kernel invariant); shape
+                // checked above as for AVX2.
+                unsafe {
+                    x86::add_selected_avx512(
+                        probe.as_ptr(),
+                        stride,
+                        gallery.as_ptr(),
+                        len / (2 * w),
+                        w,
+                        selected,
+                        counts,
+                    )
+                }
+            }
+            _ => {
+                for &r in selected {
+                    if !in_bounds(r) {
+                        continue;
+                    }
+                    let r = usize::from(r);
+                    let start = r * stride;
+                    if let (Some(p), Some(c)) = (probe.get(start..start + len), counts.get_mut(r)) {
+                        *c = c.plus(self.row_counts(p, gallery, w));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Scalar counts with `u64::count_ones`, word by word over whole rows present in both slices.
+#[inline(always)]
+fn counts_scalar(probe: &[u64], gallery: &[u64], w: usize) -> BitCounts {
+    let mut disagree = 0u32;
+    let mut valid = 0u32;
+    if w == 0 {
+        return BitCounts::default();
+    }
+    for (p, g) in probe.chunks_exact(2 * w).zip(gallery.chunks_exact(2 * w)) {
+        let (pc, pm) = p.split_at(w);
+        let (gc, gm) = g.split_at(w);
+        for (((pc, gc), pm), gm) in pc.iter().zip(gc).zip(pm).zip(gm) {
+            let m = pm & gm;
+            valid += m.count_ones();
+            disagree += ((pc ^ gc) & m).count_ones();
+        }
+    }
+    BitCounts { disagree, valid }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::{counts_scalar, BitCounts};
+    use std::arch::x86_64::*;
+
+    /// The scalar kernel compiled with the `popcnt` instruction.
+    #[target_feature(enable = "popcnt")]
+    pub(super) fn row_counts_popcnt(p: &[u64], g: &[u64], w: usize) -> BitCounts {
+        counts_scalar(p, g, w)
+    }
+
+    /// Sums the u64 lanes of the disagree and valid accumulators.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn finish(disagree: __m256i, valid: __m256i) -> BitCounts {
+        let v = _mm256_add_epi64(disagree, _mm256_slli_epi64::<32>(valid));
+        let s = _mm_add_epi64(_mm256_castsi256_si128(v), _mm256_extracti128_si256::<1>(v));
+        let s = _mm_add_epi64(s, _mm_unpackhi_epi64(s, s));
+        let x = _mm_cvtsi128_si64(s) as u64;
+        BitCounts {
+            disagree: x as u32,
+            valid: (x >> 32) as u32,
+        }
+    }
+
+    /// Byte-wise popcount with the nibble lookup table.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn popcnt_bytes(v: __m256i) -> __m256i {
+        let lut = _mm256_setr_epi8(
+            0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2,
+            3, 3, 4,
+        );
+        let low = _mm256_set1_epi8(0x0f);
+        let lo = _mm256_and_si256(v, low);
+        let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(v), low);
+        _mm256_add_epi8(_mm256_shuffle_epi8(lut, lo), _mm256_shuffle_epi8(lut, hi))
+    }
+
+    /// AVX2 counts over `rows` rows of `[code (w words) | mask (w words)]`.
+    ///
+    /// # Safety
+    /// AVX2 must be available, `w` a positive multiple of 4, and `p` and `g` valid for reads of
+    /// `rows × 2 × w` words each.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn counts_avx2(
+        p: *const u64,
+        g: *const u64,
+        rows: usize,
+        w: usize,
+    ) -> BitCounts {
+        let zero = _mm256_setzero_si256();
+        let (mut bytes_d, mut bytes_m) = (zero, zero);
+        let (mut tot_d, mut tot_m) = (zero, zero);
+        let mut pending = 0u32;
+        let mut base = 0;
+        for _ in 0..rows {
+            let mut j = 0;
+            while j < w {
+                // SAFETY: `base + j + 4 <= base + w` and `base + w + j + 4 <= base + 2w`, and
+                // `base + 2w <= rows × 2w`, so all four 32-byte loads are inside the buffers the
+                // caller vouched for; the loads are unaligned.
+                let (pc, gc, pm, gm) = unsafe {
+                    (
+                        _mm256_loadu_si256(p.add(base + j).cast()),
+                        _mm256_loadu_si256(g.add(base + j).cast()),
+                        _mm256_loadu_si256(p.add(base + w + j).cast()),
+                        _mm256_loadu_si256(g.add(base + w + j).cast()),
+                    )
+                };
+                let m = _mm256_and_si256(pm, gm);
+                let d = _mm256_and_si256(_mm256_xor_si256(pc, gc), m);
+                bytes_d = _mm256_add_epi8(bytes_d, popcnt_bytes(d));
+                bytes_m = _mm256_add_epi8(bytes_m, popcnt_bytes(m));
+                pending += 1;
+                // A byte counter gains at most 8 per step: flush before it can reach 256.
+                if pending == 31 {
+                    tot_d = _mm256_add_epi64(tot_d, _mm256_sad_epu8(bytes_d, zero));
+                    tot_m = _mm256_add_epi64(tot_m, _mm256_sad_epu8(bytes_m, zero));
+                    bytes_d = zero;
+                    bytes_m = zero;
+                    pending = 0;
+                }
+                j += 4;
+            }
+            base += 2 * w;
+        }
+        tot_d = _mm256_add_epi64(tot_d, _mm256_sad_epu8(bytes_d, zero));
+        tot_m = _mm256_add_epi64(tot_m, _mm256_sad_epu8(bytes_m, zero));
+        finish(tot_d, tot_m)
+    }
+
+    /// AVX2 counts of one gallery run against `out.len()` shifted probes.
+    ///
+    /// # Safety
+    /// AVX2 must be available, `w` a positive multiple of 4, `gallery` valid for `rows × 2w`
+    /// reads and `probe` valid for `(out.len() − 1) × stride + rows × 2w` reads.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn rotations_avx2(
+        probe: *const u64,
+        stride: usize,
+        gallery: *const u64,
+        rows: usize,
+        w: usize,
+        out: &mut [BitCounts],
+    ) {
+        for (i, o) in out.iter_mut().enumerate() {
+            // SAFETY: window i starts at i × stride and spans rows × 2w words, inside the probe
+            // buffer by the caller's guarantee; the gallery run is valid likewise.
+            *o = unsafe { counts_avx2(probe.add(i * stride), gallery, rows, w) };
+        }
+    }
+
+    /// AVX2: adds the counts of the selected rotations.
+    ///
+    /// # Safety
+    /// AVX2 must be available, `w` a positive multiple of 4, `gallery` valid for `rows × 2w`
+    /// reads, and for every `r` in `selected`: `r < counts.len()` and `probe + r × stride`
+    /// valid for `rows × 2w` reads.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn add_selected_avx2(
+        probe: *const u64,
+        stride: usize,
+        gallery: *const u64,
+        rows: usize,
+        w: usize,
+        selected: &[u8],
+        counts: &mut [BitCounts],
+    ) {
+        for &r in selected {
+            let r = usize::from(r);
+            // SAFETY: the caller guarantees the window of every selected rotation is readable.
+            let c = unsafe { counts_avx2(probe.add(r * stride), gallery, rows, w) };
+            if let Some(slot) = counts.get_mut(r) {
+                *slot = slot.plus(c);
+            }
+        }
+    }
+
+    /// AVX-512: adds the counts of the selected rotations.
+    ///
+    /// # Safety
+    /// As [`add_selected_avx2`], with AVX-512F, VL and VPOPCNTDQ available.
+    #[target_feature(enable = "avx2,avx512f,avx512vl,avx512vpopcntdq")]
+    pub(super) unsafe fn add_selected_avx512(
+        probe: *const u64,
+        stride: usize,
+        gallery: *const u64,
+        rows: usize,
+        w: usize,
+        selected: &[u8],
+        counts: &mut [BitCounts],
+    ) {
+        for &r in selected {
+            let r = usize::from(r);
+            // SAFETY: as in `add_selected_avx2`.
+            let c = unsafe { counts_avx512(probe.add(r * stride), gallery, rows, w) };
+            if let Some(slot) = counts.get_mut(r) {
+                *slot = slot.plus(c);
+            }
+        }
+    }
+
+    /// AVX-512 VPOPCNTDQ counts (256-bit vectors) over `rows` rows.
+    ///
+    /// # Safety
+    /// AVX-512F, VL and VPOPCNTDQ must be available; otherwise as [`counts_avx2`].
+    #[inline]
+    #[target_feature(enable = "avx2,avx512f,avx512vl,avx512vpopcntdq")]
+    pub(super) unsafe fn counts_avx512(
+        p: *const u64,
+        g: *const u64,
+        rows: usize,
+        w: usize,
+    ) -> BitCounts {
+        let mut tot_d = _mm256_setzero_si256();
+        let mut tot_m = _mm256_setzero_si256();
+        let mut base = 0;
+        for _ in 0..rows {
+            let mut j = 0;
+            while j < w {
+                // SAFETY: same bounds as in `counts_avx2`.
+                let (pc, gc, pm, gm) = unsafe {
+                    (
+                        _mm256_loadu_si256(p.add(base + j).cast()),
+                        _mm256_loadu_si256(g.add(base + j).cast()),
+                        _mm256_loadu_si256(p.add(base + w + j).cast()),
+                        _mm256_loadu_si256(g.add(base + w + j).cast()),
+                    )
+                };
+                let m = _mm256_and_si256(pm, gm);
+                let d = _mm256_and_si256(_mm256_xor_si256(pc, gc), m);
+                tot_d = _mm256_add_epi64(tot_d, _mm256_popcnt_epi64(d));
+                tot_m = _mm256_add_epi64(tot_m, _mm256_popcnt_epi64(m));
+                j += 4;
+            }
+            base += 2 * w;
+        }
+        finish(tot_d, tot_m)
+    }
+
+    /// AVX-512 counts of one gallery run against shifted probes.
+    ///
+    /// # Safety
+    /// As [`rotations_avx2`], with AVX-512F, VL and VPOPCNTDQ available.
+    #[target_feature(enable = "avx2,avx512f,avx512vl,avx512vpopcntdq")]
+    pub(super) unsafe fn rotations_avx512(
+        probe: *const u64,
+        stride: usize,
+        gallery: *const u64,
+        rows: usize,
+        w: usize,
+        out: &mut [BitCounts],
+    ) {
+        for (i, o) in out.iter_mut().enumerate() {
+            // SAFETY: as in `rotations_avx2`.
+            *o = unsafe { counts_avx512(probe.add(i * stride), gallery, rows, w) };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    fn naive(p: &[u64], g: &[u64], w: usize) -> BitCounts {
+        let mut c = BitCounts::default();
+        for (pr, gr) in p.chunks_exact(2 * w).zip(g.chunks_exact(2 * w)) {
+            for j in 0..w {
+                for b in 0..64 {
+                    let pm = (pr[w + j] >> b) & 1;
+                    let gm = (gr[w + j] >> b) & 1;
+                    if pm & gm == 1 {
+                        c.valid += 1;
+                        if (pr[j] >> b) & 1 != (gr[j] >> b) & 1 {
+                            c.disagree += 1;
+                        }
+                    }
+                }
+            }
+        }
+        c
+    }
+
+    #[test]
+    fn every_available_kernel_matches_the_bitwise_definition() {
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        for &(w, rows) in &[(4usize, 8usize), (8, 32), (4, 1), (8, 3), (2, 5)] {
+            for _ in 0..20 {
+                let p: Vec<u64> = (0..2 * w * rows).map(|_| rng.gen()).collect();
+                let g: Vec<u64> = (0..2 * w * rows).map(|_| rng.gen()).collect();
+                let expected = naive(&p, &g, w);
+                for k in Kernel::available() {
+                    assert_eq!(k.row_counts(&p, &g, w), expected, "{} w={w}", k.name());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn rotation_counts_match_row_counts_for_every_kernel() {
+        let mut rng = ChaCha8Rng::seed_from_u64(8);
+        let (w, stride, rots, rows) = (4usize, 64usize, 17usize, 2usize);
+        let probe: Vec<u64> = (0..stride * rots).map(|_| rng.gen()).collect();
+        let gallery: Vec<u64> = (0..2 * w * rows).map(|_| rng.gen()).collect();
+        let mut expected = vec![BitCounts::default(); rots];
+        Kernel::portable().rotation_counts(&probe, stride, &gallery, w, &mut expected);
+        for (i, e) in expected.iter().enumerate() {
+            assert_eq!(
+                *e,
+                naive(&probe[i * stride..i * stride + gallery.len()], &gallery, w)
+            );
+        }
+        for k in Kernel::available() {
+            let mut got = vec![BitCounts::default(); rots];
+            k.rotation_counts(&probe, stride, &gallery, w, &mut got);
+            assert_eq!(got, expected, "{}", k.name());
+        }
+        // Windows past the end of the probe come back as zero instead of panicking.
+        let mut over = vec![BitCounts::default(); rots + 1];
+        Kernel::best().rotation_counts(&probe, stride, &gallery, w, &mut over);
+        assert_eq!(over[rots], BitCounts::default());
+    }
+
+    #[test]
+    fn selected_rotations_add_the_same_counts_for_every_kernel() {
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        let (w, stride, rots) = (4usize, 64usize, 17usize);
+        let probe: Vec<u64> = (0..stride * rots).map(|_| rng.gen()).collect();
+        let gallery: Vec<u64> = (0..16).map(|_| rng.gen()).collect();
+        let selected = [0u8, 3, 16, 9];
+        let start = vec![
+            BitCounts {
+                disagree: 5,
+                valid: 7
+            };
+            rots
+        ];
+        for k in Kernel::available() {
+            let mut got = start.clone();
+            k.add_selected_rotations(&probe[16..], stride, &gallery, w, &selected, &mut got);
+            for r in 0..rots {
+                let expected = if selected.contains(&(r as u8)) {
+                    start[r].plus(naive(&probe[r * stride + 16..r * stride + 32], &gallery, w))
+                } else {
+                    start[r]
+                };
+                assert_eq!(got[r], expected, "{} rotation {r}", k.name());
+            }
+        }
+    }
+
+    #[test]
+    fn best_is_one_of_the_available_kernels() {
+        assert!(Kernel::available().contains(&Kernel::best()));
+        assert_eq!(Kernel::available()[0], Kernel::portable());
+    }
+}

@@ -1,0 +1,353 @@
+//! The iris matcher: 1:1 comparison and the 1:N scan over gallery records.
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::error::IrisError;
+use super::kernel::{BitCounts, Kernel};
+use super::layout::IrisLayout;
+use super::probe::{IrisProbe, IrisQuery};
+use super::record::{record_of, IrisRecords};
+use super::score::{normalise, IrisComparison, IrisScore, MatchConfig, MAX_WINDOW};
+use super::template::IrisTemplate;
+
+/// Most rotations a window can have.
+const MAX_ROTATIONS: usize = 2 * MAX_WINDOW + 1;
+
+/// How a 1:N scan computes distances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ScanStrategy {
+    /// Every rotation over every row.
+    Full,
+    /// Every rotation over the record prefix, then all rows only for rotations the prefix
+    /// cannot rule out (see [`super::CascadeConfig`]).
+    Cascade,
+}
+
+/// A gallery record whose best score is at or below the threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct IrisHit {
+    /// Index of the record (offset by the `base_index` given to the scan).
+    pub index: usize,
+    /// Its best score over the rotations computed.
+    pub score: IrisScore,
+}
+
+/// Work done by a scan.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanStats {
+    /// Records scanned.
+    pub records: u64,
+    /// Rotations computed over all rows (all of them for [`ScanStrategy::Full`]).
+    pub completed_rotations: u64,
+    /// (rotation, row) pairs compared: the work done, `records × rotations × rows` for
+    /// [`ScanStrategy::Full`].
+    pub row_comparisons: u64,
+}
+
+impl ScanStats {
+    fn merge(self, other: Self) -> Self {
+        Self {
+            records: self.records + other.records,
+            completed_rotations: self.completed_rotations + other.completed_rotations,
+            row_comparisons: self.row_comparisons + other.row_comparisons,
+        }
+    }
+}
+
+/// Iris matcher for one layout and one set of settings, bound to a bit-counting kernel.
+#[derive(Debug, Clone, Copy)]
+pub struct IrisMatcher {
+    layout: IrisLayout,
+    config: MatchConfig,
+    kernel: Kernel,
+}
+
+impl IrisMatcher {
+    /// A matcher with explicit settings and the best kernel of this CPU.
+    pub fn new(layout: IrisLayout, config: MatchConfig) -> Result<Self, IrisError> {
+        config.validate(layout)?;
+        Ok(Self {
+            layout,
+            config,
+            kernel: Kernel::best(),
+        })
+    }
+
+    /// A matcher with the default settings of `layout` ([`MatchConfig::for_layout`]).
+    pub fn for_layout(layout: IrisLayout) -> Self {
+        Self {
+            layout,
+            config: MatchConfig::for_layout(layout),
+            kernel: Kernel::best(),
+        }
+    }
+
+    /// The same matcher running `kernel`.
+    pub fn with_kernel(self, kernel: Kernel) -> Self {
+        Self { kernel, ..self }
+    }
+
+    /// Layout matched.
+    pub fn layout(&self) -> IrisLayout {
+        self.layout
+    }
+
+    /// Settings.
+    pub fn config(&self) -> &MatchConfig {
+        &self.config
+    }
+
+    /// Kernel in use.
+    pub fn kernel(&self) -> Kernel {
+        self.kernel
+    }
+
+    /// Prepares a probe (rotated copies), refusing unusable templates.
+    pub fn prepare(&self, template: &IrisTemplate) -> Result<IrisProbe, IrisError> {
+        self.check_layout(template.layout())?;
+        IrisProbe::new(template, &self.config)
+    }
+
+    /// Prepares a probe for 1:N scans at `threshold` on the normalised distance.
+    pub fn query(&self, template: &IrisTemplate, threshold: f64) -> Result<IrisQuery, IrisError> {
+        IrisQuery::new(self.prepare(template)?, threshold)
+    }
+
+    /// Compares a prepared probe with one gallery record at every rotation of the window.
+    pub fn compare(&self, probe: &IrisProbe, record: &[u64]) -> Result<IrisComparison, IrisError> {
+        self.check_layout(probe.layout())?;
+        let stride = self.layout.record_words();
+        if record.len() != stride {
+            return Err(IrisError::WrongLength {
+                what: "record",
+                unit: "words",
+                expected: stride,
+                actual: record.len(),
+            });
+        }
+        let config = probe.config();
+        let rotations = config.rotations();
+        let mut counts = [BitCounts::default(); MAX_ROTATIONS];
+        let counts = &mut counts[..rotations];
+        let w = self.layout.words_per_row();
+        self.kernel
+            .rotation_counts(probe.shifted(), stride, record, w, counts);
+        let mut best: Option<IrisScore> = None;
+        let mut most_bits = 0;
+        for (i, c) in counts.iter().enumerate() {
+            most_bits = most_bits.max(c.valid);
+            if c.valid >= config.min_compared_bits.max(1) {
+                best = better(best, score_of(*c, i, config));
+            }
+        }
+        Ok(match best {
+            Some(score) => IrisComparison::Scored(score),
+            None => IrisComparison::TooFewBits {
+                compared_bits: most_bits,
+                required: config.min_compared_bits,
+            },
+        })
+    }
+
+    /// Compares two templates (the first is the probe); both must be usable.
+    pub fn compare_templates(
+        &self,
+        probe: &IrisTemplate,
+        gallery: &IrisTemplate,
+    ) -> Result<IrisComparison, IrisError> {
+        self.check_layout(gallery.layout())?;
+        gallery.check_usable(self.config.min_template_bits)?;
+        let probe = self.prepare(probe)?;
+        self.compare(&probe, &record_of(gallery))
+    }
+
+    /// Scans a contiguous run of gallery records and appends to `out` every record whose best
+    /// normalised distance is at or below the query threshold, with index `base_index + i`.
+    ///
+    /// The loop allocates nothing except when `out` grows.
+    pub fn scan(
+        &self,
+        query: &IrisQuery,
+        records: IrisRecords<'_>,
+        base_index: usize,
+        strategy: ScanStrategy,
+        out: &mut Vec<IrisHit>,
+    ) -> Result<ScanStats, IrisError> {
+        let probe = query.probe();
+        self.check_layout(probe.layout())?;
+        self.check_layout(records.layout())?;
+        let config = probe.config();
+        let rotations = config.rotations();
+        let stride = self.layout.record_words();
+        let w = self.layout.words_per_row();
+        let shifted = probe.shifted();
+        let kernel = self.kernel;
+        let mut counts = [BitCounts::default(); MAX_ROTATIONS];
+        let counts = &mut counts[..rotations];
+        let mut completed = 0u64;
+        let mut row_comparisons = 0u64;
+        match strategy {
+            ScanStrategy::Full => {
+                for (i, record) in records.iter().enumerate() {
+                    kernel.rotation_counts(shifted, stride, record, w, counts);
+                    let mut best = None;
+                    for (r, c) in counts.iter().enumerate() {
+                        if query.passes(c.disagree, c.valid) {
+                            best = better(best, score_of(*c, r, config));
+                        }
+                    }
+                    if let Some(score) = best {
+                        out.push(IrisHit {
+                            index: base_index + i,
+                            score,
+                        });
+                    }
+                }
+                completed = records.len() as u64 * rotations as u64;
+                row_comparisons = completed * self.layout.rows() as u64;
+            }
+            ScanStrategy::Cascade => {
+                let cascade = config.cascade;
+                let rows = self.layout.rows();
+                let row_words = 2 * w;
+                let prefix = cascade.prefix_rows.min(rows) * row_words;
+                let step = cascade.step_rows.max(1);
+                let mut alive = [0u8; MAX_ROTATIONS];
+                for (i, record) in records.iter().enumerate() {
+                    let head = record.get(..prefix).unwrap_or(record);
+                    kernel.rotation_counts(shifted, stride, head, w, counts);
+                    row_comparisons += (rotations * cascade.prefix_rows.min(rows)) as u64;
+                    let mut n_alive = rotations;
+                    for (slot, a) in alive.iter_mut().take(rotations).enumerate() {
+                        *a = slot as u8;
+                    }
+                    let mut done = cascade.prefix_rows.min(rows);
+                    let mut checkpoint = 0;
+                    while done < rows && n_alive > 0 {
+                        // Drop rotations the rows so far rule out.
+                        let mut kept = 0;
+                        let table = query.gate_table(checkpoint);
+                        for k in 0..n_alive {
+                            let r = alive[k];
+                            let c = counts[usize::from(r)];
+                            if table
+                                .get(c.valid as usize)
+                                .is_some_and(|&limit| c.disagree < limit)
+                            {
+                                alive[kept] = r;
+                                kept += 1;
+                            }
+                        }
+                        n_alive = kept;
+                        checkpoint += 1;
+                        // Extend the survivors by the next rows.
+                        let next = (done + step).min(rows);
+                        row_comparisons += (n_alive * (next - done)) as u64;
+                        let (from, to) = (done * row_words, next * row_words);
+                        let gallery_rows = record.get(from..to).unwrap_or_default();
+                        kernel.add_selected_rotations(
+                            shifted.get(from..).unwrap_or_default(),
+                            stride,
+                            gallery_rows,
+                            w,
+                            &alive[..n_alive],
+                            counts,
+                        );
+                        done = next;
+                    }
+                    completed += n_alive as u64;
+                    let mut best = None;
+                    for &r in &alive[..n_alive] {
+                        let c = counts[usize::from(r)];
+                        if query.passes(c.disagree, c.valid) {
+                            best = better(best, score_of(c, usize::from(r), config));
+                        }
+                    }
+                    if let Some(score) = best {
+                        out.push(IrisHit {
+                            index: base_index + i,
+                            score,
+                        });
+                    }
+                }
+            }
+        }
+        Ok(ScanStats {
+            records: records.len() as u64,
+            completed_rotations: completed,
+            row_comparisons,
+        })
+    }
+
+    /// [`IrisMatcher::scan`] over blocks of `block_records` records in parallel (rayon);
+    /// hits come back in record order.
+    pub fn par_scan(
+        &self,
+        query: &IrisQuery,
+        records: IrisRecords<'_>,
+        strategy: ScanStrategy,
+        block_records: usize,
+    ) -> Result<(Vec<IrisHit>, ScanStats), IrisError> {
+        let block = block_records.max(1);
+        let blocks = records.len().div_ceil(block);
+        let parts: Vec<(Vec<IrisHit>, ScanStats)> = (0..blocks)
+            .into_par_iter()
+            .map(|b| {
+                let mut hits = Vec::new();
+                let stats = self.scan(
+                    query,
+                    records.slice(b * block, block),
+                    b * block,
+                    strategy,
+                    &mut hits,
+                )?;
+                Ok((hits, stats))
+            })
+            .collect::<Result<_, IrisError>>()?;
+        let mut stats = ScanStats::default();
+        let mut hits = Vec::new();
+        for (h, s) in parts {
+            hits.extend(h);
+            stats = stats.merge(s);
+        }
+        Ok((hits, stats))
+    }
+
+    fn check_layout(&self, other: IrisLayout) -> Result<(), IrisError> {
+        if other != self.layout {
+            return Err(IrisError::LayoutMismatch {
+                left: self.layout.to_string(),
+                right: other.to_string(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Score of counts at rotation slot `slot`.
+#[inline]
+fn score_of(c: BitCounts, slot: usize, config: &MatchConfig) -> IrisScore {
+    let hd = f64::from(c.disagree) / f64::from(c.valid.max(1));
+    IrisScore {
+        hd,
+        hd_norm: normalise(hd, c.valid, config.typical_compared_bits),
+        rotation: slot as i32 - config.window as i32,
+        compared_bits: c.valid,
+    }
+}
+
+/// The lower normalised distance; on a tie, the smaller rotation magnitude.
+#[inline]
+fn better(current: Option<IrisScore>, candidate: IrisScore) -> Option<IrisScore> {
+    match current {
+        Some(c)
+            if c.hd_norm < candidate.hd_norm
+                || (c.hd_norm == candidate.hd_norm
+                    && c.rotation.abs() <= candidate.rotation.abs()) =>
+        {
+            Some(c)
+        }
+        _ => Some(candidate),
+    }
+}
