@@ -38,8 +38,8 @@ pub struct DescriptorParams {
 impl Default for DescriptorParams {
     fn default() -> Self {
         Self {
-            hashes: 8,
-            bits_per_hash: 10,
+            hashes: 16,
+            bits_per_hash: 14,
             seed: 0x7475_6e67_6761_6c31,
         }
     }
