@@ -2,5 +2,6 @@
 
 pub mod bench;
 pub mod cli;
+pub mod dedup;
 pub mod eval;
 pub mod plot;

@@ -7,10 +7,14 @@
 //!   and the internal minutiae form every matcher works on;
 //! * [`finger`]: the fingerprint matcher (Minutia Cylinder-Code with global consolidation);
 //! * [`iris`]: iris codes, masks and the rotation-compensated Hamming distance;
+//! * [`gallery`]: enrolled people (hot records and cold blobs) on top of [`storage`];
+//! * [`search`]: staged 1:N search, score fusion and the deduplication decision;
 //! * [`eval`]: error-rate statistics (EER, FMR at fixed points, DET curves).
 
 pub mod eval;
 pub mod finger;
+pub mod gallery;
 pub mod iris;
+pub mod search;
 pub mod storage;
 pub mod template;

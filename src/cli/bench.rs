@@ -24,6 +24,40 @@ pub enum BenchCommand {
         #[arg(long = "set")]
         overrides: Vec<String>,
     },
+    /// Deduplication on a synthetic gallery: latency, footprint, first-stage penetration and
+    /// hit rate, FNIR/FPIR at the decision threshold.
+    Dedup {
+        /// People enrolled before the probes.
+        #[arg(long, default_value_t = 10_000)]
+        persons: u64,
+        /// Probes submitted.
+        #[arg(long, default_value_t = 200)]
+        probes: u64,
+        /// Share of returning people among the probes.
+        #[arg(long, default_value_t = 0.3)]
+        duplicate_ratio: f64,
+        /// Population seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// People used to learn the score calibration.
+        #[arg(long, default_value_t = 300)]
+        calibration_persons: u64,
+        /// Fingerprints only (no irises).
+        #[arg(long)]
+        no_iris: bool,
+        /// First-stage shortlist length.
+        #[arg(long, default_value_t = 64)]
+        shortlist: usize,
+        /// Data directory for the gallery (must be new; removed afterwards unless --keep).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Keep the data directory.
+        #[arg(long)]
+        keep: bool,
+        /// Also write the report as JSON.
+        #[arg(long)]
+        report: Option<PathBuf>,
+    },
 }
 
 impl BenchCommand {
@@ -46,6 +80,43 @@ impl BenchCommand {
                 let report =
                     crate::bench::match_throughput(&databases, &matcher, seconds, min_minutiae)?;
                 println!("{report}");
+                Ok(())
+            }
+            BenchCommand::Dedup {
+                persons,
+                probes,
+                duplicate_ratio,
+                seed,
+                calibration_persons,
+                no_iris,
+                shortlist,
+                dir,
+                keep,
+                report,
+            } => {
+                let dir = dir.unwrap_or_else(|| {
+                    std::env::temp_dir().join(format!("tunggal-dedup-{}", std::process::id()))
+                });
+                let plan = crate::bench::dedup::DedupPlan {
+                    persons,
+                    probes,
+                    duplicate_ratio,
+                    seed,
+                    calibration_persons,
+                    no_iris,
+                    shortlist,
+                    dir: dir.clone(),
+                };
+                let result = crate::bench::dedup::run(&plan);
+                if !keep {
+                    let _ = std::fs::remove_dir_all(&dir);
+                }
+                let r = result?;
+                let json = serde_json::to_string_pretty(&r)?;
+                println!("{json}");
+                if let Some(path) = report {
+                    std::fs::write(&path, &json).with_context(|| path.display().to_string())?;
+                }
                 Ok(())
             }
         }

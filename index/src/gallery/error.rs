@@ -1,0 +1,39 @@
+//! Errors of the gallery and the search.
+
+use crate::storage::StorageError;
+
+/// Why a gallery operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum GalleryError {
+    /// The storage layer failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// A file next to the store (the calibration table) could not be read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The calibration table is missing, damaged or inconsistent.
+    #[error("calibration: {0}")]
+    Calibration(String),
+    /// A cold blob does not decode.
+    #[error("person {key}: cold record damaged: {detail}")]
+    CorruptCold {
+        /// Person key.
+        key: u64,
+        /// What was wrong.
+        detail: String,
+    },
+    /// A hot record has the wrong size or alignment.
+    #[error("hot record does not match the person record type")]
+    RecordType,
+    /// An enrolment carries invalid data (for instance two templates for one finger).
+    #[error("invalid enrolment: {0}")]
+    InvalidEnrolment(String),
+    /// The deduplication engine's sequencer was poisoned by a panic in another thread.
+    #[error("deduplication engine poisoned")]
+    Poisoned,
+}

@@ -1,0 +1,377 @@
+//! The gallery: enrolled people on top of [`crate::storage::Store`].
+//!
+//! Each person is one hot fixed-stride [`PersonRecord`] (key, presence bits, ten first-stage
+//! finger descriptors, two iris slots: 2 368 bytes, scanned by the first stage for every
+//! search) and one cold blob (every finger's minutiae and prepared cylinders, see [`cold`]),
+//! read only for the second stage's shortlist and for analysts.
+//!
+//! The calibration that turns scores into likelihood ratios is stored with the gallery, in
+//! `calibration.json` in the data directory.
+
+pub mod cold;
+pub mod descriptor;
+pub mod error;
+pub mod iris;
+pub mod record;
+
+use std::path::{Path, PathBuf};
+
+use crate::finger::{FingerMatcher, MccParams};
+use crate::search::fusion::Calibration;
+use crate::storage::{Snapshot, Store, StoreConfig};
+use crate::template::{FingerPosition, FingerTemplate};
+
+pub use cold::{ColdFinger, ColdFingers};
+pub use descriptor::{DescriptorBuilder, DescriptorParams, DESCRIPTOR_BITS, DESCRIPTOR_WORDS};
+pub use error::GalleryError;
+pub use iris::IrisCode;
+pub use record::{PersonRecord, EYES, EYE_PRESENCE_SHIFT, FINGERS, PERSON_RECORD_BYTES};
+
+/// Name of the calibration file in the data directory.
+pub const CALIBRATION_NAME: &str = "calibration.json";
+
+/// Fewest cylinders for a finger template to be usable.
+pub const MIN_CYLINDERS: usize = 6;
+
+/// What an enrolment station sends for one person.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Enrolment {
+    /// Finger templates, each with its ISO position (1–10) set.
+    pub fingers: Vec<FingerTemplate>,
+    /// Iris codes, at most one per eye.
+    pub irises: Vec<IrisCode>,
+}
+
+/// An enrolment prepared once: its hot record and cold fingers. Used as the probe of a
+/// search and, if the person is new, inserted as is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreparedPerson {
+    /// The hot record (its key is set at insertion).
+    pub record: Box<PersonRecord>,
+    /// Usable fingers with their prepared cylinders.
+    pub fingers: ColdFingers,
+    /// Finger slots submitted but unusable (too few cylinders).
+    pub unusable_fingers: Vec<usize>,
+    /// Eyes submitted but unusable (too few valid bits).
+    pub unusable_eyes: Vec<usize>,
+}
+
+impl PreparedPerson {
+    /// Usable fingers.
+    pub fn usable_fingers(&self) -> usize {
+        self.record.finger_count() as usize
+    }
+
+    /// Usable eyes.
+    pub fn usable_eyes(&self) -> usize {
+        self.record.eye_count() as usize
+    }
+}
+
+/// A stored person.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredPerson {
+    /// The hot record.
+    pub record: Box<PersonRecord>,
+    /// The cold fingers.
+    pub fingers: ColdFingers,
+}
+
+/// Configuration of a gallery.
+#[derive(Debug, Clone)]
+pub struct GalleryConfig {
+    /// Storage configuration (its stride is set to [`PERSON_RECORD_BYTES`]).
+    pub store: StoreConfig,
+    /// Fingerprint matcher parameters.
+    pub mcc: MccParams,
+    /// First-stage descriptor parameters.
+    pub descriptor: DescriptorParams,
+}
+
+impl Default for GalleryConfig {
+    fn default() -> Self {
+        Self {
+            store: StoreConfig::new(PERSON_RECORD_BYTES as u32),
+            mcc: MccParams::default(),
+            descriptor: DescriptorParams::default(),
+        }
+    }
+}
+
+/// Memory and disk use.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Footprint {
+    /// Live people.
+    pub persons: usize,
+    /// Hot bytes per person (the record stride; what a scan keeps resident).
+    pub hot_bytes_per_person: usize,
+    /// Bytes of all files in the data directory.
+    pub disk_bytes: u64,
+    /// `disk_bytes / persons`.
+    pub disk_bytes_per_person: f64,
+}
+
+/// Builds prepared people: the matcher and descriptor builder of a gallery.
+#[derive(Debug, Clone)]
+pub struct Preparer {
+    matcher: FingerMatcher,
+    descriptors: DescriptorBuilder,
+}
+
+impl Preparer {
+    /// A preparer for the given parameters.
+    pub fn new(mcc: &MccParams, descriptor: DescriptorParams) -> Result<Self, GalleryError> {
+        let descriptors = DescriptorBuilder::new(descriptor, mcc).ok_or_else(|| {
+            GalleryError::InvalidEnrolment("descriptor parameters unusable".into())
+        })?;
+        Ok(Self {
+            matcher: FingerMatcher::new(mcc.clone()),
+            descriptors,
+        })
+    }
+
+    /// The fingerprint matcher.
+    pub fn matcher(&self) -> &FingerMatcher {
+        &self.matcher
+    }
+
+    /// The descriptor builder.
+    pub fn descriptors(&self) -> &DescriptorBuilder {
+        &self.descriptors
+    }
+
+    /// Prepares an enrolment. Fails on an unknown finger position or a finger or eye given
+    /// twice; unusable templates are kept out of the record and listed.
+    pub fn prepare(&self, enrolment: &Enrolment) -> Result<PreparedPerson, GalleryError> {
+        let mut record = Box::new(PersonRecord::new(0));
+        let mut fingers: ColdFingers = Default::default();
+        let mut unusable_fingers = Vec::new();
+        let mut seen = 0u32;
+        for t in &enrolment.fingers {
+            let slot = FingerPosition::new(t.position)
+                .and_then(FingerPosition::slot)
+                .ok_or_else(|| {
+                    GalleryError::InvalidEnrolment(format!("finger position {}", t.position))
+                })?;
+            if seen & (1 << slot) != 0 {
+                return Err(GalleryError::InvalidEnrolment(format!(
+                    "finger position {} given twice",
+                    t.position
+                )));
+            }
+            seen |= 1 << slot;
+            let prepared = self.matcher.prepare(t);
+            if prepared.len() < MIN_CYLINDERS {
+                unusable_fingers.push(slot);
+                continue;
+            }
+            let d = self.descriptors.describe(&prepared);
+            record.fingers[slot] = d;
+            record.ones[slot] = descriptor::ones(&d);
+            record.presence |= 1 << slot;
+            fingers[slot] = Some(ColdFinger {
+                template: t.clone(),
+                prepared,
+            });
+        }
+        let mut unusable_eyes = Vec::new();
+        let mut eyes_seen = 0u32;
+        for code in &enrolment.irises {
+            if code.eye >= EYES || eyes_seen & (1 << code.eye) != 0 {
+                return Err(GalleryError::InvalidEnrolment(format!(
+                    "eye {} invalid or given twice",
+                    code.eye
+                )));
+            }
+            eyes_seen |= 1 << code.eye;
+            if code.valid_bits() < iris::MIN_COMPARED_BITS {
+                unusable_eyes.push(code.eye);
+                continue;
+            }
+            record.irises[code.eye] = code.record;
+            record.presence |= 1 << (EYE_PRESENCE_SHIFT + code.eye as u32);
+        }
+        Ok(PreparedPerson {
+            record,
+            fingers,
+            unusable_fingers,
+            unusable_eyes,
+        })
+    }
+}
+
+/// An open gallery.
+#[derive(Debug)]
+pub struct Gallery {
+    store: Store,
+    preparer: Preparer,
+    calibration: Calibration,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> GalleryError + '_ {
+    move |source| GalleryError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+impl Gallery {
+    /// Opens (or creates) the gallery in `dir`. With `calibration`, it is written to the
+    /// directory (replacing any stored one); without, the stored one is read.
+    pub fn open(
+        dir: impl AsRef<Path>,
+        config: GalleryConfig,
+        calibration: Option<Calibration>,
+    ) -> Result<Self, GalleryError> {
+        let mut store_config = config.store;
+        store_config.stride = PERSON_RECORD_BYTES as u32;
+        let store = Store::open(dir.as_ref(), store_config)?;
+        let path = store.dir().join(CALIBRATION_NAME);
+        let calibration = match calibration {
+            Some(c) => {
+                write_calibration(&path, &c)?;
+                c
+            }
+            None => read_calibration(&path)?,
+        };
+        let preparer = Preparer::new(&config.mcc, config.descriptor)?;
+        Ok(Self {
+            store,
+            preparer,
+            calibration,
+        })
+    }
+
+    /// The preparer (matcher and descriptor builder).
+    pub fn preparer(&self) -> &Preparer {
+        &self.preparer
+    }
+
+    /// The calibration.
+    pub fn calibration(&self) -> &Calibration {
+        &self.calibration
+    }
+
+    /// The underlying store.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// A consistent read view.
+    pub fn snapshot(&self) -> Snapshot<'_> {
+        self.store.snapshot()
+    }
+
+    /// Live people.
+    pub fn len(&self) -> usize {
+        self.store.len()
+    }
+
+    /// True when nobody is enrolled.
+    pub fn is_empty(&self) -> bool {
+        self.store.is_empty()
+    }
+
+    /// Prepares an enrolment with this gallery's parameters.
+    pub fn prepare(&self, enrolment: &Enrolment) -> Result<PreparedPerson, GalleryError> {
+        self.preparer.prepare(enrolment)
+    }
+
+    fn encode(key: u64, person: &PreparedPerson) -> Result<(PersonRecord, Vec<u8>), GalleryError> {
+        let mut record = *person.record;
+        record.key = key;
+        let mut blob = Vec::new();
+        cold::encode(&person.fingers, &mut blob).ok_or_else(|| {
+            GalleryError::InvalidEnrolment("template too large for the cold record".into())
+        })?;
+        Ok((record, blob))
+    }
+
+    /// Inserts a prepared person under `key`. Returns the commit LSN.
+    pub fn insert(&self, key: u64, person: &PreparedPerson) -> Result<u64, GalleryError> {
+        let (record, blob) = Self::encode(key, person)?;
+        Ok(self.store.insert(key, bytemuck::bytes_of(&record), &blob)?)
+    }
+
+    /// Prepares and inserts an enrolment under `key` (no search).
+    pub fn enrol(&self, key: u64, enrolment: &Enrolment) -> Result<u64, GalleryError> {
+        self.insert(key, &self.prepare(enrolment)?)
+    }
+
+    /// Replaces the person under `key` (re-enrolment), atomically.
+    pub fn replace(&self, key: u64, person: &PreparedPerson) -> Result<u64, GalleryError> {
+        let (record, blob) = Self::encode(key, person)?;
+        Ok(self
+            .store
+            .replace(key, bytemuck::bytes_of(&record), &blob)?)
+    }
+
+    /// Deletes the person under `key`.
+    pub fn delete(&self, key: u64) -> Result<u64, GalleryError> {
+        Ok(self.store.delete(key)?)
+    }
+
+    /// The stored person under `key`: hot record and decoded cold fingers.
+    pub fn get(&self, key: u64) -> Result<Option<StoredPerson>, GalleryError> {
+        let snap = self.store.snapshot();
+        let Some(r) = snap.get(key)? else {
+            return Ok(None);
+        };
+        let record: PersonRecord =
+            bytemuck::try_pod_read_unaligned(r.record).map_err(|_| GalleryError::RecordType)?;
+        let blob = snap.read_blob(r.blob)?;
+        let fingers = cold::decode(&blob).ok_or_else(|| GalleryError::CorruptCold {
+            key,
+            detail: "malformed".into(),
+        })?;
+        Ok(Some(StoredPerson {
+            record: Box::new(record),
+            fingers,
+        }))
+    }
+
+    /// Memory and disk use now.
+    pub fn footprint(&self) -> Result<Footprint, GalleryError> {
+        let dir = self.store.dir();
+        let mut disk_bytes = 0;
+        for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+            let entry = entry.map_err(io(dir))?;
+            let meta = entry.metadata().map_err(io(dir))?;
+            if meta.is_file() {
+                disk_bytes += meta.len();
+            }
+        }
+        let persons = self.len();
+        Ok(Footprint {
+            persons,
+            hot_bytes_per_person: PERSON_RECORD_BYTES,
+            disk_bytes,
+            disk_bytes_per_person: disk_bytes as f64 / persons.max(1) as f64,
+        })
+    }
+
+    /// Checkpoints and closes the store.
+    pub fn close(self) -> Result<(), GalleryError> {
+        Ok(self.store.close()?)
+    }
+}
+
+fn write_calibration(path: &Path, c: &Calibration) -> Result<(), GalleryError> {
+    let json =
+        serde_json::to_vec_pretty(c).map_err(|e| GalleryError::Calibration(e.to_string()))?;
+    let mut tmp = PathBuf::from(path);
+    tmp.set_extension("json.part");
+    std::fs::write(&tmp, json).map_err(io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io(path))?;
+    Ok(())
+}
+
+fn read_calibration(path: &Path) -> Result<Calibration, GalleryError> {
+    let bytes = std::fs::read(path).map_err(io(path))?;
+    let c: Calibration =
+        serde_json::from_slice(&bytes).map_err(|e| GalleryError::Calibration(e.to_string()))?;
+    if c.descriptor.llr.is_empty() || c.finger.llr.is_empty() || c.iris.llr.is_empty() {
+        return Err(GalleryError::Calibration("empty table".into()));
+    }
+    Ok(c)
+}

@@ -1,0 +1,197 @@
+//! Score calibration and fusion.
+//!
+//! Every raw score (first-stage finger descriptor similarity, second-stage finger matcher
+//! score, iris similarity `1 − HD`) is mapped to a log-likelihood ratio
+//! `ln p(s | mate) / p(s | non-mate)` by a [`LlrTable`] learned from genuine and impostor
+//! scores: a histogram per class with add-half smoothing, made non-decreasing by weighted
+//! isotonic regression, then clamped to `±cap`. Smoothing bounds the ratio where impostor
+//! samples run out, so a table cannot claim more evidence than its impostor sample supports.
+//!
+//! Fusion sums the ratios of the fingers and eyes both sides have, each clamped to its
+//! per-sample cap, and clamps each modality's sum to the modality cap, so neither fingers
+//! nor irises alone can push a comparison over the decision threshold unless their cap
+//! allows it.
+
+use serde::{Deserialize, Serialize};
+
+/// A learned map from a raw score to a log-likelihood ratio.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LlrTable {
+    /// Score at the left edge of the first bin.
+    pub lo: f32,
+    /// Score at the right edge of the last bin.
+    pub hi: f32,
+    /// Ratio per bin (non-decreasing).
+    pub llr: Vec<f32>,
+}
+
+/// Why a table could not be learned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CalibrationError {
+    /// No genuine or no impostor score, or no bin.
+    #[error("need genuine and impostor scores and at least one bin")]
+    NotEnoughData,
+}
+
+impl LlrTable {
+    /// Learns a table over `[lo, hi]` with `bins` bins; ratios clamped to `±cap`.
+    pub fn learn(
+        genuine: &[f32],
+        impostor: &[f32],
+        lo: f32,
+        hi: f32,
+        bins: usize,
+        cap: f32,
+    ) -> Result<Self, CalibrationError> {
+        if genuine.is_empty() || impostor.is_empty() || bins == 0 || hi <= lo {
+            return Err(CalibrationError::NotEnoughData);
+        }
+        let bin_of =
+            |s: f32| (((s - lo) / (hi - lo) * bins as f32).max(0.0) as usize).min(bins - 1);
+        let mut g = vec![0.0f64; bins];
+        let mut m = vec![0.0f64; bins];
+        genuine.iter().for_each(|&s| g[bin_of(s)] += 1.0);
+        impostor.iter().for_each(|&s| m[bin_of(s)] += 1.0);
+        let (gt, mt) = (
+            genuine.len() as f64 + 0.5 * bins as f64,
+            impostor.len() as f64 + 0.5 * bins as f64,
+        );
+        let raw: Vec<f64> = (0..bins)
+            .map(|i| ((g[i] + 0.5) / gt).ln() - ((m[i] + 0.5) / mt).ln())
+            .collect();
+        let weights: Vec<f64> = (0..bins).map(|i| g[i] + m[i] + 1.0).collect();
+        let llr = isotonic(&raw, &weights)
+            .into_iter()
+            .map(|v| (v as f32).clamp(-cap, cap))
+            .collect();
+        Ok(Self { lo, hi, llr })
+    }
+
+    /// The ratio of a score (scores outside the range take the edge bins).
+    #[inline]
+    pub fn llr(&self, s: f32) -> f32 {
+        let n = self.llr.len();
+        if n == 0 {
+            return 0.0;
+        }
+        let x = (s - self.lo) / (self.hi - self.lo) * n as f32;
+        let i = if x.is_nan() {
+            0
+        } else {
+            (x.max(0.0) as usize).min(n - 1)
+        };
+        self.llr[i]
+    }
+}
+
+/// Pool-adjacent-violators: the non-decreasing sequence closest to `v` in weighted least squares.
+fn isotonic(v: &[f64], w: &[f64]) -> Vec<f64> {
+    let mut blocks: Vec<(f64, f64, usize)> = Vec::new(); // (mean, weight, count)
+    for (&x, &wt) in v.iter().zip(w) {
+        blocks.push((x, wt, 1));
+        while blocks.len() > 1 {
+            let n = blocks.len();
+            let (b, a) = (blocks[n - 1], blocks[n - 2]);
+            if a.0 <= b.0 {
+                break;
+            }
+            let wsum = a.1 + b.1;
+            blocks.truncate(n - 2);
+            blocks.push(((a.0 * a.1 + b.0 * b.1) / wsum, wsum, a.2 + b.2));
+        }
+    }
+    blocks
+        .iter()
+        .flat_map(|&(mean, _, count)| std::iter::repeat_n(mean, count))
+        .collect()
+}
+
+/// Caps of the fusion (natural-log units).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct FusionCaps {
+    /// Largest contribution of one finger.
+    pub per_finger: f32,
+    /// Largest contribution of all fingers together.
+    pub fingers: f32,
+    /// Largest contribution of one eye.
+    pub per_eye: f32,
+    /// Largest contribution of both eyes together.
+    pub irises: f32,
+}
+
+impl Default for FusionCaps {
+    fn default() -> Self {
+        Self {
+            per_finger: 8.0,
+            fingers: 40.0,
+            per_eye: 8.0,
+            irises: 14.0,
+        }
+    }
+}
+
+/// The calibration stored with a gallery.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    /// First-stage finger descriptor similarity.
+    pub descriptor: LlrTable,
+    /// Second-stage finger matcher score.
+    pub finger: LlrTable,
+    /// Iris similarity `1 − HD`.
+    pub iris: LlrTable,
+    /// Fusion caps.
+    pub caps: FusionCaps,
+}
+
+impl Calibration {
+    /// Sums finger ratios (already per-finger clamped) and eye ratios with the modality caps.
+    #[inline]
+    pub fn fuse(&self, fingers: f32, irises: f32) -> f32 {
+        fingers.clamp(-self.caps.fingers, self.caps.fingers)
+            + irises.clamp(-self.caps.irises, self.caps.irises)
+    }
+}
+
+/// The decision threshold on the fused ratio for a target false-positive identification rate
+/// over a gallery of `gallery_size` people.
+///
+/// For a calibrated likelihood ratio Λ, a non-mate exceeds `T` with probability at most `1/T`
+/// (Markov's inequality under the non-mate distribution, whose Λ has mean 1). A search makes
+/// `N` non-mate comparisons, so `P(false positive) ≤ N/T`, and `ln T = ln(N / FPIR)` meets
+/// the target. It grows with the gallery, as MOSIP's `targetFPIR` asks.
+pub fn threshold(target_fpir: f64, gallery_size: usize) -> f32 {
+    let fpir = target_fpir.clamp(1e-12, 1.0);
+    ((gallery_size.max(1) as f64) / fpir).ln() as f32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_is_monotone_capped_and_separates() {
+        let genuine: Vec<f32> = (0..1000).map(|i| 0.5 + (i % 50) as f32 / 100.0).collect();
+        let impostor: Vec<f32> = (0..5000).map(|i| (i % 60) as f32 / 100.0).collect();
+        let t = LlrTable::learn(&genuine, &impostor, 0.0, 1.0, 20, 6.0).unwrap();
+        assert!(t.llr.windows(2).all(|w| w[0] <= w[1]));
+        assert!(t.llr(0.05) < -2.0);
+        assert!(t.llr(0.95) > 2.0);
+        assert!(t.llr.iter().all(|v| v.abs() <= 6.0));
+        assert_eq!(t.llr(-5.0), t.llr[0]);
+        assert_eq!(t.llr(f32::NAN), t.llr[0]);
+        assert!(LlrTable::learn(&[], &impostor, 0.0, 1.0, 20, 6.0).is_err());
+    }
+
+    #[test]
+    fn isotonic_pools_violators() {
+        let v = isotonic(&[1.0, 3.0, 2.0, 4.0], &[1.0, 1.0, 1.0, 1.0]);
+        assert_eq!(v, vec![1.0, 2.5, 2.5, 4.0]);
+    }
+
+    #[test]
+    fn threshold_grows_with_gallery() {
+        assert!(threshold(1e-3, 1_000_000) > threshold(1e-3, 1000));
+        assert!((threshold(1e-3, 1000) - (1e6f32).ln()).abs() < 1e-3);
+        assert!(threshold(0.0, 0).is_finite());
+    }
+}

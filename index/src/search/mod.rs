@@ -1,0 +1,172 @@
+//! Staged 1:N search and the deduplication decision.
+//!
+//! 1. [`stage1`]: every live person's hot record against the probe (finger descriptors by
+//!    popcount, irises exhaustively), fused with calibrated ratios; the best
+//!    [`SearchConfig::shortlist`] people go on.
+//! 2. [`stage2`]: the shortlist's cold fingers (read from the blob store) compared with the
+//!    fingerprint matcher, position by position.
+//! 3. [`fusion`]: ratios summed with caps; the threshold follows the target FPIR and the
+//!    gallery size ([`fusion::threshold`]).
+//!
+//! [`engine::Deduplicator`] orders concurrent enrolments and batches them.
+
+pub mod engine;
+pub mod fusion;
+pub mod stage1;
+pub mod stage2;
+pub mod verdict;
+
+use rayon::prelude::*;
+
+use crate::gallery::{cold, Gallery, GalleryError, PreparedPerson};
+use crate::storage::Snapshot;
+
+pub use engine::{Decision, Deduplicator};
+pub use fusion::{Calibration, FusionCaps, LlrTable};
+pub use stage1::Stage1Hit;
+pub use verdict::{Candidate, EyeScore, FingerScore, Rejection, SearchOutcome, Verdict};
+
+/// Search policy.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SearchConfig {
+    /// People passed from the first stage to the second.
+    pub shortlist: usize,
+    /// Target false-positive identification rate.
+    pub target_fpir: f64,
+    /// Fewest usable fingers for a probe to be searched.
+    pub min_fingers: usize,
+    /// Most probes searched in one pass.
+    pub max_batch: usize,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        Self {
+            shortlist: 64,
+            target_fpir: 1e-3,
+            min_fingers: 3,
+            max_batch: 16,
+        }
+    }
+}
+
+/// The rejection for a probe, if it cannot be searched.
+pub fn check(person: &PreparedPerson, config: &SearchConfig) -> Option<Rejection> {
+    let usable = person.usable_fingers();
+    if usable == 0 && person.usable_eyes() == 0 {
+        return Some(Rejection::UnusableTemplates {
+            fingers: person.unusable_fingers.clone(),
+            eyes: person.unusable_eyes.clone(),
+        });
+    }
+    (usable < config.min_fingers).then_some(Rejection::TooFewUsableFingers {
+        usable,
+        required: config.min_fingers,
+    })
+}
+
+/// Second stage for one probe over its shortlist, read from `snap`; candidates best first.
+pub fn second_stage(
+    gallery: &Gallery,
+    snap: &Snapshot<'_>,
+    probe: &PreparedPerson,
+    hits: &[Stage1Hit],
+) -> Result<Vec<Candidate>, GalleryError> {
+    let mut out = hits
+        .par_iter()
+        .map(|hit| {
+            let Some(r) = snap.get(hit.key)? else {
+                return Ok(None);
+            };
+            let blob = snap.read_blob(r.blob)?;
+            let fingers = cold::decode(&blob).ok_or_else(|| GalleryError::CorruptCold {
+                key: hit.key,
+                detail: "malformed".into(),
+            })?;
+            Ok(Some(stage2::compare(
+                gallery.preparer().matcher(),
+                gallery.calibration(),
+                &probe.fingers,
+                hit,
+                &fingers,
+            )))
+        })
+        .collect::<Result<Vec<Option<Candidate>>, GalleryError>>()?
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>();
+    out.sort_by(|a, b| b.fused.total_cmp(&a.fused));
+    Ok(out)
+}
+
+/// Turns ranked candidates into an outcome.
+pub fn decide(
+    candidates: Vec<Candidate>,
+    shortlist: Vec<u64>,
+    gallery_size: usize,
+    config: &SearchConfig,
+) -> SearchOutcome {
+    let threshold = fusion::threshold(config.target_fpir, gallery_size);
+    let best = candidates.first().cloned();
+    let passed: Vec<Candidate> = candidates
+        .into_iter()
+        .filter(|c| c.fused >= threshold)
+        .collect();
+    let verdict = if passed.is_empty() {
+        Verdict::Single
+    } else {
+        Verdict::Duplicate(passed)
+    };
+    SearchOutcome {
+        verdict,
+        shortlist,
+        best,
+        gallery_size,
+        threshold,
+    }
+}
+
+/// Searches a batch of prepared probes against the gallery as it is now (read-only: nothing
+/// is enrolled). One first-stage pass serves the whole batch.
+pub fn search_batch(
+    gallery: &Gallery,
+    probes: &[&PreparedPerson],
+    config: &SearchConfig,
+) -> Result<Vec<SearchOutcome>, GalleryError> {
+    let snap = gallery.snapshot();
+    let records: Vec<_> = probes.iter().map(|p| &*p.record).collect();
+    let shortlists = stage1::scan(&snap, &records, gallery.calibration(), config.shortlist)?;
+    probes
+        .iter()
+        .zip(shortlists)
+        .map(|(probe, hits)| {
+            if let Some(r) = check(probe, config) {
+                return Ok(SearchOutcome {
+                    verdict: Verdict::Rejected(r),
+                    shortlist: Vec::new(),
+                    best: None,
+                    gallery_size: snap.len(),
+                    threshold: fusion::threshold(config.target_fpir, snap.len()),
+                });
+            }
+            let candidates = second_stage(gallery, &snap, probe, &hits)?;
+            Ok(decide(
+                candidates,
+                hits.iter().map(|h| h.key).collect(),
+                snap.len(),
+                config,
+            ))
+        })
+        .collect()
+}
+
+/// Searches one probe (see [`search_batch`]).
+pub fn search(
+    gallery: &Gallery,
+    probe: &PreparedPerson,
+    config: &SearchConfig,
+) -> Result<SearchOutcome, GalleryError> {
+    search_batch(gallery, &[probe], config)?
+        .pop()
+        .ok_or_else(|| GalleryError::InvalidEnrolment("empty batch".into()))
+}

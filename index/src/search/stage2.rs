@@ -1,0 +1,61 @@
+//! Second stage: full fingerprint comparison of the shortlist, finger position against the
+//! same position, fused with the first stage's iris distances.
+//!
+//! Only same-position comparisons are made. A probe whose fingers were captured in the
+//! wrong slots (swapped fingers or hands) loses those fingers' evidence, but the other
+//! fingers and the irises still match; comparing every finger against every position would
+//! multiply the non-mate comparisons by ten and with them the false-positive rate.
+
+use crate::finger::FingerMatcher;
+use crate::gallery::record::{EYES, FINGERS};
+use crate::gallery::ColdFingers;
+use crate::search::fusion::Calibration;
+use crate::search::stage1::Stage1Hit;
+use crate::search::verdict::{Candidate, EyeScore, FingerScore};
+
+/// Compares the probe's fingers with a shortlisted person's and fuses all scores.
+pub fn compare(
+    matcher: &FingerMatcher,
+    calibration: &Calibration,
+    probe: &ColdFingers,
+    hit: &Stage1Hit,
+    gallery: &ColdFingers,
+) -> Candidate {
+    let caps = calibration.caps;
+    let mut fingers = [None; FINGERS];
+    let mut finger_sum = 0.0;
+    for (slot, out) in fingers.iter_mut().enumerate() {
+        if let (Some(p), Some(g)) = (&probe[slot], &gallery[slot]) {
+            let score = matcher.compare(&p.prepared, &g.prepared);
+            let llr = calibration
+                .finger
+                .llr(score)
+                .clamp(-caps.per_finger, caps.per_finger);
+            finger_sum += llr;
+            *out = Some(FingerScore {
+                descriptor: hit.descriptors[slot],
+                score,
+                llr,
+            });
+        }
+    }
+    let mut eyes = [None; EYES];
+    let mut iris_sum = 0.0;
+    for (eye, out) in eyes.iter_mut().enumerate() {
+        if let Some(distance) = hit.eyes[eye] {
+            let llr = calibration
+                .iris
+                .llr(1.0 - distance)
+                .clamp(-caps.per_eye, caps.per_eye);
+            iris_sum += llr;
+            *out = Some(EyeScore { distance, llr });
+        }
+    }
+    Candidate {
+        key: hit.key,
+        fused: calibration.fuse(finger_sum, iris_sum),
+        stage1: hit.score,
+        fingers,
+        eyes,
+    }
+}

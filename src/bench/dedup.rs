@@ -1,0 +1,209 @@
+//! `tunggal bench dedup`: a synthetic gallery, a probe stream through the deduplicator, and
+//! speed, footprint and accuracy figures.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use rayon::prelude::*;
+use serde::Serialize;
+use tunggal_datasets::population::Population;
+use tunggal_datasets::scenario::{HardCaseRates, Scenario, ScenarioPlan};
+use tunggal_index::gallery::{Gallery, GalleryConfig, PreparedPerson};
+use tunggal_index::search::{Deduplicator, FusionCaps, SearchConfig, Verdict};
+use tunggal_index::storage::Durability;
+
+use crate::dedup::{describe, enrolment_of, learn, sample_scores};
+
+/// Parameters of the run.
+#[derive(Debug, Clone)]
+pub struct DedupPlan {
+    /// People enrolled before the probes.
+    pub persons: u64,
+    /// Probes submitted.
+    pub probes: u64,
+    /// Share of returning people among probes.
+    pub duplicate_ratio: f64,
+    /// Population seed.
+    pub seed: u64,
+    /// People used to learn the calibration.
+    pub calibration_persons: u64,
+    /// Leave irises out (fingerprints only).
+    pub no_iris: bool,
+    /// Shortlist length.
+    pub shortlist: usize,
+    /// Data directory (created; must not hold another gallery).
+    pub dir: PathBuf,
+}
+
+/// What was measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct DedupReport {
+    pub persons: u64,
+    pub probes: u64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub enrolments_per_s: f64,
+    pub resident_bytes_per_person: f64,
+    pub disk_bytes_per_person: f64,
+    pub penetration: f64,
+    pub hit_rate: f64,
+    pub fnir: f64,
+    pub fpir: f64,
+    pub missed_duplicates: u64,
+    pub false_duplicates: u64,
+    pub rejected: u64,
+    pub mated_probes: u64,
+    pub non_mated_probes: u64,
+    pub cold_start_s: f64,
+    pub import_persons_per_s: f64,
+    pub calibration_s: f64,
+    pub shortlist: usize,
+    pub irises: bool,
+}
+
+fn quantile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// Runs the benchmark.
+pub fn run(plan: &DedupPlan) -> anyhow::Result<DedupReport> {
+    let pop = Population::new(plan.seed);
+    let mut config = GalleryConfig::default();
+    config.store.durability = Durability::SyncPerBatch;
+
+    let t = Instant::now();
+    let preparer = tunggal_index::gallery::Preparer::new(&config.mcc, config.descriptor)?;
+    let samples = sample_scores(&pop, &preparer, plan.calibration_persons, 8)?;
+    let calibration = learn(&samples, FusionCaps::default())?;
+    let calibration_s = t.elapsed().as_secs_f64();
+    eprintln!("descriptor mates     {}", describe(&samples.descriptor.0));
+    eprintln!("descriptor non-mates {}", describe(&samples.descriptor.1));
+    eprintln!("matcher mates        {}", describe(&samples.finger.0));
+    eprintln!("matcher non-mates    {}", describe(&samples.finger.1));
+    eprintln!("iris mates           {}", describe(&samples.iris.0));
+    eprintln!("iris non-mates       {}", describe(&samples.iris.1));
+
+    std::fs::create_dir_all(&plan.dir).with_context(|| plan.dir.display().to_string())?;
+    let gallery = Gallery::open(&plan.dir, config.clone(), Some(calibration))?;
+    anyhow::ensure!(
+        gallery.is_empty(),
+        "{} already holds a gallery",
+        plan.dir.display()
+    );
+    let scenario = Scenario::new(
+        &pop,
+        ScenarioPlan {
+            gallery_size: plan.persons,
+            probes: plan.probes,
+            duplicate_ratio: plan.duplicate_ratio,
+            hard: HardCaseRates::default(),
+        },
+    );
+    let with_iris = !plan.no_iris;
+
+    // Import: generation is not timed; preparation and insertion are.
+    let mut import_s = 0.0;
+    let chunk = 2048u64;
+    for start in (0..plan.persons).step_by(chunk as usize) {
+        let end = (start + chunk).min(plan.persons);
+        let captures: Vec<_> = scenario.gallery_range_par(start..end).collect();
+        let t = Instant::now();
+        let prepared: Vec<PreparedPerson> = captures
+            .par_iter()
+            .map(|c| gallery.prepare(&enrolment_of(c, with_iris)))
+            .collect::<Result<_, _>>()?;
+        prepared
+            .par_iter()
+            .enumerate()
+            .try_for_each(|(i, p)| gallery.insert(start + i as u64, p).map(|_| ()))?;
+        import_s += t.elapsed().as_secs_f64();
+    }
+    let import_persons_per_s = plan.persons as f64 / import_s.max(1e-9);
+    drop(gallery);
+
+    let t = Instant::now();
+    let gallery = Gallery::open(&plan.dir, config, None)?;
+    let cold_start_s = t.elapsed().as_secs_f64();
+    let footprint = gallery.footprint()?;
+    let search = SearchConfig {
+        shortlist: plan.shortlist,
+        ..SearchConfig::default()
+    };
+    let engine = Deduplicator::new(gallery, search);
+
+    let probes: Vec<_> = scenario.probes_par().collect();
+    let mut latencies = Vec::with_capacity(probes.len());
+    let (mut mated, mut non_mated, mut missed, mut false_dup, mut rejected, mut hits) =
+        (0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
+    let mut penetration_sum = 0.0;
+    let mut searched = 0u64;
+    let wall = Instant::now();
+    for (j, (capture, truth)) in probes.iter().enumerate() {
+        let t = Instant::now();
+        let d = engine.submit(plan.persons + j as u64, &enrolment_of(capture, with_iris))?;
+        latencies.push(t.elapsed().as_secs_f64() * 1e3);
+        if let Verdict::Rejected(_) = d.outcome.verdict {
+            rejected += 1;
+            continue;
+        }
+        searched += 1;
+        penetration_sum += d.outcome.shortlist.len() as f64 / d.outcome.gallery_size.max(1) as f64;
+        match truth.mate {
+            Some(m) => {
+                mated += 1;
+                if d.outcome.shortlist.contains(&m) {
+                    hits += 1;
+                }
+                let found = match &d.outcome.verdict {
+                    Verdict::Duplicate(c) => c.iter().any(|c| c.key == m),
+                    _ => false,
+                };
+                if !found {
+                    missed += 1;
+                }
+            }
+            None => {
+                non_mated += 1;
+                if d.outcome.verdict.is_duplicate() {
+                    false_dup += 1;
+                }
+            }
+        }
+    }
+    let wall_s = wall.elapsed().as_secs_f64();
+    latencies.sort_by(f64::total_cmp);
+    let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    Ok(DedupReport {
+        persons: plan.persons,
+        probes: plan.probes,
+        p50_ms: quantile(&latencies, 0.5),
+        p95_ms: quantile(&latencies, 0.95),
+        p99_ms: quantile(&latencies, 0.99),
+        enrolments_per_s: plan.probes as f64 / wall_s.max(1e-9),
+        resident_bytes_per_person: footprint.hot_bytes_per_person as f64,
+        disk_bytes_per_person: footprint.disk_bytes_per_person,
+        penetration: if searched == 0 {
+            0.0
+        } else {
+            penetration_sum / searched as f64
+        },
+        hit_rate: ratio(hits, mated),
+        fnir: ratio(missed, mated),
+        fpir: ratio(false_dup, non_mated),
+        missed_duplicates: missed,
+        false_duplicates: false_dup,
+        rejected,
+        mated_probes: mated,
+        non_mated_probes: non_mated,
+        cold_start_s,
+        import_persons_per_s,
+        calibration_s,
+        shortlist: plan.shortlist,
+        irises: with_iris,
+    })
+}

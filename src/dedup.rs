@@ -1,0 +1,172 @@
+//! Glue between the synthetic population and the deduplication engine: captures as
+//! enrolments, and the score calibration learned from synthetic mates and non-mates.
+
+use rayon::prelude::*;
+use tunggal_datasets::iris_source::{Eye, IrisSource};
+use tunggal_datasets::population::{Capture, CaptureSpec, Population, QualityMode};
+use tunggal_index::gallery::descriptor::similarity;
+use tunggal_index::gallery::iris::iris_distance;
+use tunggal_index::gallery::{Enrolment, IrisCode, PreparedPerson, Preparer, FINGERS};
+use tunggal_index::search::{Calibration, FusionCaps, LlrTable};
+
+/// First person id used for calibration, far from any scenario's ids.
+pub const CALIBRATION_ID_BASE: u64 = 1 << 40;
+
+/// A capture as an enrolment station sends it (irises of another length are dropped).
+pub fn enrolment_of(capture: &Capture, with_irises: bool) -> Enrolment {
+    let irises = if with_irises {
+        capture
+            .irises
+            .iter()
+            .filter_map(|c| {
+                let eye = match c.eye {
+                    Eye::Left => 0,
+                    Eye::Right => 1,
+                };
+                IrisCode::from_bytes(eye, &c.code, &c.mask)
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Enrolment {
+        fingers: capture.fingers.clone(),
+        irises,
+    }
+}
+
+/// Raw scores of mates and non-mates, per score kind.
+#[derive(Debug, Clone, Default)]
+pub struct ScoreSamples {
+    /// Descriptor similarity: mates, non-mates.
+    pub descriptor: (Vec<f32>, Vec<f32>),
+    /// Matcher score: mates, non-mates.
+    pub finger: (Vec<f32>, Vec<f32>),
+    /// Iris similarity `1 − HD`: mates, non-mates.
+    pub iris: (Vec<f32>, Vec<f32>),
+}
+
+fn prepare_pair<I: IrisSource>(
+    pop: &Population<I>,
+    preparer: &Preparer,
+    id: u64,
+) -> anyhow::Result<(PreparedPerson, PreparedPerson)> {
+    let person = pop.person(id);
+    // Every fifth second capture is poor, a little above the scenarios' rate, so the tables
+    // cover the low-quality mates.
+    let poor = CaptureSpec {
+        quality: QualityMode::Poor,
+        ..CaptureSpec::default()
+    };
+    let second = if id.is_multiple_of(5) {
+        poor
+    } else {
+        CaptureSpec::default()
+    };
+    let a = pop.capture(&person, 1000, &CaptureSpec::default());
+    let b = pop.capture(&person, 1001, &second);
+    Ok((
+        preparer.prepare(&enrolment_of(&a, true))?,
+        preparer.prepare(&enrolment_of(&b, true))?,
+    ))
+}
+
+/// Scores `persons` calibration people (ids from [`CALIBRATION_ID_BASE`]) with two captures
+/// each: mates are the two captures of a person; descriptor and iris non-mates are every
+/// pair of different people, matcher non-mates each person against the next
+/// `matcher_impostors` people.
+pub fn sample_scores<I: IrisSource>(
+    pop: &Population<I>,
+    preparer: &Preparer,
+    persons: u64,
+    matcher_impostors: u64,
+) -> anyhow::Result<ScoreSamples> {
+    let people: Vec<(PreparedPerson, PreparedPerson)> = (0..persons)
+        .into_par_iter()
+        .map(|i| prepare_pair(pop, preparer, CALIBRATION_ID_BASE + i))
+        .collect::<anyhow::Result<_>>()?;
+    let matcher = preparer.matcher();
+    let n = people.len();
+    let per_person: Vec<ScoreSamples> = (0..n)
+        .into_par_iter()
+        .map(|i| {
+            let mut s = ScoreSamples::default();
+            let (a, _) = &people[i];
+            for (j, (_, b)) in people.iter().enumerate() {
+                let mate = i == j;
+                let near = (j + n - i) % n <= matcher_impostors as usize;
+                for f in 0..FINGERS {
+                    let (Some(pa), Some(pb)) = (&a.fingers[f], &b.fingers[f]) else {
+                        continue;
+                    };
+                    let d = similarity(
+                        &a.record.fingers[f],
+                        a.record.ones[f],
+                        &b.record.fingers[f],
+                        b.record.ones[f],
+                    );
+                    if mate {
+                        s.descriptor.0.push(d);
+                        s.finger.0.push(matcher.compare(&pa.prepared, &pb.prepared));
+                    } else {
+                        s.descriptor.1.push(d);
+                        if near {
+                            s.finger.1.push(matcher.compare(&pa.prepared, &pb.prepared));
+                        }
+                    }
+                }
+                for e in 0..2 {
+                    if a.record.has_eye(e) && b.record.has_eye(e) {
+                        if let Some(hd) = iris_distance(&a.record.irises[e], &b.record.irises[e]) {
+                            if mate { &mut s.iris.0 } else { &mut s.iris.1 }.push(1.0 - hd);
+                        }
+                    }
+                }
+            }
+            s
+        })
+        .collect();
+    let mut all = ScoreSamples::default();
+    for s in per_person {
+        all.descriptor.0.extend(s.descriptor.0);
+        all.descriptor.1.extend(s.descriptor.1);
+        all.finger.0.extend(s.finger.0);
+        all.finger.1.extend(s.finger.1);
+        all.iris.0.extend(s.iris.0);
+        all.iris.1.extend(s.iris.1);
+    }
+    Ok(all)
+}
+
+/// Learns the calibration tables from score samples.
+pub fn learn(samples: &ScoreSamples, caps: FusionCaps) -> anyhow::Result<Calibration> {
+    let d = &samples.descriptor;
+    let f = &samples.finger;
+    let i = &samples.iris;
+    Ok(Calibration {
+        descriptor: LlrTable::learn(&d.0, &d.1, -4.0, 36.0, 80, caps.per_finger)?,
+        finger: LlrTable::learn(&f.0, &f.1, 0.0, 1.0, 100, caps.per_finger)?,
+        iris: LlrTable::learn(&i.0, &i.1, 0.0, 1.0, 100, caps.per_eye)?,
+        caps,
+    })
+}
+
+/// Mean and share above a value, for reports.
+pub fn describe(scores: &[f32]) -> String {
+    if scores.is_empty() {
+        return "n=0".into();
+    }
+    let mut v = scores.to_vec();
+    v.sort_by(f32::total_cmp);
+    let q = |p: f64| v[((v.len() - 1) as f64 * p) as usize];
+    format!(
+        "n={} p1={:.3} p10={:.3} p50={:.3} p90={:.3} p99={:.3} max={:.3}",
+        v.len(),
+        q(0.01),
+        q(0.10),
+        q(0.5),
+        q(0.9),
+        q(0.99),
+        v[v.len() - 1]
+    )
+}

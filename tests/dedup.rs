@@ -1,0 +1,176 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Gallery and deduplication behaviour on small synthetic populations.
+
+use std::sync::{Arc, Barrier, OnceLock};
+
+use tunggal::dedup::{enrolment_of, learn, sample_scores};
+use tunggal_datasets::population::{CaptureSpec, Population};
+use tunggal_index::gallery::{Enrolment, Gallery, GalleryConfig, Preparer};
+use tunggal_index::search::{
+    search, Calibration, Deduplicator, FusionCaps, Rejection, SearchConfig, Verdict,
+};
+use tunggal_index::storage::Durability;
+
+const SEED: u64 = 77;
+
+fn config() -> GalleryConfig {
+    let mut c = GalleryConfig::default();
+    c.store.durability = Durability::NoSync;
+    c
+}
+
+fn calibration() -> Calibration {
+    static CAL: OnceLock<Calibration> = OnceLock::new();
+    CAL.get_or_init(|| {
+        let c = config();
+        let preparer = Preparer::new(&c.mcc, c.descriptor).unwrap();
+        let samples = sample_scores(&Population::new(SEED), &preparer, 60, 4).unwrap();
+        learn(&samples, FusionCaps::default()).unwrap()
+    })
+    .clone()
+}
+
+fn capture(pop: &Population, id: u64, number: u64) -> Enrolment {
+    let person = pop.person(id);
+    enrolment_of(&pop.capture(&person, number, &CaptureSpec::default()), true)
+}
+
+fn gallery_of(dir: &std::path::Path, pop: &Population, n: u64) -> Gallery {
+    let g = Gallery::open(dir, config(), Some(calibration())).unwrap();
+    for id in 0..n {
+        g.enrol(id, &capture(pop, id, 0)).unwrap();
+    }
+    g
+}
+
+#[test]
+fn enrol_get_replace_delete_and_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let pop = Population::new(SEED);
+    let g = gallery_of(dir.path(), &pop, 3);
+    let e = capture(&pop, 1, 0);
+    let stored = g.get(1).unwrap().unwrap();
+    assert_eq!(stored.record.key, 1);
+    assert_eq!(
+        stored.record.finger_count() as usize,
+        stored.fingers.iter().flatten().count()
+    );
+    assert_eq!(stored.record.eye_count(), 2);
+    let prepared = g.prepare(&e).unwrap();
+    for (got, want) in stored.fingers.iter().zip(&prepared.fingers) {
+        assert_eq!(got, want);
+    }
+    let other = g.prepare(&capture(&pop, 9, 0)).unwrap();
+    g.replace(1, &other).unwrap();
+    assert_eq!(g.get(1).unwrap().unwrap().fingers, other.fingers);
+    g.delete(2).unwrap();
+    assert!(g.get(2).unwrap().is_none());
+    assert!(g.insert(0, &other).is_err(), "duplicate key accepted");
+    let fp = g.footprint().unwrap();
+    assert_eq!(fp.persons, 2);
+    assert_eq!(fp.hot_bytes_per_person, 2368);
+    assert!(fp.disk_bytes > 0);
+    g.close().unwrap();
+    let g = Gallery::open(dir.path(), config(), None).unwrap();
+    assert_eq!(g.len(), 2);
+    assert_eq!(g.calibration(), &calibration());
+    assert_eq!(g.get(1).unwrap().unwrap().fingers, other.fingers);
+}
+
+#[test]
+fn returning_people_are_duplicates_and_new_people_single() {
+    let dir = tempfile::tempdir().unwrap();
+    let pop = Population::new(SEED);
+    let g = gallery_of(dir.path(), &pop, 40);
+    let cfg = SearchConfig {
+        shortlist: 8,
+        ..SearchConfig::default()
+    };
+    for id in [3, 17, 39] {
+        let probe = g.prepare(&capture(&pop, id, 5)).unwrap();
+        let out = search(&g, &probe, &cfg).unwrap();
+        assert!(out.shortlist.contains(&id));
+        match out.verdict {
+            Verdict::Duplicate(c) => {
+                assert_eq!(c[0].key, id);
+                assert!(c[0].fused >= out.threshold);
+                assert!(c[0].fingers.iter().flatten().count() >= 3);
+                assert!(c[0].eyes.iter().flatten().count() == 2);
+            }
+            v => panic!("person {id}: {v:?}"),
+        }
+    }
+    for id in [100, 101, 102] {
+        let probe = g.prepare(&capture(&pop, id, 0)).unwrap();
+        let out = search(&g, &probe, &cfg).unwrap();
+        assert_eq!(out.verdict, Verdict::Single, "new person {id}");
+        assert_eq!(out.gallery_size, 40);
+    }
+}
+
+#[test]
+fn unusable_probes_are_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let pop = Population::new(SEED);
+    let g = gallery_of(dir.path(), &pop, 2);
+    let cfg = SearchConfig::default();
+    let empty = g.prepare(&Enrolment::default()).unwrap();
+    assert!(matches!(
+        search(&g, &empty, &cfg).unwrap().verdict,
+        Verdict::Rejected(Rejection::UnusableTemplates { .. })
+    ));
+    let mut two = capture(&pop, 0, 1);
+    two.fingers.truncate(2);
+    let two = g.prepare(&two).unwrap();
+    assert_eq!(
+        search(&g, &two, &cfg).unwrap().verdict,
+        Verdict::Rejected(Rejection::TooFewUsableFingers {
+            usable: 2,
+            required: 3
+        })
+    );
+    let mut twice = capture(&pop, 0, 1);
+    twice.fingers.push(twice.fingers[0].clone());
+    assert!(g.prepare(&twice).is_err());
+}
+
+#[test]
+fn simultaneous_captures_of_one_person_are_never_both_single() {
+    let dir = tempfile::tempdir().unwrap();
+    let pop = Population::new(SEED);
+    let engine = Arc::new(Deduplicator::new(
+        gallery_of(dir.path(), &pop, 10),
+        SearchConfig {
+            shortlist: 8,
+            ..SearchConfig::default()
+        },
+    ));
+    for person in 500..504u64 {
+        let barrier = Arc::new(Barrier::new(2));
+        let handles: Vec<_> = (0..2u64)
+            .map(|c| {
+                let (engine, barrier) = (Arc::clone(&engine), Arc::clone(&barrier));
+                let e = capture(&pop, person, 1 + c);
+                std::thread::spawn(move || {
+                    let p = engine.gallery().prepare(&e).unwrap();
+                    barrier.wait();
+                    engine.submit_prepared(person * 10 + c, p).unwrap()
+                })
+            })
+            .collect();
+        let mut d: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        d.sort_by_key(|d| d.sequence);
+        assert_eq!(
+            d[0].outcome.verdict,
+            Verdict::Single,
+            "first of person {person}"
+        );
+        assert!(d[0].enrolled);
+        match &d[1].outcome.verdict {
+            Verdict::Duplicate(c) => assert_eq!(c[0].key, d[0].key),
+            v => panic!("second capture of {person}: {v:?}"),
+        }
+        assert!(!d[1].enrolled);
+    }
+    assert_eq!(engine.gallery().len(), 14);
+}
