@@ -7,85 +7,46 @@
 /// Similarity of two cylinders laid out as `nd` value layers of `wpl` words and a mask.
 ///
 /// `min_cells` is the fewest jointly valid cells for the pair to count.
-#[inline(always)]
 pub fn cylinder_similarity(a: &[u64], b: &[u64], nd: usize, wpl: usize, min_cells: u32) -> f32 {
-    match (nd, wpl) {
-        (6, 4) => fixed::<6, 4>(a, b, min_cells),
-        (6, 1) => fixed::<6, 1>(a, b, min_cells),
-        _ => generic(a, b, nd, wpl, min_cells),
+    match pair_counts(a, b, nd, wpl, min_cells) {
+        Some((na, nb, nx)) => similarity(na as i32, nb as i32, nx as i32),
+        None => 0.0,
     }
 }
 
-/// Largest bit count a cylinder can hold (16×16 cells × 8 layers).
-const MAX_BITS: usize = 16 * 16 * 8;
-
-/// Square roots of every possible bit count, so the hot loop does table loads instead of
-/// square roots (exact: the same f32 values `sqrt` returns).
-fn sqrt_table() -> &'static [f32; MAX_BITS + 1] {
-    static TABLE: std::sync::OnceLock<Box<[f32; MAX_BITS + 1]>> = std::sync::OnceLock::new();
-    TABLE.get_or_init(|| {
-        let mut t = Box::new([0.0f32; MAX_BITS + 1]);
-        for (i, v) in t.iter_mut().enumerate() {
-            *v = (i as f32).sqrt();
-        }
-        t
-    })
-}
-
+/// The similarity from the three bit counts (small enough to be exact as `f32`) over the jointly valid cells: `na = |a|`,
+/// `nb = |b|`, `nx = |a ⊕ b|`; 0 when both are empty.
+///
+/// Written without branches on the data so that a loop over many pairs vectorises; every
+/// operation is correctly rounded, so scalar and vector code give the same value.
 #[inline(always)]
-fn root(table: &[f32; MAX_BITS + 1], n: u32) -> f32 {
-    table.get(n as usize).copied().unwrap_or_else(|| (n as f32).sqrt())
-}
-
-#[inline(always)]
-fn finish(na: u32, nb: u32, nx: u32) -> f32 {
-    let t = sqrt_table();
-    let denom = root(t, na) + root(t, nb);
+pub fn similarity(na: i32, nb: i32, nx: i32) -> f32 {
+    let denom = (na as f32).sqrt() + (nb as f32).sqrt();
+    let sim = 1.0 - (nx as f32).sqrt() / denom;
     if denom == 0.0 {
         0.0
     } else {
-        1.0 - root(t, nx) / denom
+        sim
     }
 }
 
+/// The bit counts `(|a|, |b|, |a ⊕ b|)` over the jointly valid cells of two cylinders laid
+/// out as `nd` value layers of `wpl` words and a mask, or `None` when fewer than `min_cells`
+/// cells are jointly valid.
 #[inline(always)]
-pub fn fixed<const ND: usize, const WPL: usize>(a: &[u64], b: &[u64], min_cells: u32) -> f32 {
-    let (Some(a), Some(b)) = (a.get(..(ND + 1) * WPL), b.get(..(ND + 1) * WPL)) else {
-        return 0.0;
-    };
-    let mut mask = [0u64; WPL];
-    let mut cells = 0;
-    for w in 0..WPL {
-        mask[w] = a[ND * WPL + w] & b[ND * WPL + w];
-        cells += mask[w].count_ones();
-    }
-    if cells < min_cells {
-        return 0.0;
-    }
-    let (mut na, mut nb, mut nx) = (0, 0, 0);
-    for k in 0..ND {
-        for w in 0..WPL {
-            let x = a[k * WPL + w] & mask[w];
-            let y = b[k * WPL + w] & mask[w];
-            na += x.count_ones();
-            nb += y.count_ones();
-            nx += (x ^ y).count_ones();
-        }
-    }
-    finish(na, nb, nx)
-}
-
-#[inline(always)]
-fn generic(a: &[u64], b: &[u64], nd: usize, wpl: usize, min_cells: u32) -> f32 {
+pub fn pair_counts(
+    a: &[u64],
+    b: &[u64],
+    nd: usize,
+    wpl: usize,
+    min_cells: u32,
+) -> Option<(u32, u32, u32)> {
     let stride = (nd + 1) * wpl;
-    if a.len() < stride || b.len() < stride {
-        return 0.0;
-    }
-    let (va, ma) = a[..stride].split_at(nd * wpl);
-    let (vb, mb) = b[..stride].split_at(nd * wpl);
+    let (va, ma) = a.get(..stride)?.split_at(nd * wpl);
+    let (vb, mb) = b.get(..stride)?.split_at(nd * wpl);
     let cells: u32 = ma.iter().zip(mb).map(|(x, y)| (x & y).count_ones()).sum();
     if cells < min_cells {
-        return 0.0;
+        return None;
     }
     let (mut na, mut nb, mut nx) = (0, 0, 0);
     for (i, (x, y)) in va.iter().zip(vb).enumerate() {
@@ -95,7 +56,7 @@ fn generic(a: &[u64], b: &[u64], nd: usize, wpl: usize, min_cells: u32) -> f32 {
         nb += y.count_ones();
         nx += (x ^ y).count_ones();
     }
-    finish(na, nb, nx)
+    Some((na, nb, nx))
 }
 
 #[cfg(test)]
@@ -131,10 +92,6 @@ mod tests {
         );
         let expected = 1.0 - (na + nb).sqrt() / (na.sqrt() + nb.sqrt());
         assert!((cylinder_similarity(&a, &b, 6, 4, 10) - expected).abs() < 1e-6);
-        // The fixed and generic paths agree.
-        let s1 = cylinder_similarity(&a, &b, 6, 4, 10);
-        let s2 = generic(&a, &b, 6, 4, 10);
-        assert_eq!(s1, s2);
         // Too few jointly valid cells.
         let mut c = a.clone();
         for w in &mut c[24..] {
