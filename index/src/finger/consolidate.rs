@@ -20,6 +20,8 @@ pub struct Scratch {
     /// Candidate pairs as packed keys (see [`pack`]), 0 for a pair of no similarity, in any
     /// order.
     pub(crate) candidates: Vec<u64>,
+    /// The candidates of the band of buckets being selected from, sorted.
+    band: Vec<u64>,
     used_a: Vec<bool>,
     used_b: Vec<bool>,
     /// Selected pairs: (cylinder in A, cylinder in B, similarity); after [`consolidate`] the
@@ -28,6 +30,7 @@ pub struct Scratch {
     /// The selected pairs' geometry, structure of arrays, and the table indices of one row.
     geometry: PairGeometry,
     lambda: Vec<f32>,
+    support: Vec<f32>,
     next: Vec<f32>,
     rho: Vec<f32>,
     order: Vec<usize>,
@@ -153,35 +156,40 @@ fn fast_atan2(y: f32, x: f32) -> f32 {
 }
 
 /// Buckets of similarity used to find how many candidates the selection needs.
-const BUCKETS: usize = 128;
+const BUCKETS: usize = 256;
 
-/// Bucket of a key by its top bits: the similarity's exponent and four bits of mantissa
-/// (`key >> 51`), so buckets are monotone in the key; the highest bucket holds similarity 1,
-/// and similarities below 2⁻⁸ share bucket 0.
+/// Mantissa bits of the similarity in a bucket number.
+const BUCKET_MANTISSA: u32 = 5;
+
+/// Bucket number of similarity 1.
+const BUCKET_ONE: usize = 0x3f80_0000 >> (23 - BUCKET_MANTISSA);
+
+/// Bucket of a key by its top bits: the similarity's exponent and five bits of mantissa, so
+/// buckets are monotone in the key; the highest bucket holds similarity 1, and similarities
+/// below 2⁻⁸ share bucket 0.
 #[inline(always)]
 fn bucket(key: u64) -> usize {
-    const ONE: usize = 0x3f80_0000 >> 19;
-    ((key >> 51) as usize)
-        .saturating_sub(ONE - (BUCKETS - 1))
+    ((key >> (55 - BUCKET_MANTISSA)) as usize)
+        .saturating_sub(BUCKET_ONE - (BUCKETS - 1))
         .min(BUCKETS - 1)
 }
 
 /// The smallest key of bucket `b`.
 #[inline(always)]
 fn bucket_floor(b: usize) -> u64 {
-    const ONE: usize = 0x3f80_0000 >> 19;
     if b == 0 {
         0
     } else {
-        ((b + ONE - (BUCKETS - 1)) as u64) << 51
+        ((b + BUCKET_ONE - (BUCKETS - 1)) as u64) << (55 - BUCKET_MANTISSA)
     }
 }
 
 /// Greedily takes pairs, best first, using each cylinder at most once, until `limit` pairs.
 ///
-/// A histogram of the similarity buckets gives the lowest bucket that still leaves about
-/// `4 × limit` candidates at or above it; those are moved to the front and sorted, and the
-/// rest is sorted only if the selection runs through them all.
+/// The candidates are taken in bands of buckets: a histogram of the buckets gives the lowest
+/// bucket that leaves about `3 × limit` candidates at or above it; those are copied out and
+/// sorted. Should the selection run through them, the next band (about `2 × limit` more) is
+/// copied and sorted, and so on.
 #[inline(always)]
 fn select(scratch: &mut Scratch, na: usize, nb: usize, limit: usize) {
     scratch.used_a.clear();
@@ -199,35 +207,46 @@ fn select(scratch: &mut Scratch, na: usize, nb: usize, limit: usize) {
             h[bucket(k)] += 1;
         }
     }
-    let want = (limit * 4) as u32;
-    let mut threshold = 0;
-    let mut above = 0;
-    for b in (0..BUCKETS).rev() {
-        above += hist[0][b] + hist[1][b] + hist[2][b] + hist[3][b];
-        if above >= want {
-            threshold = bucket_floor(b);
-            break;
-        }
-    }
-    // Partition: candidates of a bucket at or above the threshold first (stable order is not
-    // needed, since keys are unique and get sorted).
-    let len = scratch.candidates.len();
-    let keys = &mut scratch.candidates;
-    let mut head = 0;
-    for i in 0..len {
-        let hi = keys[i] >= threshold;
-        keys.swap(head, i);
-        head += usize::from(hi);
-    }
-    keys[..head].sort_unstable_by_key(|&k| Reverse(k));
-    let mut sorted_tail = false;
+    let keys = &scratch.candidates;
+    let band = &mut scratch.band;
+    band.clear();
+    // Bands taken so far cover the keys at or above `floor` (buckets `next` and up).
+    let mut next = BUCKETS;
+    let mut floor = u64::MAX;
+    let mut want = (limit * 3) as u32;
     let mut i = 0;
-    while i < len && scratch.pairs.len() < limit {
-        if i == head && !sorted_tail {
-            keys[head..].sort_unstable_by_key(|&k| Reverse(k));
-            sorted_tail = true;
+    while scratch.pairs.len() < limit {
+        if i == band.len() {
+            if next == 0 {
+                break;
+            }
+            let mut above = 0;
+            while next > 0 {
+                next -= 1;
+                above += hist[0][next] + hist[1][next] + hist[2][next] + hist[3][next];
+                if above >= want {
+                    break;
+                }
+            }
+            let (lo, hi) = (bucket_floor(next), floor);
+            floor = lo;
+            // Copy the band's keys (written unconditionally, kept by advancing the end).
+            band.clear();
+            band.resize(keys.len() + 1, 0);
+            let mut end = 0;
+            for &k in keys {
+                if let Some(slot) = band.get_mut(end) {
+                    *slot = k;
+                }
+                end += usize::from(k >= lo && k < hi);
+            }
+            band.truncate(end);
+            band.sort_unstable_by_key(|&k| Reverse(k));
+            i = 0;
+            want = (limit * 2) as u32;
+            continue;
         }
-        let key = keys[i];
+        let key = band[i];
         i += 1;
         if key == 0 {
             break;
@@ -368,13 +387,25 @@ fn relax(pa: &[Point], pb: &[Point], tables: &Tables, params: &MccParams, scratc
     }
     let w = params.relax_weight;
     let norm = (1.0 - w) / (nr - 1) as f32;
+    // The matrix is symmetric, so the support of every pair is a sum of rows weighted by
+    // the current similarities, accumulated a whole row at a time (row `t` adds in order
+    // of `t`); padding lanes stay 0.
+    scratch.support.clear();
+    scratch.support.resize(width, 0.0);
     for _ in 0..params.relax_iterations {
-        for t in 0..nr {
-            let support = dot(
-                &scratch.rho[t * width..t * width + nr],
-                &scratch.lambda[..nr],
-            );
-            scratch.next[t] = w * scratch.lambda[t] + norm * support;
+        let support = &mut scratch.support[..width];
+        support.fill(0.0);
+        for (row, &l) in scratch.rho.chunks_exact(width).zip(&scratch.lambda) {
+            for (s, &r) in support.iter_mut().zip(row) {
+                *s += r * l;
+            }
+        }
+        for ((next, &l), &s) in scratch.next[..width]
+            .iter_mut()
+            .zip(&scratch.lambda)
+            .zip(&*support)
+        {
+            *next = w * l + norm * s;
         }
         std::mem::swap(&mut scratch.lambda, &mut scratch.next);
     }
@@ -391,22 +422,6 @@ fn angle_diff_select(a: f32, b: f32) -> f32 {
     } else {
         wrapped
     }
-}
-
-/// Dot product with eight independent accumulators, so the compiler can keep it in vector
-/// registers instead of one serial chain of additions.
-#[inline(always)]
-fn dot(x: &[f32], y: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 8];
-    let (xc, yc) = (x.chunks_exact(8), y.chunks_exact(8));
-    let (xr, yr) = (xc.remainder(), yc.remainder());
-    for (a, b) in xc.zip(yc) {
-        for i in 0..8 {
-            acc[i] += a[i] * b[i];
-        }
-    }
-    let tail: f32 = xr.iter().zip(yr).map(|(a, b)| a * b).sum();
-    acc.iter().sum::<f32>() + tail
 }
 
 #[cfg(test)]

@@ -144,20 +144,41 @@ fn compare_body(
     consolidate::consolidate(&a.points, &b.points, tables, params, scratch)
 }
 
-/// The runs of `dirs` (sorted ascending) within `turn` of `d`, as up to two index ranges.
+/// For directions sorted ascending, `starts[v]` is how many are below `v` (for `v` in
+/// 0..=256), so that runs of directions are found without searching.
+type Starts = [u16; 257];
+
+/// Fills `starts` for `dirs` (sorted ascending).
 #[inline(always)]
-fn window(dirs: &[u8], d: u8, turn: u8) -> [std::ops::Range<usize>; 2] {
+fn fill_starts(dirs: &[u8], starts: &mut Starts) {
+    let mut v = 0;
+    for (i, &d) in dirs.iter().enumerate() {
+        let end = usize::from(d) + 1;
+        if let Some(run) = starts.get_mut(v..end) {
+            run.fill(i as u16);
+            v = end;
+        }
+    }
+    if let Some(rest) = starts.get_mut(v..) {
+        rest.fill(dirs.len() as u16);
+    }
+}
+
+/// The runs of directions (see [`Starts`]) within `turn` of `d`, as up to two index ranges.
+#[inline(always)]
+fn window(starts: &Starts, d: u8, turn: u8) -> [std::ops::Range<usize>; 2] {
     let lo = d.wrapping_sub(turn);
     let hi = d.wrapping_add(turn);
-    let first_at_least = |v: u8| dirs.partition_point(|&x| x < v);
-    let first_above = |v: u8| dirs.partition_point(|&x| x <= v);
+    let len = usize::from(starts[256]);
+    let first_at_least = |v: u8| usize::from(starts[usize::from(v)]);
+    let first_above = |v: u8| usize::from(starts[usize::from(v) + 1]);
     if u16::from(turn) * 2 >= 255 {
-        [0..dirs.len(), 0..0]
+        [0..len, 0..0]
     } else if lo <= hi {
         [first_at_least(lo)..first_above(hi), 0..0]
     } else {
         // The window wraps past 255: [lo, 255] and [0, hi].
-        [first_at_least(lo)..dirs.len(), 0..first_above(hi)]
+        [first_at_least(lo)..len, 0..first_above(hi)]
     }
 }
 
@@ -233,16 +254,28 @@ pub struct Side {
     parts: [Part; 2],
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Part {
     cylinders: Vec<Expanded>,
     directions: Vec<u8>,
     index: Vec<u32>,
+    starts: Starts,
+}
+
+impl Default for Part {
+    fn default() -> Self {
+        Self {
+            cylinders: Vec::new(),
+            directions: Vec::new(),
+            index: Vec::new(),
+            starts: [0; 257],
+        }
+    }
 }
 
 impl Side {
     #[inline(always)]
-    fn fill(&mut self, t: &PreparedTemplate, union: u64) {
+    fn fill(&mut self, t: &PreparedTemplate, union: u64, with_starts: bool) {
         for p in &mut self.parts {
             p.cylinders.clear();
             p.directions.clear();
@@ -254,6 +287,11 @@ impl Side {
             p.cylinders.push(e);
             p.directions.push(d);
             p.index.push(i as u32);
+        }
+        if with_starts {
+            for p in &mut self.parts {
+                fill_starts(&p.directions, &mut p.starts);
+            }
         }
     }
 }
@@ -276,8 +314,8 @@ fn sweep_sliced(
             union |= c.get(ND).copied().unwrap_or(0);
         }
     }
-    scratch.side_a.fill(a, union);
-    scratch.side_b.fill(b, union);
+    scratch.side_a.fill(a, union, false);
+    scratch.side_b.fill(b, union, true);
     let out = &mut scratch.counts;
     // Every pair is written, and kept (the length advanced) only if comparable.
     out.resize(a.len() * b.len() + 1, PairCounts::default());
@@ -296,7 +334,7 @@ fn sweep_sliced(
         .zip(full_a.directions.iter().zip(&full_a.index))
     {
         let tag = ia << 16;
-        for r in window(&full_b.directions, da, turn) {
+        for r in window(&full_b.starts, da, turn) {
             sink.run(ca, full_b, r, tag, |ca, cb| {
                 let mut nx = 0;
                 for k in 0..ND {
@@ -305,7 +343,7 @@ fn sweep_sliced(
                 (ca.ones, cb.ones, nx, full_cells)
             });
         }
-        for r in window(&part_b.directions, da, turn) {
+        for r in window(&part_b.starts, da, turn) {
             sink.run(ca, part_b, r, tag, |ca, cb| {
                 let m = cb.mask;
                 let mut nx = 0;
@@ -322,7 +360,7 @@ fn sweep_sliced(
         .zip(part_a.directions.iter().zip(&part_a.index))
     {
         let tag = ia << 16;
-        for r in window(&full_b.directions, da, turn) {
+        for r in window(&full_b.starts, da, turn) {
             sink.run(ca, full_b, r, tag, |ca, cb| {
                 let m = ca.mask;
                 let mut nx = 0;
@@ -332,7 +370,7 @@ fn sweep_sliced(
                 (ca.ones, cb.masked_ones(m), nx, ca.cells)
             });
         }
-        for r in window(&part_b.directions, da, turn) {
+        for r in window(&part_b.starts, da, turn) {
             sink.run(ca, part_b, r, tag, |ca, cb| {
                 let m = ca.mask & cb.mask;
                 let mut nx = 0;
@@ -508,13 +546,15 @@ fn similarities_avx2(counts: &[PairCounts], keys: &mut [u64]) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::window;
+    use super::{fill_starts, window};
 
     #[test]
     fn window_finds_circular_runs() {
         let dirs = [0u8, 10, 60, 128, 200, 250, 255];
+        let mut starts = [0; 257];
+        fill_starts(&dirs, &mut starts);
         let members = |d: u8, t: u8| -> Vec<u8> {
-            window(&dirs, d, t)
+            window(&starts, d, t)
                 .into_iter()
                 .flat_map(|r| dirs[r].to_vec())
                 .collect()
