@@ -12,8 +12,9 @@ use super::params::MccParams;
 /// allocation-free once warm.
 #[derive(Debug, Default)]
 pub struct Scratch {
-    /// Bit counts of the comparable cylinder pairs.
+    /// Bit counts of the comparable cylinder pairs: the first `counted`.
     pub(crate) counts: Vec<super::kernel::PairCounts>,
+    pub(crate) counted: usize,
     /// Expanded cylinders of the two templates.
     pub(crate) side_a: super::kernel::Side,
     pub(crate) side_b: super::kernel::Side,
@@ -209,14 +210,14 @@ fn select(scratch: &mut Scratch, na: usize, nb: usize, limit: usize) {
     }
     let keys = &scratch.candidates;
     let band = &mut scratch.band;
-    band.clear();
+    let mut band_len = 0;
     // Bands taken so far cover the keys at or above `floor` (buckets `next` and up).
     let mut next = BUCKETS;
     let mut floor = u64::MAX;
     let mut want = (limit * 3) as u32;
     let mut i = 0;
     while scratch.pairs.len() < limit {
-        if i == band.len() {
+        if i == band_len {
             if next == 0 {
                 break;
             }
@@ -231,8 +232,10 @@ fn select(scratch: &mut Scratch, na: usize, nb: usize, limit: usize) {
             let (lo, hi) = (bucket_floor(next), floor);
             floor = lo;
             // Copy the band's keys (written unconditionally, kept by advancing the end).
-            band.clear();
-            band.resize(keys.len() + 1, 0);
+            // The buffer only grows, so it is not cleared for every band.
+            if band.len() < keys.len() + 1 {
+                band.resize(keys.len() + 1, 0);
+            }
             let mut end = 0;
             for &k in keys {
                 if let Some(slot) = band.get_mut(end) {
@@ -240,8 +243,8 @@ fn select(scratch: &mut Scratch, na: usize, nb: usize, limit: usize) {
                 }
                 end += usize::from(k >= lo && k < hi);
             }
-            band.truncate(end);
-            band.sort_unstable_by_key(|&k| Reverse(k));
+            band_len = end;
+            band[..end].sort_unstable_by_key(|&k| Reverse(k));
             i = 0;
             want = (limit * 2) as u32;
             continue;

@@ -132,15 +132,20 @@ fn compare_body(
     scratch: &mut Scratch,
     vector: bool,
 ) -> f32 {
-    scratch.counts.clear();
+    scratch.counted = 0;
     if a.stride != b.stride || a.stride == 0 {
         return 0.0;
     }
     match (params.nd, params.words_per_layer()) {
         (ND, 1) if a.stride == ND + 1 => sweep_sliced(a, b, limits, scratch),
-        (nd, wpl) => sweep_generic(a, b, nd, wpl, limits, &mut scratch.counts),
+        (nd, wpl) => {
+            scratch.counts.clear();
+            sweep_generic(a, b, nd, wpl, limits, &mut scratch.counts);
+            scratch.counted = scratch.counts.len();
+        }
     }
-    similarities(&scratch.counts, &mut scratch.candidates, vector);
+    let counted = scratch.counts.get(..scratch.counted).unwrap_or_default();
+    similarities(counted, &mut scratch.candidates, vector);
     consolidate::consolidate(&a.points, &b.points, tables, params, scratch)
 }
 
@@ -318,7 +323,11 @@ fn sweep_sliced(
     scratch.side_b.fill(b, union, true);
     let out = &mut scratch.counts;
     // Every pair is written, and kept (the length advanced) only if comparable.
-    out.resize(a.len() * b.len() + 1, PairCounts::default());
+    // The buffer only grows, so it is not cleared for every comparison.
+    let cap = a.len() * b.len() + 1;
+    if out.len() < cap {
+        out.resize(cap, PairCounts::default());
+    }
     let mut sink = Sink {
         out,
         n: 0,
@@ -381,8 +390,7 @@ fn sweep_sliced(
             });
         }
     }
-    let n = sink.n;
-    scratch.counts.truncate(n);
+    scratch.counted = sink.n;
 }
 
 /// Where [`sweep_sliced`] writes its pairs.
