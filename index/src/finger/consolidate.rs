@@ -3,26 +3,53 @@
 //! each other and penalises isolated coincidences.
 
 use std::cmp::Reverse;
-use std::f32::consts::PI;
+use std::f32::consts::{PI, TAU};
 
-use super::geometry::{angle_diff, Point};
+use super::geometry::Point;
 use super::params::MccParams;
 
 /// Reusable buffers of one comparison; keeping one per thread keeps comparisons
 /// allocation-free once warm.
 #[derive(Debug, Default)]
 pub struct Scratch {
+    /// Bit counts of the comparable cylinder pairs: the first `counted`.
+    pub(crate) counts: Vec<super::kernel::PairCounts>,
+    pub(crate) counted: usize,
+    /// Expanded cylinders of the two templates.
+    pub(crate) side_a: super::kernel::Side,
+    pub(crate) side_b: super::kernel::Side,
+    /// Candidate pairs as packed keys (see [`pack`]), 0 for a pair of no similarity, in any
+    /// order.
     pub(crate) candidates: Vec<u64>,
+    /// The candidates of the band of buckets being selected from, sorted.
+    band: Vec<u64>,
     used_a: Vec<bool>,
     used_b: Vec<bool>,
     /// Selected pairs: (cylinder in A, cylinder in B, similarity); after [`consolidate`] the
     /// pairs that formed the score, with their relaxed similarity, strongest first.
     pub(crate) pairs: Vec<(u16, u16, f32)>,
-    rotation: Vec<f32>,
+    /// The selected pairs' geometry, structure of arrays, and the table indices of one row.
+    geometry: PairGeometry,
     lambda: Vec<f32>,
+    support: Vec<f32>,
     next: Vec<f32>,
     rho: Vec<f32>,
     order: Vec<usize>,
+    chosen: Vec<(u16, u16, f32)>,
+}
+
+/// Geometry of the selected pairs for relaxation: minutia positions in A and B, and the
+/// rotation `θa − θb` of each pair.
+#[derive(Debug, Default)]
+struct PairGeometry {
+    ax: Vec<f32>,
+    ay: Vec<f32>,
+    bx: Vec<f32>,
+    by: Vec<f32>,
+    rot: Vec<f32>,
+    i_distance: Vec<u32>,
+    i_direction: Vec<u32>,
+    i_radial: Vec<u32>,
 }
 
 const TABLE_SIZE: usize = 256;
@@ -31,27 +58,35 @@ const TABLE_SIZE: usize = 256;
 #[derive(Debug, Clone)]
 struct SigmoidTable {
     scale: f32,
-    values: Vec<f32>,
+    values: [f32; TABLE_SIZE],
 }
 
 impl SigmoidTable {
     fn new(centre: f32, slope: f32, top: f32) -> Self {
-        let values = (0..TABLE_SIZE)
-            .map(|i| {
-                let v = top * i as f32 / (TABLE_SIZE - 1) as f32;
-                1.0 / (1.0 + (slope * (v - centre)).exp())
-            })
-            .collect();
+        let values = std::array::from_fn(|i| {
+            let v = top * i as f32 / (TABLE_SIZE - 1) as f32;
+            1.0 / (1.0 + (slope * (v - centre)).exp())
+        });
         Self {
             scale: (TABLE_SIZE - 1) as f32 / top,
             values,
         }
     }
 
+    /// The sample nearest to `v` (saturating conversion: negative and NaN give 0).
     #[inline(always)]
-    fn get(&self, v: f32) -> f32 {
-        let i = ((v * self.scale + 0.5) as usize).min(TABLE_SIZE - 1);
-        self.values[i]
+    fn index(&self, v: f32) -> u32 {
+        // Truncation of a value clamped to [0, 255] (NaN to 0), read off the bits of
+        // floor(y) + 2²³, which hold the integer in the low mantissa bits: no conversion
+        // instruction, so the loop vectorises.
+        let y = (v * self.scale + 0.5).max(0.0).min((TABLE_SIZE - 1) as f32);
+        (y.floor() + 8_388_608.0).to_bits() & (TABLE_SIZE as u32 - 1)
+    }
+
+    /// The sample at an index from [`SigmoidTable::index`].
+    #[inline(always)]
+    fn at(&self, i: u32) -> f32 {
+        self.values[(i as usize) % TABLE_SIZE]
     }
 }
 
@@ -100,56 +135,126 @@ fn unpack(key: u64) -> (usize, usize, f32) {
     )
 }
 
-/// atan2 with a maximum error of about 1e-4 rad, branch-light.
+/// atan2 with a maximum error of about 1e-4 rad, with selects instead of branches.
 #[inline(always)]
 fn fast_atan2(y: f32, x: f32) -> f32 {
     let (ax, ay) = (x.abs(), y.abs());
-    let (num, den) = if ax >= ay { (ay, ax) } else { (ax, ay) };
-    if den == 0.0 {
-        return 0.0;
-    }
+    let flat = ax >= ay;
+    let num = if flat { ay } else { ax };
+    let den = if flat { ax } else { ay };
     let t = num / den;
     let s = t * t;
     let mut r = ((-0.013_480_47 * s + 0.057_477_32) * s - 0.121_239_07) * s + 0.195_635_25;
     r = ((r * s - 0.332_994_6) * s + 0.999_995_6) * t;
-    if ay > ax {
-        r = PI / 2.0 - r;
-    }
-    if x < 0.0 {
-        r = PI - r;
-    }
-    if y < 0.0 {
-        -r
+    r = if ay > ax { PI / 2.0 - r } else { r };
+    r = if x < 0.0 { PI - r } else { r };
+    r = if y < 0.0 { -r } else { r };
+    if den == 0.0 {
+        0.0
     } else {
         r
     }
 }
 
+/// Buckets of similarity used to find how many candidates the selection needs.
+const BUCKETS: usize = 256;
+
+/// Mantissa bits of the similarity in a bucket number.
+const BUCKET_MANTISSA: u32 = 5;
+
+/// Bucket number of similarity 1.
+const BUCKET_ONE: usize = 0x3f80_0000 >> (23 - BUCKET_MANTISSA);
+
+/// Bucket of a key by its top bits: the similarity's exponent and five bits of mantissa, so
+/// buckets are monotone in the key; the highest bucket holds similarity 1, and similarities
+/// below 2⁻⁸ share bucket 0.
+#[inline(always)]
+fn bucket(key: u64) -> usize {
+    ((key >> (55 - BUCKET_MANTISSA)) as usize)
+        .saturating_sub(BUCKET_ONE - (BUCKETS - 1))
+        .min(BUCKETS - 1)
+}
+
+/// The smallest key of bucket `b`.
+#[inline(always)]
+fn bucket_floor(b: usize) -> u64 {
+    if b == 0 {
+        0
+    } else {
+        ((b + BUCKET_ONE - (BUCKETS - 1)) as u64) << (55 - BUCKET_MANTISSA)
+    }
+}
+
 /// Greedily takes pairs, best first, using each cylinder at most once, until `limit` pairs.
+///
+/// The candidates are taken in bands of buckets: a histogram of the buckets gives the lowest
+/// bucket that leaves about `3 × limit` candidates at or above it; those are copied out and
+/// sorted. Should the selection run through them, the next band (about `2 × limit` more) is
+/// copied and sorted, and so on.
 #[inline(always)]
 fn select(scratch: &mut Scratch, na: usize, nb: usize, limit: usize) {
     scratch.used_a.clear();
     scratch.used_a.resize(na, false);
     scratch.used_b.clear();
     scratch.used_b.resize(nb, false);
-    let len = scratch.candidates.len();
-    // Most selections finish within the best few times `limit` candidates: order those first.
-    let head = (limit * 4).min(len);
-    if head < len {
-        scratch
-            .candidates
-            .select_nth_unstable_by_key(head, |&k| Reverse(k));
+    // Four interleaved histograms, so that runs of equal buckets do not wait on each other.
+    let mut hist = [[0u32; BUCKETS]; 4];
+    let chunks = scratch.candidates.chunks_exact(4);
+    for &k in chunks.remainder() {
+        hist[0][bucket(k)] += 1;
     }
-    scratch.candidates[..head].sort_unstable_by_key(|&k| Reverse(k));
-    let mut sorted_tail = false;
-    let mut i = 0;
-    while i < len && scratch.pairs.len() < limit {
-        if i == head && !sorted_tail {
-            scratch.candidates[head..].sort_unstable_by_key(|&k| Reverse(k));
-            sorted_tail = true;
+    for c in chunks {
+        for (h, &k) in hist.iter_mut().zip(c) {
+            h[bucket(k)] += 1;
         }
-        let (a, b, sim) = unpack(scratch.candidates[i]);
+    }
+    let keys = &scratch.candidates;
+    let band = &mut scratch.band;
+    let mut band_len = 0;
+    // Bands taken so far cover the keys at or above `floor` (buckets `next` and up).
+    let mut next = BUCKETS;
+    let mut floor = u64::MAX;
+    let mut want = (limit * 3) as u32;
+    let mut i = 0;
+    while scratch.pairs.len() < limit {
+        if i == band_len {
+            if next == 0 {
+                break;
+            }
+            let mut above = 0;
+            while next > 0 {
+                next -= 1;
+                above += hist[0][next] + hist[1][next] + hist[2][next] + hist[3][next];
+                if above >= want {
+                    break;
+                }
+            }
+            let (lo, hi) = (bucket_floor(next), floor);
+            floor = lo;
+            // Copy the band's keys (written unconditionally, kept by advancing the end).
+            // The buffer only grows, so it is not cleared for every band.
+            if band.len() < keys.len() + 1 {
+                band.resize(keys.len() + 1, 0);
+            }
+            let mut end = 0;
+            for &k in keys {
+                if let Some(slot) = band.get_mut(end) {
+                    *slot = k;
+                }
+                end += usize::from(k >= lo && k < hi);
+            }
+            band_len = end;
+            band[..end].sort_unstable_by_key(|&k| Reverse(k));
+            i = 0;
+            want = (limit * 2) as u32;
+            continue;
+        }
+        let key = band[i];
         i += 1;
+        if key == 0 {
+            break;
+        }
+        let (a, b, sim) = unpack(key);
         if a >= na || b >= nb || scratch.used_a[a] || scratch.used_b[b] {
             continue;
         }
@@ -199,92 +304,132 @@ pub fn consolidate(
     scratch
         .order
         .sort_unstable_by(|&x, &y| lambda[y].total_cmp(&lambda[x]).then(x.cmp(&y)));
-    for (slot, &i) in scratch.order.iter().enumerate() {
-        let (a, b, _) = scratch.pairs[i];
-        scratch.next[slot] = lambda[i];
-        scratch.rho[slot] = f32::from_bits(u32::from(a) << 16 | u32::from(b));
-    }
-    scratch.pairs.clear();
-    for slot in 0..np {
-        let ab = scratch.rho[slot].to_bits();
-        scratch
-            .pairs
-            .push(((ab >> 16) as u16, (ab & 0xffff) as u16, scratch.next[slot]));
-    }
+    scratch.chosen.clear();
+    scratch.chosen.extend(scratch.order.iter().map(|&i| {
+        let (a, b, _) = pairs[i];
+        (a, b, lambda[i])
+    }));
+    std::mem::swap(&mut scratch.pairs, &mut scratch.chosen);
     score
 }
 
+/// Relaxation: `scratch.lambda` becomes the relaxed similarity of each selected pair.
+///
+/// The compatibility matrix is computed a whole row at a time over structure-of-arrays
+/// copies of the pairs' geometry, in loops without branches that the compiler vectorises.
+/// Entry `(t, k)` is a function of the earlier pair of the two and of the displacement
+/// between them; negating both displacements changes neither their lengths nor the angle
+/// between them, so the matrix is exactly symmetric.
 #[inline(always)]
 fn relax(pa: &[Point], pb: &[Point], tables: &Tables, params: &MccParams, scratch: &mut Scratch) {
     let nr = scratch.pairs.len();
+    // Rows padded to a multiple of 8 lanes; padding lanes hold zeros.
+    let width = nr.div_ceil(8) * 8;
     scratch.lambda.clear();
     scratch.lambda.extend(scratch.pairs.iter().map(|p| p.2));
+    scratch.lambda.resize(width.max(1), 0.0);
     scratch.next.clear();
-    scratch.next.resize(nr.max(1), 0.0);
-    scratch.rho.clear();
-    scratch.rho.resize((nr * nr).max(1), 0.0);
+    scratch.next.resize(width.max(1), 0.0);
     if nr < 2 {
         return;
     }
-    scratch.rotation.clear();
-    scratch.rotation.extend(
-        scratch
-            .pairs
-            .iter()
-            .map(|&(a, b, _)| pa[usize::from(a)].theta - pb[usize::from(b)].theta),
+    let g = &mut scratch.geometry;
+    for v in [&mut g.ax, &mut g.ay, &mut g.bx, &mut g.by, &mut g.rot] {
+        v.clear();
+        v.resize(width, 0.0);
+    }
+    for (i, &(a, b, _)) in scratch.pairs.iter().enumerate() {
+        let (p, q) = (pa[usize::from(a)], pb[usize::from(b)]);
+        (g.ax[i], g.ay[i], g.bx[i], g.by[i], g.rot[i]) = (p.x, p.y, q.x, q.y, p.theta - q.theta);
+    }
+    for v in [&mut g.i_distance, &mut g.i_direction, &mut g.i_radial] {
+        v.clear();
+        v.resize(width, 0);
+    }
+    scratch.rho.clear();
+    scratch.rho.resize(nr * width, 0.0);
+    let (ax, ay, bx, by, rot) = (
+        &g.ax[..width],
+        &g.ay[..width],
+        &g.bx[..width],
+        &g.by[..width],
+        &g.rot[..width],
     );
-    for t in 0..nr {
-        let (at, bt) = (
-            pa[usize::from(scratch.pairs[t].0)],
-            pb[usize::from(scratch.pairs[t].1)],
+    for (t, row) in scratch.rho.chunks_exact_mut(width).enumerate() {
+        let (atx, aty, btx, bty, rot_t) = (ax[t], ay[t], bx[t], by[t], rot[t]);
+        let (id1, id2, id3) = (
+            &mut g.i_distance[..width],
+            &mut g.i_direction[..width],
+            &mut g.i_radial[..width],
         );
-        let rot_t = scratch.rotation[t];
-        for k in (t + 1)..nr {
-            let (ak, bk) = (
-                pa[usize::from(scratch.pairs[k].0)],
-                pb[usize::from(scratch.pairs[k].1)],
-            );
-            let (vax, vay) = (ak.x - at.x, ak.y - at.y);
-            let (vbx, vby) = (bk.x - bt.x, bk.y - bt.y);
+        for k in 0..width {
+            let (vax, vay) = (ax[k] - atx, ay[k] - aty);
+            let (vbx, vby) = (bx[k] - btx, by[k] - bty);
             let d1 = ((vax * vax + vay * vay).sqrt() - (vbx * vbx + vby * vby).sqrt()).abs();
-            let d2 = angle_diff(rot_t, scratch.rotation[k]).abs();
-            // Angle from vb to va; the radial angles differ by rot_t minus it.
+            // The earlier pair of the two gives the reference rotation.
+            let (first, second) = if k > t {
+                (rot_t, rot[k])
+            } else {
+                (rot[k], rot_t)
+            };
+            let d2 = angle_diff_select(first, second).abs();
+            // Angle from vb to va; the radial angles differ by the rotation minus it.
             let turn = fast_atan2(vbx * vay - vby * vax, vbx * vax + vby * vay);
-            let d3 = angle_diff(rot_t, turn).abs();
-            let rho = tables.distance.get(d1) * tables.direction.get(d2) * tables.radial.get(d3);
-            scratch.rho[t * nr + k] = rho;
-            scratch.rho[k * nr + t] = rho;
+            let d3 = angle_diff_select(first, turn).abs();
+            id1[k] = tables.distance.index(d1);
+            id2[k] = tables.direction.index(d2);
+            id3[k] = tables.radial.index(d3);
+        }
+        for (k, r) in row.iter_mut().enumerate().take(nr) {
+            if k != t {
+                *r = tables.distance.at(id1[k])
+                    * tables.direction.at(id2[k])
+                    * tables.radial.at(id3[k]);
+            }
         }
     }
     let w = params.relax_weight;
     let norm = (1.0 - w) / (nr - 1) as f32;
+    // The matrix is symmetric, so the support of every pair is a sum of rows weighted by
+    // the current similarities, accumulated a whole row at a time (row `t` adds in order
+    // of `t`); padding lanes stay 0.
+    scratch.support.clear();
+    scratch.support.resize(width, 0.0);
     for _ in 0..params.relax_iterations {
-        for t in 0..nr {
-            let support = dot(&scratch.rho[t * nr..(t + 1) * nr], &scratch.lambda);
-            scratch.next[t] = w * scratch.lambda[t] + norm * support;
+        let support = &mut scratch.support[..width];
+        support.fill(0.0);
+        for (row, &l) in scratch.rho.chunks_exact(width).zip(&scratch.lambda) {
+            for (s, &r) in support.iter_mut().zip(row) {
+                *s += r * l;
+            }
+        }
+        for ((next, &l), &s) in scratch.next[..width]
+            .iter_mut()
+            .zip(&scratch.lambda)
+            .zip(&*support)
+        {
+            *next = w * l + norm * s;
         }
         std::mem::swap(&mut scratch.lambda, &mut scratch.next);
     }
 }
 
-/// Dot product with eight independent accumulators, so the compiler can keep it in vector
-/// registers instead of one serial chain of additions.
+/// [`super::geometry::angle_diff`] written with a select instead of a branch, so that it vectorises (same
+/// results: the wrapped value is only taken outside `[-π, π)`).
 #[inline(always)]
-fn dot(x: &[f32], y: &[f32]) -> f32 {
-    let mut acc = [0.0f32; 8];
-    let (xc, yc) = (x.chunks_exact(8), y.chunks_exact(8));
-    let (xr, yr) = (xc.remainder(), yc.remainder());
-    for (a, b) in xc.zip(yc) {
-        for i in 0..8 {
-            acc[i] += a[i] * b[i];
-        }
+fn angle_diff_select(a: f32, b: f32) -> f32 {
+    let d = a - b;
+    let wrapped = d - TAU * ((d + PI) / TAU).floor();
+    if (-PI..PI).contains(&d) {
+        d
+    } else {
+        wrapped
     }
-    let tail: f32 = xr.iter().zip(yr).map(|(a, b)| a * b).sum();
-    acc.iter().sum::<f32>() + tail
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::geometry::angle_diff;
     use super::*;
 
     #[test]

@@ -4,11 +4,12 @@
 //!
 //! This is the only module of the fingerprint matcher with `unsafe`.
 
+use std::cmp::Ordering;
 use std::sync::OnceLock;
 
 use super::consolidate::{self, Scratch, Tables};
 use super::params::MccParams;
-use super::similarity::cylinder_similarity;
+use super::similarity::{pair_counts, similarity};
 use super::PreparedTemplate;
 
 /// Constants of a comparison derived from the parameters.
@@ -47,7 +48,47 @@ pub fn detected() -> Kernel {
 
 /// Scores two prepared templates with the given kernel (falls back to portable if the CPU
 /// lacks the requested one).
+///
+/// The score is symmetric: the templates are always compared in a canonical order (see
+/// [`canonical_order`]), and `scratch.pairs` is given back in the caller's order.
 pub fn compare(
+    kernel: Kernel,
+    a: &PreparedTemplate,
+    b: &PreparedTemplate,
+    limits: SweepLimits,
+    tables: &Tables,
+    params: &MccParams,
+    scratch: &mut Scratch,
+) -> f32 {
+    let swap = canonical_order(a, b) == Ordering::Greater;
+    let (first, second) = if swap { (b, a) } else { (a, b) };
+    let score = compare_ordered(kernel, first, second, limits, tables, params, scratch);
+    if swap {
+        for p in &mut scratch.pairs {
+            *p = (p.1, p.0, p.2);
+        }
+    }
+    score
+}
+
+/// A total order on prepared templates that depends only on their content, so that
+/// `compare(a, b)` and `compare(b, a)` run the same computation. Templates it finds equal
+/// are identical as far as the comparison is concerned, so either order gives the same
+/// score. Usually decided by the first words of the cylinders.
+pub fn canonical_order(a: &PreparedTemplate, b: &PreparedTemplate) -> Ordering {
+    fn point_bits(t: &PreparedTemplate) -> impl Iterator<Item = u32> + '_ {
+        t.points
+            .iter()
+            .flat_map(|p| [p.x.to_bits(), p.y.to_bits(), p.theta.to_bits()])
+    }
+    a.stride
+        .cmp(&b.stride)
+        .then_with(|| a.bits.cmp(&b.bits))
+        .then_with(|| a.directions.cmp(&b.directions))
+        .then_with(|| point_bits(a).cmp(point_bits(b)))
+}
+
+fn compare_ordered(
     kernel: Kernel,
     a: &PreparedTemplate,
     b: &PreparedTemplate,
@@ -65,7 +106,7 @@ pub fn compare(
         }
     }
     let _ = kernel;
-    compare_body(a, b, limits, tables, params, scratch)
+    compare_body(a, b, limits, tables, params, scratch, false)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -78,7 +119,7 @@ unsafe fn compare_avx2(
     params: &MccParams,
     scratch: &mut Scratch,
 ) -> f32 {
-    compare_body(a, b, limits, tables, params, scratch)
+    compare_body(a, b, limits, tables, params, scratch, true)
 }
 
 #[inline(always)]
@@ -89,63 +130,310 @@ fn compare_body(
     tables: &Tables,
     params: &MccParams,
     scratch: &mut Scratch,
+    vector: bool,
 ) -> f32 {
-    scratch.candidates.clear();
+    scratch.counted = 0;
     if a.stride != b.stride || a.stride == 0 {
         return 0.0;
     }
     match (params.nd, params.words_per_layer()) {
-        (6, 1) => sweep::<6, 1>(a, b, limits, &mut scratch.candidates),
-        (6, 4) => sweep::<6, 4>(a, b, limits, &mut scratch.candidates),
-        (nd, wpl) => sweep_generic(a, b, nd, wpl, limits, &mut scratch.candidates),
+        (ND, 1) if a.stride == ND + 1 => sweep_sliced(a, b, limits, scratch),
+        (nd, wpl) => {
+            scratch.counts.clear();
+            sweep_generic(a, b, nd, wpl, limits, &mut scratch.counts);
+            scratch.counted = scratch.counts.len();
+        }
     }
+    let counted = scratch.counts.get(..scratch.counted).unwrap_or_default();
+    similarities(counted, &mut scratch.candidates, vector);
     consolidate::consolidate(&a.points, &b.points, tables, params, scratch)
 }
 
-/// The runs of `dirs` (sorted ascending) within `turn` of `d`, as up to two index ranges.
+/// For directions sorted ascending, `starts[v]` is how many are below `v` (for `v` in
+/// 0..=256), so that runs of directions are found without searching.
+type Starts = [u16; 257];
+
+/// Fills `starts` for `dirs` (sorted ascending).
 #[inline(always)]
-fn window(dirs: &[u8], d: u8, turn: u8) -> [std::ops::Range<usize>; 2] {
+fn fill_starts(dirs: &[u8], starts: &mut Starts) {
+    let mut v = 0;
+    for (i, &d) in dirs.iter().enumerate() {
+        let end = usize::from(d) + 1;
+        if let Some(run) = starts.get_mut(v..end) {
+            run.fill(i as u16);
+            v = end;
+        }
+    }
+    if let Some(rest) = starts.get_mut(v..) {
+        rest.fill(dirs.len() as u16);
+    }
+}
+
+/// The runs of directions (see [`Starts`]) within `turn` of `d`, as up to two index ranges.
+#[inline(always)]
+fn window(starts: &Starts, d: u8, turn: u8) -> [std::ops::Range<usize>; 2] {
     let lo = d.wrapping_sub(turn);
     let hi = d.wrapping_add(turn);
-    let first_at_least = |v: u8| dirs.partition_point(|&x| x < v);
-    let first_above = |v: u8| dirs.partition_point(|&x| x <= v);
+    let len = usize::from(starts[256]);
+    let first_at_least = |v: u8| usize::from(starts[usize::from(v)]);
+    let first_above = |v: u8| usize::from(starts[usize::from(v) + 1]);
     if u16::from(turn) * 2 >= 255 {
-        [0..dirs.len(), 0..0]
+        [0..len, 0..0]
     } else if lo <= hi {
         [first_at_least(lo)..first_above(hi), 0..0]
     } else {
         // The window wraps past 255: [lo, 255] and [0, hi].
-        [first_at_least(lo)..dirs.len(), 0..first_above(hi)]
+        [first_at_least(lo)..len, 0..first_above(hi)]
     }
 }
 
-#[inline(always)]
-fn sweep<const ND: usize, const WPL: usize>(
-    a: &PreparedTemplate,
-    b: &PreparedTemplate,
-    limits: SweepLimits,
-    out: &mut Vec<u64>,
-) {
-    let stride = (ND + 1) * WPL;
-    if a.stride != stride {
-        return;
+/// Bit counts of one comparable cylinder pair: `|a ∧ m|`, `|b ∧ m|` and `|(a ⊕ b) ∧ m|` over
+/// all layers, with `m` the jointly valid cells, and the pair as `(index in A) << 16 |
+/// (index in B)`.
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(C, align(16))]
+pub struct PairCounts {
+    na: i32,
+    nb: i32,
+    nx: i32,
+    pair: u32,
+}
+
+/// Value layers of the fast path: one 64-cell word per layer (NS = 8).
+const ND: usize = 6;
+
+/// A cylinder of one word per layer, expanded for the sweep.
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(C, align(32))]
+pub struct Expanded {
+    /// The value layers (restricted to the mask).
+    values: [u64; ND],
+    /// Valid cells.
+    mask: u64,
+    /// How many layers are set in each cell, as bit planes (bit `p` of the count in
+    /// `planes[p]`), so that `|value ∧ m|` over all layers takes three population counts.
+    planes: [u64; 3],
+    /// `|value|` over all layers.
+    ones: u32,
+    /// `|mask|`.
+    cells: u32,
+}
+
+impl Expanded {
+    #[inline(always)]
+    fn new(c: &[u64]) -> Self {
+        let mut e = Expanded {
+            mask: c.get(ND).copied().unwrap_or(0),
+            ..Default::default()
+        };
+        for (k, &v) in c.iter().take(ND).enumerate() {
+            let v = v & e.mask;
+            e.values[k] = v;
+            e.ones += v.count_ones();
+            // Ripple-carry add of one bit per cell into the planes.
+            let mut carry = v;
+            for p in &mut e.planes {
+                let next = *p & carry;
+                *p ^= carry;
+                carry = next;
+            }
+        }
+        e.cells = e.mask.count_ones();
+        e
     }
-    for (ia, (ca, &da)) in a.bits.chunks_exact(stride).zip(&a.directions).enumerate() {
-        for range in window(&b.directions, da, limits.max_turn) {
-            let start = range.start;
-            let Some(cbs) = b.bits.get(range.start * stride..range.end * stride) else {
-                continue;
-            };
-            for (j, cb) in cbs.chunks_exact(stride).enumerate() {
-                let sim = super::similarity::fixed::<ND, WPL>(ca, cb, limits.min_cells);
-                if sim > 0.0 {
-                    out.push(consolidate::pack(sim, ia, start + j));
-                }
+
+    /// `|value ∧ m|` over all layers.
+    #[inline(always)]
+    fn masked_ones(&self, m: u64) -> u32 {
+        (self.planes[0] & m).count_ones()
+            + 2 * (self.planes[1] & m).count_ones()
+            + 4 * (self.planes[2] & m).count_ones()
+    }
+}
+
+/// The cylinders of one template for one comparison, split into those whose mask is the
+/// union of all masks of both templates ("full") and the others, each part in order of
+/// direction, with the cylinders' indices in the template.
+#[derive(Debug, Default)]
+pub struct Side {
+    parts: [Part; 2],
+}
+
+#[derive(Debug)]
+struct Part {
+    cylinders: Vec<Expanded>,
+    directions: Vec<u8>,
+    index: Vec<u32>,
+    starts: Starts,
+}
+
+impl Default for Part {
+    fn default() -> Self {
+        Self {
+            cylinders: Vec::new(),
+            directions: Vec::new(),
+            index: Vec::new(),
+            starts: [0; 257],
+        }
+    }
+}
+
+impl Side {
+    #[inline(always)]
+    fn fill(&mut self, t: &PreparedTemplate, union: u64, with_starts: bool) {
+        for p in &mut self.parts {
+            p.cylinders.clear();
+            p.directions.clear();
+            p.index.clear();
+        }
+        for (i, (c, &d)) in t.bits.chunks_exact(ND + 1).zip(&t.directions).enumerate() {
+            let e = Expanded::new(c);
+            let p = &mut self.parts[usize::from(e.mask != union)];
+            p.cylinders.push(e);
+            p.directions.push(d);
+            p.index.push(i as u32);
+        }
+        if with_starts {
+            for p in &mut self.parts {
+                fill_starts(&p.directions, &mut p.starts);
             }
         }
     }
 }
 
+/// Counts the comparable pairs of cylinders with one word per layer into `scratch.counts`.
+///
+/// Where a cylinder's mask is the union `u` of all masks, the pair's joint mask is the other
+/// cylinder's mask, and that cylinder's counts over it are its totals: the four combinations
+/// of full and partial cylinders get their own loops, so none spends work on that case.
+#[inline(always)]
+fn sweep_sliced(
+    a: &PreparedTemplate,
+    b: &PreparedTemplate,
+    limits: SweepLimits,
+    scratch: &mut Scratch,
+) {
+    let mut union = 0;
+    for t in [a, b] {
+        for c in t.bits.chunks_exact(ND + 1) {
+            union |= c.get(ND).copied().unwrap_or(0);
+        }
+    }
+    scratch.side_a.fill(a, union, false);
+    scratch.side_b.fill(b, union, true);
+    let out = &mut scratch.counts;
+    // Every pair is written, and kept (the length advanced) only if comparable.
+    // The buffer only grows, so it is not cleared for every comparison.
+    let cap = a.len() * b.len() + 1;
+    if out.len() < cap {
+        out.resize(cap, PairCounts::default());
+    }
+    let mut sink = Sink {
+        out,
+        n: 0,
+        min_cells: limits.min_cells,
+    };
+    let [full_a, part_a] = &scratch.side_a.parts;
+    let [full_b, part_b] = &scratch.side_b.parts;
+    let turn = limits.max_turn;
+    let full_cells = union.count_ones();
+    for (ca, (&da, &ia)) in full_a
+        .cylinders
+        .iter()
+        .zip(full_a.directions.iter().zip(&full_a.index))
+    {
+        let tag = ia << 16;
+        for r in window(&full_b.starts, da, turn) {
+            sink.run(ca, full_b, r, tag, |ca, cb| {
+                let mut nx = 0;
+                for k in 0..ND {
+                    nx += (ca.values[k] ^ cb.values[k]).count_ones();
+                }
+                (ca.ones, cb.ones, nx, full_cells)
+            });
+        }
+        for r in window(&part_b.starts, da, turn) {
+            sink.run(ca, part_b, r, tag, |ca, cb| {
+                let m = cb.mask;
+                let mut nx = 0;
+                for k in 0..ND {
+                    nx += ((ca.values[k] ^ cb.values[k]) & m).count_ones();
+                }
+                (ca.masked_ones(m), cb.ones, nx, cb.cells)
+            });
+        }
+    }
+    for (ca, (&da, &ia)) in part_a
+        .cylinders
+        .iter()
+        .zip(part_a.directions.iter().zip(&part_a.index))
+    {
+        let tag = ia << 16;
+        for r in window(&full_b.starts, da, turn) {
+            sink.run(ca, full_b, r, tag, |ca, cb| {
+                let m = ca.mask;
+                let mut nx = 0;
+                for k in 0..ND {
+                    nx += ((ca.values[k] ^ cb.values[k]) & m).count_ones();
+                }
+                (ca.ones, cb.masked_ones(m), nx, ca.cells)
+            });
+        }
+        for r in window(&part_b.starts, da, turn) {
+            sink.run(ca, part_b, r, tag, |ca, cb| {
+                let m = ca.mask & cb.mask;
+                let mut nx = 0;
+                for k in 0..ND {
+                    nx += ((ca.values[k] ^ cb.values[k]) & m).count_ones();
+                }
+                (ca.masked_ones(m), cb.masked_ones(m), nx, m.count_ones())
+            });
+        }
+    }
+    scratch.counted = sink.n;
+}
+
+/// Where [`sweep_sliced`] writes its pairs.
+struct Sink<'a> {
+    out: &'a mut [PairCounts],
+    n: usize,
+    min_cells: u32,
+}
+
+impl Sink<'_> {
+    /// Counts cylinder `ca` against the cylinders `range` of `part` with `count`, which gives
+    /// `(|a ∧ m|, |b ∧ m|, |(a ⊕ b) ∧ m|, |m|)`.
+    #[inline(always)]
+    fn run(
+        &mut self,
+        ca: &Expanded,
+        part: &Part,
+        range: std::ops::Range<usize>,
+        tag: u32,
+        count: impl Fn(&Expanded, &Expanded) -> (u32, u32, u32, u32),
+    ) {
+        let (Some(cbs), Some(ids)) = (part.cylinders.get(range.clone()), part.index.get(range))
+        else {
+            return;
+        };
+        let mut n = self.n;
+        for (cb, &ib) in cbs.iter().zip(ids) {
+            let (na, nb, nx, cells) = count(ca, cb);
+            if let Some(slot) = self.out.get_mut(n) {
+                *slot = PairCounts {
+                    na: na as i32,
+                    nb: nb as i32,
+                    nx: nx as i32,
+                    pair: tag | ib,
+                };
+            }
+            n += usize::from(cells >= self.min_cells);
+        }
+        self.n = n;
+    }
+}
+
+/// Counts every comparable pair of cylinders of any layout into `out`.
 #[inline(always)]
 fn sweep_generic(
     a: &PreparedTemplate,
@@ -153,30 +441,125 @@ fn sweep_generic(
     nd: usize,
     wpl: usize,
     limits: SweepLimits,
-    out: &mut Vec<u64>,
+    out: &mut Vec<PairCounts>,
 ) {
     for (ia, (ca, &da)) in a.bits.chunks_exact(a.stride).zip(&a.directions).enumerate() {
         for (ib, (cb, &db)) in b.bits.chunks_exact(b.stride).zip(&b.directions).enumerate() {
             if (da.wrapping_sub(db) as i8).unsigned_abs() > limits.max_turn {
                 continue;
             }
-            let sim = cylinder_similarity(ca, cb, nd, wpl, limits.min_cells);
-            if sim > 0.0 {
-                out.push(consolidate::pack(sim, ia, ib));
+            if let Some((na, nb, nx)) = pair_counts(ca, cb, nd, wpl, limits.min_cells) {
+                out.push(PairCounts {
+                    na: na as i32,
+                    nb: nb as i32,
+                    nx: nx as i32,
+                    pair: ((ia as u32) << 16) | ib as u32,
+                });
             }
         }
     }
 }
 
+/// Turns pair counts into candidate keys (see [`consolidate::pack`]; 0 for a pair of no
+/// similarity), in any order.
+#[inline(always)]
+fn similarities(counts: &[PairCounts], keys: &mut Vec<u64>, vector: bool) {
+    keys.clear();
+    keys.resize(counts.len(), 0);
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    {
+        if vector {
+            // SAFETY: `vector` is set only by `compare_avx2`, which runs only after AVX2 was
+            // detected at run time.
+            done = unsafe { similarities_avx2(counts, keys) };
+        }
+    }
+    let _ = vector;
+    for (c, key) in counts.iter().zip(keys.iter_mut()).skip(done) {
+        *key = candidate_key(similarity(c.na, c.nb, c.nx), c.pair);
+    }
+}
+
+/// The candidate key of a pair (0 for no similarity).
+#[inline(always)]
+fn candidate_key(sim: f32, pair: u32) -> u64 {
+    if sim > 0.0 {
+        (u64::from(sim.to_bits()) << 32) | u64::from(!pair)
+    } else {
+        0
+    }
+}
+
+/// [`similarities`] eight pairs at a time; returns how many pairs it did (a multiple of 8).
+/// Conversion, square root, addition, division and subtraction are the correctly rounded
+/// IEEE operations of [`similarity`], so the keys are the same as the scalar code's; they
+/// come out in another order, which the selection does not depend on.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn similarities_avx2(counts: &[PairCounts], keys: &mut [u64]) -> usize {
+    use std::arch::x86_64::*;
+    let mut done = 0;
+    for (c, k) in counts.chunks_exact(8).zip(keys.chunks_exact_mut(8)) {
+        let (Ok(c), Ok(k)) = (
+            <&[PairCounts; 8]>::try_from(c),
+            <&mut [u64; 8]>::try_from(k),
+        ) else {
+            break;
+        };
+        // SAFETY: `c` is 8 records of 16 bytes (128 bytes) and `k` 8 words (64 bytes): every
+        // unaligned load and store below stays inside them.
+        unsafe {
+            let p = c.as_ptr().cast::<__m256i>();
+            // Two records per register: [r0 | r1], [r2 | r3], [r4 | r5], [r6 | r7].
+            let r01 = _mm256_loadu_si256(p);
+            let r23 = _mm256_loadu_si256(p.add(1));
+            let r45 = _mm256_loadu_si256(p.add(2));
+            let r67 = _mm256_loadu_si256(p.add(3));
+            // 4×4 transpose within each 128-bit lane: lane 0 gets records 0, 2, 4, 6 and
+            // lane 1 records 1, 3, 5, 7, in the same order in every column.
+            let t0 = _mm256_unpacklo_epi32(r01, r23);
+            let t1 = _mm256_unpackhi_epi32(r01, r23);
+            let t2 = _mm256_unpacklo_epi32(r45, r67);
+            let t3 = _mm256_unpackhi_epi32(r45, r67);
+            let na = _mm256_unpacklo_epi64(t0, t2);
+            let nb = _mm256_unpackhi_epi64(t0, t2);
+            let nx = _mm256_unpacklo_epi64(t1, t3);
+            let pair = _mm256_unpackhi_epi64(t1, t3);
+            let denom = _mm256_add_ps(_mm256_cvtepi32_ps(na), _mm256_cvtepi32_ps(nb));
+            let ratio = _mm256_div_ps(_mm256_cvtepi32_ps(nx), denom);
+            let sim = _mm256_sub_ps(_mm256_set1_ps(1.0), ratio);
+            let zero = _mm256_setzero_ps();
+            // Keep a lane when denom ≠ 0 and sim > 0 (ordered comparisons: NaN fails both).
+            let keep = _mm256_and_ps(
+                _mm256_cmp_ps::<_CMP_NEQ_OQ>(denom, zero),
+                _mm256_cmp_ps::<_CMP_GT_OQ>(sim, zero),
+            );
+            let hi = _mm256_and_si256(_mm256_castps_si256(sim), _mm256_castps_si256(keep));
+            let lo = _mm256_and_si256(
+                _mm256_xor_si256(pair, _mm256_set1_epi32(-1)),
+                _mm256_castps_si256(keep),
+            );
+            let out = k.as_mut_ptr().cast::<__m256i>();
+            _mm256_storeu_si256(out, _mm256_unpacklo_epi32(lo, hi));
+            _mm256_storeu_si256(out.add(1), _mm256_unpackhi_epi32(lo, hi));
+        }
+        done += 8;
+    }
+    done
+}
+
 #[cfg(test)]
 mod tests {
-    use super::window;
+    use super::{fill_starts, window};
 
     #[test]
     fn window_finds_circular_runs() {
         let dirs = [0u8, 10, 60, 128, 200, 250, 255];
+        let mut starts = [0; 257];
+        fill_starts(&dirs, &mut starts);
         let members = |d: u8, t: u8| -> Vec<u8> {
-            window(&dirs, d, t)
+            window(&starts, d, t)
                 .into_iter()
                 .flat_map(|r| dirs[r].to_vec())
                 .collect()
