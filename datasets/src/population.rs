@@ -20,7 +20,7 @@ use tunggal_index::iris::IrisLayout;
 use tunggal_index::template::FingerTemplate;
 
 /// Spread of a finger's quality around the capture's quality.
-pub const FINGER_QUALITY_SD: f32 = 0.06;
+pub const FINGER_QUALITY_SD: f32 = 0.12;
 
 /// One synthetic person.
 #[derive(Debug, Clone)]

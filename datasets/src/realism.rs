@@ -105,6 +105,48 @@ pub fn quantile(xs: &[f64], q: f64) -> f64 {
     v[i]
 }
 
+/// The percentiles of a score sample reported side by side with the real ones.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ScorePercentiles {
+    /// Sample size.
+    pub n: usize,
+    /// 1st, 10th, 50th, 90th and 99th percentile, by nearest rank.
+    pub p: [f64; 5],
+}
+
+impl ScorePercentiles {
+    /// The levels of [`ScorePercentiles::p`].
+    pub const LEVELS: [f64; 5] = [0.01, 0.1, 0.5, 0.9, 0.99];
+
+    /// Percentiles of `xs`.
+    pub fn of(xs: &[f64]) -> Self {
+        let mut v = xs.to_vec();
+        v.sort_by(f64::total_cmp);
+        let at = |q: f64| {
+            if v.is_empty() {
+                0.0
+            } else {
+                v[((v.len() - 1) as f64 * q).round() as usize]
+            }
+        };
+        Self {
+            n: v.len(),
+            p: Self::LEVELS.map(at),
+        }
+    }
+}
+
+impl std::fmt::Display for ScorePercentiles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let [a, b, c, d, e] = self.p;
+        write!(
+            f,
+            "n={} p1/p10/p50/p90/p99 = {a:.3}/{b:.3}/{c:.3}/{d:.3}/{e:.3}",
+            self.n
+        )
+    }
+}
+
 /// Two-sample Kolmogorov–Smirnov distance: the largest gap between the empirical CDFs
 /// (1 when either sample is empty).
 pub fn ks_distance(a: &[f64], b: &[f64]) -> f64 {

@@ -21,10 +21,32 @@ pub const FINGERS: u32 = 10;
 pub const IMPRESSIONS: u32 = 8;
 /// Number of the first finger (file names start at `101_1`).
 pub const FIRST_FINGER: u32 = 101;
-/// Spread of the per-database quality offset.
-pub const DATABASE_QUALITY_SD: f32 = 0.06;
 /// Stream tag separating FVC-style data from population data under the same seed.
 const FVC_TAG: u64 = 0xF7C0;
+
+/// The deliberate variation between the impressions and databases of an FVC-style collection.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FvcVariation {
+    /// Spread of the per-database quality offset (sensor and collection conditions).
+    pub database_quality_sd: f32,
+    /// Factor on the placement spread of impressions 3–4.
+    pub displacement: f32,
+    /// Factor on the rotation spread of impressions 5–6.
+    pub rotation: f32,
+    /// Quality lost by impressions 7–8 (dry, wet or smudged fingers).
+    pub poor_quality_drop: f32,
+}
+
+impl Default for FvcVariation {
+    fn default() -> Self {
+        Self {
+            database_quality_sd: 0.03,
+            displacement: 1.6,
+            rotation: 1.6,
+            poor_quality_drop: 0.2,
+        }
+    }
+}
 
 /// Generator of FVC-style databases.
 #[derive(Debug, Clone, Default)]
@@ -35,6 +57,8 @@ pub struct SyntheticFvc {
     pub master: MasterParams,
     /// Impression parameters.
     pub impression: ImpressionParams,
+    /// Variation between impressions and databases.
+    pub variation: FvcVariation,
 }
 
 fn pick_class(position: u8, rng: &mut impl Rng) -> PatternClass {
@@ -62,7 +86,8 @@ impl SyntheticFvc {
     /// Database number `db` (0-based), named `DB{db+1}`.
     pub fn database(&self, db: u32) -> FvcDatabase {
         let mut db_rng = stream(self.seed, Domain::FingerMaster, &[FVC_TAG, u64::from(db)]);
-        let offset = gauss(&mut db_rng, 0.0, DATABASE_QUALITY_SD);
+        let v = &self.variation;
+        let offset = gauss(&mut db_rng, 0.0, v.database_quality_sd);
         let mut samples = Vec::with_capacity((FINGERS * IMPRESSIONS) as usize);
         for f in 0..FINGERS {
             let mut rng = stream(
@@ -83,14 +108,14 @@ impl SyntheticFvc {
                 let mut q = CaptureQuality::typical(&mut rng).get() + offset;
                 match i {
                     3 | 4 => {
-                        params.placement_sd.best *= 1.6;
-                        params.placement_sd.worst *= 1.6;
+                        params.placement_sd.best *= v.displacement;
+                        params.placement_sd.worst *= v.displacement;
                     }
                     5 | 6 => {
-                        params.rotation_sd.best *= 1.6;
-                        params.rotation_sd.worst *= 1.6;
+                        params.rotation_sd.best *= v.rotation;
+                        params.rotation_sd.worst *= v.rotation;
                     }
-                    7 | 8 => q -= 0.2,
+                    7 | 8 => q -= v.poor_quality_drop,
                     _ => {}
                 }
                 let template = capture(&master, CaptureQuality::new(q), &params, &mut rng);

@@ -35,6 +35,8 @@ pub struct MasterParams {
     pub against_flow: f64,
     /// Deviation of a minutia's direction from the smooth field, degrees (default 6).
     pub direction_sd_deg: f32,
+    /// Spread of the finger's skin condition (see [`FingerMaster::skin`]; default 0.10).
+    pub skin_sd: f32,
 }
 
 impl Default for MasterParams {
@@ -50,6 +52,7 @@ impl Default for MasterParams {
             ending_fraction_sd: 0.09,
             against_flow: 0.2,
             direction_sd_deg: 6.0,
+            skin_sd: 0.10,
         }
     }
 }
@@ -82,6 +85,10 @@ pub struct FingerMaster {
     pub half_height: f32,
     /// The minutiae.
     pub minutiae: Vec<MasterMinutia>,
+    /// Skin condition: an offset added to the quality of every capture of this finger
+    /// (dry, worn or creased skin is poor in every capture, not in one). Normal with spread
+    /// [`MasterParams::skin_sd`], within ±2.5 spreads.
+    pub skin: f32,
 }
 
 /// Whether `(x, y)` lies inside the ellipse of half-axes `(a, b)` centred at the origin.
@@ -139,6 +146,9 @@ impl FingerMaster {
                 kind,
             });
         }
+        // Drawn last so that the minutiae do not depend on the skin spread.
+        let skin_sd = params.skin_sd.max(0.0);
+        let skin = gauss(rng, 0.0, skin_sd).clamp(-2.5 * skin_sd, 2.5 * skin_sd);
         Self {
             position,
             class,
@@ -146,6 +156,7 @@ impl FingerMaster {
             half_width,
             half_height,
             minutiae,
+            skin,
         }
     }
 }
