@@ -1,6 +1,7 @@
-//! The Tunggal service and tools: evaluation, benchmarks, and (later) the HTTP service.
+//! The Tunggal service and tools: evaluation, benchmarks, and the HTTP service skeleton.
 
 pub mod bench;
 pub mod cli;
 pub mod eval;
 pub mod plot;
+pub mod service;
