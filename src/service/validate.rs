@@ -368,21 +368,28 @@ pub fn probe(
     irises: &[IrisIn],
     min_fingers: usize,
 ) -> Result<Probe, Problem> {
-    let mut fingers: Vec<Finger> = Vec::with_capacity(fingerprints.len());
+    // Positions first: a repeated position is reported as such, before any template of it
+    // is decoded and found to disagree.
+    let mut seen: Vec<i64> = Vec::with_capacity(fingerprints.len());
     for (i, f) in fingerprints.iter().enumerate() {
-        let finger = fingerprint(f, i)?;
-        if let Some(first) = fingers.iter().position(|g| g.position == finger.position) {
+        if let Some(first) = seen.iter().position(|p| *p == f.position) {
             return Err(problem(
                 Reason::DuplicateFingerPosition,
                 &format!("/fingerprints/{i}/position"),
                 format!(
                     "fingerprints {first} and {i} both have position {}",
-                    finger.position.code()
+                    f.position
                 ),
             ));
         }
-        fingers.push(finger);
+        seen.push(f.position);
     }
+    let fingers: Result<Vec<Finger>, Problem> = fingerprints
+        .iter()
+        .enumerate()
+        .map(|(i, f)| fingerprint(f, i))
+        .collect();
+    let mut fingers = fingers?;
     if fingers.len() < min_fingers {
         return Err(problem(
             Reason::TooFewFingers,
