@@ -245,7 +245,9 @@ pub async fn enrol(
     body: JsonBody<EnrolmentRequest>,
 ) -> Result<Response, Problem> {
     require(&who, &[Role::ServicePoint, Role::Admin], "enrol")?;
-    let record = validate::enrolment(&body.value, today())?;
+    // Base64 and template decoding are CPU work: off the async workers.
+    let (value, request_sha256) = (body.value, body.sha256);
+    let record = run_on_rayon(move || validate::enrolment(&value, today())).await??;
     let nik = record.person.nik.to_string();
     let request_id = record.request_id.clone();
     let origin = record.origin.clone();
@@ -261,7 +263,7 @@ pub async fn enrol(
         let engine = app.engine.clone();
         let rid = request_id.clone();
         let job = move || to_json(&enrolment_body(&rid, engine.enrol(&record)?));
-        run_idempotent(&app, &scope, "enrol", &request_id, &body.sha256, job)
+        run_idempotent(&app, &scope, "enrol", &request_id, &request_sha256, job)
             .await
             .map(|(answer, fresh)| {
                 if fresh {
@@ -384,8 +386,9 @@ pub async fn identify(
     body: JsonBody<IdentifyRequest>,
 ) -> Result<Response, Problem> {
     require(&who, &[Role::Analyst, Role::Admin], "identify")?;
-    let (probe, max) = validate::identify(&body.value)?;
     let request_id = body.value.request_id.clone();
+    let value = body.value;
+    let (probe, max) = run_on_rayon(move || validate::identify(&value)).await??;
     let engine = app.engine.clone();
     let rid = request_id.clone();
     let job = move || {
@@ -448,8 +451,9 @@ pub async fn verify(
     body: JsonBody<VerifyRequest>,
 ) -> Result<Response, Problem> {
     require(&who, &[Role::Analyst, Role::Admin], "verify")?;
-    let (nik, probe) = validate::verify(&body.value)?;
     let request_id = body.value.request_id.clone();
+    let value = body.value;
+    let (nik, probe) = run_on_rayon(move || validate::verify(&value)).await??;
     let engine = app.engine.clone();
     let rid = request_id.clone();
     let job = move || {

@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -207,12 +208,18 @@ pub fn now_secs() -> u64 {
         .unwrap_or(0)
 }
 
+fn file_len(path: &Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
 /// The keys of one data directory.
 #[derive(Debug)]
 pub struct KeyStore {
     journal: Journal<KeyRecord>,
     by_hash: RwLock<HashMap<String, KeyRecord>>,
     path: PathBuf,
+    /// Size of the key file when last read: unknown keys re-read it only when it grew.
+    seen_len: AtomicU64,
 }
 
 impl KeyStore {
@@ -224,10 +231,12 @@ impl KeyStore {
             .into_iter()
             .map(|r: KeyRecord| (r.sha256.clone(), r))
             .collect();
+        let seen_len = AtomicU64::new(file_len(&path));
         Ok(Self {
             journal,
             by_hash: RwLock::new(by_hash),
             path,
+            seen_len,
         })
     }
 
@@ -256,6 +265,7 @@ impl KeyStore {
             created_at: now_secs(),
         };
         self.journal.append(&record)?;
+        self.seen_len.store(file_len(&self.path), Ordering::SeqCst);
         self.by_hash
             .write()
             .map_err(|_| KeyError::Poisoned)?
@@ -310,11 +320,15 @@ impl KeyStore {
             .cloned())
     }
 
-    /// The principal holding `key`, re-reading the journal once on a miss so keys created by
-    /// the CLI while the server runs are found. Blocking (file read on a miss).
+    /// The principal holding `key`. On a miss the journal is re-read if it grew since last
+    /// read, so keys created by the CLI while the server runs are found. Blocking.
     pub fn authenticate(&self, key: &str) -> Result<Option<Principal>, KeyError> {
         if let Some(record) = self.lookup(key)? {
             return Ok(Some(Principal::from(&record)));
+        }
+        let len = file_len(&self.path);
+        if self.seen_len.swap(len, Ordering::SeqCst) == len {
+            return Ok(None);
         }
         let records = Journal::<KeyRecord>::read(&self.path)?;
         let mut map = self.by_hash.write().map_err(|_| KeyError::Poisoned)?;
