@@ -1,7 +1,8 @@
-//! The Tunggal service and tools: evaluation, benchmarks, and (later) the HTTP service.
+//! The Tunggal service and tools: evaluation, benchmarks, and the HTTP service skeleton.
 
 pub mod bench;
 pub mod cli;
 pub mod dedup;
 pub mod eval;
 pub mod plot;
+pub mod service;

@@ -3,6 +3,7 @@
 mod bench;
 mod eval;
 mod gen;
+mod serve;
 
 use clap::{Parser, Subcommand};
 
@@ -24,6 +25,11 @@ enum Command {
     Bench(bench::BenchCommand),
     /// Generate synthetic data sets.
     Gen(gen::GenArgs),
+    /// Run the HTTP service.
+    Serve(serve::ServeArgs),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Keys(serve::KeysCommand),
 }
 
 impl Cli {
@@ -33,6 +39,8 @@ impl Cli {
             Command::Eval(cmd) => cmd.run(),
             Command::Bench(cmd) => cmd.run(),
             Command::Gen(args) => args.run(),
+            Command::Serve(args) => args.run(),
+            Command::Keys(cmd) => cmd.run(),
         }
     }
 }

@@ -1,0 +1,162 @@
+//! `tunggal serve` and `tunggal keys`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+
+use crate::service::keys::{KeySpec, KeyStore};
+use crate::service::{Overrides, Service, ServiceConfig, UnwiredEngine};
+
+/// Options of `tunggal serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// TOML settings file (see `service::config`).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Data directory for keys, idempotency answers and the audit log.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Address to listen on (default 127.0.0.1:8080).
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// Also create one service-point and one analyst key and print them, for trying the API.
+    #[arg(long)]
+    demo: bool,
+}
+
+fn env_var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown signal received: finishing open requests");
+}
+
+impl ServeArgs {
+    /// Runs the server until SIGTERM or ctrl-c.
+    pub fn run(self) -> anyhow::Result<()> {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+            )
+            .with_writer(std::io::stderr)
+            .try_init();
+        let flags = Overrides {
+            listen: self.listen,
+            data_dir: self.data_dir,
+        };
+        let config = ServiceConfig::load(self.config.as_deref(), &env_var, &flags)?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("starting the async runtime")?;
+        runtime.block_on(async move {
+            let admin_key = env_var("TUNGGAL_ADMIN_KEY");
+            let service =
+                Service::bind(config.clone(), Arc::new(UnwiredEngine), admin_key.as_deref())
+                    .await?;
+            if let Some(key) = service.generated_admin_key() {
+                println!("tunggal: generated the initial admin key (shown only now): {key}");
+            }
+            if self.demo {
+                let keys = &service.app().keys;
+                for spec in [
+                    KeySpec::parse("service-point", "demo loket", Some("317101"), Some("demo-1")),
+                    KeySpec::parse("analyst", "demo analyst", None, None),
+                ] {
+                    let spec = spec.map_err(|p| anyhow::anyhow!("{p}"))?;
+                    let (key, _) = keys.create(&spec)?;
+                    println!("tunggal: demo {} key: {key}", spec.role.as_str());
+                }
+            }
+            let addr = service.local_addr()?;
+            tracing::warn!(
+                "gallery engine NOT WIRED: /ready answers 503 and enrol/identify/verify answer \
+                 503 engine_not_wired until the gallery is merged"
+            );
+            println!("tunggal: gallery engine not wired (enrol/identify/verify answer 503 engine_not_wired)");
+            println!("tunggal: listening on http://{addr}");
+            service.run(shutdown_signal()).await?;
+            println!("tunggal: stopped");
+            Ok(())
+        })
+    }
+}
+
+/// `tunggal keys …`.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create an API key in the data directory and print it (only its hash is stored).
+    Create {
+        /// Data directory (default: config, `TUNGGAL_DATA_DIR`, or ./tunggal-data).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// TOML settings file.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// `service-point`, `analyst` or `admin`.
+        #[arg(long)]
+        role: String,
+        /// Holder's name.
+        #[arg(long)]
+        name: String,
+        /// District `PPRRDD` (service-point keys).
+        #[arg(long)]
+        district: Option<String>,
+        /// Service point id (service-point keys).
+        #[arg(long)]
+        service_point: Option<String>,
+    },
+}
+
+impl KeysCommand {
+    /// Runs the command.
+    pub fn run(self) -> anyhow::Result<()> {
+        let Self::Create {
+            data_dir,
+            config,
+            role,
+            name,
+            district,
+            service_point,
+        } = self;
+        let flags = Overrides {
+            listen: None,
+            data_dir,
+        };
+        let config = ServiceConfig::load(config.as_deref(), &env_var, &flags)?;
+        let spec = KeySpec::parse(&role, &name, district.as_deref(), service_point.as_deref())
+            .map_err(|p| anyhow::anyhow!("{p}"))?;
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating {}", config.data_dir.display()))?;
+        let store = KeyStore::open(&config.data_dir)?;
+        let (key, record) = store.create(&spec)?;
+        eprintln!("created {} key {} for {}", role, record.key_id, record.name);
+        println!("{key}");
+        Ok(())
+    }
+}

@@ -1,0 +1,82 @@
+//! The append-only audit log of every access to a person's data: who, what, when.
+//!
+//! `audit.jsonl` in the data directory, a CRC-guarded [`Journal`]. Unlike the tracing log it
+//! names the person (NIK or engine person id), because that is its purpose; protect the data
+//! directory accordingly.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::journal::{Journal, JournalError};
+use super::keys::{now_secs, Principal};
+
+/// File name of the audit log in the data directory.
+pub const AUDIT_FILE: &str = "audit.jsonl";
+
+/// One audited access.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    /// Seconds since the Unix epoch.
+    pub at: u64,
+    /// Key id of the caller.
+    pub key_id: String,
+    /// Key holder's name.
+    pub key_name: String,
+    /// Caller's role.
+    pub role: String,
+    /// What was done: `enrol`, `identify`, `verify`, `delete`, `read_enrolment`.
+    pub action: String,
+    /// Whose data: a NIK, person ids, or the submission's scope and request id.
+    pub subject: String,
+    /// The request's `request_id`, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// HTTP status answered.
+    pub status: u16,
+}
+
+/// The audit log.
+#[derive(Debug)]
+pub struct AuditLog {
+    journal: Journal<AuditEvent>,
+}
+
+impl AuditLog {
+    /// Opens (creating) the audit log in `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<Self, JournalError> {
+        let (journal, _) = Journal::open(data_dir.join(AUDIT_FILE))?;
+        Ok(Self { journal })
+    }
+
+    /// Records an access durably, on a blocking thread.
+    pub async fn record(
+        self: &Arc<Self>,
+        who: &Principal,
+        action: &str,
+        subject: String,
+        request_id: Option<&str>,
+        status: u16,
+    ) -> Result<(), JournalError> {
+        let event = AuditEvent {
+            at: now_secs(),
+            key_id: who.key_id.clone(),
+            key_name: who.name.clone(),
+            role: who.role.as_str().to_owned(),
+            action: action.to_owned(),
+            subject,
+            request_id: request_id.map(str::to_owned),
+            status,
+        };
+        let log = Arc::clone(self);
+        tokio::task::spawn_blocking(move || log.journal.append(&event))
+            .await
+            .unwrap_or(Err(JournalError::Poisoned))
+    }
+
+    /// Every event recorded so far (for tests and tools).
+    pub fn read_all(data_dir: &Path) -> Result<Vec<AuditEvent>, JournalError> {
+        Journal::read(data_dir.join(AUDIT_FILE))
+    }
+}

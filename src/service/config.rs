@@ -1,0 +1,224 @@
+//! Server settings: defaults, then a TOML file, then `TUNGGAL_*` environment variables, then
+//! command-line flags, each overriding the one before.
+//!
+//! ```toml
+//! listen = "127.0.0.1:8080"
+//! data_dir = "./tunggal-data"
+//! body_limit_bytes = 4194304
+//! request_timeout_secs = 30
+//! queue_capacity = 64
+//! shutdown_grace_secs = 30
+//! ```
+//!
+//! Environment: `TUNGGAL_LISTEN`, `TUNGGAL_DATA_DIR`, `TUNGGAL_BODY_LIMIT_BYTES`,
+//! `TUNGGAL_REQUEST_TIMEOUT_SECS`, `TUNGGAL_QUEUE_CAPACITY`, `TUNGGAL_SHUTDOWN_GRACE_SECS`
+//! (and `TUNGGAL_ADMIN_KEY`, read separately, never stored in the file).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// Why the settings could not be loaded.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for these settings.
+    #[error("config file {path}: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's error.
+        source: Box<toml::de::Error>,
+    },
+    /// An environment variable holds a bad value.
+    #[error("environment variable {name}: cannot parse {value:?}")]
+    Env {
+        /// The variable.
+        name: &'static str,
+        /// Its value.
+        value: String,
+    },
+    /// A value is out of range.
+    #[error("{0}")]
+    Invalid(&'static str),
+}
+
+/// Server settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServiceConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Directory for keys, idempotency answers and the audit log.
+    pub data_dir: PathBuf,
+    /// Largest request body accepted.
+    pub body_limit_bytes: usize,
+    /// Longest a request may take before `request_timeout`.
+    pub request_timeout_secs: u64,
+    /// Matching jobs admitted at once before `queue_full`.
+    pub queue_capacity: usize,
+    /// Longest shutdown waits for running jobs.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./tunggal-data"),
+            body_limit_bytes: 4 * 1024 * 1024,
+            request_timeout_secs: 30,
+            queue_capacity: 64,
+            shutdown_grace_secs: 30,
+        }
+    }
+}
+
+/// Command-line overrides.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overrides {
+    /// `--listen`.
+    pub listen: Option<SocketAddr>,
+    /// `--data-dir`.
+    pub data_dir: Option<PathBuf>,
+}
+
+fn env_parse<T: std::str::FromStr>(
+    env: &dyn Fn(&str) -> Option<String>,
+    name: &'static str,
+    slot: &mut T,
+) -> Result<(), ConfigError> {
+    if let Some(value) = env(name) {
+        *slot = value
+            .parse()
+            .map_err(|_| ConfigError::Env { name, value })?;
+    }
+    Ok(())
+}
+
+impl ServiceConfig {
+    /// Loads the settings: defaults, `file`, the environment as `env` reports it, `flags`.
+    pub fn load(
+        file: Option<&Path>,
+        env: &dyn Fn(&str) -> Option<String>,
+        flags: &Overrides,
+    ) -> Result<Self, ConfigError> {
+        let mut config = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|source| ConfigError::Parse {
+                    path: path.to_path_buf(),
+                    source: Box::new(source),
+                })?
+            }
+            None => Self::default(),
+        };
+        env_parse(env, "TUNGGAL_LISTEN", &mut config.listen)?;
+        env_parse(env, "TUNGGAL_DATA_DIR", &mut config.data_dir)?;
+        env_parse(
+            env,
+            "TUNGGAL_BODY_LIMIT_BYTES",
+            &mut config.body_limit_bytes,
+        )?;
+        env_parse(
+            env,
+            "TUNGGAL_REQUEST_TIMEOUT_SECS",
+            &mut config.request_timeout_secs,
+        )?;
+        env_parse(env, "TUNGGAL_QUEUE_CAPACITY", &mut config.queue_capacity)?;
+        env_parse(
+            env,
+            "TUNGGAL_SHUTDOWN_GRACE_SECS",
+            &mut config.shutdown_grace_secs,
+        )?;
+        if let Some(listen) = flags.listen {
+            config.listen = listen;
+        }
+        if let Some(dir) = &flags.data_dir {
+            config.data_dir = dir.clone();
+        }
+        config.check()?;
+        Ok(config)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        if self.body_limit_bytes < 1024 {
+            return Err(ConfigError::Invalid(
+                "body_limit_bytes must be at least 1024",
+            ));
+        }
+        if self.request_timeout_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "request_timeout_secs must be positive",
+            ));
+        }
+        if self.queue_capacity == 0 {
+            return Err(ConfigError::Invalid("queue_capacity must be positive"));
+        }
+        Ok(())
+    }
+
+    /// The request timeout.
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_beat_env_beat_file_beat_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.toml");
+        std::fs::write(&file, "queue_capacity = 3\nlisten = \"127.0.0.1:9000\"\n").unwrap();
+        let env = |name: &str| match name {
+            "TUNGGAL_LISTEN" => Some("127.0.0.1:9100".to_owned()),
+            "TUNGGAL_REQUEST_TIMEOUT_SECS" => Some("7".to_owned()),
+            _ => None,
+        };
+        let flags = Overrides {
+            listen: None,
+            data_dir: Some(PathBuf::from("/tmp/x")),
+        };
+        let c = ServiceConfig::load(Some(&file), &env, &flags).unwrap();
+        assert_eq!(c.queue_capacity, 3);
+        assert_eq!(c.listen.port(), 9100);
+        assert_eq!(c.request_timeout_secs, 7);
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(
+            c.body_limit_bytes,
+            ServiceConfig::default().body_limit_bytes
+        );
+    }
+
+    #[test]
+    fn bad_values_are_errors() {
+        let env = |name: &str| (name == "TUNGGAL_QUEUE_CAPACITY").then(|| "many".to_owned());
+        assert!(matches!(
+            ServiceConfig::load(None, &env, &Overrides::default()),
+            Err(ConfigError::Env { .. })
+        ));
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.toml");
+        std::fs::write(&file, "colour = 3\n").unwrap();
+        assert!(matches!(
+            ServiceConfig::load(Some(&file), &|_| None, &Overrides::default()),
+            Err(ConfigError::Parse { .. })
+        ));
+    }
+}

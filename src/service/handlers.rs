@@ -1,0 +1,566 @@
+//! Route handlers. Each authenticates, validates, checks the caller's role, goes through
+//! idempotency and the queue, calls the engine on rayon, and audits access to person data.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::Value;
+use tunggal_datasets::date::Date;
+use utoipa::IntoParams;
+
+use super::engine::{EngineError, Verdict};
+use super::extract::{Caller, JsonBody};
+use super::idempotency::{Answer, Claim};
+use super::keys::{now_secs, KeySpec, Principal, Role};
+use super::model::{
+    CandidateOut, CreateKeyRequest, CreateKeyResponse, DeleteResponse, EnrolmentRequest,
+    EnrolmentResponse, HealthResponse, IdentifyRequest, IdentifyResponse, VerdictKind,
+    VerifyRequest, VerifyResponse,
+};
+use super::problem::{Problem, Reason};
+use super::queue::run_on_rayon;
+use super::record::Origin;
+use super::server::AppState;
+use super::validate;
+
+/// Header set on an answer replayed from the idempotency journal.
+pub const REPLAY_HEADER: &str = "idempotent-replay";
+
+fn internal(what: &str, e: impl std::fmt::Display) -> Problem {
+    tracing::error!(error = %e, "{what}");
+    Problem::new(Reason::Internal, what)
+}
+
+fn forbidden(detail: impl Into<String>) -> Problem {
+    Problem::new(Reason::Forbidden, detail)
+}
+
+fn require(who: &Principal, roles: &[Role], action: &str) -> Result<(), Problem> {
+    if roles.contains(&who.role) {
+        Ok(())
+    } else {
+        Err(forbidden(format!(
+            "a {} key may not {action}",
+            who.role.as_str()
+        )))
+    }
+}
+
+fn engine_problem(e: EngineError) -> Problem {
+    match e {
+        EngineError::NotWired => Problem::new(Reason::EngineNotWired, e.to_string()),
+        EngineError::Unavailable(_) => {
+            Problem::new(Reason::EngineUnavailable, e.to_string()).retry_after(5)
+        }
+    }
+}
+
+fn today() -> Date {
+    Date::from_day_number((now_secs() / 86_400) as i64)
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> Result<Value, EngineError> {
+    serde_json::to_value(value).map_err(|e| EngineError::Unavailable(e.to_string()))
+}
+
+/// Runs an engine job once per `(scope, request_id)`: replays a kept answer, refuses a
+/// conflicting or running one, else admits it to the queue, runs it on rayon and keeps its
+/// answer. The job runs in its own task, so a client that gives up (or a request timeout)
+/// does not lose the answer: a retry gets it.
+async fn run_idempotent<F>(
+    app: &AppState,
+    scope: &str,
+    operation: &str,
+    request_id: &str,
+    request_sha256: &str,
+    job: F,
+) -> Result<(Answer, bool), Problem>
+where
+    F: FnOnce() -> Result<Value, EngineError> + Send + 'static,
+{
+    let claim = app
+        .idempotency
+        .claim(scope, request_id, operation, request_sha256)
+        .map_err(|e| internal("idempotency journal failure", e))?;
+    let pending = match claim {
+        Claim::Done(answer) => return Ok((answer, false)),
+        Claim::Conflict => {
+            return Err(Problem::new(
+                Reason::IdempotencyConflict,
+                "this request_id was used before for a different request",
+            )
+            .at("/request_id"))
+        }
+        Claim::InProgress => {
+            return Err(Problem::new(
+                Reason::RequestInProgress,
+                "this request_id is being processed; retry for its answer",
+            )
+            .retry_after(1))
+        }
+        Claim::Fresh(pending) => pending,
+    };
+    let ticket = app.queue.admit()?;
+    let task = tokio::spawn(async move {
+        let _ticket = ticket;
+        let body = run_on_rayon(job).await?.map_err(engine_problem)?;
+        tokio::task::spawn_blocking(move || pending.complete(200, body))
+            .await
+            .map_err(|e| internal("idempotency journal failure", e))?
+            .map_err(|e| internal("idempotency journal failure", e))
+    });
+    let answer = task
+        .await
+        .map_err(|e| internal("matching task failed", e))??;
+    Ok((answer, true))
+}
+
+fn answer_response(answer: Answer, fresh: bool) -> Response {
+    let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
+    let mut response = (status, Json(answer.body)).into_response();
+    if !fresh {
+        response
+            .headers_mut()
+            .insert(REPLAY_HEADER, HeaderValue::from_static("true"));
+    }
+    response
+}
+
+fn status_of(result: &Result<Response, Problem>) -> u16 {
+    match result {
+        Ok(r) => r.status().as_u16(),
+        Err(p) => p.status,
+    }
+}
+
+async fn audit(
+    app: &AppState,
+    who: &Principal,
+    action: &str,
+    subject: String,
+    request_id: Option<&str>,
+    status: u16,
+) -> Result<(), Problem> {
+    app.audit
+        .record(who, action, subject, request_id, status)
+        .await
+        .map_err(|e| internal("audit log failure", e))
+}
+
+fn enrolment_body(request_id: &str, verdict: Verdict) -> EnrolmentResponse {
+    let mut out = EnrolmentResponse {
+        request_id: request_id.to_owned(),
+        verdict: VerdictKind::Single,
+        person_id: None,
+        case_id: None,
+        reason: None,
+        decided_at: now_secs(),
+    };
+    match verdict {
+        Verdict::Single { person_id } => out.person_id = Some(person_id),
+        Verdict::Duplicate { case_id, .. } => {
+            out.verdict = VerdictKind::Duplicate;
+            out.case_id = Some(case_id);
+        }
+        Verdict::Rejected { reason } => {
+            out.verdict = VerdictKind::Rejected;
+            out.reason = Some(reason);
+        }
+    }
+    out
+}
+
+/// `GET /health`: the process is up.
+#[utoipa::path(get, path = "/health", tag = "operations",
+    responses((status = 200, description = "Up", body = HealthResponse)))]
+pub async fn health(State(app): State<AppState>) -> Json<HealthResponse> {
+    Json(HealthResponse {
+        status: "ok".to_owned(),
+        engine: app.engine.name().to_owned(),
+        engine_wired: app.engine.is_wired(),
+        detail: "process is up".to_owned(),
+    })
+}
+
+/// `GET /ready`: ready to take traffic (503 while no matching engine is wired).
+#[utoipa::path(get, path = "/ready", tag = "operations", responses(
+    (status = 200, description = "Ready", body = HealthResponse),
+    (status = 503, description = "Not ready (engine_not_wired)", body = Problem,
+        content_type = "application/problem+json")))]
+pub async fn ready(State(app): State<AppState>) -> Result<Json<HealthResponse>, Problem> {
+    if !app.engine.is_wired() {
+        return Err(Problem::new(
+            Reason::EngineNotWired,
+            "NOT READY: the gallery matching engine is not wired into this server; \
+             enrolment, identify and verify answer 503 engine_not_wired",
+        ));
+    }
+    Ok(Json(HealthResponse {
+        status: "ok".to_owned(),
+        engine: app.engine.name().to_owned(),
+        engine_wired: true,
+        detail: "ready".to_owned(),
+    }))
+}
+
+/// `GET /metrics`: Prometheus text exposition.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text format", body = String,
+        content_type = "text/plain")))]
+pub async fn metrics(State(app): State<AppState>) -> Response {
+    let text = app.metrics.render(
+        app.queue.depth(),
+        app.queue.capacity(),
+        app.engine.is_wired(),
+    );
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4"),
+        )],
+        text,
+    )
+        .into_response()
+}
+
+/// `GET /openapi.json`: this API's OpenAPI 3.1 document.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+    responses((status = 200, description = "OpenAPI document", body = Object)))]
+pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(super::openapi::document())
+}
+
+/// `POST /v1/enrolments`: deduplicate and enrol one person.
+#[utoipa::path(post, path = "/v1/enrolments", tag = "enrolment",
+    request_body = EnrolmentRequest, security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Verdict (retries return the first answer)", body = EnrolmentResponse),
+        (status = "4XX", description = "Invalid request", body = Problem, content_type = "application/problem+json"),
+        (status = "5XX", description = "Queue full, engine not wired or unavailable", body = Problem, content_type = "application/problem+json")))]
+pub async fn enrol(
+    State(app): State<AppState>,
+    Caller(who): Caller,
+    body: JsonBody<EnrolmentRequest>,
+) -> Result<Response, Problem> {
+    require(&who, &[Role::ServicePoint, Role::Admin], "enrol")?;
+    // Base64 and template decoding are CPU work: off the async workers.
+    let (value, request_sha256) = (body.value, body.sha256);
+    let record = run_on_rayon(move || validate::enrolment(&value, today())).await??;
+    let nik = record.person.nik.to_string();
+    let request_id = record.request_id.clone();
+    let origin = record.origin.clone();
+    let result = if who.role == Role::ServicePoint
+        && (who.district.as_deref() != Some(origin.district.as_str())
+            || who.service_point.as_deref() != Some(origin.service_point.as_str()))
+    {
+        Err(forbidden(
+            "this key may only enrol for its own district and service point",
+        ))
+    } else {
+        let scope = format!("{}/{}", origin.district, origin.service_point);
+        let engine = app.engine.clone();
+        let rid = request_id.clone();
+        let job = move || to_json(&enrolment_body(&rid, engine.enrol(&record)?));
+        run_idempotent(&app, &scope, "enrol", &request_id, &request_sha256, job)
+            .await
+            .map(|(answer, fresh)| {
+                if fresh {
+                    if let Some(v) = answer.body.get("verdict").and_then(Value::as_str) {
+                        app.metrics.observe_verdict(v);
+                    }
+                }
+                answer_response(answer, fresh)
+            })
+    };
+    audit(
+        &app,
+        &who,
+        "enrol",
+        format!("nik:{nik}"),
+        Some(&request_id),
+        status_of(&result),
+    )
+    .await?;
+    result
+}
+
+/// Which submission to read (analysts and admins must name the service point).
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct SubmissionQuery {
+    /// District `PPRRDD` of the submitting service point.
+    pub district: Option<String>,
+    /// Submitting service point id.
+    pub service_point: Option<String>,
+}
+
+/// `GET /v1/enrolments/{request_id}`: the answer to an earlier enrolment.
+#[utoipa::path(get, path = "/v1/enrolments/{request_id}", tag = "enrolment",
+    params(("request_id" = String, Path, description = "The enrolment's request_id"), SubmissionQuery),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The verdict", body = EnrolmentResponse),
+        (status = "4XX", description = "Unknown, forbidden or invalid", body = Problem, content_type = "application/problem+json")))]
+pub async fn enrolment_status(
+    State(app): State<AppState>,
+    Caller(who): Caller,
+    Path(request_id): Path<String>,
+    Query(q): Query<SubmissionQuery>,
+) -> Result<Response, Problem> {
+    validate::request_id(&request_id)?;
+    let origin = match who.role {
+        Role::ServicePoint => {
+            let own = Origin {
+                district: who.district.clone().unwrap_or_default(),
+                service_point: who.service_point.clone().unwrap_or_default(),
+            };
+            let other_d = q.district.as_ref().is_some_and(|d| *d != own.district);
+            let other_s = q
+                .service_point
+                .as_ref()
+                .is_some_and(|s| *s != own.service_point);
+            if other_d || other_s {
+                return Err(forbidden(
+                    "this key may only read its own service point's submissions",
+                ));
+            }
+            own
+        }
+        Role::Analyst | Role::Admin => Origin {
+            district: validate::district(q.district.as_deref().unwrap_or_default(), "/district")?,
+            service_point: validate::service_point(
+                q.service_point.as_deref().unwrap_or_default(),
+                "/service_point",
+            )?,
+        },
+    };
+    let scope = format!("{}/{}", origin.district, origin.service_point);
+    let result = match app
+        .idempotency
+        .get(&scope, &request_id)
+        .filter(|a| a.operation == "enrol")
+    {
+        None => Err(Problem::new(
+            Reason::NotFound,
+            "no enrolment with this request_id from this service point",
+        )),
+        Some(mut answer) => {
+            let engine = app.engine.clone();
+            let (o, rid) = (origin.clone(), request_id.clone());
+            match run_on_rayon(move || engine.status(&o, &rid)).await? {
+                Ok(Some(verdict)) => match to_json(&enrolment_body(&request_id, verdict)) {
+                    Ok(body) => {
+                        answer.body = body;
+                        Ok(answer_response(answer, true))
+                    }
+                    Err(e) => Err(engine_problem(e)),
+                },
+                Ok(None) => Ok(answer_response(answer, true)),
+                Err(e) => Err(engine_problem(e)),
+            }
+        }
+    };
+    audit(
+        &app,
+        &who,
+        "read_enrolment",
+        format!("submission:{scope}"),
+        Some(&request_id),
+        status_of(&result),
+    )
+    .await?;
+    result
+}
+
+/// `POST /v1/identify`: 1:N search (analysts and admins).
+#[utoipa::path(post, path = "/v1/identify", tag = "search",
+    request_body = IdentifyRequest, security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Candidates, best first", body = IdentifyResponse),
+        (status = "4XX", description = "Invalid request", body = Problem, content_type = "application/problem+json"),
+        (status = "5XX", description = "Queue full, engine not wired or unavailable", body = Problem, content_type = "application/problem+json")))]
+pub async fn identify(
+    State(app): State<AppState>,
+    Caller(who): Caller,
+    body: JsonBody<IdentifyRequest>,
+) -> Result<Response, Problem> {
+    require(&who, &[Role::Analyst, Role::Admin], "identify")?;
+    let request_id = body.value.request_id.clone();
+    let value = body.value;
+    let (probe, max) = run_on_rayon(move || validate::identify(&value)).await??;
+    let engine = app.engine.clone();
+    let rid = request_id.clone();
+    let job = move || {
+        let candidates = engine.identify(&probe, max)?;
+        to_json(&IdentifyResponse {
+            request_id: rid,
+            candidates: candidates
+                .into_iter()
+                .map(|c| CandidateOut {
+                    person_id: c.person_id,
+                    score: c.score,
+                })
+                .collect(),
+            decided_at: now_secs(),
+        })
+    };
+    let scope = format!("key:{}", who.key_id);
+    let result = run_idempotent(&app, &scope, "identify", &request_id, &body.sha256, job)
+        .await
+        .map(|(a, fresh)| (candidate_ids(&a.body), answer_response(a, fresh)));
+    let (subject, result) = match result {
+        Ok((subject, response)) => (subject, Ok(response)),
+        Err(p) => ("probe".to_owned(), Err(p)),
+    };
+    audit(
+        &app,
+        &who,
+        "identify",
+        subject,
+        Some(&request_id),
+        status_of(&result),
+    )
+    .await?;
+    result
+}
+
+fn candidate_ids(body: &Value) -> String {
+    let ids: Vec<&str> = body
+        .get("candidates")
+        .and_then(Value::as_array)
+        .map(|cs| {
+            cs.iter()
+                .filter_map(|c| c.get("person_id").and_then(Value::as_str))
+                .collect()
+        })
+        .unwrap_or_default();
+    format!("candidates:[{}]", ids.join(","))
+}
+
+/// `POST /v1/verify`: 1:1 check against the person enrolled under a NIK (analysts, admins).
+#[utoipa::path(post, path = "/v1/verify", tag = "search",
+    request_body = VerifyRequest, security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Match decision", body = VerifyResponse),
+        (status = "4XX", description = "Invalid request", body = Problem, content_type = "application/problem+json"),
+        (status = "5XX", description = "Queue full, engine not wired or unavailable", body = Problem, content_type = "application/problem+json")))]
+pub async fn verify(
+    State(app): State<AppState>,
+    Caller(who): Caller,
+    body: JsonBody<VerifyRequest>,
+) -> Result<Response, Problem> {
+    require(&who, &[Role::Analyst, Role::Admin], "verify")?;
+    let request_id = body.value.request_id.clone();
+    let value = body.value;
+    let (nik, probe) = run_on_rayon(move || validate::verify(&value)).await??;
+    let engine = app.engine.clone();
+    let rid = request_id.clone();
+    let job = move || {
+        let v = engine.verify(&nik, &probe)?;
+        to_json(&VerifyResponse {
+            request_id: rid,
+            matched: v.matched,
+            score: v.score,
+            decided_at: now_secs(),
+        })
+    };
+    let scope = format!("key:{}", who.key_id);
+    let result = run_idempotent(&app, &scope, "verify", &request_id, &body.sha256, job)
+        .await
+        .map(|(a, fresh)| answer_response(a, fresh));
+    audit(
+        &app,
+        &who,
+        "verify",
+        format!("nik:{nik}"),
+        Some(&request_id),
+        status_of(&result),
+    )
+    .await?;
+    result
+}
+
+/// `DELETE /v1/persons/{nik}`: remove an enrolled person (admins).
+#[utoipa::path(delete, path = "/v1/persons/{nik}", tag = "enrolment",
+    params(("nik" = String, Path, description = "The person's NIK")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Whether someone was removed", body = DeleteResponse),
+        (status = "4XX", description = "Invalid or forbidden", body = Problem, content_type = "application/problem+json"),
+        (status = "5XX", description = "Queue full, engine not wired or unavailable", body = Problem, content_type = "application/problem+json")))]
+pub async fn delete_person(
+    State(app): State<AppState>,
+    Caller(who): Caller,
+    Path(nik): Path<String>,
+) -> Result<Response, Problem> {
+    require(&who, &[Role::Admin], "delete persons")?;
+    let parsed = validate::nik(&nik, "/nik")?;
+    let result = async {
+        let _ticket = app.queue.admit()?;
+        let engine = app.engine.clone();
+        let deleted = run_on_rayon(move || engine.delete(&parsed))
+            .await?
+            .map_err(engine_problem)?;
+        Ok(Json(DeleteResponse { deleted }).into_response())
+    }
+    .await;
+    audit(
+        &app,
+        &who,
+        "delete",
+        format!("nik:{parsed}"),
+        None,
+        status_of(&result),
+    )
+    .await?;
+    result
+}
+
+/// `POST /v1/admin/keys`: create an API key (admins). The key is shown only in this answer.
+#[utoipa::path(post, path = "/v1/admin/keys", tag = "admin",
+    request_body = CreateKeyRequest, security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The new key", body = CreateKeyResponse),
+        (status = "4XX", description = "Invalid or forbidden", body = Problem, content_type = "application/problem+json")))]
+pub async fn create_key(
+    State(app): State<AppState>,
+    Caller(who): Caller,
+    body: JsonBody<CreateKeyRequest>,
+) -> Result<Response, Problem> {
+    require(&who, &[Role::Admin], "create keys")?;
+    let r = &body.value;
+    let spec = KeySpec::parse(
+        &r.role,
+        &r.name,
+        r.district.as_deref(),
+        r.service_point.as_deref(),
+    )?;
+    let keys = app.keys.clone();
+    let (key, record) = tokio::task::spawn_blocking(move || keys.create(&spec))
+        .await
+        .map_err(|e| internal("key store failure", e))?
+        .map_err(|e| internal("key store failure", e))?;
+    tracing::info!(by = %who.key_id, key_id = %record.key_id, role = record.role.as_str(), "API key created");
+    Ok((
+        StatusCode::CREATED,
+        Json(CreateKeyResponse {
+            key,
+            key_id: record.key_id,
+        }),
+    )
+        .into_response())
+}
+
+/// Fallback for unknown routes.
+pub async fn not_found() -> Problem {
+    Problem::new(Reason::NotFound, "no such route")
+}
+
+/// Fallback for known routes with another method.
+pub async fn method_not_allowed() -> Problem {
+    Problem::new(
+        Reason::MethodNotAllowed,
+        "this route does not take this method",
+    )
+}

@@ -1,0 +1,212 @@
+//! An append-only file of JSON records, one a line, each guarded by a CRC-32.
+//!
+//! Line format: `CRC32-hex-8 TAB json NEWLINE`, the CRC taken over the JSON bytes. Every
+//! append is one `write` followed by `fdatasync`, so a record is on disk before the caller
+//! answers anyone. On open, a torn or corrupt *last* line (a crash mid-write) is dropped and
+//! the file truncated to the last good line; a corrupt line followed by good ones is refused
+//! as damage that needs an operator.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
+use std::marker::PhantomData;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use thiserror::Error;
+
+/// Why a journal could not be read or appended to.
+#[derive(Debug, Error)]
+pub enum JournalError {
+    /// File system failure.
+    #[error("journal {path}: {source}")]
+    Io {
+        /// The journal file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A damaged line that is not the last one.
+    #[error("journal {path}: line {line} is corrupt and is followed by valid records")]
+    Corrupt {
+        /// The journal file.
+        path: PathBuf,
+        /// One-based line number.
+        line: usize,
+    },
+    /// A record could not be serialised.
+    #[error("journal record could not be encoded: {0}")]
+    Encode(#[from] serde_json::Error),
+    /// The lock was poisoned by a panic in another thread.
+    #[error("journal lock poisoned")]
+    Poisoned,
+}
+
+/// An open journal of records of type `T`.
+#[derive(Debug)]
+pub struct Journal<T> {
+    path: PathBuf,
+    file: Mutex<File>,
+    _records: PhantomData<fn() -> T>,
+}
+
+fn encode_line(json: &[u8]) -> Vec<u8> {
+    let mut line = format!("{:08x}\t", crc32fast::hash(json)).into_bytes();
+    line.extend_from_slice(json);
+    line.push(b'\n');
+    line
+}
+
+fn decode_line<T: DeserializeOwned>(line: &str) -> Option<T> {
+    let (crc, json) = line.split_once('\t')?;
+    let crc = u32::from_str_radix(crc, 16).ok()?;
+    (crc32fast::hash(json.as_bytes()) == crc)
+        .then(|| serde_json::from_str(json).ok())
+        .flatten()
+}
+
+impl<T: Serialize + DeserializeOwned> Journal<T> {
+    /// Opens (creating if needed) the journal at `path` and returns it with its records.
+    pub fn open(path: impl AsRef<Path>) -> Result<(Self, Vec<T>), JournalError> {
+        let path = path.as_ref().to_path_buf();
+        let io = |source| JournalError::Io {
+            path: path.clone(),
+            source,
+        };
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&path)
+            .map_err(io)?;
+        let mut records = Vec::new();
+        let mut good_end = 0u64;
+        let mut bad_line: Option<usize> = None;
+        let mut offset = 0u64;
+        let mut reader = BufReader::new(&mut file);
+        let mut buf = Vec::new();
+        let mut line_no = 0;
+        loop {
+            buf.clear();
+            let n = reader.read_until(b'\n', &mut buf).map_err(io)?;
+            if n == 0 {
+                break;
+            }
+            line_no += 1;
+            offset += n as u64;
+            let complete = buf.last() == Some(&b'\n');
+            let text = std::str::from_utf8(&buf)
+                .unwrap_or_default()
+                .trim_end_matches('\n');
+            match decode_line(text).filter(|_| complete) {
+                Some(record) => {
+                    if let Some(line) = bad_line {
+                        return Err(JournalError::Corrupt { path, line });
+                    }
+                    records.push(record);
+                    good_end = offset;
+                }
+                None => bad_line = bad_line.or(Some(line_no)),
+            }
+        }
+        drop(reader);
+        if bad_line.is_some() {
+            file.set_len(good_end).map_err(io)?;
+            file.seek(SeekFrom::End(0)).map_err(io)?;
+            file.sync_all().map_err(io)?;
+        }
+        Ok((
+            Self {
+                path,
+                file: Mutex::new(file),
+                _records: PhantomData,
+            },
+            records,
+        ))
+    }
+
+    /// Appends one record durably (written and `fdatasync`ed before returning). Blocking:
+    /// call from a blocking thread, not an async worker.
+    pub fn append(&self, record: &T) -> Result<(), JournalError> {
+        let line = encode_line(&serde_json::to_vec(record)?);
+        let mut file = self.file.lock().map_err(|_| JournalError::Poisoned)?;
+        let io = |source| JournalError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        file.write_all(&line).map_err(io)?;
+        file.sync_data().map_err(io)
+    }
+
+    /// Reads the valid records of the journal at `path` without opening it for writing
+    /// (damaged lines are skipped); an absent file has no records.
+    pub fn read(path: impl AsRef<Path>) -> Result<Vec<T>, JournalError> {
+        let path = path.as_ref();
+        let text = match std::fs::read(path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => {
+                return Err(JournalError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })
+            }
+        };
+        Ok(String::from_utf8_lossy(&text)
+            .lines()
+            .filter_map(decode_line)
+            .collect())
+    }
+
+    /// The journal file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_survive_reopen_and_torn_tail_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        {
+            let (j, recs) = Journal::<Vec<u32>>::open(&path).unwrap();
+            assert!(recs.is_empty());
+            j.append(&vec![1]).unwrap();
+            j.append(&vec![2, 3]).unwrap();
+        }
+        // A crash mid-write leaves a partial last line.
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        f.write_all(b"0000abcd\t[4,").unwrap();
+        drop(f);
+        let (j, recs) = Journal::<Vec<u32>>::open(&path).unwrap();
+        assert_eq!(recs, vec![vec![1], vec![2, 3]]);
+        j.append(&vec![5]).unwrap();
+        drop(j);
+        let (_, recs) = Journal::<Vec<u32>>::open(&path).unwrap();
+        assert_eq!(recs, vec![vec![1], vec![2, 3], vec![5]]);
+    }
+
+    #[test]
+    fn corruption_in_the_middle_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        {
+            let (j, _) = Journal::<u32>::open(&path).unwrap();
+            j.append(&1).unwrap();
+            j.append(&2).unwrap();
+        }
+        let text = std::fs::read_to_string(&path)
+            .unwrap()
+            .replacen("\t1", "\t7", 1);
+        std::fs::write(&path, text).unwrap();
+        assert!(matches!(
+            Journal::<u32>::open(&path),
+            Err(JournalError::Corrupt { line: 1, .. })
+        ));
+    }
+}

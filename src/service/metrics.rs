@@ -1,0 +1,157 @@
+//! Prometheus text exposition (version 0.0.4) of the service's counters.
+//!
+//! * `tunggal_http_requests_total{route,method,status}`
+//! * `tunggal_http_request_duration_seconds{route}` (histogram)
+//! * `tunggal_enrolments_total{verdict}`
+//! * `tunggal_queue_depth`, `tunggal_queue_capacity`
+//! * `tunggal_engine_wired`
+//!
+//! Routes are the matched templates (`/v1/enrolments/{request_id}`), never raw paths, so no
+//! client value reaches a label.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Upper bounds of the latency histogram buckets, in seconds.
+pub const LATENCY_BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
+
+#[derive(Debug, Default, Clone)]
+struct Histogram {
+    buckets: [u64; LATENCY_BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    requests: BTreeMap<(String, String, u16), u64>,
+    latency: BTreeMap<String, Histogram>,
+    enrolments: BTreeMap<String, u64>,
+}
+
+/// The service's metrics.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    inner: Mutex<Inner>,
+}
+
+impl Metrics {
+    /// Counts one answered request.
+    pub fn observe_request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
+        let Ok(mut inner) = self.inner.lock() else {
+            return;
+        };
+        *inner
+            .requests
+            .entry((route.to_owned(), method.to_owned(), status))
+            .or_default() += 1;
+        let h = inner.latency.entry(route.to_owned()).or_default();
+        let secs = elapsed.as_secs_f64();
+        for (bucket, bound) in h.buckets.iter_mut().zip(LATENCY_BUCKETS) {
+            if secs <= bound {
+                *bucket += 1;
+            }
+        }
+        h.count += 1;
+        h.sum += secs;
+    }
+
+    /// Counts one enrolment verdict (`single`, `duplicate`, `rejected`).
+    pub fn observe_verdict(&self, verdict: &str) {
+        if let Ok(mut inner) = self.inner.lock() {
+            *inner.enrolments.entry(verdict.to_owned()).or_default() += 1;
+        }
+    }
+
+    /// Renders every metric, with the queue and engine gauges given.
+    pub fn render(&self, queue_depth: usize, queue_capacity: usize, engine_wired: bool) -> String {
+        let mut out = String::new();
+        let Ok(inner) = self.inner.lock() else {
+            return out;
+        };
+        let _ = writeln!(
+            out,
+            "# HELP tunggal_http_requests_total HTTP requests answered."
+        );
+        let _ = writeln!(out, "# TYPE tunggal_http_requests_total counter");
+        for ((route, method, status), n) in &inner.requests {
+            let _ = writeln!(
+                out,
+                "tunggal_http_requests_total{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}} {n}"
+            );
+        }
+        let name = "tunggal_http_request_duration_seconds";
+        let _ = writeln!(out, "# HELP {name} Time to answer HTTP requests.");
+        let _ = writeln!(out, "# TYPE {name} histogram");
+        for (route, h) in &inner.latency {
+            for (bound, n) in LATENCY_BUCKETS.iter().zip(h.buckets) {
+                let _ = writeln!(out, "{name}_bucket{{route=\"{route}\",le=\"{bound}\"}} {n}");
+            }
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
+                h.count
+            );
+            let _ = writeln!(out, "{name}_sum{{route=\"{route}\"}} {}", h.sum);
+            let _ = writeln!(out, "{name}_count{{route=\"{route}\"}} {}", h.count);
+        }
+        let _ = writeln!(
+            out,
+            "# HELP tunggal_enrolments_total Enrolments by verdict."
+        );
+        let _ = writeln!(out, "# TYPE tunggal_enrolments_total counter");
+        for verdict in ["single", "duplicate", "rejected"] {
+            let n = inner.enrolments.get(verdict).copied().unwrap_or(0);
+            let _ = writeln!(out, "tunggal_enrolments_total{{verdict=\"{verdict}\"}} {n}");
+        }
+        let _ = writeln!(
+            out,
+            "# HELP tunggal_queue_depth Matching jobs admitted and not finished."
+        );
+        let _ = writeln!(out, "# TYPE tunggal_queue_depth gauge");
+        let _ = writeln!(out, "tunggal_queue_depth {queue_depth}");
+        let _ = writeln!(
+            out,
+            "# HELP tunggal_queue_capacity Most matching jobs admitted at once."
+        );
+        let _ = writeln!(out, "# TYPE tunggal_queue_capacity gauge");
+        let _ = writeln!(out, "tunggal_queue_capacity {queue_capacity}");
+        let _ = writeln!(
+            out,
+            "# HELP tunggal_engine_wired 1 when a real matching engine is wired."
+        );
+        let _ = writeln!(out, "# TYPE tunggal_engine_wired gauge");
+        let _ = writeln!(out, "tunggal_engine_wired {}", u8::from(engine_wired));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_cumulative_buckets() {
+        let m = Metrics::default();
+        m.observe_request("/health", "GET", 200, Duration::from_millis(3));
+        m.observe_request("/health", "GET", 200, Duration::from_millis(300));
+        m.observe_verdict("single");
+        let text = m.render(1, 8, false);
+        assert!(text.contains(
+            "tunggal_http_requests_total{route=\"/health\",method=\"GET\",status=\"200\"} 2"
+        ));
+        assert!(text.contains(
+            "tunggal_http_request_duration_seconds_bucket{route=\"/health\",le=\"0.005\"} 1"
+        ));
+        assert!(text.contains(
+            "tunggal_http_request_duration_seconds_bucket{route=\"/health\",le=\"0.5\"} 2"
+        ));
+        assert!(text.contains("tunggal_enrolments_total{verdict=\"single\"} 1"));
+        assert!(text.contains("tunggal_queue_depth 1"));
+        assert!(text.contains("tunggal_engine_wired 0"));
+    }
+}

@@ -1,0 +1,49 @@
+//! `tunggal serve`: the HTTP API of the deduplication engine.
+//!
+//! District service points submit enrolment records; the service validates them, checks the
+//! caller's API key and role, keeps the first answer to every `request_id`, admits matching
+//! jobs through a bounded queue and runs them on rayon against an [`EnrolmentEngine`].
+//!
+//! **The gallery engine is not wired yet**: the shipped server runs [`UnwiredEngine`], so
+//! `/ready` answers 503 and enrolment, identify and verify answer 503 `engine_not_wired`
+//! after validation, authentication and idempotency checks.
+//!
+//! # Routes
+//!
+//! | method | path | roles |
+//! |---|---|---|
+//! | GET | `/health`, `/ready`, `/metrics`, `/openapi.json` | none |
+//! | POST | `/v1/enrolments` | service-point (own district and service point), admin |
+//! | GET | `/v1/enrolments/{request_id}` | service-point (own), analyst, admin (`?district=&service_point=`) |
+//! | POST | `/v1/identify`, `/v1/verify` | analyst, admin |
+//! | DELETE | `/v1/persons/{nik}` | admin |
+//! | POST | `/v1/admin/keys` | admin |
+//!
+//! # Problem reasons
+//!
+//! Every failure is `application/problem+json` with `type`, `title`, `status`, `detail`,
+//! `reason`, and where it applies `pointer` (JSON pointer to the field) and `retry_after`.
+//! The `reason` codes, their statuses and meanings are listed in [`Reason`] and in
+//! `docs/service.md` (checked against [`Reason::all`] by a test).
+
+pub mod audit;
+pub mod config;
+pub mod engine;
+pub mod extract;
+pub mod handlers;
+pub mod idempotency;
+pub mod journal;
+pub mod keys;
+pub mod metrics;
+pub mod model;
+pub mod openapi;
+pub mod problem;
+pub mod queue;
+pub mod record;
+pub mod server;
+pub mod validate;
+
+pub use config::{Overrides, ServiceConfig};
+pub use engine::{Candidate, EngineError, EnrolmentEngine, UnwiredEngine, Verdict, Verification};
+pub use problem::{Problem, Reason};
+pub use server::{Service, ServiceError};

@@ -1,0 +1,63 @@
+//! The OpenAPI document, generated from the handlers' annotations and the wire types.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::handlers;
+use super::model::{
+    CandidateOut, CreateKeyRequest, CreateKeyResponse, DeleteResponse, EnrolmentRequest,
+    EnrolmentResponse, FingerprintIn, HealthResponse, IdentifyRequest, IdentifyResponse, IrisIn,
+    VerdictKind, VerifyRequest, VerifyResponse,
+};
+use super::problem::{Problem, Reason};
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        if let Some(components) = openapi.components.as_mut() {
+            components.add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .description(Some("Tunggal API key (tgl_…)"))
+                        .build(),
+                ),
+            );
+        }
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Tunggal",
+        description = "Central biometric deduplication engine (ABIS) for e-KTP. Errors are \
+                       application/problem+json with a stable `reason`."
+    ),
+    paths(
+        handlers::health,
+        handlers::ready,
+        handlers::metrics,
+        handlers::openapi,
+        handlers::enrol,
+        handlers::enrolment_status,
+        handlers::identify,
+        handlers::verify,
+        handlers::delete_person,
+        handlers::create_key,
+    ),
+    components(schemas(
+        Problem, Reason, FingerprintIn, IrisIn, EnrolmentRequest, EnrolmentResponse, VerdictKind,
+        IdentifyRequest, IdentifyResponse, CandidateOut, VerifyRequest, VerifyResponse,
+        DeleteResponse, CreateKeyRequest, CreateKeyResponse, HealthResponse
+    )),
+    modifiers(&BearerAuth)
+)]
+struct ApiDoc;
+
+/// The OpenAPI document of the service.
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
