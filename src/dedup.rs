@@ -5,8 +5,8 @@ use rayon::prelude::*;
 use tunggal_datasets::iris_source::{Eye, IrisSource};
 use tunggal_datasets::population::{Capture, CaptureSpec, Population, QualityMode};
 use tunggal_index::gallery::descriptor::similarity;
-use tunggal_index::gallery::iris::iris_distance;
-use tunggal_index::gallery::{Enrolment, IrisCode, PreparedPerson, Preparer, FINGERS};
+use tunggal_index::gallery::{Enrolment, IrisCode, PreparedPerson, Preparer, EYES, FINGERS};
+use tunggal_index::iris::{decode_record, IrisProbe};
 use tunggal_index::search::{Calibration, FusionCaps, LlrTable};
 
 /// First person id used for calibration, far from any scenario's ids.
@@ -42,7 +42,7 @@ pub struct ScoreSamples {
     pub descriptor: (Vec<f32>, Vec<f32>),
     /// Matcher score: mates, non-mates.
     pub finger: (Vec<f32>, Vec<f32>),
-    /// Iris similarity `1 − HD`: mates, non-mates.
+    /// Iris best normalised Hamming distance over the rotation window: mates, non-mates.
     pub iris: (Vec<f32>, Vec<f32>),
 }
 
@@ -71,10 +71,25 @@ fn prepare_pair<I: IrisSource>(
     ))
 }
 
+/// The probe form of each present eye of a prepared person.
+fn iris_probes(preparer: &Preparer, p: &PreparedPerson) -> anyhow::Result<Vec<Option<IrisProbe>>> {
+    let matcher = preparer.iris();
+    (0..EYES)
+        .map(|e| {
+            if !p.record.has_eye(e) {
+                return Ok(None);
+            }
+            let t = decode_record(matcher.layout(), &p.record.irises[e])?;
+            Ok(Some(matcher.prepare(&t)?))
+        })
+        .collect()
+}
+
 /// Scores `persons` calibration people (ids from [`CALIBRATION_ID_BASE`]) with two captures
 /// each: mates are the two captures of a person; descriptor and iris non-mates are every
 /// pair of different people, matcher non-mates each person against the next
-/// `matcher_impostors` people.
+/// `matcher_impostors` people. Iris scores are the matcher's best `hd_norm` over its rotation
+/// window.
 pub fn sample_scores<I: IrisSource>(
     pop: &Population<I>,
     preparer: &Preparer,
@@ -86,12 +101,14 @@ pub fn sample_scores<I: IrisSource>(
         .map(|i| prepare_pair(pop, preparer, CALIBRATION_ID_BASE + i))
         .collect::<anyhow::Result<_>>()?;
     let matcher = preparer.matcher();
+    let iris = preparer.iris();
     let n = people.len();
     let per_person: Vec<ScoreSamples> = (0..n)
         .into_par_iter()
         .map(|i| {
             let mut s = ScoreSamples::default();
             let (a, _) = &people[i];
+            let probes = iris_probes(preparer, a)?;
             for (j, (_, b)) in people.iter().enumerate() {
                 let mate = i == j;
                 let near = (j + n - i) % n <= matcher_impostors as usize;
@@ -115,17 +132,20 @@ pub fn sample_scores<I: IrisSource>(
                         }
                     }
                 }
-                for e in 0..2 {
-                    if a.record.has_eye(e) && b.record.has_eye(e) {
-                        if let Some(hd) = iris_distance(&a.record.irises[e], &b.record.irises[e]) {
-                            if mate { &mut s.iris.0 } else { &mut s.iris.1 }.push(1.0 - hd);
-                        }
+                for (e, probe) in probes.iter().enumerate() {
+                    let Some(probe) = probe else { continue };
+                    if !b.record.has_eye(e) {
+                        continue;
+                    }
+                    if let Some(score) = iris.compare(probe, &b.record.irises[e])?.score() {
+                        let hd = score.hd_norm as f32;
+                        if mate { &mut s.iris.0 } else { &mut s.iris.1 }.push(hd);
                     }
                 }
             }
-            s
+            Ok(s)
         })
-        .collect();
+        .collect::<anyhow::Result<_>>()?;
     let mut all = ScoreSamples::default();
     for s in per_person {
         all.descriptor.0.extend(s.descriptor.0);
@@ -138,6 +158,11 @@ pub fn sample_scores<I: IrisSource>(
     Ok(all)
 }
 
+/// `1 − hd_norm`, the iris similarity the calibration table is indexed by.
+fn similarity_of(hd_norm: &[f32]) -> Vec<f32> {
+    hd_norm.iter().map(|h| 1.0 - h).collect()
+}
+
 /// Learns the calibration tables from score samples.
 pub fn learn(samples: &ScoreSamples, caps: FusionCaps) -> anyhow::Result<Calibration> {
     let d = &samples.descriptor;
@@ -146,12 +171,19 @@ pub fn learn(samples: &ScoreSamples, caps: FusionCaps) -> anyhow::Result<Calibra
     Ok(Calibration {
         descriptor: LlrTable::learn(&d.0, &d.1, -4.0, 36.0, 80, caps.per_finger)?,
         finger: LlrTable::learn(&f.0, &f.1, 0.0, 1.0, 100, caps.per_finger)?,
-        iris: LlrTable::learn(&i.0, &i.1, 0.0, 1.0, 100, caps.per_eye)?,
+        iris: LlrTable::learn(
+            &similarity_of(&i.0),
+            &similarity_of(&i.1),
+            0.4,
+            1.0,
+            120,
+            caps.per_eye,
+        )?,
         caps,
     })
 }
 
-/// Mean and share above a value, for reports.
+/// Extremes and percentiles, for reports.
 pub fn describe(scores: &[f32]) -> String {
     if scores.is_empty() {
         return "n=0".into();
@@ -160,8 +192,9 @@ pub fn describe(scores: &[f32]) -> String {
     v.sort_by(f32::total_cmp);
     let q = |p: f64| v[((v.len() - 1) as f64 * p) as usize];
     format!(
-        "n={} p1={:.3} p10={:.3} p50={:.3} p90={:.3} p99={:.3} max={:.3}",
+        "n={} min={:.3} p1={:.3} p10={:.3} p50={:.3} p90={:.3} p99={:.3} max={:.3}",
         v.len(),
+        v[0],
         q(0.01),
         q(0.10),
         q(0.5),

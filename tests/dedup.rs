@@ -96,6 +96,12 @@ fn returning_people_are_duplicates_and_new_people_single() {
                 assert!(c[0].fused >= out.threshold);
                 assert!(c[0].fingers.iter().flatten().count() >= 3);
                 assert!(c[0].eyes.iter().flatten().count() == 2);
+                // Both eyes pass the iris gate and score low after rotation compensation.
+                for e in c[0].eyes.iter().flatten() {
+                    let hd = e.hd_norm.unwrap();
+                    assert!(hd < 0.3, "person {id}: hd_norm {hd}");
+                    assert!(e.llr > 0.0);
+                }
             }
             v => panic!("person {id}: {v:?}"),
         }
@@ -104,6 +110,12 @@ fn returning_people_are_duplicates_and_new_people_single() {
         let probe = g.prepare(&capture(&pop, id, 0)).unwrap();
         let out = search(&g, &probe, &cfg).unwrap();
         assert_eq!(out.verdict, Verdict::Single, "new person {id}");
+        // Other people's eyes fall beyond the gate and carry the (negative) iris floor.
+        let best = out.best.unwrap();
+        for e in best.eyes.iter().flatten() {
+            assert!(e.hd_norm.is_none_or(|h| h > 0.3), "new person {id}: {e:?}");
+            assert!(e.llr < 0.0, "new person {id}: {e:?}");
+        }
         assert_eq!(out.gallery_size, 40);
     }
 }

@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 use tunggal_datasets::population::Population;
 use tunggal_datasets::scenario::{HardCaseRates, Scenario, ScenarioPlan};
-use tunggal_index::gallery::{Gallery, GalleryConfig, PreparedPerson};
+use tunggal_index::gallery::{DescriptorParams, Gallery, GalleryConfig, PreparedPerson};
 use tunggal_index::search::{Deduplicator, FusionCaps, SearchConfig, Verdict};
 use tunggal_index::storage::Durability;
 
@@ -32,6 +32,10 @@ pub struct DedupPlan {
     pub no_iris: bool,
     /// Shortlist length.
     pub shortlist: usize,
+    /// First-stage descriptor parameters.
+    pub descriptor: DescriptorParams,
+    /// Iris gate on the normalised Hamming distance.
+    pub iris_gate: f64,
     /// Data directory (created; must not hold another gallery).
     pub dir: PathBuf,
 }
@@ -61,6 +65,11 @@ pub struct DedupReport {
     pub calibration_s: f64,
     pub shortlist: usize,
     pub irises: bool,
+    /// Share of mated searches whose mate is among the first `k` of the first-stage ranking,
+    /// for `k` = 8, 16, 32, … up to the shortlist: `(k, share)`.
+    pub hit_rate_at: Vec<(usize, f64)>,
+    /// Mated searches whose mate the first stage did not rank within the shortlist.
+    pub stage1_misses: u64,
 }
 
 fn quantile(sorted: &[f64], p: f64) -> f64 {
@@ -73,7 +82,10 @@ fn quantile(sorted: &[f64], p: f64) -> f64 {
 /// Runs the benchmark.
 pub fn run(plan: &DedupPlan) -> anyhow::Result<DedupReport> {
     let pop = Population::new(plan.seed);
-    let mut config = GalleryConfig::default();
+    let mut config = GalleryConfig {
+        descriptor: plan.descriptor,
+        ..GalleryConfig::default()
+    };
     config.store.durability = Durability::SyncPerBatch;
 
     let t = Instant::now();
@@ -85,8 +97,8 @@ pub fn run(plan: &DedupPlan) -> anyhow::Result<DedupReport> {
     eprintln!("descriptor non-mates {}", describe(&samples.descriptor.1));
     eprintln!("matcher mates        {}", describe(&samples.finger.0));
     eprintln!("matcher non-mates    {}", describe(&samples.finger.1));
-    eprintln!("iris mates           {}", describe(&samples.iris.0));
-    eprintln!("iris non-mates       {}", describe(&samples.iris.1));
+    eprintln!("iris hd_norm mates     {}", describe(&samples.iris.0));
+    eprintln!("iris hd_norm non-mates {}", describe(&samples.iris.1));
 
     std::fs::create_dir_all(&plan.dir).with_context(|| plan.dir.display().to_string())?;
     let gallery = Gallery::open(&plan.dir, config.clone(), Some(calibration))?;
@@ -132,8 +144,14 @@ pub fn run(plan: &DedupPlan) -> anyhow::Result<DedupReport> {
     let footprint = gallery.footprint()?;
     let search = SearchConfig {
         shortlist: plan.shortlist,
+        iris_gate: plan.iris_gate,
         ..SearchConfig::default()
     };
+    let ks: Vec<usize> = std::iter::successors(Some(8usize), |k| Some(k * 2))
+        .take_while(|&k| k < plan.shortlist)
+        .chain([plan.shortlist])
+        .collect();
+    let mut hits_at = vec![0u64; ks.len()];
     let engine = Deduplicator::new(gallery, search);
 
     let probes: Vec<_> = scenario.probes_par().collect();
@@ -156,8 +174,13 @@ pub fn run(plan: &DedupPlan) -> anyhow::Result<DedupReport> {
         match truth.mate {
             Some(m) => {
                 mated += 1;
-                if d.outcome.shortlist.contains(&m) {
+                if let Some(rank) = d.outcome.shortlist.iter().position(|&k| k == m) {
                     hits += 1;
+                    for (h, &k) in hits_at.iter_mut().zip(&ks) {
+                        if rank < k {
+                            *h += 1;
+                        }
+                    }
                 }
                 let found = match &d.outcome.verdict {
                     Verdict::Duplicate(c) => c.iter().any(|c| c.key == m),
@@ -205,5 +228,11 @@ pub fn run(plan: &DedupPlan) -> anyhow::Result<DedupReport> {
         calibration_s,
         shortlist: plan.shortlist,
         irises: with_iris,
+        hit_rate_at: ks
+            .iter()
+            .zip(&hits_at)
+            .map(|(&k, &h)| (k, ratio(h, mated)))
+            .collect(),
+        stage1_misses: mated - hits,
     })
 }

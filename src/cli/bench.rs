@@ -48,6 +48,19 @@ pub enum BenchCommand {
         /// First-stage shortlist length.
         #[arg(long, default_value_t = 64)]
         shortlist: usize,
+        /// Descriptor hash functions per cylinder (default: the gallery default).
+        #[arg(long)]
+        descriptor_hashes: Option<usize>,
+        /// Descriptor bits sampled per hash function (default: the gallery default).
+        #[arg(long)]
+        descriptor_bits: Option<usize>,
+        /// Fewest set sampled bits for a descriptor word to be inserted (default: the
+        /// gallery default).
+        #[arg(long)]
+        descriptor_min_ones: Option<u32>,
+        /// Iris gate on the normalised Hamming distance.
+        #[arg(long, default_value_t = tunggal_index::search::DEFAULT_IRIS_GATE)]
+        iris_gate: f64,
         /// Data directory for the gallery (must be new; removed afterwards unless --keep).
         #[arg(long)]
         dir: Option<PathBuf>,
@@ -90,10 +103,24 @@ impl BenchCommand {
                 calibration_persons,
                 no_iris,
                 shortlist,
+                descriptor_hashes,
+                descriptor_bits,
+                descriptor_min_ones,
+                iris_gate,
                 dir,
                 keep,
                 report,
             } => {
+                let mut descriptor = tunggal_index::gallery::DescriptorParams::default();
+                if let Some(h) = descriptor_hashes {
+                    descriptor.hashes = h;
+                }
+                if let Some(b) = descriptor_bits {
+                    descriptor.bits_per_hash = b;
+                }
+                if let Some(m) = descriptor_min_ones {
+                    descriptor.min_ones = m;
+                }
                 let dir = dir.unwrap_or_else(|| {
                     std::env::temp_dir().join(format!("tunggal-dedup-{}", std::process::id()))
                 });
@@ -105,6 +132,8 @@ impl BenchCommand {
                     calibration_persons,
                     no_iris,
                     shortlist,
+                    descriptor,
+                    iris_gate,
                     dir: dir.clone(),
                 };
                 let result = crate::bench::dedup::run(&plan);

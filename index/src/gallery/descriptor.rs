@@ -10,7 +10,9 @@
 //! the MCC-LSH idea of Cappelli, Ferrara and Maltoni, 2011, without its hash tables).
 //!
 //! A sample is skipped when one of its cells is outside the cylinder's valid area or when
-//! all sampled bits are zero (an empty neighbourhood says nothing about identity).
+//! fewer than [`DescriptorParams::min_ones`] sampled bits are set: words with very few set
+//! bits (an empty or sparse neighbourhood) are drawn by almost every finger, so they set the
+//! same positions in mates and non-mates alike and say little about identity.
 //!
 //! Similarity is the number of shared set bits against what two random vectors with the
 //! same densities would share: `(c − e) / √(e + 1)` with `e = |a|·|b| / DESCRIPTOR_BITS`.
@@ -31,6 +33,9 @@ pub struct DescriptorParams {
     pub hashes: usize,
     /// Bits sampled per hash function (at most 32).
     pub bits_per_hash: usize,
+    /// Fewest set bits among a hash function's sampled bits for its word to be inserted
+    /// (at least 1: the all-zero word is never inserted).
+    pub min_ones: u32,
     /// Seed of the sampled positions.
     pub seed: u64,
 }
@@ -40,6 +45,7 @@ impl Default for DescriptorParams {
         Self {
             hashes: 16,
             bits_per_hash: 14,
+            min_ones: 1,
             seed: 0x7475_6e67_6761_6c31,
         }
     }
@@ -78,9 +84,13 @@ fn mix(v: u64) -> u64 {
 
 impl DescriptorBuilder {
     /// A builder for cylinders made with `mcc`; `None` if the parameters leave no cell to
-    /// sample or ask for more than 32 bits per hash.
+    /// sample, ask for more than 32 bits per hash or for more set bits than sampled.
     pub fn new(params: DescriptorParams, mcc: &MccParams) -> Option<Self> {
-        if params.bits_per_hash == 0 || params.bits_per_hash > 32 || params.hashes == 0 {
+        if params.bits_per_hash == 0
+            || params.bits_per_hash > 32
+            || params.hashes == 0
+            || params.min_ones as usize > params.bits_per_hash
+        {
             return None;
         }
         let ns = mcc.ns;
@@ -137,6 +147,7 @@ impl DescriptorBuilder {
             return out;
         }
         let h = self.params.bits_per_hash;
+        let min_ones = self.params.min_ones.max(1);
         for i in 0..t.len() {
             let cyl = t.cylinder(i);
             'hash: for (l, group) in self.samples.chunks_exact(h).enumerate() {
@@ -147,7 +158,7 @@ impl DescriptorBuilder {
                     }
                     v = v << 1 | (cyl[usize::from(s.word)] >> s.bit & 1);
                 }
-                if v == 0 {
+                if v.count_ones() < min_ones {
                     continue;
                 }
                 let pos = (mix(v ^ (l as u64) << 40 ^ self.params.seed) % DESCRIPTOR_BITS as u64)
@@ -239,9 +250,15 @@ mod tests {
         let p = |hashes, bits_per_hash| DescriptorParams {
             hashes,
             bits_per_hash,
+            min_ones: 1,
             seed: 1,
         };
         assert!(DescriptorBuilder::new(p(0, 8), &mcc).is_none());
+        let too_many = DescriptorParams {
+            min_ones: 9,
+            ..p(4, 8)
+        };
+        assert!(DescriptorBuilder::new(too_many, &mcc).is_none());
         assert!(DescriptorBuilder::new(p(4, 0), &mcc).is_none());
         assert!(DescriptorBuilder::new(p(4, 33), &mcc).is_none());
     }

@@ -1,5 +1,6 @@
 //! Errors of the gallery and the search.
 
+use crate::iris::IrisError;
 use crate::storage::StorageError;
 
 /// Why a gallery operation failed.
@@ -8,6 +9,9 @@ pub enum GalleryError {
     /// The storage layer failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// An iris code or the iris matcher refused an operation.
+    #[error(transparent)]
+    Iris(#[from] IrisError),
     /// A file next to the store (the calibration table) could not be read or written.
     #[error("{path}: {source}")]
     Io {

@@ -1,8 +1,8 @@
 //! The gallery: enrolled people on top of [`crate::storage::Store`].
 //!
 //! Each person is one hot fixed-stride [`PersonRecord`] (key, presence bits, ten first-stage
-//! finger descriptors, two iris slots: 2 368 bytes, scanned by the first stage for every
-//! search) and one cold blob (every finger's minutiae and prepared cylinders, see [`cold`]),
+//! finger descriptors, two iris gallery records of the iris module: 2 368 bytes, scanned by
+//! the first stage for every search) and one cold blob (every finger's minutiae and prepared cylinders, see [`cold`]),
 //! read only for the second stage's shortlist and for analysts.
 //!
 //! The calibration that turns scores into likelihood ratios is stored with the gallery, in
@@ -17,6 +17,7 @@ pub mod record;
 use std::path::{Path, PathBuf};
 
 use crate::finger::{FingerMatcher, MccParams};
+use crate::iris::IrisMatcher;
 use crate::search::fusion::Calibration;
 use crate::storage::{Snapshot, Store, StoreConfig};
 use crate::template::{FingerPosition, FingerTemplate};
@@ -24,7 +25,7 @@ use crate::template::{FingerPosition, FingerTemplate};
 pub use cold::{ColdFinger, ColdFingers};
 pub use descriptor::{DescriptorBuilder, DescriptorParams, DESCRIPTOR_BITS, DESCRIPTOR_WORDS};
 pub use error::GalleryError;
-pub use iris::IrisCode;
+pub use iris::{IrisCode, GALLERY_IRIS_LAYOUT};
 pub use record::{PersonRecord, EYES, EYE_PRESENCE_SHIFT, FINGERS, PERSON_RECORD_BYTES};
 
 /// Name of the calibration file in the data directory.
@@ -116,6 +117,7 @@ pub struct Footprint {
 pub struct Preparer {
     matcher: FingerMatcher,
     descriptors: DescriptorBuilder,
+    iris: IrisMatcher,
 }
 
 impl Preparer {
@@ -127,7 +129,13 @@ impl Preparer {
         Ok(Self {
             matcher: FingerMatcher::new(mcc.clone()),
             descriptors,
+            iris: IrisMatcher::for_layout(GALLERY_IRIS_LAYOUT),
         })
+    }
+
+    /// The iris matcher (default settings of [`GALLERY_IRIS_LAYOUT`]: ±8 positions).
+    pub fn iris(&self) -> &IrisMatcher {
+        &self.iris
     }
 
     /// The fingerprint matcher.
@@ -141,7 +149,9 @@ impl Preparer {
     }
 
     /// Prepares an enrolment. Fails on an unknown finger position or a finger or eye given
-    /// twice; unusable templates are kept out of the record and listed.
+    /// twice; unusable templates (fingers with fewer than [`MIN_CYLINDERS`] cylinders, eyes
+    /// with fewer valid bits than the iris matcher's `min_template_bits`) are kept out of the
+    /// record and listed.
     pub fn prepare(&self, enrolment: &Enrolment) -> Result<PreparedPerson, GalleryError> {
         let mut record = Box::new(PersonRecord::new(0));
         let mut fingers: ColdFingers = Default::default();
@@ -184,7 +194,7 @@ impl Preparer {
                 )));
             }
             eyes_seen |= 1 << code.eye;
-            if code.valid_bits() < iris::MIN_COMPARED_BITS {
+            if code.valid_bits() < self.iris.config().min_template_bits {
                 unusable_eyes.push(code.eye);
                 continue;
             }

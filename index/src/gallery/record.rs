@@ -36,7 +36,8 @@ pub struct PersonRecord {
     pub reserved: [u32; 8],
     /// First-stage fingerprint descriptors, by finger slot.
     pub fingers: [[u64; DESCRIPTOR_WORDS]; FINGERS],
-    /// Iris gallery records (code then mask), left then right.
+    /// Iris gallery records ([`crate::iris::encode_record`] layout of the 2 048-bit code:
+    /// rows in cascade order, each row's code then mask words), left then right.
     pub irises: [[u64; IRIS_RECORD_WORDS]; EYES],
 }
 

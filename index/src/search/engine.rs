@@ -17,7 +17,8 @@ use std::sync::{Condvar, Mutex};
 use crate::gallery::{Enrolment, Gallery, GalleryError, PreparedPerson};
 
 use super::{
-    check, decide, fusion, second_stage, stage1, stage2, SearchConfig, SearchOutcome, Verdict,
+    check, decide, fusion, scorer, second_stage, stage1, stage2, SearchConfig, SearchOutcome,
+    Stage1Probe, Verdict,
 };
 
 /// The outcome of one submitted enrolment.
@@ -173,11 +174,21 @@ impl Deduplicator {
     fn decide_batch(&self, batch: &[Job]) -> Result<Vec<SearchOutcome>, GalleryError> {
         let snap = self.gallery.snapshot();
         let cal = self.gallery.calibration();
-        let records: Vec<_> = batch.iter().map(|j| &*j.person.record).collect();
-        let shortlists = stage1::scan(&snap, &records, cal, self.config.shortlist)?;
+        let scorer = scorer(&self.gallery);
+        let queries = batch
+            .iter()
+            .map(|j| {
+                Stage1Probe::new(
+                    &j.person.record,
+                    self.gallery.preparer().iris(),
+                    self.config.iris_gate,
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let shortlists = stage1::scan(&snap, &queries, &scorer, self.config.shortlist)?;
         let mut accepted: Vec<&Job> = Vec::new();
         let mut out = Vec::with_capacity(batch.len());
-        for (job, hits) in batch.iter().zip(shortlists) {
+        for ((job, query), hits) in batch.iter().zip(&queries).zip(shortlists) {
             let gallery_size = snap.len() + accepted.len();
             if let Some(r) = check(&job.person, &self.config) {
                 out.push(SearchOutcome {
@@ -194,7 +205,7 @@ impl Deduplicator {
             for earlier in &accepted {
                 let mut record = *earlier.person.record;
                 record.key = earlier.key;
-                let hit = stage1::score(&job.person.record, &record, cal);
+                let hit = scorer.score_full(query, &record)?;
                 candidates.push(stage2::compare(
                     self.gallery.preparer().matcher(),
                     cal,

@@ -1,7 +1,7 @@
 //! Score calibration and fusion.
 //!
 //! Every raw score (first-stage finger descriptor similarity, second-stage finger matcher
-//! score, iris similarity `1 − HD`) is mapped to a log-likelihood ratio
+//! score, iris similarity `1 − hd_norm`) is mapped to a log-likelihood ratio
 //! `ln p(s | mate) / p(s | non-mate)` by a [`LlrTable`] learned from genuine and impostor
 //! scores: a histogram per class with add-half smoothing, made non-decreasing by weighted
 //! isotonic regression, then clamped to `±cap`. Smoothing bounds the ratio where impostor
@@ -137,7 +137,8 @@ pub struct Calibration {
     pub descriptor: LlrTable,
     /// Second-stage finger matcher score.
     pub finger: LlrTable,
-    /// Iris similarity `1 − HD`.
+    /// Iris similarity `1 − hd_norm` (the iris matcher's best normalised Hamming distance
+    /// over its rotation window).
     pub iris: LlrTable,
     /// Fusion caps.
     pub caps: FusionCaps,

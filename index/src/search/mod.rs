@@ -1,7 +1,8 @@
 //! Staged 1:N search and the deduplication decision.
 //!
 //! 1. [`stage1`]: every live person's hot record against the probe (finger descriptors by
-//!    popcount, irises exhaustively), fused with calibrated ratios; the best
+//!    popcount, irises with the rotation-compensated iris matcher behind a permissive gate),
+//!    fused with calibrated ratios; the best
 //!    [`SearchConfig::shortlist`] people go on.
 //! 2. [`stage2`]: the shortlist's cold fingers (read from the blob store) compared with the
 //!    fingerprint matcher, position by position.
@@ -23,8 +24,11 @@ use crate::storage::Snapshot;
 
 pub use engine::{Decision, Deduplicator};
 pub use fusion::{Calibration, FusionCaps, LlrTable};
-pub use stage1::Stage1Hit;
+pub use stage1::{EyeEvidence, Scorer, Stage1Hit, Stage1Probe};
 pub use verdict::{Candidate, EyeScore, FingerScore, Rejection, SearchOutcome, Verdict};
+
+/// Default iris gate on the normalised Hamming distance.
+pub const DEFAULT_IRIS_GATE: f64 = 0.40;
 
 /// Search policy.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -37,6 +41,9 @@ pub struct SearchConfig {
     pub min_fingers: usize,
     /// Most probes searched in one pass.
     pub max_batch: usize,
+    /// Iris gate: an eye whose best normalised Hamming distance is above it is a non-match
+    /// and gets the iris floor (see [`stage1`]).
+    pub iris_gate: f64,
 }
 
 impl Default for SearchConfig {
@@ -46,6 +53,7 @@ impl Default for SearchConfig {
             target_fpir: 1e-3,
             min_fingers: 3,
             max_batch: 16,
+            iris_gate: DEFAULT_IRIS_GATE,
         }
     }
 }
@@ -63,6 +71,14 @@ pub fn check(person: &PreparedPerson, config: &SearchConfig) -> Option<Rejection
         usable,
         required: config.min_fingers,
     })
+}
+
+/// The first-stage scorer of a gallery.
+pub fn scorer(gallery: &Gallery) -> Scorer<'_> {
+    Scorer {
+        calibration: gallery.calibration(),
+        iris: gallery.preparer().iris(),
+    }
 }
 
 /// Second stage for one probe over its shortlist, read from `snap`; candidates best first.
@@ -134,8 +150,11 @@ pub fn search_batch(
     config: &SearchConfig,
 ) -> Result<Vec<SearchOutcome>, GalleryError> {
     let snap = gallery.snapshot();
-    let records: Vec<_> = probes.iter().map(|p| &*p.record).collect();
-    let shortlists = stage1::scan(&snap, &records, gallery.calibration(), config.shortlist)?;
+    let queries = probes
+        .iter()
+        .map(|p| Stage1Probe::new(&p.record, gallery.preparer().iris(), config.iris_gate))
+        .collect::<Result<Vec<_>, _>>()?;
+    let shortlists = stage1::scan(&snap, &queries, &scorer(gallery), config.shortlist)?;
     probes
         .iter()
         .zip(shortlists)

@@ -1,5 +1,14 @@
 //! First stage: every live person of the gallery against a batch of probes, on hot records
-//! only (finger descriptors by popcount, irises exhaustively), keeping the best `k` per probe.
+//! only (finger descriptors by popcount, irises with the iris matcher), keeping the best `k`
+//! per probe.
+//!
+//! Each probe eye is prepared once per search as an [`IrisQuery`] (the probe rotated over the
+//! matcher's window, and threshold tables for the *iris gate*, a permissive threshold on the
+//! normalised Hamming distance). A gallery eye is first screened with the cascaded scan
+//! ([`ScanStrategy::Cascade`]); one that passes the gate is compared in full
+//! ([`IrisMatcher::compare`]) and its best `hd_norm` over the window is calibrated. One that
+//! does not pass is a non-match and gets the *iris floor*: the calibrated ratio at the gate,
+//! which bounds from above the ratio of every distance beyond it (the table is monotone).
 //!
 //! Rayon splits the gallery into blocks of [`BLOCK`] records; each block is read once for the
 //! whole batch of probes, so a batch costs one pass over memory.
@@ -10,14 +19,26 @@ use std::collections::BinaryHeap;
 use rayon::prelude::*;
 
 use crate::gallery::descriptor::similarity;
-use crate::gallery::iris::iris_distance;
 use crate::gallery::record::{PersonRecord, EYES, FINGERS};
 use crate::gallery::GalleryError;
+use crate::iris::{decode_record, IrisHit, IrisMatcher, IrisQuery, IrisRecords, ScanStrategy};
 use crate::search::fusion::Calibration;
 use crate::storage::Snapshot;
 
 /// Records per parallel work item.
 pub const BLOCK: usize = 2048;
+
+/// One eye's first-stage evidence.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EyeEvidence {
+    /// Best normalised Hamming distance over the rotation window; `None` when the eye did not
+    /// pass the iris gate (or had too few jointly valid bits at every rotation).
+    pub hd_norm: Option<f32>,
+    /// Best rotation in angular positions (0 when not scored).
+    pub rotation: i32,
+    /// Calibrated log-likelihood ratio (capped per eye); the iris floor when not scored.
+    pub llr: f32,
+}
 
 /// A shortlisted person.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -28,8 +49,8 @@ pub struct Stage1Hit {
     pub score: f32,
     /// Descriptor similarity per finger slot (NaN where either side lacks the finger).
     pub descriptors: [f32; FINGERS],
-    /// Iris distance per eye.
-    pub eyes: [Option<f32>; EYES],
+    /// Iris evidence per eye (`None` where either side lacks the eye).
+    pub eyes: [Option<EyeEvidence>; EYES],
 }
 
 impl Eq for Stage1Hit {}
@@ -50,42 +71,157 @@ impl PartialOrd for Stage1Hit {
     }
 }
 
-/// Scores one gallery record against one probe record.
-#[inline]
-pub fn score(probe: &PersonRecord, g: &PersonRecord, calibration: &Calibration) -> Stage1Hit {
-    let common = probe.presence & g.presence;
-    let mut descriptors = [f32::NAN; FINGERS];
-    let mut fingers = 0.0;
-    for (slot, d) in descriptors.iter_mut().enumerate() {
-        if common & (1 << slot) != 0 {
-            let s = similarity(
-                &probe.fingers[slot],
-                probe.ones[slot],
-                &g.fingers[slot],
-                g.ones[slot],
-            );
-            *d = s;
-            fingers += calibration.descriptor.llr(s);
-        }
-    }
-    let mut eyes = [None; EYES];
-    let mut irises = 0.0;
-    for (eye, e) in eyes.iter_mut().enumerate() {
-        if probe.has_eye(eye) && g.has_eye(eye) {
-            *e = iris_distance(&probe.irises[eye], &g.irises[eye]);
-            if let Some(hd) = *e {
-                irises += calibration
-                    .iris
-                    .llr(1.0 - hd)
-                    .clamp(-calibration.caps.per_eye, calibration.caps.per_eye);
+/// A probe prepared for one search: its hot record and one iris query per present eye.
+#[derive(Debug, Clone)]
+pub struct Stage1Probe<'a> {
+    /// The probe's hot record.
+    pub record: &'a PersonRecord,
+    eyes: [Option<IrisQuery>; EYES],
+}
+
+impl<'a> Stage1Probe<'a> {
+    /// Prepares `record`'s eyes for scans with `matcher` at the iris gate `gate` (on the
+    /// normalised distance). Fails when a present eye is not a usable code of the matcher's
+    /// layout.
+    pub fn new(
+        record: &'a PersonRecord,
+        matcher: &IrisMatcher,
+        gate: f64,
+    ) -> Result<Self, GalleryError> {
+        let mut eyes: [Option<IrisQuery>; EYES] = Default::default();
+        for (eye, out) in eyes.iter_mut().enumerate() {
+            if record.has_eye(eye) {
+                let template = decode_record(matcher.layout(), &record.irises[eye])?;
+                *out = Some(matcher.query(&template, gate)?);
             }
         }
+        Ok(Self { record, eyes })
     }
-    Stage1Hit {
-        key: g.key,
-        score: calibration.fuse(fingers, irises),
-        descriptors,
-        eyes,
+
+    /// The query of eye `eye`, if the probe has that eye.
+    pub fn eye(&self, eye: usize) -> Option<&IrisQuery> {
+        self.eyes.get(eye).and_then(Option::as_ref)
+    }
+}
+
+/// What the first stage scores with: calibration and iris matcher.
+#[derive(Debug, Clone, Copy)]
+pub struct Scorer<'a> {
+    /// Score calibration.
+    pub calibration: &'a Calibration,
+    /// Iris matcher (the layout of the gallery's iris slots).
+    pub iris: &'a IrisMatcher,
+}
+
+impl Scorer<'_> {
+    /// The iris floor of a query: the capped ratio at its gate.
+    #[inline]
+    fn iris_floor(&self, query: &IrisQuery) -> f32 {
+        self.eye_llr(query.threshold())
+    }
+
+    #[inline]
+    fn eye_llr(&self, hd_norm: f64) -> f32 {
+        let cap = self.calibration.caps.per_eye;
+        self.calibration
+            .iris
+            .llr(1.0 - hd_norm as f32)
+            .clamp(-cap, cap)
+    }
+
+    /// Evidence of one gallery eye: the cascade screens, a full comparison scores what
+    /// passes (`screen`), or a full comparison only, judged against the gate (`!screen`).
+    fn eye(
+        &self,
+        query: &IrisQuery,
+        slot: &[u64],
+        screen: bool,
+        scratch: &mut Vec<IrisHit>,
+    ) -> Result<EyeEvidence, GalleryError> {
+        let floor = EyeEvidence {
+            hd_norm: None,
+            rotation: 0,
+            llr: self.iris_floor(query),
+        };
+        if screen {
+            scratch.clear();
+            let records = IrisRecords::new(self.iris.layout(), slot)?;
+            self.iris
+                .scan(query, records, 0, ScanStrategy::Cascade, scratch)?;
+            if scratch.is_empty() {
+                return Ok(floor);
+            }
+        }
+        Ok(match self.iris.compare(query.probe(), slot)?.score() {
+            Some(s) if s.hd_norm <= query.threshold() => EyeEvidence {
+                hd_norm: Some(s.hd_norm as f32),
+                rotation: s.rotation,
+                llr: self.eye_llr(s.hd_norm),
+            },
+            _ => floor,
+        })
+    }
+
+    fn hit(
+        &self,
+        probe: &Stage1Probe<'_>,
+        g: &PersonRecord,
+        screen: bool,
+        scratch: &mut Vec<IrisHit>,
+    ) -> Result<Stage1Hit, GalleryError> {
+        let p = probe.record;
+        let common = p.presence & g.presence;
+        let mut descriptors = [f32::NAN; FINGERS];
+        let mut fingers = 0.0;
+        for (slot, d) in descriptors.iter_mut().enumerate() {
+            if common & (1 << slot) != 0 {
+                let s = similarity(
+                    &p.fingers[slot],
+                    p.ones[slot],
+                    &g.fingers[slot],
+                    g.ones[slot],
+                );
+                *d = s;
+                fingers += self.calibration.descriptor.llr(s);
+            }
+        }
+        let mut eyes = [None; EYES];
+        let mut irises = 0.0;
+        for (eye, out) in eyes.iter_mut().enumerate() {
+            if let (Some(q), true) = (probe.eye(eye), g.has_eye(eye)) {
+                let e = self.eye(q, &g.irises[eye], screen, scratch)?;
+                irises += e.llr;
+                *out = Some(e);
+            }
+        }
+        Ok(Stage1Hit {
+            key: g.key,
+            score: self.calibration.fuse(fingers, irises),
+            descriptors,
+            eyes,
+        })
+    }
+
+    /// Scores one gallery record against one probe as a scan does (cascade screen, then a
+    /// full comparison of the eyes that pass). `scratch` is reused between calls.
+    #[inline]
+    pub fn score(
+        &self,
+        probe: &Stage1Probe<'_>,
+        g: &PersonRecord,
+        scratch: &mut Vec<IrisHit>,
+    ) -> Result<Stage1Hit, GalleryError> {
+        self.hit(probe, g, true, scratch)
+    }
+
+    /// Scores one gallery record against one probe with full iris comparisons (no cascade);
+    /// eyes beyond the gate get the iris floor as in a scan.
+    pub fn score_full(
+        &self,
+        probe: &Stage1Probe<'_>,
+        g: &PersonRecord,
+    ) -> Result<Stage1Hit, GalleryError> {
+        self.hit(probe, g, false, &mut Vec::new())
     }
 }
 
@@ -137,8 +273,8 @@ impl TopK {
 /// first.
 pub fn scan(
     snap: &Snapshot<'_>,
-    probes: &[&PersonRecord],
-    calibration: &Calibration,
+    probes: &[Stage1Probe<'_>],
+    scorer: &Scorer<'_>,
     k: usize,
 ) -> Result<Vec<Vec<Stage1Hit>>, GalleryError> {
     let mut blocks = Vec::new();
@@ -154,18 +290,19 @@ pub fn scan(
         .par_iter()
         .map(|&(seg, start, records)| {
             let mut tops = empty();
+            let mut scratch = Vec::with_capacity(1);
             for (i, g) in records.iter().enumerate() {
                 if !seg.is_live((start + i) as u32) {
                     continue;
                 }
                 for (p, top) in probes.iter().zip(tops.iter_mut()) {
-                    top.offer(score(p, g, calibration));
+                    top.offer(scorer.score(p, g, &mut scratch)?);
                 }
             }
-            tops
+            Ok::<_, GalleryError>(tops)
         })
-        .reduce(empty, |a, b| {
-            a.into_iter().zip(b).map(|(x, y)| x.merge(y)).collect()
-        });
+        .try_reduce(empty, |a, b| {
+            Ok(a.into_iter().zip(b).map(|(x, y)| x.merge(y)).collect())
+        })?;
     Ok(tops.into_iter().map(TopK::into_sorted).collect())
 }

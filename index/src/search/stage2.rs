@@ -1,5 +1,5 @@
 //! Second stage: full fingerprint comparison of the shortlist, finger position against the
-//! same position, fused with the first stage's iris distances.
+//! same position, fused with the first stage's iris evidence.
 //!
 //! Only same-position comparisons are made. A probe whose fingers were captured in the
 //! wrong slots (swapped fingers or hands) loses those fingers' evidence, but the other
@@ -42,13 +42,13 @@ pub fn compare(
     let mut eyes = [None; EYES];
     let mut iris_sum = 0.0;
     for (eye, out) in eyes.iter_mut().enumerate() {
-        if let Some(distance) = hit.eyes[eye] {
-            let llr = calibration
-                .iris
-                .llr(1.0 - distance)
-                .clamp(-caps.per_eye, caps.per_eye);
-            iris_sum += llr;
-            *out = Some(EyeScore { distance, llr });
+        if let Some(e) = hit.eyes[eye] {
+            iris_sum += e.llr;
+            *out = Some(EyeScore {
+                hd_norm: e.hd_norm,
+                rotation: e.rotation,
+                llr: e.llr,
+            });
         }
     }
     Candidate {

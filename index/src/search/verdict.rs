@@ -16,8 +16,11 @@ pub struct FingerScore {
 /// One eye's comparison.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EyeScore {
-    /// Fractional Hamming distance.
-    pub distance: f32,
+    /// Best normalised Hamming distance over the rotation window; `None` when it was beyond
+    /// the iris gate (a non-match, given the iris floor as its ratio).
+    pub hd_norm: Option<f32>,
+    /// Best rotation in angular positions (0 when not scored).
+    pub rotation: i32,
     /// Its log-likelihood ratio (capped).
     pub llr: f32,
 }
