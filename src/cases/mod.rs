@@ -1,0 +1,169 @@
+//! Duplicate cases: what analysts review when the engine answers `duplicate`.
+//!
+//! This module is the contract between the enrolment engine, which *opens* cases, and the
+//! analyst review pages, which *decide* them:
+//!
+//! - the engine calls [`CaseStore::open_case`] with a [`NewCase`] when an enrolment is a
+//!   suspected duplicate (biometric match or NIK conflict), or when `dedup-gallery` finds a
+//!   suspected double record;
+//! - the review pages read cases, record decisions (with four-eyes approval for confirmed
+//!   duplicates) and, once a decision is final, call [`CaseOutcomeSink::case_closed`] so the
+//!   engine can update the enrolment status the service point reads and fire its callback;
+//! - the review pages draw evidence through the [`Evidence`] trait, which the engine
+//!   implements over its gallery and person registry.
+
+pub mod store;
+
+use serde::{Deserialize, Serialize};
+use tunggal_index::template::FingerTemplate;
+
+pub use store::{CaseError, CaseStore};
+
+/// Why a case was opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseKind {
+    /// The 1:N search found enrolled persons whose biometrics match the applicant.
+    Biometric,
+    /// The applicant claims the NIK of an enrolled person whose biometrics do not match.
+    NikConflict,
+    /// Two persons already in the gallery match each other (`tunggal dedup-gallery`).
+    GalleryPair,
+}
+
+/// Demographic metadata as analysts see it (applicant or candidate).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonSummary {
+    /// Engine reference id of the person (for an applicant: the id reserved for it).
+    pub reference_id: String,
+    /// The `request_id` of the enrolment that created this record.
+    pub request_id: String,
+    /// NIK, 16 digits.
+    pub nik: String,
+    /// Full name.
+    pub name: String,
+    /// `M` or `F`.
+    pub sex: String,
+    /// Date of birth, `YYYY-MM-DD`.
+    pub date_of_birth: String,
+    /// District code `PPRRDD` of the submitting service point.
+    pub district: String,
+    /// Submitting service point id.
+    pub service_point: String,
+    /// When the enrolment was received, RFC 3339 UTC.
+    pub enrolled_at: String,
+    /// `WNI` or `WNA`.
+    pub citizenship: String,
+    /// Passport number (WNA only).
+    pub passport_number: Option<String>,
+    /// Permanent stay permit number (WNA only).
+    pub kitap_number: Option<String>,
+    /// Whether a photo was submitted (fetched through [`Evidence::photo`]).
+    pub has_photo: bool,
+    /// Whether a signature was submitted (fetched through [`Evidence::signature`]).
+    pub has_signature: bool,
+}
+
+/// One candidate of a case with its per-modality evidence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseCandidate {
+    /// The enrolled person.
+    pub person: PersonSummary,
+    /// Fused score (log-likelihood ratio; higher is stronger evidence of the same person).
+    pub score: f64,
+    /// Matcher score per finger position 1–10 (index 0 = position 1); `None` when either
+    /// side lacks that finger.
+    pub finger_scores: [Option<f32>; 10],
+    /// Normalised Hamming distance per eye (index 0 = right, 1 = left); `None` when either
+    /// side lacks that eye. Lower is more similar.
+    pub iris_distances: [Option<f32>; 2],
+}
+
+/// What the engine hands over when it opens a case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewCase {
+    /// Why the case is opened.
+    pub kind: CaseKind,
+    /// The applicant (for [`CaseKind::GalleryPair`], the later of the two enrolled persons).
+    pub applicant: PersonSummary,
+    /// Candidates, best first (at least one).
+    pub candidates: Vec<CaseCandidate>,
+    /// Callback URL given with the enrolment, if any.
+    pub callback_url: Option<String>,
+}
+
+/// The final outcome of a case, handed back to the engine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum CaseOutcome {
+    /// Same person: the applicant's enrolment is refused and linked to `duplicate_of`.
+    ConfirmedDuplicate {
+        /// Reference id of the enrolled person the applicant duplicates.
+        duplicate_of: String,
+    },
+    /// Not the same person: the applicant is unique and becomes print-ready.
+    Cleared,
+}
+
+/// Receives final case outcomes (implemented by the enrolment engine).
+pub trait CaseOutcomeSink: Send + Sync + 'static {
+    /// Called once when a case's decision becomes final (a cleared case, or a confirmed
+    /// duplicate after the second analyst's approval). `applicant_request_id` and
+    /// `applicant_reference_id` identify the enrolment to update.
+    fn case_closed(
+        &self,
+        case_id: &str,
+        applicant: &PersonSummary,
+        outcome: &CaseOutcome,
+    ) -> Result<(), String>;
+}
+
+/// Minutiae of one finger of two persons, with the pairs the matcher matched.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FingerComparison {
+    /// The applicant's finger.
+    pub applicant: FingerTemplate,
+    /// The candidate's finger.
+    pub candidate: FingerTemplate,
+    /// Matched minutia pairs `(index in applicant, index in candidate)`.
+    pub pairs: Vec<(usize, usize)>,
+    /// Matcher score.
+    pub score: f32,
+}
+
+/// Iris codes and masks of one eye of two persons, the candidate's aligned at the best
+/// rotation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IrisComparison {
+    /// Layout name (for example `daugman-2048`).
+    pub layout: String,
+    /// Angular samples per row (bits per row of the code image).
+    pub angular: usize,
+    /// Radial rows of the code image.
+    pub radial: usize,
+    /// Applicant code bits, row-major, one byte per bit (0 or 1).
+    pub applicant_code: Vec<u8>,
+    /// Applicant mask bits (1 = valid).
+    pub applicant_mask: Vec<u8>,
+    /// Candidate code bits, rotated to the best alignment.
+    pub candidate_code: Vec<u8>,
+    /// Candidate mask bits, rotated likewise.
+    pub candidate_mask: Vec<u8>,
+    /// The best rotation, in angular samples.
+    pub rotation: i32,
+    /// Normalised Hamming distance at that rotation.
+    pub distance: f32,
+}
+
+/// Evidence behind a case, drawn for analysts (implemented by the enrolment engine over its
+/// gallery and person registry). Reference ids are those of [`PersonSummary::reference_id`].
+pub trait Evidence: Send + Sync + 'static {
+    /// One finger position (1–10) of two persons compared, `None` if either lacks it.
+    fn finger(&self, applicant: &str, candidate: &str, position: u8) -> Option<FingerComparison>;
+    /// One eye (0 = right, 1 = left) of two persons compared, `None` if either lacks it.
+    fn iris(&self, applicant: &str, candidate: &str, eye: usize) -> Option<IrisComparison>;
+    /// The submitted photo bytes of a person, if any.
+    fn photo(&self, reference_id: &str) -> Option<Vec<u8>>;
+    /// The submitted signature bytes of a person, if any.
+    fn signature(&self, reference_id: &str) -> Option<Vec<u8>>;
+}
