@@ -18,6 +18,10 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
+use tunggal::cases::{
+    CaseOutcome, CaseOutcomeSink, CaseStore, Evidence, FingerComparison, IrisComparison,
+    PersonSummary,
+};
 use tunggal::service::audit::AuditLog;
 use tunggal::service::engine::{Candidate, EngineError, EnrolmentEngine, Verdict, Verification};
 use tunggal::service::record::{EnrolmentRecord, Origin, Probe};
@@ -79,6 +83,30 @@ impl MemoryEngine {
             .collect();
         out.sort_by(|a, b| b.score.total_cmp(&a.score));
         out
+    }
+}
+
+impl Evidence for MemoryEngine {
+    fn finger(&self, _a: &str, _c: &str, _position: u8) -> Option<FingerComparison> {
+        None
+    }
+
+    fn iris(&self, _a: &str, _c: &str, _eye: usize) -> Option<IrisComparison> {
+        None
+    }
+
+    fn photo(&self, _reference_id: &str) -> Option<Vec<u8>> {
+        None
+    }
+
+    fn signature(&self, _reference_id: &str) -> Option<Vec<u8>> {
+        None
+    }
+}
+
+impl CaseOutcomeSink for MemoryEngine {
+    fn case_closed(&self, _id: &str, _a: &PersonSummary, _o: &CaseOutcome) -> Result<(), String> {
+        Ok(())
     }
 }
 
@@ -242,7 +270,8 @@ fn config(dir: &Path) -> ServiceConfig {
 }
 
 async fn start_with(config: ServiceConfig, engine: Arc<dyn EnrolmentEngine>) -> Running {
-    let service = Service::bind(config, engine, Some(ADMIN_KEY))
+    let cases = Arc::new(CaseStore::open(&config.data_dir).unwrap());
+    let service = Service::bind(config, engine, cases, Some(ADMIN_KEY))
         .await
         .unwrap();
     let addr = service.local_addr().unwrap();

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 
+use crate::cases::CaseStore;
 use crate::service::keys::{KeySpec, KeyStore};
 use crate::service::{Overrides, Service, ServiceConfig, UnwiredEngine};
 
@@ -76,9 +77,16 @@ impl ServeArgs {
             .context("starting the async runtime")?;
         runtime.block_on(async move {
             let admin_key = env_var("TUNGGAL_ADMIN_KEY");
-            let service =
-                Service::bind(config.clone(), Arc::new(UnwiredEngine), admin_key.as_deref())
-                    .await?;
+            std::fs::create_dir_all(&config.data_dir)
+                .with_context(|| format!("creating {}", config.data_dir.display()))?;
+            let cases = Arc::new(CaseStore::open(&config.data_dir)?);
+            let service = Service::bind(
+                config.clone(),
+                Arc::new(UnwiredEngine),
+                cases,
+                admin_key.as_deref(),
+            )
+            .await?;
             if let Some(key) = service.generated_admin_key() {
                 println!("tunggal: generated the initial admin key (shown only now): {key}");
             }

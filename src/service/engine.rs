@@ -11,6 +11,9 @@ use thiserror::Error;
 use tunggal_datasets::nik::Nik;
 
 use super::record::{EnrolmentRecord, Origin, Probe};
+use crate::cases::{
+    CaseOutcome, CaseOutcomeSink, Evidence, FingerComparison, IrisComparison, PersonSummary,
+};
 
 /// A person the engine considers a possible match.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,7 +68,7 @@ pub enum EngineError {
 
 /// What the gallery implements. Every method is synchronous, CPU-bound and may take long: the
 /// service calls it on a rayon thread, never on an async worker.
-pub trait EnrolmentEngine: Send + Sync + 'static {
+pub trait EnrolmentEngine: Evidence + CaseOutcomeSink + Send + Sync + 'static {
     /// A short name for logs and `/ready`.
     fn name(&self) -> &str;
 
@@ -123,5 +126,34 @@ impl EnrolmentEngine for UnwiredEngine {
 
     fn status(&self, _origin: &Origin, _request_id: &str) -> Result<Option<Verdict>, EngineError> {
         Ok(None)
+    }
+}
+
+impl Evidence for UnwiredEngine {
+    fn finger(&self, _a: &str, _c: &str, _position: u8) -> Option<FingerComparison> {
+        None
+    }
+
+    fn iris(&self, _a: &str, _c: &str, _eye: usize) -> Option<IrisComparison> {
+        None
+    }
+
+    fn photo(&self, _reference_id: &str) -> Option<Vec<u8>> {
+        None
+    }
+
+    fn signature(&self, _reference_id: &str) -> Option<Vec<u8>> {
+        None
+    }
+}
+
+impl CaseOutcomeSink for UnwiredEngine {
+    fn case_closed(
+        &self,
+        _case_id: &str,
+        _applicant: &PersonSummary,
+        _outcome: &CaseOutcome,
+    ) -> Result<(), String> {
+        Err(EngineError::NotWired.to_string())
     }
 }

@@ -24,6 +24,7 @@ use super::keys::{KeyError, KeyStore};
 use super::metrics::Metrics;
 use super::problem::{Problem, Reason};
 use super::queue::MatchQueue;
+use crate::cases::CaseStore;
 
 /// Shared state of the running service.
 pub struct App {
@@ -41,6 +42,8 @@ pub struct App {
     pub queue: Arc<MatchQueue>,
     /// Metrics.
     pub metrics: Arc<Metrics>,
+    /// Duplicate cases (opened by the engine, decided by analysts).
+    pub cases: Arc<CaseStore>,
 }
 
 impl std::fmt::Debug for App {
@@ -69,6 +72,9 @@ pub enum ServiceError {
     /// A journal failed to open.
     #[error(transparent)]
     Journal(#[from] JournalError),
+    /// The case store failed.
+    #[error(transparent)]
+    Cases(#[from] crate::cases::CaseError),
     /// The key store failed.
     #[error(transparent)]
     Keys(#[from] KeyError),
@@ -96,6 +102,7 @@ impl Service {
     pub async fn bind(
         config: ServiceConfig,
         engine: Arc<dyn EnrolmentEngine>,
+        cases: Arc<CaseStore>,
         admin_key: Option<&str>,
     ) -> Result<Self, ServiceError> {
         let dir = config.data_dir.clone();
@@ -112,6 +119,7 @@ impl Service {
             idempotency: Arc::new(Idempotency::open(&dir)?),
             queue: Arc::new(MatchQueue::new(config.queue_capacity)),
             metrics: Arc::new(Metrics::default()),
+            cases,
             config,
         });
         let addr = app.config.listen;
