@@ -1,6 +1,7 @@
 //! Throughput measurements printed by `tunggal bench`.
 
 pub mod dedup;
+pub mod iris;
 mod matching;
 
 pub use matching::match_throughput;

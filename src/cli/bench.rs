@@ -24,6 +24,32 @@ pub enum BenchCommand {
         #[arg(long = "set")]
         overrides: Vec<String>,
     },
+    /// Iris 1:N scan throughput (2048-bit codes, ±8 rotations): gallery templates per
+    /// CPU-second of one core for the full and the cascaded scan, with the reference
+    /// (rotation by rotation) implementations, measured in interleaved rounds.
+    Iris {
+        /// Gallery records.
+        #[arg(long, default_value_t = 100_000)]
+        records: usize,
+        /// Distinct synthetic eyes repeated to fill the gallery.
+        #[arg(long, default_value_t = 2000)]
+        distinct: usize,
+        /// Seconds to measure (all strategies together).
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// Decision threshold on the normalised Hamming distance.
+        #[arg(long, default_value_t = tunggal_index::iris::DEPLOYMENT_THRESHOLD)]
+        threshold: f64,
+        /// Cascade prefix rows (default: the matcher default).
+        #[arg(long)]
+        prefix_rows: Option<usize>,
+        /// Cascade margin in standard deviations (default: the matcher default).
+        #[arg(long)]
+        z: Option<f64>,
+        /// Generator seed.
+        #[arg(long, default_value_t = 2025)]
+        seed: u64,
+    },
     /// Deduplication on a synthetic gallery: latency, footprint, first-stage penetration and
     /// hit rate, FNIR/FPIR at the decision threshold.
     Dedup {
@@ -93,6 +119,27 @@ impl BenchCommand {
                 let report =
                     crate::bench::match_throughput(&databases, &matcher, seconds, min_minutiae)?;
                 println!("{report}");
+                Ok(())
+            }
+            BenchCommand::Iris {
+                records,
+                distinct,
+                seconds,
+                threshold,
+                prefix_rows,
+                z,
+                seed,
+            } => {
+                let plan = crate::bench::iris::IrisPlan {
+                    records,
+                    distinct,
+                    seconds,
+                    threshold,
+                    prefix_rows,
+                    z,
+                    seed,
+                };
+                println!("{}", crate::bench::iris::iris_throughput(&plan)?);
                 Ok(())
             }
             BenchCommand::Dedup {

@@ -317,6 +317,117 @@ impl Kernel {
     }
 }
 
+/// Largest number of rotations [`Kernel::gate_rotations`] handles (one bit of a `u64` each).
+pub const MAX_GATE_ROTATIONS: usize = 64;
+
+/// The shape of one [`Kernel::gate_rotations`] call: where the shifted probes and the gallery
+/// records are, and which rows are counted.
+#[derive(Debug, Clone, Copy)]
+pub struct GateShape {
+    /// Rotations: probe `r` is `probe[r × probe_stride ..]` (at most [`MAX_GATE_ROTATIONS`]).
+    pub rotations: usize,
+    /// Words between two shifted probes.
+    pub probe_stride: usize,
+    /// Words between two gallery records.
+    pub record_stride: usize,
+    /// Rows counted from the start of every probe and record.
+    pub rows: usize,
+    /// Words per row (each row is `[code (w words) | mask (w words)]`).
+    pub words_per_row: usize,
+}
+
+impl GateShape {
+    /// Words of the counted rows.
+    fn run_words(&self) -> usize {
+        self.rows * 2 * self.words_per_row
+    }
+
+    /// True when every probe window and the first `records` gallery windows lie inside
+    /// slices of `probe_len` and `gallery_len` words and the rotations fit a `u64` mask.
+    fn fits(&self, probe_len: usize, gallery_len: usize, records: usize) -> bool {
+        let run = self.run_words();
+        let end = |count: usize, stride: usize| {
+            count
+                .checked_sub(1)
+                .and_then(|last| last.checked_mul(stride))
+                .and_then(|start| start.checked_add(run))
+        };
+        self.rotations <= MAX_GATE_ROTATIONS
+            && (self.rotations == 0
+                || end(self.rotations, self.probe_stride).is_some_and(|e| e <= probe_len))
+            && (records == 0 || end(records, self.record_stride).is_some_and(|e| e <= gallery_len))
+    }
+}
+
+impl Kernel {
+    /// The rotation gate of a 1:N scan over a block of records.
+    ///
+    /// For every gallery record `i < out.len()` (its counted rows starting at
+    /// `gallery[i × record_stride]`), writes to `out[i]` the mask of the rotations `r`
+    /// (bit `r`) whose counts over the first `shape.rows` rows against probe `r` pass `limit`:
+    /// `disagree < limit[valid]` (a `valid` past the end of `limit` fails).
+    ///
+    /// Every kernel gives the same masks. When the slices are too short for the shape, or there
+    /// are more than [`MAX_GATE_ROTATIONS`] rotations, every mask is 0.
+    #[inline]
+    pub fn gate_rotations(
+        self,
+        probe: &[u64],
+        gallery: &[u64],
+        shape: GateShape,
+        limit: &[u32],
+        out: &mut [u64],
+    ) {
+        if !shape.fits(probe.len(), gallery.len(), out.len()) {
+            out.iter_mut().for_each(|m| *m = 0);
+            return;
+        }
+        match self.kind {
+            #[cfg(target_arch = "x86_64")]
+            KernelKind::Avx2 | KernelKind::Avx512
+                if shape.words_per_row == 4 && (1..=8).contains(&shape.rows) =>
+            {
+                // SAFETY: AVX2 was detected (Kernel invariant; the AVX-512 kind implies AVX2);
+                // `fits` checked that every probe window and every record window of
+                // `shape.rows` (1 to 8) rows of 8 words lies inside its slice.
+                unsafe { x86::gate_w4_avx2(probe.as_ptr(), gallery.as_ptr(), shape, limit, out) }
+            }
+            _ => gate_generic(self, probe, gallery, shape, limit, out),
+        }
+    }
+}
+
+/// [`Kernel::gate_rotations`] through [`Kernel::row_counts`], for any shape.
+fn gate_generic(
+    kernel: Kernel,
+    probe: &[u64],
+    gallery: &[u64],
+    shape: GateShape,
+    limit: &[u32],
+    out: &mut [u64],
+) {
+    let run = shape.run_words();
+    let w = shape.words_per_row;
+    for (i, mask) in out.iter_mut().enumerate() {
+        let start = i * shape.record_stride;
+        let g = gallery.get(start..start + run).unwrap_or_default();
+        let mut m = 0u64;
+        for r in 0..shape.rotations {
+            let start = r * shape.probe_stride;
+            let p = probe.get(start..start + run).unwrap_or_default();
+            let c = kernel.row_counts(p, g, w);
+            m |= u64::from(passes(limit, c)) << r;
+        }
+        *mask = m;
+    }
+}
+
+/// `disagree < limit[valid]`, false past the end of `limit`.
+#[inline(always)]
+fn passes(limit: &[u32], c: BitCounts) -> bool {
+    limit.get(c.valid as usize).is_some_and(|&l| c.disagree < l)
+}
+
 /// Scalar counts with `u64::count_ones`, word by word over whole rows present in both slices.
 #[inline(always)]
 fn counts_scalar(probe: &[u64], gallery: &[u64], w: usize) -> BitCounts {
@@ -339,7 +450,7 @@ fn counts_scalar(probe: &[u64], gallery: &[u64], w: usize) -> BitCounts {
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{counts_scalar, BitCounts};
+    use super::{counts_scalar, BitCounts, GateShape};
     use std::arch::x86_64::*;
 
     /// The scalar kernel compiled with the `popcnt` instruction.
@@ -474,6 +585,153 @@ mod x86 {
             if let Some(slot) = counts.get_mut(r) {
                 *slot = slot.plus(c);
             }
+        }
+    }
+
+    /// Counts of one shifted probe against the `P` gallery rows held in `gc` / `gm`,
+    /// returned as four `u64` lanes each holding `valid << 32 | disagree` of a quarter of the
+    /// bits.
+    ///
+    /// # Safety
+    /// AVX2 must be available and `p` valid for reads of `P × 8` words.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn rotation_w4<const P: usize>(
+        p: *const u64,
+        gc: &[__m256i; P],
+        gm: &[__m256i; P],
+    ) -> __m256i {
+        let zero = _mm256_setzero_si256();
+        let (mut bd, mut bm) = (zero, zero);
+        for k in 0..P {
+            // SAFETY: row k of the probe window is words 8k .. 8k + 8, inside the P × 8 words
+            // the caller vouched for.
+            let (pc, pm) = unsafe {
+                (
+                    _mm256_loadu_si256(p.add(8 * k).cast()),
+                    _mm256_loadu_si256(p.add(8 * k + 4).cast()),
+                )
+            };
+            let m = _mm256_and_si256(pm, gm[k]);
+            let d = _mm256_and_si256(_mm256_xor_si256(pc, gc[k]), m);
+            // A byte counter gains at most 8 per row: 8 rows stay below 256.
+            bd = _mm256_add_epi8(bd, popcnt_bytes(d));
+            bm = _mm256_add_epi8(bm, popcnt_bytes(m));
+        }
+        let d = _mm256_sad_epu8(bd, zero);
+        let m = _mm256_sad_epu8(bm, zero);
+        _mm256_add_epi64(d, _mm256_slli_epi64::<32>(m))
+    }
+
+    /// Sums the four lanes of each of `a`, `b`, `c`, `d` into one vector `[Σa, Σb, Σc, Σd]`.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn reduce4(a: __m256i, b: __m256i, c: __m256i, d: __m256i) -> __m256i {
+        let ab = _mm256_add_epi64(_mm256_unpacklo_epi64(a, b), _mm256_unpackhi_epi64(a, b));
+        let cd = _mm256_add_epi64(_mm256_unpacklo_epi64(c, d), _mm256_unpackhi_epi64(c, d));
+        _mm256_add_epi64(
+            _mm256_permute2x128_si256::<0x20>(ab, cd),
+            _mm256_permute2x128_si256::<0x31>(ab, cd),
+        )
+    }
+
+    /// The sum of the four lanes of `a`.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn reduce1(a: __m256i) -> u64 {
+        let s = _mm_add_epi64(_mm256_castsi256_si128(a), _mm256_extracti128_si256::<1>(a));
+        let s = _mm_add_epi64(s, _mm_unpackhi_epi64(s, s));
+        _mm_cvtsi128_si64(s) as u64
+    }
+
+    /// AVX2 rotation gate for rows of 4 + 4 words, dispatched on the row count.
+    ///
+    /// # Safety
+    /// AVX2 must be available; `shape.words_per_row` must be 4, `shape.rows` between 1 and 8,
+    /// `shape.rotations` at most 64, every probe window `r × probe_stride .. + rows × 8`
+    /// (`r < rotations`) inside the buffer at `probe`, and every record window
+    /// `i × record_stride .. + rows × 8` (`i < out.len()`) inside the buffer at `gallery`.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn gate_w4_avx2(
+        probe: *const u64,
+        gallery: *const u64,
+        shape: GateShape,
+        limit: &[u32],
+        out: &mut [u64],
+    ) {
+        // SAFETY (every arm): the caller's guarantees, with P = shape.rows.
+        unsafe {
+            match shape.rows {
+                1 => gate_w4::<1>(probe, gallery, shape, limit, out),
+                2 => gate_w4::<2>(probe, gallery, shape, limit, out),
+                3 => gate_w4::<3>(probe, gallery, shape, limit, out),
+                4 => gate_w4::<4>(probe, gallery, shape, limit, out),
+                5 => gate_w4::<5>(probe, gallery, shape, limit, out),
+                6 => gate_w4::<6>(probe, gallery, shape, limit, out),
+                7 => gate_w4::<7>(probe, gallery, shape, limit, out),
+                _ => gate_w4::<8>(probe, gallery, shape, limit, out),
+            }
+        }
+    }
+
+    /// [`gate_w4_avx2`] for `P` rows.
+    ///
+    /// # Safety
+    /// As [`gate_w4_avx2`], with `P == shape.rows`.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    unsafe fn gate_w4<const P: usize>(
+        probe: *const u64,
+        gallery: *const u64,
+        shape: GateShape,
+        limit: &[u32],
+        out: &mut [u64],
+    ) {
+        let rotations = shape.rotations.min(super::MAX_GATE_ROTATIONS);
+        let mut packed = [0u64; super::MAX_GATE_ROTATIONS];
+        for (i, mask) in out.iter_mut().enumerate() {
+            let zero = _mm256_setzero_si256();
+            let (mut gc, mut gm) = ([zero; P], [zero; P]);
+            // SAFETY: record i's window of P rows of 8 words is inside the gallery buffer.
+            let g = unsafe { gallery.add(i * shape.record_stride) };
+            for k in 0..P {
+                // SAFETY: row k is words 8k .. 8k + 8 of record i's window.
+                unsafe {
+                    gc[k] = _mm256_loadu_si256(g.add(8 * k).cast());
+                    gm[k] = _mm256_loadu_si256(g.add(8 * k + 4).cast());
+                }
+            }
+            let stride = shape.probe_stride;
+            let mut r = 0;
+            while r + 4 <= rotations {
+                // SAFETY: probe windows r .. r + 4 (all below `rotations`) are inside the
+                // probe buffer.
+                let v = unsafe {
+                    reduce4(
+                        rotation_w4::<P>(probe.add(r * stride), &gc, &gm),
+                        rotation_w4::<P>(probe.add((r + 1) * stride), &gc, &gm),
+                        rotation_w4::<P>(probe.add((r + 2) * stride), &gc, &gm),
+                        rotation_w4::<P>(probe.add((r + 3) * stride), &gc, &gm),
+                    )
+                };
+                // SAFETY: r + 4 <= rotations <= packed.len(): a 32-byte store of 4 u64.
+                unsafe { _mm256_storeu_si256(packed.as_mut_ptr().add(r).cast(), v) };
+                r += 4;
+            }
+            while r < rotations {
+                // SAFETY: probe window r < rotations is inside the probe buffer.
+                packed[r] = reduce1(unsafe { rotation_w4::<P>(probe.add(r * stride), &gc, &gm) });
+                r += 1;
+            }
+            let mut m = 0u64;
+            for (r, &v) in packed.iter().take(rotations).enumerate() {
+                let c = BitCounts {
+                    disagree: v as u32,
+                    valid: (v >> 32) as u32,
+                };
+                m |= u64::from(super::passes(limit, c)) << r;
+            }
+            *mask = m;
         }
     }
 

@@ -4,7 +4,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::error::IrisError;
-use super::kernel::{BitCounts, Kernel};
+use super::kernel::{BitCounts, GateShape, Kernel};
 use super::layout::IrisLayout;
 use super::probe::{IrisProbe, IrisQuery};
 use super::record::{record_of, IrisRecords};
@@ -22,7 +22,18 @@ pub enum ScanStrategy {
     /// Every rotation over the record prefix, then all rows only for rotations the prefix
     /// cannot rule out (see [`super::CascadeConfig`]).
     Cascade,
+    /// [`ScanStrategy::Full`] computed record by record and rotation by rotation through
+    /// [`Kernel::rotation_counts`]: the same hits, kept as a reference for tests and
+    /// benchmarks.
+    FullReference,
+    /// [`ScanStrategy::Cascade`] computed record by record and rotation by rotation through
+    /// [`Kernel::rotation_counts`] and [`Kernel::add_selected_rotations`]: the same hits,
+    /// kept as a reference for tests and benchmarks.
+    CascadeReference,
 }
+
+/// Records per call of the block kernel [`Kernel::gate_rotations`].
+const GATE_BLOCK: usize = 64;
 
 /// A gallery record whose best score is at or below the threshold.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -43,6 +54,10 @@ pub struct ScanStats {
     /// (rotation, row) pairs compared: the work done, `records × rotations × rows` for
     /// [`ScanStrategy::Full`].
     pub row_comparisons: u64,
+    /// Records with a rotation left after the first gate of the block-kernel scan (the
+    /// cascade prefix, or the final threshold for [`ScanStrategy::Full`]); 0 for the
+    /// reference strategies.
+    pub gate_survivors: u64,
 }
 
 impl ScanStats {
@@ -51,6 +66,7 @@ impl ScanStats {
             records: self.records + other.records,
             completed_rotations: self.completed_rotations + other.completed_rotations,
             row_comparisons: self.row_comparisons + other.row_comparisons,
+            gate_survivors: self.gate_survivors + other.gate_survivors,
         }
     }
 }
@@ -188,7 +204,16 @@ impl IrisMatcher {
         let mut completed = 0u64;
         let mut row_comparisons = 0u64;
         match strategy {
-            ScanStrategy::Full => {
+            ScanStrategy::Full | ScanStrategy::Cascade => {
+                return Ok(self.scan_gated(
+                    query,
+                    records,
+                    base_index,
+                    strategy == ScanStrategy::Full,
+                    out,
+                ));
+            }
+            ScanStrategy::FullReference => {
                 for (i, record) in records.iter().enumerate() {
                     kernel.rotation_counts(shifted, stride, record, w, counts);
                     let mut best = None;
@@ -207,7 +232,7 @@ impl IrisMatcher {
                 completed = records.len() as u64 * rotations as u64;
                 row_comparisons = completed * self.layout.rows() as u64;
             }
-            ScanStrategy::Cascade => {
+            ScanStrategy::CascadeReference => {
                 let cascade = config.cascade;
                 let rows = self.layout.rows();
                 let row_words = 2 * w;
@@ -277,7 +302,146 @@ impl IrisMatcher {
             records: records.len() as u64,
             completed_rotations: completed,
             row_comparisons,
+            gate_survivors: 0,
         })
+    }
+
+    /// The block-kernel scan: every record's rotations are gated over the first rows
+    /// ([`Kernel::gate_rotations`]: the cascade prefix against checkpoint 0, or all rows
+    /// against the final threshold for `full`); the rare records with a surviving rotation go
+    /// through the remaining cascade steps rotation by rotation.
+    fn scan_gated(
+        &self,
+        query: &IrisQuery,
+        records: IrisRecords<'_>,
+        base_index: usize,
+        full: bool,
+        out: &mut Vec<IrisHit>,
+    ) -> ScanStats {
+        let probe = query.probe();
+        let config = probe.config();
+        let rotations = config.rotations();
+        let stride = self.layout.record_words();
+        let w = self.layout.words_per_row();
+        let row_words = 2 * w;
+        let rows = self.layout.rows();
+        let cascade = config.cascade;
+        let step = cascade.step_rows.max(1);
+        let gate_rows = if full {
+            rows
+        } else {
+            cascade.prefix_rows.clamp(1, rows)
+        };
+        let table = if gate_rows < rows {
+            query.gate_table(0)
+        } else {
+            query.pass_table()
+        };
+        let shape = GateShape {
+            rotations,
+            probe_stride: stride,
+            record_stride: stride,
+            rows: gate_rows,
+            words_per_row: w,
+        };
+        let shifted = probe.shifted();
+        let kernel = self.kernel;
+        let mut masks = [0u64; GATE_BLOCK];
+        let mut counts = [BitCounts::default(); MAX_ROTATIONS];
+        let counts = &mut counts[..rotations];
+        let mut alive = [0u8; MAX_ROTATIONS];
+        let mut completed = 0u64;
+        let mut gate_survivors = 0u64;
+        let mut row_comparisons = (records.len() * rotations * gate_rows) as u64;
+        let words = records.words();
+        for (block, chunk) in words.chunks(GATE_BLOCK * stride).enumerate() {
+            let n = chunk.len() / stride;
+            let masks = &mut masks[..n];
+            kernel.gate_rotations(shifted, chunk, shape, table, masks);
+            for (j, &mask) in masks.iter().enumerate() {
+                if mask == 0 {
+                    continue;
+                }
+                gate_survivors += 1;
+                let record = chunk.get(j * stride..(j + 1) * stride).unwrap_or_default();
+                let mut n_alive = 0;
+                for r in 0..rotations {
+                    if mask >> r & 1 == 1 {
+                        alive[n_alive] = r as u8;
+                        n_alive += 1;
+                    }
+                }
+                counts.iter_mut().for_each(|c| *c = BitCounts::default());
+                kernel.add_selected_rotations(
+                    shifted,
+                    stride,
+                    record.get(..gate_rows * row_words).unwrap_or_default(),
+                    w,
+                    &alive[..n_alive],
+                    counts,
+                );
+                let mut done = gate_rows;
+                let mut checkpoint = 1;
+                while done < rows && n_alive > 0 {
+                    // Extend the survivors by the next rows.
+                    let next = (done + step).min(rows);
+                    row_comparisons += (n_alive * (next - done)) as u64;
+                    let (from, to) = (done * row_words, next * row_words);
+                    kernel.add_selected_rotations(
+                        shifted.get(from..).unwrap_or_default(),
+                        stride,
+                        record.get(from..to).unwrap_or_default(),
+                        w,
+                        &alive[..n_alive],
+                        counts,
+                    );
+                    done = next;
+                    if done < rows {
+                        // Drop rotations the rows so far rule out.
+                        let table = query.gate_table(checkpoint);
+                        let mut kept = 0;
+                        for k in 0..n_alive {
+                            let r = alive[k];
+                            let c = counts[usize::from(r)];
+                            if table
+                                .get(c.valid as usize)
+                                .is_some_and(|&limit| c.disagree < limit)
+                            {
+                                alive[kept] = r;
+                                kept += 1;
+                            }
+                        }
+                        n_alive = kept;
+                        checkpoint += 1;
+                    }
+                }
+                if !full {
+                    completed += n_alive as u64;
+                }
+                let mut best = None;
+                for &r in &alive[..n_alive] {
+                    let c = counts[usize::from(r)];
+                    if query.passes(c.disagree, c.valid) {
+                        best = better(best, score_of(c, usize::from(r), config));
+                    }
+                }
+                if let Some(score) = best {
+                    out.push(IrisHit {
+                        index: base_index + block * GATE_BLOCK + j,
+                        score,
+                    });
+                }
+            }
+        }
+        if full {
+            completed = (records.len() * rotations) as u64;
+        }
+        ScanStats {
+            records: records.len() as u64,
+            completed_rotations: completed,
+            row_comparisons,
+            gate_survivors,
+        }
     }
 
     /// [`IrisMatcher::scan`] over blocks of `block_records` records in parallel (rayon);

@@ -170,6 +170,13 @@ impl IrisQuery {
             .is_some_and(|&limit| disagree < limit)
     }
 
+    /// The final threshold as a table: a rotation with `n` jointly valid bits over all rows
+    /// scores at or below the threshold when its disagreeing count is below entry `n`.
+    #[inline]
+    pub fn pass_table(&self) -> &[u32] {
+        &self.pass_limit
+    }
+
     /// Gate table of cascade checkpoint `checkpoint` (empty when there is no such
     /// checkpoint): a rotation with `m` jointly valid bits so far goes on when its
     /// disagreeing count is below entry `m`.
