@@ -317,11 +317,11 @@ impl Kernel {
     }
 }
 
-/// Largest number of rotations [`Kernel::gate_rotations`] handles (one bit of a `u64` each).
+/// Largest number of rotations [`Kernel::cascade_rotations`] handles (one bit of a `u64` each).
 pub const MAX_GATE_ROTATIONS: usize = 64;
 
-/// The shape of one [`Kernel::gate_rotations`] call: where the shifted probes and the gallery
-/// records are, and which rows are counted.
+/// The shape of one [`Kernel::cascade_rotations`] call: where the shifted probes and the
+/// gallery records are, and which rows are counted.
 #[derive(Debug, Clone, Copy)]
 pub struct GateShape {
     /// Rotations: probe `r` is `probe[r × probe_stride ..]` (at most [`MAX_GATE_ROTATIONS`]).
@@ -330,22 +330,20 @@ pub struct GateShape {
     pub probe_stride: usize,
     /// Words between two gallery records.
     pub record_stride: usize,
-    /// Rows counted from the start of every probe and record.
+    /// Rows counted at every rotation before the first test.
     pub rows: usize,
+    /// Rows of a whole record (at least `rows`).
+    pub total_rows: usize,
     /// Words per row (each row is `[code (w words) | mask (w words)]`).
     pub words_per_row: usize,
 }
 
 impl GateShape {
-    /// Words of the counted rows.
-    fn run_words(&self) -> usize {
-        self.rows * 2 * self.words_per_row
-    }
-
-    /// True when every probe window and the first `records` gallery windows lie inside
-    /// slices of `probe_len` and `gallery_len` words and the rotations fit a `u64` mask.
+    /// True when every probe window and the first `records` gallery windows of `total_rows`
+    /// rows lie inside slices of `probe_len` and `gallery_len` words, `rows` is between 1 and
+    /// `total_rows`, and the rotations fit a `u64` mask.
     fn fits(&self, probe_len: usize, gallery_len: usize, records: usize) -> bool {
-        let run = self.run_words();
+        let run = self.total_rows * 2 * self.words_per_row;
         let end = |count: usize, stride: usize| {
             count
                 .checked_sub(1)
@@ -353,73 +351,152 @@ impl GateShape {
                 .and_then(|start| start.checked_add(run))
         };
         self.rotations <= MAX_GATE_ROTATIONS
+            && self.rows >= 1
+            && self.rows <= self.total_rows
             && (self.rotations == 0
                 || end(self.rotations, self.probe_stride).is_some_and(|e| e <= probe_len))
             && (records == 0 || end(records, self.record_stride).is_some_and(|e| e <= gallery_len))
     }
 }
 
-impl Kernel {
-    /// The rotation gate of a 1:N scan over a block of records.
-    ///
-    /// For every gallery record `i < out.len()` (its counted rows starting at
-    /// `gallery[i × record_stride]`), writes to `out[i]` the mask of the rotations `r`
-    /// (bit `r`) whose counts over the first `shape.rows` rows against probe `r` pass `limit`:
-    /// `disagree < limit[valid]` (a `valid` past the end of `limit` fails).
-    ///
-    /// Every kernel gives the same masks. When the slices are too short for the shape, or there
-    /// are more than [`MAX_GATE_ROTATIONS`] rotations, every mask is 0.
+/// The tests of a cascaded scan (see [`Kernel::cascade_rotations`]).
+#[derive(Debug, Clone, Copy)]
+pub struct CascadeTables<'a> {
+    /// Gate tables: `gates[k]` is applied after `rows + k × step_rows` rows, while that is
+    /// below `total_rows`. A missing table fails every rotation.
+    pub gates: &'a [Vec<u32>],
+    /// The final table, applied once all rows are counted.
+    pub pass: &'a [u32],
+    /// Rows added between two tests.
+    pub step_rows: usize,
+}
+
+impl CascadeTables<'_> {
+    /// The table applied after `done` rows (`test` tests so far).
     #[inline]
-    pub fn gate_rotations(
-        self,
-        probe: &[u64],
-        gallery: &[u64],
-        shape: GateShape,
-        limit: &[u32],
-        out: &mut [u64],
-    ) {
-        if !shape.fits(probe.len(), gallery.len(), out.len()) {
-            out.iter_mut().for_each(|m| *m = 0);
-            return;
-        }
-        match self.kind {
-            #[cfg(target_arch = "x86_64")]
-            KernelKind::Avx2 | KernelKind::Avx512
-                if shape.words_per_row == 4 && (1..=8).contains(&shape.rows) =>
-            {
-                // SAFETY: AVX2 was detected (Kernel invariant; the AVX-512 kind implies AVX2);
-                // `fits` checked that every probe window and every record window of
-                // `shape.rows` (1 to 8) rows of 8 words lies inside its slice.
-                unsafe { x86::gate_w4_avx2(probe.as_ptr(), gallery.as_ptr(), shape, limit, out) }
-            }
-            _ => gate_generic(self, probe, gallery, shape, limit, out),
+    fn at(&self, done: usize, total: usize, test: usize) -> &[u32] {
+        if done < total {
+            self.gates.get(test).map(Vec::as_slice).unwrap_or_default()
+        } else {
+            self.pass
         }
     }
 }
 
-/// [`Kernel::gate_rotations`] through [`Kernel::row_counts`], for any shape.
-fn gate_generic(
+/// Work done by [`Kernel::cascade_rotations`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GateWork {
+    /// (rotation, row) pairs counted.
+    pub row_comparisons: u64,
+    /// Records with a rotation left after the first test.
+    pub first_survivors: u64,
+}
+
+impl Kernel {
+    /// The cascaded rotation test of a 1:N scan over a block of records.
+    ///
+    /// For every gallery record `i < out.len()` (starting at `gallery[i × record_stride]`):
+    /// every rotation `r` is counted over the first `shape.rows` rows against probe `r` and
+    /// kept when it passes the first table (`disagree < table[valid]`, a `valid` past the end
+    /// of the table fails); the table is `tables.gates[0]`, or `tables.pass` when those rows
+    /// are all the rows. While rows remain and a rotation is kept, the kept rotations are
+    /// extended by `step_rows` rows and tested again with the next gate (or with
+    /// `tables.pass` once every row is counted). `out[i]` gets the mask (bit `r`) of the
+    /// rotations that passed every test including the final one, or 0.
+    ///
+    /// Every kernel gives the same masks. When the slices are too short for the shape, or
+    /// there are more than [`MAX_GATE_ROTATIONS`] rotations, every mask is 0.
+    #[inline]
+    pub fn cascade_rotations(
+        self,
+        probe: &[u64],
+        gallery: &[u64],
+        shape: GateShape,
+        tables: CascadeTables<'_>,
+        out: &mut [u64],
+    ) -> GateWork {
+        if !shape.fits(probe.len(), gallery.len(), out.len()) {
+            out.iter_mut().for_each(|m| *m = 0);
+            return GateWork::default();
+        }
+        match self.kind {
+            #[cfg(target_arch = "x86_64")]
+            KernelKind::Avx2 | KernelKind::Avx512
+                if shape.words_per_row == 4 && shape.total_rows <= 8 =>
+            {
+                // SAFETY: AVX2 was detected (Kernel invariant; the AVX-512 kind implies AVX2);
+                // `fits` checked that every probe window and every record window of
+                // `shape.total_rows` (at most 8) rows of 8 words lies inside its slice, and
+                // 1 <= rows <= total_rows.
+                unsafe {
+                    x86::cascade_w4_avx2(probe.as_ptr(), gallery.as_ptr(), shape, tables, out)
+                }
+            }
+            _ => cascade_generic(self, probe, gallery, shape, tables, out),
+        }
+    }
+}
+
+/// [`Kernel::cascade_rotations`] through [`Kernel::row_counts`], for any shape.
+fn cascade_generic(
     kernel: Kernel,
     probe: &[u64],
     gallery: &[u64],
     shape: GateShape,
-    limit: &[u32],
+    tables: CascadeTables<'_>,
     out: &mut [u64],
-) {
-    let run = shape.run_words();
+) -> GateWork {
     let w = shape.words_per_row;
+    let row_words = 2 * w;
+    let total = shape.total_rows;
+    let step = tables.step_rows.max(1);
+    let mut work = GateWork::default();
+    let mut counts = [BitCounts::default(); MAX_GATE_ROTATIONS];
     for (i, mask) in out.iter_mut().enumerate() {
-        let start = i * shape.record_stride;
-        let g = gallery.get(start..start + run).unwrap_or_default();
+        let base = i * shape.record_stride;
+        let rows_of = |from: usize, to: usize| {
+            gallery
+                .get(base + from * row_words..base + to * row_words)
+                .unwrap_or_default()
+        };
+        let probe_rows = |r: usize, from: usize, to: usize| {
+            let b = r * shape.probe_stride;
+            probe
+                .get(b + from * row_words..b + to * row_words)
+                .unwrap_or_default()
+        };
+        let mut done = shape.rows;
+        let mut test = 0;
+        let table = tables.at(done, total, test);
         let mut m = 0u64;
-        for r in 0..shape.rotations {
-            let start = r * shape.probe_stride;
-            let p = probe.get(start..start + run).unwrap_or_default();
-            let c = kernel.row_counts(p, g, w);
-            m |= u64::from(passes(limit, c)) << r;
+        for (r, c) in counts.iter_mut().enumerate().take(shape.rotations) {
+            *c = kernel.row_counts(probe_rows(r, 0, done), rows_of(0, done), w);
+            m |= u64::from(passes(table, *c)) << r;
         }
-        *mask = m;
+        work.row_comparisons += (shape.rotations * done) as u64;
+        work.first_survivors += u64::from(m != 0);
+        while done < total && m != 0 {
+            let next = (done + step).min(total);
+            test += 1;
+            let table = tables.at(next, total, test);
+            let mut kept = 0u64;
+            for (r, c) in counts.iter_mut().enumerate().take(shape.rotations) {
+                if m >> r & 1 == 1 {
+                    *c = c.plus(kernel.row_counts(
+                        probe_rows(r, done, next),
+                        rows_of(done, next),
+                        w,
+                    ));
+                    kept |= u64::from(passes(table, *c)) << r;
+                }
+            }
+            work.row_comparisons += u64::from(m.count_ones()) * (next - done) as u64;
+            m = kept;
+            done = next;
+        }
+        *mask = if done >= total { m } else { 0 };
     }
+    work
 }
 
 /// `disagree < limit[valid]`, false past the end of `limit`.
@@ -450,7 +527,7 @@ fn counts_scalar(probe: &[u64], gallery: &[u64], w: usize) -> BitCounts {
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{counts_scalar, BitCounts, GateShape};
+    use super::{counts_scalar, BitCounts, CascadeTables, GateShape, GateWork};
     use std::arch::x86_64::*;
 
     /// The scalar kernel compiled with the `popcnt` instruction.
@@ -644,55 +721,111 @@ mod x86 {
         _mm_cvtsi128_si64(s) as u64
     }
 
-    /// AVX2 rotation gate for rows of 4 + 4 words, dispatched on the row count.
+    /// Counts of one shifted probe against gallery rows `from .. to` read from memory, as
+    /// [`rotation_w4`] returns them.
     ///
     /// # Safety
-    /// AVX2 must be available; `shape.words_per_row` must be 4, `shape.rows` between 1 and 8,
-    /// `shape.rotations` at most 64, every probe window `r × probe_stride .. + rows × 8`
-    /// (`r < rotations`) inside the buffer at `probe`, and every record window
-    /// `i × record_stride .. + rows × 8` (`i < out.len()`) inside the buffer at `gallery`.
+    /// AVX2 must be available and `p` and `g` valid for reads of `to × 8` words.
+    #[inline]
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn gate_w4_avx2(
+    unsafe fn rows_w4(p: *const u64, g: *const u64, from: usize, to: usize) -> __m256i {
+        let zero = _mm256_setzero_si256();
+        let (mut bd, mut bm) = (zero, zero);
+        for k in from..to {
+            // SAFETY: row k < to is words 8k .. 8k + 8 of both windows.
+            let (pc, pm, gc, gm) = unsafe {
+                (
+                    _mm256_loadu_si256(p.add(8 * k).cast()),
+                    _mm256_loadu_si256(p.add(8 * k + 4).cast()),
+                    _mm256_loadu_si256(g.add(8 * k).cast()),
+                    _mm256_loadu_si256(g.add(8 * k + 4).cast()),
+                )
+            };
+            let m = _mm256_and_si256(pm, gm);
+            let d = _mm256_and_si256(_mm256_xor_si256(pc, gc), m);
+            // At most 8 rows are added (a record has at most 8 here): below 256 per byte.
+            bd = _mm256_add_epi8(bd, popcnt_bytes(d));
+            bm = _mm256_add_epi8(bm, popcnt_bytes(m));
+        }
+        let d = _mm256_sad_epu8(bd, zero);
+        let m = _mm256_sad_epu8(bm, zero);
+        _mm256_add_epi64(d, _mm256_slli_epi64::<32>(m))
+    }
+
+    /// Keeps the rotations of `mask` whose packed counts pass `table`.
+    #[inline(always)]
+    fn filter(mask: u64, packed: &[u64; super::MAX_GATE_ROTATIONS], table: &[u32]) -> u64 {
+        let mut m = mask;
+        let mut kept = 0u64;
+        while m != 0 {
+            let r = m.trailing_zeros() as usize;
+            m &= m - 1;
+            let v = packed.get(r).copied().unwrap_or_default();
+            let c = BitCounts {
+                disagree: v as u32,
+                valid: (v >> 32) as u32,
+            };
+            kept |= u64::from(super::passes(table, c)) << r;
+        }
+        kept
+    }
+
+    /// AVX2 cascade for rows of 4 + 4 words, dispatched on the first-test row count.
+    ///
+    /// # Safety
+    /// AVX2 must be available; `shape.words_per_row` must be 4, `shape.rows` at least 1 and
+    /// at most `shape.total_rows`, which is at most 8, `shape.rotations` at most 64, every probe window
+    /// `r × probe_stride .. + total_rows × 8` (`r < rotations`) inside the buffer at
+    /// `probe`, and every record window `i × record_stride .. + total_rows × 8`
+    /// (`i < out.len()`) inside the buffer at `gallery`.
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn cascade_w4_avx2(
         probe: *const u64,
         gallery: *const u64,
         shape: GateShape,
-        limit: &[u32],
+        tables: CascadeTables<'_>,
         out: &mut [u64],
-    ) {
+    ) -> GateWork {
         // SAFETY (every arm): the caller's guarantees, with P = shape.rows.
         unsafe {
             match shape.rows {
-                1 => gate_w4::<1>(probe, gallery, shape, limit, out),
-                2 => gate_w4::<2>(probe, gallery, shape, limit, out),
-                3 => gate_w4::<3>(probe, gallery, shape, limit, out),
-                4 => gate_w4::<4>(probe, gallery, shape, limit, out),
-                5 => gate_w4::<5>(probe, gallery, shape, limit, out),
-                6 => gate_w4::<6>(probe, gallery, shape, limit, out),
-                7 => gate_w4::<7>(probe, gallery, shape, limit, out),
-                _ => gate_w4::<8>(probe, gallery, shape, limit, out),
+                1 => cascade_w4::<1>(probe, gallery, shape, tables, out),
+                2 => cascade_w4::<2>(probe, gallery, shape, tables, out),
+                3 => cascade_w4::<3>(probe, gallery, shape, tables, out),
+                4 => cascade_w4::<4>(probe, gallery, shape, tables, out),
+                5 => cascade_w4::<5>(probe, gallery, shape, tables, out),
+                6 => cascade_w4::<6>(probe, gallery, shape, tables, out),
+                7 => cascade_w4::<7>(probe, gallery, shape, tables, out),
+                _ => cascade_w4::<8>(probe, gallery, shape, tables, out),
             }
         }
     }
 
-    /// [`gate_w4_avx2`] for `P` rows.
+    /// [`cascade_w4_avx2`] for a first test after `P` rows.
     ///
     /// # Safety
-    /// As [`gate_w4_avx2`], with `P == shape.rows`.
+    /// As [`cascade_w4_avx2`], with `P == shape.rows`.
     #[inline]
     #[target_feature(enable = "avx2")]
-    unsafe fn gate_w4<const P: usize>(
+    unsafe fn cascade_w4<const P: usize>(
         probe: *const u64,
         gallery: *const u64,
         shape: GateShape,
-        limit: &[u32],
+        tables: CascadeTables<'_>,
         out: &mut [u64],
-    ) {
+    ) -> GateWork {
         let rotations = shape.rotations.min(super::MAX_GATE_ROTATIONS);
+        let total = shape.total_rows;
+        let step = tables.step_rows.max(1);
+        let stride = shape.probe_stride;
+        let first = tables.at(P, total, 0);
         let mut packed = [0u64; super::MAX_GATE_ROTATIONS];
+        let mut work = GateWork::default();
         for (i, mask) in out.iter_mut().enumerate() {
             let zero = _mm256_setzero_si256();
             let (mut gc, mut gm) = ([zero; P], [zero; P]);
-            // SAFETY: record i's window of P rows of 8 words is inside the gallery buffer.
+            // SAFETY: record i's window of total_rows >= P rows of 8 words is inside the
+            // gallery buffer.
             let g = unsafe { gallery.add(i * shape.record_stride) };
             for k in 0..P {
                 // SAFETY: row k is words 8k .. 8k + 8 of record i's window.
@@ -701,7 +834,6 @@ mod x86 {
                     gm[k] = _mm256_loadu_si256(g.add(8 * k + 4).cast());
                 }
             }
-            let stride = shape.probe_stride;
             let mut r = 0;
             while r + 4 <= rotations {
                 // SAFETY: probe windows r .. r + 4 (all below `rotations`) are inside the
@@ -723,16 +855,62 @@ mod x86 {
                 packed[r] = reduce1(unsafe { rotation_w4::<P>(probe.add(r * stride), &gc, &gm) });
                 r += 1;
             }
-            let mut m = 0u64;
-            for (r, &v) in packed.iter().take(rotations).enumerate() {
-                let c = BitCounts {
-                    disagree: v as u32,
-                    valid: (v >> 32) as u32,
-                };
-                m |= u64::from(super::passes(limit, c)) << r;
+            let all = if rotations == 64 {
+                u64::MAX
+            } else {
+                (1u64 << rotations) - 1
+            };
+            let mut m = filter(all, &packed, first);
+            work.row_comparisons += (rotations * P) as u64;
+            work.first_survivors += u64::from(m != 0);
+            let mut done = P;
+            let mut test = 0;
+            while done < total && m != 0 {
+                let next = (done + step).min(total);
+                test += 1;
+                work.row_comparisons += u64::from(m.count_ones()) * (next - done) as u64;
+                // Extend the kept rotations four at a time, then one by one.
+                let mut rest = m;
+                while rest.count_ones() >= 4 {
+                    let mut at = [0usize; 4];
+                    for a in at.iter_mut() {
+                        *a = rest.trailing_zeros() as usize;
+                        rest &= rest - 1;
+                    }
+                    // SAFETY: kept rotations are below `rotations`; rows done .. next are
+                    // inside both windows (next <= total_rows).
+                    let v = unsafe {
+                        reduce4(
+                            rows_w4(probe.add(at[0] * stride), g, done, next),
+                            rows_w4(probe.add(at[1] * stride), g, done, next),
+                            rows_w4(probe.add(at[2] * stride), g, done, next),
+                            rows_w4(probe.add(at[3] * stride), g, done, next),
+                        )
+                    };
+                    let mut add = [0u64; 4];
+                    // SAFETY: a 32-byte store into a 4 × u64 array.
+                    unsafe { _mm256_storeu_si256(add.as_mut_ptr().cast(), v) };
+                    for (a, x) in at.iter().zip(add) {
+                        if let Some(p) = packed.get_mut(*a) {
+                            *p += x;
+                        }
+                    }
+                }
+                while rest != 0 {
+                    let a = rest.trailing_zeros() as usize;
+                    rest &= rest - 1;
+                    // SAFETY: as above.
+                    let x = reduce1(unsafe { rows_w4(probe.add(a * stride), g, done, next) });
+                    if let Some(p) = packed.get_mut(a) {
+                        *p += x;
+                    }
+                }
+                m = filter(m, &packed, tables.at(next, total, test));
+                done = next;
             }
-            *mask = m;
+            *mask = if done >= total { m } else { 0 };
         }
+        work
     }
 
     /// AVX-512: adds the counts of the selected rotations.

@@ -4,7 +4,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::error::IrisError;
-use super::kernel::{BitCounts, GateShape, Kernel};
+use super::kernel::{BitCounts, CascadeTables, GateShape, GateWork, Kernel};
 use super::layout::IrisLayout;
 use super::probe::{IrisProbe, IrisQuery};
 use super::record::{record_of, IrisRecords};
@@ -32,7 +32,7 @@ pub enum ScanStrategy {
     CascadeReference,
 }
 
-/// Records per call of the block kernel [`Kernel::gate_rotations`].
+/// Records per call of the block kernel [`Kernel::cascade_rotations`].
 const GATE_BLOCK: usize = 64;
 
 /// A gallery record whose best score is at or below the threshold.
@@ -306,10 +306,9 @@ impl IrisMatcher {
         })
     }
 
-    /// The block-kernel scan: every record's rotations are gated over the first rows
-    /// ([`Kernel::gate_rotations`]: the cascade prefix against checkpoint 0, or all rows
-    /// against the final threshold for `full`); the rare records with a surviving rotation go
-    /// through the remaining cascade steps rotation by rotation.
+    /// The block-kernel scan: [`Kernel::cascade_rotations`] runs the cascade (or, for `full`,
+    /// the final test after all rows) over blocks of records; the records with a rotation
+    /// left are scored from the counts of those rotations.
     fn scan_gated(
         &self,
         query: &IrisQuery,
@@ -323,26 +322,24 @@ impl IrisMatcher {
         let rotations = config.rotations();
         let stride = self.layout.record_words();
         let w = self.layout.words_per_row();
-        let row_words = 2 * w;
         let rows = self.layout.rows();
         let cascade = config.cascade;
-        let step = cascade.step_rows.max(1);
-        let gate_rows = if full {
-            rows
-        } else {
-            cascade.prefix_rows.clamp(1, rows)
-        };
-        let table = if gate_rows < rows {
-            query.gate_table(0)
-        } else {
-            query.pass_table()
-        };
         let shape = GateShape {
             rotations,
             probe_stride: stride,
             record_stride: stride,
-            rows: gate_rows,
+            rows: if full {
+                rows
+            } else {
+                cascade.prefix_rows.clamp(1, rows)
+            },
+            total_rows: rows,
             words_per_row: w,
+        };
+        let tables = CascadeTables {
+            gates: query.gate_tables(),
+            pass: query.pass_table(),
+            step_rows: cascade.step_rows,
         };
         let shifted = probe.shifted();
         let kernel = self.kernel;
@@ -351,18 +348,17 @@ impl IrisMatcher {
         let counts = &mut counts[..rotations];
         let mut alive = [0u8; MAX_ROTATIONS];
         let mut completed = 0u64;
-        let mut gate_survivors = 0u64;
-        let mut row_comparisons = (records.len() * rotations * gate_rows) as u64;
-        let words = records.words();
-        for (block, chunk) in words.chunks(GATE_BLOCK * stride).enumerate() {
+        let mut work = GateWork::default();
+        for (block, chunk) in records.words().chunks(GATE_BLOCK * stride).enumerate() {
             let n = chunk.len() / stride;
             let masks = &mut masks[..n];
-            kernel.gate_rotations(shifted, chunk, shape, table, masks);
+            let wk = kernel.cascade_rotations(shifted, chunk, shape, tables, masks);
+            work.row_comparisons += wk.row_comparisons;
+            work.first_survivors += wk.first_survivors;
             for (j, &mask) in masks.iter().enumerate() {
                 if mask == 0 {
                     continue;
                 }
-                gate_survivors += 1;
                 let record = chunk.get(j * stride..(j + 1) * stride).unwrap_or_default();
                 let mut n_alive = 0;
                 for r in 0..rotations {
@@ -371,53 +367,16 @@ impl IrisMatcher {
                         n_alive += 1;
                     }
                 }
+                completed += n_alive as u64;
                 counts.iter_mut().for_each(|c| *c = BitCounts::default());
                 kernel.add_selected_rotations(
                     shifted,
                     stride,
-                    record.get(..gate_rows * row_words).unwrap_or_default(),
+                    record,
                     w,
                     &alive[..n_alive],
                     counts,
                 );
-                let mut done = gate_rows;
-                let mut checkpoint = 1;
-                while done < rows && n_alive > 0 {
-                    // Extend the survivors by the next rows.
-                    let next = (done + step).min(rows);
-                    row_comparisons += (n_alive * (next - done)) as u64;
-                    let (from, to) = (done * row_words, next * row_words);
-                    kernel.add_selected_rotations(
-                        shifted.get(from..).unwrap_or_default(),
-                        stride,
-                        record.get(from..to).unwrap_or_default(),
-                        w,
-                        &alive[..n_alive],
-                        counts,
-                    );
-                    done = next;
-                    if done < rows {
-                        // Drop rotations the rows so far rule out.
-                        let table = query.gate_table(checkpoint);
-                        let mut kept = 0;
-                        for k in 0..n_alive {
-                            let r = alive[k];
-                            let c = counts[usize::from(r)];
-                            if table
-                                .get(c.valid as usize)
-                                .is_some_and(|&limit| c.disagree < limit)
-                            {
-                                alive[kept] = r;
-                                kept += 1;
-                            }
-                        }
-                        n_alive = kept;
-                        checkpoint += 1;
-                    }
-                }
-                if !full {
-                    completed += n_alive as u64;
-                }
                 let mut best = None;
                 for &r in &alive[..n_alive] {
                     let c = counts[usize::from(r)];
@@ -439,8 +398,8 @@ impl IrisMatcher {
         ScanStats {
             records: records.len() as u64,
             completed_rotations: completed,
-            row_comparisons,
-            gate_survivors,
+            row_comparisons: work.row_comparisons,
+            gate_survivors: work.first_survivors,
         }
     }
 

@@ -23,7 +23,9 @@ pub mod score;
 pub mod template;
 
 pub use error::IrisError;
-pub use kernel::{BitCounts, GateShape, Kernel, KernelKind, MAX_GATE_ROTATIONS};
+pub use kernel::{
+    BitCounts, CascadeTables, GateShape, GateWork, Kernel, KernelKind, MAX_GATE_ROTATIONS,
+};
 pub use layout::IrisLayout;
 pub use matcher::{IrisHit, IrisMatcher, ScanStats, ScanStrategy};
 pub use probe::{IrisProbe, IrisQuery};

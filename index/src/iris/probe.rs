@@ -177,6 +177,12 @@ impl IrisQuery {
         &self.pass_limit
     }
 
+    /// Gate tables of every cascade checkpoint, in order.
+    #[inline]
+    pub fn gate_tables(&self) -> &[Vec<u32>] {
+        &self.gate_limit
+    }
+
     /// Gate table of cascade checkpoint `checkpoint` (empty when there is no such
     /// checkpoint): a rotation with `m` jointly valid bits so far goes on when its
     /// disagreeing count is below entry `m`.
