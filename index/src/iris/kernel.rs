@@ -1088,6 +1088,107 @@ mod tests {
         }
     }
 
+    /// Tables whose limit is a fraction of the valid count, so that some rotations pass and
+    /// some fail at every test.
+    fn fraction_table(bits: usize, fraction: f64) -> Vec<u32> {
+        (0..=bits)
+            .map(|m| (m as f64 * fraction).floor() as u32)
+            .collect()
+    }
+
+    #[test]
+    fn cascade_rotations_agree_across_kernels_and_with_direct_counts() {
+        let mut rng = ChaCha8Rng::seed_from_u64(10);
+        let (w, rows, stride, rots) = (4usize, 8usize, 64usize, 17usize);
+        let probe: Vec<u64> = (0..stride * rots).map(|_| rng.gen()).collect();
+        // Records: random ones, and copies of probe rotations with a few flipped bits so that
+        // some rotations pass every test.
+        let records = 40;
+        let mut gallery: Vec<u64> = (0..stride * records).map(|_| rng.gen()).collect();
+        for i in (0..records).step_by(3) {
+            let r = rng.gen_range(0..rots);
+            for j in 0..stride {
+                let noise: u64 = rng.gen::<u64>() & rng.gen::<u64>() & rng.gen::<u64>();
+                gallery[i * stride + j] = probe[r * stride + j] ^ noise;
+            }
+        }
+        let bits = rows * 64 * w;
+        let gates: Vec<Vec<u32>> = [0.40, 0.42, 0.44, 0.46, 0.48, 0.5, 0.52]
+            .iter()
+            .map(|&f| fraction_table(bits, f))
+            .collect();
+        let pass = fraction_table(bits, 0.38);
+        let mut survivors_seen = false;
+        for prefix in 1..=rows {
+            for step in 1..=3 {
+                let shape = GateShape {
+                    rotations: rots,
+                    probe_stride: stride,
+                    record_stride: stride,
+                    rows: prefix,
+                    total_rows: rows,
+                    words_per_row: w,
+                };
+                let tables = CascadeTables {
+                    gates: &gates,
+                    pass: &pass,
+                    step_rows: step,
+                };
+                let mut expected = vec![0u64; records];
+                let work = Kernel::portable().cascade_rotations(
+                    &probe,
+                    &gallery,
+                    shape,
+                    tables,
+                    &mut expected,
+                );
+                // A rotation in the final mask passes the final table over all rows.
+                for (i, &m) in expected.iter().enumerate() {
+                    for r in 0..rots {
+                        let c = naive(
+                            &probe[r * stride..(r + 1) * stride],
+                            &gallery[i * stride..(i + 1) * stride],
+                            w,
+                        );
+                        if m >> r & 1 == 1 {
+                            assert!(c.disagree < pass[c.valid as usize]);
+                        }
+                        if prefix == rows {
+                            assert_eq!(m >> r & 1 == 1, c.disagree < pass[c.valid as usize]);
+                        }
+                    }
+                }
+                survivors_seen |= expected.iter().any(|&m| m != 0);
+                for k in Kernel::available() {
+                    let mut got = vec![u64::MAX; records];
+                    let wk = k.cascade_rotations(&probe, &gallery, shape, tables, &mut got);
+                    assert_eq!(got, expected, "{} prefix {prefix} step {step}", k.name());
+                    assert_eq!(wk, work, "{} prefix {prefix} step {step}", k.name());
+                }
+            }
+        }
+        assert!(survivors_seen);
+        // A gallery too short for the shape gives empty masks instead of reading past it.
+        let shape = GateShape {
+            rotations: rots,
+            probe_stride: stride,
+            record_stride: stride,
+            rows: 2,
+            total_rows: rows,
+            words_per_row: w,
+        };
+        let tables = CascadeTables {
+            gates: &gates,
+            pass: &pass,
+            step_rows: 1,
+        };
+        for k in Kernel::available() {
+            let mut got = vec![u64::MAX; 3];
+            k.cascade_rotations(&probe, &gallery[..2 * stride + 10], shape, tables, &mut got);
+            assert_eq!(got, vec![0; 3]);
+        }
+    }
+
     #[test]
     fn best_is_one_of_the_available_kernels() {
         assert!(Kernel::available().contains(&Kernel::best()));
