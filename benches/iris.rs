@@ -66,7 +66,12 @@ fn scan(c: &mut Criterion) {
         for kernel in Kernel::available() {
             let m = IrisMatcher::for_layout(layout).with_kernel(kernel);
             let query = m.query(&probe_t, DEPLOYMENT_THRESHOLD).unwrap();
-            for strategy in [ScanStrategy::Full, ScanStrategy::Cascade] {
+            for strategy in [
+                ScanStrategy::FullReference,
+                ScanStrategy::CascadeReference,
+                ScanStrategy::Full,
+                ScanStrategy::Cascade,
+            ] {
                 let mut hits = Vec::new();
                 let stats = m.scan(&query, records, 0, strategy, &mut hits).unwrap();
                 eprintln!(

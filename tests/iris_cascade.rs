@@ -46,6 +46,29 @@ fn decisions_agree(layout: IrisLayout, gallery_size: usize, probes: usize, seed:
             let cs = matcher
                 .scan(&query, records, 0, ScanStrategy::Cascade, &mut cascade)
                 .unwrap();
+            // The block kernel and the rotation-by-rotation reference take the same decisions
+            // with the same scores.
+            let (mut full_ref, mut cascade_ref): (Vec<IrisHit>, Vec<IrisHit>) = (vec![], vec![]);
+            matcher
+                .scan(
+                    &query,
+                    records,
+                    0,
+                    ScanStrategy::FullReference,
+                    &mut full_ref,
+                )
+                .unwrap();
+            matcher
+                .scan(
+                    &query,
+                    records,
+                    0,
+                    ScanStrategy::CascadeReference,
+                    &mut cascade_ref,
+                )
+                .unwrap();
+            assert_eq!(full, full_ref, "{layout} threshold {threshold}");
+            assert_eq!(cascade, cascade_ref, "{layout} threshold {threshold}");
             total += fs.row_comparisons;
             completed += cs.row_comparisons;
             if full != cascade {

@@ -181,10 +181,16 @@ fn every_available_kernel_gives_identical_comparisons_and_scans() {
             for (r, e) in records.iter().zip(&expected) {
                 assert_eq!(m.compare(&probe, r).unwrap(), *e, "{}", kernel.name());
             }
-            let mut hits = Vec::new();
-            m.scan(&query, records, 0, ScanStrategy::Full, &mut hits)
-                .unwrap();
-            assert_eq!(hits, expected_hits, "{}", kernel.name());
+            for strategy in [
+                ScanStrategy::Full,
+                ScanStrategy::FullReference,
+                ScanStrategy::Cascade,
+                ScanStrategy::CascadeReference,
+            ] {
+                let mut hits = Vec::new();
+                m.scan(&query, records, 0, strategy, &mut hits).unwrap();
+                assert_eq!(hits, expected_hits, "{} {strategy:?}", kernel.name());
+            }
         }
         let own = expected[7].score().unwrap();
         assert_eq!(own.hd, 0.0);
@@ -214,7 +220,12 @@ fn par_scan_finds_the_same_hits_as_a_serial_scan() {
         serial.iter().map(|h| h.index).collect::<Vec<_>>(),
         vec![321]
     );
-    for strategy in [ScanStrategy::Full, ScanStrategy::Cascade] {
+    for strategy in [
+        ScanStrategy::Full,
+        ScanStrategy::Cascade,
+        ScanStrategy::FullReference,
+        ScanStrategy::CascadeReference,
+    ] {
         let (hits, stats) = m.par_scan(&query, records, strategy, 64).unwrap();
         assert_eq!(hits, serial);
         assert_eq!(stats.records, 500);

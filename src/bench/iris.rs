@@ -27,6 +27,8 @@ pub struct IrisPlan {
     pub z: Option<f64>,
     /// Generator seed.
     pub seed: u64,
+    /// Strategies measured (all four when empty).
+    pub only: Vec<ScanStrategy>,
 }
 
 /// One strategy's figures.
@@ -137,16 +139,21 @@ pub fn iris_throughput(plan: &IrisPlan) -> anyhow::Result<IrisReport> {
     let matcher = IrisMatcher::new(layout, config)?;
     let probe = g.capture(&g.master(&mut rng), 0.7, &mut rng);
     let query = matcher.query(&probe, plan.threshold)?;
-    let strategies = [
-        ScanStrategy::FullReference,
-        ScanStrategy::CascadeReference,
-        ScanStrategy::Full,
-        ScanStrategy::Cascade,
-    ];
-    let mut cpu = [0.0f64; 4];
-    let mut wall = [0.0f64; 4];
-    let mut hits = [0usize; 4];
-    let mut stats = [ScanStats::default(); 4];
+    let strategies = if plan.only.is_empty() {
+        vec![
+            ScanStrategy::FullReference,
+            ScanStrategy::CascadeReference,
+            ScanStrategy::Full,
+            ScanStrategy::Cascade,
+        ]
+    } else {
+        plan.only.clone()
+    };
+    let k = strategies.len();
+    let mut cpu = vec![0.0f64; k];
+    let mut wall = vec![0.0f64; k];
+    let mut hits = vec![0usize; k];
+    let mut stats = vec![ScanStats::default(); k];
     let mut out: Vec<IrisHit> = Vec::new();
     let started = Instant::now();
     let mut rounds = 0;

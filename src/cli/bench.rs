@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Subcommand;
 use tunggal_index::finger::{FingerMatcher, MccParams};
+use tunggal_index::iris::ScanStrategy;
 
 /// Benchmark subcommands.
 #[derive(Debug, Subcommand)]
@@ -49,6 +50,10 @@ pub enum BenchCommand {
         /// Generator seed.
         #[arg(long, default_value_t = 2025)]
         seed: u64,
+        /// Measure only these strategies (full, cascade, full-reference, cascade-reference;
+        /// repeatable; all when absent).
+        #[arg(long = "only")]
+        only: Vec<String>,
     },
     /// Deduplication on a synthetic gallery: latency, footprint, first-stage penetration and
     /// hit rate, FNIR/FPIR at the decision threshold.
@@ -129,7 +134,18 @@ impl BenchCommand {
                 prefix_rows,
                 z,
                 seed,
+                only,
             } => {
+                let only = only
+                    .iter()
+                    .map(|name| match name.as_str() {
+                        "full" => Ok(ScanStrategy::Full),
+                        "cascade" => Ok(ScanStrategy::Cascade),
+                        "full-reference" => Ok(ScanStrategy::FullReference),
+                        "cascade-reference" => Ok(ScanStrategy::CascadeReference),
+                        other => Err(anyhow::anyhow!("unknown scan strategy {other}")),
+                    })
+                    .collect::<anyhow::Result<Vec<_>>>()?;
                 let plan = crate::bench::iris::IrisPlan {
                     records,
                     distinct,
@@ -138,6 +154,7 @@ impl BenchCommand {
                     prefix_rows,
                     z,
                     seed,
+                    only,
                 };
                 println!("{}", crate::bench::iris::iris_throughput(&plan)?);
                 Ok(())
