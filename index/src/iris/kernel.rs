@@ -786,7 +786,8 @@ mod x86 {
         tables: CascadeTables<'_>,
         out: &mut [u64],
     ) -> GateWork {
-        // SAFETY (every arm): the caller's guarantees, with P = shape.rows.
+        // SAFETY: the caller's guarantees hold for every arm with P = shape.rows (1 to 8, since
+        // rows <= total_rows <= 8).
         unsafe {
             match shape.rows {
                 1 => cascade_w4::<1>(probe, gallery, shape, tables, out),
