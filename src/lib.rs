@@ -6,4 +6,5 @@ pub mod cli;
 pub mod dedup;
 pub mod eval;
 pub mod plot;
+pub mod review;
 pub mod service;

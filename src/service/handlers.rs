@@ -210,11 +210,12 @@ pub async fn ready(State(app): State<AppState>) -> Result<Json<HealthResponse>, 
     responses((status = 200, description = "Prometheus text format", body = String,
         content_type = "text/plain")))]
 pub async fn metrics(State(app): State<AppState>) -> Response {
-    let text = app.metrics.render(
+    let mut text = app.metrics.render(
         app.queue.depth(),
         app.queue.capacity(),
         app.engine.is_wired(),
     );
+    text.push_str(&super::metrics::render_cases(app.cases.counts(now_secs())));
     (
         [(
             header::CONTENT_TYPE,

@@ -190,6 +190,7 @@ pub fn router(app: AppState) -> Router {
         .route("/v1/verify", post(handlers::verify))
         .route("/v1/persons/{nik}", delete(handlers::delete_person))
         .route("/v1/admin/keys", post(handlers::create_key))
+        .merge(crate::review::router(&app))
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(middleware::from_fn_with_state(app.clone(), observe))
