@@ -217,6 +217,17 @@ async fn analysts_review_a_case_in_chromium() {
     assert_eq!(count(&c, "#irises figure.iris img").await, 10);
     assert!(text(&c, "table.meta").await.contains("Agus Wijaya"));
     save(&c, "case.png").await;
+    c.execute(
+        "document.getElementById('fingers').scrollIntoView()",
+        vec![],
+    )
+    .await
+    .unwrap();
+    save(&c, "case-fingers.png").await;
+    c.execute("document.getElementById('irises').scrollIntoView()", vec![])
+        .await
+        .unwrap();
+    save(&c, "case-irises.png").await;
 
     // A confirms the duplicate with a comment.
     c.find(Locator::Id("comment"))

@@ -255,12 +255,12 @@ pub fn body(v: &CaseView<'_>) -> Markup {
         }
         div.cols {
             div {
-                div.card { (meta_rows(&case.new.applicant, &c.person)) }
-                (media(case, &c.person))
                 div.card {
-                    h2 { "Evidence by finger and eye · fused score " (format!("{:.2}", c.score)) }
+                    h2.first { "Evidence by finger and eye · fused score " (format!("{:.2}", c.score)) }
                     (grid(c))
                 }
+                div.card { (meta_rows(&case.new.applicant, &c.person)) }
+                (media(case, &c.person))
                 h2 { "Fingerprints: applicant (left) and candidate (right)" }
                 @if v.drawn.fingers.is_empty() {
                     p.muted { "No finger comparison is available for this pair." }

@@ -53,7 +53,8 @@ form.filters input{width:120px}form.filters input.s{width:76px}
 .tabs a.on{background:#0f2747;color:#fff;border-color:#0f2747}
 .cols{display:grid;grid-template-columns:minmax(0,1fr) 330px;gap:14px;align-items:start}
 table.meta td.diff{background:#fef3c7;font-weight:600}
-table.meta th{width:150px}
+table.meta th{width:150px}table.meta td,table.meta th{padding:3px 8px}
+h2.first{margin-top:0}
 .media{display:flex;gap:16px;flex-wrap:wrap}.media figure{margin:0}.media img{max-height:140px;max-width:200px;border:1px solid #cbd5e1;border-radius:4px;background:#fff}
 table.grid td,table.grid th{text-align:center;padding:5px 3px;font-size:12px}
 table.grid td{font-variant-numeric:tabular-nums;font-weight:600;border:2px solid #fff}
