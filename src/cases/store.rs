@@ -284,7 +284,7 @@ pub struct CaseCounts {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 enum Event {
-    Opened(Case),
+    Opened(Box<Case>),
     Act {
         case_id: String,
         #[serde(flatten)]
@@ -456,7 +456,7 @@ impl CaseStore {
         let mut inner = Inner::default();
         for e in events {
             match e {
-                Event::Opened(c) => inner.push(c, &policy),
+                Event::Opened(c) => inner.push(*c, &policy),
                 Event::Act { case_id, entry } => {
                     if let Some(i) = inner.index_of(&case_id) {
                         inner.apply(i, entry);
@@ -512,7 +512,8 @@ impl CaseStore {
     pub fn open_case_at(&self, new: NewCase, now: u64) -> Result<Case, CaseError> {
         let mut inner = self.write();
         let case = self.new_case(&inner, new, now)?;
-        self.journal.append(&Event::Opened(case.clone()))?;
+        self.journal
+            .append(&Event::Opened(Box::new(case.clone())))?;
         inner.push(case.clone(), &self.policy);
         Ok(case)
     }
@@ -528,7 +529,10 @@ impl CaseStore {
             case.case_id = format!("C{:09}", first + cases.len() + 1);
             cases.push(case);
         }
-        let events: Vec<Event> = cases.iter().cloned().map(Event::Opened).collect();
+        let events: Vec<Event> = cases
+            .iter()
+            .map(|c| Event::Opened(Box::new(c.clone())))
+            .collect();
         self.journal.append_many(&events)?;
         let ids = cases.iter().map(|c| c.case_id.clone()).collect();
         for case in cases {

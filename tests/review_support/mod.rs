@@ -105,7 +105,7 @@ impl Evidence for ReviewEngine {
         let mask: Vec<u8> = (0..n).map(|i| u8::from(i % angular > 20)).collect();
         let cand: Vec<u8> = code
             .iter()
-            .map(|&b| if r.next() % 5 == 0 { 1 - b } else { b })
+            .map(|&b| if r.next().is_multiple_of(5) { 1 - b } else { b })
             .collect();
         let valid = mask.iter().filter(|&&m| m == 1).count();
         let differ = (0..n)
@@ -189,7 +189,11 @@ pub fn person(n: u32, name: &str, district: &str, sp: &str) -> PersonSummary {
             n % 10_000
         ),
         name: name.into(),
-        sex: if n % 2 == 0 { "F".into() } else { "M".into() },
+        sex: if n.is_multiple_of(2) {
+            "F".into()
+        } else {
+            "M".into()
+        },
         date_of_birth: format!("1990-{:02}-{:02}", 1 + n % 12, 1 + n % 28),
         district: district.into(),
         service_point: sp.into(),
