@@ -23,7 +23,6 @@ use tunggal::service::engine::{Candidate, EngineError, EnrolmentEngine, Verdict,
 use tunggal::service::keys::KeySpec;
 use tunggal::service::record::{EnrolmentRecord, Origin, Probe};
 use tunggal::service::{Service, ServiceConfig, ServiceError};
-use tunggal_datasets::nik::Nik;
 use tunggal_index::template::{FingerTemplate, Minutia, MinutiaKind};
 
 pub const ADMIN_KEY: &str = "test-admin-key-0123456789abcdef0123456789";
@@ -162,14 +161,14 @@ impl EnrolmentEngine for ReviewEngine {
         Ok(Vec::new())
     }
 
-    fn verify(&self, _nik: &Nik, _probe: &Probe) -> Result<Verification, EngineError> {
+    fn verify(&self, _reference_id: &str, _probe: &Probe) -> Result<Verification, EngineError> {
         Ok(Verification {
             matched: false,
             score: None,
         })
     }
 
-    fn delete(&self, _nik: &Nik) -> Result<bool, EngineError> {
+    fn delete(&self, _reference_id: &str) -> Result<bool, EngineError> {
         Ok(false)
     }
 
@@ -406,12 +405,24 @@ pub async fn send(
 
 /// Logs in with `key` over plain HTTP; the session cookie (`name=value`), or the failed reply.
 pub async fn login(s: &Running, key: &str) -> Result<String, Reply> {
-    let page = send(Method::GET, &s.url("/review/login"), None, None, None).await;
+    login_at(&s.url(""), key).await
+}
+
+/// Logs in with `key` on the server at `base` (`http://host:port`).
+pub async fn login_at(base: &str, key: &str) -> Result<String, Reply> {
+    let page = send(
+        Method::GET,
+        &format!("{base}/review/login"),
+        None,
+        None,
+        None,
+    )
+    .await;
     assert_eq!(page.status, StatusCode::OK);
     let login_cookie = page.cookies().into_iter().next().unwrap();
     let reply = send(
         Method::POST,
-        &s.url("/review/login"),
+        &format!("{base}/review/login"),
         Some(&login_cookie),
         None,
         Some(form(&[("csrf", &page.csrf()), ("key", key)])),
