@@ -125,6 +125,8 @@ impl ServeArgs {
                         Some("demo-1"),
                     ),
                     KeySpec::parse("analyst", "demo analyst", None, None),
+                    // Confirming a duplicate needs a second analyst's approval.
+                    KeySpec::parse("analyst", "demo analyst 2", None, None),
                 ] {
                     let spec = spec.map_err(|p| anyhow::anyhow!("{p}"))?;
                     let (key, _) = keys.create(&spec)?;
@@ -133,6 +135,7 @@ impl ServeArgs {
             }
             let addr = service.local_addr()?;
             println!("tunggal: listening on http://{addr}");
+            println!("tunggal: analyst review pages at http://{addr}/review");
             service.run(shutdown_signal()).await?;
             println!("tunggal: stopped");
             Ok(())
