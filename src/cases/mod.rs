@@ -12,12 +12,19 @@
 //! - the review pages draw evidence through the [`Evidence`] trait, which the engine
 //!   implements over its gallery and person registry.
 
+pub mod deadline;
+pub mod query;
 pub mod store;
 
 use serde::{Deserialize, Serialize};
 use tunggal_index::template::FingerTemplate;
 
-pub use store::{CaseError, CaseStore};
+pub use deadline::DeadlinePolicy;
+pub use query::{CaseQuery, Page, Sort, StatusFilter};
+pub use store::{
+    Action, Actor, Case, CaseCounts, CaseError, CasePolicy, CaseStatus, CaseStore, DecisionKind,
+    Lease, TrailEntry,
+};
 
 /// Why a case was opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,6 +36,17 @@ pub enum CaseKind {
     NikConflict,
     /// Two persons already in the gallery match each other (`tunggal dedup-gallery`).
     GalleryPair,
+}
+
+impl CaseKind {
+    /// A short label for people.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Biometric => "biometric match",
+            Self::NikConflict => "NIK conflict",
+            Self::GalleryPair => "gallery pair",
+        }
+    }
 }
 
 /// Demographic metadata as analysts see it (applicant or candidate).

@@ -26,7 +26,9 @@ pub struct AuditEvent {
     pub key_name: String,
     /// Caller's role.
     pub role: String,
-    /// What was done: `enrol`, `identify`, `verify`, `delete`, `read_enrolment`.
+    /// What was done: `enrol`, `identify`, `verify`, `delete`, `read_enrolment`, and from the
+    /// review pages `review_login`, `view_case`, `decide_case`, `approve_case`,
+    /// `return_case`, `view_photo`, `view_signature`.
     pub action: String,
     /// Whose data: a NIK, person ids, or the submission's scope and request id.
     pub subject: String,
@@ -35,6 +37,9 @@ pub struct AuditEvent {
     pub request_id: Option<String>,
     /// HTTP status answered.
     pub status: u16,
+    /// The analyst case the access belongs to, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case_id: Option<String>,
 }
 
 /// The audit log.
@@ -68,7 +73,36 @@ impl AuditLog {
             subject,
             request_id: request_id.map(str::to_owned),
             status,
+            case_id: None,
         };
+        self.append(event).await
+    }
+
+    /// Records an access made while working on case `case_id`, durably, on a blocking
+    /// thread.
+    pub async fn record_case(
+        self: &Arc<Self>,
+        who: &Principal,
+        action: &str,
+        subject: String,
+        case_id: &str,
+        status: u16,
+    ) -> Result<(), JournalError> {
+        let event = AuditEvent {
+            at: now_secs(),
+            key_id: who.key_id.clone(),
+            key_name: who.name.clone(),
+            role: who.role.as_str().to_owned(),
+            action: action.to_owned(),
+            subject,
+            request_id: None,
+            status,
+            case_id: Some(case_id.to_owned()),
+        };
+        self.append(event).await
+    }
+
+    async fn append(self: &Arc<Self>, event: AuditEvent) -> Result<(), JournalError> {
         let log = Arc::clone(self);
         tokio::task::spawn_blocking(move || log.journal.append(&event))
             .await

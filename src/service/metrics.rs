@@ -5,6 +5,7 @@
 //! * `tunggal_enrolments_total{verdict}`
 //! * `tunggal_queue_depth`, `tunggal_queue_capacity`
 //! * `tunggal_engine_wired`
+//! * `tunggal_cases_active`, `tunggal_cases_overdue`, `tunggal_cases_total`
 //!
 //! Routes are the matched templates (`/v1/enrolments/{request_id}`), never raw paths, so no
 //! client value reaches a label.
@@ -128,6 +129,34 @@ impl Metrics {
         let _ = writeln!(out, "tunggal_engine_wired {}", u8::from(engine_wired));
         out
     }
+}
+
+/// Renders the case gauges: `tunggal_cases_active`, `tunggal_cases_overdue`,
+/// `tunggal_cases_total`.
+pub fn render_cases(counts: crate::cases::CaseCounts) -> String {
+    let mut out = String::new();
+    for (name, help, value) in [
+        (
+            "tunggal_cases_active",
+            "Duplicate cases not yet decided for good.",
+            counts.active,
+        ),
+        (
+            "tunggal_cases_overdue",
+            "Active duplicate cases past their deadline.",
+            counts.overdue,
+        ),
+        (
+            "tunggal_cases_total",
+            "Duplicate cases ever opened.",
+            counts.total,
+        ),
+    ] {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} gauge");
+        let _ = writeln!(out, "{name} {value}");
+    }
+    out
 }
 
 #[cfg(test)]

@@ -1,0 +1,316 @@
+//! The case page: applicant and one candidate side by side, the evidence drawn, the decision
+//! panel and the case's trail.
+
+use maud::{html, Markup};
+
+use super::draw::{finger_svg, iris_figure};
+use super::evidence::{finger_band, iris_band, FINGER_NAMES};
+use super::layout::{duration, local_time, time_left};
+use super::session::Session;
+use crate::cases::{
+    Action, Case, CaseCandidate, CaseStatus, DecisionKind, FingerComparison, IrisComparison,
+    PersonSummary,
+};
+
+/// The drawn evidence of one candidate.
+#[derive(Debug, Default)]
+pub struct Drawn {
+    /// Finger comparisons by position 1–10 (those the engine could give).
+    pub fingers: Vec<(u8, FingerComparison)>,
+    /// Iris comparisons by eye (0 right, 1 left).
+    pub irises: Vec<(usize, IrisComparison)>,
+}
+
+/// What the page shows.
+#[derive(Debug)]
+pub struct CaseView<'a> {
+    /// The case.
+    pub case: &'a Case,
+    /// The selected candidate's index.
+    pub selected: usize,
+    /// Its evidence.
+    pub drawn: Drawn,
+    /// The viewer.
+    pub session: &'a Session,
+    /// A message after an action (`(ok, text)`).
+    pub flash: Option<(bool, String)>,
+    /// Now, seconds since the Unix epoch.
+    pub now: u64,
+    /// Local time offset for display.
+    pub offset: i64,
+}
+
+fn meta_rows(a: &PersonSummary, c: &PersonSummary) -> Markup {
+    let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "—".to_owned());
+    let rows = [
+        ("NIK", a.nik.clone(), c.nik.clone()),
+        ("Name", a.name.clone(), c.name.clone()),
+        ("Sex", a.sex.clone(), c.sex.clone()),
+        (
+            "Date of birth",
+            a.date_of_birth.clone(),
+            c.date_of_birth.clone(),
+        ),
+        ("District", a.district.clone(), c.district.clone()),
+        (
+            "Service point",
+            a.service_point.clone(),
+            c.service_point.clone(),
+        ),
+        ("Enrolled", a.enrolled_at.clone(), c.enrolled_at.clone()),
+        ("Citizenship", a.citizenship.clone(), c.citizenship.clone()),
+        ("Passport", opt(&a.passport_number), opt(&c.passport_number)),
+        ("KITAP", opt(&a.kitap_number), opt(&c.kitap_number)),
+        ("Reference", a.reference_id.clone(), c.reference_id.clone()),
+        ("Request", a.request_id.clone(), c.request_id.clone()),
+    ];
+    html! {
+        table.meta {
+            thead { tr { th {} th { "Applicant" } th { "Candidate" } } }
+            tbody {
+                @for (label, x, y) in rows {
+                    @let differs = x != y && !matches!(label, "Enrolled" | "Reference" | "Request");
+                    tr {
+                        th { (label) }
+                        td.mono.diff[differs] { (x) }
+                        td.mono.diff[differs] { (y) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn media(case: &Case, c: &PersonSummary) -> Markup {
+    let a = &case.new.applicant;
+    let url = |what: &str, p: &PersonSummary| {
+        format!("/review/cases/{}/{what}/{}", case.case_id, p.reference_id)
+    };
+    html! {
+        @if a.has_photo || a.has_signature || c.has_photo || c.has_signature {
+            div.card.media {
+                @for (who, p) in [("Applicant", a), ("Candidate", c)] {
+                    @if p.has_photo { figure { img src=(url("photo", p)) alt={(who) " photo"}; figcaption.small { (who) " photo" } } }
+                    @if p.has_signature { figure { img src=(url("signature", p)) alt={(who) " signature"}; figcaption.small { (who) " signature" } } }
+                }
+            }
+        }
+    }
+}
+
+fn grid(c: &CaseCandidate) -> Markup {
+    html! {
+        table.grid id="modality-grid" {
+            thead { tr {
+                @for name in FINGER_NAMES { th { (name) } }
+                th { "R eye" } th { "L eye" }
+            } }
+            tbody { tr {
+                @for s in c.finger_scores {
+                    td class={"finger " (finger_band(s))} { @match s { Some(s) => (format!("{s:.3}")), None => "—" } }
+                }
+                @for d in c.iris_distances {
+                    td class={"eye " (iris_band(d))} { @match d { Some(d) => (format!("{d:.3}")), None => "—" } }
+                }
+            } }
+        }
+        div.legend {
+            span { i.s-strong {} "strong" } span { i.s-moderate {} "agrees" }
+            span { i.s-weak {} "weak" } span { i.s-against {} "against" } span { i.s-none {} "missing" }
+            span.muted { "fingers: matcher similarity (higher is closer) · eyes: Hamming distance (lower is closer)" }
+        }
+    }
+}
+
+fn decision_panel(v: &CaseView<'_>) -> Markup {
+    let case = v.case;
+    let me = &v.session.principal.key_id;
+    let holder = case.holder(v.now);
+    let held_by_other = holder.filter(|h| &h.key_id != me);
+    let decider = case.decision.as_ref().map(|d| &d.by);
+    let action = format!("/review/cases/{}", case.case_id);
+    let selected = case.new.candidates.get(v.selected);
+    html! {
+        div.card.decide id="decision" {
+            h2 { "Decision" }
+            @match case.status {
+                CaseStatus::Open | CaseStatus::Escalated => {
+                    @if let Some(h) = held_by_other {
+                        p.flash.info id="taken-notice" { "Taken by " strong { (h.name) } " — read only until they release it or the hold lapses." }
+                    } @else {
+                        form method="post" action={(action) "/decide"} id="decide-form" {
+                            input type="hidden" name="csrf" value=(v.session.csrf);
+                            @if let Some(c) = selected {
+                                input type="hidden" name="candidate" value=(c.person.reference_id);
+                                p.small { "Confirming links the applicant to " strong { (c.person.name) } " (" span.mono { (c.person.nik) } ")." }
+                            }
+                            label.small for="comment" { "Comment (required)" }
+                            textarea id="comment" name="comment" required placeholder="What the evidence shows…" {}
+                            div.buttons {
+                                button.danger type="submit" name="decision" value="confirm" id="btn-confirm" { "Confirm duplicate" kbd { "D" } }
+                                button.ok type="submit" name="decision" value="clear" id="btn-clear" { "Not a duplicate" kbd { "C" } }
+                                button.warn type="submit" name="decision" value="escalate" id="btn-escalate" { "Escalate" kbd { "E" } }
+                            }
+                        }
+                        form method="post" action={(action) "/release"} style="margin-top:8px" {
+                            input type="hidden" name="csrf" value=(v.session.csrf);
+                            button type="submit" { "Release to queue" }
+                        }
+                    }
+                }
+                CaseStatus::PendingApproval => {
+                    @if let Some(d) = &case.decision {
+                        p { "Confirmed as duplicate by " strong { (d.by.name) } "." }
+                        @if let Action::Decided { comment, .. } = &d.action { p.small.muted { "“" (comment) "”" } }
+                    }
+                    @if decider.is_some_and(|d| &d.key_id == me) {
+                        p.flash.info id="self-approval-notice" { "You made this decision: a second analyst must approve it." }
+                    } @else {
+                        form method="post" action={(action) "/approve"} id="approve-form" {
+                            input type="hidden" name="csrf" value=(v.session.csrf);
+                            label.small for="comment" { "Comment (required)" }
+                            textarea id="comment" name="comment" required {}
+                            div.buttons {
+                                button.danger type="submit" name="verdict" value="approve" id="btn-approve" { "Approve duplicate" kbd { "A" } }
+                                button type="submit" name="verdict" value="return" id="btn-return" { "Return to queue" kbd { "R" } }
+                            }
+                        }
+                    }
+                }
+                CaseStatus::ConfirmedDuplicate | CaseStatus::Cleared => {
+                    p id="final-status" { "Closed: " strong { (case.status.as_str().replace('_', " ")) } }
+                    @if !case.outcome_delivered {
+                        p.flash.err { "The outcome has not reached the enrolment engine yet." }
+                        form method="post" action={(action) "/deliver"} {
+                            input type="hidden" name="csrf" value=(v.session.csrf);
+                            button.primary type="submit" id="btn-deliver" { "Deliver outcome again" }
+                        }
+                    } @else {
+                        p.small.muted { "The service point's enrolment status has been updated." }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn trail(case: &Case, offset: i64) -> Markup {
+    html! {
+        div.card {
+            h2 { "Audit trail" }
+            ol.trail id="trail" {
+                @for e in case.trail.iter().rev() {
+                    li {
+                        span.muted { (local_time(e.at, offset)) } " · " strong { (e.by.name) } " · "
+                        @match &e.action {
+                            Action::Viewed => "viewed",
+                            Action::Taken { .. } => "took the case",
+                            Action::Released => "released it",
+                            Action::Decided { decision, comment } => {
+                                @match decision {
+                                    DecisionKind::ConfirmDuplicate { duplicate_of } => { "confirmed duplicate of " span.mono { (duplicate_of) } }
+                                    DecisionKind::Clear => "cleared (not a duplicate)",
+                                    DecisionKind::Escalate => "escalated",
+                                }
+                                ": “" (comment) "”"
+                            }
+                            Action::Approved { comment } => { "approved: “" (comment) "”" }
+                            Action::Returned { comment } => { "returned to queue: “" (comment) "”" }
+                            Action::Delivered => "outcome delivered to the engine",
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The page body.
+pub fn body(v: &CaseView<'_>) -> Markup {
+    let case = v.case;
+    let Some(c) = case.new.candidates.get(v.selected) else {
+        return html! { p { "This case has no such candidate." } };
+    };
+    let (left, class) = time_left(case.deadline_secs, v.now);
+    html! {
+        @if let Some((ok, text)) = &v.flash {
+            p class={"flash " (if *ok { "ok" } else { "err" })} id="flash" { (text) }
+        }
+        h1 {
+            "Case " span.mono { (case.case_id) } " "
+            span class={"badge " (case.status.as_str())} id="case-status" { (case.status.as_str().replace('_', " ")) }
+            " " span.badge { (case.kind().label()) }
+        }
+        p.small.muted {
+            "Opened " (local_time(case.opened_secs, v.offset)) " (" (duration(v.now.saturating_sub(case.opened_secs))) " ago) · deadline "
+            (local_time(case.deadline_secs, v.offset)) " · "
+            @if case.status.is_final() { "closed" } @else { span class=(class) { (left) (if class == "overdue" { "" } else { " left" }) } }
+        }
+        nav.tabs {
+            @for (i, cand) in case.new.candidates.iter().enumerate() {
+                a class=(if i == v.selected { "on" } else { "" }) href={"?c=" (i)} {
+                    "Candidate " (i + 1) ": " (cand.person.name) " · " (format!("{:.1}", cand.score))
+                }
+            }
+        }
+        div.cols {
+            div {
+                div.card {
+                    h2.first { "Evidence by finger and eye · fused score " (format!("{:.2}", c.score)) }
+                    (grid(c))
+                }
+                div.card { (meta_rows(&case.new.applicant, &c.person)) }
+                (media(case, &c.person))
+                h2 { "Fingerprints: applicant (left) and candidate (right)" }
+                @if v.drawn.fingers.is_empty() {
+                    p.muted { "No finger comparison is available for this pair." }
+                } @else {
+                    div.fingers id="fingers" {
+                        @for (pos, cmp) in &v.drawn.fingers {
+                            figure {
+                                figcaption {
+                                    strong { (FINGER_NAMES.get(usize::from(*pos).saturating_sub(1)).copied().unwrap_or("finger")) }
+                                    " · score " (format!("{:.3}", cmp.score)) " · " (cmp.pairs.len()) " matched of "
+                                    (cmp.applicant.minutiae.len()) " / " (cmp.candidate.minutiae.len()) " minutiae"
+                                }
+                                (finger_svg(cmp))
+                            }
+                        }
+                    }
+                }
+                h2 { "Irises at the best rotation" }
+                @if v.drawn.irises.is_empty() {
+                    p.muted { "No iris comparison is available for this pair." }
+                } @else {
+                    div id="irises" {
+                        @for (eye, cmp) in &v.drawn.irises {
+                            (iris_figure(cmp, if *eye == 0 { "Right" } else { "Left" }))
+                        }
+                    }
+                }
+            }
+            div {
+                (decision_panel(v))
+                (trail(case, v.offset))
+            }
+        }
+    }
+}
+
+/// Keyboard shortcuts of the case page: D/C/E decide, A/R approve or return, 1–9 pick a
+/// candidate, Esc leaves the comment box. A decision with an empty comment focuses it.
+pub const SCRIPT: &str = r#"
+(function(){
+  function press(id){var b=document.getElementById(id);if(!b)return;var t=document.getElementById('comment');
+    if(t&&!t.value.trim()){t.focus();t.placeholder='A comment is required before deciding';return;}b.click();}
+  document.addEventListener('keydown',function(e){
+    var tag=e.target.tagName;
+    if(e.key==='Escape'&&tag==='TEXTAREA'){e.target.blur();return;}
+    if(tag==='INPUT'||tag==='TEXTAREA'||tag==='SELECT'||e.ctrlKey||e.metaKey||e.altKey)return;
+    var k=e.key.toLowerCase();
+    var map={d:'btn-confirm',c:'btn-clear',e:'btn-escalate',a:'btn-approve',r:'btn-return'};
+    if(map[k]){e.preventDefault();press(map[k]);}
+    else if(/^[1-9]$/.test(k)){location.search='?c='+(Number(k)-1);}
+  });
+})();
+"#;

@@ -1,0 +1,603 @@
+//! Route handlers of the review pages.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::{Extension, Form};
+use maud::html;
+use serde::Deserialize;
+
+use super::case_page::{self, CaseView, Drawn};
+use super::layout::{error_page, page};
+use super::queue::{self, QueueParams};
+use super::session::{cookie, same_token, set_cookie, token, LoggedIn, Session, Sessions};
+use super::session::{LOGIN_COOKIE, SESSION_COOKIE, SESSION_SECS};
+use crate::cases::store::now_secs;
+use crate::cases::{Actor, Case, CaseError, CaseOutcome, DecisionKind};
+use crate::service::keys::Role;
+use crate::service::queue::run_on_rayon;
+use crate::service::server::AppState;
+
+fn offset(app: &AppState) -> i64 {
+    app.cases.policy().deadline.utc_offset_secs
+}
+
+/// Runs blocking store work off the async workers.
+async fn blocking<R: Send + 'static>(job: impl FnOnce() -> R + Send + 'static) -> Option<R> {
+    tokio::task::spawn_blocking(job).await.ok()
+}
+
+fn case_error(e: &CaseError, session: &Session) -> Response {
+    let status = match e {
+        CaseError::NotFound(_) => StatusCode::NOT_FOUND,
+        CaseError::TakenBy(_) | CaseError::WrongStatus(_) => StatusCode::CONFLICT,
+        CaseError::CommentRequired | CaseError::UnknownCandidate(_) | CaseError::NoCandidates => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
+        CaseError::SelfApproval => StatusCode::FORBIDDEN,
+        CaseError::Journal(_) => {
+            tracing::error!(error = %e, "case journal failure");
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+    };
+    error_page(status, Some(session), &e.to_string())
+}
+
+fn csrf_refused(session: Option<&Session>) -> Response {
+    error_page(
+        StatusCode::FORBIDDEN,
+        session,
+        "This form is missing its security token or the token is stale. Reload the page and try again.",
+    )
+}
+
+fn internal(session: &Session) -> Response {
+    error_page(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Some(session),
+        "The server could not complete this request.",
+    )
+}
+
+fn back(case_id: &str, done: &str) -> Response {
+    Redirect::to(&format!("/review/cases/{case_id}?done={done}")).into_response()
+}
+
+// ----- log-in -----
+
+/// Fields of the log-in form.
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    csrf: Option<String>,
+    key: Option<String>,
+}
+
+fn login_page(status: StatusCode, message: Option<&str>) -> Response {
+    let csrf = token();
+    let body = html! {
+        div.card.login {
+            h1 { "Analyst log-in" }
+            p.muted.small { "Use your personal analyst API key. Service-point and admin keys cannot open the review pages." }
+            @if let Some(m) = message { p.flash.err id="login-error" { (m) } }
+            form method="post" action="/review/login" {
+                input type="hidden" name="csrf" value=(csrf);
+                label for="key" { "API key" }
+                input id="key" type="password" name="key" autocomplete="off" required autofocus;
+                button.primary type="submit" id="login-button" { "Log in" }
+            }
+        }
+    };
+    let mut response =
+        (status, Html(page("Log in", None, body, None).into_string())).into_response();
+    if let Ok(v) = set_cookie(LOGIN_COOKIE, &csrf, 3_600).parse() {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    response
+}
+
+/// `GET /review/login`.
+pub async fn login_form(
+    Extension(sessions): Extension<Arc<Sessions>>,
+    headers: HeaderMap,
+) -> Response {
+    let live = cookie(&headers, SESSION_COOKIE).and_then(|id| sessions.get(id));
+    if live.is_some() {
+        return Redirect::to("/review").into_response();
+    }
+    login_page(StatusCode::OK, None)
+}
+
+/// `POST /review/login`: an analyst key starts a session.
+pub async fn login(
+    State(app): State<AppState>,
+    Extension(sessions): Extension<Arc<Sessions>>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let expected = cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
+    if !form
+        .csrf
+        .as_deref()
+        .is_some_and(|c| same_token(c, expected))
+    {
+        return csrf_refused(None);
+    }
+    let key = form.key.unwrap_or_default();
+    let keys = app.keys.clone();
+    let who = match blocking(move || keys.authenticate(key.trim())).await {
+        Some(Ok(who)) => who,
+        _ => return error_page(StatusCode::INTERNAL_SERVER_ERROR, None, "key check failed"),
+    };
+    let Some(who) = who else {
+        return login_page(StatusCode::UNAUTHORIZED, Some("This key is not known."));
+    };
+    if who.role != Role::Analyst {
+        return login_page(
+            StatusCode::FORBIDDEN,
+            Some(&format!(
+                "A {} key cannot open the review pages: only analyst keys can.",
+                who.role.as_str()
+            )),
+        );
+    }
+    if let Err(e) = app
+        .audit
+        .record(&who, "review_login", "-".to_owned(), None, 303)
+        .await
+    {
+        tracing::error!(error = %e, "audit log failure");
+        return error_page(StatusCode::INTERNAL_SERVER_ERROR, None, "audit log failure");
+    }
+    let id = sessions.start(who);
+    let mut response = Redirect::to("/review").into_response();
+    for c in [
+        set_cookie(SESSION_COOKIE, &id, SESSION_SECS),
+        set_cookie(LOGIN_COOKIE, "", 0),
+    ] {
+        if let Ok(v) = c.parse() {
+            response.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    response
+}
+
+/// Fields of forms that carry only the CSRF token.
+#[derive(Debug, Deserialize)]
+pub struct TokenForm {
+    csrf: Option<String>,
+}
+
+/// `POST /review/logout`.
+pub async fn logout(
+    Extension(sessions): Extension<Arc<Sessions>>,
+    LoggedIn { id, session }: LoggedIn,
+    Form(form): Form<TokenForm>,
+) -> Response {
+    if !session.csrf_ok(form.csrf.as_deref()) {
+        return csrf_refused(Some(&session));
+    }
+    sessions.end(&id);
+    let mut response = Redirect::to("/review/login").into_response();
+    if let Ok(v) = set_cookie(SESSION_COOKIE, "", 0).parse() {
+        response.headers_mut().append(header::SET_COOKIE, v);
+    }
+    response
+}
+
+// ----- pages -----
+
+/// `GET /review`: the queue.
+pub async fn queue(
+    State(app): State<AppState>,
+    LoggedIn { session, .. }: LoggedIn,
+    Query(params): Query<QueueParams>,
+) -> Response {
+    let query = match params.query() {
+        Ok(q) => q,
+        Err(message) => return error_page(StatusCode::BAD_REQUEST, Some(&session), &message),
+    };
+    let now = now_secs();
+    let cases = app.cases.clone();
+    let q = query.clone();
+    let Ok(page_data) = run_on_rayon(move || cases.list(&q, now)).await else {
+        return internal(&session);
+    };
+    let body = queue::body(&params, &query, &page_data, now, offset(&app));
+    Html(page("Queue", Some(&session), body, Some(queue::SCRIPT)).into_string()).into_response()
+}
+
+/// Query parameters of the case page.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CaseParams {
+    c: Option<usize>,
+    done: Option<String>,
+}
+
+fn flash(done: Option<&str>) -> Option<(bool, String)> {
+    let (ok, text) = match done? {
+        "decided" => (true, "Decision recorded."),
+        "confirmed" => (
+            true,
+            "Duplicate confirmed: a second analyst must approve it before it takes effect.",
+        ),
+        "cleared" => (
+            true,
+            "Cleared as not a duplicate: the applicant is print-ready.",
+        ),
+        "escalated" => (true, "Case escalated."),
+        "approved" => (
+            true,
+            "Duplicate approved: the enrolment is refused and linked.",
+        ),
+        "returned" => (true, "Case returned to the queue."),
+        "released" => (true, "Case released to the queue."),
+        "delivered" => (true, "Outcome delivered to the enrolment engine."),
+        "delivery_failed" => (
+            false,
+            "The decision is recorded, but the enrolment engine did not accept the outcome yet.",
+        ),
+        _ => return None,
+    };
+    Some((ok, text.to_owned()))
+}
+
+fn draw(app: &AppState, case: &Case, selected: usize) -> Drawn {
+    let Some(c) = case.new.candidates.get(selected) else {
+        return Drawn::default();
+    };
+    let (a, r) = (
+        case.new.applicant.reference_id.as_str(),
+        c.person.reference_id.as_str(),
+    );
+    let fingers = (1..=10u8)
+        .filter(|&p| c.finger_scores[usize::from(p - 1)].is_some())
+        .filter_map(|p| app.engine.finger(a, r, p).map(|cmp| (p, cmp)))
+        .collect();
+    let irises = (0..2)
+        .filter(|&e| c.iris_distances[e].is_some())
+        .filter_map(|e| app.engine.iris(a, r, e).map(|cmp| (e, cmp)))
+        .collect();
+    Drawn { fingers, irises }
+}
+
+/// `GET /review/cases/{id}`: records the view, takes the case when free, draws the evidence.
+pub async fn case(
+    State(app): State<AppState>,
+    LoggedIn { session, .. }: LoggedIn,
+    Path(case_id): Path<String>,
+    Query(params): Query<CaseParams>,
+) -> Response {
+    let now = now_secs();
+    let (cases, id, actor) = (app.cases.clone(), case_id.clone(), session.actor());
+    let case = match blocking(move || cases.view(&id, &actor, now)).await {
+        Some(Ok(case)) => case,
+        Some(Err(e)) => return case_error(&e, &session),
+        None => return internal(&session),
+    };
+    let selected = params.c.unwrap_or(0);
+    if selected >= case.new.candidates.len() {
+        return error_page(
+            StatusCode::NOT_FOUND,
+            Some(&session),
+            "This case has no such candidate.",
+        );
+    }
+    let subject = subject(&case);
+    if let Err(e) = app
+        .audit
+        .record_case(&session.principal, "view_case", subject, &case.case_id, 200)
+        .await
+    {
+        tracing::error!(error = %e, "audit log failure");
+        return internal(&session);
+    }
+    let (app2, case2) = (app.clone(), case.clone());
+    let Ok(drawn) = run_on_rayon(move || draw(&app2, &case2, selected)).await else {
+        return internal(&session);
+    };
+    let view = CaseView {
+        case: &case,
+        selected,
+        drawn,
+        session: &session,
+        flash: flash(params.done.as_deref()),
+        now,
+        offset: offset(&app),
+    };
+    let body = case_page::body(&view);
+    let title = format!("Case {}", case.case_id);
+    Html(page(&title, Some(&session), body, Some(case_page::SCRIPT)).into_string()).into_response()
+}
+
+fn subject(case: &Case) -> String {
+    let mut s = format!("nik:{}", case.new.applicant.nik);
+    for c in &case.new.candidates {
+        s.push_str(&format!(" person:{}", c.person.reference_id));
+    }
+    s
+}
+
+// ----- actions -----
+
+/// Hands a final outcome to the engine and records the delivery; whether it arrived.
+async fn deliver(app: &AppState, case: &Case, outcome: CaseOutcome, by: Actor) -> bool {
+    let (app2, case_id, applicant) = (
+        app.clone(),
+        case.case_id.clone(),
+        case.new.applicant.clone(),
+    );
+    let result = run_on_rayon(move || {
+        let closed = app2.engine.case_closed(&case_id, &applicant, &outcome);
+        match closed {
+            Ok(()) => app2
+                .cases
+                .mark_delivered(&case_id, &by, now_secs())
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        }
+    })
+    .await;
+    match result {
+        Ok(Ok(())) => true,
+        Ok(Err(e)) => {
+            tracing::warn!(case_id = %case.case_id, error = %e, "case outcome not delivered");
+            false
+        }
+        Err(_) => false,
+    }
+}
+
+/// Fields of the decision form.
+#[derive(Debug, Deserialize)]
+pub struct DecideForm {
+    csrf: Option<String>,
+    decision: Option<String>,
+    candidate: Option<String>,
+    comment: Option<String>,
+}
+
+/// `POST /review/cases/{id}/decide`.
+pub async fn decide(
+    State(app): State<AppState>,
+    LoggedIn { session, .. }: LoggedIn,
+    Path(case_id): Path<String>,
+    Form(form): Form<DecideForm>,
+) -> Response {
+    if !session.csrf_ok(form.csrf.as_deref()) {
+        return csrf_refused(Some(&session));
+    }
+    let (decision, done) = match form.decision.as_deref() {
+        Some("confirm") => (
+            DecisionKind::ConfirmDuplicate {
+                duplicate_of: form.candidate.unwrap_or_default(),
+            },
+            "confirmed",
+        ),
+        Some("clear") => (DecisionKind::Clear, "cleared"),
+        Some("escalate") => (DecisionKind::Escalate, "escalated"),
+        _ => {
+            return error_page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(&session),
+                "Choose confirm, clear or escalate.",
+            )
+        }
+    };
+    let comment = form.comment.unwrap_or_default();
+    let (cases, id, actor) = (app.cases.clone(), case_id.clone(), session.actor());
+    let now = now_secs();
+    let (case, outcome) =
+        match blocking(move || cases.decide(&id, &actor, decision, &comment, now)).await {
+            Some(Ok(r)) => r,
+            Some(Err(e)) => return case_error(&e, &session),
+            None => return internal(&session),
+        };
+    if let Err(e) = app
+        .audit
+        .record_case(
+            &session.principal,
+            "decide_case",
+            subject(&case),
+            &case.case_id,
+            303,
+        )
+        .await
+    {
+        tracing::error!(error = %e, "audit log failure");
+    }
+    if let Some(outcome) = outcome {
+        if !deliver(&app, &case, outcome, session.actor()).await {
+            return back(&case_id, "delivery_failed");
+        }
+    }
+    back(&case_id, done)
+}
+
+/// Fields of the approval form.
+#[derive(Debug, Deserialize)]
+pub struct ApproveForm {
+    csrf: Option<String>,
+    verdict: Option<String>,
+    comment: Option<String>,
+}
+
+/// `POST /review/cases/{id}/approve`: a second analyst approves or returns a confirmation.
+pub async fn approve(
+    State(app): State<AppState>,
+    LoggedIn { session, .. }: LoggedIn,
+    Path(case_id): Path<String>,
+    Form(form): Form<ApproveForm>,
+) -> Response {
+    if !session.csrf_ok(form.csrf.as_deref()) {
+        return csrf_refused(Some(&session));
+    }
+    let approve = match form.verdict.as_deref() {
+        Some("approve") => true,
+        Some("return") => false,
+        _ => {
+            return error_page(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(&session),
+                "Choose approve or return.",
+            )
+        }
+    };
+    let comment = form.comment.unwrap_or_default();
+    let (cases, id, actor) = (app.cases.clone(), case_id.clone(), session.actor());
+    let now = now_secs();
+    let result = blocking(move || {
+        if approve {
+            cases
+                .approve(&id, &actor, &comment, now)
+                .map(|(c, o)| (c, Some(o)))
+        } else {
+            cases
+                .return_case(&id, &actor, &comment, now)
+                .map(|c| (c, None))
+        }
+    })
+    .await;
+    let (case, outcome) = match result {
+        Some(Ok(r)) => r,
+        Some(Err(e)) => return case_error(&e, &session),
+        None => return internal(&session),
+    };
+    let action = if approve {
+        "approve_case"
+    } else {
+        "return_case"
+    };
+    if let Err(e) = app
+        .audit
+        .record_case(
+            &session.principal,
+            action,
+            subject(&case),
+            &case.case_id,
+            303,
+        )
+        .await
+    {
+        tracing::error!(error = %e, "audit log failure");
+    }
+    match outcome {
+        Some(outcome) => {
+            if deliver(&app, &case, outcome, session.actor()).await {
+                back(&case_id, "approved")
+            } else {
+                back(&case_id, "delivery_failed")
+            }
+        }
+        None => back(&case_id, "returned"),
+    }
+}
+
+/// `POST /review/cases/{id}/release`: gives the case back to the queue.
+pub async fn release(
+    State(app): State<AppState>,
+    LoggedIn { session, .. }: LoggedIn,
+    Path(case_id): Path<String>,
+    Form(form): Form<TokenForm>,
+) -> Response {
+    if !session.csrf_ok(form.csrf.as_deref()) {
+        return csrf_refused(Some(&session));
+    }
+    let (cases, id, actor) = (app.cases.clone(), case_id.clone(), session.actor());
+    match blocking(move || cases.release(&id, &actor, now_secs())).await {
+        Some(Ok(_)) => Redirect::to("/review").into_response(),
+        Some(Err(e)) => case_error(&e, &session),
+        None => internal(&session),
+    }
+}
+
+/// `POST /review/cases/{id}/deliver`: hands a final outcome to the engine again.
+pub async fn deliver_again(
+    State(app): State<AppState>,
+    LoggedIn { session, .. }: LoggedIn,
+    Path(case_id): Path<String>,
+    Form(form): Form<TokenForm>,
+) -> Response {
+    if !session.csrf_ok(form.csrf.as_deref()) {
+        return csrf_refused(Some(&session));
+    }
+    let Some(case) = app.cases.get(&case_id) else {
+        return error_page(StatusCode::NOT_FOUND, Some(&session), "No such case.");
+    };
+    let Some(outcome) = case.outcome() else {
+        return case_error(&CaseError::WrongStatus(case.status.as_str()), &session);
+    };
+    if case.outcome_delivered || deliver(&app, &case, outcome, session.actor()).await {
+        back(&case_id, "delivered")
+    } else {
+        back(&case_id, "delivery_failed")
+    }
+}
+
+/// `GET /review/cases/{id}/{photo|signature}/{reference}`: a submitted image of a person of
+/// the case.
+pub async fn media(
+    State(app): State<AppState>,
+    LoggedIn { session, .. }: LoggedIn,
+    Path((case_id, what, reference)): Path<(String, String, String)>,
+) -> Response {
+    let not_found = || error_page(StatusCode::NOT_FOUND, Some(&session), "No such image.");
+    let Some(case) = app.cases.get(&case_id) else {
+        return not_found();
+    };
+    let belongs = case.new.applicant.reference_id == reference
+        || case
+            .new
+            .candidates
+            .iter()
+            .any(|c| c.person.reference_id == reference);
+    if !belongs || !matches!(what.as_str(), "photo" | "signature") {
+        return not_found();
+    }
+    let (engine, r, photo) = (app.engine.clone(), reference.clone(), what == "photo");
+    let bytes = blocking(move || {
+        if photo {
+            engine.photo(&r)
+        } else {
+            engine.signature(&r)
+        }
+    })
+    .await
+    .flatten();
+    let Some(bytes) = bytes else {
+        return not_found();
+    };
+    let content_type = match bytes.as_slice() {
+        [0x89, b'P', b'N', b'G', ..] => "image/png",
+        [0xFF, 0xD8, 0xFF, ..] => "image/jpeg",
+        [b'R', b'I', b'F', b'F', _, _, _, _, b'W', b'E', b'B', b'P', ..] => "image/webp",
+        [0x00, 0x00, 0x00, 0x0C, b'j', b'P', ..] => "image/jp2",
+        _ => "application/octet-stream",
+    };
+    if let Err(e) = app
+        .audit
+        .record_case(
+            &session.principal,
+            &format!("view_{what}"),
+            format!("person:{reference}"),
+            &case_id,
+            200,
+        )
+        .await
+    {
+        tracing::error!(error = %e, "audit log failure");
+        return internal(&session);
+    }
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::CACHE_CONTROL, "private, no-store"),
+        ],
+        bytes,
+    )
+        .into_response()
+}

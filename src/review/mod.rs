@@ -1,0 +1,55 @@
+//! Analyst review pages under `/review`: server-rendered HTML (maud) with a little inline
+//! JavaScript for keyboard shortcuts.
+//!
+//! | method | path | what |
+//! |---|---|---|
+//! | GET/POST | `/review/login` | log-in with an analyst API key |
+//! | POST | `/review/logout` | end the session |
+//! | GET | `/review` | the case queue (filters, sort, paging) |
+//! | GET | `/review/cases/{id}` | a case (`?c=N` selects candidate N) |
+//! | POST | `/review/cases/{id}/decide`, `/approve`, `/release`, `/deliver` | actions |
+//! | GET | `/review/cases/{id}/photo/{ref}`, `/signature/{ref}` | submitted images |
+//!
+//! Only `analyst` keys may log in: service-point keys have no business with cases, and admin
+//! keys are kept out so the people who manage keys are not the people who decide cases.
+//! Every POST form carries the session's CSRF token (the log-in form a pre-session token in
+//! its own cookie); a missing or wrong token is answered 403.
+
+pub mod case_page;
+pub mod draw;
+pub mod evidence;
+pub mod layout;
+pub mod queue;
+pub mod session;
+
+mod handlers;
+
+use std::sync::Arc;
+
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+
+use crate::service::server::AppState;
+use session::Sessions;
+
+/// The `/review` routes, to merge into the service router.
+pub fn router(_app: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/review", get(handlers::queue))
+        .route("/review/", get(handlers::queue))
+        .route(
+            "/review/login",
+            get(handlers::login_form).post(handlers::login),
+        )
+        .route("/review/logout", post(handlers::logout))
+        .route("/review/cases/{id}", get(handlers::case))
+        .route("/review/cases/{id}/decide", post(handlers::decide))
+        .route("/review/cases/{id}/approve", post(handlers::approve))
+        .route("/review/cases/{id}/release", post(handlers::release))
+        .route("/review/cases/{id}/deliver", post(handlers::deliver_again))
+        .route(
+            "/review/cases/{id}/{what}/{reference}",
+            get(handlers::media),
+        )
+        .layer(Extension(Arc::new(Sessions::default())))
+}

@@ -1,0 +1,260 @@
+//! The case queue page: filters, sort, paging, one row per case.
+
+use maud::{html, Markup};
+use serde::Deserialize;
+
+use super::evidence::{eyes_agreeing, fingers_agreeing};
+use super::layout::{duration, local_time, time_left};
+use crate::cases::{Case, CaseQuery, CaseStatus, Page, Sort, StatusFilter};
+
+/// Rows per page.
+pub const PAGE_SIZE: usize = 25;
+
+/// Query parameters of `GET /review` (all optional; empty means no filter).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct QueueParams {
+    /// Status filter (see [`StatusFilter::parse`]).
+    pub status: String,
+    /// Applicant district code.
+    pub district: String,
+    /// Applicant service point id.
+    pub service_point: String,
+    /// Opened on or after this date, `YYYY-MM-DD` (UTC).
+    pub from: String,
+    /// Opened on or before this date, `YYYY-MM-DD` (UTC).
+    pub to: String,
+    /// Lowest best score.
+    pub min_score: String,
+    /// Highest best score.
+    pub max_score: String,
+    /// `newest`, `score` or `time_left`.
+    pub sort: String,
+    /// One-based page number.
+    pub page: String,
+}
+
+fn date_secs(s: &str) -> Result<Option<u64>, String> {
+    if s.trim().is_empty() {
+        return Ok(None);
+    }
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(s.trim(), fmt)
+        .map(|d| u64::try_from(d.midnight().assume_utc().unix_timestamp()).ok())
+        .map_err(|_| format!("{s:?} is not a date YYYY-MM-DD"))
+}
+
+fn number(s: &str) -> Result<Option<f64>, String> {
+    if s.trim().is_empty() {
+        return Ok(None);
+    }
+    s.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
+        .map(Some)
+        .ok_or_else(|| format!("{s:?} is not a number"))
+}
+
+fn text(s: &str) -> Option<String> {
+    let s = s.trim();
+    (!s.is_empty()).then(|| s.to_owned())
+}
+
+impl QueueParams {
+    /// The store query these parameters ask for, or why they are invalid.
+    pub fn query(&self) -> Result<CaseQuery, String> {
+        let status = StatusFilter::parse(self.status.trim())
+            .ok_or_else(|| format!("unknown status {:?}", self.status))?;
+        let sort =
+            Sort::parse(self.sort.trim()).ok_or_else(|| format!("unknown sort {:?}", self.sort))?;
+        let page: usize = if self.page.trim().is_empty() {
+            1
+        } else {
+            self.page
+                .trim()
+                .parse()
+                .ok()
+                .filter(|&p| (1..=1_000_000).contains(&p))
+                .ok_or_else(|| format!("{:?} is not a page number", self.page))?
+        };
+        Ok(CaseQuery {
+            status,
+            district: text(&self.district),
+            service_point: text(&self.service_point),
+            opened_from: date_secs(&self.from)?,
+            opened_to: date_secs(&self.to)?.map(|t| t + 86_400),
+            min_score: number(&self.min_score)?,
+            max_score: number(&self.max_score)?,
+            sort,
+            offset: (page - 1) * PAGE_SIZE,
+            limit: PAGE_SIZE,
+        })
+    }
+
+    fn with_page(&self, page: usize) -> String {
+        let pairs = [
+            ("status", &self.status),
+            ("district", &self.district),
+            ("service_point", &self.service_point),
+            ("from", &self.from),
+            ("to", &self.to),
+            ("min_score", &self.min_score),
+            ("max_score", &self.max_score),
+            ("sort", &self.sort),
+        ];
+        let mut url = String::from("/review?");
+        for (k, v) in pairs {
+            if !v.trim().is_empty() {
+                url.push_str(&format!("{k}={}&", urlencode(v.trim())));
+            }
+        }
+        url.push_str(&format!("page={page}"));
+        url
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn status_badge(case: &Case, now: u64) -> Markup {
+    html! {
+        span class={"badge " (case.status.as_str())} { (case.status.as_str().replace('_', " ")) }
+        @if let Some(h) = case.holder(now) {
+            " " span.badge.taken title={"taken by " (h.name)} { "taken · " (h.name) }
+        }
+    }
+}
+
+fn filters(p: &QueueParams) -> Markup {
+    let statuses: Vec<(String, String)> = ["active", "untaken", "taken"]
+        .iter()
+        .map(|s| ((*s).to_owned(), (*s).to_owned()))
+        .chain(
+            CaseStatus::ALL
+                .iter()
+                .map(|s| (s.as_str().to_owned(), s.as_str().replace('_', " "))),
+        )
+        .chain(std::iter::once(("all".to_owned(), "all".to_owned())))
+        .collect();
+    let current = if p.status.is_empty() {
+        "active"
+    } else {
+        p.status.as_str()
+    };
+    let sort = if p.sort.is_empty() {
+        "newest"
+    } else {
+        p.sort.as_str()
+    };
+    html! {
+        form.filters.card method="get" action="/review" id="filters" {
+            label { "Status" select name="status" {
+                @for (v, l) in &statuses { option value=(v) selected[v == current] { (l) } }
+            } }
+            label { "District" input name="district" value=(p.district) placeholder="PPRRDD"; }
+            label { "Service point" input name="service_point" value=(p.service_point); }
+            label { "Opened from" input type="date" name="from" value=(p.from); }
+            label { "to" input type="date" name="to" value=(p.to); }
+            label { "Score ≥" input.s name="min_score" value=(p.min_score); }
+            label { "Score ≤" input.s name="max_score" value=(p.max_score); }
+            label { "Sort" select name="sort" {
+                option value="newest" selected[sort == "newest"] { "Newest" }
+                option value="score" selected[sort == "score"] { "Highest score" }
+                option value="time_left" selected[sort == "time_left"] { "Least time left" }
+            } }
+            button.primary type="submit" id="apply-filters" { "Apply" }
+            a href="/review" { "Reset" }
+        }
+    }
+}
+
+/// The queue page body.
+pub fn body(p: &QueueParams, q: &CaseQuery, page: &Page, now: u64, offset: i64) -> Markup {
+    let page_no = q.offset / PAGE_SIZE + 1;
+    let pages = page.total.div_ceil(PAGE_SIZE).max(1);
+    html! {
+        h1 { "Case queue" }
+        (filters(p))
+        div.card {
+            p.muted.small { (page.total) " cases · page " (page_no) " of " (pages)
+                " · times in UTC" (if offset >= 0 { "+" } else { "" }) (offset / 3_600)
+                " · press " kbd { "j" } kbd { "k" } " to move, " kbd { "Enter" } " to open" }
+            @if page.cases.is_empty() {
+                p { "No cases match these filters." }
+            } @else {
+                table.queue {
+                    thead { tr {
+                        th { "Case" } th { "Applicant" } th { "Best candidate" }
+                        th.num { "Score" } th.num { "Fingers" } th.num { "Eyes" }
+                        th { "Status" } th.num { "Age" } th.num { "Time left" }
+                    } }
+                    tbody {
+                        @for case in &page.cases { (row(case, now, offset)) }
+                    }
+                }
+            }
+            div.pager {
+                @if page_no > 1 { a href=(p.with_page(page_no - 1)) rel="prev" { "← Previous" } }
+                @if page_no < pages { a href=(p.with_page(page_no + 1)) rel="next" { "Next →" } }
+            }
+        }
+    }
+}
+
+fn row(case: &Case, now: u64, offset: i64) -> Markup {
+    let a = &case.new.applicant;
+    let best = case.new.candidates.first();
+    let (left, class) = if case.status.is_final() {
+        ("closed".to_owned(), "")
+    } else {
+        time_left(case.deadline_secs, now)
+    };
+    let row_class = match class {
+        "overdue" => "overdue-row",
+        "near" => "near-row",
+        _ => "",
+    };
+    let href = format!("/review/cases/{}", case.case_id);
+    html! {
+        tr class=(row_class) data-href=(href) {
+            td { a.mono href=(href) { (case.case_id) } br; span.muted.small { (case.kind().label()) } }
+            td { span.mono { (a.nik) } br; (a.name) }
+            td { @if let Some(c) = best {
+                span.mono { (c.person.nik) } br; (c.person.name)
+                @if case.new.candidates.len() > 1 {
+                    span.muted.small { " +" (case.new.candidates.len() - 1) " more" }
+                }
+            } }
+            td.num.mono { (format!("{:.1}", case.best_score())) }
+            td.num { @if let Some(c) = best { (fingers_agreeing(c)) "/" (c.finger_scores.iter().flatten().count()) } }
+            td.num { @if let Some(c) = best { (eyes_agreeing(c)) "/" (c.iris_distances.iter().flatten().count()) } }
+            td { (status_badge(case, now)) }
+            td.num title=(local_time(case.opened_secs, offset)) { (duration(now.saturating_sub(case.opened_secs))) }
+            td.num title={"deadline " (local_time(case.deadline_secs, offset))} { span class=(class) { (left) } }
+        }
+    }
+}
+
+/// Keyboard navigation of the queue: j/k move, Enter opens, rows open on click.
+pub const SCRIPT: &str = r#"
+(function(){
+  var rows=[].slice.call(document.querySelectorAll('table.queue tbody tr'));var i=-1;
+  function mark(){rows.forEach(function(r,k){r.style.outline=k===i?'2px solid #1d4ed8':''});if(rows[i])rows[i].scrollIntoView({block:'nearest'});}
+  rows.forEach(function(r){r.addEventListener('click',function(e){if(e.target.tagName!=='A')location.href=r.dataset.href;});});
+  document.addEventListener('keydown',function(e){
+    var t=e.target.tagName;if(t==='INPUT'||t==='TEXTAREA'||t==='SELECT'||e.ctrlKey||e.metaKey||e.altKey)return;
+    if(e.key==='j'){i=Math.min(rows.length-1,i+1);mark();}
+    else if(e.key==='k'){i=Math.max(0,i-1);mark();}
+    else if(e.key==='Enter'&&rows[i]){location.href=rows[i].dataset.href;}
+  });
+})();
+"#;

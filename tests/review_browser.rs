@@ -1,0 +1,323 @@
+//! Drives the review pages in real headless Chromium through chromedriver (WebDriver).
+//!
+//! Needs `chromium` and `chromium-driver` (Debian packages; `.ci/run` installs them). When
+//! either is missing the test prints why and skips. Screenshots of the queue and of a case
+//! page are saved under `$CARGO_TARGET_DIR/review-screenshots/` (default `target/`).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod review_support;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::json;
+use tunggal::cases::{CaseOutcome, CaseStatus};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+fn screenshot_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    target.join("review-screenshots")
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn browser(profile: &Path) -> (tokio::process::Child, Client) {
+    let port = free_port();
+    let driver = tokio::process::Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        json!({
+            "binary": CHROMIUM,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--no-first-run", "--disable-quic", "--disable-sync",
+                "--disable-dev-shm-usage", "--window-size=1366,768",
+                format!("--user-data-dir={}", profile.display()),
+            ]
+        }),
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        let client = ClientBuilder::new(HttpConnector::new())
+            .capabilities(caps.clone())
+            .connect(&url)
+            .await;
+        if let Ok(client) = client {
+            return (driver, client);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("chromedriver did not start a session on {url}");
+}
+
+async fn text(c: &Client, css: &str) -> String {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+async fn count(c: &Client, css: &str) -> usize {
+    c.find_all(Locator::Css(css)).await.unwrap().len()
+}
+
+async fn log_in(c: &Client, base: &str, key: &str) {
+    c.goto(&format!("{base}/review")).await.unwrap();
+    // No session: the queue redirects to the log-in form.
+    assert!(c
+        .current_url()
+        .await
+        .unwrap()
+        .path()
+        .ends_with("/review/login"));
+    c.find(Locator::Id("key"))
+        .await
+        .unwrap()
+        .send_keys(key)
+        .await
+        .unwrap();
+    c.find(Locator::Id("login-button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Css("table.queue"))
+        .await
+        .unwrap();
+}
+
+async fn log_out(c: &Client) {
+    c.find(Locator::Css("header.top form button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Id("login-button"))
+        .await
+        .unwrap();
+}
+
+/// Presses a key on the page (outside any input), as the shortcut handler sees it.
+async fn press(c: &Client, key: &str) {
+    c.execute(
+        "document.body.dispatchEvent(new KeyboardEvent('keydown', {key: arguments[0], bubbles: true}))",
+        vec![json!(key)],
+    )
+    .await
+    .unwrap();
+}
+
+async fn save(c: &Client, name: &str) {
+    let dir = screenshot_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = c.screenshot().await.unwrap();
+    std::fs::write(dir.join(name), png).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn analysts_review_a_case_in_chromium() {
+    for tool in [CHROMIUM, CHROMEDRIVER] {
+        if !Path::new(tool).exists() {
+            eprintln!("skipping the browser test: {tool} is missing (apt-get install -y chromium chromium-driver)");
+            return;
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    let s = review_support::start(dir.path(), 40).await;
+    let base = s.url("");
+    let (_driver, c) = browser(profile.path()).await;
+    c.set_window_size(1366, 768).await.unwrap();
+
+    // Analyst A logs in and sees the queue.
+    log_in(&c, &base, &s.analyst_a).await;
+    assert!(text(&c, "main").await.contains("40 cases"));
+    save(&c, "queue.png").await;
+
+    // Filter: district 320101 (every third case), highest score first.
+    let district = c.find(Locator::Css("input[name=district]")).await.unwrap();
+    district.send_keys("320101").await.unwrap();
+    c.find(Locator::Css("select[name=sort]"))
+        .await
+        .unwrap()
+        .select_by_value("score")
+        .await
+        .unwrap();
+    c.find(Locator::Id("apply-filters"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let mut filtered = false;
+    for _ in 0..100 {
+        let url = c.current_url().await.unwrap();
+        if url.query().unwrap_or_default().contains("district=320101") {
+            filtered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(filtered, "the filter form did not navigate");
+    c.wait()
+        .for_element(Locator::Css("table.queue"))
+        .await
+        .unwrap();
+    let summary = text(&c, "main .card p").await;
+    assert!(summary.starts_with("14 cases"), "{summary}");
+    // Highest score first: case 40 (i = 39) is the best-scoring 320101 case.
+    let first = text(&c, "table.queue tbody tr:first-child td:first-child a").await;
+    assert_eq!(first, "C000000040");
+
+    // Open case 4 (district 320101).
+    c.goto(&format!("{base}/review?district=320101&sort=newest&page=1"))
+        .await
+        .unwrap();
+    c.find(Locator::LinkText("C000000004"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Id("modality-grid"))
+        .await
+        .unwrap();
+    assert_eq!(count(&c, "#modality-grid td.finger").await, 10);
+    assert_eq!(count(&c, "#modality-grid td.eye").await, 2);
+    assert_eq!(count(&c, "#modality-grid td.s-strong").await, 5);
+    assert_eq!(count(&c, "#fingers svg.minutiae").await, 9);
+    assert!(count(&c, "#fingers svg.minutiae line.match-line").await >= 9 * 20);
+    assert!(count(&c, "#fingers svg.minutiae g.unmatched").await > 0);
+    assert_eq!(count(&c, "#irises figure.iris img").await, 10);
+    assert!(text(&c, "table.meta").await.contains("Agus Wijaya"));
+    save(&c, "case.png").await;
+    c.execute(
+        "document.getElementById('fingers').scrollIntoView()",
+        vec![],
+    )
+    .await
+    .unwrap();
+    save(&c, "case-fingers.png").await;
+    c.execute("document.getElementById('irises').scrollIntoView()", vec![])
+        .await
+        .unwrap();
+    save(&c, "case-irises.png").await;
+
+    // A confirms the duplicate with a comment.
+    c.find(Locator::Id("comment"))
+        .await
+        .unwrap()
+        .send_keys("Eight fingers and both eyes agree")
+        .await
+        .unwrap();
+    c.find(Locator::Id("btn-confirm"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait().for_element(Locator::Id("flash")).await.unwrap();
+    assert_eq!(text(&c, "#case-status").await, "pending approval");
+    // A cannot approve their own decision: no approve button, a notice, and the shortcut
+    // does nothing.
+    assert_eq!(count(&c, "#btn-approve").await, 0);
+    assert!(text(&c, "#self-approval-notice")
+        .await
+        .contains("second analyst"));
+    press(&c, "a").await;
+    assert_eq!(text(&c, "#case-status").await, "pending approval");
+    assert!(s.engine.closed.lock().unwrap().is_empty());
+    log_out(&c).await;
+
+    // Analyst B approves it.
+    log_in(&c, &base, &s.analyst_b).await;
+    c.goto(&format!("{base}/review?status=pending_approval"))
+        .await
+        .unwrap();
+    c.find(Locator::LinkText("C000000004"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Id("comment"))
+        .await
+        .unwrap()
+        .send_keys("Agreed, same person")
+        .await
+        .unwrap();
+    c.find(Locator::Id("btn-approve"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Id("final-status"))
+        .await
+        .unwrap();
+    assert_eq!(text(&c, "#case-status").await, "confirmed duplicate");
+    assert!(text(&c, "#trail").await.contains("approved"));
+    // The service point's enrolment is updated through the engine.
+    assert_eq!(
+        s.engine.closed.lock().unwrap().clone(),
+        vec![(
+            "C000000004".to_owned(),
+            "req-000003".to_owned(),
+            CaseOutcome::ConfirmedDuplicate {
+                duplicate_of: "P500003".into()
+            }
+        )]
+    );
+
+    // Keyboard: B clears case 5 with the C shortcut after writing a comment.
+    c.goto(&format!("{base}/review/cases/C000000005"))
+        .await
+        .unwrap();
+    let comment = c.find(Locator::Id("comment")).await.unwrap();
+    comment
+        .send_keys("Different people: ridge counts differ")
+        .await
+        .unwrap();
+    c.execute("document.activeElement.blur()", vec![])
+        .await
+        .unwrap();
+    press(&c, "c").await;
+    c.wait()
+        .for_element(Locator::Id("final-status"))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.cases.get("C000000005").unwrap().status,
+        CaseStatus::Cleared
+    );
+
+    c.close().await.unwrap();
+    s.stop().await;
+}

@@ -1,0 +1,292 @@
+//! Access rules and the case workflow of the `/review` pages over plain HTTP.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod review_support;
+
+use hyper::{Method, StatusCode};
+use review_support::{form, login, send, start};
+use tunggal::cases::{CaseOutcome, CaseStatus};
+use tunggal::service::audit::AuditLog;
+
+#[tokio::test]
+async fn no_session_means_no_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(dir.path(), 3).await;
+    for path in ["/review", "/review/cases/C000000001"] {
+        let r = send(Method::GET, &s.url(path), None, None, None).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(r.location(), Some("/review/login"));
+        assert!(!r.body.contains("C000000001"));
+    }
+    // A forged cookie is no session either, and a bearer key does not replace the log-in.
+    let r = send(
+        Method::GET,
+        &s.url("/review"),
+        Some("tgl_review=forged"),
+        Some(&s.analyst_a),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    // Posting a decision without a session changes nothing.
+    let r = send(
+        Method::POST,
+        &s.url("/review/cases/C000000001/decide"),
+        None,
+        None,
+        Some(form(&[("decision", "clear"), ("comment", "x")])),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(s.cases.get("C000000001").unwrap().status, CaseStatus::Open);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn only_analyst_keys_log_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(dir.path(), 1).await;
+    let sp = login(&s, &s.service_point.clone()).await.unwrap_err();
+    assert_eq!(sp.status, StatusCode::FORBIDDEN);
+    assert!(sp
+        .body
+        .contains("service-point key cannot open the review pages"));
+    assert!(sp
+        .cookies()
+        .iter()
+        .all(|c| !c.starts_with("tgl_review=") || c.len() == 11));
+    let admin = login(&s, review_support::ADMIN_KEY).await.unwrap_err();
+    assert_eq!(admin.status, StatusCode::FORBIDDEN);
+    let unknown = login(&s, "tgl_nope_nope").await.unwrap_err();
+    assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
+    let session = login(&s, &s.analyst_a.clone()).await.unwrap();
+    let r = send(Method::GET, &s.url("/review"), Some(&session), None, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("C000000001"));
+    // The session cookie is HttpOnly and SameSite=Strict.
+    let page = send(Method::GET, &s.url("/review/login"), None, None, None).await;
+    let raw = page.headers.get("set-cookie").unwrap().to_str().unwrap();
+    assert!(raw.contains("HttpOnly") && raw.contains("SameSite=Strict"));
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn forms_without_a_valid_csrf_token_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(dir.path(), 2).await;
+    // The log-in form itself: no token, or a token that is not the cookie's.
+    let r = send(
+        Method::POST,
+        &s.url("/review/login"),
+        None,
+        None,
+        Some(form(&[("key", &s.analyst_a)])),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = send(
+        Method::POST,
+        &s.url("/review/login"),
+        Some("tgl_review_login=abc"),
+        None,
+        Some(form(&[("csrf", "abd"), ("key", &s.analyst_a)])),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let session = login(&s, &s.analyst_a.clone()).await.unwrap();
+    let url = s.url("/review/cases/C000000001/decide");
+    for body in [
+        form(&[("decision", "clear"), ("comment", "different people")]),
+        form(&[("csrf", "wrong"), ("decision", "clear"), ("comment", "x")]),
+    ] {
+        let r = send(Method::POST, &url, Some(&session), None, Some(body)).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN);
+    }
+    assert_eq!(s.cases.get("C000000001").unwrap().status, CaseStatus::Open);
+    assert!(s.engine.closed.lock().unwrap().is_empty());
+    // Another session's token does not work either.
+    let other = login(&s, &s.analyst_b.clone()).await.unwrap();
+    let page_b = send(Method::GET, &s.url("/review"), Some(&other), None, None).await;
+    let r = send(
+        Method::POST,
+        &url,
+        Some(&session),
+        None,
+        Some(form(&[
+            ("csrf", &page_b.csrf()),
+            ("decision", "clear"),
+            ("comment", "x"),
+        ])),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn four_eyes_over_http_with_taken_cases_and_audit() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(dir.path(), 3).await;
+    let a = login(&s, &s.analyst_a.clone()).await.unwrap();
+    let b = login(&s, &s.analyst_b.clone()).await.unwrap();
+    let case_url = s.url("/review/cases/C000000002");
+    let page_a = send(Method::GET, &case_url, Some(&a), None, None).await;
+    assert_eq!(page_a.status, StatusCode::OK);
+    assert!(page_a.body.contains("id=\"modality-grid\""));
+    assert!(page_a.body.contains("class=\"match-line\""));
+    assert!(page_a.body.contains("data:image/png;base64,"));
+    // B sees it taken by A and cannot decide it.
+    let page_b = send(Method::GET, &case_url, Some(&b), None, None).await;
+    assert!(page_b.body.contains("Taken by"));
+    let queue_b = send(
+        Method::GET,
+        &s.url("/review?status=taken"),
+        Some(&b),
+        None,
+        None,
+    )
+    .await;
+    assert!(queue_b.body.contains("C000000002") && queue_b.body.contains("Ana Analyst"));
+    let r = send(
+        Method::POST,
+        &format!("{case_url}/decide"),
+        Some(&b),
+        None,
+        Some(form(&[
+            ("csrf", &page_b.csrf()),
+            ("decision", "clear"),
+            ("comment", "x"),
+        ])),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    // A decision without a comment is refused.
+    let csrf_a = page_a.csrf();
+    let r = send(
+        Method::POST,
+        &format!("{case_url}/decide"),
+        Some(&a),
+        None,
+        Some(form(&[
+            ("csrf", &csrf_a),
+            ("decision", "confirm"),
+            ("candidate", "P500001"),
+            ("comment", " "),
+        ])),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // A confirms; nothing reaches the engine until B approves.
+    let r = send(
+        Method::POST,
+        &format!("{case_url}/decide"),
+        Some(&a),
+        None,
+        Some(form(&[
+            ("csrf", &csrf_a),
+            ("decision", "confirm"),
+            ("candidate", "P500001"),
+            ("comment", "ridges agree on 8 fingers"),
+        ])),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert!(s.engine.closed.lock().unwrap().is_empty());
+    // A cannot approve their own decision.
+    let r = send(
+        Method::POST,
+        &format!("{case_url}/approve"),
+        Some(&a),
+        None,
+        Some(form(&[
+            ("csrf", &csrf_a),
+            ("verdict", "approve"),
+            ("comment", "me"),
+        ])),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(r.body.contains("cannot approve"));
+    let r = send(
+        Method::POST,
+        &format!("{case_url}/approve"),
+        Some(&b),
+        None,
+        Some(form(&[
+            ("csrf", &page_b.csrf()),
+            ("verdict", "approve"),
+            ("comment", "agreed"),
+        ])),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let closed = s.engine.closed.lock().unwrap().clone();
+    assert_eq!(
+        closed,
+        vec![(
+            "C000000002".to_owned(),
+            "req-000001".to_owned(),
+            CaseOutcome::ConfirmedDuplicate {
+                duplicate_of: "P500001".into()
+            }
+        )]
+    );
+    let case = s.cases.get("C000000002").unwrap();
+    assert_eq!(case.status, CaseStatus::ConfirmedDuplicate);
+    assert!(case.outcome_delivered);
+    // Clearing closes at once.
+    let page = send(
+        Method::GET,
+        &s.url("/review/cases/C000000003"),
+        Some(&b),
+        None,
+        None,
+    )
+    .await;
+    let r = send(
+        Method::POST,
+        &s.url("/review/cases/C000000003/decide"),
+        Some(&b),
+        None,
+        Some(form(&[
+            ("csrf", &page.csrf()),
+            ("decision", "clear"),
+            ("comment", "different people"),
+        ])),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(s.engine.closed.lock().unwrap()[1].2, CaseOutcome::Cleared);
+    // The audit log names the case.
+    let events = AuditLog::read_all(dir.path()).unwrap();
+    assert!(events
+        .iter()
+        .any(|e| e.action == "approve_case" && e.case_id.as_deref() == Some("C000000002")));
+    assert!(events
+        .iter()
+        .any(|e| e.action == "view_case" && e.key_name == "Budi Reviewer"));
+    // Filters and bad filters.
+    let r = send(
+        Method::GET,
+        &s.url("/review?district=320101&status=all"),
+        Some(&a),
+        None,
+        None,
+    )
+    .await;
+    assert!(r.body.contains("C000000001") && !r.body.contains("C000000002"));
+    let r = send(
+        Method::GET,
+        &s.url("/review?min_score=abc"),
+        Some(&a),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    // Overdue gauge is exported.
+    let m = send(Method::GET, &s.url("/metrics"), None, None, None).await;
+    assert!(m.body.contains("tunggal_cases_overdue 0"));
+    assert!(m.body.contains("tunggal_cases_active 1"));
+    s.stop().await;
+}
