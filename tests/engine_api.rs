@@ -68,6 +68,7 @@ async fn start(dir: &Path) -> Running {
     .await
     .unwrap()
     .unwrap();
+    engine.set_notifier(tunggal::engine::callback::spawn());
     let engine = Arc::new(engine);
     let service = Service::bind(config, engine.clone(), cases, Some(ADMIN_KEY))
         .await
@@ -366,5 +367,71 @@ async fn concurrent_enrolments_of_one_person_yield_one_single() {
             single["reference_id"]
         );
     }
+    s.stop().await;
+}
+
+/// A local callback receiver: every POSTed JSON body goes to the channel.
+async fn receiver() -> (String, tokio::sync::mpsc::UnboundedReceiver<Value>) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let app = axum::Router::new().route(
+        "/cb",
+        axum::routing::post(move |axum::Json(v): axum::Json<Value>| {
+            let tx = tx.clone();
+            async move {
+                let _ = tx.send(v);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}/cb"), rx)
+}
+
+async fn next(rx: &mut tokio::sync::mpsc::UnboundedReceiver<Value>) -> Value {
+    tokio::time::timeout(std::time::Duration::from_secs(30), rx.recv())
+        .await
+        .expect("no callback within 30 s")
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callbacks_post_final_verdicts() {
+    let dir = tempfile::tempdir().unwrap();
+    let pop = Population::new(SEED + 2);
+    let (url, mut rx) = receiver().await;
+    let s = start(dir.path()).await;
+    let sp1 = sp_key(&s, "sp-1").await;
+    let sp2 = sp_key(&s, "sp-2").await;
+    // Single: posted at once.
+    let mut a = body(&pop, 1, 0, None, "cb-1", "sp-1");
+    a["callback_url"] = json!(url);
+    let v = enrol(&s, &sp1, &a).await;
+    assert_eq!(v["verdict"], "single");
+    let got = next(&mut rx).await;
+    assert_eq!(got["request_id"], "cb-1");
+    assert_eq!(got["verdict"], "single");
+    // Duplicate: nothing until the case closes, then the final status.
+    let mut b = body(&pop, 1, 1, Some(1), "cb-2", "sp-2");
+    b["callback_url"] = json!(url);
+    let v = enrol(&s, &sp2, &b).await;
+    assert_eq!(v["verdict"], "duplicate", "{v}");
+    let quiet = tokio::time::timeout(std::time::Duration::from_millis(300), rx.recv()).await;
+    assert!(quiet.is_err(), "no callback before the case closes");
+    let case_id = v["case_id"].as_str().unwrap();
+    let case = s.engine().cases().get(case_id).unwrap();
+    let confirmed = CaseOutcome::ConfirmedDuplicate {
+        duplicate_of: v["candidates"][0]["reference_id"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    };
+    s.engine()
+        .case_closed(case_id, &case.new.applicant, &confirmed)
+        .unwrap();
+    let got = next(&mut rx).await;
+    assert_eq!(got["request_id"], "cb-2");
+    assert_eq!(got["status"], "refused");
     s.stop().await;
 }

@@ -125,6 +125,7 @@ impl ServeArgs {
             })
             .await
             .context("opening the gallery engine")??;
+            engine.set_notifier(crate::engine::callback::spawn());
             let recovery = engine.recovery();
             tracing::info!(
                 persons = engine.gallery().len(),
