@@ -533,7 +533,7 @@ impl CaseStore {
             .iter()
             .map(|c| Event::Opened(Box::new(c.clone())))
             .collect();
-        self.journal.append_many(&events)?;
+        self.journal.append_all(&events)?;
         let ids = cases.iter().map(|c| c.case_id.clone()).collect();
         for case in cases {
             inner.push(case, &self.policy);
@@ -604,7 +604,7 @@ impl CaseStore {
                 entry: entry.clone(),
             })
             .collect();
-        self.journal.append_many(&events)?;
+        self.journal.append_all(&events)?;
         for entry in entries {
             inner.apply(i, entry);
         }

@@ -172,6 +172,10 @@ impl CaseOutcomeSink for GalleryEngine {
         if e.resolution.is_some() {
             return Ok(());
         }
-        self.resolve(&e, outcome)
+        self.resolve(&e, outcome)?;
+        if let Some(e) = self.registry().get(key) {
+            self.notify(&e);
+        }
+        Ok(())
     }
 }

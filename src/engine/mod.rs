@@ -15,8 +15,11 @@
 //! The write order that keeps acknowledged enrolments whole across crashes is described in
 //! [`registry`].
 
+pub mod bulk;
 pub mod calibrate;
+pub mod callback;
 pub mod convert;
+pub mod demo;
 pub mod evidence;
 pub mod locks;
 pub mod registry;
@@ -107,6 +110,7 @@ pub struct GalleryEngine {
     cases: Arc<CaseStore>,
     nik_locks: NikLocks,
     recovery: Recovery,
+    notifier: std::sync::OnceLock<callback::Notifier>,
 }
 
 impl std::fmt::Debug for GalleryEngine {
@@ -175,6 +179,7 @@ impl GalleryEngine {
             registry,
             cases,
             nik_locks: NikLocks::default(),
+            notifier: std::sync::OnceLock::new(),
             recovery: Recovery {
                 rolled_forward,
                 aborted,
@@ -186,6 +191,30 @@ impl GalleryEngine {
             engine.recovery.cases_opened += 1;
         }
         Ok(engine)
+    }
+
+    /// Posts final verdicts of enrolments with a `callback_url` through `notifier` from now
+    /// on (set once; later calls are ignored).
+    pub fn set_notifier(&self, notifier: callback::Notifier) {
+        let _ = self.notifier.set(notifier);
+    }
+
+    /// Posts the current verdict of `e` to its callback URL, if it has one and a notifier is
+    /// set.
+    pub fn notify(&self, e: &Entry) {
+        let (Some(url), Some(notifier)) = (&e.meta.callback_url, self.notifier.get()) else {
+            return;
+        };
+        let Ok(verdict) = self.verdict_of(e) else {
+            return;
+        };
+        let body = crate::service::handlers::enrolment_body(&e.meta.summary.request_id, verdict);
+        if let Ok(body) = serde_json::to_value(body) {
+            notifier.notify(callback::Notice {
+                url: url.clone(),
+                body,
+            });
+        }
     }
 
     /// What recovery did on open.
@@ -448,6 +477,8 @@ impl EnrolmentEngine for GalleryEngine {
             .ok_or_else(|| unavailable("registry entry vanished"))?;
         if matches!(entry.outcome, Some(Outcome::Duplicate { .. })) {
             self.open_case_for(&entry).map_err(unavailable)?;
+        } else {
+            self.notify(&entry);
         }
         let entry = self
             .registry

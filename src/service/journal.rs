@@ -139,22 +139,19 @@ impl<T: Serialize + DeserializeOwned> Journal<T> {
         file.sync_data().map_err(io)
     }
 
-    /// Appends several records with one write and one `fdatasync` (nothing for none).
-    /// Blocking, like [`Self::append`].
-    pub fn append_many(&self, records: &[T]) -> Result<(), JournalError> {
-        if records.is_empty() {
-            return Ok(());
-        }
-        let mut lines = Vec::new();
+    /// Appends several records durably with one `fdatasync` (a crash may keep a prefix of
+    /// them; a torn last line is dropped on open). Blocking.
+    pub fn append_all(&self, records: &[T]) -> Result<(), JournalError> {
+        let mut buf = Vec::new();
         for record in records {
-            lines.extend(encode_line(&serde_json::to_vec(record)?));
+            buf.extend_from_slice(&encode_line(&serde_json::to_vec(record)?));
         }
         let mut file = self.file.lock().map_err(|_| JournalError::Poisoned)?;
         let io = |source| JournalError::Io {
             path: self.path.clone(),
             source,
         };
-        file.write_all(&lines).map_err(io)?;
+        file.write_all(&buf).map_err(io)?;
         file.sync_data().map_err(io)
     }
 
