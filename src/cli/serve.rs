@@ -23,6 +23,12 @@ pub struct ServeArgs {
     /// Address to listen on (default 127.0.0.1:8080).
     #[arg(long)]
     listen: Option<SocketAddr>,
+    /// PEM certificate chain: with --tls-key, serve HTTPS (rustls) instead of plain HTTP.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Also create one service-point and one analyst key and print them, for trying the API.
     #[arg(long)]
     demo: bool,
@@ -69,6 +75,8 @@ impl ServeArgs {
         let flags = Overrides {
             listen: self.listen,
             data_dir: self.data_dir,
+            tls_cert: self.tls_cert,
+            tls_key: self.tls_key,
         };
         let config = ServiceConfig::load(self.config.as_deref(), &env_var, &flags)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -107,7 +115,8 @@ impl ServeArgs {
                  503 engine_not_wired until the gallery is merged"
             );
             println!("tunggal: gallery engine not wired (enrol/identify/verify answer 503 engine_not_wired)");
-            println!("tunggal: listening on http://{addr}");
+            let scheme = if service.is_tls() { "https" } else { "http" };
+            println!("tunggal: listening on {scheme}://{addr}");
             service.run(shutdown_signal()).await?;
             println!("tunggal: stopped");
             Ok(())
@@ -155,6 +164,7 @@ impl KeysCommand {
         let flags = Overrides {
             listen: None,
             data_dir,
+            ..Overrides::default()
         };
         let config = ServiceConfig::load(config.as_deref(), &env_var, &flags)?;
         let spec = KeySpec::parse(&role, &name, district.as_deref(), service_point.as_deref())
