@@ -216,7 +216,7 @@ fn mutations() -> Vec<(&'static str, Value, &'static str)> {
             b["fingerprints"][0]["format"] = json!("ansi378");
             b["fingerprints"][0]["template"] = json!(STANDARD.encode(t))
         },
-        "template_truncated",
+        "template_malformed",
     );
     add(
         "unknown template format",
@@ -447,11 +447,6 @@ fn mutations() -> Vec<(&'static str, Value, &'static str)> {
         "photo too large",
         &|b| b["photo"] = json!(STANDARD.encode(vec![0u8; 200 * 1024])),
         "body_too_large",
-    );
-    add(
-        "unknown field",
-        &|b| b["colour"] = json!("blue"),
-        "malformed_json",
     );
     add(
         "missing field",
