@@ -8,8 +8,10 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand};
 
 use crate::cases::CaseStore;
+use crate::engine::demo::{self, DemoPlan};
+use crate::engine::{EngineOptions, GalleryEngine};
 use crate::service::keys::{KeySpec, KeyStore};
-use crate::service::{Overrides, Service, ServiceConfig, UnwiredEngine};
+use crate::service::{Overrides, Service, ServiceConfig};
 
 /// Options of `tunggal serve`.
 #[derive(Debug, Args)]
@@ -29,9 +31,17 @@ pub struct ServeArgs {
     /// PEM private key of --tls-cert.
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<PathBuf>,
-    /// Also create one service-point and one analyst key and print them, for trying the API.
+    /// Try-out mode: on an empty gallery, load synthetic persons and enrol a burst of probes
+    /// (returning persons, NIK re-issues and conflicts, twins) so cases exist; create and
+    /// print a service-point key and two analyst keys.
     #[arg(long)]
     demo: bool,
+    /// Persons in the demo gallery.
+    #[arg(long, default_value_t = 2000)]
+    demo_persons: u64,
+    /// Probes enrolled after the demo gallery is loaded.
+    #[arg(long, default_value_t = 64)]
+    demo_probes: u64,
 }
 
 fn env_var(name: &str) -> Option<String> {
@@ -88,9 +98,58 @@ impl ServeArgs {
             std::fs::create_dir_all(&config.data_dir)
                 .with_context(|| format!("creating {}", config.data_dir.display()))?;
             let cases = Arc::new(CaseStore::open(&config.data_dir)?);
+            let started = std::time::Instant::now();
+            let data_dir = config.data_dir.clone();
+            let engine_cases = cases.clone();
+            // Mapping the gallery, replaying its WAL and reconciling the registry (and, on a
+            // new data directory, learning the calibration) is blocking work.
+            let demo = self.demo.then_some(DemoPlan {
+                persons: self.demo_persons,
+                probes: self.demo_probes,
+                seed: 2026,
+            });
+            let engine = tokio::task::spawn_blocking(move || {
+                let engine =
+                    GalleryEngine::open(&data_dir, engine_cases, EngineOptions::default())?;
+                if let Some(plan) = demo.filter(|_| engine.gallery().is_empty()) {
+                    let r = demo::fill(&engine, &plan, &|s| tracing::info!("{s}"))?;
+                    println!(
+                        "tunggal: demo gallery of {} persons loaded in {:.1} s; {} probes in \
+                         {:.1} s: {} single ({} re-issues), {} duplicate ({} NIK conflicts), \
+                         {} rejected; {} cases open",
+                        r.loaded,
+                        r.load_s,
+                        plan.probes,
+                        r.probes_s,
+                        r.single,
+                        r.reissue,
+                        r.duplicate,
+                        r.nik_conflict,
+                        r.rejected,
+                        engine.cases().len()
+                    );
+                }
+                anyhow::Ok(engine)
+            })
+            .await
+            .context("opening the gallery engine")??;
+            let recovery = engine.recovery();
+            tracing::info!(
+                persons = engine.gallery().len(),
+                rolled_forward = recovery.rolled_forward,
+                aborted = recovery.aborted,
+                cases_opened = recovery.cases_opened,
+                seconds = started.elapsed().as_secs_f64(),
+                "gallery engine open"
+            );
+            println!(
+                "tunggal: gallery open with {} persons ({:.1} s)",
+                engine.gallery().len(),
+                started.elapsed().as_secs_f64()
+            );
             let service = Service::bind(
                 config.clone(),
-                Arc::new(UnwiredEngine),
+                Arc::new(engine),
                 cases,
                 admin_key.as_deref(),
             )
@@ -101,8 +160,14 @@ impl ServeArgs {
             if self.demo {
                 let keys = &service.app().keys;
                 for spec in [
-                    KeySpec::parse("service-point", "demo loket", Some("317101"), Some("demo-1")),
-                    KeySpec::parse("analyst", "demo analyst", None, None),
+                    KeySpec::parse(
+                        "service-point",
+                        "demo loket",
+                        Some("317101"),
+                        Some("demo-1"),
+                    ),
+                    KeySpec::parse("analyst", "demo analyst 1", None, None),
+                    KeySpec::parse("analyst", "demo analyst 2", None, None),
                 ] {
                     let spec = spec.map_err(|p| anyhow::anyhow!("{p}"))?;
                     let (key, _) = keys.create(&spec)?;
@@ -110,11 +175,6 @@ impl ServeArgs {
                 }
             }
             let addr = service.local_addr()?;
-            tracing::warn!(
-                "gallery engine NOT WIRED: /ready answers 503 and enrol/identify/verify answer \
-                 503 engine_not_wired until the gallery is merged"
-            );
-            println!("tunggal: gallery engine not wired (enrol/identify/verify answer 503 engine_not_wired)");
             let scheme = if service.is_tls() { "https" } else { "http" };
             println!("tunggal: listening on {scheme}://{addr}");
             service.run(shutdown_signal()).await?;
