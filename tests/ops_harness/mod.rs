@@ -22,7 +22,6 @@ use tunggal::cases::{
 use tunggal::service::engine::{Candidate, EngineError, EnrolmentEngine, Verdict, Verification};
 use tunggal::service::record::{EnrolmentRecord, Origin, Probe};
 use tunggal::service::{Service, ServiceConfig, ServiceError};
-use tunggal_datasets::nik::Nik;
 use tunggal_index::finger::{FingerMatcher, MccParams};
 use tunggal_index::iris::IrisLayout;
 use tunggal_index::template::iso::{self, IsoRecord};
@@ -81,21 +80,22 @@ impl EnrolmentEngine for PreparingEngine {
         let mut n = self.enrolled.lock().unwrap();
         *n += 1;
         Ok(Verdict::Single {
-            person_id: format!("p{n}"),
+            reference_id: format!("p{n}"),
+            reissue: false,
         })
     }
     fn identify(&self, probe: &Probe, _max: usize) -> Result<Vec<Candidate>, EngineError> {
         self.prepare_all(probe);
         Ok(Vec::new())
     }
-    fn verify(&self, _nik: &Nik, probe: &Probe) -> Result<Verification, EngineError> {
+    fn verify(&self, _reference_id: &str, probe: &Probe) -> Result<Verification, EngineError> {
         self.prepare_all(probe);
         Ok(Verification {
             matched: false,
             score: None,
         })
     }
-    fn delete(&self, _nik: &Nik) -> Result<bool, EngineError> {
+    fn delete(&self, _reference_id: &str) -> Result<bool, EngineError> {
         Ok(false)
     }
     fn status(&self, _o: &Origin, _r: &str) -> Result<Option<Verdict>, EngineError> {
@@ -214,6 +214,11 @@ pub async fn start(config: ServiceConfig, engine: Arc<dyn EnrolmentEngine>) -> R
     let service = Service::bind(config, engine, cases, Some(ADMIN_KEY))
         .await
         .unwrap();
+    start_bound(service)
+}
+
+/// Runs a bound service until [`Running::stop`].
+pub fn start_bound(service: Service) -> Running {
     let addr = service.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(service.run(async move {
