@@ -55,6 +55,7 @@ async fn start(dir: &Path) -> Running {
         request_timeout_secs: 120,
         queue_capacity: 16,
         shutdown_grace_secs: 30,
+        ..ServiceConfig::default()
     };
     let cases = Arc::new(CaseStore::open(dir).unwrap());
     let (d, c) = (dir.to_path_buf(), cases.clone());

@@ -275,6 +275,7 @@ fn config(dir: &Path) -> ServiceConfig {
         request_timeout_secs: 60,
         queue_capacity: 4,
         shutdown_grace_secs: 10,
+        ..ServiceConfig::default()
     }
 }
 

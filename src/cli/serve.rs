@@ -25,6 +25,12 @@ pub struct ServeArgs {
     /// Address to listen on (default 127.0.0.1:8080).
     #[arg(long)]
     listen: Option<SocketAddr>,
+    /// PEM certificate chain: with --tls-key, serve HTTPS (rustls) instead of plain HTTP.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Try-out mode: on an empty gallery, load synthetic persons and enrol a burst of probes
     /// (returning persons, NIK re-issues and conflicts, twins) so cases exist; create and
     /// print a service-point key and two analyst keys.
@@ -79,6 +85,8 @@ impl ServeArgs {
         let flags = Overrides {
             listen: self.listen,
             data_dir: self.data_dir,
+            tls_cert: self.tls_cert,
+            tls_key: self.tls_key,
         };
         let config = ServiceConfig::load(self.config.as_deref(), &env_var, &flags)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -169,8 +177,9 @@ impl ServeArgs {
                 }
             }
             let addr = service.local_addr()?;
-            println!("tunggal: listening on http://{addr}");
-            println!("tunggal: analyst review pages at http://{addr}/review");
+            let scheme = if service.is_tls() { "https" } else { "http" };
+            println!("tunggal: listening on {scheme}://{addr}");
+            println!("tunggal: analyst review pages at {scheme}://{addr}/review");
             service.run(shutdown_signal()).await?;
             println!("tunggal: stopped");
             Ok(())
@@ -218,6 +227,7 @@ impl KeysCommand {
         let flags = Overrides {
             listen: None,
             data_dir,
+            ..Overrides::default()
         };
         let config = ServiceConfig::load(config.as_deref(), &env_var, &flags)?;
         let spec = KeySpec::parse(&role, &name, district.as_deref(), service_point.as_deref())

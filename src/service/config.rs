@@ -8,10 +8,19 @@
 //! request_timeout_secs = 30
 //! queue_capacity = 64
 //! shutdown_grace_secs = 30
+//! header_read_timeout_secs = 10
+//! body_read_timeout_secs = 20
+//! max_connections = 512
+//! min_free_bytes = 67108864
+//! # TLS (rustls) when both are set; plain HTTP otherwise.
+//! tls_cert = "/etc/tunggal/cert.pem"
+//! tls_key = "/etc/tunggal/key.pem"
 //! ```
 //!
 //! Environment: `TUNGGAL_LISTEN`, `TUNGGAL_DATA_DIR`, `TUNGGAL_BODY_LIMIT_BYTES`,
-//! `TUNGGAL_REQUEST_TIMEOUT_SECS`, `TUNGGAL_QUEUE_CAPACITY`, `TUNGGAL_SHUTDOWN_GRACE_SECS`
+//! `TUNGGAL_REQUEST_TIMEOUT_SECS`, `TUNGGAL_QUEUE_CAPACITY`, `TUNGGAL_SHUTDOWN_GRACE_SECS`,
+//! `TUNGGAL_HEADER_READ_TIMEOUT_SECS`, `TUNGGAL_BODY_READ_TIMEOUT_SECS`,
+//! `TUNGGAL_MAX_CONNECTIONS`, `TUNGGAL_MIN_FREE_BYTES`, `TUNGGAL_TLS_CERT`, `TUNGGAL_TLS_KEY`
 //! (and `TUNGGAL_ADMIN_KEY`, read separately, never stored in the file).
 
 use std::net::SocketAddr;
@@ -69,6 +78,20 @@ pub struct ServiceConfig {
     pub queue_capacity: usize,
     /// Longest shutdown waits for running jobs.
     pub shutdown_grace_secs: u64,
+    /// Longest a connection may take to send a request's headers (also the TLS handshake
+    /// and the idle time between keep-alive requests) before it is closed.
+    pub header_read_timeout_secs: u64,
+    /// Longest a request's body may take to arrive before `body_timeout`.
+    pub body_read_timeout_secs: u64,
+    /// Connections served at once; further clients wait in the listen backlog.
+    pub max_connections: usize,
+    /// Enrolments are refused with `insufficient_storage` while the data directory's file
+    /// system has less free space than this (0 turns the check off).
+    pub min_free_bytes: u64,
+    /// PEM certificate chain; with `tls_key`, the server speaks TLS only.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Default for ServiceConfig {
@@ -80,6 +103,12 @@ impl Default for ServiceConfig {
             request_timeout_secs: 30,
             queue_capacity: 64,
             shutdown_grace_secs: 30,
+            header_read_timeout_secs: 10,
+            body_read_timeout_secs: 20,
+            max_connections: 512,
+            min_free_bytes: 64 * 1024 * 1024,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -91,6 +120,10 @@ pub struct Overrides {
     pub listen: Option<SocketAddr>,
     /// `--data-dir`.
     pub data_dir: Option<PathBuf>,
+    /// `--tls-cert`.
+    pub tls_cert: Option<PathBuf>,
+    /// `--tls-key`.
+    pub tls_key: Option<PathBuf>,
 }
 
 fn env_parse<T: std::str::FromStr>(
@@ -144,6 +177,30 @@ impl ServiceConfig {
             "TUNGGAL_SHUTDOWN_GRACE_SECS",
             &mut config.shutdown_grace_secs,
         )?;
+        env_parse(
+            env,
+            "TUNGGAL_HEADER_READ_TIMEOUT_SECS",
+            &mut config.header_read_timeout_secs,
+        )?;
+        env_parse(
+            env,
+            "TUNGGAL_BODY_READ_TIMEOUT_SECS",
+            &mut config.body_read_timeout_secs,
+        )?;
+        env_parse(env, "TUNGGAL_MAX_CONNECTIONS", &mut config.max_connections)?;
+        env_parse(env, "TUNGGAL_MIN_FREE_BYTES", &mut config.min_free_bytes)?;
+        if let Some(path) = env("TUNGGAL_TLS_CERT") {
+            config.tls_cert = Some(PathBuf::from(path));
+        }
+        if let Some(path) = env("TUNGGAL_TLS_KEY") {
+            config.tls_key = Some(PathBuf::from(path));
+        }
+        if let Some(path) = &flags.tls_cert {
+            config.tls_cert = Some(path.clone());
+        }
+        if let Some(path) = &flags.tls_key {
+            config.tls_key = Some(path.clone());
+        }
         if let Some(listen) = flags.listen {
             config.listen = listen;
         }
@@ -168,12 +225,35 @@ impl ServiceConfig {
         if self.queue_capacity == 0 {
             return Err(ConfigError::Invalid("queue_capacity must be positive"));
         }
+        if self.header_read_timeout_secs == 0 || self.body_read_timeout_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "header_read_timeout_secs and body_read_timeout_secs must be positive",
+            ));
+        }
+        if self.max_connections == 0 {
+            return Err(ConfigError::Invalid("max_connections must be positive"));
+        }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err(ConfigError::Invalid(
+                "tls_cert and tls_key must be given together",
+            ));
+        }
         Ok(())
     }
 
     /// The request timeout.
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs)
+    }
+
+    /// The header-read (and TLS handshake, and keep-alive idle) timeout.
+    pub fn header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.header_read_timeout_secs)
+    }
+
+    /// The body-read timeout.
+    pub fn body_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.body_read_timeout_secs)
     }
 }
 
@@ -189,17 +269,24 @@ mod tests {
         let env = |name: &str| match name {
             "TUNGGAL_LISTEN" => Some("127.0.0.1:9100".to_owned()),
             "TUNGGAL_REQUEST_TIMEOUT_SECS" => Some("7".to_owned()),
+            "TUNGGAL_TLS_KEY" => Some("/tmp/k.pem".to_owned()),
+            "TUNGGAL_MAX_CONNECTIONS" => Some("9".to_owned()),
             _ => None,
         };
         let flags = Overrides {
             listen: None,
             data_dir: Some(PathBuf::from("/tmp/x")),
+            tls_cert: Some(PathBuf::from("/tmp/c.pem")),
+            tls_key: None,
         };
         let c = ServiceConfig::load(Some(&file), &env, &flags).unwrap();
         assert_eq!(c.queue_capacity, 3);
         assert_eq!(c.listen.port(), 9100);
         assert_eq!(c.request_timeout_secs, 7);
         assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(c.tls_cert, Some(PathBuf::from("/tmp/c.pem")));
+        assert_eq!(c.tls_key, Some(PathBuf::from("/tmp/k.pem")));
+        assert_eq!(c.max_connections, 9);
         assert_eq!(
             c.body_limit_bytes,
             ServiceConfig::default().body_limit_bytes
@@ -212,6 +299,11 @@ mod tests {
         assert!(matches!(
             ServiceConfig::load(None, &env, &Overrides::default()),
             Err(ConfigError::Env { .. })
+        ));
+        let half_tls = |name: &str| (name == "TUNGGAL_TLS_CERT").then(|| "/tmp/c.pem".to_owned());
+        assert!(matches!(
+            ServiceConfig::load(None, &half_tls, &Overrides::default()),
+            Err(ConfigError::Invalid(_))
         ));
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("t.toml");

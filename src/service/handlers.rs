@@ -33,6 +33,19 @@ fn internal(what: &str, e: impl std::fmt::Display) -> Problem {
     Problem::new(Reason::Internal, what)
 }
 
+/// A journal failure: `insufficient_storage` when the disk is full, else internal.
+fn journal_problem(what: &str, e: super::journal::JournalError) -> Problem {
+    if e.is_storage_full() {
+        tracing::warn!(error = %e, "{what}: disk full");
+        return Problem::new(
+            Reason::InsufficientStorage,
+            "the data directory is full; nothing was stored, retry later",
+        )
+        .retry_after(60);
+    }
+    internal(what, e)
+}
+
 fn forbidden(detail: impl Into<String>) -> Problem {
     Problem::new(Reason::Forbidden, detail)
 }
@@ -83,7 +96,7 @@ where
     let claim = app
         .idempotency
         .claim(scope, request_id, operation, request_sha256)
-        .map_err(|e| internal("idempotency journal failure", e))?;
+        .map_err(|e| journal_problem("idempotency journal failure", e))?;
     let pending = match claim {
         Claim::Done(answer) => return Ok((answer, false)),
         Claim::Conflict => {
@@ -109,7 +122,7 @@ where
         tokio::task::spawn_blocking(move || pending.complete(200, body))
             .await
             .map_err(|e| internal("idempotency journal failure", e))?
-            .map_err(|e| internal("idempotency journal failure", e))
+            .map_err(|e| journal_problem("idempotency journal failure", e))
     });
     let answer = task
         .await
@@ -146,7 +159,7 @@ async fn audit(
     app.audit
         .record(who, action, subject, request_id, status)
         .await
-        .map_err(|e| internal("audit log failure", e))
+        .map_err(|e| journal_problem("audit log failure", e))
 }
 
 /// The wire form of an engine candidate.

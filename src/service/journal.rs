@@ -66,6 +66,16 @@ fn decode_line<T: DeserializeOwned>(line: &str) -> Option<T> {
         .flatten()
 }
 
+impl JournalError {
+    /// Whether the failure is a full disk (or an exhausted quota).
+    pub fn is_storage_full(&self) -> bool {
+        matches!(self, Self::Io { source, .. } if matches!(
+            source.kind(),
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+        ))
+    }
+}
+
 impl<T: Serialize + DeserializeOwned> Journal<T> {
     /// Opens (creating if needed) the journal at `path` and returns it with its records.
     pub fn open(path: impl AsRef<Path>) -> Result<(Self, Vec<T>), JournalError> {
@@ -135,8 +145,17 @@ impl<T: Serialize + DeserializeOwned> Journal<T> {
             path: self.path.clone(),
             source,
         };
-        file.write_all(&line).map_err(io)?;
-        file.sync_data().map_err(io)
+        // A failed write (a full disk) can leave part of the line behind; later appends would
+        // then follow a damaged line, which `open` refuses. Cut the file back to where it was.
+        let before = file.metadata().map_err(io)?.len();
+        let written = file.write_all(&line).and_then(|()| file.sync_data());
+        if let Err(source) = written {
+            if let Err(e) = file.set_len(before) {
+                tracing::error!(error = %e, "could not cut a failed journal append back");
+            }
+            return Err(io(source));
+        }
+        Ok(())
     }
 
     /// Appends several records durably with one `fdatasync` (a crash may keep a prefix of

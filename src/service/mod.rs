@@ -29,12 +29,15 @@
 
 pub mod audit;
 pub mod config;
+pub mod disk;
 pub mod engine;
 pub mod extract;
 pub mod handlers;
 pub mod idempotency;
 pub mod journal;
 pub mod keys;
+pub mod limits;
+pub mod listen;
 pub mod metrics;
 pub mod model;
 pub mod openapi;
@@ -42,6 +45,7 @@ pub mod problem;
 pub mod queue;
 pub mod record;
 pub mod server;
+pub mod tls;
 pub mod validate;
 
 pub use config::{Overrides, ServiceConfig};

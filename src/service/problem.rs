@@ -70,6 +70,8 @@ pub enum Reason {
     DuplicateFingerPosition,
     /// Fewer fingerprints than the operation needs.
     TooFewFingers,
+    /// More than ten fingerprints or two irises.
+    TooManyTemplates,
     /// A fingerprint `quality` above 100.
     InvalidQuality,
     /// An iris `eye` other than `left` or `right`.
@@ -106,10 +108,14 @@ pub enum Reason {
     QueueFull,
     /// The request did not finish within the configured time.
     RequestTimeout,
+    /// The request body did not arrive within the configured body-read time.
+    BodyTimeout,
     /// No matching engine is wired into this server (the gallery is not built yet).
     EngineNotWired,
     /// The matching engine failed or is unavailable.
     EngineUnavailable,
+    /// The data directory's disk is (nearly) full: nothing was stored; retry later.
+    InsufficientStorage,
     /// A role in a key request is not `service-point`, `analyst` or `admin`.
     UnknownRole,
     /// A key request is inconsistent (service-point keys need district and service point).
@@ -134,6 +140,8 @@ impl Reason {
             QueueFull | RequestTimeout | EngineNotWired | EngineUnavailable => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
+            BodyTimeout => StatusCode::REQUEST_TIMEOUT,
+            InsufficientStorage => StatusCode::INSUFFICIENT_STORAGE,
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::UNPROCESSABLE_ENTITY,
         }
@@ -172,6 +180,7 @@ impl Reason {
             UnknownFingerPosition => "Unknown finger position",
             DuplicateFingerPosition => "Duplicate finger position",
             TooFewFingers => "Too few fingerprints",
+            TooManyTemplates => "Too many templates",
             InvalidQuality => "Invalid quality",
             UnknownIrisEye => "Unknown iris eye",
             DuplicateIrisEye => "Duplicate iris eye",
@@ -190,8 +199,10 @@ impl Reason {
             RequestInProgress => "request_id is being processed",
             QueueFull => "Matching queue is full",
             RequestTimeout => "Request timed out",
+            BodyTimeout => "Request body too slow",
             EngineNotWired => "Matching engine not wired",
             EngineUnavailable => "Matching engine unavailable",
+            InsufficientStorage => "Insufficient storage",
             UnknownRole => "Unknown role",
             InvalidKeyRequest => "Invalid key request",
             Internal => "Internal error",
@@ -231,6 +242,7 @@ impl Reason {
             UnknownFingerPosition,
             DuplicateFingerPosition,
             TooFewFingers,
+            TooManyTemplates,
             InvalidQuality,
             UnknownIrisEye,
             DuplicateIrisEye,
@@ -249,8 +261,10 @@ impl Reason {
             RequestInProgress,
             QueueFull,
             RequestTimeout,
+            BodyTimeout,
             EngineNotWired,
             EngineUnavailable,
+            InsufficientStorage,
             UnknownRole,
             InvalidKeyRequest,
             Internal,

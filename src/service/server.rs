@@ -21,6 +21,7 @@ use super::handlers;
 use super::idempotency::Idempotency;
 use super::journal::JournalError;
 use super::keys::{KeyError, KeyStore};
+use super::listen::ListenOptions;
 use super::metrics::Metrics;
 use super::problem::{Problem, Reason};
 use super::queue::MatchQueue;
@@ -78,6 +79,9 @@ pub enum ServiceError {
     /// The key store failed.
     #[error(transparent)]
     Keys(#[from] KeyError),
+    /// The TLS certificate or key could not be loaded.
+    #[error(transparent)]
+    Tls(#[from] super::tls::TlsError),
     /// Binding or serving failed.
     #[error("listening on {addr}: {source}")]
     Listen {
@@ -93,6 +97,7 @@ pub enum ServiceError {
 pub struct Service {
     app: AppState,
     listener: TcpListener,
+    listen: ListenOptions,
     generated_admin_key: Option<String>,
 }
 
@@ -110,6 +115,16 @@ impl Service {
             path: dir.clone(),
             source,
         })?;
+        let tls = match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => Some(super::tls::acceptor(cert, key)?),
+            _ => None,
+        };
+        let listen = ListenOptions {
+            tls,
+            header_read_timeout: config.header_read_timeout(),
+            max_connections: config.max_connections,
+            shutdown_grace: Duration::from_secs(config.shutdown_grace_secs),
+        };
         let keys = Arc::new(KeyStore::open(&dir)?);
         let generated_admin_key = keys.bootstrap_admin(admin_key)?;
         let app = Arc::new(App {
@@ -129,6 +144,7 @@ impl Service {
         Ok(Self {
             app,
             listener,
+            listen,
             generated_admin_key,
         })
     }
@@ -147,6 +163,11 @@ impl Service {
         self.generated_admin_key.as_deref()
     }
 
+    /// Whether the server speaks TLS.
+    pub fn is_tls(&self) -> bool {
+        self.listen.tls.is_some()
+    }
+
     /// The shared state (for tools and tests that create keys).
     pub fn app(&self) -> &AppState {
         &self.app
@@ -158,12 +179,8 @@ impl Service {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServiceError> {
-        let addr = self.local_addr()?;
         let app = self.app.clone();
-        axum::serve(self.listener, router(self.app))
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(|source| ServiceError::Listen { addr, source })?;
+        super::listen::serve(self.listener, router(self.app), self.listen, shutdown).await;
         let grace = Duration::from_secs(app.config.shutdown_grace_secs);
         if !app.queue.drain(grace).await {
             tracing::warn!("shutdown grace period over with matching jobs still running");
@@ -196,6 +213,14 @@ pub fn router(app: AppState) -> Router {
         .merge(crate::review::router(&app))
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            super::limits::read_body,
+        ))
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            super::disk::guard,
+        ))
         .layer(middleware::from_fn_with_state(app.clone(), observe))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(app)

@@ -19,6 +19,10 @@ use super::record::{Citizenship, EnrolmentRecord, Eye, Finger, Iris, Origin, Per
 /// Fewest fingerprints an enrolment may carry (missing fingers are allowed for amputees
 /// and scars, down to this).
 pub const MIN_ENROL_FINGERS: usize = 4;
+/// Most fingerprints in one record (one per finger).
+pub const MAX_FINGERS: usize = 10;
+/// Most irises in one record (one per eye).
+pub const MAX_IRISES: usize = 2;
 /// Largest decoded photo or signature.
 pub const MAX_ATTACHMENT_BYTES: usize = 512 * 1024;
 /// Longest `request_id`.
@@ -368,7 +372,23 @@ pub fn probe(
     irises: &[IrisIn],
     min_fingers: usize,
 ) -> Result<Probe, Problem> {
-    // Positions first: a repeated position is reported as such, before any template of it
+    // Counts first: the position scan below is quadratic and every template is decoded.
+    if fingerprints.len() > MAX_FINGERS || irises.len() > MAX_IRISES {
+        return Err(problem(
+            Reason::TooManyTemplates,
+            if fingerprints.len() > MAX_FINGERS {
+                "/fingerprints"
+            } else {
+                "/irises"
+            },
+            format!(
+                "{} fingerprint(s) and {} iris(es) given, at most {MAX_FINGERS} and {MAX_IRISES}",
+                fingerprints.len(),
+                irises.len()
+            ),
+        ));
+    }
+    // Positions next: a repeated position is reported as such, before any template of it
     // is decoded and found to disagree.
     let mut seen: Vec<i64> = Vec::with_capacity(fingerprints.len());
     for (i, f) in fingerprints.iter().enumerate() {

@@ -1,0 +1,65 @@
+//! Disk-space guard: while the data directory's file system has less than `min_free_bytes`
+//! available, enrolments are refused with `507 insufficient_storage` before anything is
+//! written, so a full disk never reaches the gallery's log half-way through a write. Once space
+//! is freed, the next enrolment is admitted again; no restart is needed.
+
+use std::path::Path;
+
+use axum::extract::{Request, State};
+use axum::http::Method;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::problem::{Problem, Reason};
+use super::server::AppState;
+
+/// Bytes available to unprivileged writers on the file system holding `path`.
+pub fn available_bytes(path: &Path) -> std::io::Result<u64> {
+    let stat = rustix::fs::statvfs(path)?;
+    Ok(stat.f_bavail.saturating_mul(stat.f_frsize))
+}
+
+/// Whether a request writes to the gallery.
+fn grows_gallery(request: &Request) -> bool {
+    request.method() == Method::POST && request.uri().path() == "/v1/enrolments"
+}
+
+/// Refuses enrolments while free space is below the configured reserve.
+pub async fn guard(State(app): State<AppState>, request: Request, next: Next) -> Response {
+    let reserve = app.config.min_free_bytes;
+    if reserve > 0 && grows_gallery(&request) {
+        match available_bytes(&app.config.data_dir) {
+            Ok(free) if free < reserve => {
+                tracing::warn!(
+                    free,
+                    reserve,
+                    "data directory nearly full: enrolment refused"
+                );
+                return Problem::new(
+                    Reason::InsufficientStorage,
+                    format!(
+                        "the data directory has {free} bytes free, below the reserve of \
+                         {reserve}; nothing was stored, retry later"
+                    ),
+                )
+                .retry_after(60)
+                .into_response();
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot read the data directory's free space"),
+        }
+    }
+    next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_free_space_of_an_existing_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(available_bytes(dir.path()).unwrap() > 0);
+        assert!(available_bytes(&dir.path().join("missing")).is_err());
+    }
+}
