@@ -5,5 +5,6 @@ pub mod cases;
 pub mod cli;
 pub mod dedup;
 pub mod eval;
+pub mod loadgen;
 pub mod plot;
 pub mod service;

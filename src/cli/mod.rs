@@ -1,8 +1,11 @@
 //! Command-line interface.
 
 mod bench;
+mod client;
 mod eval;
 mod gen;
+mod gen_requests;
+mod loadgen;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -30,6 +33,12 @@ enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(serve::KeysCommand),
+    /// Send one enrolment body (`POST /v1/enrolments`) and print the verdict.
+    Enrol(client::ClientArgs),
+    /// Send one identification body (`POST /v1/identify`) and print the candidates.
+    Identify(client::ClientArgs),
+    /// Drive a running server with synthetic enrolments and check every verdict.
+    Loadgen(loadgen::LoadgenArgs),
 }
 
 impl Cli {
@@ -41,6 +50,9 @@ impl Cli {
             Command::Gen(args) => args.run(),
             Command::Serve(args) => args.run(),
             Command::Keys(cmd) => cmd.run(),
+            Command::Enrol(args) => args.run("/v1/enrolments"),
+            Command::Identify(args) => args.run("/v1/identify"),
+            Command::Loadgen(args) => args.run(),
         }
     }
 }

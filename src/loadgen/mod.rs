@@ -1,0 +1,8 @@
+//! Load generation against a running server: request bodies with ground truth, the HTTP
+//! client, the open- and closed-loop load generator and the crash drill.
+
+pub mod client;
+pub mod requests;
+pub mod run;
+pub mod stats;
+pub mod truth;
