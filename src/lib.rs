@@ -4,6 +4,7 @@ pub mod bench;
 pub mod cases;
 pub mod cli;
 pub mod dedup;
+pub mod engine;
 pub mod eval;
 pub mod loadgen;
 pub mod plot;

@@ -1,7 +1,8 @@
 //! Drives the real `tunggal serve` HTTP service over loopback with a temporary data dir.
 //!
 //! `MemoryEngine` below is a TEST DOUBLE: it compares fingerprints with `FingerMatcher`
-//! against an in-memory list. It is not the shipped engine (the gallery is not wired yet).
+//! against an in-memory list, for validation, role and queue tests. The shipped gallery
+//! engine is tested in `engine_api.rs` (and here through the binary).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::net::SocketAddr;
@@ -26,7 +27,6 @@ use tunggal::service::audit::AuditLog;
 use tunggal::service::engine::{Candidate, EngineError, EnrolmentEngine, Verdict, Verification};
 use tunggal::service::record::{EnrolmentRecord, Origin, Probe};
 use tunggal::service::{Service, ServiceConfig, ServiceError, UnwiredEngine};
-use tunggal_datasets::nik::Nik;
 use tunggal_index::finger::{FingerMatcher, MccParams, PreparedTemplate};
 use tunggal_index::iris::IrisLayout;
 use tunggal_index::template::iso::{self, IsoRecord};
@@ -75,8 +75,11 @@ impl MemoryEngine {
                     .flat_map(|p| fingers.iter().map(|g| self.matcher.compare(p, g)))
                     .fold(0.0f32, f32::max);
                 Candidate {
-                    person_id: id.clone(),
+                    reference_id: id.clone(),
+                    request_id: String::new(),
                     score: f64::from(score),
+                    finger_scores: [None; 10],
+                    iris_distances: [None; 2],
                 }
             })
             .filter(|c| c.score >= f64::from(THRESHOLD))
@@ -125,8 +128,11 @@ impl EnrolmentEngine for MemoryEngine {
         let candidates = self.best(&record.probe);
         if !candidates.is_empty() {
             return Ok(Verdict::Duplicate {
-                case_id: format!("case-{}", record.request_id),
+                reference_id: format!("held-{}", record.request_id),
+                case_id: Some(format!("case-{}", record.request_id)),
+                reason: "biometric".into(),
                 candidates,
+                refused_as_duplicate_of: None,
             });
         }
         let mut people = self.people.lock().unwrap();
@@ -138,7 +144,10 @@ impl EnrolmentEngine for MemoryEngine {
             .map(|f| self.matcher.prepare(&f.template))
             .collect();
         people.push((id.clone(), prepared));
-        Ok(Verdict::Single { person_id: id })
+        Ok(Verdict::Single {
+            reference_id: id,
+            reissue: false,
+        })
     }
 
     fn identify(&self, probe: &Probe, max: usize) -> Result<Vec<Candidate>, EngineError> {
@@ -147,14 +156,14 @@ impl EnrolmentEngine for MemoryEngine {
         Ok(c)
     }
 
-    fn verify(&self, _nik: &Nik, _probe: &Probe) -> Result<Verification, EngineError> {
+    fn verify(&self, _reference_id: &str, _probe: &Probe) -> Result<Verification, EngineError> {
         Ok(Verification {
             matched: false,
             score: None,
         })
     }
 
-    fn delete(&self, _nik: &Nik) -> Result<bool, EngineError> {
+    fn delete(&self, _reference_id: &str) -> Result<bool, EngineError> {
         Ok(false)
     }
 
@@ -627,7 +636,7 @@ async fn roles_bound_what_each_key_may_do() {
     assert_eq!(r.status, StatusCode::OK);
     let r = send(
         Method::DELETE,
-        &s.url("/v1/persons/3171014508900001"),
+        &s.url("/v1/persons/P0000000001"),
         Some(&analyst),
         None,
     )
@@ -677,10 +686,7 @@ async fn retries_return_the_first_answer_even_after_restart() {
     // The same fingers under a new request_id are a duplicate (test double matching).
     let dup = post(&url, Some(&key), &enrolment("r-2", 1)).await;
     assert_eq!(dup.json()["verdict"], "duplicate");
-    assert!(
-        dup.json().get("candidates").is_none(),
-        "service points see no candidates"
-    );
+    assert_eq!(dup.json()["candidates"][0]["reference_id"], "p1");
     s.stop().await;
 
     // Restart on the same data directory with a fresh engine: answers are replayed.
@@ -808,12 +814,13 @@ async fn openapi_matches_the_real_routes() {
     }
     documented.sort();
     let expected = [
-        ("DELETE", "/v1/persons/{nik}"),
+        ("DELETE", "/v1/persons/{reference_id}"),
         ("GET", "/health"),
         ("GET", "/metrics"),
         ("GET", "/openapi.json"),
         ("GET", "/ready"),
         ("GET", "/v1/enrolments/{request_id}"),
+        ("GET", "/v1/persons/{reference_id}"),
         ("POST", "/v1/admin/keys"),
         ("POST", "/v1/enrolments"),
         ("POST", "/v1/identify"),
@@ -827,7 +834,7 @@ async fn openapi_matches_the_real_routes() {
     // Every documented route exists on the server with that method.
     for (method, path) in &documented {
         let concrete = path
-            .replace("{nik}", "3171014508900001")
+            .replace("{reference_id}", "P0000000001")
             .replace("{request_id}", "x-1");
         let r = send(
             Method::from_bytes(method.as_bytes()).unwrap(),
@@ -857,7 +864,7 @@ fn binary() -> PathBuf {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn binary_says_engine_not_wired_and_stops_on_sigterm() {
+async fn binary_serves_with_the_gallery_engine_and_stops_on_sigterm() {
     use tokio::io::{AsyncBufReadExt, BufReader};
     let dir = tempfile::tempdir().unwrap();
     let mut child = tokio::process::Command::new(binary())
@@ -871,19 +878,20 @@ async fn binary_says_engine_not_wired_and_stops_on_sigterm() {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut said_not_wired = false;
+    let mut said_gallery_open = false;
     let mut addr = None;
     while let Some(line) = lines.next_line().await.unwrap() {
-        said_not_wired |= line.contains("gallery engine not wired");
+        said_gallery_open |= line.contains("gallery open with 0 persons");
         if let Some(a) = line.strip_prefix("tunggal: listening on http://") {
             addr = Some(a.to_owned());
             break;
         }
     }
-    assert!(said_not_wired);
+    assert!(said_gallery_open);
     let addr = addr.unwrap();
     let r = get(&format!("http://{addr}/ready"), None).await;
-    assert_eq!(r.reason(), "engine_not_wired");
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json()["engine"], "gallery");
     let pid = child.id().unwrap().to_string();
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &pid])

@@ -8,8 +8,9 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand};
 
 use crate::cases::CaseStore;
+use crate::engine::{EngineOptions, GalleryEngine};
 use crate::service::keys::{KeySpec, KeyStore};
-use crate::service::{Overrides, Service, ServiceConfig, UnwiredEngine};
+use crate::service::{Overrides, Service, ServiceConfig};
 
 /// Options of `tunggal serve`.
 #[derive(Debug, Args)]
@@ -80,9 +81,33 @@ impl ServeArgs {
             std::fs::create_dir_all(&config.data_dir)
                 .with_context(|| format!("creating {}", config.data_dir.display()))?;
             let cases = Arc::new(CaseStore::open(&config.data_dir)?);
+            let started = std::time::Instant::now();
+            let data_dir = config.data_dir.clone();
+            let engine_cases = cases.clone();
+            // Mapping the gallery, replaying its WAL and reconciling the registry (and, on a
+            // new data directory, learning the calibration) is blocking work.
+            let engine = tokio::task::spawn_blocking(move || {
+                GalleryEngine::open(&data_dir, engine_cases, EngineOptions::default())
+            })
+            .await
+            .context("opening the gallery engine")??;
+            let recovery = engine.recovery();
+            tracing::info!(
+                persons = engine.gallery().len(),
+                rolled_forward = recovery.rolled_forward,
+                aborted = recovery.aborted,
+                cases_opened = recovery.cases_opened,
+                seconds = started.elapsed().as_secs_f64(),
+                "gallery engine open"
+            );
+            println!(
+                "tunggal: gallery open with {} persons ({:.1} s)",
+                engine.gallery().len(),
+                started.elapsed().as_secs_f64()
+            );
             let service = Service::bind(
                 config.clone(),
-                Arc::new(UnwiredEngine),
+                Arc::new(engine),
                 cases,
                 admin_key.as_deref(),
             )
@@ -93,7 +118,12 @@ impl ServeArgs {
             if self.demo {
                 let keys = &service.app().keys;
                 for spec in [
-                    KeySpec::parse("service-point", "demo loket", Some("317101"), Some("demo-1")),
+                    KeySpec::parse(
+                        "service-point",
+                        "demo loket",
+                        Some("317101"),
+                        Some("demo-1"),
+                    ),
                     KeySpec::parse("analyst", "demo analyst", None, None),
                 ] {
                     let spec = spec.map_err(|p| anyhow::anyhow!("{p}"))?;
@@ -102,11 +132,6 @@ impl ServeArgs {
                 }
             }
             let addr = service.local_addr()?;
-            tracing::warn!(
-                "gallery engine NOT WIRED: /ready answers 503 and enrol/identify/verify answer \
-                 503 engine_not_wired until the gallery is merged"
-            );
-            println!("tunggal: gallery engine not wired (enrol/identify/verify answer 503 engine_not_wired)");
             println!("tunggal: listening on http://{addr}");
             service.run(shutdown_signal()).await?;
             println!("tunggal: stopped");

@@ -4,11 +4,11 @@
 //! queue, and calls an [`EnrolmentEngine`] on a rayon thread. The engine owns enrolled
 //! persons, 1:N and 1:1 matching, and duplicate cases.
 //!
-//! Until the gallery lands the only engine shipped is [`UnwiredEngine`], which refuses every
-//! matching call with [`EngineError::NotWired`]; `GET /ready` then answers 503.
+//! The server runs [`crate::engine::GalleryEngine`]. [`UnwiredEngine`] refuses every matching
+//! call with [`EngineError::NotWired`] (and `GET /ready` then answers 503); it is kept for
+//! tests of the service layer alone.
 
 use thiserror::Error;
-use tunggal_datasets::nik::Nik;
 
 use super::record::{EnrolmentRecord, Origin, Probe};
 use crate::cases::{
@@ -18,28 +18,46 @@ use crate::cases::{
 /// A person the engine considers a possible match.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Candidate {
-    /// Engine id of the person.
-    pub person_id: String,
-    /// Fused similarity score (higher is more similar).
+    /// Reference id of the enrolled person.
+    pub reference_id: String,
+    /// The `request_id` of the enrolment that created that person.
+    pub request_id: String,
+    /// Fused score (log-likelihood ratio; higher is more similar).
     pub score: f64,
+    /// Matcher score by finger position 1–10 (index 0 = position 1); `None` when either
+    /// side lacks that finger.
+    pub finger_scores: [Option<f32>; 10],
+    /// Normalised Hamming distance per eye (index 0 = right, 1 = left); `None` when either
+    /// side lacks that eye or it was beyond the iris gate.
+    pub iris_distances: [Option<f32>; 2],
 }
 
-/// The engine's decision on an enrolment.
+/// The engine's decision on an enrolment (and its current state when read back).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
-    /// Nobody matches: enrolled under `person_id`, print-ready.
+    /// Nobody else matches: enrolled under `reference_id`, print-ready.
     Single {
-        /// Engine id of the new person.
-        person_id: String,
+        /// Reference id of the person.
+        reference_id: String,
+        /// The NIK's holder re-applied (same person): no new person was created.
+        reissue: bool,
     },
-    /// Possible duplicate: case `case_id` opened for analysts.
+    /// Possible duplicate: case `case_id` opened for analysts; the applicant is held back
+    /// under `reference_id`.
     Duplicate {
-        /// Analyst case id.
-        case_id: String,
+        /// Reference id reserved for the applicant.
+        reference_id: String,
+        /// Analyst case id (absent only while the case is being opened).
+        case_id: Option<String>,
+        /// `biometric` or `nik_conflict`.
+        reason: String,
         /// The persons that matched, best first.
         candidates: Vec<Candidate>,
+        /// Set once analysts confirmed the duplicate: the reference id of the person the
+        /// applicant is; the enrolment is refused.
+        refused_as_duplicate_of: Option<String>,
     },
-    /// Refused by the engine (for example the NIK is already enrolled).
+    /// Refused by the engine (for example too few usable fingers).
     Rejected {
         /// Engine-defined reason.
         reason: String,
@@ -49,10 +67,23 @@ pub enum Verdict {
 /// The result of a 1:1 verification.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verification {
-    /// Whether the probe matches the person enrolled under the NIK.
+    /// Whether the probe matches the person.
     pub matched: bool,
-    /// Fused score, `None` when nobody is enrolled under the NIK.
+    /// Fused score, `None` when there is no such person.
     pub score: Option<f64>,
+}
+
+/// A person's metadata and status, for analysts and administrators.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PersonInfo {
+    /// Demographics and origin.
+    pub summary: PersonSummary,
+    /// `print_ready`, `under_review`, `refused`, `rejected` or `deleted`.
+    pub status: String,
+    /// The case about this person as applicant, if any.
+    pub case_id: Option<String>,
+    /// For a refused applicant: the person it duplicates.
+    pub duplicate_of: Option<String>,
 }
 
 /// Why the engine could not answer.
@@ -84,11 +115,16 @@ pub trait EnrolmentEngine: Evidence + CaseOutcomeSink + Send + Sync + 'static {
     fn identify(&self, probe: &Probe, max_candidates: usize)
         -> Result<Vec<Candidate>, EngineError>;
 
-    /// 1:1 check of `probe` against the person enrolled under `nik`.
-    fn verify(&self, nik: &Nik, probe: &Probe) -> Result<Verification, EngineError>;
+    /// 1:1 check of `probe` against the person `reference_id`.
+    fn verify(&self, reference_id: &str, probe: &Probe) -> Result<Verification, EngineError>;
 
-    /// Removes the person enrolled under `nik`; `false` if nobody was.
-    fn delete(&self, nik: &Nik) -> Result<bool, EngineError>;
+    /// Removes the person `reference_id` from the gallery; `false` if there was none.
+    fn delete(&self, reference_id: &str) -> Result<bool, EngineError>;
+
+    /// Metadata and status of the person `reference_id`.
+    fn person(&self, _reference_id: &str) -> Result<Option<PersonInfo>, EngineError> {
+        Ok(None)
+    }
 
     /// The current verdict of an earlier enrolment from `origin` (a duplicate case may since
     /// have been resolved); `None` when the engine keeps no newer state than its first answer.
@@ -116,11 +152,11 @@ impl EnrolmentEngine for UnwiredEngine {
         Err(EngineError::NotWired)
     }
 
-    fn verify(&self, _nik: &Nik, _probe: &Probe) -> Result<Verification, EngineError> {
+    fn verify(&self, _reference_id: &str, _probe: &Probe) -> Result<Verification, EngineError> {
         Err(EngineError::NotWired)
     }
 
-    fn delete(&self, _nik: &Nik) -> Result<bool, EngineError> {
+    fn delete(&self, _reference_id: &str) -> Result<bool, EngineError> {
         Err(EngineError::NotWired)
     }
 

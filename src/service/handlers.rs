@@ -10,14 +10,14 @@ use serde_json::Value;
 use tunggal_datasets::date::Date;
 use utoipa::IntoParams;
 
-use super::engine::{EngineError, Verdict};
+use super::engine::{Candidate, EngineError, PersonInfo, Verdict};
 use super::extract::{Caller, JsonBody};
 use super::idempotency::{Answer, Claim};
 use super::keys::{now_secs, KeySpec, Principal, Role};
 use super::model::{
     CandidateOut, CreateKeyRequest, CreateKeyResponse, DeleteResponse, EnrolmentRequest,
-    EnrolmentResponse, HealthResponse, IdentifyRequest, IdentifyResponse, VerdictKind,
-    VerifyRequest, VerifyResponse,
+    EnrolmentResponse, FingerScoreOut, HealthResponse, IdentifyRequest, IdentifyResponse,
+    IrisScoreOut, PersonResponse, VerdictKind, VerifyRequest, VerifyResponse,
 };
 use super::problem::{Problem, Reason};
 use super::queue::run_on_rayon;
@@ -149,23 +149,75 @@ async fn audit(
         .map_err(|e| internal("audit log failure", e))
 }
 
-fn enrolment_body(request_id: &str, verdict: Verdict) -> EnrolmentResponse {
+/// The wire form of an engine candidate.
+pub fn candidate_out(c: &Candidate) -> CandidateOut {
+    CandidateOut {
+        reference_id: c.reference_id.clone(),
+        request_id: c.request_id.clone(),
+        score: c.score,
+        finger_scores: (1u8..)
+            .zip(c.finger_scores)
+            .filter_map(|(position, s)| s.map(|score| FingerScoreOut { position, score }))
+            .collect(),
+        iris_scores: ["right", "left"]
+            .into_iter()
+            .zip(c.iris_distances)
+            .filter_map(|(eye, d)| {
+                d.map(|distance| IrisScoreOut {
+                    eye: eye.to_owned(),
+                    distance,
+                })
+            })
+            .collect(),
+    }
+}
+
+/// The wire form of an engine verdict.
+pub fn enrolment_body(request_id: &str, verdict: Verdict) -> EnrolmentResponse {
     let mut out = EnrolmentResponse {
         request_id: request_id.to_owned(),
         verdict: VerdictKind::Single,
-        person_id: None,
+        status: "print_ready".to_owned(),
+        reference_id: None,
+        reissue: None,
+        duplicate_reason: None,
         case_id: None,
+        candidates: Vec::new(),
+        duplicate_of: None,
         reason: None,
         decided_at: now_secs(),
     };
     match verdict {
-        Verdict::Single { person_id } => out.person_id = Some(person_id),
-        Verdict::Duplicate { case_id, .. } => {
+        Verdict::Single {
+            reference_id,
+            reissue,
+        } => {
+            out.reference_id = Some(reference_id);
+            out.reissue = Some(reissue);
+        }
+        Verdict::Duplicate {
+            reference_id,
+            case_id,
+            reason,
+            candidates,
+            refused_as_duplicate_of,
+        } => {
             out.verdict = VerdictKind::Duplicate;
-            out.case_id = Some(case_id);
+            out.status = if refused_as_duplicate_of.is_some() {
+                "refused"
+            } else {
+                "under_review"
+            }
+            .to_owned();
+            out.reference_id = Some(reference_id);
+            out.case_id = case_id;
+            out.duplicate_reason = Some(reason);
+            out.candidates = candidates.iter().map(candidate_out).collect();
+            out.duplicate_of = refused_as_duplicate_of;
         }
         Verdict::Rejected { reason } => {
             out.verdict = VerdictKind::Rejected;
+            out.status = "rejected".to_owned();
             out.reason = Some(reason);
         }
     }
@@ -395,13 +447,7 @@ pub async fn identify(
         let candidates = engine.identify(&probe, max)?;
         to_json(&IdentifyResponse {
             request_id: rid,
-            candidates: candidates
-                .into_iter()
-                .map(|c| CandidateOut {
-                    person_id: c.person_id,
-                    score: c.score,
-                })
-                .collect(),
+            candidates: candidates.iter().map(candidate_out).collect(),
             decided_at: now_secs(),
         })
     };
@@ -431,14 +477,15 @@ fn candidate_ids(body: &Value) -> String {
         .and_then(Value::as_array)
         .map(|cs| {
             cs.iter()
-                .filter_map(|c| c.get("person_id").and_then(Value::as_str))
+                .filter_map(|c| c.get("reference_id").and_then(Value::as_str))
                 .collect()
         })
         .unwrap_or_default();
     format!("candidates:[{}]", ids.join(","))
 }
 
-/// `POST /v1/verify`: 1:1 check against the person enrolled under a NIK (analysts, admins).
+/// `POST /v1/verify`: 1:1 check against an enrolled person by reference id (analysts,
+/// admins). An unknown reference id answers `matched: false` without a score.
 #[utoipa::path(post, path = "/v1/verify", tag = "search",
     request_body = VerifyRequest, security(("bearer" = [])),
     responses(
@@ -453,11 +500,12 @@ pub async fn verify(
     require(&who, &[Role::Analyst, Role::Admin], "verify")?;
     let request_id = body.value.request_id.clone();
     let value = body.value;
-    let (nik, probe) = run_on_rayon(move || validate::verify(&value)).await??;
+    let (reference, probe) = run_on_rayon(move || validate::verify(&value)).await??;
     let engine = app.engine.clone();
     let rid = request_id.clone();
+    let subject = format!("person:{reference}");
     let job = move || {
-        let v = engine.verify(&nik, &probe)?;
+        let v = engine.verify(&reference, &probe)?;
         to_json(&VerifyResponse {
             request_id: rid,
             matched: v.matched,
@@ -473,7 +521,7 @@ pub async fn verify(
         &app,
         &who,
         "verify",
-        format!("nik:{nik}"),
+        subject,
         Some(&request_id),
         status_of(&result),
     )
@@ -481,9 +529,9 @@ pub async fn verify(
     result
 }
 
-/// `DELETE /v1/persons/{nik}`: remove an enrolled person (admins).
-#[utoipa::path(delete, path = "/v1/persons/{nik}", tag = "enrolment",
-    params(("nik" = String, Path, description = "The person's NIK")),
+/// `DELETE /v1/persons/{reference_id}`: remove an enrolled person from the gallery (admins).
+#[utoipa::path(delete, path = "/v1/persons/{reference_id}", tag = "enrolment",
+    params(("reference_id" = String, Path, description = "The person's reference id")),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Whether someone was removed", body = DeleteResponse),
@@ -492,28 +540,71 @@ pub async fn verify(
 pub async fn delete_person(
     State(app): State<AppState>,
     Caller(who): Caller,
-    Path(nik): Path<String>,
+    Path(reference): Path<String>,
 ) -> Result<Response, Problem> {
     require(&who, &[Role::Admin], "delete persons")?;
-    let parsed = validate::nik(&nik, "/nik")?;
+    let subject = format!("person:{reference}");
     let result = async {
         let _ticket = app.queue.admit()?;
         let engine = app.engine.clone();
-        let deleted = run_on_rayon(move || engine.delete(&parsed))
+        let deleted = run_on_rayon(move || engine.delete(&reference))
             .await?
             .map_err(engine_problem)?;
         Ok(Json(DeleteResponse { deleted }).into_response())
     }
     .await;
-    audit(
-        &app,
-        &who,
-        "delete",
-        format!("nik:{parsed}"),
-        None,
-        status_of(&result),
-    )
-    .await?;
+    audit(&app, &who, "delete", subject, None, status_of(&result)).await?;
+    result
+}
+
+fn person_body(p: PersonInfo) -> PersonResponse {
+    let s = p.summary;
+    PersonResponse {
+        reference_id: s.reference_id,
+        request_id: s.request_id,
+        status: p.status,
+        nik: s.nik,
+        name: s.name,
+        sex: s.sex,
+        date_of_birth: s.date_of_birth,
+        district: s.district,
+        service_point: s.service_point,
+        enrolled_at: s.enrolled_at,
+        citizenship: s.citizenship,
+        passport_number: s.passport_number,
+        kitap_number: s.kitap_number,
+        has_photo: s.has_photo,
+        has_signature: s.has_signature,
+        case_id: p.case_id,
+        duplicate_of: p.duplicate_of,
+    }
+}
+
+/// `GET /v1/persons/{reference_id}`: a person's metadata and status (analysts, admins).
+#[utoipa::path(get, path = "/v1/persons/{reference_id}", tag = "enrolment",
+    params(("reference_id" = String, Path, description = "The person's reference id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Metadata and status", body = PersonResponse),
+        (status = "4XX", description = "Unknown or forbidden", body = Problem, content_type = "application/problem+json"),
+        (status = "5XX", description = "Engine not wired or unavailable", body = Problem, content_type = "application/problem+json")))]
+pub async fn get_person(
+    State(app): State<AppState>,
+    Caller(who): Caller,
+    Path(reference): Path<String>,
+) -> Result<Response, Problem> {
+    require(&who, &[Role::Analyst, Role::Admin], "read persons")?;
+    let subject = format!("person:{reference}");
+    let engine = app.engine.clone();
+    let result = match run_on_rayon(move || engine.person(&reference)).await? {
+        Ok(Some(p)) => Ok(Json(person_body(p)).into_response()),
+        Ok(None) => Err(Problem::new(
+            Reason::NotFound,
+            "no person with this reference id",
+        )),
+        Err(e) => Err(engine_problem(e)),
+    };
+    audit(&app, &who, "read_person", subject, None, status_of(&result)).await?;
     result
 }
 

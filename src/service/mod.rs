@@ -4,9 +4,9 @@
 //! caller's API key and role, keeps the first answer to every `request_id`, admits matching
 //! jobs through a bounded queue and runs them on rayon against an [`EnrolmentEngine`].
 //!
-//! **The gallery engine is not wired yet**: the shipped server runs [`UnwiredEngine`], so
-//! `/ready` answers 503 and enrolment, identify and verify answer 503 `engine_not_wired`
-//! after validation, authentication and idempotency checks.
+//! The engine is [`crate::engine::GalleryEngine`] (the memory-mapped gallery, the ordered
+//! deduplicator and the person registry); `/ready` answers 200 once it is open (gallery
+//! mapped, WAL replayed, registry reconciled).
 //!
 //! # Routes
 //!
@@ -16,7 +16,8 @@
 //! | POST | `/v1/enrolments` | service-point (own district and service point), admin |
 //! | GET | `/v1/enrolments/{request_id}` | service-point (own), analyst, admin (`?district=&service_point=`) |
 //! | POST | `/v1/identify`, `/v1/verify` | analyst, admin |
-//! | DELETE | `/v1/persons/{nik}` | admin |
+//! | GET | `/v1/persons/{reference_id}` | analyst, admin (audited) |
+//! | DELETE | `/v1/persons/{reference_id}` | admin (audited) |
 //! | POST | `/v1/admin/keys` | admin |
 //!
 //! # Problem reasons

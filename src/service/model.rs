@@ -69,7 +69,8 @@ pub struct EnrolmentRequest {
     /// Opaque signature image, standard base64, at most 512 KiB decoded.
     #[serde(default)]
     pub signature: Option<String>,
-    /// `https://` URL to notify when a duplicate case is resolved (stored, not yet called).
+    /// `https://` (or loopback `http://`) URL the final verdict is posted to: at once for
+    /// `single` and `rejected`, when the case closes for `duplicate`.
     #[serde(default)]
     pub callback_url: Option<String>,
 }
@@ -90,13 +91,13 @@ pub struct IdentifyRequest {
     pub max_candidates: Option<u32>,
 }
 
-/// `POST /v1/verify`: a 1:1 check of biometrics against the person enrolled under a NIK.
+/// `POST /v1/verify`: a 1:1 check of biometrics against an enrolled person.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct VerifyRequest {
     /// Client-chosen idempotency key, 1–64 characters `A-Za-z0-9._-`.
     pub request_id: String,
-    /// The claimed NIK.
-    pub nik: String,
+    /// The person's reference id.
+    pub reference_id: String,
     /// Fingerprints (distinct positions).
     #[serde(default)]
     pub fingerprints: Vec<FingerprintIn>,
@@ -117,33 +118,76 @@ pub enum VerdictKind {
     Rejected,
 }
 
-/// Answer to an enrolment (and to a retry with the same `request_id`).
+/// Answer to an enrolment (and to a retry with the same `request_id`), and its current
+/// state when read back with `GET /v1/enrolments/{request_id}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct EnrolmentResponse {
     /// The request's `request_id`.
     pub request_id: String,
     /// `single`, `duplicate` or `rejected`.
     pub verdict: VerdictKind,
-    /// Engine id of the enrolled person (`single`).
+    /// `print_ready` (single), `under_review` (duplicate, case open), `refused` (duplicate
+    /// confirmed by analysts) or `rejected`.
+    pub status: String,
+    /// The person's reference id: the enrolled person (`single`; for a re-issue the person
+    /// already holding the NIK) or the id reserved for the held-back applicant (`duplicate`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub person_id: Option<String>,
-    /// Analyst case id (`duplicate`). Candidates are shown to analysts only.
+    pub reference_id: Option<String>,
+    /// `single` only: the NIK's holder re-applied and no new person was created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reissue: Option<bool>,
+    /// `duplicate` only: `biometric` (the 1:N search matched enrolled persons) or
+    /// `nik_conflict` (the NIK belongs to an enrolled person whose biometrics do not match).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicate_reason: Option<String>,
+    /// Analyst case id (`duplicate`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub case_id: Option<String>,
-    /// Why the engine rejected the record (`rejected`).
+    /// `duplicate` only: the matching enrolled persons, best first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<CandidateOut>,
+    /// `refused` only: the reference id of the person the applicant was confirmed to be.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicate_of: Option<String>,
+    /// Why the engine rejected the record (`rejected`): `too_few_usable_fingers` or
+    /// `unusable_templates`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    /// When the first answer was produced (seconds since the Unix epoch).
+    /// When the answer was produced (seconds since the Unix epoch).
     pub decided_at: u64,
 }
 
-/// One candidate of a 1:N search.
+/// One finger's score behind a candidate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct FingerScoreOut {
+    /// Finger position 1–10.
+    pub position: u8,
+    /// Matcher score, 0–1 (higher is more similar).
+    pub score: f32,
+}
+
+/// One eye's score behind a candidate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct IrisScoreOut {
+    /// `right` or `left`.
+    pub eye: String,
+    /// Normalised Hamming distance at the best rotation (lower is more similar).
+    pub distance: f32,
+}
+
+/// One candidate of a 1:N search or a duplicate verdict.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct CandidateOut {
-    /// Engine id of the person.
-    pub person_id: String,
-    /// Fused similarity score (engine-defined scale, higher is more similar).
+    /// Reference id of the enrolled person.
+    pub reference_id: String,
+    /// The `request_id` of the enrolment that created that person.
+    pub request_id: String,
+    /// Fused score: log-likelihood ratio (higher is stronger evidence of the same person).
     pub score: f64,
+    /// Per-finger matcher scores, where both sides have the finger.
+    pub finger_scores: Vec<FingerScoreOut>,
+    /// Per-eye iris distances, where both sides have the eye and it was within the gate.
+    pub iris_scores: Vec<IrisScoreOut>,
 }
 
 /// Answer to an identification.
@@ -162,9 +206,9 @@ pub struct IdentifyResponse {
 pub struct VerifyResponse {
     /// The request's `request_id`.
     pub request_id: String,
-    /// Whether the biometrics match the person enrolled under the NIK.
+    /// Whether the biometrics match the person.
     pub matched: bool,
-    /// Fused similarity score; absent when no one is enrolled under the NIK.
+    /// Fused score (log-likelihood ratio); absent when no such person is enrolled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub score: Option<f64>,
     /// When the first answer was produced (seconds since the Unix epoch).
@@ -174,8 +218,52 @@ pub struct VerifyResponse {
 /// Answer to a deletion.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct DeleteResponse {
-    /// Whether a person was enrolled under the NIK and is now removed.
+    /// Whether the person was in the gallery and is now removed.
     pub deleted: bool,
+}
+
+/// `GET /v1/persons/{reference_id}`: a person's metadata (analysts and admins).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PersonResponse {
+    /// Reference id.
+    pub reference_id: String,
+    /// The `request_id` of the enrolment that created this record.
+    pub request_id: String,
+    /// `print_ready`, `under_review`, `refused`, `rejected`, `reissued`, `deleted` or
+    /// `matching`.
+    pub status: String,
+    /// NIK.
+    pub nik: String,
+    /// Full name.
+    pub name: String,
+    /// `M` or `F`.
+    pub sex: String,
+    /// `YYYY-MM-DD`.
+    pub date_of_birth: String,
+    /// Submitting district.
+    pub district: String,
+    /// Submitting service point.
+    pub service_point: String,
+    /// When the enrolment was received, RFC 3339 UTC.
+    pub enrolled_at: String,
+    /// `WNI` or `WNA`.
+    pub citizenship: String,
+    /// Passport number (WNA).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passport_number: Option<String>,
+    /// KITAP number (WNA).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kitap_number: Option<String>,
+    /// Whether a photo is stored.
+    pub has_photo: bool,
+    /// Whether a signature is stored.
+    pub has_signature: bool,
+    /// The case about this person as applicant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case_id: Option<String>,
+    /// For a refused applicant or a re-issue: the person it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duplicate_of: Option<String>,
 }
 
 /// `POST /v1/admin/keys` body.

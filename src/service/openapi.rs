@@ -6,8 +6,9 @@ use utoipa::{Modify, OpenApi};
 use super::handlers;
 use super::model::{
     CandidateOut, CreateKeyRequest, CreateKeyResponse, DeleteResponse, EnrolmentRequest,
-    EnrolmentResponse, FingerprintIn, HealthResponse, IdentifyRequest, IdentifyResponse, IrisIn,
-    VerdictKind, VerifyRequest, VerifyResponse,
+    EnrolmentResponse, FingerScoreOut, FingerprintIn, HealthResponse, IdentifyRequest,
+    IdentifyResponse, IrisIn, IrisScoreOut, PersonResponse, VerdictKind, VerifyRequest,
+    VerifyResponse,
 };
 use super::problem::{Problem, Reason};
 
@@ -46,12 +47,14 @@ impl Modify for BearerAuth {
         handlers::identify,
         handlers::verify,
         handlers::delete_person,
+        handlers::get_person,
         handlers::create_key,
     ),
     components(schemas(
         Problem, Reason, FingerprintIn, IrisIn, EnrolmentRequest, EnrolmentResponse, VerdictKind,
         IdentifyRequest, IdentifyResponse, CandidateOut, VerifyRequest, VerifyResponse,
-        DeleteResponse, CreateKeyRequest, CreateKeyResponse, HealthResponse
+        DeleteResponse, CreateKeyRequest, CreateKeyResponse, HealthResponse, FingerScoreOut,
+        IrisScoreOut, PersonResponse
     )),
     modifiers(&BearerAuth)
 )]

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{get, post};
 use axum::Router;
 use thiserror::Error;
 use tokio::net::TcpListener;
@@ -188,7 +188,10 @@ pub fn router(app: AppState) -> Router {
         )
         .route("/v1/identify", post(handlers::identify))
         .route("/v1/verify", post(handlers::verify))
-        .route("/v1/persons/{nik}", delete(handlers::delete_person))
+        .route(
+            "/v1/persons/{reference_id}",
+            get(handlers::get_person).delete(handlers::delete_person),
+        )
         .route("/v1/admin/keys", post(handlers::create_key))
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)

@@ -525,11 +525,10 @@ pub fn identify(req: &IdentifyRequest) -> Result<(Probe, usize), Problem> {
 }
 
 /// Validates a verification request.
-pub fn verify(req: &VerifyRequest) -> Result<(Nik, Probe), Problem> {
+pub fn verify(req: &VerifyRequest) -> Result<(String, Probe), Problem> {
     request_id(&req.request_id)?;
-    let nik = nik(&req.nik, "/nik")?;
     let probe = probe(&req.fingerprints, &req.irises, 0)?;
-    Ok((nik, probe))
+    Ok((req.reference_id.clone(), probe))
 }
 
 #[cfg(test)]

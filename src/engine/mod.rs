@@ -1,0 +1,540 @@
+//! The gallery engine: the [`EnrolmentEngine`] the server runs, over the memory-mapped
+//! [`Gallery`], the ordered-batching [`Deduplicator`] and the durable person [`Registry`].
+//!
+//! - An enrolment whose NIK no enrolled person holds goes through the deduplicator: it is
+//!   ordered with every concurrent enrolment, searched against every earlier one, and enrolled
+//!   when single.
+//! - An enrolment whose NIK an enrolled person holds is compared 1:1 with that person and
+//!   searched 1:N (read-only): the same person with nobody else matching is a `single`
+//!   re-issue (no new person); the same person also matching others is a `biometric`
+//!   duplicate; anyone else is a `nik_conflict` duplicate. Enrolments of one NIK run one at a
+//!   time.
+//! - Every duplicate opens a case in the [`CaseStore`]; the applicant's biometrics wait in the
+//!   registry until analysts clear (enrol) or confirm (refuse) it.
+//!
+//! The write order that keeps acknowledged enrolments whole across crashes is described in
+//! [`registry`].
+
+pub mod calibrate;
+pub mod convert;
+pub mod evidence;
+pub mod locks;
+pub mod registry;
+pub mod synthetic;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use thiserror::Error;
+use tunggal_index::gallery::{Gallery, GalleryConfig, GalleryError, PreparedPerson};
+use tunggal_index::search::{
+    self, fusion, scorer, stage2, Candidate as SearchCandidate, Deduplicator, Rejection,
+    SearchConfig, Stage1Probe, Verdict as SearchVerdict,
+};
+
+use crate::cases::{CaseCandidate, CaseKind, CaseStore, NewCase};
+use crate::service::engine::{
+    Candidate, EngineError, EnrolmentEngine, PersonInfo, Verdict, Verification,
+};
+use crate::service::journal::JournalError;
+use crate::service::record::{EnrolmentRecord, Origin, Probe};
+use locks::NikLocks;
+use registry::{
+    key_of, reference_id, DuplicateReason, Entry, Outcome, Registry, Resolution, StoredCandidate,
+};
+
+/// Name of the gallery directory inside the data directory.
+pub const GALLERY_DIR: &str = "gallery";
+
+/// Why the engine could not be opened.
+#[derive(Debug, Error)]
+pub enum OpenError {
+    /// The gallery failed to open or recover.
+    #[error("gallery: {0}")]
+    Gallery(#[from] GalleryError),
+    /// The registry failed to open.
+    #[error("registry: {0}")]
+    Registry(#[from] JournalError),
+    /// The calibration could not be learned.
+    #[error("calibration: {0}")]
+    Calibration(String),
+    /// A directory could not be created.
+    #[error("{path}: {source}")]
+    Io {
+        /// The directory.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A case could not be opened during recovery.
+    #[error("cases: {0}")]
+    Cases(#[from] crate::cases::CaseError),
+}
+
+/// Settings of the engine.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Search policy (shortlist, FPIR target, minimum fingers, batch size, iris gate).
+    pub search: SearchConfig,
+    /// Synthetic persons used to learn the score calibration of a new gallery.
+    pub calibration_persons: u64,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self {
+            search: SearchConfig::default(),
+            calibration_persons: 300,
+        }
+    }
+}
+
+/// What recovery did when the engine opened.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Recovery {
+    /// Enrolments whose gallery insert committed before a crash, completed as single.
+    pub rolled_forward: usize,
+    /// Enrolments that never reached the gallery, dropped (never acknowledged).
+    pub aborted: usize,
+    /// Duplicates whose case was opened on start.
+    pub cases_opened: usize,
+}
+
+/// The engine.
+pub struct GalleryEngine {
+    dedup: Deduplicator,
+    registry: Registry,
+    cases: Arc<CaseStore>,
+    nik_locks: NikLocks,
+    recovery: Recovery,
+}
+
+impl std::fmt::Debug for GalleryEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GalleryEngine")
+            .field("persons", &self.dedup.gallery().len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> EngineError {
+    EngineError::Unavailable(e.to_string())
+}
+
+/// The reason code of a rejection.
+pub fn rejection_reason(r: &Rejection) -> &'static str {
+    match r {
+        Rejection::UnusableTemplates { .. } => "unusable_templates",
+        Rejection::TooFewUsableFingers { .. } => "too_few_usable_fingers",
+    }
+}
+
+impl GalleryEngine {
+    /// Opens the engine in `data_dir` (gallery in `data_dir/gallery`, registry beside it),
+    /// learning a calibration for a new gallery, replaying the gallery WAL and reconciling
+    /// the registry with it.
+    pub fn open(
+        data_dir: &Path,
+        cases: Arc<CaseStore>,
+        options: EngineOptions,
+    ) -> Result<Self, OpenError> {
+        let dir = data_dir.join(GALLERY_DIR);
+        std::fs::create_dir_all(&dir).map_err(|source| OpenError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        let config = GalleryConfig::default();
+        let calibration = if dir.join(tunggal_index::gallery::CALIBRATION_NAME).exists() {
+            None
+        } else {
+            Some(calibrate::learn_synthetic(
+                &config,
+                options.calibration_persons,
+            )?)
+        };
+        let gallery = Gallery::open(&dir, config, calibration)?;
+        let registry = Registry::open(data_dir)?;
+        let snap_contains = |key: u64| gallery.snapshot().contains(key);
+        let (rolled_forward, aborted) = registry.reconcile(snap_contains)?;
+        // A cleared applicant inserted before its `closed` event was written.
+        for e in registry.filter(|e| {
+            matches!(e.outcome, Some(Outcome::Duplicate { .. })) && e.resolution.is_none()
+        }) {
+            if gallery.snapshot().contains(e.key) {
+                registry.closed(e.key, Resolution::Cleared)?;
+            }
+        }
+        // A deletion from the gallery before its `deleted` event was written.
+        for e in registry.filter(Entry::in_gallery) {
+            if !gallery.snapshot().contains(e.key) {
+                registry.deleted(e.key)?;
+            }
+        }
+        let mut engine = Self {
+            dedup: Deduplicator::new(gallery, options.search),
+            registry,
+            cases,
+            nik_locks: NikLocks::default(),
+            recovery: Recovery {
+                rolled_forward,
+                aborted,
+                cases_opened: 0,
+            },
+        };
+        for e in engine.registry.duplicates_without_case() {
+            engine.open_case_for(&e)?;
+            engine.recovery.cases_opened += 1;
+        }
+        Ok(engine)
+    }
+
+    /// What recovery did on open.
+    pub fn recovery(&self) -> Recovery {
+        self.recovery
+    }
+
+    /// The gallery.
+    pub fn gallery(&self) -> &Gallery {
+        self.dedup.gallery()
+    }
+
+    /// The registry.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The case store.
+    pub fn cases(&self) -> &Arc<CaseStore> {
+        &self.cases
+    }
+
+    /// The search policy.
+    pub fn search_config(&self) -> &SearchConfig {
+        self.dedup.config()
+    }
+
+    /// The 1:1 decision threshold (the FPIR target over a gallery of one).
+    pub fn verify_threshold(&self) -> f32 {
+        fusion::threshold(self.dedup.config().target_fpir, 1)
+    }
+
+    /// Compares a prepared probe with the person under `key` in full.
+    pub fn compare_one(
+        &self,
+        probe: &PreparedPerson,
+        key: u64,
+    ) -> Result<Option<SearchCandidate>, GalleryError> {
+        let gallery = self.gallery();
+        let Some(stored) = gallery.get(key)? else {
+            return Ok(None);
+        };
+        let query = Stage1Probe::new(
+            &probe.record,
+            gallery.preparer().iris(),
+            self.dedup.config().iris_gate,
+        )?;
+        let hit = scorer(gallery).score_full(&query, &stored.record)?;
+        Ok(Some(stage2::compare(
+            gallery.preparer().matcher(),
+            gallery.calibration(),
+            &probe.fingers,
+            &hit,
+            &stored.fingers,
+        )))
+    }
+
+    /// The candidate as the API shows it.
+    fn candidate_out(&self, c: &StoredCandidate) -> Candidate {
+        Candidate {
+            reference_id: reference_id(c.key),
+            request_id: self
+                .registry
+                .get(c.key)
+                .map(|e| e.meta.summary.request_id)
+                .unwrap_or_default(),
+            score: c.score,
+            finger_scores: c.finger_scores,
+            iris_distances: c.iris_distances,
+        }
+    }
+
+    /// The current verdict of a registry entry.
+    pub fn verdict_of(&self, e: &Entry) -> Result<Verdict, EngineError> {
+        let Some(outcome) = &e.outcome else {
+            return Err(EngineError::Unavailable(
+                "this enrolment is still being matched".into(),
+            ));
+        };
+        Ok(match (outcome, &e.resolution) {
+            (Outcome::Single, _) => Verdict::Single {
+                reference_id: reference_id(e.key),
+                reissue: false,
+            },
+            (Outcome::Reissue { person }, _) => Verdict::Single {
+                reference_id: reference_id(*person),
+                reissue: true,
+            },
+            (Outcome::Duplicate { .. }, Some(Resolution::Cleared)) => Verdict::Single {
+                reference_id: reference_id(e.key),
+                reissue: false,
+            },
+            (
+                Outcome::Duplicate {
+                    reason, candidates, ..
+                },
+                resolution,
+            ) => Verdict::Duplicate {
+                reference_id: reference_id(e.key),
+                case_id: e.case_id.clone(),
+                reason: reason.as_str().to_owned(),
+                candidates: candidates.iter().map(|c| self.candidate_out(c)).collect(),
+                refused_as_duplicate_of: match resolution {
+                    Some(Resolution::ConfirmedDuplicate { duplicate_of }) => {
+                        Some(duplicate_of.clone())
+                    }
+                    _ => None,
+                },
+            },
+            (Outcome::Rejected { reason }, _) => Verdict::Rejected {
+                reason: reason.clone(),
+            },
+        })
+    }
+
+    /// Opens the case of a duplicate entry and journals it.
+    fn open_case_for(&self, e: &Entry) -> Result<Option<String>, OpenError> {
+        let Some(Outcome::Duplicate {
+            reason, candidates, ..
+        }) = &e.outcome
+        else {
+            return Ok(None);
+        };
+        let kind = match reason {
+            DuplicateReason::Biometric => CaseKind::Biometric,
+            DuplicateReason::NikConflict => CaseKind::NikConflict,
+        };
+        let new = NewCase {
+            kind,
+            applicant: e.meta.summary.clone(),
+            candidates: candidates
+                .iter()
+                .filter_map(|c| {
+                    let person = self.registry.get(c.key)?.meta.summary;
+                    Some(CaseCandidate {
+                        person,
+                        score: c.score,
+                        finger_scores: c.finger_scores,
+                        iris_distances: c.iris_distances,
+                    })
+                })
+                .collect(),
+            callback_url: e.meta.callback_url.clone(),
+        };
+        let case = self.cases.open_case(new)?;
+        self.registry.case_opened(e.key, &case.case_id)?;
+        Ok(Some(case.case_id))
+    }
+
+    /// Decides a prepared enrolment reserved under `key`.
+    fn decide(
+        &self,
+        key: u64,
+        nik: &str,
+        prepared: PreparedPerson,
+        probe: &Probe,
+    ) -> Result<Outcome, GalleryError> {
+        let config = *self.dedup.config();
+        if let Some(r) = search::check(&prepared, &config) {
+            return Ok(Outcome::Rejected {
+                reason: rejection_reason(&r).to_owned(),
+            });
+        }
+        let Some(owner) = self.registry.by_nik(nik) else {
+            let decision = self.dedup.submit_prepared(key, prepared)?;
+            return Ok(match decision.outcome.verdict {
+                SearchVerdict::Single => Outcome::Single,
+                SearchVerdict::Duplicate(c) => Outcome::Duplicate {
+                    reason: DuplicateReason::Biometric,
+                    candidates: c.iter().map(convert::stored_candidate).collect(),
+                    biometrics: convert::stored_biometrics(probe),
+                },
+                SearchVerdict::Rejected(r) => Outcome::Rejected {
+                    reason: rejection_reason(&r).to_owned(),
+                },
+            });
+        };
+        // The NIK is enrolled: 1:1 against its holder, 1:N read-only, nobody inserted.
+        let one = self.compare_one(&prepared, owner.key)?;
+        let outcome = search::search(self.gallery(), &prepared, &config)?;
+        let others: Vec<SearchCandidate> = match outcome.verdict {
+            SearchVerdict::Duplicate(c) => c.into_iter().filter(|c| c.key != owner.key).collect(),
+            SearchVerdict::Single => Vec::new(),
+            SearchVerdict::Rejected(r) => {
+                return Ok(Outcome::Rejected {
+                    reason: rejection_reason(&r).to_owned(),
+                })
+            }
+        };
+        let matched = one
+            .as_ref()
+            .is_some_and(|c| c.fused >= self.verify_threshold());
+        if matched && others.is_empty() {
+            return Ok(Outcome::Reissue { person: owner.key });
+        }
+        let reason = if matched {
+            DuplicateReason::Biometric
+        } else {
+            DuplicateReason::NikConflict
+        };
+        let candidates = one
+            .iter()
+            .chain(&others)
+            .map(convert::stored_candidate)
+            .collect();
+        Ok(Outcome::Duplicate {
+            reason,
+            candidates,
+            biometrics: convert::stored_biometrics(probe),
+        })
+    }
+
+    fn entry(&self, reference: &str) -> Option<Entry> {
+        self.registry.get(key_of(reference)?)
+    }
+}
+
+impl EnrolmentEngine for GalleryEngine {
+    fn name(&self) -> &str {
+        "gallery"
+    }
+
+    fn enrol(&self, record: &EnrolmentRecord) -> Result<Verdict, EngineError> {
+        let o = &record.origin;
+        if let Some(e) = self
+            .registry
+            .by_request(&o.district, &o.service_point, &record.request_id)
+        {
+            if e.outcome.is_some() {
+                return self.verdict_of(&e);
+            }
+        }
+        let nik = record.person.nik.to_string();
+        let prepared = match self.gallery().prepare(&convert::enrolment(&record.probe)) {
+            Ok(p) => p,
+            Err(GalleryError::InvalidEnrolment(_)) => {
+                return Ok(Verdict::Rejected {
+                    reason: "unusable_templates".into(),
+                })
+            }
+            Err(e) => return Err(unavailable(e)),
+        };
+        let _nik_guard = self.nik_locks.lock(&nik);
+        let key = self
+            .registry
+            .intent(|key| convert::person_meta(key, record))
+            .map_err(unavailable)?;
+        let outcome = match self.decide(key, &nik, prepared, &record.probe) {
+            Ok(o) => o,
+            Err(e) => {
+                // Nothing was inserted (the deduplicator inserts only once decided).
+                let _ = self.registry.abort(key);
+                return Err(unavailable(e));
+            }
+        };
+        self.registry.outcome(key, outcome).map_err(unavailable)?;
+        let entry = self
+            .registry
+            .get(key)
+            .ok_or_else(|| unavailable("registry entry vanished"))?;
+        if matches!(entry.outcome, Some(Outcome::Duplicate { .. })) {
+            self.open_case_for(&entry).map_err(unavailable)?;
+        }
+        let entry = self
+            .registry
+            .get(key)
+            .ok_or_else(|| unavailable("registry entry vanished"))?;
+        self.verdict_of(&entry)
+    }
+
+    fn identify(&self, probe: &Probe, max: usize) -> Result<Vec<Candidate>, EngineError> {
+        let prepared = self
+            .gallery()
+            .prepare(&convert::enrolment(probe))
+            .map_err(unavailable)?;
+        let outcome =
+            search::search(self.gallery(), &prepared, self.dedup.config()).map_err(unavailable)?;
+        Ok(match outcome.verdict {
+            SearchVerdict::Duplicate(c) => c
+                .iter()
+                .take(max)
+                .map(|c| self.candidate_out(&convert::stored_candidate(c)))
+                .collect(),
+            _ => Vec::new(),
+        })
+    }
+
+    fn verify(&self, reference: &str, probe: &Probe) -> Result<Verification, EngineError> {
+        let Some(e) = self.entry(reference).filter(Entry::in_gallery) else {
+            return Ok(Verification {
+                matched: false,
+                score: None,
+            });
+        };
+        let prepared = self
+            .gallery()
+            .prepare(&convert::enrolment(probe))
+            .map_err(unavailable)?;
+        let c = self.compare_one(&prepared, e.key).map_err(unavailable)?;
+        Ok(Verification {
+            matched: c
+                .as_ref()
+                .is_some_and(|c| c.fused >= self.verify_threshold()),
+            score: c.map(|c| f64::from(c.fused)),
+        })
+    }
+
+    fn delete(&self, reference: &str) -> Result<bool, EngineError> {
+        let Some(e) = self.entry(reference).filter(Entry::in_gallery) else {
+            return Ok(false);
+        };
+        self.gallery().delete(e.key).map_err(unavailable)?;
+        self.registry.deleted(e.key).map_err(unavailable)?;
+        Ok(true)
+    }
+
+    fn status(&self, origin: &Origin, request_id: &str) -> Result<Option<Verdict>, EngineError> {
+        match self
+            .registry
+            .by_request(&origin.district, &origin.service_point, request_id)
+        {
+            Some(e) if e.outcome.is_some() => self.verdict_of(&e).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    fn person(&self, reference: &str) -> Result<Option<PersonInfo>, EngineError> {
+        let Some(e) = self.entry(reference) else {
+            return Ok(None);
+        };
+        let (status, duplicate_of) = if e.deleted {
+            ("deleted", None)
+        } else {
+            match (&e.outcome, &e.resolution) {
+                (None, _) => ("matching", None),
+                (Some(Outcome::Rejected { .. }), _) => ("rejected", None),
+                (Some(_), Some(Resolution::ConfirmedDuplicate { duplicate_of })) => {
+                    ("refused", Some(duplicate_of.clone()))
+                }
+                (Some(Outcome::Duplicate { .. }), None) => ("under_review", None),
+                (Some(Outcome::Reissue { person }), _) => ("reissued", Some(reference_id(*person))),
+                _ => ("print_ready", None),
+            }
+        };
+        Ok(Some(PersonInfo {
+            summary: e.meta.summary,
+            status: status.to_owned(),
+            case_id: e.case_id,
+            duplicate_of,
+        }))
+    }
+}

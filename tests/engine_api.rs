@@ -1,0 +1,324 @@
+//! The real server with the real gallery engine, over loopback with a temporary data
+//! directory, driven with synthetic people.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::{HeaderMap, Method, Request, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+use tunggal::cases::CaseStore;
+use tunggal::engine::synthetic::request_of;
+use tunggal::engine::{EngineOptions, GalleryEngine};
+use tunggal::service::{Service, ServiceConfig, ServiceError};
+use tunggal_datasets::population::{CaptureSpec, Population};
+
+const ADMIN_KEY: &str = "test-admin-key-0123456789abcdef0123456789";
+const SEED: u64 = 11;
+
+struct Running {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<(), ServiceError>>,
+}
+
+impl Running {
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+async fn start(dir: &Path) -> Running {
+    let config = ServiceConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.to_path_buf(),
+        body_limit_bytes: 1024 * 1024,
+        request_timeout_secs: 120,
+        queue_capacity: 16,
+        shutdown_grace_secs: 30,
+    };
+    let cases = Arc::new(CaseStore::open(dir).unwrap());
+    let (d, c) = (dir.to_path_buf(), cases.clone());
+    let engine = tokio::task::spawn_blocking(move || {
+        let options = EngineOptions {
+            calibration_persons: 120,
+            ..EngineOptions::default()
+        };
+        GalleryEngine::open(&d, c, options)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let service = Service::bind(config, Arc::new(engine), cases, Some(ADMIN_KEY))
+        .await
+        .unwrap();
+    let addr = service.local_addr().unwrap();
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(service.run(async move {
+        let _ = rx.await;
+    }));
+    Running {
+        addr,
+        stop: Some(tx),
+        task,
+    }
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&self.body)))
+    }
+}
+
+async fn send(method: Method, url: &str, key: Option<&str>, body: Option<Vec<u8>>) -> Reply {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let mut req = Request::builder().method(method).uri(url);
+    if let Some(key) = key {
+        req = req.header("authorization", format!("Bearer {key}"));
+    }
+    if body.is_some() {
+        req = req.header("content-type", "application/json");
+    }
+    let req = req
+        .body(Full::new(Bytes::from(body.unwrap_or_default())))
+        .unwrap();
+    let response = client.request(req).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+async fn post(url: &str, key: &str, body: &Value) -> Reply {
+    send(
+        Method::POST,
+        url,
+        Some(key),
+        Some(serde_json::to_vec(body).unwrap()),
+    )
+    .await
+}
+
+async fn get(url: &str, key: &str) -> Reply {
+    send(Method::GET, url, Some(key), None).await
+}
+
+async fn key(s: &Running, body: Value) -> String {
+    let r = post(&s.url("/v1/admin/keys"), ADMIN_KEY, &body).await;
+    assert_eq!(r.status, StatusCode::CREATED);
+    r.json()["key"].as_str().unwrap().to_owned()
+}
+
+async fn sp_key(s: &Running, sp: &str) -> String {
+    key(
+        s,
+        json!({"role": "service-point", "name": sp, "district": "317101", "service_point": sp}),
+    )
+    .await
+}
+
+/// The request body of capture `number` of person `id`; `alias` presents another identity.
+fn body(pop: &Population, id: u64, number: u64, alias: Option<u64>, rid: &str, sp: &str) -> Value {
+    let spec = CaptureSpec {
+        alias,
+        ..CaptureSpec::default()
+    };
+    let capture = pop.capture(&pop.person(id), number, &spec);
+    serde_json::to_value(request_of(&capture, rid, "317101", sp)).unwrap()
+}
+
+async fn enrol(s: &Running, key: &str, body: &Value) -> Value {
+    let r = post(&s.url("/v1/enrolments"), key, body).await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    r.json()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verdicts_retry_reissue_nik_conflict_roles_and_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let pop = Population::new(SEED);
+    let s = start(dir.path()).await;
+    let ready = get(&s.url("/ready"), ADMIN_KEY).await;
+    assert_eq!(ready.status, StatusCode::OK);
+    let sp1 = sp_key(&s, "sp-1").await;
+    let sp2 = sp_key(&s, "sp-2").await;
+    let analyst = key(&s, json!({"role": "analyst", "name": "Analis"})).await;
+
+    // Twelve different people: all single, each with its own reference id.
+    let mut refs = Vec::new();
+    for id in 0..12u64 {
+        let v = enrol(
+            &s,
+            &sp1,
+            &body(&pop, id, 0, None, &format!("g-{id}"), "sp-1"),
+        )
+        .await;
+        assert_eq!(v["verdict"], "single", "person {id}: {v}");
+        assert_eq!(v["status"], "print_ready");
+        assert_eq!(v["reissue"], false);
+        refs.push(v["reference_id"].as_str().unwrap().to_owned());
+    }
+    refs.dedup();
+    assert_eq!(refs.len(), 12);
+
+    // A new capture of person 3 under an alias at another service point: duplicate.
+    let dup_body = body(&pop, 3, 1, Some(1), "d-1", "sp-2");
+    let dup = enrol(&s, &sp2, &dup_body).await;
+    assert_eq!(dup["verdict"], "duplicate", "{dup}");
+    assert_eq!(dup["duplicate_reason"], "biometric");
+    assert_eq!(dup["status"], "under_review");
+    let c0 = &dup["candidates"][0];
+    assert_eq!(c0["reference_id"], refs[3].as_str());
+    assert_eq!(c0["request_id"], "g-3");
+    assert!(c0["score"].as_f64().unwrap() > 0.0);
+    assert!(!c0["finger_scores"].as_array().unwrap().is_empty());
+    assert!(!c0["iris_scores"].as_array().unwrap().is_empty());
+    let case_id = dup["case_id"].as_str().unwrap().to_owned();
+    assert!(case_id.starts_with('C'));
+
+    // The idempotent retry returns the first answer, not "duplicate of itself".
+    let again = post(&s.url("/v1/enrolments"), &sp2, &dup_body).await;
+    assert_eq!(again.headers["idempotent-replay"], "true");
+    assert_eq!(again.json()["case_id"], case_id.as_str());
+    let first = enrol(&s, &sp1, &body(&pop, 0, 0, None, "g-0", "sp-1")).await;
+    assert_eq!(first["verdict"], "single");
+    assert_eq!(first["reference_id"], refs[0].as_str());
+
+    // Person 5 re-applies under their own NIK: single, re-issue, no new person.
+    let re = enrol(&s, &sp1, &body(&pop, 5, 2, None, "r-5", "sp-1")).await;
+    assert_eq!(re["verdict"], "single", "{re}");
+    assert_eq!(re["reissue"], true);
+    assert_eq!(re["reference_id"], refs[5].as_str());
+
+    // Someone new claims person 6's NIK: duplicate, nik_conflict.
+    let mut claim = body(&pop, 40, 0, None, "n-1", "sp-1");
+    let owner = body(&pop, 6, 0, None, "x", "sp-1");
+    for field in ["nik", "sex", "date_of_birth"] {
+        claim[field] = owner[field].clone();
+    }
+    let conflict = enrol(&s, &sp1, &claim).await;
+    assert_eq!(conflict["verdict"], "duplicate", "{conflict}");
+    assert_eq!(conflict["duplicate_reason"], "nik_conflict");
+    assert_eq!(conflict["candidates"][0]["reference_id"], refs[6].as_str());
+
+    // Persons: analysts read them, service points may not; the held applicant is visible.
+    let p = get(&s.url(&format!("/v1/persons/{}", refs[3])), &analyst).await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert_eq!(p.json()["request_id"], "g-3");
+    assert_eq!(p.json()["status"], "print_ready");
+    let held = dup["reference_id"].as_str().unwrap();
+    let p = get(&s.url(&format!("/v1/persons/{held}")), &analyst).await;
+    assert_eq!(p.json()["status"], "under_review");
+    assert_eq!(p.json()["case_id"], case_id.as_str());
+    let p = get(&s.url(&format!("/v1/persons/{}", refs[3])), &sp1).await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    let p = get(&s.url("/v1/persons/P9999999999"), &analyst).await;
+    assert_eq!(p.status, StatusCode::NOT_FOUND);
+    // An analyst may not enrol; a service point may not read another's submission.
+    let r = post(&s.url("/v1/enrolments"), &analyst, &dup_body).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = get(&s.url("/v1/enrolments/d-1"), &sp1).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+
+    // 1:1 verify by reference id: the mate matches, another person does not.
+    let mut v = body(&pop, 7, 3, None, "v-1", "sp-1");
+    v["reference_id"] = json!(refs[7]);
+    let r = post(&s.url("/v1/verify"), &analyst, &v).await;
+    assert_eq!(r.json()["matched"], true, "{}", r.json());
+    v["request_id"] = json!("v-2");
+    v["reference_id"] = json!(refs[8]);
+    let r = post(&s.url("/v1/verify"), &analyst, &v).await;
+    assert_eq!(r.json()["matched"], false);
+    s.stop().await;
+
+    // Restart on the same data directory: every acknowledged answer and person is kept.
+    let s = start(dir.path()).await;
+    let r = get(&s.url("/v1/enrolments/g-11"), &sp1).await;
+    assert_eq!(r.json()["reference_id"], refs[11].as_str());
+    let r = get(&s.url("/v1/enrolments/d-1"), &sp2).await;
+    assert_eq!(r.json()["case_id"], case_id.as_str());
+    // Duplicates are still caught across the restart.
+    let v = enrol(&s, &sp2, &body(&pop, 9, 4, Some(2), "d-2", "sp-2")).await;
+    assert_eq!(v["verdict"], "duplicate", "{v}");
+    assert_eq!(v["candidates"][0]["reference_id"], refs[9].as_str());
+    // A new person after the restart gets a fresh reference id.
+    let v = enrol(&s, &sp1, &body(&pop, 50, 0, None, "g-50", "sp-1")).await;
+    assert_eq!(v["verdict"], "single", "{v}");
+    assert!(!refs.contains(&v["reference_id"].as_str().unwrap().to_owned()));
+    // An admin deletes a person; a new capture of them is then single.
+    let r = send(
+        Method::DELETE,
+        &s.url(&format!("/v1/persons/{}", refs[10])),
+        Some(ADMIN_KEY),
+        None,
+    )
+    .await;
+    assert_eq!(r.json()["deleted"], true);
+    let v = enrol(&s, &sp2, &body(&pop, 10, 5, Some(1), "d-3", "sp-2")).await;
+    assert_eq!(v["verdict"], "single", "{v}");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_enrolments_of_one_person_yield_one_single() {
+    let dir = tempfile::tempdir().unwrap();
+    let pop = Population::new(SEED + 1);
+    let s = start(dir.path()).await;
+    let sp1 = sp_key(&s, "sp-1").await;
+    let sp2 = sp_key(&s, "sp-2").await;
+    for id in 100..104u64 {
+        let a = body(&pop, id, 0, None, &format!("a-{id}"), "sp-1");
+        let b = body(&pop, id, 1, Some(1), &format!("b-{id}"), "sp-2");
+        let url = s.url("/v1/enrolments");
+        let (ra, rb) = tokio::join!(post(&url, &sp1, &a), post(&url, &sp2, &b));
+        let verdicts = [ra.json(), rb.json()];
+        let singles = verdicts.iter().filter(|v| v["verdict"] == "single").count();
+        let dups: Vec<&Value> = verdicts
+            .iter()
+            .filter(|v| v["verdict"] == "duplicate")
+            .collect();
+        assert_eq!(singles, 1, "person {id}: {verdicts:?}");
+        assert_eq!(dups.len(), 1, "person {id}: {verdicts:?}");
+        let single = verdicts.iter().find(|v| v["verdict"] == "single").unwrap();
+        assert_eq!(
+            dups[0]["candidates"][0]["reference_id"],
+            single["reference_id"]
+        );
+    }
+    s.stop().await;
+}
