@@ -157,7 +157,8 @@ enum Job {
         person: u64,
     },
     Verify {
-        body: Bytes,
+        request_id: String,
+        probe: Value,
         person: u64,
     },
     Status,
@@ -468,14 +469,9 @@ impl Producer {
             }
             Draft::Verify(person, capture) => {
                 let probe = self.builder.identify(&id(capture), person, capture)?;
-                let body = json!({
-                    "request_id": probe.request_id,
-                    "nik": self.builder.nik(person),
-                    "fingerprints": probe.fingerprints,
-                    "irises": probe.irises,
-                });
                 Job::Verify {
-                    body: Bytes::from(body.to_string()),
+                    request_id: probe.request_id,
+                    probe: json!({"fingerprints": probe.fingerprints, "irises": probe.irises}),
                     person,
                 }
             }
@@ -665,8 +661,14 @@ impl Shared {
         error
     }
 
-    async fn verify(&self, body: &Bytes, person: u64) -> Option<String> {
-        let enrolled = lock(&self.reference_of).contains_key(&person);
+    /// Verifies a new capture of `person` against their reference id (when they have one).
+    async fn verify(&self, request_id: &str, probe: &Value, person: u64) -> Option<String> {
+        let reference = lock(&self.reference_of).get(&person).cloned()?;
+        let mut body = probe.clone();
+        body["request_id"] = request_id.into();
+        body["reference_id"] = reference.into();
+        let body = Bytes::from(body.to_string());
+        let enrolled = true;
         let r = self
             .http
             .post(
@@ -703,7 +705,11 @@ impl Shared {
                 pair,
             } => self.enrol(plan, *sp, body, *retry, *pair).await,
             Job::Identify { body, person } => self.identify(body, *person).await,
-            Job::Verify { body, person } => self.verify(body, *person).await,
+            Job::Verify {
+                request_id,
+                probe,
+                person,
+            } => self.verify(request_id, probe, *person).await,
             Job::Status => self.status().await,
         };
         let ok = error.is_none();
