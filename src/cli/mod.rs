@@ -2,6 +2,7 @@
 
 mod bench;
 mod client;
+mod drill;
 mod eval;
 mod gen;
 mod gen_requests;
@@ -39,6 +40,9 @@ enum Command {
     Identify(client::ClientArgs),
     /// Drive a running server with synthetic enrolments and check every verdict.
     Loadgen(loadgen::LoadgenArgs),
+    /// Fault drills against a `tunggal serve` child process.
+    #[command(subcommand)]
+    Drill(drill::DrillCommand),
 }
 
 impl Cli {
@@ -53,6 +57,7 @@ impl Cli {
             Command::Enrol(args) => args.run("/v1/enrolments"),
             Command::Identify(args) => args.run("/v1/identify"),
             Command::Loadgen(args) => args.run(),
+            Command::Drill(cmd) => cmd.run(),
         }
     }
 }

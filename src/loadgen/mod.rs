@@ -2,6 +2,7 @@
 //! client, the open- and closed-loop load generator and the crash drill.
 
 pub mod client;
+pub mod drill;
 pub mod requests;
 pub mod run;
 pub mod stats;
