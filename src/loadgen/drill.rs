@@ -343,12 +343,12 @@ pub async fn crash(cfg: CrashConfig) -> anyhow::Result<CrashReport> {
         })
         .collect();
     let book = Arc::new(Mutex::new(Book::default()));
-    let planner = Arc::new(Mutex::new(RequestPlanner::new(
+    let mut planner = RequestPlanner::new(
         cfg.seed,
         cfg.duplicate_ratio,
         0,
         &format!("drill{}-", cfg.seed),
-    )));
+    );
     let builder = Arc::new(BodyBuilder::new(cfg.seed));
     let mut rng = StdRng::seed_from_u64(cfg.seed ^ 0x6b69_6c6c);
     let mut keys: Vec<String> = Vec::new();
@@ -367,9 +367,8 @@ pub async fn crash(cfg: CrashConfig) -> anyhow::Result<CrashReport> {
         }
         // Plan this round's enrolments ahead (bodies built on rayon).
         let plans: Vec<Sent> = {
-            let mut p = lock(&planner);
             let drafts: Vec<(Planned, usize)> = (0..cfg.concurrency * 40)
-                .filter_map(|_| p.next())
+                .filter_map(|_| planner.next())
                 .map(|plan| {
                     let sp = match plan.duplicate_of.as_ref().and_then(|f| sp_of.get(f)) {
                         Some(&f) => (f + 1 + rng.gen_range(0..origins.len() - 1)) % origins.len(),
@@ -379,7 +378,6 @@ pub async fn crash(cfg: CrashConfig) -> anyhow::Result<CrashReport> {
                     (plan, sp)
                 })
                 .collect();
-            drop(p);
             let (builder, origins) = (builder.clone(), origins.clone());
             let (tx, rx) = tokio::sync::oneshot::channel();
             rayon::spawn(move || {
