@@ -196,7 +196,7 @@ fn print_report(r: &LoadReport) {
     );
     let c = &r.counters;
     println!(
-        "retries after timeout {}, duplicate deliveries {}, bursts {}, late sends {}, status {} ({} mismatched), identify {} hit / {} miss, verify {} match / {} non-match",
+        "retries after timeout {}, duplicate deliveries {}, bursts {}, late sends {}, status {} ({} mismatched), identify {} hit / {} miss, verify {} match / {} non-match, skipped {}",
         c.retries_after_timeout,
         c.duplicate_deliveries,
         c.bursts,
@@ -206,6 +206,7 @@ fn print_report(r: &LoadReport) {
         c.identify_hits,
         c.identify_misses,
         c.verify_matches,
-        c.verify_non_matches
+        c.verify_non_matches,
+        c.skipped
     );
 }

@@ -204,6 +204,8 @@ pub struct Counters {
     pub verify_non_matches: u64,
     /// Sends that left later than scheduled by more than 100 ms (client-side lag).
     pub late_sends: u64,
+    /// Status reads and verifications not sent because nothing was acknowledged to check.
+    pub skipped: u64,
 }
 
 /// The run's report (`--report FILE.json`).
@@ -604,7 +606,8 @@ impl Shared {
         error
     }
 
-    async fn status(&self) -> Option<String> {
+    /// Reads back an earlier acknowledged enrolment; `None` when there is none yet.
+    async fn status(&self) -> Option<Option<String>> {
         let pick = {
             let acked = lock(&self.acked);
             if acked.is_empty() {
@@ -629,7 +632,7 @@ impl Shared {
                 c.status_mismatches += 1;
             }
         }
-        error
+        Some(error)
     }
 
     async fn identify(&self, body: &Bytes, person: u64) -> Option<String> {
@@ -661,25 +664,20 @@ impl Shared {
         error
     }
 
-    /// Verifies a new capture of `person` against their reference id (when they have one).
-    async fn verify(&self, request_id: &str, probe: &Value, person: u64) -> Option<String> {
+    /// Verifies a new capture of `person` against their reference id; `None` when the person
+    /// has no acknowledged reference id yet.
+    async fn verify(&self, request_id: &str, probe: &Value, person: u64) -> Option<Option<String>> {
         let reference = lock(&self.reference_of).get(&person).cloned()?;
         let mut body = probe.clone();
         body["request_id"] = request_id.into();
         body["reference_id"] = reference.into();
         let body = Bytes::from(body.to_string());
-        let enrolled = true;
         let r = self
             .http
-            .post(
-                "/v1/verify",
-                Some(&self.analyst),
-                body.clone(),
-                self.timeout,
-            )
+            .post("/v1/verify", Some(&self.analyst), body, self.timeout)
             .await;
         let error = error_reason(&r);
-        if let (Some(reply), true) = (r.as_ref().ok().filter(|r| r.ok()), enrolled) {
+        if let Some(reply) = r.as_ref().ok().filter(|r| r.ok()) {
             let matched = reply.json().get("matched").and_then(Value::as_bool) == Some(true);
             let mut c = lock(&self.counters);
             if matched {
@@ -688,7 +686,7 @@ impl Shared {
                 c.verify_non_matches += 1;
             }
         }
-        error
+        Some(error)
     }
 
     /// Sends one job; records its latency from `scheduled` unless it is preload.
@@ -703,14 +701,21 @@ impl Shared {
                 body,
                 retry,
                 pair,
-            } => self.enrol(plan, *sp, body, *retry, *pair).await,
-            Job::Identify { body, person } => self.identify(body, *person).await,
+            } => Some(self.enrol(plan, *sp, body, *retry, *pair).await),
+            Job::Identify { body, person } => Some(self.identify(body, *person).await),
             Job::Verify {
                 request_id,
                 probe,
                 person,
             } => self.verify(request_id, probe, *person).await,
             Job::Status => self.status().await,
+        };
+        let Some(error) = error else {
+            // Nothing to read back or verify yet: no request was sent.
+            lock(&self.counters).skipped += 1;
+            self.in_flight
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            return true;
         };
         let ok = error.is_none();
         if measured {
