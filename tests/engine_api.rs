@@ -13,7 +13,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
-use tunggal::cases::CaseStore;
+use tunggal::cases::{CaseOutcome, CaseOutcomeSink, CaseStore, Evidence};
 use tunggal::engine::synthetic::request_of;
 use tunggal::engine::{EngineOptions, GalleryEngine};
 use tunggal::service::{Service, ServiceConfig, ServiceError};
@@ -24,6 +24,7 @@ const SEED: u64 = 11;
 
 struct Running {
     addr: SocketAddr,
+    engine: Option<Arc<GalleryEngine>>,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<Result<(), ServiceError>>,
 }
@@ -38,6 +39,11 @@ impl Running {
             let _ = stop.send(());
         }
         self.task.await.unwrap().unwrap();
+        drop(self.engine.take());
+    }
+
+    fn engine(&self) -> &GalleryEngine {
+        self.engine.as_ref().unwrap()
     }
 }
 
@@ -62,7 +68,8 @@ async fn start(dir: &Path) -> Running {
     .await
     .unwrap()
     .unwrap();
-    let service = Service::bind(config, Arc::new(engine), cases, Some(ADMIN_KEY))
+    let engine = Arc::new(engine);
+    let service = Service::bind(config, engine.clone(), cases, Some(ADMIN_KEY))
         .await
         .unwrap();
     let addr = service.local_addr().unwrap();
@@ -72,6 +79,7 @@ async fn start(dir: &Path) -> Running {
     }));
     Running {
         addr,
+        engine: Some(engine),
         stop: Some(tx),
         task,
     }
@@ -255,6 +263,42 @@ async fn verdicts_retry_reissue_nik_conflict_roles_and_restart() {
     let r = get(&s.url("/v1/enrolments/d-1"), &sp1).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
 
+    // Evidence for analysts: the matched finger's minutia pairs, the aligned iris.
+    let held_ref = dup["reference_id"].as_str().unwrap().to_owned();
+    let f = s.engine().finger(&held_ref, &refs[3], 1).unwrap();
+    assert!(f.pairs.len() >= 4 && f.score > 0.0);
+    assert!(f
+        .pairs
+        .iter()
+        .all(|&(a, c)| a < f.applicant.minutiae.len() && c < f.candidate.minutiae.len()));
+    let eye = (0..2)
+        .find_map(|e| s.engine().iris(&held_ref, &refs[3], e))
+        .unwrap();
+    assert!(eye.distance < 0.35, "{}", eye.distance);
+    assert_eq!(eye.applicant_code.len(), eye.angular * eye.radial);
+
+    // Analysts' final decisions change the status the service point reads.
+    let case = s.engine().cases().get(&case_id).unwrap();
+    s.engine()
+        .case_closed(&case_id, &case.new.applicant, &CaseOutcome::Cleared)
+        .unwrap();
+    let r = get(&s.url("/v1/enrolments/d-1"), &sp2).await.json();
+    assert_eq!(r["verdict"], "single", "{r}");
+    assert_eq!(r["status"], "print_ready");
+    assert_eq!(r["reference_id"], held_ref.as_str());
+    let conflict_case = conflict["case_id"].as_str().unwrap();
+    let case = s.engine().cases().get(conflict_case).unwrap();
+    let confirmed = CaseOutcome::ConfirmedDuplicate {
+        duplicate_of: refs[6].clone(),
+    };
+    s.engine()
+        .case_closed(conflict_case, &case.new.applicant, &confirmed)
+        .unwrap();
+    let r = get(&s.url("/v1/enrolments/n-1"), &sp1).await.json();
+    assert_eq!(r["verdict"], "duplicate");
+    assert_eq!(r["status"], "refused");
+    assert_eq!(r["duplicate_of"], refs[6].as_str());
+
     // 1:1 verify by reference id: the mate matches, another person does not.
     let mut v = body(&pop, 7, 3, None, "v-1", "sp-1");
     v["reference_id"] = json!(refs[7]);
@@ -271,7 +315,9 @@ async fn verdicts_retry_reissue_nik_conflict_roles_and_restart() {
     let r = get(&s.url("/v1/enrolments/g-11"), &sp1).await;
     assert_eq!(r.json()["reference_id"], refs[11].as_str());
     let r = get(&s.url("/v1/enrolments/d-1"), &sp2).await;
-    assert_eq!(r.json()["case_id"], case_id.as_str());
+    assert_eq!(r.json()["status"], "print_ready");
+    let r = get(&s.url("/v1/enrolments/n-1"), &sp1).await;
+    assert_eq!(r.json()["status"], "refused");
     // Duplicates are still caught across the restart.
     let v = enrol(&s, &sp2, &body(&pop, 9, 4, Some(2), "d-2", "sp-2")).await;
     assert_eq!(v["verdict"], "duplicate", "{v}");

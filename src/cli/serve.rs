@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand};
 
 use crate::cases::CaseStore;
+use crate::engine::demo::{self, DemoPlan};
 use crate::engine::{EngineOptions, GalleryEngine};
 use crate::service::keys::{KeySpec, KeyStore};
 use crate::service::{Overrides, Service, ServiceConfig};
@@ -24,9 +25,17 @@ pub struct ServeArgs {
     /// Address to listen on (default 127.0.0.1:8080).
     #[arg(long)]
     listen: Option<SocketAddr>,
-    /// Also create one service-point and one analyst key and print them, for trying the API.
+    /// Try-out mode: on an empty gallery, load synthetic persons and enrol a burst of probes
+    /// (returning persons, NIK re-issues and conflicts, twins) so cases exist; create and
+    /// print a service-point key and two analyst keys.
     #[arg(long)]
     demo: bool,
+    /// Persons in the demo gallery.
+    #[arg(long, default_value_t = 2000)]
+    demo_persons: u64,
+    /// Probes enrolled after the demo gallery is loaded.
+    #[arg(long, default_value_t = 64)]
+    demo_probes: u64,
 }
 
 fn env_var(name: &str) -> Option<String> {
@@ -86,8 +95,33 @@ impl ServeArgs {
             let engine_cases = cases.clone();
             // Mapping the gallery, replaying its WAL and reconciling the registry (and, on a
             // new data directory, learning the calibration) is blocking work.
+            let demo = self.demo.then_some(DemoPlan {
+                persons: self.demo_persons,
+                probes: self.demo_probes,
+                seed: 2026,
+            });
             let engine = tokio::task::spawn_blocking(move || {
-                GalleryEngine::open(&data_dir, engine_cases, EngineOptions::default())
+                let engine =
+                    GalleryEngine::open(&data_dir, engine_cases, EngineOptions::default())?;
+                if let Some(plan) = demo.filter(|_| engine.gallery().is_empty()) {
+                    let r = demo::fill(&engine, &plan, &|s| tracing::info!("{s}"))?;
+                    println!(
+                        "tunggal: demo gallery of {} persons loaded in {:.1} s; {} probes in \
+                         {:.1} s: {} single ({} re-issues), {} duplicate ({} NIK conflicts), \
+                         {} rejected; {} cases open",
+                        r.loaded,
+                        r.load_s,
+                        plan.probes,
+                        r.probes_s,
+                        r.single,
+                        r.reissue,
+                        r.duplicate,
+                        r.nik_conflict,
+                        r.rejected,
+                        engine.cases().len()
+                    );
+                }
+                anyhow::Ok(engine)
             })
             .await
             .context("opening the gallery engine")??;
@@ -124,7 +158,8 @@ impl ServeArgs {
                         Some("317101"),
                         Some("demo-1"),
                     ),
-                    KeySpec::parse("analyst", "demo analyst", None, None),
+                    KeySpec::parse("analyst", "demo analyst 1", None, None),
+                    KeySpec::parse("analyst", "demo analyst 2", None, None),
                 ] {
                     let spec = spec.map_err(|p| anyhow::anyhow!("{p}"))?;
                     let (key, _) = keys.create(&spec)?;

@@ -15,8 +15,10 @@
 //! The write order that keeps acknowledged enrolments whole across crashes is described in
 //! [`registry`].
 
+pub mod bulk;
 pub mod calibrate;
 pub mod convert;
+pub mod demo;
 pub mod evidence;
 pub mod locks;
 pub mod registry;

@@ -374,6 +374,46 @@ impl Registry {
         Ok(key)
     }
 
+    /// Reserves keys for many enrolments with one journal write (bulk import).
+    pub fn intents(&self, metas: Vec<PersonMeta>) -> Result<Vec<u64>, JournalError> {
+        let mut state = self.state.write().map_err(|_| JournalError::Poisoned)?;
+        let first = state.next_key;
+        let events: Vec<Event> = metas
+            .into_iter()
+            .zip(first..)
+            .map(|(mut meta, key)| {
+                meta.summary.reference_id = reference_id(key);
+                Event::Intent {
+                    key,
+                    meta: Box::new(meta),
+                }
+            })
+            .collect();
+        self.journal.append_all(&events)?;
+        let keys = (first..first + events.len() as u64).collect();
+        for e in events {
+            state.apply(e);
+        }
+        Ok(keys)
+    }
+
+    /// Journals the same outcome for many keys with one journal write (bulk import).
+    pub fn outcomes(&self, keys: &[u64], outcome: &Outcome) -> Result<(), JournalError> {
+        let mut state = self.state.write().map_err(|_| JournalError::Poisoned)?;
+        let events: Vec<Event> = keys
+            .iter()
+            .map(|&key| Event::Outcome {
+                key,
+                outcome: Box::new(outcome.clone()),
+            })
+            .collect();
+        self.journal.append_all(&events)?;
+        for e in events {
+            state.apply(e);
+        }
+        Ok(())
+    }
+
     /// Journals the outcome of `key`.
     pub fn outcome(&self, key: u64, outcome: Outcome) -> Result<(), JournalError> {
         self.write(Event::Outcome {

@@ -388,30 +388,36 @@ pub async fn enrolment_status(
         },
     };
     let scope = format!("{}/{}", origin.district, origin.service_point);
-    let result = match app
+    // The engine's current state wins; enrolments loaded in bulk (import, demo) have no kept
+    // HTTP answer but are in the engine's registry.
+    let kept = app
         .idempotency
         .get(&scope, &request_id)
-        .filter(|a| a.operation == "enrol")
-    {
-        None => Err(Problem::new(
+        .filter(|a| a.operation == "enrol");
+    let engine = app.engine.clone();
+    let (o, rid) = (origin.clone(), request_id.clone());
+    let result = match (run_on_rayon(move || engine.status(&o, &rid)).await?, kept) {
+        (Ok(Some(verdict)), kept) => match to_json(&enrolment_body(&request_id, verdict)) {
+            Ok(body) => {
+                let mut answer = kept.unwrap_or_else(|| Answer {
+                    scope: scope.clone(),
+                    request_id: request_id.clone(),
+                    operation: "enrol".to_owned(),
+                    request_sha256: String::new(),
+                    status: 200,
+                    body: Value::Null,
+                });
+                answer.body = body;
+                Ok(answer_response(answer, true))
+            }
+            Err(e) => Err(engine_problem(e)),
+        },
+        (Ok(None), Some(answer)) => Ok(answer_response(answer, true)),
+        (Ok(None), None) => Err(Problem::new(
             Reason::NotFound,
             "no enrolment with this request_id from this service point",
         )),
-        Some(mut answer) => {
-            let engine = app.engine.clone();
-            let (o, rid) = (origin.clone(), request_id.clone());
-            match run_on_rayon(move || engine.status(&o, &rid)).await? {
-                Ok(Some(verdict)) => match to_json(&enrolment_body(&request_id, verdict)) {
-                    Ok(body) => {
-                        answer.body = body;
-                        Ok(answer_response(answer, true))
-                    }
-                    Err(e) => Err(engine_problem(e)),
-                },
-                Ok(None) => Ok(answer_response(answer, true)),
-                Err(e) => Err(engine_problem(e)),
-            }
-        }
+        (Err(e), _) => Err(engine_problem(e)),
     };
     audit(
         &app,

@@ -1,0 +1,114 @@
+//! Bulk loading: many validated records enrolled without deduplication (a legacy gallery
+//! whose doubles `dedup-gallery` finds later), with one registry write per batch.
+//!
+//! The crash-consistency order is that of a single enrolment, per batch: intents (one
+//! fsync), gallery inserts (group-committed), outcomes (one fsync). A crash inside a batch is
+//! settled on the next open (inserted keys roll forward, the rest are dropped), and a resumed
+//! import skips every record whose `request_id` the registry already holds.
+
+use rayon::prelude::*;
+use tunggal_index::gallery::PreparedPerson;
+use tunggal_index::search;
+
+use super::registry::Outcome;
+use super::{convert, unavailable, GalleryEngine};
+use crate::service::engine::EngineError;
+use crate::service::record::EnrolmentRecord;
+
+/// What a bulk load did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BulkStats {
+    /// Records enrolled.
+    pub imported: usize,
+    /// Records already in the registry (same service point and `request_id`), skipped.
+    pub already_present: usize,
+    /// Records without enough usable templates, skipped.
+    pub unusable: usize,
+}
+
+impl std::ops::AddAssign for BulkStats {
+    fn add_assign(&mut self, o: Self) {
+        self.imported += o.imported;
+        self.already_present += o.already_present;
+        self.unusable += o.unusable;
+    }
+}
+
+/// Threads inserting at once: each insert waits for a WAL fsync, and concurrent inserts
+/// share one (group commit), so many waiting writers make few fsyncs.
+const INSERT_THREADS: usize = 64;
+
+impl GalleryEngine {
+    /// Inserts `people[i]` under `keys[i]` from [`INSERT_THREADS`] blocking threads.
+    fn insert_concurrently(
+        &self,
+        people: &[(&EnrolmentRecord, PreparedPerson)],
+        keys: &[u64],
+    ) -> Result<(), EngineError> {
+        let per = people.len().div_ceil(INSERT_THREADS).max(1);
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = people
+                .chunks(per)
+                .zip(keys.chunks(per))
+                .map(|(ps, ks)| {
+                    scope.spawn(move || {
+                        ps.iter().zip(ks).try_for_each(|((_, p), &key)| {
+                            self.gallery().insert(key, p).map(|_| ())
+                        })
+                    })
+                })
+                .collect();
+            workers.into_iter().try_for_each(|w| match w.join() {
+                Ok(r) => r.map_err(unavailable),
+                Err(_) => Err(unavailable("an insert thread panicked")),
+            })
+        })
+    }
+
+    /// Enrols `records` without searching them (see the module documentation).
+    pub fn bulk_enrol(&self, records: &[EnrolmentRecord]) -> Result<BulkStats, EngineError> {
+        let mut stats = BulkStats::default();
+        let fresh: Vec<&EnrolmentRecord> = records
+            .iter()
+            .filter(|r| {
+                let o = &r.origin;
+                let known = self
+                    .registry()
+                    .by_request(&o.district, &o.service_point, &r.request_id)
+                    .is_some();
+                stats.already_present += usize::from(known);
+                !known
+            })
+            .collect();
+        let config = *self.search_config();
+        let prepared: Vec<Option<PreparedPerson>> = fresh
+            .par_iter()
+            .map(|r| {
+                self.gallery()
+                    .prepare(&convert::enrolment(&r.probe))
+                    .ok()
+                    .filter(|p| search::check(p, &config).is_none())
+            })
+            .collect();
+        let usable: Vec<(&EnrolmentRecord, PreparedPerson)> = fresh
+            .into_iter()
+            .zip(prepared)
+            .filter_map(|(r, p)| p.map(|p| (r, p)))
+            .collect();
+        stats.unusable = records.len() - stats.already_present - usable.len();
+        if usable.is_empty() {
+            return Ok(stats);
+        }
+        let metas = usable
+            .iter()
+            .map(|(r, _)| convert::person_meta(0, r))
+            .collect();
+        let keys = self.registry().intents(metas).map_err(unavailable)?;
+        self.insert_concurrently(&usable, &keys)?;
+        self.registry()
+            .outcomes(&keys, &Outcome::Single)
+            .map_err(unavailable)?;
+        stats.imported = keys.len();
+        Ok(stats)
+    }
+}
