@@ -6,6 +6,7 @@ pub mod cli;
 pub mod dedup;
 pub mod engine;
 pub mod eval;
+pub mod loadgen;
 pub mod plot;
 pub mod review;
 pub mod service;

@@ -35,6 +35,8 @@ enum GenCommand {
     Population(PopulationArgs),
     /// Compare synthetic FVC-style templates with a folder of real ones.
     Realism(RealismArgs),
+    /// Ready-to-send `POST /v1/enrolments` bodies with ground truth.
+    Requests(super::gen_requests::RequestsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -92,6 +94,7 @@ impl GenArgs {
             GenCommand::Fvc(a) => run_fvc(&a),
             GenCommand::Population(a) => run_population(&a),
             GenCommand::Realism(a) => run_realism(&a),
+            GenCommand::Requests(a) => super::gen_requests::run(&a),
         }
     }
 }

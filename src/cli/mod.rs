@@ -1,8 +1,12 @@
 //! Command-line interface.
 
 mod bench;
+mod client;
+mod drill;
 mod eval;
 mod gen;
+mod gen_requests;
+mod loadgen;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -30,6 +34,15 @@ enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(serve::KeysCommand),
+    /// Send one enrolment body (`POST /v1/enrolments`) and print the verdict.
+    Enrol(client::ClientArgs),
+    /// Send one identification body (`POST /v1/identify`) and print the candidates.
+    Identify(client::ClientArgs),
+    /// Drive a running server with synthetic enrolments and check every verdict.
+    Loadgen(loadgen::LoadgenArgs),
+    /// Fault drills against a `tunggal serve` child process.
+    #[command(subcommand)]
+    Drill(drill::DrillCommand),
 }
 
 impl Cli {
@@ -41,6 +54,10 @@ impl Cli {
             Command::Gen(args) => args.run(),
             Command::Serve(args) => args.run(),
             Command::Keys(cmd) => cmd.run(),
+            Command::Enrol(args) => args.run("/v1/enrolments"),
+            Command::Identify(args) => args.run("/v1/identify"),
+            Command::Loadgen(args) => args.run(),
+            Command::Drill(cmd) => cmd.run(),
         }
     }
 }

@@ -1,0 +1,212 @@
+//! `tunggal loadgen`: drives a running server and checks every verdict against ground truth.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+
+use crate::loadgen::run::{run, LoadConfig, LoadReport, Mix};
+
+/// Options of `tunggal loadgen`.
+#[derive(Debug, Args)]
+pub struct LoadgenArgs {
+    /// Server URL.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    target: String,
+    /// Admin API key; one service-point key per simulated service point is created with it.
+    #[arg(long)]
+    api_key: String,
+    /// Open-loop arrivals per second (latency counts from each scheduled send time).
+    #[arg(long, default_value_t = 4.0)]
+    rate: f64,
+    /// Closed loop with this many requests in flight instead of open-loop arrivals.
+    #[arg(long)]
+    concurrency: Option<usize>,
+    /// How long to send, e.g. `600s`, `10m`, `90`.
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Share of enrolments that are a returning person under another name, NIK and district.
+    #[arg(long, default_value_t = 0.1)]
+    duplicate_ratio: f64,
+    /// Simulated service points (each with its own key and district).
+    #[arg(long, default_value_t = 8)]
+    service_points: usize,
+    /// Seed of the population and of every decision.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// JSON report.
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Latency-over-time plot (SVG); defaults to the report path with `.svg`.
+    #[arg(long)]
+    plot: Option<PathBuf>,
+    /// Enrol this many new people first (closed loop, not measured).
+    #[arg(long, default_value_t = 0)]
+    preload: u64,
+    /// Concurrency of the preload.
+    #[arg(long, default_value_t = 4)]
+    preload_concurrency: usize,
+    /// Population id of the first new person (to stay clear of an imported gallery).
+    #[arg(long, default_value_t = 0)]
+    first_person: u64,
+    /// Operation mix, e.g. `enrol=0.8,identify=0.1,verify=0.05,status=0.05`.
+    #[arg(long, default_value = "enrol=1")]
+    mix: Mix,
+    /// Share of enrolments sent as a pair: the same person at two service points at once.
+    #[arg(long, default_value_t = 0.05)]
+    pair_ratio: f64,
+    /// Share of enrolments sent with a short client timeout and then retried.
+    #[arg(long, default_value_t = 0.03)]
+    retry_ratio: f64,
+    /// That short client timeout, in milliseconds.
+    #[arg(long, default_value_t = 150)]
+    retry_timeout_ms: u64,
+    /// Seconds between bursts (0: none).
+    #[arg(long, default_value_t = 30.0)]
+    burst_every: f64,
+    /// Extra requests sent at once in each burst.
+    #[arg(long, default_value_t = 8)]
+    burst_size: usize,
+    /// Client timeout of a request, seconds.
+    #[arg(long, default_value_t = 60)]
+    timeout: u64,
+    /// Prefix of this run's request ids and service point ids (default: from the clock).
+    #[arg(long)]
+    run_id: Option<String>,
+    /// No live progress line.
+    #[arg(long)]
+    quiet: bool,
+}
+
+/// Parses `90`, `90s`, `10m`, `1h`, `250ms`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .map_or((s, "s"), |i| (&s[..i], &s[i..]));
+    let v: f64 = num.parse().map_err(|_| format!("bad duration {s:?}"))?;
+    let secs = match unit {
+        "ms" => v / 1000.0,
+        "s" => v,
+        "m" | "min" => v * 60.0,
+        "h" => v * 3600.0,
+        _ => return Err(format!("bad duration unit in {s:?} (ms, s, m, h)")),
+    };
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("bad duration {s:?}: {e}"))
+}
+
+impl LoadgenArgs {
+    fn config(&self) -> LoadConfig {
+        let run_id = self.run_id.clone().unwrap_or_else(|| {
+            let secs = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            format!("lg{secs}-")
+        });
+        LoadConfig {
+            target: self.target.clone(),
+            api_key: self.api_key.clone(),
+            rate: self.rate,
+            concurrency: self.concurrency,
+            duration: self.duration,
+            duplicate_ratio: self.duplicate_ratio,
+            service_points: self.service_points,
+            seed: self.seed,
+            preload: self.preload,
+            preload_concurrency: self.preload_concurrency,
+            first_person: self.first_person,
+            mix: self.mix,
+            pair_ratio: self.pair_ratio,
+            retry_ratio: self.retry_ratio,
+            retry_timeout: Duration::from_millis(self.retry_timeout_ms),
+            burst_every: self.burst_every,
+            burst_size: self.burst_size,
+            timeout: Duration::from_secs(self.timeout),
+            run_id,
+            progress: !self.quiet,
+        }
+    }
+
+    /// Runs the load and writes the reports.
+    pub fn run(&self) -> anyhow::Result<()> {
+        let cfg = self.config();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        let (report, stats) = rt.block_on(run(cfg))?;
+        print_report(&report);
+        if let Some(path) = &self.report {
+            let text = serde_json::to_string_pretty(&report)?;
+            std::fs::write(path, text)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            println!("report: {}", path.display());
+        }
+        let plot = self
+            .plot
+            .clone()
+            .or_else(|| self.report.as_ref().map(|r| r.with_extension("svg")));
+        if let Some(path) = plot {
+            stats.plot_svg(&path, &format!("tunggal loadgen: {}", report.statement))?;
+            println!("plot: {}", path.display());
+        }
+        Ok(())
+    }
+}
+
+fn print_report(r: &LoadReport) {
+    println!("{}", r.statement);
+    if r.preload.requests > 0 {
+        println!(
+            "preload: {} enrolments in {:.1} s ({} failed)",
+            r.preload.requests, r.preload.seconds, r.preload.errors
+        );
+    }
+    println!(
+        "requests {}  enrolments {}  elapsed {:.1} s  achieved {:.2}/s  (target {:.2}/s)",
+        r.requests, r.enrolments, r.elapsed_s, r.achieved_rate, r.target_rate
+    );
+    println!(
+        "latency ms: p50 {:.1}  p90 {:.1}  p99 {:.1}  p99.9 {:.1}  max {:.1}",
+        r.p50_ms, r.p90_ms, r.p99_ms, r.p999_ms, r.max_ms
+    );
+    for (op, p) in &r.per_op {
+        println!(
+            "  {op:?}: {} answers, p50 {:.1}  p99 {:.1}  max {:.1}",
+            p.count, p.p50_ms, p.p99_ms, p.max_ms
+        );
+    }
+    println!("errors {}", r.errors);
+    for (reason, n) in &r.errors_by_reason {
+        println!("  {reason}: {n}");
+    }
+    let t = &r.truth;
+    println!(
+        "ground truth: {} acknowledged, {} rejected; missed duplicates {}, false duplicates {}, \
+         wrong candidates {}; simultaneous pairs {} with {} missed; retry mismatches {}",
+        t.acknowledged,
+        t.rejected,
+        t.missed_duplicates,
+        t.false_duplicates,
+        t.wrong_candidates,
+        t.pairs,
+        t.pair_missed_duplicates,
+        r.retry_mismatches
+    );
+    let c = &r.counters;
+    println!(
+        "retries after timeout {}, duplicate deliveries {}, bursts {}, late sends {}, status {} ({} mismatched), identify {} hit / {} miss, verify {} match / {} non-match, skipped {}",
+        c.retries_after_timeout,
+        c.duplicate_deliveries,
+        c.bursts,
+        c.late_sends,
+        c.status_checks,
+        c.status_mismatches,
+        c.identify_hits,
+        c.identify_misses,
+        c.verify_matches,
+        c.verify_non_matches,
+        c.skipped
+    );
+}

@@ -1,0 +1,9 @@
+//! Load generation against a running server: request bodies with ground truth, the HTTP
+//! client, the open- and closed-loop load generator and the crash drill.
+
+pub mod client;
+pub mod drill;
+pub mod requests;
+pub mod run;
+pub mod stats;
+pub mod truth;
