@@ -192,7 +192,7 @@ fn bucket_floor(b: usize) -> u64 {
 /// sorted. Should the selection run through them, the next band (about `2 × limit` more) is
 /// copied and sorted, and so on.
 #[inline(always)]
-fn select(scratch: &mut Scratch, na: usize, nb: usize, limit: usize) {
+fn select(scratch: &mut Scratch, na: usize, nb: usize, limit: usize, vector: bool) {
     scratch.used_a.clear();
     scratch.used_a.resize(na, false);
     scratch.used_b.clear();
@@ -236,13 +236,7 @@ fn select(scratch: &mut Scratch, na: usize, nb: usize, limit: usize) {
             if band.len() < keys.len() + 1 {
                 band.resize(keys.len() + 1, 0);
             }
-            let mut end = 0;
-            for &k in keys {
-                if let Some(slot) = band.get_mut(end) {
-                    *slot = k;
-                }
-                end += usize::from(k >= lo && k < hi);
-            }
+            let end = super::kernel::copy_band(keys, lo, hi, band, vector);
             band_len = end;
             band[..end].sort_unstable_by_key(|&k| Reverse(k));
             i = 0;
@@ -265,6 +259,7 @@ fn select(scratch: &mut Scratch, na: usize, nb: usize, limit: usize) {
 }
 
 /// Computes the global score from `scratch.candidates` (packed similarities, any order).
+/// `vector` is set only when running in the AVX2 kernel (see [`super::kernel::copy_band`]).
 ///
 /// On return `scratch.pairs` holds the pairs that formed the score, strongest first.
 #[inline(always)]
@@ -274,13 +269,20 @@ pub fn consolidate(
     tables: &Tables,
     params: &MccParams,
     scratch: &mut Scratch,
+    vector: bool,
 ) -> f32 {
     let n = pa.len().min(pb.len());
     scratch.pairs.clear();
     if n == 0 || scratch.candidates.is_empty() {
         return 0.0;
     }
-    select(scratch, pa.len(), pb.len(), n.min(params.max_relax_pairs));
+    select(
+        scratch,
+        pa.len(),
+        pb.len(),
+        n.min(params.max_relax_pairs),
+        vector,
+    );
     let nr = scratch.pairs.len();
     relax(pa, pb, tables, params, scratch);
     // Efficiency: how well a pair kept its similarity through relaxation.

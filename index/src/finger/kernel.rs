@@ -146,7 +146,7 @@ fn compare_body(
     }
     let counted = scratch.counts.get(..scratch.counted).unwrap_or_default();
     similarities(counted, &mut scratch.candidates, vector);
-    consolidate::consolidate(&a.points, &b.points, tables, params, scratch)
+    consolidate::consolidate(&a.points, &b.points, tables, params, scratch, vector)
 }
 
 /// For directions sorted ascending, `starts[v]` is how many are below `v` (for `v` in
@@ -464,7 +464,8 @@ fn sweep_generic(
 /// similarity), in any order.
 #[inline(always)]
 fn similarities(counts: &[PairCounts], keys: &mut Vec<u64>, vector: bool) {
-    keys.clear();
+    // Every key is written below, so only a grown part needs initialising.
+    keys.truncate(counts.len());
     keys.resize(counts.len(), 0);
     let mut done = 0;
     #[cfg(target_arch = "x86_64")]
@@ -479,6 +480,65 @@ fn similarities(counts: &[PairCounts], keys: &mut Vec<u64>, vector: bool) {
     for (c, key) in counts.iter().zip(keys.iter_mut()).skip(done) {
         *key = candidate_key(similarity(c.na, c.nb, c.nx), c.pair);
     }
+}
+
+/// Copies the keys `k` with `lo <= k < hi` from `keys` to the front of `band` (which holds
+/// at least `keys.len()` words), in order, and returns how many there are. `vector` may be
+/// set only when AVX2 was detected at run time.
+#[inline(always)]
+pub(super) fn copy_band(keys: &[u64], lo: u64, hi: u64, band: &mut [u64], vector: bool) -> usize {
+    let mut end = 0;
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    {
+        if vector {
+            // SAFETY: `vector` is set only by `compare_avx2`, which runs only after AVX2 was
+            // detected at run time.
+            (done, end) = unsafe { copy_band_avx2(keys, lo, hi, band) };
+        }
+    }
+    let _ = vector;
+    for &k in keys.iter().skip(done) {
+        if let Some(slot) = band.get_mut(end) {
+            *slot = k;
+        }
+        end += usize::from(k >= lo && k < hi);
+    }
+    end
+}
+
+/// [`copy_band`] four keys at a time; returns how many keys it read (a multiple of 4) and
+/// how many it copied. Keys are below 2⁶³ (the similarity, at most 1, in the high half), so
+/// signed comparisons order them as unsigned ones.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn copy_band_avx2(keys: &[u64], lo: u64, hi: u64, band: &mut [u64]) -> (usize, usize) {
+    use std::arch::x86_64::*;
+    let mut end = 0;
+    let mut done = 0;
+    // k >= lo ⇔ k > lo − 1, and k < hi with hi capped at 2⁶³ − 1 (above every key).
+    let below = (lo as i64).wrapping_sub(1).max(-1);
+    let above = hi.min(i64::MAX as u64) as i64;
+    let (vlo, vhi) = (_mm256_set1_epi64x(below), _mm256_set1_epi64x(above));
+    for c in keys.chunks_exact(4) {
+        let Ok(c) = <&[u64; 4]>::try_from(c) else {
+            break;
+        };
+        // SAFETY: `c` is 4 words (32 bytes), the extent of the unaligned load.
+        let v = unsafe { _mm256_loadu_si256(c.as_ptr().cast::<__m256i>()) };
+        let inside = _mm256_and_si256(_mm256_cmpgt_epi64(v, vlo), _mm256_cmpgt_epi64(vhi, v));
+        let mut bits = _mm256_movemask_pd(_mm256_castsi256_pd(inside)) as u32;
+        while bits != 0 {
+            let j = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            if let (Some(slot), Some(&k)) = (band.get_mut(end), c.get(j)) {
+                *slot = k;
+                end += 1;
+            }
+        }
+        done += 4;
+    }
+    (done, end)
 }
 
 /// The candidate key of a pair (0 for no similarity).
