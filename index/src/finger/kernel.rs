@@ -227,17 +227,18 @@ impl Expanded {
             ..Default::default()
         };
         for (k, &v) in c.iter().take(ND).enumerate() {
-            let v = v & e.mask;
-            e.values[k] = v;
-            e.ones += v.count_ones();
-            // Ripple-carry add of one bit per cell into the planes.
-            let mut carry = v;
-            for p in &mut e.planes {
-                let next = *p & carry;
-                *p ^= carry;
-                carry = next;
-            }
+            e.values[k] = v & e.mask;
         }
+        // The six layers summed per cell by carry-save adders: two full adders give two
+        // sum bits and two carry bits, which add into the three planes.
+        let [v0, v1, v2, v3, v4, v5] = e.values;
+        let full_add = |x: u64, y: u64, z: u64| (x ^ y ^ z, (x & y) | (z & (x ^ y)));
+        let (s0, c0) = full_add(v0, v1, v2);
+        let (s1, c1) = full_add(v3, v4, v5);
+        let (p0, c2) = (s0 ^ s1, s0 & s1);
+        let (p1, p2) = full_add(c0, c1, c2);
+        e.planes = [p0, p1, p2];
+        e.ones = p0.count_ones() + 2 * p1.count_ones() + 4 * p2.count_ones();
         e.cells = e.mask.count_ones();
         e
     }
