@@ -509,25 +509,26 @@ pub(super) fn copy_band(keys: &[u64], lo: u64, hi: u64, band: &mut [u64], vector
 }
 
 /// [`copy_band`] four keys at a time; returns how many keys it read (a multiple of 4) and
-/// how many it copied. Keys are below 2⁶³ (the similarity, at most 1, in the high half), so
-/// signed comparisons order them as unsigned ones.
+/// how many it copied. Unsigned comparisons are signed ones of the keys with the top bit
+/// flipped.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 fn copy_band_avx2(keys: &[u64], lo: u64, hi: u64, band: &mut [u64]) -> (usize, usize) {
     use std::arch::x86_64::*;
     let mut end = 0;
     let mut done = 0;
-    // k >= lo ⇔ k > lo − 1, and k < hi with hi capped at 2⁶³ − 1 (above every key).
-    let below = (lo as i64).wrapping_sub(1).max(-1);
-    let above = hi.min(i64::MAX as u64) as i64;
-    let (vlo, vhi) = (_mm256_set1_epi64x(below), _mm256_set1_epi64x(above));
+    let flip = |v: u64| (v ^ (1 << 63)) as i64;
+    let top = _mm256_set1_epi64x(i64::MIN);
+    let (vlo, vhi) = (_mm256_set1_epi64x(flip(lo)), _mm256_set1_epi64x(flip(hi)));
     for c in keys.chunks_exact(4) {
         let Ok(c) = <&[u64; 4]>::try_from(c) else {
             break;
         };
         // SAFETY: `c` is 4 words (32 bytes), the extent of the unaligned load.
         let v = unsafe { _mm256_loadu_si256(c.as_ptr().cast::<__m256i>()) };
-        let inside = _mm256_and_si256(_mm256_cmpgt_epi64(v, vlo), _mm256_cmpgt_epi64(vhi, v));
+        let v = _mm256_xor_si256(v, top);
+        // lo <= k < hi: not (lo > k), and hi > k.
+        let inside = _mm256_andnot_si256(_mm256_cmpgt_epi64(vlo, v), _mm256_cmpgt_epi64(vhi, v));
         let mut bits = _mm256_movemask_pd(_mm256_castsi256_pd(inside)) as u32;
         while bits != 0 {
             let j = bits.trailing_zeros() as usize;
@@ -612,7 +613,57 @@ fn similarities_avx2(counts: &[PairCounts], keys: &mut [u64]) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::{fill_starts, window};
+    use super::{copy_band, detected, fill_starts, window, Kernel};
+
+    #[test]
+    fn vector_and_scalar_band_copies_agree() {
+        // Keys as the similarity pass makes them: 0, or similarity bits over a pair tag.
+        let mut keys = Vec::new();
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for i in 0..203u32 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let sim = (x >> 40) as f32 / (1u64 << 24) as f32;
+            keys.push(if i % 9 == 0 {
+                0
+            } else {
+                (u64::from(sim.to_bits()) << 32) | u64::from(!i)
+            });
+        }
+        keys.push((u64::from(1.0f32.to_bits()) << 32) | 0xffff_ffff);
+        let vector = detected() == Kernel::Avx2;
+        let bounds = [
+            (0, u64::MAX),
+            (0, 1),
+            (u64::from(0.5f32.to_bits()) << 32, u64::MAX),
+            (
+                u64::from(0.25f32.to_bits()) << 32,
+                u64::from(0.5f32.to_bits()) << 32,
+            ),
+            (keys[5], keys[5] + 1),
+            (u64::MAX, u64::MAX),
+        ];
+        for (lo, hi) in bounds {
+            for len in [0, 3, 4, 7, keys.len()] {
+                let keys = &keys[..len];
+                let want: Vec<u64> = keys
+                    .iter()
+                    .copied()
+                    .filter(|&k| k >= lo && k < hi)
+                    .collect();
+                for v in [false, vector] {
+                    let mut band = vec![0; keys.len() + 1];
+                    let n = copy_band(keys, lo, hi, &mut band, v);
+                    assert_eq!(
+                        band[..n],
+                        want[..],
+                        "lo {lo:#x} hi {hi:#x} len {len} vector {v}"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn window_finds_circular_runs() {
