@@ -192,7 +192,7 @@ fn bucket_floor(b: usize) -> u64 {
 /// sorted. Should the selection run through them, the next band (about `2 × limit` more) is
 /// copied and sorted, and so on.
 #[inline(always)]
-fn select(scratch: &mut Scratch, na: usize, nb: usize, limit: usize) {
+fn select(scratch: &mut Scratch, na: usize, nb: usize, limit: usize, vector: bool) {
     scratch.used_a.clear();
     scratch.used_a.resize(na, false);
     scratch.used_b.clear();
@@ -236,13 +236,7 @@ fn select(scratch: &mut Scratch, na: usize, nb: usize, limit: usize) {
             if band.len() < keys.len() + 1 {
                 band.resize(keys.len() + 1, 0);
             }
-            let mut end = 0;
-            for &k in keys {
-                if let Some(slot) = band.get_mut(end) {
-                    *slot = k;
-                }
-                end += usize::from(k >= lo && k < hi);
-            }
+            let end = super::kernel::copy_band(keys, lo, hi, band, vector);
             band_len = end;
             band[..end].sort_unstable_by_key(|&k| Reverse(k));
             i = 0;
@@ -265,6 +259,7 @@ fn select(scratch: &mut Scratch, na: usize, nb: usize, limit: usize) {
 }
 
 /// Computes the global score from `scratch.candidates` (packed similarities, any order).
+/// `vector` is set only when running in the AVX2 kernel (see [`super::kernel::copy_band`]).
 ///
 /// On return `scratch.pairs` holds the pairs that formed the score, strongest first.
 #[inline(always)]
@@ -274,13 +269,20 @@ pub fn consolidate(
     tables: &Tables,
     params: &MccParams,
     scratch: &mut Scratch,
+    vector: bool,
 ) -> f32 {
     let n = pa.len().min(pb.len());
     scratch.pairs.clear();
     if n == 0 || scratch.candidates.is_empty() {
         return 0.0;
     }
-    select(scratch, pa.len(), pb.len(), n.min(params.max_relax_pairs));
+    select(
+        scratch,
+        pa.len(),
+        pb.len(),
+        n.min(params.max_relax_pairs),
+        vector,
+    );
     let nr = scratch.pairs.len();
     relax(pa, pb, tables, params, scratch);
     // Efficiency: how well a pair kept its similarity through relaxation.
@@ -355,37 +357,46 @@ fn relax(pa: &[Point], pb: &[Point], tables: &Tables, params: &MccParams, scratc
         &g.by[..width],
         &g.rot[..width],
     );
-    for (t, row) in scratch.rho.chunks_exact_mut(width).enumerate() {
+    // Entry (t, k) equals entry (k, t) bit for bit, so each row computes only the entries
+    // right of the diagonal (from the start of the 8-lane block holding the diagonal, so
+    // the loop stays vectorised) and mirrors them below it.
+    let rho = &mut scratch.rho[..nr * width];
+    for t in 0..nr {
         let (atx, aty, btx, bty, rot_t) = (ax[t], ay[t], bx[t], by[t], rot[t]);
-        let (id1, id2, id3) = (
-            &mut g.i_distance[..width],
-            &mut g.i_direction[..width],
-            &mut g.i_radial[..width],
+        let from = (t + 1) / 8 * 8;
+        let n = width - from;
+        let (axs, ays, bxs, bys, rots) = (
+            &ax[from..width],
+            &ay[from..width],
+            &bx[from..width],
+            &by[from..width],
+            &rot[from..width],
         );
-        for k in 0..width {
-            let (vax, vay) = (ax[k] - atx, ay[k] - aty);
-            let (vbx, vby) = (bx[k] - btx, by[k] - bty);
+        let (id1, id2, id3) = (
+            &mut g.i_distance[..n],
+            &mut g.i_direction[..n],
+            &mut g.i_radial[..n],
+        );
+        for j in 0..n {
+            let (vax, vay) = (axs[j] - atx, ays[j] - aty);
+            let (vbx, vby) = (bxs[j] - btx, bys[j] - bty);
             let d1 = ((vax * vax + vay * vay).sqrt() - (vbx * vbx + vby * vby).sqrt()).abs();
-            // The earlier pair of the two gives the reference rotation.
-            let (first, second) = if k > t {
-                (rot_t, rot[k])
-            } else {
-                (rot[k], rot_t)
-            };
-            let d2 = angle_diff_select(first, second).abs();
+            // The earlier pair of the two (t, for the lanes kept) gives the reference
+            // rotation.
+            let d2 = angle_diff_select(rot_t, rots[j]).abs();
             // Angle from vb to va; the radial angles differ by the rotation minus it.
             let turn = fast_atan2(vbx * vay - vby * vax, vbx * vax + vby * vay);
-            let d3 = angle_diff_select(first, turn).abs();
-            id1[k] = tables.distance.index(d1);
-            id2[k] = tables.direction.index(d2);
-            id3[k] = tables.radial.index(d3);
+            let d3 = angle_diff_select(rot_t, turn).abs();
+            id1[j] = tables.distance.index(d1);
+            id2[j] = tables.direction.index(d2);
+            id3[j] = tables.radial.index(d3);
         }
-        for (k, r) in row.iter_mut().enumerate().take(nr) {
-            if k != t {
-                *r = tables.distance.at(id1[k])
-                    * tables.direction.at(id2[k])
-                    * tables.radial.at(id3[k]);
-            }
+        for k in t + 1..nr {
+            let j = k - from;
+            let r =
+                tables.distance.at(id1[j]) * tables.direction.at(id2[j]) * tables.radial.at(id3[j]);
+            rho[t * width + k] = r;
+            rho[k * width + t] = r;
         }
     }
     let w = params.relax_weight;

@@ -146,7 +146,7 @@ fn compare_body(
     }
     let counted = scratch.counts.get(..scratch.counted).unwrap_or_default();
     similarities(counted, &mut scratch.candidates, vector);
-    consolidate::consolidate(&a.points, &b.points, tables, params, scratch)
+    consolidate::consolidate(&a.points, &b.points, tables, params, scratch, vector)
 }
 
 /// For directions sorted ascending, `starts[v]` is how many are below `v` (for `v` in
@@ -227,17 +227,18 @@ impl Expanded {
             ..Default::default()
         };
         for (k, &v) in c.iter().take(ND).enumerate() {
-            let v = v & e.mask;
-            e.values[k] = v;
-            e.ones += v.count_ones();
-            // Ripple-carry add of one bit per cell into the planes.
-            let mut carry = v;
-            for p in &mut e.planes {
-                let next = *p & carry;
-                *p ^= carry;
-                carry = next;
-            }
+            e.values[k] = v & e.mask;
         }
+        // The six layers summed per cell by carry-save adders: two full adders give two
+        // sum bits and two carry bits, which add into the three planes.
+        let [v0, v1, v2, v3, v4, v5] = e.values;
+        let full_add = |x: u64, y: u64, z: u64| (x ^ y ^ z, (x & y) | (z & (x ^ y)));
+        let (s0, c0) = full_add(v0, v1, v2);
+        let (s1, c1) = full_add(v3, v4, v5);
+        let (p0, c2) = (s0 ^ s1, s0 & s1);
+        let (p1, p2) = full_add(c0, c1, c2);
+        e.planes = [p0, p1, p2];
+        e.ones = p0.count_ones() + 2 * p1.count_ones() + 4 * p2.count_ones();
         e.cells = e.mask.count_ones();
         e
     }
@@ -464,7 +465,8 @@ fn sweep_generic(
 /// similarity), in any order.
 #[inline(always)]
 fn similarities(counts: &[PairCounts], keys: &mut Vec<u64>, vector: bool) {
-    keys.clear();
+    // Every key is written below, so only a grown part needs initialising.
+    keys.truncate(counts.len());
     keys.resize(counts.len(), 0);
     let mut done = 0;
     #[cfg(target_arch = "x86_64")]
@@ -479,6 +481,66 @@ fn similarities(counts: &[PairCounts], keys: &mut Vec<u64>, vector: bool) {
     for (c, key) in counts.iter().zip(keys.iter_mut()).skip(done) {
         *key = candidate_key(similarity(c.na, c.nb, c.nx), c.pair);
     }
+}
+
+/// Copies the keys `k` with `lo <= k < hi` from `keys` to the front of `band` (which holds
+/// at least `keys.len()` words), in order, and returns how many there are. `vector` may be
+/// set only when AVX2 was detected at run time.
+#[inline(always)]
+pub(super) fn copy_band(keys: &[u64], lo: u64, hi: u64, band: &mut [u64], vector: bool) -> usize {
+    let mut end = 0;
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    {
+        if vector {
+            // SAFETY: `vector` is set only by `compare_avx2`, which runs only after AVX2 was
+            // detected at run time.
+            (done, end) = unsafe { copy_band_avx2(keys, lo, hi, band) };
+        }
+    }
+    let _ = vector;
+    for &k in keys.iter().skip(done) {
+        if let Some(slot) = band.get_mut(end) {
+            *slot = k;
+        }
+        end += usize::from(k >= lo && k < hi);
+    }
+    end
+}
+
+/// [`copy_band`] four keys at a time; returns how many keys it read (a multiple of 4) and
+/// how many it copied. Unsigned comparisons are signed ones of the keys with the top bit
+/// flipped.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn copy_band_avx2(keys: &[u64], lo: u64, hi: u64, band: &mut [u64]) -> (usize, usize) {
+    use std::arch::x86_64::*;
+    let mut end = 0;
+    let mut done = 0;
+    let flip = |v: u64| (v ^ (1 << 63)) as i64;
+    let top = _mm256_set1_epi64x(i64::MIN);
+    let (vlo, vhi) = (_mm256_set1_epi64x(flip(lo)), _mm256_set1_epi64x(flip(hi)));
+    for c in keys.chunks_exact(4) {
+        let Ok(c) = <&[u64; 4]>::try_from(c) else {
+            break;
+        };
+        // SAFETY: `c` is 4 words (32 bytes), the extent of the unaligned load.
+        let v = unsafe { _mm256_loadu_si256(c.as_ptr().cast::<__m256i>()) };
+        let v = _mm256_xor_si256(v, top);
+        // lo <= k < hi: not (lo > k), and hi > k.
+        let inside = _mm256_andnot_si256(_mm256_cmpgt_epi64(vlo, v), _mm256_cmpgt_epi64(vhi, v));
+        let mut bits = _mm256_movemask_pd(_mm256_castsi256_pd(inside)) as u32;
+        while bits != 0 {
+            let j = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            if let (Some(slot), Some(&k)) = (band.get_mut(end), c.get(j)) {
+                *slot = k;
+                end += 1;
+            }
+        }
+        done += 4;
+    }
+    (done, end)
 }
 
 /// The candidate key of a pair (0 for no similarity).
@@ -551,7 +613,57 @@ fn similarities_avx2(counts: &[PairCounts], keys: &mut [u64]) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::{fill_starts, window};
+    use super::{copy_band, detected, fill_starts, window, Kernel};
+
+    #[test]
+    fn vector_and_scalar_band_copies_agree() {
+        // Keys as the similarity pass makes them: 0, or similarity bits over a pair tag.
+        let mut keys = Vec::new();
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for i in 0..203u32 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let sim = (x >> 40) as f32 / (1u64 << 24) as f32;
+            keys.push(if i % 9 == 0 {
+                0
+            } else {
+                (u64::from(sim.to_bits()) << 32) | u64::from(!i)
+            });
+        }
+        keys.push((u64::from(1.0f32.to_bits()) << 32) | 0xffff_ffff);
+        let vector = detected() == Kernel::Avx2;
+        let bounds = [
+            (0, u64::MAX),
+            (0, 1),
+            (u64::from(0.5f32.to_bits()) << 32, u64::MAX),
+            (
+                u64::from(0.25f32.to_bits()) << 32,
+                u64::from(0.5f32.to_bits()) << 32,
+            ),
+            (keys[5], keys[5] + 1),
+            (u64::MAX, u64::MAX),
+        ];
+        for (lo, hi) in bounds {
+            for len in [0, 3, 4, 7, keys.len()] {
+                let keys = &keys[..len];
+                let want: Vec<u64> = keys
+                    .iter()
+                    .copied()
+                    .filter(|&k| k >= lo && k < hi)
+                    .collect();
+                for v in [false, vector] {
+                    let mut band = vec![0; keys.len() + 1];
+                    let n = copy_band(keys, lo, hi, &mut band, v);
+                    assert_eq!(
+                        band[..n],
+                        want[..],
+                        "lo {lo:#x} hi {hi:#x} len {len} vector {v}"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn window_finds_circular_runs() {
