@@ -161,11 +161,30 @@ pub fn fill(
         .into_par_iter()
         .map(|i| probe(&pop, plan.persons, i))
         .collect::<anyhow::Result<_>>()?;
-    // Submitted concurrently, as service points would: the deduplicator orders them.
-    let verdicts: Vec<Verdict> = probes
-        .par_iter()
-        .map(|r| engine.enrol(r))
-        .collect::<Result<_, _>>()?;
+    // Submitted concurrently from plain threads, as service points would: the deduplicator
+    // orders them. (Enrolments block on each other, so they never run as rayon jobs.)
+    let lanes = probes.len().clamp(1, 8);
+    let chunk = probes.len().div_ceil(lanes).max(1);
+    let verdicts: Vec<Verdict> = std::thread::scope(|scope| {
+        let handles: Vec<_> = probes
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|r| engine.enrol(r))
+                        .collect::<Result<Vec<_>, _>>()
+                })
+            })
+            .collect();
+        let mut all = Vec::with_capacity(probes.len());
+        for h in handles {
+            match h.join() {
+                Ok(part) => all.extend(part?),
+                Err(_) => anyhow::bail!("a demo enrolment thread panicked"),
+            }
+        }
+        Ok(all)
+    })?;
     for v in &verdicts {
         match v {
             Verdict::Single { reissue, .. } => {

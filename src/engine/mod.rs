@@ -448,7 +448,11 @@ impl EnrolmentEngine for GalleryEngine {
             }
         }
         let nik = record.person.nik.to_string();
-        let prepared = match self.gallery().prepare(&convert::enrolment(&record.probe)) {
+        // Template preparation is CPU work: run it on rayon (this thread is outside the pool
+        // and only waits; see `service::queue::run_blocking`).
+        let enrolment = convert::enrolment(&record.probe);
+        let (prepared, ()) = rayon::join(|| self.gallery().prepare(&enrolment), || ());
+        let prepared = match prepared {
             Ok(p) => p,
             Err(GalleryError::InvalidEnrolment(_)) => {
                 return Ok(Verdict::Rejected {

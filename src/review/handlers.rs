@@ -17,7 +17,7 @@ use super::session::{LOGIN_COOKIE, SESSION_COOKIE, SESSION_SECS};
 use crate::cases::store::now_secs;
 use crate::cases::{Actor, Case, CaseError, CaseOutcome, DecisionKind};
 use crate::service::keys::Role;
-use crate::service::queue::run_on_rayon;
+use crate::service::queue::{run_blocking, run_on_rayon};
 use crate::service::server::AppState;
 
 fn offset(app: &AppState) -> i64 {
@@ -329,7 +329,7 @@ async fn deliver(app: &AppState, case: &Case, outcome: CaseOutcome, by: Actor) -
         case.case_id.clone(),
         case.new.applicant.clone(),
     );
-    let result = run_on_rayon(move || {
+    let result = run_blocking(move || {
         let closed = app2.engine.case_closed(&case_id, &applicant, &outcome);
         match closed {
             Ok(()) => app2

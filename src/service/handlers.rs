@@ -20,7 +20,7 @@ use super::model::{
     IrisScoreOut, PersonResponse, VerdictKind, VerifyRequest, VerifyResponse,
 };
 use super::problem::{Problem, Reason};
-use super::queue::run_on_rayon;
+use super::queue::{run_blocking, run_on_rayon};
 use super::record::Origin;
 use super::server::AppState;
 use super::validate;
@@ -118,7 +118,7 @@ where
     let ticket = app.queue.admit()?;
     let task = tokio::spawn(async move {
         let _ticket = ticket;
-        let body = run_on_rayon(job).await?.map_err(engine_problem)?;
+        let body = run_blocking(job).await?.map_err(engine_problem)?;
         tokio::task::spawn_blocking(move || pending.complete(200, body))
             .await
             .map_err(|e| internal("idempotency journal failure", e))?
@@ -567,7 +567,7 @@ pub async fn delete_person(
     let result = async {
         let _ticket = app.queue.admit()?;
         let engine = app.engine.clone();
-        let deleted = run_on_rayon(move || engine.delete(&reference))
+        let deleted = run_blocking(move || engine.delete(&reference))
             .await?
             .map_err(engine_problem)?;
         Ok(Json(DeleteResponse { deleted }).into_response())

@@ -87,7 +87,9 @@ impl Deduplicator {
     }
 
     /// Searches an enrolment against everyone enrolled before it and enrols it under `key`
-    /// if it is new. Blocks until decided; safe to call from many threads.
+    /// if it is new. Blocks until decided; safe to call from many threads, but not from a
+    /// rayon job: a worker waiting inside the batch leader's parallel search may steal that
+    /// job, which would then wait on the batch its own thread is leading.
     pub fn submit(&self, key: u64, enrolment: &Enrolment) -> Result<Decision, GalleryError> {
         let person = self.gallery.prepare(enrolment)?;
         self.submit_prepared(key, person)
