@@ -29,6 +29,7 @@ async fn start(dir: &Path) -> Running {
         request_timeout_secs: 60,
         queue_capacity: 64,
         shutdown_grace_secs: 10,
+        ..ServiceConfig::default()
     };
     std::fs::create_dir_all(dir).unwrap();
     let cases = Arc::new(CaseStore::open(dir).unwrap());
