@@ -97,7 +97,10 @@ impl ServeArgs {
             let admin_key = env_var("TUNGGAL_ADMIN_KEY");
             std::fs::create_dir_all(&config.data_dir)
                 .with_context(|| format!("creating {}", config.data_dir.display()))?;
-            let cases = Arc::new(CaseStore::open(&config.data_dir)?);
+            let cases = Arc::new(CaseStore::open_with(
+                &config.data_dir,
+                config.case_policy(),
+            )?);
             let started = std::time::Instant::now();
             let data_dir = config.data_dir.clone();
             let engine_cases = cases.clone();

@@ -15,12 +15,17 @@
 //! # TLS (rustls) when both are set; plain HTTP otherwise.
 //! tls_cert = "/etc/tunggal/cert.pem"
 //! tls_key = "/etc/tunggal/key.pem"
+//! # Duplicate cases: deadline in working days after the opening day (weekends skipped),
+//! # and how long an analyst holds a case without activity.
+//! case_deadline_working_days = 1
+//! case_lease_secs = 900
 //! ```
 //!
 //! Environment: `TUNGGAL_LISTEN`, `TUNGGAL_DATA_DIR`, `TUNGGAL_BODY_LIMIT_BYTES`,
 //! `TUNGGAL_REQUEST_TIMEOUT_SECS`, `TUNGGAL_QUEUE_CAPACITY`, `TUNGGAL_SHUTDOWN_GRACE_SECS`,
 //! `TUNGGAL_HEADER_READ_TIMEOUT_SECS`, `TUNGGAL_BODY_READ_TIMEOUT_SECS`,
-//! `TUNGGAL_MAX_CONNECTIONS`, `TUNGGAL_MIN_FREE_BYTES`, `TUNGGAL_TLS_CERT`, `TUNGGAL_TLS_KEY`
+//! `TUNGGAL_MAX_CONNECTIONS`, `TUNGGAL_MIN_FREE_BYTES`, `TUNGGAL_TLS_CERT`, `TUNGGAL_TLS_KEY`,
+//! `TUNGGAL_CASE_DEADLINE_WORKING_DAYS`, `TUNGGAL_CASE_LEASE_SECS`
 //! (and `TUNGGAL_ADMIN_KEY`, read separately, never stored in the file).
 
 use std::net::SocketAddr;
@@ -92,6 +97,10 @@ pub struct ServiceConfig {
     pub tls_cert: Option<PathBuf>,
     /// PEM private key of `tls_cert`.
     pub tls_key: Option<PathBuf>,
+    /// Working days after a case's opening day until its deadline (weekends skipped).
+    pub case_deadline_working_days: u32,
+    /// Seconds an analyst holds a case without activity before others may take it.
+    pub case_lease_secs: u64,
 }
 
 impl Default for ServiceConfig {
@@ -109,6 +118,8 @@ impl Default for ServiceConfig {
             min_free_bytes: 64 * 1024 * 1024,
             tls_cert: None,
             tls_key: None,
+            case_deadline_working_days: 1,
+            case_lease_secs: 15 * 60,
         }
     }
 }
@@ -189,6 +200,12 @@ impl ServiceConfig {
         )?;
         env_parse(env, "TUNGGAL_MAX_CONNECTIONS", &mut config.max_connections)?;
         env_parse(env, "TUNGGAL_MIN_FREE_BYTES", &mut config.min_free_bytes)?;
+        env_parse(
+            env,
+            "TUNGGAL_CASE_DEADLINE_WORKING_DAYS",
+            &mut config.case_deadline_working_days,
+        )?;
+        env_parse(env, "TUNGGAL_CASE_LEASE_SECS", &mut config.case_lease_secs)?;
         if let Some(path) = env("TUNGGAL_TLS_CERT") {
             config.tls_cert = Some(PathBuf::from(path));
         }
@@ -294,6 +311,21 @@ mod tests {
     }
 
     #[test]
+    fn case_policy_comes_from_file_and_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "case_deadline_working_days = 3\n").unwrap();
+        let env = |name: &str| (name == "TUNGGAL_CASE_LEASE_SECS").then(|| "60".to_owned());
+        let config = ServiceConfig::load(Some(&file), &env, &Overrides::default()).unwrap();
+        let policy = config.case_policy();
+        assert_eq!(policy.deadline.working_days, 3);
+        assert_eq!(policy.lease_secs, 60);
+        let defaults = ServiceConfig::default().case_policy();
+        assert_eq!(defaults.deadline.working_days, 1);
+        assert_eq!(defaults.lease_secs, 900);
+    }
+
+    #[test]
     fn bad_values_are_errors() {
         let env = |name: &str| (name == "TUNGGAL_QUEUE_CAPACITY").then(|| "many".to_owned());
         assert!(matches!(
@@ -312,5 +344,18 @@ mod tests {
             ServiceConfig::load(Some(&file), &|_| None, &Overrides::default()),
             Err(ConfigError::Parse { .. })
         ));
+    }
+}
+
+impl ServiceConfig {
+    /// The case workflow settings.
+    pub fn case_policy(&self) -> crate::cases::store::CasePolicy {
+        crate::cases::store::CasePolicy {
+            deadline: crate::cases::deadline::DeadlinePolicy {
+                working_days: self.case_deadline_working_days,
+                ..Default::default()
+            },
+            lease_secs: self.case_lease_secs,
+        }
     }
 }
