@@ -274,6 +274,19 @@ impl ServiceConfig {
     }
 }
 
+impl ServiceConfig {
+    /// The case workflow settings.
+    pub fn case_policy(&self) -> crate::cases::store::CasePolicy {
+        crate::cases::store::CasePolicy {
+            deadline: crate::cases::deadline::DeadlinePolicy {
+                working_days: self.case_deadline_working_days,
+                ..Default::default()
+            },
+            lease_secs: self.case_lease_secs,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -344,18 +357,5 @@ mod tests {
             ServiceConfig::load(Some(&file), &|_| None, &Overrides::default()),
             Err(ConfigError::Parse { .. })
         ));
-    }
-}
-
-impl ServiceConfig {
-    /// The case workflow settings.
-    pub fn case_policy(&self) -> crate::cases::store::CasePolicy {
-        crate::cases::store::CasePolicy {
-            deadline: crate::cases::deadline::DeadlinePolicy {
-                working_days: self.case_deadline_working_days,
-                ..Default::default()
-            },
-            lease_secs: self.case_lease_secs,
-        }
     }
 }
