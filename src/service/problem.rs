@@ -9,7 +9,9 @@ use utoipa::ToSchema;
 ///
 /// The wire spelling is the snake_case variant name; the table in the [module
 /// documentation](super) lists each with its HTTP status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
     /// The body is not JSON or does not have the shape of the request.
@@ -209,66 +211,9 @@ impl Reason {
         }
     }
 
-    /// Every reason, for documentation and tests.
+    /// Every reason, in declaration order, for documentation and tests.
     pub fn all() -> &'static [Reason] {
-        use Reason::*;
-        &[
-            MalformedJson,
-            UnsupportedMediaType,
-            InvalidRequestId,
-            NikMalformed,
-            NikInvalidRegion,
-            NikInvalidDate,
-            NikInvalidSerial,
-            NikMismatch,
-            InvalidName,
-            InvalidSex,
-            InvalidDateOfBirth,
-            InvalidDistrictCode,
-            InvalidServicePoint,
-            UnknownCitizenship,
-            MissingWnaDocuments,
-            UnexpectedWnaDocuments,
-            InvalidPassportNumber,
-            InvalidKitapNumber,
-            BadBase64,
-            UnknownTemplateFormat,
-            TemplateFormatMismatch,
-            TemplateTruncated,
-            TemplateMalformed,
-            TemplateUnknownRecord,
-            TemplateEmpty,
-            FingerPositionMismatch,
-            UnknownFingerPosition,
-            DuplicateFingerPosition,
-            TooFewFingers,
-            TooManyTemplates,
-            InvalidQuality,
-            UnknownIrisEye,
-            DuplicateIrisEye,
-            UnknownIrisLayout,
-            IrisWrongLength,
-            IrisUnusable,
-            NoBiometrics,
-            AttachmentTooLarge,
-            InvalidCallbackUrl,
-            BodyTooLarge,
-            Unauthorized,
-            Forbidden,
-            NotFound,
-            MethodNotAllowed,
-            IdempotencyConflict,
-            RequestInProgress,
-            QueueFull,
-            RequestTimeout,
-            BodyTimeout,
-            EngineNotWired,
-            EngineUnavailable,
-            InsufficientStorage,
-            UnknownRole,
-            InvalidKeyRequest,
-            Internal,
-        ]
+        <Reason as strum::VariantArray>::VARIANTS
     }
 
     /// The wire spelling (`bad_base64`, …).
