@@ -312,6 +312,24 @@ pub async fn case(
     Html(page(&title, Some(&session), body, Some(case_page::SCRIPT)).into_string()).into_response()
 }
 
+/// Audits a decision that is already recorded in the case journal: a failure is logged, not
+/// answered, because the decision stands.
+async fn audit_decision(app: &AppState, session: &Session, action: &str, case: &Case) {
+    if let Err(e) = app
+        .audit
+        .record_case(
+            &session.principal,
+            action,
+            subject(case),
+            &case.case_id,
+            303,
+        )
+        .await
+    {
+        tracing::error!(error = %e, "audit log failure");
+    }
+}
+
 fn subject(case: &Case) -> String {
     let mut s = format!("nik:{}", case.new.applicant.nik);
     for c in &case.new.candidates {
@@ -396,19 +414,7 @@ pub async fn decide(
             Some(Err(e)) => return case_error(&e, &session),
             None => return internal(&session),
         };
-    if let Err(e) = app
-        .audit
-        .record_case(
-            &session.principal,
-            "decide_case",
-            subject(&case),
-            &case.case_id,
-            303,
-        )
-        .await
-    {
-        tracing::error!(error = %e, "audit log failure");
-    }
+    audit_decision(&app, &session, "decide_case", &case).await;
     if let Some(outcome) = outcome {
         if !deliver(&app, &case, outcome, session.actor()).await {
             return back(&case_id, "delivery_failed");
@@ -471,19 +477,7 @@ pub async fn approve(
     } else {
         "return_case"
     };
-    if let Err(e) = app
-        .audit
-        .record_case(
-            &session.principal,
-            action,
-            subject(&case),
-            &case.case_id,
-            303,
-        )
-        .await
-    {
-        tracing::error!(error = %e, "audit log failure");
-    }
+    audit_decision(&app, &session, action, &case).await;
     match outcome {
         Some(outcome) => {
             if deliver(&app, &case, outcome, session.actor()).await {
