@@ -7,10 +7,11 @@ use std::time::Instant;
 use anyhow::Context;
 use rayon::prelude::*;
 use serde::Serialize;
+use tunggal_datasets::iris::IrisGenerator;
 use tunggal_datasets::population::Population;
 use tunggal_datasets::scenario::{HardCaseRates, Scenario, ScenarioPlan};
 use tunggal_index::gallery::{DescriptorParams, Gallery, GalleryConfig, PreparedPerson};
-use tunggal_index::search::{Deduplicator, FusionCaps, SearchConfig, Verdict};
+use tunggal_index::search::{Decision, Deduplicator, FusionCaps, SearchConfig, Verdict};
 use tunggal_index::storage::Durability;
 
 use crate::dedup::{describe, enrolment_of, learn, sample_scores};
@@ -36,8 +37,53 @@ pub struct DedupPlan {
     pub descriptor: DescriptorParams,
     /// Iris gate on the normalised Hamming distance.
     pub iris_gate: f64,
-    /// Data directory (created; must not hold another gallery).
+    /// Data directory: created and built, or reused when it holds a gallery this plan built
+    /// before (same persons, seed, irises, descriptor and calibration persons).
     pub dir: PathBuf,
+    /// Probes submitted at once from separate threads (the deduplicator batches waiting
+    /// probes into one pass); 1 measures isolated searches.
+    pub concurrency: usize,
+}
+
+/// What a completed build leaves in the data directory so a later run can reuse it.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+struct BuiltGallery {
+    persons: u64,
+    seed: u64,
+    irises: bool,
+    calibration_persons: u64,
+    descriptor: (usize, usize, u32, u64),
+    import_persons_per_s: f64,
+    calibration_s: f64,
+}
+
+const BUILT: &str = "bench-gallery.json";
+
+impl BuiltGallery {
+    fn of(plan: &DedupPlan) -> Self {
+        let d = plan.descriptor;
+        Self {
+            persons: plan.persons,
+            seed: plan.seed,
+            irises: !plan.no_iris,
+            calibration_persons: plan.calibration_persons,
+            descriptor: (d.hashes, d.bits_per_hash, d.min_ones, d.seed),
+            import_persons_per_s: 0.0,
+            calibration_s: 0.0,
+        }
+    }
+
+    /// The build recorded in `dir`, if it matches `plan`.
+    fn find(plan: &DedupPlan) -> Option<Self> {
+        let text = std::fs::read_to_string(plan.dir.join(BUILT)).ok()?;
+        let built: Self = serde_json::from_str(&text).ok()?;
+        let want = Self {
+            import_persons_per_s: built.import_persons_per_s,
+            calibration_s: built.calibration_s,
+            ..Self::of(plan)
+        };
+        (built == want).then_some(built)
+    }
 }
 
 /// What was measured.
@@ -62,6 +108,14 @@ pub struct DedupReport {
     pub non_mated_probes: u64,
     pub cold_start_s: f64,
     pub import_persons_per_s: f64,
+    /// The gallery was built by an earlier run (import rate and calibration time are that
+    /// run's).
+    pub reused_gallery: bool,
+    /// Probes in flight at once.
+    pub concurrency: usize,
+    /// Resident set of the process after the probes (includes the generator's memory and
+    /// the probes themselves), per gallery person.
+    pub process_rss_bytes_per_person: f64,
     pub calibration_s: f64,
     pub shortlist: usize,
     pub irises: bool,
@@ -79,18 +133,17 @@ fn quantile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
-/// Runs the benchmark.
-pub fn run(plan: &DedupPlan) -> anyhow::Result<DedupReport> {
-    let pop = Population::new(plan.seed);
-    let mut config = GalleryConfig {
-        descriptor: plan.descriptor,
-        ..GalleryConfig::default()
-    };
-    config.store.durability = Durability::SyncPerBatch;
-
+/// Learns the calibration and imports the gallery persons into `plan.dir`.
+fn build(
+    plan: &DedupPlan,
+    pop: &Population<IrisGenerator>,
+    scenario: &Scenario<'_, IrisGenerator>,
+    config: &GalleryConfig,
+) -> anyhow::Result<BuiltGallery> {
+    let with_iris = !plan.no_iris;
     let t = Instant::now();
     let preparer = tunggal_index::gallery::Preparer::new(&config.mcc, config.descriptor)?;
-    let samples = sample_scores(&pop, &preparer, plan.calibration_persons, 8)?;
+    let samples = sample_scores(pop, &preparer, plan.calibration_persons, 8)?;
     let calibration = learn(&samples, FusionCaps::default())?;
     let calibration_s = t.elapsed().as_secs_f64();
     eprintln!("descriptor mates     {}", describe(&samples.descriptor.0));
@@ -101,26 +154,21 @@ pub fn run(plan: &DedupPlan) -> anyhow::Result<DedupReport> {
     eprintln!("iris hd_norm non-mates {}", describe(&samples.iris.1));
 
     std::fs::create_dir_all(&plan.dir).with_context(|| plan.dir.display().to_string())?;
-    let gallery = Gallery::open(&plan.dir, config.clone(), Some(calibration))?;
+    // Bulk import: the log is fsynced in the background every 100 ms rather than once per
+    // insert (a crash of the process loses nothing; the build is redone if the machine
+    // loses power before `close`, which syncs everything).
+    let mut import_config = config.clone();
+    import_config.store.durability = Durability::SyncEveryMs(100);
+    let gallery = Gallery::open(&plan.dir, import_config, Some(calibration))?;
     anyhow::ensure!(
         gallery.is_empty(),
         "{} already holds a gallery",
         plan.dir.display()
     );
-    let scenario = Scenario::new(
-        &pop,
-        ScenarioPlan {
-            gallery_size: plan.persons,
-            probes: plan.probes,
-            duplicate_ratio: plan.duplicate_ratio,
-            hard: HardCaseRates::default(),
-        },
-    );
-    let with_iris = !plan.no_iris;
-
     // Import: generation is not timed; preparation and insertion are.
     let mut import_s = 0.0;
     let chunk = 2048u64;
+    let progress = indicatif::ProgressBar::new(plan.persons);
     for start in (0..plan.persons).step_by(chunk as usize) {
         let end = (start + chunk).min(plan.persons);
         let captures: Vec<_> = scenario.gallery_range_par(start..end).collect();
@@ -134,9 +182,56 @@ pub fn run(plan: &DedupPlan) -> anyhow::Result<DedupReport> {
             .enumerate()
             .try_for_each(|(i, p)| gallery.insert(start + i as u64, p).map(|_| ()))?;
         import_s += t.elapsed().as_secs_f64();
+        progress.inc(end - start);
     }
-    let import_persons_per_s = plan.persons as f64 / import_s.max(1e-9);
-    drop(gallery);
+    progress.finish_and_clear();
+    gallery.close()?;
+    let built = BuiltGallery {
+        import_persons_per_s: plan.persons as f64 / f64::max(import_s, 1e-9),
+        calibration_s,
+        ..BuiltGallery::of(plan)
+    };
+    std::fs::write(plan.dir.join(BUILT), serde_json::to_vec_pretty(&built)?)?;
+    Ok(built)
+}
+
+/// Resident set size of this process (Linux), or 0 where unknown.
+fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Runs the benchmark.
+pub fn run(plan: &DedupPlan) -> anyhow::Result<DedupReport> {
+    let pop = Population::new(plan.seed);
+    let mut config = GalleryConfig {
+        descriptor: plan.descriptor,
+        ..GalleryConfig::default()
+    };
+    config.store.durability = Durability::SyncPerBatch;
+    let scenario = Scenario::new(
+        &pop,
+        ScenarioPlan {
+            gallery_size: plan.persons,
+            probes: plan.probes,
+            duplicate_ratio: plan.duplicate_ratio,
+            hard: HardCaseRates::default(),
+        },
+    );
+    let with_iris = !plan.no_iris;
+    let (built, reused_gallery) = match BuiltGallery::find(plan) {
+        Some(b) => {
+            eprintln!("reusing the gallery in {}", plan.dir.display());
+            (b, true)
+        }
+        None => (build(plan, &pop, &scenario, &config)?, false),
+    };
 
     let t = Instant::now();
     let gallery = Gallery::open(&plan.dir, config, None)?;
@@ -152,19 +247,62 @@ pub fn run(plan: &DedupPlan) -> anyhow::Result<DedupReport> {
         .chain([plan.shortlist])
         .collect();
     let mut hits_at = vec![0u64; ks.len()];
+    // Probes of an earlier run on a reused gallery are not part of it.
+    let leftovers: Vec<u64> = gallery
+        .snapshot()
+        .keys()
+        .filter(|&k| k >= plan.persons)
+        .collect();
+    for k in leftovers {
+        gallery.delete(k)?;
+    }
     let engine = Deduplicator::new(gallery, search);
 
     let probes: Vec<_> = scenario.probes_par().collect();
-    let mut latencies = Vec::with_capacity(probes.len());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let wall = Instant::now();
+    let results: Vec<(usize, f64, Decision)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..plan.concurrency.max(1))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let j = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some((capture, _)) = probes.get(j) else {
+                            return Ok::<_, anyhow::Error>(out);
+                        };
+                        let t = Instant::now();
+                        let d = engine
+                            .submit(plan.persons + j as u64, &enrolment_of(capture, with_iris))?;
+                        out.push((j, t.elapsed().as_secs_f64() * 1e3, d));
+                    }
+                })
+            })
+            .collect();
+        let mut all = Vec::with_capacity(probes.len());
+        for w in workers {
+            match w.join() {
+                Ok(r) => all.extend(r?),
+                Err(_) => anyhow::bail!("a probe thread panicked"),
+            }
+        }
+        Ok(all)
+    })?;
+    let wall_s = wall.elapsed().as_secs_f64();
+    let rss = rss_bytes();
+
+    let mut latencies = Vec::with_capacity(results.len());
     let (mut mated, mut non_mated, mut missed, mut false_dup, mut rejected, mut hits) =
         (0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
     let mut penetration_sum = 0.0;
     let mut searched = 0u64;
-    let wall = Instant::now();
-    for (j, (capture, truth)) in probes.iter().enumerate() {
-        let t = Instant::now();
-        let d = engine.submit(plan.persons + j as u64, &enrolment_of(capture, with_iris))?;
-        latencies.push(t.elapsed().as_secs_f64() * 1e3);
+    let mut enrolled = Vec::new();
+    for (j, ms, d) in &results {
+        latencies.push(*ms);
+        if d.enrolled {
+            enrolled.push(d.key);
+        }
+        let truth = &probes[*j].1;
         if let Verdict::Rejected(_) = d.outcome.verdict {
             rejected += 1;
             continue;
@@ -198,7 +336,12 @@ pub fn run(plan: &DedupPlan) -> anyhow::Result<DedupReport> {
             }
         }
     }
-    let wall_s = wall.elapsed().as_secs_f64();
+    // Leave the gallery as built, so the directory can be reused.
+    let gallery = engine.into_gallery();
+    for k in enrolled {
+        gallery.delete(k)?;
+    }
+    gallery.close()?;
     latencies.sort_by(f64::total_cmp);
     let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
     Ok(DedupReport {
@@ -224,8 +367,11 @@ pub fn run(plan: &DedupPlan) -> anyhow::Result<DedupReport> {
         mated_probes: mated,
         non_mated_probes: non_mated,
         cold_start_s,
-        import_persons_per_s,
-        calibration_s,
+        import_persons_per_s: built.import_persons_per_s,
+        reused_gallery,
+        concurrency: plan.concurrency.max(1),
+        process_rss_bytes_per_person: rss as f64 / plan.persons.max(1) as f64,
+        calibration_s: built.calibration_s,
         shortlist: plan.shortlist,
         irises: with_iris,
         hit_rate_at: ks

@@ -92,9 +92,15 @@ pub enum BenchCommand {
         /// Iris gate on the normalised Hamming distance.
         #[arg(long, default_value_t = tunggal_index::search::DEFAULT_IRIS_GATE)]
         iris_gate: f64,
-        /// Data directory for the gallery (must be new; removed afterwards unless --keep).
+        /// Data directory for the gallery: built there, or reused when an earlier run with the
+        /// same persons, seed, irises, descriptor and calibration persons built it (with
+        /// --keep). Removed afterwards unless --keep.
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// Probes in flight at once, from separate threads; the deduplicator searches the
+        /// probes waiting together in one pass. 1 measures isolated searches.
+        #[arg(long, default_value_t = 1)]
+        concurrency: usize,
         /// Keep the data directory.
         #[arg(long)]
         keep: bool,
@@ -172,6 +178,7 @@ impl BenchCommand {
                 descriptor_min_ones,
                 iris_gate,
                 dir,
+                concurrency,
                 keep,
                 report,
             } => {
@@ -199,6 +206,7 @@ impl BenchCommand {
                     descriptor,
                     iris_gate,
                     dir: dir.clone(),
+                    concurrency,
                 };
                 let result = crate::bench::dedup::run(&plan);
                 if !keep {

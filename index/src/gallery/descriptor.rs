@@ -177,7 +177,7 @@ pub fn ones(d: &[u64; DESCRIPTOR_WORDS]) -> u16 {
 
 /// Similarity of two descriptors with `a_ones` and `b_ones` set bits (see the module
 /// documentation); 0 when either is empty.
-#[inline]
+#[inline(always)]
 pub fn similarity(
     a: &[u64; DESCRIPTOR_WORDS],
     a_ones: u16,

@@ -12,6 +12,7 @@
 //! [`engine::Deduplicator`] orders concurrent enrolments and batches them.
 
 pub mod engine;
+pub mod finger_scan;
 pub mod fusion;
 pub mod stage1;
 pub mod stage2;

@@ -10,8 +10,12 @@
 //! does not pass is a non-match and gets the *iris floor*: the calibrated ratio at the gate,
 //! which bounds from above the ratio of every distance beyond it (the table is monotone).
 //!
-//! Rayon splits the gallery into blocks of [`BLOCK`] records; each block is read once for the
-//! whole batch of probes, so a batch costs one pass over memory.
+//! Rayon splits the gallery into blocks of [`BLOCK`] records. Within a block, each run of
+//! [`RUN`] records is scored against every probe of the batch while it sits in cache, so a
+//! batch costs one pass over memory. Per run and probe, the finger evidence of all records
+//! comes first from [`finger_evidence`] (AVX2 and `popcnt` when the CPU has them), then each
+//! record's irises; the per-finger detail of a hit is filled in only when it enters the
+//! probe's top `k`.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
@@ -22,11 +26,16 @@ use crate::gallery::descriptor::similarity;
 use crate::gallery::record::{PersonRecord, EYES, FINGERS};
 use crate::gallery::GalleryError;
 use crate::iris::{decode_record, IrisHit, IrisMatcher, IrisQuery, IrisRecords, ScanStrategy};
+use crate::search::finger_scan::{self, finger_evidence};
 use crate::search::fusion::Calibration;
 use crate::storage::Snapshot;
 
 /// Records per parallel work item.
 pub const BLOCK: usize = 2048;
+
+/// Records of a block scored against every probe of the batch before moving on (about
+/// 150 KB of hot records, so the batch's probes find them in the core's cache).
+pub const RUN: usize = 64;
 
 /// One eye's first-stage evidence.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -162,29 +171,32 @@ impl Scorer<'_> {
         })
     }
 
-    fn hit(
-        &self,
-        probe: &Stage1Probe<'_>,
-        g: &PersonRecord,
-        screen: bool,
-        scratch: &mut Vec<IrisHit>,
-    ) -> Result<Stage1Hit, GalleryError> {
-        let p = probe.record;
+    /// Descriptor similarity per finger slot (NaN where either side lacks the finger).
+    fn descriptors(p: &PersonRecord, g: &PersonRecord) -> [f32; FINGERS] {
         let common = p.presence & g.presence;
-        let mut descriptors = [f32::NAN; FINGERS];
-        let mut fingers = 0.0;
-        for (slot, d) in descriptors.iter_mut().enumerate() {
+        let mut out = [f32::NAN; FINGERS];
+        for (slot, d) in out.iter_mut().enumerate() {
             if common & (1 << slot) != 0 {
-                let s = similarity(
+                *d = similarity(
                     &p.fingers[slot],
                     p.ones[slot],
                     &g.fingers[slot],
                     g.ones[slot],
                 );
-                *d = s;
-                fingers += self.calibration.descriptor.llr(s);
             }
         }
+        out
+    }
+
+    /// Iris evidence of a gallery record: the sum of its eyes' ratios, and each eye's
+    /// evidence.
+    fn irises(
+        &self,
+        probe: &Stage1Probe<'_>,
+        g: &PersonRecord,
+        screen: bool,
+        scratch: &mut Vec<IrisHit>,
+    ) -> Result<(f32, [Option<EyeEvidence>; EYES]), GalleryError> {
         let mut eyes = [None; EYES];
         let mut irises = 0.0;
         for (eye, out) in eyes.iter_mut().enumerate() {
@@ -194,10 +206,22 @@ impl Scorer<'_> {
                 *out = Some(e);
             }
         }
+        Ok((irises, eyes))
+    }
+
+    fn hit(
+        &self,
+        probe: &Stage1Probe<'_>,
+        g: &PersonRecord,
+        screen: bool,
+        scratch: &mut Vec<IrisHit>,
+    ) -> Result<Stage1Hit, GalleryError> {
+        let fingers = finger_scan::person(probe.record, g, &self.calibration.descriptor);
+        let (irises, eyes) = self.irises(probe, g, screen, scratch)?;
         Ok(Stage1Hit {
             key: g.key,
             score: self.calibration.fuse(fingers, irises),
-            descriptors,
+            descriptors: Self::descriptors(probe.record, g),
             eyes,
         })
     }
@@ -254,6 +278,12 @@ impl TopK {
         }
     }
 
+    /// Whether a hit scoring `score` would be kept.
+    #[inline]
+    pub fn accepts(&self, score: f32) -> bool {
+        self.heap.len() < self.k || self.heap.peek().is_some_and(|worst| score > worst.score)
+    }
+
     /// Merges another.
     pub fn merge(mut self, other: TopK) -> TopK {
         for h in other.heap {
@@ -291,12 +321,27 @@ pub fn scan(
         .map(|&(seg, start, records)| {
             let mut tops = empty();
             let mut scratch = Vec::with_capacity(1);
-            for (i, g) in records.iter().enumerate() {
-                if !seg.is_live((start + i) as u32) {
-                    continue;
-                }
+            let mut fingers = [0.0f32; RUN];
+            for (r, run) in records.chunks(RUN).enumerate() {
+                let base = start + r * RUN;
                 for (p, top) in probes.iter().zip(tops.iter_mut()) {
-                    top.offer(scorer.score(p, g, &mut scratch)?);
+                    let fingers = &mut fingers[..run.len()];
+                    finger_evidence(p.record, run, &scorer.calibration.descriptor, fingers);
+                    for (i, (g, &f)) in run.iter().zip(fingers.iter()).enumerate() {
+                        if !seg.is_live((base + i) as u32) {
+                            continue;
+                        }
+                        let (irises, eyes) = scorer.irises(p, g, true, &mut scratch)?;
+                        let score = scorer.calibration.fuse(f, irises);
+                        if top.accepts(score) {
+                            top.offer(Stage1Hit {
+                                key: g.key,
+                                score,
+                                descriptors: Scorer::descriptors(p.record, g),
+                                eyes,
+                            });
+                        }
+                    }
                 }
             }
             Ok::<_, GalleryError>(tops)

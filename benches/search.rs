@@ -1,0 +1,114 @@
+//! Staged search benchmarks on a small synthetic gallery: the first-stage scan (whole gallery,
+//! one probe and a batch of four), its finger loop (dispatched against portable), and the
+//! second stage over a 64-person shortlist.
+//!
+//! `cargo bench --bench search`. Per-person figures: divide a scan's time by the gallery size
+//! (and by the batch size for the batched scan).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use rayon::prelude::*;
+use tunggal::dedup::{enrolment_of, learn, sample_scores};
+use tunggal_datasets::population::{CaptureSpec, Population};
+use tunggal_index::gallery::{Gallery, GalleryConfig, PersonRecord, PreparedPerson, Preparer};
+use tunggal_index::search::finger_scan::{evidence_portable, finger_evidence};
+use tunggal_index::search::{
+    scorer, second_stage, stage1, FusionCaps, SearchConfig, Stage1Probe, DEFAULT_IRIS_GATE,
+};
+use tunggal_index::storage::Durability;
+
+const PERSONS: u64 = 4000;
+const SEED: u64 = 11;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    gallery: Gallery,
+    probes: Vec<PreparedPerson>,
+}
+
+fn fixture() -> Fixture {
+    let mut config = GalleryConfig::default();
+    config.store.durability = Durability::NoSync;
+    let pop = Population::new(SEED);
+    let preparer = Preparer::new(&config.mcc, config.descriptor).unwrap();
+    let samples = sample_scores(&pop, &preparer, 100, 4).unwrap();
+    let calibration = learn(&samples, FusionCaps::default()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let gallery = Gallery::open(dir.path(), config, Some(calibration)).unwrap();
+    let prepared: Vec<PreparedPerson> = (0..PERSONS)
+        .into_par_iter()
+        .map(|id| {
+            let capture = pop.capture(&pop.person(id), 0, &CaptureSpec::default());
+            gallery.prepare(&enrolment_of(&capture, true)).unwrap()
+        })
+        .collect();
+    for (id, p) in prepared.iter().enumerate() {
+        gallery.insert(id as u64, p).unwrap();
+    }
+    // Probes: second captures of gallery persons spread over the gallery.
+    let probes = (0..4u64)
+        .map(|i| {
+            let id = i * (PERSONS / 4) + 7;
+            let capture = pop.capture(&pop.person(id), 1, &CaptureSpec::default());
+            gallery.prepare(&enrolment_of(&capture, true)).unwrap()
+        })
+        .collect();
+    Fixture {
+        _dir: dir,
+        gallery,
+        probes,
+    }
+}
+
+fn stages(c: &mut Criterion) {
+    let f = fixture();
+    let g = &f.gallery;
+    let config = SearchConfig::default();
+    let records: Vec<PersonRecord> = (0..PERSONS)
+        .map(|k| *g.get(k).unwrap().unwrap().record)
+        .collect();
+    let snap = g.snapshot();
+    let queries: Vec<Stage1Probe<'_>> = f
+        .probes
+        .iter()
+        .map(|p| Stage1Probe::new(&p.record, g.preparer().iris(), DEFAULT_IRIS_GATE).unwrap())
+        .collect();
+    let sc = scorer(g);
+
+    let mut group = c.benchmark_group("stage1_scan");
+    group.sample_size(20);
+    for batch in [1usize, 4] {
+        group.throughput(Throughput::Elements(PERSONS * batch as u64));
+        group.bench_with_input(BenchmarkId::new("probes", batch), &batch, |b, &batch| {
+            b.iter(|| stage1::scan(&snap, &queries[..batch], &sc, config.shortlist).unwrap())
+        });
+    }
+    group.finish();
+
+    let table = &g.calibration().descriptor;
+    let probe = &f.probes[0].record;
+    let mut out = vec![0.0f32; records.len()];
+    let mut group = c.benchmark_group("stage1_fingers");
+    group.throughput(Throughput::Elements(PERSONS));
+    group.bench_function("dispatched", |b| {
+        b.iter(|| finger_evidence(probe, &records, table, &mut out))
+    });
+    group.bench_function("portable", |b| {
+        b.iter(|| evidence_portable(probe, &records, table, &mut out))
+    });
+    group.finish();
+
+    let hits = stage1::scan(&snap, &queries[..1], &sc, config.shortlist)
+        .unwrap()
+        .remove(0);
+    let mut group = c.benchmark_group("stage2_shortlist");
+    group.sample_size(20);
+    group.throughput(Throughput::Elements(hits.len() as u64));
+    group.bench_function("fingers", |b| {
+        b.iter(|| second_stage(g, &snap, &f.probes[0], &hits).unwrap())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, stages);
+criterion_main!(benches);
