@@ -22,6 +22,12 @@ pub enum ScanStrategy {
     /// Every rotation over the record prefix, then all rows only for rotations the prefix
     /// cannot rule out (see [`super::CascadeConfig`]).
     Cascade,
+    /// A coarse first level (the record prefix at every few rotations, see
+    /// [`super::CoarseConfig`]) drops the records no coarse rotation brings within reach of
+    /// the threshold; the others are compared as by [`ScanStrategy::Full`]. Every hit is a
+    /// hit of [`ScanStrategy::Full`] with the same score; a record the coarse level drops
+    /// is missed even if its full distance is at or below the threshold.
+    Coarse,
     /// [`ScanStrategy::Full`] computed record by record and rotation by rotation through
     /// [`Kernel::rotation_counts`]: the same hits, kept as a reference for tests and
     /// benchmarks.
@@ -55,7 +61,8 @@ pub struct ScanStats {
     /// [`ScanStrategy::Full`].
     pub row_comparisons: u64,
     /// Records with a rotation left after the first gate of the block-kernel scan (the
-    /// cascade prefix, or the final threshold for [`ScanStrategy::Full`]); 0 for the
+    /// cascade prefix, the coarse level for [`ScanStrategy::Coarse`], or the final threshold
+    /// for [`ScanStrategy::Full`]); 0 for the
     /// reference strategies.
     pub gate_survivors: u64,
 }
@@ -204,14 +211,8 @@ impl IrisMatcher {
         let mut completed = 0u64;
         let mut row_comparisons = 0u64;
         match strategy {
-            ScanStrategy::Full | ScanStrategy::Cascade => {
-                return Ok(self.scan_gated(
-                    query,
-                    records,
-                    base_index,
-                    strategy == ScanStrategy::Full,
-                    out,
-                ));
+            ScanStrategy::Full | ScanStrategy::Cascade | ScanStrategy::Coarse => {
+                return Ok(self.scan_gated(query, records, base_index, strategy, out));
             }
             ScanStrategy::FullReference => {
                 for (i, record) in records.iter().enumerate() {
@@ -306,17 +307,20 @@ impl IrisMatcher {
         })
     }
 
-    /// The block-kernel scan: [`Kernel::cascade_rotations`] runs the cascade (or, for `full`,
-    /// the final test after all rows) over blocks of records; the records with a rotation
-    /// left are scored from the counts of those rotations.
+    /// The block-kernel scan: [`Kernel::cascade_rotations`] runs the cascade (or, for
+    /// [`ScanStrategy::Full`], the final test after all rows; for [`ScanStrategy::Coarse`],
+    /// the coarse level, then the final test after all rows on the records it keeps) over
+    /// blocks of records; the records with a rotation left are scored from the counts of
+    /// those rotations.
     fn scan_gated(
         &self,
         query: &IrisQuery,
         records: IrisRecords<'_>,
         base_index: usize,
-        full: bool,
+        strategy: ScanStrategy,
         out: &mut Vec<IrisHit>,
     ) -> ScanStats {
+        let full = strategy != ScanStrategy::Cascade;
         let probe = query.probe();
         let config = probe.config();
         let rotations = config.rotations();
@@ -341,6 +345,20 @@ impl IrisMatcher {
             pass: query.pass_table(),
             step_rows: cascade.step_rows,
         };
+        let coarse = query.coarse();
+        let coarse_rows = coarse.rows.clamp(1, rows);
+        let coarse_shape = GateShape {
+            rotations: coarse.slots(rotations),
+            probe_stride: coarse.step.max(1) * stride,
+            rows: coarse_rows,
+            total_rows: coarse_rows,
+            ..shape
+        };
+        let coarse_tables = CascadeTables {
+            gates: &[],
+            pass: query.coarse_table(),
+            step_rows: 1,
+        };
         let shifted = probe.shifted();
         let kernel = self.kernel;
         let mut masks = [0u64; GATE_BLOCK];
@@ -352,7 +370,11 @@ impl IrisMatcher {
         for (block, chunk) in records.words().chunks(GATE_BLOCK * stride).enumerate() {
             let n = chunk.len() / stride;
             let masks = &mut masks[..n];
-            let wk = kernel.cascade_rotations(shifted, chunk, shape, tables, masks);
+            let wk = if strategy == ScanStrategy::Coarse {
+                kernel.cascade_rotations(shifted, chunk, coarse_shape, coarse_tables, masks)
+            } else {
+                kernel.cascade_rotations(shifted, chunk, shape, tables, masks)
+            };
             work.row_comparisons += wk.row_comparisons;
             work.first_survivors += wk.first_survivors;
             for (j, &mask) in masks.iter().enumerate() {
@@ -360,6 +382,16 @@ impl IrisMatcher {
                     continue;
                 }
                 let record = chunk.get(j * stride..(j + 1) * stride).unwrap_or_default();
+                let mut mask = mask;
+                if strategy == ScanStrategy::Coarse {
+                    let mut one = [0u64];
+                    let wk = kernel.cascade_rotations(shifted, record, shape, tables, &mut one);
+                    work.row_comparisons += wk.row_comparisons;
+                    mask = one[0];
+                    if mask == 0 {
+                        continue;
+                    }
+                }
                 let mut n_alive = 0;
                 for r in 0..rotations {
                     if mask >> r & 1 == 1 {
@@ -392,7 +424,7 @@ impl IrisMatcher {
                 }
             }
         }
-        if full {
+        if strategy == ScanStrategy::Full {
             completed = (records.len() * rotations) as u64;
         }
         ScanStats {
