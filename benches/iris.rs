@@ -71,6 +71,7 @@ fn scan(c: &mut Criterion) {
                 ScanStrategy::CascadeReference,
                 ScanStrategy::Full,
                 ScanStrategy::Cascade,
+                ScanStrategy::Coarse,
             ] {
                 let mut hits = Vec::new();
                 let stats = m.scan(&query, records, 0, strategy, &mut hits).unwrap();

@@ -5,9 +5,11 @@
 use std::fmt;
 use std::time::Instant;
 
+use rand::Rng;
 use tunggal_datasets::iris::IrisGenerator;
 use tunggal_index::iris::{
-    record_of, IrisHit, IrisLayout, IrisMatcher, IrisRecords, MatchConfig, ScanStats, ScanStrategy,
+    record_of, CoarseConfig, IrisHit, IrisLayout, IrisMatcher, IrisQuery, IrisRecords,
+    IrisTemplate, MatchConfig, ScanStats, ScanStrategy,
 };
 
 /// What to measure.
@@ -27,8 +29,87 @@ pub struct IrisPlan {
     pub z: Option<f64>,
     /// Generator seed.
     pub seed: u64,
-    /// Strategies measured (all four when empty).
+    /// Strategies measured (all when empty).
     pub only: Vec<ScanStrategy>,
+    /// Coarse-level settings (default: [`CoarseConfig::for_layout`]).
+    pub coarse: Option<CoarseConfig>,
+    /// Genuine pairs whose gate passes are counted per strategy (none when 0).
+    pub mated_pairs: usize,
+    /// Impostor comparisons whose gate passes are counted per strategy (about; none when 0).
+    pub non_mated: usize,
+}
+
+/// Parses coarse-level settings written `rows,step,z,misalignment,reach`.
+pub fn parse_coarse(text: &str) -> anyhow::Result<CoarseConfig> {
+    let parts: Vec<&str> = text.split(',').map(str::trim).collect();
+    let [rows, step, z, misalignment, reach] = parts.as_slice() else {
+        anyhow::bail!("coarse settings are rows,step,z,misalignment,reach: {text}");
+    };
+    let config = CoarseConfig {
+        rows: rows.parse()?,
+        step: step.parse()?,
+        z: z.parse()?,
+        misalignment: misalignment.parse()?,
+        reach: reach.parse()?,
+    };
+    config.validate(IrisLayout::DAUGMAN_2048)?;
+    Ok(config)
+}
+
+/// Gate passes of one strategy over genuine and impostor comparisons.
+#[derive(Debug, Clone)]
+pub struct GateCounts {
+    /// Strategy.
+    pub strategy: ScanStrategy,
+    /// Genuine pairs at or below the threshold.
+    pub mated_passed: usize,
+    /// Impostor comparisons at or below the threshold.
+    pub non_mated_passed: usize,
+    /// Impostor records left after the first gate of the scan (for the coarse level: those
+    /// compared in full).
+    pub non_mated_survivors: u64,
+}
+
+/// Genuine and impostor gate passes per strategy.
+#[derive(Debug, Clone)]
+pub struct GateAgreement {
+    /// Genuine pairs compared.
+    pub mated_pairs: usize,
+    /// Impostor comparisons made.
+    pub non_mated: usize,
+    /// Largest full `hd_norm` of a genuine pair.
+    pub worst_mated_hd_norm: f64,
+    /// Coarse-level settings.
+    pub coarse: CoarseConfig,
+    /// One entry per strategy.
+    pub counts: Vec<GateCounts>,
+}
+
+impl fmt::Display for GateAgreement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "gate agreement: {} genuine pairs (both captures at quality uniform in [0, 1];              worst full hd_norm {:.4}), {} impostor comparisons",
+            self.mated_pairs, self.worst_mated_hd_norm, self.non_mated
+        )?;
+        writeln!(
+            f,
+            "{:<18} {:>14} {:>16} {:>22}",
+            "strategy", "genuine pass", "impostor pass", "impostor survive first"
+        )?;
+        for c in &self.counts {
+            writeln!(
+                f,
+                "{:<18} {:>14} {:>16} {:>14} ({:.3}%)",
+                format!("{:?}", c.strategy),
+                c.mated_passed,
+                c.non_mated_passed,
+                c.non_mated_survivors,
+                100.0 * c.non_mated_survivors as f64 / self.non_mated.max(1) as f64
+            )?;
+        }
+        Ok(())
+    }
 }
 
 /// One strategy's figures.
@@ -63,6 +144,8 @@ pub struct IrisReport {
     pub rounds: usize,
     /// One entry per strategy.
     pub figures: Vec<StrategyFigures>,
+    /// Gate passes over genuine and impostor comparisons, when asked for.
+    pub agreement: Option<GateAgreement>,
 }
 
 impl fmt::Display for IrisReport {
@@ -112,6 +195,9 @@ impl fmt::Display for IrisReport {
                 x.hits
             )?;
         }
+        if let Some(a) = &self.agreement {
+            write!(f, "{a}")?;
+        }
         Ok(())
     }
 }
@@ -137,14 +223,21 @@ pub fn iris_throughput(plan: &IrisPlan) -> anyhow::Result<IrisReport> {
         config.cascade.z = z;
     }
     let matcher = IrisMatcher::new(layout, config)?;
+    let coarse = plan
+        .coarse
+        .unwrap_or_else(|| CoarseConfig::for_layout(layout));
+    let query_of = |t: &IrisTemplate| -> anyhow::Result<IrisQuery> {
+        Ok(matcher.query(t, plan.threshold)?.with_coarse(coarse)?)
+    };
     let probe = g.capture(&g.master(&mut rng), 0.7, &mut rng);
-    let query = matcher.query(&probe, plan.threshold)?;
+    let query = query_of(&probe)?;
     let strategies = if plan.only.is_empty() {
         vec![
             ScanStrategy::FullReference,
             ScanStrategy::CascadeReference,
             ScanStrategy::Full,
             ScanStrategy::Cascade,
+            ScanStrategy::Coarse,
         ]
     } else {
         plan.only.clone()
@@ -183,12 +276,94 @@ pub fn iris_throughput(plan: &IrisPlan) -> anyhow::Result<IrisReport> {
             stats: stats[i],
         })
         .collect();
+    let agreement = if plan.mated_pairs + plan.non_mated > 0 {
+        Some(gate_agreement(
+            plan,
+            &g,
+            &matcher,
+            &query_of,
+            &words,
+            distinct.len(),
+        )?)
+    } else {
+        None
+    };
     Ok(IrisReport {
+        agreement,
         plan: plan.clone(),
         rotations: config.rotations(),
         prefix_rows: config.cascade.prefix_rows,
         kernel: matcher.kernel().name(),
         rounds,
         figures,
+    })
+}
+
+/// Counts, for [`ScanStrategy::Full`], [`ScanStrategy::Cascade`] and [`ScanStrategy::Coarse`],
+/// the genuine pairs and impostor comparisons at or below the threshold. Genuine pairs are
+/// two captures of a new eye at qualities uniform in `[0, 1]`; impostor comparisons are new
+/// eyes against the first `distinct` gallery records (all distinct eyes).
+fn gate_agreement(
+    plan: &IrisPlan,
+    g: &IrisGenerator,
+    matcher: &IrisMatcher,
+    query_of: &dyn Fn(&IrisTemplate) -> anyhow::Result<IrisQuery>,
+    words: &[u64],
+    distinct: usize,
+) -> anyhow::Result<GateAgreement> {
+    let layout = matcher.layout();
+    let strategies = [
+        ScanStrategy::Full,
+        ScanStrategy::Cascade,
+        ScanStrategy::Coarse,
+    ];
+    let mut counts: Vec<GateCounts> = strategies
+        .iter()
+        .map(|&strategy| GateCounts {
+            strategy,
+            mated_passed: 0,
+            non_mated_passed: 0,
+            non_mated_survivors: 0,
+        })
+        .collect();
+    let mut out = Vec::new();
+    let mut worst = 0.0f64;
+    let mut rng = g.rng(1);
+    for _ in 0..plan.mated_pairs {
+        let eye = g.master(&mut rng);
+        let (qa, qb) = (rng.gen_range(0.0..=1.0), rng.gen_range(0.0..=1.0));
+        let a = g.capture(&eye, qa, &mut rng);
+        let b = g.capture(&eye, qb, &mut rng);
+        let query = query_of(&a)?;
+        let record = record_of(&b);
+        if let Some(s) = matcher.compare(query.probe(), &record)?.score() {
+            worst = worst.max(s.hd_norm);
+        }
+        let records = IrisRecords::new(layout, &record)?;
+        for c in counts.iter_mut() {
+            out.clear();
+            matcher.scan(&query, records, 0, c.strategy, &mut out)?;
+            c.mated_passed += out.len();
+        }
+    }
+    let gallery = IrisRecords::new(layout, words)?.slice(0, distinct);
+    let probes = plan.non_mated.div_ceil(gallery.len().max(1));
+    let mut rng = g.rng(2);
+    for _ in 0..probes {
+        let t = g.capture(&g.master(&mut rng), rng.gen_range(0.0..=1.0), &mut rng);
+        let query = query_of(&t)?;
+        for c in counts.iter_mut() {
+            out.clear();
+            let stats = matcher.scan(&query, gallery, 0, c.strategy, &mut out)?;
+            c.non_mated_passed += out.len();
+            c.non_mated_survivors += stats.gate_survivors;
+        }
+    }
+    Ok(GateAgreement {
+        mated_pairs: plan.mated_pairs,
+        non_mated: probes * gallery.len(),
+        worst_mated_hd_norm: worst,
+        coarse: *query_of(&g.capture(&g.master(&mut rng), 1.0, &mut rng))?.coarse(),
+        counts,
     })
 }

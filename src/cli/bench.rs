@@ -50,10 +50,20 @@ pub enum BenchCommand {
         /// Generator seed.
         #[arg(long, default_value_t = 2025)]
         seed: u64,
-        /// Measure only these strategies (full, cascade, full-reference, cascade-reference;
-        /// repeatable; all when absent).
+        /// Measure only these strategies (full, cascade, coarse, full-reference,
+        /// cascade-reference; repeatable; all when absent).
         #[arg(long = "only")]
         only: Vec<String>,
+        /// Coarse level: rows, rotation step, z, misalignment allowance and reach (default:
+        /// the matcher default), e.g. `4,2,1.0,0.05,0.32`.
+        #[arg(long)]
+        coarse: Option<String>,
+        /// Also count gate passes of this many genuine (mated) pairs per strategy.
+        #[arg(long, default_value_t = 0)]
+        mated_pairs: usize,
+        /// Also count gate passes of about this many impostor comparisons per strategy.
+        #[arg(long, default_value_t = 0)]
+        non_mated: usize,
     },
     /// Deduplication on a synthetic gallery: latency, footprint, first-stage penetration and
     /// hit rate, FNIR/FPIR at the decision threshold.
@@ -141,12 +151,20 @@ impl BenchCommand {
                 z,
                 seed,
                 only,
+                coarse,
+                mated_pairs,
+                non_mated,
             } => {
+                let coarse = coarse
+                    .as_deref()
+                    .map(crate::bench::iris::parse_coarse)
+                    .transpose()?;
                 let only = only
                     .iter()
                     .map(|name| match name.as_str() {
                         "full" => Ok(ScanStrategy::Full),
                         "cascade" => Ok(ScanStrategy::Cascade),
+                        "coarse" => Ok(ScanStrategy::Coarse),
                         "full-reference" => Ok(ScanStrategy::FullReference),
                         "cascade-reference" => Ok(ScanStrategy::CascadeReference),
                         other => Err(anyhow::anyhow!("unknown scan strategy {other}")),
@@ -161,6 +179,9 @@ impl BenchCommand {
                     z,
                     seed,
                     only,
+                    coarse,
+                    mated_pairs,
+                    non_mated,
                 };
                 println!("{}", crate::bench::iris::iris_throughput(&plan)?);
                 Ok(())

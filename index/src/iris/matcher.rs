@@ -22,6 +22,12 @@ pub enum ScanStrategy {
     /// Every rotation over the record prefix, then all rows only for rotations the prefix
     /// cannot rule out (see [`super::CascadeConfig`]).
     Cascade,
+    /// A coarse first level (the record prefix at every few rotations, see
+    /// [`super::CoarseConfig`]) drops the records no coarse rotation brings within reach of
+    /// the threshold; the others are compared as by [`ScanStrategy::Full`]. Every hit is a
+    /// hit of [`ScanStrategy::Full`] with the same score; a record the coarse level drops
+    /// is missed even if its full distance is at or below the threshold.
+    Coarse,
     /// [`ScanStrategy::Full`] computed record by record and rotation by rotation through
     /// [`Kernel::rotation_counts`]: the same hits, kept as a reference for tests and
     /// benchmarks.
@@ -55,7 +61,8 @@ pub struct ScanStats {
     /// [`ScanStrategy::Full`].
     pub row_comparisons: u64,
     /// Records with a rotation left after the first gate of the block-kernel scan (the
-    /// cascade prefix, or the final threshold for [`ScanStrategy::Full`]); 0 for the
+    /// cascade prefix, the coarse level for [`ScanStrategy::Coarse`], or the final threshold
+    /// for [`ScanStrategy::Full`]); 0 for the
     /// reference strategies.
     pub gate_survivors: u64,
 }
@@ -204,14 +211,8 @@ impl IrisMatcher {
         let mut completed = 0u64;
         let mut row_comparisons = 0u64;
         match strategy {
-            ScanStrategy::Full | ScanStrategy::Cascade => {
-                return Ok(self.scan_gated(
-                    query,
-                    records,
-                    base_index,
-                    strategy == ScanStrategy::Full,
-                    out,
-                ));
+            ScanStrategy::Full | ScanStrategy::Cascade | ScanStrategy::Coarse => {
+                return Ok(self.scan_gated(query, records, base_index, strategy, out));
             }
             ScanStrategy::FullReference => {
                 for (i, record) in records.iter().enumerate() {
@@ -306,17 +307,20 @@ impl IrisMatcher {
         })
     }
 
-    /// The block-kernel scan: [`Kernel::cascade_rotations`] runs the cascade (or, for `full`,
-    /// the final test after all rows) over blocks of records; the records with a rotation
-    /// left are scored from the counts of those rotations.
+    /// The block-kernel scan: [`Kernel::cascade_rotations`] runs the cascade (or, for
+    /// [`ScanStrategy::Full`], the final test after all rows; for [`ScanStrategy::Coarse`],
+    /// the coarse level, then the final test after all rows on the records it keeps) over
+    /// blocks of records; the records with a rotation left are scored from the counts of
+    /// those rotations.
     fn scan_gated(
         &self,
         query: &IrisQuery,
         records: IrisRecords<'_>,
         base_index: usize,
-        full: bool,
+        strategy: ScanStrategy,
         out: &mut Vec<IrisHit>,
     ) -> ScanStats {
+        let full = strategy != ScanStrategy::Cascade;
         let probe = query.probe();
         let config = probe.config();
         let rotations = config.rotations();
@@ -341,6 +345,20 @@ impl IrisMatcher {
             pass: query.pass_table(),
             step_rows: cascade.step_rows,
         };
+        let coarse = query.coarse();
+        let coarse_rows = coarse.rows.clamp(1, rows);
+        let coarse_shape = GateShape {
+            rotations: coarse.slots(rotations),
+            probe_stride: coarse.step.max(1) * stride,
+            rows: coarse_rows,
+            total_rows: coarse_rows,
+            ..shape
+        };
+        let coarse_tables = CascadeTables {
+            gates: &[],
+            pass: query.coarse_table(),
+            step_rows: 1,
+        };
         let shifted = probe.shifted();
         let kernel = self.kernel;
         let mut masks = [0u64; GATE_BLOCK];
@@ -352,7 +370,11 @@ impl IrisMatcher {
         for (block, chunk) in records.words().chunks(GATE_BLOCK * stride).enumerate() {
             let n = chunk.len() / stride;
             let masks = &mut masks[..n];
-            let wk = kernel.cascade_rotations(shifted, chunk, shape, tables, masks);
+            let wk = if strategy == ScanStrategy::Coarse {
+                kernel.cascade_rotations(shifted, chunk, coarse_shape, coarse_tables, masks)
+            } else {
+                kernel.cascade_rotations(shifted, chunk, shape, tables, masks)
+            };
             work.row_comparisons += wk.row_comparisons;
             work.first_survivors += wk.first_survivors;
             for (j, &mask) in masks.iter().enumerate() {
@@ -360,6 +382,16 @@ impl IrisMatcher {
                     continue;
                 }
                 let record = chunk.get(j * stride..(j + 1) * stride).unwrap_or_default();
+                let mut mask = mask;
+                if strategy == ScanStrategy::Coarse {
+                    let mut one = [0u64];
+                    let wk = kernel.cascade_rotations(shifted, record, shape, tables, &mut one);
+                    work.row_comparisons += wk.row_comparisons;
+                    mask = one[0];
+                    if mask == 0 {
+                        continue;
+                    }
+                }
                 let mut n_alive = 0;
                 for r in 0..rotations {
                     if mask >> r & 1 == 1 {
@@ -392,7 +424,7 @@ impl IrisMatcher {
                 }
             }
         }
-        if full {
+        if strategy == ScanStrategy::Full {
             completed = (records.len() * rotations) as u64;
         }
         ScanStats {
@@ -472,5 +504,121 @@ fn better(current: Option<IrisScore>, candidate: IrisScore) -> Option<IrisScore>
             Some(c)
         }
         _ => Some(candidate),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::iris::CoarseConfig;
+    use rand::{Rng, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    /// A random code whose bits repeat along the angle with probability 0.9 (as the bits of
+    /// real codes are correlated over neighbouring positions), with about an eighth of its
+    /// bits masked.
+    fn random(layout: IrisLayout, rng: &mut ChaCha8Rng) -> IrisTemplate {
+        let mut t = IrisTemplate::empty(layout);
+        let bpp = layout.bits_per_position();
+        for row in 0..layout.rows() {
+            for b in 0..bpp {
+                let mut bit = rng.gen::<bool>();
+                for a in 0..layout.angular() {
+                    if rng.gen_bool(0.1) {
+                        bit = !bit;
+                    }
+                    let i = row * layout.row_bits() + a * bpp + b;
+                    t.set_code_bit(i, bit);
+                    t.set_mask_bit(i, !rng.gen_bool(0.125));
+                }
+            }
+        }
+        t
+    }
+
+    /// `t` rotated within the window with about `1/8` of its code bits flipped.
+    fn genuine(t: &IrisTemplate, rotation: i32, rng: &mut ChaCha8Rng) -> IrisTemplate {
+        let r = t.rotated(rotation);
+        let code = r
+            .code()
+            .iter()
+            .map(|w| w ^ (rng.gen::<u64>() & rng.gen::<u64>() & rng.gen::<u64>()))
+            .collect();
+        IrisTemplate::from_words(t.layout(), code, r.mask().to_vec()).unwrap()
+    }
+
+    fn scan(m: &IrisMatcher, q: &IrisQuery, words: &[u64], s: ScanStrategy) -> Vec<IrisHit> {
+        let records = IrisRecords::new(m.layout(), words).unwrap();
+        let mut hits = Vec::new();
+        m.scan(q, records, 0, s, &mut hits).unwrap();
+        hits
+    }
+
+    #[test]
+    fn coarse_hits_are_full_hits_and_keep_every_genuine() {
+        let layout = IrisLayout::DAUGMAN_2048;
+        let m = IrisMatcher::for_layout(layout);
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        for kernel in Kernel::available() {
+            let m = m.with_kernel(kernel);
+            for _ in 0..4 {
+                let probe = random(layout, &mut rng);
+                let mut words = Vec::new();
+                let mut genuines = Vec::new();
+                for i in 0..150 {
+                    let t = if i % 5 == 0 {
+                        genuines.push(i);
+                        genuine(&probe, rng.gen_range(-8..=8), &mut rng)
+                    } else {
+                        random(layout, &mut rng)
+                    };
+                    words.extend(record_of(&t));
+                }
+                let q = m.query(&probe, 0.40).unwrap();
+                let full = scan(&m, &q, &words, ScanStrategy::Full);
+                let coarse = scan(&m, &q, &words, ScanStrategy::Coarse);
+                for hit in &coarse {
+                    assert!(full.contains(hit), "{} {hit:?}", kernel.name());
+                }
+                let found: Vec<usize> = coarse.iter().map(|h| h.index).collect();
+                for g in &genuines {
+                    assert!(found.contains(g), "{} genuine {g}", kernel.name());
+                }
+                // With a coarse level that cannot reject, the strategy is the full scan.
+                let open = CoarseConfig {
+                    misalignment: 0.5,
+                    reach: 1.0,
+                    ..*q.coarse()
+                };
+                let q = q.with_coarse(open).unwrap();
+                assert_eq!(scan(&m, &q, &words, ScanStrategy::Coarse), full);
+            }
+        }
+    }
+
+    #[test]
+    fn coarse_settings_are_checked() {
+        let layout = IrisLayout::DAUGMAN_2048;
+        let m = IrisMatcher::for_layout(layout);
+        let mut rng = ChaCha8Rng::seed_from_u64(12);
+        let q = m.query(&random(layout, &mut rng), 0.32).unwrap();
+        let good = *q.coarse();
+        assert_eq!(good.validate(layout), Ok(()));
+        for bad in [
+            CoarseConfig { step: 0, ..good },
+            CoarseConfig { rows: 9, ..good },
+            CoarseConfig { z: -1.0, ..good },
+            CoarseConfig {
+                misalignment: 0.7,
+                ..good
+            },
+            CoarseConfig {
+                reach: f64::NAN,
+                ..good
+            },
+        ] {
+            assert!(q.clone().with_coarse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(good.slots(17), 9);
     }
 }

@@ -34,6 +34,7 @@ pub use record::{
     IrisRecords,
 };
 pub use score::{
-    normalise, CascadeConfig, IrisComparison, IrisScore, MatchConfig, DEPLOYMENT_THRESHOLD,
+    normalise, CascadeConfig, CoarseConfig, IrisComparison, IrisScore, MatchConfig,
+    DEPLOYMENT_THRESHOLD,
 };
 pub use template::IrisTemplate;

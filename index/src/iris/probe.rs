@@ -2,7 +2,7 @@
 
 use super::error::IrisError;
 use super::record::{cascade_row_order, encode_record};
-use super::score::{normalise, MatchConfig};
+use super::score::{normalise, CoarseConfig, MatchConfig};
 use super::template::IrisTemplate;
 use super::IrisLayout;
 
@@ -99,6 +99,11 @@ pub struct IrisQuery {
     /// `gate_limit[c][m]`: at cascade checkpoint `c`, a rotation whose rows so far have `m`
     /// jointly valid bits goes on when their disagreeing count is below this value.
     gate_limit: Vec<Vec<u32>>,
+    /// Settings of the coarse level.
+    coarse: CoarseConfig,
+    /// `coarse_limit[m]`: at the coarse level, a rotation whose compared rows have `m`
+    /// jointly valid bits passes when their disagreeing count is below this value.
+    coarse_limit: Vec<u32>,
 }
 
 impl IrisQuery {
@@ -144,12 +149,36 @@ impl IrisQuery {
                     .collect()
             })
             .collect();
+        let coarse = CoarseConfig::for_layout(layout);
+        let coarse_limit = coarse_table(&probe, threshold, &coarse);
         Ok(Self {
             probe,
             threshold,
             pass_limit,
             gate_limit,
+            coarse,
+            coarse_limit,
         })
+    }
+
+    /// The same query with other coarse-level settings.
+    pub fn with_coarse(mut self, coarse: CoarseConfig) -> Result<Self, IrisError> {
+        coarse.validate(self.probe.layout)?;
+        self.coarse_limit = coarse_table(&self.probe, self.threshold, &coarse);
+        self.coarse = coarse;
+        Ok(self)
+    }
+
+    /// Settings of the coarse level.
+    pub fn coarse(&self) -> &CoarseConfig {
+        &self.coarse
+    }
+
+    /// The coarse-level table: a coarse rotation with `m` jointly valid bits over the coarse
+    /// rows passes when its disagreeing count is below entry `m`.
+    #[inline]
+    pub fn coarse_table(&self) -> &[u32] {
+        &self.coarse_limit
     }
 
     /// The prepared probe.
@@ -203,6 +232,37 @@ impl IrisQuery {
             .and_then(|t| t.get(valid as usize))
             .is_some_and(|&limit| disagree < limit)
     }
+}
+
+/// The coarse-level table of `probe` at `threshold` (lowered to the coarse reach, see
+/// [`CoarseConfig`]): for `m` jointly valid bits over the coarse rows, the largest
+/// disagreement (plus one) at which the full comparison could still meet that threshold,
+/// widened by the misalignment allowance and `z` deviations.
+fn coarse_table(probe: &IrisProbe, threshold: f64, coarse: &CoarseConfig) -> Vec<u32> {
+    let layout = probe.layout;
+    let config = probe.config;
+    let rows = coarse.rows.clamp(1, layout.rows());
+    let rest = probe.valid_after_prefix(rows);
+    let typical = f64::from(config.typical_compared_bits);
+    let threshold = threshold.min(coarse.reach);
+    (0..=(rows * layout.row_bits()) as u32)
+        .map(|m| {
+            let n_max = m + rest;
+            if n_max < config.min_compared_bits.max(1) {
+                return 0;
+            }
+            if m == 0 {
+                return 1;
+            }
+            let raw = 0.5 - (0.5 - threshold) * (typical / f64::from(n_max)).sqrt();
+            let h = raw.clamp(0.01, 0.5);
+            let f = f64::from(m) / f64::from(n_max);
+            let sigma =
+                (h * (1.0 - h) * (1.0 - f) * config.cascade.bits_per_dof / f64::from(m)).sqrt();
+            let allowed = (f64::from(m) * (raw + coarse.misalignment + coarse.z * sigma)).floor();
+            (allowed.clamp(-1.0, f64::from(m)) + 1.0) as u32
+        })
+        .collect()
 }
 
 /// Rows covered at each cascade test: `prefix`, `prefix + step`, … while below `rows`.

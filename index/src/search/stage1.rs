@@ -4,10 +4,11 @@
 //!
 //! Each probe eye is prepared once per search as an [`IrisQuery`] (the probe rotated over the
 //! matcher's window, and threshold tables for the *iris gate*, a permissive threshold on the
-//! normalised Hamming distance). A gallery eye is first screened with the cascaded scan
-//! ([`ScanStrategy::Cascade`]); one that passes the gate is compared in full
-//! ([`IrisMatcher::compare`]) and its best `hd_norm` over the window is calibrated. One that
-//! does not pass is a non-match and gets the *iris floor*: the calibrated ratio at the gate,
+//! normalised Hamming distance). A gallery eye is first screened by the coarse level of
+//! [`ScanStrategy::Coarse`] (the record prefix at every second rotation, a screen set to keep
+//! genuine comparisons); one it keeps is compared over all rows at every rotation, and when
+//! its best `hd_norm` over the window is within the gate it is calibrated. One that does not
+//! pass is a non-match and gets the *iris floor*: the calibrated ratio at the gate,
 //! which bounds from above the ratio of every distance beyond it (the table is monotone).
 //!
 //! Rayon splits the gallery into blocks of [`BLOCK`] records. Within a block, each run of
@@ -25,7 +26,9 @@ use rayon::prelude::*;
 use crate::gallery::descriptor::similarity;
 use crate::gallery::record::{PersonRecord, EYES, FINGERS};
 use crate::gallery::GalleryError;
-use crate::iris::{decode_record, IrisHit, IrisMatcher, IrisQuery, IrisRecords, ScanStrategy};
+use crate::iris::{
+    decode_record, IrisHit, IrisMatcher, IrisQuery, IrisRecords, IrisScore, ScanStrategy,
+};
 use crate::search::finger_scan::{self, finger_evidence};
 use crate::search::fusion::Calibration;
 use crate::storage::Snapshot;
@@ -152,21 +155,22 @@ impl Scorer<'_> {
             rotation: 0,
             llr: self.iris_floor(query),
         };
+        let scored = |s: IrisScore| EyeEvidence {
+            hd_norm: Some(s.hd_norm as f32),
+            rotation: s.rotation,
+            llr: self.eye_llr(s.hd_norm),
+        };
         if screen {
+            // The coarse level drops the eyes out of reach; the others are compared in full,
+            // and a hit carries the best score over the whole window.
             scratch.clear();
             let records = IrisRecords::new(self.iris.layout(), slot)?;
             self.iris
-                .scan(query, records, 0, ScanStrategy::Cascade, scratch)?;
-            if scratch.is_empty() {
-                return Ok(floor);
-            }
+                .scan(query, records, 0, ScanStrategy::Coarse, scratch)?;
+            return Ok(scratch.first().map_or(floor, |h| scored(h.score)));
         }
         Ok(match self.iris.compare(query.probe(), slot)?.score() {
-            Some(s) if s.hd_norm <= query.threshold() => EyeEvidence {
-                hd_norm: Some(s.hd_norm as f32),
-                rotation: s.rotation,
-                llr: self.eye_llr(s.hd_norm),
-            },
+            Some(s) if s.hd_norm <= query.threshold() => scored(s),
             _ => floor,
         })
     }
@@ -226,8 +230,8 @@ impl Scorer<'_> {
         })
     }
 
-    /// Scores one gallery record against one probe as a scan does (cascade screen, then a
-    /// full comparison of the eyes that pass). `scratch` is reused between calls.
+    /// Scores one gallery record against one probe as a scan does (coarse screen, then a
+    /// full comparison of the eyes it keeps). `scratch` is reused between calls.
     #[inline]
     pub fn score(
         &self,
