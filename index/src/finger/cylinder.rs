@@ -9,9 +9,10 @@
 //! `i * NS + j` at bit `(i * NS + j) % 64` of word `(i * NS + j) / 64`; the mask follows the
 //! ND layers in the same cell order.
 
+use std::cell::RefCell;
 use std::f32::consts::{PI, TAU};
 
-use super::geometry::{angle_diff, convex_hull, within_hull, Point};
+use super::geometry::{angle_diff, HullTest, Point};
 use super::params::MccParams;
 use crate::template::FingerTemplate;
 
@@ -139,13 +140,105 @@ pub fn prepare(template: &FingerTemplate, params: &MccParams) -> PreparedTemplat
 }
 
 /// Builds every usable cylinder of a template with prebuilt tables.
+///
+/// Uses a per-thread [`PrepareScratch`]; see [`prepare_into`] for the construction.
 pub fn prepare_with(
     template: &FingerTemplate,
     params: &MccParams,
     tables: &CylinderTables,
 ) -> PreparedTemplate {
-    let points = to_points(template);
-    let hull = convex_hull(&points);
+    SCRATCH.with(|s| match s.try_borrow_mut() {
+        Ok(mut s) => prepare_into(template, params, tables, &mut s),
+        Err(_) => prepare_into(template, params, tables, &mut PrepareScratch::default()),
+    })
+}
+
+thread_local! {
+    static SCRATCH: RefCell<PrepareScratch> = RefCell::new(PrepareScratch::default());
+}
+
+/// A neighbouring minutia of the cylinder being built: position and the directional
+/// contributions of its direction relative to the centre minutia.
+#[derive(Debug, Clone, Copy)]
+struct Neighbour<'t> {
+    x: f32,
+    y: f32,
+    gd: &'t [f32; MAX_ND],
+}
+
+/// A cell of the disc: index in the NS×NS grid and offset from the centre minutia before
+/// rotation.
+#[derive(Debug, Clone, Copy)]
+struct DiscCell {
+    c: usize,
+    u: f32,
+    v: f32,
+}
+
+/// Working buffers of cylinder construction, reused from template to template.
+#[derive(Debug, Default)]
+pub struct PrepareScratch {
+    points: Vec<Point>,
+    order: Vec<usize>,
+    hull: HullTest,
+    disc: Vec<DiscCell>,
+    /// Per grid cell: centre in template axes (cells of the current cylinder).
+    centres: Vec<(f32, f32)>,
+    /// Per grid cell: inside the disc and the enlarged hull.
+    valid: Vec<bool>,
+    /// Per grid cell: summed contributions per angular layer.
+    sums: Vec<[f32; MAX_ND]>,
+}
+
+/// Grid rows (or columns) whose centre offset `delta_s · (i − half)` may lie within `r`
+/// of `at`: a superset of those a cell within the spatial reach can be in; all of them
+/// when the geometry is degenerate.
+#[inline]
+fn cell_range(at: f32, r: f32, delta_s: f32, half: f32, ns: usize) -> std::ops::Range<usize> {
+    let lo = ((at - r) / delta_s + half).ceil();
+    let hi = ((at + r) / delta_s + half).floor();
+    if !(lo.is_finite() && hi.is_finite() && delta_s > 0.0) {
+        return 0..ns;
+    }
+    if hi < 0.0 {
+        return 0..0;
+    }
+    // Saturating casts: a negative `lo` becomes 0.
+    (lo as usize)..(hi as usize + 1).min(ns)
+}
+
+/// Builds every usable cylinder of a template with prebuilt tables and caller-provided
+/// buffers.
+///
+/// The result is bit for bit what the direct construction gives (every disc cell against
+/// every neighbour, in neighbour order). The work is arranged differently: a cylinder
+/// first tests its cells against the hull and is dropped before any summation when too
+/// few are valid; then each neighbour adds its contribution only to the valid cells of the
+/// few grid rows and columns within the spatial reach of it (plus a one-pixel allowance for
+/// rounding), and the exact distance test decides as before. A cell still receives its
+/// contributions in neighbour order, so its sums, and its bits, are unchanged.
+pub fn prepare_into(
+    template: &FingerTemplate,
+    params: &MccParams,
+    tables: &CylinderTables,
+    scratch: &mut PrepareScratch,
+) -> PreparedTemplate {
+    let PrepareScratch {
+        points,
+        order,
+        hull,
+        disc,
+        centres,
+        valid,
+        sums,
+    } = scratch;
+    points.clear();
+    points.extend(template.minutiae.iter().map(|m| Point {
+        x: f32::from(m.x),
+        y: -f32::from(m.y),
+        theta: m.angle_rad(),
+    }));
+    hull.rebuild(points, params.omega);
     let ns = params.ns;
     let nd = params.nd.min(MAX_ND);
     let wpl = params.words_per_layer();
@@ -154,85 +247,128 @@ pub fn prepare_with(
     let reach = 3.0 * params.sigma_s;
     let reach2 = reach * reach;
     let neighbourhood2 = (params.radius + reach) * (params.radius + reach);
+    let candidate_reach = reach.abs() + 1.0;
 
-    // Cell offsets relative to the centre minutia, before rotation, for cells in the disc.
     let half = (ns as f32 - 1.0) / 2.0;
-    let disc: Vec<(usize, f32, f32)> = (0..ns * ns)
-        .map(|c| {
-            (
+    disc.clear();
+    disc.extend(
+        (0..ns * ns)
+            .map(|c| DiscCell {
                 c,
-                delta_s * ((c / ns) as f32 - half),
-                delta_s * ((c % ns) as f32 - half),
-            )
-        })
-        .filter(|&(_, u, v)| u * u + v * v <= params.radius * params.radius)
-        .collect();
+                u: delta_s * ((c / ns) as f32 - half),
+                v: delta_s * ((c % ns) as f32 - half),
+            })
+            .filter(|d| d.u * d.u + d.v * d.v <= params.radius * params.radius),
+    );
+    let cells = ns * ns;
+    centres.clear();
+    centres.resize(cells, (0.0, 0.0));
+    valid.clear();
+    valid.resize(cells, false);
+    sums.clear();
+    sums.resize(cells, [0.0; MAX_ND]);
+    let min_valid = params.min_vc * disc.len() as f32;
 
     // Cylinders are stored in order of direction, so a comparison finds the cylinders within
-    // the allowed direction difference as one contiguous (circular) run.
-    let mut by_direction: Vec<usize> = (0..points.len()).collect();
-    by_direction.sort_by_key(|&i| (template.minutiae[i].angle, i));
+    // the allowed direction difference as one contiguous (circular) run. The keys are
+    // distinct, so the unstable sort gives the stable order.
+    order.clear();
+    order.extend(0..points.len());
+    order.sort_unstable_by_key(|&i| (template.minutiae[i].angle, i));
+    let n = points.len();
     let mut out = PreparedTemplate {
+        points: Vec::with_capacity(n),
+        directions: Vec::with_capacity(n),
+        source_index: Vec::with_capacity(n),
+        bits: Vec::with_capacity(n * stride),
         stride,
-        minutiae: points.len(),
-        ..Default::default()
+        minutiae: n,
     };
-    let mut neighbours: Vec<(f32, f32, &[f32; MAX_ND])> = Vec::new();
+    let mut neighbours: Vec<Neighbour<'_>> = Vec::with_capacity(points.len());
     let mut cyl = vec![0u64; stride];
-    for &index in &by_direction {
-        let m = &points[index];
+    for &index in order.iter() {
+        let m = points[index];
         let m_angle = template.minutiae[index].angle;
         neighbours.clear();
         for (t, n) in points.iter().enumerate() {
             let (dx, dy) = (n.x - m.x, n.y - m.y);
             if t != index && dx * dx + dy * dy <= neighbourhood2 {
                 let turn = m_angle.wrapping_sub(template.minutiae[t].angle);
-                neighbours.push((n.x, n.y, &tables.directional[usize::from(turn)]));
+                neighbours.push(Neighbour {
+                    x: n.x,
+                    y: n.y,
+                    gd: &tables.directional[usize::from(turn)],
+                });
             }
         }
         if neighbours.len() < params.min_m {
             continue;
         }
-        cyl.iter_mut().for_each(|w| *w = 0);
         let (sin, cos) = m.theta.sin_cos();
         let mut valid_cells = 0;
-        for &(c, u, v) in &disc {
-            let px = m.x + cos * u - sin * v;
-            let py = m.y + sin * u + cos * v;
-            if !within_hull(&hull, px, py, params.omega) {
+        for d in disc.iter() {
+            let px = m.x + cos * d.u - sin * d.v;
+            let py = m.y + sin * d.u + cos * d.v;
+            let inside = hull.contains(px, py);
+            centres[d.c] = (px, py);
+            valid[d.c] = inside;
+            sums[d.c] = [0.0; MAX_ND];
+            valid_cells += usize::from(inside);
+        }
+        if (valid_cells as f32) < min_valid {
+            continue;
+        }
+        for n in &neighbours {
+            // The neighbour in the cylinder's axes: cell (i, j) is centred at
+            // (delta_s · (i − half), delta_s · (j − half)).
+            let (dx, dy) = (n.x - m.x, n.y - m.y);
+            let u = cos * dx + sin * dy;
+            let v = cos * dy - sin * dx;
+            let cols = cell_range(v, candidate_reach, delta_s, half, ns);
+            for i in cell_range(u, candidate_reach, delta_s, half, ns) {
+                for c in i * ns + cols.start..i * ns + cols.end {
+                    if !valid[c] {
+                        continue;
+                    }
+                    let (px, py) = centres[c];
+                    let d2 = (n.x - px) * (n.x - px) + (n.y - py) * (n.y - py);
+                    if d2 > reach2 {
+                        continue;
+                    }
+                    let step = (d2 * SPATIAL_STEPS_PER_PX2) as usize;
+                    let gs = tables.spatial.get(step).copied().unwrap_or(0.0);
+                    let s = &mut sums[c];
+                    for k in 0..MAX_ND {
+                        s[k] += gs * n.gd[k];
+                    }
+                }
+            }
+        }
+        cyl.iter_mut().for_each(|w| *w = 0);
+        for d in disc.iter() {
+            if !valid[d.c] {
                 continue;
             }
-            valid_cells += 1;
-            let (word, bit) = (c / 64, c % 64);
+            let (word, bit) = (d.c / 64, d.c % 64);
             cyl[nd * wpl + word] |= 1 << bit;
-            let mut sums = [0.0f32; MAX_ND];
-            for &(nx, ny, gd) in &neighbours {
-                let d2 = (nx - px) * (nx - px) + (ny - py) * (ny - py);
-                if d2 > reach2 {
-                    continue;
-                }
-                let step = (d2 * SPATIAL_STEPS_PER_PX2) as usize;
-                let gs = tables.spatial.get(step).copied().unwrap_or(0.0);
-                for k in 0..MAX_ND {
-                    sums[k] += gs * gd[k];
-                }
-            }
-            for (k, &s) in sums.iter().enumerate().take(nd) {
+            for (k, &s) in sums[d.c].iter().enumerate().take(nd) {
                 if s > params.mu_psi {
                     cyl[k * wpl + word] |= 1 << bit;
                 }
             }
         }
-        if (valid_cells as f32) < params.min_vc * disc.len() as f32 {
-            continue;
-        }
-        out.points.push(*m);
+        out.points.push(m);
         out.source_index.push(index as u16);
         out.directions.push(m_angle);
         out.bits.extend_from_slice(&cyl);
     }
     out
 }
+
+#[cfg(test)]
+mod equivalence;
+#[cfg(test)]
+mod reference;
 
 #[cfg(test)]
 mod tests {
