@@ -166,27 +166,26 @@ struct Neighbour<'t> {
     gd: &'t [f32; MAX_ND],
 }
 
-/// A cell of the disc: index in the NS×NS grid and offset from the centre minutia before
-/// rotation.
-#[derive(Debug, Clone, Copy)]
-struct DiscCell {
-    c: usize,
-    u: f32,
-    v: f32,
-}
-
-/// Working buffers of cylinder construction, reused from template to template.
+/// Working buffers of cylinder construction, reused from template to template. Per-cell
+/// vectors are indexed by grid cell `i * NS + j`.
 #[derive(Debug, Default)]
 pub struct PrepareScratch {
     points: Vec<Point>,
     order: Vec<usize>,
     hull: HullTest,
-    disc: Vec<DiscCell>,
-    /// Per grid cell: centre in template axes (cells of the current cylinder).
-    centres: Vec<(f32, f32)>,
-    /// Per grid cell: inside the disc and the enlarged hull.
+    /// Cells inside the disc, in grid order.
+    disc: Vec<usize>,
+    /// Per cell: inside the disc.
+    in_disc: Vec<bool>,
+    /// Per cell: offset from the centre minutia before rotation.
+    us: Vec<f32>,
+    vs: Vec<f32>,
+    /// Per cell: centre in template axes (cells of the current cylinder).
+    xs: Vec<f32>,
+    ys: Vec<f32>,
+    /// Per cell: inside the disc and the enlarged hull.
     valid: Vec<bool>,
-    /// Per grid cell: summed contributions per angular layer.
+    /// Per cell: summed contributions per angular layer.
     sums: Vec<[f32; MAX_ND]>,
 }
 
@@ -195,16 +194,22 @@ pub struct PrepareScratch {
 /// when the geometry is degenerate.
 #[inline]
 fn cell_range(at: f32, r: f32, delta_s: f32, half: f32, ns: usize) -> std::ops::Range<usize> {
-    let lo = ((at - r) / delta_s + half).ceil();
-    let hi = ((at + r) / delta_s + half).floor();
-    if !(lo.is_finite() && hi.is_finite() && delta_s > 0.0) {
+    let lo = (at - r) / delta_s + half;
+    let hi = (at + r) / delta_s + half;
+    if !(lo.is_finite() && hi.is_finite() && delta_s > 0.0) || lo.abs().max(hi.abs()) > 1e6 {
         return 0..ns;
     }
     if hi < 0.0 {
         return 0..0;
     }
-    // Saturating casts: a negative `lo` becomes 0.
-    (lo as usize)..(hi as usize + 1).min(ns)
+    // Ceiling of `lo` and floor of `hi` by truncation (exact below 2²⁴); a negative `lo`
+    // saturates to 0.
+    let mut first = lo as usize;
+    if lo > 0.0 && (first as f32) < lo {
+        first += 1;
+    }
+    let last = hi as usize;
+    first..(last + 1).min(ns)
 }
 
 /// Builds every usable cylinder of a template with prebuilt tables and caller-provided
@@ -228,7 +233,11 @@ pub fn prepare_into(
         order,
         hull,
         disc,
-        centres,
+        in_disc,
+        us,
+        vs,
+        xs,
+        ys,
         valid,
         sums,
     } = scratch;
@@ -250,19 +259,23 @@ pub fn prepare_into(
     let candidate_reach = reach.abs() + 1.0;
 
     let half = (ns as f32 - 1.0) / 2.0;
-    disc.clear();
-    disc.extend(
-        (0..ns * ns)
-            .map(|c| DiscCell {
-                c,
-                u: delta_s * ((c / ns) as f32 - half),
-                v: delta_s * ((c % ns) as f32 - half),
-            })
-            .filter(|d| d.u * d.u + d.v * d.v <= params.radius * params.radius),
-    );
     let cells = ns * ns;
-    centres.clear();
-    centres.resize(cells, (0.0, 0.0));
+    us.clear();
+    us.extend((0..cells).map(|c| delta_s * ((c / ns) as f32 - half)));
+    vs.clear();
+    vs.extend((0..cells).map(|c| delta_s * ((c % ns) as f32 - half)));
+    in_disc.clear();
+    in_disc.extend(
+        us.iter()
+            .zip(vs.iter())
+            .map(|(&u, &v)| u * u + v * v <= params.radius * params.radius),
+    );
+    disc.clear();
+    disc.extend((0..cells).filter(|&c| in_disc[c]));
+    xs.clear();
+    xs.resize(cells, 0.0);
+    ys.clear();
+    ys.resize(cells, 0.0);
     valid.clear();
     valid.resize(cells, false);
     sums.clear();
@@ -284,19 +297,19 @@ pub fn prepare_into(
         stride,
         minutiae: n,
     };
-    let mut neighbours: Vec<Neighbour<'_>> = Vec::with_capacity(points.len());
+    let mut neighbours: Vec<Neighbour<'_>> = Vec::with_capacity(n);
     let mut cyl = vec![0u64; stride];
     for &index in order.iter() {
         let m = points[index];
         let m_angle = template.minutiae[index].angle;
         neighbours.clear();
-        for (t, n) in points.iter().enumerate() {
-            let (dx, dy) = (n.x - m.x, n.y - m.y);
+        for (t, p) in points.iter().enumerate() {
+            let (dx, dy) = (p.x - m.x, p.y - m.y);
             if t != index && dx * dx + dy * dy <= neighbourhood2 {
                 let turn = m_angle.wrapping_sub(template.minutiae[t].angle);
                 neighbours.push(Neighbour {
-                    x: n.x,
-                    y: n.y,
+                    x: p.x,
+                    y: p.y,
                     gd: &tables.directional[usize::from(turn)],
                 });
             }
@@ -305,23 +318,27 @@ pub fn prepare_into(
             continue;
         }
         let (sin, cos) = m.theta.sin_cos();
-        let mut valid_cells = 0;
-        for d in disc.iter() {
-            let px = m.x + cos * d.u - sin * d.v;
-            let py = m.y + sin * d.u + cos * d.v;
-            let inside = hull.contains(px, py);
-            centres[d.c] = (px, py);
-            valid[d.c] = inside;
-            sums[d.c] = [0.0; MAX_ND];
-            valid_cells += usize::from(inside);
+        for (((x, y), &u), &v) in xs
+            .iter_mut()
+            .zip(ys.iter_mut())
+            .zip(us.iter())
+            .zip(vs.iter())
+        {
+            *x = m.x + cos * u - sin * v;
+            *y = m.y + sin * u + cos * v;
         }
+        hull.contains_many(xs, ys, in_disc, valid);
+        let valid_cells = disc.iter().filter(|&&c| valid[c]).count();
         if (valid_cells as f32) < min_valid {
             continue;
         }
-        for n in &neighbours {
+        for &c in disc.iter() {
+            sums[c] = [0.0; MAX_ND];
+        }
+        for nb in &neighbours {
             // The neighbour in the cylinder's axes: cell (i, j) is centred at
             // (delta_s · (i − half), delta_s · (j − half)).
-            let (dx, dy) = (n.x - m.x, n.y - m.y);
+            let (dx, dy) = (nb.x - m.x, nb.y - m.y);
             let u = cos * dx + sin * dy;
             let v = cos * dy - sin * dx;
             let cols = cell_range(v, candidate_reach, delta_s, half, ns);
@@ -330,28 +347,29 @@ pub fn prepare_into(
                     if !valid[c] {
                         continue;
                     }
-                    let (px, py) = centres[c];
-                    let d2 = (n.x - px) * (n.x - px) + (n.y - py) * (n.y - py);
+                    let (px, py) = (xs[c], ys[c]);
+                    let d2 = (nb.x - px) * (nb.x - px) + (nb.y - py) * (nb.y - py);
                     if d2 > reach2 {
                         continue;
                     }
-                    let step = (d2 * SPATIAL_STEPS_PER_PX2) as usize;
+                    // `d2` is at most `reach2` here (or NaN, which both casts send to 0),
+                    // so the i32 cast truncates as a usize cast would.
+                    let step = (d2 * SPATIAL_STEPS_PER_PX2) as i32 as usize;
                     let gs = tables.spatial.get(step).copied().unwrap_or(0.0);
-                    let s = &mut sums[c];
-                    for k in 0..MAX_ND {
-                        s[k] += gs * n.gd[k];
+                    for (s, &g) in sums[c].iter_mut().zip(nb.gd.iter()) {
+                        *s += gs * g;
                     }
                 }
             }
         }
         cyl.iter_mut().for_each(|w| *w = 0);
-        for d in disc.iter() {
-            if !valid[d.c] {
+        for &c in disc.iter() {
+            if !valid[c] {
                 continue;
             }
-            let (word, bit) = (d.c / 64, d.c % 64);
+            let (word, bit) = (c / 64, c % 64);
             cyl[nd * wpl + word] |= 1 << bit;
-            for (k, &s) in sums[d.c].iter().enumerate().take(nd) {
+            for (k, &s) in sums[c].iter().enumerate().take(nd) {
                 if s > params.mu_psi {
                     cyl[k * wpl + word] |= 1 << bit;
                 }

@@ -272,13 +272,20 @@ fn hull_test_answers_as_within_hull() {
             for margin in [0.0f32, 10.0, 50.0, -20.0] {
                 test.rebuild(&points, margin);
                 assert_eq!(test.vertices(), hull.as_slice());
-                for _ in 0..300 {
-                    let (x, y) = (rng.gen_range(-100.0..500.0), rng.gen_range(-500.0..100.0));
+                let xs: Vec<f32> = (0..300).map(|_| rng.gen_range(-100.0..500.0)).collect();
+                let ys: Vec<f32> = (0..300).map(|_| rng.gen_range(-500.0..100.0)).collect();
+                let wanted: Vec<bool> = (0..300).map(|i| i % 7 != 3).collect();
+                let mut many = vec![true; 300];
+                test.contains_many(&xs, &ys, &wanted, &mut many);
+                for i in 0..300 {
+                    let (x, y) = (xs[i], ys[i]);
+                    let expected = within_hull(&hull, x, y, margin);
                     assert_eq!(
                         test.contains(x, y),
-                        within_hull(&hull, x, y, margin),
+                        expected,
                         "({x}, {y}) margin {margin} hull {hull:?}"
                     );
+                    assert_eq!(many[i], wanted[i] && expected, "many: ({x}, {y}) {margin}");
                 }
             }
         }
