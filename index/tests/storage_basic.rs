@@ -280,3 +280,58 @@ fn large_stride_records_grow_segment_files() {
     assert_eq!(seg.record(299), vec![43u8; 512].as_slice());
     let _ = STRIDE;
 }
+
+#[test]
+fn insert_batch_commits_once_and_refuses_bad_batches_whole() {
+    let dir = storage_common::tempdir();
+    let config = StoreConfig {
+        durability: Durability::SyncPerBatch,
+        ..small_config()
+    };
+    let store = Store::open(dir.path(), config).unwrap();
+    store.insert(1, &record(1, 0), b"one").unwrap();
+    let fsyncs = store.wal_fsyncs();
+    let mut model = dump(&store);
+    let items: Vec<(u64, Vec<u8>, Vec<u8>)> = (10..20u64)
+        .map(|k| (k, record(k, 0), blob(k, 0, k as usize % 5)))
+        .collect();
+    let refs: Vec<(u64, &[u8], &[u8])> = items
+        .iter()
+        .map(|(k, r, b)| (*k, r.as_slice(), b.as_slice()))
+        .collect();
+    // Consecutive LSNs after the single insert; one fsync for the ten entries.
+    assert_eq!(store.insert_batch(&refs).unwrap(), 11);
+    assert_eq!(store.wal_fsyncs(), fsyncs + 1);
+    for (k, r, b) in &items {
+        model.insert(*k, (r.clone(), b.clone()));
+    }
+    assert_eq!(dump(&store), model);
+
+    // Bad batches apply nothing.
+    let r = record(30, 0);
+    let short = [0u8; 10];
+    let live: Vec<(u64, &[u8], &[u8])> = vec![(30, &r, b"a"), (12, &r, b"b")];
+    assert!(matches!(
+        store.insert_batch(&live),
+        Err(StorageError::DuplicateKey(12))
+    ));
+    let twice: Vec<(u64, &[u8], &[u8])> = vec![(30, &r, b"a"), (31, &r, b""), (30, &r, b"c")];
+    assert!(matches!(
+        store.insert_batch(&twice),
+        Err(StorageError::DuplicateKey(30))
+    ));
+    let sized: Vec<(u64, &[u8], &[u8])> = vec![(30, &r, b"a"), (31, &short, b"")];
+    assert!(matches!(
+        store.insert_batch(&sized),
+        Err(StorageError::RecordSize { .. })
+    ));
+    assert_eq!(dump(&store), model);
+    assert_eq!(store.last_lsn(), 11);
+    // An empty batch logs nothing.
+    assert_eq!(store.insert_batch(&[]).unwrap(), 11);
+
+    drop(store); // crash
+    let store = Store::open(dir.path(), config).unwrap();
+    assert_eq!(dump(&store), model);
+    assert_eq!(store.recovery_report().wal.replayed, 11);
+}

@@ -127,6 +127,58 @@ fn log_corrupted_at_every_offset_drops_the_damaged_tail_or_fails_typed() {
 }
 
 #[test]
+fn batch_torn_at_every_offset_recovers_whole_entries_of_a_prefix() {
+    let tmp = storage_common::tempdir();
+    let dir = tmp.path().join("src");
+    let store = Store::open(&dir, small_config()).unwrap();
+    let wal = wal_path(&dir);
+    store.insert(1, &record(1, 0), b"before").unwrap();
+    let start = fs::metadata(&wal).unwrap().len();
+    // Six entries over two segments of four slots, with empty and non-empty blobs.
+    let items: Vec<(u64, Vec<u8>, Vec<u8>)> = (10..16u64)
+        .map(|k| (k, record(k, 0), blob(k, 0, (k as usize * 5) % 9)))
+        .collect();
+    let refs: Vec<(u64, &[u8], &[u8])> = items
+        .iter()
+        .map(|(k, r, b)| (*k, r.as_slice(), b.as_slice()))
+        .collect();
+    store.insert_batch(&refs).unwrap();
+    let len = fs::metadata(&wal).unwrap().len();
+    drop(store); // crash: no checkpoint, no close
+
+    // Frame ends of the batch's entries, from the log itself (header: len u32, crc, lsn).
+    let bytes = fs::read(&wal).unwrap();
+    let mut ends = vec![start];
+    while *ends.last().unwrap() < len {
+        let at = *ends.last().unwrap() as usize;
+        let flen = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as u64;
+        ends.push(at as u64 + 16 + flen);
+    }
+    assert_eq!(ends.len(), items.len() + 1);
+    assert_eq!(*ends.last().unwrap(), len);
+
+    for t in start..=len {
+        let work = copy_dir(&dir, tmp.path(), "case");
+        truncate(&wal_path(&work), t);
+        let store =
+            Store::open(&work, small_config()).unwrap_or_else(|e| panic!("torn at {t}: {e}"));
+        let whole = ends.iter().rposition(|&e| e <= t).unwrap();
+        let mut expected = Contents::new();
+        expected.insert(1, (record(1, 0), b"before".to_vec()));
+        for (k, r, b) in &items[..whole] {
+            expected.insert(*k, (r.clone(), b.clone()));
+        }
+        assert_eq!(dump(&store), expected, "torn at {t}");
+        assert_eq!(store.recovery_report().wal.truncated_bytes, t - ends[whole]);
+        // The rest of the batch can be inserted again after the cut.
+        store.insert_batch(&refs[whole..]).unwrap();
+        drop(store);
+        let store = Store::open(&work, small_config()).unwrap();
+        assert_eq!(dump(&store).len(), 1 + items.len(), "reinserted after {t}");
+    }
+}
+
+#[test]
 fn segments_created_after_the_checkpoint_are_rebuilt_from_the_log() {
     let s = log_scenario();
     let final_state = s.states.last().unwrap().clone();

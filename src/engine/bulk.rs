@@ -2,7 +2,7 @@
 //! whose doubles `dedup-gallery` finds later), with one registry write per batch.
 //!
 //! The crash-consistency order is that of a single enrolment, per batch: intents (one
-//! fsync), gallery inserts (group-committed), outcomes (one fsync). A crash inside a batch is
+//! fsync), gallery inserts (one batch, one fsync), outcomes (one fsync). A crash inside a batch is
 //! settled on the next open (inserted keys roll forward, the rest are dropped), and a resumed
 //! import skips every record whose `request_id` the registry already holds.
 
@@ -34,37 +34,7 @@ impl std::ops::AddAssign for BulkStats {
     }
 }
 
-/// Threads inserting at once: each insert waits for a WAL fsync, and concurrent inserts
-/// share one (group commit), so many waiting writers make few fsyncs.
-const INSERT_THREADS: usize = 64;
-
 impl GalleryEngine {
-    /// Inserts `people[i]` under `keys[i]` from [`INSERT_THREADS`] blocking threads.
-    fn insert_concurrently(
-        &self,
-        people: &[(&EnrolmentRecord, PreparedPerson)],
-        keys: &[u64],
-    ) -> Result<(), EngineError> {
-        let per = people.len().div_ceil(INSERT_THREADS).max(1);
-        std::thread::scope(|scope| {
-            let workers: Vec<_> = people
-                .chunks(per)
-                .zip(keys.chunks(per))
-                .map(|(ps, ks)| {
-                    scope.spawn(move || {
-                        ps.iter().zip(ks).try_for_each(|((_, p), &key)| {
-                            self.gallery().insert(key, p).map(|_| ())
-                        })
-                    })
-                })
-                .collect();
-            workers.into_iter().try_for_each(|w| match w.join() {
-                Ok(r) => r.map_err(unavailable),
-                Err(_) => Err(unavailable("an insert thread panicked")),
-            })
-        })
-    }
-
     /// Enrols `records` without searching them (see the module documentation).
     pub fn bulk_enrol(&self, records: &[EnrolmentRecord]) -> Result<BulkStats, EngineError> {
         let mut stats = BulkStats::default();
@@ -104,7 +74,12 @@ impl GalleryEngine {
             .map(|(r, _)| convert::person_meta(0, r))
             .collect();
         let keys = self.registry().intents(metas).map_err(unavailable)?;
-        self.insert_concurrently(&usable, &keys)?;
+        let batch: Vec<(u64, &PreparedPerson)> = keys
+            .iter()
+            .zip(&usable)
+            .map(|(&k, (_, p))| (k, p))
+            .collect();
+        self.gallery().insert_batch(&batch).map_err(unavailable)?;
         self.registry()
             .outcomes(&keys, &Outcome::Single)
             .map_err(unavailable)?;

@@ -9,9 +9,10 @@
 //! `i * NS + j` at bit `(i * NS + j) % 64` of word `(i * NS + j) / 64`; the mask follows the
 //! ND layers in the same cell order.
 
+use std::cell::RefCell;
 use std::f32::consts::{PI, TAU};
 
-use super::geometry::{angle_diff, convex_hull, within_hull, Point};
+use super::geometry::{angle_diff, HullTest, Point};
 use super::params::MccParams;
 use crate::template::FingerTemplate;
 
@@ -139,13 +140,114 @@ pub fn prepare(template: &FingerTemplate, params: &MccParams) -> PreparedTemplat
 }
 
 /// Builds every usable cylinder of a template with prebuilt tables.
+///
+/// Uses a per-thread [`PrepareScratch`]; see [`prepare_into`] for the construction.
 pub fn prepare_with(
     template: &FingerTemplate,
     params: &MccParams,
     tables: &CylinderTables,
 ) -> PreparedTemplate {
-    let points = to_points(template);
-    let hull = convex_hull(&points);
+    SCRATCH.with(|s| match s.try_borrow_mut() {
+        Ok(mut s) => prepare_into(template, params, tables, &mut s),
+        Err(_) => prepare_into(template, params, tables, &mut PrepareScratch::default()),
+    })
+}
+
+thread_local! {
+    static SCRATCH: RefCell<PrepareScratch> = RefCell::new(PrepareScratch::default());
+}
+
+/// A neighbouring minutia of the cylinder being built: position and the directional
+/// contributions of its direction relative to the centre minutia.
+#[derive(Debug, Clone, Copy)]
+struct Neighbour<'t> {
+    x: f32,
+    y: f32,
+    gd: &'t [f32; MAX_ND],
+}
+
+/// Working buffers of cylinder construction, reused from template to template. Per-cell
+/// vectors are indexed by grid cell `i * NS + j`.
+#[derive(Debug, Default)]
+pub struct PrepareScratch {
+    points: Vec<Point>,
+    order: Vec<usize>,
+    hull: HullTest,
+    /// Cells inside the disc, in grid order.
+    disc: Vec<usize>,
+    /// Per cell: inside the disc.
+    in_disc: Vec<bool>,
+    /// Per cell: offset from the centre minutia before rotation.
+    us: Vec<f32>,
+    vs: Vec<f32>,
+    /// Per cell: centre in template axes (cells of the current cylinder).
+    xs: Vec<f32>,
+    ys: Vec<f32>,
+    /// Per cell: inside the disc and the enlarged hull.
+    valid: Vec<bool>,
+    /// Per cell: summed contributions per angular layer.
+    sums: Vec<[f32; MAX_ND]>,
+}
+
+/// Grid rows (or columns) whose centre offset `delta_s · (i − half)` may lie within `r`
+/// of `at`: a superset of those a cell within the spatial reach can be in; all of them
+/// when the geometry is degenerate.
+#[inline]
+fn cell_range(at: f32, r: f32, delta_s: f32, half: f32, ns: usize) -> std::ops::Range<usize> {
+    let lo = (at - r) / delta_s + half;
+    let hi = (at + r) / delta_s + half;
+    if !(lo.is_finite() && hi.is_finite() && delta_s > 0.0) || lo.abs().max(hi.abs()) > 1e6 {
+        return 0..ns;
+    }
+    if hi < 0.0 {
+        return 0..0;
+    }
+    // Ceiling of `lo` and floor of `hi` by truncation (exact below 2²⁴); a negative `lo`
+    // saturates to 0.
+    let mut first = lo as usize;
+    if lo > 0.0 && (first as f32) < lo {
+        first += 1;
+    }
+    let last = hi as usize;
+    first..(last + 1).min(ns)
+}
+
+/// Builds every usable cylinder of a template with prebuilt tables and caller-provided
+/// buffers.
+///
+/// The result is bit for bit what the direct construction gives (every disc cell against
+/// every neighbour, in neighbour order). The work is arranged differently: a cylinder
+/// first tests its cells against the hull and is dropped before any summation when too
+/// few are valid; then each neighbour adds its contribution only to the valid cells of the
+/// few grid rows and columns within the spatial reach of it (plus a one-pixel allowance for
+/// rounding), and the exact distance test decides as before. A cell still receives its
+/// contributions in neighbour order, so its sums, and its bits, are unchanged.
+pub fn prepare_into(
+    template: &FingerTemplate,
+    params: &MccParams,
+    tables: &CylinderTables,
+    scratch: &mut PrepareScratch,
+) -> PreparedTemplate {
+    let PrepareScratch {
+        points,
+        order,
+        hull,
+        disc,
+        in_disc,
+        us,
+        vs,
+        xs,
+        ys,
+        valid,
+        sums,
+    } = scratch;
+    points.clear();
+    points.extend(template.minutiae.iter().map(|m| Point {
+        x: f32::from(m.x),
+        y: -f32::from(m.y),
+        theta: m.angle_rad(),
+    }));
+    hull.rebuild(points, params.omega);
     let ns = params.ns;
     let nd = params.nd.min(MAX_ND);
     let wpl = params.words_per_layer();
@@ -154,85 +256,137 @@ pub fn prepare_with(
     let reach = 3.0 * params.sigma_s;
     let reach2 = reach * reach;
     let neighbourhood2 = (params.radius + reach) * (params.radius + reach);
+    let candidate_reach = reach.abs() + 1.0;
 
-    // Cell offsets relative to the centre minutia, before rotation, for cells in the disc.
     let half = (ns as f32 - 1.0) / 2.0;
-    let disc: Vec<(usize, f32, f32)> = (0..ns * ns)
-        .map(|c| {
-            (
-                c,
-                delta_s * ((c / ns) as f32 - half),
-                delta_s * ((c % ns) as f32 - half),
-            )
-        })
-        .filter(|&(_, u, v)| u * u + v * v <= params.radius * params.radius)
-        .collect();
+    let cells = ns * ns;
+    us.clear();
+    us.extend((0..cells).map(|c| delta_s * ((c / ns) as f32 - half)));
+    vs.clear();
+    vs.extend((0..cells).map(|c| delta_s * ((c % ns) as f32 - half)));
+    in_disc.clear();
+    in_disc.extend(
+        us.iter()
+            .zip(vs.iter())
+            .map(|(&u, &v)| u * u + v * v <= params.radius * params.radius),
+    );
+    disc.clear();
+    disc.extend((0..cells).filter(|&c| in_disc[c]));
+    xs.clear();
+    xs.resize(cells, 0.0);
+    ys.clear();
+    ys.resize(cells, 0.0);
+    valid.clear();
+    valid.resize(cells, false);
+    sums.clear();
+    sums.resize(cells, [0.0; MAX_ND]);
+    let min_valid = params.min_vc * disc.len() as f32;
 
     // Cylinders are stored in order of direction, so a comparison finds the cylinders within
-    // the allowed direction difference as one contiguous (circular) run.
-    let mut by_direction: Vec<usize> = (0..points.len()).collect();
-    by_direction.sort_by_key(|&i| (template.minutiae[i].angle, i));
+    // the allowed direction difference as one contiguous (circular) run. The keys are
+    // distinct, so the unstable sort gives the stable order.
+    order.clear();
+    order.extend(0..points.len());
+    order.sort_unstable_by_key(|&i| (template.minutiae[i].angle, i));
+    let n = points.len();
     let mut out = PreparedTemplate {
+        points: Vec::with_capacity(n),
+        directions: Vec::with_capacity(n),
+        source_index: Vec::with_capacity(n),
+        bits: Vec::with_capacity(n * stride),
         stride,
-        minutiae: points.len(),
-        ..Default::default()
+        minutiae: n,
     };
-    let mut neighbours: Vec<(f32, f32, &[f32; MAX_ND])> = Vec::new();
+    let mut neighbours: Vec<Neighbour<'_>> = Vec::with_capacity(n);
     let mut cyl = vec![0u64; stride];
-    for &index in &by_direction {
-        let m = &points[index];
+    for &index in order.iter() {
+        let m = points[index];
         let m_angle = template.minutiae[index].angle;
         neighbours.clear();
-        for (t, n) in points.iter().enumerate() {
-            let (dx, dy) = (n.x - m.x, n.y - m.y);
+        for (t, p) in points.iter().enumerate() {
+            let (dx, dy) = (p.x - m.x, p.y - m.y);
             if t != index && dx * dx + dy * dy <= neighbourhood2 {
                 let turn = m_angle.wrapping_sub(template.minutiae[t].angle);
-                neighbours.push((n.x, n.y, &tables.directional[usize::from(turn)]));
+                neighbours.push(Neighbour {
+                    x: p.x,
+                    y: p.y,
+                    gd: &tables.directional[usize::from(turn)],
+                });
             }
         }
         if neighbours.len() < params.min_m {
             continue;
         }
-        cyl.iter_mut().for_each(|w| *w = 0);
         let (sin, cos) = m.theta.sin_cos();
-        let mut valid_cells = 0;
-        for &(c, u, v) in &disc {
-            let px = m.x + cos * u - sin * v;
-            let py = m.y + sin * u + cos * v;
-            if !within_hull(&hull, px, py, params.omega) {
+        for (((x, y), &u), &v) in xs
+            .iter_mut()
+            .zip(ys.iter_mut())
+            .zip(us.iter())
+            .zip(vs.iter())
+        {
+            *x = m.x + cos * u - sin * v;
+            *y = m.y + sin * u + cos * v;
+        }
+        hull.contains_many(xs, ys, in_disc, valid);
+        let valid_cells = disc.iter().filter(|&&c| valid[c]).count();
+        if (valid_cells as f32) < min_valid {
+            continue;
+        }
+        for &c in disc.iter() {
+            sums[c] = [0.0; MAX_ND];
+        }
+        for nb in &neighbours {
+            // The neighbour in the cylinder's axes: cell (i, j) is centred at
+            // (delta_s · (i − half), delta_s · (j − half)).
+            let (dx, dy) = (nb.x - m.x, nb.y - m.y);
+            let u = cos * dx + sin * dy;
+            let v = cos * dy - sin * dx;
+            let cols = cell_range(v, candidate_reach, delta_s, half, ns);
+            for i in cell_range(u, candidate_reach, delta_s, half, ns) {
+                for c in i * ns + cols.start..i * ns + cols.end {
+                    if !valid[c] {
+                        continue;
+                    }
+                    let (px, py) = (xs[c], ys[c]);
+                    let d2 = (nb.x - px) * (nb.x - px) + (nb.y - py) * (nb.y - py);
+                    if d2 > reach2 {
+                        continue;
+                    }
+                    // `d2` is at most `reach2` here (or NaN, which both casts send to 0),
+                    // so the i32 cast truncates as a usize cast would.
+                    let step = (d2 * SPATIAL_STEPS_PER_PX2) as i32 as usize;
+                    let gs = tables.spatial.get(step).copied().unwrap_or(0.0);
+                    for (s, &g) in sums[c].iter_mut().zip(nb.gd.iter()) {
+                        *s += gs * g;
+                    }
+                }
+            }
+        }
+        cyl.iter_mut().for_each(|w| *w = 0);
+        for &c in disc.iter() {
+            if !valid[c] {
                 continue;
             }
-            valid_cells += 1;
             let (word, bit) = (c / 64, c % 64);
             cyl[nd * wpl + word] |= 1 << bit;
-            let mut sums = [0.0f32; MAX_ND];
-            for &(nx, ny, gd) in &neighbours {
-                let d2 = (nx - px) * (nx - px) + (ny - py) * (ny - py);
-                if d2 > reach2 {
-                    continue;
-                }
-                let step = (d2 * SPATIAL_STEPS_PER_PX2) as usize;
-                let gs = tables.spatial.get(step).copied().unwrap_or(0.0);
-                for k in 0..MAX_ND {
-                    sums[k] += gs * gd[k];
-                }
-            }
-            for (k, &s) in sums.iter().enumerate().take(nd) {
+            for (k, &s) in sums[c].iter().enumerate().take(nd) {
                 if s > params.mu_psi {
                     cyl[k * wpl + word] |= 1 << bit;
                 }
             }
         }
-        if (valid_cells as f32) < params.min_vc * disc.len() as f32 {
-            continue;
-        }
-        out.points.push(*m);
+        out.points.push(m);
         out.source_index.push(index as u16);
         out.directions.push(m_angle);
         out.bits.extend_from_slice(&cyl);
     }
     out
 }
+
+#[cfg(test)]
+mod equivalence;
+#[cfg(test)]
+mod reference;
 
 #[cfg(test)]
 mod tests {

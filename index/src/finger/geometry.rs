@@ -85,6 +85,169 @@ pub fn within_hull(hull: &[(f32, f32)], x: f32, y: f32, margin: f32) -> bool {
     }
 }
 
+/// Convex hull as [`convex_hull`] computes it, written into `hull` with `sorted` as the
+/// working buffer (both reused across calls, so no allocation once they have grown).
+pub fn convex_hull_into(
+    points: &[Point],
+    sorted: &mut Vec<(f32, f32)>,
+    hull: &mut Vec<(f32, f32)>,
+) {
+    sorted.clear();
+    sorted.extend(points.iter().map(|p| (p.x, p.y)));
+    // Points equal under `total_cmp` have identical bits, so an unstable sort gives the
+    // sequence the stable sort of `convex_hull` gives.
+    sorted.sort_unstable_by(|a, b| a.0.total_cmp(&b.0).then(a.1.total_cmp(&b.1)));
+    sorted.dedup();
+    hull.clear();
+    if sorted.len() < 3 {
+        hull.extend_from_slice(sorted);
+        return;
+    }
+    let cross = |o: (f32, f32), a: (f32, f32), b: (f32, f32)| {
+        (a.0 - o.0) * (b.1 - o.1) - (a.1 - o.1) * (b.0 - o.0)
+    };
+    for &p in sorted.iter() {
+        while hull.len() >= 2 && cross(hull[hull.len() - 2], hull[hull.len() - 1], p) <= 0.0 {
+            hull.pop();
+        }
+        hull.push(p);
+    }
+    let lower = hull.len() + 1;
+    for &p in sorted.iter().rev().skip(1) {
+        while hull.len() >= lower && cross(hull[hull.len() - 2], hull[hull.len() - 1], p) <= 0.0 {
+            hull.pop();
+        }
+        hull.push(p);
+    }
+    hull.pop();
+}
+
+/// One hull edge from `a` along `(ex, ey)`, with its bounding box.
+#[derive(Debug, Clone, Copy, Default)]
+struct Edge {
+    ax: f32,
+    ay: f32,
+    ex: f32,
+    ey: f32,
+    len2: f32,
+    min_x: f32,
+    max_x: f32,
+    min_y: f32,
+    max_y: f32,
+}
+
+/// [`within_hull`] for many points against one hull and margin: the edge vectors and
+/// lengths are computed once, and an edge whose bounding box lies clearly farther than the
+/// margin from the point is passed over without the distance computation.
+///
+/// Every test evaluates the same floating-point expressions as [`within_hull`], so the
+/// answers are identical. The bounding-box shortcut only skips an edge when the point is
+/// more than `|margin| + 1` away from the box on one axis: the point `a + t·e` that
+/// [`within_hull`] measures against lies in the box up to rounding (below 0.05 for
+/// coordinates under 2¹⁶), so its computed squared distance exceeds `margin²` too.
+#[derive(Debug, Clone, Default)]
+pub struct HullTest {
+    sorted: Vec<(f32, f32)>,
+    vertices: Vec<(f32, f32)>,
+    edges: Vec<Edge>,
+    margin2: f32,
+    reject: f32,
+}
+
+impl HullTest {
+    /// Rebuilds the test for the hull of `points` enlarged by `margin`.
+    pub fn rebuild(&mut self, points: &[Point], margin: f32) {
+        convex_hull_into(points, &mut self.sorted, &mut self.vertices);
+        self.margin2 = margin * margin;
+        self.reject = margin.abs() + 1.0;
+        self.edges.clear();
+        let n = self.vertices.len();
+        if n < 2 {
+            return;
+        }
+        for i in 0..n {
+            let (a, b) = (self.vertices[i], self.vertices[(i + 1) % n]);
+            let (ex, ey) = (b.0 - a.0, b.1 - a.1);
+            self.edges.push(Edge {
+                ax: a.0,
+                ay: a.1,
+                ex,
+                ey,
+                len2: ex * ex + ey * ey,
+                min_x: a.0.min(b.0),
+                max_x: a.0.max(b.0),
+                min_y: a.1.min(b.1),
+                max_y: a.1.max(b.1),
+            });
+        }
+    }
+
+    /// The hull's vertices, counter-clockwise (as [`convex_hull`] returns them).
+    pub fn vertices(&self) -> &[(f32, f32)] {
+        &self.vertices
+    }
+
+    /// Whether `(x, y)` lies inside the hull enlarged by the margin: the answer of
+    /// [`within_hull`].
+    #[inline]
+    pub fn contains(&self, x: f32, y: f32) -> bool {
+        match self.vertices.len() {
+            0 => false,
+            1 => {
+                let h = self.vertices[0];
+                (x - h.0).powi(2) + (y - h.1).powi(2) <= self.margin2
+            }
+            n => {
+                let inside = n >= 3
+                    && self
+                        .edges
+                        .iter()
+                        .all(|e| e.ex * (y - e.ay) - e.ey * (x - e.ax) >= 0.0);
+                inside || self.edges.iter().any(|e| self.near_edge(e, x, y))
+            }
+        }
+    }
+
+    /// [`HullTest::contains`] for the points `(xs[i], ys[i])` where `wanted[i]`, written to
+    /// `out[i]` (`false` where not wanted). The inside test runs edge by edge over all the
+    /// points at once (the same expression per point and edge, so it vectorises and gives
+    /// the same answers); only wanted points outside the hull go through the margin test.
+    pub fn contains_many(&self, xs: &[f32], ys: &[f32], wanted: &[bool], out: &mut [bool]) {
+        let n = self.vertices.len();
+        if n < 2 {
+            for (((o, &x), &y), &w) in out.iter_mut().zip(xs).zip(ys).zip(wanted) {
+                *o = w && self.contains(x, y);
+            }
+            return;
+        }
+        out.iter_mut().for_each(|o| *o = n >= 3);
+        if n >= 3 {
+            for e in &self.edges {
+                for ((o, &x), &y) in out.iter_mut().zip(xs).zip(ys) {
+                    *o &= e.ex * (y - e.ay) - e.ey * (x - e.ax) >= 0.0;
+                }
+            }
+        }
+        for (((o, &x), &y), &w) in out.iter_mut().zip(xs).zip(ys).zip(wanted) {
+            *o = w && (*o || self.edges.iter().any(|e| self.near_edge(e, x, y)));
+        }
+    }
+
+    #[inline]
+    fn near_edge(&self, e: &Edge, x: f32, y: f32) -> bool {
+        let r = self.reject;
+        if x < e.min_x - r || x > e.max_x + r || y < e.min_y - r || y > e.max_y + r {
+            return false;
+        }
+        let t = if e.len2 > 0.0 {
+            (((x - e.ax) * e.ex + (y - e.ay) * e.ey) / e.len2).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        (x - e.ax - t * e.ex).powi(2) + (y - e.ay - t * e.ey).powi(2) <= self.margin2
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -303,6 +303,22 @@ impl Gallery {
         Ok(self.store.insert(key, bytemuck::bytes_of(&record), &blob)?)
     }
 
+    /// Inserts prepared people under their keys with one commit (see
+    /// [`Store::insert_batch`]): nothing is applied when a key is live or given twice or a
+    /// person cannot be encoded, and the call returns once every entry is durable. Returns
+    /// the LSN of the last entry.
+    pub fn insert_batch(&self, people: &[(u64, &PreparedPerson)]) -> Result<u64, GalleryError> {
+        let encoded: Vec<(PersonRecord, Vec<u8>)> = people
+            .iter()
+            .map(|&(key, person)| Self::encode(key, person))
+            .collect::<Result<_, _>>()?;
+        let items: Vec<(u64, &[u8], &[u8])> = encoded
+            .iter()
+            .map(|(record, blob)| (record.key, bytemuck::bytes_of(record), blob.as_slice()))
+            .collect();
+        Ok(self.store.insert_batch(&items)?)
+    }
+
     /// Prepares and inserts an enrolment under `key` (no search).
     pub fn enrol(&self, key: u64, enrolment: &Enrolment) -> Result<u64, GalleryError> {
         self.insert(key, &self.prepare(enrolment)?)

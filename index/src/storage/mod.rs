@@ -38,6 +38,9 @@ pub use bitmap::DeleteBitmap;
 pub use blob::BlobRef;
 pub use error::{FileKind, Result, StorageError};
 pub use segment::{SlotAddr, SlotMeta};
-pub use store::{CompactionReport, RecoveryReport, Store, StoreConfig, BLOB_NAME, LOCK_NAME};
+pub use store::{
+    CompactionReport, RecoveryReport, Store, StoreConfig, BLOB_NAME, INSERT_BATCH_LOCK_RUN,
+    LOCK_NAME,
+};
 pub use view::{RecordRef, SegmentView, Snapshot};
 pub use wal::{Durability, WalReplay};
