@@ -537,6 +537,21 @@ async fn a_callback_pending_at_shutdown_is_delivered_after_restart() {
     let got = next(&mut rx).await;
     assert_eq!(got["request_id"], "late-1");
     assert_eq!(got["verdict"], "single");
+    // The delivery is marked done in the outbox just after the receiver answers.
+    let mut left = 1;
+    for _ in 0..50 {
+        let d = dir.path().to_path_buf();
+        left = tokio::task::spawn_blocking(move || {
+            tunggal::engine::outbox::Outbox::open(&d).unwrap().1.len()
+        })
+        .await
+        .unwrap();
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(left, 0, "the delivered callback is still pending");
     s.stop().await;
     // Delivered notices are not posted again on the next start.
     let s = start(dir.path()).await;

@@ -25,6 +25,7 @@ const SEED: u64 = 23;
 const PERSONS: usize = 40;
 
 fn open_engine(dir: &Path) -> GalleryEngine {
+    std::fs::create_dir_all(dir).unwrap();
     let cases = Arc::new(CaseStore::open(dir).unwrap());
     let options = EngineOptions {
         calibration_persons: 120,

@@ -72,6 +72,9 @@ pub struct Notice {
 pub struct Notifier {
     tx: mpsc::UnboundedSender<(Option<u64>, Notice)>,
     outbox: Option<Arc<Outbox>>,
+    /// Deliveries stop retrying once every notifier is gone (the engine closed); journalled
+    /// notices then wait for the next start.
+    _alive: Arc<()>,
 }
 
 impl Notifier {
@@ -183,11 +186,15 @@ async fn post(tls: Option<&TlsConnector>, n: &Notice) -> Result<(), String> {
 async fn deliver(
     tls: Option<TlsConnector>,
     outbox: Option<Arc<Outbox>>,
+    alive: std::sync::Weak<()>,
     id: Option<u64>,
     n: Notice,
 ) {
     let mut wait = FIRST_WAIT;
     for attempt in 1..=ATTEMPTS {
+        if alive.strong_count() == 0 {
+            return;
+        }
         match post(tls.as_ref(), &n).await {
             Ok(()) => {
                 if let (Some(outbox), Some(id)) = (outbox, id) {
@@ -222,12 +229,19 @@ fn start(
         let _ = tx.send((Some(id), n));
     }
     let task_outbox = outbox.clone();
+    let alive = Arc::new(());
+    let weak = Arc::downgrade(&alive);
     tokio::spawn(async move {
         while let Some((id, notice)) = rx.recv().await {
-            tokio::spawn(deliver(tls.clone(), task_outbox.clone(), id, notice));
+            let (tls, outbox, weak) = (tls.clone(), task_outbox.clone(), weak.clone());
+            tokio::spawn(deliver(tls, outbox, weak, id, notice));
         }
     });
-    Notifier { tx, outbox }
+    Notifier {
+        tx,
+        outbox,
+        _alive: alive,
+    }
 }
 
 /// Starts an in-memory posting task on the current runtime (notices pending at shutdown
