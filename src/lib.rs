@@ -7,6 +7,7 @@ pub mod dedup;
 pub mod engine;
 pub mod eval;
 pub mod loadgen;
+pub mod ops;
 pub mod plot;
 pub mod review;
 pub mod service;

@@ -69,7 +69,7 @@ async fn start(dir: &Path) -> Running {
     .await
     .unwrap()
     .unwrap();
-    engine.set_notifier(tunggal::engine::callback::spawn());
+    engine.set_notifier(tunggal::engine::callback::spawn_durable(dir, None).unwrap());
     let engine = Arc::new(engine);
     let service = Service::bind(config, engine.clone(), cases, Some(ADMIN_KEY))
         .await
@@ -205,6 +205,19 @@ async fn verdicts_retry_reissue_nik_conflict_roles_and_restart() {
     }
     refs.dedup();
     assert_eq!(refs.len(), 12);
+    // Gallery size and matcher work in /metrics: twelve searches over 0, 1, …, 11 persons.
+    let m = String::from_utf8(get(&s.url("/metrics"), ADMIN_KEY).await.body).unwrap();
+    let value = |name: &str| -> u64 {
+        m.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("{name} missing from {m}"))
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(value("tunggal_gallery_persons"), 12);
+    assert_eq!(value("tunggal_matcher_searches_total"), 12);
+    assert_eq!(value("tunggal_matcher_persons_scanned_total"), 66);
+    assert!(value("tunggal_matcher_comparisons_total") > 0);
 
     // A new capture of person 3 under an alias at another service point: duplicate.
     let dup_body = body(&pop, 3, 1, Some(1), "d-1", "sp-2");
@@ -373,6 +386,11 @@ async fn concurrent_enrolments_of_one_person_yield_one_single() {
 
 /// A local callback receiver: every POSTed JSON body goes to the channel.
 async fn receiver() -> (String, tokio::sync::mpsc::UnboundedReceiver<Value>) {
+    receiver_at("127.0.0.1:0").await
+}
+
+/// [`receiver`] on a given address.
+async fn receiver_at(at: &str) -> (String, tokio::sync::mpsc::UnboundedReceiver<Value>) {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let app = axum::Router::new().route(
         "/cb",
@@ -384,7 +402,7 @@ async fn receiver() -> (String, tokio::sync::mpsc::UnboundedReceiver<Value>) {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = tokio::net::TcpListener::bind(at).await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
     (format!("http://{addr}/cb"), rx)
@@ -434,5 +452,110 @@ async fn callbacks_post_final_verdicts() {
     let got = next(&mut rx).await;
     assert_eq!(got["request_id"], "cb-2");
     assert_eq!(got["status"], "refused");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cleared_applicant_is_searched_against_persons_enrolled_meanwhile() {
+    let dir = tempfile::tempdir().unwrap();
+    let pop = Population::new(SEED);
+    let s = start(dir.path()).await;
+    let sp1 = sp_key(&s, "sp-1").await;
+    for id in 0..6u64 {
+        let v = enrol(
+            &s,
+            &sp1,
+            &body(&pop, id, 0, None, &format!("g-{id}"), "sp-1"),
+        )
+        .await;
+        assert_eq!(v["verdict"], "single", "person {id}: {v}");
+    }
+    // Person 30 claims person 2's NIK: a NIK conflict, held for review outside the gallery.
+    let mut claim = body(&pop, 30, 0, None, "n-30", "sp-1");
+    let owner = body(&pop, 2, 0, None, "x", "sp-1");
+    for field in ["nik", "sex", "date_of_birth"] {
+        claim[field] = owner[field].clone();
+    }
+    let held = enrol(&s, &sp1, &claim).await;
+    assert_eq!(held["duplicate_reason"], "nik_conflict", "{held}");
+    // While the case is open, person 30 enrols under their own NIK: nobody enrolled matches.
+    let own = enrol(&s, &sp1, &body(&pop, 30, 1, None, "o-30", "sp-1")).await;
+    assert_eq!(own["verdict"], "single", "{own}");
+
+    // Analysts clear the claim: the applicant enters the gallery in order, and its match
+    // with the person enrolled meanwhile becomes a gallery-pair case.
+    let case_id = held["case_id"].as_str().unwrap();
+    let case = s.engine().cases().get(case_id).unwrap();
+    s.engine()
+        .case_closed(case_id, &case.new.applicant, &CaseOutcome::Cleared)
+        .unwrap();
+    let mut pairs = Vec::new();
+    s.engine().cases().for_each(|c| {
+        if c.kind() == tunggal::cases::CaseKind::GalleryPair {
+            pairs.push(c.clone());
+        }
+    });
+    assert_eq!(pairs.len(), 1, "{pairs:?}");
+    assert_eq!(pairs[0].new.applicant.request_id, "n-30");
+    assert_eq!(pairs[0].new.candidates[0].person.request_id, "o-30");
+    // Every later enrolment sees the cleared applicant.
+    let again = enrol(&s, &sp1, &body(&pop, 30, 2, Some(3), "a-30", "sp-1")).await;
+    assert_eq!(again["verdict"], "duplicate", "{again}");
+    let found: Vec<&str> = again["candidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["request_id"].as_str())
+        .collect();
+    assert!(
+        found.contains(&"n-30") && found.contains(&"o-30"),
+        "{again}"
+    );
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callback_pending_at_shutdown_is_delivered_after_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let pop = Population::new(SEED + 3);
+    // A free port with nobody listening yet: every attempt before the restart fails.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let s = start(dir.path()).await;
+    let sp1 = sp_key(&s, "sp-1").await;
+    let mut a = body(&pop, 1, 0, None, "late-1", "sp-1");
+    a["callback_url"] = json!(format!("http://127.0.0.1:{port}/cb"));
+    let v = enrol(&s, &sp1, &a).await;
+    assert_eq!(v["verdict"], "single");
+    s.stop().await;
+
+    let (_, mut rx) = receiver_at(&format!("127.0.0.1:{port}")).await;
+    let s = start(dir.path()).await;
+    let got = next(&mut rx).await;
+    assert_eq!(got["request_id"], "late-1");
+    assert_eq!(got["verdict"], "single");
+    // The delivery is marked done in the outbox just after the receiver answers.
+    let mut left = 1;
+    for _ in 0..50 {
+        let d = dir.path().to_path_buf();
+        left = tokio::task::spawn_blocking(move || {
+            tunggal::engine::outbox::Outbox::open(&d).unwrap().1.len()
+        })
+        .await
+        .unwrap();
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(left, 0, "the delivered callback is still pending");
+    s.stop().await;
+    // Delivered notices are not posted again on the next start.
+    let s = start(dir.path()).await;
+    let quiet = tokio::time::timeout(std::time::Duration::from_millis(1500), rx.recv()).await;
+    assert!(quiet.is_err(), "a delivered callback was posted again");
     s.stop().await;
 }

@@ -541,6 +541,11 @@ impl CaseStore {
         Ok(ids)
     }
 
+    /// Calls `f` on every case, in opening order (under the read lock: keep `f` short).
+    pub fn for_each(&self, f: impl FnMut(&Case)) {
+        self.read().cases.iter().for_each(f);
+    }
+
     /// The case with this id.
     pub fn get(&self, case_id: &str) -> Option<Case> {
         let inner = self.read();

@@ -7,6 +7,7 @@ mod eval;
 mod gen;
 mod gen_requests;
 mod loadgen;
+mod offline;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -43,6 +44,11 @@ enum Command {
     /// Fault drills against a `tunggal serve` child process.
     #[command(subcommand)]
     Drill(drill::DrillCommand),
+    /// Bulk-load a directory of enrolment bodies without search (server stopped; resumable).
+    Import(offline::ImportArgs),
+    /// Open a case for every suspected duplicate pair in the gallery (server stopped;
+    /// resumable).
+    DedupGallery(offline::DedupGalleryArgs),
 }
 
 impl Cli {
@@ -58,6 +64,8 @@ impl Cli {
             Command::Identify(args) => args.run("/v1/identify"),
             Command::Loadgen(args) => args.run(),
             Command::Drill(cmd) => cmd.run(),
+            Command::Import(args) => args.run(),
+            Command::DedupGallery(args) => args.run(),
         }
     }
 }

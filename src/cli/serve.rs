@@ -44,7 +44,7 @@ pub struct ServeArgs {
     demo_probes: u64,
 }
 
-fn env_var(name: &str) -> Option<String> {
+pub(super) fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
@@ -136,7 +136,11 @@ impl ServeArgs {
             })
             .await
             .context("opening the gallery engine")??;
-            engine.set_notifier(crate::engine::callback::spawn());
+            let callback_ca = env_var("TUNGGAL_CALLBACK_CA_FILE").map(PathBuf::from);
+            engine.set_notifier(crate::engine::callback::spawn_durable(
+                &config.data_dir,
+                callback_ca.as_deref(),
+            )?);
             let recovery = engine.recovery();
             tracing::info!(
                 persons = engine.gallery().len(),

@@ -34,13 +34,26 @@ impl std::ops::AddAssign for BulkStats {
     }
 }
 
+/// Records a bulk load could not use: index in the input and rejection reason code.
+pub type Unusable = Vec<(usize, &'static str)>;
+
 impl GalleryEngine {
     /// Enrols `records` without searching them (see the module documentation).
     pub fn bulk_enrol(&self, records: &[EnrolmentRecord]) -> Result<BulkStats, EngineError> {
+        self.bulk_enrol_detailed(records).map(|(stats, _)| stats)
+    }
+
+    /// [`GalleryEngine::bulk_enrol`], also naming each unusable record: its index in
+    /// `records` and its rejection reason code.
+    pub fn bulk_enrol_detailed(
+        &self,
+        records: &[EnrolmentRecord],
+    ) -> Result<(BulkStats, Unusable), EngineError> {
         let mut stats = BulkStats::default();
-        let fresh: Vec<&EnrolmentRecord> = records
+        let fresh: Vec<(usize, &EnrolmentRecord)> = records
             .iter()
-            .filter(|r| {
+            .enumerate()
+            .filter(|(_, r)| {
                 let o = &r.origin;
                 let known = self
                     .registry()
@@ -51,23 +64,34 @@ impl GalleryEngine {
             })
             .collect();
         let config = *self.search_config();
-        let prepared: Vec<Option<PreparedPerson>> = fresh
+        let prepared: Vec<Result<PreparedPerson, &'static str>> = fresh
             .par_iter()
-            .map(|r| {
-                self.gallery()
+            .map(|(_, r)| {
+                let p = self
+                    .gallery()
                     .prepare(&convert::enrolment(&r.probe))
-                    .ok()
-                    .filter(|p| search::check(p, &config).is_none())
+                    .map_err(|_| "unusable_templates")?;
+                match search::check(&p, &config) {
+                    Some(rejection) => Err(super::rejection_reason(&rejection)),
+                    None => Ok(p),
+                }
             })
             .collect();
+        let mut unusable = Vec::new();
         let usable: Vec<(&EnrolmentRecord, PreparedPerson)> = fresh
             .into_iter()
             .zip(prepared)
-            .filter_map(|(r, p)| p.map(|p| (r, p)))
+            .filter_map(|((i, r), p)| match p {
+                Ok(p) => Some((r, p)),
+                Err(reason) => {
+                    unusable.push((i, reason));
+                    None
+                }
+            })
             .collect();
-        stats.unusable = records.len() - stats.already_present - usable.len();
+        stats.unusable = unusable.len();
         if usable.is_empty() {
-            return Ok(stats);
+            return Ok((stats, unusable));
         }
         let metas = usable
             .iter()
@@ -84,6 +108,6 @@ impl GalleryEngine {
             .outcomes(&keys, &Outcome::Single)
             .map_err(unavailable)?;
         stats.imported = keys.len();
-        Ok(stats)
+        Ok((stats, unusable))
     }
 }

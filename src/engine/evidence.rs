@@ -11,7 +11,8 @@ use super::convert::{contract_eye, stored_enrolment, stored_iris_template};
 use super::registry::{key_of, Entry, Outcome, Resolution};
 use super::GalleryEngine;
 use crate::cases::{
-    CaseOutcome, CaseOutcomeSink, Evidence, FingerComparison, IrisComparison, PersonSummary,
+    CaseKind, CaseOutcome, CaseOutcomeSink, Evidence, FingerComparison, IrisComparison,
+    PersonSummary,
 };
 
 /// A person's fingers by slot and irises by gallery eye (0 left, 1 right).
@@ -69,14 +70,17 @@ impl GalleryEngine {
         let gallery = self.gallery();
         let resolution = match outcome {
             CaseOutcome::Cleared => {
-                if let Some(Outcome::Duplicate { biometrics, .. }) = &e.outcome {
+                if let Some(Outcome::Duplicate {
+                    biometrics,
+                    candidates,
+                    ..
+                }) = &e.outcome
+                {
                     if !gallery.snapshot().contains(e.key) {
                         let prepared = gallery
                             .prepare(&stored_enrolment(biometrics))
                             .map_err(|x| x.to_string())?;
-                        gallery
-                            .insert(e.key, &prepared)
-                            .map_err(|x| x.to_string())?;
+                        self.insert_cleared(e, &prepared, candidates)?;
                     }
                 }
                 Resolution::Cleared
@@ -169,7 +173,12 @@ impl CaseOutcomeSink for GalleryEngine {
             .registry()
             .get(key)
             .ok_or_else(|| format!("case {case_id}: no such applicant"))?;
-        if e.resolution.is_some() {
+        // A gallery pair acts on an enrolled person, whatever became of its own enrolment.
+        let pair = self
+            .cases()
+            .get(case_id)
+            .is_some_and(|c| c.kind() == CaseKind::GalleryPair);
+        if e.resolution.is_some() && !pair {
             return Ok(());
         }
         self.resolve(&e, outcome)?;

@@ -18,11 +18,14 @@
 pub mod bulk;
 pub mod calibrate;
 pub mod callback;
+pub mod cleared;
 pub mod convert;
 pub mod demo;
 pub mod evidence;
 pub mod locks;
+pub mod outbox;
 pub mod registry;
+pub mod stats;
 pub mod synthetic;
 
 use std::path::{Path, PathBuf};
@@ -37,7 +40,7 @@ use tunggal_index::search::{
 
 use crate::cases::{CaseCandidate, CaseKind, CaseStore, NewCase};
 use crate::service::engine::{
-    Candidate, EngineError, EnrolmentEngine, PersonInfo, Verdict, Verification,
+    Candidate, EngineError, EngineStats, EnrolmentEngine, PersonInfo, Verdict, Verification,
 };
 use crate::service::journal::JournalError;
 use crate::service::record::{EnrolmentRecord, Origin, Probe};
@@ -111,6 +114,12 @@ pub struct GalleryEngine {
     nik_locks: NikLocks,
     recovery: Recovery,
     notifier: std::sync::OnceLock<callback::Notifier>,
+    counters: stats::MatchCounters,
+    /// Held shared by every ordered enrolment (search then insert through the deduplicator)
+    /// and exclusively by the insert of a cleared applicant, so that insert is ordered with
+    /// all of them: every enrolment either finished before it or searches a gallery that
+    /// holds the applicant.
+    order: std::sync::RwLock<()>,
 }
 
 impl std::fmt::Debug for GalleryEngine {
@@ -180,6 +189,8 @@ impl GalleryEngine {
             cases,
             nik_locks: NikLocks::default(),
             notifier: std::sync::OnceLock::new(),
+            counters: stats::MatchCounters::default(),
+            order: std::sync::RwLock::new(()),
             recovery: Recovery {
                 rolled_forward,
                 aborted,
@@ -263,6 +274,7 @@ impl GalleryEngine {
             self.dedup.config().iris_gate,
         )?;
         let hit = scorer(gallery).score_full(&query, &stored.record)?;
+        self.counters.comparison();
         Ok(Some(stage2::compare(
             gallery.preparer().matcher(),
             gallery.calibration(),
@@ -379,7 +391,11 @@ impl GalleryEngine {
             });
         }
         let Some(owner) = self.registry.by_nik(nik) else {
-            let decision = self.dedup.submit_prepared(key, prepared)?;
+            let decision = {
+                let _ordered = self.order.read().unwrap_or_else(|e| e.into_inner());
+                self.dedup.submit_prepared(key, prepared)?
+            };
+            self.counters.search(&decision.outcome);
             return Ok(match decision.outcome.verdict {
                 SearchVerdict::Single => Outcome::Single,
                 SearchVerdict::Duplicate(c) => Outcome::Duplicate {
@@ -395,6 +411,7 @@ impl GalleryEngine {
         // The NIK is enrolled: 1:1 against its holder, 1:N read-only, nobody inserted.
         let one = self.compare_one(&prepared, owner.key)?;
         let outcome = search::search(self.gallery(), &prepared, &config)?;
+        self.counters.search(&outcome);
         let others: Vec<SearchCandidate> = match outcome.verdict {
             SearchVerdict::Duplicate(c) => c.into_iter().filter(|c| c.key != owner.key).collect(),
             SearchVerdict::Single => Vec::new(),
@@ -498,6 +515,7 @@ impl EnrolmentEngine for GalleryEngine {
             .map_err(unavailable)?;
         let outcome =
             search::search(self.gallery(), &prepared, self.dedup.config()).map_err(unavailable)?;
+        self.counters.search(&outcome);
         Ok(match outcome.verdict {
             SearchVerdict::Duplicate(c) => c
                 .iter()
@@ -544,6 +562,16 @@ impl EnrolmentEngine for GalleryEngine {
         {
             Some(e) if e.outcome.is_some() => self.verdict_of(&e).map(Some),
             _ => Ok(None),
+        }
+    }
+
+    fn stats(&self) -> EngineStats {
+        let (searches, persons_scanned, comparisons) = self.counters.read();
+        EngineStats {
+            persons: self.gallery().len() as u64,
+            searches,
+            persons_scanned,
+            comparisons,
         }
     }
 

@@ -129,6 +129,24 @@ pub trait EnrolmentEngine: Evidence + CaseOutcomeSink + Send + Sync + 'static {
     /// The current verdict of an earlier enrolment from `origin` (a duplicate case may since
     /// have been resolved); `None` when the engine keeps no newer state than its first answer.
     fn status(&self, origin: &Origin, request_id: &str) -> Result<Option<Verdict>, EngineError>;
+
+    /// Gallery size and matcher counters for `/metrics` (all zero for an engine without them).
+    fn stats(&self) -> EngineStats {
+        EngineStats::default()
+    }
+}
+
+/// Gallery size and matcher work since the engine opened.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EngineStats {
+    /// Persons in the gallery now.
+    pub persons: u64,
+    /// 1:N searches run (enrolments, identifications).
+    pub searches: u64,
+    /// Gallery persons scored by the first stage, summed over searches.
+    pub persons_scanned: u64,
+    /// Full fingerprint/iris comparisons by the second stage and 1:1 checks.
+    pub comparisons: u64,
 }
 
 /// The engine shipped until the gallery lands: refuses every matching call.

@@ -281,6 +281,7 @@ pub async fn metrics(State(app): State<AppState>) -> Response {
         app.engine.is_wired(),
     );
     text.push_str(&super::metrics::render_cases(app.cases.counts(now_secs())));
+    text.push_str(&super::metrics::render_engine(app.engine.stats()));
     (
         [(
             header::CONTENT_TYPE,

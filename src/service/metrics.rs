@@ -6,6 +6,8 @@
 //! * `tunggal_queue_depth`, `tunggal_queue_capacity`
 //! * `tunggal_engine_wired`
 //! * `tunggal_cases_active`, `tunggal_cases_overdue`, `tunggal_cases_total`
+//! * `tunggal_gallery_persons`, `tunggal_matcher_searches_total`,
+//!   `tunggal_matcher_persons_scanned_total`, `tunggal_matcher_comparisons_total`
 //!
 //! Routes are the matched templates (`/v1/enrolments/{request_id}`), never raw paths, so no
 //! client value reaches a label.
@@ -154,6 +156,42 @@ pub fn render_cases(counts: crate::cases::CaseCounts) -> String {
     ] {
         let _ = writeln!(out, "# HELP {name} {help}");
         let _ = writeln!(out, "# TYPE {name} gauge");
+        let _ = writeln!(out, "{name} {value}");
+    }
+    out
+}
+
+/// Renders the gallery gauge and the matcher counters.
+pub fn render_engine(stats: super::EngineStats) -> String {
+    let mut out = String::new();
+    for (name, kind, help, value) in [
+        (
+            "tunggal_gallery_persons",
+            "gauge",
+            "Persons enrolled in the gallery.",
+            stats.persons,
+        ),
+        (
+            "tunggal_matcher_searches_total",
+            "counter",
+            "1:N searches run by the matcher since start.",
+            stats.searches,
+        ),
+        (
+            "tunggal_matcher_persons_scanned_total",
+            "counter",
+            "Gallery persons scored by the first search stage since start (summed over searches).",
+            stats.persons_scanned,
+        ),
+        (
+            "tunggal_matcher_comparisons_total",
+            "counter",
+            "Full fingerprint and iris comparisons (second stage and 1:1) since start.",
+            stats.comparisons,
+        ),
+    ] {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} {kind}");
         let _ = writeln!(out, "{name} {value}");
     }
     out

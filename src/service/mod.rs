@@ -49,6 +49,8 @@ pub mod tls;
 pub mod validate;
 
 pub use config::{Overrides, ServiceConfig};
-pub use engine::{Candidate, EngineError, EnrolmentEngine, UnwiredEngine, Verdict, Verification};
+pub use engine::{
+    Candidate, EngineError, EngineStats, EnrolmentEngine, UnwiredEngine, Verdict, Verification,
+};
 pub use problem::{Problem, Reason};
 pub use server::{Service, ServiceError};

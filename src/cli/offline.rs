@@ -1,0 +1,176 @@
+//! `tunggal import` and `tunggal dedup-gallery`: offline operations on a data directory.
+//! Both open the gallery engine themselves, which takes the data directory's exclusive lock:
+//! stop `tunggal serve` first.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::serve::env_var;
+use crate::cases::CaseStore;
+use crate::engine::{EngineOptions, GalleryEngine};
+use crate::ops::dedup_gallery::{self, DedupOptions};
+use crate::ops::import::{self, ImportOptions};
+use crate::service::{Overrides, ServiceConfig};
+
+/// Where the data directory is.
+#[derive(Debug, Args)]
+pub struct DataDirArgs {
+    /// Data directory (default: config, `TUNGGAL_DATA_DIR`, or ./tunggal-data).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// TOML settings file (the same as `tunggal serve --config`).
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+impl DataDirArgs {
+    fn open(&self) -> anyhow::Result<(PathBuf, GalleryEngine)> {
+        let flags = Overrides {
+            data_dir: self.data_dir.clone(),
+            ..Overrides::default()
+        };
+        let config = ServiceConfig::load(self.config.as_deref(), &env_var, &flags)?;
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating {}", config.data_dir.display()))?;
+        let cases = Arc::new(CaseStore::open_with(
+            &config.data_dir,
+            config.case_policy(),
+        )?);
+        eprintln!("opening the gallery in {}", config.data_dir.display());
+        let engine = GalleryEngine::open(&config.data_dir, cases, EngineOptions::default())
+            .with_context(|| {
+                format!(
+                    "opening the gallery in {} (is `tunggal serve` still running on it?)",
+                    config.data_dir.display()
+                )
+            })?;
+        Ok((config.data_dir, engine))
+    }
+}
+
+fn bar(what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(0);
+    if let Ok(style) = ProgressStyle::with_template(&format!(
+        "{what} {{bar:40}} {{pos}}/{{len}} [{{elapsed_precise}}, {{per_sec}}, eta {{eta}}]"
+    )) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// Options of `tunggal import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Directory of enrolment bodies (`000001.json`, … as written by `tunggal gen requests`).
+    dir: PathBuf,
+    #[command(flatten)]
+    data: DataDirArgs,
+    /// Records per chunk (one registry batch and one checkpoint each).
+    #[arg(long, default_value_t = 512)]
+    chunk: usize,
+    /// Ignore the checkpoint and read the input from the start (records already enrolled
+    /// are still skipped).
+    #[arg(long)]
+    restart: bool,
+}
+
+impl ImportArgs {
+    /// Runs the import.
+    pub fn run(self) -> anyhow::Result<()> {
+        let (data_dir, engine) = self.data.open()?;
+        let before = engine.gallery().len();
+        let options = ImportOptions {
+            input: self.dir,
+            data_dir: data_dir.clone(),
+            chunk: self.chunk,
+            restart: self.restart,
+        };
+        let progress = bar("import");
+        let report = import::import(&engine, &options, &mut |done, total| {
+            progress.set_length(total as u64);
+            progress.set_position(done as u64);
+        })?;
+        progress.finish_and_clear();
+        if report.resumed_from > 0 {
+            println!(
+                "resumed after {} of {} files (checkpoint)",
+                report.resumed_from, report.total
+            );
+        }
+        println!(
+            "imported {}, skipped {} (already present), rejected {} in {:.1} s: {:.1} persons/s; \
+             gallery {} -> {} persons",
+            report.imported,
+            report.already_present,
+            report.rejected,
+            report.seconds,
+            report.persons_per_second(),
+            before,
+            engine.gallery().len()
+        );
+        if report.rejected > 0 {
+            println!("rejects: {}", data_dir.join(import::REJECTS_NAME).display());
+        }
+        Ok(())
+    }
+}
+
+/// Options of `tunggal dedup-gallery`.
+#[derive(Debug, Args)]
+pub struct DedupGalleryArgs {
+    #[command(flatten)]
+    data: DataDirArgs,
+    /// Fused-score threshold for a suspected pair (default: the engine's threshold for its
+    /// target FPIR at this gallery size).
+    #[arg(long)]
+    threshold: Option<f32>,
+    /// Probes per pass over the gallery.
+    #[arg(long, default_value_t = 32)]
+    batch: usize,
+    /// Ignore the checkpoint and probe every person again (pairs that already have a case
+    /// are not opened again).
+    #[arg(long)]
+    restart: bool,
+}
+
+impl DedupGalleryArgs {
+    /// Runs the deduplication.
+    pub fn run(self) -> anyhow::Result<()> {
+        let (data_dir, engine) = self.data.open()?;
+        let options = DedupOptions {
+            data_dir,
+            batch: self.batch,
+            threshold: self.threshold,
+            restart: self.restart,
+        };
+        let progress = bar("dedup-gallery");
+        let report = dedup_gallery::dedup_gallery(&engine, &options, &mut |done, total| {
+            progress.set_length(total as u64);
+            progress.set_position(done as u64);
+        })?;
+        progress.finish_and_clear();
+        if report.resumed_from > 0 {
+            println!(
+                "resumed after {} of {} persons (checkpoint)",
+                report.resumed_from, report.persons
+            );
+        }
+        println!(
+            "probed {} of {} persons in {:.1} s ({:.2} persons/s) at threshold {:.2}: \
+             {} suspected pairs, {} already had a case, {} cases opened",
+            report.probed,
+            report.persons,
+            report.seconds,
+            report.persons_per_second(),
+            report.threshold,
+            report.pairs,
+            report.existing,
+            report.opened
+        );
+        Ok(())
+    }
+}

@@ -1,0 +1,63 @@
+//! Enrolling an applicant whom analysts cleared, in the total order of enrolments.
+//!
+//! The insert takes the engine's order lock exclusively, so no deduplicator batch is in
+//! flight: every enrolment either completed before it or starts after it and finds the
+//! applicant. Under the same lock the applicant is searched once more; any match other than
+//! the candidates the analysts cleared it against (a person enrolled while the case was
+//! open, such as another capture of the applicant) becomes a gallery-pair case, so nobody
+//! enrolled in the meantime slips through.
+
+use tunggal_index::gallery::PreparedPerson;
+use tunggal_index::search::{self, Verdict as SearchVerdict};
+
+use super::registry::{Entry, StoredCandidate};
+use super::{convert, GalleryEngine};
+use crate::cases::{CaseCandidate, CaseKind, NewCase};
+
+impl GalleryEngine {
+    /// Inserts the cleared applicant `e` (prepared as `person`) in order, opening a
+    /// gallery-pair case for every match outside `cleared`. Returns the cases opened.
+    pub(crate) fn insert_cleared(
+        &self,
+        e: &Entry,
+        person: &PreparedPerson,
+        cleared: &[StoredCandidate],
+    ) -> Result<Vec<String>, String> {
+        let _ordered = self.order.write().unwrap_or_else(|p| p.into_inner());
+        let gallery = self.gallery();
+        if gallery.snapshot().contains(e.key) {
+            return Ok(Vec::new());
+        }
+        let outcome =
+            search::search(gallery, person, self.search_config()).map_err(|x| x.to_string())?;
+        self.counters.search(&outcome);
+        gallery.insert(e.key, person).map_err(|x| x.to_string())?;
+        let SearchVerdict::Duplicate(found) = outcome.verdict else {
+            return Ok(Vec::new());
+        };
+        let mut opened = Vec::new();
+        for c in found
+            .iter()
+            .filter(|c| c.key != e.key && cleared.iter().all(|k| k.key != c.key))
+        {
+            let Some(other) = self.registry().get(c.key) else {
+                continue;
+            };
+            let s = convert::stored_candidate(c);
+            let new = NewCase {
+                kind: CaseKind::GalleryPair,
+                applicant: e.meta.summary.clone(),
+                candidates: vec![CaseCandidate {
+                    person: other.meta.summary,
+                    score: s.score,
+                    finger_scores: s.finger_scores,
+                    iris_distances: s.iris_distances,
+                }],
+                callback_url: None,
+            };
+            let case = self.cases().open_case(new).map_err(|x| x.to_string())?;
+            opened.push(case.case_id);
+        }
+        Ok(opened)
+    }
+}
