@@ -107,7 +107,15 @@ where
                 Problem::new(Reason::MalformedJson, "the body could not be read")
             }
         })?;
-        let value: T = serde_json::from_slice(&bytes).map_err(|e| json_problem(&e))?;
+        Self::parse(&bytes)
+    }
+}
+
+impl<T: DeserializeOwned + Serialize> JsonBody<T> {
+    /// Parses a request body that arrived as `application/json`: the value and the SHA-256
+    /// of its canonical form, or a `malformed_json` problem.
+    pub fn parse(bytes: &[u8]) -> Result<Self, Problem> {
+        let value: T = serde_json::from_slice(bytes).map_err(|e| json_problem(&e))?;
         let canonical = serde_json::to_vec(&value)
             .map_err(|_| Problem::new(Reason::Internal, "body could not be re-encoded"))?;
         let sha256 = Sha256::digest(&canonical)

@@ -1,0 +1,217 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora of the fuzz targets into fuzz/corpus/<target>/ (or --out DIR).
+
+Synthetic seeds are always written: ISO 19794-2 and ANSI 378 records (with and without
+extended data, several views, the 6-byte ANSI length form) and enrolment, identify and verify
+request bodies that pass validation or fail at one chosen field. The repository's hostile
+request corpus is copied in, and so are the records of ../shared/datasets/iso-edge-cases/ and
+a few FVC 2002 ISO templates (also wrapped into request bodies) when that directory exists.
+fuzz/corpus/ is git-ignored. fuzz/seeds/ is committed: it is this script's output with
+--out fuzz/seeds --no-shared (synthetic seeds only, no real data), which CI fuzzes from.
+
+Usage: python3 fuzz/seeds.py [--out DIR] [--no-shared] [--fvc N]
+       (N real FVC templates per database, default 4)
+"""
+
+import base64
+import json
+import os
+import random
+import shutil
+import struct
+import sys
+
+FUZZ = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(FUZZ)
+SHARED = os.path.join(os.path.dirname(REPO), "shared", "datasets")
+TARGETS = ["iso_decode", "ansi_decode", "detect", "enrolment_json"]
+
+
+def minutiae(rng, n, width, height, ansi):
+    out = b""
+    for _ in range(n):
+        kind = rng.choice([0, 1, 2])
+        x = rng.randrange(width)
+        y = rng.randrange(height)
+        angle = rng.randrange(180 if ansi else 256)
+        out += struct.pack(">HHBB", (kind << 14) | x, y, angle, rng.randrange(101))
+    return out
+
+
+def extended(rng, n_minutiae, ansi):
+    """A ridge-count block, a core/delta block and a vendor block."""
+    counts = bytes([1]) + b"".join(
+        bytes([rng.randrange(n_minutiae), rng.randrange(n_minutiae), rng.randrange(20)])
+        for _ in range(3)
+    )
+    ridge = struct.pack(">HH", 0x0001, 4 + len(counts)) + counts
+    if ansi:
+        # ANSI: count byte (4 bits) then x/y (2 bytes each) and an angle per core.
+        core = bytes([0x01]) + struct.pack(">HHB", 120, 200, 30)
+        delta = bytes([0x01]) + struct.pack(">HHBBB", 200, 300, 10, 20, 30)
+    else:
+        # ISO: info type in the top bits of x, angle byte when the type says so.
+        core = bytes([0x41]) + struct.pack(">HHB", (1 << 14) | 120, 200, 30)
+        delta = bytes([0x41]) + struct.pack(">HHBBB", (1 << 14) | 200, 300, 10, 20, 30)
+    cd_body = core + delta
+    core_delta = struct.pack(">HH", 0x0002, 4 + len(cd_body)) + cd_body
+    vendor = struct.pack(">HH", 0x0100, 8) + b"vend"
+    area = ridge + core_delta + vendor
+    return struct.pack(">H", len(area)) + area
+
+
+def views(rng, n_views, n_minutiae, width, height, ansi, ext, first=1):
+    out = b""
+    for v in range(n_views):
+        out += bytes([(first - 1 + v) % 10 + 1, (v // 10) << 4, 80, n_minutiae])
+        out += minutiae(rng, n_minutiae, width, height, ansi)
+        out += extended(rng, max(n_minutiae, 1), ansi) if ext else b"\0\0"
+    return out
+
+
+def iso_record(rng, n_views=1, n_minutiae=20, ext=False, first=1):
+    width, height = 400, 500
+    body = struct.pack(">HHHHHBB", 0, width, height, 197, 197, n_views, 0)
+    body += views(rng, n_views, n_minutiae, width, height, False, ext, first)
+    total = 12 + len(body)
+    return b"FMR\0 20\0" + struct.pack(">I", total) + body
+
+
+def ansi_record(rng, n_views=1, n_minutiae=20, ext=False, long_form=False, first=1):
+    width, height = 400, 500
+    body = struct.pack(">HHHHHHHBB", 0x0033, 0x0001, 0, width, height, 197, 197, n_views, 0)
+    body += views(rng, n_views, n_minutiae, width, height, True, ext, first)
+    if long_form:
+        return b"FMR\0 20\0" + struct.pack(">HI", 0, 14 + len(body)) + body
+    return b"FMR\0 20\0" + struct.pack(">H", 10 + len(body)) + body
+
+
+def b64(data):
+    return base64.b64encode(data).decode()
+
+
+def iris(eye, rng):
+    code = bytes(rng.randrange(256) for _ in range(256))
+    mask = bytes([0xFF] * 256)
+    return {"eye": eye, "layout": "daugman-2048", "code": b64(code), "mask": b64(mask)}
+
+
+def finger(position, template, fmt="iso19794-2"):
+    return {"position": position, "format": fmt, "quality": 80, "template": b64(template)}
+
+
+def enrolment(fingers, irises, **over):
+    body = {
+        "request_id": "req-0001",
+        "nik": "3171014508900001",
+        "name": "Siti Rahayu",
+        "sex": "female",
+        "date_of_birth": "1990-08-05",
+        "district": "317101",
+        "service_point": "sp-1",
+        "citizenship": "WNI",
+        "fingerprints": fingers,
+        "irises": irises,
+    }
+    body.update(over)
+    return body
+
+
+OUT = os.path.join(FUZZ, "corpus")
+
+
+def write(target, name, data):
+    path = os.path.join(OUT, target, name)
+    with open(path, "wb") as f:
+        f.write(data if isinstance(data, bytes) else json.dumps(data).encode())
+
+
+def main():
+    global OUT
+    n_fvc = 4
+    if "--fvc" in sys.argv:
+        n_fvc = int(sys.argv[sys.argv.index("--fvc") + 1])
+    if "--out" in sys.argv:
+        OUT = os.path.abspath(sys.argv[sys.argv.index("--out") + 1])
+    shared = SHARED if "--no-shared" not in sys.argv else os.path.join(FUZZ, "no-shared-data")
+    rng = random.Random(19794)
+    for t in TARGETS:
+        os.makedirs(os.path.join(OUT, t), exist_ok=True)
+
+    isos = [
+        iso_record(rng, 1, 0),
+        iso_record(rng, 1, 12),
+        iso_record(rng, 1, 40, ext=True),
+        iso_record(rng, 3, 8, ext=True),
+        iso_record(rng, 12, 2),
+    ]
+    ansis = [
+        ansi_record(rng, 1, 0),
+        ansi_record(rng, 1, 12),
+        ansi_record(rng, 1, 40, ext=True),
+        ansi_record(rng, 2, 8, ext=True, long_form=True),
+    ]
+    for i, rec in enumerate(isos):
+        write("iso_decode", f"synthetic-{i}.iso", rec)
+        write("detect", f"synthetic-{i}.iso", rec)
+    for i, rec in enumerate(ansis):
+        write("ansi_decode", f"synthetic-{i}.ansi", rec)
+        write("detect", f"synthetic-{i}.ansi", rec)
+
+    real = []
+    edge = os.path.join(shared, "iso-edge-cases")
+    if os.path.isdir(edge):
+        for name in sorted(os.listdir(edge)):
+            data = open(os.path.join(edge, name), "rb").read()
+            for t in ["iso_decode", "ansi_decode", "detect"]:
+                write(t, "edge-" + name, data)
+    for db in range(1, 5):
+        d = os.path.join(shared, "fvc2002-iso", f"DB{db}_B")
+        if not os.path.isdir(d):
+            continue
+        for name in sorted(os.listdir(d))[:n_fvc]:
+            data = open(os.path.join(d, name), "rb").read()
+            real.append(data)
+            for t in ["iso_decode", "detect"]:
+                write(t, f"fvc-DB{db}-{name}", data)
+
+    hostile = os.path.join(REPO, "tests", "corpus", "hostile")
+    for name in sorted(os.listdir(hostile)):
+        if name != "README.md":
+            dest = os.path.join(OUT, "enrolment_json", "hostile-" + name)
+            shutil.copy(os.path.join(hostile, name), dest)
+
+    small = iso_record(rng, 1, 6)
+    ten = [finger(p, iso_record(rng, 1, 10, first=p)) for p in range(1, 11)]
+    bodies = {
+        "enrol-valid-ten": enrolment(ten, [iris("left", rng), iris("right", rng)]),
+        "enrol-valid-ansi": enrolment(
+            [finger(p, ansi_record(rng, 1, 6, first=p), "ansi378") for p in range(1, 11)], []
+        ),
+        "enrol-one-finger": enrolment([finger(1, small)], [iris("left", rng)]),
+        "enrol-wna": enrolment(
+            ten, [], citizenship="WNA", passport_number="A1234567", kitap_number="2C11AB123456"
+        ),
+        "enrol-attachments": enrolment(
+            [finger(1, small)], [], photo=b64(b"\xff\xd8\xff\xe0photo"), signature=b64(b"sig"),
+            callback_url="https://example.org/cb",
+        ),
+        "enrol-bad-nik": enrolment([finger(1, small)], [], nik="3171016508900001"),
+        "enrol-dup-position": enrolment([finger(1, small), finger(1, small)], []),
+        "identify": {"request_id": "id-1", "fingerprints": [finger(1, small)], "irises": [iris("right", rng)], "max_candidates": 5},
+        "identify-iris-only": {"request_id": "id-2", "irises": [iris("left", rng)]},
+        "verify": {"request_id": "v-1", "reference_id": "ref-1", "fingerprints": [finger(1, small)]},
+        "verify-ansi": {"request_id": "v-2", "reference_id": "ref-2", "fingerprints": [finger(1, ansis[1], "ansi378")]},
+    }
+    for i, rec in enumerate(real[:4]):
+        bodies[f"enrol-fvc-{i}"] = enrolment([finger(rec[24] or 1, rec)], [])
+    for name, body in bodies.items():
+        write("enrolment_json", name + ".json", body)
+
+    for t in TARGETS:
+        n = len(os.listdir(os.path.join(OUT, t)))
+        print(f"{t}: {n} seeds")
+
+
+if __name__ == "__main__":
+    main()
