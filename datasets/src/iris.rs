@@ -145,6 +145,7 @@ pub struct IrisGenerator {
 /// Buffers reused while a field is drawn.
 #[derive(Debug, Default)]
 struct Scratch {
+    white: Vec<f32>,
     padded: Vec<f32>,
     field: Vec<f32>,
 }
@@ -251,23 +252,22 @@ impl IrisGenerator {
         let (angular, bpp) = (layout.angular(), layout.bits_per_position());
         let taps = self.kernel.len();
         let half = taps / 2;
-        // White noise of one row and phase bit, padded circularly by `half` on each side so
-        // the convolution reads contiguous slices.
+        // White noise of one row and phase bit, then the same values padded circularly by
+        // `half` on each side so the convolution reads contiguous windows.
+        scratch.white.resize(angular, 0.0);
         scratch.padded.resize(angular + 2 * half, 0.0);
         scratch.field.resize(out.len(), 0.0);
+        let lead = angular - half % angular;
         for row in 0..layout.rows() {
             let base = row * layout.row_bits();
             for b in 0..bpp {
-                let padded = &mut scratch.padded;
-                for w in &mut padded[half..half + angular] {
+                for w in scratch.white.iter_mut() {
                     *w = rng.sample(StandardNormal);
                 }
-                for k in 0..half {
-                    padded[k] = padded[angular + k];
-                    padded[half + angular + k] = padded[half + k];
+                for (i, p) in scratch.padded.iter_mut().enumerate() {
+                    *p = scratch.white[(i + lead) % angular];
                 }
-                for a in 0..angular {
-                    let window = &padded[a..a + taps];
+                for (a, window) in scratch.padded.windows(taps).enumerate() {
                     let acc: f32 = window.iter().zip(&self.kernel).map(|(x, w)| x * w).sum();
                     scratch.field[base + a * bpp + b] = acc;
                 }
@@ -351,15 +351,14 @@ impl IrisGenerator {
 /// rings, scaled so that independent unit-variance inputs give a unit-variance output.
 fn ring_weights(rings: usize, sigma: f32) -> Vec<f32> {
     let mut w = vec![0.0f32; rings * rings];
-    for r in 0..rings {
-        let row = &mut w[r * rings..(r + 1) * rings];
-        if sigma <= 0.0 {
-            row[r] = 1.0;
-            continue;
-        }
+    for (r, row) in w.chunks_exact_mut(rings.max(1)).enumerate() {
         for (q, x) in row.iter_mut().enumerate() {
             let d = r as f32 - q as f32;
-            *x = (-(d * d) / (2.0 * sigma * sigma)).exp();
+            *x = if sigma <= 0.0 {
+                f32::from(u8::from(q == r))
+            } else {
+                (-(d * d) / (2.0 * sigma * sigma)).exp()
+            };
         }
         let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
         row.iter_mut().for_each(|x| *x /= norm);

@@ -31,19 +31,18 @@ impl BestOfRotations {
             }
             log_pmf.push(log_choose - n as f64 * std::f64::consts::LN_2);
         }
-        let mut values = Vec::with_capacity(n + 1);
-        let mut probabilities = Vec::with_capacity(n + 1);
         // P(min = x_i) = S(x_i)^k − S(x_{i+1})^k with S(x) = P(X ≥ x).
-        let mut survival_at = vec![0.0f64; n + 2];
-        for i in (0..=n).rev() {
-            survival_at[i] = survival_at[i + 1] + log_pmf[i].exp();
+        let mut survival = vec![0.0f64; n + 2];
+        let mut acc = 0.0;
+        for (s, lp) in survival.iter_mut().zip(&log_pmf).rev() {
+            acc += lp.exp();
+            *s = acc.min(1.0);
         }
-        for i in 0..=n {
-            values.push(i as f64 / n as f64);
-            let s0 = survival_at[i].min(1.0);
-            let s1 = survival_at[i + 1].min(1.0);
-            probabilities.push((s0.powf(k) - s1.powf(k)).max(0.0));
-        }
+        let values: Vec<f64> = (0..=n).map(|i| i as f64 / n as f64).collect();
+        let probabilities: Vec<f64> = survival
+            .windows(2)
+            .map(|s| (s[0].powf(k) - s[1].powf(k)).max(0.0))
+            .collect();
         Self {
             values,
             probabilities,
