@@ -12,6 +12,7 @@ pub mod fingerprint;
 pub mod fvc;
 pub mod iris;
 pub mod iris_source;
+pub mod iris_theory;
 pub mod names;
 pub mod nik;
 pub mod output;

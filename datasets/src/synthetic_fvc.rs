@@ -5,7 +5,15 @@
 //! purpose: impressions 3–4 with exaggerated displacement, 5–6 with exaggerated rotation and
 //! 7–8 drier or wetter (lower quality). Each database has its own difficulty offset, as real
 //! databases differ by sensor.
+//!
+//! The skin conditions of a database's ten fingers are stratified: each finger takes its own
+//! tenth of the skin distribution (in a random order), so every database holds one finger of
+//! the worst tenth and one of the best tenth. Ten independent draws would leave about a third
+//! of the databases without any poor finger: their genuine pairs then almost never fail and
+//! the database is far easier than any real one (real FVC2002 failures concentrate on two or
+//! three fingers per database).
 
+use rand::seq::SliceRandom;
 use rand::Rng;
 
 use crate::fingerprint::pattern::class_frequencies;
@@ -88,6 +96,7 @@ impl SyntheticFvc {
         let mut db_rng = stream(self.seed, Domain::FingerMaster, &[FVC_TAG, u64::from(db)]);
         let v = &self.variation;
         let offset = gauss(&mut db_rng, 0.0, v.database_quality_sd);
+        let skins = stratified_skins(self.master.skin_sd, &mut db_rng);
         let mut samples = Vec::with_capacity((FINGERS * IMPRESSIONS) as usize);
         for f in 0..FINGERS {
             let mut rng = stream(
@@ -97,7 +106,8 @@ impl SyntheticFvc {
             );
             let position = [2u8, 3, 7, 8][rng.gen_range(0..4)];
             let class = pick_class(position, &mut rng);
-            let master = FingerMaster::generate(position, class, &self.master, &mut rng);
+            let mut master = FingerMaster::generate(position, class, &self.master, &mut rng);
+            master.skin = skins[f as usize];
             for i in 1..=IMPRESSIONS {
                 let mut rng = stream(
                     self.seed,
@@ -135,9 +145,100 @@ impl SyntheticFvc {
     }
 }
 
+/// Skin conditions of the fingers of one database: finger `f` draws uniformly within its
+/// own tenth (in a shuffled order) of a normal with spread `sd`, clamped to ±2.5 spreads as
+/// [`FingerMaster::skin`] is.
+fn stratified_skins(sd: f32, rng: &mut impl Rng) -> [f32; FINGERS as usize] {
+    let sd = sd.max(0.0);
+    let mut strata: [u32; FINGERS as usize] = std::array::from_fn(|i| i as u32);
+    strata.shuffle(rng);
+    strata.map(|stratum| {
+        let u = (f64::from(stratum) + 0.5) / f64::from(FINGERS);
+        let z = normal_quantile(u.clamp(1e-9, 1.0 - 1e-9)) as f32;
+        (sd * z).clamp(-2.5 * sd, 2.5 * sd)
+    })
+}
+
+/// Quantile function of the standard normal (Acklam's rational approximation, relative
+/// error below 1.2e-9), for `p` in (0, 1). The coefficients are kept as published.
+#[allow(clippy::excessive_precision)]
+fn normal_quantile(p: f64) -> f64 {
+    const A: [f64; 6] = [
+        -3.969_683_028_665_376e1,
+        2.209_460_984_245_205e2,
+        -2.759_285_104_469_687e2,
+        1.383_577_518_672_69e2,
+        -3.066_479_806_614_716e1,
+        2.506_628_277_459_239,
+    ];
+    const B: [f64; 5] = [
+        -5.447_609_879_822_406e1,
+        1.615_858_368_580_409e2,
+        -1.556_989_798_598_866e2,
+        6.680_131_188_771_972e1,
+        -1.328_068_155_288_572e1,
+    ];
+    const C: [f64; 6] = [
+        -7.784_894_002_430_293e-3,
+        -3.223_964_580_411_365e-1,
+        -2.400_758_277_161_838,
+        -2.549_732_539_343_734,
+        4.374_664_141_464_968,
+        2.938_163_982_698_783,
+    ];
+    const D: [f64; 4] = [
+        7.784_695_709_041_462e-3,
+        3.224_671_290_700_398e-1,
+        2.445_134_137_142_996,
+        3.754_408_661_907_416,
+    ];
+    const LOW: f64 = 0.024_25;
+    let tail = |q: f64| {
+        let t = (-2.0 * q.ln()).sqrt();
+        (((((C[0] * t + C[1]) * t + C[2]) * t + C[3]) * t + C[4]) * t + C[5])
+            / ((((D[0] * t + D[1]) * t + D[2]) * t + D[3]) * t + 1.0)
+    };
+    if p < LOW {
+        tail(p)
+    } else if p > 1.0 - LOW {
+        -tail(1.0 - p)
+    } else {
+        let q = p - 0.5;
+        let r = q * q;
+        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
+            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn normal_quantile_matches_known_values() {
+        assert!(normal_quantile(0.5).abs() < 1e-9);
+        assert!((normal_quantile(0.975) - 1.959_964).abs() < 1e-5);
+        assert!((normal_quantile(0.1) + 1.281_552).abs() < 1e-5);
+        assert!((normal_quantile(0.001) + 3.090_232).abs() < 1e-5);
+    }
+
+    #[test]
+    fn every_database_has_one_finger_in_each_tenth_of_skin_conditions() {
+        let mut rng = stream(4, Domain::FingerMaster, &[1]);
+        let skins = stratified_skins(0.1, &mut rng);
+        let mut sorted = skins;
+        sorted.sort_by(f32::total_cmp);
+        // The worst finger lies in the worst tenth (below −1.28 sd), the best in the best.
+        assert!(sorted[0] < -0.128, "{sorted:?}");
+        assert!(sorted[9] > 0.128, "{sorted:?}");
+        for (i, s) in sorted.iter().enumerate() {
+            let lo = normal_quantile((i as f64 / 10.0).max(1e-9)) as f32 * 0.1;
+            let hi = normal_quantile(((i + 1) as f64 / 10.0).min(1.0 - 1e-9)) as f32 * 0.1;
+            assert!((lo.max(-0.25)..=hi.min(0.25)).contains(s), "{i}: {s}");
+        }
+        // Shuffled: not in stratum order.
+        assert_ne!(skins, sorted);
+    }
 
     #[test]
     fn databases_have_the_fvc_layout_and_are_deterministic() {

@@ -6,6 +6,8 @@
 
 use rand::Rng;
 use tunggal_datasets::iris::IrisGenerator;
+use tunggal_datasets::iris_theory::BestOfRotations;
+use tunggal_datasets::realism::quantile;
 use tunggal_index::iris::{IrisLayout, IrisMatcher, IrisTemplate, MatchConfig};
 
 const PAIRS: usize = 3000;
@@ -95,6 +97,42 @@ fn iris_2048_codes_have_published_iriscode_statistics() {
         ib.mean
     );
     assert!((0.08..=0.22).contains(&g.mean), "genuine mean {}", g.mean);
+
+    // Shape of the best-over-rotations impostor distribution against Daugman's model
+    // (binomial with 249 degrees of freedom, best of 7 rotations: mean 0.457, sd 0.020,
+    // 1st percentile 0.406, 5th 0.422): the centre, the spread and the lower tail, where
+    // false matches come from. A code whose rotations are too correlated is centred near 0.47
+    // with an sd near 0.025; one with a light tail has its 1st percentile well above 0.41.
+    let daugman = BestOfRotations::new(249, 7);
+    let [p1, p5, p50] = [0.01, 0.05, 0.5].map(|q| quantile(&imp_best, q));
+    eprintln!(
+        "best-of-17 impostor p1/p5/p50 {p1:.4}/{p5:.4}/{p50:.4}; Daugman best of 7: \
+         mean {:.4} sd {:.4} p1/p5/p50 {:.4}/{:.4}/{:.4}",
+        daugman.mean(),
+        daugman.sd(),
+        daugman.quantile(0.01),
+        daugman.quantile(0.05),
+        daugman.quantile(0.5)
+    );
+    assert!(
+        (ib.mean - daugman.mean()).abs() <= 0.006,
+        "best-rotation impostor mean {} against {}",
+        ib.mean,
+        daugman.mean()
+    );
+    assert!(
+        (0.8 * daugman.sd()..=1.2 * daugman.sd()).contains(&ib.sd),
+        "best-rotation impostor sd {} against {}",
+        ib.sd,
+        daugman.sd()
+    );
+    for (q, measured) in [(0.01, p1), (0.05, p5), (0.5, p50)] {
+        let expected = daugman.quantile(q);
+        assert!(
+            (measured - expected).abs() <= 0.008,
+            "best-rotation impostor quantile {q}: {measured} against {expected}"
+        );
+    }
     assert!(
         in_band as f64 >= 0.9 * masked.len() as f64,
         "masked fractions out of band"
