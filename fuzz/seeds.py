@@ -152,8 +152,8 @@ def main():
         ansi_record(rng, 2, 8, ext=True, long_form=True),
     ]
     for i, rec in enumerate(isos):
-        write("iso_decode", f"synthetic-{i}.iso", rec)
-        write("detect", f"synthetic-{i}.iso", rec)
+        write("iso_decode", f"synthetic-{i}.iso-record", rec)
+        write("detect", f"synthetic-{i}.iso-record", rec)
     for i, rec in enumerate(ansis):
         write("ansi_decode", f"synthetic-{i}.ansi", rec)
         write("detect", f"synthetic-{i}.ansi", rec)
