@@ -1,5 +1,5 @@
 //! Staged search benchmarks on a small synthetic gallery: the first-stage scan (whole gallery,
-//! one probe and a batch of four), its finger loop (dispatched against portable), and the
+//! one probe and a batch of four, and one probe scored person by person), its finger loop (dispatched against portable), and the
 //! second stage over a 64-person shortlist.
 //!
 //! `cargo bench --bench search`. Per-person figures: divide a scan's time by the gallery size
@@ -17,7 +17,14 @@ use tunggal_index::search::{
 };
 use tunggal_index::storage::Durability;
 
-const PERSONS: u64 = 4000;
+/// Gallery size; `SEARCH_BENCH_PERSONS` overrides it (a small gallery keeps instruction
+/// counting under callgrind short).
+fn persons() -> u64 {
+    std::env::var("SEARCH_BENCH_PERSONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4000)
+}
 const SEED: u64 = 11;
 
 struct Fixture {
@@ -35,7 +42,8 @@ fn fixture() -> Fixture {
     let calibration = learn(&samples, FusionCaps::default()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let gallery = Gallery::open(dir.path(), config, Some(calibration)).unwrap();
-    let prepared: Vec<PreparedPerson> = (0..PERSONS)
+    let persons = persons();
+    let prepared: Vec<PreparedPerson> = (0..persons)
         .into_par_iter()
         .map(|id| {
             let capture = pop.capture(&pop.person(id), 0, &CaptureSpec::default());
@@ -48,7 +56,7 @@ fn fixture() -> Fixture {
     // Probes: second captures of gallery persons spread over the gallery.
     let probes = (0..4u64)
         .map(|i| {
-            let id = i * (PERSONS / 4) + 7;
+            let id = i * (persons / 4) + 7;
             let capture = pop.capture(&pop.person(id), 1, &CaptureSpec::default());
             gallery.prepare(&enrolment_of(&capture, true)).unwrap()
         })
@@ -64,7 +72,8 @@ fn stages(c: &mut Criterion) {
     let f = fixture();
     let g = &f.gallery;
     let config = SearchConfig::default();
-    let records: Vec<PersonRecord> = (0..PERSONS)
+    let persons = persons();
+    let records: Vec<PersonRecord> = (0..persons)
         .map(|k| *g.get(k).unwrap().unwrap().record)
         .collect();
     let snap = g.snapshot();
@@ -78,18 +87,30 @@ fn stages(c: &mut Criterion) {
     let mut group = c.benchmark_group("stage1_scan");
     group.sample_size(20);
     for batch in [1usize, 4] {
-        group.throughput(Throughput::Elements(PERSONS * batch as u64));
+        group.throughput(Throughput::Elements(persons * batch as u64));
         group.bench_with_input(BenchmarkId::new("probes", batch), &batch, |b, &batch| {
             b.iter(|| stage1::scan(&snap, &queries[..batch], &sc, config.shortlist).unwrap())
         });
     }
+    // The same scores, person by person (coarse screen of one record per call): the
+    // per-call cost the run-wide scan saves.
+    group.throughput(Throughput::Elements(persons));
+    group.bench_function("person_by_person", |b| {
+        b.iter(|| {
+            let mut best = f32::MIN;
+            for r in &records {
+                best = best.max(sc.score(&queries[0], r).unwrap().score);
+            }
+            best
+        })
+    });
     group.finish();
 
     let table = &g.calibration().descriptor;
     let probe = &f.probes[0].record;
     let mut out = vec![0.0f32; records.len()];
     let mut group = c.benchmark_group("stage1_fingers");
-    group.throughput(Throughput::Elements(PERSONS));
+    group.throughput(Throughput::Elements(persons));
     group.bench_function("dispatched", |b| {
         b.iter(|| finger_evidence(probe, &records, table, &mut out))
     });

@@ -186,3 +186,88 @@ fn simultaneous_captures_of_one_person_are_never_both_single() {
     }
     assert_eq!(engine.gallery().len(), 14);
 }
+
+/// The first-stage scan (runs of records, a block-wide coarse iris screen) gives every
+/// person the same score and evidence as scoring that person alone, for probes with both
+/// eyes, one eye and four fingers, over a gallery with a deleted person and some one-eyed
+/// records.
+#[test]
+fn first_stage_scan_scores_each_person_as_scoring_it_alone() {
+    use tunggal_datasets::population::EyesCaptured;
+    use tunggal_index::search::{scorer, stage1, Stage1Probe, DEFAULT_IRIS_GATE};
+    let dir = tempfile::tempdir().unwrap();
+    let pop = Population::new(SEED);
+    let g = Gallery::open(dir.path(), config(), Some(calibration())).unwrap();
+    let n = 150u64;
+    for id in 0..n {
+        let spec = CaptureSpec {
+            eyes: if id % 7 == 3 {
+                EyesCaptured::One
+            } else {
+                EyesCaptured::Both
+            },
+            ..CaptureSpec::default()
+        };
+        g.enrol(
+            id,
+            &enrolment_of(&pop.capture(&pop.person(id), 0, &spec), true),
+        )
+        .unwrap();
+    }
+    g.delete(20).unwrap();
+    let specs = [
+        (5u64, CaptureSpec::default()),
+        (
+            40,
+            CaptureSpec {
+                eyes: EyesCaptured::One,
+                ..CaptureSpec::default()
+            },
+        ),
+        (
+            77,
+            CaptureSpec {
+                usable_fingers: 4,
+                ..CaptureSpec::default()
+            },
+        ),
+        (n + 3, CaptureSpec::default()),
+    ];
+    let prepared: Vec<_> = specs
+        .iter()
+        .map(|(id, spec)| {
+            g.prepare(&enrolment_of(&pop.capture(&pop.person(*id), 1, spec), true))
+                .unwrap()
+        })
+        .collect();
+    let queries: Vec<Stage1Probe<'_>> = prepared
+        .iter()
+        .map(|p| Stage1Probe::new(&p.record, g.preparer().iris(), DEFAULT_IRIS_GATE).unwrap())
+        .collect();
+    let sc = scorer(&g);
+    let snap = g.snapshot();
+    let lists = stage1::scan(&snap, &queries, &sc, n as usize).unwrap();
+    for ((id, _), (query, list)) in specs.iter().zip(queries.iter().zip(&lists)) {
+        assert_eq!(
+            list.len(),
+            n as usize - 1,
+            "probe {id}: every live person listed"
+        );
+        assert!(list.iter().all(|h| h.key != 20), "deleted person scanned");
+        for hit in list {
+            let stored = g.get(hit.key).unwrap().unwrap();
+            let alone = sc.score(query, &stored.record).unwrap();
+            assert_eq!(
+                hit.score.to_bits(),
+                alone.score.to_bits(),
+                "probe {id}, person {}",
+                hit.key
+            );
+            assert_eq!(hit.eyes, alone.eyes, "probe {id}, person {}", hit.key);
+        }
+        if *id < n {
+            assert_eq!(list[0].key, *id, "mate ranked first");
+            assert!(list[0].eyes.iter().flatten().any(|e| e.hd_norm.is_some()));
+        }
+    }
+}

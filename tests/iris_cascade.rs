@@ -1,4 +1,5 @@
-//! The cascaded 1:N scan must take the same decisions as the full computation.
+//! The cascaded 1:N scan, and the coarse screen at thresholds within its reach, must take the
+//! same decisions as the full computation.
 //!
 //! A synthetic gallery is searched with probes of gallery eyes captured with so much noise
 //! that many genuine scores fall near the threshold, the hardest case for the cascade. Run
@@ -36,6 +37,7 @@ fn decisions_agree(layout: IrisLayout, gallery_size: usize, probes: usize, seed:
 
     for threshold in [DEPLOYMENT_THRESHOLD, 0.32] {
         let (mut near, mut genuine_hits, mut differences) = (0, 0, 0);
+        let mut coarse_differences = 0;
         let (mut completed, mut total) = (0u64, 0u64);
         for (mate, probe) in &probe_templates {
             let query = matcher.query(probe, threshold).unwrap();
@@ -74,6 +76,14 @@ fn decisions_agree(layout: IrisLayout, gallery_size: usize, probes: usize, seed:
             if full != cascade {
                 differences += 1;
             }
+            // The coarse screen (first stage) at thresholds within its reach: the same hits.
+            let mut coarse = vec![];
+            matcher
+                .scan(&query, records, 0, ScanStrategy::Coarse, &mut coarse)
+                .unwrap();
+            if full != coarse {
+                coarse_differences += 1;
+            }
             let genuine = matcher
                 .compare(query.probe(), records.get(*mate).unwrap())
                 .unwrap()
@@ -89,11 +99,15 @@ fn decisions_agree(layout: IrisLayout, gallery_size: usize, probes: usize, seed:
         eprintln!(
             "{layout}: threshold {threshold}: {probes} probes × {gallery_size} records, \
              {near} genuine scores within ±0.03 of the threshold, {genuine_hits} genuine hits, \
-             {differences} probes whose hits differ, cascade compared {completed} of {total} \
-             (rotation, row) pairs ({:.2}%)",
+             {differences} probes whose hits differ ({coarse_differences} for the coarse \
+             screen), cascade compared {completed} of {total} (rotation, row) pairs ({:.2}%)",
             100.0 * completed as f64 / total as f64
         );
         assert_eq!(differences, 0, "{layout} threshold {threshold}");
+        assert_eq!(
+            coarse_differences, 0,
+            "coarse: {layout} threshold {threshold}"
+        );
         assert!(
             near >= probes / 10,
             "too few near-threshold genuines: {near}"

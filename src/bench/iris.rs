@@ -39,11 +39,21 @@ pub struct IrisPlan {
     pub non_mated: usize,
 }
 
-/// Parses coarse-level settings written `rows,step,z,misalignment,reach`.
+/// Parses coarse-level settings written `rows,step,z,misalignment,reach[,gate_rows,gate_z]`
+/// (without the last two, the level has a single test).
 pub fn parse_coarse(text: &str) -> anyhow::Result<CoarseConfig> {
     let parts: Vec<&str> = text.split(',').map(str::trim).collect();
-    let [rows, step, z, misalignment, reach] = parts.as_slice() else {
-        anyhow::bail!("coarse settings are rows,step,z,misalignment,reach: {text}");
+    let (head, gate) = match parts.as_slice() {
+        [a, b, c, d, e] => ([*a, *b, *c, *d, *e], None),
+        [a, b, c, d, e, f, g] => ([*a, *b, *c, *d, *e], Some((*f, *g))),
+        _ => anyhow::bail!(
+            "coarse settings are rows,step,z,misalignment,reach[,gate_rows,gate_z]: {text}"
+        ),
+    };
+    let [rows, step, z, misalignment, reach] = head;
+    let (gate_rows, gate_z) = match gate {
+        Some((r, z)) => (r.parse()?, z.parse()?),
+        None => (0, 0.0),
     };
     let config = CoarseConfig {
         rows: rows.parse()?,
@@ -51,6 +61,8 @@ pub fn parse_coarse(text: &str) -> anyhow::Result<CoarseConfig> {
         z: z.parse()?,
         misalignment: misalignment.parse()?,
         reach: reach.parse()?,
+        gate_rows,
+        gate_z,
     };
     config.validate(IrisLayout::DAUGMAN_2048)?;
     Ok(config)

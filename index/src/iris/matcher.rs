@@ -307,6 +307,128 @@ impl IrisMatcher {
         })
     }
 
+    /// The gate shapes of `query` over records `record_stride` words apart: the cascade (or,
+    /// when `full`, the final test after all rows) and the coarse level.
+    fn gates<'q>(&self, query: &'q IrisQuery, full: bool, record_stride: usize) -> Gates<'q> {
+        let probe = query.probe();
+        let config = probe.config();
+        let rotations = config.rotations();
+        let stride = self.layout.record_words();
+        let rows = self.layout.rows();
+        let cascade = config.cascade;
+        let shape = GateShape {
+            rotations,
+            probe_stride: stride,
+            record_stride,
+            rows: if full {
+                rows
+            } else {
+                cascade.prefix_rows.clamp(1, rows)
+            },
+            total_rows: rows,
+            words_per_row: self.layout.words_per_row(),
+        };
+        let coarse = query.coarse();
+        let coarse_rows = coarse.rows.clamp(1, rows);
+        let first = coarse
+            .first_test_rows()
+            .filter(|&g| g < coarse_rows && !query.coarse_gate_tables().is_empty())
+            .unwrap_or(coarse_rows);
+        Gates {
+            shape,
+            tables: CascadeTables {
+                gates: query.gate_tables(),
+                pass: query.pass_table(),
+                step_rows: cascade.step_rows,
+            },
+            coarse_shape: GateShape {
+                rotations: coarse.slots(rotations),
+                probe_stride: coarse.step.max(1) * stride,
+                rows: first,
+                total_rows: coarse_rows,
+                ..shape
+            },
+            coarse_tables: CascadeTables {
+                gates: query.coarse_gate_tables(),
+                pass: query.coarse_table(),
+                step_rows: (coarse_rows - first).max(1),
+            },
+        }
+    }
+
+    /// The coarse level of [`ScanStrategy::Coarse`] over `out.len()` gallery records whose
+    /// first words lie `record_stride` words apart in `words` (iris records inside larger
+    /// records, for example): `out[i]` is 0 when the level drops record `i`, and non-zero when
+    /// the record goes on to [`IrisMatcher::finish_coarse`]. Every mask is 0 when `words` is
+    /// too short for the records.
+    pub fn coarse_screen(
+        &self,
+        query: &IrisQuery,
+        words: &[u64],
+        record_stride: usize,
+        out: &mut [u64],
+    ) -> Result<(), IrisError> {
+        self.check_layout(query.probe().layout())?;
+        let g = self.gates(query, true, record_stride);
+        self.kernel.cascade_rotations(
+            query.probe().shifted(),
+            words,
+            g.coarse_shape,
+            g.coarse_tables,
+            out,
+        );
+        Ok(())
+    }
+
+    /// The full comparison of a gallery record that [`IrisMatcher::coarse_screen`] kept: its
+    /// best score over the window when that is within the query threshold, as
+    /// [`ScanStrategy::Coarse`] scores it.
+    pub fn finish_coarse(&self, query: &IrisQuery, record: &[u64]) -> Option<IrisScore> {
+        let stride = self.layout.record_words();
+        let g = self.gates(query, true, stride);
+        let mut one = [0u64];
+        self.kernel
+            .cascade_rotations(query.probe().shifted(), record, g.shape, g.tables, &mut one);
+        self.score_kept(query, record, one[0]).0
+    }
+
+    /// Scores the rotations of `mask` on `record`: the best score among those that pass the
+    /// query threshold, and the number of rotations computed.
+    fn score_kept(&self, query: &IrisQuery, record: &[u64], mask: u64) -> (Option<IrisScore>, u64) {
+        if mask == 0 {
+            return (None, 0);
+        }
+        let probe = query.probe();
+        let config = probe.config();
+        let rotations = config.rotations();
+        let mut alive = [0u8; MAX_ROTATIONS];
+        let mut n_alive = 0;
+        for r in 0..rotations {
+            if mask >> r & 1 == 1 {
+                alive[n_alive] = r as u8;
+                n_alive += 1;
+            }
+        }
+        let mut counts = [BitCounts::default(); MAX_ROTATIONS];
+        let counts = &mut counts[..rotations];
+        self.kernel.add_selected_rotations(
+            probe.shifted(),
+            self.layout.record_words(),
+            record,
+            self.layout.words_per_row(),
+            &alive[..n_alive],
+            counts,
+        );
+        let mut best = None;
+        for &r in &alive[..n_alive] {
+            let c = counts[usize::from(r)];
+            if query.passes(c.disagree, c.valid) {
+                best = better(best, score_of(c, usize::from(r), config));
+            }
+        }
+        (best, n_alive as u64)
+    }
+
     /// The block-kernel scan: [`Kernel::cascade_rotations`] runs the cascade (or, for
     /// [`ScanStrategy::Full`], the final test after all rows; for [`ScanStrategy::Coarse`],
     /// the coarse level, then the final test after all rows on the records it keeps) over
@@ -320,60 +442,20 @@ impl IrisMatcher {
         strategy: ScanStrategy,
         out: &mut Vec<IrisHit>,
     ) -> ScanStats {
-        let full = strategy != ScanStrategy::Cascade;
-        let probe = query.probe();
-        let config = probe.config();
-        let rotations = config.rotations();
         let stride = self.layout.record_words();
-        let w = self.layout.words_per_row();
-        let rows = self.layout.rows();
-        let cascade = config.cascade;
-        let shape = GateShape {
-            rotations,
-            probe_stride: stride,
-            record_stride: stride,
-            rows: if full {
-                rows
-            } else {
-                cascade.prefix_rows.clamp(1, rows)
-            },
-            total_rows: rows,
-            words_per_row: w,
-        };
-        let tables = CascadeTables {
-            gates: query.gate_tables(),
-            pass: query.pass_table(),
-            step_rows: cascade.step_rows,
-        };
-        let coarse = query.coarse();
-        let coarse_rows = coarse.rows.clamp(1, rows);
-        let coarse_shape = GateShape {
-            rotations: coarse.slots(rotations),
-            probe_stride: coarse.step.max(1) * stride,
-            rows: coarse_rows,
-            total_rows: coarse_rows,
-            ..shape
-        };
-        let coarse_tables = CascadeTables {
-            gates: &[],
-            pass: query.coarse_table(),
-            step_rows: 1,
-        };
-        let shifted = probe.shifted();
+        let g = self.gates(query, strategy != ScanStrategy::Cascade, stride);
+        let shifted = query.probe().shifted();
         let kernel = self.kernel;
         let mut masks = [0u64; GATE_BLOCK];
-        let mut counts = [BitCounts::default(); MAX_ROTATIONS];
-        let counts = &mut counts[..rotations];
-        let mut alive = [0u8; MAX_ROTATIONS];
         let mut completed = 0u64;
         let mut work = GateWork::default();
         for (block, chunk) in records.words().chunks(GATE_BLOCK * stride).enumerate() {
             let n = chunk.len() / stride;
             let masks = &mut masks[..n];
             let wk = if strategy == ScanStrategy::Coarse {
-                kernel.cascade_rotations(shifted, chunk, coarse_shape, coarse_tables, masks)
+                kernel.cascade_rotations(shifted, chunk, g.coarse_shape, g.coarse_tables, masks)
             } else {
-                kernel.cascade_rotations(shifted, chunk, shape, tables, masks)
+                kernel.cascade_rotations(shifted, chunk, g.shape, g.tables, masks)
             };
             work.row_comparisons += wk.row_comparisons;
             work.first_survivors += wk.first_survivors;
@@ -385,37 +467,12 @@ impl IrisMatcher {
                 let mut mask = mask;
                 if strategy == ScanStrategy::Coarse {
                     let mut one = [0u64];
-                    let wk = kernel.cascade_rotations(shifted, record, shape, tables, &mut one);
+                    let wk = kernel.cascade_rotations(shifted, record, g.shape, g.tables, &mut one);
                     work.row_comparisons += wk.row_comparisons;
                     mask = one[0];
-                    if mask == 0 {
-                        continue;
-                    }
                 }
-                let mut n_alive = 0;
-                for r in 0..rotations {
-                    if mask >> r & 1 == 1 {
-                        alive[n_alive] = r as u8;
-                        n_alive += 1;
-                    }
-                }
-                completed += n_alive as u64;
-                counts.iter_mut().for_each(|c| *c = BitCounts::default());
-                kernel.add_selected_rotations(
-                    shifted,
-                    stride,
-                    record,
-                    w,
-                    &alive[..n_alive],
-                    counts,
-                );
-                let mut best = None;
-                for &r in &alive[..n_alive] {
-                    let c = counts[usize::from(r)];
-                    if query.passes(c.disagree, c.valid) {
-                        best = better(best, score_of(c, usize::from(r), config));
-                    }
-                }
+                let (best, n) = self.score_kept(query, record, mask);
+                completed += n;
                 if let Some(score) = best {
                     out.push(IrisHit {
                         index: base_index + block * GATE_BLOCK + j,
@@ -425,7 +482,7 @@ impl IrisMatcher {
             }
         }
         if strategy == ScanStrategy::Full {
-            completed = (records.len() * rotations) as u64;
+            completed = (records.len() * g.shape.rotations) as u64;
         }
         ScanStats {
             records: records.len() as u64,
@@ -478,6 +535,15 @@ impl IrisMatcher {
         }
         Ok(())
     }
+}
+
+/// The gates of a scan: the full shape and the coarse level.
+#[derive(Debug, Clone, Copy)]
+struct Gates<'q> {
+    shape: GateShape,
+    tables: CascadeTables<'q>,
+    coarse_shape: GateShape,
+    coarse_tables: CascadeTables<'q>,
 }
 
 /// Score of counts at rotation slot `slot`.
@@ -584,6 +650,22 @@ mod tests {
                 for g in &genuines {
                     assert!(found.contains(g), "{} genuine {g}", kernel.name());
                 }
+                // The level's first test only drops: one test after all coarse rows keeps
+                // every record the two tests keep.
+                let single = CoarseConfig {
+                    gate_rows: 0,
+                    ..*q.coarse()
+                };
+                assert!(q.coarse().first_test_rows().is_some());
+                let one_test = scan(
+                    &m,
+                    &q.clone().with_coarse(single).unwrap(),
+                    &words,
+                    ScanStrategy::Coarse,
+                );
+                for hit in &coarse {
+                    assert!(one_test.contains(hit), "{} {hit:?}", kernel.name());
+                }
                 // With a coarse level that cannot reject, the strategy is the full scan.
                 let open = CoarseConfig {
                     misalignment: 0.5,
@@ -608,6 +690,10 @@ mod tests {
             CoarseConfig { step: 0, ..good },
             CoarseConfig { rows: 9, ..good },
             CoarseConfig { z: -1.0, ..good },
+            CoarseConfig {
+                gate_z: f64::INFINITY,
+                ..good
+            },
             CoarseConfig {
                 misalignment: 0.7,
                 ..good

@@ -104,6 +104,9 @@ pub struct IrisQuery {
     /// `coarse_limit[m]`: at the coarse level, a rotation whose compared rows have `m`
     /// jointly valid bits passes when their disagreeing count is below this value.
     coarse_limit: Vec<u32>,
+    /// The coarse level's first test (one table for `m` jointly valid bits over its rows, or
+    /// none).
+    coarse_gate: Vec<Vec<u32>>,
 }
 
 impl IrisQuery {
@@ -150,7 +153,7 @@ impl IrisQuery {
             })
             .collect();
         let coarse = CoarseConfig::for_layout(layout);
-        let coarse_limit = coarse_table(&probe, threshold, &coarse);
+        let (coarse_limit, coarse_gate) = coarse_tables(&probe, threshold, &coarse);
         Ok(Self {
             probe,
             threshold,
@@ -158,13 +161,14 @@ impl IrisQuery {
             gate_limit,
             coarse,
             coarse_limit,
+            coarse_gate,
         })
     }
 
     /// The same query with other coarse-level settings.
     pub fn with_coarse(mut self, coarse: CoarseConfig) -> Result<Self, IrisError> {
         coarse.validate(self.probe.layout)?;
-        self.coarse_limit = coarse_table(&self.probe, self.threshold, &coarse);
+        (self.coarse_limit, self.coarse_gate) = coarse_tables(&self.probe, self.threshold, &coarse);
         self.coarse = coarse;
         Ok(self)
     }
@@ -179,6 +183,14 @@ impl IrisQuery {
     #[inline]
     pub fn coarse_table(&self) -> &[u32] {
         &self.coarse_limit
+    }
+
+    /// The coarse level's first test, as a one-table gate list (empty when the level has a
+    /// single test): a rotation with `m` jointly valid bits over the first
+    /// [`CoarseConfig::gate_rows`] rows goes on when its disagreeing count is below entry `m`.
+    #[inline]
+    pub fn coarse_gate_tables(&self) -> &[Vec<u32>] {
+        &self.coarse_gate
     }
 
     /// The prepared probe.
@@ -234,14 +246,36 @@ impl IrisQuery {
     }
 }
 
-/// The coarse-level table of `probe` at `threshold` (lowered to the coarse reach, see
-/// [`CoarseConfig`]): for `m` jointly valid bits over the coarse rows, the largest
-/// disagreement (plus one) at which the full comparison could still meet that threshold,
-/// widened by the misalignment allowance and `z` deviations.
-fn coarse_table(probe: &IrisProbe, threshold: f64, coarse: &CoarseConfig) -> Vec<u32> {
+/// The coarse level's final table and, when it has one, its first test (see
+/// [`coarse_table`]).
+fn coarse_tables(
+    probe: &IrisProbe,
+    threshold: f64,
+    coarse: &CoarseConfig,
+) -> (Vec<u32>, Vec<Vec<u32>>) {
+    let rows = coarse.rows.clamp(1, probe.layout.rows());
+    let last = coarse_table(probe, threshold, coarse, rows, coarse.z);
+    let gate = coarse
+        .first_test_rows()
+        .filter(|&g| g < rows)
+        .map(|g| vec![coarse_table(probe, threshold, coarse, g, coarse.gate_z)])
+        .unwrap_or_default();
+    (last, gate)
+}
+
+/// A coarse-level table of `probe` at `threshold` (lowered to the coarse reach, see
+/// [`CoarseConfig`]) after `rows` rows: for `m` jointly valid bits over those rows, the
+/// largest disagreement (plus one) at which the full comparison could still meet that
+/// threshold, widened by the misalignment allowance and `z` deviations.
+fn coarse_table(
+    probe: &IrisProbe,
+    threshold: f64,
+    coarse: &CoarseConfig,
+    rows: usize,
+    z: f64,
+) -> Vec<u32> {
     let layout = probe.layout;
     let config = probe.config;
-    let rows = coarse.rows.clamp(1, layout.rows());
     let rest = probe.valid_after_prefix(rows);
     let typical = f64::from(config.typical_compared_bits);
     let threshold = threshold.min(coarse.reach);
@@ -259,7 +293,7 @@ fn coarse_table(probe: &IrisProbe, threshold: f64, coarse: &CoarseConfig) -> Vec
             let f = f64::from(m) / f64::from(n_max);
             let sigma =
                 (h * (1.0 - h) * (1.0 - f) * config.cascade.bits_per_dof / f64::from(m)).sqrt();
-            let allowed = (f64::from(m) * (raw + coarse.misalignment + coarse.z * sigma)).floor();
+            let allowed = (f64::from(m) * (raw + coarse.misalignment + z * sigma)).floor();
             (allowed.clamp(-1.0, f64::from(m)) + 1.0) as u32
         })
         .collect()

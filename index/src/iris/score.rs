@@ -116,6 +116,13 @@ pub struct CoarseConfig {
     pub misalignment: f64,
     /// Normalised distance the coarse level aims at when the scan threshold is higher.
     pub reach: f64,
+    /// Rows after which a first, looser test drops rotations before the remaining coarse
+    /// rows are counted (0, or `rows` and above: one test after all coarse rows).
+    #[serde(default)]
+    pub gate_rows: usize,
+    /// Margin in standard deviations of that first test.
+    #[serde(default)]
+    pub gate_z: f64,
 }
 
 impl CoarseConfig {
@@ -127,14 +134,25 @@ impl CoarseConfig {
     /// `hd_norm` of 0.24 at worst and all pass the coarse level, which keeps about 2.4 % of
     /// impostor records (against 3.5 % of impostors that meet the 0.40 gate in full and 99.9 %
     /// that pass the cascade prefix at that gate); `z = 1` with the same allowance kept 7.2 %.
+    ///
+    /// A first test after a quarter of the rows (`gate_z = 1.0`) drops most impostor
+    /// rotations before the second quarter is counted.
     pub fn for_layout(layout: IrisLayout) -> Self {
+        let rows = (layout.rows() / 2).max(1);
         Self {
-            rows: (layout.rows() / 2).max(1),
+            rows,
             step: 2,
             z: 0.5,
             misalignment: 0.03,
             reach: 0.32,
+            gate_rows: rows / 2,
+            gate_z: 1.0,
         }
+    }
+
+    /// Rows of the first test when there is one (between 1 and `rows − 1`).
+    pub fn first_test_rows(&self) -> Option<usize> {
+        (self.gate_rows >= 1 && self.gate_rows < self.rows).then_some(self.gate_rows)
     }
 
     /// Checks the settings against a layout.
@@ -153,10 +171,13 @@ impl CoarseConfig {
             && self.z >= 0.0
             && self.misalignment.is_finite()
             && (0.0..=0.5).contains(&self.misalignment)
-            && self.reach.is_finite();
+            && self.reach.is_finite()
+            && self.gate_z.is_finite()
+            && self.gate_z >= 0.0;
         if !ok {
             return Err(IrisError::InvalidConfig {
-                reason: "coarse z must be ≥ 0, misalignment in 0 ..= 0.5 and reach finite",
+                reason:
+                    "coarse z and gate_z must be ≥ 0, misalignment in 0 ..= 0.5 and reach finite",
             });
         }
         Ok(())

@@ -24,11 +24,11 @@ use std::collections::BinaryHeap;
 use rayon::prelude::*;
 
 use crate::gallery::descriptor::similarity;
+use crate::gallery::iris::IRIS_RECORD_WORDS;
+use crate::gallery::record::PERSON_RECORD_BYTES;
 use crate::gallery::record::{PersonRecord, EYES, FINGERS};
 use crate::gallery::GalleryError;
-use crate::iris::{
-    decode_record, IrisHit, IrisMatcher, IrisQuery, IrisRecords, IrisScore, ScanStrategy,
-};
+use crate::iris::{decode_record, IrisMatcher, IrisQuery, IrisScore};
 use crate::search::finger_scan::{self, finger_evidence};
 use crate::search::fusion::Calibration;
 use crate::storage::Snapshot;
@@ -39,6 +39,12 @@ pub const BLOCK: usize = 2048;
 /// Records of a block scored against every probe of the batch before moving on (about
 /// 150 KB of hot records, so the batch's probes find them in the core's cache).
 pub const RUN: usize = 64;
+
+/// Words of a hot record (the stride of its iris records in a run).
+const PERSON_RECORD_WORDS: usize = PERSON_RECORD_BYTES / 8;
+
+/// Word offset of the first iris record inside a hot record.
+const IRIS_OFFSET_WORDS: usize = std::mem::offset_of!(PersonRecord, irises) / 8;
 
 /// One eye's first-stage evidence.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -141,38 +147,29 @@ impl Scorer<'_> {
             .clamp(-cap, cap)
     }
 
-    /// Evidence of one gallery eye: the cascade screens, a full comparison scores what
-    /// passes (`screen`), or a full comparison only, judged against the gate (`!screen`).
-    fn eye(
-        &self,
-        query: &IrisQuery,
-        slot: &[u64],
-        screen: bool,
-        scratch: &mut Vec<IrisHit>,
-    ) -> Result<EyeEvidence, GalleryError> {
-        let floor = EyeEvidence {
-            hd_norm: None,
-            rotation: 0,
-            llr: self.iris_floor(query),
-        };
-        let scored = |s: IrisScore| EyeEvidence {
-            hd_norm: Some(s.hd_norm as f32),
-            rotation: s.rotation,
-            llr: self.eye_llr(s.hd_norm),
-        };
-        if screen {
-            // The coarse level drops the eyes out of reach; the others are compared in full,
-            // and a hit carries the best score over the whole window.
-            scratch.clear();
-            let records = IrisRecords::new(self.iris.layout(), slot)?;
-            self.iris
-                .scan(query, records, 0, ScanStrategy::Coarse, scratch)?;
-            return Ok(scratch.first().map_or(floor, |h| scored(h.score)));
+    /// The evidence of a gallery eye from its score (the iris floor when there is none).
+    #[inline]
+    fn evidence(&self, query: &IrisQuery, score: Option<IrisScore>) -> EyeEvidence {
+        match score {
+            Some(s) => EyeEvidence {
+                hd_norm: Some(s.hd_norm as f32),
+                rotation: s.rotation,
+                llr: self.eye_llr(s.hd_norm),
+            },
+            None => EyeEvidence {
+                hd_norm: None,
+                rotation: 0,
+                llr: self.iris_floor(query),
+            },
         }
-        Ok(match self.iris.compare(query.probe(), slot)?.score() {
-            Some(s) if s.hd_norm <= query.threshold() => scored(s),
-            _ => floor,
-        })
+    }
+
+    /// Whether the coarse level keeps gallery eye `slot` for `query`.
+    fn coarse_keeps(&self, query: &IrisQuery, slot: &[u64]) -> Result<bool, GalleryError> {
+        let mut kept = [0u64];
+        self.iris
+            .coarse_screen(query, slot, IRIS_RECORD_WORDS, &mut kept)?;
+        Ok(kept[0] != 0)
     }
 
     /// Descriptor similarity per finger slot (NaN where either side lacks the finger).
@@ -193,19 +190,30 @@ impl Scorer<'_> {
     }
 
     /// Iris evidence of a gallery record: the sum of its eyes' ratios, and each eye's
-    /// evidence.
+    /// evidence. With `screen`, `kept(eye)` says whether the coarse level kept the eye, and
+    /// the eyes it kept are compared in full; without, every eye is compared in full and
+    /// judged against the gate.
     fn irises(
         &self,
         probe: &Stage1Probe<'_>,
         g: &PersonRecord,
         screen: bool,
-        scratch: &mut Vec<IrisHit>,
+        kept: impl Fn(usize) -> bool,
     ) -> Result<(f32, [Option<EyeEvidence>; EYES]), GalleryError> {
         let mut eyes = [None; EYES];
         let mut irises = 0.0;
         for (eye, out) in eyes.iter_mut().enumerate() {
             if let (Some(q), true) = (probe.eye(eye), g.has_eye(eye)) {
-                let e = self.eye(q, &g.irises[eye], screen, scratch)?;
+                let slot = &g.irises[eye];
+                let score = if screen {
+                    kept(eye)
+                        .then(|| self.iris.finish_coarse(q, slot))
+                        .flatten()
+                } else {
+                    let s = self.iris.compare(q.probe(), slot)?.score();
+                    s.filter(|s| s.hd_norm <= q.threshold())
+                };
+                let e = self.evidence(q, score);
                 irises += e.llr;
                 *out = Some(e);
             }
@@ -218,10 +226,17 @@ impl Scorer<'_> {
         probe: &Stage1Probe<'_>,
         g: &PersonRecord,
         screen: bool,
-        scratch: &mut Vec<IrisHit>,
     ) -> Result<Stage1Hit, GalleryError> {
         let fingers = finger_scan::person(probe.record, g, &self.calibration.descriptor);
-        let (irises, eyes) = self.irises(probe, g, screen, scratch)?;
+        let mut kept = [false; EYES];
+        if screen {
+            for (eye, k) in kept.iter_mut().enumerate() {
+                if let (Some(q), true) = (probe.eye(eye), g.has_eye(eye)) {
+                    *k = self.coarse_keeps(q, &g.irises[eye])?;
+                }
+            }
+        }
+        let (irises, eyes) = self.irises(probe, g, screen, |eye| kept[eye])?;
         Ok(Stage1Hit {
             key: g.key,
             score: self.calibration.fuse(fingers, irises),
@@ -231,15 +246,14 @@ impl Scorer<'_> {
     }
 
     /// Scores one gallery record against one probe as a scan does (coarse screen, then a
-    /// full comparison of the eyes it keeps). `scratch` is reused between calls.
+    /// full comparison of the eyes it keeps).
     #[inline]
     pub fn score(
         &self,
         probe: &Stage1Probe<'_>,
         g: &PersonRecord,
-        scratch: &mut Vec<IrisHit>,
     ) -> Result<Stage1Hit, GalleryError> {
-        self.hit(probe, g, true, scratch)
+        self.hit(probe, g, true)
     }
 
     /// Scores one gallery record against one probe with full iris comparisons (no cascade);
@@ -249,7 +263,7 @@ impl Scorer<'_> {
         probe: &Stage1Probe<'_>,
         g: &PersonRecord,
     ) -> Result<Stage1Hit, GalleryError> {
-        self.hit(probe, g, false, &mut Vec::new())
+        self.hit(probe, g, false)
     }
 }
 
@@ -324,18 +338,30 @@ pub fn scan(
         .par_iter()
         .map(|&(seg, start, records)| {
             let mut tops = empty();
-            let mut scratch = Vec::with_capacity(1);
             let mut fingers = [0.0f32; RUN];
+            let mut kept = [[0u64; RUN]; EYES];
             for (r, run) in records.chunks(RUN).enumerate() {
                 let base = start + r * RUN;
+                let words: &[u64] = bytemuck::cast_slice(run);
                 for (p, top) in probes.iter().zip(tops.iter_mut()) {
                     let fingers = &mut fingers[..run.len()];
                     finger_evidence(p.record, run, &scorer.calibration.descriptor, fingers);
+                    for (eye, kept) in kept.iter_mut().enumerate() {
+                        if let Some(q) = p.eye(eye) {
+                            let from = IRIS_OFFSET_WORDS + eye * IRIS_RECORD_WORDS;
+                            scorer.iris.coarse_screen(
+                                q,
+                                words.get(from..).unwrap_or_default(),
+                                PERSON_RECORD_WORDS,
+                                &mut kept[..run.len()],
+                            )?;
+                        }
+                    }
                     for (i, (g, &f)) in run.iter().zip(fingers.iter()).enumerate() {
                         if !seg.is_live((base + i) as u32) {
                             continue;
                         }
-                        let (irises, eyes) = scorer.irises(p, g, true, &mut scratch)?;
+                        let (irises, eyes) = scorer.irises(p, g, true, |eye| kept[eye][i] != 0)?;
                         let score = scorer.calibration.fuse(f, irises);
                         if top.accepts(score) {
                             top.offer(Stage1Hit {
