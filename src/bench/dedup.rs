@@ -238,8 +238,17 @@ pub fn run(plan: &DedupPlan) -> anyhow::Result<DedupReport> {
     };
 
     let t = Instant::now();
-    let gallery = Gallery::open(&plan.dir, config, None)?;
+    let mut gallery = Gallery::open(&plan.dir, config.clone(), None)?;
     let cold_start_s = t.elapsed().as_secs_f64();
+    if gallery.calibration().caps != FusionCaps::default() {
+        // A gallery built with other fusion caps: learn its calibration again.
+        eprintln!("fusion caps changed since the build: learning the calibration again");
+        gallery.close()?;
+        let preparer = tunggal_index::gallery::Preparer::new(&config.mcc, config.descriptor)?;
+        let samples = sample_scores(&pop, &preparer, plan.calibration_persons, 8)?;
+        let calibration = learn(&samples, FusionCaps::default())?;
+        gallery = Gallery::open(&plan.dir, config, Some(calibration))?;
+    }
     let footprint = gallery.footprint()?;
     let search = SearchConfig {
         shortlist: plan.shortlist,
@@ -301,6 +310,7 @@ pub fn run(plan: &DedupPlan) -> anyhow::Result<DedupReport> {
     let mut penetration_sum = 0.0;
     let mut searched = 0u64;
     let mut enrolled = Vec::new();
+    let mut missed_probes = Vec::new();
     for (j, ms, d) in &results {
         latencies.push(*ms);
         if d.enrolled {
@@ -330,6 +340,7 @@ pub fn run(plan: &DedupPlan) -> anyhow::Result<DedupReport> {
                 };
                 if !found {
                     missed += 1;
+                    missed_probes.push(*j);
                 }
             }
             None => {
@@ -342,6 +353,21 @@ pub fn run(plan: &DedupPlan) -> anyhow::Result<DedupReport> {
     }
     // Leave the gallery as built, so the directory can be reused.
     let gallery = engine.into_gallery();
+    for &j in &missed_probes {
+        let (capture, truth) = &probes[j];
+        let decision = results.iter().find(|r| r.0 == j).map(|r| &r.2);
+        eprintln!(
+            "{}",
+            explain_miss(
+                &gallery,
+                capture,
+                truth,
+                decision,
+                with_iris,
+                plan.iris_gate
+            )
+        );
+    }
     for k in enrolled {
         gallery.delete(k)?;
     }
@@ -386,4 +412,54 @@ pub fn run(plan: &DedupPlan) -> anyhow::Result<DedupReport> {
             .collect(),
         stage1_misses: mated - hits,
     })
+}
+
+/// A line on a missed duplicate: the probe's hard-case flags, the search outcome, and the
+/// mate's first-stage evidence as the scan computes it (coarse iris screen) and with full
+/// iris comparisons.
+fn explain_miss(
+    gallery: &Gallery,
+    capture: &tunggal_datasets::population::Capture,
+    truth: &tunggal_datasets::scenario::ProbeTruth,
+    decision: Option<&Decision>,
+    with_iris: bool,
+    iris_gate: f64,
+) -> String {
+    use tunggal_index::search::{scorer, Stage1Probe};
+    let mut line = format!(
+        "missed duplicate: probe {} mate {:?} poor_quality {} four_fingers {} one_eye {} alias {}",
+        truth.probe, truth.mate, truth.poor_quality, truth.four_fingers, truth.one_eye, truth.alias
+    );
+    if let Some(d) = decision {
+        let o = &d.outcome;
+        let rank = truth
+            .mate
+            .and_then(|m| o.shortlist.iter().position(|&k| k == m));
+        line += &format!(
+            "; verdict {}, mate rank {rank:?}, threshold {:.2}, best {:?}",
+            if o.verdict.is_duplicate() {
+                "duplicate"
+            } else {
+                "single"
+            },
+            o.threshold,
+            o.best.as_ref().map(|b| (b.key, b.fused, b.stage1))
+        );
+    }
+    let Some(mate) = truth.mate else {
+        return line;
+    };
+    let explained = (|| -> anyhow::Result<String> {
+        let person = gallery.prepare(&enrolment_of(capture, with_iris))?;
+        let stored = gallery.get(mate)?.context("mate not in the gallery")?;
+        let query = Stage1Probe::new(&person.record, gallery.preparer().iris(), iris_gate)?;
+        let sc = scorer(gallery);
+        let screened = sc.score(&query, &stored.record)?;
+        let full = sc.score_full(&query, &stored.record)?;
+        Ok(format!(
+            "; mate stage 1 screened {:.2} eyes {:?}, full irises {:.2} eyes {:?}",
+            screened.score, screened.eyes, full.score, full.eyes
+        ))
+    })();
+    line + &explained.unwrap_or_else(|e| format!("; not explained: {e}"))
 }

@@ -167,22 +167,26 @@ impl GalleryEngine {
         };
         let gallery = Gallery::open(&dir, config, calibration)?;
         let registry = Registry::open(data_dir)?;
-        let snap_contains = |key: u64| gallery.snapshot().contains(key);
-        let (rolled_forward, aborted) = registry.reconcile(snap_contains)?;
-        // A cleared applicant inserted before its `closed` event was written.
-        for e in registry.filter(|e| {
-            matches!(e.outcome, Some(Outcome::Duplicate { .. })) && e.resolution.is_none()
-        }) {
-            if gallery.snapshot().contains(e.key) {
-                registry.closed(e.key, Resolution::Cleared)?;
+        let (rolled_forward, aborted) = {
+            // Nothing writes to the gallery while it opens: one snapshot serves every check.
+            let snap = gallery.snapshot();
+            let (rolled_forward, aborted) = registry.reconcile(|key| snap.contains(key))?;
+            // A cleared applicant inserted before its `closed` event was written.
+            for key in registry.keys_where(|e| {
+                matches!(e.outcome, Some(Outcome::Duplicate { .. })) && e.resolution.is_none()
+            }) {
+                if snap.contains(key) {
+                    registry.closed(key, Resolution::Cleared)?;
+                }
             }
-        }
-        // A deletion from the gallery before its `deleted` event was written.
-        for e in registry.filter(Entry::in_gallery) {
-            if !gallery.snapshot().contains(e.key) {
-                registry.deleted(e.key)?;
+            // A deletion from the gallery before its `deleted` event was written.
+            for key in registry.keys_where(Entry::in_gallery) {
+                if !snap.contains(key) {
+                    registry.deleted(key)?;
+                }
             }
-        }
+            (rolled_forward, aborted)
+        };
         let mut engine = Self {
             dedup: Deduplicator::new(gallery, options.search),
             registry,

@@ -504,6 +504,21 @@ impl Registry {
         v
     }
 
+    /// Keys of the entries `keep` accepts, in key order (no entry is copied).
+    pub fn keys_where(&self, keep: impl Fn(&Entry) -> bool) -> Vec<u64> {
+        let Ok(state) = self.state.read() else {
+            return Vec::new();
+        };
+        let mut v: Vec<u64> = state
+            .entries
+            .values()
+            .filter(|e| keep(e))
+            .map(|e| e.key)
+            .collect();
+        v.sort_unstable();
+        v
+    }
+
     /// Entries known.
     pub fn len(&self) -> usize {
         self.state.read().map(|s| s.entries.len()).unwrap_or(0)

@@ -120,12 +120,19 @@ pub struct FusionCaps {
 }
 
 impl Default for FusionCaps {
+    /// One finger or one eye adds at most 8 and 12; all fingers at most 40 and both eyes at
+    /// most 24. One eye alone never reaches the decision threshold of a gallery of 1,000
+    /// people or more (`ln(N / FPIR)`, 13.8 at 1,000 and the default target), so a duplicate always rests on
+    /// two modalities or both eyes. Two eyes that match well (about 10.4 each) reach it up
+    /// to about 1,000,000 people, so a person whose fingerprints are worn or poorly captured
+    /// is still found by the irises; at 200,000,000 people (26.0) they need some finger
+    /// evidence as well.
     fn default() -> Self {
         Self {
             per_finger: 8.0,
             fingers: 40.0,
-            per_eye: 8.0,
-            irises: 14.0,
+            per_eye: 12.0,
+            irises: 24.0,
         }
     }
 }
