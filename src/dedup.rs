@@ -171,16 +171,55 @@ pub fn learn(samples: &ScoreSamples, caps: FusionCaps) -> anyhow::Result<Calibra
     Ok(Calibration {
         descriptor: LlrTable::learn(&d.0, &d.1, -4.0, 36.0, 80, caps.per_finger)?,
         finger: LlrTable::learn(&f.0, &f.1, 0.0, 1.0, 100, caps.per_finger)?,
-        iris: LlrTable::learn(
-            &similarity_of(&i.0),
+        iris: with_impostor_tail(
+            LlrTable::learn(
+                &similarity_of(&i.0),
+                &similarity_of(&i.1),
+                0.4,
+                1.0,
+                120,
+                caps.per_eye,
+            )?,
             &similarity_of(&i.1),
-            0.4,
-            1.0,
-            120,
             caps.per_eye,
-        )?,
+        ),
         caps,
     })
+}
+
+/// Standard deviations above the impostor mean beyond which an iris similarity takes the
+/// per-eye cap.
+pub const IRIS_TAIL_SIGMAS: f32 = 6.0;
+
+/// Gives the cap to every bin of an iris table that lies wholly more than
+/// [`IRIS_TAIL_SIGMAS`] impostor standard deviations above the impostor mean.
+///
+/// A learned table cannot show the strength of a close iris match: a few hundred genuine and a
+/// few hundred thousand impostor samples bound its ratios near `ln(impostors)`, about 9,
+/// whereas an impostor pair of eyes lands six deviations out far less often than once in a
+/// billion (Daugman's impostor distribution is binomial, with a thinner tail than this
+/// normal bound), a ratio well above any cap. Without the tail, two eyes that match closely
+/// stay below the decision threshold of a gallery of a million people.
+fn with_impostor_tail(mut table: LlrTable, impostors: &[f32], cap: f32) -> LlrTable {
+    let n = impostors.len();
+    let bins = table.llr.len();
+    if n < 2 || bins == 0 {
+        return table;
+    }
+    let mean = impostors.iter().map(|&x| f64::from(x)).sum::<f64>() / n as f64;
+    let var = impostors
+        .iter()
+        .map(|&x| (f64::from(x) - mean).powi(2))
+        .sum::<f64>()
+        / (n - 1) as f64;
+    let edge = mean + f64::from(IRIS_TAIL_SIGMAS) * var.sqrt();
+    let width = f64::from(table.hi - table.lo) / bins as f64;
+    for (b, llr) in table.llr.iter_mut().enumerate() {
+        if f64::from(table.lo) + b as f64 * width >= edge {
+            *llr = llr.max(cap);
+        }
+    }
+    table
 }
 
 /// Extremes and percentiles, for reports.
@@ -202,4 +241,36 @@ pub fn describe(scores: &[f32]) -> String {
         q(0.99),
         v[v.len() - 1]
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iris_tail_takes_the_cap_only_far_beyond_the_impostors() {
+        // Impostor similarities 0.50–0.60 (mean 0.55, sd about 0.029); a few genuines.
+        let impostors: Vec<f32> = (0..10_000)
+            .map(|i| 0.50 + (i % 101) as f32 * 0.001)
+            .collect();
+        let genuines: Vec<f32> = (0..50).map(|i| 0.66 + (i % 30) as f32 * 0.01).collect();
+        let cap = 12.0;
+        let learned = LlrTable::learn(&genuines, &impostors, 0.4, 1.0, 120, cap).unwrap();
+        let top = learned.llr.iter().copied().fold(f32::MIN, f32::max);
+        assert!(
+            top < cap,
+            "the learned table alone stays below the cap: {top}"
+        );
+        let tailed = with_impostor_tail(learned.clone(), &impostors, cap);
+        // mean + 6 sd is about 0.724: far above it the cap, within the impostors unchanged.
+        assert_eq!(tailed.llr(0.80), cap);
+        assert_eq!(tailed.llr(0.95), cap);
+        for s in [0.45f32, 0.55, 0.60, 0.70] {
+            assert_eq!(tailed.llr(s), learned.llr(s), "similarity {s}");
+        }
+        assert!(tailed.llr.windows(2).all(|w| w[0] <= w[1]), "monotone");
+        // Too few impostors to estimate a spread: the table is left alone.
+        let same = with_impostor_tail(learned.clone(), &impostors[..1], cap);
+        assert_eq!(same, learned);
+    }
 }
