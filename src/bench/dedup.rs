@@ -140,6 +140,21 @@ fn quantile(sorted: &[f64], p: f64) -> f64 {
 }
 
 /// Learns the calibration and imports the gallery persons into `plan.dir`.
+/// Learns the calibration (default fusion caps) from `plan.calibration_persons` persons of
+/// `pop`; returns it with the score samples behind it.
+fn calibrate(
+    plan: &DedupPlan,
+    pop: &Population<IrisGenerator>,
+    config: &GalleryConfig,
+) -> anyhow::Result<(
+    tunggal_index::search::Calibration,
+    crate::dedup::ScoreSamples,
+)> {
+    let preparer = tunggal_index::gallery::Preparer::new(&config.mcc, config.descriptor)?;
+    let samples = sample_scores(pop, &preparer, plan.calibration_persons, 8)?;
+    Ok((learn(&samples, FusionCaps::default())?, samples))
+}
+
 fn build(
     plan: &DedupPlan,
     pop: &Population<IrisGenerator>,
@@ -148,9 +163,7 @@ fn build(
 ) -> anyhow::Result<BuiltGallery> {
     let with_iris = !plan.no_iris;
     let t = Instant::now();
-    let preparer = tunggal_index::gallery::Preparer::new(&config.mcc, config.descriptor)?;
-    let samples = sample_scores(pop, &preparer, plan.calibration_persons, 8)?;
-    let calibration = learn(&samples, FusionCaps::default())?;
+    let (calibration, samples) = calibrate(plan, pop, config)?;
     let calibration_s = t.elapsed().as_secs_f64();
     eprintln!("descriptor mates     {}", describe(&samples.descriptor.0));
     eprintln!("descriptor non-mates {}", describe(&samples.descriptor.1));
@@ -244,9 +257,7 @@ pub fn run(plan: &DedupPlan) -> anyhow::Result<DedupReport> {
         // A gallery built with other fusion caps: learn its calibration again.
         eprintln!("fusion caps changed since the build: learning the calibration again");
         gallery.close()?;
-        let preparer = tunggal_index::gallery::Preparer::new(&config.mcc, config.descriptor)?;
-        let samples = sample_scores(&pop, &preparer, plan.calibration_persons, 8)?;
-        let calibration = learn(&samples, FusionCaps::default())?;
+        let (calibration, _) = calibrate(plan, &pop, &config)?;
         gallery = Gallery::open(&plan.dir, config, Some(calibration))?;
     }
     let footprint = gallery.footprint()?;

@@ -52,6 +52,14 @@ impl DataDirArgs {
     }
 }
 
+/// A progress callback `(done, total)` that moves `progress`.
+fn advance(progress: &ProgressBar) -> impl FnMut(usize, usize) + '_ {
+    |done, total| {
+        progress.set_length(total as u64);
+        progress.set_position(done as u64);
+    }
+}
+
 fn bar(what: &str) -> ProgressBar {
     let bar = ProgressBar::new(0);
     if let Ok(style) = ProgressStyle::with_template(&format!(
@@ -90,10 +98,7 @@ impl ImportArgs {
             restart: self.restart,
         };
         let progress = bar("import");
-        let report = import::import(&engine, &options, &mut |done, total| {
-            progress.set_length(total as u64);
-            progress.set_position(done as u64);
-        })?;
+        let report = import::import(&engine, &options, &mut advance(&progress))?;
         progress.finish_and_clear();
         if report.resumed_from > 0 {
             println!(
@@ -148,10 +153,7 @@ impl DedupGalleryArgs {
             restart: self.restart,
         };
         let progress = bar("dedup-gallery");
-        let report = dedup_gallery::dedup_gallery(&engine, &options, &mut |done, total| {
-            progress.set_length(total as u64);
-            progress.set_position(done as u64);
-        })?;
+        let report = dedup_gallery::dedup_gallery(&engine, &options, &mut advance(&progress))?;
         progress.finish_and_clear();
         if report.resumed_from > 0 {
             println!(

@@ -332,19 +332,11 @@ impl Registry {
         &self,
         in_gallery: impl Fn(u64) -> bool,
     ) -> Result<(usize, usize), JournalError> {
-        let open: Vec<u64> = {
-            let state = self.state.read().map_err(|_| JournalError::Poisoned)?;
-            let mut v: Vec<u64> = state
-                .entries
-                .values()
-                .filter(|e| e.outcome.is_none())
-                .map(|e| e.key)
-                .collect();
-            v.sort_unstable();
-            v
-        };
+        if self.state.is_poisoned() {
+            return Err(JournalError::Poisoned);
+        }
         let (mut forward, mut aborted) = (0, 0);
-        for key in open {
+        for key in self.keys_where(|e| e.outcome.is_none()) {
             if in_gallery(key) {
                 self.write(Event::Outcome {
                     key,
