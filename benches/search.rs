@@ -1,5 +1,6 @@
 //! Staged search benchmarks on a small synthetic gallery: the first-stage scan (whole gallery,
-//! one probe and a batch of four, and one probe scored person by person), its finger loop (dispatched against portable), and the
+//! one probe and a batch of four, with the best and with the AVX2 kernels, and one probe scored
+//! person by person), its finger loop (every body the CPU supports), and the
 //! second stage over a 64-person shortlist.
 //!
 //! `cargo bench --bench search`. Per-person figures: divide a scan's time by the gallery size
@@ -11,9 +12,10 @@ use rayon::prelude::*;
 use tunggal::dedup::{enrolment_of, learn, sample_scores};
 use tunggal_datasets::population::{CaptureSpec, Population};
 use tunggal_index::gallery::{Gallery, GalleryConfig, PersonRecord, PreparedPerson, Preparer};
-use tunggal_index::search::finger_scan::{evidence_portable, finger_evidence};
+use tunggal_index::iris::Kernel;
+use tunggal_index::search::finger_scan::{finger_evidence, FingerKernel};
 use tunggal_index::search::{
-    scorer, second_stage, stage1, FusionCaps, SearchConfig, Stage1Probe, DEFAULT_IRIS_GATE,
+    scorer, second_stage, stage1, FusionCaps, Scorer, SearchConfig, Stage1Probe, DEFAULT_IRIS_GATE,
 };
 use tunggal_index::storage::Durability;
 
@@ -84,13 +86,29 @@ fn stages(c: &mut Criterion) {
         .collect();
     let sc = scorer(g);
 
+    // The scan with the AVX2 bodies, for a same-run ratio against the best ones.
+    let avx2_iris = Kernel::avx2().map(|k| g.preparer().iris().with_kernel(k));
+    let mut scorers = vec![("best", sc)];
+    if let Some(iris) = &avx2_iris {
+        scorers.push((
+            "avx2",
+            Scorer {
+                fingers: FingerKernel::Avx2,
+                iris,
+                ..sc
+            },
+        ));
+    }
     let mut group = c.benchmark_group("stage1_scan");
     group.sample_size(20);
-    for batch in [1usize, 4] {
-        group.throughput(Throughput::Elements(persons * batch as u64));
-        group.bench_with_input(BenchmarkId::new("probes", batch), &batch, |b, &batch| {
-            b.iter(|| stage1::scan(&snap, &queries[..batch], &sc, config.shortlist).unwrap())
-        });
+    for (name, sc) in &scorers {
+        for batch in [1usize, 4] {
+            group.throughput(Throughput::Elements(persons * batch as u64));
+            let id = BenchmarkId::new(format!("probes_{name}"), batch);
+            group.bench_with_input(id, &batch, |b, &batch| {
+                b.iter(|| stage1::scan(&snap, &queries[..batch], sc, config.shortlist).unwrap())
+            });
+        }
     }
     // The same scores, person by person (coarse screen of one record per call): the
     // per-call cost the run-wide scan saves.
@@ -114,9 +132,12 @@ fn stages(c: &mut Criterion) {
     group.bench_function("dispatched", |b| {
         b.iter(|| finger_evidence(probe, &records, table, &mut out))
     });
-    group.bench_function("portable", |b| {
-        b.iter(|| evidence_portable(probe, &records, table, &mut out))
-    });
+    for kernel in FingerKernel::available() {
+        let name = format!("{kernel:?}").to_lowercase();
+        group.bench_function(name, |b| {
+            b.iter(|| kernel.evidence(probe, &records, table, &mut out))
+        });
+    }
     group.finish();
 
     let hits = stage1::scan(&snap, &queries[..1], &sc, config.shortlist)

@@ -2,7 +2,7 @@
 //! speed, footprint and accuracy figures.
 
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use rayon::prelude::*;
@@ -43,7 +43,17 @@ pub struct DedupPlan {
     /// Probes submitted at once from separate threads (the deduplicator batches waiting
     /// probes into one pass); 1 measures isolated searches.
     pub concurrency: usize,
+    /// Open-loop arrivals: probe `j` is submitted at `j / rate` seconds after the start,
+    /// whatever is still in flight (up to [`OPEN_LOOP_THREADS`] at once), and its latency
+    /// counts from that moment; `concurrency` is then unused.
+    pub rate: Option<f64>,
 }
+
+/// Submitting threads of an open-loop run: the most probes it keeps in flight.
+pub const OPEN_LOOP_THREADS: usize = 64;
+
+/// An arrival later than this behind its schedule counts as late (every thread was busy).
+const LATE: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// What a completed build leaves in the data directory so a later run can reuse it.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
@@ -117,8 +127,12 @@ pub struct DedupReport {
     /// The gallery was built by an earlier run (import rates and calibration time are that
     /// run's).
     pub reused_gallery: bool,
-    /// Probes in flight at once.
+    /// Probes in flight at once (closed loop), or the open-loop thread count.
     pub concurrency: usize,
+    /// Open-loop arrival rate (probes per second), when the run had one.
+    pub arrival_rate: Option<f64>,
+    /// Open-loop probes submitted more than 50 ms behind their schedule.
+    pub late_arrivals: u64,
     /// Resident set of the process after the probes (includes the generator's memory and
     /// the probes themselves), per gallery person.
     pub process_rss_bytes_per_person: f64,
@@ -284,9 +298,14 @@ pub fn run(plan: &DedupPlan) -> anyhow::Result<DedupReport> {
 
     let probes: Vec<_> = scenario.probes_par().collect();
     let next = std::sync::atomic::AtomicUsize::new(0);
+    let late = std::sync::atomic::AtomicU64::new(0);
+    let threads = match plan.rate {
+        Some(_) => OPEN_LOOP_THREADS,
+        None => plan.concurrency.max(1),
+    };
     let wall = Instant::now();
     let results: Vec<(usize, f64, Decision)> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..plan.concurrency.max(1))
+        let workers: Vec<_> = (0..threads)
             .map(|_| {
                 scope.spawn(|| {
                     let mut out = Vec::new();
@@ -295,7 +314,19 @@ pub fn run(plan: &DedupPlan) -> anyhow::Result<DedupReport> {
                         let Some((capture, _)) = probes.get(j) else {
                             return Ok::<_, anyhow::Error>(out);
                         };
-                        let t = Instant::now();
+                        // Latency counts from the scheduled arrival in an open loop.
+                        let t = match plan.rate {
+                            Some(rate) => {
+                                let due = wall + Duration::from_secs_f64(j as f64 / rate);
+                                let now = Instant::now();
+                                if now > due + LATE {
+                                    late.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                }
+                                std::thread::sleep(due.saturating_duration_since(now));
+                                due
+                            }
+                            None => Instant::now(),
+                        };
                         let d = engine
                             .submit(plan.persons + j as u64, &enrolment_of(capture, with_iris))?;
                         out.push((j, t.elapsed().as_secs_f64() * 1e3, d));
@@ -411,7 +442,9 @@ pub fn run(plan: &DedupPlan) -> anyhow::Result<DedupReport> {
         import_persons_per_s: built.import_persons_per_s,
         import_persons_per_cpu_s: built.import_persons_per_cpu_s,
         reused_gallery,
-        concurrency: plan.concurrency.max(1),
+        concurrency: threads,
+        arrival_rate: plan.rate,
+        late_arrivals: late.into_inner(),
         process_rss_bytes_per_person: rss as f64 / plan.persons.max(1) as f64,
         calibration_s: built.calibration_s,
         shortlist: plan.shortlist,

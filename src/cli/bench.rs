@@ -111,6 +111,10 @@ pub enum BenchCommand {
         /// probes waiting together in one pass. 1 measures isolated searches.
         #[arg(long, default_value_t = 1)]
         concurrency: usize,
+        /// Open-loop arrivals at this many probes per second instead (latency counts from
+        /// each probe's scheduled arrival; up to 64 in flight).
+        #[arg(long)]
+        rate: Option<f64>,
         /// Keep the data directory.
         #[arg(long)]
         keep: bool,
@@ -200,9 +204,14 @@ impl BenchCommand {
                 iris_gate,
                 dir,
                 concurrency,
+                rate,
                 keep,
                 report,
             } => {
+                anyhow::ensure!(
+                    rate.is_none_or(|r| r.is_finite() && r > 0.0),
+                    "--rate must be a positive number of probes per second"
+                );
                 let mut descriptor = tunggal_index::gallery::DescriptorParams::default();
                 if let Some(h) = descriptor_hashes {
                     descriptor.hashes = h;
@@ -228,6 +237,7 @@ impl BenchCommand {
                     iris_gate,
                     dir: dir.clone(),
                     concurrency,
+                    rate,
                 };
                 let result = crate::bench::dedup::run(&plan);
                 if !keep {

@@ -421,9 +421,15 @@ impl Kernel {
         }
         match self.kind {
             #[cfg(target_arch = "x86_64")]
-            KernelKind::Avx2 | KernelKind::Avx512
-                if shape.words_per_row == 4 && shape.total_rows <= 8 =>
-            {
+            KernelKind::Avx512 if shape.words_per_row == 4 && shape.total_rows <= 8 => {
+                // SAFETY: AVX-512F/VL/VPOPCNTDQ were detected (Kernel invariant); `fits`
+                // checked the windows as for AVX2 below.
+                unsafe {
+                    x86::cascade_w4_avx512(probe.as_ptr(), gallery.as_ptr(), shape, tables, out)
+                }
+            }
+            #[cfg(target_arch = "x86_64")]
+            KernelKind::Avx2 if shape.words_per_row == 4 && shape.total_rows <= 8 => {
                 // SAFETY: AVX2 was detected (Kernel invariant; the AVX-512 kind implies AVX2);
                 // `fits` checked that every probe window and every record window of
                 // `shape.total_rows` (at most 8) rows of 8 words lies inside its slice, and
@@ -815,6 +821,104 @@ mod x86 {
         tables: CascadeTables<'_>,
         out: &mut [u64],
     ) -> GateWork {
+        let steps = CascadeSteps {
+            load: |g: *const u64| {
+                let zero = _mm256_setzero_si256();
+                let (mut gc, mut gm) = ([zero; P], [zero; P]);
+                for k in 0..P {
+                    // SAFETY: row k is words 8k .. 8k + 8 of the record window (`cascade`).
+                    unsafe {
+                        gc[k] = _mm256_loadu_si256(g.add(8 * k).cast());
+                        gm[k] = _mm256_loadu_si256(g.add(8 * k + 4).cast());
+                    }
+                }
+                (gc, gm)
+            },
+            first4: |p: [*const u64; 4], (gc, gm): &([__m256i; P], [__m256i; P])| {
+                // SAFETY: the four probe windows of P rows are readable (`cascade`).
+                let v = unsafe {
+                    reduce4(
+                        rotation_w4::<P>(p[0], gc, gm),
+                        rotation_w4::<P>(p[1], gc, gm),
+                        rotation_w4::<P>(p[2], gc, gm),
+                        rotation_w4::<P>(p[3], gc, gm),
+                    )
+                };
+                let mut out = [0u64; 4];
+                // SAFETY: a 32-byte store into a 4 × u64 array.
+                unsafe { _mm256_storeu_si256(out.as_mut_ptr().cast(), v) };
+                out
+            },
+            first1: |p: *const u64, (gc, gm): &([__m256i; P], [__m256i; P])| {
+                // SAFETY: the probe window of P rows is readable (`cascade`).
+                reduce1(unsafe { rotation_w4::<P>(p, gc, gm) })
+            },
+            extend4: |p: [*const u64; 4], g: *const u64, from: usize, to: usize| {
+                // SAFETY: rows from .. to of the four probe windows and of the record window
+                // are readable (`cascade`).
+                let v = unsafe {
+                    reduce4(
+                        rows_w4(p[0], g, from, to),
+                        rows_w4(p[1], g, from, to),
+                        rows_w4(p[2], g, from, to),
+                        rows_w4(p[3], g, from, to),
+                    )
+                };
+                let mut out = [0u64; 4];
+                // SAFETY: a 32-byte store into a 4 × u64 array.
+                unsafe { _mm256_storeu_si256(out.as_mut_ptr().cast(), v) };
+                out
+            },
+            extend1: |p: *const u64, g: *const u64, from: usize, to: usize| {
+                // SAFETY: as for `extend4`.
+                reduce1(unsafe { rows_w4(p, g, from, to) })
+            },
+        };
+        // SAFETY: the caller's guarantees are `cascade`'s, with P == shape.rows.
+        unsafe { cascade::<P, _>(probe, gallery, shape, tables, out, steps) }
+    }
+
+    /// The vector steps of a w4 cascade kernel (see [`cascade`]); every count is packed as
+    /// `valid << 32 | disagree`.
+    struct CascadeSteps<L, F4, F1, E4, E1> {
+        /// Loads what the first test needs of a record (its first `P` rows).
+        load: L,
+        /// Counts of the first `P` rows for four shifted probes.
+        first4: F4,
+        /// The same for one shifted probe.
+        first1: F1,
+        /// Counts of rows `from .. to` for four shifted probes against a record.
+        extend4: E4,
+        /// The same for one shifted probe.
+        extend1: E1,
+    }
+
+    /// The cascade of [`super::Kernel::cascade_rotations`] for rows of 4 + 4 words, with the
+    /// counting done by `steps`. Inlined into each kernel's `#[target_feature]` function, so the
+    /// steps (closures defined there) compile with that kernel's instructions.
+    ///
+    /// # Safety
+    /// `shape.rows` must equal `P` and be at least 1 and at most `shape.total_rows`, which is
+    /// at most 8; `shape.rotations` at most 64; every probe window
+    /// `r × probe_stride .. + total_rows × 8` (`r < rotations`) inside the buffer at
+    /// `probe`, and every record window `i × record_stride .. + total_rows × 8`
+    /// (`i < out.len()`) inside the buffer at `gallery`. The steps read only inside the
+    /// windows they are given.
+    #[inline(always)]
+    unsafe fn cascade<const P: usize, R>(
+        probe: *const u64,
+        gallery: *const u64,
+        shape: GateShape,
+        tables: CascadeTables<'_>,
+        out: &mut [u64],
+        steps: CascadeSteps<
+            impl Fn(*const u64) -> R,
+            impl Fn([*const u64; 4], &R) -> [u64; 4],
+            impl Fn(*const u64, &R) -> u64,
+            impl Fn([*const u64; 4], *const u64, usize, usize) -> [u64; 4],
+            impl Fn(*const u64, *const u64, usize, usize) -> u64,
+        >,
+    ) -> GateWork {
         let rotations = shape.rotations.min(super::MAX_GATE_ROTATIONS);
         let total = shape.total_rows;
         let step = tables.step_rows.max(1);
@@ -822,38 +926,23 @@ mod x86 {
         let first = tables.at(P, total, 0);
         let mut packed = [0u64; super::MAX_GATE_ROTATIONS];
         let mut work = GateWork::default();
+        let at = |r: usize| {
+            // SAFETY: probe window r < rotations starts at r × stride, inside the buffer.
+            unsafe { probe.add(r * stride) }
+        };
         for (i, mask) in out.iter_mut().enumerate() {
-            let zero = _mm256_setzero_si256();
-            let (mut gc, mut gm) = ([zero; P], [zero; P]);
-            // SAFETY: record i's window of total_rows >= P rows of 8 words is inside the
-            // gallery buffer.
+            // SAFETY: record window i < out.len() starts at i × record_stride, inside the
+            // buffer.
             let g = unsafe { gallery.add(i * shape.record_stride) };
-            for k in 0..P {
-                // SAFETY: row k is words 8k .. 8k + 8 of record i's window.
-                unsafe {
-                    gc[k] = _mm256_loadu_si256(g.add(8 * k).cast());
-                    gm[k] = _mm256_loadu_si256(g.add(8 * k + 4).cast());
-                }
-            }
+            let rows = (steps.load)(g);
             let mut r = 0;
             while r + 4 <= rotations {
-                // SAFETY: probe windows r .. r + 4 (all below `rotations`) are inside the
-                // probe buffer.
-                let v = unsafe {
-                    reduce4(
-                        rotation_w4::<P>(probe.add(r * stride), &gc, &gm),
-                        rotation_w4::<P>(probe.add((r + 1) * stride), &gc, &gm),
-                        rotation_w4::<P>(probe.add((r + 2) * stride), &gc, &gm),
-                        rotation_w4::<P>(probe.add((r + 3) * stride), &gc, &gm),
-                    )
-                };
-                // SAFETY: r + 4 <= rotations <= packed.len(): a 32-byte store of 4 u64.
-                unsafe { _mm256_storeu_si256(packed.as_mut_ptr().add(r).cast(), v) };
+                let v = (steps.first4)([at(r), at(r + 1), at(r + 2), at(r + 3)], &rows);
+                packed[r..r + 4].copy_from_slice(&v);
                 r += 4;
             }
             while r < rotations {
-                // SAFETY: probe window r < rotations is inside the probe buffer.
-                packed[r] = reduce1(unsafe { rotation_w4::<P>(probe.add(r * stride), &gc, &gm) });
+                packed[r] = (steps.first1)(at(r), &rows);
                 r += 1;
             }
             let all = if rotations == 64 {
@@ -873,25 +962,13 @@ mod x86 {
                 // Extend the kept rotations four at a time, then one by one.
                 let mut rest = m;
                 while rest.count_ones() >= 4 {
-                    let mut at = [0usize; 4];
-                    for a in at.iter_mut() {
+                    let mut four = [0usize; 4];
+                    for a in four.iter_mut() {
                         *a = rest.trailing_zeros() as usize;
                         rest &= rest - 1;
                     }
-                    // SAFETY: kept rotations are below `rotations`; rows done .. next are
-                    // inside both windows (next <= total_rows).
-                    let v = unsafe {
-                        reduce4(
-                            rows_w4(probe.add(at[0] * stride), g, done, next),
-                            rows_w4(probe.add(at[1] * stride), g, done, next),
-                            rows_w4(probe.add(at[2] * stride), g, done, next),
-                            rows_w4(probe.add(at[3] * stride), g, done, next),
-                        )
-                    };
-                    let mut add = [0u64; 4];
-                    // SAFETY: a 32-byte store into a 4 × u64 array.
-                    unsafe { _mm256_storeu_si256(add.as_mut_ptr().cast(), v) };
-                    for (a, x) in at.iter().zip(add) {
+                    let add = (steps.extend4)(four.map(at), g, done, next);
+                    for (a, x) in four.iter().zip(add) {
                         if let Some(p) = packed.get_mut(*a) {
                             *p += x;
                         }
@@ -900,8 +977,7 @@ mod x86 {
                 while rest != 0 {
                     let a = rest.trailing_zeros() as usize;
                     rest &= rest - 1;
-                    // SAFETY: as above.
-                    let x = reduce1(unsafe { rows_w4(probe.add(a * stride), g, done, next) });
+                    let x = (steps.extend1)(at(a), g, done, next);
                     if let Some(p) = packed.get_mut(a) {
                         *p += x;
                     }
@@ -912,6 +988,170 @@ mod x86 {
             *mask = if done >= total { m } else { 0 };
         }
         work
+    }
+
+    /// AVX-512 cascade for rows of 4 + 4 words (one 512-bit vector per row, code then mask),
+    /// dispatched on the first-test row count.
+    ///
+    /// # Safety
+    /// As [`cascade_w4_avx2`], with AVX-512F, VL and VPOPCNTDQ available.
+    #[target_feature(enable = "avx2,avx512f,avx512vl,avx512vpopcntdq")]
+    pub(super) unsafe fn cascade_w4_avx512(
+        probe: *const u64,
+        gallery: *const u64,
+        shape: GateShape,
+        tables: CascadeTables<'_>,
+        out: &mut [u64],
+    ) -> GateWork {
+        // SAFETY: as in `cascade_w4_avx2`.
+        unsafe {
+            match shape.rows {
+                1 => cascade_z::<1>(probe, gallery, shape, tables, out),
+                2 => cascade_z::<2>(probe, gallery, shape, tables, out),
+                3 => cascade_z::<3>(probe, gallery, shape, tables, out),
+                4 => cascade_z::<4>(probe, gallery, shape, tables, out),
+                5 => cascade_z::<5>(probe, gallery, shape, tables, out),
+                6 => cascade_z::<6>(probe, gallery, shape, tables, out),
+                7 => cascade_z::<7>(probe, gallery, shape, tables, out),
+                _ => cascade_z::<8>(probe, gallery, shape, tables, out),
+            }
+        }
+    }
+
+    /// Counts of one row pair: `p` and `g` each hold `[code (4 words) | mask (4 words)]`.
+    /// Lanes 0–3 of the result count the disagreeing jointly valid bits of each word, lanes
+    /// 4–7 the jointly valid bits.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512vpopcntdq")]
+    fn row_z(p: __m512i, g: __m512i) -> __m512i {
+        let both = _mm512_and_si512(p, g);
+        // Masks moved under the codes: lanes 0–3 of `masks` are the joint mask words.
+        let masks = _mm512_shuffle_i64x2::<0b01_00_11_10>(both, both);
+        let differ = _mm512_xor_si512(p, g);
+        _mm512_popcnt_epi64(_mm512_mask_and_epi64(both, 0x0f, differ, masks))
+    }
+
+    /// Counts of one shifted probe (`P` rows at `p`) against record rows `g`, as [`row_z`]
+    /// lays them out.
+    ///
+    /// # Safety
+    /// AVX-512F and VPOPCNTDQ must be available and `p` valid for reads of `P × 8` words.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512vpopcntdq")]
+    unsafe fn rotation_z<const P: usize>(p: *const u64, g: &[__m512i; P]) -> __m512i {
+        let mut acc = _mm512_setzero_si512();
+        for (k, &gk) in g.iter().enumerate() {
+            // SAFETY: row k of the probe window is words 8k .. 8k + 8.
+            let pk = unsafe { _mm512_loadu_epi64(p.add(8 * k).cast()) };
+            acc = _mm512_add_epi64(acc, row_z(pk, gk));
+        }
+        acc
+    }
+
+    /// Counts of rows `from .. to` of a shifted probe against a record in memory.
+    ///
+    /// # Safety
+    /// AVX-512F and VPOPCNTDQ must be available and `p` and `g` valid for reads of `to × 8`
+    /// words.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512vpopcntdq")]
+    unsafe fn rows_z(p: *const u64, g: *const u64, from: usize, to: usize) -> __m512i {
+        let mut acc = _mm512_setzero_si512();
+        for k in from..to {
+            // SAFETY: row k < to is words 8k .. 8k + 8 of both windows.
+            let (pk, gk) = unsafe {
+                (
+                    _mm512_loadu_epi64(p.add(8 * k).cast()),
+                    _mm512_loadu_epi64(g.add(8 * k).cast()),
+                )
+            };
+            acc = _mm512_add_epi64(acc, row_z(pk, gk));
+        }
+        acc
+    }
+
+    /// Packs four [`row_z`]-style count vectors into `valid << 32 | disagree` each.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn reduce4_z(v: [__m512i; 4]) -> [u64; 4] {
+        // Pairwise sums: 128-bit block k of `ab` is [a(2k) + a(2k+1), b(2k) + b(2k+1)].
+        let ab = _mm512_add_epi64(
+            _mm512_unpacklo_epi64(v[0], v[1]),
+            _mm512_unpackhi_epi64(v[0], v[1]),
+        );
+        let cd = _mm512_add_epi64(
+            _mm512_unpacklo_epi64(v[2], v[3]),
+            _mm512_unpackhi_epi64(v[2], v[3]),
+        );
+        // [disagree a b | valid a b | disagree c d | valid c d].
+        let s = _mm512_add_epi64(
+            _mm512_shuffle_i64x2::<0b10_00_10_00>(ab, cd),
+            _mm512_shuffle_i64x2::<0b11_01_11_01>(ab, cd),
+        );
+        let disagree = _mm512_permutexvar_epi64(_mm512_set_epi64(0, 0, 0, 0, 5, 4, 1, 0), s);
+        let valid = _mm512_permutexvar_epi64(_mm512_set_epi64(0, 0, 0, 0, 7, 6, 3, 2), s);
+        let packed = _mm512_add_epi64(disagree, _mm512_slli_epi64::<32>(valid));
+        let mut out = [0u64; 4];
+        // SAFETY: a 32-byte store into a 4 × u64 array.
+        unsafe { _mm256_storeu_si256(out.as_mut_ptr().cast(), _mm512_castsi512_si256(packed)) };
+        out
+    }
+
+    /// Packs one [`row_z`]-style count vector.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn reduce1_z(v: __m512i) -> u64 {
+        let disagree = _mm512_mask_reduce_add_epi64(0x0f, v) as u64;
+        let valid = _mm512_mask_reduce_add_epi64(0xf0, v) as u64;
+        disagree + (valid << 32)
+    }
+
+    /// [`cascade_w4_avx512`] for a first test after `P` rows.
+    ///
+    /// # Safety
+    /// As [`cascade_w4_avx512`], with `P == shape.rows`.
+    #[inline]
+    #[target_feature(enable = "avx2,avx512f,avx512vl,avx512vpopcntdq")]
+    unsafe fn cascade_z<const P: usize>(
+        probe: *const u64,
+        gallery: *const u64,
+        shape: GateShape,
+        tables: CascadeTables<'_>,
+        out: &mut [u64],
+    ) -> GateWork {
+        let steps = CascadeSteps {
+            load: |g: *const u64| {
+                let mut rows = [_mm512_setzero_si512(); P];
+                for (k, row) in rows.iter_mut().enumerate() {
+                    // SAFETY: row k is words 8k .. 8k + 8 of the record window (`cascade`).
+                    *row = unsafe { _mm512_loadu_epi64(g.add(8 * k).cast()) };
+                }
+                rows
+            },
+            first4: |p: [*const u64; 4], rows: &[__m512i; P]| {
+                reduce4_z(p.map(|p| {
+                    // SAFETY: the probe windows of P rows are readable (`cascade`).
+                    unsafe { rotation_z::<P>(p, rows) }
+                }))
+            },
+            first1: |p: *const u64, rows: &[__m512i; P]| {
+                // SAFETY: the probe window of P rows is readable (`cascade`).
+                reduce1_z(unsafe { rotation_z::<P>(p, rows) })
+            },
+            extend4: |p: [*const u64; 4], g: *const u64, from: usize, to: usize| {
+                reduce4_z(p.map(|p| {
+                    // SAFETY: rows from .. to of the probe windows and of the record window
+                    // are readable (`cascade`).
+                    unsafe { rows_z(p, g, from, to) }
+                }))
+            },
+            extend1: |p: *const u64, g: *const u64, from: usize, to: usize| {
+                // SAFETY: as for `extend4`.
+                reduce1_z(unsafe { rows_z(p, g, from, to) })
+            },
+        };
+        // SAFETY: the caller's guarantees are `cascade`'s, with P == shape.rows.
+        unsafe { cascade::<P, _>(probe, gallery, shape, tables, out, steps) }
     }
 
     /// AVX-512: adds the counts of the selected rotations.

@@ -78,6 +78,7 @@ pub fn check(person: &PreparedPerson, config: &SearchConfig) -> Option<Rejection
 pub fn scorer(gallery: &Gallery) -> Scorer<'_> {
     Scorer {
         calibration: gallery.calibration(),
+        fingers: finger_scan::FingerKernel::best(),
         iris: gallery.preparer().iris(),
     }
 }

@@ -14,7 +14,7 @@
 //! Rayon splits the gallery into blocks of [`BLOCK`] records. Within a block, each run of
 //! [`RUN`] records is scored against every probe of the batch while it sits in cache, so a
 //! batch costs one pass over memory. Per run and probe, the finger evidence of all records
-//! comes first from [`finger_evidence`] (AVX2 and `popcnt` when the CPU has them), then each
+//! comes first from the finger loop ([`FingerKernel`]: AVX-512 or AVX2 when the CPU has them), then each
 //! record's irises; the per-finger detail of a hit is filled in only when it enters the
 //! probe's top `k`.
 
@@ -26,10 +26,10 @@ use rayon::prelude::*;
 use crate::gallery::descriptor::similarity;
 use crate::gallery::iris::IRIS_RECORD_WORDS;
 use crate::gallery::record::PERSON_RECORD_BYTES;
-use crate::gallery::record::{PersonRecord, EYES, FINGERS};
+use crate::gallery::record::{PersonRecord, EYES, EYE_PRESENCE_SHIFT, FINGERS};
 use crate::gallery::GalleryError;
 use crate::iris::{decode_record, IrisMatcher, IrisQuery, IrisScore};
-use crate::search::finger_scan::{self, finger_evidence};
+use crate::search::finger_scan::{self, FingerKernel};
 use crate::search::fusion::Calibration;
 use crate::storage::Snapshot;
 
@@ -122,11 +122,13 @@ impl<'a> Stage1Probe<'a> {
     }
 }
 
-/// What the first stage scores with: calibration and iris matcher.
+/// What the first stage scores with: calibration, finger loop body and iris matcher.
 #[derive(Debug, Clone, Copy)]
 pub struct Scorer<'a> {
     /// Score calibration.
     pub calibration: &'a Calibration,
+    /// The finger loop's body (every body gives the same sums).
+    pub fingers: FingerKernel,
     /// Iris matcher (the layout of the gallery's iris slots).
     pub iris: &'a IrisMatcher,
 }
@@ -162,6 +164,21 @@ impl Scorer<'_> {
                 llr: self.iris_floor(query),
             },
         }
+    }
+
+    /// The iris sum of a gallery record none of whose eyes passed the coarse level, indexed
+    /// by the record's eye presence bits ([`eyes_of`]): the floors of the eyes both sides
+    /// have, added in eye order as [`Scorer::irises`] adds them.
+    fn floors(&self, probe: &Stage1Probe<'_>) -> [f32; 1 << EYES] {
+        let mut out = [0.0f32; 1 << EYES];
+        for (present, sum) in out.iter_mut().enumerate() {
+            for eye in 0..EYES {
+                if let (Some(q), true) = (probe.eye(eye), present >> eye & 1 == 1) {
+                    *sum += self.iris_floor(q);
+                }
+            }
+        }
+        out
     }
 
     /// Whether the coarse level keeps gallery eye `slot` for `query`.
@@ -267,6 +284,12 @@ impl Scorer<'_> {
     }
 }
 
+/// The eye presence bits of a record (bit `eye` set when the eye is present).
+#[inline]
+fn eyes_of(g: &PersonRecord) -> usize {
+    (g.presence >> EYE_PRESENCE_SHIFT) as usize & ((1 << EYES) - 1)
+}
+
 /// The best `k` hits, kept in a min-heap.
 #[derive(Debug, Clone)]
 pub struct TopK {
@@ -345,7 +368,8 @@ pub fn scan(
                 let words: &[u64] = bytemuck::cast_slice(run);
                 for (p, top) in probes.iter().zip(tops.iter_mut()) {
                     let fingers = &mut fingers[..run.len()];
-                    finger_evidence(p.record, run, &scorer.calibration.descriptor, fingers);
+                    let table = &scorer.calibration.descriptor;
+                    scorer.fingers.evidence(p.record, run, table, fingers);
                     for (eye, kept) in kept.iter_mut().enumerate() {
                         if let Some(q) = p.eye(eye) {
                             let from = IRIS_OFFSET_WORDS + eye * IRIS_RECORD_WORDS;
@@ -357,13 +381,26 @@ pub fn scan(
                             )?;
                         }
                     }
+                    let floors = scorer.floors(p);
                     for (i, (g, &f)) in run.iter().zip(fingers.iter()).enumerate() {
                         if !seg.is_live((base + i) as u32) {
                             continue;
                         }
-                        let (irises, eyes) = scorer.irises(p, g, true, |eye| kept[eye][i] != 0)?;
-                        let score = scorer.calibration.fuse(f, irises);
+                        let any_kept = kept[0][i] | kept[1][i] != 0;
+                        // Eyes the coarse level dropped take the floor: without a kept eye the
+                        // iris sum depends only on which eyes both sides have.
+                        let kept_eye = |eye: usize| kept[eye][i] != 0;
+                        let (score, eyes) = if any_kept {
+                            let (irises, eyes) = scorer.irises(p, g, true, kept_eye)?;
+                            (scorer.calibration.fuse(f, irises), Some(eyes))
+                        } else {
+                            (scorer.calibration.fuse(f, floors[eyes_of(g)]), None)
+                        };
                         if top.accepts(score) {
+                            let eyes = match eyes {
+                                Some(eyes) => eyes,
+                                None => scorer.irises(p, g, true, kept_eye)?.1,
+                            };
                             top.offer(Stage1Hit {
                                 key: g.key,
                                 score,
