@@ -18,6 +18,8 @@ pub struct Scratch {
     /// Expanded cylinders of the two templates.
     pub(crate) side_a: super::kernel::Side,
     pub(crate) side_b: super::kernel::Side,
+    /// The two templates laid out for the AVX-512 sweep.
+    pub(crate) wide: super::kernel::WideSides,
     /// Candidate pairs as packed keys (see [`pack`]), 0 for a pair of no similarity, in any
     /// order.
     pub(crate) candidates: Vec<u64>,
