@@ -8,7 +8,7 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tunggal_datasets::fvc::{load_root, shared_fvc_root};
 use tunggal_datasets::synthetic_fvc::SyntheticFvc;
-use tunggal_index::finger::kernel::Kernel;
+use tunggal_index::finger::kernel::{self, Kernel};
 use tunggal_index::finger::FingerMatcher;
 use tunggal_index::template::FingerTemplate;
 
@@ -45,10 +45,12 @@ fn bench(c: &mut Criterion) {
     let prepared: Vec<_> = templates.iter().map(|t| matcher.prepare(t)).collect();
     let (probes, gallery) = prepared.split_at(8);
     group.throughput(Throughput::Elements((probes.len() * gallery.len()) as u64));
-    for (name, kernel) in [
-        ("compare_avx2", Kernel::Avx2),
-        ("compare_portable", Kernel::Portable),
-    ] {
+    for kernel in kernel::available() {
+        let name = match kernel {
+            Kernel::Avx512 => "compare_avx512",
+            Kernel::Avx2 => "compare_avx2",
+            Kernel::Portable => "compare_portable",
+        };
         let m = matcher.clone().with_kernel(kernel);
         group.bench_function(name, |b| {
             b.iter(|| {

@@ -18,6 +18,8 @@ pub struct Scratch {
     /// Expanded cylinders of the two templates.
     pub(crate) side_a: super::kernel::Side,
     pub(crate) side_b: super::kernel::Side,
+    /// The two templates laid out for the AVX-512 sweep.
+    pub(crate) wide: super::kernel::WideSides,
     /// Candidate pairs as packed keys (see [`pack`]), 0 for a pair of no similarity, in any
     /// order.
     pub(crate) candidates: Vec<u64>,
@@ -63,9 +65,16 @@ struct SigmoidTable {
 
 impl SigmoidTable {
     fn new(centre: f32, slope: f32, top: f32) -> Self {
+        // Values below the floor of the compatibility products are 0: any product they
+        // enter is below it too.
         let values = std::array::from_fn(|i| {
             let v = top * i as f32 / (TABLE_SIZE - 1) as f32;
-            1.0 / (1.0 + (slope * (v - centre)).exp())
+            let value = 1.0 / (1.0 + (slope * (v - centre)).exp());
+            if f64::from(value) < RHO_FLOOR {
+                0.0
+            } else {
+                value
+            }
         });
         Self {
             scale: (TABLE_SIZE - 1) as f32 / top,
@@ -393,8 +402,11 @@ fn relax(pa: &[Point], pb: &[Point], tables: &Tables, params: &MccParams, scratc
         }
         for k in t + 1..nr {
             let j = k - from;
-            let r =
-                tables.distance.at(id1[j]) * tables.direction.at(id2[j]) * tables.radial.at(id3[j]);
+            let r = compatibility(
+                tables.distance.at(id1[j]),
+                tables.direction.at(id2[j]),
+                tables.radial.at(id3[j]),
+            );
             rho[t * width + k] = r;
             rho[k * width + t] = r;
         }
@@ -425,6 +437,35 @@ fn relax(pa: &[Point], pb: &[Point], tables: &Tables, params: &MccParams, scratc
     }
 }
 
+/// Smallest compatibility kept: below it an entry of the matrix is 0.
+const RHO_FLOOR: f64 = 1.0 / (1u128 << 100) as f64;
+
+/// The product `distance · direction · radial` as `f32` arithmetic rounds it, or 0 when that
+/// is below [`RHO_FLOOR`].
+///
+/// Products of sigmoid tails fall far below the smallest normal `f32`, and arithmetic on
+/// subnormal numbers is many times slower than on normal ones, in the products here and in
+/// the relaxation sums that take them. Here each product of two `f32` is formed exactly in
+/// `f64` (48 significant bits) and rounded once to `f32`, which is the correctly rounded
+/// `f32` product whenever that is normal; values are clamped to the floor before any
+/// conversion, so no subnormal `f32` is ever produced. An entry below the floor adds less
+/// than 2⁻¹⁰⁰ to a pair's support, next to its own weighted similarity of at least 2⁻¹⁶.
+#[inline(always)]
+fn compatibility(distance: f32, direction: f32, radial: f32) -> f32 {
+    let first = f64::from(distance) * f64::from(direction);
+    let first = if first < RHO_FLOOR {
+        0.0
+    } else {
+        first.max(RHO_FLOOR) as f32
+    };
+    let product = f64::from(first) * f64::from(radial);
+    if product < RHO_FLOOR {
+        0.0
+    } else {
+        product.max(RHO_FLOOR) as f32
+    }
+}
+
 /// [`super::geometry::angle_diff`] written with a select instead of a branch, so that it vectorises (same
 /// results: the wrapped value is only taken outside `[-π, π)`).
 #[inline(always)]
@@ -450,6 +491,54 @@ mod tests {
             let (y, x) = (a.sin() * 3.0, a.cos() * 3.0);
             let err = angle_diff(fast_atan2(y, x), y.atan2(x)).abs();
             assert!(err < 2e-4, "angle {a}: error {err}");
+        }
+    }
+
+    #[test]
+    fn compatibility_is_the_f32_product_above_the_floor() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let tables = Tables::new(&MccParams::default());
+        let samples: Vec<f32> = [
+            &tables.distance.values[..],
+            &tables.direction.values[..],
+            &tables.radial.values[..],
+        ]
+        .concat();
+        let floor = RHO_FLOOR as f32;
+        let mut zeros = 0;
+        for i in 0..200_000 {
+            let mut pick = || {
+                let r = next();
+                if i % 2 == 0 {
+                    samples[(r % samples.len() as u64) as usize]
+                } else {
+                    // Any magnitude down to 2⁻¹²⁶.
+                    f32::from_bits(0x0080_0000 + (r % (0x3f80_0000 - 0x0080_0000)) as u32)
+                }
+            };
+            let (d, a, r) = (pick(), pick(), pick());
+            let got = compatibility(d, a, r);
+            let want = d * a * r;
+            if want >= floor {
+                assert_eq!(got.to_bits(), want.to_bits(), "{d} {a} {r}");
+            } else {
+                assert!(got == 0.0 || got >= floor, "{d} {a} {r}: {got}");
+                zeros += usize::from(got == 0.0);
+            }
+            assert!(got == 0.0 || got.is_normal());
+        }
+        assert!(zeros > 1000, "{zeros} products below the floor");
+        for t in [&tables.distance, &tables.direction, &tables.radial] {
+            assert!(t
+                .values
+                .iter()
+                .all(|&v| v == 0.0 || f64::from(v) >= RHO_FLOOR));
         }
     }
 

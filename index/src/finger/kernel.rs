@@ -1,6 +1,7 @@
-//! The comparison's hot path, compiled twice: with AVX2, FMA and POPCNT where the CPU has
-//! them (chosen once at run time), and portable. Both run the same source and give identical
-//! results, since no floating-point contraction is requested explicitly.
+//! The comparison's hot path, compiled three times: with AVX-512 (F, VL, VPOPCNTDQ) where
+//! the CPU has it, with AVX2, FMA and POPCNT, and portable (chosen once at run time). All
+//! run the same source apart from the pair-counting sweep, and give identical results,
+//! since no floating-point contraction is requested explicitly.
 //!
 //! This is the only module of the fingerprint matcher with `unsafe`.
 
@@ -24,26 +25,69 @@ pub struct SweepLimits {
 /// Which instruction set the comparison runs with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kernel {
+    /// AVX-512 F, VL and VPOPCNTDQ (with AVX2 and POPCNT): the pair sweep takes eight gallery
+    /// cylinders per register.
+    Avx512,
     /// AVX2 + FMA + POPCNT.
     Avx2,
     /// Baseline instructions only.
     Portable,
 }
 
-/// The kernel chosen for this CPU (detected once).
-pub fn detected() -> Kernel {
-    static KERNEL: OnceLock<Kernel> = OnceLock::new();
-    *KERNEL.get_or_init(|| {
+/// What the CPU supports, detected once.
+#[derive(Debug, Clone, Copy)]
+struct Support {
+    avx2: bool,
+    avx512: bool,
+}
+
+fn support() -> Support {
+    static SUPPORT: OnceLock<Support> = OnceLock::new();
+    *SUPPORT.get_or_init(|| {
         #[cfg(target_arch = "x86_64")]
         {
-            if std::arch::is_x86_feature_detected!("avx2")
-                && std::arch::is_x86_feature_detected!("popcnt")
-            {
-                return Kernel::Avx2;
+            let avx2 = std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("popcnt");
+            let avx512 = avx2
+                && std::arch::is_x86_feature_detected!("avx512f")
+                && std::arch::is_x86_feature_detected!("avx512vl")
+                && std::arch::is_x86_feature_detected!("avx512vpopcntdq");
+            Support { avx2, avx512 }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            Support {
+                avx2: false,
+                avx512: false,
             }
         }
-        Kernel::Portable
     })
+}
+
+/// The best kernel for this CPU (detected once).
+pub fn detected() -> Kernel {
+    let s = support();
+    if s.avx512 {
+        Kernel::Avx512
+    } else if s.avx2 {
+        Kernel::Avx2
+    } else {
+        Kernel::Portable
+    }
+}
+
+/// The kernels this CPU can run, best first (the portable one always).
+pub fn available() -> Vec<Kernel> {
+    let s = support();
+    let mut out = Vec::new();
+    if s.avx512 {
+        out.push(Kernel::Avx512);
+    }
+    if s.avx2 {
+        out.push(Kernel::Avx2);
+    }
+    out.push(Kernel::Portable);
+    out
 }
 
 /// Scores two prepared templates with the given kernel (falls back to portable if the CPU
@@ -99,14 +143,33 @@ fn compare_ordered(
 ) -> f32 {
     #[cfg(target_arch = "x86_64")]
     {
-        if kernel == Kernel::Avx2 && detected() == Kernel::Avx2 {
-            // SAFETY: `detected()` returned Avx2 only after confirming AVX2 and POPCNT at run
+        let s = support();
+        if kernel == Kernel::Avx512 && s.avx512 {
+            // SAFETY: `support()` set `avx512` only after confirming AVX-512 F, VL and
+            // VPOPCNTDQ, AVX2 and POPCNT at run time; the function has no other requirement.
+            return unsafe { compare_avx512(a, b, limits, tables, params, scratch) };
+        }
+        if kernel != Kernel::Portable && s.avx2 {
+            // SAFETY: `support()` set `avx2` only after confirming AVX2 and POPCNT at run
             // time; the function has no other requirement.
             return unsafe { compare_avx2(a, b, limits, tables, params, scratch) };
         }
     }
     let _ = kernel;
-    compare_body(a, b, limits, tables, params, scratch, false)
+    compare_body(a, b, limits, tables, params, scratch, false, false)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt,avx512f,avx512vl,avx512vpopcntdq")]
+unsafe fn compare_avx512(
+    a: &PreparedTemplate,
+    b: &PreparedTemplate,
+    limits: SweepLimits,
+    tables: &Tables,
+    params: &MccParams,
+    scratch: &mut Scratch,
+) -> f32 {
+    compare_body(a, b, limits, tables, params, scratch, true, true)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -119,9 +182,12 @@ unsafe fn compare_avx2(
     params: &MccParams,
     scratch: &mut Scratch,
 ) -> f32 {
-    compare_body(a, b, limits, tables, params, scratch, true)
+    compare_body(a, b, limits, tables, params, scratch, true, false)
 }
 
+/// The comparison. `vector` may be set only when AVX2 and POPCNT were detected at run time,
+/// `wide` only when AVX-512 F, VL and VPOPCNTDQ were too.
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn compare_body(
     a: &PreparedTemplate,
@@ -131,13 +197,28 @@ fn compare_body(
     params: &MccParams,
     scratch: &mut Scratch,
     vector: bool,
+    wide: bool,
 ) -> f32 {
     scratch.counted = 0;
     if a.stride != b.stride || a.stride == 0 {
         return 0.0;
     }
     match (params.nd, params.words_per_layer()) {
-        (ND, 1) if a.stride == ND + 1 => sweep_sliced(a, b, limits, scratch),
+        (ND, 1) if a.stride == ND + 1 => {
+            #[cfg(target_arch = "x86_64")]
+            {
+                if wide {
+                    // SAFETY: `wide` is set only by `compare_avx512`, which runs only after
+                    // AVX-512 F, VL and VPOPCNTDQ, AVX2 and POPCNT were detected at run time.
+                    unsafe { sweep_wide(a, b, limits, scratch) };
+                    return consolidate::consolidate(
+                        &a.points, &b.points, tables, params, scratch, vector,
+                    );
+                }
+            }
+            let _ = wide;
+            sweep_sliced(a, b, limits, scratch)
+        }
         (nd, wpl) => {
             scratch.counts.clear();
             sweep_generic(a, b, nd, wpl, limits, &mut scratch.counts);
@@ -392,6 +473,157 @@ fn sweep_sliced(
         }
     }
     scratch.counted = sink.n;
+}
+
+/// Words of a [`Block`] lane: the value layers, the mask, the three count planes (see
+/// [`Expanded`]) and the cylinder's index in its template.
+const BLOCK_WORDS: usize = ND + 5;
+
+/// Eight cylinders of the second template, word `w` of lane `j` in `words[w][j]`, so that a
+/// register holds one word of eight cylinders.
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(C, align(64))]
+pub struct Block {
+    words: [[u64; 8]; BLOCK_WORDS],
+}
+
+/// The two templates of one comparison laid out for [`sweep_wide`]: the first one's
+/// cylinders expanded, the second one's eight to a block, in template order.
+#[derive(Debug)]
+pub struct WideSides {
+    first: Vec<Expanded>,
+    blocks: Vec<Block>,
+    starts: Starts,
+}
+
+impl Default for WideSides {
+    fn default() -> Self {
+        Self {
+            first: Vec::new(),
+            blocks: Vec::new(),
+            starts: [0; 257],
+        }
+    }
+}
+
+/// The AVX-512 sweep: every comparable pair of cylinders with one word per layer, straight
+/// to candidate keys in `scratch.candidates` (any order), leaving out pairs of similarity 0.
+///
+/// For each cylinder of `a`, the cylinders of `b` within the direction window are taken a
+/// block of eight at a time (lanes outside the window masked off). The counts, the
+/// similarity and the key are those of [`pair_counts`], [`similarity`] and
+/// [`candidate_key`], computed with the same correctly rounded operations. The keys of
+/// similarity 0 that the other sweeps keep sort below every other key and end the selection
+/// where they are met, so leaving them out changes no score.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt,avx512f,avx512vl,avx512vpopcntdq")]
+fn sweep_wide(
+    a: &PreparedTemplate,
+    b: &PreparedTemplate,
+    limits: SweepLimits,
+    scratch: &mut Scratch,
+) {
+    use std::arch::x86_64::*;
+    let sides = &mut scratch.wide;
+    sides.first.clear();
+    sides
+        .first
+        .extend(a.bits.chunks_exact(ND + 1).map(Expanded::new));
+    let nb = b.bits.len() / (ND + 1);
+    sides.blocks.clear();
+    sides.blocks.resize(nb.div_ceil(8), Block::default());
+    for (i, c) in b.bits.chunks_exact(ND + 1).enumerate() {
+        let e = Expanded::new(c);
+        let Some(block) = sides.blocks.get_mut(i / 8) else {
+            break;
+        };
+        let lane = i % 8;
+        let [v0, v1, v2, v3, v4, v5] = e.values;
+        let [p0, p1, p2] = e.planes;
+        let column = [v0, v1, v2, v3, v4, v5, e.mask, p0, p1, p2, i as u64];
+        for (w, &x) in block.words.iter_mut().zip(&column) {
+            w[lane] = x;
+        }
+    }
+    let nb = nb.min(b.directions.len());
+    fill_starts(&b.directions[..nb], &mut sides.starts);
+    let keys = &mut scratch.candidates;
+    keys.clear();
+    // Every block stores eight keys (those kept first), so the buffer has room for every
+    // pair plus one block.
+    let cap = sides.first.len() * nb + 8;
+    keys.reserve(cap);
+    let out = keys.spare_capacity_mut();
+    let out_len = out.len();
+    let out = out.as_mut_ptr().cast::<u64>();
+    let mut n = 0usize;
+    let min_cells = _mm512_set1_epi64(i64::from(limits.min_cells));
+    let one = _mm256_set1_ps(1.0);
+    let zero = _mm256_setzero_ps();
+    let turn = limits.max_turn;
+    let load = |w: &[u64; 8]| {
+        // SAFETY: `w` is 8 words (64 bytes), the extent of the unaligned load.
+        unsafe { _mm512_loadu_si512(w.as_ptr().cast()) }
+    };
+    for (ia, (ca, &da)) in sides.first.iter().zip(&a.directions).enumerate() {
+        let bcast = |x: u64| _mm512_set1_epi64(x as i64);
+        let va = ca.values.map(bcast);
+        let pa = ca.planes.map(bcast);
+        let ma = bcast(ca.mask);
+        let tag = bcast(0xffff_ffff ^ ((ia as u64) << 16));
+        for r in window(&sides.starts, da, turn) {
+            let (start, end) = (r.start, r.end.min(nb));
+            let mut q = start / 8;
+            while q * 8 < end {
+                let base = q * 8;
+                let Some(block) = sides.blocks.get(q) else {
+                    break;
+                };
+                q += 1;
+                // Lanes of the block inside [start, end).
+                let below = (1u32 << start.saturating_sub(base).min(8)) - 1;
+                let upto = (1u32 << (end - base).min(8)) - 1;
+                let lanes = (upto & !below) as __mmask8;
+                let w = &block.words;
+                let m = _mm512_and_si512(ma, load(&w[ND]));
+                let cells = _mm512_popcnt_epi64(m);
+                let comparable = _mm512_mask_cmpge_epu64_mask(lanes, cells, min_cells);
+                let count = |x: __m512i| _mm512_popcnt_epi64(_mm512_and_si512(x, m));
+                let weighted = |p0: __m512i, p1: __m512i, p2: __m512i| {
+                    _mm512_add_epi64(
+                        _mm512_add_epi64(count(p0), _mm512_slli_epi64::<1>(count(p1))),
+                        _mm512_slli_epi64::<2>(count(p2)),
+                    )
+                };
+                let na = weighted(pa[0], pa[1], pa[2]);
+                let nb_ = weighted(load(&w[ND + 1]), load(&w[ND + 2]), load(&w[ND + 3]));
+                let mut nx = _mm512_setzero_si512();
+                for (k, v) in va.iter().enumerate() {
+                    nx = _mm512_add_epi64(nx, count(_mm512_xor_si512(*v, load(&w[k]))));
+                }
+                let to_f32 = |x: __m512i| _mm256_cvtepi32_ps(_mm512_cvtepi64_epi32(x));
+                let denom = _mm256_add_ps(to_f32(na), to_f32(nb_));
+                let sim = _mm256_sub_ps(one, _mm256_div_ps(to_f32(nx), denom));
+                let keep = comparable
+                    & _mm256_cmp_ps_mask::<_CMP_NEQ_OQ>(denom, zero)
+                    & _mm256_cmp_ps_mask::<_CMP_GT_OQ>(sim, zero);
+                let hi = _mm512_slli_epi64::<32>(_mm512_cvtepu32_epi64(_mm256_castps_si256(sim)));
+                let lo = _mm512_xor_si512(tag, load(&w[ND + 4]));
+                let key = _mm512_maskz_compress_epi64(keep, _mm512_or_si512(hi, lo));
+                if n + 8 > out_len {
+                    break;
+                }
+                // SAFETY: `n + 8 <= out_len`, so the 8-word store stays inside the spare
+                // capacity of `keys`.
+                unsafe { _mm512_storeu_si512(out.add(n).cast(), key) };
+                n += keep.count_ones() as usize;
+            }
+        }
+    }
+    // SAFETY: the first `n` words of the spare capacity were written above (each store
+    // wrote 8 words at `n`, of which the kept ones precede the next store), and `n + 8` is
+    // within the capacity reserved.
+    unsafe { keys.set_len(n) };
 }
 
 /// Where [`sweep_sliced`] writes its pairs.
