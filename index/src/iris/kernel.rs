@@ -776,6 +776,23 @@ mod x86 {
         kept
     }
 
+    /// Calls `$f::<P>(args)` with `P` the first-test row count `$rows` (1 to 8; larger
+    /// counts take 8).
+    macro_rules! by_rows {
+        ($f:ident, $rows:expr, $($arg:expr),*) => {
+            match $rows {
+                1 => $f::<1>($($arg),*),
+                2 => $f::<2>($($arg),*),
+                3 => $f::<3>($($arg),*),
+                4 => $f::<4>($($arg),*),
+                5 => $f::<5>($($arg),*),
+                6 => $f::<6>($($arg),*),
+                7 => $f::<7>($($arg),*),
+                _ => $f::<8>($($arg),*),
+            }
+        };
+    }
+
     /// AVX2 cascade for rows of 4 + 4 words, dispatched on the first-test row count.
     ///
     /// # Safety
@@ -794,18 +811,7 @@ mod x86 {
     ) -> GateWork {
         // SAFETY: the caller's guarantees hold for every arm with P = shape.rows (1 to 8, since
         // rows <= total_rows <= 8).
-        unsafe {
-            match shape.rows {
-                1 => cascade_w4::<1>(probe, gallery, shape, tables, out),
-                2 => cascade_w4::<2>(probe, gallery, shape, tables, out),
-                3 => cascade_w4::<3>(probe, gallery, shape, tables, out),
-                4 => cascade_w4::<4>(probe, gallery, shape, tables, out),
-                5 => cascade_w4::<5>(probe, gallery, shape, tables, out),
-                6 => cascade_w4::<6>(probe, gallery, shape, tables, out),
-                7 => cascade_w4::<7>(probe, gallery, shape, tables, out),
-                _ => cascade_w4::<8>(probe, gallery, shape, tables, out),
-            }
-        }
+        unsafe { by_rows!(cascade_w4, shape.rows, probe, gallery, shape, tables, out) }
     }
 
     /// [`cascade_w4_avx2`] for a first test after `P` rows.
@@ -1004,18 +1010,7 @@ mod x86 {
         out: &mut [u64],
     ) -> GateWork {
         // SAFETY: as in `cascade_w4_avx2`.
-        unsafe {
-            match shape.rows {
-                1 => cascade_z::<1>(probe, gallery, shape, tables, out),
-                2 => cascade_z::<2>(probe, gallery, shape, tables, out),
-                3 => cascade_z::<3>(probe, gallery, shape, tables, out),
-                4 => cascade_z::<4>(probe, gallery, shape, tables, out),
-                5 => cascade_z::<5>(probe, gallery, shape, tables, out),
-                6 => cascade_z::<6>(probe, gallery, shape, tables, out),
-                7 => cascade_z::<7>(probe, gallery, shape, tables, out),
-                _ => cascade_z::<8>(probe, gallery, shape, tables, out),
-            }
-        }
+        unsafe { by_rows!(cascade_z, shape.rows, probe, gallery, shape, tables, out) }
     }
 
     /// Counts of one row pair: `p` and `g` each hold `[code (4 words) | mask (4 words)]`.
