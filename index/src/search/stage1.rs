@@ -379,6 +379,9 @@ pub fn scan(
                                 PERSON_RECORD_WORDS,
                                 &mut kept[..run.len()],
                             )?;
+                        } else {
+                            // No screen for an eye the probe lacks: nothing kept.
+                            kept.fill(0);
                         }
                     }
                     let floors = scorer.floors(p);
