@@ -8,8 +8,10 @@ use std::hint::black_box;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tunggal_datasets::fvc::{load_root, shared_fvc_root};
 use tunggal_datasets::synthetic_fvc::SyntheticFvc;
+use tunggal_index::finger::cylinder::{prepare_with, CylinderTables};
 use tunggal_index::finger::kernel::{self, Kernel};
 use tunggal_index::finger::FingerMatcher;
+use tunggal_index::gallery::{DescriptorBuilder, DescriptorParams};
 use tunggal_index::template::FingerTemplate;
 
 fn templates() -> Vec<FingerTemplate> {
@@ -30,6 +32,14 @@ fn templates() -> Vec<FingerTemplate> {
         .collect()
 }
 
+fn kernel_name(kernel: Kernel) -> &'static str {
+    match kernel {
+        Kernel::Avx512 => "avx512",
+        Kernel::Avx2 => "avx2",
+        Kernel::Portable => "portable",
+    }
+}
+
 fn bench(c: &mut Criterion) {
     let templates = templates();
     let matcher = FingerMatcher::default();
@@ -42,17 +52,35 @@ fn bench(c: &mut Criterion) {
             }
         })
     });
+    for kernel in kernel::available() {
+        let tables = CylinderTables::new(matcher.params()).with_kernel(kernel);
+        group.bench_function(format!("prepare_{}", kernel_name(kernel)), |b| {
+            b.iter(|| {
+                for t in &templates {
+                    black_box(prepare_with(black_box(t), matcher.params(), &tables));
+                }
+            })
+        });
+    }
     let prepared: Vec<_> = templates.iter().map(|t| matcher.prepare(t)).collect();
+    let describer = DescriptorBuilder::new(DescriptorParams::default(), matcher.params()).unwrap();
+    for (name, d) in [
+        ("describe", describer.clone()),
+        ("describe_portable", describer.portable()),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                for p in &prepared {
+                    black_box(d.describe(black_box(p)));
+                }
+            })
+        });
+    }
     let (probes, gallery) = prepared.split_at(8);
     group.throughput(Throughput::Elements((probes.len() * gallery.len()) as u64));
     for kernel in kernel::available() {
-        let name = match kernel {
-            Kernel::Avx512 => "compare_avx512",
-            Kernel::Avx2 => "compare_avx2",
-            Kernel::Portable => "compare_portable",
-        };
         let m = matcher.clone().with_kernel(kernel);
-        group.bench_function(name, |b| {
+        group.bench_function(format!("compare_{}", kernel_name(kernel)), |b| {
             b.iter(|| {
                 let mut acc = 0.0f32;
                 for p in probes {

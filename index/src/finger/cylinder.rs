@@ -13,8 +13,10 @@ use std::cell::RefCell;
 use std::f32::consts::{PI, TAU};
 
 use super::geometry::{angle_diff, HullTest, Point};
+use super::kernel::{self, Kernel};
 use super::params::MccParams;
 use crate::template::FingerTemplate;
+use accumulate::{fill_bits, Cylinder, Grid};
 
 /// Upper bound of angular layers, so per-neighbour buffers live on the stack.
 pub const MAX_ND: usize = 8;
@@ -95,6 +97,8 @@ pub struct CylinderTables {
     directional: Vec<[f32; MAX_ND]>,
     /// Spatial contribution by squared distance, in steps of `1 / SPATIAL_STEPS_PER_PX2`.
     spatial: Vec<f32>,
+    /// Body that sums contributions into cells (all give the same bits).
+    kernel: Kernel,
 }
 
 const SPATIAL_STEPS_PER_PX2: f32 = 4.0;
@@ -129,7 +133,15 @@ impl CylinderTables {
         Self {
             directional,
             spatial,
+            kernel: kernel::detected(),
         }
+    }
+
+    /// These tables with another summing body (for tests and benchmarks; one the CPU lacks
+    /// falls back to the portable body).
+    pub fn with_kernel(mut self, kernel: Kernel) -> Self {
+        self.kernel = kernel;
+        self
     }
 }
 
@@ -185,43 +197,23 @@ pub struct PrepareScratch {
     ys: Vec<f32>,
     /// Per cell: inside the disc and the enlarged hull.
     valid: Vec<bool>,
-    /// Per cell: summed contributions per angular layer.
-    sums: Vec<[f32; MAX_ND]>,
-}
-
-/// Grid rows (or columns) whose centre offset `delta_s · (i − half)` may lie within `r`
-/// of `at`: a superset of those a cell within the spatial reach can be in; all of them
-/// when the geometry is degenerate.
-#[inline]
-fn cell_range(at: f32, r: f32, delta_s: f32, half: f32, ns: usize) -> std::ops::Range<usize> {
-    let lo = (at - r) / delta_s + half;
-    let hi = (at + r) / delta_s + half;
-    if !(lo.is_finite() && hi.is_finite() && delta_s > 0.0) || lo.abs().max(hi.abs()) > 1e6 {
-        return 0..ns;
-    }
-    if hi < 0.0 {
-        return 0..0;
-    }
-    // Ceiling of `lo` and floor of `hi` by truncation (exact below 2²⁴); a negative `lo`
-    // saturates to 0.
-    let mut first = lo as usize;
-    if lo > 0.0 && (first as f32) < lo {
-        first += 1;
-    }
-    let last = hi as usize;
-    first..(last + 1).min(ns)
+    /// Summed contributions per cell and angular layer (layout chosen by the summing body).
+    sums: Vec<f32>,
 }
 
 /// Builds every usable cylinder of a template with prebuilt tables and caller-provided
 /// buffers.
 ///
 /// The result is bit for bit what the direct construction gives (every disc cell against
-/// every neighbour, in neighbour order). The work is arranged differently: a cylinder
-/// first tests its cells against the hull and is dropped before any summation when too
-/// few are valid; then each neighbour adds its contribution only to the valid cells of the
-/// few grid rows and columns within the spatial reach of it (plus a one-pixel allowance for
-/// rounding), and the exact distance test decides as before. A cell still receives its
-/// contributions in neighbour order, so its sums, and its bits, are unchanged.
+/// every neighbour, in neighbour order). The work is arranged differently:
+/// * a cylinder centred deep inside the hull has all its disc cells valid without a test;
+///   any other tests its cells against the hull and is dropped before any summation when
+///   too few are valid;
+/// * the contributions are summed by the body of [`accumulate`] that the tables name: each
+///   neighbour adds only to the grid rows (and, in the portable body, columns) within its
+///   spatial reach plus a one-pixel allowance, and the exact distance test decides as
+///   before. A cell still receives its contributions in neighbour order, so its sums, and
+///   its bits, are unchanged.
 pub fn prepare_into(
     template: &FingerTemplate,
     params: &MccParams,
@@ -272,15 +264,31 @@ pub fn prepare_into(
     );
     disc.clear();
     disc.extend((0..cells).filter(|&c| in_disc[c]));
+    // A cylinder whose centre lies deeper inside the hull than its farthest disc cell
+    // reaches past the enlarged hull has every disc cell valid (see `HullTest::depth`).
+    let farthest = disc
+        .iter()
+        .map(|&c| (us[c] * us[c] + vs[c] * vs[c]).sqrt())
+        .fold(0.0f32, f32::max);
+    let deep_enough = farthest - params.omega.abs() + HullTest::DEPTH_SLACK;
     xs.clear();
     xs.resize(cells, 0.0);
     ys.clear();
     ys.resize(cells, 0.0);
     valid.clear();
     valid.resize(cells, false);
-    sums.clear();
-    sums.resize(cells, [0.0; MAX_ND]);
     let min_valid = params.min_vc * disc.len() as f32;
+    let grid = Grid {
+        ns,
+        nd,
+        wpl,
+        delta_s,
+        half,
+        candidate_reach,
+        reach2,
+        mu_psi: params.mu_psi,
+        spatial: &tables.spatial,
+    };
 
     // Cylinders are stored in order of direction, so a comparison finds the cylinders within
     // the allowed direction difference as one contiguous (circular) run. The keys are
@@ -297,23 +305,31 @@ pub fn prepare_into(
         stride,
         minutiae: n,
     };
-    let mut neighbours: Vec<Neighbour<'_>> = Vec::with_capacity(n);
+    // Every other minutia is written to the next free slot and the slot kept only when it
+    // is a neighbour, so the scan has no data-dependent branch; the order is the minutiae
+    // order either way.
+    let placeholder = Neighbour {
+        x: 0.0,
+        y: 0.0,
+        gd: &tables.directional[0],
+    };
+    let mut slots: Vec<Neighbour<'_>> = vec![placeholder; n + 1];
     let mut cyl = vec![0u64; stride];
     for &index in order.iter() {
         let m = points[index];
         let m_angle = template.minutiae[index].angle;
-        neighbours.clear();
-        for (t, p) in points.iter().enumerate() {
+        let mut found = 0;
+        for (t, (p, minutia)) in points.iter().zip(&template.minutiae).enumerate() {
             let (dx, dy) = (p.x - m.x, p.y - m.y);
-            if t != index && dx * dx + dy * dy <= neighbourhood2 {
-                let turn = m_angle.wrapping_sub(template.minutiae[t].angle);
-                neighbours.push(Neighbour {
-                    x: p.x,
-                    y: p.y,
-                    gd: &tables.directional[usize::from(turn)],
-                });
-            }
+            let turn = m_angle.wrapping_sub(minutia.angle);
+            slots[found] = Neighbour {
+                x: p.x,
+                y: p.y,
+                gd: &tables.directional[usize::from(turn)],
+            };
+            found += usize::from(t != index && dx * dx + dy * dy <= neighbourhood2);
         }
+        let neighbours = &slots[..found];
         if neighbours.len() < params.min_m {
             continue;
         }
@@ -327,54 +343,26 @@ pub fn prepare_into(
             *x = m.x + cos * u - sin * v;
             *y = m.y + sin * u + cos * v;
         }
-        hull.contains_many(xs, ys, in_disc, valid);
-        let valid_cells = disc.iter().filter(|&&c| valid[c]).count();
+        let valid_cells = if hull.depth(m.x, m.y).is_some_and(|d| d >= deep_enough) {
+            valid.copy_from_slice(in_disc);
+            disc.len()
+        } else {
+            hull.contains_many(tables.kernel, xs, ys, in_disc, valid);
+            disc.iter().filter(|&&c| valid[c]).count()
+        };
         if (valid_cells as f32) < min_valid {
             continue;
         }
-        for &c in disc.iter() {
-            sums[c] = [0.0; MAX_ND];
-        }
-        for nb in &neighbours {
-            // The neighbour in the cylinder's axes: cell (i, j) is centred at
-            // (delta_s · (i − half), delta_s · (j − half)).
-            let (dx, dy) = (nb.x - m.x, nb.y - m.y);
-            let u = cos * dx + sin * dy;
-            let v = cos * dy - sin * dx;
-            let cols = cell_range(v, candidate_reach, delta_s, half, ns);
-            for i in cell_range(u, candidate_reach, delta_s, half, ns) {
-                for c in i * ns + cols.start..i * ns + cols.end {
-                    if !valid[c] {
-                        continue;
-                    }
-                    let (px, py) = (xs[c], ys[c]);
-                    let d2 = (nb.x - px) * (nb.x - px) + (nb.y - py) * (nb.y - py);
-                    if d2 > reach2 {
-                        continue;
-                    }
-                    // `d2` is at most `reach2` here (or NaN, which both casts send to 0),
-                    // so the i32 cast truncates as a usize cast would.
-                    let step = (d2 * SPATIAL_STEPS_PER_PX2) as i32 as usize;
-                    let gs = tables.spatial.get(step).copied().unwrap_or(0.0);
-                    for (s, &g) in sums[c].iter_mut().zip(nb.gd.iter()) {
-                        *s += gs * g;
-                    }
-                }
-            }
-        }
-        cyl.iter_mut().for_each(|w| *w = 0);
-        for &c in disc.iter() {
-            if !valid[c] {
-                continue;
-            }
-            let (word, bit) = (c / 64, c % 64);
-            cyl[nd * wpl + word] |= 1 << bit;
-            for (k, &s) in sums[c].iter().enumerate().take(nd) {
-                if s > params.mu_psi {
-                    cyl[k * wpl + word] |= 1 << bit;
-                }
-            }
-        }
+        let cylinder = Cylinder {
+            x: m.x,
+            y: m.y,
+            sin,
+            cos,
+            xs,
+            ys,
+            valid,
+        };
+        fill_bits(tables.kernel, &grid, &cylinder, neighbours, sums, &mut cyl);
         out.points.push(m);
         out.source_index.push(index as u16);
         out.directions.push(m_angle);
@@ -383,6 +371,7 @@ pub fn prepare_into(
     out
 }
 
+mod accumulate;
 #[cfg(test)]
 mod equivalence;
 #[cfg(test)]

@@ -5,6 +5,11 @@
 
 use std::f32::consts::{PI, TAU};
 
+use super::kernel::{self, Kernel};
+
+#[cfg(target_arch = "x86_64")]
+mod hull_x86;
+
 /// A minutia in mathematical axes, ready for geometry.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Point {
@@ -152,6 +157,11 @@ pub struct HullTest {
     edges: Vec<Edge>,
     margin2: f32,
     reject: f32,
+    /// Per edge: the inverse of its length (0 for an empty edge), for [`HullTest::depth`].
+    inverse_lengths: Vec<f32>,
+    /// Whether every hull coordinate is small enough for [`HullTest::depth`] to be exact
+    /// to well within [`HullTest::DEPTH_SLACK`].
+    depth_reliable: bool,
 }
 
 impl HullTest {
@@ -161,7 +171,12 @@ impl HullTest {
         self.margin2 = margin * margin;
         self.reject = margin.abs() + 1.0;
         self.edges.clear();
+        self.inverse_lengths.clear();
         let n = self.vertices.len();
+        self.depth_reliable = n >= 3
+            && self.vertices.iter().all(|&(x, y)| {
+                x.abs() <= Self::DEPTH_COORDINATES && y.abs() <= Self::DEPTH_COORDINATES
+            });
         if n < 2 {
             return;
         }
@@ -179,7 +194,38 @@ impl HullTest {
                 min_y: a.1.min(b.1),
                 max_y: a.1.max(b.1),
             });
+            let len = (ex * ex + ey * ey).sqrt();
+            self.inverse_lengths
+                .push(if len > 0.0 { len.recip() } else { 0.0 });
         }
+    }
+
+    /// Allowance a caller of [`HullTest::depth`] adds for rounding, in pixels.
+    pub const DEPTH_SLACK: f32 = 1.0;
+    /// Largest coordinate magnitude for which [`HullTest::depth`] answers.
+    const DEPTH_COORDINATES: f32 = 8192.0;
+
+    /// How far `(x, y)` lies inside the hull: the least distance to an edge's line, which
+    /// for a convex polygon is the distance to its boundary (negative outside). `None` when
+    /// the hull has fewer than three vertices or coordinates too large for the answer to
+    /// be accurate.
+    ///
+    /// Use: every point within `r` of a point at depth `d ≥ r − |margin| + DEPTH_SLACK` is
+    /// inside the hull or within `|margin| − DEPTH_SLACK` of it, so [`HullTest::contains`]
+    /// answers `true` for it. (With coordinates below 2¹³ the rounding of the depth, of the
+    /// inside test and of the edge distances is far below one pixel.)
+    pub fn depth(&self, x: f32, y: f32) -> Option<f32> {
+        if !self.depth_reliable {
+            return None;
+        }
+        let mut depth = f32::INFINITY;
+        for (e, &inv) in self.edges.iter().zip(&self.inverse_lengths) {
+            let d = (e.ex * (y - e.ay) - e.ey * (x - e.ax)) * inv;
+            if d < depth {
+                depth = d;
+            }
+        }
+        depth.is_finite().then_some(depth)
     }
 
     /// The hull's vertices, counter-clockwise (as [`convex_hull`] returns them).
@@ -212,7 +258,41 @@ impl HullTest {
     /// `out[i]` (`false` where not wanted). The inside test runs edge by edge over all the
     /// points at once (the same expression per point and edge, so it vectorises and gives
     /// the same answers); only wanted points outside the hull go through the margin test.
-    pub fn contains_many(&self, xs: &[f32], ys: &[f32], wanted: &[bool], out: &mut [bool]) {
+    ///
+    /// With the AVX2 or AVX-512 kernel (when the CPU has it) and at least three vertices,
+    /// whole vectors of points go through the vector bodies of `hull_x86`, which give the
+    /// same answers.
+    pub fn contains_many(
+        &self,
+        kernel: Kernel,
+        xs: &[f32],
+        ys: &[f32],
+        wanted: &[bool],
+        out: &mut [bool],
+    ) {
+        let n = self.vertices.len();
+        #[cfg(target_arch = "x86_64")]
+        if n >= 3 {
+            let done = match kernel::supported(kernel) {
+                // SAFETY: `supported` returns a vector kernel only when the CPU has its
+                // features (AVX-512F for Avx512, AVX2 for Avx2); the hull has three vertices.
+                Kernel::Avx512 => unsafe {
+                    hull_x86::contains_many_avx512(self, xs, ys, wanted, out)
+                },
+                // SAFETY: as above.
+                Kernel::Avx2 => unsafe { hull_x86::contains_many_avx2(self, xs, ys, wanted, out) },
+                Kernel::Portable => 0,
+            };
+            if done > 0 {
+                let (xs, ys) = (&xs[done..], &ys[done..]);
+                return self.contains_many_portable(xs, ys, &wanted[done..], &mut out[done..]);
+            }
+        }
+        let _ = kernel;
+        self.contains_many_portable(xs, ys, wanted, out);
+    }
+
+    fn contains_many_portable(&self, xs: &[f32], ys: &[f32], wanted: &[bool], out: &mut [bool]) {
         let n = self.vertices.len();
         if n < 2 {
             for (((o, &x), &y), &w) in out.iter_mut().zip(xs).zip(ys).zip(wanted) {

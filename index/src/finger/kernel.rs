@@ -76,6 +76,17 @@ pub fn detected() -> Kernel {
     }
 }
 
+/// `kernel` if this CPU can run it, otherwise the portable kernel.
+#[inline]
+pub fn supported(kernel: Kernel) -> Kernel {
+    let s = support();
+    match kernel {
+        Kernel::Avx512 if s.avx512 => Kernel::Avx512,
+        Kernel::Avx2 if s.avx2 => Kernel::Avx2,
+        _ => Kernel::Portable,
+    }
+}
+
 /// The kernels this CPU can run, best first (the portable one always).
 pub fn available() -> Vec<Kernel> {
     let s = support();

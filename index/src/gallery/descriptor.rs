@@ -66,6 +66,76 @@ pub struct DescriptorBuilder {
     params: DescriptorParams,
     samples: Vec<Sample>,
     stride: usize,
+    /// Each hash function's sampled bits as word masks, for the BMI2 body (cylinders of one
+    /// word per layer only); `None` where that body does not apply or the CPU lacks BMI2.
+    gathers: Option<Vec<Gather>>,
+}
+
+/// Bits of the gathered value that one permutation table maps.
+const CHUNK_BITS: usize = 7;
+
+/// One hash function's samples, arranged for `pext`: the cells whose mask bits must all be
+/// set, the sampled bits of each value layer, and tables that put the bits gathered layer
+/// by layer (ascending layer, then ascending bit) into sample order.
+#[derive(Debug, Clone)]
+struct Gather {
+    mask: u64,
+    /// Per value layer with sampled bits: the layer, its sampled bits, and where they go
+    /// in the gathered value.
+    parts: Vec<(usize, u64, u32)>,
+    /// `CHUNK_BITS`-bit pieces of the gathered value → their bits of the sample-order value.
+    perm: Vec<u32>,
+}
+
+impl Gather {
+    /// The arrangement of `group` (samples of one hash function, one word per layer), or
+    /// `None` if a sample is not of that form.
+    fn new(group: &[Sample], nd: usize) -> Option<Self> {
+        let h = group.len();
+        let mut mask = 0u64;
+        let mut layers = vec![0u64; nd];
+        for s in group {
+            if usize::from(s.mask_word) != nd || usize::from(s.word) >= nd {
+                return None;
+            }
+            mask |= 1 << s.mask_bit;
+            layers[usize::from(s.word)] |= 1 << s.bit;
+        }
+        // Gathered position of each sample; sample `i` is bit `h − 1 − i` of the value.
+        let mut target = vec![0u32; h];
+        let mut offset = 0usize;
+        for (k, &m) in layers.iter().enumerate() {
+            for (i, s) in group.iter().enumerate() {
+                if usize::from(s.word) == k {
+                    let below = (m & ((1u64 << s.bit) - 1)).count_ones() as usize;
+                    target[offset + below] = 1 << (h - 1 - i);
+                }
+            }
+            offset += m.count_ones() as usize;
+        }
+        let chunks = h.div_ceil(CHUNK_BITS);
+        let mut perm = vec![0u32; chunks << CHUNK_BITS];
+        for (c, table) in perm.chunks_exact_mut(1 << CHUNK_BITS).enumerate() {
+            for (x, out) in table.iter_mut().enumerate() {
+                *out = (0..CHUNK_BITS)
+                    .filter(|&j| x >> j & 1 == 1)
+                    .filter_map(|j| target.get(c * CHUNK_BITS + j))
+                    .fold(0, |v, &t| v | t);
+            }
+        }
+        let mut offset = 0;
+        let parts = layers
+            .iter()
+            .enumerate()
+            .filter(|&(_, &m)| m != 0)
+            .map(|(k, &m)| {
+                let part = (k, m, offset);
+                offset += m.count_ones();
+                part
+            })
+            .collect();
+        Some(Self { mask, parts, perm })
+    }
 }
 
 fn splitmix(state: &mut u64) -> u64 {
@@ -127,11 +197,26 @@ impl DescriptorBuilder {
                 samples.push(p[s]);
             }
         }
+        let gathers = (wpl == 1 && x86::has_bmi2())
+            .then(|| {
+                samples
+                    .chunks_exact(params.bits_per_hash)
+                    .map(|g| Gather::new(g, nd))
+                    .collect::<Option<Vec<_>>>()
+            })
+            .flatten();
         Some(Self {
             params,
             samples,
             stride: (nd + 1) * wpl,
+            gathers,
         })
+    }
+
+    /// This builder with the portable body only (for tests and benchmarks).
+    pub fn portable(mut self) -> Self {
+        self.gathers = None;
+        self
     }
 
     /// The parameters.
@@ -148,6 +233,11 @@ impl DescriptorBuilder {
         }
         let h = self.params.bits_per_hash;
         let min_ones = self.params.min_ones.max(1);
+        if let Some(gathers) = &self.gathers {
+            // SAFETY: `gathers` is only built when the CPU has BMI2 and POPCNT (`x86::has_bmi2`).
+            unsafe { x86::describe_bmi2(self, gathers, t, &mut out) };
+            return out;
+        }
         for i in 0..t.len() {
             let cyl = t.cylinder(i);
             'hash: for (l, group) in self.samples.chunks_exact(h).enumerate() {
@@ -161,12 +251,86 @@ impl DescriptorBuilder {
                 if v.count_ones() < min_ones {
                     continue;
                 }
-                let pos = (mix(v ^ (l as u64) << 40 ^ self.params.seed) % DESCRIPTOR_BITS as u64)
-                    as usize;
-                out[pos / 64] |= 1 << (pos % 64);
+                self.insert(&mut out, v, l);
             }
         }
         out
+    }
+
+    /// Sets the position of hash function `l`'s word `v`.
+    #[inline(always)]
+    fn insert(&self, out: &mut [u64; DESCRIPTOR_WORDS], v: u64, l: usize) {
+        let pos = (mix(v ^ (l as u64) << 40 ^ self.params.seed) % DESCRIPTOR_BITS as u64) as usize;
+        out[pos / 64] |= 1 << (pos % 64);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::_pext_u64;
+
+    use super::{DescriptorBuilder, Gather, CHUNK_BITS, DESCRIPTOR_WORDS};
+    use crate::finger::PreparedTemplate;
+
+    /// Whether the CPU has BMI2 (`pext`) and POPCNT.
+    pub(super) fn has_bmi2() -> bool {
+        std::arch::is_x86_feature_detected!("bmi2") && std::arch::is_x86_feature_detected!("popcnt")
+    }
+
+    /// [`DescriptorBuilder::describe`] with each hash function's bits gathered by `pext`,
+    /// one instruction per layer, and put into sample order by table: the same words, so
+    /// the same descriptor.
+    ///
+    /// # Safety
+    /// The CPU must support BMI2 and POPCNT.
+    #[target_feature(enable = "bmi2,popcnt")]
+    pub(super) unsafe fn describe_bmi2(
+        b: &DescriptorBuilder,
+        gathers: &[Gather],
+        t: &PreparedTemplate,
+        out: &mut [u64; DESCRIPTOR_WORDS],
+    ) {
+        let min_ones = b.params.min_ones.max(1);
+        let nd = b.stride - 1;
+        for cyl in t.bits.chunks_exact(b.stride) {
+            let (values, mask) = cyl.split_at(nd);
+            let mask = mask[0];
+            for (l, g) in gathers.iter().enumerate() {
+                if mask & g.mask != g.mask {
+                    continue;
+                }
+                let mut gathered = 0u64;
+                for &(k, m, offset) in &g.parts {
+                    gathered |= _pext_u64(values[k], m) << offset;
+                }
+                let v =
+                    g.perm
+                        .chunks_exact(1 << CHUNK_BITS)
+                        .enumerate()
+                        .fold(0u32, |v, (c, table)| {
+                            v | table
+                                [(gathered >> (c * CHUNK_BITS)) as usize & ((1 << CHUNK_BITS) - 1)]
+                        });
+                if v.count_ones() < min_ones {
+                    continue;
+                }
+                b.insert(out, u64::from(v), l);
+            }
+        }
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+mod x86 {
+    pub(super) fn has_bmi2() -> bool {
+        false
+    }
+    pub(super) unsafe fn describe_bmi2(
+        _: &super::DescriptorBuilder,
+        _: &[super::Gather],
+        _: &crate::finger::PreparedTemplate,
+        _: &mut [u64; super::DESCRIPTOR_WORDS],
+    ) {
     }
 }
 
@@ -242,6 +406,29 @@ mod tests {
             .describe(&PreparedTemplate::default())
             .iter()
             .all(|&w| w == 0));
+    }
+
+    #[test]
+    fn gathered_and_portable_descriptors_agree() {
+        let m = FingerMatcher::default();
+        let prepared: Vec<_> = (0..60u64).map(|i| m.prepare(&template(i, i % 3))).collect();
+        let mut checked = 0;
+        for (hashes, bits_per_hash, min_ones) in [(16, 14, 1), (16, 14, 4), (5, 32, 1), (9, 7, 2)] {
+            let params = DescriptorParams {
+                hashes,
+                bits_per_hash,
+                min_ones,
+                ..DescriptorParams::default()
+            };
+            let fast = DescriptorBuilder::new(params, m.params()).unwrap();
+            let portable = fast.clone().portable();
+            for p in &prepared {
+                let d = fast.describe(p);
+                assert_eq!(d, portable.describe(p), "{params:?}");
+                checked += usize::from(ones(&d) > 0);
+            }
+        }
+        assert!(checked > 200, "{checked} non-empty descriptors");
     }
 
     #[test]

@@ -10,6 +10,7 @@ use rand_chacha::ChaCha8Rng;
 use super::reference::prepare_reference;
 use super::{prepare_into, CylinderTables, PrepareScratch, PreparedTemplate};
 use crate::finger::geometry::{convex_hull, within_hull, HullTest, Point};
+use crate::finger::kernel;
 use crate::finger::params::MccParams;
 use crate::template::{self, FingerTemplate, Minutia};
 
@@ -44,10 +45,16 @@ fn assert_same(fast: &PreparedTemplate, reference: &PreparedTemplate, what: &str
     assert_eq!(fast, reference, "{what}");
 }
 
+/// Checks the fast construction with every summing body this CPU has against the
+/// reference.
 fn check(t: &FingerTemplate, params: &MccParams, scratch: &mut PrepareScratch, what: &str) {
     let tables = CylinderTables::new(params);
-    let fast = prepare_into(t, params, &tables, scratch);
-    assert_same(&fast, &prepare_reference(t, params, &tables), what);
+    let reference = prepare_reference(t, params, &tables);
+    for kernel in kernel::available() {
+        let tables = tables.clone().with_kernel(kernel);
+        let fast = prepare_into(t, params, &tables, scratch);
+        assert_same(&fast, &reference, &format!("{what} ({kernel:?})"));
+    }
 }
 
 /// Matcher parameters the construction must agree under: the defaults and variants that
@@ -275,8 +282,10 @@ fn hull_test_answers_as_within_hull() {
                 let xs: Vec<f32> = (0..300).map(|_| rng.gen_range(-100.0..500.0)).collect();
                 let ys: Vec<f32> = (0..300).map(|_| rng.gen_range(-500.0..100.0)).collect();
                 let wanted: Vec<bool> = (0..300).map(|i| i % 7 != 3).collect();
-                let mut many = vec![true; 300];
-                test.contains_many(&xs, &ys, &wanted, &mut many);
+                let mut many = vec![vec![true; 300]; 3];
+                for (k, m) in kernel::available().into_iter().zip(many.iter_mut()) {
+                    test.contains_many(k, &xs, &ys, &wanted, m);
+                }
                 for i in 0..300 {
                     let (x, y) = (xs[i], ys[i]);
                     let expected = within_hull(&hull, x, y, margin);
@@ -285,7 +294,9 @@ fn hull_test_answers_as_within_hull() {
                         expected,
                         "({x}, {y}) margin {margin} hull {hull:?}"
                     );
-                    assert_eq!(many[i], wanted[i] && expected, "many: ({x}, {y}) {margin}");
+                    for (k, m) in kernel::available().into_iter().zip(&many) {
+                        assert_eq!(m[i], wanted[i] && expected, "{k:?}: ({x}, {y}) {margin}");
+                    }
                 }
             }
         }
@@ -310,7 +321,11 @@ proptest! {
         let t = template_of(minutiae);
         let params = MccParams::default();
         let tables = CylinderTables::new(&params);
-        let fast = prepare_into(&t, &params, &tables, &mut PrepareScratch::default());
-        prop_assert_eq!(fast, prepare_reference(&t, &params, &tables));
+        let reference = prepare_reference(&t, &params, &tables);
+        for kernel in kernel::available() {
+            let tables = tables.clone().with_kernel(kernel);
+            let fast = prepare_into(&t, &params, &tables, &mut PrepareScratch::default());
+            prop_assert_eq!(&fast, &reference, "{:?}", kernel);
+        }
     }
 }
