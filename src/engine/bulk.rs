@@ -49,7 +49,16 @@ impl GalleryEngine {
         &self,
         records: &[EnrolmentRecord],
     ) -> Result<(BulkStats, Unusable), EngineError> {
-        let mut stats = BulkStats::default();
+        let prepared = self.bulk_prepare(records);
+        self.bulk_commit(records, prepared)
+    }
+
+    /// The first half of [`GalleryEngine::bulk_enrol_detailed`]: skips the records the
+    /// registry already holds and prepares the others (in parallel), setting aside those
+    /// without enough usable templates. Writes nothing, so a caller may prepare the next
+    /// chunk while [`GalleryEngine::bulk_commit`] writes the previous one.
+    pub fn bulk_prepare(&self, records: &[EnrolmentRecord]) -> BulkPrepared {
+        let mut already_present = 0;
         let fresh: Vec<(usize, &EnrolmentRecord)> = records
             .iter()
             .enumerate()
@@ -59,7 +68,7 @@ impl GalleryEngine {
                     .registry()
                     .by_request(&o.district, &o.service_point, &r.request_id)
                     .is_some();
-                stats.already_present += usize::from(known);
+                already_present += usize::from(known);
                 !known
             })
             .collect();
@@ -78,18 +87,46 @@ impl GalleryEngine {
             })
             .collect();
         let mut unusable = Vec::new();
-        let usable: Vec<(&EnrolmentRecord, PreparedPerson)> = fresh
+        let usable = fresh
             .into_iter()
             .zip(prepared)
-            .filter_map(|((i, r), p)| match p {
-                Ok(p) => Some((r, p)),
+            .filter_map(|((i, _), p)| match p {
+                Ok(p) => Some((i, p)),
                 Err(reason) => {
                     unusable.push((i, reason));
                     None
                 }
             })
             .collect();
-        stats.unusable = unusable.len();
+        BulkPrepared {
+            already_present,
+            usable,
+            unusable,
+        }
+    }
+
+    /// The second half of [`GalleryEngine::bulk_enrol_detailed`]: enrols the usable records
+    /// of `prepared` (made from `records` by [`GalleryEngine::bulk_prepare`]) with one
+    /// intents write, one gallery batch and one outcomes write.
+    pub fn bulk_commit(
+        &self,
+        records: &[EnrolmentRecord],
+        prepared: BulkPrepared,
+    ) -> Result<(BulkStats, Unusable), EngineError> {
+        let BulkPrepared {
+            already_present,
+            usable,
+            unusable,
+        } = prepared;
+        let mut stats = BulkStats {
+            already_present,
+            unusable: unusable.len(),
+            ..BulkStats::default()
+        };
+        let usable: Vec<(&EnrolmentRecord, PreparedPerson)> = usable
+            .into_iter()
+            .filter_map(|(i, p)| records.get(i).map(|r| (r, p)))
+            .collect();
         if usable.is_empty() {
             return Ok((stats, unusable));
         }
@@ -110,4 +147,14 @@ impl GalleryEngine {
         stats.imported = keys.len();
         Ok((stats, unusable))
     }
+}
+
+/// A chunk of records prepared by [`GalleryEngine::bulk_prepare`], waiting for
+/// [`GalleryEngine::bulk_commit`].
+#[derive(Debug)]
+pub struct BulkPrepared {
+    already_present: usize,
+    /// Index in the chunk and the prepared person.
+    usable: Vec<(usize, PreparedPerson)>,
+    unusable: Unusable,
 }

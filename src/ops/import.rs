@@ -2,10 +2,12 @@
 //!
 //! The input is a directory of `POST /v1/enrolments` bodies as `tunggal gen requests` writes
 //! them (`000001.json`, `000002.json`, …), taken in file-name order. Records are validated
-//! like HTTP enrolments and enrolled without 1:N search through
-//! [`GalleryEngine::bulk_enrol_detailed`], a chunk at a time.
+//! like HTTP enrolments and enrolled without 1:N search, a chunk at a time, through
+//! [`GalleryEngine::bulk_prepare`] and [`GalleryEngine::bulk_commit`] (the two halves of
+//! [`GalleryEngine::bulk_enrol_detailed`]).
 //!
-//! After each chunk is durably enrolled, the position of the next unread file is written to
+//! Each chunk is read and prepared while the previous one is written. After each chunk is
+//! durably enrolled, the position of the next unread file is written to
 //! a [`Checkpoint`] in the data directory; a rerun (after a kill, say) resumes there. The
 //! chunk in flight at a kill is read again on resume, and the registry skips every record
 //! whose `request_id` it already holds, so no record is enrolled twice. Invalid records are
@@ -23,6 +25,7 @@ use thiserror::Error;
 use tunggal_datasets::date::Date;
 
 use super::checkpoint::{Checkpoint, CheckpointError};
+use crate::engine::bulk::BulkPrepared;
 use crate::engine::GalleryEngine;
 use crate::service::keys::now_secs;
 use crate::service::model::EnrolmentRequest;
@@ -60,6 +63,9 @@ pub enum ImportError {
     /// The engine failed (storage, registry).
     #[error("engine: {0}")]
     Engine(#[from] EngineError),
+    /// The thread writing chunks stopped abnormally.
+    #[error("the import's writer thread panicked")]
+    WriterPanicked,
 }
 
 /// Where an import stands.
@@ -195,41 +201,13 @@ pub fn import(
     let chunk = options.chunk.max(1);
     progress(start, files.len());
     let mut at = start;
-    for batch in files[start..].chunks(chunk) {
-        let read: Vec<Read> = batch.par_iter().map(|p| read_one(p, today)).collect();
-        let mut records = Vec::with_capacity(batch.len());
-        let mut names = Vec::with_capacity(batch.len());
-        let mut lines = String::new();
-        for (path, r) in batch.iter().zip(read) {
-            match r {
-                Ok(rec) => {
-                    let id = (
-                        rec.origin.district.clone(),
-                        rec.origin.service_point.clone(),
-                        rec.request_id.clone(),
-                    );
-                    // A request_id repeated in the input is the same enrolment again.
-                    if seen.insert(id) {
-                        records.push(rec);
-                        names.push(file_name(path));
-                    } else {
-                        report.already_present += 1;
-                    }
-                }
-                Err((code, detail)) => {
-                    lines.push_str(&reject_line(&file_name(path), &code, &detail));
-                    report.rejected += 1;
-                }
-            }
-        }
-        let (stats, unusable) = engine.bulk_enrol_detailed(&records)?;
+    let mut settle = |c: Chunk| -> Result<Settled, ImportError> {
+        let (stats, unusable) = engine.bulk_commit(&c.records, c.prepared)?;
+        let mut lines = c.lines;
         for (i, code) in unusable {
-            let name = names.get(i).map_or("", String::as_str);
+            let name = c.names.get(i).map_or("", String::as_str);
             lines.push_str(&reject_line(name, code, "not enough usable biometrics"));
         }
-        report.imported += stats.imported;
-        report.already_present += stats.already_present;
-        report.rejected += stats.unusable;
         if !lines.is_empty() {
             rejects
                 .write_all(lines.as_bytes())
@@ -239,16 +217,124 @@ pub fn import(
                     source,
                 })?;
         }
-        at += batch.len();
         checkpoint.store(&ImportPosition {
             input: input.clone(),
-            next: at,
-            last_file: batch.last().map(|p| file_name(p)),
+            next: c.end,
+            last_file: c.last_file,
         })?;
-        progress(at, files.len());
+        Ok(Settled {
+            imported: stats.imported,
+            already_present: c.already_present + stats.already_present,
+            rejected: c.rejected + stats.unusable,
+            end: c.end,
+        })
+    };
+    // Each chunk is read and prepared while a writer thread settles the one before it
+    // (registry, gallery, rejects report, checkpoint, in that order), so both cores stay
+    // busy; chunks are still settled one after another, in input order.
+    let mut pending: Option<Chunk> = None;
+    for batch in files[start..].chunks(chunk) {
+        at += batch.len();
+        let previous = pending.take();
+        let (next, settled) = std::thread::scope(|s| {
+            let writer = s.spawn(|| previous.map(&mut settle).transpose());
+            let next = read_chunk(engine, batch, today, &mut seen, at);
+            (next, writer.join())
+        });
+        let settled = settled.map_err(|_| ImportError::WriterPanicked)??;
+        if let Some(done) = settled {
+            report.add(&done);
+            progress(done.end, files.len());
+        }
+        pending = Some(next);
+    }
+    if let Some(done) = pending.map(&mut settle).transpose()? {
+        report.add(&done);
+        progress(done.end, files.len());
     }
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// A chunk read and prepared, waiting to be settled.
+struct Chunk {
+    records: Vec<EnrolmentRecord>,
+    /// File name per record.
+    names: Vec<String>,
+    prepared: BulkPrepared,
+    /// Rejects report lines of the records that did not validate.
+    lines: String,
+    rejected: usize,
+    /// Records repeated earlier in the input.
+    already_present: usize,
+    /// Position after the chunk, and its last file.
+    end: usize,
+    last_file: Option<String>,
+}
+
+/// What settling a chunk did.
+struct Settled {
+    imported: usize,
+    already_present: usize,
+    rejected: usize,
+    end: usize,
+}
+
+impl ImportReport {
+    fn add(&mut self, s: &Settled) {
+        self.imported += s.imported;
+        self.already_present += s.already_present;
+        self.rejected += s.rejected;
+    }
+}
+
+/// Reads and validates the files of `batch` (in parallel) and prepares the valid records
+/// not seen earlier in the input; `end` is the position after the batch.
+fn read_chunk(
+    engine: &GalleryEngine,
+    batch: &[PathBuf],
+    today: Date,
+    seen: &mut HashSet<(String, String, String)>,
+    end: usize,
+) -> Chunk {
+    let read: Vec<Read> = batch.par_iter().map(|p| read_one(p, today)).collect();
+    let mut records = Vec::with_capacity(batch.len());
+    let mut names = Vec::with_capacity(batch.len());
+    let mut lines = String::new();
+    let (mut rejected, mut already_present) = (0, 0);
+    for (path, r) in batch.iter().zip(read) {
+        match r {
+            Ok(rec) => {
+                let id = (
+                    rec.origin.district.clone(),
+                    rec.origin.service_point.clone(),
+                    rec.request_id.clone(),
+                );
+                // A request_id repeated in the input is the same enrolment again.
+                if seen.insert(id) {
+                    records.push(rec);
+                    names.push(file_name(path));
+                } else {
+                    already_present += 1;
+                }
+            }
+            Err((code, detail)) => {
+                lines.push_str(&reject_line(&file_name(path), &code, &detail));
+                rejected += 1;
+            }
+        }
+    }
+    let prepared = engine.bulk_prepare(&records);
+    Chunk {
+        records,
+        names,
+        prepared,
+        lines,
+        rejected,
+        already_present,
+        end,
+        last_file: batch.last().map(|p| file_name(p)),
+    }
 }
 
 fn reject_line(file: &str, code: &str, detail: &str) -> String {
