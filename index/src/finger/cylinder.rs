@@ -35,6 +35,9 @@ pub struct PreparedTemplate {
     pub stride: usize,
     /// Minutiae in the source template.
     pub minutiae: usize,
+    /// The cylinders laid out for the comparison's sweep, derived from `bits` and
+    /// `directions` (see [`super::kernel::Layout::of`]).
+    pub layout: super::kernel::Layout,
 }
 
 impl PreparedTemplate {
@@ -60,6 +63,7 @@ impl PreparedTemplate {
             + self.source_index.len() * 2
             + self.directions.len()
             + self.bits.len() * 8
+            + self.layout.size_bytes()
     }
 }
 
@@ -296,6 +300,7 @@ pub fn prepare_into(
         bits: Vec::with_capacity(n * stride),
         stride,
         minutiae: n,
+        layout: Default::default(),
     };
     let mut neighbours: Vec<Neighbour<'_>> = Vec::with_capacity(n);
     let mut cyl = vec![0u64; stride];
@@ -380,6 +385,7 @@ pub fn prepare_into(
         out.directions.push(m_angle);
         out.bits.extend_from_slice(&cyl);
     }
+    out.layout = super::kernel::Layout::of(&out);
     out
 }
 
