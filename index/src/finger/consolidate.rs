@@ -38,6 +38,7 @@ pub struct Scratch {
     rho: Vec<f32>,
     /// Sort keys of the pairs (see `consolidate`).
     order: Vec<u64>,
+    ranked: Vec<u64>,
     chosen: Vec<(u16, u16, f32)>,
 }
 
@@ -344,7 +345,7 @@ pub fn consolidate(
                 key(eff, i)
             }),
     );
-    order.sort_unstable_by(|x, y| y.cmp(x));
+    sort_descending(order, &mut scratch.ranked);
     order.truncate(np);
     let score = order.iter().map(|&k| lambda[index(k)]).sum::<f32>() / np as f32;
     // Keep the pairs that formed the score, strongest relaxed similarity first.
@@ -352,7 +353,7 @@ pub fn consolidate(
         let i = index(*k);
         *k = key(lambda[i], i);
     }
-    order.sort_unstable_by(|x, y| y.cmp(x));
+    sort_descending(order, &mut scratch.ranked);
     scratch.chosen.clear();
     scratch.chosen.extend(order.iter().map(|&k| {
         let i = index(k);
@@ -361,6 +362,26 @@ pub fn consolidate(
     }));
     std::mem::swap(&mut scratch.pairs, &mut scratch.chosen);
     score
+}
+
+/// Sorts distinct keys in descending order. Short lists (the relaxed pairs) are sorted by
+/// rank, counting for each key the keys above it, without branches on the data; `spare`
+/// is a buffer.
+#[inline(always)]
+fn sort_descending(keys: &mut [u64], spare: &mut Vec<u64>) {
+    if keys.len() > 32 {
+        keys.sort_unstable_by(|x, y| y.cmp(x));
+        return;
+    }
+    spare.clear();
+    spare.resize(keys.len(), 0);
+    for &k in keys.iter() {
+        let rank = keys.iter().map(|&j| usize::from(j > k)).sum::<usize>();
+        if let Some(slot) = spare.get_mut(rank) {
+            *slot = k;
+        }
+    }
+    keys.copy_from_slice(spare);
 }
 
 /// A `u32` whose unsigned order is the [`f32::total_cmp`] order of `v`.
@@ -426,63 +447,59 @@ fn relax(
     // right of the diagonal (from the start of the 8-lane block holding the diagonal, so
     // the loop stays vectorised) and mirrors them below it.
     let rho = &mut scratch.rho[..nr * width];
+    let row_tables = super::kernel::RowTables {
+        scales: [
+            tables.distance.scale,
+            tables.direction.scale,
+            tables.radial.scale,
+        ],
+        values: [
+            &tables.distance.values,
+            &tables.direction.values,
+            &tables.radial.values,
+        ],
+    };
+    let computed =
+        super::kernel::relax_rows(nr, width, [ax, ay, bx, by, rot], row_tables, rho, vector);
     for t in 0..nr {
-        let (atx, aty, btx, bty, rot_t) = (ax[t], ay[t], bx[t], by[t], rot[t]);
         let from = (t + 1) / 8 * 8;
-        let n = width - from;
-        let (axs, ays, bxs, bys, rots) = (
-            &ax[from..width],
-            &ay[from..width],
-            &bx[from..width],
-            &by[from..width],
-            &rot[from..width],
-        );
-        let (id1, id2, id3) = (
-            &mut g.i_distance[..n],
-            &mut g.i_direction[..n],
-            &mut g.i_radial[..n],
-        );
-        let row_tables = super::kernel::RowTables {
-            scales: [
-                tables.distance.scale,
-                tables.direction.scale,
-                tables.radial.scale,
-            ],
-            values: [
-                &tables.distance.values,
-                &tables.direction.values,
-                &tables.radial.values,
-            ],
-        };
-        let done = super::kernel::relax_row(
-            [atx, aty, btx, bty, rot_t],
-            [axs, ays, bxs, bys, rots],
-            row_tables,
-            &mut rho[t * width + from..(t + 1) * width],
-            t + 1 - from,
-            vector,
-        );
-        for j in done..n {
-            let (vax, vay) = (axs[j] - atx, ays[j] - aty);
-            let (vbx, vby) = (bxs[j] - btx, bys[j] - bty);
-            let d1 = ((vax * vax + vay * vay).sqrt() - (vbx * vbx + vby * vby).sqrt()).abs();
-            // The earlier pair of the two (t, for the lanes kept) gives the reference
-            // rotation.
-            let d2 = angle_diff_select(rot_t, rots[j]).abs();
-            // Angle from vb to va; the radial angles differ by the rotation minus it.
-            let turn = fast_atan2(vbx * vay - vby * vax, vbx * vax + vby * vay);
-            let d3 = angle_diff_select(rot_t, turn).abs();
-            id1[j] = tables.distance.index(d1);
-            id2[j] = tables.direction.index(d2);
-            id3[j] = tables.radial.index(d3);
-        }
-        for k in (t + 1).max(from + done)..nr {
-            let j = k - from;
-            rho[t * width + k] = compatibility(
-                tables.distance.at(id1[j]),
-                tables.direction.at(id2[j]),
-                tables.radial.at(id3[j]),
+        if !computed {
+            let (atx, aty, btx, bty, rot_t) = (ax[t], ay[t], bx[t], by[t], rot[t]);
+            let n = width - from;
+            let (axs, ays, bxs, bys, rots) = (
+                &ax[from..width],
+                &ay[from..width],
+                &bx[from..width],
+                &by[from..width],
+                &rot[from..width],
             );
+            let (id1, id2, id3) = (
+                &mut g.i_distance[..n],
+                &mut g.i_direction[..n],
+                &mut g.i_radial[..n],
+            );
+            for j in 0..n {
+                let (vax, vay) = (axs[j] - atx, ays[j] - aty);
+                let (vbx, vby) = (bxs[j] - btx, bys[j] - bty);
+                let d1 = ((vax * vax + vay * vay).sqrt() - (vbx * vbx + vby * vby).sqrt()).abs();
+                // The earlier pair of the two (t, for the lanes kept) gives the reference
+                // rotation.
+                let d2 = angle_diff_select(rot_t, rots[j]).abs();
+                // Angle from vb to va; the radial angles differ by the rotation minus it.
+                let turn = fast_atan2(vbx * vay - vby * vax, vbx * vax + vby * vay);
+                let d3 = angle_diff_select(rot_t, turn).abs();
+                id1[j] = tables.distance.index(d1);
+                id2[j] = tables.direction.index(d2);
+                id3[j] = tables.radial.index(d3);
+            }
+            for k in t + 1..nr {
+                let j = k - from;
+                rho[t * width + k] = compatibility(
+                    tables.distance.at(id1[j]),
+                    tables.direction.at(id2[j]),
+                    tables.radial.at(id3[j]),
+                );
+            }
         }
         for k in t + 1..nr {
             rho[k * width + t] = rho[t * width + k];
@@ -616,6 +633,27 @@ mod tests {
                 .values
                 .iter()
                 .all(|&v| v == 0.0 || f64::from(v) >= RHO_FLOOR));
+        }
+    }
+
+    #[test]
+    fn short_and_long_lists_sort_descending() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut spare = Vec::new();
+        for len in [0, 1, 2, 7, 16, 31, 32, 33, 60] {
+            let mut keys: Vec<u64> = (0..len as u64)
+                .map(|i| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    // Few distinct high words: ties broken by the low word.
+                    ((x % 3) << 32) | (0xffff_ffff - i)
+                })
+                .collect();
+            let mut want = keys.clone();
+            want.sort_unstable_by(|a, b| b.cmp(a));
+            sort_descending(&mut keys, &mut spare);
+            assert_eq!(keys, want, "{len}");
         }
     }
 

@@ -970,60 +970,51 @@ pub(super) struct RowTables<'a> {
     pub values: [&'a [f32; 256]; 3],
 }
 
-/// Entries of one row `t` of the relaxation's compatibility matrix (see
-/// `consolidate::relax`), for the lanes of `cols` from the first: `origin` is pair `t`'s
-/// `(ax, ay, bx, by, rotation)`, `cols` the same of the pairs of the row. Lane `j` of `row`
-/// is written for `j >= first` (the pairs after `t`) and left alone below. Returns how many
-/// lanes it did (a multiple of 8); the caller does the rest. `vector` may be set only when
-/// AVX2 was detected at run time.
+/// The entries right of the diagonal of the relaxation's compatibility matrix (see
+/// `consolidate::relax`) for `nr` pairs, rows of `width` entries (a multiple of 8) in
+/// `rho`: `cols` holds each pair's `(ax, ay, bx, by, rotation)`, `width` values each. Row `t`
+/// is computed from the start of the 8-lane block holding the diagonal; the entries left
+/// of the diagonal are left alone. Returns false, doing nothing, unless `vector` (which may
+/// be set only when AVX2 was detected at run time).
 #[inline(always)]
-pub(super) fn relax_row(
-    origin: [f32; 5],
+pub(super) fn relax_rows(
+    nr: usize,
+    width: usize,
     cols: [&[f32]; 5],
     tables: RowTables<'_>,
-    row: &mut [f32],
-    first: usize,
+    rho: &mut [f32],
     vector: bool,
-) -> usize {
+) -> bool {
     #[cfg(target_arch = "x86_64")]
     {
         if vector {
             // SAFETY: `vector` is set only by `compare_avx2` and `compare_avx512`, which run
             // only after AVX2 was detected at run time.
-            return unsafe { relax_row_avx2(origin, cols, tables, row, first) };
+            unsafe { relax_rows_avx2(nr, width, cols, tables, rho) };
+            return true;
         }
     }
-    let _ = (origin, cols, tables, row, first, vector);
-    0
+    let _ = (nr, width, cols, tables, rho, vector);
+    false
 }
 
-/// [`relax_row`] eight lanes at a time with the operations of `consolidate::fast_atan2`,
+/// [`relax_rows`] eight lanes at a time with the operations of `consolidate::fast_atan2`,
 /// `consolidate::angle_diff_select`, the tables' index and `consolidate::compatibility`, in
 /// the same order: each is a correctly rounded IEEE operation, a table read or a select, so
 /// the entries are those of the scalar code.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn relax_row_avx2(
-    origin: [f32; 5],
+fn relax_rows_avx2(
+    nr: usize,
+    width: usize,
     cols: [&[f32]; 5],
     tables: RowTables<'_>,
-    row: &mut [f32],
-    first: usize,
-) -> usize {
+    rho: &mut [f32],
+) {
     use std::arch::x86_64::*;
     use std::f32::consts::{PI, TAU};
     let [ax, ay, bx, by, rot] = cols;
-    let n = ax
-        .len()
-        .min(ay.len())
-        .min(bx.len())
-        .min(by.len())
-        .min(rot.len())
-        .min(row.len())
-        / 8
-        * 8;
     let set = |v: f32| _mm256_set1_ps(v);
-    let [atx, aty, btx, bty, rot_t] = origin.map(set);
     let sign = set(-0.0);
     let zero = _mm256_setzero_ps();
     let abs = |v: __m256| _mm256_andnot_ps(sign, v);
@@ -1089,71 +1080,76 @@ fn relax_row_avx2(
         clamp(_mm256_mul_pd(_mm256_cvtps_pd(first), _mm256_cvtps_pd(r)))
     };
     let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    let mut j = 0;
-    while j < n {
-        let (Some(ax), Some(ay), Some(bx), Some(by), Some(rot)) = (
-            ax.get(j..j + 8),
-            ay.get(j..j + 8),
-            bx.get(j..j + 8),
-            by.get(j..j + 8),
-            rot.get(j..j + 8),
-        ) else {
+    for t in 0..nr {
+        let (Some(&atx), Some(&aty), Some(&btx), Some(&bty), Some(&rot_t)) =
+            (ax.get(t), ay.get(t), bx.get(t), by.get(t), rot.get(t))
+        else {
             break;
         };
-        let Some(out) = row.get_mut(j..j + 8) else {
-            break;
-        };
-        // SAFETY: each slice above is 8 values (32 bytes), the extent of every unaligned
-        // load and store below; every gather reads a table of 256 samples at indices of
-        // at most 255.
-        unsafe {
-            let load = |v: &[f32]| _mm256_loadu_ps(v.as_ptr());
-            let vax = _mm256_sub_ps(load(ax), atx);
-            let vay = _mm256_sub_ps(load(ay), aty);
-            let vbx = _mm256_sub_ps(load(bx), btx);
-            let vby = _mm256_sub_ps(load(by), bty);
-            let la = _mm256_sqrt_ps(_mm256_add_ps(
-                _mm256_mul_ps(vax, vax),
-                _mm256_mul_ps(vay, vay),
-            ));
-            let lb = _mm256_sqrt_ps(_mm256_add_ps(
-                _mm256_mul_ps(vbx, vbx),
-                _mm256_mul_ps(vby, vby),
-            ));
-            let d1 = abs(_mm256_sub_ps(la, lb));
-            let d2 = abs(angle_diff(rot_t, load(rot)));
-            let turn = atan2(
-                _mm256_sub_ps(_mm256_mul_ps(vbx, vay), _mm256_mul_ps(vby, vax)),
-                _mm256_add_ps(_mm256_mul_ps(vbx, vax), _mm256_mul_ps(vby, vay)),
-            );
-            let d3 = abs(angle_diff(rot_t, turn));
-            // The indices are at most 255, inside the 256 samples of each table.
-            let sample = |d: __m256, k: usize| {
-                _mm256_i32gather_ps::<4>(tables.values[k].as_ptr(), index(d, tables.scales[k]))
+        let [atx, aty, btx, bty, rot_t] = [atx, aty, btx, bty, rot_t].map(set);
+        let mut j = (t + 1) / 8 * 8;
+        while j < width {
+            let (Some(ax), Some(ay), Some(bx), Some(by), Some(rot), Some(out)) = (
+                ax.get(j..j + 8),
+                ay.get(j..j + 8),
+                bx.get(j..j + 8),
+                by.get(j..j + 8),
+                rot.get(j..j + 8),
+                rho.get_mut(t * width + j..t * width + j + 8),
+            ) else {
+                break;
             };
-            let (d, a, r) = (sample(d1, 0), sample(d2, 1), sample(d3, 2));
-            let half = |v: __m256, high: bool| {
-                if high {
-                    _mm256_extractf128_ps::<1>(v)
-                } else {
-                    _mm256_castps256_ps128(v)
-                }
-            };
-            let low = product(half(d, false), half(a, false), half(r, false));
-            let high = product(half(d, true), half(a, true), half(r, true));
-            let entries = _mm256_set_m128(high, low);
-            // Lanes at or after `first`: j + lane > first - 1.
-            let after = _mm256_cmpgt_epi32(
-                _mm256_add_epi32(lane, _mm256_set1_epi32(j as i32)),
-                _mm256_set1_epi32(first as i32 - 1),
-            );
-            let old = _mm256_loadu_ps(out.as_ptr());
-            let new = _mm256_blendv_ps(old, entries, _mm256_castsi256_ps(after));
-            _mm256_storeu_ps(out.as_mut_ptr(), new);
+            // SAFETY: each slice above is 8 values (32 bytes), the extent of every unaligned
+            // load and store below; every gather reads a table of 256 samples at indices of
+            // at most 255.
+            unsafe {
+                let load = |v: &[f32]| _mm256_loadu_ps(v.as_ptr());
+                let vax = _mm256_sub_ps(load(ax), atx);
+                let vay = _mm256_sub_ps(load(ay), aty);
+                let vbx = _mm256_sub_ps(load(bx), btx);
+                let vby = _mm256_sub_ps(load(by), bty);
+                let la = _mm256_sqrt_ps(_mm256_add_ps(
+                    _mm256_mul_ps(vax, vax),
+                    _mm256_mul_ps(vay, vay),
+                ));
+                let lb = _mm256_sqrt_ps(_mm256_add_ps(
+                    _mm256_mul_ps(vbx, vbx),
+                    _mm256_mul_ps(vby, vby),
+                ));
+                let d1 = abs(_mm256_sub_ps(la, lb));
+                let d2 = abs(angle_diff(rot_t, load(rot)));
+                let turn = atan2(
+                    _mm256_sub_ps(_mm256_mul_ps(vbx, vay), _mm256_mul_ps(vby, vax)),
+                    _mm256_add_ps(_mm256_mul_ps(vbx, vax), _mm256_mul_ps(vby, vay)),
+                );
+                let d3 = abs(angle_diff(rot_t, turn));
+                // The indices are at most 255, inside the 256 samples of each table.
+                let sample = |d: __m256, k: usize| {
+                    _mm256_i32gather_ps::<4>(tables.values[k].as_ptr(), index(d, tables.scales[k]))
+                };
+                let (d, a, r) = (sample(d1, 0), sample(d2, 1), sample(d3, 2));
+                let half = |v: __m256, high: bool| {
+                    if high {
+                        _mm256_extractf128_ps::<1>(v)
+                    } else {
+                        _mm256_castps256_ps128(v)
+                    }
+                };
+                let low = product(half(d, false), half(a, false), half(r, false));
+                let high = product(half(d, true), half(a, true), half(r, true));
+                let entries = _mm256_set_m128(high, low);
+                // Lanes right of the diagonal: j + lane > t.
+                let after = _mm256_cmpgt_epi32(
+                    _mm256_add_epi32(lane, _mm256_set1_epi32(j as i32)),
+                    _mm256_set1_epi32(t as i32),
+                );
+                let old = _mm256_loadu_ps(out.as_ptr());
+                let new = _mm256_blendv_ps(old, entries, _mm256_castsi256_ps(after));
+                _mm256_storeu_ps(out.as_mut_ptr(), new);
+            }
+            j += 8;
         }
-        j += 8;
     }
-    j
 }
 
 /// The candidate key of a pair (0 for no similarity).
