@@ -36,7 +36,9 @@ pub struct Scratch {
     support: Vec<f32>,
     next: Vec<f32>,
     rho: Vec<f32>,
-    order: Vec<usize>,
+    /// Sort keys of the pairs (see `consolidate`).
+    order: Vec<u64>,
+    ranked: Vec<u64>,
     chosen: Vec<(u16, u16, f32)>,
 }
 
@@ -136,7 +138,7 @@ pub fn pack(sim: f32, a: usize, b: usize) -> u64 {
 }
 
 #[inline(always)]
-fn unpack(key: u64) -> (usize, usize, f32) {
+pub(super) fn unpack(key: u64) -> (usize, usize, f32) {
     (
         0xffff - ((key >> 16) & 0xffff) as usize,
         0xffff - (key & 0xffff) as usize,
@@ -144,17 +146,29 @@ fn unpack(key: u64) -> (usize, usize, f32) {
     )
 }
 
+/// Coefficients of the odd polynomial of [`fast_atan2`] on `[0, 1]`, in the order it uses them
+/// (the 2nd and 5th subtracted).
+pub(super) const ATAN_POLY: [f32; 6] = [
+    -0.013_480_47,
+    0.057_477_32,
+    0.121_239_07,
+    0.195_635_25,
+    0.332_994_6,
+    0.999_995_6,
+];
+
 /// atan2 with a maximum error of about 1e-4 rad, with selects instead of branches.
 #[inline(always)]
-fn fast_atan2(y: f32, x: f32) -> f32 {
+pub(super) fn fast_atan2(y: f32, x: f32) -> f32 {
     let (ax, ay) = (x.abs(), y.abs());
     let flat = ax >= ay;
     let num = if flat { ay } else { ax };
     let den = if flat { ax } else { ay };
     let t = num / den;
     let s = t * t;
-    let mut r = ((-0.013_480_47 * s + 0.057_477_32) * s - 0.121_239_07) * s + 0.195_635_25;
-    r = ((r * s - 0.332_994_6) * s + 0.999_995_6) * t;
+    let c = ATAN_POLY;
+    let mut r = ((c[0] * s + c[1]) * s - c[2]) * s + c[3];
+    r = ((r * s - c[4]) * s + c[5]) * t;
     r = if ay > ax { PI / 2.0 - r } else { r };
     r = if x < 0.0 { PI - r } else { r };
     r = if y < 0.0 { -r } else { r };
@@ -199,9 +213,11 @@ fn bucket_floor(b: usize) -> u64 {
 /// The candidates are taken in bands of buckets: a histogram of the buckets gives the lowest
 /// bucket that leaves about `3 × limit` candidates at or above it; those are copied out and
 /// sorted. Should the selection run through them, the next band (about `2 × limit` more) is
-/// copied and sorted, and so on.
+/// copied and sorted, and so on. With `wide` (AVX-512 detected at run time) a band is not
+/// sorted: its pairs are taken largest key first by [`super::kernel::take_band`], which
+/// takes the same pairs in the same order.
 #[inline(always)]
-fn select(scratch: &mut Scratch, na: usize, nb: usize, limit: usize, vector: bool) {
+fn select(scratch: &mut Scratch, na: usize, nb: usize, limit: usize, vector: bool, wide: bool) {
     scratch.used_a.clear();
     scratch.used_a.resize(na, false);
     scratch.used_b.clear();
@@ -242,14 +258,27 @@ fn select(scratch: &mut Scratch, na: usize, nb: usize, limit: usize, vector: boo
             floor = lo;
             // Copy the band's keys (written unconditionally, kept by advancing the end).
             // The buffer only grows, so it is not cleared for every band.
-            if band.len() < keys.len() + 1 {
-                band.resize(keys.len() + 1, 0);
+            if band.len() < keys.len() + 8 {
+                band.resize(keys.len() + 8, 0);
             }
-            let end = super::kernel::copy_band(keys, lo, hi, band, vector);
+            let end = super::kernel::copy_band(keys, lo, hi, band, vector, wide);
             band_len = end;
-            band[..end].sort_unstable_by_key(|&k| Reverse(k));
             i = 0;
             want = (limit * 2) as u32;
+            let taken = super::kernel::take_band(
+                band,
+                end,
+                (na, nb),
+                (&mut scratch.used_a, &mut scratch.used_b),
+                &mut scratch.pairs,
+                limit,
+                wide,
+            );
+            if taken {
+                i = band_len;
+            } else {
+                band[..end].sort_unstable_by_key(|&k| Reverse(k));
+            }
             continue;
         }
         let key = band[i];
@@ -268,7 +297,8 @@ fn select(scratch: &mut Scratch, na: usize, nb: usize, limit: usize, vector: boo
 }
 
 /// Computes the global score from `scratch.candidates` (packed similarities, any order).
-/// `vector` is set only when running in the AVX2 kernel (see [`super::kernel::copy_band`]).
+/// `vector` is set only when running in the AVX2 or AVX-512 kernel, `wide` only in the
+/// AVX-512 one (see [`super::kernel::copy_band`]).
 ///
 /// On return `scratch.pairs` holds the pairs that formed the score, strongest first.
 #[inline(always)]
@@ -279,6 +309,7 @@ pub fn consolidate(
     params: &MccParams,
     scratch: &mut Scratch,
     vector: bool,
+    wide: bool,
 ) -> f32 {
     let n = pa.len().min(pb.len());
     scratch.pairs.clear();
@@ -291,37 +322,76 @@ pub fn consolidate(
         pb.len(),
         n.min(params.max_relax_pairs),
         vector,
+        wide,
     );
     let nr = scratch.pairs.len();
-    relax(pa, pb, tables, params, scratch);
+    relax(pa, pb, tables, params, scratch, vector);
     // Efficiency: how well a pair kept its similarity through relaxation.
     let np = pairs_to_average(n, params).min(nr).max(1);
-    scratch.order.clear();
-    scratch.order.extend(0..nr);
     let (pairs, lambda) = (&scratch.pairs, &scratch.lambda);
-    let eff = |i: usize| {
-        if pairs[i].2 > 0.0 {
-            lambda[i] / pairs[i].2
-        } else {
-            0.0
-        }
-    };
-    scratch
-        .order
-        .sort_unstable_by(|&x, &y| eff(y).total_cmp(&eff(x)).then(x.cmp(&y)));
-    scratch.order.truncate(np);
-    let score = scratch.order.iter().map(|&i| lambda[i]).sum::<f32>() / np as f32;
+    // The pairs by efficiency, highest first, then by index: sorting keys of the value's
+    // total order over the index's complement.
+    let key = |v: f32, i: usize| (u64::from(total_order(v)) << 32) | u64::from(!(i as u32));
+    let index = |k: u64| (!(k as u32)) as usize;
+    let order = &mut scratch.order;
+    order.clear();
+    order.extend(
+        pairs
+            .iter()
+            .zip(lambda.iter())
+            .enumerate()
+            .map(|(i, (p, &l))| {
+                let eff = if p.2 > 0.0 { l / p.2 } else { 0.0 };
+                key(eff, i)
+            }),
+    );
+    sort_descending(order, &mut scratch.ranked);
+    order.truncate(np);
+    let score = order.iter().map(|&k| lambda[index(k)]).sum::<f32>() / np as f32;
     // Keep the pairs that formed the score, strongest relaxed similarity first.
-    scratch
-        .order
-        .sort_unstable_by(|&x, &y| lambda[y].total_cmp(&lambda[x]).then(x.cmp(&y)));
+    for k in order.iter_mut() {
+        let i = index(*k);
+        *k = key(lambda[i], i);
+    }
+    sort_descending(order, &mut scratch.ranked);
     scratch.chosen.clear();
-    scratch.chosen.extend(scratch.order.iter().map(|&i| {
+    scratch.chosen.extend(order.iter().map(|&k| {
+        let i = index(k);
         let (a, b, _) = pairs[i];
         (a, b, lambda[i])
     }));
     std::mem::swap(&mut scratch.pairs, &mut scratch.chosen);
     score
+}
+
+/// Sorts distinct keys in descending order. Short lists (the relaxed pairs) are sorted by
+/// rank, counting for each key the keys above it, without branches on the data; `spare`
+/// is a buffer.
+#[inline(always)]
+fn sort_descending(keys: &mut [u64], spare: &mut Vec<u64>) {
+    if keys.len() > 32 {
+        keys.sort_unstable_by(|x, y| y.cmp(x));
+        return;
+    }
+    spare.clear();
+    spare.resize(keys.len(), 0);
+    for &k in keys.iter() {
+        let rank = keys.iter().map(|&j| usize::from(j > k)).sum::<usize>();
+        if let Some(slot) = spare.get_mut(rank) {
+            *slot = k;
+        }
+    }
+    keys.copy_from_slice(spare);
+}
+
+/// A `u32` whose unsigned order is the [`f32::total_cmp`] order of `v`.
+#[inline(always)]
+fn total_order(v: f32) -> u32 {
+    let bits = v.to_bits() as i32;
+    // As `total_cmp`: negative values get their magnitude bits flipped, then the signed
+    // order is made unsigned by flipping the sign bit.
+    let t = bits ^ ((((bits >> 31) as u32) >> 1) as i32);
+    (t as u32) ^ 0x8000_0000
 }
 
 /// Relaxation: `scratch.lambda` becomes the relaxed similarity of each selected pair.
@@ -332,7 +402,14 @@ pub fn consolidate(
 /// between them; negating both displacements changes neither their lengths nor the angle
 /// between them, so the matrix is exactly symmetric.
 #[inline(always)]
-fn relax(pa: &[Point], pb: &[Point], tables: &Tables, params: &MccParams, scratch: &mut Scratch) {
+fn relax(
+    pa: &[Point],
+    pb: &[Point],
+    tables: &Tables,
+    params: &MccParams,
+    scratch: &mut Scratch,
+    vector: bool,
+) {
     let nr = scratch.pairs.len();
     // Rows padded to a multiple of 8 lanes; padding lanes hold zeros.
     let width = nr.div_ceil(8) * 8;
@@ -370,45 +447,62 @@ fn relax(pa: &[Point], pb: &[Point], tables: &Tables, params: &MccParams, scratc
     // right of the diagonal (from the start of the 8-lane block holding the diagonal, so
     // the loop stays vectorised) and mirrors them below it.
     let rho = &mut scratch.rho[..nr * width];
+    let row_tables = super::kernel::RowTables {
+        scales: [
+            tables.distance.scale,
+            tables.direction.scale,
+            tables.radial.scale,
+        ],
+        values: [
+            &tables.distance.values,
+            &tables.direction.values,
+            &tables.radial.values,
+        ],
+    };
+    let computed =
+        super::kernel::relax_rows(nr, width, [ax, ay, bx, by, rot], row_tables, rho, vector);
     for t in 0..nr {
-        let (atx, aty, btx, bty, rot_t) = (ax[t], ay[t], bx[t], by[t], rot[t]);
         let from = (t + 1) / 8 * 8;
-        let n = width - from;
-        let (axs, ays, bxs, bys, rots) = (
-            &ax[from..width],
-            &ay[from..width],
-            &bx[from..width],
-            &by[from..width],
-            &rot[from..width],
-        );
-        let (id1, id2, id3) = (
-            &mut g.i_distance[..n],
-            &mut g.i_direction[..n],
-            &mut g.i_radial[..n],
-        );
-        for j in 0..n {
-            let (vax, vay) = (axs[j] - atx, ays[j] - aty);
-            let (vbx, vby) = (bxs[j] - btx, bys[j] - bty);
-            let d1 = ((vax * vax + vay * vay).sqrt() - (vbx * vbx + vby * vby).sqrt()).abs();
-            // The earlier pair of the two (t, for the lanes kept) gives the reference
-            // rotation.
-            let d2 = angle_diff_select(rot_t, rots[j]).abs();
-            // Angle from vb to va; the radial angles differ by the rotation minus it.
-            let turn = fast_atan2(vbx * vay - vby * vax, vbx * vax + vby * vay);
-            let d3 = angle_diff_select(rot_t, turn).abs();
-            id1[j] = tables.distance.index(d1);
-            id2[j] = tables.direction.index(d2);
-            id3[j] = tables.radial.index(d3);
+        if !computed {
+            let (atx, aty, btx, bty, rot_t) = (ax[t], ay[t], bx[t], by[t], rot[t]);
+            let n = width - from;
+            let (axs, ays, bxs, bys, rots) = (
+                &ax[from..width],
+                &ay[from..width],
+                &bx[from..width],
+                &by[from..width],
+                &rot[from..width],
+            );
+            let (id1, id2, id3) = (
+                &mut g.i_distance[..n],
+                &mut g.i_direction[..n],
+                &mut g.i_radial[..n],
+            );
+            for j in 0..n {
+                let (vax, vay) = (axs[j] - atx, ays[j] - aty);
+                let (vbx, vby) = (bxs[j] - btx, bys[j] - bty);
+                let d1 = ((vax * vax + vay * vay).sqrt() - (vbx * vbx + vby * vby).sqrt()).abs();
+                // The earlier pair of the two (t, for the lanes kept) gives the reference
+                // rotation.
+                let d2 = angle_diff_select(rot_t, rots[j]).abs();
+                // Angle from vb to va; the radial angles differ by the rotation minus it.
+                let turn = fast_atan2(vbx * vay - vby * vax, vbx * vax + vby * vay);
+                let d3 = angle_diff_select(rot_t, turn).abs();
+                id1[j] = tables.distance.index(d1);
+                id2[j] = tables.direction.index(d2);
+                id3[j] = tables.radial.index(d3);
+            }
+            for k in t + 1..nr {
+                let j = k - from;
+                rho[t * width + k] = compatibility(
+                    tables.distance.at(id1[j]),
+                    tables.direction.at(id2[j]),
+                    tables.radial.at(id3[j]),
+                );
+            }
         }
         for k in t + 1..nr {
-            let j = k - from;
-            let r = compatibility(
-                tables.distance.at(id1[j]),
-                tables.direction.at(id2[j]),
-                tables.radial.at(id3[j]),
-            );
-            rho[t * width + k] = r;
-            rho[k * width + t] = r;
+            rho[k * width + t] = rho[t * width + k];
         }
     }
     let w = params.relax_weight;
@@ -438,7 +532,7 @@ fn relax(pa: &[Point], pb: &[Point], tables: &Tables, params: &MccParams, scratc
 }
 
 /// Smallest compatibility kept: below it an entry of the matrix is 0.
-const RHO_FLOOR: f64 = 1.0 / (1u128 << 100) as f64;
+pub(super) const RHO_FLOOR: f64 = 1.0 / (1u128 << 100) as f64;
 
 /// The product `distance · direction · radial` as `f32` arithmetic rounds it, or 0 when that
 /// is below [`RHO_FLOOR`].
@@ -469,7 +563,7 @@ fn compatibility(distance: f32, direction: f32, radial: f32) -> f32 {
 /// [`super::geometry::angle_diff`] written with a select instead of a branch, so that it vectorises (same
 /// results: the wrapped value is only taken outside `[-π, π)`).
 #[inline(always)]
-fn angle_diff_select(a: f32, b: f32) -> f32 {
+pub(super) fn angle_diff_select(a: f32, b: f32) -> f32 {
     let d = a - b;
     let wrapped = d - TAU * ((d + PI) / TAU).floor();
     if (-PI..PI).contains(&d) {
@@ -539,6 +633,54 @@ mod tests {
                 .values
                 .iter()
                 .all(|&v| v == 0.0 || f64::from(v) >= RHO_FLOOR));
+        }
+    }
+
+    #[test]
+    fn short_and_long_lists_sort_descending() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut spare = Vec::new();
+        for len in [0, 1, 2, 7, 16, 31, 32, 33, 60] {
+            let mut keys: Vec<u64> = (0..len as u64)
+                .map(|i| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    // Few distinct high words: ties broken by the low word.
+                    ((x % 3) << 32) | (0xffff_ffff - i)
+                })
+                .collect();
+            let mut want = keys.clone();
+            want.sort_unstable_by(|a, b| b.cmp(a));
+            sort_descending(&mut keys, &mut spare);
+            assert_eq!(keys, want, "{len}");
+        }
+    }
+
+    #[test]
+    fn total_order_is_that_of_total_cmp() {
+        let values = [
+            f32::NEG_INFINITY,
+            -3.5,
+            -1e-40,
+            -0.0,
+            0.0,
+            1e-40,
+            0.25,
+            0.5,
+            1.0,
+            7.0,
+            f32::INFINITY,
+            f32::NAN,
+        ];
+        for x in values {
+            for y in values {
+                assert_eq!(
+                    total_order(x).cmp(&total_order(y)),
+                    x.total_cmp(&y),
+                    "{x} {y}"
+                );
+            }
         }
     }
 

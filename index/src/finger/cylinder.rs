@@ -37,6 +37,9 @@ pub struct PreparedTemplate {
     pub stride: usize,
     /// Minutiae in the source template.
     pub minutiae: usize,
+    /// The cylinders laid out for the comparison's sweep, derived from `bits` and
+    /// `directions` (see [`super::kernel::Layout::of`]).
+    pub layout: super::kernel::Layout,
 }
 
 impl PreparedTemplate {
@@ -62,6 +65,7 @@ impl PreparedTemplate {
             + self.source_index.len() * 2
             + self.directions.len()
             + self.bits.len() * 8
+            + self.layout.size_bytes()
     }
 }
 
@@ -304,6 +308,7 @@ pub fn prepare_into(
         bits: Vec::with_capacity(n * stride),
         stride,
         minutiae: n,
+        layout: Default::default(),
     };
     // Every other minutia is written to the next free slot and the slot kept only when it
     // is a neighbour, so the scan has no data-dependent branch; the order is the minutiae
@@ -368,6 +373,7 @@ pub fn prepare_into(
         out.directions.push(m_angle);
         out.bits.extend_from_slice(&cyl);
     }
+    out.layout = super::kernel::Layout::of(&out);
     out
 }
 

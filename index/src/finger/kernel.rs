@@ -223,7 +223,7 @@ fn compare_body(
                     // AVX-512 F, VL and VPOPCNTDQ, AVX2 and POPCNT were detected at run time.
                     unsafe { sweep_wide(a, b, limits, scratch) };
                     return consolidate::consolidate(
-                        &a.points, &b.points, tables, params, scratch, vector,
+                        &a.points, &b.points, tables, params, scratch, vector, true,
                     );
                 }
             }
@@ -238,7 +238,7 @@ fn compare_body(
     }
     let counted = scratch.counts.get(..scratch.counted).unwrap_or_default();
     similarities(counted, &mut scratch.candidates, vector);
-    consolidate::consolidate(&a.points, &b.points, tables, params, scratch, vector)
+    consolidate::consolidate(&a.points, &b.points, tables, params, scratch, vector, wide)
 }
 
 /// For directions sorted ascending, `starts[v]` is how many are below `v` (for `v` in
@@ -486,35 +486,90 @@ fn sweep_sliced(
     scratch.counted = sink.n;
 }
 
-/// Words of a [`Block`] lane: the value layers, the mask, the three count planes (see
-/// [`Expanded`]) and the cylinder's index in its template.
-const BLOCK_WORDS: usize = ND + 5;
+/// Words of a [`Block`] lane: the value layers (restricted to the mask), the mask and the
+/// three count planes (see [`Expanded`]).
+const BLOCK_WORDS: usize = ND + 4;
 
-/// Eight cylinders of the second template, word `w` of lane `j` in `words[w][j]`, so that a
-/// register holds one word of eight cylinders.
-#[derive(Debug, Clone, Copy, Default)]
+/// Eight cylinders, word `w` of lane `j` in `words[w][j]`, so that a register holds one word
+/// of eight cylinders.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 #[repr(C, align(64))]
 pub struct Block {
     words: [[u64; 8]; BLOCK_WORDS],
 }
 
-/// The two templates of one comparison laid out for [`sweep_wide`]: the first one's
-/// cylinders expanded, the second one's eight to a block, in template order.
-#[derive(Debug)]
-pub struct WideSides {
-    first: Vec<Expanded>,
+/// The cylinders of a template laid out for the AVX-512 sweep: eight to a [`Block`], in
+/// template order, and the runs of their directions (see [`Starts`]).
+///
+/// Derived from the template's cylinders and directions alone (see [`Layout::of`]), so it
+/// is built once with the template — at preparation, and when a template is decoded — and
+/// not per comparison. Empty for templates of another cylinder layout than one word per
+/// layer and six layers.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Layout {
     blocks: Vec<Block>,
-    starts: Starts,
+    /// A [`Starts`] (257 entries), or empty.
+    starts: Vec<u16>,
 }
 
-impl Default for WideSides {
-    fn default() -> Self {
-        Self {
-            first: Vec::new(),
-            blocks: Vec::new(),
-            starts: [0; 257],
-        }
+impl Layout {
+    /// The layout of a prepared template's cylinders.
+    pub fn of(t: &PreparedTemplate) -> Self {
+        let mut layout = Self::default();
+        layout.fill(t);
+        layout
     }
+
+    /// Makes this the layout of `t`, reusing the buffers.
+    fn fill(&mut self, t: &PreparedTemplate) {
+        self.blocks.clear();
+        self.starts.clear();
+        if t.stride != ND + 1 {
+            return;
+        }
+        let n = (t.bits.len() / (ND + 1)).min(t.directions.len());
+        self.blocks.resize(n.div_ceil(8), Block::default());
+        for (i, c) in t.bits.chunks_exact(ND + 1).take(n).enumerate() {
+            let e = Expanded::new(c);
+            let Some(block) = self.blocks.get_mut(i / 8) else {
+                break;
+            };
+            let lane = i % 8;
+            let [v0, v1, v2, v3, v4, v5] = e.values;
+            let [p0, p1, p2] = e.planes;
+            let column = [v0, v1, v2, v3, v4, v5, e.mask, p0, p1, p2];
+            for (w, &x) in block.words.iter_mut().zip(&column) {
+                w[lane] = x;
+            }
+        }
+        let mut starts = [0; 257];
+        fill_starts(&t.directions[..n], &mut starts);
+        self.starts.extend_from_slice(&starts);
+    }
+
+    /// Whether this is a layout of `t`'s cylinders (of its size and shape; the sweep falls
+    /// back to laying out a template that lacks one).
+    #[inline(always)]
+    fn fits(&self, t: &PreparedTemplate) -> bool {
+        let n = t.directions.len();
+        t.stride == ND + 1
+            && t.bits.len() == n * (ND + 1)
+            && self.blocks.len() == n.div_ceil(8)
+            && self.starts.get(256).is_some_and(|&e| usize::from(e) == n)
+    }
+
+    /// Bytes of the layout's payload.
+    pub fn size_bytes(&self) -> usize {
+        self.blocks.len() * std::mem::size_of::<Block>() + self.starts.len() * 2
+    }
+}
+
+/// Layouts of the two templates of one comparison for [`sweep_wide`], used only when a
+/// template comes without one.
+#[derive(Debug, Default)]
+pub struct WideSides {
+    first: Layout,
+    second: Layout,
 }
 
 /// The AVX-512 sweep: every comparable pair of cylinders with one word per layer, straight
@@ -535,34 +590,32 @@ fn sweep_wide(
     scratch: &mut Scratch,
 ) {
     use std::arch::x86_64::*;
-    let sides = &mut scratch.wide;
-    sides.first.clear();
-    sides
-        .first
-        .extend(a.bits.chunks_exact(ND + 1).map(Expanded::new));
-    let nb = b.bits.len() / (ND + 1);
-    sides.blocks.clear();
-    sides.blocks.resize(nb.div_ceil(8), Block::default());
-    for (i, c) in b.bits.chunks_exact(ND + 1).enumerate() {
-        let e = Expanded::new(c);
-        let Some(block) = sides.blocks.get_mut(i / 8) else {
-            break;
-        };
-        let lane = i % 8;
-        let [v0, v1, v2, v3, v4, v5] = e.values;
-        let [p0, p1, p2] = e.planes;
-        let column = [v0, v1, v2, v3, v4, v5, e.mask, p0, p1, p2, i as u64];
-        for (w, &x) in block.words.iter_mut().zip(&column) {
-            w[lane] = x;
-        }
-    }
-    let nb = nb.min(b.directions.len());
-    fill_starts(&b.directions[..nb], &mut sides.starts);
-    let keys = &mut scratch.candidates;
+    let Scratch {
+        wide, candidates, ..
+    } = scratch;
+    let first = if a.layout.fits(a) {
+        &a.layout
+    } else {
+        wide.first.fill(a);
+        &wide.first
+    };
+    let second = if b.layout.fits(b) {
+        &b.layout
+    } else {
+        wide.second.fill(b);
+        &wide.second
+    };
+    let Ok(starts) = <&Starts>::try_from(second.starts.as_slice()) else {
+        candidates.clear();
+        return;
+    };
+    let na = a.directions.len().min(first.blocks.len() * 8);
+    let nb = usize::from(starts[256]).min(second.blocks.len() * 8);
+    let keys = candidates;
     keys.clear();
     // Every block stores eight keys (those kept first), so the buffer has room for every
     // pair plus one block.
-    let cap = sides.first.len() * nb + 8;
+    let cap = na * nb + 8;
     keys.reserve(cap);
     let out = keys.spare_capacity_mut();
     let out_len = out.len();
@@ -571,23 +624,28 @@ fn sweep_wide(
     let min_cells = _mm512_set1_epi64(i64::from(limits.min_cells));
     let one = _mm256_set1_ps(1.0);
     let zero = _mm256_setzero_ps();
+    let iota = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
     let turn = limits.max_turn;
     let load = |w: &[u64; 8]| {
         // SAFETY: `w` is 8 words (64 bytes), the extent of the unaligned load.
         unsafe { _mm512_loadu_si512(w.as_ptr().cast()) }
     };
-    for (ia, (ca, &da)) in sides.first.iter().zip(&a.directions).enumerate() {
-        let bcast = |x: u64| _mm512_set1_epi64(x as i64);
-        let va = ca.values.map(bcast);
-        let pa = ca.planes.map(bcast);
-        let ma = bcast(ca.mask);
-        let tag = bcast(0xffff_ffff ^ ((ia as u64) << 16));
-        for r in window(&sides.starts, da, turn) {
+    for (ia, &da) in a.directions.iter().enumerate().take(na) {
+        let Some(own) = first.blocks.get(ia / 8) else {
+            break;
+        };
+        let bcast = |w: &[u64; 8]| _mm512_set1_epi64(w[ia % 8] as i64);
+        let [w0, w1, w2, w3, w4, w5, wm, wp0, wp1, wp2] = &own.words;
+        let va = [w0, w1, w2, w3, w4, w5].map(bcast);
+        let pa = [wp0, wp1, wp2].map(bcast);
+        let ma = bcast(wm);
+        let tag = _mm512_set1_epi64((0xffff_ffff ^ ((ia as u64) << 16)) as i64);
+        for r in window(starts, da, turn) {
             let (start, end) = (r.start, r.end.min(nb));
             let mut q = start / 8;
             while q * 8 < end {
                 let base = q * 8;
-                let Some(block) = sides.blocks.get(q) else {
+                let Some(block) = second.blocks.get(q) else {
                     break;
                 };
                 q += 1;
@@ -619,7 +677,8 @@ fn sweep_wide(
                     & _mm256_cmp_ps_mask::<_CMP_NEQ_OQ>(denom, zero)
                     & _mm256_cmp_ps_mask::<_CMP_GT_OQ>(sim, zero);
                 let hi = _mm512_slli_epi64::<32>(_mm512_cvtepu32_epi64(_mm256_castps_si256(sim)));
-                let lo = _mm512_xor_si512(tag, load(&w[ND + 4]));
+                let ids = _mm512_add_epi64(iota, _mm512_set1_epi64(base as i64));
+                let lo = _mm512_xor_si512(tag, ids);
                 let key = _mm512_maskz_compress_epi64(keep, _mm512_or_si512(hi, lo));
                 if n + 8 > out_len {
                     break;
@@ -727,21 +786,32 @@ fn similarities(counts: &[PairCounts], keys: &mut Vec<u64>, vector: bool) {
 }
 
 /// Copies the keys `k` with `lo <= k < hi` from `keys` to the front of `band` (which holds
-/// at least `keys.len()` words), in order, and returns how many there are. `vector` may be
-/// set only when AVX2 was detected at run time.
+/// at least `keys.len() + 8` words), in order, and returns how many there are. `vector` may
+/// be set only when AVX2 was detected at run time, `wide` only when AVX-512 F was.
 #[inline(always)]
-pub(super) fn copy_band(keys: &[u64], lo: u64, hi: u64, band: &mut [u64], vector: bool) -> usize {
+pub(super) fn copy_band(
+    keys: &[u64],
+    lo: u64,
+    hi: u64,
+    band: &mut [u64],
+    vector: bool,
+    wide: bool,
+) -> usize {
     let mut end = 0;
     let mut done = 0;
     #[cfg(target_arch = "x86_64")]
     {
-        if vector {
+        if wide {
+            // SAFETY: `wide` is set only by `compare_avx512`, which runs only after AVX-512 F
+            // was detected at run time.
+            (done, end) = unsafe { copy_band_avx512(keys, lo, hi, band) };
+        } else if vector {
             // SAFETY: `vector` is set only by `compare_avx2`, which runs only after AVX2 was
             // detected at run time.
             (done, end) = unsafe { copy_band_avx2(keys, lo, hi, band) };
         }
     }
-    let _ = vector;
+    let _ = (vector, wide);
     for &k in keys.iter().skip(done) {
         if let Some(slot) = band.get_mut(end) {
             *slot = k;
@@ -749,6 +819,123 @@ pub(super) fn copy_band(keys: &[u64], lo: u64, hi: u64, band: &mut [u64], vector
         end += usize::from(k >= lo && k < hi);
     }
     end
+}
+
+/// [`copy_band`] eight keys at a time; returns how many keys it read (a multiple of 8) and
+/// how many it copied.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn copy_band_avx512(keys: &[u64], lo: u64, hi: u64, band: &mut [u64]) -> (usize, usize) {
+    use std::arch::x86_64::*;
+    let mut end = 0;
+    let mut done = 0;
+    let (vlo, vhi) = (_mm512_set1_epi64(lo as i64), _mm512_set1_epi64(hi as i64));
+    for c in keys.chunks_exact(8) {
+        let (Ok(c), Some(slot)) = (<&[u64; 8]>::try_from(c), band.get_mut(end..end + 8)) else {
+            break;
+        };
+        // SAFETY: `c` and `slot` are 8 words (64 bytes) each, the extent of the unaligned
+        // load and store.
+        unsafe {
+            let v = _mm512_loadu_si512(c.as_ptr().cast());
+            let inside = _mm512_cmpge_epu64_mask(v, vlo) & _mm512_cmplt_epu64_mask(v, vhi);
+            let kept = _mm512_maskz_compress_epi64(inside, v);
+            _mm512_storeu_si512(slot.as_mut_ptr().cast(), kept);
+            end += inside.count_ones() as usize;
+        }
+        done += 8;
+    }
+    (done, end)
+}
+
+/// Takes pairs greedily from the first `len` keys of `band` (unsorted, distinct), largest
+/// key first, skipping pairs whose cylinders are used and marking those of the pairs taken,
+/// until `pairs` holds `limit` pairs or the band is spent, as sorting the band and walking
+/// it would. Returns false, doing nothing, unless `wide` (which may be set only when
+/// AVX-512 F was detected at run time); `band` must hold `len + 8` words.
+#[inline(always)]
+pub(super) fn take_band(
+    band: &mut [u64],
+    len: usize,
+    sizes: (usize, usize),
+    used: (&mut [bool], &mut [bool]),
+    pairs: &mut Vec<(u16, u16, f32)>,
+    limit: usize,
+    wide: bool,
+) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if wide {
+            // SAFETY: `wide` is set only by `compare_avx512`, which runs only after AVX-512 F
+            // was detected at run time.
+            return unsafe { take_band_avx512(band, len, sizes, used, pairs, limit) };
+        }
+    }
+    let _ = (band, len, sizes, used, pairs, limit, wide);
+    false
+}
+
+/// [`take_band`] with the band in blocks of eight keys: each round finds the largest key
+/// left, and clears the keys that share a cylinder with it (none of them can be taken
+/// later), so that the keys are not sorted. Returns false, doing nothing, when `band` is too
+/// short.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn take_band_avx512(
+    band: &mut [u64],
+    len: usize,
+    (na, nb): (usize, usize),
+    (used_a, used_b): (&mut [bool], &mut [bool]),
+    pairs: &mut Vec<(u16, u16, f32)>,
+    limit: usize,
+) -> bool {
+    use std::arch::x86_64::*;
+    let Some(band) = band.get_mut(..len.div_ceil(8) * 8) else {
+        return false;
+    };
+    if let Some(pad) = band.get_mut(len..) {
+        pad.fill(0);
+    }
+    let a_field = _mm512_set1_epi64(0xffff_0000);
+    let b_field = _mm512_set1_epi64(0xffff);
+    // Fields of the key taken last round (none at first: no field is all ones).
+    let (mut last_a, mut last_b) = (_mm512_set1_epi64(-1), _mm512_set1_epi64(-1));
+    while pairs.len() < limit {
+        let mut top = _mm512_setzero_si512();
+        for c in band.chunks_exact_mut(8) {
+            // SAFETY: `c` is 8 words (64 bytes), the extent of the unaligned load and store.
+            unsafe {
+                let v = _mm512_loadu_si512(c.as_ptr().cast());
+                let shares = _mm512_cmpeq_epi64_mask(_mm512_and_si512(v, a_field), last_a)
+                    | _mm512_cmpeq_epi64_mask(_mm512_and_si512(v, b_field), last_b);
+                let v = _mm512_maskz_mov_epi64(!shares, v);
+                _mm512_storeu_si512(c.as_mut_ptr().cast(), v);
+                top = _mm512_max_epu64(top, v);
+            }
+        }
+        let key = _mm512_reduce_max_epu64(top);
+        if key == 0 {
+            break;
+        }
+        let (a, b, sim) = super::consolidate::unpack(key);
+        // A cylinder out of range counts as used, as the sorted walk skips its pairs.
+        let used_a_now = a >= na || used_a.get(a).copied().unwrap_or(true);
+        let used_b_now = b >= nb || used_b.get(b).copied().unwrap_or(true);
+        let take = !used_a_now && !used_b_now;
+        // Clear next round the keys of a used cylinder: this key's two if it is taken, else
+        // whichever of them is used (at least one; the other may still be taken).
+        let field = |clear: bool, mask: u64| if clear { (key & mask) as i64 } else { -1 };
+        last_a = _mm512_set1_epi64(field(take || used_a_now, 0xffff_0000));
+        last_b = _mm512_set1_epi64(field(take || used_b_now, 0xffff));
+        if take {
+            if let (Some(ua), Some(ub)) = (used_a.get_mut(a), used_b.get_mut(b)) {
+                *ua = true;
+                *ub = true;
+            }
+            pairs.push((a as u16, b as u16, sim));
+        }
+    }
+    true
 }
 
 /// [`copy_band`] four keys at a time; returns how many keys it read (a multiple of 4) and
@@ -784,6 +971,196 @@ fn copy_band_avx2(keys: &[u64], lo: u64, hi: u64, band: &mut [u64]) -> (usize, u
         done += 4;
     }
     (done, end)
+}
+
+/// The three compatibility sigmoids sampled (see `consolidate::SigmoidTable`): the scale
+/// from a difference to a sample's index, and the samples; distance, direction, radial.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct RowTables<'a> {
+    pub scales: [f32; 3],
+    pub values: [&'a [f32; 256]; 3],
+}
+
+/// The entries right of the diagonal of the relaxation's compatibility matrix (see
+/// `consolidate::relax`) for `nr` pairs, rows of `width` entries (a multiple of 8) in
+/// `rho`: `cols` holds each pair's `(ax, ay, bx, by, rotation)`, `width` values each. Row `t`
+/// is computed from the start of the 8-lane block holding the diagonal; the entries left
+/// of the diagonal are left alone. Returns false, doing nothing, unless `vector` (which may
+/// be set only when AVX2 was detected at run time).
+#[inline(always)]
+pub(super) fn relax_rows(
+    nr: usize,
+    width: usize,
+    cols: [&[f32]; 5],
+    tables: RowTables<'_>,
+    rho: &mut [f32],
+    vector: bool,
+) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if vector {
+            // SAFETY: `vector` is set only by `compare_avx2` and `compare_avx512`, which run
+            // only after AVX2 was detected at run time.
+            unsafe { relax_rows_avx2(nr, width, cols, tables, rho) };
+            return true;
+        }
+    }
+    let _ = (nr, width, cols, tables, rho, vector);
+    false
+}
+
+/// [`relax_rows`] eight lanes at a time with the operations of `consolidate::fast_atan2`,
+/// `consolidate::angle_diff_select`, the tables' index and `consolidate::compatibility`, in
+/// the same order: each is a correctly rounded IEEE operation, a table read or a select, so
+/// the entries are those of the scalar code.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn relax_rows_avx2(
+    nr: usize,
+    width: usize,
+    cols: [&[f32]; 5],
+    tables: RowTables<'_>,
+    rho: &mut [f32],
+) {
+    use std::arch::x86_64::*;
+    use std::f32::consts::{PI, TAU};
+    let [ax, ay, bx, by, rot] = cols;
+    let set = |v: f32| _mm256_set1_ps(v);
+    let sign = set(-0.0);
+    let zero = _mm256_setzero_ps();
+    let abs = |v: __m256| _mm256_andnot_ps(sign, v);
+    // `if mask { yes } else { no }` lane by lane.
+    let select = |mask: __m256, yes: __m256, no: __m256| _mm256_blendv_ps(no, yes, mask);
+    let c = super::consolidate::ATAN_POLY.map(set);
+    let atan2 = |y: __m256, x: __m256| {
+        let (ax, ay) = (abs(x), abs(y));
+        let flat = _mm256_cmp_ps::<_CMP_GE_OQ>(ax, ay);
+        let num = select(flat, ay, ax);
+        let den = select(flat, ax, ay);
+        let t = _mm256_div_ps(num, den);
+        let s = _mm256_mul_ps(t, t);
+        let mut r = _mm256_add_ps(_mm256_mul_ps(c[0], s), c[1]);
+        r = _mm256_sub_ps(_mm256_mul_ps(r, s), c[2]);
+        r = _mm256_add_ps(_mm256_mul_ps(r, s), c[3]);
+        r = _mm256_sub_ps(_mm256_mul_ps(r, s), c[4]);
+        r = _mm256_add_ps(_mm256_mul_ps(r, s), c[5]);
+        r = _mm256_mul_ps(r, t);
+        r = select(
+            _mm256_cmp_ps::<_CMP_GT_OQ>(ay, ax),
+            _mm256_sub_ps(set(PI / 2.0), r),
+            r,
+        );
+        r = select(
+            _mm256_cmp_ps::<_CMP_LT_OQ>(x, zero),
+            _mm256_sub_ps(set(PI), r),
+            r,
+        );
+        r = select(
+            _mm256_cmp_ps::<_CMP_LT_OQ>(y, zero),
+            _mm256_xor_ps(r, sign),
+            r,
+        );
+        select(_mm256_cmp_ps::<_CMP_EQ_OQ>(den, zero), zero, r)
+    };
+    let angle_diff = |a: __m256, b: __m256| {
+        let d = _mm256_sub_ps(a, b);
+        let turns = _mm256_floor_ps(_mm256_div_ps(_mm256_add_ps(d, set(PI)), set(TAU)));
+        let wrapped = _mm256_sub_ps(d, _mm256_mul_ps(set(TAU), turns));
+        let inside = _mm256_and_ps(
+            _mm256_cmp_ps::<_CMP_GE_OQ>(d, set(-PI)),
+            _mm256_cmp_ps::<_CMP_LT_OQ>(d, set(PI)),
+        );
+        select(inside, d, wrapped)
+    };
+    let top = set(255.0);
+    let index = |v: __m256, scale: f32| {
+        let y = _mm256_add_ps(_mm256_mul_ps(v, set(scale)), set(0.5));
+        let y = _mm256_min_ps(_mm256_max_ps(y, zero), top);
+        let bits = _mm256_castps_si256(_mm256_add_ps(_mm256_floor_ps(y), set(8_388_608.0)));
+        _mm256_and_si256(bits, _mm256_set1_epi32(255))
+    };
+    // `consolidate::compatibility` on four lanes held as `f64`.
+    let floor = _mm256_set1_pd(super::consolidate::RHO_FLOOR);
+    let zero_pd = _mm256_setzero_pd();
+    let clamp = |p: __m256d| {
+        let below = _mm256_cmp_pd::<_CMP_LT_OQ>(p, floor);
+        _mm256_cvtpd_ps(_mm256_blendv_pd(_mm256_max_pd(p, floor), zero_pd, below))
+    };
+    let product = |d: __m128, a: __m128, r: __m128| {
+        let first = clamp(_mm256_mul_pd(_mm256_cvtps_pd(d), _mm256_cvtps_pd(a)));
+        clamp(_mm256_mul_pd(_mm256_cvtps_pd(first), _mm256_cvtps_pd(r)))
+    };
+    let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for t in 0..nr {
+        let (Some(&atx), Some(&aty), Some(&btx), Some(&bty), Some(&rot_t)) =
+            (ax.get(t), ay.get(t), bx.get(t), by.get(t), rot.get(t))
+        else {
+            break;
+        };
+        let [atx, aty, btx, bty, rot_t] = [atx, aty, btx, bty, rot_t].map(set);
+        let mut j = (t + 1) / 8 * 8;
+        while j < width {
+            let (Some(ax), Some(ay), Some(bx), Some(by), Some(rot), Some(out)) = (
+                ax.get(j..j + 8),
+                ay.get(j..j + 8),
+                bx.get(j..j + 8),
+                by.get(j..j + 8),
+                rot.get(j..j + 8),
+                rho.get_mut(t * width + j..t * width + j + 8),
+            ) else {
+                break;
+            };
+            // SAFETY: each slice above is 8 values (32 bytes), the extent of every unaligned
+            // load and store below; every gather reads a table of 256 samples at indices of
+            // at most 255.
+            unsafe {
+                let load = |v: &[f32]| _mm256_loadu_ps(v.as_ptr());
+                let vax = _mm256_sub_ps(load(ax), atx);
+                let vay = _mm256_sub_ps(load(ay), aty);
+                let vbx = _mm256_sub_ps(load(bx), btx);
+                let vby = _mm256_sub_ps(load(by), bty);
+                let la = _mm256_sqrt_ps(_mm256_add_ps(
+                    _mm256_mul_ps(vax, vax),
+                    _mm256_mul_ps(vay, vay),
+                ));
+                let lb = _mm256_sqrt_ps(_mm256_add_ps(
+                    _mm256_mul_ps(vbx, vbx),
+                    _mm256_mul_ps(vby, vby),
+                ));
+                let d1 = abs(_mm256_sub_ps(la, lb));
+                let d2 = abs(angle_diff(rot_t, load(rot)));
+                let turn = atan2(
+                    _mm256_sub_ps(_mm256_mul_ps(vbx, vay), _mm256_mul_ps(vby, vax)),
+                    _mm256_add_ps(_mm256_mul_ps(vbx, vax), _mm256_mul_ps(vby, vay)),
+                );
+                let d3 = abs(angle_diff(rot_t, turn));
+                // The indices are at most 255, inside the 256 samples of each table.
+                let sample = |d: __m256, k: usize| {
+                    _mm256_i32gather_ps::<4>(tables.values[k].as_ptr(), index(d, tables.scales[k]))
+                };
+                let (d, a, r) = (sample(d1, 0), sample(d2, 1), sample(d3, 2));
+                let half = |v: __m256, high: bool| {
+                    if high {
+                        _mm256_extractf128_ps::<1>(v)
+                    } else {
+                        _mm256_castps256_ps128(v)
+                    }
+                };
+                let low = product(half(d, false), half(a, false), half(r, false));
+                let high = product(half(d, true), half(a, true), half(r, true));
+                let entries = _mm256_set_m128(high, low);
+                // Lanes right of the diagonal: j + lane > t.
+                let after = _mm256_cmpgt_epi32(
+                    _mm256_add_epi32(lane, _mm256_set1_epi32(j as i32)),
+                    _mm256_set1_epi32(t as i32),
+                );
+                let old = _mm256_loadu_ps(out.as_ptr());
+                let new = _mm256_blendv_ps(old, entries, _mm256_castsi256_ps(after));
+                _mm256_storeu_ps(out.as_mut_ptr(), new);
+            }
+            j += 8;
+        }
+    }
 }
 
 /// The candidate key of a pair (0 for no similarity).
@@ -856,7 +1233,71 @@ fn similarities_avx2(counts: &[PairCounts], keys: &mut [u64]) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::{copy_band, detected, fill_starts, window, Kernel};
+    use super::{available, copy_band, fill_starts, take_band, window, Kernel};
+
+    #[test]
+    fn band_taken_unsorted_as_sorted() {
+        let wide = available().contains(&Kernel::Avx512);
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for round in 0..300 {
+            let (na, nb) = (1 + (next() % 40) as usize, 1 + (next() % 40) as usize);
+            let len = (next() % 90) as usize;
+            // Distinct pairs; similarities from a few values so that ties are common, and
+            // some keys 0.
+            let mut keys: Vec<u64> = Vec::new();
+            while keys.len() < len {
+                let (a, b) = ((next() % na as u64) as u32, (next() % nb as u64) as u32);
+                let sim = [0.25f32, 0.5, 0.625, 0.75, 1.0][(next() % 5) as usize];
+                let k = (u64::from(sim.to_bits()) << 32) | u64::from(!((a << 16) | b));
+                let k = if next() % 13 == 0 { 0 } else { k };
+                if k == 0 || !keys.contains(&k) {
+                    keys.push(k);
+                }
+            }
+            let limit = 1 + (next() % 20) as usize;
+            // Some cylinders already used by an earlier band.
+            let used_a: Vec<bool> = (0..na).map(|_| next() % 7 == 0).collect();
+            let used_b: Vec<bool> = (0..nb).map(|_| next() % 7 == 0).collect();
+            let mut sorted = keys.clone();
+            sorted.sort_unstable_by(|p, q| q.cmp(p));
+            let (mut wa, mut wb, mut want) = (used_a.clone(), used_b.clone(), Vec::new());
+            for &k in &sorted {
+                if want.len() >= limit || k == 0 {
+                    break;
+                }
+                let (a, b, sim) = super::super::consolidate::unpack(k);
+                if wa[a] || wb[b] {
+                    continue;
+                }
+                wa[a] = true;
+                wb[b] = true;
+                want.push((a as u16, b as u16, sim));
+            }
+            let mut band = keys.clone();
+            band.resize(len + 8, 0xdead);
+            let (mut ga, mut gb, mut got) = (used_a.clone(), used_b.clone(), Vec::new());
+            let taken = take_band(
+                &mut band,
+                len,
+                (na, nb),
+                (&mut ga, &mut gb),
+                &mut got,
+                limit,
+                wide,
+            );
+            assert_eq!(taken, wide);
+            if taken {
+                assert_eq!(got, want, "round {round}");
+                assert_eq!((ga, gb), (wa, wb), "round {round}");
+            }
+        }
+    }
 
     #[test]
     fn vector_and_scalar_band_copies_agree() {
@@ -875,7 +1316,10 @@ mod tests {
             });
         }
         keys.push((u64::from(1.0f32.to_bits()) << 32) | 0xffff_ffff);
-        let vector = detected() == Kernel::Avx2;
+        let kernels: Vec<(bool, bool)> = available()
+            .into_iter()
+            .map(|k| (k != Kernel::Portable, k == Kernel::Avx512))
+            .collect();
         let bounds = [
             (0, u64::MAX),
             (0, 1),
@@ -895,13 +1339,13 @@ mod tests {
                     .copied()
                     .filter(|&k| k >= lo && k < hi)
                     .collect();
-                for v in [false, vector] {
-                    let mut band = vec![0; keys.len() + 1];
-                    let n = copy_band(keys, lo, hi, &mut band, v);
+                for &(v, w) in &kernels {
+                    let mut band = vec![0; keys.len() + 8];
+                    let n = copy_band(keys, lo, hi, &mut band, v, w);
                     assert_eq!(
                         band[..n],
                         want[..],
-                        "lo {lo:#x} hi {hi:#x} len {len} vector {v}"
+                        "lo {lo:#x} hi {hi:#x} len {len} vector {v} wide {w}"
                     );
                 }
             }

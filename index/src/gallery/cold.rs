@@ -159,6 +159,7 @@ pub fn decode(bytes: &[u8]) -> Option<ColdFingers> {
                 prepared.bits.push(r.u64()?);
             }
         }
+        prepared.layout = crate::finger::kernel::Layout::of(&prepared);
         *finger = Some(ColdFinger { template, prepared });
     }
     r.bytes.is_empty().then_some(out)

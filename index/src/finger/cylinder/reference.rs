@@ -96,5 +96,6 @@ pub(crate) fn prepare_reference(
         out.directions.push(m_angle);
         out.bits.extend_from_slice(&cyl);
     }
+    out.layout = crate::finger::kernel::Layout::of(&out);
     out
 }
