@@ -12,7 +12,7 @@ use super::{Edge, HullTest};
 /// Tests `lanes` points from `at` against every edge; returns the lanes that are inside
 /// the hull or within the margin of an edge, as bits.
 macro_rules! hull_lanes {
-    ($v:ident, $mask:ty, $test:ident, $xs:expr, $ys:expr, $edges:expr, $margin2:expr) => {{
+    ($v:ident, $mask:ty, $xs:expr, $ys:expr, $edges:expr, $margin2:expr) => {{
         let (x, y) = ($xs, $ys);
         let mut inside: $mask = !0;
         for e in $edges {
@@ -133,82 +133,67 @@ impl V8 {
     }
 }
 
-/// Writes `out[i] = wanted[i] && test.contains(xs[i], ys[i])` for the first
-/// `16 · (len / 16)` points; returns how many were done. The hull must have at least three
-/// vertices.
-///
-/// # Safety
-/// The CPU must support AVX-512F.
-#[target_feature(enable = "avx512f")]
-pub(super) unsafe fn contains_many_avx512(
-    test: &HullTest,
-    xs: &[f32],
-    ys: &[f32],
-    wanted: &[bool],
-    out: &mut [bool],
-) -> usize {
-    let edges: &[Edge] = &test.edges;
-    let len = xs.len().min(ys.len()).min(wanted.len()).min(out.len());
-    let done = len / 16 * 16;
-    for q in (0..done).step_by(16) {
-        let want = wanted[q..q + 16]
-            .iter()
-            .enumerate()
-            .fold(0u16, |m, (l, &w)| m | u16::from(w) << l);
-        let hit = if want == 0 {
-            0
-        } else {
-            // SAFETY: `q + 16 ≤ len ≤ xs.len(), ys.len()`.
-            let (x, y) = unsafe {
-                (
-                    _mm512_loadu_ps(xs.as_ptr().add(q)),
-                    _mm512_loadu_ps(ys.as_ptr().add(q)),
-                )
-            };
-            want & hull_lanes!(V16, u16, contains, x, y, edges, test.margin2)
-        };
-        for (l, o) in out[q..q + 16].iter_mut().enumerate() {
-            *o = hit >> l & 1 == 1;
+/// Defines a `contains_many` body of `$lanes` points per vector (see
+/// [`contains_many_avx512`]).
+macro_rules! contains_many_body {
+    ($(#[$doc:meta])* $name:ident, $feature:literal, $v:ident, $mask:ty, $lanes:literal, $load:ident) => {
+        $(#[$doc])*
+        #[target_feature(enable = $feature)]
+        pub(super) unsafe fn $name(
+            test: &HullTest,
+            xs: &[f32],
+            ys: &[f32],
+            wanted: &[bool],
+            out: &mut [bool],
+        ) -> usize {
+            let edges: &[Edge] = &test.edges;
+            let len = xs.len().min(ys.len()).min(wanted.len()).min(out.len());
+            let done = len / $lanes * $lanes;
+            for q in (0..done).step_by($lanes) {
+                let want = wanted[q..q + $lanes]
+                    .iter()
+                    .enumerate()
+                    .fold(0 as $mask, |m, (l, &w)| m | <$mask>::from(w) << l);
+                let hit = if want == 0 {
+                    0
+                } else {
+                    // SAFETY: `q` plus the lane count is at most `len ≤ xs.len(), ys.len()`.
+                    let (x, y) = unsafe { ($load(xs.as_ptr().add(q)), $load(ys.as_ptr().add(q))) };
+                    want & hull_lanes!($v, $mask, x, y, edges, test.margin2)
+                };
+                for (l, o) in out[q..q + $lanes].iter_mut().enumerate() {
+                    *o = hit >> l & 1 == 1;
+                }
+            }
+            done
         }
-    }
-    done
+    };
 }
 
-/// As [`contains_many_avx512`], eight points per vector.
-///
-/// # Safety
-/// The CPU must support AVX2.
-#[target_feature(enable = "avx2")]
-pub(super) unsafe fn contains_many_avx2(
-    test: &HullTest,
-    xs: &[f32],
-    ys: &[f32],
-    wanted: &[bool],
-    out: &mut [bool],
-) -> usize {
-    let edges: &[Edge] = &test.edges;
-    let len = xs.len().min(ys.len()).min(wanted.len()).min(out.len());
-    let done = len / 8 * 8;
-    for q in (0..done).step_by(8) {
-        let want = wanted[q..q + 8]
-            .iter()
-            .enumerate()
-            .fold(0u8, |m, (l, &w)| m | u8::from(w) << l);
-        let hit = if want == 0 {
-            0
-        } else {
-            // SAFETY: `q + 8 ≤ len ≤ xs.len(), ys.len()`.
-            let (x, y) = unsafe {
-                (
-                    _mm256_loadu_ps(xs.as_ptr().add(q)),
-                    _mm256_loadu_ps(ys.as_ptr().add(q)),
-                )
-            };
-            want & hull_lanes!(V8, u8, contains, x, y, edges, test.margin2)
-        };
-        for (l, o) in out[q..q + 8].iter_mut().enumerate() {
-            *o = hit >> l & 1 == 1;
-        }
-    }
-    done
-}
+contains_many_body!(
+    /// Writes `out[i] = wanted[i] && test.contains(xs[i], ys[i])` for the first
+    /// `16 · (len / 16)` points; returns how many were done. The hull must have at least
+    /// three vertices.
+    ///
+    /// # Safety
+    /// The CPU must support AVX-512F.
+    contains_many_avx512,
+    "avx512f",
+    V16,
+    u16,
+    16,
+    _mm512_loadu_ps
+);
+
+contains_many_body!(
+    /// As [`contains_many_avx512`], eight points per vector.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2.
+    contains_many_avx2,
+    "avx2",
+    V8,
+    u8,
+    8,
+    _mm256_loadu_ps
+);
