@@ -187,7 +187,7 @@ fn automatic_checkpoint_bounds_the_log() {
     }
     assert!(store.checkpoint_lsn() > 30);
     for log in files(dir.path(), "wal-", ".log") {
-        assert!(std::fs::metadata(&log).unwrap().len() <= 1024 + 200);
+        assert!(std::fs::metadata(&log).unwrap().len() <= 4096 + 1024 + 200);
     }
     drop(store);
     let store = Store::open(dir.path(), cfg).unwrap();

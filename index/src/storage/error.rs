@@ -154,6 +154,22 @@ pub enum StorageError {
     /// reopened (and so recovered from what reached the disk).
     #[error("write-ahead log failed earlier; reopen the store")]
     WalPoisoned,
+    /// A log frame is damaged where a torn tail cannot explain it: its entry is vouched
+    /// for by a commit slot or the checkpoint, later log files or valid entries follow it,
+    /// or the log ends before its committed entries. Nothing was cut.
+    #[error(
+        "write-ahead log {path} is damaged at byte {offset} (entry {lsn}): {detail}; nothing was cut"
+    )]
+    WalCorrupt {
+        /// The log file.
+        path: PathBuf,
+        /// Offset of the damaged frame (or of the end of the log).
+        offset: u64,
+        /// LSN expected there.
+        lsn: u64,
+        /// Why it is corruption and not a torn tail.
+        detail: String,
+    },
     /// A valid log frame describes an operation that does not fit the segments it is
     /// replayed into.
     #[error("log entry {lsn} does not apply: {detail}")]
@@ -188,6 +204,7 @@ impl StorageError {
                 | StorageError::CorruptBlob { .. }
                 | StorageError::MissingManifest(_)
                 | StorageError::ReplayMismatch { .. }
+                | StorageError::WalCorrupt { .. }
         )
     }
 }

@@ -43,4 +43,6 @@ pub use store::{
     LOCK_NAME,
 };
 pub use view::{RecordRef, SegmentView, Snapshot};
-pub use wal::{Durability, WalReplay};
+pub use wal::{
+    inspect as inspect_wal, Durability, LogHeader, LogInspection, TailDamage, TornTail, WalReplay,
+};

@@ -394,8 +394,17 @@ impl Store {
         report.wal = replay;
         let wal = Arc::new(wal);
         let flusher = match config.durability {
-            Durability::SyncEveryMs(ms) => Some(spawn_flusher(&dir, Arc::clone(&wal), ms)?),
-            _ => None,
+            Durability::SyncEveryMs(ms) => {
+                Some(spawn_flusher(&dir, Arc::clone(&wal), ms, Wal::sync)?)
+            }
+            // After a burst of commits, one slot write and fsync record the last of them.
+            Durability::SyncPerBatch => Some(spawn_flusher(
+                &dir,
+                Arc::clone(&wal),
+                VOUCH_EVERY_MS,
+                Wal::vouch,
+            )?),
+            Durability::NoSync => None,
         };
         Ok(Store {
             dir,
@@ -434,6 +443,11 @@ impl Store {
     /// What the last open recovered.
     pub fn recovery_report(&self) -> &RecoveryReport {
         &self.report
+    }
+
+    /// LSN up to which the log's commit slot vouches for every entry.
+    pub fn vouched_lsn(&self) -> u64 {
+        self.wal.vouched_lsn()
     }
 
     /// Number of `fsync` calls on log files since open (group commit makes this far lower
@@ -925,7 +939,16 @@ fn remove_unlisted(dir: &Path, m: &Manifest, removed: &mut Vec<PathBuf>) -> Resu
     Ok(())
 }
 
-fn spawn_flusher(dir: &Path, wal: Arc<Wal>, ms: u64) -> Result<Flusher> {
+/// How often a `SyncPerBatch` store records its durable LSN in a commit slot when a
+/// burst of commits has ended.
+const VOUCH_EVERY_MS: u64 = 100;
+
+fn spawn_flusher(
+    dir: &Path,
+    wal: Arc<Wal>,
+    ms: u64,
+    tick: fn(&Wal) -> Result<()>,
+) -> Result<Flusher> {
     let (tx, rx) = mpsc::channel::<()>();
     let period = Duration::from_millis(ms);
     let handle = std::thread::Builder::new()
@@ -933,7 +956,7 @@ fn spawn_flusher(dir: &Path, wal: Arc<Wal>, ms: u64) -> Result<Flusher> {
         .spawn(move || {
             while let Err(RecvTimeoutError::Timeout) = rx.recv_timeout(period) {
                 // A failed sync poisons the log; writers then see the error.
-                let _ = wal.sync();
+                let _ = tick(&wal);
             }
         })
         .map_err(|e| StorageError::io(dir, e))?;

@@ -7,24 +7,23 @@
 //! with one positioned write and, depending on [`Durability`], one `fsync`) or waits on a
 //! condition variable for the current leader to cover its LSN.
 
+mod frame;
+mod recover;
+
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufReader, Read, Write};
+use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-use super::error::{FileKind, Result, StorageError};
-use super::format::{crc, get_u32, get_u64, parse_wal_name, put_u32, put_u64, sync_dir, wal_name};
+use super::error::{Result, StorageError};
+use super::format::{parse_wal_name, put_u32, put_u64, sync_dir, tmp_path, wal_name};
+use frame::{frame_crc, new_header, slot_bytes, slot_offset, CommitSlot};
 
-/// Magic bytes of a log file.
-pub const WAL_MAGIC: [u8; 8] = *b"TUNGWAL\0";
-/// Current log format version.
-pub const WAL_VERSION: u32 = 1;
-/// Bytes of a log file header.
-pub const WAL_HEADER_LEN: u64 = 32;
-/// Bytes of a frame header (`len`, `crc`, `lsn`).
-pub const FRAME_HEADER_LEN: usize = 16;
+pub use frame::{LogHeader, FRAME_HEADER_LEN, WAL_HEADER_LEN};
+pub(crate) use recover::recover;
+pub use recover::{inspect, LogInspection, TailDamage, TornTail, WalReplay};
 
 /// When acknowledged log entries reach stable storage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -54,6 +53,8 @@ struct WalState {
     durable_lsn: u64,
     leader: bool,
     poisoned: bool,
+    /// The last commit slot written to the current file.
+    slot: CommitSlot,
 }
 
 /// The log writer shared by all writers of a store.
@@ -75,36 +76,23 @@ impl std::fmt::Debug for Wal {
     }
 }
 
-fn wal_header(start_lsn: u64) -> [u8; WAL_HEADER_LEN as usize] {
-    let mut h = [0u8; WAL_HEADER_LEN as usize];
-    h[..8].copy_from_slice(&WAL_MAGIC);
-    put_u32(&mut h, 8, WAL_VERSION);
-    put_u64(&mut h, 16, start_lsn);
-    let c = crc(&h[..28]);
-    put_u32(&mut h, 28, c);
-    h
-}
-
-fn frame_crc(lsn: u64, payload: &[u8]) -> u32 {
-    let mut h = crc32fast::Hasher::new();
-    h.update(&lsn.to_le_bytes());
-    h.update(payload);
-    h.finalize()
-}
-
-/// Creates `wal-<start_lsn>.log` with its header, fsyncs it and the directory.
-fn create_log(dir: &Path, start_lsn: u64) -> Result<(File, PathBuf)> {
+/// Creates `wal-<start_lsn>.log` with its header: written to a temporary file, fsynced,
+/// renamed into place, directory fsynced. A log file shorter than its header is therefore
+/// never a file torn while being created, always damage.
+pub(crate) fn create_log(dir: &Path, start_lsn: u64) -> Result<(File, PathBuf)> {
     let path = dir.join(wal_name(start_lsn));
+    let tmp = tmp_path(&path);
     let mut f = OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(true)
-        .open(&path)
-        .map_err(|e| StorageError::io(&path, e))?;
-    f.write_all(&wal_header(start_lsn))
+        .open(&tmp)
+        .map_err(|e| StorageError::io(&tmp, e))?;
+    f.write_all(&new_header(start_lsn))
         .and_then(|()| f.sync_all())
-        .map_err(|e| StorageError::io(&path, e))?;
+        .map_err(|e| StorageError::io(&tmp, e))?;
+    fs::rename(&tmp, &path).map_err(|e| StorageError::io(&path, e))?;
     sync_dir(dir)?;
     Ok((f, path))
 }
@@ -114,7 +102,7 @@ fn lock(m: &Mutex<WalState>) -> MutexGuard<'_, WalState> {
 }
 
 impl Wal {
-    fn from_recovered(dir: &Path, r: RecoveredLog, durability: Durability) -> Self {
+    fn from_recovered(dir: &Path, r: recover::RecoveredLog, durability: Durability) -> Self {
         let last = r.next_lsn - 1;
         Wal {
             dir: dir.to_path_buf(),
@@ -131,6 +119,7 @@ impl Wal {
                 durable_lsn: last,
                 leader: false,
                 poisoned: false,
+                slot: r.slot,
             }),
             cond: Condvar::new(),
             fsyncs: AtomicU64::new(0),
@@ -147,10 +136,10 @@ impl Wal {
         lock(&self.state).next_lsn - 1
     }
 
-    /// Bytes in the current log file, including the unwritten batch.
+    /// Bytes of frames in the current log file, including the unwritten batch.
     pub(crate) fn current_len(&self) -> u64 {
         let g = lock(&self.state);
-        g.file_len + g.pending.len() as u64
+        g.file_len.saturating_sub(WAL_HEADER_LEN) + g.pending.len() as u64
     }
 
     /// Appends one entry whose payload `encode` writes into the batch; returns its LSN.
@@ -179,10 +168,52 @@ impl Wal {
         self.flush_to(lsn, false)
     }
 
-    /// Writes and fsyncs every appended entry, whatever the durability mode.
+    /// Writes and fsyncs every appended entry, whatever the durability mode, and records
+    /// them in a commit slot.
     pub(crate) fn sync(&self) -> Result<()> {
         let last = self.last_lsn();
-        self.flush_to(last, true)
+        self.flush_to(last, true)?;
+        self.vouch()
+    }
+
+    /// Records the durable LSN in a commit slot (one slot write and one `fsync`) unless the
+    /// current slot already says it or a leader is writing (its batch carries a slot).
+    pub(crate) fn vouch(&self) -> Result<()> {
+        let mut g = lock(&self.state);
+        if g.poisoned {
+            return Err(StorageError::WalPoisoned);
+        }
+        let Some(slot) = next_slot(&g).filter(|_| !g.leader) else {
+            return Ok(());
+        };
+        g.leader = true;
+        let file = Arc::clone(&g.file);
+        let path = g.path.clone();
+        let start_lsn = g.start_lsn;
+        drop(g);
+        let res = file
+            .write_all_at(&slot_bytes(start_lsn, slot), slot_offset(slot.seq))
+            .and_then(|()| file.sync_data());
+        self.fsyncs.fetch_add(1, Ordering::Relaxed);
+        let mut g = lock(&self.state);
+        g.leader = false;
+        let outcome = match res {
+            Ok(()) => {
+                g.slot = slot;
+                Ok(())
+            }
+            Err(e) => {
+                g.poisoned = true;
+                Err(StorageError::io(path, e))
+            }
+        };
+        self.cond.notify_all();
+        outcome
+    }
+
+    /// LSN the current commit slot vouches for.
+    pub(crate) fn vouched_lsn(&self) -> u64 {
+        lock(&self.state).slot.committed
     }
 
     fn flush_to(&self, lsn: u64, force_sync: bool) -> Result<()> {
@@ -211,13 +242,17 @@ impl Wal {
             let file = Arc::clone(&g.file);
             let path = g.path.clone();
             let at = g.file_len;
+            let vouch = next_slot(&g);
+            let start_lsn = g.start_lsn;
             drop(g);
 
-            let mut res = if batch.is_empty() {
-                Ok(())
-            } else {
-                file.write_all_at(&batch, at)
+            let mut res = match vouch {
+                Some(slot) => file.write_all_at(&slot_bytes(start_lsn, slot), slot_offset(slot.seq)),
+                None => Ok(()),
             };
+            if res.is_ok() && !batch.is_empty() {
+                res = file.write_all_at(&batch, at);
+            }
             if res.is_ok() && want_sync {
                 res = file.sync_data();
                 self.fsyncs.fetch_add(1, Ordering::Relaxed);
@@ -232,6 +267,9 @@ impl Wal {
                 Ok(()) => {
                     g.file_len += written;
                     g.written_lsn = target;
+                    if let Some(slot) = vouch {
+                        g.slot = slot;
+                    }
                     if want_sync {
                         g.durable_lsn = target;
                     }
@@ -265,6 +303,10 @@ impl Wal {
         g.path = path;
         g.start_lsn = g.next_lsn;
         g.file_len = WAL_HEADER_LEN;
+        g.slot = CommitSlot {
+            seq: 1,
+            committed: g.start_lsn - 1,
+        };
         let keep = g.start_lsn;
         drop(g);
         for (start, old) in list_logs(&self.dir)? {
@@ -289,182 +331,11 @@ pub(crate) fn list_logs(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
     Ok(v)
 }
 
-struct RecoveredLog {
-    file: File,
-    path: PathBuf,
-    start_lsn: u64,
-    len: u64,
-    next_lsn: u64,
-}
-
-/// What replay found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct WalReplay {
-    /// Entries applied (those after the checkpoint).
-    pub replayed: u64,
-    /// Bytes cut from a torn or corrupt tail.
-    pub truncated_bytes: u64,
-    /// Log files removed (after a corrupt tail, torn at creation, or wholly checkpointed).
-    pub removed_files: u32,
-    /// LSN of the last valid entry.
-    pub last_lsn: u64,
-}
-
-/// Replays the logs of `dir` after `checkpoint_lsn` through `apply`, cuts a torn or
-/// corrupt tail, and returns a writer positioned after the last valid entry.
-pub(crate) fn recover(
-    dir: &Path,
-    checkpoint_lsn: u64,
-    durability: Durability,
-    mut apply: impl FnMut(u64, &[u8]) -> Result<()>,
-) -> Result<(Wal, WalReplay)> {
-    let mut report = WalReplay::default();
-    let files = list_logs(dir)?;
-    let mut expected = checkpoint_lsn + 1;
-    let mut active: Option<(File, PathBuf, u64, u64)> = None;
-    let mut stopped = false;
-    let mut first = true;
-    let n = files.len();
-    let mut payload = Vec::new();
-    for (i, (start, path)) in files.into_iter().enumerate() {
-        if stopped {
-            fs::remove_file(&path).map_err(|e| StorageError::io(&path, e))?;
-            report.removed_files += 1;
-            continue;
-        }
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(&path)
-            .map_err(|e| StorageError::io(&path, e))?;
-        let len = file
-            .metadata()
-            .map_err(|e| StorageError::io(&path, e))?
-            .len();
-        if len < WAL_HEADER_LEN && i + 1 == n {
-            // Torn while being created: it never held an entry.
-            drop(file);
-            fs::remove_file(&path).map_err(|e| StorageError::io(&path, e))?;
-            report.removed_files += 1;
-            continue;
-        }
-        check_header(&file, &path, len, start)?;
-        if first {
-            if start > checkpoint_lsn + 1 {
-                return Err(StorageError::Inconsistent {
-                    kind: FileKind::Wal,
-                    path,
-                    detail: format!("log starts at {start}, after checkpoint {checkpoint_lsn}"),
-                });
-            }
-            expected = start;
-            first = false;
-        } else if start != expected {
-            return Err(StorageError::Inconsistent {
-                kind: FileKind::Wal,
-                path,
-                detail: format!("log starts at {start}, expected {expected}"),
-            });
-        }
-        let mut reader = BufReader::with_capacity(1 << 20, &file);
-        let mut skip = [0u8; WAL_HEADER_LEN as usize];
-        reader
-            .read_exact(&mut skip)
-            .map_err(|e| StorageError::io(&path, e))?;
-        let mut pos = WAL_HEADER_LEN;
-        loop {
-            let mut head = [0u8; FRAME_HEADER_LEN];
-            if len - pos < FRAME_HEADER_LEN as u64 {
-                break;
-            }
-            reader
-                .read_exact(&mut head)
-                .map_err(|e| StorageError::io(&path, e))?;
-            let flen = u64::from(get_u32(&head, 0).unwrap_or(0));
-            let fcrc = get_u32(&head, 4).unwrap_or(0);
-            let lsn = get_u64(&head, 8).unwrap_or(0);
-            if flen > len - pos - FRAME_HEADER_LEN as u64 || lsn != expected {
-                break;
-            }
-            payload.resize(flen as usize, 0);
-            reader
-                .read_exact(&mut payload)
-                .map_err(|e| StorageError::io(&path, e))?;
-            if frame_crc(lsn, &payload) != fcrc {
-                break;
-            }
-            if lsn > checkpoint_lsn {
-                apply(lsn, &payload)?;
-                report.replayed += 1;
-            }
-            pos += FRAME_HEADER_LEN as u64 + flen;
-            expected += 1;
-        }
-        drop(reader);
-        if pos < len {
-            report.truncated_bytes += len - pos;
-            file.set_len(pos)
-                .and_then(|()| file.sync_all())
-                .map_err(|e| StorageError::io(&path, e))?;
-            stopped = true;
-        }
-        active = Some((file, path, start, pos));
-    }
-    let next = expected.max(checkpoint_lsn + 1);
-    report.last_lsn = next - 1;
-    let recovered = match active {
-        Some((file, path, start_lsn, len)) if expected == next => RecoveredLog {
-            file,
-            path,
-            start_lsn,
-            len,
-            next_lsn: next,
-        },
-        _ => {
-            let (file, path) = create_log(dir, next)?;
-            for (start, old) in list_logs(dir)? {
-                if start < next {
-                    fs::remove_file(&old).map_err(|e| StorageError::io(&old, e))?;
-                    report.removed_files += 1;
-                }
-            }
-            RecoveredLog {
-                file,
-                path,
-                start_lsn: next,
-                len: WAL_HEADER_LEN,
-                next_lsn: next,
-            }
-        }
-    };
-    sync_dir(dir)?;
-    Ok((Wal::from_recovered(dir, recovered, durability), report))
-}
-
-fn check_header(file: &File, path: &Path, len: u64, start: u64) -> Result<()> {
-    if len < WAL_HEADER_LEN {
-        return Err(StorageError::Truncated {
-            kind: FileKind::Wal,
-            path: path.to_path_buf(),
-            needed: WAL_HEADER_LEN,
-            found: len,
-        });
-    }
-    let mut h = [0u8; WAL_HEADER_LEN as usize];
-    file.read_exact_at(&mut h, 0)
-        .map_err(|e| StorageError::io(path, e))?;
-    if h[..8] != WAL_MAGIC {
-        return Err(StorageError::BadMagic {
-            kind: FileKind::Wal,
-            path: path.to_path_buf(),
-        });
-    }
-    if h != wal_header(start) {
-        return Err(StorageError::ChecksumMismatch {
-            kind: FileKind::Wal,
-            path: path.to_path_buf(),
-            what: "header".into(),
-        });
-    }
-    Ok(())
+/// The slot a leader writes before its batch: the durable LSN, if the current slot is
+/// behind it.
+fn next_slot(g: &WalState) -> Option<CommitSlot> {
+    (g.durable_lsn > g.slot.committed).then(|| CommitSlot {
+        seq: g.slot.seq + 1,
+        committed: g.durable_lsn,
+    })
 }
