@@ -10,7 +10,7 @@
 //!   checkpointed slots, bitmap, manifest, blob header): a typed corruption error;
 //! * damage to data the log still holds (slots and blobs written after the checkpoint,
 //!   segments created after it): repaired by replay.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod storage_common;
 
@@ -131,7 +131,9 @@ impl LogScenario {
     /// Offsets worth damaging: the fixed header and both slots, a sample of the reserved
     /// rest of the header, and every byte of every frame.
     fn offsets(&self) -> impl Iterator<Item = u64> + '_ {
-        (0..96).chain((96..self.ends[0]).step_by(397)).chain(self.ends[0]..*self.ends.last().unwrap())
+        (0..96)
+            .chain((96..self.ends[0]).step_by(397))
+            .chain(self.ends[0]..*self.ends.last().unwrap())
     }
 }
 
@@ -146,17 +148,25 @@ fn check_truncation(s: &LogScenario) {
         let whole = s.whole_at(t);
         let opened = Store::open(&dir, small_config());
         if t < s.ends[0] || whole < s.vouched {
-            let e = opened.err().unwrap_or_else(|| panic!("truncated at {t}: opened"));
+            let e = opened
+                .err()
+                .unwrap_or_else(|| panic!("truncated at {t}: opened"));
             assert!(e.is_corruption(), "truncated at {t}: {e}");
             continue;
         }
         let store = opened.unwrap_or_else(|e| panic!("truncated at {t}: {e}"));
         let expected = s.expected_at(t).clone();
         assert_eq!(dump(&store), expected, "truncated at {t}");
-        assert_eq!(store.recovery_report().wal.truncated_bytes, t - s.ends[whole]);
+        assert_eq!(
+            store.recovery_report().wal.truncated_bytes,
+            t - s.ends[whole]
+        );
         if t > s.ends[whole] {
             let torn = store.recovery_report().wal.torn_tail.clone().unwrap();
-            assert_eq!(fs::metadata(&torn.kept_in).unwrap().len(), t - s.ends[whole]);
+            assert_eq!(
+                fs::metadata(&torn.kept_in).unwrap().len(),
+                t - s.ends[whole]
+            );
         }
         // Appends after the cut tail are clean.
         store.insert(1000, &record(1000, 0), b"after").unwrap();
@@ -201,7 +211,11 @@ fn check_flips(s: &LogScenario) -> (u32, u32) {
                 if t < s.ends[0] {
                     assert_eq!(&got, s.states.last().unwrap(), "flipped at {t}");
                 } else {
-                    assert!(whole >= s.vouched, "flip at {t} cut vouched entry {}", whole + 1);
+                    assert!(
+                        whole >= s.vouched,
+                        "flip at {t} cut vouched entry {}",
+                        whole + 1
+                    );
                     assert_eq!(&got, s.expected_at(t), "flipped at {t}");
                 }
             }
@@ -225,7 +239,10 @@ fn check_flips(s: &LogScenario) -> (u32, u32) {
 fn log_corrupted_at_every_offset_drops_only_an_unvouched_tail_or_fails_typed() {
     let s = log_scenario();
     let (refused, opened) = check_flips(&s);
-    assert!(refused > 0 && opened > 0, "{refused} refused, {opened} opened");
+    assert!(
+        refused > 0 && opened > 0,
+        "{refused} refused, {opened} opened"
+    );
     let s = log_scenario_with(Durability::SyncPerBatch, false);
     check_flips(&s);
 }
@@ -296,7 +313,7 @@ fn a_damaged_frame_followed_by_a_later_log_file_is_refused() {
     flip_byte(&wal_path(&dir), (s.ends[n - 1] + 20) as usize);
     let next = dir.join("wal-0000000000000008.log");
     fs::write(&next, log_header(8)).unwrap();
-    let e = Store::open(&dir, small_config()).err().expect("opened");
+    let e = Store::open(&dir, small_config()).expect_err("opened");
     assert!(matches!(e, StorageError::WalCorrupt { .. }), "{e}");
     // Nothing was deleted or cut.
     assert_eq!(files(&dir, "wal-", ".log").len(), 2);
@@ -638,7 +655,38 @@ fn a_version_1_log_is_replayed_and_appends_go_to_a_new_version_2_log() {
     store.insert(1000, &record(1000, 0), b"after").unwrap();
     store.close().unwrap();
     assert_eq!(files(&dir, "wal-", ".log").len(), 2);
-    assert_eq!(fs::read(&wal).unwrap(), v1, "the version 1 file is left as it was");
+    assert_eq!(
+        fs::read(&wal).unwrap(),
+        v1,
+        "the version 1 file is left as it was"
+    );
     let store = Store::open(&dir, small_config()).unwrap();
     assert_eq!(dump(&store).len(), s.states.last().unwrap().len() + 1);
+}
+
+#[test]
+fn a_refused_recovery_changes_no_file() {
+    let s = log_scenario();
+    let dir = s.work();
+    let wal = wal_path(&dir);
+    let n = s.ends.len() - 1;
+    // Cut inside the last entry: a torn tail recovery would cut.
+    let t = s.ends[n] - 3;
+    truncate(&wal, t);
+    let e = Store::open_approved(&dir, small_config(), |holds| {
+        // Key 4's second version is in the torn entry; key 4 itself is still present.
+        assert!(holds(4));
+        Err("the caller knows an entry is missing".into())
+    })
+    .expect_err("opened");
+    assert!(matches!(e, StorageError::RecoveryRefused(_)), "{e}");
+    assert_eq!(fs::metadata(&wal).unwrap().len(), t);
+    assert!(files(&dir, "wal-", "")
+        .iter()
+        .all(|p| !p.to_string_lossy().contains(".torn-")));
+    // Approved, the same tail is cut and kept.
+    let store = Store::open(&dir, small_config()).unwrap();
+    assert_eq!(&dump(&store), &s.states[n - 1]);
+    let torn = store.recovery_report().wal.torn_tail.clone().unwrap();
+    assert_eq!(fs::metadata(torn.kept_in).unwrap().len(), t - s.ends[n - 1]);
 }

@@ -49,6 +49,9 @@ enum Command {
     /// Open a case for every suspected duplicate pair in the gallery (server stopped;
     /// resumable).
     DedupGallery(offline::DedupGalleryArgs),
+    /// Check every file of a data directory without changing it (server stopped); with
+    /// `--salvage OUT`, write a repaired copy.
+    Fsck(offline::FsckArgs),
 }
 
 impl Cli {
@@ -66,6 +69,7 @@ impl Cli {
             Command::Drill(cmd) => cmd.run(),
             Command::Import(args) => args.run(),
             Command::DedupGallery(args) => args.run(),
+            Command::Fsck(args) => args.run(),
         }
     }
 }

@@ -13,6 +13,7 @@ use super::serve::env_var;
 use crate::cases::CaseStore;
 use crate::engine::{EngineOptions, GalleryEngine};
 use crate::ops::dedup_gallery::{self, DedupOptions};
+use crate::ops::fsck;
 use crate::ops::import::{self, ImportOptions};
 use crate::service::{Overrides, ServiceConfig};
 
@@ -174,5 +175,88 @@ impl DedupGalleryArgs {
             report.opened
         );
         Ok(())
+    }
+}
+
+/// Options of `tunggal fsck`.
+#[derive(Debug, Args)]
+pub struct FsckArgs {
+    #[command(flatten)]
+    data: DataDirArgs,
+    /// Write a repaired copy of the data directory here (a new or empty directory); the
+    /// original is never changed.
+    #[arg(long)]
+    salvage: Option<PathBuf>,
+    /// Also write the report as JSON to this file.
+    #[arg(long)]
+    json: Option<PathBuf>,
+}
+
+impl FsckArgs {
+    /// Checks the data directory; exits non-zero when anything is damaged.
+    pub fn run(self) -> anyhow::Result<()> {
+        let flags = Overrides {
+            data_dir: self.data.data_dir.clone(),
+            ..Overrides::default()
+        };
+        let config = ServiceConfig::load(self.data.config.as_deref(), &env_var, &flags)?;
+        let dir = config.data_dir;
+        let report = fsck::check(&dir).with_context(|| {
+            format!(
+                "checking {} (is `tunggal serve` still running on it?)",
+                dir.display()
+            )
+        })?;
+        println!("data directory {}", dir.display());
+        println!(
+            "gallery: {} persons, checkpoint at entry {}, {} checkpointed records and {} blobs \
+             checked",
+            report.gallery_persons,
+            report.checkpoint_lsn,
+            report.records_checked,
+            report.blobs_checked
+        );
+        for line in report.gallery_files.iter().chain(&report.logs) {
+            println!("  {line}");
+        }
+        if let Some(v) = &report.log_verdict {
+            println!("  the server refuses to open this log: {v}");
+        }
+        for line in &report.journals {
+            println!("{line}");
+        }
+        for p in &report.persons {
+            println!(
+                "person {} (request {}): {}",
+                p.reference_id, p.request_id, p.what
+            );
+        }
+        let salvage = match &self.salvage {
+            Some(out) => {
+                let s = fsck::salvage(&dir, out)?;
+                println!(
+                    "salvaged copy in {}: log kept to entry {}, {} damaged records removed, {} \
+                     persons marked lost (they must enrol again)",
+                    s.out.display(),
+                    s.log_kept_to
+                        .map_or_else(|| "(unchanged)".to_owned(), |l| l.to_string()),
+                    s.records_removed,
+                    s.lost.len()
+                );
+                Some(s)
+            }
+            None => None,
+        };
+        if let Some(path) = &self.json {
+            let json = serde_json::json!({ "check": report, "salvage": salvage });
+            std::fs::write(path, serde_json::to_vec_pretty(&json)?)
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+        if report.clean {
+            println!("fsck: clean");
+            Ok(())
+        } else {
+            anyhow::bail!("fsck: damage found in {} (see above)", dir.display())
+        }
     }
 }

@@ -37,6 +37,7 @@ use tunggal_index::search::{
     self, fusion, scorer, stage2, Candidate as SearchCandidate, Deduplicator, Rejection,
     SearchConfig, Stage1Probe, Verdict as SearchVerdict,
 };
+use tunggal_index::storage::StorageError;
 
 use crate::cases::{CaseCandidate, CaseKind, CaseStore, NewCase};
 use crate::service::engine::{
@@ -75,6 +76,34 @@ pub enum OpenError {
     /// A case could not be opened during recovery.
     #[error("cases: {0}")]
     Cases(#[from] crate::cases::CaseError),
+    /// The gallery's files are damaged; nothing was changed.
+    #[error(
+        "gallery damaged, nothing was changed: {source}. Inspect it with `tunggal fsck \
+         --data-dir {}`",
+        data_dir.display()
+    )]
+    Damaged {
+        /// What the storage layer found.
+        source: tunggal_index::storage::StorageError,
+        /// The data directory.
+        data_dir: PathBuf,
+    },
+    /// The gallery lacks persons the registry acknowledged as enrolled: its files are
+    /// damaged. Nothing was changed.
+    #[error(
+        "the gallery lacks {count} acknowledged persons ({}); its write-ahead log or segments \
+         are damaged and nothing was changed: inspect with `tunggal fsck --data-dir {}`",
+        examples.join(", "),
+        data_dir.display()
+    )]
+    GalleryMissing {
+        /// How many.
+        count: usize,
+        /// The first few reference ids.
+        examples: Vec<String>,
+        /// The data directory.
+        data_dir: PathBuf,
+    },
 }
 
 /// Settings of the engine.
@@ -130,7 +159,15 @@ impl std::fmt::Debug for GalleryEngine {
     }
 }
 
-fn unavailable(e: impl std::fmt::Display) -> EngineError {
+fn unavailable<E: std::fmt::Display + 'static>(e: E) -> EngineError {
+    let any: &dyn std::any::Any = &e;
+    if let Some(GalleryError::CorruptCold { key, detail }) = any.downcast_ref::<GalleryError>() {
+        tracing::error!(
+            reference_id = %reference_id(*key),
+            detail = %detail,
+            "damaged cold record in the gallery: run `tunggal fsck`"
+        );
+    }
     EngineError::Unavailable(e.to_string())
 }
 
@@ -165,8 +202,51 @@ impl GalleryEngine {
                 options.calibration_persons,
             )?)
         };
-        let gallery = Gallery::open(&dir, config, calibration)?;
+        // The registry first: every person it acknowledged as enrolled must be in the
+        // recovered gallery (only a journalled deletion explains an absence), checked before
+        // recovery changes any gallery file. Anything else is damage: refuse, never delete
+        // registry entries to match.
         let registry = Registry::open(data_dir)?;
+        let acknowledged = registry.keys_where(|e| e.in_gallery() && !e.deleting);
+        let mut missing = Vec::new();
+        let approve = |holds: &dyn Fn(u64) -> bool| {
+            missing = acknowledged
+                .iter()
+                .copied()
+                .filter(|&k| !holds(k))
+                .collect();
+            if missing.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("{} acknowledged persons missing", missing.len()))
+            }
+        };
+        let opened = Gallery::open_approved(&dir, config, calibration, approve);
+        let gallery = opened.map_err(|e| match e {
+            GalleryError::Storage(StorageError::RecoveryRefused(_)) if !missing.is_empty() => {
+                OpenError::GalleryMissing {
+                    count: missing.len(),
+                    examples: missing.iter().take(5).map(|&k| reference_id(k)).collect(),
+                    data_dir: data_dir.to_path_buf(),
+                }
+            }
+            GalleryError::Storage(source) if source.is_corruption() => OpenError::Damaged {
+                source,
+                data_dir: data_dir.to_path_buf(),
+            },
+            e => OpenError::Gallery(e),
+        })?;
+        if let Some(t) = &gallery.recovery_report().wal.torn_tail {
+            tracing::warn!(
+                log = %t.log.display(),
+                offset = t.offset,
+                first_lsn = t.first_lsn,
+                bytes = t.bytes,
+                kept_in = %t.kept_in.display(),
+                "gallery log ended in a torn tail (an unacknowledged write); it was cut and \
+                 its bytes kept aside"
+            );
+        }
         let (rolled_forward, aborted) = {
             // Nothing writes to the gallery while it opens: one snapshot serves every check.
             let snap = gallery.snapshot();
@@ -179,14 +259,16 @@ impl GalleryEngine {
                     registry.closed(key, Resolution::Cleared)?;
                 }
             }
-            // A deletion from the gallery before its `deleted` event was written.
-            for key in registry.keys_where(Entry::in_gallery) {
-                if !snap.contains(key) {
-                    registry.deleted(key)?;
-                }
-            }
             (rolled_forward, aborted)
         };
+        // Deletions journalled but not finished: finish them (the gallery delete is
+        // idempotent through `contains`).
+        for key in registry.keys_where(|e| e.deleting && !e.deleted) {
+            if gallery.snapshot().contains(key) {
+                gallery.delete(key)?;
+            }
+            registry.deleted(key)?;
+        }
         let mut engine = Self {
             dedup: Deduplicator::new(gallery, options.search),
             registry,
@@ -554,6 +636,7 @@ impl EnrolmentEngine for GalleryEngine {
         let Some(e) = self.entry(reference).filter(Entry::in_gallery) else {
             return Ok(false);
         };
+        self.registry.deleting(e.key).map_err(unavailable)?;
         self.gallery().delete(e.key).map_err(unavailable)?;
         self.registry.deleted(e.key).map_err(unavailable)?;
         Ok(true)
@@ -572,6 +655,7 @@ impl EnrolmentEngine for GalleryEngine {
     fn stats(&self) -> EngineStats {
         let (searches, persons_scanned, comparisons) = self.counters.read();
         EngineStats {
+            damaged_reads: self.gallery().damaged_reads(),
             persons: self.gallery().len() as u64,
             searches,
             persons_scanned,
@@ -585,6 +669,8 @@ impl EnrolmentEngine for GalleryEngine {
         };
         let (status, duplicate_of) = if e.deleted {
             ("deleted", None)
+        } else if e.lost.is_some() {
+            ("lost", None)
         } else {
             match (&e.outcome, &e.resolution) {
                 (None, _) => ("matching", None),

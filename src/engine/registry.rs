@@ -167,12 +167,38 @@ pub enum Resolution {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 enum Event {
-    Intent { key: u64, meta: Box<PersonMeta> },
-    Outcome { key: u64, outcome: Box<Outcome> },
-    Aborted { key: u64 },
-    CaseOpened { key: u64, case_id: String },
-    Closed { key: u64, resolution: Resolution },
-    Deleted { key: u64 },
+    Intent {
+        key: u64,
+        meta: Box<PersonMeta>,
+    },
+    Outcome {
+        key: u64,
+        outcome: Box<Outcome>,
+    },
+    Aborted {
+        key: u64,
+    },
+    CaseOpened {
+        key: u64,
+        case_id: String,
+    },
+    Closed {
+        key: u64,
+        resolution: Resolution,
+    },
+    /// An administrator's deletion is about to reach the gallery.
+    Deleting {
+        key: u64,
+    },
+    /// `fsck --salvage` found the person's gallery record lost to damage: the person must
+    /// enrol again.
+    Lost {
+        key: u64,
+        reason: String,
+    },
+    Deleted {
+        key: u64,
+    },
 }
 
 /// One enrolment in memory.
@@ -190,12 +216,16 @@ pub struct Entry {
     pub resolution: Option<Resolution>,
     /// Removed from the gallery by an administrator.
     pub deleted: bool,
+    /// An administrator's deletion was journalled and may have reached the gallery.
+    pub deleting: bool,
+    /// The gallery record was lost to damage (set by `fsck --salvage`, with the reason).
+    pub lost: Option<String>,
 }
 
 impl Entry {
     /// Whether this entry is a person in the gallery (enrolled single or cleared).
     pub fn in_gallery(&self) -> bool {
-        if self.deleted {
+        if self.deleted || self.lost.is_some() {
             return false;
         }
         matches!(
@@ -249,6 +279,8 @@ impl State {
                         case_id: None,
                         resolution: None,
                         deleted: false,
+                        deleting: false,
+                        lost: None,
                     },
                 );
             }
@@ -279,6 +311,17 @@ impl State {
             Event::Closed { key, resolution } => {
                 if let Some(e) = self.entries.get_mut(&key) {
                     e.resolution = Some(resolution);
+                }
+                self.index_nik(key);
+            }
+            Event::Deleting { key } => {
+                if let Some(e) = self.entries.get_mut(&key) {
+                    e.deleting = true;
+                }
+            }
+            Event::Lost { key, reason } => {
+                if let Some(e) = self.entries.get_mut(&key) {
+                    e.lost = Some(reason);
                 }
                 self.index_nik(key);
             }
@@ -316,6 +359,18 @@ impl Registry {
             journal,
             state: RwLock::new(state),
         })
+    }
+
+    /// Every entry of the registry journal at `path`, read without opening it for writing
+    /// (for `fsck`), by key.
+    pub fn read_entries(path: &Path) -> Result<Vec<Entry>, JournalError> {
+        let mut state = State::default();
+        for e in Journal::<Event>::read(path)? {
+            state.apply(e);
+        }
+        let mut entries: Vec<Entry> = state.entries.into_values().collect();
+        entries.sort_by_key(|e| e.key);
+        Ok(entries)
     }
 
     fn write(&self, event: Event) -> Result<(), JournalError> {
@@ -430,6 +485,20 @@ impl Registry {
     /// Journals the final case decision for `key`.
     pub fn closed(&self, key: u64, resolution: Resolution) -> Result<(), JournalError> {
         self.write(Event::Closed { key, resolution })
+    }
+
+    /// Journals that `key` is about to be deleted from the gallery (before the gallery
+    /// delete, so that open can tell a finished deletion from a person the gallery lost).
+    pub fn deleting(&self, key: u64) -> Result<(), JournalError> {
+        self.write(Event::Deleting { key })
+    }
+
+    /// Journals that the gallery record of `key` was lost to damage (`fsck --salvage`).
+    pub fn lost(&self, key: u64, reason: &str) -> Result<(), JournalError> {
+        self.write(Event::Lost {
+            key,
+            reason: reason.to_owned(),
+        })
     }
 
     /// Journals the deletion of `key`.

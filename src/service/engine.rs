@@ -78,7 +78,8 @@ pub struct Verification {
 pub struct PersonInfo {
     /// Demographics and origin.
     pub summary: PersonSummary,
-    /// `print_ready`, `under_review`, `refused`, `rejected` or `deleted`.
+    /// `print_ready`, `under_review`, `refused`, `rejected`, `deleted`, or `lost` (its
+    /// gallery record was lost to damage: `fsck --salvage`).
     pub status: String,
     /// The case about this person as applicant, if any.
     pub case_id: Option<String>,
@@ -147,6 +148,8 @@ pub struct EngineStats {
     pub persons_scanned: u64,
     /// Full fingerprint/iris comparisons by the second stage and 1:1 checks.
     pub comparisons: u64,
+    /// Cold gallery records that failed their checksum or did not decode when read.
+    pub damaged_reads: u64,
 }
 
 /// The engine shipped until the gallery lands: refuses every matching call.

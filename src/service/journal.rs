@@ -7,7 +7,7 @@
 //! as damage that needs an operator.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Seek, SeekFrom, Write};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -76,6 +76,83 @@ impl JournalError {
     }
 }
 
+/// Copies the bytes of `file` from `from` to its end into `<path>.torn-<from>`.
+fn keep_tail(path: &Path, file: &mut File, from: u64) -> std::io::Result<()> {
+    let mut tail = Vec::new();
+    file.seek(SeekFrom::Start(from))?;
+    file.read_to_end(&mut tail)?;
+    let mut aside = path.as_os_str().to_os_string();
+    aside.push(format!(".torn-{from}"));
+    let mut out = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(PathBuf::from(aside))?;
+    out.write_all(&tail)?;
+    out.sync_all()
+}
+
+/// What [`check`] found in a journal file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JournalCheck {
+    /// Whether the file exists.
+    pub exists: bool,
+    /// Valid records before the first damaged line.
+    pub records: usize,
+    /// First line that fails its CRC or does not parse (1-based).
+    pub first_bad_line: Option<usize>,
+    /// Whether only damaged lines follow it (a torn last write), as opposed to valid ones.
+    pub bad_is_tail: bool,
+}
+
+impl JournalCheck {
+    /// True unless a damaged line is followed by valid ones.
+    pub fn is_clean(&self) -> bool {
+        self.first_bad_line.is_none() || self.bad_is_tail
+    }
+}
+
+/// Checks every line of the journal at `path` (any record type) without changing it.
+pub fn check(path: &Path) -> Result<JournalCheck, JournalError> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(JournalCheck::default()),
+        Err(source) => {
+            return Err(JournalError::Io {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+    };
+    let mut c = JournalCheck {
+        exists: true,
+        bad_is_tail: true,
+        ..JournalCheck::default()
+    };
+    let complete = bytes.last() == Some(&b'\n');
+    let lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
+    let n = if complete {
+        lines.len() - 1
+    } else {
+        lines.len()
+    };
+    for (i, line) in lines.iter().take(n).enumerate() {
+        let whole = i + 1 < n || complete;
+        let ok = whole
+            && std::str::from_utf8(line)
+                .ok()
+                .and_then(decode_line::<serde_json::Value>)
+                .is_some();
+        match (ok, c.first_bad_line) {
+            (true, None) => c.records += 1,
+            (true, Some(_)) => c.bad_is_tail = false,
+            (false, None) => c.first_bad_line = Some(i + 1),
+            (false, Some(_)) => {}
+        }
+    }
+    Ok(c)
+}
+
 impl<T: Serialize + DeserializeOwned> Journal<T> {
     /// Opens (creating if needed) the journal at `path` and returns it with its records.
     pub fn open(path: impl AsRef<Path>) -> Result<(Self, Vec<T>), JournalError> {
@@ -122,6 +199,8 @@ impl<T: Serialize + DeserializeOwned> Journal<T> {
         }
         drop(reader);
         if bad_line.is_some() {
+            // A torn last write (never acknowledged): kept beside the journal, then cut.
+            keep_tail(&path, &mut file, good_end).map_err(io)?;
             file.set_len(good_end).map_err(io)?;
             file.seek(SeekFrom::End(0)).map_err(io)?;
             file.sync_all().map_err(io)?;

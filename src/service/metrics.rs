@@ -7,7 +7,8 @@
 //! * `tunggal_engine_wired`
 //! * `tunggal_cases_active`, `tunggal_cases_overdue`, `tunggal_cases_total`
 //! * `tunggal_gallery_persons`, `tunggal_matcher_searches_total`,
-//!   `tunggal_matcher_persons_scanned_total`, `tunggal_matcher_comparisons_total`
+//!   `tunggal_matcher_persons_scanned_total`, `tunggal_matcher_comparisons_total`,
+//!   `tunggal_gallery_damaged_reads_total`
 //!
 //! Routes are the matched templates (`/v1/enrolments/{request_id}`), never raw paths, so no
 //! client value reaches a label.
@@ -188,6 +189,12 @@ pub fn render_engine(stats: super::EngineStats) -> String {
             "counter",
             "Full fingerprint and iris comparisons (second stage and 1:1) since start.",
             stats.comparisons,
+        ),
+        (
+            "tunggal_gallery_damaged_reads_total",
+            "counter",
+            "Cold gallery records that failed their checksum when read since start (see `tunggal fsck`).",
+            stats.damaged_reads,
         ),
     ] {
         let _ = writeln!(out, "# HELP {name} {help}");

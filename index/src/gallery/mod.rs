@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use crate::finger::{FingerMatcher, MccParams};
 use crate::iris::IrisMatcher;
 use crate::search::fusion::Calibration;
-use crate::storage::{Snapshot, Store, StoreConfig};
+use crate::storage::{BlobRef, Snapshot, StorageError, Store, StoreConfig};
 use crate::template::{FingerPosition, FingerTemplate};
 
 pub use cold::{ColdFinger, ColdFingers};
@@ -216,6 +216,8 @@ pub struct Gallery {
     store: Store,
     preparer: Preparer,
     calibration: Calibration,
+    /// Cold reads that failed their checksum or did not decode, since open.
+    damaged_reads: std::sync::atomic::AtomicU64,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> GalleryError + '_ {
@@ -233,9 +235,20 @@ impl Gallery {
         config: GalleryConfig,
         calibration: Option<Calibration>,
     ) -> Result<Self, GalleryError> {
+        Self::open_approved(dir, config, calibration, |_| Ok(()))
+    }
+
+    /// [`Gallery::open`], with `approve` asked before recovery changes any file (see
+    /// [`Store::open_approved`]): it sees the recovered person keys and may refuse.
+    pub fn open_approved(
+        dir: impl AsRef<Path>,
+        config: GalleryConfig,
+        calibration: Option<Calibration>,
+        approve: impl FnOnce(&dyn Fn(u64) -> bool) -> Result<(), String>,
+    ) -> Result<Self, GalleryError> {
         let mut store_config = config.store;
         store_config.stride = PERSON_RECORD_BYTES as u32;
-        let store = Store::open(dir.as_ref(), store_config)?;
+        let store = Store::open_approved(dir.as_ref(), store_config, approve)?;
         let path = store.dir().join(CALIBRATION_NAME);
         let calibration = match calibration {
             Some(c) => {
@@ -249,6 +262,7 @@ impl Gallery {
             store,
             preparer,
             calibration,
+            damaged_reads: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -345,15 +359,44 @@ impl Gallery {
         };
         let record: PersonRecord =
             bytemuck::try_pod_read_unaligned(r.record).map_err(|_| GalleryError::RecordType)?;
-        let blob = snap.read_blob(r.blob)?;
-        let fingers = cold::decode(&blob).ok_or_else(|| GalleryError::CorruptCold {
-            key,
-            detail: "malformed".into(),
-        })?;
+        let fingers = self.cold_fingers(&snap, key, r.blob)?;
         Ok(Some(StoredPerson {
             record: Box::new(record),
             fingers,
         }))
+    }
+
+    /// The decoded cold fingers of `key` (whose record refers to `blob`). A blob that
+    /// fails its checksum or does not decode is `CorruptCold` naming the person, and is
+    /// counted in [`Gallery::damaged_reads`].
+    pub fn cold_fingers(
+        &self,
+        snap: &Snapshot<'_>,
+        key: u64,
+        blob: BlobRef,
+    ) -> Result<ColdFingers, GalleryError> {
+        let damaged = |detail: String| {
+            self.damaged_reads
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            GalleryError::CorruptCold { key, detail }
+        };
+        let bytes = match snap.read_blob(blob) {
+            Ok(b) => b,
+            Err(e @ StorageError::CorruptBlob { .. }) => return Err(damaged(e.to_string())),
+            Err(e) => return Err(e.into()),
+        };
+        cold::decode(&bytes).ok_or_else(|| damaged("malformed".into()))
+    }
+
+    /// What opening the store recovered (replayed entries, a cut torn tail).
+    pub fn recovery_report(&self) -> &crate::storage::RecoveryReport {
+        self.store.recovery_report()
+    }
+
+    /// Cold reads since open that failed their checksum or did not decode.
+    pub fn damaged_reads(&self) -> u64 {
+        self.damaged_reads
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Memory and disk use now.

@@ -20,7 +20,7 @@ pub mod verdict;
 
 use rayon::prelude::*;
 
-use crate::gallery::{cold, Gallery, GalleryError, PreparedPerson};
+use crate::gallery::{Gallery, GalleryError, PreparedPerson};
 use crate::storage::Snapshot;
 
 pub use engine::{Decision, Deduplicator};
@@ -96,11 +96,7 @@ pub fn second_stage(
             let Some(r) = snap.get(hit.key)? else {
                 return Ok(None);
             };
-            let blob = snap.read_blob(r.blob)?;
-            let fingers = cold::decode(&blob).ok_or_else(|| GalleryError::CorruptCold {
-                key: hit.key,
-                detail: "malformed".into(),
-            })?;
+            let fingers = gallery.cold_fingers(snap, hit.key, r.blob)?;
             Ok(Some(stage2::compare(
                 gallery.preparer().matcher(),
                 gallery.calibration(),

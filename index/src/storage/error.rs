@@ -170,6 +170,10 @@ pub enum StorageError {
         /// Why it is corruption and not a torn tail.
         detail: String,
     },
+    /// The caller of [`Store::open_approved`](super::Store::open_approved) refused what
+    /// recovery found; nothing was changed.
+    #[error("recovery refused: {0}")]
+    RecoveryRefused(String),
     /// A valid log frame describes an operation that does not fit the segments it is
     /// replayed into.
     #[error("log entry {lsn} does not apply: {detail}")]
@@ -205,6 +209,7 @@ impl StorageError {
                 | StorageError::MissingManifest(_)
                 | StorageError::ReplayMismatch { .. }
                 | StorageError::WalCorrupt { .. }
+                | StorageError::RecoveryRefused(_)
         )
     }
 }

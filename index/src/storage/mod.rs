@@ -24,6 +24,7 @@
 
 mod bitmap;
 mod blob;
+mod check;
 mod error;
 mod format;
 mod manifest;
@@ -36,6 +37,7 @@ mod wal;
 
 pub use bitmap::DeleteBitmap;
 pub use blob::BlobRef;
+pub use check::{check, salvage_logs, DamagedRecord, StoreCheck};
 pub use error::{FileKind, Result, StorageError};
 pub use segment::{SlotAddr, SlotMeta};
 pub use store::{

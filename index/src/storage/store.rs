@@ -309,6 +309,18 @@ impl Store {
     /// of interrupted writes, maps the segments of the last checkpoint, verifies them, and
     /// replays the log. See `index/FORMAT.md` for the procedure.
     pub fn open(dir: impl AsRef<Path>, config: StoreConfig) -> Result<Store> {
+        Self::open_approved(dir, config, |_| Ok(()))
+    }
+
+    /// [`Store::open`], asking `approve` before recovery changes any file: it sees the
+    /// recovered key set (through `holds`) and may refuse the open with a reason
+    /// ([`StorageError::RecoveryRefused`]), for example because a key it knows was
+    /// acknowledged is missing. Nothing is cut then.
+    pub fn open_approved(
+        dir: impl AsRef<Path>,
+        config: StoreConfig,
+        approve: impl FnOnce(&dyn Fn(u64) -> bool) -> std::result::Result<(), String>,
+    ) -> Result<Store> {
         config.validate()?;
         let dir = dir.as_ref().to_path_buf();
         fs::create_dir_all(&dir).map_err(|e| StorageError::io(&dir, e))?;
@@ -378,19 +390,25 @@ impl Store {
             }
         }
 
-        let mut state = State {
+        let state = std::cell::RefCell::new(State {
             segments,
             keys,
             blobs,
             checkpoint_lsn: manifest.checkpoint_lsn,
             next_segment_id: manifest.next_segment_id,
-        };
+        });
         let (wal, replay) = wal::recover(
             &dir,
             manifest.checkpoint_lsn,
             config.durability,
-            |lsn, p| state.replay(&dir, &config, lsn, p),
+            |lsn, p| state.borrow_mut().replay(&dir, &config, lsn, p),
+            || {
+                let st = state.borrow();
+                let holds = |key: u64| st.keys.contains_key(&key);
+                approve(&holds).map_err(StorageError::RecoveryRefused)
+            },
         )?;
+        let state = state.into_inner();
         report.wal = replay;
         let wal = Arc::new(wal);
         let flusher = match config.durability {
@@ -833,7 +851,7 @@ impl Store {
     }
 }
 
-fn take_lock(dir: &Path) -> Result<File> {
+pub(super) fn take_lock(dir: &Path) -> Result<File> {
     let path = dir.join(LOCK_NAME);
     let f = OpenOptions::new()
         .read(true)
@@ -875,7 +893,11 @@ fn initialise(dir: &Path, config: &StoreConfig) -> Result<Manifest> {
     Ok(m)
 }
 
-fn open_segment(dir: &Path, config: &StoreConfig, entry: &SegmentEntry) -> Result<Segment> {
+pub(super) fn open_segment(
+    dir: &Path,
+    config: &StoreConfig,
+    entry: &SegmentEntry,
+) -> Result<Segment> {
     let mut seg = Segment::open(
         &dir.join(segment_name(entry.id)),
         entry.id,

@@ -22,7 +22,7 @@ use super::format::{parse_wal_name, put_u32, put_u64, sync_dir, tmp_path, wal_na
 use frame::{frame_crc, new_header, slot_bytes, slot_offset, CommitSlot};
 
 pub use frame::{LogHeader, FRAME_HEADER_LEN, WAL_HEADER_LEN};
-pub(crate) use recover::recover;
+pub(crate) use recover::{analyse_logs, cut_and_vouch, recover};
 pub use recover::{inspect, LogInspection, TailDamage, TornTail, WalReplay};
 
 /// When acknowledged log entries reach stable storage.
@@ -247,7 +247,9 @@ impl Wal {
             drop(g);
 
             let mut res = match vouch {
-                Some(slot) => file.write_all_at(&slot_bytes(start_lsn, slot), slot_offset(slot.seq)),
+                Some(slot) => {
+                    file.write_all_at(&slot_bytes(start_lsn, slot), slot_offset(slot.seq))
+                }
                 None => Ok(()),
             };
             if res.is_ok() && !batch.is_empty() {

@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use super::super::error::{FileKind, Result, StorageError};
 use super::super::format::sync_dir;
 use super::frame::{
-    frame_crc, frame_head, read_header, CommitSlot, LogHeader, FRAME_HEADER_LEN, WAL_HEADER_LEN,
-    WAL_VERSION,
+    frame_crc, frame_head, read_header, slot_bytes, slot_offset, CommitSlot, LogHeader,
+    FRAME_HEADER_LEN, WAL_HEADER_LEN, WAL_VERSION,
 };
 use super::{create_log, list_logs, Durability, Wal};
 
@@ -187,7 +187,10 @@ fn analyse(
                 return Err(StorageError::Inconsistent {
                     kind: FileKind::Wal,
                     path: f.path.clone(),
-                    detail: format!("log starts at {}, after checkpoint {checkpoint_lsn}", f.start),
+                    detail: format!(
+                        "log starts at {}, after checkpoint {checkpoint_lsn}",
+                        f.start
+                    ),
                 });
             }
             expected = f.start;
@@ -303,10 +306,21 @@ fn later_valid_frame(
 }
 
 /// Reads every log of `dir` without changing anything: headers, commit slots, valid
-/// frames, and the first damaged frame of each file with recovery's verdict on it.
-pub fn inspect(dir: &Path, checkpoint_lsn: u64) -> Result<Vec<LogInspection>> {
-    let a = analyse(dir, checkpoint_lsn, &mut |_, _| Ok(()))?;
-    Ok(a.files
+/// frames, the first damaged frame of each file with recovery's verdict on it, and why
+/// recovery would refuse to open (`None` when it would open).
+pub fn inspect(dir: &Path, checkpoint_lsn: u64) -> Result<(Vec<LogInspection>, Option<String>)> {
+    analyse_logs(dir, checkpoint_lsn, &mut |_, _| Ok(()))
+}
+
+/// [`inspect`], with every valid frame after the checkpoint passed to `apply`.
+pub(crate) fn analyse_logs(
+    dir: &Path,
+    checkpoint_lsn: u64,
+    apply: &mut dyn FnMut(u64, &[u8]) -> Result<()>,
+) -> Result<(Vec<LogInspection>, Option<String>)> {
+    let a = analyse(dir, checkpoint_lsn, apply)?;
+    let files = a
+        .files
         .into_iter()
         .map(|f| LogInspection {
             last_lsn: f.start + f.frames - 1,
@@ -318,7 +332,44 @@ pub fn inspect(dir: &Path, checkpoint_lsn: u64) -> Result<Vec<LogInspection>> {
             valid_end: f.end,
             damage: f.damage,
         })
-        .collect())
+        .collect();
+    Ok((files, a.corrupt.map(|e| e.to_string())))
+}
+
+/// For a salvaged copy: cuts `log` at `valid_end` (the cut bytes kept beside it) and
+/// writes both commit slots to vouch for `last_lsn`, the last entry kept.
+pub(crate) fn cut_and_vouch(
+    dir: &Path,
+    log: &Path,
+    start: u64,
+    valid_end: u64,
+    last_lsn: u64,
+) -> Result<()> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(log)
+        .map_err(|e| StorageError::io(log, e))?;
+    let len = file.metadata().map_err(|e| StorageError::io(log, e))?.len();
+    if valid_end < len {
+        keep_tail(dir, log, &file, valid_end, len)?;
+        file.set_len(valid_end)
+            .map_err(|e| StorageError::io(log, e))?;
+    }
+    if let Ok(header) = read_header(&file, log, valid_end, start)? {
+        if header.version == WAL_VERSION {
+            let seq = header.commit.map_or(0, |c| c.seq);
+            for k in 1..=2 {
+                let slot = CommitSlot {
+                    seq: seq + k,
+                    committed: last_lsn,
+                };
+                file.write_all_at(&slot_bytes(start, slot), slot_offset(slot.seq))
+                    .map_err(|e| StorageError::io(log, e))?;
+            }
+        }
+    }
+    file.sync_all().map_err(|e| StorageError::io(log, e))
 }
 
 /// Copies `[from, len)` of `log` to a new file beside it and returns its path.
@@ -348,14 +399,15 @@ fn keep_tail(dir: &Path, log: &Path, file: &File, from: u64, len: u64) -> Result
     }
 }
 
-/// Replays the logs of `dir` after `checkpoint_lsn` through `apply`, cuts a torn tail
-/// (keeping its bytes), refuses corruption, and returns a writer positioned after the last
-/// valid entry.
+/// Replays the logs of `dir` after `checkpoint_lsn` through `apply`, refuses corruption,
+/// asks `approve` (which sees the replayed state) before changing any file, cuts a torn
+/// tail (keeping its bytes), and returns a writer positioned after the last valid entry.
 pub(crate) fn recover(
     dir: &Path,
     checkpoint_lsn: u64,
     durability: Durability,
     mut apply: impl FnMut(u64, &[u8]) -> Result<()>,
+    approve: impl FnOnce() -> Result<()>,
 ) -> Result<(Wal, WalReplay)> {
     let mut replayed = 0u64;
     let a = analyse(dir, checkpoint_lsn, &mut |lsn, p| {
@@ -365,6 +417,7 @@ pub(crate) fn recover(
     if let Some(e) = a.corrupt {
         return Err(e);
     }
+    approve()?;
     let mut report = WalReplay {
         replayed,
         committed_lsn: a.committed,

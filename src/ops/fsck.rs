@@ -1,0 +1,306 @@
+//! `tunggal fsck`: the state of every file of a data directory, read without changing
+//! anything, and with `--salvage OUT` a repaired copy written elsewhere.
+//!
+//! The check covers the gallery (manifest, segments, bitmaps, every checkpointed live
+//! record and its blob, every write-ahead log frame and commit slot), the JSON-lines
+//! journals (registry, cases, idempotency answers, callback outbox, keys, audit), and the
+//! registry against the gallery: every person the registry acknowledged as enrolled must
+//! be in the gallery.
+//!
+//! A salvage copies the directory, cuts the copy's log at its first damaged frame (the cut
+//! bytes kept beside it), removes damaged checkpointed records from the copy's gallery, and
+//! marks every acknowledged person the copy's gallery lacks as `lost` in the copy's
+//! registry, so the copy opens and the service answers `lost` for them (they must enrol
+//! again). The original is never touched.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use tunggal_index::gallery::{Gallery, GalleryConfig};
+use tunggal_index::storage::{self, StoreCheck};
+
+use crate::engine::registry::{reference_id, Entry, Registry, REGISTRY_FILE};
+use crate::engine::GALLERY_DIR;
+use crate::service::journal::{self, JournalCheck};
+
+/// Journals of a data directory, by file name.
+pub const JOURNALS: [&str; 6] = [
+    REGISTRY_FILE,
+    "cases.jsonl",
+    crate::service::idempotency::IDEMPOTENCY_FILE,
+    crate::engine::outbox::OUTBOX_NAME,
+    crate::service::keys::KEYS_FILE,
+    crate::service::audit::AUDIT_FILE,
+];
+
+/// Errors of `fsck`.
+#[derive(Debug, thiserror::Error)]
+pub enum FsckError {
+    /// The gallery could not be read at all (for example it is locked by a running server).
+    #[error("gallery: {0}")]
+    Storage(#[from] storage::StorageError),
+    /// A journal could not be read.
+    #[error("journal: {0}")]
+    Journal(#[from] journal::JournalError),
+    /// The salvage copy could not be written.
+    #[error("{path}: {source}")]
+    Io {
+        /// File or directory.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The salvage target exists and is not empty.
+    #[error("{0} exists and is not empty: salvage writes a new directory")]
+    TargetExists(PathBuf),
+    /// The salvaged copy's gallery or registry could not be opened or written.
+    #[error("salvage: {0}")]
+    Salvage(String),
+}
+
+/// A person the registry acknowledged that the gallery lacks or holds damaged.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PersonDamage {
+    /// Reference id.
+    pub reference_id: String,
+    /// The submitting request id.
+    pub request_id: String,
+    /// What is wrong.
+    pub what: String,
+}
+
+/// The whole report.
+#[derive(Debug, Clone, Serialize)]
+pub struct FsckReport {
+    /// The data directory.
+    pub data_dir: PathBuf,
+    /// True when nothing is damaged.
+    pub clean: bool,
+    /// Persons in the gallery after replaying the valid part of the log.
+    pub gallery_persons: usize,
+    /// Checkpoint LSN of the gallery.
+    pub checkpoint_lsn: u64,
+    /// Checkpointed live records whose CRC was checked.
+    pub records_checked: u64,
+    /// Their blobs checked.
+    pub blobs_checked: u64,
+    /// Whole-file problems of the gallery.
+    pub gallery_files: Vec<String>,
+    /// One line per log file.
+    pub logs: Vec<String>,
+    /// Why the server would refuse the logs, if it would.
+    pub log_verdict: Option<String>,
+    /// Persons the registry acknowledged whose gallery record is missing or damaged.
+    pub persons: Vec<PersonDamage>,
+    /// One line per journal.
+    pub journals: Vec<String>,
+}
+
+/// Checks the data directory `data_dir` without changing it.
+pub fn check(data_dir: &Path) -> Result<FsckReport, FsckError> {
+    let gallery_dir = data_dir.join(GALLERY_DIR);
+    let store = storage::check(&gallery_dir)?;
+    let mut clean = store.is_clean();
+    let mut journals = Vec::new();
+    for name in JOURNALS {
+        let path = data_dir.join(name);
+        let c = journal::check(&path)?;
+        clean &= c.is_clean();
+        journals.push(describe_journal(name, &c));
+    }
+    let entries = read_registry(data_dir)?;
+    let persons = person_damage(&entries, &store);
+    clean &= persons.is_empty();
+    Ok(FsckReport {
+        data_dir: data_dir.to_path_buf(),
+        clean,
+        gallery_persons: store.live_keys.len(),
+        checkpoint_lsn: store.checkpoint_lsn,
+        records_checked: store.records_checked,
+        blobs_checked: store.blobs_checked,
+        gallery_files: store
+            .file_errors
+            .iter()
+            .map(|(p, e)| format!("{}: {e}", p.display()))
+            .collect(),
+        logs: store.logs.iter().map(describe_log).collect(),
+        log_verdict: store.log_error.clone(),
+        persons,
+        journals,
+    })
+}
+
+fn read_registry(data_dir: &Path) -> Result<Vec<Entry>, FsckError> {
+    Ok(Registry::read_entries(&data_dir.join(REGISTRY_FILE))?)
+}
+
+fn person_damage(entries: &[Entry], store: &StoreCheck) -> Vec<PersonDamage> {
+    let damaged: BTreeSet<u64> = store.damaged.iter().map(|d| d.key).collect();
+    let mut out = Vec::new();
+    for e in entries.iter().filter(|e| e.in_gallery() && !e.deleting) {
+        let what = if damaged.contains(&e.key) {
+            store.damaged.iter().find(|d| d.key == e.key).map(|d| {
+                format!(
+                    "damaged in segment {} slot {}: {}",
+                    d.segment, d.slot, d.what
+                )
+            })
+        } else if !store.live_keys.contains(&e.key) {
+            Some("acknowledged as enrolled but absent from the gallery".to_owned())
+        } else {
+            None
+        };
+        if let Some(what) = what {
+            out.push(PersonDamage {
+                reference_id: reference_id(e.key),
+                request_id: e.meta.summary.request_id.clone(),
+                what,
+            });
+        }
+    }
+    out
+}
+
+fn describe_log(l: &storage::LogInspection) -> String {
+    let head = match &l.header {
+        Ok(h) => match h.commit {
+            Some(c) => format!(
+                "version {}, commit slot {} vouches for entry {}",
+                h.version, c.seq, c.committed
+            ),
+            None => format!("version {} (no commit slots)", h.version),
+        },
+        Err(e) => e.clone(),
+    };
+    let mut line = format!(
+        "{}: {} bytes, {head}; {} valid entries ({}..={}), valid to byte {}",
+        l.path.display(),
+        l.len,
+        l.frames,
+        l.start_lsn,
+        l.last_lsn,
+        l.valid_end
+    );
+    if let Some(d) = &l.damage {
+        match &d.corruption {
+            Some(why) => line.push_str(&format!(
+                "; DAMAGED at byte {} (entry {}, {} bytes to the end): {why}",
+                d.offset, d.lsn, d.bytes
+            )),
+            None => line.push_str(&format!(
+                "; torn tail at byte {} ({} bytes, entry {} onwards, never acknowledged): the \
+                 next open cuts it and keeps the bytes beside the log",
+                d.offset, d.bytes, d.lsn
+            )),
+        }
+    }
+    line
+}
+
+fn describe_journal(name: &str, c: &JournalCheck) -> String {
+    if !c.exists {
+        return format!("{name}: absent");
+    }
+    match (c.first_bad_line, c.bad_is_tail) {
+        (None, _) => format!("{name}: {} records, intact", c.records),
+        (Some(line), true) => format!(
+            "{name}: {} records; torn last line {line} (never acknowledged: the next open \
+             cuts it and keeps it beside the journal)",
+            c.records
+        ),
+        (Some(line), false) => format!(
+            "{name}: {} valid records; DAMAGED at line {line}, valid records follow (the \
+             service refuses to open it)",
+            c.records
+        ),
+    }
+}
+
+/// What a salvage did.
+#[derive(Debug, Clone, Serialize)]
+pub struct SalvageReport {
+    /// The repaired copy.
+    pub out: PathBuf,
+    /// Last log entry kept in the copy, when its log was cut.
+    pub log_kept_to: Option<u64>,
+    /// Damaged checkpointed records removed from the copy's gallery.
+    pub records_removed: usize,
+    /// Persons marked `lost` in the copy's registry.
+    pub lost: Vec<PersonDamage>,
+}
+
+/// Writes a repaired copy of `data_dir` to `out` (which must not exist or be empty).
+pub fn salvage(data_dir: &Path, out: &Path) -> Result<SalvageReport, FsckError> {
+    if out.exists()
+        && fs::read_dir(out)
+            .map_err(|source| FsckError::Io {
+                path: out.to_path_buf(),
+                source,
+            })?
+            .next()
+            .is_some()
+    {
+        return Err(FsckError::TargetExists(out.to_path_buf()));
+    }
+    copy_tree(data_dir, out)?;
+    let gallery_dir = out.join(GALLERY_DIR);
+    // The lock file is the copy's own; a stale one from a live server would block.
+    let before = storage::check(&gallery_dir)?;
+    let log_kept_to = storage::salvage_logs(&gallery_dir, before.checkpoint_lsn)?;
+    let after = storage::check(&gallery_dir)?;
+    let mut records_removed = 0;
+    if !after.damaged.is_empty() {
+        let mut config = GalleryConfig::default();
+        config.store.verify_on_open = false;
+        let gallery = Gallery::open(&gallery_dir, config, None)
+            .map_err(|e| FsckError::Salvage(e.to_string()))?;
+        for d in &after.damaged {
+            gallery
+                .delete(d.key)
+                .map_err(|e| FsckError::Salvage(e.to_string()))?;
+            records_removed += 1;
+        }
+        gallery
+            .close()
+            .map_err(|e| FsckError::Salvage(e.to_string()))?;
+    }
+    let entries = read_registry(out)?;
+    let lost = person_damage(&entries, &after);
+    if !lost.is_empty() {
+        let registry = Registry::open(out).map_err(|e| FsckError::Salvage(e.to_string()))?;
+        for p in &lost {
+            if let Some(key) = crate::engine::registry::key_of(&p.reference_id) {
+                registry
+                    .lost(key, &p.what)
+                    .map_err(|e| FsckError::Salvage(e.to_string()))?;
+            }
+        }
+    }
+    Ok(SalvageReport {
+        out: out.to_path_buf(),
+        log_kept_to,
+        records_removed,
+        lost,
+    })
+}
+
+fn copy_tree(from: &Path, to: &Path) -> Result<(), FsckError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| FsckError::Io { path, source }
+    };
+    fs::create_dir_all(to).map_err(io(to))?;
+    for e in fs::read_dir(from).map_err(io(from))? {
+        let e = e.map_err(io(from))?;
+        let src = e.path();
+        let dst = to.join(e.file_name());
+        if e.file_type().map_err(io(&src))?.is_dir() {
+            copy_tree(&src, &dst)?;
+        } else {
+            fs::copy(&src, &dst).map_err(io(&src))?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,226 @@
+//! A damaged gallery is refused loudly, never repaired by deleting data: the engine does
+//! not open over a damaged write-ahead log or a gallery that lacks acknowledged persons,
+//! the registry is left byte for byte as it was, `fsck` names the file, offset and persons,
+//! and `fsck --salvage` writes a copy that opens, with the lost persons marked `lost`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rand::{Rng, SeedableRng};
+use tunggal::cases::CaseStore;
+use tunggal::engine::registry::{reference_id, REGISTRY_FILE};
+use tunggal::engine::{EngineOptions, GalleryEngine, OpenError};
+use tunggal::loadgen::requests::{BodyBuilder, Planned, RequestPlanner};
+use tunggal::ops::fsck;
+use tunggal::ops::import::{import, ImportOptions};
+use tunggal::service::engine::EnrolmentEngine;
+
+const SEED: u64 = 41;
+const PERSONS: usize = 24;
+
+fn open_engine(dir: &Path) -> Result<GalleryEngine, OpenError> {
+    fs::create_dir_all(dir).unwrap();
+    let cases = Arc::new(CaseStore::open(dir).unwrap());
+    let options = EngineOptions {
+        calibration_persons: 120,
+        ..EngineOptions::default()
+    };
+    GalleryEngine::open(dir, cases, options)
+}
+
+/// A data directory of `PERSONS` imported persons (three committed batches of eight), the
+/// engine dropped without a checkpoint so every person lives in the log.
+fn imported(root: &Path) -> PathBuf {
+    let (input, data) = (root.join("in"), root.join("data"));
+    fs::create_dir_all(&input).unwrap();
+    let mut planner = RequestPlanner::new(SEED, 0.0, 0, "dmg-");
+    let plans: Vec<Planned> = planner.by_ref().take(PERSONS).collect();
+    let builder = BodyBuilder::new(SEED);
+    for p in &plans {
+        let body = builder.enrolment(p, None).unwrap();
+        let path = input.join(format!("{:06}.json", p.index + 1));
+        fs::write(path, serde_json::to_vec(&body).unwrap()).unwrap();
+    }
+    let engine = open_engine(&data).unwrap();
+    let options = ImportOptions {
+        input,
+        data_dir: data.clone(),
+        chunk: 8,
+        restart: false,
+    };
+    let report = import(&engine, &options, &mut |_, _| {}).unwrap();
+    assert_eq!(report.imported, PERSONS);
+    drop(engine);
+    data
+}
+
+fn wal_of(data: &Path) -> PathBuf {
+    let mut logs: Vec<PathBuf> = fs::read_dir(data.join("gallery"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_string_lossy().into_owned();
+            n.starts_with("wal-") && n.ends_with(".log")
+        })
+        .collect();
+    logs.sort();
+    logs.pop().unwrap()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for e in fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let dst = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &dst);
+        } else {
+            fs::copy(e.path(), dst).unwrap();
+        }
+    }
+}
+
+fn flip(path: &Path, at: u64) {
+    let mut bytes = fs::read(path).unwrap();
+    bytes[at as usize] ^= 0xFF;
+    fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn a_damaged_log_byte_is_refused_named_and_salvaged_into_a_copy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = imported(tmp.path());
+    let wal = wal_of(&data);
+    let len = fs::metadata(&wal).unwrap().len();
+    let registry_before = fs::read(data.join(REGISTRY_FILE)).unwrap();
+
+    // One byte in the middle of the log: corruption with valid entries behind it.
+    let at = 4096 + (len - 4096) / 2;
+    flip(&wal, at);
+    let wal_damaged = fs::read(&wal).unwrap();
+    let Err(err) = open_engine(&data) else {
+        panic!("opened over a damaged log")
+    };
+    let msg = err.to_string();
+    assert!(matches!(err, OpenError::Damaged { .. }), "{msg}");
+    assert!(msg.contains(&wal.display().to_string()), "{msg}");
+    assert!(msg.contains("tunggal fsck --data-dir"), "{msg}");
+    // Nothing was cut or rewritten.
+    assert_eq!(fs::read(&wal).unwrap(), wal_damaged);
+    assert_eq!(fs::read(data.join(REGISTRY_FILE)).unwrap(), registry_before);
+
+    let report = fsck::check(&data).unwrap();
+    assert!(!report.clean);
+    assert!(report.log_verdict.is_some());
+    assert!(
+        report.logs.iter().any(|l| l.contains("DAMAGED at byte")),
+        "{:?}",
+        report.logs
+    );
+    // Persons after the damaged entry are not in the valid part of the log.
+    assert!(!report.persons.is_empty());
+    assert!(report.persons.len() < PERSONS);
+
+    let out = tmp.path().join("salvaged");
+    let s = fsck::salvage(&data, &out).unwrap();
+    assert_eq!(s.lost.len(), report.persons.len());
+    // The original is untouched; the copy opens and says who is lost.
+    assert_eq!(fs::read(&wal).unwrap(), wal_damaged);
+    let engine = open_engine(&out).unwrap();
+    assert_eq!(engine.gallery().len(), PERSONS - s.lost.len());
+    for p in &s.lost {
+        let info = engine.person(&p.reference_id).unwrap().unwrap();
+        assert_eq!(info.status, "lost", "{}", p.reference_id);
+    }
+    drop(engine);
+    assert!(fsck::check(&out).unwrap().clean);
+}
+
+#[test]
+fn a_log_cut_short_is_refused_and_the_registry_is_not_changed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = imported(tmp.path());
+    let wal = wal_of(&data);
+    let len = fs::metadata(&wal).unwrap().len();
+    let registry_before = fs::read(data.join(REGISTRY_FILE)).unwrap();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&wal)
+        .unwrap()
+        .set_len(len - 7)
+        .unwrap();
+    // Either the commit slot vouches for the last batch (a damaged log) or the registry
+    // knows its persons were acknowledged (a gallery that lacks them): refused both ways.
+    let Err(err) = open_engine(&data) else {
+        panic!("opened over a truncated log")
+    };
+    assert!(
+        matches!(
+            err,
+            OpenError::Damaged { .. } | OpenError::GalleryMissing { .. }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("tunggal fsck"), "{err}");
+    assert_eq!(fs::read(data.join(REGISTRY_FILE)).unwrap(), registry_before);
+    assert_eq!(fs::metadata(&wal).unwrap().len(), len - 7);
+    let report = fsck::check(&data).unwrap();
+    assert!(!report.clean);
+    assert!(!report.persons.is_empty(), "fsck names the persons");
+}
+
+/// Damage at sampled offsets of every region of the log: each open is refused or has
+/// every acknowledged person.
+#[test]
+fn damage_at_sampled_log_offsets_never_opens_with_fewer_persons() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = imported(tmp.path());
+    let wal = wal_of(&data);
+    let len = fs::metadata(&wal).unwrap().len();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(SEED);
+    let mut offsets: Vec<u64> = (0..96).step_by(7).collect();
+    offsets.extend((0..40).map(|_| rng.gen_range(4096..len)));
+    offsets.extend(len - 40..len);
+    let (mut refused, mut opened) = (0, 0);
+    for (i, at) in offsets.into_iter().enumerate() {
+        let work = tmp.path().join(format!("case-{i}"));
+        copy_dir(&data, &work);
+        flip(&wal_of(&work), at);
+        match open_engine(&work) {
+            Ok(engine) => {
+                opened += 1;
+                assert_eq!(engine.gallery().len(), PERSONS, "flip at {at}");
+            }
+            Err(e) => {
+                refused += 1;
+                assert!(e.to_string().contains("tunggal fsck"), "flip at {at}: {e}");
+            }
+        }
+        fs::remove_dir_all(&work).unwrap();
+    }
+    assert!(refused > 40, "{refused} refused, {opened} opened");
+}
+
+#[test]
+fn a_damaged_checkpointed_blob_is_counted_and_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = imported(tmp.path());
+    let engine = open_engine(&data).unwrap();
+    engine.gallery().store().checkpoint().unwrap();
+    let key = engine.gallery().snapshot().keys().min().unwrap();
+    let blob = engine.gallery().snapshot().get(key).unwrap().unwrap().blob;
+    drop(engine);
+    // A byte inside that person's blob payload (entry: len u32, crc u32, payload).
+    flip(&data.join("gallery/blobs.dat"), blob.offset + 8 + 3);
+    let report = fsck::check(&data).unwrap();
+    assert!(!report.clean);
+    assert_eq!(report.persons.len(), 1);
+    assert_eq!(report.persons[0].reference_id, reference_id(key));
+
+    let engine = open_engine(&data).unwrap();
+    assert_eq!(engine.gallery().damaged_reads(), 0);
+    assert!(engine.gallery().get(key).is_err());
+    assert_eq!(engine.gallery().damaged_reads(), 1);
+}
