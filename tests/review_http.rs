@@ -67,6 +67,28 @@ async fn only_analyst_keys_log_in() {
     let page = send(Method::GET, &s.url("/review/login"), None, None, None).await;
     let raw = page.headers.get("set-cookie").unwrap().to_str().unwrap();
     assert!(raw.contains("HttpOnly") && raw.contains("SameSite=Strict"));
+    // Without TLS the cookie cannot be Secure (the browser would drop it).
+    assert!(!raw.contains("Secure"));
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn review_pages_are_not_cached_framed_or_open_to_foreign_scripts() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(dir.path(), 2).await;
+    let session = login(&s, &s.analyst_a.clone()).await.unwrap();
+    for path in ["/review", "/review/cases/C000000001"] {
+        let r = send(Method::GET, &s.url(path), Some(&session), None, None).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}");
+        let h = |name: &str| r.headers.get(name).unwrap().to_str().unwrap().to_owned();
+        assert_eq!(h("cache-control"), "no-store", "{path}");
+        assert_eq!(h("x-frame-options"), "DENY", "{path}");
+        let csp = h("content-security-policy");
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert!(csp.contains("default-src 'none'"), "{csp}");
+        assert_eq!(csp.matches("'sha256-").count(), 2, "{csp}");
+        assert!(!csp.contains("script-src 'unsafe-inline'"), "{csp}");
+    }
     s.stop().await;
 }
 

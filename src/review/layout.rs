@@ -171,6 +171,69 @@ pub fn time_left(deadline: u64, now: u64) -> (String, &'static str) {
     }
 }
 
+/// The Content-Security-Policy of the review pages: scripts only the two page scripts (by
+/// hash), images from the service or inline `data:` PNGs, no framing, forms only to the
+/// service. Styles stay inline (the page shell's sheet and a few attributes).
+pub fn content_security_policy() -> &'static str {
+    static CSP: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    CSP.get_or_init(|| {
+        use base64::Engine as _;
+        use sha2::Digest as _;
+        let hashes: Vec<String> = [super::case_page::SCRIPT, super::queue::SCRIPT]
+            .iter()
+            .map(|js| {
+                let digest = sha2::Sha256::digest(js.as_bytes());
+                format!(
+                    "'sha256-{}'",
+                    base64::engine::general_purpose::STANDARD.encode(digest)
+                )
+            })
+            .collect();
+        format!(
+            "default-src 'none'; script-src {}; style-src 'unsafe-inline'; img-src 'self' data:; \
+             form-action 'self'; frame-ancestors 'none'; base-uri 'none'; connect-src 'self'",
+            hashes.join(" ")
+        )
+    })
+}
+
+/// Adds the review pages' protective headers: no caching (pages show NIKs and biometrics),
+/// no framing, the [`content_security_policy`], and under TLS the `Secure` cookie flag.
+pub fn secure_headers(
+    mut response: axum::response::Response,
+    tls: bool,
+) -> axum::response::Response {
+    use axum::http::{header, HeaderValue};
+    let h = response.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(content_security_policy()),
+    );
+    if tls {
+        let cookies: Vec<HeaderValue> = h
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(|v| HeaderValue::from_str(&format!("{v}; Secure")).ok())
+            .collect();
+        h.remove(header::SET_COOKIE);
+        for c in cookies {
+            h.append(header::SET_COOKIE, c);
+        }
+    }
+    response
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,5 +247,39 @@ mod tests {
         assert_eq!(time_left(200 + 3_600, 200).1, "near");
         assert_eq!(time_left(200 + 5 * 3_600, 200), ("5h 0m".to_owned(), ""));
         assert_eq!(local_time(0, 7 * 3_600), "1970-01-01 07:00");
+    }
+
+    #[test]
+    fn cookies_are_secure_only_under_tls() {
+        let with_cookie = || {
+            let mut r = axum::response::Response::new(axum::body::Body::empty());
+            r.headers_mut().append(
+                axum::http::header::SET_COOKIE,
+                axum::http::HeaderValue::from_static("a=1; Path=/review; HttpOnly"),
+            );
+            r.headers_mut().append(
+                axum::http::header::SET_COOKIE,
+                axum::http::HeaderValue::from_static("b=2; Path=/review; HttpOnly"),
+            );
+            r
+        };
+        let plain = secure_headers(with_cookie(), false);
+        assert!(plain
+            .headers()
+            .get_all(axum::http::header::SET_COOKIE)
+            .iter()
+            .all(|v| !v.to_str().unwrap_or("").contains("Secure")));
+        let tls = secure_headers(with_cookie(), true);
+        let cookies: Vec<&str> = tls
+            .headers()
+            .get_all(axum::http::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        assert_eq!(cookies.len(), 2);
+        assert!(
+            cookies.iter().all(|c| c.ends_with("; Secure")),
+            "{cookies:?}"
+        );
     }
 }

@@ -33,7 +33,8 @@ use crate::service::server::AppState;
 use session::Sessions;
 
 /// The `/review` routes, to merge into the service router.
-pub fn router(_app: &AppState) -> Router<AppState> {
+pub fn router(app: &AppState) -> Router<AppState> {
+    let tls = app.config.tls_cert.is_some() && app.config.tls_key.is_some();
     Router::new()
         .route("/review", get(handlers::queue))
         .route("/review/", get(handlers::queue))
@@ -52,4 +53,9 @@ pub fn router(_app: &AppState) -> Router<AppState> {
             get(handlers::media),
         )
         .layer(Extension(Arc::new(Sessions::default())))
+        .layer(axum::middleware::map_response(
+            move |response: axum::response::Response| async move {
+                layout::secure_headers(response, tls)
+            },
+        ))
 }

@@ -107,6 +107,23 @@ fn date_of_birth(s: &str, today: Date) -> Result<Date, Problem> {
     Ok(date)
 }
 
+/// Invisible formatting characters a name never needs: zero-width spaces and joiners, the
+/// word joiner and BOM, and every bidirectional mark, embedding, override and isolate
+/// (which can make a name display as another one).
+fn is_invisible_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+    )
+}
+
 fn name(s: &str) -> Result<String, Problem> {
     let trimmed = s.trim();
     let count = trimmed.chars().count();
@@ -115,6 +132,15 @@ fn name(s: &str) -> Result<String, Problem> {
             Reason::InvalidName,
             "/name",
             format!("name must be 1–{MAX_NAME_CHARS} characters without control characters"),
+        ));
+    }
+    if trimmed.chars().any(is_invisible_format) {
+        return Err(problem(
+            Reason::InvalidName,
+            "/name",
+            "name must not contain zero-width or bidirectional formatting characters \
+             (U+200B–U+200F, U+202A–U+202E, U+2060–U+206F, U+FEFF, …)"
+                .to_owned(),
         ));
     }
     Ok(trimmed.to_owned())
@@ -582,6 +608,27 @@ mod tests {
         ] {
             let e = date_of_birth(bad, today()).err().map(|p| p.reason);
             assert_eq!(e, Some(Reason::InvalidDateOfBirth), "{bad}");
+        }
+    }
+
+    #[test]
+    fn names_of_invisible_or_reordering_characters_are_refused() {
+        let r = |s: &str| name(s).err().map(|p| p.reason);
+        assert_eq!(
+            name(" Siti Nurhaliza ").ok().as_deref(),
+            Some("Siti Nurhaliza")
+        );
+        assert!(name("Ni Luh Putu Ayu Dewi").is_ok());
+        assert!(name("Ahmad bin Abdul-Rahman").is_ok());
+        for bad in [
+            "\u{200B}\u{200B}\u{200C}",
+            "\u{200D}",
+            "Budi\u{202E}otnaS",
+            "Budi\u{2066}x\u{2069}",
+            "\u{FEFF}Budi",
+            "Bu\u{200F}di",
+        ] {
+            assert_eq!(r(bad), Some(Reason::InvalidName), "{bad:?}");
         }
     }
 

@@ -74,6 +74,15 @@ pub enum TemplateError {
         /// Bytes left in the record after the count field.
         remaining: usize,
     },
+    /// The header gives no image size (a width or height of 0), so no coordinate can be
+    /// checked.
+    #[error("image size {width}x{height}: width and height must both be at least 1")]
+    EmptyImage {
+        /// Stated width.
+        width: u16,
+        /// Stated height.
+        height: u16,
+    },
     /// A minutia lies outside the declared image.
     #[error(
         "view {view} minutia {index} at offset {offset}: ({x},{y}) lies outside the \

@@ -73,6 +73,13 @@ pub(crate) fn decode_views(
     geometry: Geometry,
     format: Format,
 ) -> Result<Vec<FingerView>, TemplateError> {
+    // Without an image size no minutia coordinate can be checked.
+    if geometry.width == 0 || geometry.height == 0 {
+        return Err(TemplateError::EmptyImage {
+            width: geometry.width,
+            height: geometry.height,
+        });
+    }
     let declared = usize::from(count);
     let needed = declared * MIN_VIEW_LEN;
     if needed > r.remaining() {
@@ -183,7 +190,7 @@ fn decode_minutia(
         });
     }
     let y = y_word;
-    let outside = |v: u16, limit: u16| limit != 0 && v >= limit;
+    let outside = |v: u16, limit: u16| v >= limit;
     if outside(x, geometry.width) || outside(y, geometry.height) {
         return Err(TemplateError::MinutiaOutsideImage {
             view,
