@@ -29,6 +29,7 @@
 
 pub mod audit;
 pub mod config;
+pub mod conns;
 pub mod disk;
 pub mod engine;
 pub mod extract;

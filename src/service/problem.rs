@@ -112,6 +112,9 @@ pub enum Reason {
     RequestTimeout,
     /// The request body did not arrive within the configured body-read time.
     BodyTimeout,
+    /// The connection limits are reached (per client address, or every slot busy), or a
+    /// reserve connection's request is neither a probe nor authenticated; retry later.
+    TooManyConnections,
     /// No matching engine is wired into this server (the gallery is not built yet).
     EngineNotWired,
     /// The matching engine failed or is unavailable.
@@ -139,9 +142,8 @@ impl Reason {
             NotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             IdempotencyConflict | RequestInProgress => StatusCode::CONFLICT,
-            QueueFull | RequestTimeout | EngineNotWired | EngineUnavailable => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            QueueFull | RequestTimeout | EngineNotWired | EngineUnavailable
+            | TooManyConnections => StatusCode::SERVICE_UNAVAILABLE,
             BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             InsufficientStorage => StatusCode::INSUFFICIENT_STORAGE,
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -202,6 +204,7 @@ impl Reason {
             QueueFull => "Matching queue is full",
             RequestTimeout => "Request timed out",
             BodyTimeout => "Request body too slow",
+            TooManyConnections => "Too many connections",
             EngineNotWired => "Matching engine not wired",
             EngineUnavailable => "Matching engine unavailable",
             InsufficientStorage => "Insufficient storage",
