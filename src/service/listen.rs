@@ -210,8 +210,11 @@ async fn http<IO>(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(options.header_read_timeout)
-        .keep_alive(true);
-    let conn = builder.serve_connection(TokioIo::new(io), service);
+        .keep_alive(true)
+        // One contiguous buffer per response, so `ParseErrorBodies` sees whole heads.
+        .writev(false);
+    let io = TokioIo::new(super::parse_errors::ParseErrorBodies::new(io));
+    let conn = builder.serve_connection(io, service);
     tokio::pin!(conn);
     tokio::select! {
         result = conn.as_mut() => {

@@ -42,6 +42,7 @@ pub mod listen;
 pub mod metrics;
 pub mod model;
 pub mod openapi;
+pub mod parse_errors;
 pub mod problem;
 pub mod queue;
 pub mod record;

@@ -16,6 +16,12 @@ use utoipa::ToSchema;
 pub enum Reason {
     /// The body is not JSON or does not have the shape of the request.
     MalformedJson,
+    /// The request line or a header cannot be parsed (for example an invalid `Content-Length`).
+    MalformedRequest,
+    /// The request URI is too long.
+    UriTooLong,
+    /// The request has too many headers, or they are too large.
+    HeadersTooLarge,
     /// The body is not `application/json`.
     UnsupportedMediaType,
     /// `request_id` is empty, too long or uses characters other than `A-Za-z0-9._-`.
@@ -134,7 +140,9 @@ impl Reason {
     pub fn status(self) -> StatusCode {
         use Reason::*;
         match self {
-            MalformedJson => StatusCode::BAD_REQUEST,
+            MalformedJson | MalformedRequest => StatusCode::BAD_REQUEST,
+            UriTooLong => StatusCode::URI_TOO_LONG,
+            HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Unauthorized => StatusCode::UNAUTHORIZED,
@@ -156,6 +164,9 @@ impl Reason {
         use Reason::*;
         match self {
             MalformedJson => "Malformed JSON body",
+            MalformedRequest => "Malformed request",
+            UriTooLong => "Request URI too long",
+            HeadersTooLarge => "Request headers too large",
             UnsupportedMediaType => "Body must be application/json",
             InvalidRequestId => "Invalid request_id",
             NikMalformed => "NIK is not 16 digits",
