@@ -9,8 +9,12 @@
 //! queue_capacity = 64
 //! shutdown_grace_secs = 30
 //! header_read_timeout_secs = 10
+//! first_request_timeout_secs = 3
 //! body_read_timeout_secs = 20
+//! max_pending_connections = 2048
 //! max_connections = 512
+//! reserved_connections = 64
+//! max_connections_per_address = 64
 //! min_free_bytes = 67108864
 //! # TLS (rustls) when both are set; plain HTTP otherwise.
 //! tls_cert = "/etc/tunggal/cert.pem"
@@ -24,7 +28,8 @@
 //! Environment: `TUNGGAL_LISTEN`, `TUNGGAL_DATA_DIR`, `TUNGGAL_BODY_LIMIT_BYTES`,
 //! `TUNGGAL_REQUEST_TIMEOUT_SECS`, `TUNGGAL_QUEUE_CAPACITY`, `TUNGGAL_SHUTDOWN_GRACE_SECS`,
 //! `TUNGGAL_HEADER_READ_TIMEOUT_SECS`, `TUNGGAL_BODY_READ_TIMEOUT_SECS`,
-//! `TUNGGAL_MAX_CONNECTIONS`, `TUNGGAL_MIN_FREE_BYTES`, `TUNGGAL_TLS_CERT`, `TUNGGAL_TLS_KEY`,
+//! `TUNGGAL_FIRST_REQUEST_TIMEOUT_SECS`, `TUNGGAL_MAX_PENDING_CONNECTIONS`, `TUNGGAL_MAX_CONNECTIONS`,
+//! `TUNGGAL_RESERVED_CONNECTIONS`, `TUNGGAL_MAX_CONNECTIONS_PER_ADDRESS`, `TUNGGAL_MIN_FREE_BYTES`, `TUNGGAL_TLS_CERT`, `TUNGGAL_TLS_KEY`,
 //! `TUNGGAL_CASE_DEADLINE_WORKING_DAYS`, `TUNGGAL_CASE_LEASE_SECS`
 //! (and `TUNGGAL_ADMIN_KEY`, read separately, never stored in the file).
 
@@ -83,13 +88,27 @@ pub struct ServiceConfig {
     pub queue_capacity: usize,
     /// Longest shutdown waits for running jobs.
     pub shutdown_grace_secs: u64,
-    /// Longest a connection may take to send a request's headers (also the TLS handshake
-    /// and the idle time between keep-alive requests) before it is closed.
+    /// Longest a keep-alive connection may idle and then send its next request's headers
+    /// (one deadline) before it is closed.
     pub header_read_timeout_secs: u64,
+    /// Longest from accept to the end of the first request's headers, TLS handshake included
+    /// (one deadline, so headers sent a byte at a time do not extend it).
+    pub first_request_timeout_secs: u64,
     /// Longest a request's body may take to arrive before `body_timeout`.
     pub body_read_timeout_secs: u64,
-    /// Connections served at once; further clients wait in the listen backlog.
+    /// Accepted connections that have not completed their first request's headers; when
+    /// full, the oldest of them is closed to admit a new one.
+    pub max_pending_connections: usize,
+    /// Connections served at once (general pool). A first request that finds it full takes
+    /// the place of the oldest idle keep-alive connection, else goes to the reserve.
     pub max_connections: usize,
+    /// Connections beyond `max_connections` for one `/health` or `/ready` probe or one
+    /// request with a valid API key each, while the general pool is busy.
+    pub reserved_connections: usize,
+    /// Connections one client address (IPv4, or IPv6 /64) may hold over all pools (at most
+    /// `max_connections`); at the cap its own oldest pending (else idle) connection makes
+    /// room, else it is refused.
+    pub max_connections_per_address: usize,
     /// Enrolments are refused with `insufficient_storage` while the data directory's file
     /// system has less free space than this (0 turns the check off).
     pub min_free_bytes: u64,
@@ -113,8 +132,12 @@ impl Default for ServiceConfig {
             queue_capacity: 64,
             shutdown_grace_secs: 30,
             header_read_timeout_secs: 10,
+            first_request_timeout_secs: 3,
             body_read_timeout_secs: 20,
+            max_pending_connections: 2048,
             max_connections: 512,
+            reserved_connections: 64,
+            max_connections_per_address: 64,
             min_free_bytes: 64 * 1024 * 1024,
             tls_cert: None,
             tls_key: None,
@@ -198,7 +221,27 @@ impl ServiceConfig {
             "TUNGGAL_BODY_READ_TIMEOUT_SECS",
             &mut config.body_read_timeout_secs,
         )?;
+        env_parse(
+            env,
+            "TUNGGAL_FIRST_REQUEST_TIMEOUT_SECS",
+            &mut config.first_request_timeout_secs,
+        )?;
+        env_parse(
+            env,
+            "TUNGGAL_MAX_PENDING_CONNECTIONS",
+            &mut config.max_pending_connections,
+        )?;
         env_parse(env, "TUNGGAL_MAX_CONNECTIONS", &mut config.max_connections)?;
+        env_parse(
+            env,
+            "TUNGGAL_RESERVED_CONNECTIONS",
+            &mut config.reserved_connections,
+        )?;
+        env_parse(
+            env,
+            "TUNGGAL_MAX_CONNECTIONS_PER_ADDRESS",
+            &mut config.max_connections_per_address,
+        )?;
         env_parse(env, "TUNGGAL_MIN_FREE_BYTES", &mut config.min_free_bytes)?;
         env_parse(
             env,
@@ -247,8 +290,22 @@ impl ServiceConfig {
                 "header_read_timeout_secs and body_read_timeout_secs must be positive",
             ));
         }
-        if self.max_connections == 0 {
-            return Err(ConfigError::Invalid("max_connections must be positive"));
+        if self.max_connections == 0 || self.max_pending_connections == 0 {
+            return Err(ConfigError::Invalid(
+                "max_connections and max_pending_connections must be positive",
+            ));
+        }
+        if self.first_request_timeout_secs == 0
+            || self.first_request_timeout_secs > self.header_read_timeout_secs
+        {
+            return Err(ConfigError::Invalid(
+                "first_request_timeout_secs must be positive and at most header_read_timeout_secs",
+            ));
+        }
+        if self.max_connections_per_address == 0 {
+            return Err(ConfigError::Invalid(
+                "max_connections_per_address must be positive",
+            ));
         }
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return Err(ConfigError::Invalid(
@@ -263,9 +320,25 @@ impl ServiceConfig {
         Duration::from_secs(self.request_timeout_secs)
     }
 
-    /// The header-read (and TLS handshake, and keep-alive idle) timeout.
+    /// The keep-alive idle plus next-header timeout.
     pub fn header_read_timeout(&self) -> Duration {
         Duration::from_secs(self.header_read_timeout_secs)
+    }
+
+    /// The accept-to-first-request-head deadline (TLS handshake included).
+    pub fn first_request_timeout(&self) -> Duration {
+        Duration::from_secs(self.first_request_timeout_secs)
+    }
+
+    /// The connection limits.
+    pub fn connection_limits(&self) -> super::conns::Limits {
+        super::conns::Limits {
+            pending: self.max_pending_connections,
+            general: self.max_connections,
+            reserve: self.reserved_connections,
+            // One address never holds more than the general pool.
+            per_address: self.max_connections_per_address.min(self.max_connections),
+        }
     }
 
     /// The body-read timeout.
@@ -301,6 +374,9 @@ mod tests {
             "TUNGGAL_REQUEST_TIMEOUT_SECS" => Some("7".to_owned()),
             "TUNGGAL_TLS_KEY" => Some("/tmp/k.pem".to_owned()),
             "TUNGGAL_MAX_CONNECTIONS" => Some("9".to_owned()),
+            "TUNGGAL_RESERVED_CONNECTIONS" => Some("2".to_owned()),
+            "TUNGGAL_MAX_CONNECTIONS_PER_ADDRESS" => Some("4".to_owned()),
+            "TUNGGAL_FIRST_REQUEST_TIMEOUT_SECS" => Some("1".to_owned()),
             _ => None,
         };
         let flags = Overrides {
@@ -317,6 +393,9 @@ mod tests {
         assert_eq!(c.tls_cert, Some(PathBuf::from("/tmp/c.pem")));
         assert_eq!(c.tls_key, Some(PathBuf::from("/tmp/k.pem")));
         assert_eq!(c.max_connections, 9);
+        assert_eq!(c.reserved_connections, 2);
+        assert_eq!(c.max_connections_per_address, 4);
+        assert_eq!(c.first_request_timeout(), Duration::from_secs(1));
         assert_eq!(
             c.body_limit_bytes,
             ServiceConfig::default().body_limit_bytes
@@ -350,6 +429,20 @@ mod tests {
             ServiceConfig::load(None, &half_tls, &Overrides::default()),
             Err(ConfigError::Invalid(_))
         ));
+        for (name, value) in [
+            ("TUNGGAL_MAX_CONNECTIONS_PER_ADDRESS", "0"),
+            ("TUNGGAL_FIRST_REQUEST_TIMEOUT_SECS", "0"),
+            ("TUNGGAL_FIRST_REQUEST_TIMEOUT_SECS", "11"),
+        ] {
+            let env = |n: &str| (n == name).then(|| value.to_owned());
+            assert!(
+                matches!(
+                    ServiceConfig::load(None, &env, &Overrides::default()),
+                    Err(ConfigError::Invalid(_))
+                ),
+                "{name}={value}"
+            );
+        }
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("t.toml");
         std::fs::write(&file, "colour = 3\n").unwrap();

@@ -21,17 +21,21 @@ fn unauthorized(detail: &str) -> Problem {
     Problem::new(Reason::Unauthorized, detail)
 }
 
+/// The key of an `Authorization: Bearer <key>` header, if there is a non-empty one.
+pub fn bearer_key(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Problem> {
-        let key = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|k| !k.is_empty())
+        let key = bearer_key(&parts.headers)
             .ok_or_else(|| unauthorized("send Authorization: Bearer <API key>"))?
             .to_owned();
         let keys = state.keys.clone();

@@ -282,6 +282,7 @@ pub async fn metrics(State(app): State<AppState>) -> Response {
     );
     text.push_str(&super::metrics::render_cases(app.cases.counts(now_secs())));
     text.push_str(&super::metrics::render_engine(app.engine.stats()));
+    text.push_str(&super::metrics::render_connections(app.connections.stats()));
     (
         [(
             header::CONTENT_TYPE,

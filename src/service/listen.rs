@@ -1,34 +1,61 @@
-//! The accept loop: plain TCP or TLS, a cap on open connections, header-read and TLS handshake
-//! timeouts, and graceful shutdown.
+//! The accept loop: plain TCP or TLS, connection limits with shedding and a reserve, the
+//! first-request and keep-alive timeouts, and graceful shutdown.
 //!
-//! Slow or idle clients cannot hold the server: a connection that does not complete its TLS
-//! handshake or its request headers within `header_read_timeout_secs` (also between keep-alive
-//! requests) is closed, bodies must arrive within `body_read_timeout_secs` (see
-//! [`super::limits`]), and at most `max_connections` are served at once; further clients wait
-//! in the kernel's listen backlog until a slot frees.
+//! Connections are always accepted at once, so the kernel's listen backlog never fills with
+//! clients waiting for a slot. The connection table ([`super::conns`]) admits each one into
+//! the pending pool (per-address cap; the oldest pending connection makes room when full) and
+//! gives it a general or reserve slot when its first request head is complete. A connection
+//! refused at accept (its address at the cap with every connection busy) gets a
+//! `503 too_many_connections` problem (plain HTTP only) and is closed; so does a first request
+//! that finds no slot, or a reserve request that is neither a probe nor authenticated.
+//!
+//! Timeouts:
+//! * `first_request_timeout_secs` runs from accept and covers the TLS handshake and the whole
+//!   head of the first request: a deadline, not an idle timer, so a client sending its headers
+//!   one byte at a time (slowloris) is closed after it like a silent one.
+//! * `header_read_timeout_secs` (hyper's header-read timeout) bounds the idle time between
+//!   keep-alive requests plus the head of every later request, again as one deadline.
+//! * Bodies must arrive within `body_read_timeout_secs` (see [`super::limits`]).
 
+use std::convert::Infallible;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use axum::body::Body;
+use axum::http::header::{HeaderValue, CONNECTION};
+use axum::http::{Method, Request, Response};
+use axum::response::IntoResponse;
 use axum::Router;
+use hyper::body::{Frame, Incoming, SizeHint};
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
+
+use super::conns::{Admitted, Connections, Refusal, Slot, Start};
+use super::keys::KeyStore;
+use super::problem::{Problem, Reason};
 
 /// How connections are accepted and bounded.
 #[derive(Clone)]
 pub struct ListenOptions {
     /// TLS acceptor; `None` serves plain HTTP.
     pub tls: Option<TlsAcceptor>,
-    /// Longest the TLS handshake, the request headers or keep-alive idleness may take.
+    /// Longest from accept to the end of the first request head (TLS handshake included).
+    pub first_request_timeout: Duration,
+    /// Longest a keep-alive connection may idle plus send the head of its next request.
     pub header_read_timeout: Duration,
-    /// Connections served at once.
-    pub max_connections: usize,
+    /// The connection table (limits, pools, shedding).
+    pub connections: Arc<Connections>,
+    /// Keys that admit a request on a reserve connection.
+    pub keys: Arc<KeyStore>,
     /// Longest shutdown waits for open connections to finish their requests.
     pub shutdown_grace: Duration,
 }
@@ -37,8 +64,9 @@ impl std::fmt::Debug for ListenOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ListenOptions")
             .field("tls", &self.tls.is_some())
+            .field("first_request_timeout", &self.first_request_timeout)
             .field("header_read_timeout", &self.header_read_timeout)
-            .field("max_connections", &self.max_connections)
+            .field("limits", &self.connections.limits())
             .field("shutdown_grace", &self.shutdown_grace)
             .finish()
     }
@@ -52,18 +80,13 @@ pub async fn serve(
     options: ListenOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    let slots = Arc::new(Semaphore::new(options.max_connections));
     let (stop_tx, stop_rx) = watch::channel(false);
+    let options = Arc::new(options);
+    let service = TowerToHyperService::new(router);
+    let mut tasks = JoinSet::new();
     tokio::pin!(shutdown);
     loop {
-        let permit = tokio::select! {
-            permit = slots.clone().acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => break,
-            },
-            () = &mut shutdown => break,
-        };
-        let (stream, _peer) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(e) => {
@@ -73,32 +96,27 @@ pub async fn serve(
                     continue;
                 }
             },
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
             () = &mut shutdown => break,
         };
-        let _ = stream.set_nodelay(true);
-        let router = router.clone();
-        let options = options.clone();
-        let stop = stop_rx.clone();
-        tokio::spawn(async move {
-            let _permit = permit;
-            match &options.tls {
-                Some(acceptor) => {
-                    match tokio::time::timeout(options.header_read_timeout, acceptor.accept(stream))
-                        .await
-                    {
-                        Ok(Ok(tls)) => connection(tls, router, &options, stop).await,
-                        Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
-                        Err(_) => tracing::debug!("TLS handshake timed out"),
-                    }
-                }
-                None => connection(stream, router, &options, stop).await,
+        match options.connections.admit(peer.ip()) {
+            Ok(admitted) => {
+                let _ = stream.set_nodelay(true);
+                tasks.spawn(connection(
+                    stream,
+                    admitted,
+                    service.clone(),
+                    options.clone(),
+                    stop_rx.clone(),
+                ));
             }
-        });
+            Err(refusal) => refuse(&stream, refusal, options.tls.is_some()),
+        }
     }
     drop(listener);
     let _ = stop_tx.send(true);
-    let all = u32::try_from(options.max_connections).unwrap_or(u32::MAX);
-    if tokio::time::timeout(options.shutdown_grace, slots.acquire_many(all))
+    let drained = async { while tasks.join_next().await.is_some() {} };
+    if tokio::time::timeout(options.shutdown_grace, drained)
         .await
         .is_err()
     {
@@ -106,10 +124,83 @@ pub async fn serve(
     }
 }
 
+/// The raw answer to a refused connection: 503 `too_many_connections`, then close.
+fn refusal_bytes(refusal: Refusal) -> Vec<u8> {
+    let detail = match refusal {
+        Refusal::AddressLimit => {
+            "this client address holds its connection limit and every one of them is busy"
+        }
+        Refusal::Full => "the server takes no new connections",
+    };
+    let problem = Problem::new(Reason::TooManyConnections, detail).retry_after(1);
+    let body = serde_json::to_vec(&problem).unwrap_or_default();
+    let mut out = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/problem+json\r\n\
+         content-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(&body);
+    out
+}
+
+/// Answers a refused connection without waiting (one non-blocking write into the fresh
+/// socket's empty send buffer) and closes it; TLS connections are just closed.
+fn refuse(stream: &TcpStream, refusal: Refusal, tls: bool) {
+    tracing::debug!(?refusal, "connection refused");
+    if !tls {
+        let _ = stream.try_write(&refusal_bytes(refusal));
+    }
+}
+
+/// Runs one admitted connection until it ends, is shed, or misses its first-request deadline.
+async fn connection(
+    stream: TcpStream,
+    admitted: Admitted,
+    service: TowerToHyperService<Router>,
+    options: Arc<ListenOptions>,
+    stop: watch::Receiver<bool>,
+) {
+    let Admitted { slot, shed } = admitted;
+    let slot = Arc::new(slot);
+    let deadline = tokio::time::Instant::now() + options.first_request_timeout;
+    let first_deadline = {
+        let slot = slot.clone();
+        async move {
+            tokio::time::sleep_until(deadline).await;
+            if !slot.is_fresh() {
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    let service = ConnService {
+        inner: service,
+        slot: slot.clone(),
+        keys: options.keys.clone(),
+    };
+    let work = async {
+        match &options.tls {
+            Some(acceptor) => match acceptor.accept(stream).await {
+                Ok(tls) => http(tls, service, &options, stop).await,
+                Err(e) => tracing::debug!(error = %e, "TLS handshake failed"),
+            },
+            None => http(stream, service, &options, stop).await,
+        }
+    };
+    tokio::select! {
+        () = work => {}
+        _ = shed => tracing::debug!("connection closed to make room"),
+        () = first_deadline => {
+            slot.table().count_first_request_timeout();
+            tracing::debug!("no complete first request in time; connection closed");
+        }
+    }
+}
+
 /// Serves HTTP/1.1 on one connection; on shutdown, finishes the request in flight and closes.
-async fn connection<IO>(
+async fn http<IO>(
     io: IO,
-    router: Router,
+    service: ConnService,
     options: &ListenOptions,
     mut stop: watch::Receiver<bool>,
 ) where
@@ -119,8 +210,11 @@ async fn connection<IO>(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(options.header_read_timeout)
-        .keep_alive(true);
-    let conn = builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(router));
+        .keep_alive(true)
+        // One contiguous buffer per response, so `ParseErrorBodies` sees whole heads.
+        .writev(false);
+    let io = TokioIo::new(super::parse_errors::ParseErrorBodies::new(io));
+    let conn = builder.serve_connection(io, service);
     tokio::pin!(conn);
     tokio::select! {
         result = conn.as_mut() => {
@@ -133,5 +227,151 @@ async fn connection<IO>(
     }
     if let Err(e) = conn.await {
         tracing::debug!(error = %e, "connection closed with an error during shutdown");
+    }
+}
+
+/// Whether a reserve connection's first request may be served: a probe, or a valid key.
+async fn reserve_admits(request: &Request<Incoming>, keys: &Arc<KeyStore>) -> bool {
+    let probe = matches!(*request.method(), Method::GET | Method::HEAD)
+        && matches!(request.uri().path(), "/health" | "/ready");
+    if probe {
+        return true;
+    }
+    let Some(key) = super::extract::bearer_key(request.headers()).map(str::to_owned) else {
+        return false;
+    };
+    let keys = keys.clone();
+    matches!(
+        tokio::task::spawn_blocking(move || keys.authenticate(&key)).await,
+        Ok(Ok(Some(_)))
+    )
+}
+
+/// The per-connection service: tells the table when requests begin and end, and keeps
+/// reserve connections to one probe or authenticated request.
+struct ConnService {
+    inner: TowerToHyperService<Router>,
+    slot: Arc<Slot>,
+    keys: Arc<KeyStore>,
+}
+
+impl hyper::service::Service<Request<Incoming>> for ConnService {
+    type Response = Response<Tracked>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Tracked>, Infallible>> + Send>>;
+
+    fn call(&self, request: Request<Incoming>) -> Self::Future {
+        let start = self.slot.begin_request();
+        let guard = RequestGuard(self.slot.clone());
+        let inner = self.inner.clone();
+        let keys = self.keys.clone();
+        Box::pin(async move {
+            let admitted = match start {
+                Start::General => true,
+                Start::Reserve => {
+                    let admits = reserve_admits(&request, &keys).await;
+                    if !admits {
+                        guard.0.table().count_reserve_denied();
+                    }
+                    admits
+                }
+                Start::NoSlot => false,
+            };
+            if !admitted {
+                let response = Problem::new(
+                    Reason::TooManyConnections,
+                    "every connection slot is busy; the reserve serves only /health, /ready \
+                     and requests with a valid API key",
+                )
+                .retry_after(1)
+                .into_response();
+                return Ok(close(response).map(|body| Tracked::new(body, guard)));
+            }
+            let response = match hyper::service::Service::call(&inner, request).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            };
+            let response = match start {
+                Start::General => response,
+                Start::Reserve | Start::NoSlot => close(response),
+            };
+            Ok(response.map(|body| Tracked::new(body, guard)))
+        })
+    }
+}
+
+fn close(mut response: Response<Body>) -> Response<Body> {
+    response
+        .headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
+/// Ends a request in the table when dropped (with the response body, once written).
+struct RequestGuard(Arc<Slot>);
+
+impl Drop for RequestGuard {
+    fn drop(&mut self) {
+        self.0.end_request();
+    }
+}
+
+/// A response body that ends its request in the connection table when hyper drops it.
+pub struct Tracked {
+    inner: Body,
+    _guard: RequestGuard,
+}
+
+impl Tracked {
+    fn new(inner: Body, guard: RequestGuard) -> Self {
+        Self {
+            inner,
+            _guard: guard,
+        }
+    }
+}
+
+impl std::fmt::Debug for Tracked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tracked").finish_non_exhaustive()
+    }
+}
+
+impl hyper::body::Body for Tracked {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_are_complete_problem_answers() {
+        for refusal in [Refusal::AddressLimit, Refusal::Full] {
+            let raw = refusal_bytes(refusal);
+            let text = String::from_utf8(raw).unwrap();
+            let (head, body) = text.split_once("\r\n\r\n").unwrap();
+            assert!(head.starts_with("HTTP/1.1 503 "));
+            assert!(head.contains(&format!("content-length: {}", body.len())));
+            let p: serde_json::Value = serde_json::from_str(body).unwrap();
+            assert_eq!(p["reason"], "too_many_connections");
+            assert_eq!(p["status"], 503);
+        }
     }
 }

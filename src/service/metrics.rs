@@ -6,6 +6,9 @@
 //! * `tunggal_queue_depth`, `tunggal_queue_capacity`
 //! * `tunggal_engine_wired`
 //! * `tunggal_cases_active`, `tunggal_cases_overdue`, `tunggal_cases_total`
+//! * `tunggal_connections_open{pool}`, `tunggal_connections_shed_total{phase}`,
+//!   `tunggal_connections_refused_total{reason}`, `tunggal_connections_reserve_denied_total`,
+//!   `tunggal_connections_first_request_timeouts_total`
 //! * `tunggal_gallery_persons`, `tunggal_matcher_searches_total`,
 //!   `tunggal_matcher_persons_scanned_total`, `tunggal_matcher_comparisons_total`,
 //!   `tunggal_gallery_damaged_reads_total`
@@ -201,6 +204,61 @@ pub fn render_engine(stats: super::EngineStats) -> String {
         let _ = writeln!(out, "# TYPE {name} {kind}");
         let _ = writeln!(out, "{name} {value}");
     }
+    out
+}
+
+/// Renders the connection table's gauges and counters.
+pub fn render_connections(s: super::conns::ConnectionStats) -> String {
+    let mut out = String::new();
+    let mut family = |name: &str, kind: &str, help: &str, rows: &[(&str, u64)]| {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} {kind}");
+        for (labels, value) in rows {
+            let _ = writeln!(out, "{name}{labels} {value}");
+        }
+    };
+    family(
+        "tunggal_connections_open",
+        "gauge",
+        "Open connections by pool.",
+        &[
+            ("{pool=\"pending\"}", s.open_pending as u64),
+            ("{pool=\"general\"}", s.open_general as u64),
+            ("{pool=\"reserve\"}", s.open_reserve as u64),
+        ],
+    );
+    family(
+        "tunggal_connections_shed_total",
+        "counter",
+        "Connections closed to make room: fresh (no complete request yet) or idle keep-alive.",
+        &[
+            ("{phase=\"fresh\"}", s.shed_fresh),
+            ("{phase=\"idle\"}", s.shed_idle),
+        ],
+    );
+    family(
+        "tunggal_connections_refused_total",
+        "counter",
+        "Connections refused: at accept (address at its cap with every connection busy; pending \
+         pool unusable) or at the first request (no general or reserve slot).",
+        &[
+            ("{reason=\"address_limit\"}", s.refused_address),
+            ("{reason=\"full\"}", s.refused_full),
+            ("{reason=\"no_slot\"}", s.no_slot),
+        ],
+    );
+    family(
+        "tunggal_connections_reserve_denied_total",
+        "counter",
+        "Reserve connections whose request was neither a probe nor authenticated.",
+        &[("", s.reserve_denied)],
+    );
+    family(
+        "tunggal_connections_first_request_timeouts_total",
+        "counter",
+        "Connections closed for not completing a first request within first_request_timeout_secs.",
+        &[("", s.first_request_timeouts)],
+    );
     out
 }
 

@@ -29,6 +29,7 @@
 
 pub mod audit;
 pub mod config;
+pub mod conns;
 pub mod disk;
 pub mod engine;
 pub mod extract;
@@ -41,6 +42,7 @@ pub mod listen;
 pub mod metrics;
 pub mod model;
 pub mod openapi;
+pub mod parse_errors;
 pub mod problem;
 pub mod queue;
 pub mod record;

@@ -16,6 +16,12 @@ use utoipa::ToSchema;
 pub enum Reason {
     /// The body is not JSON or does not have the shape of the request.
     MalformedJson,
+    /// The request line or a header cannot be parsed (for example an invalid `Content-Length`).
+    MalformedRequest,
+    /// The request URI is too long.
+    UriTooLong,
+    /// The request has too many headers, or they are too large.
+    HeadersTooLarge,
     /// The body is not `application/json`.
     UnsupportedMediaType,
     /// `request_id` is empty, too long or uses characters other than `A-Za-z0-9._-`.
@@ -112,6 +118,9 @@ pub enum Reason {
     RequestTimeout,
     /// The request body did not arrive within the configured body-read time.
     BodyTimeout,
+    /// The connection limits are reached (per client address, or every slot busy), or a
+    /// reserve connection's request is neither a probe nor authenticated; retry later.
+    TooManyConnections,
     /// No matching engine is wired into this server (the gallery is not built yet).
     EngineNotWired,
     /// The matching engine failed or is unavailable.
@@ -131,7 +140,9 @@ impl Reason {
     pub fn status(self) -> StatusCode {
         use Reason::*;
         match self {
-            MalformedJson => StatusCode::BAD_REQUEST,
+            MalformedJson | MalformedRequest => StatusCode::BAD_REQUEST,
+            UriTooLong => StatusCode::URI_TOO_LONG,
+            HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Unauthorized => StatusCode::UNAUTHORIZED,
@@ -139,9 +150,8 @@ impl Reason {
             NotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             IdempotencyConflict | RequestInProgress => StatusCode::CONFLICT,
-            QueueFull | RequestTimeout | EngineNotWired | EngineUnavailable => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            QueueFull | RequestTimeout | EngineNotWired | EngineUnavailable
+            | TooManyConnections => StatusCode::SERVICE_UNAVAILABLE,
             BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             InsufficientStorage => StatusCode::INSUFFICIENT_STORAGE,
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -154,6 +164,9 @@ impl Reason {
         use Reason::*;
         match self {
             MalformedJson => "Malformed JSON body",
+            MalformedRequest => "Malformed request",
+            UriTooLong => "Request URI too long",
+            HeadersTooLarge => "Request headers too large",
             UnsupportedMediaType => "Body must be application/json",
             InvalidRequestId => "Invalid request_id",
             NikMalformed => "NIK is not 16 digits",
@@ -202,6 +215,7 @@ impl Reason {
             QueueFull => "Matching queue is full",
             RequestTimeout => "Request timed out",
             BodyTimeout => "Request body too slow",
+            TooManyConnections => "Too many connections",
             EngineNotWired => "Matching engine not wired",
             EngineUnavailable => "Matching engine unavailable",
             InsufficientStorage => "Insufficient storage",

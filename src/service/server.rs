@@ -12,10 +12,11 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use thiserror::Error;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 
 use super::audit::AuditLog;
 use super::config::ServiceConfig;
+use super::conns::Connections;
 use super::engine::EnrolmentEngine;
 use super::handlers;
 use super::idempotency::Idempotency;
@@ -45,6 +46,8 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     /// Duplicate cases (opened by the engine, decided by analysts).
     pub cases: Arc<CaseStore>,
+    /// Open connections and their limits.
+    pub connections: Arc<Connections>,
 }
 
 impl std::fmt::Debug for App {
@@ -119,14 +122,18 @@ impl Service {
             (Some(cert), Some(key)) => Some(super::tls::acceptor(cert, key)?),
             _ => None,
         };
-        let listen = ListenOptions {
-            tls,
-            header_read_timeout: config.header_read_timeout(),
-            max_connections: config.max_connections,
-            shutdown_grace: Duration::from_secs(config.shutdown_grace_secs),
-        };
         let keys = Arc::new(KeyStore::open(&dir)?);
         let generated_admin_key = keys.bootstrap_admin(admin_key)?;
+        raise_fd_limit(&config);
+        let connections = Connections::new(config.connection_limits());
+        let listen = ListenOptions {
+            tls,
+            first_request_timeout: config.first_request_timeout(),
+            header_read_timeout: config.header_read_timeout(),
+            connections: connections.clone(),
+            keys: keys.clone(),
+            shutdown_grace: Duration::from_secs(config.shutdown_grace_secs),
+        };
         let app = Arc::new(App {
             engine,
             keys,
@@ -135,12 +142,11 @@ impl Service {
             queue: Arc::new(MatchQueue::new(config.queue_capacity)),
             metrics: Arc::new(Metrics::default()),
             cases,
+            connections,
             config,
         });
         let addr = app.config.listen;
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| ServiceError::Listen { addr, source })?;
+        let listener = bind(addr).map_err(|source| ServiceError::Listen { addr, source })?;
         Ok(Self {
             app,
             listener,
@@ -188,6 +194,52 @@ impl Service {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// Listen backlog asked of the kernel (which caps it at `net.core.somaxconn`). The accept
+/// loop never waits for a slot, so the backlog only absorbs bursts; a large one keeps a burst
+/// of thousands of connects from dropping SYNs (a dropped SYN costs the client a 1 s retry).
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Raises the soft open-file limit towards what the connection limits need (every pool full,
+/// plus files and a margin), up to the hard limit; warns when even that is short, as accept
+/// then fails with `EMFILE` before the pools fill.
+fn raise_fd_limit(config: &ServiceConfig) {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let limits = config.connection_limits();
+    let needed = (limits.pending + limits.general + limits.reserve) as u64 + 256;
+    let mut rlimit = getrlimit(Resource::Nofile);
+    let current = rlimit.current.unwrap_or(u64::MAX);
+    if current >= needed {
+        return;
+    }
+    let target = needed.min(rlimit.maximum.unwrap_or(u64::MAX));
+    if target > current {
+        rlimit.current = Some(target);
+        if let Err(e) = setrlimit(Resource::Nofile, rlimit) {
+            tracing::warn!(error = %e, "could not raise the open-file limit");
+        }
+    }
+    let now = getrlimit(Resource::Nofile).current.unwrap_or(u64::MAX);
+    if now < needed {
+        tracing::warn!(
+            open_files = now,
+            needed,
+            "the open-file limit is below what the connection limits need; raise it (ulimit -n, \
+             LimitNOFILE=) or lower max_pending_connections"
+        );
+    }
+}
+
+fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
 }
 
 /// The router with every route and middleware.
