@@ -35,7 +35,7 @@ impl DataDirArgs {
             ..Overrides::default()
         };
         let config = ServiceConfig::load(self.config.as_deref(), &env_var, &flags)?;
-        std::fs::create_dir_all(&config.data_dir)
+        crate::service::disk::make_private(&config.data_dir)
             .with_context(|| format!("creating {}", config.data_dir.display()))?;
         let cases = Arc::new(CaseStore::open_with(
             &config.data_dir,
@@ -233,6 +233,8 @@ impl FsckArgs {
         }
         let salvage = match &self.salvage {
             Some(out) => {
+                crate::service::disk::make_private(out)
+                    .with_context(|| format!("creating {}", out.display()))?;
                 let s = fsck::salvage(&dir, out)?;
                 println!(
                     "salvaged copy in {}: log kept to entry {}, {} damaged records removed, {} \

@@ -95,7 +95,7 @@ impl ServeArgs {
             .context("starting the async runtime")?;
         runtime.block_on(async move {
             let admin_key = env_var("TUNGGAL_ADMIN_KEY");
-            std::fs::create_dir_all(&config.data_dir)
+            crate::service::disk::make_private(&config.data_dir)
                 .with_context(|| format!("creating {}", config.data_dir.display()))?;
             let cases = Arc::new(CaseStore::open_with(
                 &config.data_dir,

@@ -13,6 +13,17 @@ use axum::response::{IntoResponse, Response};
 use super::problem::{Problem, Reason};
 use super::server::AppState;
 
+/// Makes `dir` (created if needed) readable by its owner only (0700), and every file and
+/// directory this process creates from now on 0600 / 0700 (umask 077): the data directory
+/// holds NIKs, names and biometrics. Files written earlier keep their mode, but the
+/// directory's mode already bars everyone else from them.
+pub fn make_private(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
+    std::fs::create_dir_all(dir)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+}
+
 /// Bytes available to unprivileged writers on the file system holding `path`.
 pub fn available_bytes(path: &Path) -> std::io::Result<u64> {
     let stat = rustix::fs::statvfs(path)?;
@@ -55,11 +66,33 @@ pub async fn guard(State(app): State<AppState>, request: Request, next: Next) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt as _;
 
     #[test]
     fn reports_free_space_of_an_existing_directory() {
         let dir = tempfile::tempdir().unwrap();
         assert!(available_bytes(dir.path()).unwrap() > 0);
         assert!(available_bytes(&dir.path().join("missing")).is_err());
+    }
+
+    #[test]
+    fn the_data_directory_and_new_files_are_private() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("data");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        make_private(&dir).unwrap();
+        let mode = |p: &std::path::Path| {
+            std::fs::metadata(p)
+                .map(|m| m.permissions().mode() & 0o777)
+                .unwrap_or(0)
+        };
+        assert_eq!(mode(&dir), 0o700);
+        let file = dir.join("registry.jsonl");
+        std::fs::write(&file, b"x").unwrap();
+        assert_eq!(mode(&file), 0o600);
+        let sub = dir.join("gallery");
+        std::fs::create_dir(&sub).unwrap();
+        assert_eq!(mode(&sub), 0o700);
     }
 }
