@@ -27,6 +27,9 @@ async fn acknowledged_enrolments_survive_kill_9() {
     println!("{json}");
     assert_eq!(r.kills, 3, "{json}");
     assert_eq!(r.ready_seconds.len(), 4, "{json}");
+    // Every kill found requests in flight (the drill itself fails below 90 %).
+    assert_eq!(r.in_flight_at_kill.len(), 3, "{json}");
+    assert_eq!(r.kills_with_work_in_flight, 3, "{json}");
     assert!(r.acknowledged >= 5, "{json}");
     assert_eq!(r.lost, 0, "{json}");
     assert_eq!(r.half_written, 0, "{json}");

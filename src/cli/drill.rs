@@ -85,6 +85,12 @@ impl DrillCommand {
             r.unacknowledged_absent, r.resent, r.resend_mismatches, r.cross_crash_duplicates,
             r.cross_crash_missed, r.truth.missed_duplicates, r.truth.false_duplicates
         );
+        println!(
+            "kills with requests in flight: {} of {} (in flight at each kill: {:?}; at least 90 % required)",
+            r.kills_with_work_in_flight,
+            r.in_flight_at_kill.len(),
+            r.in_flight_at_kill
+        );
         if let Some(path) = &a.report {
             std::fs::write(path, serde_json::to_string_pretty(&r)?)
                 .with_context(|| format!("cannot write {}", path.display()))?;

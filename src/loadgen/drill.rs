@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -74,6 +75,10 @@ pub struct CrashReport {
     pub truth: TruthCheck,
     /// Seconds from start to ready, per start.
     pub ready_seconds: Vec<f64>,
+    /// Enrolment requests in flight at each kill.
+    pub in_flight_at_kill: Vec<u64>,
+    /// Kills that hit at least one request in flight (the drill passes only if ≥ 90 %).
+    pub kills_with_work_in_flight: u32,
     /// Whether every check held.
     pub passed: bool,
 }
@@ -332,6 +337,28 @@ fn record(b: &mut Book, s: &Sent, answer: &Value, round: u32) {
 }
 
 /// Runs the drill.
+/// The endless supply of planned enrolments, each with the service point sending it (a
+/// returning person comes back at another service point than the first time).
+struct Generator {
+    planner: RequestPlanner,
+    rng: StdRng,
+    sp_of: HashMap<String, usize>,
+    origins: usize,
+}
+
+impl Generator {
+    fn next(&mut self) -> Option<(Planned, usize)> {
+        let plan = self.planner.next()?;
+        let n = self.origins.max(2);
+        let sp = match plan.duplicate_of.as_ref().and_then(|f| self.sp_of.get(f)) {
+            Some(&f) => (f + 1 + self.rng.gen_range(0..n - 1)) % n,
+            None => self.rng.gen_range(0..n),
+        };
+        self.sp_of.insert(plan.request_id.clone(), sp);
+        Some((plan, sp))
+    }
+}
+
 pub async fn crash(cfg: CrashConfig) -> anyhow::Result<CrashReport> {
     std::fs::create_dir_all(&cfg.data_dir)?;
     let origins: Vec<Origin> = ["317101", "327301", "357801"]
@@ -343,7 +370,7 @@ pub async fn crash(cfg: CrashConfig) -> anyhow::Result<CrashReport> {
         })
         .collect();
     let book = Arc::new(Mutex::new(Book::default()));
-    let mut planner = RequestPlanner::new(
+    let planner = RequestPlanner::new(
         cfg.seed,
         cfg.duplicate_ratio,
         0,
@@ -351,8 +378,14 @@ pub async fn crash(cfg: CrashConfig) -> anyhow::Result<CrashReport> {
     );
     let builder = Arc::new(BodyBuilder::new(cfg.seed));
     let mut rng = StdRng::seed_from_u64(cfg.seed ^ 0x6b69_6c6c);
+    let generator = Arc::new(Mutex::new(Generator {
+        planner,
+        rng: StdRng::seed_from_u64(cfg.seed ^ 0x7370),
+        sp_of: HashMap::new(),
+        origins: origins.len(),
+    }));
+    let in_flight = Arc::new(AtomicUsize::new(0));
     let mut keys: Vec<String> = Vec::new();
-    let mut sp_of: HashMap<String, usize> = HashMap::new();
     for round in 1..=cfg.kills + 1 {
         let (mut server, ready) = start(&cfg, round).await?;
         lock(&book).report.ready_seconds.push(ready);
@@ -365,55 +398,41 @@ pub async fn crash(cfg: CrashConfig) -> anyhow::Result<CrashReport> {
             let _ = server.child.wait();
             break;
         }
-        // Plan this round's enrolments ahead (bodies built on rayon).
-        let plans: Vec<Sent> = {
-            let drafts: Vec<(Planned, usize)> = (0..cfg.concurrency * 40)
-                .filter_map(|_| planner.next())
-                .map(|plan| {
-                    let sp = match plan.duplicate_of.as_ref().and_then(|f| sp_of.get(f)) {
-                        Some(&f) => (f + 1 + rng.gen_range(0..origins.len() - 1)) % origins.len(),
-                        None => rng.gen_range(0..origins.len()),
-                    };
-                    sp_of.insert(plan.request_id.clone(), sp);
-                    (plan, sp)
-                })
-                .collect();
-            let (builder, origins) = (builder.clone(), origins.clone());
-            let (tx, rx) = tokio::sync::oneshot::channel();
-            rayon::spawn(move || {
-                use rayon::prelude::*;
-                let built: anyhow::Result<Vec<Sent>> = drafts
-                    .into_par_iter()
-                    .map(|(plan, sp)| {
-                        let body = builder.enrolment(&plan, origins.get(sp))?;
-                        Ok(Sent {
-                            body: Bytes::from(serde_json::to_vec(&body)?),
-                            plan,
-                            sp,
-                            round,
-                        })
-                    })
-                    .collect();
-                let _ = tx.send(built);
-            });
-            rx.await??
-        };
-        let queue = Arc::new(Mutex::new(plans.into_iter()));
+        // Enrolments are planned and built while the round runs (bodies on the blocking
+        // pool), so requests are in flight whenever the kill comes.
         let uptime = rng.gen_range(cfg.min_uptime..=cfg.max_uptime.max(cfg.min_uptime));
         let deadline = Instant::now() + uptime;
         let mut workers = tokio::task::JoinSet::new();
         for _ in 0..cfg.concurrency.max(1) {
-            let (queue, book, http, keys) = (
-                queue.clone(),
+            let (generator, book, http, keys) = (
+                generator.clone(),
                 book.clone(),
                 server.http.clone(),
                 keys.clone(),
             );
+            let (builder, origins, in_flight) =
+                (builder.clone(), origins.clone(), in_flight.clone());
             workers.spawn(async move {
                 while Instant::now() < deadline {
-                    let Some(s) = lock(&queue).next() else { break };
+                    let Some((plan, sp)) = lock(&generator).next() else {
+                        break;
+                    };
+                    let (builder, origin) = (builder.clone(), origins.get(sp).cloned());
+                    let built = tokio::task::spawn_blocking(move || {
+                        let body = builder.enrolment(&plan, origin.as_ref())?;
+                        anyhow::Ok((plan, Bytes::from(serde_json::to_vec(&body)?)))
+                    })
+                    .await;
+                    let Ok(Ok((plan, body))) = built else { break };
+                    let s = Sent {
+                        plan,
+                        sp,
+                        body,
+                        round,
+                    };
                     lock(&book).report.sent += 1;
                     let key = keys.get(s.sp).map(String::as_str);
+                    in_flight.fetch_add(1, Ordering::SeqCst);
                     let r = http
                         .post(
                             "/v1/enrolments",
@@ -422,6 +441,7 @@ pub async fn crash(cfg: CrashConfig) -> anyhow::Result<CrashReport> {
                             Duration::from_secs(120),
                         )
                         .await;
+                    in_flight.fetch_sub(1, Ordering::SeqCst);
                     let mut b = lock(&book);
                     match r {
                         Ok(reply) if reply.ok() => record(&mut b, &s, &reply.json(), round),
@@ -432,14 +452,17 @@ pub async fn crash(cfg: CrashConfig) -> anyhow::Result<CrashReport> {
         }
         tokio::time::sleep_until(deadline.into()).await;
         // SIGKILL: no shutdown path runs.
+        let at_kill = in_flight.load(Ordering::SeqCst);
         server.child.kill()?;
         server.child.wait()?;
         while workers.join_next().await.is_some() {}
         let mut b = lock(&book);
         b.report.kills = round;
+        b.report.in_flight_at_kill.push(at_kill as u64);
         if cfg.verbose {
             println!(
-                "kill {round}/{} after {:.1} s: sent {}, acknowledged {}, in flight at the kill {}",
+                "kill {round}/{} after {:.1} s: sent {}, acknowledged {}, in flight at the kill \
+                 {at_kill}, unacknowledged so far {}",
                 cfg.kills,
                 uptime.as_secs_f64(),
                 b.report.sent,
@@ -451,7 +474,13 @@ pub async fn crash(cfg: CrashConfig) -> anyhow::Result<CrashReport> {
     let mut b = lock(&book);
     b.report.truth = b.truth.check();
     let r = &b.report;
-    let passed = r.lost == 0
+    let with_work = r.in_flight_at_kill.iter().filter(|&&n| n > 0).count();
+    b.report.kills_with_work_in_flight = with_work as u32;
+    let r = &b.report;
+    // At least 90 % of the kills must hit requests in flight, or the drill proves little.
+    let enough_in_flight = with_work * 10 >= r.in_flight_at_kill.len() * 9;
+    let passed = enough_in_flight
+        && r.lost == 0
         && r.half_written == 0
         && r.resend_mismatches == 0
         && r.cross_crash_missed == 0
