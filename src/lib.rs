@@ -8,6 +8,7 @@ pub mod engine;
 pub mod eval;
 pub mod loadgen;
 pub mod ops;
+pub mod persons;
 pub mod plot;
 pub mod review;
 pub mod service;

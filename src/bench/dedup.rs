@@ -10,7 +10,7 @@ use serde::Serialize;
 use tunggal_datasets::iris::IrisGenerator;
 use tunggal_datasets::population::Population;
 use tunggal_datasets::scenario::{HardCaseRates, Scenario, ScenarioPlan};
-use tunggal_index::gallery::{DescriptorParams, Gallery, GalleryConfig, PreparedPerson};
+use tunggal_index::gallery::{DescriptorParams, Gallery, GalleryConfig};
 use tunggal_index::search::{Decision, Deduplicator, FusionCaps, SearchConfig, Verdict};
 use tunggal_index::storage::Durability;
 
@@ -153,7 +153,6 @@ fn quantile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
-/// Learns the calibration and imports the gallery persons into `plan.dir`.
 /// Learns the calibration (default fusion caps) from `plan.calibration_persons` persons of
 /// `pop`; returns it with the score samples behind it.
 fn calibrate(
@@ -193,57 +192,11 @@ fn build(
         "{} already holds a gallery",
         plan.dir.display()
     );
-    // Import: generation is not timed; preparation and insertion are. Each chunk is
-    // inserted as one batch (one log write and one fsync) by a writer thread while the
-    // next chunk is prepared, as `tunggal import` would keep both busy.
-    let mut import_s = 0.0;
-    let mut import_cpu_s = 0.0;
-    let chunk = 2048u64;
-    let progress = indicatif::ProgressBar::new(plan.persons);
-    let insert = |start: u64, prepared: &[PreparedPerson]| -> anyhow::Result<()> {
-        let batch: Vec<(u64, &PreparedPerson)> = (start..).zip(prepared).collect();
-        gallery.insert_batch(&batch)?;
-        Ok(())
-    };
-    let mut pending: Option<(u64, Vec<PreparedPerson>)> = None;
-    for start in (0..plan.persons).step_by(chunk as usize) {
-        let end = (start + chunk).min(plan.persons);
-        let captures: Vec<_> = scenario.gallery_range_par(start..end).collect();
-        let t = Instant::now();
-        let cpu = cpu_time::ProcessTime::now();
-        let previous = pending.take();
-        let (prepared, written) = std::thread::scope(|s| {
-            let writer = s.spawn(|| match &previous {
-                Some((at, p)) => insert(*at, p),
-                None => Ok(()),
-            });
-            let prepared: Result<Vec<PreparedPerson>, _> = captures
-                .par_iter()
-                .map(|c| gallery.prepare(&enrolment_of(c, with_iris)))
-                .collect();
-            (prepared, writer.join())
-        });
-        written.map_err(|_| anyhow::anyhow!("the gallery writer thread panicked"))??;
-        if let Some((_, p)) = &previous {
-            progress.inc(p.len() as u64);
-        }
-        pending = Some((start, prepared?));
-        import_s += t.elapsed().as_secs_f64();
-        import_cpu_s += cpu.elapsed().as_secs_f64();
-    }
-    if let Some((at, p)) = pending.take() {
-        let t = Instant::now();
-        let cpu = cpu_time::ProcessTime::now();
-        insert(at, &p)?;
-        import_s += t.elapsed().as_secs_f64();
-        import_cpu_s += cpu.elapsed().as_secs_f64();
-        progress.inc(p.len() as u64);
-    }
-    progress.finish_and_clear();
+    let rate = super::import::import_scenario(&gallery, scenario, plan.persons, with_iris)?;
     gallery.close()?;
     let built = BuiltGallery {
-        import_persons_per_s: plan.persons as f64 / f64::max(import_s, 1e-9),
-        import_persons_per_cpu_s: plan.persons as f64 / f64::max(import_cpu_s, 1e-9),
+        import_persons_per_s: rate.persons_per_s,
+        import_persons_per_cpu_s: rate.persons_per_cpu_s,
         calibration_s,
         ..BuiltGallery::of(plan)
     };

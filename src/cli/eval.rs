@@ -32,6 +32,138 @@ pub enum EvalCommand {
         #[arg(long = "set")]
         overrides: Vec<String>,
     },
+    /// Real persons 1:N through the deduplicator: each database folder's fingers (sorted,
+    /// ten per person at positions 1…10) enrol their first impression into a synthetic
+    /// background gallery; later impressions are new applicants and chimeras non-mated ones.
+    /// Prints the summary; the JSON report has every probe and the per-finger retention.
+    Persons(PersonsArgs),
+}
+
+/// Arguments of `eval persons`.
+#[derive(Debug, clap::Args)]
+pub struct PersonsArgs {
+    /// Root folder holding one folder per database (`{finger}_{impression}.iso`).
+    #[arg(long)]
+    data: PathBuf,
+    /// Synthetic background persons in the gallery.
+    #[arg(long, default_value_t = 20_000)]
+    background: u64,
+    /// Biometrics of the real persons: fingers only, with two synthetic irises, or enrolled
+    /// with two and searched with one.
+    #[arg(long, value_enum, default_value = "fingers")]
+    mode: crate::persons::Mode,
+    /// Write the full report as JSON.
+    #[arg(long)]
+    report: Option<PathBuf>,
+    /// Write the plot (SVG).
+    #[arg(long)]
+    plot: Option<PathBuf>,
+    /// Seed of the background population and of the synthetic irises.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Gallery directory: the background is built there, or reused when an earlier run
+    /// built the same one (with --keep). Removed afterwards unless --keep.
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    /// Keep the gallery directory.
+    #[arg(long)]
+    keep: bool,
+    /// Most synthetic fingers in the per-finger background (taken from the gallery).
+    #[arg(long, default_value_t = 200_000)]
+    finger_background: usize,
+    /// Tuning runs: descriptor hash functions per cylinder (default: the gallery default).
+    #[arg(long)]
+    descriptor_hashes: Option<usize>,
+    /// Tuning runs: descriptor bits sampled per hash function.
+    #[arg(long)]
+    descriptor_bits: Option<usize>,
+    /// Tuning runs: fewest set sampled bits for a descriptor word to be inserted.
+    #[arg(long)]
+    descriptor_min_ones: Option<u32>,
+}
+
+impl PersonsArgs {
+    fn run(self) -> anyhow::Result<()> {
+        let dir = self.dir.clone().unwrap_or_else(|| {
+            std::env::temp_dir().join(format!("tunggal-persons-{}", std::process::id()))
+        });
+        let mut descriptor = tunggal_index::gallery::DescriptorParams::default();
+        if let Some(h) = self.descriptor_hashes {
+            descriptor.hashes = h;
+        }
+        if let Some(b) = self.descriptor_bits {
+            descriptor.bits_per_hash = b;
+        }
+        if let Some(m) = self.descriptor_min_ones {
+            descriptor.min_ones = m;
+        }
+        let plan = crate::persons::PersonsPlan {
+            data: self.data,
+            background: self.background,
+            mode: self.mode,
+            seed: self.seed,
+            dir: dir.clone(),
+            finger_background: self.finger_background,
+            descriptor,
+        };
+        let result = crate::persons::run(&plan);
+        if !self.keep {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        let r = result?;
+        let s = &r.summary;
+        println!(
+            "{} persons, background {}, gallery {}, mode {:?}",
+            r.persons.len(),
+            r.background,
+            r.gallery_size,
+            r.mode
+        );
+        println!(
+            "mated probes {}: found {}, missed {} (FNIR {:.2}%), mate shortlisted {} ({:.2}%), mate's fused ratio above the threshold {}",
+            s.mated,
+            s.found,
+            s.missed,
+            s.fnir * 100.0,
+            s.shortlisted,
+            s.first_stage_retention * 100.0,
+            s.mate_above_threshold
+        );
+        println!(
+            "chimeras {}: duplicate {} (FPIR {:.2}%); rejected probes {}",
+            s.chimeras,
+            s.chimera_duplicates,
+            s.fpir * 100.0,
+            s.rejected
+        );
+        for p in &r.persons {
+            println!(
+                "  {:<12} enrolment {:<9} found {}/{}",
+                p.name, p.enrolment, p.found, p.probes
+            );
+        }
+        let f = &r.fingers;
+        println!(
+            "per finger: {} genuine pairs ({} undescribed) against {} synthetic + up to {} real impostor fingers",
+            f.genuine_pairs, f.undescribed_pairs, f.synthetic_fingers, f.real_impostor_fingers
+        );
+        for ret in std::iter::once(&f.all).chain(&f.per_person) {
+            let cells: Vec<String> = ret
+                .retention
+                .iter()
+                .map(|(p, share)| format!("{:.1}% at {}%", share * 100.0, p * 100.0))
+                .collect();
+            println!("  {:<12} {}", ret.name, cells.join(", "));
+        }
+        if let Some(path) = &self.report {
+            std::fs::write(path, serde_json::to_vec_pretty(&r)?)
+                .with_context(|| path.display().to_string())?;
+        }
+        if let Some(path) = &self.plot {
+            crate::persons::plot(&r, path)?;
+        }
+        Ok(())
+    }
 }
 
 fn pct(v: f64) -> String {
@@ -66,13 +198,16 @@ fn mean(reports: &[DatabaseReport], pick: impl Fn(&DatabaseReport) -> &ErrorRate
 impl EvalCommand {
     /// Runs the evaluation.
     pub fn run(self) -> anyhow::Result<()> {
-        let EvalCommand::Fvc {
-            data,
-            scores,
-            det,
-            json,
-            overrides,
-        } = self;
+        let (data, scores, det, json, overrides) = match self {
+            EvalCommand::Fvc {
+                data,
+                scores,
+                det,
+                json,
+                overrides,
+            } => (data, scores, det, json, overrides),
+            EvalCommand::Persons(args) => return args.run(),
+        };
         let databases = tunggal_datasets::fvc::load_root(&data)
             .with_context(|| format!("loading {}", data.display()))?;
         anyhow::ensure!(
