@@ -412,24 +412,43 @@ pub async fn enrolment_status(
         .filter(|a| a.operation == "enrol");
     let engine = app.engine.clone();
     let (o, rid) = (origin.clone(), request_id.clone());
-    let result = match (run_on_rayon(move || engine.status(&o, &rid)).await?, kept) {
-        (Ok(Some(verdict)), kept) => match to_json(&enrolment_body(&request_id, verdict)) {
-            Ok(body) => {
-                let mut answer = kept.unwrap_or_else(|| Answer {
-                    scope: scope.clone(),
-                    request_id: request_id.clone(),
-                    operation: "enrol".to_owned(),
-                    request_sha256: String::new(),
-                    status: 200,
-                    body: Value::Null,
-                });
-                answer.body = body;
-                Ok(answer_response(answer, true))
+    let looked_up = run_on_rayon(move || {
+        let verdict = engine.status(&o, &rid)?;
+        // A person enrolled single may since have been deleted (or lost to damage): the
+        // status says so, not `print_ready`.
+        let withdrawn = match &verdict {
+            Some(Verdict::Single { reference_id, .. }) => engine
+                .person(reference_id)?
+                .map(|p| p.status)
+                .filter(|s| s == "deleted" || s == "lost"),
+            _ => None,
+        };
+        Ok((verdict, withdrawn))
+    })
+    .await?;
+    let result = match (looked_up, kept) {
+        (Ok((Some(verdict), withdrawn)), kept) => {
+            match to_json(&enrolment_body(&request_id, verdict)) {
+                Ok(mut body) => {
+                    if let (Some(status), Some(obj)) = (withdrawn, body.as_object_mut()) {
+                        obj.insert("status".to_owned(), Value::String(status));
+                    }
+                    let mut answer = kept.unwrap_or_else(|| Answer {
+                        scope: scope.clone(),
+                        request_id: request_id.clone(),
+                        operation: "enrol".to_owned(),
+                        request_sha256: String::new(),
+                        status: 200,
+                        body: Value::Null,
+                    });
+                    answer.body = body;
+                    Ok(answer_response(answer, true))
+                }
+                Err(e) => Err(engine_problem(e)),
             }
-            Err(e) => Err(engine_problem(e)),
-        },
-        (Ok(None), Some(answer)) => Ok(answer_response(answer, true)),
-        (Ok(None), None) => Err(Problem::new(
+        }
+        (Ok((None, _)), Some(answer)) => Ok(answer_response(answer, true)),
+        (Ok((None, _)), None) => Err(Problem::new(
             Reason::NotFound,
             "no enrolment with this request_id from this service point",
         )),
