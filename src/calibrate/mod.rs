@@ -253,10 +253,20 @@ mod tests {
     fn expected_fpir_grows_with_the_gallery() {
         let p = pairs();
         let t = learn(&p, 8.0, 1.645).unwrap();
-        let (c1, f1) = expected_fpir(&t.finger, &p, 10, 40.0, 10.0, 1000);
-        let (c2, f2) = expected_fpir(&t.finger, &p, 10, 40.0, 10.0, 1_000_000);
-        assert!(c2 > c1 && f2 >= f1 && (0.0..=1.0).contains(&f2));
-        let (c3, _) = expected_fpir(&t.finger, &p, 10, 40.0, 39.0, 1000);
-        assert!(c3 <= c1);
+        // At the mean ten-finger sum of a non-mate, some non-mates reach the threshold.
+        let (_, impostor) = split(&p, finger);
+        let mean = impostor.iter().map(|&s| t.finger.llr(s)).sum::<f32>() / impostor.len() as f32;
+        let at = 10.0 * mean;
+        let (c1, f1) = expected_fpir(&t.finger, &p, 10, 40.0, at, 1000);
+        assert!(c1 > 0.0 && c1 <= 1000.0 + 1e-6 && f1 > 0.0, "{c1} {f1}");
+        let (c2, f2) = expected_fpir(&t.finger, &p, 10, 40.0, at, 1_000_000);
+        assert!((c2 / c1 - 1000.0).abs() < 1e-6 && f2 >= f1 && f2 <= 1.0);
+        // Higher thresholds: fewer; above the fingers' cap: none.
+        let (c3, _) = expected_fpir(&t.finger, &p, 10, 40.0, 0.0, 1000);
+        assert!(c3 <= c1, "{c3} {c1}");
+        assert_eq!(
+            expected_fpir(&t.finger, &p, 10, 40.0, 41.0, 1000),
+            (0.0, 0.0)
+        );
     }
 }
