@@ -47,6 +47,7 @@ fn fill(store: &CaseStore) {
                     iris_distances: [Some(0.25), Some(0.3)],
                 }],
                 callback_url: None,
+                calibration: "bench".into(),
             },
             T0 + u64::from(i) * 30,
         ));

@@ -184,7 +184,23 @@ pub fn learn(samples: &ScoreSamples, caps: FusionCaps) -> anyhow::Result<Calibra
             caps.per_eye,
         ),
         caps,
+        id: "synthetic".into(),
     })
+}
+
+/// The calibration a new gallery with `config` uses: the synthetic tables of `samples`, with
+/// the shipped second-stage finger table learned from real pairs
+/// (`index/calibration/finger-v1.json`) when it was learned with the gallery's matcher
+/// parameters.
+pub fn learn_production(
+    samples: &ScoreSamples,
+    caps: FusionCaps,
+    config: &tunggal_index::gallery::GalleryConfig,
+) -> anyhow::Result<Calibration> {
+    let mut calibration = learn(samples, caps)?;
+    let shipped = tunggal_index::search::shipped::CalibrationFile::shipped()?;
+    shipped.apply(&mut calibration, &config.mcc);
+    Ok(calibration)
 }
 
 /// Standard deviations above the impostor mean beyond which an iris similarity takes the

@@ -6,6 +6,8 @@
 //!   other finger;
 //! * all-impostor: every pair of impressions of different fingers.
 
+pub mod lodo;
+
 use rayon::prelude::*;
 use serde::Serialize;
 use tunggal_datasets::fvc::FvcDatabase;

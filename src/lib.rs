@@ -1,6 +1,7 @@
 //! The Tunggal service and tools: evaluation, benchmarks, and the HTTP service skeleton.
 
 pub mod bench;
+pub mod calibrate;
 pub mod cases;
 pub mod cli;
 pub mod dedup;

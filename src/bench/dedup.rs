@@ -14,7 +14,7 @@ use tunggal_index::gallery::{DescriptorParams, Gallery, GalleryConfig};
 use tunggal_index::search::{Decision, Deduplicator, FusionCaps, SearchConfig, Verdict};
 use tunggal_index::storage::Durability;
 
-use crate::dedup::{describe, enrolment_of, learn, sample_scores};
+use crate::dedup::{describe, enrolment_of, learn_production, sample_scores};
 
 /// Parameters of the run.
 #[derive(Debug, Clone)]
@@ -165,7 +165,10 @@ fn calibrate(
 )> {
     let preparer = tunggal_index::gallery::Preparer::new(&config.mcc, config.descriptor)?;
     let samples = sample_scores(pop, &preparer, plan.calibration_persons, 8)?;
-    Ok((learn(&samples, FusionCaps::default())?, samples))
+    Ok((
+        learn_production(&samples, FusionCaps::default(), config)?,
+        samples,
+    ))
 }
 
 fn build(

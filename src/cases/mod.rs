@@ -108,6 +108,10 @@ pub struct NewCase {
     pub candidates: Vec<CaseCandidate>,
     /// Callback URL given with the enrolment, if any.
     pub callback_url: Option<String>,
+    /// The calibration (its id) whose ratios scored the candidates; empty for cases opened
+    /// before ids were recorded.
+    #[serde(default)]
+    pub calibration: String,
 }
 
 /// The final outcome of a case, handed back to the engine.

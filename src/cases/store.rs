@@ -810,6 +810,7 @@ mod tests {
                 iris_distances: [Some(0.2), None],
             }],
             callback_url: None,
+            calibration: "test".into(),
         }
     }
 

@@ -8,6 +8,7 @@ use clap::Subcommand;
 use tunggal_index::eval::ErrorRates;
 use tunggal_index::finger::{FingerMatcher, MccParams};
 
+use crate::eval::lodo::{self, Objective};
 use crate::eval::{report, score_all_pairs, DatabaseReport};
 
 /// Evaluation subcommands.
@@ -31,6 +32,17 @@ pub enum EvalCommand {
         /// Override a matcher parameter, e.g. `--set ns=8` (repeatable; for tuning runs).
         #[arg(long = "set")]
         overrides: Vec<String>,
+        /// Leave-one-database-out tuning: for each database, choose among the `--grid`
+        /// combinations (and the base parameters) on the other databases and report the
+        /// held-out database's figures.
+        #[arg(long)]
+        lodo: bool,
+        /// A grid axis for `--lodo`, `name=v1,v2,…` (pairs as `a:b`; repeatable).
+        #[arg(long = "grid", requires = "lodo")]
+        grid: Vec<String>,
+        /// What `--lodo` minimises on the training databases.
+        #[arg(long, value_enum, default_value = "both")]
+        objective: Objective,
     },
     /// Real persons 1:N through the deduplicator: each database folder's fingers (sorted,
     /// ten per person at positions 1…10) enrol their first impression into a synthetic
@@ -198,14 +210,17 @@ fn mean(reports: &[DatabaseReport], pick: impl Fn(&DatabaseReport) -> &ErrorRate
 impl EvalCommand {
     /// Runs the evaluation.
     pub fn run(self) -> anyhow::Result<()> {
-        let (data, scores, det, json, overrides) = match self {
+        let (data, scores, det, json, overrides, lodo, grid, objective) = match self {
             EvalCommand::Fvc {
                 data,
                 scores,
                 det,
                 json,
                 overrides,
-            } => (data, scores, det, json, overrides),
+                lodo,
+                grid,
+                objective,
+            } => (data, scores, det, json, overrides, lodo, grid, objective),
             EvalCommand::Persons(args) => return args.run(),
         };
         let databases = tunggal_datasets::fvc::load_root(&data)
@@ -218,6 +233,9 @@ impl EvalCommand {
         let mut params = MccParams::default();
         for o in &overrides {
             params.set(o)?;
+        }
+        if lodo {
+            return run_lodo(&databases, &params, &grid, objective, json.as_deref());
         }
         let matcher = FingerMatcher::new(params);
         let mut csv = match &scores {
@@ -284,4 +302,95 @@ impl EvalCommand {
         }
         Ok(())
     }
+}
+
+fn lodo_row(name: &str, r: &ErrorRates, chosen: &[String]) -> String {
+    let chosen = if chosen.is_empty() {
+        "(base)".to_owned()
+    } else {
+        chosen.join(" ")
+    };
+    format!(
+        "{name:<10} {} {} {}  {chosen}",
+        pct(r.eer),
+        pct(r.fmr100),
+        pct(r.fmr1000)
+    )
+}
+
+fn run_lodo(
+    databases: &[tunggal_datasets::fvc::FvcDatabase],
+    base: &MccParams,
+    grid: &[String],
+    objective: Objective,
+    json: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    let axes = grid
+        .iter()
+        .map(|g| lodo::parse_axis(g, base))
+        .collect::<Result<Vec<_>, _>>()?;
+    let combos = lodo::combinations(&axes)?;
+    let started = std::time::Instant::now();
+    let candidates = lodo::evaluate(databases, base, &combos)?;
+    let names: Vec<String> = databases.iter().map(|d| d.name.clone()).collect();
+    let folds = lodo::folds(&names, &candidates, objective)?;
+    let held: Vec<ErrorRates> = folds.iter().map(|f| f.held_out_rates).collect();
+    let mean_of = |rates: &[ErrorRates]| {
+        let n = rates.len().max(1) as f64;
+        let m = |f: &dyn Fn(&ErrorRates) -> f64| rates.iter().map(f).sum::<f64>() / n;
+        ErrorRates {
+            eer: m(&|r| r.eer),
+            fmr100: m(&|r| r.fmr100),
+            fmr1000: m(&|r| r.fmr1000),
+            zero_fmr: m(&|r| r.zero_fmr),
+            genuine: rates.iter().map(|r| r.genuine).sum(),
+            impostor: rates.iter().map(|r| r.impostor).sum(),
+        }
+    };
+    println!(
+        "{} combinations plus the base, {} databases, objective {objective:?}, {:.1} s",
+        combos.len(),
+        names.len(),
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "{:<10} {:>7} {:>7} {:>7}  chosen on the other databases",
+        "held out", "EER", "FMR100", "FMR1000"
+    );
+    for f in &folds {
+        println!("{}", lodo_row(&f.held_out, &f.held_out_rates, &f.chosen));
+    }
+    let lodo_mean = mean_of(&held);
+    println!(
+        "{}",
+        lodo_row("LODO mean", &lodo_mean, &[]).trim_end_matches("  (base)")
+    );
+    let base_mean = mean_of(&candidates[0].rates);
+    println!("{}", lodo_row("base mean", &base_mean, &[]));
+    let all = lodo::best(&candidates, objective, |_| true);
+    let in_sample = mean_of(&candidates[all].rates);
+    println!(
+        "{}",
+        lodo_row("in-sample", &in_sample, &candidates[all].assignments)
+    );
+    for (n, r) in names.iter().zip(&candidates[all].rates) {
+        println!(
+            "{}",
+            lodo_row(&format!("  {n}"), r, &[]).trim_end_matches("  (base)")
+        );
+    }
+    if let Some(path) = json {
+        let body = serde_json::json!({
+            "objective": objective,
+            "grid": grid,
+            "folds": folds,
+            "lodo_mean": lodo_mean,
+            "base_mean": base_mean,
+            "in_sample_choice": candidates[all].assignments,
+            "in_sample_mean": in_sample,
+            "candidates": candidates,
+        });
+        std::fs::write(path, serde_json::to_vec_pretty(&body)?)?;
+    }
+    Ok(())
 }

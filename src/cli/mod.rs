@@ -1,6 +1,7 @@
 //! Command-line interface.
 
 mod bench;
+mod calibrate;
 mod client;
 mod drill;
 mod eval;
@@ -28,6 +29,8 @@ enum Command {
     /// Throughput reports.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Learn finger calibration tables from labelled real pairs and decided cases.
+    Calibrate(calibrate::CalibrateArgs),
     /// Generate synthetic data sets.
     Gen(gen::GenArgs),
     /// Run the HTTP service.
@@ -60,6 +63,7 @@ impl Cli {
         match self.command {
             Command::Eval(cmd) => cmd.run(),
             Command::Bench(cmd) => cmd.run(),
+            Command::Calibrate(args) => args.run(),
             Command::Gen(args) => args.run(),
             Command::Serve(args) => args.run(),
             Command::Keys(cmd) => cmd.run(),

@@ -54,6 +54,7 @@ impl GalleryEngine {
                     iris_distances: s.iris_distances,
                 }],
                 callback_url: None,
+                calibration: self.gallery().calibration().id.clone(),
             };
             let case = self.cases().open_case(new).map_err(|x| x.to_string())?;
             opened.push(case.case_id);

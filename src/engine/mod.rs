@@ -194,7 +194,8 @@ impl GalleryEngine {
             source,
         })?;
         let config = GalleryConfig::default();
-        let calibration = if dir.join(tunggal_index::gallery::CALIBRATION_NAME).exists() {
+        let stored = dir.join(tunggal_index::gallery::CALIBRATION_NAME);
+        let mut calibration = if stored.exists() {
             None
         } else {
             Some(calibrate::learn_synthetic(
@@ -202,6 +203,33 @@ impl GalleryEngine {
                 options.calibration_persons,
             )?)
         };
+        if let Some(file) = calibrate::operator_file(data_dir)? {
+            let mut c = match calibration.take() {
+                Some(c) => c,
+                None => std::fs::read(&stored)
+                    .map_err(|source| OpenError::Io {
+                        path: stored.clone(),
+                        source,
+                    })
+                    .and_then(|b| {
+                        serde_json::from_slice(&b).map_err(|e| {
+                            OpenError::Calibration(format!("{}: {e}", stored.display()))
+                        })
+                    })?,
+            };
+            if !file.apply(&mut c, &config.mcc) {
+                return Err(OpenError::Calibration(format!(
+                    "{} was learned with other matcher parameters",
+                    calibrate::FINGER_CALIBRATION_NAME
+                )));
+            }
+            eprintln!(
+                "finger calibration {} from {}",
+                c.id,
+                calibrate::FINGER_CALIBRATION_NAME
+            );
+            calibration = Some(c);
+        }
         // The registry first: every person it acknowledged as enrolled must be in the
         // recovered gallery (only a journalled deletion explains an absence), checked before
         // recovery changes any gallery file. Anything else is damage: refuse, never delete
@@ -456,6 +484,7 @@ impl GalleryEngine {
                 })
                 .collect(),
             callback_url: e.meta.callback_url.clone(),
+            calibration: self.gallery().calibration().id.clone(),
         };
         let case = self.cases.open_case(new)?;
         self.registry.case_opened(e.key, &case.case_id)?;

@@ -257,5 +257,6 @@ fn new_case(
             iris_distances: found.iris_distances,
         }],
         callback_url: None,
+        calibration: engine.gallery().calibration().id.clone(),
     })
 }

@@ -253,6 +253,7 @@ pub fn seed_cases(store: &CaseStore, n: u32) -> Vec<String> {
                     },
                 ],
                 callback_url: None,
+                calibration: "test".into(),
             };
             store.open_case(new).unwrap().case_id
         })

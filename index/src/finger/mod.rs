@@ -15,7 +15,7 @@ use std::cell::RefCell;
 
 pub use consolidate::Scratch;
 pub use cylinder::PreparedTemplate;
-pub use params::MccParams;
+pub use params::{MccParams, ParamError};
 
 use crate::template::FingerTemplate;
 

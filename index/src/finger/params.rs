@@ -14,7 +14,13 @@ use std::f32::consts::PI;
 ///   accuracy, and about 3× the comparison speed;
 /// * `delta_theta = π/3` instead of π/2: a third fewer cylinder pairs, accuracy unchanged;
 /// * relaxation over the best 16 pairs (`max_relax_pairs`) instead of all of them: the
-///   relaxation is quadratic in the pairs, and the weak tail pairs add impostor evidence.
+///   relaxation is quadratic in the pairs, and the weak tail pairs add impostor evidence;
+/// * consolidation and relaxation chosen by `tunggal eval fvc --lodo` (leave-one-database-out
+///   over a 648-combination grid, README): 3–8 pairs averaged (`min_np`, `max_np`) with a
+///   flatter, later sigmoid (`mu_p = 25`, `tau_p = 0.2`), relaxation weight 0.4, and a
+///   distance compatibility that tolerates more distortion (`rho_distance = (8, 0.8)`:
+///   half compatibility at 8 px of distance change instead of 5, with a gentler slope).
+///   Comparison cost unchanged.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MccParams {
     /// Cylinder radius R.
@@ -75,14 +81,14 @@ impl Default for MccParams {
             min_m: 2,
             min_me: 0.60,
             delta_theta: PI / 3.0,
-            min_np: 4,
-            max_np: 12,
-            mu_p: 20.0,
-            tau_p: 0.4,
+            min_np: 3,
+            max_np: 8,
+            mu_p: 25.0,
+            tau_p: 0.2,
             relax_iterations: 5,
-            relax_weight: 0.5,
+            relax_weight: 0.4,
             max_relax_pairs: 16,
-            rho_distance: (5.0, 8.0 / 5.0),
+            rho_distance: (8.0, 0.8),
             rho_direction: (PI / 12.0, 30.0),
             rho_radial: (PI / 12.0, 30.0),
         }

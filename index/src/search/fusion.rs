@@ -149,6 +149,10 @@ pub struct Calibration {
     pub iris: LlrTable,
     /// Fusion caps.
     pub caps: FusionCaps,
+    /// Which tables these are (e.g. `finger-v1+synthetic-iris`), recorded with every verdict
+    /// they decide; empty for a calibration stored before ids existed.
+    #[serde(default)]
+    pub id: String,
 }
 
 impl Calibration {

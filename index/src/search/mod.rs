@@ -11,9 +11,11 @@
 //!
 //! [`engine::Deduplicator`] orders concurrent enrolments and batches them.
 
+pub mod bounded;
 pub mod engine;
 pub mod finger_scan;
 pub mod fusion;
+pub mod shipped;
 pub mod stage1;
 pub mod stage2;
 pub mod verdict;
