@@ -350,6 +350,10 @@ async fn verdicts_retry_reissue_nik_conflict_roles_and_restart() {
     )
     .await;
     assert_eq!(r.json()["deleted"], true);
+    // The service point's read of that enrolment now says so, not `print_ready`.
+    let r = get(&s.url("/v1/enrolments/g-10"), &sp1).await.json();
+    assert_eq!(r["verdict"], "single", "{r}");
+    assert_eq!(r["status"], "deleted", "{r}");
     let v = enrol(&s, &sp2, &body(&pop, 10, 5, Some(1), "d-3", "sp-2")).await;
     assert_eq!(v["verdict"], "single", "{v}");
     s.stop().await;

@@ -256,6 +256,23 @@ fn counts_beyond_the_remaining_bytes_are_rejected() {
 }
 
 #[test]
+fn a_record_without_an_image_size_is_refused() {
+    // ISO header: width at 14, height at 16 (big-endian u16).
+    for (w, h) in [(0u16, 0u16), (0, 300), (200, 0)] {
+        assert_eq!(
+            iso_err(|b| {
+                set_u16(b, 14, w);
+                set_u16(b, 16, h);
+            }),
+            TemplateError::EmptyImage {
+                width: w,
+                height: h
+            }
+        );
+    }
+}
+
+#[test]
 fn field_values_are_validated_with_their_location() {
     assert_eq!(
         iso_err(|b| set_u16(b, 40, 200)),
