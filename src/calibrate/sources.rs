@@ -180,22 +180,7 @@ mod tests {
     use crate::cases::{Actor, CaseCandidate, DecisionKind, NewCase, PersonSummary};
 
     fn person(n: u32) -> PersonSummary {
-        PersonSummary {
-            reference_id: format!("P{n}"),
-            request_id: format!("r{n}"),
-            nik: format!("3171{n:012}"),
-            name: format!("Person {n}"),
-            sex: "F".into(),
-            date_of_birth: "1990-01-01".into(),
-            district: "317101".into(),
-            service_point: "sp".into(),
-            enrolled_at: "2026-01-01T00:00:00Z".into(),
-            citizenship: "WNI".into(),
-            passport_number: None,
-            kitap_number: None,
-            has_photo: false,
-            has_signature: false,
-        }
+        crate::cases::store::tests::person(n, "317101")
     }
 
     fn candidate(n: u32, score: f32) -> CaseCandidate {

@@ -775,7 +775,7 @@ impl CaseStore {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::cases::query::{Sort, StatusFilter};
     use crate::cases::{CaseCandidate, PersonSummary};
