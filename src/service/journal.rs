@@ -200,6 +200,13 @@ impl<T: Serialize + DeserializeOwned> Journal<T> {
         drop(reader);
         if bad_line.is_some() {
             // A torn last write (never acknowledged): kept beside the journal, then cut.
+            tracing::warn!(
+                journal = %path.display(),
+                line = bad_line.unwrap_or(0),
+                offset = good_end,
+                "journal ends in a torn or damaged line; it is kept beside the journal \
+                 (`.torn-<offset>`) and cut"
+            );
             keep_tail(&path, &mut file, good_end).map_err(io)?;
             file.set_len(good_end).map_err(io)?;
             file.seek(SeekFrom::End(0)).map_err(io)?;

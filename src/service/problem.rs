@@ -38,6 +38,8 @@ pub enum Reason {
     NikMismatch,
     /// `name` is empty, too long or holds control characters.
     InvalidName,
+    /// `reference_id` is not a reference id (`P` and ten digits).
+    InvalidReferenceId,
     /// `sex` is neither `male` nor `female`.
     InvalidSex,
     /// `date_of_birth` is not `YYYY-MM-DD`, before 1900 or in the future.
@@ -175,6 +177,7 @@ impl Reason {
             NikInvalidSerial => "NIK serial is invalid",
             NikMismatch => "NIK disagrees with the demographics",
             InvalidName => "Invalid name",
+            InvalidReferenceId => "Invalid reference id",
             InvalidSex => "Invalid sex",
             InvalidDateOfBirth => "Invalid date of birth",
             InvalidDistrictCode => "Invalid district code",

@@ -580,6 +580,15 @@ pub fn identify(req: &IdentifyRequest) -> Result<(Probe, usize), Problem> {
 /// Validates a verification request.
 pub fn verify(req: &VerifyRequest) -> Result<(String, Probe), Problem> {
     request_id(&req.request_id)?;
+    // Bounded before it reaches the audit log or the engine.
+    let r = &req.reference_id;
+    if r.len() != 11 || !r.starts_with('P') || !r[1..].bytes().all(|b| b.is_ascii_digit()) {
+        return Err(problem(
+            Reason::InvalidReferenceId,
+            "/reference_id",
+            "reference_id must be `P` followed by ten digits".to_owned(),
+        ));
+    }
     let probe = probe(&req.fingerprints, &req.irises, 0)?;
     Ok((req.reference_id.clone(), probe))
 }
@@ -630,6 +639,30 @@ mod tests {
         ] {
             assert_eq!(r(bad), Some(Reason::InvalidName), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn verify_bounds_the_reference_id() {
+        let req = |r: &str| VerifyRequest {
+            request_id: "v-1".into(),
+            reference_id: r.into(),
+            fingerprints: Vec::new(),
+            irises: Vec::new(),
+        };
+        for bad in ["", "P123", "X0000000001", "P00000000012", "P000000000a"] {
+            let e = verify(&req(bad)).err().map(|p| p.reason);
+            assert_eq!(e, Some(Reason::InvalidReferenceId), "{bad:?}");
+        }
+        let long = format!("P{}", "1".repeat(3_000_000));
+        assert_eq!(
+            verify(&req(&long)).err().map(|p| p.reason),
+            Some(Reason::InvalidReferenceId)
+        );
+        // A well-formed id passes this check (the empty probe is refused next).
+        assert_ne!(
+            verify(&req("P0000000001")).err().map(|p| p.reason),
+            Some(Reason::InvalidReferenceId)
+        );
     }
 
     #[test]
