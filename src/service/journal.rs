@@ -129,6 +129,9 @@ pub fn check(path: &Path) -> Result<JournalCheck, JournalError> {
         bad_is_tail: true,
         ..JournalCheck::default()
     };
+    if bytes.is_empty() {
+        return Ok(c);
+    }
     let complete = bytes.last() == Some(&b'\n');
     let lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
     let n = if complete {
@@ -151,6 +154,35 @@ pub fn check(path: &Path) -> Result<JournalCheck, JournalError> {
         }
     }
     Ok(c)
+}
+
+#[cfg(test)]
+mod check_tests {
+    use super::*;
+
+    #[test]
+    fn check_tells_intact_torn_and_damaged_journals_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.jsonl");
+        let line = |v: &str| String::from_utf8(encode_line(v.as_bytes())).unwrap();
+        let write = |text: &str| std::fs::write(&path, text).unwrap();
+        write("");
+        let c = check(&path).unwrap();
+        assert!(c.exists && c.first_bad_line.is_none() && c.records == 0);
+        write(&format!("{}{}", line("1"), line("2")));
+        assert_eq!(check(&path).unwrap().records, 2);
+        write(&format!("{}{}", line("1"), &line("2")[..4]));
+        let c = check(&path).unwrap();
+        assert_eq!(
+            (c.records, c.first_bad_line, c.bad_is_tail),
+            (1, Some(2), true)
+        );
+        assert!(c.is_clean());
+        write(&format!("{}x\n{}", line("1"), line("3")));
+        let c = check(&path).unwrap();
+        assert_eq!((c.first_bad_line, c.bad_is_tail), (Some(2), false));
+        assert!(!c.is_clean());
+    }
 }
 
 impl<T: Serialize + DeserializeOwned> Journal<T> {
