@@ -13,7 +13,7 @@
 //! registry, so the copy opens and the service answers `lost` for them (they must enrol
 //! again). The original is never touched.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -137,16 +137,15 @@ fn read_registry(data_dir: &Path) -> Result<Vec<Entry>, FsckError> {
 }
 
 fn person_damage(entries: &[Entry], store: &StoreCheck) -> Vec<PersonDamage> {
-    let damaged: BTreeSet<u64> = store.damaged.iter().map(|d| d.key).collect();
+    let damaged: BTreeMap<u64, &storage::DamagedRecord> =
+        store.damaged.iter().map(|d| (d.key, d)).collect();
     let mut out = Vec::new();
     for e in entries.iter().filter(|e| e.in_gallery() && !e.deleting) {
-        let what = if damaged.contains(&e.key) {
-            store.damaged.iter().find(|d| d.key == e.key).map(|d| {
-                format!(
-                    "damaged in segment {} slot {}: {}",
-                    d.segment, d.slot, d.what
-                )
-            })
+        let what = if let Some(d) = damaged.get(&e.key) {
+            Some(format!(
+                "damaged in segment {} slot {}: {}",
+                d.segment, d.slot, d.what
+            ))
         } else if !store.live_keys.contains(&e.key) {
             Some("acknowledged as enrolled but absent from the gallery".to_owned())
         } else {
@@ -164,15 +163,13 @@ fn person_damage(entries: &[Entry], store: &StoreCheck) -> Vec<PersonDamage> {
 }
 
 fn describe_log(l: &storage::LogInspection) -> String {
-    let head = match &l.header {
-        Ok(h) => match h.commit {
-            Some(c) => format!(
-                "version {}, commit slot {} vouches for entry {}",
-                h.version, c.seq, c.committed
-            ),
-            None => format!("version {} (no commit slots)", h.version),
-        },
-        Err(e) => e.clone(),
+    let h = &l.header;
+    let head = match h.commit {
+        Some(c) => format!(
+            "version {}, commit slot {} vouches for entry {}",
+            h.version, c.seq, c.committed
+        ),
+        None => format!("version {} (no commit slots)", h.version),
     };
     let mut line = format!(
         "{}: {} bytes, {head}; {} valid entries ({}..={}), valid to byte {}",

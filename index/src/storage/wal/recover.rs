@@ -76,8 +76,8 @@ pub struct LogInspection {
     pub start_lsn: u64,
     /// File length.
     pub len: u64,
-    /// The header, or why it could not be read.
-    pub header: std::result::Result<LogHeader, String>,
+    /// The header.
+    pub header: LogHeader,
     /// Valid frames.
     pub frames: u64,
     /// LSN of the last valid frame (`start_lsn - 1` if none).
@@ -102,7 +102,7 @@ struct Scanned {
     path: PathBuf,
     start: u64,
     len: u64,
-    header: std::result::Result<LogHeader, String>,
+    header: LogHeader,
     frames: u64,
     end: u64,
     damage: Option<TailDamage>,
@@ -145,17 +145,14 @@ fn analyse(
     let mut files = Vec::with_capacity(logs.len());
     for (start, path) in logs {
         let (file, len) = open_ro(&path)?;
-        let header = match read_header(&file, &path, len, start)? {
-            Ok(h) => Ok(h),
-            // Logs are created whole (temp file, rename), so a short one was truncated.
-            Err(_) => {
-                return Err(StorageError::Truncated {
-                    kind: FileKind::Wal,
-                    path,
-                    needed: WAL_HEADER_LEN,
-                    found: len,
-                })
-            }
+        // Logs are created whole (temp file, rename), so a short one was truncated.
+        let Ok(header) = read_header(&file, &path, len, start)? else {
+            return Err(StorageError::Truncated {
+                kind: FileKind::Wal,
+                path,
+                needed: WAL_HEADER_LEN,
+                found: len,
+            });
         };
         files.push(Scanned {
             path,
@@ -169,7 +166,7 @@ fn analyse(
     }
     let committed = files
         .iter()
-        .filter_map(|f| f.header.as_ref().ok()?.commit)
+        .filter_map(|f| f.header.commit)
         .map(|s| s.committed)
         .fold(checkpoint_lsn, u64::max);
 
@@ -178,10 +175,9 @@ fn analyse(
     let mut corrupt_at: Option<StorageError> = None;
     let mut payload = Vec::new();
     let count = files.len();
-    for i in 0..count {
-        let later_files = files[i + 1..].iter().any(|f| f.header.is_ok());
-        let f = &mut files[i];
-        let Ok(header) = f.header else { continue };
+    for (i, f) in files.iter_mut().enumerate() {
+        let later_files = i + 1 < count;
+        let header = f.header;
         if first {
             if f.start > checkpoint_lsn + 1 {
                 return Err(StorageError::Inconsistent {
@@ -260,9 +256,7 @@ fn analyse(
     }
     if corrupt_at.is_none() && expected <= committed {
         let (path, end) = files
-            .iter()
-            .rev()
-            .find(|f| f.header.is_ok())
+            .last()
             .map(|f| (f.path.clone(), f.end))
             .unwrap_or_else(|| (dir.to_path_buf(), 0));
         corrupt_at = Some(corrupt(
@@ -426,7 +420,7 @@ pub(crate) fn recover(
     };
     let mut active = None;
     for f in a.files {
-        let Ok(header) = f.header else { continue };
+        let header = f.header;
         let file = OpenOptions::new()
             .read(true)
             .write(true)

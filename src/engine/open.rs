@@ -1,0 +1,209 @@
+//! Opening the engine: the calibration of a new gallery, the registry checked against the
+//! recovered gallery before any gallery file changes, and the reconciliation of the two.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use thiserror::Error;
+use tunggal_index::gallery::{Gallery, GalleryConfig, GalleryError};
+use tunggal_index::search::Deduplicator;
+use tunggal_index::storage::StorageError;
+
+use super::locks::NikLocks;
+use super::registry::{reference_id, Outcome, Registry, Resolution};
+use super::{calibrate, stats, EngineOptions, GalleryEngine, Recovery, GALLERY_DIR};
+use crate::cases::CaseStore;
+use crate::service::journal::JournalError;
+
+/// Why the engine could not be opened.
+#[derive(Debug, Error)]
+pub enum OpenError {
+    /// The gallery failed to open or recover.
+    #[error("gallery: {0}")]
+    Gallery(#[from] GalleryError),
+    /// The registry failed to open.
+    #[error("registry: {0}")]
+    Registry(#[from] JournalError),
+    /// The calibration could not be learned.
+    #[error("calibration: {0}")]
+    Calibration(String),
+    /// A directory could not be created.
+    #[error("{path}: {source}")]
+    Io {
+        /// The directory.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A case could not be opened during recovery.
+    #[error("cases: {0}")]
+    Cases(#[from] crate::cases::CaseError),
+    /// The gallery's files are damaged; nothing was changed.
+    #[error(
+        "gallery damaged, nothing was changed: {source}. Inspect it with `tunggal fsck \
+         --data-dir {}`",
+        data_dir.display()
+    )]
+    Damaged {
+        /// What the storage layer found.
+        source: tunggal_index::storage::StorageError,
+        /// The data directory.
+        data_dir: PathBuf,
+    },
+    /// The gallery lacks persons the registry acknowledged as enrolled: its files are
+    /// damaged. Nothing was changed.
+    #[error(
+        "the gallery lacks {count} acknowledged persons ({}); its write-ahead log or segments \
+         are damaged and nothing was changed: inspect with `tunggal fsck --data-dir {}`",
+        examples.join(", "),
+        data_dir.display()
+    )]
+    GalleryMissing {
+        /// How many.
+        count: usize,
+        /// The first few reference ids.
+        examples: Vec<String>,
+        /// The data directory.
+        data_dir: PathBuf,
+    },
+}
+
+impl GalleryEngine {
+    /// Opens the engine in `data_dir` (gallery in `data_dir/gallery`, registry beside it),
+    /// learning a calibration for a new gallery, replaying the gallery WAL and reconciling
+    /// the registry with it.
+    pub fn open(
+        data_dir: &Path,
+        cases: Arc<CaseStore>,
+        options: EngineOptions,
+    ) -> Result<Self, OpenError> {
+        let dir = data_dir.join(GALLERY_DIR);
+        std::fs::create_dir_all(&dir).map_err(|source| OpenError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        let config = GalleryConfig::default();
+        let stored = dir.join(tunggal_index::gallery::CALIBRATION_NAME);
+        let mut calibration = if stored.exists() {
+            None
+        } else {
+            Some(calibrate::learn_synthetic(
+                &config,
+                options.calibration_persons,
+            )?)
+        };
+        if let Some(file) = calibrate::operator_file(data_dir)? {
+            let mut c = match calibration.take() {
+                Some(c) => c,
+                None => std::fs::read(&stored)
+                    .map_err(|source| OpenError::Io {
+                        path: stored.clone(),
+                        source,
+                    })
+                    .and_then(|b| {
+                        serde_json::from_slice(&b).map_err(|e| {
+                            OpenError::Calibration(format!("{}: {e}", stored.display()))
+                        })
+                    })?,
+            };
+            if !file.apply(&mut c, &config.mcc) {
+                return Err(OpenError::Calibration(format!(
+                    "{} was learned with other matcher parameters",
+                    calibrate::FINGER_CALIBRATION_NAME
+                )));
+            }
+            eprintln!(
+                "finger calibration {} from {}",
+                c.id,
+                calibrate::FINGER_CALIBRATION_NAME
+            );
+            calibration = Some(c);
+        }
+        // The registry first: every person it acknowledged as enrolled must be in the
+        // recovered gallery (only a journalled deletion explains an absence), checked before
+        // recovery changes any gallery file. Anything else is damage: refuse, never delete
+        // registry entries to match.
+        let registry = Registry::open(data_dir)?;
+        let acknowledged = registry.keys_where(|e| e.in_gallery() && !e.deleting);
+        let mut missing = Vec::new();
+        let approve = |holds: &dyn Fn(u64) -> bool| {
+            missing = acknowledged
+                .iter()
+                .copied()
+                .filter(|&k| !holds(k))
+                .collect();
+            if missing.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("{} acknowledged persons missing", missing.len()))
+            }
+        };
+        let opened = Gallery::open_approved(&dir, config, calibration, approve);
+        let gallery = opened.map_err(|e| match e {
+            GalleryError::Storage(StorageError::RecoveryRefused(_)) if !missing.is_empty() => {
+                OpenError::GalleryMissing {
+                    count: missing.len(),
+                    examples: missing.iter().take(5).map(|&k| reference_id(k)).collect(),
+                    data_dir: data_dir.to_path_buf(),
+                }
+            }
+            GalleryError::Storage(source) if source.is_corruption() => OpenError::Damaged {
+                source,
+                data_dir: data_dir.to_path_buf(),
+            },
+            e => OpenError::Gallery(e),
+        })?;
+        if let Some(t) = &gallery.recovery_report().wal.torn_tail {
+            tracing::warn!(
+                log = %t.log.display(),
+                offset = t.offset,
+                first_lsn = t.first_lsn,
+                bytes = t.bytes,
+                kept_in = %t.kept_in.display(),
+                "gallery log ended in a torn tail (an unacknowledged write); it was cut and \
+                 its bytes kept aside"
+            );
+        }
+        let (rolled_forward, aborted) = {
+            // Nothing writes to the gallery while it opens: one snapshot serves every check.
+            let snap = gallery.snapshot();
+            let (rolled_forward, aborted) = registry.reconcile(|key| snap.contains(key))?;
+            // A cleared applicant inserted before its `closed` event was written.
+            for key in registry.keys_where(|e| {
+                matches!(e.outcome, Some(Outcome::Duplicate { .. })) && e.resolution.is_none()
+            }) {
+                if snap.contains(key) {
+                    registry.closed(key, Resolution::Cleared)?;
+                }
+            }
+            (rolled_forward, aborted)
+        };
+        // Deletions journalled but not finished: finish them (the gallery delete is
+        // idempotent through `contains`).
+        for key in registry.keys_where(|e| e.deleting && !e.deleted) {
+            if gallery.snapshot().contains(key) {
+                gallery.delete(key)?;
+            }
+            registry.deleted(key)?;
+        }
+        let mut engine = Self {
+            dedup: Deduplicator::new(gallery, options.search),
+            registry,
+            cases,
+            nik_locks: NikLocks::default(),
+            notifier: std::sync::OnceLock::new(),
+            counters: stats::MatchCounters::default(),
+            order: std::sync::RwLock::new(()),
+            recovery: Recovery {
+                rolled_forward,
+                aborted,
+                cases_opened: 0,
+            },
+        };
+        for e in engine.registry.duplicates_without_case() {
+            engine.open_case_for(&e)?;
+            engine.recovery.cases_opened += 1;
+        }
+        Ok(engine)
+    }
+}
