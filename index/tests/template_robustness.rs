@@ -218,6 +218,18 @@ fn length_fields_are_checked() {
         }
     );
     assert!(template::decode(&bytes).is_err());
+    // A 2-byte length of 10 followed by zeros: reported as the 10 that was written, not as
+    // the 655,360 an ISO reading of the four bytes would give.
+    let mut bytes = base_ansi();
+    set_u16(&mut bytes, 8, 10);
+    set_u16(&mut bytes, 10, 0);
+    assert_eq!(
+        template::decode(&bytes).unwrap_err(),
+        TemplateError::LengthTooSmall {
+            declared: 10,
+            minimum: 26
+        }
+    );
     let mut bytes = base_ansi();
     set_u16(&mut bytes, 8, 25);
     assert_eq!(

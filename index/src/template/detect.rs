@@ -6,7 +6,8 @@
 //! [`detect`] reads the record under each candidate layout and keeps the one whose declared
 //! length is met exactly by walking its finger views. When the structure settles nothing
 //! (for a damaged record, say) the length fields alone decide: a first 2-byte word of 26 or
-//! more can only be an ANSI length, 1–25 only the high half of a large ISO length, and after
+//! more can only be an ANSI length, 1–25 the high half of a large ISO length (or, when the
+//! bytes present cannot hold such a record, an ANSI length below its header), and after
 //! a zero word, a second word of 24 or more is a plausible ISO length where an ANSI long
 //! length would need to exceed 1.5 MB.
 
@@ -123,7 +124,13 @@ pub fn detect(data: &[u8]) -> Result<Format, TemplateError> {
     }
     Ok(match first {
         26.. => Format::Ansi,
-        1..=25 => Format::Iso,
+        // The high half of an ISO length: a record of 64 KiB or more. When the bytes present
+        // cannot hold that, the word is far likelier a (too small) ANSI length, and the ANSI
+        // decoder reports the value as written.
+        1..=25 => match peek_u32(data, LENGTH_OFFSET) {
+            Some(len) if len as usize > data.len() => Format::Ansi,
+            _ => Format::Iso,
+        },
         0 => match peek_u16(data, LENGTH_OFFSET + 2) {
             Some(second) if usize::from(second) >= ISO_HEADER_LEN => Format::Iso,
             Some(_) => Format::Ansi,
