@@ -315,7 +315,9 @@ async fn verdicts_retry_reissue_nik_conflict_roles_and_restart() {
     assert_eq!(r["duplicate_of"], refs[6].as_str());
 
     // 1:1 verify by reference id: the mate matches, another person does not.
-    let mut v = body(&pop, 7, 3, None, "v-1", "sp-1");
+    let e = body(&pop, 7, 3, None, "v-1", "sp-1");
+    let mut v =
+        json!({"request_id": "v-1", "fingerprints": e["fingerprints"], "irises": e["irises"]});
     v["reference_id"] = json!(refs[7]);
     let r = post(&s.url("/v1/verify"), &analyst, &v).await;
     assert_eq!(r.json()["matched"], true, "{}", r.json());

@@ -125,6 +125,16 @@ fn mutations() -> Vec<(&'static str, Value, &'static str)> {
         "template_unknown_record",
     );
     add(
+        "misspelt top-level member",
+        &|b| b["callbak_url"] = json!("https://example.org/notify"),
+        "unknown_field",
+    );
+    add(
+        "unknown member of a fingerprint",
+        &|b| b["fingerprints"][0]["qualty"] = json!(80),
+        "unknown_field",
+    );
+    add(
         "truncated ISO header",
         &|b| b["fingerprints"][0]["template"] = json!(STANDARD.encode(&iso_template(1, 3)[..20])),
         "template_truncated",
@@ -503,7 +513,18 @@ async fn hostile_inputs_are_answered_with_problems() {
         for path in ENDPOINTS {
             let reply = bounded(addr, json_request(path, &key_for(path), &body)).await;
             let reason = must_be_problem(&reply, &format!("{} on {path}", file.display()));
-            assert_eq!(reason, "malformed_json", "{} on {path}", file.display());
+            // The corpus is written as enrolment bodies: on the other endpoints, an enrolment
+            // member met before the fault is refused as an unknown field.
+            let allowed: &[&str] = if path == "/v1/enrolments" {
+                &["malformed_json"]
+            } else {
+                &["malformed_json", "unknown_field"]
+            };
+            assert!(
+                allowed.contains(&reason.as_str()),
+                "{} on {path}: {reason}",
+                file.display()
+            );
         }
     }
 
@@ -513,7 +534,13 @@ async fn hostile_inputs_are_answered_with_problems() {
     for body in [deep, deep_object] {
         for path in ENDPOINTS {
             let reply = bounded(addr, json_request(path, &key_for(path), body.as_bytes())).await;
-            assert_eq!(must_be_problem(&reply, "deep nesting"), "malformed_json");
+            // The nested object's member `a` is no request member: refused as such or as
+            // too deep, never parsed to the end.
+            let reason = must_be_problem(&reply, "deep nesting");
+            assert!(
+                reason == "malformed_json" || reason == "unknown_field",
+                "deep nesting on {path}: {reason}"
+            );
         }
     }
 

@@ -669,6 +669,10 @@ impl Shared {
     async fn verify(&self, request_id: &str, probe: &Value, person: u64) -> Option<Option<String>> {
         let reference = lock(&self.reference_of).get(&person).cloned()?;
         let mut body = probe.clone();
+        // An identification body less what verification does not take.
+        if let Some(members) = body.as_object_mut() {
+            members.remove("max_candidates");
+        }
         body["request_id"] = request_id.into();
         body["reference_id"] = reference.into();
         let body = Bytes::from(body.to_string());

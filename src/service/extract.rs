@@ -65,9 +65,10 @@ fn json_problem(e: &serde_json::Error) -> Problem {
     // serde's messages can quote input values (a NIK, a template): only keep those that
     // name fields.
     let message = e.to_string();
-    let detail = if e.is_data()
-        && (message.starts_with("missing field") || message.starts_with("unknown field"))
-    {
+    if e.is_data() && message.starts_with("unknown field") {
+        return Problem::new(Reason::UnknownField, message);
+    }
+    let detail = if e.is_data() && message.starts_with("missing field") {
         message
     } else if e.is_data() {
         format!(

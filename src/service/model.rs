@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 /// One fingerprint as submitted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct FingerprintIn {
     /// Finger position 1–10 (1–5 right thumb to little finger, 6–10 left).
     pub position: i64,
@@ -22,6 +23,7 @@ pub struct FingerprintIn {
 
 /// One iris as submitted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct IrisIn {
     /// `left` or `right`.
     pub eye: String,
@@ -35,6 +37,7 @@ pub struct IrisIn {
 
 /// `POST /v1/enrolments`: one person's enrolment record from a service point.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct EnrolmentRequest {
     /// Client-chosen idempotency key, 1–64 characters `A-Za-z0-9._-`.
     pub request_id: String,
@@ -77,6 +80,7 @@ pub struct EnrolmentRequest {
 
 /// `POST /v1/identify`: a 1:N search with biometrics only.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct IdentifyRequest {
     /// Client-chosen idempotency key, 1–64 characters `A-Za-z0-9._-`.
     pub request_id: String,
@@ -93,6 +97,7 @@ pub struct IdentifyRequest {
 
 /// `POST /v1/verify`: a 1:1 check of biometrics against an enrolled person.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct VerifyRequest {
     /// Client-chosen idempotency key, 1–64 characters `A-Za-z0-9._-`.
     pub request_id: String,
@@ -268,6 +273,7 @@ pub struct PersonResponse {
 
 /// `POST /v1/admin/keys` body.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateKeyRequest {
     /// `service-point`, `analyst` or `admin`.
     pub role: String,

@@ -16,6 +16,9 @@ use utoipa::ToSchema;
 pub enum Reason {
     /// The body is not JSON or does not have the shape of the request.
     MalformedJson,
+    /// The body has a member the request does not define (a misspelt or unsupported field
+    /// is refused rather than silently ignored).
+    UnknownField,
     /// The request line or a header cannot be parsed (for example an invalid `Content-Length`).
     MalformedRequest,
     /// The request URI is too long.
@@ -142,7 +145,7 @@ impl Reason {
     pub fn status(self) -> StatusCode {
         use Reason::*;
         match self {
-            MalformedJson | MalformedRequest => StatusCode::BAD_REQUEST,
+            MalformedJson | UnknownField | MalformedRequest => StatusCode::BAD_REQUEST,
             UriTooLong => StatusCode::URI_TOO_LONG,
             HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -166,6 +169,7 @@ impl Reason {
         use Reason::*;
         match self {
             MalformedJson => "Malformed JSON body",
+            UnknownField => "Unknown field in the body",
             MalformedRequest => "Malformed request",
             UriTooLong => "Request URI too long",
             HeadersTooLarge => "Request headers too large",
