@@ -43,8 +43,8 @@ pub use error::{FileKind, Result, StorageError};
 pub use keyindex::KEY_INDEX_NAME;
 pub use segment::{SlotAddr, SlotMeta};
 pub use store::{
-    CompactionReport, KeyIndexOutcome, RecoveryReport, ScrubProgress, ScrubReport, Store,
-    StoreConfig, BLOB_NAME, INSERT_BATCH_LOCK_RUN, LOCK_NAME,
+    BlobCompactionReport, CompactionReport, KeyIndexOutcome, RecoveryReport, ScrubProgress,
+    ScrubReport, Store, StoreConfig, BLOB_NAME, INSERT_BATCH_LOCK_RUN, LOCK_NAME,
 };
 pub use view::{RecordRef, SegmentView, Snapshot};
 pub use wal::{

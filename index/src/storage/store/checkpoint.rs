@@ -32,6 +32,7 @@ impl Store {
             checkpoint_lsn: lsn,
             next_segment_id: st.next_segment_id,
             blob_end: st.blobs.end(),
+            blob_gen: st.blob_gen,
             segments: st
                 .segments
                 .iter()
@@ -127,6 +128,7 @@ impl Store {
             checkpoint_lsn: st.checkpoint_lsn,
             next_segment_id: st.next_segment_id,
             blob_end: st.blobs.end(),
+            blob_gen: st.blob_gen,
             segments: st
                 .segments
                 .iter()

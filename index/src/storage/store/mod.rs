@@ -13,8 +13,9 @@ use super::bitmap::DeleteBitmap;
 use super::blob::{BlobRef, BlobStore, BLOB_HEADER_LEN};
 use super::error::{FileKind, Result, StorageError};
 use super::format::{
-    bitmap_name, crc, parse_bitmap_name, parse_segment_name, parse_wal_name, remove_if_exists,
-    segment_name, sync_dir, tmp_path, write_atomic, STRIDE_MULTIPLE, TMP_SUFFIX,
+    bitmap_name, blob_name, crc, parse_bitmap_name, parse_blob_name, parse_segment_name,
+    parse_wal_name, remove_if_exists, segment_name, sync_dir, tmp_path, write_atomic,
+    STRIDE_MULTIPLE, TMP_SUFFIX,
 };
 use super::keyindex::{self, KEY_INDEX_NAME};
 use super::manifest::{Manifest, SegmentEntry, MANIFEST_NAME};
@@ -24,6 +25,7 @@ use super::view::Snapshot;
 use super::wal::{self, Durability, Wal, WalReplay};
 
 mod checkpoint;
+mod compact;
 mod open;
 mod scrub;
 mod state;
@@ -34,7 +36,8 @@ pub use scrub::{ScrubProgress, ScrubReport};
 
 /// Name of the lock file in the data directory.
 pub const LOCK_NAME: &str = "LOCK";
-/// Name of the blob file in the data directory.
+/// Name of the blob file in the data directory before any blob compaction (see
+/// [`Store::compact_blobs`]).
 pub const BLOB_NAME: &str = "blobs.dat";
 /// Entries [`Store::insert_batch`] applies per hold of the write lock.
 pub const INSERT_BATCH_LOCK_RUN: usize = 256;
@@ -143,6 +146,19 @@ pub struct CompactionReport {
     pub slots_dropped: u64,
 }
 
+/// Outcome of [`Store::compact_blobs`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BlobCompactionReport {
+    /// Bytes of the blob file before (its logical end).
+    pub bytes_before: u64,
+    /// Bytes of the new blob file.
+    pub bytes_after: u64,
+    /// Live records (and their blobs) copied.
+    pub records_moved: u64,
+    /// Segments written.
+    pub segments_written: u32,
+}
+
 /// In-memory state guarded by the store's read-write lock.
 #[derive(Debug)]
 pub(crate) struct State {
@@ -152,6 +168,8 @@ pub(crate) struct State {
     pub(crate) blobs: BlobStore,
     checkpoint_lsn: u64,
     next_segment_id: u32,
+    /// Generation of the blob file in use.
+    blob_gen: u32,
 }
 
 #[derive(Debug)]

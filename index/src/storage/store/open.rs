@@ -60,7 +60,7 @@ impl Store {
                 detail: "segment ids repeat or reach next_segment_id".into(),
             });
         }
-        let blobs = BlobStore::open(&dir.join(BLOB_NAME), manifest.blob_end)?;
+        let blobs = BlobStore::open(&dir.join(blob_name(manifest.blob_gen)), manifest.blob_end)?;
 
         let keys = if config.verify_on_open {
             report.key_index = KeyIndexOutcome::Verified;
@@ -92,6 +92,7 @@ impl Store {
             blobs,
             checkpoint_lsn: manifest.checkpoint_lsn,
             next_segment_id: manifest.next_segment_id,
+            blob_gen: manifest.blob_gen,
         });
         let (wal, replay) = wal::recover(
             &dir,
@@ -207,6 +208,7 @@ pub(super) fn initialise(dir: &Path, config: &StoreConfig) -> Result<Manifest> {
         checkpoint_lsn: 0,
         next_segment_id: 1,
         blob_end: BLOB_HEADER_LEN,
+        blob_gen: 0,
         segments: Vec::new(),
     };
     write_atomic(dir, &dir.join(MANIFEST_NAME), &m.encode())?;
@@ -273,6 +275,8 @@ pub(super) fn remove_unlisted(dir: &Path, m: &Manifest, removed: &mut Vec<PathBu
             !m.segments
                 .iter()
                 .any(|s| s.id == id && s.bitmap_lsn == Some(lsn))
+        } else if let Some(gen) = parse_blob_name(&name) {
+            gen != m.blob_gen
         } else {
             false
         };
