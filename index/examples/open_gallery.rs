@@ -1,4 +1,5 @@
-//! Times opening a gallery directory: `open_gallery DIR verify|fast|checkpoint|scrub`.
+//! Times opening the store of a gallery directory (person records):
+//! `open_gallery DIR verify|fast|checkpoint|scrub`.
 //!
 //! * `verify`: CRC of every live record checked at open and the key map rebuilt from the
 //!   slots (the behaviour of `verify_on_open`);
@@ -9,7 +10,8 @@
 
 use std::time::Instant;
 
-use tunggal_index::gallery::{Gallery, GalleryConfig};
+use tunggal_index::gallery::PERSON_RECORD_BYTES;
+use tunggal_index::storage::{Store, StoreConfig};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -17,15 +19,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .next()
         .ok_or("usage: open_gallery DIR verify|fast|checkpoint|scrub")?;
     let mode = args.next().unwrap_or_else(|| "fast".into());
-    let mut config = GalleryConfig::default();
-    config.store.verify_on_open = mode == "verify";
+    let mut config = StoreConfig::new(PERSON_RECORD_BYTES as u32);
+    config.verify_on_open = mode == "verify";
     let t = Instant::now();
-    let gallery = Gallery::open(&dir, config, None)?;
+    let store = Store::open(&dir, config)?;
     let open_s = t.elapsed().as_secs_f64();
-    let report = gallery.recovery_report();
+    let report = store.recovery_report();
     println!(
         "mode {mode}: open {open_s:.3} s, {} persons, key map {:?}, verified {}, log entries replayed {:?}",
-        gallery.len(),
+        store.len(),
         report.key_index,
         report.verified_records,
         report.wal,
@@ -33,12 +35,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     match mode.as_str() {
         "checkpoint" => {
             let t = Instant::now();
-            gallery.store().checkpoint()?;
+            store.checkpoint()?;
             println!("checkpoint {:.3} s", t.elapsed().as_secs_f64());
         }
         "scrub" => {
             let t = Instant::now();
-            let scrub = gallery.store().scrub();
+            let scrub = store.scrub();
             println!(
                 "scrub {:.3} s: {} checked, {} quarantined",
                 t.elapsed().as_secs_f64(),
