@@ -155,13 +155,38 @@ impl ServeArgs {
                 engine.gallery().len(),
                 started.elapsed().as_secs_f64()
             );
-            let service = Service::bind(
-                config.clone(),
-                Arc::new(engine),
-                cases,
-                admin_key.as_deref(),
-            )
-            .await?;
+            match &engine.gallery().recovery_report().key_index {
+                tunggal_index::storage::KeyIndexOutcome::Rebuilt { reason } => tracing::warn!(
+                    reason = %reason,
+                    "gallery key index not used; the key map was rebuilt from the slot metadata"
+                ),
+                outcome => tracing::info!(?outcome, "gallery key map"),
+            }
+            let engine = Arc::new(engine);
+            {
+                // Record CRCs are checked while the service runs, not at open.
+                let engine = Arc::clone(&engine);
+                std::thread::Builder::new()
+                    .name("gallery-scrub".into())
+                    .spawn(move || {
+                        let report = engine.gallery().store().scrub();
+                        for (addr, key) in &report.quarantined {
+                            tracing::error!(
+                                segment = addr.segment,
+                                slot = addr.slot,
+                                key,
+                                "gallery record failed its checksum: quarantined"
+                            );
+                        }
+                        tracing::info!(
+                            checked = report.checked,
+                            quarantined = report.quarantined.len(),
+                            "gallery scrub finished"
+                        );
+                    })?;
+            }
+            let service =
+                Service::bind(config.clone(), engine, cases, admin_key.as_deref()).await?;
             if let Some(key) = service.generated_admin_key() {
                 println!("tunggal: generated the initial admin key (shown only now): {key}");
             }

@@ -490,8 +490,12 @@ impl EnrolmentEngine for GalleryEngine {
 
     fn stats(&self) -> EngineStats {
         let (searches, persons_scanned, comparisons) = self.counters.read();
+        let scrub = self.gallery().store().scrub_progress();
         EngineStats {
             damaged_reads: self.gallery().damaged_reads(),
+            scrub_checked: scrub.checked(),
+            scrub_total: scrub.total(),
+            scrub_quarantined: scrub.quarantined(),
             persons: self.gallery().len() as u64,
             searches,
             persons_scanned,

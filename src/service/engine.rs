@@ -150,6 +150,12 @@ pub struct EngineStats {
     pub comparisons: u64,
     /// Cold gallery records that failed their checksum or did not decode when read.
     pub damaged_reads: u64,
+    /// Hot records the background scrub has checked in its current (or last) pass.
+    pub scrub_checked: u64,
+    /// Live records when that pass started.
+    pub scrub_total: u64,
+    /// Hot records the scrub found damaged and quarantined since start.
+    pub scrub_quarantined: u64,
 }
 
 /// The engine shipped until the gallery lands: refuses every matching call.

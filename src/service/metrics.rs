@@ -11,7 +11,8 @@
 //!   `tunggal_connections_first_request_timeouts_total`
 //! * `tunggal_gallery_persons`, `tunggal_matcher_searches_total`,
 //!   `tunggal_matcher_persons_scanned_total`, `tunggal_matcher_comparisons_total`,
-//!   `tunggal_gallery_damaged_reads_total`
+//!   `tunggal_gallery_damaged_reads_total`, `tunggal_gallery_scrub_checked`,
+//!   `tunggal_gallery_scrub_total`, `tunggal_gallery_scrub_quarantined_total`
 //!
 //! Routes are the matched templates (`/v1/enrolments/{request_id}`), never raw paths, so no
 //! client value reaches a label.
@@ -198,6 +199,24 @@ pub fn render_engine(stats: super::EngineStats) -> String {
             "counter",
             "Cold gallery records that failed their checksum when read since start (see `tunggal fsck`).",
             stats.damaged_reads,
+        ),
+        (
+            "tunggal_gallery_scrub_checked",
+            "gauge",
+            "Hot gallery records checked by the background scrub's current (or last) pass.",
+            stats.scrub_checked,
+        ),
+        (
+            "tunggal_gallery_scrub_total",
+            "gauge",
+            "Live hot gallery records when the scrub's current (or last) pass started.",
+            stats.scrub_total,
+        ),
+        (
+            "tunggal_gallery_scrub_quarantined_total",
+            "counter",
+            "Hot gallery records the scrub found damaged and quarantined since start.",
+            stats.scrub_quarantined,
         ),
     ] {
         let _ = writeln!(out, "# HELP {name} {help}");

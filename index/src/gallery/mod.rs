@@ -354,7 +354,21 @@ impl Gallery {
     /// The stored person under `key`: hot record and decoded cold fingers.
     pub fn get(&self, key: u64) -> Result<Option<StoredPerson>, GalleryError> {
         let snap = self.store.snapshot();
-        let Some(r) = snap.get(key)? else {
+        let found = match snap.get(key) {
+            Ok(found) => found,
+            // A hot record that fails its checksum (or was quarantined by the scrub) is
+            // damage, reported and counted like a damaged cold blob.
+            Err(e @ StorageError::CorruptRecord { .. }) => {
+                self.damaged_reads
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return Err(GalleryError::CorruptCold {
+                    key,
+                    detail: e.to_string(),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let Some(r) = found else {
             return Ok(None);
         };
         let record: PersonRecord =
@@ -393,7 +407,8 @@ impl Gallery {
         self.store.recovery_report()
     }
 
-    /// Cold reads since open that failed their checksum or did not decode.
+    /// Reads since open of a cold blob or hot record that failed its checksum (or was
+    /// quarantined by the scrub) or did not decode.
     pub fn damaged_reads(&self) -> u64 {
         self.damaged_reads
             .load(std::sync::atomic::Ordering::Relaxed)

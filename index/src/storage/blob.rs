@@ -122,6 +122,11 @@ impl BlobStore {
         })
     }
 
+    /// Records that the file was renamed to `path` (for error messages).
+    pub(crate) fn set_path(&mut self, path: PathBuf) {
+        self.path = path;
+    }
+
     /// Logical end: offset where the next entry goes.
     pub(crate) fn end(&self) -> u64 {
         self.end

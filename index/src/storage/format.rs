@@ -59,6 +59,27 @@ pub fn segment_name(id: u32) -> String {
     format!("seg-{id:08}.dat")
 }
 
+/// The blob file of generation `gen`: `blobs.dat` for 0, `blobs-<gen>.dat` after.
+pub fn blob_name(gen: u32) -> String {
+    if gen == 0 {
+        "blobs.dat".into()
+    } else {
+        format!("blobs-{gen:08}.dat")
+    }
+}
+
+/// The generation of a blob file name.
+pub fn parse_blob_name(name: &str) -> Option<u32> {
+    if name == "blobs.dat" {
+        return Some(0);
+    }
+    let g = name.strip_prefix("blobs-")?.strip_suffix(".dat")?;
+    if g.len() != 8 || !g.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    g.parse().ok().filter(|&g| g > 0)
+}
+
 /// `seg-<id>-<lsn>.del`
 pub fn bitmap_name(id: u32, lsn: u64) -> String {
     format!("seg-{id:08}-{lsn:016x}.del")

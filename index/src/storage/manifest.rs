@@ -34,6 +34,9 @@ pub(crate) struct Manifest {
     pub checkpoint_lsn: u64,
     pub next_segment_id: u32,
     pub blob_end: u64,
+    /// Generation of the blob file (`blobs.dat` for 0, `blobs-<gen>.dat` after a blob
+    /// compaction).
+    pub blob_gen: u32,
     pub segments: Vec<SegmentEntry>,
 }
 
@@ -48,6 +51,7 @@ impl Manifest {
         put_u64(&mut b, 24, self.checkpoint_lsn);
         put_u64(&mut b, 32, self.blob_end);
         put_u32(&mut b, 40, self.segments.len() as u32);
+        put_u32(&mut b, 44, self.blob_gen);
         for (i, s) in self.segments.iter().enumerate() {
             let at = FIXED_LEN + i * ENTRY_LEN;
             put_u32(&mut b, at, s.id);
@@ -126,6 +130,7 @@ impl Manifest {
             next_segment_id: get_u32(b, 20).unwrap_or(0),
             checkpoint_lsn: get_u64(b, 24).unwrap_or(0),
             blob_end: get_u64(b, 32).unwrap_or(0),
+            blob_gen: get_u32(b, 44).unwrap_or(0),
             segments,
         })
     }

@@ -27,6 +27,7 @@ mod blob;
 mod check;
 mod error;
 mod format;
+mod keyindex;
 mod manifest;
 mod map;
 mod op;
@@ -39,10 +40,11 @@ pub use bitmap::DeleteBitmap;
 pub use blob::BlobRef;
 pub use check::{check, salvage_logs, DamagedRecord, StoreCheck};
 pub use error::{FileKind, Result, StorageError};
+pub use keyindex::KEY_INDEX_NAME;
 pub use segment::{SlotAddr, SlotMeta};
 pub use store::{
-    CompactionReport, RecoveryReport, Store, StoreConfig, BLOB_NAME, INSERT_BATCH_LOCK_RUN,
-    LOCK_NAME,
+    BlobCompactionReport, CompactionReport, KeyIndexOutcome, RecoveryReport, ScrubProgress,
+    ScrubReport, Store, StoreConfig, BLOB_NAME, INSERT_BATCH_LOCK_RUN, LOCK_NAME,
 };
 pub use view::{RecordRef, SegmentView, Snapshot};
 pub use wal::{

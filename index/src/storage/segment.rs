@@ -114,6 +114,9 @@ pub(crate) struct Segment {
     /// Slots in use (live or deleted); slots at or past this index hold no record.
     len: u32,
     pub(crate) deleted: DeleteBitmap,
+    /// Slots a scrub found damaged: never read as live (in memory only; a later scrub or
+    /// open finds them again).
+    pub(crate) quarantined: DeleteBitmap,
     /// Set when records were written since the last flush.
     pub(crate) dirty: bool,
     /// Checkpoint LSN of the bitmap file holding this segment's deletions, if any.
@@ -158,6 +161,7 @@ impl Segment {
             path: path.to_path_buf(),
             len: 0,
             deleted: DeleteBitmap::new(g.max_records),
+            quarantined: DeleteBitmap::new(g.max_records),
             dirty: false,
             bitmap_lsn: None,
             bitmap_dirty: false,
@@ -214,6 +218,7 @@ impl Segment {
             path: path.to_path_buf(),
             len,
             deleted: DeleteBitmap::new(g.max_records),
+            quarantined: DeleteBitmap::new(g.max_records),
             dirty: false,
             bitmap_lsn: None,
             bitmap_dirty: false,

@@ -64,7 +64,7 @@ impl<'a> Snapshot<'a> {
         let Some(seg) = self.segment(addr.segment) else {
             return Ok(None);
         };
-        if !seg.slot_is_intact(addr.slot) {
+        if seg.quarantined.contains(addr.slot) || !seg.slot_is_intact(addr.slot) {
             return Err(StorageError::CorruptRecord {
                 segment: addr.segment,
                 slot: addr.slot,
@@ -140,9 +140,11 @@ impl<'a> SegmentView<'a> {
         self.seg.stride()
     }
 
-    /// True when slot `slot` is used and not deleted.
+    /// True when slot `slot` is used, not deleted and not quarantined by a scrub.
     pub fn is_live(&self, slot: u32) -> bool {
-        slot < self.seg.len() && !self.seg.deleted.contains(slot)
+        slot < self.seg.len()
+            && !self.seg.deleted.contains(slot)
+            && !self.seg.quarantined.contains(slot)
     }
 
     /// Metadata of slot `slot`.
@@ -183,6 +185,6 @@ impl<'a> SegmentView<'a> {
     /// Indices of live slots.
     pub fn live_slots(&self) -> impl Iterator<Item = u32> + 'a {
         let seg = self.seg;
-        (0..seg.len()).filter(move |&s| !seg.deleted.contains(s))
+        (0..seg.len()).filter(move |&s| !seg.deleted.contains(s) && !seg.quarantined.contains(s))
     }
 }
