@@ -64,9 +64,12 @@ fn bench(c: &mut Criterion) {
     }
     let prepared: Vec<_> = templates.iter().map(|t| matcher.prepare(t)).collect();
     let describer = DescriptorBuilder::new(DescriptorParams::default(), matcher.params()).unwrap();
+    let version1 = DescriptorBuilder::new(DescriptorParams::version1(), matcher.params()).unwrap();
     for (name, d) in [
         ("describe", describer.clone()),
         ("describe_portable", describer.portable()),
+        ("describe_v1", version1.clone()),
+        ("describe_v1_portable", version1.portable()),
     ] {
         group.bench_function(name, |b| {
             b.iter(|| {

@@ -185,6 +185,8 @@ pub fn learn(samples: &ScoreSamples, caps: FusionCaps) -> anyhow::Result<Calibra
         ),
         caps,
         id: "synthetic".into(),
+        // The gallery records its own version when it stores the calibration.
+        descriptor_version: tunggal_index::gallery::descriptor::DESCRIPTOR_VERSION,
     })
 }
 

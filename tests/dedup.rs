@@ -271,3 +271,42 @@ fn first_stage_scan_scores_each_person_as_scoring_it_alone() {
         }
     }
 }
+
+#[test]
+fn galleries_of_another_descriptor_version_are_refused() {
+    use tunggal_index::gallery::{DescriptorParams, GalleryError, CALIBRATION_NAME};
+    let dir = tempfile::tempdir().unwrap();
+    let pop = Population::new(SEED);
+    let mut v1 = config();
+    v1.descriptor = DescriptorParams::version1();
+    let g = Gallery::open(dir.path(), v1.clone(), Some(calibration())).unwrap();
+    g.enrol(0, &capture(&pop, 0, 0)).unwrap();
+    assert_eq!(g.calibration().descriptor_version, 1);
+    g.close().unwrap();
+    // The defaults build version 2: neither reopening nor a new calibration is accepted.
+    for cal in [None, Some(calibration())] {
+        let r = Gallery::open(dir.path(), config(), cal);
+        assert!(
+            matches!(
+                r,
+                Err(GalleryError::DescriptorVersion {
+                    stored: 1,
+                    expected: 2
+                })
+            ),
+            "{:?}",
+            r.map(|g| g.len())
+        );
+    }
+    let g = Gallery::open(dir.path(), v1, None).unwrap();
+    assert_eq!(g.len(), 1);
+    g.close().unwrap();
+    // A calibration stored before versions were recorded says version 1.
+    let path = dir.path().join(CALIBRATION_NAME);
+    let mut json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    json.as_object_mut().unwrap().remove("descriptor_version");
+    std::fs::write(&path, serde_json::to_vec(&json).unwrap()).unwrap();
+    let err = Gallery::open(dir.path(), config(), None).err().unwrap();
+    assert!(err.to_string().contains("version 1"), "{err}");
+}

@@ -62,7 +62,8 @@ struct BuiltGallery {
     seed: u64,
     irises: bool,
     calibration_persons: u64,
-    descriptor: (usize, usize, u32, u64),
+    /// The descriptor parameters (`Debug` form).
+    descriptor: String,
     import_persons_per_s: f64,
     #[serde(default)]
     import_persons_per_cpu_s: f64,
@@ -79,7 +80,7 @@ impl BuiltGallery {
             seed: plan.seed,
             irises: !plan.no_iris,
             calibration_persons: plan.calibration_persons,
-            descriptor: (d.hashes, d.bits_per_hash, d.min_ones, d.seed),
+            descriptor: format!("{d:?}"),
             import_persons_per_s: 0.0,
             import_persons_per_cpu_s: 0.0,
             calibration_s: 0.0,

@@ -99,6 +99,10 @@ pub enum BenchCommand {
         /// gallery default).
         #[arg(long)]
         descriptor_min_ones: Option<u32>,
+        /// Start from the version 1 descriptor parameters instead of the default, for
+        /// comparisons.
+        #[arg(long)]
+        descriptor_v1: bool,
         /// Iris gate on the normalised Hamming distance.
         #[arg(long, default_value_t = tunggal_index::search::DEFAULT_IRIS_GATE)]
         iris_gate: f64,
@@ -201,6 +205,7 @@ impl BenchCommand {
                 descriptor_hashes,
                 descriptor_bits,
                 descriptor_min_ones,
+                descriptor_v1,
                 iris_gate,
                 dir,
                 concurrency,
@@ -212,7 +217,11 @@ impl BenchCommand {
                     rate.is_none_or(|r| r.is_finite() && r > 0.0),
                     "--rate must be a positive number of probes per second"
                 );
-                let mut descriptor = tunggal_index::gallery::DescriptorParams::default();
+                let mut descriptor = if descriptor_v1 {
+                    tunggal_index::gallery::DescriptorParams::version1()
+                } else {
+                    tunggal_index::gallery::DescriptorParams::default()
+                };
                 if let Some(h) = descriptor_hashes {
                     descriptor.hashes = h;
                 }

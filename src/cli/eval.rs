@@ -92,6 +92,10 @@ pub struct PersonsArgs {
     /// Tuning runs: fewest set sampled bits for a descriptor word to be inserted.
     #[arg(long)]
     descriptor_min_ones: Option<u32>,
+    /// Start from the version 1 descriptor parameters (16 hashes of 14 valid cells within
+    /// 3/8 of the cylinder, at least 1 set) instead of the default, for comparisons.
+    #[arg(long)]
+    descriptor_v1: bool,
 }
 
 impl PersonsArgs {
@@ -99,7 +103,11 @@ impl PersonsArgs {
         let dir = self.dir.clone().unwrap_or_else(|| {
             std::env::temp_dir().join(format!("tunggal-persons-{}", std::process::id()))
         });
-        let mut descriptor = tunggal_index::gallery::DescriptorParams::default();
+        let mut descriptor = if self.descriptor_v1 {
+            tunggal_index::gallery::DescriptorParams::version1()
+        } else {
+            tunggal_index::gallery::DescriptorParams::default()
+        };
         if let Some(h) = self.descriptor_hashes {
             descriptor.hashes = h;
         }

@@ -72,7 +72,8 @@ pub struct PersonsPlan {
 struct Background {
     background: u64,
     seed: u64,
-    descriptor: (usize, usize, u32, u64),
+    /// The descriptor parameters (`Debug` form).
+    descriptor: String,
 }
 
 const BACKGROUND: &str = "persons-background.json";
@@ -131,8 +132,8 @@ pub struct PersonsReport {
     pub gallery_size: usize,
     /// Shortlist length of the search policy.
     pub shortlist: usize,
-    /// Descriptor hash functions, bits per hash and fewest set bits.
-    pub descriptor: (usize, usize, u32),
+    /// First-stage descriptor parameters (`Debug` form).
+    pub descriptor: String,
     /// Calibration provenance.
     pub calibration: CalibrationSource,
     /// Real persons: name, finger numbers, impressions, enrolment verdict.
@@ -175,7 +176,7 @@ fn open_gallery(plan: &PersonsPlan, config: &GalleryConfig) -> anyhow::Result<Ga
     let want = Background {
         background: plan.background,
         seed: plan.seed,
-        descriptor: (d.hashes, d.bits_per_hash, d.min_ones, d.seed),
+        descriptor: format!("{d:?}"),
     };
     let marker = plan.dir.join(BACKGROUND);
     let built = std::fs::read(&marker)
@@ -321,11 +322,7 @@ pub fn run(plan: &PersonsPlan) -> anyhow::Result<PersonsReport> {
         background: plan.background,
         gallery_size,
         shortlist,
-        descriptor: (
-            plan.descriptor.hashes,
-            plan.descriptor.bits_per_hash,
-            plan.descriptor.min_ones,
-        ),
+        descriptor: format!("{:?}", plan.descriptor),
         calibration: CalibrationSource {
             how: "learned from synthetic mated and non-mated pairs as the service learns a new \
                   gallery's (engine::calibrate::learn_synthetic)"

@@ -23,6 +23,19 @@ pub enum GalleryError {
     /// The calibration table is missing, damaged or inconsistent.
     #[error("calibration: {0}")]
     Calibration(String),
+    /// The gallery's hot records hold first-stage descriptors of another version than the
+    /// configuration builds.
+    #[error(
+        "the gallery's first-stage descriptors are version {stored}, this configuration builds \
+         version {expected}: enrol its persons into a new data directory (their descriptors \
+         are built again from the templates)"
+    )]
+    DescriptorVersion {
+        /// Version recorded with the gallery.
+        stored: u32,
+        /// Version of the configured descriptor parameters.
+        expected: u32,
+    },
     /// A cold blob does not decode.
     #[error("person {key}: cold record damaged: {detail}")]
     CorruptCold {

@@ -250,12 +250,30 @@ impl Gallery {
         store_config.stride = PERSON_RECORD_BYTES as u32;
         let store = Store::open_approved(dir.as_ref(), store_config, approve)?;
         let path = store.dir().join(CALIBRATION_NAME);
+        let expected = config.descriptor.version();
+        let check = |stored: u32| {
+            if stored == expected {
+                Ok(())
+            } else {
+                Err(GalleryError::DescriptorVersion { stored, expected })
+            }
+        };
         let calibration = match calibration {
-            Some(c) => {
+            Some(mut c) => {
+                if !store.is_empty() {
+                    if let Ok(old) = read_calibration(&path) {
+                        check(old.descriptor_version)?;
+                    }
+                }
+                c.descriptor_version = expected;
                 write_calibration(&path, &c)?;
                 c
             }
-            None => read_calibration(&path)?,
+            None => {
+                let c = read_calibration(&path)?;
+                check(c.descriptor_version)?;
+                c
+            }
         };
         let preparer = Preparer::new(&config.mcc, config.descriptor)?;
         Ok(Self {

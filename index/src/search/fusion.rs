@@ -153,6 +153,15 @@ pub struct Calibration {
     /// they decide; empty for a calibration stored before ids existed.
     #[serde(default)]
     pub id: String,
+    /// Version of the first-stage descriptors the gallery's hot records hold (see
+    /// [`crate::gallery::descriptor::DescriptorParams::version`]); set by the gallery when it
+    /// stores the calibration, 1 for a calibration stored before versions were recorded.
+    #[serde(default = "first_descriptor_version")]
+    pub descriptor_version: u32,
+}
+
+fn first_descriptor_version() -> u32 {
+    1
 }
 
 impl Calibration {

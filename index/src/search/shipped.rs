@@ -135,6 +135,7 @@ mod tests {
             iris: flat,
             caps: FusionCaps::default(),
             id: "synthetic".into(),
+            descriptor_version: crate::gallery::descriptor::DESCRIPTOR_VERSION,
         }
     }
 
