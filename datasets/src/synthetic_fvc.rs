@@ -18,7 +18,8 @@ use rand::Rng;
 
 use crate::fingerprint::pattern::class_frequencies;
 use crate::fingerprint::{
-    capture, gauss, CaptureQuality, FingerMaster, ImpressionParams, MasterParams, PatternClass,
+    capture, gauss, CaptureDifficulty, CaptureQuality, FingerMaster, ImpressionParams,
+    MasterParams, PatternClass,
 };
 use crate::fvc::{FvcDatabase, FvcSample};
 use crate::seed::{stream, Domain};
@@ -87,6 +88,15 @@ impl SyntheticFvc {
     pub fn new(seed: u64) -> Self {
         Self {
             seed,
+            ..Self::default()
+        }
+    }
+
+    /// A generator whose impressions have the given difficulty.
+    pub fn with_difficulty(seed: u64, difficulty: CaptureDifficulty) -> Self {
+        Self {
+            seed,
+            impression: difficulty.params(),
             ..Self::default()
         }
     }
