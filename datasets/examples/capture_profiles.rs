@@ -66,6 +66,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut real_root: Option<PathBuf> = None;
     let mut seeds: Vec<u64> = vec![1, 2, 3, 4];
     let mut hard = ImpressionParams::hard();
+    let mut routine_hard_share = 0.0;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -77,6 +78,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .split(',')
                     .map(str::parse)
                     .collect::<Result<_, _>>()?;
+            }
+            "--routine-hard-share" => {
+                routine_hard_share = args.next().unwrap_or_default().parse()?
             }
             kv => {
                 let (k, v) = kv.split_once('=').ok_or(format!("bad argument {kv}"))?;
@@ -111,7 +115,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let (scores, count) = synthetic(
         &seeds,
-        |s| SyntheticFvc::with_difficulty(s, CaptureDifficulty::Routine),
+        |s| {
+            let mut g = SyntheticFvc::with_difficulty(s, CaptureDifficulty::Routine);
+            g.variation.hard_share = routine_hard_share;
+            g
+        },
         &matcher,
     );
     let routine = ScoreProfile::of(&format!("synthetic routine, seeds {seed_list}"), &scores);

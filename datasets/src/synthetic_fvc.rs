@@ -44,6 +44,9 @@ pub struct FvcVariation {
     pub rotation: f32,
     /// Quality lost by impressions 7–8 (dry, wet or smudged fingers).
     pub poor_quality_drop: f32,
+    /// Probability that an impression is a hard capture, taken with
+    /// [`SyntheticFvc::hard_impression`] instead of [`SyntheticFvc::impression`].
+    pub hard_share: f64,
 }
 
 impl Default for FvcVariation {
@@ -53,12 +56,13 @@ impl Default for FvcVariation {
             displacement: 1.6,
             rotation: 1.6,
             poor_quality_drop: 0.2,
+            hard_share: 0.0,
         }
     }
 }
 
 /// Generator of FVC-style databases.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SyntheticFvc {
     /// Seed of every database.
     pub seed: u64,
@@ -66,6 +70,8 @@ pub struct SyntheticFvc {
     pub master: MasterParams,
     /// Impression parameters.
     pub impression: ImpressionParams,
+    /// Impression parameters of hard captures ([`FvcVariation::hard_share`]).
+    pub hard_impression: ImpressionParams,
     /// Variation between impressions and databases.
     pub variation: FvcVariation,
 }
@@ -81,6 +87,18 @@ fn pick_class(position: u8, rng: &mut impl Rng) -> PatternClass {
         pick -= p;
     }
     PatternClass::Whorl
+}
+
+impl Default for SyntheticFvc {
+    fn default() -> Self {
+        Self {
+            seed: 0,
+            master: MasterParams::default(),
+            impression: ImpressionParams::default(),
+            hard_impression: ImpressionParams::hard(),
+            variation: FvcVariation::default(),
+        }
+    }
 }
 
 impl SyntheticFvc {
@@ -124,7 +142,14 @@ impl SyntheticFvc {
                     Domain::Capture,
                     &[FVC_TAG, u64::from(db), u64::from(f), u64::from(i)],
                 );
-                let mut params = self.impression.clone();
+                // Drawn only when enabled, so collections without hard captures keep their
+                // streams.
+                let hard = v.hard_share > 0.0 && rng.gen_bool(v.hard_share.min(1.0));
+                let mut params = if hard {
+                    self.hard_impression.clone()
+                } else {
+                    self.impression.clone()
+                };
                 let mut q = CaptureQuality::typical(&mut rng).get() + offset;
                 match i {
                     3 | 4 => {

@@ -78,8 +78,8 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 0.3)]
         duplicate_ratio: f64,
         /// Share of probes taken as hard captures (small contact, strong distortion, many
-        /// missed and spurious minutiae: genuine scores like the hardest real FVC2002
-        /// database), among those that are not poor captures; 0 for routine captures only.
+        /// spurious minutiae: genuine scores like the hardest real FVC2002 database), among
+        /// those that are not poor captures; 0 for routine captures only.
         #[arg(long, default_value_t = 0.2)]
         hard_share: f64,
         /// Population seed.
