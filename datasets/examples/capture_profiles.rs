@@ -67,6 +67,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut seeds: Vec<u64> = vec![1, 2, 3, 4];
     let mut hard = ImpressionParams::hard();
     let mut routine_hard_share = 0.0;
+    let mut routine_hard_fingers = 0;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -81,6 +82,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
             "--routine-hard-share" => {
                 routine_hard_share = args.next().unwrap_or_default().parse()?
+            }
+            "--routine-hard-fingers" => {
+                routine_hard_fingers = args.next().unwrap_or_default().parse()?;
             }
             kv => {
                 let (k, v) = kv.split_once('=').ok_or(format!("bad argument {kv}"))?;
@@ -118,6 +122,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         |s| {
             let mut g = SyntheticFvc::with_difficulty(s, CaptureDifficulty::Routine);
             g.variation.hard_share = routine_hard_share;
+            g.variation.hard_fingers = routine_hard_fingers;
             g
         },
         &matcher,

@@ -47,6 +47,9 @@ pub struct FvcVariation {
     /// Probability that an impression is a hard capture, taken with
     /// [`SyntheticFvc::hard_impression`] instead of [`SyntheticFvc::impression`].
     pub hard_share: f64,
+    /// Fingers of each database, from the worst skin condition up, whose every impression
+    /// is a hard capture.
+    pub hard_fingers: u32,
 }
 
 impl Default for FvcVariation {
@@ -57,6 +60,7 @@ impl Default for FvcVariation {
             rotation: 1.6,
             poor_quality_drop: 0.2,
             hard_share: 0.0,
+            hard_fingers: 0,
         }
     }
 }
@@ -144,7 +148,9 @@ impl SyntheticFvc {
                 );
                 // Drawn only when enabled, so collections without hard captures keep their
                 // streams.
-                let hard = v.hard_share > 0.0 && rng.gen_bool(v.hard_share.min(1.0));
+                let worse = skins.iter().filter(|&&s| s < skins[f as usize]).count();
+                let hard = (worse as u32) < v.hard_fingers
+                    || (v.hard_share > 0.0 && rng.gen_bool(v.hard_share.min(1.0)));
                 let mut params = if hard {
                     self.hard_impression.clone()
                 } else {
@@ -273,6 +279,32 @@ mod tests {
         }
         // Shuffled: not in stratum order.
         assert_ne!(skins, sorted);
+    }
+
+    #[test]
+    fn hard_fingers_change_only_the_worst_skin_finger() {
+        let routine = SyntheticFvc::new(22);
+        let mut hard = routine.clone();
+        hard.variation.hard_fingers = 1;
+        let (a, b) = (routine.database(0), hard.database(0));
+        let changed: std::collections::BTreeSet<u32> = a
+            .samples
+            .iter()
+            .zip(&b.samples)
+            .filter(|(x, y)| x.template != y.template)
+            .map(|(x, _)| x.finger)
+            .collect();
+        assert_eq!(changed.len(), 1, "{changed:?}");
+        let count = |db: &FvcDatabase, f: u32| -> usize {
+            db.samples
+                .iter()
+                .filter(|s| s.finger == f)
+                .map(|s| s.template.minutiae.len())
+                .sum()
+        };
+        let f = *changed.first().unwrap();
+        // Hard captures carry a dozen or more spurious minutiae each.
+        assert!(count(&b, f) > count(&a, f) + 40);
     }
 
     #[test]
