@@ -11,6 +11,7 @@ fn plan(dir: &std::path::Path, concurrency: usize, rate: Option<f64>) -> DedupPl
         persons: 300,
         probes: 24,
         duplicate_ratio: 0.5,
+        hard_share: 0.0,
         seed: 5,
         calibration_persons: 60,
         no_iris: false,

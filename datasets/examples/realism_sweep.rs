@@ -7,7 +7,9 @@
 //!     --real ../shared/datasets/fvc2002-iso --seeds 1,2,3 [--persons 200] [field=best,worst ...]
 //! ```
 //!
-//! `field=best,worst` overrides a span of [`ImpressionParams`] (for tuning runs).
+//! `field=best,worst` overrides a span of [`ImpressionParams`] (for tuning runs);
+//! `skin_sd=`, `db_sd=`, `displacement=`, `rotation=`, `drop=`, `hard_share=` and
+//! `hard_fingers=` override the master and [`FvcVariation`] settings.
 #![allow(clippy::print_stdout)]
 
 use std::path::PathBuf;
@@ -103,6 +105,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             kv if kv.starts_with("displacement=") => variation.displacement = kv[13..].parse()?,
             kv if kv.starts_with("rotation=") => variation.rotation = kv[9..].parse()?,
             kv if kv.starts_with("drop=") => variation.poor_quality_drop = kv[5..].parse()?,
+            kv if kv.starts_with("hard_share=") => variation.hard_share = kv[11..].parse()?,
+            kv if kv.starts_with("hard_fingers=") => variation.hard_fingers = kv[13..].parse()?,
             kv => {
                 let (k, v) = kv.split_once('=').ok_or(format!("bad argument {kv}"))?;
                 let (b, w) = v.split_once(',').ok_or(format!("bad span {v}"))?;

@@ -20,5 +20,6 @@ pub mod population;
 pub mod realism;
 pub mod region;
 pub mod scenario;
+pub mod score_profile;
 pub mod seed;
 pub mod synthetic_fvc;

@@ -52,6 +52,10 @@ pub enum QualityMode {
     Typical,
     /// A poor capture ([`CaptureQuality::poor`]).
     Poor,
+    /// A hard capture: routine quality ([`CaptureQuality::typical`]) taken with the hard
+    /// impression parameters ([`Population::hard_impression`]), as hard to match as the
+    /// hardest real FVC2002 database.
+    Hard,
 }
 
 /// What a capture holds and under which identity it is presented.
@@ -115,8 +119,10 @@ pub struct Population<I: IrisSource = IrisGenerator> {
     pub seed: u64,
     /// Master parameters.
     pub master: MasterParams,
-    /// Impression parameters.
+    /// Impression parameters of typical and poor captures.
     pub impression: ImpressionParams,
+    /// Impression parameters of hard captures ([`QualityMode::Hard`]).
+    pub hard_impression: ImpressionParams,
     /// Iris code source.
     pub iris: I,
 }
@@ -135,6 +141,7 @@ impl<I: IrisSource> Population<I> {
             seed,
             master: MasterParams::default(),
             impression: ImpressionParams::default(),
+            hard_impression: ImpressionParams::hard(),
             iris,
         }
     }
@@ -194,8 +201,12 @@ impl<I: IrisSource> Population<I> {
     pub fn capture(&self, person: &Person<I::Master>, number: u64, spec: &CaptureSpec) -> Capture {
         let mut rng = stream(self.seed, Domain::Capture, &[person.id, number]);
         let quality = match spec.quality {
-            QualityMode::Typical => CaptureQuality::typical(&mut rng),
+            QualityMode::Typical | QualityMode::Hard => CaptureQuality::typical(&mut rng),
             QualityMode::Poor => CaptureQuality::poor(&mut rng),
+        };
+        let impression = match spec.quality {
+            QualityMode::Hard => &self.hard_impression,
+            QualityMode::Typical | QualityMode::Poor => &self.impression,
         };
         let usable = usize::from(spec.usable_fingers).min(person.fingers.len());
         let mut slots: Vec<usize> = sample(&mut rng, person.fingers.len(), usable).into_vec();
@@ -209,7 +220,7 @@ impl<I: IrisSource> Population<I> {
                     &[person.id, number, 1 + slot as u64],
                 );
                 let q = CaptureQuality::new(gauss(&mut frng, quality.get(), FINGER_QUALITY_SD));
-                capture(&person.fingers[slot], q, &self.impression, &mut frng)
+                capture(&person.fingers[slot], q, impression, &mut frng)
             })
             .collect();
         let eyes: Vec<Eye> = match spec.eyes {
@@ -310,6 +321,35 @@ mod tests {
                     < pop.capture(&p, 100 + n, &CaptureSpec::default()).quality
             );
         }
+    }
+
+    #[test]
+    fn hard_captures_use_the_hard_impression_parameters() {
+        let pop = Population::new(7);
+        let hard = CaptureSpec {
+            quality: QualityMode::Hard,
+            eyes: EyesCaptured::None,
+            ..CaptureSpec::default()
+        };
+        let typical = CaptureSpec {
+            eyes: EyesCaptured::None,
+            ..CaptureSpec::default()
+        };
+        let count = |spec: &CaptureSpec| -> usize {
+            (0..10)
+                .map(|id| {
+                    let c = pop.capture(&pop.person(id), 1, spec);
+                    c.fingers.iter().map(|f| f.minutiae.len()).sum::<usize>()
+                })
+                .sum()
+        };
+        // Same quality draw, but a dozen or more spurious minutiae per hard finger.
+        assert!(count(&hard) > count(&typical) + 500);
+        let p = pop.person(3);
+        assert_eq!(
+            pop.capture(&p, 2, &hard).quality,
+            pop.capture(&p, 2, &typical).quality
+        );
     }
 
     #[test]

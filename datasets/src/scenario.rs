@@ -21,6 +21,9 @@ use crate::seed::{stream, Domain};
 pub struct HardCaseRates {
     /// Poor-quality capture (default 0.05).
     pub poor_quality: f64,
+    /// Hard capture ([`QualityMode::Hard`], as hard to match as the hardest real FVC2002
+    /// database) when the capture is not poor (default 0: opt in, e.g. the dedup bench).
+    pub hard_capture: f64,
     /// Only four usable fingers (default 0.03).
     pub four_fingers: f64,
     /// One eye missing (default 0.03).
@@ -36,6 +39,7 @@ impl Default for HardCaseRates {
     fn default() -> Self {
         Self {
             poor_quality: 0.05,
+            hard_capture: 0.0,
             four_fingers: 0.03,
             one_eye: 0.03,
             twin: 0.01,
@@ -49,6 +53,7 @@ impl HardCaseRates {
     pub fn none() -> Self {
         Self {
             poor_quality: 0.0,
+            hard_capture: 0.0,
             four_fingers: 0.0,
             one_eye: 0.0,
             twin: 0.0,
@@ -86,6 +91,8 @@ pub struct ProbeTruth {
     pub twin_of: Option<u64>,
     /// Poor-quality capture.
     pub poor_quality: bool,
+    /// Hard capture ([`HardCaseRates::hard_capture`]).
+    pub hard_capture: bool,
     /// Only four usable fingers.
     pub four_fingers: bool,
     /// One eye missing.
@@ -148,9 +155,14 @@ impl<'a, I: IrisSource> Scenario<'a, I> {
         let one_eye = draw(plan.hard.one_eye);
         let alias = returning && draw(plan.hard.alias);
         let twin = !returning && plan.gallery_size > 0 && draw(plan.hard.twin);
+        // Drawn only when enabled, so plans without hard captures keep their probe streams.
+        let hard_capture =
+            !poor_quality && plan.hard.hard_capture > 0.0 && draw(plan.hard.hard_capture);
         let spec = CaptureSpec {
             quality: if poor_quality {
                 QualityMode::Poor
+            } else if hard_capture {
+                QualityMode::Hard
             } else {
                 QualityMode::Typical
             },
@@ -182,6 +194,7 @@ impl<'a, I: IrisSource> Scenario<'a, I> {
             mate,
             twin_of,
             poor_quality,
+            hard_capture,
             four_fingers,
             one_eye,
             alias,
@@ -266,6 +279,7 @@ mod tests {
         let pop = Population::new(10);
         let hard = HardCaseRates {
             poor_quality: 0.5,
+            hard_capture: 0.5,
             four_fingers: 0.5,
             one_eye: 0.5,
             twin: 0.5,
@@ -275,6 +289,9 @@ mod tests {
         let truths: Vec<ProbeTruth> = (0..400).map(|j| s.probe(j).1).collect();
         let count = |f: fn(&ProbeTruth) -> bool| truths.iter().filter(|t| f(t)).count();
         assert!(count(|t| t.poor_quality) > 150);
+        // Half of the other half.
+        assert!((60..=140).contains(&count(|t| t.hard_capture)));
+        assert!(count(|t| t.hard_capture && t.poor_quality) == 0);
         assert!(count(|t| t.four_fingers) > 150);
         assert!(count(|t| t.twin_of.is_some()) > 80);
         assert!(count(|t| t.alias) > 30);
@@ -283,7 +300,12 @@ mod tests {
         let none = Scenario::new(&pop, plan(HardCaseRates::none()));
         assert!((0..100).all(|j| {
             let t = none.probe(j).1;
-            !(t.poor_quality || t.four_fingers || t.one_eye || t.alias || t.twin_of.is_some())
+            !(t.poor_quality
+                || t.hard_capture
+                || t.four_fingers
+                || t.one_eye
+                || t.alias
+                || t.twin_of.is_some())
         }));
     }
 

@@ -18,7 +18,8 @@ use rand::Rng;
 
 use crate::fingerprint::pattern::class_frequencies;
 use crate::fingerprint::{
-    capture, gauss, CaptureQuality, FingerMaster, ImpressionParams, MasterParams, PatternClass,
+    capture, gauss, CaptureDifficulty, CaptureQuality, FingerMaster, ImpressionParams,
+    MasterParams, PatternClass,
 };
 use crate::fvc::{FvcDatabase, FvcSample};
 use crate::seed::{stream, Domain};
@@ -43,6 +44,12 @@ pub struct FvcVariation {
     pub rotation: f32,
     /// Quality lost by impressions 7–8 (dry, wet or smudged fingers).
     pub poor_quality_drop: f32,
+    /// Probability that an impression is a hard capture, taken with
+    /// [`SyntheticFvc::hard_impression`] instead of [`SyntheticFvc::impression`].
+    pub hard_share: f64,
+    /// Fingers of each database, from the worst skin condition up, whose every impression
+    /// is a hard capture.
+    pub hard_fingers: u32,
 }
 
 impl Default for FvcVariation {
@@ -52,12 +59,14 @@ impl Default for FvcVariation {
             displacement: 1.6,
             rotation: 1.6,
             poor_quality_drop: 0.2,
+            hard_share: 0.0,
+            hard_fingers: 0,
         }
     }
 }
 
 /// Generator of FVC-style databases.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SyntheticFvc {
     /// Seed of every database.
     pub seed: u64,
@@ -65,6 +74,8 @@ pub struct SyntheticFvc {
     pub master: MasterParams,
     /// Impression parameters.
     pub impression: ImpressionParams,
+    /// Impression parameters of hard captures ([`FvcVariation::hard_share`]).
+    pub hard_impression: ImpressionParams,
     /// Variation between impressions and databases.
     pub variation: FvcVariation,
 }
@@ -82,11 +93,32 @@ fn pick_class(position: u8, rng: &mut impl Rng) -> PatternClass {
     PatternClass::Whorl
 }
 
+impl Default for SyntheticFvc {
+    fn default() -> Self {
+        Self {
+            seed: 0,
+            master: MasterParams::default(),
+            impression: ImpressionParams::default(),
+            hard_impression: ImpressionParams::hard(),
+            variation: FvcVariation::default(),
+        }
+    }
+}
+
 impl SyntheticFvc {
     /// A generator with default parameters.
     pub fn new(seed: u64) -> Self {
         Self {
             seed,
+            ..Self::default()
+        }
+    }
+
+    /// A generator whose impressions have the given difficulty.
+    pub fn with_difficulty(seed: u64, difficulty: CaptureDifficulty) -> Self {
+        Self {
+            seed,
+            impression: difficulty.params(),
             ..Self::default()
         }
     }
@@ -114,7 +146,16 @@ impl SyntheticFvc {
                     Domain::Capture,
                     &[FVC_TAG, u64::from(db), u64::from(f), u64::from(i)],
                 );
-                let mut params = self.impression.clone();
+                // Drawn only when enabled, so collections without hard captures keep their
+                // streams.
+                let worse = skins.iter().filter(|&&s| s < skins[f as usize]).count();
+                let hard = (worse as u32) < v.hard_fingers
+                    || (v.hard_share > 0.0 && rng.gen_bool(v.hard_share.min(1.0)));
+                let mut params = if hard {
+                    self.hard_impression.clone()
+                } else {
+                    self.impression.clone()
+                };
                 let mut q = CaptureQuality::typical(&mut rng).get() + offset;
                 match i {
                     3 | 4 => {
@@ -238,6 +279,32 @@ mod tests {
         }
         // Shuffled: not in stratum order.
         assert_ne!(skins, sorted);
+    }
+
+    #[test]
+    fn hard_fingers_change_only_the_worst_skin_finger() {
+        let routine = SyntheticFvc::new(22);
+        let mut hard = routine.clone();
+        hard.variation.hard_fingers = 1;
+        let (a, b) = (routine.database(0), hard.database(0));
+        let changed: std::collections::BTreeSet<u32> = a
+            .samples
+            .iter()
+            .zip(&b.samples)
+            .filter(|(x, y)| x.template != y.template)
+            .map(|(x, _)| x.finger)
+            .collect();
+        assert_eq!(changed.len(), 1, "{changed:?}");
+        let count = |db: &FvcDatabase, f: u32| -> usize {
+            db.samples
+                .iter()
+                .filter(|s| s.finger == f)
+                .map(|s| s.template.minutiae.len())
+                .sum()
+        };
+        let f = *changed.first().unwrap();
+        // Hard captures carry a dozen or more spurious minutiae each.
+        assert!(count(&b, f) > count(&a, f) + 40);
     }
 
     #[test]

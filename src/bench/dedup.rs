@@ -25,6 +25,9 @@ pub struct DedupPlan {
     pub probes: u64,
     /// Share of returning people among probes.
     pub duplicate_ratio: f64,
+    /// Share of probes taken as hard captures (`QualityMode::Hard`: genuine scores like the
+    /// hardest real FVC2002 database), among those that are not poor captures.
+    pub hard_share: f64,
     /// Population seed.
     pub seed: u64,
     /// People used to learn the calibration.
@@ -121,6 +124,12 @@ pub struct DedupReport {
     pub rejected: u64,
     pub mated_probes: u64,
     pub non_mated_probes: u64,
+    /// Share of hard captures asked for, and the mated probes that were hard captures, with
+    /// their first-stage hit rate and FNIR.
+    pub hard_share: f64,
+    pub hard_mated_probes: u64,
+    pub hard_hit_rate: f64,
+    pub hard_fnir: f64,
     pub cold_start_s: f64,
     pub import_persons_per_s: f64,
     /// Import rate per CPU-second of all the process's threads (per core).
@@ -234,7 +243,10 @@ pub fn run(plan: &DedupPlan) -> anyhow::Result<DedupReport> {
             gallery_size: plan.persons,
             probes: plan.probes,
             duplicate_ratio: plan.duplicate_ratio,
-            hard: HardCaseRates::default(),
+            hard: HardCaseRates {
+                hard_capture: plan.hard_share,
+                ..HardCaseRates::default()
+            },
         },
     );
     let with_iris = !plan.no_iris;
@@ -331,6 +343,7 @@ pub fn run(plan: &DedupPlan) -> anyhow::Result<DedupReport> {
     let mut latencies = Vec::with_capacity(results.len());
     let (mut mated, mut non_mated, mut missed, mut false_dup, mut rejected, mut hits) =
         (0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
+    let (mut hard_mated, mut hard_hits, mut hard_missed) = (0u64, 0u64, 0u64);
     let mut penetration_sum = 0.0;
     let mut searched = 0u64;
     let mut enrolled = Vec::new();
@@ -350,8 +363,10 @@ pub fn run(plan: &DedupPlan) -> anyhow::Result<DedupReport> {
         match truth.mate {
             Some(m) => {
                 mated += 1;
+                hard_mated += u64::from(truth.hard_capture);
                 if let Some(rank) = d.outcome.shortlist.iter().position(|&k| k == m) {
                     hits += 1;
+                    hard_hits += u64::from(truth.hard_capture);
                     for (h, &k) in hits_at.iter_mut().zip(&ks) {
                         if rank < k {
                             *h += 1;
@@ -364,6 +379,7 @@ pub fn run(plan: &DedupPlan) -> anyhow::Result<DedupReport> {
                 };
                 if !found {
                     missed += 1;
+                    hard_missed += u64::from(truth.hard_capture);
                     missed_probes.push(*j);
                 }
             }
@@ -420,6 +436,10 @@ pub fn run(plan: &DedupPlan) -> anyhow::Result<DedupReport> {
         rejected,
         mated_probes: mated,
         non_mated_probes: non_mated,
+        hard_share: plan.hard_share,
+        hard_mated_probes: hard_mated,
+        hard_hit_rate: ratio(hard_hits, hard_mated),
+        hard_fnir: ratio(hard_missed, hard_mated),
         cold_start_s,
         import_persons_per_s: built.import_persons_per_s,
         import_persons_per_cpu_s: built.import_persons_per_cpu_s,
@@ -453,8 +473,14 @@ fn explain_miss(
 ) -> String {
     use tunggal_index::search::{scorer, Stage1Probe};
     let mut line = format!(
-        "missed duplicate: probe {} mate {:?} poor_quality {} four_fingers {} one_eye {} alias {}",
-        truth.probe, truth.mate, truth.poor_quality, truth.four_fingers, truth.one_eye, truth.alias
+        "missed duplicate: probe {} mate {:?} poor_quality {} hard_capture {} four_fingers {} one_eye {} alias {}",
+        truth.probe,
+        truth.mate,
+        truth.poor_quality,
+        truth.hard_capture,
+        truth.four_fingers,
+        truth.one_eye,
+        truth.alias
     );
     if let Some(d) = decision {
         let o = &d.outcome;

@@ -77,6 +77,11 @@ pub enum BenchCommand {
         /// Share of returning people among the probes.
         #[arg(long, default_value_t = 0.3)]
         duplicate_ratio: f64,
+        /// Share of probes taken as hard captures (small contact, strong distortion, many
+        /// spurious minutiae: genuine scores like the hardest real FVC2002 database), among
+        /// those that are not poor captures; 0 for routine captures only.
+        #[arg(long, default_value_t = 0.2)]
+        hard_share: f64,
         /// Population seed.
         #[arg(long, default_value_t = 1)]
         seed: u64,
@@ -198,6 +203,7 @@ impl BenchCommand {
                 persons,
                 probes,
                 duplicate_ratio,
+                hard_share,
                 seed,
                 calibration_persons,
                 no_iris,
@@ -216,6 +222,10 @@ impl BenchCommand {
                 anyhow::ensure!(
                     rate.is_none_or(|r| r.is_finite() && r > 0.0),
                     "--rate must be a positive number of probes per second"
+                );
+                anyhow::ensure!(
+                    (0.0..=1.0).contains(&hard_share),
+                    "--hard-share must lie between 0 and 1"
                 );
                 let mut descriptor = if descriptor_v1 {
                     tunggal_index::gallery::DescriptorParams::version1()
@@ -238,6 +248,7 @@ impl BenchCommand {
                     persons,
                     probes,
                     duplicate_ratio,
+                    hard_share,
                     seed,
                     calibration_persons,
                     no_iris,

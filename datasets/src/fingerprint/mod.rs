@@ -1,11 +1,13 @@
 //! Synthetic fingerprints: pattern classes, orientation fields, master minutiae sets and
 //! impressions.
 
+pub mod difficulty;
 pub mod impression;
 pub mod master;
 pub mod orientation;
 pub mod pattern;
 
+pub use difficulty::CaptureDifficulty;
 pub use impression::{capture, CaptureQuality, ImpressionParams, Span};
 pub use master::{FingerMaster, MasterMinutia, MasterParams};
 pub use orientation::OrientationField;
