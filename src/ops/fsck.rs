@@ -3,8 +3,8 @@
 //!
 //! The check covers the gallery (manifest, segments, bitmaps, every checkpointed live
 //! record and its blob, every write-ahead log frame and commit slot), the state store
-//! (`state.sqlite3`, `PRAGMA integrity_check`; registry and idempotency answers), the
-//! JSON-lines journals (cases, callback outbox, keys, audit), and the registry against the
+//! (`state.sqlite3`, `PRAGMA integrity_check`; registry, idempotency answers, callback
+//! outbox), the JSON-lines journals (cases, keys, audit), and the registry against the
 //! gallery: every person the registry acknowledged as enrolled must be in the gallery.
 //!
 //! A salvage copies the directory, cuts the copy's log at its first damaged frame (the cut
@@ -26,9 +26,8 @@ use crate::engine::GALLERY_DIR;
 use crate::service::journal::{self, JournalCheck};
 
 /// Journals of a data directory, by file name.
-pub const JOURNALS: [&str; 4] = [
+pub const JOURNALS: [&str; 3] = [
     "cases.jsonl",
-    crate::engine::outbox::OUTBOX_NAME,
     crate::service::keys::KEYS_FILE,
     crate::service::audit::AUDIT_FILE,
 ];

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::params;
 
 use super::{StateError, StateStore};
+use crate::engine::outbox::{self, OUTBOX_NAME};
 use crate::engine::registry::{legacy, REGISTRY_FILE};
 use crate::service::idempotency::{Answer, IDEMPOTENCY_FILE};
 use crate::service::journal::{self, Journal};
@@ -59,7 +60,7 @@ pub enum MigrateError {
 }
 
 /// Journals the state store has taken over, by file name.
-pub const MIGRATED_JOURNALS: [&str; 2] = [REGISTRY_FILE, IDEMPOTENCY_FILE];
+pub const MIGRATED_JOURNALS: [&str; 3] = [REGISTRY_FILE, IDEMPOTENCY_FILE, OUTBOX_NAME];
 
 /// Refuses to run on `data_dir` while a journal the store has taken over is still there.
 pub fn require_migrated(data_dir: &Path) -> Result<(), StateError> {
@@ -87,6 +88,19 @@ pub fn run(data_dir: &Path) -> Result<Vec<Moved>, MigrateError> {
     let path = data_dir.join(IDEMPOTENCY_FILE);
     if path.exists() {
         moved.push(answers(&store, &path)?);
+    }
+    let path = data_dir.join(OUTBOX_NAME);
+    if path.exists() {
+        let events: Vec<outbox::Event> = readable(&path)?;
+        let (records, inserted) =
+            store.transaction(|tx| outbox::migrate_journal(&store, tx, events))?;
+        let kept_as = put_aside(&path)?;
+        moved.push(Moved {
+            journal: OUTBOX_NAME,
+            records,
+            inserted,
+            kept_as,
+        });
     }
     Ok(moved)
 }

@@ -73,6 +73,14 @@ pub enum StateError {
         /// The data directory.
         dir: PathBuf,
     },
+    /// The database file could not be created.
+    #[error("state store {path}: {source}")]
+    Io {
+        /// The database file.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
     /// A journal of an older release could not be read.
     #[error(transparent)]
     Journal(#[from] crate::service::journal::JournalError),
@@ -93,6 +101,10 @@ impl StateError {
         match self {
             Self::Sqlite { source, .. } => is_full(source),
             Self::Journal(e) => e.is_storage_full(),
+            Self::Io { source, .. } => matches!(
+                source.kind(),
+                std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+            ),
             _ => false,
         }
     }
@@ -157,6 +169,10 @@ impl StateStore {
     /// Opens the database at `path` (see [`StateStore::open`]).
     pub fn open_file(path: &Path) -> Result<Self, StateError> {
         let path = path.to_path_buf();
+        create_private(&path).map_err(|source| StateError::Io {
+            path: path.clone(),
+            source,
+        })?;
         let err = |source: rusqlite::Error| classify(&path, source);
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
@@ -221,6 +237,22 @@ impl StateStore {
     /// Wraps a SQLite error of this store.
     pub fn error(&self, source: rusqlite::Error) -> StateError {
         classify(&self.path, source)
+    }
+}
+
+/// Creates the database file readable by its owner only (SQLite gives its `-wal` and `-shm`
+/// files the same mode); an existing file is left as it is.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
     }
 }
 

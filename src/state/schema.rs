@@ -48,6 +48,12 @@ const STEPS: &[&str] = &[
     CREATE INDEX persons_by_request ON persons (district, service_point, request_id);
     CREATE INDEX persons_by_nik ON persons (nik) WHERE in_gallery = 1;
     CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;",
+    // 3: the callback outbox; a row is deleted once its notice is delivered.
+    "CREATE TABLE callbacks (
+        id INTEGER PRIMARY KEY,
+        url TEXT NOT NULL,
+        body TEXT NOT NULL
+    );",
 ];
 
 /// The version this release writes.

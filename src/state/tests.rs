@@ -330,3 +330,74 @@ fn an_outcome_and_its_answer_commit_together() {
     assert!(matches!(e, StateError::Sqlite { .. }), "{e}");
     assert_eq!(registry.get(key2).unwrap().outcome, None);
 }
+
+#[test]
+fn migrate_keeps_pending_callbacks_and_their_ids() {
+    use crate::engine::callback::Notice;
+    use crate::engine::outbox::{Event, Outbox, OUTBOX_NAME};
+    let dir = tempfile::tempdir().unwrap();
+    let (journal, _) = Journal::<Event>::open(dir.path().join(OUTBOX_NAME)).unwrap();
+    for id in [3, 4] {
+        journal
+            .append(&Event::Queued {
+                id,
+                url: format!("https://example.test/{id}"),
+                body: serde_json::json!({ "n": id }),
+            })
+            .unwrap();
+    }
+    journal.append(&Event::Done { id: 3 }).unwrap();
+    drop(journal);
+    assert!(matches!(
+        Outbox::open(dir.path()).unwrap_err(),
+        StateError::NotMigrated { .. }
+    ));
+    let moved = migrate::run(dir.path()).unwrap();
+    assert_eq!((moved[0].records, moved[0].inserted), (3, 1));
+    let (outbox, pending) = Outbox::open(dir.path()).unwrap();
+    assert_eq!(
+        pending,
+        vec![(
+            4,
+            Notice {
+                url: "https://example.test/4".to_owned(),
+                body: serde_json::json!({ "n": 4 }),
+            }
+        )]
+    );
+    let next = outbox
+        .queue(&Notice {
+            url: "https://example.test/5".to_owned(),
+            body: serde_json::Value::Null,
+        })
+        .unwrap();
+    assert_eq!(next, 5);
+    outbox.done(4).unwrap();
+    outbox.done(next).unwrap();
+    drop(outbox);
+    assert!(Outbox::open(dir.path()).unwrap().1.is_empty());
+}
+
+#[test]
+fn the_database_file_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let store = StateStore::open(dir.path()).unwrap();
+    store
+        .transaction(|tx| {
+            tx.execute(
+                "INSERT INTO answers VALUES ('s', 'r', 'enrol', 'h', 200, '{}', 0)",
+                [],
+            )
+            .map_err(|e| store.error(e))?;
+            Ok(())
+        })
+        .unwrap();
+    for name in [STATE_FILE, "state.sqlite3-wal"] {
+        let mode = std::fs::metadata(dir.path().join(name))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{name}");
+    }
+}
