@@ -4,7 +4,7 @@
 //! The check covers the gallery (manifest, segments, bitmaps, every checkpointed live
 //! record and its blob, every write-ahead log frame and commit slot), the state store
 //! (`state.sqlite3`, `PRAGMA integrity_check`; registry, idempotency answers, callback
-//! outbox), the JSON-lines journals (cases, keys, audit), and the registry against the
+//! outbox, API keys), the JSON-lines journals (cases, audit), and the registry against the
 //! gallery: every person the registry acknowledged as enrolled must be in the gallery.
 //!
 //! A salvage copies the directory, cuts the copy's log at its first damaged frame (the cut
@@ -26,11 +26,7 @@ use crate::engine::GALLERY_DIR;
 use crate::service::journal::{self, JournalCheck};
 
 /// Journals of a data directory, by file name.
-pub const JOURNALS: [&str; 3] = [
-    "cases.jsonl",
-    crate::service::keys::KEYS_FILE,
-    crate::service::audit::AUDIT_FILE,
-];
+pub const JOURNALS: [&str; 2] = ["cases.jsonl", crate::service::audit::AUDIT_FILE];
 
 /// Errors of `fsck`.
 #[derive(Debug, thiserror::Error)]

@@ -714,7 +714,10 @@ pub async fn create_key(
     let (key, record) = tokio::task::spawn_blocking(move || keys.create(&spec))
         .await
         .map_err(|e| internal("key store failure", e))?
-        .map_err(|e| internal("key store failure", e))?;
+        .map_err(|e| match e {
+            super::keys::KeyError::State(e) => state_problem("key store failure", e),
+            e => internal("key store failure", e),
+        })?;
     tracing::info!(by = %who.key_id, key_id = %record.key_id, role = record.role.as_str(), "API key created");
     Ok((
         StatusCode::CREATED,

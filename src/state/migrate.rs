@@ -15,6 +15,7 @@ use crate::engine::outbox::{self, OUTBOX_NAME};
 use crate::engine::registry::{legacy, REGISTRY_FILE};
 use crate::service::idempotency::{Answer, IDEMPOTENCY_FILE};
 use crate::service::journal::{self, Journal};
+use crate::service::keys::{self, KeyRecord, KEYS_FILE};
 
 /// What a migration did with one journal.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,7 +61,7 @@ pub enum MigrateError {
 }
 
 /// Journals the state store has taken over, by file name.
-pub const MIGRATED_JOURNALS: [&str; 3] = [REGISTRY_FILE, IDEMPOTENCY_FILE, OUTBOX_NAME];
+pub const MIGRATED_JOURNALS: [&str; 4] = [REGISTRY_FILE, IDEMPOTENCY_FILE, OUTBOX_NAME, KEYS_FILE];
 
 /// Refuses to run on `data_dir` while a journal the store has taken over is still there.
 pub fn require_migrated(data_dir: &Path) -> Result<(), StateError> {
@@ -88,6 +89,24 @@ pub fn run(data_dir: &Path) -> Result<Vec<Moved>, MigrateError> {
     let path = data_dir.join(IDEMPOTENCY_FILE);
     if path.exists() {
         moved.push(answers(&store, &path)?);
+    }
+    let path = data_dir.join(KEYS_FILE);
+    if path.exists() {
+        let records: Vec<KeyRecord> = readable(&path)?;
+        let inserted = store.transaction(|tx| {
+            let mut n = 0;
+            for r in &records {
+                n += keys::insert_record(&store, tx, r)?;
+            }
+            Ok(n)
+        })?;
+        let kept_as = put_aside(&path)?;
+        moved.push(Moved {
+            journal: KEYS_FILE,
+            records: records.len(),
+            inserted,
+            kept_as,
+        });
     }
     let path = data_dir.join(OUTBOX_NAME);
     if path.exists() {

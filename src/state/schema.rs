@@ -54,6 +54,17 @@ const STEPS: &[&str] = &[
         url TEXT NOT NULL,
         body TEXT NOT NULL
     );",
+    // 4: API keys, by the SHA-256 of the whole key (the key itself is never stored).
+    "CREATE TABLE keys (
+        sha256 TEXT PRIMARY KEY,
+        key_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL,
+        district TEXT,
+        service_point TEXT,
+        created_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX keys_by_id ON keys (key_id);",
 ];
 
 /// The version this release writes.

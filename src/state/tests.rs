@@ -401,3 +401,38 @@ fn the_database_file_is_private() {
         assert_eq!(mode & 0o777, 0o600, "{name}");
     }
 }
+
+#[test]
+fn migrate_moves_the_key_hashes() {
+    use crate::service::keys::{KeyRecord, KeyStore, Role, KEYS_FILE};
+    use sha2::{Digest, Sha256};
+    let dir = tempfile::tempdir().unwrap();
+    let key = "tgl_0123456789ab_secretsecretsecretsecretsecretsecret";
+    let sha256: String = Sha256::digest(key.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let (journal, _) = Journal::<KeyRecord>::open(dir.path().join(KEYS_FILE)).unwrap();
+    journal
+        .append(&KeyRecord {
+            key_id: "0123456789ab".to_owned(),
+            name: "Loket".to_owned(),
+            role: Role::ServicePoint,
+            district: Some("317101".to_owned()),
+            service_point: Some("sp-1".to_owned()),
+            sha256,
+            created_at: 7,
+        })
+        .unwrap();
+    drop(journal);
+    assert!(KeyStore::open(dir.path()).is_err());
+    let moved = migrate::run(dir.path()).unwrap();
+    assert_eq!((moved[0].records, moved[0].inserted), (1, 1));
+    let keys = KeyStore::open(dir.path()).unwrap();
+    let who = keys.authenticate(key).unwrap().unwrap();
+    assert_eq!(
+        (who.role, who.service_point.as_deref()),
+        (Role::ServicePoint, Some("sp-1"))
+    );
+    assert!(keys.authenticate("tgl_other").unwrap().is_none());
+}
