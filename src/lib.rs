@@ -13,3 +13,4 @@ pub mod persons;
 pub mod plot;
 pub mod review;
 pub mod service;
+pub mod state;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use rand::{Rng, SeedableRng};
 use tunggal::cases::CaseStore;
-use tunggal::engine::registry::{reference_id, REGISTRY_FILE};
+use tunggal::engine::registry::{reference_id, Registry};
 use tunggal::engine::{EngineOptions, GalleryEngine, OpenError};
 use tunggal::loadgen::requests::{BodyBuilder, Planned, RequestPlanner};
 use tunggal::ops::fsck;
@@ -94,7 +94,7 @@ fn a_damaged_log_byte_is_refused_named_and_salvaged_into_a_copy() {
     let data = imported(tmp.path());
     let wal = wal_of(&data);
     let len = fs::metadata(&wal).unwrap().len();
-    let registry_before = fs::read(data.join(REGISTRY_FILE)).unwrap();
+    let registry_before = Registry::read_entries(&data).unwrap();
 
     // One byte in the middle of the log: corruption with valid entries behind it.
     let at = 4096 + (len - 4096) / 2;
@@ -109,7 +109,7 @@ fn a_damaged_log_byte_is_refused_named_and_salvaged_into_a_copy() {
     assert!(msg.contains("tunggal fsck --data-dir"), "{msg}");
     // Nothing was cut or rewritten.
     assert_eq!(fs::read(&wal).unwrap(), wal_damaged);
-    assert_eq!(fs::read(data.join(REGISTRY_FILE)).unwrap(), registry_before);
+    assert_eq!(Registry::read_entries(&data).unwrap(), registry_before);
 
     let report = fsck::check(&data).unwrap();
     assert!(!report.clean);
@@ -144,7 +144,7 @@ fn a_log_cut_short_is_refused_and_the_registry_is_not_changed() {
     let data = imported(tmp.path());
     let wal = wal_of(&data);
     let len = fs::metadata(&wal).unwrap().len();
-    let registry_before = fs::read(data.join(REGISTRY_FILE)).unwrap();
+    let registry_before = Registry::read_entries(&data).unwrap();
     fs::OpenOptions::new()
         .write(true)
         .open(&wal)
@@ -164,7 +164,7 @@ fn a_log_cut_short_is_refused_and_the_registry_is_not_changed() {
         "{err}"
     );
     assert!(err.to_string().contains("tunggal fsck"), "{err}");
-    assert_eq!(fs::read(data.join(REGISTRY_FILE)).unwrap(), registry_before);
+    assert_eq!(Registry::read_entries(&data).unwrap(), registry_before);
     assert_eq!(fs::metadata(&wal).unwrap().len(), len - 7);
     let report = fsck::check(&data).unwrap();
     assert!(!report.clean);

@@ -55,6 +55,9 @@ enum Command {
     /// Check every file of a data directory without changing it (server stopped); with
     /// `--salvage OUT`, write a repaired copy.
     Fsck(offline::FsckArgs),
+    /// Move the journals of an older release into the state store `state.sqlite3` (server
+    /// stopped; the journals are kept aside, never deleted).
+    Migrate(offline::MigrateArgs),
 }
 
 impl Cli {
@@ -74,6 +77,7 @@ impl Cli {
             Command::Import(args) => args.run(),
             Command::DedupGallery(args) => args.run(),
             Command::Fsck(args) => args.run(),
+            Command::Migrate(args) => args.run(),
         }
     }
 }

@@ -222,7 +222,7 @@ impl FsckArgs {
         if let Some(v) = &report.log_verdict {
             println!("  the server refuses to open this log: {v}");
         }
-        for line in &report.journals {
+        for line in report.state.iter().chain(&report.journals) {
             println!("{line}");
         }
         for p in &report.persons {
@@ -260,5 +260,48 @@ impl FsckArgs {
         } else {
             anyhow::bail!("fsck: damage found in {} (see above)", dir.display())
         }
+    }
+}
+
+/// `tunggal migrate`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    data: DataDirArgs,
+}
+
+impl MigrateArgs {
+    /// Moves the journals of an older release into `state.sqlite3`, keeping them aside.
+    pub fn run(self) -> anyhow::Result<()> {
+        let flags = Overrides {
+            data_dir: self.data.data_dir.clone(),
+            ..Overrides::default()
+        };
+        let config = ServiceConfig::load(self.data.config.as_deref(), &env_var, &flags)?;
+        let dir = config.data_dir;
+        let moved = crate::state::migrate::run(&dir).with_context(|| {
+            format!(
+                "migrating {} (is `tunggal serve` still running on it?)",
+                dir.display()
+            )
+        })?;
+        println!(
+            "state store {} at schema version {}",
+            dir.join(crate::state::STATE_FILE).display(),
+            crate::state::schema::VERSION
+        );
+        if moved.is_empty() {
+            println!("nothing to migrate");
+        }
+        for m in moved {
+            println!(
+                "{}: {} records, {} new in the store; kept aside as {}",
+                m.journal,
+                m.records,
+                m.inserted,
+                m.kept_as.display()
+            );
+        }
+        Ok(())
     }
 }

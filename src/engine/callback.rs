@@ -26,7 +26,6 @@ use tokio::sync::mpsc;
 use tokio_rustls::TlsConnector;
 
 use super::outbox::Outbox;
-use crate::service::journal::JournalError;
 
 /// Attempts per notice and start.
 pub const ATTEMPTS: u32 = 5;
@@ -44,7 +43,7 @@ pub const SYSTEM_CA_BUNDLES: [&str; 3] = [
 pub enum CallbackError {
     /// The outbox could not be opened.
     #[error("callback outbox: {0}")]
-    Outbox(#[from] JournalError),
+    Outbox(#[from] crate::state::StateError),
     /// The extra CA file could not be read.
     #[error("callback CA file {path}: {detail}")]
     CaFile {

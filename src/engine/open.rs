@@ -13,7 +13,7 @@ use super::locks::NikLocks;
 use super::registry::{reference_id, Outcome, Registry, Resolution};
 use super::{calibrate, stats, EngineOptions, GalleryEngine, Recovery, GALLERY_DIR};
 use crate::cases::CaseStore;
-use crate::service::journal::JournalError;
+use crate::state::StateError;
 
 /// Why the engine could not be opened.
 #[derive(Debug, Error)]
@@ -23,7 +23,7 @@ pub enum OpenError {
     Gallery(#[from] GalleryError),
     /// The registry failed to open.
     #[error("registry: {0}")]
-    Registry(#[from] JournalError),
+    Registry(#[from] StateError),
     /// The calibration could not be learned.
     #[error("calibration: {0}")]
     Calibration(String),

@@ -1,23 +1,24 @@
-//! The callback outbox: every verdict notice is journalled (`callbacks.jsonl` in the data
-//! directory, CRC-checked lines, fsynced) before it is handed to the posting task, and marked
-//! done once delivered. Notices still pending when the server stops (or that ran out of
+//! The callback outbox: every verdict notice is stored (a row of the state store's
+//! `callbacks` table, committed durably) before it is handed to the posting task, and its row
+//! is deleted once delivered. Notices still pending when the server stops (or that ran out of
 //! attempts) are replayed when it starts again.
 
-use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
+use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
 use super::callback::Notice;
-use crate::service::journal::{Journal, JournalError};
+use crate::state::{StateError, StateStore};
 
-/// File name of the outbox in the data directory.
+/// File name of the outbox journal of older releases (`tunggal migrate` moves it).
 pub const OUTBOX_NAME: &str = "callbacks.jsonl";
 
+/// An event of the outbox journal of older releases.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
-enum Event {
+pub(crate) enum Event {
     Queued {
         id: u64,
         url: String,
@@ -28,55 +29,139 @@ enum Event {
     },
 }
 
-/// The journal of pending notices.
+/// The pending notices.
 #[derive(Debug)]
 pub struct Outbox {
-    journal: Journal<Event>,
-    next: AtomicU64,
+    store: Arc<StateStore>,
 }
 
 impl Outbox {
-    /// Opens (or creates) the outbox in `dir`; returns it with the notices still pending, in
-    /// the order they were queued.
-    pub fn open(dir: &Path) -> Result<(Self, Vec<(u64, Notice)>), JournalError> {
-        let (journal, events) = Journal::<Event>::open(dir.join(OUTBOX_NAME))?;
-        let mut pending = BTreeMap::new();
-        let mut next = 0;
-        for e in events {
-            match e {
-                Event::Queued { id, url, body } => {
-                    next = next.max(id + 1);
-                    pending.insert(id, Notice { url, body });
-                }
-                Event::Done { id } => {
-                    pending.remove(&id);
-                }
+    /// Opens the outbox of the data directory `dir`; returns it with the notices still
+    /// pending, in the order they were queued.
+    pub fn open(dir: &Path) -> Result<(Self, Vec<(u64, Notice)>), StateError> {
+        crate::state::migrate::require_migrated(dir)?;
+        let outbox = Self {
+            store: StateStore::shared(dir)?,
+        };
+        let pending = outbox.pending()?;
+        Ok((outbox, pending))
+    }
+
+    fn pending(&self) -> Result<Vec<(u64, Notice)>, StateError> {
+        let store = &self.store;
+        store.read(|conn| {
+            let mut stmt = conn
+                .prepare("SELECT id, url, body FROM callbacks ORDER BY id")
+                .map_err(|e| store.error(e))?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                })
+                .map_err(|e| store.error(e))?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (id, url, body) = row.map_err(|e| store.error(e))?;
+                let body = serde_json::from_str(&body)?;
+                out.push((id as u64, Notice { url, body }));
+            }
+            Ok(out)
+        })
+    }
+
+    /// Stores a notice durably; returns its id.
+    pub fn queue(&self, n: &Notice) -> Result<u64, StateError> {
+        let store = &self.store;
+        store.transaction(|tx| {
+            let id = next_id(store, tx)?;
+            insert(store, tx, id, &n.url, &n.body)?;
+            Ok(id)
+        })
+    }
+
+    /// Marks a notice delivered (its row is deleted).
+    pub fn done(&self, id: u64) -> Result<(), StateError> {
+        let store = &self.store;
+        store.transaction(|tx| {
+            tx.execute("DELETE FROM callbacks WHERE id = ?1", [id as i64])
+                .map_err(|e| store.error(e))?;
+            Ok(())
+        })
+    }
+}
+
+fn next_id(store: &StateStore, conn: &rusqlite::Connection) -> Result<u64, StateError> {
+    let next: i64 = conn
+        .query_row(
+            "SELECT value FROM counters WHERE name = 'next_callback'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(|e| store.error(e))?
+        .unwrap_or(0);
+    raise_next_id(store, conn, next as u64 + 1)?;
+    Ok(next as u64)
+}
+
+fn raise_next_id(
+    store: &StateStore,
+    conn: &rusqlite::Connection,
+    next: u64,
+) -> Result<(), StateError> {
+    conn.execute(
+        "INSERT INTO counters (name, value) VALUES ('next_callback', ?1) \
+         ON CONFLICT (name) DO UPDATE SET value = max(value, excluded.value)",
+        [next as i64],
+    )
+    .map_err(|e| store.error(e))?;
+    Ok(())
+}
+
+fn insert(
+    store: &StateStore,
+    conn: &rusqlite::Connection,
+    id: u64,
+    url: &str,
+    body: &serde_json::Value,
+) -> Result<usize, StateError> {
+    conn.execute(
+        "INSERT OR IGNORE INTO callbacks (id, url, body) VALUES (?1, ?2, ?3)",
+        params![id as i64, url, serde_json::to_string(body)?],
+    )
+    .map_err(|e| store.error(e))
+}
+
+/// Replays the outbox journal of an older release into `tx`: its pending notices keep their
+/// ids and later ids follow the highest it gave out. Returns (records, rows inserted).
+pub(crate) fn migrate_journal(
+    store: &StateStore,
+    tx: &rusqlite::Transaction<'_>,
+    events: Vec<Event>,
+) -> Result<(usize, usize), StateError> {
+    let records = events.len();
+    let mut pending = std::collections::BTreeMap::new();
+    let mut next = 0;
+    for e in events {
+        match e {
+            Event::Queued { id, url, body } => {
+                next = next.max(id + 1);
+                pending.insert(id, (url, body));
+            }
+            Event::Done { id } => {
+                pending.remove(&id);
             }
         }
-        Ok((
-            Self {
-                journal,
-                next: AtomicU64::new(next),
-            },
-            pending.into_iter().collect(),
-        ))
     }
-
-    /// Journals a notice durably; returns its id.
-    pub fn queue(&self, n: &Notice) -> Result<u64, JournalError> {
-        let id = self.next.fetch_add(1, Ordering::Relaxed);
-        self.journal.append(&Event::Queued {
-            id,
-            url: n.url.clone(),
-            body: n.body.clone(),
-        })?;
-        Ok(id)
+    let mut inserted = 0;
+    for (id, (url, body)) in &pending {
+        inserted += insert(store, tx, *id, url, body)?;
     }
-
-    /// Marks a notice delivered.
-    pub fn done(&self, id: u64) -> Result<(), JournalError> {
-        self.journal.append(&Event::Done { id })
-    }
+    raise_next_id(store, tx, next)?;
+    Ok((records, inserted))
 }
 
 #[cfg(test)]

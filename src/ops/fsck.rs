@@ -2,10 +2,10 @@
 //! anything, and with `--salvage OUT` a repaired copy written elsewhere.
 //!
 //! The check covers the gallery (manifest, segments, bitmaps, every checkpointed live
-//! record and its blob, every write-ahead log frame and commit slot), the JSON-lines
-//! journals (registry, cases, idempotency answers, callback outbox, keys, audit), and the
-//! registry against the gallery: every person the registry acknowledged as enrolled must
-//! be in the gallery.
+//! record and its blob, every write-ahead log frame and commit slot), the state store
+//! (`state.sqlite3`, `PRAGMA integrity_check`; registry, idempotency answers, callback
+//! outbox, API keys), the JSON-lines journals (cases, audit), and the registry against the
+//! gallery: every person the registry acknowledged as enrolled must be in the gallery.
 //!
 //! A salvage copies the directory, cuts the copy's log at its first damaged frame (the cut
 //! bytes kept beside it), removes damaged checkpointed records from the copy's gallery, and
@@ -21,19 +21,12 @@ use serde::Serialize;
 use tunggal_index::gallery::{Gallery, GalleryConfig};
 use tunggal_index::storage::{self, StoreCheck};
 
-use crate::engine::registry::{reference_id, Entry, Registry, REGISTRY_FILE};
+use crate::engine::registry::{reference_id, Entry, Registry};
 use crate::engine::GALLERY_DIR;
 use crate::service::journal::{self, JournalCheck};
 
 /// Journals of a data directory, by file name.
-pub const JOURNALS: [&str; 6] = [
-    REGISTRY_FILE,
-    "cases.jsonl",
-    crate::service::idempotency::IDEMPOTENCY_FILE,
-    crate::engine::outbox::OUTBOX_NAME,
-    crate::service::keys::KEYS_FILE,
-    crate::service::audit::AUDIT_FILE,
-];
+pub const JOURNALS: [&str; 2] = ["cases.jsonl", crate::service::audit::AUDIT_FILE];
 
 /// Errors of `fsck`.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +37,9 @@ pub enum FsckError {
     /// A journal could not be read.
     #[error("journal: {0}")]
     Journal(#[from] journal::JournalError),
+    /// The state store could not be read.
+    #[error("state store: {0}")]
+    State(#[from] crate::state::StateError),
     /// The salvage copy could not be written.
     #[error("{path}: {source}")]
     Io {
@@ -94,6 +90,8 @@ pub struct FsckReport {
     pub log_verdict: Option<String>,
     /// Persons the registry acknowledged whose gallery record is missing or damaged.
     pub persons: Vec<PersonDamage>,
+    /// The state store: one line, then one per problem `integrity_check` found.
+    pub state: Vec<String>,
     /// One line per journal.
     pub journals: Vec<String>,
 }
@@ -110,6 +108,8 @@ pub fn check(data_dir: &Path) -> Result<FsckReport, FsckError> {
         clean &= c.is_clean();
         journals.push(describe_journal(name, &c));
     }
+    let (state_clean, state) = describe_state(data_dir);
+    clean &= state_clean;
     let entries = read_registry(data_dir)?;
     let persons = person_damage(&entries, &store);
     clean &= persons.is_empty();
@@ -128,12 +128,38 @@ pub fn check(data_dir: &Path) -> Result<FsckReport, FsckError> {
         logs: store.logs.iter().map(describe_log).collect(),
         log_verdict: store.log_error.clone(),
         persons,
+        state,
         journals,
     })
 }
 
+/// Checks `state.sqlite3` and looks for journals of an older release not yet migrated.
+fn describe_state(data_dir: &Path) -> (bool, Vec<String>) {
+    let c = crate::state::check(data_dir);
+    let name = crate::state::STATE_FILE;
+    let mut lines = vec![match (c.exists, c.problems.is_empty()) {
+        (false, _) => format!("{name}: absent (created at the next start)"),
+        (true, true) => format!("{name}: schema version {}, integrity ok", c.version),
+        (true, false) => format!(
+            "{name}: DAMAGED, {} problems (the service refuses to open it)",
+            c.problems.len()
+        ),
+    }];
+    lines.extend(c.problems.iter().map(|p| format!("  {p}")));
+    let mut clean = c.problems.is_empty();
+    for journal in crate::state::migrate::MIGRATED_JOURNALS {
+        if data_dir.join(journal).exists() {
+            clean = false;
+            lines.push(format!(
+                "{journal}: from an older release, not migrated (run `tunggal migrate`)"
+            ));
+        }
+    }
+    (clean, lines)
+}
+
 fn read_registry(data_dir: &Path) -> Result<Vec<Entry>, FsckError> {
-    Ok(Registry::read_entries(&data_dir.join(REGISTRY_FILE))?)
+    Ok(Registry::read_entries(data_dir)?)
 }
 
 fn person_damage(entries: &[Entry], store: &StoreCheck) -> Vec<PersonDamage> {

@@ -112,6 +112,18 @@ pub trait EnrolmentEngine: Evidence + CaseOutcomeSink + Send + Sync + 'static {
     /// Deduplicates `record` against everyone enrolled and enrols it when single.
     fn enrol(&self, record: &EnrolmentRecord) -> Result<Verdict, EngineError>;
 
+    /// As [`EnrolmentEngine::enrol`], and also keeps `answer` (every field but its body,
+    /// which is the wire form of the verdict) when the engine can store it in the same
+    /// transaction as the outcome; returns whether it did. By default it does not, and the
+    /// caller keeps the answer itself.
+    fn enrol_answered(
+        &self,
+        record: &EnrolmentRecord,
+        _answer: super::idempotency::Answer,
+    ) -> Result<(Verdict, bool), EngineError> {
+        Ok((self.enrol(record)?, false))
+    }
+
     /// 1:N search: up to `max_candidates` persons matching `probe`, best first.
     fn identify(&self, probe: &Probe, max_candidates: usize)
         -> Result<Vec<Candidate>, EngineError>;

@@ -25,7 +25,7 @@ use super::record::Origin;
 use super::server::AppState;
 use super::validate;
 
-/// Header set on an answer replayed from the idempotency journal.
+/// Header set on an answer replayed from the idempotency store.
 pub const REPLAY_HEADER: &str = "idempotent-replay";
 
 fn internal(what: &str, e: impl std::fmt::Display) -> Problem {
@@ -35,6 +35,18 @@ fn internal(what: &str, e: impl std::fmt::Display) -> Problem {
 
 /// A journal failure: `insufficient_storage` when the disk is full, else internal.
 fn journal_problem(what: &str, e: super::journal::JournalError) -> Problem {
+    if e.is_storage_full() {
+        tracing::warn!(error = %e, "{what}: disk full");
+        return Problem::new(
+            Reason::InsufficientStorage,
+            "the data directory is full; nothing was stored, retry later",
+        )
+        .retry_after(60);
+    }
+    internal(what, e)
+}
+
+fn state_problem(what: &str, e: crate::state::StateError) -> Problem {
     if e.is_storage_full() {
         tracing::warn!(error = %e, "{what}: disk full");
         return Problem::new(
@@ -93,10 +105,29 @@ async fn run_idempotent<F>(
 where
     F: FnOnce() -> Result<Value, EngineError> + Send + 'static,
 {
+    run_idempotent_kept(app, scope, operation, request_id, request_sha256, |_| {
+        job().map(|body| (body, false))
+    })
+    .await
+}
+
+/// As [`run_idempotent`] for a job that is handed the answer to keep (without its body) and
+/// may keep it itself, in its own transaction: it returns the body and whether it did.
+async fn run_idempotent_kept<F>(
+    app: &AppState,
+    scope: &str,
+    operation: &str,
+    request_id: &str,
+    request_sha256: &str,
+    job: F,
+) -> Result<(Answer, bool), Problem>
+where
+    F: FnOnce(Answer) -> Result<(Value, bool), EngineError> + Send + 'static,
+{
     let claim = app
         .idempotency
         .claim(scope, request_id, operation, request_sha256)
-        .map_err(|e| journal_problem("idempotency journal failure", e))?;
+        .map_err(|e| state_problem("idempotency store failure", e))?;
     let pending = match claim {
         Claim::Done(answer) => return Ok((answer, false)),
         Claim::Conflict => {
@@ -118,11 +149,18 @@ where
     let ticket = app.queue.admit()?;
     let task = tokio::spawn(async move {
         let _ticket = ticket;
-        let body = run_blocking(job).await?.map_err(engine_problem)?;
+        let template = pending.answer(200, Value::Null);
+        let (body, kept) = run_blocking(move || job(template))
+            .await?
+            .map_err(engine_problem)?;
+        if kept {
+            let answer = pending.answer(200, body);
+            return Ok(pending.kept(answer));
+        }
         tokio::task::spawn_blocking(move || pending.complete(200, body))
             .await
-            .map_err(|e| internal("idempotency journal failure", e))?
-            .map_err(|e| journal_problem("idempotency journal failure", e))
+            .map_err(|e| internal("idempotency store failure", e))?
+            .map_err(|e| state_problem("idempotency store failure", e))
     });
     let answer = task
         .await
@@ -283,6 +321,7 @@ pub async fn metrics(State(app): State<AppState>) -> Response {
     text.push_str(&super::metrics::render_cases(app.cases.counts(now_secs())));
     text.push_str(&super::metrics::render_engine(app.engine.stats()));
     text.push_str(&super::metrics::render_connections(app.connections.stats()));
+    text.push_str(&crate::state::syncs::render());
     (
         [(
             header::CONTENT_TYPE,
@@ -330,8 +369,11 @@ pub async fn enrol(
         let scope = format!("{}/{}", origin.district, origin.service_point);
         let engine = app.engine.clone();
         let rid = request_id.clone();
-        let job = move || to_json(&enrolment_body(&rid, engine.enrol(&record)?));
-        run_idempotent(&app, &scope, "enrol", &request_id, &request_sha256, job)
+        let job = move |answer| {
+            let (verdict, kept) = engine.enrol_answered(&record, answer)?;
+            Ok((to_json(&enrolment_body(&rid, verdict))?, kept))
+        };
+        run_idempotent_kept(&app, &scope, "enrol", &request_id, &request_sha256, job)
             .await
             .map(|(answer, fresh)| {
                 if fresh {
@@ -672,7 +714,10 @@ pub async fn create_key(
     let (key, record) = tokio::task::spawn_blocking(move || keys.create(&spec))
         .await
         .map_err(|e| internal("key store failure", e))?
-        .map_err(|e| internal("key store failure", e))?;
+        .map_err(|e| match e {
+            super::keys::KeyError::State(e) => state_problem("key store failure", e),
+            e => internal("key store failure", e),
+        })?;
     tracing::info!(by = %who.key_id, key_id = %record.key_id, role = record.role.as_str(), "API key created");
     Ok((
         StatusCode::CREATED,

@@ -8,15 +8,17 @@
 //! validation failures and transient engine errors are not, so a corrected or later retry
 //! runs. While a request runs, a retry gets `request_in_progress`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
-use super::journal::{Journal, JournalError};
+use crate::state::{StateError, StateStore};
 
-/// File name of the idempotency journal in the data directory.
+/// File name of the idempotency journal of older releases (now the `answers` table of the
+/// state store; `tunggal migrate` moves it).
 pub const IDEMPOTENCY_FILE: &str = "idempotency.jsonl";
 
 /// A kept answer.
@@ -38,12 +40,6 @@ pub struct Answer {
 
 type Key = (String, String);
 
-#[derive(Debug, Default)]
-struct State {
-    done: HashMap<Key, Answer>,
-    running: HashSet<Key>,
-}
-
 /// The outcome of claiming a `request_id`.
 #[derive(Debug)]
 pub enum Claim {
@@ -57,49 +53,50 @@ pub enum Claim {
     InProgress,
 }
 
-/// The idempotency records of one data directory.
+/// The idempotency records of one data directory: kept answers in the state store's
+/// `answers` table (kept for the life of the data directory), running claims in memory.
 #[derive(Debug)]
 pub struct Idempotency {
-    journal: Journal<Answer>,
-    state: Mutex<State>,
+    store: Arc<StateStore>,
+    running: Mutex<HashSet<Key>>,
 }
 
 impl Idempotency {
-    /// Opens the journal in `data_dir` and loads its answers.
-    pub fn open(data_dir: &Path) -> Result<Self, JournalError> {
-        let (journal, answers) = Journal::open(data_dir.join(IDEMPOTENCY_FILE))?;
-        let done = answers
-            .into_iter()
-            .map(|a: Answer| ((a.scope.clone(), a.request_id.clone()), a))
-            .collect();
-        Ok(Self {
-            journal,
-            state: Mutex::new(State {
-                done,
-                running: HashSet::new(),
-            }),
-        })
+    /// Opens the state store of `data_dir` (refusing a data directory whose
+    /// `idempotency.jsonl` has not been migrated).
+    pub fn open(data_dir: &Path) -> Result<Self, StateError> {
+        crate::state::migrate::require_migrated(data_dir)?;
+        Ok(Self::new(StateStore::shared(data_dir)?))
+    }
+
+    /// Idempotency over an open store.
+    pub fn new(store: Arc<StateStore>) -> Self {
+        Self {
+            store,
+            running: Mutex::new(HashSet::new()),
+        }
     }
 
     /// Claims `request_id` in `scope` for a request whose canonical hash is `request_sha256`.
+    /// Blocking (one indexed read).
     pub fn claim(
         self: &Arc<Self>,
         scope: &str,
         request_id: &str,
         operation: &str,
         request_sha256: &str,
-    ) -> Result<Claim, JournalError> {
+    ) -> Result<Claim, StateError> {
         let key = (scope.to_owned(), request_id.to_owned());
-        let mut state = self.state.lock().map_err(|_| JournalError::Poisoned)?;
-        if let Some(answer) = state.done.get(&key) {
+        let mut running = self.running.lock().map_err(|_| StateError::Poisoned)?;
+        if let Some(answer) = self.load(scope, request_id)? {
             let same = answer.request_sha256 == request_sha256 && answer.operation == operation;
             return Ok(if same {
-                Claim::Done(answer.clone())
+                Claim::Done(answer)
             } else {
                 Claim::Conflict
             });
         }
-        if !state.running.insert(key.clone()) {
+        if !running.insert(key.clone()) {
             return Ok(Claim::InProgress);
         }
         Ok(Claim::Fresh(Pending {
@@ -112,18 +109,75 @@ impl Idempotency {
 
     /// The kept answer for `request_id` in `scope`, if any.
     pub fn get(&self, scope: &str, request_id: &str) -> Option<Answer> {
-        let state = self.state.lock().ok()?;
-        state
-            .done
-            .get(&(scope.to_owned(), request_id.to_owned()))
-            .cloned()
+        match self.load(scope, request_id) {
+            Ok(answer) => answer,
+            Err(e) => {
+                tracing::error!(error = %e, "reading a kept answer");
+                None
+            }
+        }
+    }
+
+    fn load(&self, scope: &str, request_id: &str) -> Result<Option<Answer>, StateError> {
+        self.store.read(|conn| {
+            let row = conn
+                .query_row(
+                    "SELECT operation, request_sha256, status, body FROM answers \
+                     WHERE scope = ?1 AND request_id = ?2",
+                    params![scope, request_id],
+                    |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, u16>(2)?,
+                            r.get::<_, String>(3)?,
+                        ))
+                    },
+                )
+                .optional()
+                .map_err(|e| self.store.error(e))?;
+            let Some((operation, request_sha256, status, body)) = row else {
+                return Ok(None);
+            };
+            Ok(Some(Answer {
+                scope: scope.to_owned(),
+                request_id: request_id.to_owned(),
+                operation,
+                request_sha256,
+                status,
+                body: serde_json::from_str(&body)?,
+            }))
+        })
     }
 
     fn release(&self, key: &Key) {
-        if let Ok(mut state) = self.state.lock() {
-            state.running.remove(key);
+        if let Ok(mut running) = self.running.lock() {
+            running.remove(key);
         }
     }
+}
+
+/// Inserts `answer` in the transaction `tx` of `store`.
+pub fn insert(
+    store: &StateStore,
+    tx: &rusqlite::Transaction<'_>,
+    answer: &Answer,
+) -> Result<(), StateError> {
+    tx.execute(
+        "INSERT INTO answers (scope, request_id, operation, request_sha256, status, body, \
+         answered_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            answer.scope,
+            answer.request_id,
+            answer.operation,
+            answer.request_sha256,
+            answer.status,
+            serde_json::to_string(&answer.body)?,
+            crate::service::keys::now_secs() as i64
+        ],
+    )
+    .map_err(|e| store.error(e))?;
+    Ok(())
 }
 
 /// A claimed, running request. Dropping it without completing frees the `request_id`.
@@ -136,14 +190,30 @@ pub struct Pending {
 }
 
 impl Pending {
-    /// Keeps the answer durably (blocking: journal append with fsync), then frees the claim.
-    pub fn complete(
-        mut self,
-        status: u16,
-        body: serde_json::Value,
-    ) -> Result<Answer, JournalError> {
+    /// The answer this claim would keep with `status` and `body`, not stored.
+    pub fn answer(&self, status: u16, body: serde_json::Value) -> Answer {
+        let (scope, request_id) = self.key.clone().unwrap_or_default();
+        Answer {
+            scope,
+            request_id,
+            operation: self.operation.clone(),
+            request_sha256: self.request_sha256.clone(),
+            status,
+            body,
+        }
+    }
+
+    /// Frees the claim of an answer that was kept elsewhere (in the engine's outcome
+    /// transaction) and returns it.
+    pub fn kept(self, answer: Answer) -> Answer {
+        drop(self);
+        answer
+    }
+
+    /// Keeps the answer durably (blocking: one committed transaction), then frees the claim.
+    pub fn complete(mut self, status: u16, body: serde_json::Value) -> Result<Answer, StateError> {
         let Some(key) = self.key.take() else {
-            return Err(JournalError::Poisoned);
+            return Err(StateError::Poisoned);
         };
         let answer = Answer {
             scope: key.0.clone(),
@@ -153,15 +223,10 @@ impl Pending {
             status,
             body,
         };
-        let result = self.owner.journal.append(&answer);
-        let mut state = self
-            .owner
-            .state
-            .lock()
-            .map_err(|_| JournalError::Poisoned)?;
-        state.running.remove(&key);
+        let store = &self.owner.store;
+        let result = store.transaction(|tx| insert(store, tx, &answer));
+        self.owner.release(&key);
         result?;
-        state.done.insert(key, answer.clone());
         Ok(answer)
     }
 }

@@ -273,6 +273,7 @@ impl<T: Serialize + DeserializeOwned> Journal<T> {
             }
             return Err(io(source));
         }
+        crate::state::syncs::record(crate::state::syncs::Store::Journal);
         Ok(())
     }
 
@@ -289,7 +290,9 @@ impl<T: Serialize + DeserializeOwned> Journal<T> {
             source,
         };
         file.write_all(&buf).map_err(io)?;
-        file.sync_data().map_err(io)
+        file.sync_data().map_err(io)?;
+        crate::state::syncs::record(crate::state::syncs::Store::Journal);
+        Ok(())
     }
 
     /// Reads the valid records of the journal at `path` without opening it for writing

@@ -1,15 +1,16 @@
 //! Bearer API keys: roles, hashed storage in the data directory, authentication.
 //!
 //! A key is `tgl_<key id>_<secret>` with a 256-bit random secret. Only the SHA-256 of the
-//! whole key is stored (`keys.jsonl`, a [`Journal`]); a key is shown once, when created.
-//! SHA-256 rather than a password hash is enough because the secret is random, not chosen by
-//! a person. Keys created with `tunggal keys create` while the server runs are picked up on
-//! their first use.
+//! whole key is stored (the `keys` table of the state store); a key is shown once, when
+//! created. SHA-256 rather than a password hash is enough because the secret is random, not
+//! chosen by a person. Keys created with `tunggal keys create` while the server runs are
+//! picked up on their first use.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::RwLock;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use rusqlite::{params, OptionalExtension};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -19,11 +20,11 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-use super::journal::{Journal, JournalError};
 use super::problem::{Problem, Reason};
 use super::validate;
+use crate::state::{StateError, StateStore};
 
-/// File name of the key journal in the data directory.
+/// File name of the key journal of older releases (`tunggal migrate` moves it).
 pub const KEYS_FILE: &str = "keys.jsonl";
 /// Shortest key accepted from `TUNGGAL_ADMIN_KEY`.
 pub const MIN_ADMIN_KEY_LEN: usize = 32;
@@ -176,9 +177,9 @@ impl KeySpec {
 /// Why the key store failed.
 #[derive(Debug, Error)]
 pub enum KeyError {
-    /// The journal failed.
+    /// The state store failed.
     #[error(transparent)]
-    Journal(#[from] JournalError),
+    State(#[from] StateError),
     /// `TUNGGAL_ADMIN_KEY` is too short.
     #[error("TUNGGAL_ADMIN_KEY must be at least {MIN_ADMIN_KEY_LEN} characters")]
     WeakAdminKey,
@@ -208,35 +209,68 @@ pub fn now_secs() -> u64 {
         .unwrap_or(0)
 }
 
-fn file_len(path: &Path) -> u64 {
-    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
-}
-
-/// The keys of one data directory.
+/// The keys of one data directory: the `keys` table, with the records seen so far cached.
 #[derive(Debug)]
 pub struct KeyStore {
-    journal: Journal<KeyRecord>,
+    store: Arc<StateStore>,
     by_hash: RwLock<HashMap<String, KeyRecord>>,
-    path: PathBuf,
-    /// Size of the key file when last read: unknown keys re-read it only when it grew.
-    seen_len: AtomicU64,
+}
+
+const COLUMNS: &str = "key_id, name, role, district, service_point, sha256, created_at";
+
+fn record(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRecord> {
+    let role: String = r.get(2)?;
+    Ok(KeyRecord {
+        key_id: r.get(0)?,
+        name: r.get(1)?,
+        role: Role::parse(&role).ok_or_else(|| {
+            rusqlite::Error::InvalidColumnType(2, "role".to_owned(), rusqlite::types::Type::Text)
+        })?,
+        district: r.get(3)?,
+        service_point: r.get(4)?,
+        sha256: r.get(5)?,
+        created_at: r.get::<_, i64>(6)? as u64,
+    })
+}
+
+/// Inserts `r` in `conn` (a record already there by hash is kept); returns rows inserted.
+pub(crate) fn insert_record(
+    store: &StateStore,
+    conn: &rusqlite::Connection,
+    r: &KeyRecord,
+) -> Result<usize, StateError> {
+    conn.execute(
+        &format!("INSERT OR IGNORE INTO keys ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
+        params![
+            r.key_id,
+            r.name,
+            r.role.as_str(),
+            r.district,
+            r.service_point,
+            r.sha256,
+            r.created_at as i64
+        ],
+    )
+    .map_err(|e| store.error(e))
 }
 
 impl KeyStore {
-    /// Opens the key journal in `data_dir`.
+    /// Opens the keys of `data_dir` (its shared state store).
     pub fn open(data_dir: &Path) -> Result<Self, KeyError> {
-        let path = data_dir.join(KEYS_FILE);
-        let (journal, records) = Journal::open(&path)?;
-        let by_hash = records
-            .into_iter()
-            .map(|r: KeyRecord| (r.sha256.clone(), r))
-            .collect();
-        let seen_len = AtomicU64::new(file_len(&path));
+        crate::state::migrate::require_migrated(data_dir)?;
+        let store = StateStore::shared(data_dir)?;
+        let records = store.read(|conn| {
+            let mut stmt = conn
+                .prepare(&format!("SELECT {COLUMNS} FROM keys"))
+                .map_err(|e| store.error(e))?;
+            let rows = stmt.query_map([], record).map_err(|e| store.error(e))?;
+            rows.map(|r| r.map_err(|e| store.error(e)))
+                .collect::<Result<Vec<_>, _>>()
+        })?;
+        let by_hash = records.into_iter().map(|r| (r.sha256.clone(), r)).collect();
         Ok(Self {
-            journal,
+            store,
             by_hash: RwLock::new(by_hash),
-            path,
-            seen_len,
         })
     }
 
@@ -264,8 +298,8 @@ impl KeyStore {
             sha256: sha256_hex(key),
             created_at: now_secs(),
         };
-        self.journal.append(&record)?;
-        self.seen_len.store(file_len(&self.path), Ordering::SeqCst);
+        let store = &self.store;
+        store.transaction(|tx| insert_record(store, tx, &record))?;
         self.by_hash
             .write()
             .map_err(|_| KeyError::Poisoned)?
@@ -320,22 +354,32 @@ impl KeyStore {
             .cloned())
     }
 
-    /// The principal holding `key`. On a miss the journal is re-read if it grew since last
-    /// read, so keys created by the CLI while the server runs are found. Blocking.
+    /// The principal holding `key`. On a miss the store is read, so keys created by the CLI
+    /// while the server runs are found. Blocking.
     pub fn authenticate(&self, key: &str) -> Result<Option<Principal>, KeyError> {
         if let Some(record) = self.lookup(key)? {
             return Ok(Some(Principal::from(&record)));
         }
-        let len = file_len(&self.path);
-        if self.seen_len.swap(len, Ordering::SeqCst) == len {
+        let hash = sha256_hex(key);
+        let store = &self.store;
+        let found = store.read(|conn| {
+            conn.query_row(
+                &format!("SELECT {COLUMNS} FROM keys WHERE sha256 = ?1"),
+                [&hash],
+                record,
+            )
+            .optional()
+            .map_err(|e| store.error(e))
+        })?;
+        let Some(found) = found else {
             return Ok(None);
-        }
-        let records = Journal::<KeyRecord>::read(&self.path)?;
-        let mut map = self.by_hash.write().map_err(|_| KeyError::Poisoned)?;
-        for r in records {
-            map.entry(r.sha256.clone()).or_insert(r);
-        }
-        Ok(map.get(&sha256_hex(key)).map(Principal::from))
+        };
+        let who = Principal::from(&found);
+        self.by_hash
+            .write()
+            .map_err(|_| KeyError::Poisoned)?
+            .insert(hash, found);
+        Ok(Some(who))
     }
 }
 
@@ -354,7 +398,9 @@ mod tests {
         assert_eq!(who.role, Role::ServicePoint);
         assert_eq!(who.district.as_deref(), Some("317101"));
         assert!(store.authenticate("tgl_nope").unwrap().is_none());
-        let text = std::fs::read_to_string(dir.path().join(KEYS_FILE)).unwrap();
+        let mut bytes = std::fs::read(dir.path().join(crate::state::STATE_FILE)).unwrap();
+        bytes.extend(std::fs::read(dir.path().join("state.sqlite3-wal")).unwrap_or_default());
+        let text = String::from_utf8_lossy(&bytes);
         assert!(!text.contains(&key));
         assert!(text.contains(&record.sha256));
         // A second store (the CLI) adds a key; the first finds it on use.

@@ -13,6 +13,7 @@
 //!   `tunggal_matcher_persons_scanned_total`, `tunggal_matcher_comparisons_total`,
 //!   `tunggal_gallery_damaged_reads_total`, `tunggal_gallery_scrub_checked`,
 //!   `tunggal_gallery_scrub_total`, `tunggal_gallery_scrub_quarantined_total`
+//! * `tunggal_state_syncs_total{store}` (`crate::state::syncs`)
 //!
 //! Routes are the matched templates (`/v1/enrolments/{request_id}`), never raw paths, so no
 //! client value reaches a label.

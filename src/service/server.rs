@@ -76,6 +76,9 @@ pub enum ServiceError {
     /// A journal failed to open.
     #[error(transparent)]
     Journal(#[from] JournalError),
+    /// The state store failed to open.
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
     /// The case store failed.
     #[error(transparent)]
     Cases(#[from] crate::cases::CaseError),

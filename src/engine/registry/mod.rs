@@ -1,0 +1,204 @@
+//! The person registry: every enrolment the engine has seen, its demographics, attachments
+//! and status, and the link between a gallery key, a `reference_id`, a NIK and the
+//! submitting `request_id`.
+//!
+//! It lives in the `persons` table of the state store (`state.sqlite3`), indexed by
+//! reference id, NIK (of persons in the gallery) and `(district, service_point,
+//! request_id)`; photos and signatures stay in the database and are read only with the
+//! entry that carries them. The gallery (fixed-stride records and its own WAL) holds the
+//! biometrics of enrolled persons; the registry holds the biometrics only of *pending*
+//! applicants (those of open duplicate cases), who are not in the gallery.
+//!
+//! # Crash consistency
+//!
+//! An enrolment writes, in this order, each step durable before the next starts:
+//!
+//! 1. registry `intent` (key, demographics): the key is reserved (one transaction);
+//! 2. gallery WAL insert (only for a `single` verdict, by the deduplicator);
+//! 3. registry outcome (single / duplicate with the pending biometrics / rejected) together
+//!    with the idempotency answer, in one transaction ([`Registry::outcome_answered`]);
+//! 4. for a duplicate, the case in `cases.jsonl`, then the registry's `case_id`;
+//!    only then is the enrolment acknowledged.
+//!
+//! On start, [`Registry::reconcile`] settles every intent without an outcome: if the
+//! gallery holds its key the insert in step 2 committed and the enrolment was single (rolled
+//! forward to `single`); otherwise it never reached the gallery and is dropped (`aborted`;
+//! the client was never answered and its retry runs afresh). A duplicate without a case
+//! gets its case opened by the engine on start. A retried `request_id` finds its registry
+//! entry and gets the same verdict without a new search, so a person is never reported as a
+//! duplicate of themselves.
+
+pub mod legacy;
+mod rows;
+
+use serde::{Deserialize, Serialize};
+
+use crate::cases::PersonSummary;
+use tunggal_index::template::FingerTemplate;
+
+pub(crate) use rows::migrate_entries;
+pub use rows::Registry;
+
+/// File name of the registry journal of older releases (`tunggal migrate` moves it).
+pub const REGISTRY_FILE: &str = "registry.jsonl";
+
+/// The prefix of every reference id; the rest is the zero-padded gallery key.
+pub const REFERENCE_PREFIX: &str = "P";
+
+/// The reference id of a gallery key.
+pub fn reference_id(key: u64) -> String {
+    format!("{REFERENCE_PREFIX}{key:010}")
+}
+
+/// The gallery key of a reference id.
+pub fn key_of(reference_id: &str) -> Option<u64> {
+    let digits = reference_id.strip_prefix(REFERENCE_PREFIX)?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// Why the applicant of a duplicate verdict is held back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DuplicateReason {
+    /// The 1:N search found matching persons.
+    Biometric,
+    /// The NIK belongs to an enrolled person whose biometrics do not match.
+    NikConflict,
+}
+
+impl DuplicateReason {
+    /// Wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Biometric => "biometric",
+            Self::NikConflict => "nik_conflict",
+        }
+    }
+}
+
+/// A candidate as kept with a duplicate outcome.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredCandidate {
+    /// Gallery key.
+    pub key: u64,
+    /// Fused log-likelihood ratio.
+    pub score: f64,
+    /// Matcher score by finger position 1–10 (index 0 = position 1).
+    pub finger_scores: [Option<f32>; 10],
+    /// Normalised Hamming distance per eye (index 0 = right, 1 = left).
+    pub iris_distances: [Option<f32>; 2],
+}
+
+/// One iris of a pending applicant: gallery eye (0 left, 1 right), code and mask bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredIris {
+    /// 0 for the left eye, 1 for the right (the gallery's numbering).
+    pub eye: usize,
+    /// Code bytes, base64.
+    pub code: String,
+    /// Mask bytes, base64.
+    pub mask: String,
+}
+
+/// Biometrics of an applicant not in the gallery.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StoredBiometrics {
+    /// Finger templates with their positions set.
+    pub fingers: Vec<FingerTemplate>,
+    /// Irises of the gallery layout.
+    pub irises: Vec<StoredIris>,
+}
+
+/// What is known of an enrolment before matching.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PersonMeta {
+    /// Demographics and origin as analysts see them.
+    pub summary: PersonSummary,
+    /// Photo bytes, base64.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub photo: Option<String>,
+    /// Signature bytes, base64.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+    /// Where to post the final verdict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub callback_url: Option<String>,
+}
+
+/// The engine's decision on an enrolment, as journaled.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Enrolled under its own key.
+    Single,
+    /// Same person re-applying under their own NIK: nobody new enrolled.
+    Reissue {
+        /// The enrolled person's key.
+        person: u64,
+    },
+    /// Held back for analysts.
+    Duplicate {
+        /// Why.
+        reason: DuplicateReason,
+        /// Matching enrolled persons, best first.
+        candidates: Vec<StoredCandidate>,
+        /// The applicant's biometrics (enrolled if the case is cleared).
+        biometrics: StoredBiometrics,
+    },
+    /// Refused by the engine.
+    Rejected {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// How an analyst case ended for its applicant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "resolution", rename_all = "snake_case")]
+pub enum Resolution {
+    /// Not a duplicate: enrolled and print-ready.
+    Cleared,
+    /// A duplicate of `duplicate_of` (a reference id): refused.
+    ConfirmedDuplicate {
+        /// The enrolled person the applicant is.
+        duplicate_of: String,
+    },
+}
+
+/// One enrolment in memory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    /// Gallery key (also the reference id).
+    pub key: u64,
+    /// Demographics.
+    pub meta: PersonMeta,
+    /// The decision; `None` while matching runs.
+    pub outcome: Option<Outcome>,
+    /// Case opened for a duplicate.
+    pub case_id: Option<String>,
+    /// The analysts' final decision.
+    pub resolution: Option<Resolution>,
+    /// Removed from the gallery by an administrator.
+    pub deleted: bool,
+    /// An administrator's deletion was journalled and may have reached the gallery.
+    pub deleting: bool,
+    /// The gallery record was lost to damage (set by `fsck --salvage`, with the reason).
+    pub lost: Option<String>,
+}
+
+impl Entry {
+    /// Whether this entry is a person in the gallery (enrolled single or cleared).
+    pub fn in_gallery(&self) -> bool {
+        if self.deleted || self.lost.is_some() {
+            return false;
+        }
+        matches!(
+            (&self.outcome, &self.resolution),
+            (Some(Outcome::Single), None | Some(Resolution::Cleared))
+                | (Some(Outcome::Duplicate { .. }), Some(Resolution::Cleared))
+        )
+    }
+}

@@ -1,0 +1,496 @@
+//! The registry's rows in the state store's `persons` table.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
+
+use super::{reference_id, Entry, Outcome, PersonMeta, Resolution};
+use crate::service::idempotency::{self, Answer};
+use crate::state::{StateError, StateStore};
+
+/// Columns of an entry without its photo and signature.
+const LITE: &str = "key, meta, outcome, case_id, resolution, deleted, deleting, lost";
+/// Columns of a whole entry.
+const FULL: &str = "key, meta, outcome, case_id, resolution, deleted, deleting, lost, photo, \
+                    signature";
+
+/// The registry.
+#[derive(Debug)]
+pub struct Registry {
+    store: Arc<StateStore>,
+}
+
+struct Raw {
+    key: i64,
+    meta: String,
+    outcome: Option<String>,
+    case_id: Option<String>,
+    resolution: Option<String>,
+    deleted: bool,
+    deleting: bool,
+    lost: Option<String>,
+    photo: Option<String>,
+    signature: Option<String>,
+}
+
+fn raw(r: &Row<'_>) -> rusqlite::Result<Raw> {
+    let full = r.as_ref().column_count() > 8;
+    Ok(Raw {
+        key: r.get(0)?,
+        meta: r.get(1)?,
+        outcome: r.get(2)?,
+        case_id: r.get(3)?,
+        resolution: r.get(4)?,
+        deleted: r.get(5)?,
+        deleting: r.get(6)?,
+        lost: r.get(7)?,
+        photo: if full { r.get(8)? } else { None },
+        signature: if full { r.get(9)? } else { None },
+    })
+}
+
+fn decode(raw: Raw) -> Result<Entry, StateError> {
+    let mut meta: PersonMeta = serde_json::from_str(&raw.meta)?;
+    meta.photo = raw.photo;
+    meta.signature = raw.signature;
+    Ok(Entry {
+        key: raw.key as u64,
+        meta,
+        outcome: raw
+            .outcome
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()?,
+        case_id: raw.case_id,
+        resolution: raw
+            .resolution
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()?,
+        deleted: raw.deleted,
+        deleting: raw.deleting,
+        lost: raw.lost,
+    })
+}
+
+/// Inserts a whole entry (a new intent, or a migrated one; an existing key is kept).
+pub(crate) fn insert(
+    store: &StateStore,
+    conn: &Connection,
+    e: &Entry,
+) -> Result<usize, StateError> {
+    let mut meta = e.meta.clone();
+    let photo = meta.photo.take();
+    let signature = meta.signature.take();
+    let s = &meta.summary;
+    conn.execute(
+        "INSERT OR IGNORE INTO persons (key, reference_id, nik, district, service_point, \
+         request_id, meta, photo, signature, outcome, case_id, resolution, deleted, deleting, \
+         lost, in_gallery) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, \
+         ?15, ?16)",
+        params![
+            e.key as i64,
+            reference_id(e.key),
+            s.nik,
+            s.district,
+            s.service_point,
+            s.request_id,
+            serde_json::to_string(&meta)?,
+            photo,
+            signature,
+            e.outcome.as_ref().map(serde_json::to_string).transpose()?,
+            e.case_id,
+            e.resolution
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()?,
+            e.deleted,
+            e.deleting,
+            e.lost,
+            e.in_gallery(),
+        ],
+    )
+    .map_err(|err| store.error(err))
+}
+
+/// Writes the status columns of `e` (everything but its demographics and attachments).
+fn save_status(store: &StateStore, conn: &Connection, e: &Entry) -> Result<(), StateError> {
+    conn.execute(
+        "UPDATE persons SET outcome = ?2, case_id = ?3, resolution = ?4, deleted = ?5, \
+         deleting = ?6, lost = ?7, in_gallery = ?8 WHERE key = ?1",
+        params![
+            e.key as i64,
+            e.outcome.as_ref().map(serde_json::to_string).transpose()?,
+            e.case_id,
+            e.resolution
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()?,
+            e.deleted,
+            e.deleting,
+            e.lost,
+            e.in_gallery(),
+        ],
+    )
+    .map_err(|err| store.error(err))?;
+    Ok(())
+}
+
+fn one(
+    store: &StateStore,
+    conn: &Connection,
+    sql: &str,
+    args: impl rusqlite::Params,
+) -> Result<Option<Entry>, StateError> {
+    let raw = conn
+        .query_row(sql, args, raw)
+        .optional()
+        .map_err(|e| store.error(e))?;
+    raw.map(decode).transpose()
+}
+
+fn lite(store: &StateStore, conn: &Connection, key: u64) -> Result<Option<Entry>, StateError> {
+    one(
+        store,
+        conn,
+        &format!("SELECT {LITE} FROM persons WHERE key = ?1"),
+        [key as i64],
+    )
+}
+
+/// Applies `change` to the status of `key` inside `conn`'s transaction; false if no such key.
+fn change_in(
+    store: &StateStore,
+    conn: &Connection,
+    key: u64,
+    change: impl FnOnce(&mut Entry),
+) -> Result<bool, StateError> {
+    let Some(mut e) = lite(store, conn, key)? else {
+        return Ok(false);
+    };
+    change(&mut e);
+    save_status(store, conn, &e)?;
+    Ok(true)
+}
+
+/// Reserves `n` keys (keys of aborted intents are never given out again).
+fn take_keys(store: &StateStore, conn: &Connection, n: u64) -> Result<u64, StateError> {
+    let first: i64 = conn
+        .query_row(
+            "SELECT value FROM counters WHERE name = 'next_key'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(|e| store.error(e))?
+        .unwrap_or(0);
+    set_next_key(store, conn, first as u64 + n)?;
+    Ok(first as u64)
+}
+
+/// Raises the next key to at least `next`.
+pub(crate) fn set_next_key(
+    store: &StateStore,
+    conn: &Connection,
+    next: u64,
+) -> Result<(), StateError> {
+    conn.execute(
+        "INSERT INTO counters (name, value) VALUES ('next_key', ?1) \
+         ON CONFLICT (name) DO UPDATE SET value = max(value, excluded.value)",
+        [next as i64],
+    )
+    .map_err(|e| store.error(e))?;
+    Ok(())
+}
+
+impl Registry {
+    /// Opens the registry of the data directory `dir` (its shared state store), refusing a
+    /// directory whose journals of an older release are not migrated.
+    pub fn open(dir: &Path) -> Result<Self, StateError> {
+        crate::state::migrate::require_migrated(dir)?;
+        Ok(Self::new(StateStore::shared(dir)?))
+    }
+
+    /// The registry in `store`.
+    pub fn new(store: Arc<StateStore>) -> Self {
+        Self { store }
+    }
+
+    /// The state store.
+    pub fn store(&self) -> &Arc<StateStore> {
+        &self.store
+    }
+
+    /// Every entry of the registry in `data_dir`, read without writing (for `fsck`), in key
+    /// order; the journal of an older release when it is not migrated yet.
+    pub fn read_entries(data_dir: &Path) -> Result<Vec<Entry>, StateError> {
+        let journal = data_dir.join(super::REGISTRY_FILE);
+        if journal.exists() {
+            return super::legacy::read_journal(&journal)
+                .map(|(entries, _)| entries)
+                .map_err(StateError::from);
+        }
+        let path = data_dir.join(crate::state::STATE_FILE);
+        if !path.exists() {
+            return Ok(Vec::new());
+        }
+        let store = StateStore::open_read_only(&path)?;
+        let registry = Self::new(Arc::new(store));
+        registry.scan(|_| true)
+    }
+
+    fn change(&self, key: u64, change: impl FnOnce(&mut Entry)) -> Result<(), StateError> {
+        let store = &self.store;
+        store.transaction(|tx| change_in(store, tx, key, change).map(|_| ()))
+    }
+
+    /// Settles intents without an outcome (see the module documentation): `in_gallery`
+    /// tells whether a key is in the gallery. Returns (rolled forward, aborted).
+    pub fn reconcile(
+        &self,
+        in_gallery: impl Fn(u64) -> bool,
+    ) -> Result<(usize, usize), StateError> {
+        let (mut forward, mut aborted) = (0, 0);
+        for key in self.keys_where(|e| e.outcome.is_none()) {
+            if in_gallery(key) {
+                self.outcome(key, Outcome::Single)?;
+                forward += 1;
+            } else {
+                self.abort(key)?;
+                aborted += 1;
+            }
+        }
+        Ok((forward, aborted))
+    }
+
+    /// Reserves a new key for `meta` (built by `make` from the key) and stores the intent.
+    pub fn intent(&self, make: impl FnOnce(u64) -> PersonMeta) -> Result<u64, StateError> {
+        let store = &self.store;
+        store.transaction(|tx| {
+            let key = take_keys(store, tx, 1)?;
+            insert(store, tx, &intent_entry(key, make(key)))?;
+            Ok(key)
+        })
+    }
+
+    /// Reserves keys for many enrolments in one transaction (bulk import).
+    pub fn intents(&self, metas: Vec<PersonMeta>) -> Result<Vec<u64>, StateError> {
+        let store = &self.store;
+        store.transaction(|tx| {
+            let first = take_keys(store, tx, metas.len() as u64)?;
+            let mut keys = Vec::with_capacity(metas.len());
+            for (mut meta, key) in metas.into_iter().zip(first..) {
+                meta.summary.reference_id = reference_id(key);
+                insert(store, tx, &intent_entry(key, meta))?;
+                keys.push(key);
+            }
+            Ok(keys)
+        })
+    }
+
+    /// Stores the same outcome for many keys in one transaction (bulk import).
+    pub fn outcomes(&self, keys: &[u64], outcome: &Outcome) -> Result<(), StateError> {
+        let store = &self.store;
+        store.transaction(|tx| {
+            for &key in keys {
+                change_in(store, tx, key, |e| e.outcome = Some(outcome.clone()))?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Stores the outcome of `key`.
+    pub fn outcome(&self, key: u64, outcome: Outcome) -> Result<(), StateError> {
+        self.change(key, |e| e.outcome = Some(outcome))
+    }
+
+    /// Stores the outcome of `key` and, in the same transaction, the idempotency `answer`
+    /// (one durable commit for both); returns the entry without photo and signature.
+    pub fn outcome_answered(
+        &self,
+        key: u64,
+        outcome: Outcome,
+        answer: Option<Answer>,
+    ) -> Result<Entry, StateError> {
+        let store = &self.store;
+        store.transaction(|tx| {
+            let Some(mut e) = lite(store, tx, key)? else {
+                return Err(StateError::Missing(reference_id(key)));
+            };
+            e.outcome = Some(outcome);
+            save_status(store, tx, &e)?;
+            if let Some(a) = &answer {
+                idempotency::insert(store, tx, a)?;
+            }
+            Ok(e)
+        })
+    }
+
+    /// Drops an intent that will never be decided (its matching failed).
+    pub fn abort(&self, key: u64) -> Result<(), StateError> {
+        let store = &self.store;
+        store.transaction(|tx| {
+            tx.execute(
+                "DELETE FROM persons WHERE key = ?1 AND outcome IS NULL",
+                [key as i64],
+            )
+            .map_err(|e| store.error(e))?;
+            Ok(())
+        })
+    }
+
+    /// Stores the case opened for `key`.
+    pub fn case_opened(&self, key: u64, case_id: &str) -> Result<(), StateError> {
+        self.change(key, |e| e.case_id = Some(case_id.to_owned()))
+    }
+
+    /// Stores the final case decision for `key`.
+    pub fn closed(&self, key: u64, resolution: Resolution) -> Result<(), StateError> {
+        self.change(key, |e| e.resolution = Some(resolution))
+    }
+
+    /// Stores that `key` is about to be deleted from the gallery (before the gallery
+    /// delete, so that open can tell a finished deletion from a person the gallery lost).
+    pub fn deleting(&self, key: u64) -> Result<(), StateError> {
+        self.change(key, |e| e.deleting = true)
+    }
+
+    /// Stores that the gallery record of `key` was lost to damage (`fsck --salvage`).
+    pub fn lost(&self, key: u64, reason: &str) -> Result<(), StateError> {
+        self.change(key, |e| e.lost = Some(reason.to_owned()))
+    }
+
+    /// Stores the deletion of `key`.
+    pub fn deleted(&self, key: u64) -> Result<(), StateError> {
+        self.change(key, |e| e.deleted = true)
+    }
+
+    fn query_one(&self, sql: &str, args: impl rusqlite::Params) -> Option<Entry> {
+        let found = self.store.read(|conn| one(&self.store, conn, sql, args));
+        found.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "reading the registry");
+            None
+        })
+    }
+
+    /// The entry of `key`, with its photo and signature.
+    pub fn get(&self, key: u64) -> Option<Entry> {
+        self.query_one(
+            &format!("SELECT {FULL} FROM persons WHERE key = ?1"),
+            [key as i64],
+        )
+    }
+
+    /// The entry of the enrolment `request_id` from a service point.
+    pub fn by_request(
+        &self,
+        district: &str,
+        service_point: &str,
+        request_id: &str,
+    ) -> Option<Entry> {
+        self.query_one(
+            &format!(
+                "SELECT {FULL} FROM persons WHERE district = ?1 AND service_point = ?2 \
+                 AND request_id = ?3 ORDER BY key DESC LIMIT 1"
+            ),
+            params![district, service_point, request_id],
+        )
+    }
+
+    /// The enrolled person holding `nik` (the first enrolled, if several).
+    pub fn by_nik(&self, nik: &str) -> Option<Entry> {
+        self.query_one(
+            &format!(
+                "SELECT {FULL} FROM persons WHERE nik = ?1 AND in_gallery = 1 \
+                 ORDER BY key LIMIT 1"
+            ),
+            [nik],
+        )
+    }
+
+    /// Entries without photo and signature, in key order, for which `keep` holds.
+    fn scan(&self, keep: impl Fn(&Entry) -> bool) -> Result<Vec<Entry>, StateError> {
+        self.store.read(|conn| {
+            let mut stmt = conn
+                .prepare(&format!("SELECT {LITE} FROM persons ORDER BY key"))
+                .map_err(|e| self.store.error(e))?;
+            let rows = stmt.query_map([], raw).map_err(|e| self.store.error(e))?;
+            let mut out = Vec::new();
+            for r in rows {
+                let e = decode(r.map_err(|e| self.store.error(e))?)?;
+                if keep(&e) {
+                    out.push(e);
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn scan_or_log(&self, keep: impl Fn(&Entry) -> bool) -> Vec<Entry> {
+        self.scan(keep).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "scanning the registry");
+            Vec::new()
+        })
+    }
+
+    /// Every duplicate outcome without its case (left by a crash before step 4).
+    pub fn duplicates_without_case(&self) -> Vec<Entry> {
+        self.filter(|e| matches!(e.outcome, Some(Outcome::Duplicate { .. })) && e.case_id.is_none())
+    }
+
+    /// Entries, in key order, for which `keep` holds (each read whole).
+    pub fn filter(&self, keep: impl Fn(&Entry) -> bool) -> Vec<Entry> {
+        self.scan_or_log(keep)
+            .into_iter()
+            .filter_map(|e| self.get(e.key))
+            .collect()
+    }
+
+    /// Keys of the entries `keep` accepts, in key order (photos and signatures not read).
+    pub fn keys_where(&self, keep: impl Fn(&Entry) -> bool) -> Vec<u64> {
+        self.scan_or_log(keep).into_iter().map(|e| e.key).collect()
+    }
+
+    /// Entries known.
+    pub fn len(&self) -> usize {
+        let n = self.store.read(|conn| {
+            conn.query_row("SELECT count(*) FROM persons", [], |r| r.get::<_, i64>(0))
+                .map_err(|e| self.store.error(e))
+        });
+        n.map(|n| n as usize).unwrap_or(0)
+    }
+
+    /// Whether no entry is known.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn intent_entry(key: u64, meta: PersonMeta) -> Entry {
+    Entry {
+        key,
+        meta,
+        outcome: None,
+        case_id: None,
+        resolution: None,
+        deleted: false,
+        deleting: false,
+        lost: None,
+    }
+}
+
+/// Inserts migrated entries and raises the next key, inside `tx`; returns rows inserted.
+pub(crate) fn migrate_entries(
+    store: &StateStore,
+    tx: &Transaction<'_>,
+    entries: &[Entry],
+    next_key: u64,
+) -> Result<usize, StateError> {
+    let mut inserted = 0;
+    for e in entries {
+        inserted += insert(store, tx, e)?;
+    }
+    set_next_key(store, tx, next_key)?;
+    Ok(inserted)
+}

@@ -1,0 +1,99 @@
+//! The versioned schema of the state store: `PRAGMA user_version` is the number of steps
+//! applied; [`upgrade`] applies the missing ones, each in its own transaction.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use super::StateError;
+
+/// The schema steps, in order; step `i` brings the database to version `i + 1`.
+const STEPS: &[&str] = &[
+    // 1: idempotency answers (every kept engine answer: enrolments, identifications,
+    // verifications), keyed by scope and request_id. Answers are kept for as long as the
+    // data directory lives: a retry of any acknowledged request gets its first answer.
+    "CREATE TABLE answers (
+        scope TEXT NOT NULL,
+        request_id TEXT NOT NULL,
+        operation TEXT NOT NULL,
+        request_sha256 TEXT NOT NULL,
+        status INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        answered_at INTEGER NOT NULL,
+        PRIMARY KEY (scope, request_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX answers_by_time ON answers (answered_at);",
+    // 2: the person registry. `meta` is the demographics without photo and signature,
+    // which have their own columns and are read only with a whole entry; `outcome` and
+    // `resolution` are JSON; `in_gallery` is derived from the status (indexed NIK lookups
+    // find only enrolled persons).
+    "CREATE TABLE persons (
+        key INTEGER PRIMARY KEY,
+        reference_id TEXT NOT NULL UNIQUE,
+        nik TEXT NOT NULL,
+        district TEXT NOT NULL,
+        service_point TEXT NOT NULL,
+        request_id TEXT NOT NULL,
+        meta TEXT NOT NULL,
+        photo TEXT,
+        signature TEXT,
+        outcome TEXT,
+        case_id TEXT,
+        resolution TEXT,
+        deleted INTEGER NOT NULL DEFAULT 0,
+        deleting INTEGER NOT NULL DEFAULT 0,
+        lost TEXT,
+        in_gallery INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX persons_by_request ON persons (district, service_point, request_id);
+    CREATE INDEX persons_by_nik ON persons (nik) WHERE in_gallery = 1;
+    CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;",
+    // 3: the callback outbox; a row is deleted once its notice is delivered.
+    "CREATE TABLE callbacks (
+        id INTEGER PRIMARY KEY,
+        url TEXT NOT NULL,
+        body TEXT NOT NULL
+    );",
+    // 4: API keys, by the SHA-256 of the whole key (the key itself is never stored).
+    "CREATE TABLE keys (
+        sha256 TEXT PRIMARY KEY,
+        key_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        role TEXT NOT NULL,
+        district TEXT,
+        service_point TEXT,
+        created_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX keys_by_id ON keys (key_id);",
+];
+
+/// The version this release writes.
+pub const VERSION: i64 = STEPS.len() as i64;
+
+/// Brings the schema of `conn` (the database at `path`) up to [`VERSION`].
+pub fn upgrade(conn: &Connection, path: &Path) -> Result<(), StateError> {
+    let err = |source| super::classify(path, source);
+    let found: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(err)?;
+    if found > VERSION {
+        return Err(StateError::NewerSchema {
+            path: path.to_path_buf(),
+            found,
+            known: VERSION,
+        });
+    }
+    for (i, step) in STEPS.iter().enumerate().skip(found.max(0) as usize) {
+        let sql = format!(
+            "BEGIN IMMEDIATE; {step}; PRAGMA user_version = {}; COMMIT;",
+            i + 1
+        );
+        if let Err(e) = conn.execute_batch(&sql) {
+            // Leave no half-applied step behind (the transaction may still be open).
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(err(e));
+        }
+        super::syncs::record(super::syncs::Store::Sqlite);
+    }
+    Ok(())
+}
