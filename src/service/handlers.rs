@@ -124,10 +124,22 @@ async fn run_idempotent_kept<F>(
 where
     F: FnOnce(Answer) -> Result<(Value, bool), EngineError> + Send + 'static,
 {
-    let claim = app
-        .idempotency
-        .claim(scope, request_id, operation, request_sha256)
-        .map_err(|e| state_problem("idempotency store failure", e))?;
+    // The claim reads the state store, which may wait behind a commit's fsync: off the
+    // async workers, which must keep accepting and answering probes.
+    let idempotency = app.idempotency.clone();
+    let claim_of = (
+        scope.to_owned(),
+        request_id.to_owned(),
+        operation.to_owned(),
+        request_sha256.to_owned(),
+    );
+    let claim = tokio::task::spawn_blocking(move || {
+        let (scope, request_id, operation, sha256) = claim_of;
+        idempotency.claim(&scope, &request_id, &operation, &sha256)
+    })
+    .await
+    .map_err(|e| internal("idempotency store failure", e))?
+    .map_err(|e| state_problem("idempotency store failure", e))?;
     let pending = match claim {
         Claim::Done(answer) => return Ok((answer, false)),
         Claim::Conflict => {
@@ -448,9 +460,11 @@ pub async fn enrolment_status(
     let scope = format!("{}/{}", origin.district, origin.service_point);
     // The engine's current state wins; enrolments loaded in bulk (import, demo) have no kept
     // HTTP answer but are in the engine's registry.
-    let kept = app
-        .idempotency
-        .get(&scope, &request_id)
+    let idempotency = app.idempotency.clone();
+    let (s, r) = (scope.clone(), request_id.clone());
+    let kept = tokio::task::spawn_blocking(move || idempotency.get(&s, &r))
+        .await
+        .map_err(|e| internal("idempotency store failure", e))?
         .filter(|a| a.operation == "enrol");
     let engine = app.engine.clone();
     let (o, rid) = (origin.clone(), request_id.clone());
