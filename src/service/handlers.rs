@@ -33,9 +33,9 @@ fn internal(what: &str, e: impl std::fmt::Display) -> Problem {
     Problem::new(Reason::Internal, what)
 }
 
-/// A journal failure: `insufficient_storage` when the disk is full, else internal.
-fn journal_problem(what: &str, e: super::journal::JournalError) -> Problem {
-    if e.is_storage_full() {
+/// A storage failure: `insufficient_storage` when the disk is full, else internal.
+fn storage_problem(what: &str, full: bool, e: impl std::fmt::Display) -> Problem {
+    if full {
         tracing::warn!(error = %e, "{what}: disk full");
         return Problem::new(
             Reason::InsufficientStorage,
@@ -46,16 +46,14 @@ fn journal_problem(what: &str, e: super::journal::JournalError) -> Problem {
     internal(what, e)
 }
 
+/// A journal failure (the audit log).
+fn journal_problem(what: &str, e: super::journal::JournalError) -> Problem {
+    storage_problem(what, e.is_storage_full(), e)
+}
+
+/// A state store failure.
 fn state_problem(what: &str, e: crate::state::StateError) -> Problem {
-    if e.is_storage_full() {
-        tracing::warn!(error = %e, "{what}: disk full");
-        return Problem::new(
-            Reason::InsufficientStorage,
-            "the data directory is full; nothing was stored, retry later",
-        )
-        .retry_after(60);
-    }
-    internal(what, e)
+    storage_problem(what, e.is_storage_full(), e)
 }
 
 fn forbidden(detail: impl Into<String>) -> Problem {
