@@ -4,8 +4,9 @@
 //! * **Pending pool** (`max_pending_connections`): every accepted connection waits here until
 //!   the head of its first request is complete. Such a connection costs a file descriptor and
 //!   a small task, nothing more, so the pool is large; when it is full the oldest pending
-//!   connection is closed to admit the newcomer, so silent or slowloris clients cannot keep
-//!   others out, they only push each other out.
+//!   connection of the address holding the most pending connections is closed to admit the
+//!   newcomer (the oldest overall when no address holds more than one), so silent or
+//!   slowloris clients cannot keep others out, they only push each other out.
 //! * **General pool** (`max_connections`): a connection whose first request head is complete
 //!   moves here, if there is room or an idle keep-alive connection to close for it.
 //! * **Reserve** (`reserved_connections`, beyond the general pool): with the general pool busy,
@@ -32,7 +33,7 @@ use tokio::sync::oneshot;
 
 /// Client address as counted by the per-address cap: an IPv4 address, or an IPv6 /64 (one
 /// subscriber usually holds a whole /64). IPv4-mapped IPv6 addresses count as IPv4.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum AddressKey {
     /// An IPv4 address.
     V4(u32),
@@ -140,6 +141,8 @@ struct Table {
     fresh: BTreeSet<u64>,
     /// Idle keep-alive connections of the general pool as (idle since, id).
     idle: BTreeSet<(u64, u64)>,
+    /// Addresses holding fresh connections, as (how many, address): the last holds most.
+    crowded: BTreeSet<(usize, AddressKey)>,
 }
 
 impl Table {
@@ -150,20 +153,22 @@ impl Table {
 
     /// Takes `id` out of the sheddable sets (it is becoming busy or leaving).
     fn unlist(&mut self, id: u64) {
-        let Some(entry) = self.entries.get(&id) else {
+        let Some((key, phase)) = self.entries.get(&id).map(|e| (e.address, e.phase)) else {
             return;
         };
-        let address = self.addresses.get_mut(&entry.address);
-        match entry.phase {
+        match phase {
             Phase::Fresh => {
                 self.fresh.remove(&id);
-                if let Some(a) = address {
+                if let Some(a) = self.addresses.get_mut(&key) {
+                    let before = a.fresh.len();
                     a.fresh.remove(&id);
+                    let after = a.fresh.len();
+                    self.recount(key, before, after);
                 }
             }
             Phase::Idle(since) => {
                 self.idle.remove(&(since, id));
-                if let Some(a) = address {
+                if let Some(a) = self.addresses.get_mut(&key) {
                     a.idle.remove(&(since, id));
                 }
             }
@@ -201,6 +206,28 @@ impl Table {
                 &stats.shed_idle
             };
             counter.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Moves `address` in the crowding order from `before` to `after` fresh connections.
+    fn recount(&mut self, address: AddressKey, before: usize, after: usize) {
+        if before == after {
+            return;
+        }
+        self.crowded.remove(&(before, address));
+        if after > 0 {
+            self.crowded.insert((after, address));
+        }
+    }
+
+    /// The fresh connection to close when the pending pool is full: the oldest of the
+    /// address holding the most fresh connections, or the oldest overall when no address
+    /// holds more than one. A flood from a few addresses pushes out its own connections,
+    /// not a probe's or a single client's.
+    fn pending_victim(&self) -> Option<u64> {
+        match self.crowded.last() {
+            Some(&(n, address)) if n > 1 => self.addresses.get(&address)?.fresh.first().copied(),
+            _ => self.fresh.first().copied(),
         }
     }
 
@@ -320,7 +347,7 @@ impl Connections {
             t.shed(victim, &self.stats);
         }
         if t.open[Pool::Pending.index()] >= self.limits.pending {
-            let Some(victim) = t.fresh.first().copied() else {
+            let Some(victim) = t.pending_victim() else {
                 self.stats.refused_full.fetch_add(1, Ordering::Relaxed);
                 return Err(Refusal::Full);
             };
@@ -341,7 +368,10 @@ impl Connections {
         t.fresh.insert(id);
         let a = t.addresses.entry(address).or_default();
         a.open += 1;
+        let before = a.fresh.len();
         a.fresh.insert(id);
+        let after = a.fresh.len();
+        t.recount(address, before, after);
         drop(t);
         Ok(Admitted {
             slot: Slot {
@@ -479,126 +509,4 @@ impl Drop for Slot {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ip(last: u8) -> IpAddr {
-        IpAddr::from([10, 0, 0, last])
-    }
-
-    fn table(
-        pending: usize,
-        general: usize,
-        reserve: usize,
-        per_address: usize,
-    ) -> Arc<Connections> {
-        Connections::new(Limits {
-            pending,
-            general,
-            reserve,
-            per_address,
-        })
-    }
-
-    #[test]
-    fn a_full_pending_pool_sheds_its_oldest_connection() {
-        let t = table(3, 10, 0, 10);
-        let mut a: Vec<Admitted> = (1..=3).map(|i| t.admit(ip(i)).unwrap()).collect();
-        let mut d = t.admit(ip(4)).unwrap();
-        assert!(a[0].shed.try_recv().is_ok());
-        assert!(!a[0].slot.is_fresh());
-        assert!(a[1].shed.try_recv().is_err() && a[2].shed.try_recv().is_err());
-        // A connection that sent its first request leaves the pending pool and is safe.
-        assert_eq!(a[1].slot.begin_request(), Start::General);
-        let _later: Vec<Admitted> = (5..=7).map(|i| t.admit(ip(i)).unwrap()).collect();
-        assert!(a[1].shed.try_recv().is_err());
-        assert!(d.shed.try_recv().is_ok() && a[2].shed.try_recv().is_ok());
-        let s = t.stats();
-        assert_eq!((s.open_pending, s.open_general, s.shed_fresh), (3, 1, 3));
-        assert_eq!(a[0].slot.begin_request(), Start::NoSlot);
-    }
-
-    #[test]
-    fn first_requests_take_the_general_pool_then_idle_slots_then_the_reserve() {
-        let t = table(10, 2, 1, 10);
-        let busy = t.admit(ip(1)).unwrap();
-        assert_eq!(busy.slot.begin_request(), Start::General);
-        let mut idle = t.admit(ip(2)).unwrap();
-        assert_eq!(idle.slot.begin_request(), Start::General);
-        idle.slot.end_request();
-        // General pool full with one idle keep-alive connection: it makes room.
-        let c = t.admit(ip(3)).unwrap();
-        assert!(idle.shed.try_recv().is_err());
-        assert_eq!(c.slot.begin_request(), Start::General);
-        assert!(idle.shed.try_recv().is_ok());
-        assert_eq!(t.stats().shed_idle, 1);
-        // All busy: the reserve, once; then no slot.
-        let r = t.admit(ip(4)).unwrap();
-        assert_eq!(r.slot.begin_request(), Start::Reserve);
-        let n = t.admit(ip(5)).unwrap();
-        assert_eq!(n.slot.begin_request(), Start::NoSlot);
-        assert_eq!(t.stats().no_slot, 1);
-        // A reserve connection serves one request only.
-        r.slot.end_request();
-        assert_eq!(r.slot.begin_request(), Start::NoSlot);
-        // Busy general connections becoming idle free slots for the next first request.
-        c.slot.end_request();
-        let m = t.admit(ip(6)).unwrap();
-        assert_eq!(m.slot.begin_request(), Start::General);
-        let s = t.stats();
-        assert_eq!((s.open_general, s.open_reserve), (2, 1));
-    }
-
-    #[test]
-    fn one_address_sheds_its_own_connections_and_never_others() {
-        let t = table(100, 10, 0, 3);
-        let mut other = t.admit(ip(9)).unwrap();
-        let mut mine: Vec<Admitted> = (0..23).map(|_| t.admit(ip(1)).unwrap()).collect();
-        assert!(other.shed.try_recv().is_err());
-        let held = mine
-            .iter_mut()
-            .map(|a| a.shed.try_recv().is_err())
-            .filter(|&open| open)
-            .count();
-        assert_eq!(held, 3);
-        assert_eq!(t.stats().open_pending, 4);
-        // Idle keep-alive connections of the address are shed too, busy ones never.
-        let last = mine.len() - 1;
-        assert_eq!(mine[last].slot.begin_request(), Start::General);
-        mine[last].slot.end_request();
-        assert_eq!(mine[last - 1].slot.begin_request(), Start::General);
-        assert_eq!(mine[last - 2].slot.begin_request(), Start::General);
-        let n = t.admit(ip(1)).unwrap();
-        assert!(mine[last].shed.try_recv().is_ok());
-        assert_eq!(n.slot.begin_request(), Start::General);
-        assert_eq!(t.admit(ip(1)).err(), Some(Refusal::AddressLimit));
-        assert_eq!(t.stats().refused_address, 1);
-        assert!(t.admit(ip(2)).is_ok());
-    }
-
-    #[test]
-    fn ipv6_addresses_count_by_slash_64_and_mapped_ipv4_as_ipv4() {
-        let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
-        let b: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
-        let c: IpAddr = "2001:db8:1:3::1".parse().unwrap();
-        assert_eq!(AddressKey::from(a), AddressKey::from(b));
-        assert_ne!(AddressKey::from(a), AddressKey::from(c));
-        let mapped: IpAddr = "::ffff:10.0.0.1".parse().unwrap();
-        assert_eq!(AddressKey::from(mapped), AddressKey::from(ip(1)));
-    }
-
-    #[test]
-    fn dropped_slots_free_their_address_and_pool() {
-        let t = table(4, 2, 1, 2);
-        let a = t.admit(ip(1)).unwrap();
-        let b = t.admit(ip(1)).unwrap();
-        b.slot.begin_request();
-        b.slot.end_request();
-        drop(a);
-        drop(b);
-        let s = t.stats();
-        assert_eq!((s.open_pending, s.open_general, s.open_reserve), (0, 0, 0));
-        let inner = t.lock();
-        assert!(inner.addresses.is_empty() && inner.fresh.is_empty() && inner.idle.is_empty());
-    }
-}
+mod tests;
