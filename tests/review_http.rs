@@ -63,6 +63,31 @@ async fn only_analyst_keys_log_in() {
     let r = send(Method::GET, &s.url("/review"), Some(&session), None, None).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body.contains("C000000001"));
+    // Every failed log-in is audited: the refused roles by their key, the unknown key by a
+    // short fingerprint (never the key itself); the queue view names the cases it showed.
+    let events = AuditLog::read_all(dir.path()).unwrap();
+    let failed: Vec<_> = events
+        .iter()
+        .filter(|e| e.action == "review_login_failed")
+        .collect();
+    assert_eq!(failed.len(), 3, "{failed:?}");
+    assert_eq!(
+        (
+            failed[0].role.as_str(),
+            failed[0].subject.as_str(),
+            failed[0].status
+        ),
+        ("service-point", "wrong_role", 403)
+    );
+    assert_eq!((failed[1].role.as_str(), failed[1].status), ("admin", 403));
+    assert_eq!((failed[2].key_id.as_str(), failed[2].status), ("-", 401));
+    assert!(failed[2].subject.starts_with("unknown_key key-sha256:"));
+    assert_eq!(failed[2].subject.len(), "unknown_key key-sha256:".len() + 8);
+    assert!(events.iter().all(|e| !e.subject.contains("tgl_nope_nope")));
+    let viewed: Vec<_> = events.iter().filter(|e| e.action == "view_queue").collect();
+    assert_eq!(viewed.len(), 1);
+    assert_eq!(viewed[0].subject, "cases:[C000000001]");
+    assert_eq!(viewed[0].role, "analyst");
     // The session cookie is HttpOnly and SameSite=Strict.
     let page = send(Method::GET, &s.url("/review/login"), None, None, None).await;
     let raw = page.headers.get("set-cookie").unwrap().to_str().unwrap();
@@ -142,6 +167,20 @@ async fn forms_without_a_valid_csrf_token_are_refused() {
     )
     .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
+    // The stale log-in forms and the three refused decisions are audited, the decisions by
+    // the session's analyst.
+    let events = AuditLog::read_all(dir.path()).unwrap();
+    let stale = events
+        .iter()
+        .filter(|e| e.action == "review_login_failed" && e.subject == "stale_form")
+        .count();
+    assert_eq!(stale, 2);
+    let forbidden: Vec<_> = events.iter().filter(|e| e.action == "forbidden").collect();
+    assert_eq!(forbidden.len(), 3, "{forbidden:?}");
+    for e in forbidden {
+        assert_eq!(e.subject, "POST /review/cases/{id}/decide");
+        assert_eq!((e.role.as_str(), e.status), ("analyst", 403));
+    }
     s.stop().await;
 }
 

@@ -643,6 +643,27 @@ async fn roles_bound_what_each_key_may_do() {
     )
     .await;
     assert_eq!(r.reason(), "forbidden");
+    // Every 403 is audited with the caller's key and the route, never the raw path.
+    let forbidden: Vec<(String, String)> = AuditLog::read_all(dir.path())
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "forbidden" && e.status == 403)
+        .map(|e| (e.role, e.subject))
+        .collect();
+    let expected = [
+        ("service-point", "POST /v1/enrolments"),
+        ("service-point", "POST /v1/identify"),
+        ("service-point", "POST /v1/admin/keys"),
+        ("analyst", "POST /v1/enrolments"),
+        ("analyst", "POST /v1/admin/keys"),
+        ("service-point", "GET /v1/enrolments/{request_id}"),
+        ("analyst", "DELETE /v1/persons/{reference_id}"),
+    ];
+    let expected: Vec<(String, String)> = expected
+        .iter()
+        .map(|(r, s)| ((*r).to_owned(), (*s).to_owned()))
+        .collect();
+    assert_eq!(forbidden, expected);
     s.stop().await;
 }
 

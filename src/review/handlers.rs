@@ -1,22 +1,17 @@
 //! Route handlers of the review pages.
 
-use std::sync::Arc;
-
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::{Extension, Form};
-use maud::html;
+use axum::Form;
 use serde::Deserialize;
 
 use super::case_page::{self, CaseView, Drawn};
 use super::layout::{error_page, page};
 use super::queue::{self, QueueParams};
-use super::session::{cookie, same_token, set_cookie, token, LoggedIn, Session, Sessions};
-use super::session::{LOGIN_COOKIE, SESSION_COOKIE, SESSION_SECS};
+use super::session::{LoggedIn, Session};
 use crate::cases::store::now_secs;
 use crate::cases::{Actor, Case, CaseError, CaseOutcome, DecisionKind};
-use crate::service::keys::Role;
 use crate::service::queue::{run_blocking, run_on_rayon};
 use crate::service::server::AppState;
 
@@ -25,7 +20,9 @@ fn offset(app: &AppState) -> i64 {
 }
 
 /// Runs blocking store work off the async workers.
-async fn blocking<R: Send + 'static>(job: impl FnOnce() -> R + Send + 'static) -> Option<R> {
+pub(super) async fn blocking<R: Send + 'static>(
+    job: impl FnOnce() -> R + Send + 'static,
+) -> Option<R> {
     tokio::task::spawn_blocking(job).await.ok()
 }
 
@@ -45,7 +42,7 @@ fn case_error(e: &CaseError, session: &Session) -> Response {
     error_page(status, Some(session), &e.to_string())
 }
 
-fn csrf_refused(session: Option<&Session>) -> Response {
+pub(super) fn csrf_refused(session: Option<&Session>) -> Response {
     error_page(
         StatusCode::FORBIDDEN,
         session,
@@ -65,125 +62,10 @@ fn back(case_id: &str, done: &str) -> Response {
     Redirect::to(&format!("/review/cases/{case_id}?done={done}")).into_response()
 }
 
-// ----- log-in -----
-
-/// Fields of the log-in form.
-#[derive(Debug, Deserialize)]
-pub struct LoginForm {
-    csrf: Option<String>,
-    key: Option<String>,
-}
-
-fn login_page(status: StatusCode, message: Option<&str>) -> Response {
-    let csrf = token();
-    let body = html! {
-        div.card.login {
-            h1 { "Analyst log-in" }
-            p.muted.small { "Use your personal analyst API key. Service-point and admin keys cannot open the review pages." }
-            @if let Some(m) = message { p.flash.err id="login-error" { (m) } }
-            form method="post" action="/review/login" {
-                input type="hidden" name="csrf" value=(csrf);
-                label for="key" { "API key" }
-                input id="key" type="password" name="key" autocomplete="off" required autofocus;
-                button.primary type="submit" id="login-button" { "Log in" }
-            }
-        }
-    };
-    let mut response =
-        (status, Html(page("Log in", None, body, None).into_string())).into_response();
-    if let Ok(v) = set_cookie(LOGIN_COOKIE, &csrf, 3_600).parse() {
-        response.headers_mut().append(header::SET_COOKIE, v);
-    }
-    response
-}
-
-/// `GET /review/login`.
-pub async fn login_form(
-    Extension(sessions): Extension<Arc<Sessions>>,
-    headers: HeaderMap,
-) -> Response {
-    let live = cookie(&headers, SESSION_COOKIE).and_then(|id| sessions.get(id));
-    if live.is_some() {
-        return Redirect::to("/review").into_response();
-    }
-    login_page(StatusCode::OK, None)
-}
-
-/// `POST /review/login`: an analyst key starts a session.
-pub async fn login(
-    State(app): State<AppState>,
-    Extension(sessions): Extension<Arc<Sessions>>,
-    headers: HeaderMap,
-    Form(form): Form<LoginForm>,
-) -> Response {
-    let expected = cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
-    if !form
-        .csrf
-        .as_deref()
-        .is_some_and(|c| same_token(c, expected))
-    {
-        return csrf_refused(None);
-    }
-    let key = form.key.unwrap_or_default();
-    let keys = app.keys.clone();
-    let who = match blocking(move || keys.authenticate(key.trim())).await {
-        Some(Ok(who)) => who,
-        _ => return error_page(StatusCode::INTERNAL_SERVER_ERROR, None, "key check failed"),
-    };
-    let Some(who) = who else {
-        return login_page(StatusCode::UNAUTHORIZED, Some("This key is not known."));
-    };
-    if who.role != Role::Analyst {
-        return login_page(
-            StatusCode::FORBIDDEN,
-            Some(&format!(
-                "A {} key cannot open the review pages: only analyst keys can.",
-                who.role.as_str()
-            )),
-        );
-    }
-    if let Err(e) = app
-        .audit
-        .record(&who, "review_login", "-".to_owned(), None, 303)
-        .await
-    {
-        tracing::error!(error = %e, "audit log failure");
-        return error_page(StatusCode::INTERNAL_SERVER_ERROR, None, "audit log failure");
-    }
-    let id = sessions.start(who);
-    let mut response = Redirect::to("/review").into_response();
-    for c in [
-        set_cookie(SESSION_COOKIE, &id, SESSION_SECS),
-        set_cookie(LOGIN_COOKIE, "", 0),
-    ] {
-        if let Ok(v) = c.parse() {
-            response.headers_mut().append(header::SET_COOKIE, v);
-        }
-    }
-    response
-}
-
 /// Fields of forms that carry only the CSRF token.
 #[derive(Debug, Deserialize)]
 pub struct TokenForm {
-    csrf: Option<String>,
-}
-
-/// `POST /review/logout`.
-pub async fn logout(
-    Extension(sessions): Extension<Arc<Sessions>>,
-    LoggedIn { id, session }: LoggedIn,
-    Form(form): Form<TokenForm>,
-) -> Response {
-    if !session.csrf_ok(form.csrf.as_deref()) {
-        return csrf_refused(Some(&session));
-    }
-    sessions.end(&id);
-    let mut response = Redirect::to("/review/login").into_response();
-    if let Ok(v) = set_cookie(SESSION_COOKIE, "", 0).parse() {
-        response.headers_mut().append(header::SET_COOKIE, v);
-    }
-    response
+    pub(super) csrf: Option<String>,
 }
 
 // ----- pages -----
@@ -204,6 +86,17 @@ pub async fn queue(
     let Ok(page_data) = run_on_rayon(move || cases.list(&q, now)).await else {
         return internal(&session);
     };
+    // The page shows the applicants' NIKs and names: the view is audited before it is sent.
+    let shown: Vec<&str> = page_data.cases.iter().map(|c| c.case_id.as_str()).collect();
+    let subject = format!("cases:[{}]", shown.join(","));
+    if let Err(e) = app
+        .audit
+        .record(&session.principal, "view_queue", subject, None, 200)
+        .await
+    {
+        tracing::error!(error = %e, "audit log failure");
+        return internal(&session);
+    }
     let body = queue::body(&params, &query, &page_data, now, offset(&app));
     Html(page("Queue", Some(&session), body, Some(queue::SCRIPT)).into_string()).into_response()
 }

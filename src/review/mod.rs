@@ -14,15 +14,22 @@
 //! keys are kept out so the people who manage keys are not the people who decide cases.
 //! Every POST form carries the session's CSRF token (the log-in form a pre-session token in
 //! its own cookie); a missing or wrong token is answered 403.
+//!
+//! Audited besides every view of personal data (queue pages, cases, images) and every
+//! decision: each failed log-in (`review_login_failed`: unknown key, with the first 8 hex
+//! digits of its SHA-256 so repeated attempts can be told apart, a key of another role, or
+//! a stale form) and every other 403 (`forbidden`, with the session's analyst).
 
 pub mod case_page;
 pub mod draw;
 pub mod evidence;
 pub mod layout;
 pub mod queue;
+pub mod refusals;
 pub mod session;
 
 mod handlers;
+mod login;
 
 use std::sync::Arc;
 
@@ -38,11 +45,8 @@ pub fn router(app: &AppState) -> Router<AppState> {
     Router::new()
         .route("/review", get(handlers::queue))
         .route("/review/", get(handlers::queue))
-        .route(
-            "/review/login",
-            get(handlers::login_form).post(handlers::login),
-        )
-        .route("/review/logout", post(handlers::logout))
+        .route("/review/login", get(login::login_form).post(login::login))
+        .route("/review/logout", post(login::logout))
         .route("/review/cases/{id}", get(handlers::case))
         .route("/review/cases/{id}/decide", post(handlers::decide))
         .route("/review/cases/{id}/approve", post(handlers::approve))
@@ -52,6 +56,10 @@ pub fn router(app: &AppState) -> Router<AppState> {
             "/review/cases/{id}/{what}/{reference}",
             get(handlers::media),
         )
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            refusals::audit_refusals,
+        ))
         .layer(Extension(Arc::new(Sessions::default())))
         .layer(axum::middleware::map_response(
             move |response: axum::response::Response| async move {

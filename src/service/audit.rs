@@ -26,9 +26,11 @@ pub struct AuditEvent {
     pub key_name: String,
     /// Caller's role.
     pub role: String,
-    /// What was done: `enrol`, `identify`, `verify`, `delete`, `read_enrolment`, and from the
-    /// review pages `review_login`, `view_case`, `decide_case`, `approve_case`,
-    /// `return_case`, `view_photo`, `view_signature`.
+    /// What was done: `enrol`, `identify`, `verify`, `delete`, `read_enrolment`, `forbidden`
+    /// (a request refused 403), and from the review pages `review_login`,
+    /// `review_login_failed`, `view_queue`, `view_case`, `decide_case`, `approve_case`,
+    /// `return_case`, `view_photo`, `view_signature`. An event without an authenticated
+    /// caller (a failed log-in with an unknown key) has key id, name and role `-`.
     pub action: String,
     /// Whose data: a NIK, person ids, or the submission's scope and request id.
     pub subject: String,
@@ -98,6 +100,29 @@ impl AuditLog {
             request_id: None,
             status,
             case_id: Some(case_id.to_owned()),
+        };
+        self.append(event).await
+    }
+
+    /// Records a refused attempt durably: by `who` when the caller is known, else by `-`.
+    pub async fn record_refusal(
+        self: &Arc<Self>,
+        who: Option<&Principal>,
+        action: &str,
+        subject: String,
+        status: u16,
+    ) -> Result<(), JournalError> {
+        let unknown = || "-".to_owned();
+        let event = AuditEvent {
+            at: now_secs(),
+            key_id: who.map_or_else(unknown, |w| w.key_id.clone()),
+            key_name: who.map_or_else(unknown, |w| w.name.clone()),
+            role: who.map_or_else(unknown, |w| w.role.as_str().to_owned()),
+            action: action.to_owned(),
+            subject,
+            request_id: None,
+            status,
+            case_id: None,
         };
         self.append(event).await
     }

@@ -46,6 +46,7 @@ pub mod parse_errors;
 pub mod problem;
 pub mod queue;
 pub mod record;
+pub mod refusals;
 pub mod server;
 pub mod tls;
 pub mod validate;

@@ -270,6 +270,10 @@ pub fn router(app: AppState) -> Router {
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(middleware::from_fn_with_state(
             app.clone(),
+            super::refusals::audit_forbidden,
+        ))
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
             super::limits::read_body,
         ))
         .layer(middleware::from_fn_with_state(

@@ -1,0 +1,77 @@
+//! Audit of what the review pages refuse: failed log-ins and every other `403`.
+
+use std::sync::Arc;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::Response;
+use sha2::{Digest, Sha256};
+
+use super::session::{cookie, Sessions, SESSION_COOKIE};
+use crate::service::keys::Principal;
+use crate::service::server::AppState;
+
+/// The route whose refusals the log-in handler audits itself, with their reasons.
+const LOGIN_ROUTE: &str = "/review/login";
+
+/// Names a presented key in the audit log without keeping it: the first 8 hex digits of its
+/// SHA-256 (enough to tell repeated attempts apart, far too few to recover or try the key).
+pub fn key_fingerprint(key: &str) -> String {
+    let digest = Sha256::digest(key.as_bytes());
+    let hex: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    format!("key-sha256:{hex}")
+}
+
+/// Records a failed log-in: `reason` is `unknown_key`, `wrong_role` or `stale_form`.
+pub async fn login_failed(app: &AppState, who: Option<&Principal>, reason: &str, subject: &str) {
+    let subject = if subject.is_empty() {
+        reason.to_owned()
+    } else {
+        format!("{reason} {subject}")
+    };
+    let status = match reason {
+        "unknown_key" => 401,
+        _ => 403,
+    };
+    if let Err(e) = app
+        .audit
+        .record_refusal(who, "review_login_failed", subject, status)
+        .await
+    {
+        tracing::error!(error = %e, "audit log failure");
+    }
+}
+
+/// Middleware inside the review router (so the sessions are reachable): records a
+/// `forbidden` event for every `403` of a review page other than the log-in, by the
+/// session's analyst when there is a live session.
+pub async fn audit_refusals(State(app): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_owned();
+    if route == LOGIN_ROUTE {
+        return next.run(request).await;
+    }
+    let who = request
+        .extensions()
+        .get::<Arc<Sessions>>()
+        .zip(cookie(request.headers(), SESSION_COOKIE))
+        .and_then(|(sessions, id)| sessions.get(id))
+        .map(|s| s.principal);
+    let method = request.method().as_str().to_owned();
+    let response = next.run(request).await;
+    if response.status() == StatusCode::FORBIDDEN {
+        let subject = format!("{method} {route}");
+        if let Err(e) = app
+            .audit
+            .record_refusal(who.as_ref(), "forbidden", subject, 403)
+            .await
+        {
+            tracing::error!(error = %e, "audit log failure");
+        }
+    }
+    response
+}
