@@ -2,8 +2,11 @@
 //! client, the open- and closed-loop load generator and the crash drill.
 
 pub mod client;
+pub mod config;
 pub mod drill;
+mod producer;
 pub mod requests;
 pub mod run;
 pub mod stats;
 pub mod truth;
+mod worker;
