@@ -6,7 +6,10 @@
 //! * [`fvc`]: the loader for FVC-style folders of ISO templates.
 
 pub mod accuracy;
-pub mod date;
+/// Calendar dates (the shared civil-registry rules of `tunggal-domain`).
+pub use tunggal_domain::date;
+/// The NIK (the shared civil-registry rules of `tunggal-domain`).
+pub use tunggal_domain::nik;
 pub mod demographics;
 pub mod fingerprint;
 pub mod fvc;
@@ -14,7 +17,6 @@ pub mod iris;
 pub mod iris_source;
 pub mod iris_theory;
 pub mod names;
-pub mod nik;
 pub mod output;
 pub mod population;
 pub mod realism;

@@ -3,7 +3,7 @@
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-use tunggal_datasets::nik::Sex;
+use tunggal_domain::nik::Sex;
 use tunggal_index::gallery::{Enrolment, IrisCode, GALLERY_IRIS_LAYOUT};
 use tunggal_index::iris::IrisTemplate;
 use tunggal_index::search::Candidate as SearchCandidate;

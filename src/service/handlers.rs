@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::Value;
-use tunggal_datasets::date::Date;
+use tunggal_domain::date::Date;
 use utoipa::IntoParams;
 
 use super::engine::{Candidate, EngineError, PersonInfo, Verdict};

@@ -1,7 +1,7 @@
 //! Validated domain types handed to the matching engine: no base64, no unchecked fields.
 
-use tunggal_datasets::date::Date;
-use tunggal_datasets::nik::{Nik, Sex};
+use tunggal_domain::date::Date;
+use tunggal_domain::nik::{Nik, Sex};
 use tunggal_index::iris::IrisTemplate;
 use tunggal_index::template::{FingerPosition, FingerTemplate};
 

@@ -6,9 +6,9 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use tunggal_datasets::date::Date;
-use tunggal_datasets::nik::{Nik, NikError, Sex};
-use tunggal_datasets::region;
+use tunggal_domain::date::Date;
+use tunggal_domain::nik::{Nik, NikError, Sex};
+use tunggal_domain::region;
 use tunggal_index::iris::{IrisLayout, IrisTemplate, MatchConfig};
 use tunggal_index::template::{self, FingerPosition, Format, TemplateError};
 
