@@ -496,11 +496,14 @@ async fn a_cleared_applicant_is_searched_against_persons_enrolled_meanwhile() {
         .case_closed(case_id, &case.new.applicant, &CaseOutcome::Cleared)
         .unwrap();
     let mut pairs = Vec::new();
-    s.engine().cases().for_each(|c| {
-        if c.kind() == tunggal::cases::CaseKind::GalleryPair {
-            pairs.push(c.clone());
-        }
-    });
+    s.engine()
+        .cases()
+        .for_each(|c| {
+            if c.kind() == tunggal::cases::CaseKind::GalleryPair {
+                pairs.push(c.clone());
+            }
+        })
+        .unwrap();
     assert_eq!(pairs.len(), 1, "{pairs:?}");
     assert_eq!(pairs[0].new.applicant.request_id, "n-30");
     assert_eq!(pairs[0].new.candidates[0].person.request_id, "o-30");

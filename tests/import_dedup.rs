@@ -145,15 +145,18 @@ fn import_resumes_without_doubles_and_dedup_gallery_opens_the_planted_pairs() {
     let report = dedup_gallery(&engine, &dedup, &mut |_, _| {}).unwrap();
     assert_eq!(report.probed, PERSONS);
     let mut found = BTreeSet::new();
-    engine.cases().for_each(|c| {
-        assert_eq!(c.kind(), CaseKind::GalleryPair);
-        assert_eq!(c.new.candidates.len(), 1);
-        let a = c.new.applicant.request_id.clone();
-        let b = c.new.candidates[0].person.request_id.clone();
-        assert_ne!(a, b, "a person paired with itself");
-        assert!(a > b, "the applicant is the later enrolment");
-        assert!(found.insert((b, a)), "two cases for one pair");
-    });
+    engine
+        .cases()
+        .for_each(|c| {
+            assert_eq!(c.kind(), CaseKind::GalleryPair);
+            assert_eq!(c.new.candidates.len(), 1);
+            let a = c.new.applicant.request_id.clone();
+            let b = c.new.candidates[0].person.request_id.clone();
+            assert_ne!(a, b, "a person paired with itself");
+            assert!(a > b, "the applicant is the later enrolment");
+            assert!(found.insert((b, a)), "two cases for one pair");
+        })
+        .unwrap();
     assert_eq!(found, planted);
     assert_eq!(report.opened, planted.len());
     // A rerun from the start opens nothing new.

@@ -9,7 +9,7 @@ use tunggal_datasets::fvc::FvcDatabase;
 use tunggal_index::gallery::descriptor::{self, similarity};
 use tunggal_index::gallery::Preparer;
 
-use crate::cases::{CaseKind, CaseOutcome, CaseStore};
+use crate::cases::{CaseKind, CaseOutcome, CasePolicy, CaseStore};
 
 /// One labelled pair of finger samples.
 #[derive(Debug, Clone, PartialEq)]
@@ -136,12 +136,12 @@ pub fn csv_pairs(path: &Path) -> anyhow::Result<Vec<Pair>> {
 /// case is non-mated (cleared cases are near the threshold, where evidence matters). NIK
 /// conflicts and undecided cases are skipped.
 pub fn case_pairs(data_dir: &Path) -> anyhow::Result<Vec<Pair>> {
-    anyhow::ensure!(
-        data_dir.join("cases.jsonl").is_file(),
-        "no case journal in {}",
-        data_dir.display()
-    );
-    let store = CaseStore::open(data_dir)?;
+    let path = data_dir.join(crate::state::STATE_FILE);
+    anyhow::ensure!(path.is_file(), "no state store in {}", data_dir.display());
+    crate::state::migrate::require_migrated(data_dir)?;
+    // Read-only: the service may be running on this directory.
+    let state = crate::state::StateStore::open_read_only(&path)?;
+    let store = CaseStore::new(std::sync::Arc::new(state), CasePolicy::default());
     let mut out = Vec::new();
     let source = format!("cases:{}", data_dir.display());
     store.for_each(|case| {
@@ -170,7 +170,7 @@ pub fn case_pairs(data_dir: &Path) -> anyhow::Result<Vec<Pair>> {
                 });
             }
         }
-    });
+    })?;
     Ok(out)
 }
 
@@ -180,7 +180,7 @@ mod tests {
     use crate::cases::{Actor, CaseCandidate, DecisionKind, NewCase, PersonSummary};
 
     fn person(n: u32) -> PersonSummary {
-        crate::cases::store::tests::person(n, "317101")
+        crate::cases::tests::person(n, "317101")
     }
 
     fn candidate(n: u32, score: f32) -> CaseCandidate {

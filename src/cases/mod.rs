@@ -11,10 +11,19 @@
 //!   engine can update the enrolment status the service point reads and fire its callback;
 //! - the review pages draw evidence through the [`Evidence`] trait, which the engine
 //!   implements over its gallery and person registry.
+//!
+//! Cases live in the state store (`state.sqlite3`, tables `cases` and `case_trail`):
+//! [`model`] has the types, [`store`] the workflow, [`query`] the queue's listing, `rows` the
+//! SQL rows and [`legacy`] the journal of older releases that `tunggal migrate` moves.
 
 pub mod deadline;
+pub mod legacy;
+pub mod model;
 pub mod query;
+mod rows;
 pub mod store;
+#[cfg(test)]
+pub(crate) mod tests;
 
 use serde::{Deserialize, Serialize};
 use tunggal_index::template::FingerTemplate;

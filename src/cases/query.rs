@@ -1,21 +1,15 @@
-//! Listing cases: filters, sort orders and paging over a compact in-memory index, so a page
-//! of the queue costs one pass over small rows even with 100,000 cases.
+//! Listing cases: filters, sort orders and paging as one SQL query over the `cases` table,
+//! whose indexes serve the queue's filters and orders (status, district, service point,
+//! opening time, deadline, best score), so a page reads only its own rows and the count.
 
+use rusqlite::types::Value;
+use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
-use super::store::{Case, CaseStatus, Inner};
-
-/// The per-case index entry the listing scans.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(super) struct Row {
-    pub(super) status: CaseStatus,
-    pub(super) lease_until: u64,
-    pub(super) opened: u64,
-    pub(super) deadline: u64,
-    pub(super) score: f64,
-    pub(super) district: u32,
-    pub(super) service_point: u32,
-}
+use super::model::{CaseCounts, CaseStatus};
+use super::rows;
+use super::store::Case;
+use crate::state::{StateError, StateStore};
 
 /// Which cases a listing shows.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,17 +48,6 @@ impl StatusFilter {
             Self::Taken => "taken",
             Self::All => "all",
             Self::Is(s) => s.as_str(),
-        }
-    }
-
-    fn keeps(self, row: &Row, now: u64) -> bool {
-        let held = row.lease_until > now && !row.status.is_final();
-        match self {
-            Self::Active => !row.status.is_final(),
-            Self::Untaken => !row.status.is_final() && !held,
-            Self::Taken => held,
-            Self::Is(s) => row.status == s,
-            Self::All => true,
         }
     }
 }
@@ -154,52 +137,143 @@ pub struct Page {
     pub cases: Vec<Case>,
 }
 
-impl CaseQuery {
-    pub(super) fn run(&self, inner: &Inner, now: u64) -> Page {
-        let empty = Page {
-            total: 0,
-            cases: Vec::new(),
-        };
-        let district = match &self.district {
-            Some(d) => match inner.districts.get(d) {
-                Some(&id) => Some(id),
-                None => return empty,
-            },
-            None => None,
-        };
-        let service_point = match &self.service_point {
-            Some(s) => match inner.service_points.get(s) {
-                Some(&id) => Some(id),
-                None => return empty,
-            },
-            None => None,
-        };
-        let keeps = |row: &Row| {
-            self.status.keeps(row, now)
-                && district.is_none_or(|d| row.district == d)
-                && service_point.is_none_or(|s| row.service_point == s)
-                && self.opened_from.is_none_or(|t| row.opened >= t)
-                && self.opened_to.is_none_or(|t| row.opened < t)
-                && self.min_score.is_none_or(|s| row.score >= s)
-                && self.max_score.is_none_or(|s| row.score <= s)
-        };
-        let n = inner.rows.len();
-        let order: Box<dyn Iterator<Item = usize> + '_> = match self.sort {
-            Sort::Newest => Box::new((0..n).rev()),
-            Sort::Score => Box::new(inner.by_score.iter().map(|&i| i as usize)),
-            Sort::TimeLeft => Box::new(inner.by_deadline.iter().map(|&i| i as usize)),
-        };
-        let mut total = 0;
-        let mut cases = Vec::with_capacity(self.limit.min(500));
-        for i in order {
-            if !keeps(&inner.rows[i]) {
-                continue;
+/// A signed SQL integer of a count or time (saturating).
+fn int(v: impl TryInto<i64>) -> Value {
+    Value::Integer(v.try_into().unwrap_or(i64::MAX))
+}
+
+impl StatusFilter {
+    /// The SQL condition of this filter at `now`, with its arguments.
+    fn condition(self, now: u64, args: &mut Vec<Value>) -> Option<&'static str> {
+        match self {
+            Self::Active => Some("final = 0"),
+            Self::Untaken => {
+                args.push(int(now));
+                Some("final = 0 AND lease_until <= ?")
             }
-            if total >= self.offset && cases.len() < self.limit {
-                cases.push(inner.cases[i].clone());
+            Self::Taken => {
+                args.push(int(now));
+                Some("final = 0 AND lease_until > ?")
             }
-            total += 1;
+            Self::Is(s) => {
+                args.push(Value::Text(s.as_str().to_owned()));
+                Some("status = ?")
+            }
+            Self::All => None,
         }
-        Page { total, cases }
     }
+}
+
+impl Sort {
+    fn order_by(self) -> &'static str {
+        match self {
+            Self::Newest => "seq DESC",
+            Self::Score => "score DESC, seq",
+            Self::TimeLeft => "deadline_secs, seq",
+        }
+    }
+}
+
+impl CaseQuery {
+    /// The `WHERE` clause of the filters at `now` and its arguments.
+    fn filter(&self, now: u64) -> (String, Vec<Value>) {
+        let mut args = Vec::new();
+        let mut conds: Vec<&str> = self.status.condition(now, &mut args).into_iter().collect();
+        let mut text = |cond: &'static str, v: &Option<String>| {
+            if let Some(v) = v {
+                conds.push(cond);
+                args.push(Value::Text(v.clone()));
+            }
+        };
+        text("district = ?", &self.district);
+        text("service_point = ?", &self.service_point);
+        for (cond, t) in [
+            ("opened_secs >= ?", self.opened_from),
+            ("opened_secs < ?", self.opened_to),
+        ] {
+            if let Some(t) = t {
+                conds.push(cond);
+                args.push(int(t));
+            }
+        }
+        for (cond, s) in [
+            ("score >= ?", self.min_score),
+            ("score <= ?", self.max_score),
+        ] {
+            if let Some(s) = s {
+                conds.push(cond);
+                args.push(Value::Real(s));
+            }
+        }
+        let clause = if conds.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conds.join(" AND "))
+        };
+        (clause, args)
+    }
+
+    /// Runs the listing on `conn` (of `store`) at time `now`.
+    pub(super) fn run(
+        &self,
+        store: &StateStore,
+        conn: &Connection,
+        now: u64,
+    ) -> Result<Page, StateError> {
+        let err = |e| store.error(e);
+        let (clause, mut args) = self.filter(now);
+        let total: i64 = conn
+            .prepare_cached(&format!("SELECT count(*) FROM cases {clause}"))
+            .and_then(|mut stmt| {
+                stmt.query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))
+            })
+            .map_err(err)?;
+        args.push(int(self.limit));
+        args.push(int(self.offset));
+        let mut stmt = conn
+            .prepare_cached(&format!(
+                "SELECT {} FROM cases {clause} ORDER BY {} LIMIT ? OFFSET ?",
+                rows::COLUMNS,
+                self.sort.order_by()
+            ))
+            .map_err(err)?;
+        let raws = stmt
+            .query_map(rusqlite::params_from_iter(args.iter()), rows::raw)
+            .map_err(err)?;
+        let mut cases = Vec::with_capacity(self.limit.min(500));
+        for raw in raws {
+            let raw = raw.map_err(err)?;
+            let trail = rows::trail(store, conn, raw.seq())?;
+            cases.push(rows::decode(raw, trail)?);
+        }
+        Ok(Page {
+            total: usize::try_from(total).unwrap_or(0),
+            cases,
+        })
+    }
+}
+
+/// Active and overdue case counts at `now`, each counted on an index.
+pub(super) fn counts(
+    store: &StateStore,
+    conn: &Connection,
+    now: u64,
+) -> Result<CaseCounts, StateError> {
+    let count = |sql: &str, args: &[Value]| -> Result<usize, StateError> {
+        let n: i64 = conn
+            .prepare_cached(sql)
+            .and_then(|mut stmt| {
+                stmt.query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))
+            })
+            .map_err(|e| store.error(e))?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    };
+    Ok(CaseCounts {
+        total: count("SELECT count(*) FROM cases", &[])?,
+        active: count("SELECT count(*) FROM cases WHERE final = 0", &[])?,
+        overdue: count(
+            "SELECT count(*) FROM cases WHERE final = 0 AND deadline_secs < ?",
+            &[int(now)],
+        )?,
+    })
 }

@@ -278,13 +278,14 @@ impl MigrateArgs {
             ..Overrides::default()
         };
         let config = ServiceConfig::load(self.data.config.as_deref(), &env_var, &flags)?;
-        let dir = config.data_dir;
-        let moved = crate::state::migrate::run(&dir).with_context(|| {
-            format!(
-                "migrating {} (is `tunggal serve` still running on it?)",
-                dir.display()
-            )
-        })?;
+        let dir = config.data_dir.clone();
+        let moved =
+            crate::state::migrate::run_with(&dir, &config.case_policy()).with_context(|| {
+                format!(
+                    "migrating {} (is `tunggal serve` still running on it?)",
+                    dir.display()
+                )
+            })?;
         println!(
             "state store {} at schema version {}",
             dir.join(crate::state::STATE_FILE).display(),

@@ -93,6 +93,21 @@ impl Notifier {
     }
 }
 
+impl Notifier {
+    /// The outbox of a durable notifier.
+    pub fn outbox(&self) -> Option<&Arc<Outbox>> {
+        self.outbox.as_ref()
+    }
+
+    /// Queues for posting a notice the caller stored in [`Notifier::outbox`] under `id`
+    /// (with [`Outbox::queue_in`], in its own transaction).
+    pub fn post_queued(&self, id: u64, notice: Notice) {
+        if self.tx.send((Some(id), notice)).is_err() {
+            tracing::warn!("callback task stopped: a verdict notice waits for the next start");
+        }
+    }
+}
+
 /// TLS client settings for callbacks: the system CA bundle and `extra_ca` (PEM), if given.
 pub fn tls_connector(extra_ca: Option<&Path>) -> Result<TlsConnector, CallbackError> {
     let mut roots = rustls::RootCertStore::empty();

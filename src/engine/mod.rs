@@ -19,6 +19,7 @@ pub mod bulk;
 pub mod calibrate;
 pub mod callback;
 pub mod cleared;
+mod commit;
 pub mod convert;
 pub mod demo;
 pub mod evidence;
@@ -37,7 +38,7 @@ use tunggal_index::search::{
     SearchConfig, Stage1Probe, Verdict as SearchVerdict,
 };
 
-use crate::cases::{CaseCandidate, CaseKind, CaseStore, NewCase};
+use crate::cases::CaseStore;
 use crate::service::engine::{
     Candidate, EngineError, EngineStats, EnrolmentEngine, PersonInfo, Verdict, Verification,
 };
@@ -264,41 +265,6 @@ impl GalleryEngine {
         })
     }
 
-    /// Opens the case of a duplicate entry and journals it.
-    fn open_case_for(&self, e: &Entry) -> Result<Option<String>, OpenError> {
-        let Some(Outcome::Duplicate {
-            reason, candidates, ..
-        }) = &e.outcome
-        else {
-            return Ok(None);
-        };
-        let kind = match reason {
-            DuplicateReason::Biometric => CaseKind::Biometric,
-            DuplicateReason::NikConflict => CaseKind::NikConflict,
-        };
-        let new = NewCase {
-            kind,
-            applicant: e.meta.summary.clone(),
-            candidates: candidates
-                .iter()
-                .filter_map(|c| {
-                    let person = self.registry.get(c.key)?.meta.summary;
-                    Some(CaseCandidate {
-                        person,
-                        score: c.score,
-                        finger_scores: c.finger_scores,
-                        iris_distances: c.iris_distances,
-                    })
-                })
-                .collect(),
-            callback_url: e.meta.callback_url.clone(),
-            calibration: self.gallery().calibration().id.clone(),
-        };
-        let case = self.cases.open_case(new)?;
-        self.registry.case_opened(e.key, &case.case_id)?;
-        Ok(Some(case.case_id))
-    }
-
     /// Decides a prepared enrolment reserved under `key`.
     fn decide(
         &self,
@@ -488,107 +454,5 @@ impl EnrolmentEngine for GalleryEngine {
             case_id: e.case_id,
             duplicate_of,
         }))
-    }
-}
-
-impl GalleryEngine {
-    /// Enrols `record`; with `answer`, keeps it in the outcome's transaction when the
-    /// decision needs no case (returns whether it did).
-    fn enrol_keeping(
-        &self,
-        record: &EnrolmentRecord,
-        answer: Option<Answer>,
-    ) -> Result<(Verdict, bool), EngineError> {
-        let o = &record.origin;
-        if let Some(e) = self
-            .registry
-            .by_request(&o.district, &o.service_point, &record.request_id)
-        {
-            if e.outcome.is_some() {
-                return Ok((self.verdict_of(&e)?, false));
-            }
-        }
-        let nik = record.person.nik.to_string();
-        // Template preparation is CPU work: run it on rayon (this thread is outside the pool
-        // and only waits; see `service::queue::run_blocking`).
-        let enrolment = convert::enrolment(&record.probe);
-        let (prepared, ()) = rayon::join(|| self.gallery().prepare(&enrolment), || ());
-        let prepared = match prepared {
-            Ok(p) => p,
-            Err(GalleryError::InvalidEnrolment(_)) => {
-                return Ok((
-                    Verdict::Rejected {
-                        reason: "unusable_templates".into(),
-                    },
-                    false,
-                ))
-            }
-            Err(e) => return Err(unavailable(e)),
-        };
-        let _nik_guard = self.nik_locks.lock(&nik);
-        let key = self
-            .registry
-            .intent(|key| convert::person_meta(key, record))
-            .map_err(unavailable)?;
-        let outcome = match self.decide(key, &nik, prepared, &record.probe) {
-            Ok(o) => o,
-            Err(e) => {
-                // Nothing was inserted (the deduplicator inserts only once decided).
-                let _ = self.registry.abort(key);
-                return Err(unavailable(e));
-            }
-        };
-        // A decision that needs no case is answered in the outcome's own transaction.
-        let early = match (answer, decided_verdict(key, &outcome)) {
-            (Some(mut answer), Some(verdict)) => {
-                answer.body = serde_json::to_value(crate::service::handlers::enrolment_body(
-                    &record.request_id,
-                    verdict.clone(),
-                ))
-                .map_err(unavailable)?;
-                Some((answer, verdict))
-            }
-            _ => None,
-        };
-        let (answer, early) = match early {
-            Some((answer, verdict)) => (Some(answer), Some(verdict)),
-            None => (None, None),
-        };
-        let entry = self
-            .registry
-            .outcome_answered(key, outcome, answer)
-            .map_err(unavailable)?;
-        if matches!(entry.outcome, Some(Outcome::Duplicate { .. })) {
-            self.open_case_for(&entry).map_err(unavailable)?;
-        } else {
-            self.notify(&entry);
-        }
-        if let Some(verdict) = early {
-            return Ok((verdict, true));
-        }
-        let entry = self
-            .registry
-            .get(key)
-            .ok_or_else(|| unavailable("registry entry vanished"))?;
-        Ok((self.verdict_of(&entry)?, false))
-    }
-}
-
-/// The verdict of an outcome that needs no case (and no registry lookup); `None` for a
-/// duplicate. Mirrors [`GalleryEngine::verdict_of`].
-fn decided_verdict(key: u64, outcome: &Outcome) -> Option<Verdict> {
-    match outcome {
-        Outcome::Single => Some(Verdict::Single {
-            reference_id: reference_id(key),
-            reissue: false,
-        }),
-        Outcome::Reissue { person } => Some(Verdict::Single {
-            reference_id: reference_id(*person),
-            reissue: true,
-        }),
-        Outcome::Rejected { reason } => Some(Verdict::Rejected {
-            reason: reason.clone(),
-        }),
-        Outcome::Duplicate { .. } => None,
     }
 }

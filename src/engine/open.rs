@@ -38,6 +38,13 @@ pub enum OpenError {
     /// A case could not be opened during recovery.
     #[error("cases: {0}")]
     Cases(#[from] crate::cases::CaseError),
+    /// The case store is not the state store of this data directory, so a duplicate's
+    /// outcome and its case could not commit together.
+    #[error("the case store given is not the one of {}", data_dir.display())]
+    CasesElsewhere {
+        /// The data directory.
+        data_dir: PathBuf,
+    },
     /// The gallery's files are damaged; nothing was changed.
     #[error(
         "gallery damaged, nothing was changed: {source}. Inspect it with `tunggal fsck \
@@ -124,6 +131,11 @@ impl GalleryEngine {
         // recovery changes any gallery file. Anything else is damage: refuse, never delete
         // registry entries to match.
         let registry = Registry::open(data_dir)?;
+        if !Arc::ptr_eq(registry.store(), cases.store()) {
+            return Err(OpenError::CasesElsewhere {
+                data_dir: data_dir.to_path_buf(),
+            });
+        }
         let acknowledged = registry.keys_where(|e| e.in_gallery() && !e.deleting);
         let mut missing = Vec::new();
         let approve = |holds: &dyn Fn(u64) -> bool| {

@@ -82,6 +82,19 @@ impl Outbox {
         })
     }
 
+    /// The state store the notices are kept in.
+    pub fn store(&self) -> &Arc<StateStore> {
+        &self.store
+    }
+
+    /// Stores a notice inside `conn`'s transaction (of [`Outbox::store`]), with whatever
+    /// else it commits; returns its id.
+    pub fn queue_in(&self, conn: &rusqlite::Connection, n: &Notice) -> Result<u64, StateError> {
+        let id = next_id(&self.store, conn)?;
+        insert(&self.store, conn, id, &n.url, &n.body)?;
+        Ok(id)
+    }
+
     /// Marks a notice delivered (its row is deleted).
     pub fn done(&self, id: u64) -> Result<(), StateError> {
         let store = &self.store;

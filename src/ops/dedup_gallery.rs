@@ -100,7 +100,7 @@ fn pair(a: u64, b: u64) -> (u64, u64) {
 }
 
 /// Unordered pairs that already have a gallery-pair case.
-fn existing_pairs(engine: &GalleryEngine) -> HashSet<(u64, u64)> {
+fn existing_pairs(engine: &GalleryEngine) -> Result<HashSet<(u64, u64)>, CaseError> {
     let mut out = HashSet::new();
     engine.cases().for_each(|c| {
         if c.kind() != CaseKind::GalleryPair {
@@ -114,8 +114,8 @@ fn existing_pairs(engine: &GalleryEngine) -> HashSet<(u64, u64)> {
                 out.insert(pair(a, b));
             }
         }
-    });
-    out
+    })?;
+    Ok(out)
 }
 
 /// Runs the deduplication, calling `progress(probed, total)` after each batch.
@@ -152,7 +152,7 @@ pub fn dedup_gallery(
         threshold,
         ..DedupReport::default()
     };
-    let before = existing_pairs(engine);
+    let before = existing_pairs(engine)?;
     let mut seen = HashSet::new();
     progress(start, keys.len());
     let mut done = start;

@@ -25,8 +25,12 @@ use crate::engine::registry::{reference_id, Entry, Registry};
 use crate::engine::GALLERY_DIR;
 use crate::service::journal::{self, JournalCheck};
 
-/// Journals of a data directory, by file name.
-pub const JOURNALS: [&str; 2] = ["cases.jsonl", crate::service::audit::AUDIT_FILE];
+/// Journals of a data directory, by file name (the case journal only of an older
+/// release, which `tunggal migrate` moves into the state store).
+pub const JOURNALS: [&str; 2] = [
+    crate::cases::legacy::CASES_FILE,
+    crate::service::audit::AUDIT_FILE,
+];
 
 /// Errors of `fsck`.
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +109,10 @@ pub fn check(data_dir: &Path) -> Result<FsckReport, FsckError> {
     for name in JOURNALS {
         let path = data_dir.join(name);
         let c = journal::check(&path)?;
+        // The case journal exists only in a data directory of an older release.
+        if name == crate::cases::legacy::CASES_FILE && !c.exists {
+            continue;
+        }
         clean &= c.is_clean();
         journals.push(describe_journal(name, &c));
     }

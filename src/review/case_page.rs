@@ -203,6 +203,7 @@ fn trail(case: &Case, offset: i64) -> Markup {
                     li {
                         span.muted { (local_time(e.at, offset)) } " · " strong { (e.by.name) } " · "
                         @match &e.action {
+                            Action::Opened => "opened the case",
                             Action::Viewed => "viewed",
                             Action::Taken { .. } => "took the case",
                             Action::Released => "released it",

@@ -34,8 +34,8 @@ fn case_error(e: &CaseError, session: &Session) -> Response {
             StatusCode::UNPROCESSABLE_ENTITY
         }
         CaseError::SelfApproval => StatusCode::FORBIDDEN,
-        CaseError::Journal(_) => {
-            tracing::error!(error = %e, "case journal failure");
+        CaseError::State(_) => {
+            tracing::error!(error = %e, "case store failure");
             StatusCode::INTERNAL_SERVER_ERROR
         }
     };
@@ -83,8 +83,10 @@ pub async fn queue(
     let now = now_secs();
     let cases = app.cases.clone();
     let q = query.clone();
-    let Ok(page_data) = run_on_rayon(move || cases.list(&q, now)).await else {
-        return internal(&session);
+    let page_data = match blocking(move || cases.list(&q, now)).await {
+        Some(Ok(page)) => page,
+        Some(Err(e)) => return case_error(&e, &session),
+        None => return internal(&session),
     };
     // The page shows the applicants' NIKs and names: the view is audited before it is sent.
     let shown: Vec<&str> = page_data.cases.iter().map(|c| c.case_id.as_str()).collect();
@@ -411,8 +413,14 @@ pub async fn deliver_again(
     if !session.csrf_ok(form.csrf.as_deref()) {
         return csrf_refused(Some(&session));
     }
-    let Some(case) = app.cases.get(&case_id) else {
-        return error_page(StatusCode::NOT_FOUND, Some(&session), "No such case.");
+    let (cases, id) = (app.cases.clone(), case_id.clone());
+    let case = match blocking(move || cases.find(&id)).await {
+        Some(Ok(Some(case))) => case,
+        Some(Ok(None)) => {
+            return error_page(StatusCode::NOT_FOUND, Some(&session), "No such case.")
+        }
+        Some(Err(e)) => return case_error(&e, &session),
+        None => return internal(&session),
     };
     let Some(outcome) = case.outcome() else {
         return case_error(&CaseError::WrongStatus(case.status.as_str()), &session);
@@ -432,8 +440,12 @@ pub async fn media(
     Path((case_id, what, reference)): Path<(String, String, String)>,
 ) -> Response {
     let not_found = || error_page(StatusCode::NOT_FOUND, Some(&session), "No such image.");
-    let Some(case) = app.cases.get(&case_id) else {
-        return not_found();
+    let (cases, id) = (app.cases.clone(), case_id.clone());
+    let case = match blocking(move || cases.find(&id)).await {
+        Some(Ok(Some(case))) => case,
+        Some(Ok(None)) => return not_found(),
+        Some(Err(e)) => return case_error(&e, &session),
+        None => return internal(&session),
     };
     let belongs = case.new.applicant.reference_id == reference
         || case

@@ -328,7 +328,13 @@ pub async fn metrics(State(app): State<AppState>) -> Response {
         app.queue.capacity(),
         app.engine.is_wired(),
     );
-    text.push_str(&super::metrics::render_cases(app.cases.counts(now_secs())));
+    // The counts read the state store, which may wait behind a commit's fsync.
+    let cases = app.cases.clone();
+    match tokio::task::spawn_blocking(move || cases.counts(now_secs())).await {
+        Ok(Ok(counts)) => text.push_str(&super::metrics::render_cases(counts)),
+        Ok(Err(e)) => tracing::error!(error = %e, "counting cases for /metrics"),
+        Err(e) => tracing::error!(error = %e, "counting cases for /metrics"),
+    }
     text.push_str(&super::metrics::render_engine(app.engine.stats()));
     text.push_str(&super::metrics::render_connections(app.connections.stats()));
     text.push_str(&crate::state::syncs::render());

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use rusqlite::params;
 
 use super::{StateError, StateStore};
+use crate::cases::legacy::{self as cases_legacy, CASES_FILE};
+use crate::cases::CasePolicy;
 use crate::engine::outbox::{self, OUTBOX_NAME};
 use crate::engine::registry::{legacy, REGISTRY_FILE};
 use crate::service::idempotency::{Answer, IDEMPOTENCY_FILE};
@@ -50,6 +52,19 @@ pub enum MigrateError {
         /// First damaged line.
         line: usize,
     },
+    /// A line of a journal is intact but not a record this release knows.
+    #[error(
+        "{path}: line {line} is not a record this release can read ({detail}); nothing was \
+         migrated"
+    )]
+    Unreadable {
+        /// The journal.
+        path: PathBuf,
+        /// The line.
+        line: usize,
+        /// What did not decode.
+        detail: String,
+    },
     /// The journal could not be put aside.
     #[error("keeping {path} aside: {source}")]
     Rename {
@@ -61,7 +76,13 @@ pub enum MigrateError {
 }
 
 /// Journals the state store has taken over, by file name.
-pub const MIGRATED_JOURNALS: [&str; 4] = [REGISTRY_FILE, IDEMPOTENCY_FILE, OUTBOX_NAME, KEYS_FILE];
+pub const MIGRATED_JOURNALS: [&str; 5] = [
+    REGISTRY_FILE,
+    IDEMPOTENCY_FILE,
+    OUTBOX_NAME,
+    KEYS_FILE,
+    CASES_FILE,
+];
 
 /// Refuses to run on `data_dir` while a journal the store has taken over is still there.
 pub fn require_migrated(data_dir: &Path) -> Result<(), StateError> {
@@ -78,8 +99,14 @@ pub fn require_migrated(data_dir: &Path) -> Result<(), StateError> {
 }
 
 /// Migrates every journal of `data_dir` the store has taken over; a journal absent is
-/// skipped. Blocking; the server must be stopped.
+/// skipped. Cases journalled without a deadline get the default policy's. Blocking; the
+/// server must be stopped.
 pub fn run(data_dir: &Path) -> Result<Vec<Moved>, MigrateError> {
+    run_with(data_dir, &CasePolicy::default())
+}
+
+/// As [`run`], with the case `policy` of the service's settings.
+pub fn run_with(data_dir: &Path, policy: &CasePolicy) -> Result<Vec<Moved>, MigrateError> {
     let store = StateStore::open(data_dir)?;
     let mut moved = Vec::new();
     let path = data_dir.join(REGISTRY_FILE);
@@ -121,6 +148,19 @@ pub fn run(data_dir: &Path) -> Result<Vec<Moved>, MigrateError> {
             kept_as,
         });
     }
+    let path = data_dir.join(CASES_FILE);
+    if path.exists() {
+        let events: Vec<cases_legacy::Event> = readable(&path)?;
+        let (records, inserted) =
+            store.transaction(|tx| cases_legacy::migrate_journal(&store, tx, events, policy))?;
+        let kept_as = put_aside(&path)?;
+        moved.push(Moved {
+            journal: CASES_FILE,
+            records,
+            inserted,
+            kept_as,
+        });
+    }
     Ok(moved)
 }
 
@@ -134,9 +174,21 @@ fn readable<T: serde::de::DeserializeOwned + serde::Serialize>(
             line,
         });
     }
-    let mut records = Journal::<T>::read(path)?;
-    records.truncate(c.records);
-    Ok(records)
+    // Every CRC-valid line before any torn tail must be a record of this journal: one that
+    // is not stops the migration rather than be left behind.
+    let mut values = Journal::<serde_json::Value>::read(path)?;
+    values.truncate(c.records);
+    values
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| {
+            serde_json::from_value(v).map_err(|e| MigrateError::Unreadable {
+                path: path.to_path_buf(),
+                line: i + 1,
+                detail: e.to_string(),
+            })
+        })
+        .collect()
 }
 
 fn registry(store: &StateStore, path: &Path) -> Result<Moved, MigrateError> {

@@ -9,7 +9,7 @@
 //! reported, never repaired.
 //!
 //! Every durable sync the service's own state issues is counted in [`syncs`] (one per
-//! committed SQLite transaction, one per journal append) and exported as
+//! committed SQLite transaction that changed a row, one per journal append) and exported as
 //! `tunggal_state_syncs_total{store}`.
 
 pub mod migrate;
@@ -215,13 +215,26 @@ impl StateStore {
         &self,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StateError>,
     ) -> Result<T, StateError> {
+        self.try_transaction(f)
+    }
+
+    /// As [`StateStore::transaction`] for an `f` with its own error type: an error from `f`
+    /// rolls everything back; a transaction that changed nothing commits without a sync.
+    pub fn try_transaction<T, E: From<StateError>>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
         let mut conn = self.conn.lock().map_err(|_| StateError::Poisoned)?;
+        let before = conn.total_changes();
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| self.error(e))?;
         let value = f(&tx)?;
+        let changed = tx.total_changes() != before;
         tx.commit().map_err(|e| self.error(e))?;
-        syncs::record(syncs::Store::Sqlite);
+        if changed {
+            syncs::record(syncs::Store::Sqlite);
+        }
         Ok(value)
     }
 

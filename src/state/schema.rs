@@ -65,6 +65,48 @@ const STEPS: &[&str] = &[
         created_at INTEGER NOT NULL
     ) WITHOUT ROWID;
     CREATE INDEX keys_by_id ON keys (key_id);",
+    // 5: analyst cases (one row each: the columns the review queue filters and sorts on, the
+    // workflow state, and the engine's hand-over as JSON in `new_case`; `final` is 1 for a
+    // confirmed or cleared case) and their trail (one row per action, oldest first by id;
+    // `detail` is the whole entry as JSON). `seq` is the number in the case id `C#########`.
+    "CREATE TABLE cases (
+        seq INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        status TEXT NOT NULL,
+        final INTEGER NOT NULL,
+        district TEXT NOT NULL,
+        service_point TEXT NOT NULL,
+        applicant TEXT NOT NULL,
+        opened_at TEXT NOT NULL,
+        opened_secs INTEGER NOT NULL,
+        deadline_secs INTEGER NOT NULL,
+        score REAL NOT NULL,
+        lease_key_id TEXT,
+        lease_name TEXT,
+        lease_until INTEGER NOT NULL DEFAULT 0,
+        decision TEXT,
+        approval TEXT,
+        outcome_delivered INTEGER NOT NULL DEFAULT 0,
+        new_case TEXT NOT NULL
+    );
+    CREATE INDEX cases_by_final ON cases (final, seq);
+    CREATE INDEX cases_by_score ON cases (final, score DESC, seq);
+    CREATE INDEX cases_by_deadline ON cases (final, deadline_secs, seq);
+    CREATE INDEX cases_by_status ON cases (status, seq);
+    CREATE INDEX cases_by_district ON cases (district, final, seq);
+    CREATE INDEX cases_by_service_point ON cases (service_point, final, seq);
+    CREATE INDEX cases_by_opened ON cases (opened_secs);
+    CREATE INDEX cases_by_applicant ON cases (applicant);
+    CREATE TABLE case_trail (
+        id INTEGER PRIMARY KEY,
+        case_seq INTEGER NOT NULL REFERENCES cases (seq),
+        at INTEGER NOT NULL,
+        actor_key_id TEXT NOT NULL,
+        actor_name TEXT NOT NULL,
+        action TEXT NOT NULL,
+        detail TEXT NOT NULL
+    );
+    CREATE INDEX case_trail_by_case ON case_trail (case_seq, id);",
 ];
 
 /// The version this release writes.

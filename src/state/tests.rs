@@ -436,3 +436,151 @@ fn migrate_moves_the_key_hashes() {
     );
     assert!(keys.authenticate("tgl_other").unwrap().is_none());
 }
+
+/// `cases.jsonl` as the release that kept cases in a journal wrote it: eight cases (two
+/// opened in one batch) and every workflow action (view, take, release, decide by confirm,
+/// clear and escalate, approve, return, deliver); see the expectations below.
+const CASES_V1: &[u8] = include_bytes!("testdata/cases-v1.jsonl");
+
+#[test]
+fn migrate_moves_a_case_journal_of_the_journal_release() {
+    use crate::cases::legacy::CASES_FILE;
+    use crate::cases::{
+        Action, CaseError, CaseKind, CaseQuery, CaseStatus, CaseStore, StatusFilter,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join(CASES_FILE);
+    std::fs::write(&old, CASES_V1).unwrap();
+    // Today's service refuses an unmigrated directory rather than forget its cases.
+    let e = CaseStore::open(dir.path()).unwrap_err();
+    assert!(
+        matches!(e, CaseError::State(StateError::NotMigrated { .. })),
+        "{e}"
+    );
+    let lines = CASES_V1.iter().filter(|&&b| b == b'\n').count();
+    let moved = migrate::run(dir.path()).unwrap();
+    assert_eq!(moved.len(), 1);
+    assert_eq!((moved[0].records, moved[0].inserted), (lines, 8));
+    assert!(!old.exists());
+    assert_eq!(std::fs::read(&moved[0].kept_as).unwrap(), CASES_V1);
+
+    let store = CaseStore::open(dir.path()).unwrap();
+    assert_eq!(store.len(), 8);
+    let get = |n: u32| store.get(&format!("C{n:09}")).unwrap();
+    let actions = |n: u32| -> Vec<&'static str> {
+        get(n)
+            .trail
+            .iter()
+            .map(|e| match e.action {
+                Action::Opened => "opened",
+                Action::Viewed => "viewed",
+                Action::Taken { .. } => "taken",
+                Action::Released => "released",
+                Action::Decided { .. } => "decided",
+                Action::Approved { .. } => "approved",
+                Action::Returned { .. } => "returned",
+                Action::Delivered => "delivered",
+            })
+            .collect()
+    };
+    let c1 = get(1);
+    assert_eq!(c1.status, CaseStatus::ConfirmedDuplicate);
+    assert!(c1.outcome_delivered);
+    assert_eq!(c1.approval.as_ref().unwrap().by.name, "Budi");
+    assert_eq!(c1.decision.as_ref().unwrap().by.name, "Ana");
+    assert_eq!(
+        actions(1),
+        [
+            "opened",
+            "viewed",
+            "taken",
+            "decided",
+            "approved",
+            "delivered"
+        ]
+    );
+    assert_eq!(c1.trail[0].at, c1.opened_secs);
+    assert_eq!(get(2).status, CaseStatus::Cleared);
+    assert_eq!(actions(2), ["opened", "taken", "released", "decided"]);
+    assert_eq!(get(3).status, CaseStatus::Escalated);
+    assert_eq!(get(4).status, CaseStatus::Open);
+    assert_eq!(actions(4), ["opened", "decided", "returned"]);
+    let c5 = get(5);
+    assert_eq!(c5.holder(c5.opened_secs).unwrap().name, "Budi");
+    assert_eq!(get(6).kind(), CaseKind::NikConflict);
+    assert_eq!(get(7).kind(), CaseKind::GalleryPair);
+    assert_eq!(get(8).new.candidates.len(), 3);
+    assert!(get(2).new.callback_url.is_some());
+    // Every case keeps its deadline and the queue's filters see the migrated state.
+    assert!((1..=8).all(|n| get(n).deadline_secs > get(n).opened_secs));
+    let now = get(8).opened_secs;
+    let q = |status| CaseQuery {
+        status,
+        limit: 100,
+        ..CaseQuery::default()
+    };
+    assert_eq!(store.list(&q(StatusFilter::Taken), now).unwrap().total, 1);
+    assert_eq!(store.list(&q(StatusFilter::Active), now).unwrap().total, 6);
+    let district = CaseQuery {
+        district: Some("317102".to_owned()),
+        status: StatusFilter::All,
+        ..CaseQuery::default()
+    };
+    let page = store.list(&district, now).unwrap();
+    assert_eq!(page.total, 2);
+    assert_eq!(page.cases[0].case_id, "C000000008");
+    // New cases continue after the journal's.
+    let mut new = get(6).new;
+    new.applicant.reference_id = "P0000000099".to_owned();
+    assert_eq!(store.open_case(new).unwrap().case_id, "C000000009");
+    drop(store);
+    // A second run has nothing to do; the journal reappearing is merged (its cases are
+    // there already), the first copy kept aside.
+    assert!(migrate::run(dir.path()).unwrap().is_empty());
+    std::fs::write(&old, CASES_V1).unwrap();
+    let moved = migrate::run(dir.path()).unwrap();
+    assert_eq!((moved[0].records, moved[0].inserted), (lines, 0));
+    assert!(moved[0].kept_as.to_string_lossy().ends_with(".migrated-2"));
+    let store = CaseStore::open(dir.path()).unwrap();
+    assert_eq!(store.len(), 9);
+    assert_eq!(actions_len(&store, "C000000001"), 6);
+}
+
+fn actions_len(store: &crate::cases::CaseStore, case_id: &str) -> usize {
+    store.get(case_id).unwrap().trail.len()
+}
+
+#[test]
+fn migrate_refuses_a_case_journal_damaged_in_the_middle_and_keeps_a_torn_tail_out() {
+    use crate::cases::legacy::CASES_FILE;
+    use crate::cases::CaseStore;
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join(CASES_FILE);
+    // A damaged second line, valid lines after it: refused, nothing changed.
+    let mut bytes = CASES_V1.to_vec();
+    let second = bytes.iter().position(|&b| b == b'\n').unwrap() + 1;
+    bytes[second + 20] ^= 0x55;
+    std::fs::write(&old, &bytes).unwrap();
+    let e = migrate::run(dir.path()).unwrap_err();
+    assert!(
+        matches!(e, migrate::MigrateError::Damaged { line: 2, .. }),
+        "{e}"
+    );
+    assert_eq!(std::fs::read(&old).unwrap(), bytes);
+    let store = StateStore::open(dir.path()).unwrap();
+    let n: i64 = store
+        .read(|c| {
+            Ok(c.query_row("SELECT count(*) FROM cases", [], |r| r.get(0))
+                .unwrap())
+        })
+        .unwrap();
+    assert_eq!(n, 0);
+    drop(store);
+    // A torn last line (a crash mid-append) is left out, as the journal release's open cut it.
+    let mut torn = CASES_V1.to_vec();
+    torn.extend_from_slice(b"0badc0de\t{\"event\":\"act\",\"case_id\":\"C0000");
+    std::fs::write(&old, &torn).unwrap();
+    let moved = migrate::run(dir.path()).unwrap();
+    assert_eq!(moved[0].inserted, 8);
+    assert_eq!(CaseStore::open(dir.path()).unwrap().len(), 8);
+}

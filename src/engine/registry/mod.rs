@@ -16,17 +16,18 @@
 //! 1. registry `intent` (key, demographics): the key is reserved (one transaction);
 //! 2. gallery WAL insert (only for a `single` verdict, by the deduplicator);
 //! 3. registry outcome (single / duplicate with the pending biometrics / rejected) together
-//!    with the idempotency answer, in one transaction ([`Registry::outcome_answered`]);
-//! 4. for a duplicate, the case in `cases.jsonl`, then the registry's `case_id`;
-//!    only then is the enrolment acknowledged.
+//!    with, for a duplicate, its case (`cases` and `case_trail` rows) and the registry's
+//!    `case_id`, the idempotency answer and, for a verdict with a callback, the outbox row:
+//!    one transaction ([`Registry::outcome_with`], `engine/commit.rs`); only then is the
+//!    enrolment acknowledged.
 //!
 //! On start, [`Registry::reconcile`] settles every intent without an outcome: if the
 //! gallery holds its key the insert in step 2 committed and the enrolment was single (rolled
 //! forward to `single`); otherwise it never reached the gallery and is dropped (`aborted`;
 //! the client was never answered and its retry runs afresh). A duplicate without a case
-//! gets its case opened by the engine on start. A retried `request_id` finds its registry
-//! entry and gets the same verdict without a new search, so a person is never reported as a
-//! duplicate of themselves.
+//! (left by a crash of an older release, which wrote them apart) gets its case opened by the
+//! engine on start. A retried `request_id` finds its registry entry and gets the same
+//! verdict without a new search, so a person is never reported as a duplicate of themselves.
 
 pub mod legacy;
 mod rows;

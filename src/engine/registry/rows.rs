@@ -314,16 +314,45 @@ impl Registry {
         answer: Option<Answer>,
     ) -> Result<Entry, StateError> {
         let store = &self.store;
+        let (e, ()) = self.outcome_with(key, outcome, |tx, _| match &answer {
+            Some(a) => idempotency::insert(store, tx, a),
+            None => Ok(()),
+        })?;
+        Ok(e)
+    }
+
+    /// Stores the outcome of `key` and, in the same transaction, what `with` writes (a case,
+    /// the idempotency answer, a callback notice): one durable commit for all of it. `with`
+    /// sees the entry (without photo and signature) with its outcome set and may change its
+    /// status (its `case_id`). Returns the entry as stored and `with`'s value.
+    pub fn outcome_with<T>(
+        &self,
+        key: u64,
+        outcome: Outcome,
+        with: impl FnOnce(&Transaction<'_>, &mut Entry) -> Result<T, StateError>,
+    ) -> Result<(Entry, T), StateError> {
+        self.change_with(key, |tx, e| {
+            e.outcome = Some(outcome);
+            with(tx, e)
+        })
+    }
+
+    /// Applies `with` to the entry of `key` (without photo and signature) in one transaction
+    /// with whatever else `with` writes, and stores its status. Returns the entry as stored
+    /// and `with`'s value.
+    pub fn change_with<T>(
+        &self,
+        key: u64,
+        with: impl FnOnce(&Transaction<'_>, &mut Entry) -> Result<T, StateError>,
+    ) -> Result<(Entry, T), StateError> {
+        let store = &self.store;
         store.transaction(|tx| {
             let Some(mut e) = lite(store, tx, key)? else {
                 return Err(StateError::Missing(reference_id(key)));
             };
-            e.outcome = Some(outcome);
+            let value = with(tx, &mut e)?;
             save_status(store, tx, &e)?;
-            if let Some(a) = &answer {
-                idempotency::insert(store, tx, a)?;
-            }
-            Ok(e)
+            Ok((e, value))
         })
     }
 
@@ -434,7 +463,8 @@ impl Registry {
         })
     }
 
-    /// Every duplicate outcome without its case (left by a crash before step 4).
+    /// Every duplicate outcome without its case (left by a crash of an older release, which
+    /// stored the outcome and the case apart).
     pub fn duplicates_without_case(&self) -> Vec<Entry> {
         self.filter(|e| matches!(e.outcome, Some(Outcome::Duplicate { .. })) && e.case_id.is_none())
     }

@@ -1,0 +1,354 @@
+//! What the case store keeps: cases, their workflow status, the trail of actions on them,
+//! the store's policy and errors, and the time helpers the workflow uses.
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use super::deadline::DeadlinePolicy;
+use super::{CaseKind, CaseOutcome, NewCase};
+use crate::state::StateError;
+
+/// Why the case store refused or failed.
+#[derive(Debug, Error)]
+pub enum CaseError {
+    /// The state store could not be read or written.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// A case without candidates was submitted.
+    #[error("a case needs at least one candidate")]
+    NoCandidates,
+    /// No case has this id.
+    #[error("no case {0}")]
+    NotFound(String),
+    /// Another analyst holds the case.
+    #[error("the case is taken by {0}")]
+    TakenBy(String),
+    /// The action does not apply in the case's status.
+    #[error("the case is {0}: this action does not apply")]
+    WrongStatus(&'static str),
+    /// A decision or approval without a comment.
+    #[error("a comment is required")]
+    CommentRequired,
+    /// The analyst who confirmed the duplicate tried to approve it.
+    #[error("the analyst who decided a case cannot approve it")]
+    SelfApproval,
+    /// A confirmation named a person who is not a candidate of the case.
+    #[error("{0} is not a candidate of this case")]
+    UnknownCandidate(String),
+}
+
+/// Where a case stands in the workflow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseStatus {
+    /// Waiting for an analyst's decision.
+    Open,
+    /// Confirmed as a duplicate by one analyst, waiting for a second analyst's approval.
+    PendingApproval,
+    /// Sent on for a senior look; any analyst may decide it.
+    Escalated,
+    /// Final: the applicant duplicates an enrolled person.
+    ConfirmedDuplicate,
+    /// Final: the applicant is not a duplicate and is print-ready.
+    Cleared,
+}
+
+impl CaseStatus {
+    /// Every status, in workflow order.
+    pub const ALL: [Self; 5] = [
+        Self::Open,
+        Self::PendingApproval,
+        Self::Escalated,
+        Self::ConfirmedDuplicate,
+        Self::Cleared,
+    ];
+
+    /// Whether no further decision is possible.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::ConfirmedDuplicate | Self::Cleared)
+    }
+
+    /// The wire and URL spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::PendingApproval => "pending_approval",
+            Self::Escalated => "escalated",
+            Self::ConfirmedDuplicate => "confirmed_duplicate",
+            Self::Cleared => "cleared",
+        }
+    }
+
+    /// Parses [`Self::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+/// Who acts on a case: an analyst's key id and name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    /// Key id (the identity four-eyes compares).
+    pub key_id: String,
+    /// Holder's name, for display.
+    pub name: String,
+}
+
+impl Actor {
+    /// The engine, which opens cases (no analyst key has this id: key ids are hex).
+    pub fn engine() -> Self {
+        Self {
+            key_id: "engine".to_owned(),
+            name: "Tunggal engine".to_owned(),
+        }
+    }
+}
+
+/// An analyst's hold on a case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    /// The holder.
+    pub by: Actor,
+    /// Seconds since the Unix epoch when the hold lapses unless renewed.
+    pub until: u64,
+}
+
+/// What an analyst decided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "decision", rename_all = "snake_case")]
+pub enum DecisionKind {
+    /// Same person as the enrolled `duplicate_of` (needs a second analyst's approval).
+    ConfirmDuplicate {
+        /// Reference id of the candidate the applicant duplicates.
+        duplicate_of: String,
+    },
+    /// Not the same person: print-ready.
+    Clear,
+    /// Passed on for another look.
+    Escalate,
+}
+
+/// One recorded action on a case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// The engine (or a gallery-wide deduplication run) opened the case.
+    Opened,
+    /// Opened the case page.
+    Viewed,
+    /// Took (or renewed) the lease.
+    Taken {
+        /// Lease end, seconds since the Unix epoch.
+        until: u64,
+    },
+    /// Gave the case back to the queue.
+    Released,
+    /// Decided.
+    Decided {
+        /// The decision.
+        #[serde(flatten)]
+        decision: DecisionKind,
+        /// Why.
+        comment: String,
+    },
+    /// Approved a confirmed duplicate (four eyes).
+    Approved {
+        /// Why.
+        comment: String,
+    },
+    /// Refused to approve a confirmed duplicate; the case is open again.
+    Returned {
+        /// Why.
+        comment: String,
+    },
+    /// The final outcome was handed to the engine.
+    Delivered,
+}
+
+/// One entry of a case's audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrailEntry {
+    /// Seconds since the Unix epoch.
+    pub at: u64,
+    /// Who.
+    pub by: Actor,
+    /// What.
+    #[serde(flatten)]
+    pub action: Action,
+}
+
+/// A case as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Case {
+    /// Case id, `C` followed by a zero-padded sequence number.
+    pub case_id: String,
+    /// When the case was opened, RFC 3339 UTC.
+    pub opened_at: String,
+    /// Status.
+    pub status: CaseStatus,
+    /// What the engine handed over.
+    #[serde(flatten)]
+    pub new: NewCase,
+    /// When the case was opened, seconds since the Unix epoch.
+    #[serde(default)]
+    pub opened_secs: u64,
+    /// When the case must be decided by, seconds since the Unix epoch.
+    #[serde(default)]
+    pub deadline_secs: u64,
+    /// The analyst working on it, if any (check [`Lease::until`] against the clock).
+    #[serde(default)]
+    pub lease: Option<Lease>,
+    /// The latest decision, with who made it and when.
+    #[serde(default)]
+    pub decision: Option<TrailEntry>,
+    /// The approval of a confirmed duplicate.
+    #[serde(default)]
+    pub approval: Option<TrailEntry>,
+    /// Whether the final outcome was handed to the engine.
+    #[serde(default)]
+    pub outcome_delivered: bool,
+    /// Every action on the case, oldest first.
+    #[serde(default)]
+    pub trail: Vec<TrailEntry>,
+}
+
+impl Case {
+    /// Why the case was opened.
+    pub fn kind(&self) -> CaseKind {
+        self.new.kind
+    }
+
+    /// The analyst holding the case at `now`, if the lease has not lapsed.
+    pub fn holder(&self, now: u64) -> Option<&Actor> {
+        self.lease
+            .as_ref()
+            .filter(|l| l.until > now && !self.status.is_final())
+            .map(|l| &l.by)
+    }
+
+    /// The final outcome, once the case is closed.
+    pub fn outcome(&self) -> Option<CaseOutcome> {
+        match (self.status, self.decision.as_ref().map(|d| &d.action)) {
+            (CaseStatus::Cleared, _) => Some(CaseOutcome::Cleared),
+            (
+                CaseStatus::ConfirmedDuplicate,
+                Some(Action::Decided {
+                    decision: DecisionKind::ConfirmDuplicate { duplicate_of },
+                    ..
+                }),
+            ) => Some(CaseOutcome::ConfirmedDuplicate {
+                duplicate_of: duplicate_of.clone(),
+            }),
+            _ => None,
+        }
+    }
+
+    /// The best candidate's fused score.
+    pub fn best_score(&self) -> f64 {
+        self.new.candidates.first().map_or(0.0, |c| c.score)
+    }
+
+    /// Applies one trail entry to the case's state and appends it to the trail.
+    pub fn apply(&mut self, entry: TrailEntry) {
+        match &entry.action {
+            Action::Opened | Action::Viewed => {}
+            Action::Taken { until } => {
+                self.lease = Some(Lease {
+                    by: entry.by.clone(),
+                    until: *until,
+                })
+            }
+            Action::Released => self.lease = None,
+            Action::Decided { decision, .. } => {
+                self.status = match decision {
+                    DecisionKind::ConfirmDuplicate { .. } => CaseStatus::PendingApproval,
+                    DecisionKind::Clear => CaseStatus::Cleared,
+                    DecisionKind::Escalate => CaseStatus::Escalated,
+                };
+                self.lease = None;
+                self.decision = Some(entry.clone());
+            }
+            Action::Approved { .. } => {
+                self.status = CaseStatus::ConfirmedDuplicate;
+                self.lease = None;
+                self.approval = Some(entry.clone());
+            }
+            Action::Returned { .. } => {
+                self.status = CaseStatus::Open;
+                self.lease = None;
+            }
+            Action::Delivered => self.outcome_delivered = true,
+        }
+        self.trail.push(entry);
+    }
+}
+
+/// How the store computes deadlines and leases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CasePolicy {
+    /// Deadline rule.
+    pub deadline: DeadlinePolicy,
+    /// How long a take lasts without renewal, in seconds.
+    pub lease_secs: u64,
+}
+
+impl Default for CasePolicy {
+    fn default() -> Self {
+        Self {
+            deadline: DeadlinePolicy::default(),
+            lease_secs: 15 * 60,
+        }
+    }
+}
+
+/// Counts for `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CaseCounts {
+    /// Cases not yet final.
+    pub active: usize,
+    /// Active cases past their deadline.
+    pub overdue: usize,
+    /// Every case.
+    pub total: usize,
+}
+
+/// Seconds since the Unix epoch.
+pub fn now_secs() -> u64 {
+    crate::service::keys::now_secs()
+}
+
+/// A time in seconds since the Unix epoch as RFC 3339 UTC.
+pub fn rfc3339(secs: u64) -> String {
+    i64::try_from(secs)
+        .ok()
+        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// Seconds since the Unix epoch of an RFC 3339 time; 0 if it does not parse.
+pub(super) fn parse_rfc3339(s: &str) -> u64 {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .and_then(|t| u64::try_from(t.unix_timestamp()).ok())
+        .unwrap_or(0)
+}
+
+/// The current time as RFC 3339 UTC, whole seconds.
+pub fn now_rfc3339() -> String {
+    rfc3339(now_secs())
+}
+
+/// A decision's comment, trimmed and cut to 4,000 characters; refused when empty.
+pub(super) fn comment(text: &str) -> Result<String, CaseError> {
+    let text = text.trim();
+    if text.is_empty() {
+        Err(CaseError::CommentRequired)
+    } else {
+        Ok(text.chars().take(4_000).collect())
+    }
+}

@@ -1,0 +1,247 @@
+//! Committing an enrolment's outcome. The registry outcome, for a duplicate its case (with
+//! the opening as the first row of its trail), the idempotency answer and, for a verdict
+//! posted at once to a callback URL, the outbox row commit in one transaction of the state
+//! store: one durable sync, and no crash can leave a duplicate without its case or an
+//! answered enrolment without its notice.
+
+use tunggal_index::gallery::GalleryError;
+
+use super::callback::Notice;
+use super::registry::{reference_id, DuplicateReason, Entry, Outcome};
+use super::{convert, unavailable, GalleryEngine, OpenError};
+use crate::cases::store::now_secs;
+use crate::cases::{CaseCandidate, CaseError, CaseKind, NewCase};
+use crate::service::engine::{Candidate, EngineError, Verdict};
+use crate::service::handlers::enrolment_body;
+use crate::service::idempotency::{self, Answer};
+use crate::service::record::EnrolmentRecord;
+use crate::state::StateError;
+
+/// What a duplicate's case and answer need from the registry, read before the transaction
+/// (the candidates are enrolled persons: their rows do not change meanwhile).
+struct HandOver {
+    kind: CaseKind,
+    /// The candidates as analysts see them.
+    case_candidates: Vec<CaseCandidate>,
+    /// The candidates as the answer shows them.
+    answer_candidates: Vec<Candidate>,
+}
+
+/// The verdict of an entry whose outcome was just decided (no case decision yet); mirrors
+/// [`GalleryEngine::verdict_of`]. `candidates` are a duplicate's, as the answer shows them.
+fn fresh_verdict(e: &Entry, candidates: Option<&[Candidate]>) -> Option<Verdict> {
+    Some(match e.outcome.as_ref()? {
+        Outcome::Single => Verdict::Single {
+            reference_id: reference_id(e.key),
+            reissue: false,
+        },
+        Outcome::Reissue { person } => Verdict::Single {
+            reference_id: reference_id(*person),
+            reissue: true,
+        },
+        Outcome::Rejected { reason } => Verdict::Rejected {
+            reason: reason.clone(),
+        },
+        Outcome::Duplicate { reason, .. } => Verdict::Duplicate {
+            reference_id: reference_id(e.key),
+            case_id: e.case_id.clone(),
+            reason: reason.as_str().to_owned(),
+            candidates: candidates?.to_vec(),
+            refused_as_duplicate_of: None,
+        },
+    })
+}
+
+impl GalleryEngine {
+    /// The hand-over of a duplicate outcome; `None` for any other.
+    fn hand_over(&self, outcome: Option<&Outcome>) -> Option<HandOver> {
+        let Some(Outcome::Duplicate {
+            reason, candidates, ..
+        }) = outcome
+        else {
+            return None;
+        };
+        let kind = match reason {
+            DuplicateReason::Biometric => CaseKind::Biometric,
+            DuplicateReason::NikConflict => CaseKind::NikConflict,
+        };
+        let case_candidates = candidates
+            .iter()
+            .filter_map(|c| {
+                let person = self.registry.get(c.key)?.meta.summary;
+                Some(CaseCandidate {
+                    person,
+                    score: c.score,
+                    finger_scores: c.finger_scores,
+                    iris_distances: c.iris_distances,
+                })
+            })
+            .collect();
+        Some(HandOver {
+            kind,
+            case_candidates,
+            answer_candidates: candidates.iter().map(|c| self.candidate_out(c)).collect(),
+        })
+    }
+
+    /// The case of the applicant `e` described by `hand`.
+    fn new_case(&self, e: &Entry, hand: &HandOver) -> NewCase {
+        NewCase {
+            kind: hand.kind,
+            applicant: e.meta.summary.clone(),
+            candidates: hand.case_candidates.clone(),
+            callback_url: e.meta.callback_url.clone(),
+            calibration: self.gallery().calibration().id.clone(),
+        }
+    }
+
+    /// Opens the case of a duplicate entry left without one (by an older release, or a
+    /// crash of one), in one transaction with the entry's `case_id`.
+    pub(super) fn open_case_for(&self, e: &Entry) -> Result<Option<String>, OpenError> {
+        let Some(hand) = self.hand_over(e.outcome.as_ref()) else {
+            return Ok(None);
+        };
+        if hand.case_candidates.is_empty() {
+            return Err(CaseError::NoCandidates.into());
+        }
+        let now = now_secs();
+        let (_, case_id) = self.registry.change_with(e.key, |tx, entry| {
+            let case = self
+                .cases
+                .open_case_in(tx, self.new_case(entry, &hand), now)?;
+            entry.case_id = Some(case.case_id.clone());
+            Ok(case.case_id)
+        })?;
+        Ok(Some(case_id))
+    }
+
+    /// Enrols `record`; with `answer`, keeps it in the outcome's transaction (returns
+    /// whether it did).
+    pub(super) fn enrol_keeping(
+        &self,
+        record: &EnrolmentRecord,
+        answer: Option<Answer>,
+    ) -> Result<(Verdict, bool), EngineError> {
+        let o = &record.origin;
+        if let Some(e) = self
+            .registry
+            .by_request(&o.district, &o.service_point, &record.request_id)
+        {
+            if e.outcome.is_some() {
+                return Ok((self.verdict_of(&e)?, false));
+            }
+        }
+        let nik = record.person.nik.to_string();
+        // Template preparation is CPU work: run it on rayon (this thread is outside the pool
+        // and only waits; see `service::queue::run_blocking`).
+        let enrolment = convert::enrolment(&record.probe);
+        let (prepared, ()) = rayon::join(|| self.gallery().prepare(&enrolment), || ());
+        let prepared = match prepared {
+            Ok(p) => p,
+            Err(GalleryError::InvalidEnrolment(_)) => {
+                return Ok((
+                    Verdict::Rejected {
+                        reason: "unusable_templates".into(),
+                    },
+                    false,
+                ))
+            }
+            Err(e) => return Err(unavailable(e)),
+        };
+        let _nik_guard = self.nik_locks.lock(&nik);
+        let key = self
+            .registry
+            .intent(|key| convert::person_meta(key, record))
+            .map_err(unavailable)?;
+        let outcome = match self.decide(key, &nik, prepared, &record.probe) {
+            Ok(o) => o,
+            Err(e) => {
+                // Nothing was inserted (the deduplicator inserts only once decided).
+                let _ = self.registry.abort(key);
+                return Err(unavailable(e));
+            }
+        };
+        let inserted = matches!(outcome, Outcome::Single);
+        let committed = self.commit_outcome(key, outcome, &record.request_id, answer);
+        let (verdict, answered, notice) = match committed {
+            Ok(c) => c,
+            Err(e) => {
+                // Nothing of the outcome was stored. An applicant the deduplicator inserted
+                // keeps its intent (rolled forward on the next start); any other is dropped,
+                // so a retry runs afresh.
+                if !inserted {
+                    let _ = self.registry.abort(key);
+                }
+                return Err(unavailable(e));
+            }
+        };
+        if let (Some((id, notice)), Some(notifier)) = (notice, self.notifier.get()) {
+            match id {
+                Some(id) => notifier.post_queued(id, notice),
+                None => notifier.notify(notice),
+            }
+        }
+        Ok((verdict, answered))
+    }
+
+    /// Stores the outcome of `key` with everything that goes with it in one transaction
+    /// (see the module documentation). Returns the verdict, whether `answer` was kept, and
+    /// the callback notice to post once committed (with its outbox id when the notifier is
+    /// durable).
+    #[allow(clippy::type_complexity)]
+    fn commit_outcome(
+        &self,
+        key: u64,
+        outcome: Outcome,
+        request_id: &str,
+        answer: Option<Answer>,
+    ) -> Result<(Verdict, bool, Option<(Option<u64>, Notice)>), StateError> {
+        let hand = self.hand_over(Some(&outcome));
+        if hand.as_ref().is_some_and(|h| h.case_candidates.is_empty()) {
+            return Err(StateError::Missing(
+                "the registry entries of a duplicate's candidates".to_owned(),
+            ));
+        }
+        let store = self.registry.store();
+        // The outbox row commits with the outcome only when it lives in the same store.
+        let outbox = self
+            .notifier
+            .get()
+            .and_then(|n| n.outbox())
+            .filter(|o| std::sync::Arc::ptr_eq(o.store(), store));
+        let now = now_secs();
+        let (_, committed) = self.registry.outcome_with(key, outcome, |tx, e| {
+            if let Some(hand) = &hand {
+                let case = self.cases.open_case_in(tx, self.new_case(e, hand), now)?;
+                e.case_id = Some(case.case_id);
+            }
+            let candidates = hand.as_ref().map(|h| h.answer_candidates.as_slice());
+            let verdict = fresh_verdict(e, candidates)
+                .ok_or_else(|| StateError::Missing(format!("the outcome of {}", e.key)))?;
+            let body = serde_json::to_value(enrolment_body(request_id, verdict.clone()))?;
+            let answered = match answer {
+                Some(mut a) => {
+                    a.body = body.clone();
+                    idempotency::insert(store, tx, &a)?;
+                    true
+                }
+                None => false,
+            };
+            // A verdict final at once is posted to the callback URL (a duplicate's, when its
+            // case closes).
+            let notice = match (&e.meta.callback_url, &hand) {
+                (Some(url), None) => {
+                    let notice = Notice {
+                        url: url.clone(),
+                        body,
+                    };
+                    let id = outbox.map(|o| o.queue_in(tx, &notice)).transpose()?;
+                    Some((id, notice))
+                }
+                _ => None,
+            };
+            Ok((verdict, answered, notice))
+        })?;
+        Ok(committed)
+    }
+}

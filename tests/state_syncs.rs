@@ -1,0 +1,124 @@
+//! Durable syncs per enrolment through the HTTP service: the state store's committed
+//! transactions and journal appends (`tunggal_state_syncs_total`, read in process) and the
+//! gallery log's fsyncs, counted around each `single` and each `duplicate` enrolment. This
+//! binary holds one test, so nothing else in the process commits meanwhile; the figures are
+//! printed (`cargo test --test state_syncs -- --nocapture`).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod ops_harness;
+
+use std::sync::Arc;
+
+use ops_harness::{config, post_json, service_point_key, ADMIN_KEY};
+use tunggal::cases::CaseStore;
+use tunggal::engine::synthetic::request_of;
+use tunggal::engine::{EngineOptions, GalleryEngine};
+use tunggal::service::Service;
+use tunggal::state::syncs::{self, Store};
+use tunggal_datasets::population::{CaptureSpec, Population};
+
+const SEED: u64 = 29;
+const EACH: u64 = 6;
+
+fn body(pop: &Population, id: u64, number: u64, alias: Option<u64>, rid: &str) -> Vec<u8> {
+    let spec = CaptureSpec {
+        alias,
+        ..CaptureSpec::default()
+    };
+    let capture = pop.capture(&pop.person(id), number, &spec);
+    serde_json::to_vec(&request_of(&capture, rid, "317101", "sp-1")).unwrap()
+}
+
+/// Syncs so far: (state store commits, journal appends, gallery log fsyncs).
+fn counts(engine: &GalleryEngine) -> [u64; 3] {
+    [
+        syncs::count(Store::Sqlite),
+        syncs::count(Store::Journal),
+        engine.gallery().store().wal_fsyncs(),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn syncs_per_single_and_duplicate_enrolment() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let cases = Arc::new(CaseStore::open(&data).unwrap());
+    let (d, c) = (data.clone(), cases.clone());
+    let engine = tokio::task::spawn_blocking(move || {
+        let options = EngineOptions {
+            calibration_persons: 120,
+            ..EngineOptions::default()
+        };
+        GalleryEngine::open(&d, c, options)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let engine = Arc::new(engine);
+    let service = Service::bind(
+        config(&data),
+        engine.clone(),
+        cases.clone(),
+        Some(ADMIN_KEY),
+    )
+    .await
+    .unwrap();
+    let running = ops_harness::start_bound(service);
+    let addr = running.addr;
+    let sp = service_point_key(addr).await;
+    let pop = Population::new(SEED);
+
+    let mut totals = [[0u64; 3]; 2];
+    for (kind, verdict) in ["single", "duplicate"].into_iter().enumerate() {
+        for id in 0..EACH {
+            // Singles: first captures of new persons; duplicates: a second capture of each
+            // under another identity.
+            let (number, alias) = if kind == 0 {
+                (0, None)
+            } else {
+                (1, Some(id + 100))
+            };
+            let rid = format!("{verdict}-{id}");
+            let before = counts(&engine);
+            let r = post_json(
+                addr,
+                "/v1/enrolments",
+                &sp,
+                &body(&pop, id, number, alias, &rid),
+            )
+            .await;
+            let after = counts(&engine);
+            assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+            assert_eq!(r.json()["verdict"], verdict, "{}", r.json());
+            let delta: Vec<u64> = (0..3).map(|i| after[i] - before[i]).collect();
+            println!(
+                "{rid}: state store {}, journal {}, gallery log {}",
+                delta[0], delta[1], delta[2]
+            );
+            // The state store: the intent, then the outcome with everything that goes with
+            // it (for a duplicate its case and trail row, and the answer) in one commit.
+            assert_eq!(delta[0], 2, "{rid}: state store commits");
+            // The audit log.
+            assert_eq!(delta[1], 1, "{rid}: journal appends");
+            for i in 0..3 {
+                totals[kind][i] += delta[i];
+            }
+        }
+    }
+    for (kind, verdict) in ["single", "duplicate"].into_iter().enumerate() {
+        let [s, j, g] = totals[kind];
+        let n = EACH as f64;
+        println!(
+            "per {verdict} enrolment over {EACH}: state store {:.2}, journal {:.2}, gallery log \
+             {:.2}, all {:.2}",
+            s as f64 / n,
+            j as f64 / n,
+            g as f64 / n,
+            (s + j + g) as f64 / n
+        );
+    }
+    // Every duplicate has its case, each opened in the enrolment's own commit.
+    assert_eq!(cases.len(), EACH as usize);
+    running.stop().await;
+}
