@@ -67,7 +67,9 @@ const STEPS: &[&str] = &[
     CREATE INDEX keys_by_id ON keys (key_id);",
     // 5: analyst cases (one row each: the columns the review queue filters and sorts on, the
     // workflow state, and the engine's hand-over as JSON in `new_case`; `final` is 1 for a
-    // confirmed or cleared case) and their trail (one row per action, oldest first by id;
+    // confirmed or cleared case; the district and service-point indexes cover every other
+    // filter column, so a listing of one district counts and filters without reading rows)
+    // and their trail (one row per action, oldest first by id;
     // `detail` is the whole entry as JSON). `seq` is the number in the case id `C#########`.
     "CREATE TABLE cases (
         seq INTEGER PRIMARY KEY,
@@ -93,8 +95,10 @@ const STEPS: &[&str] = &[
     CREATE INDEX cases_by_score ON cases (final, score DESC, seq);
     CREATE INDEX cases_by_deadline ON cases (final, deadline_secs, seq);
     CREATE INDEX cases_by_status ON cases (status, seq);
-    CREATE INDEX cases_by_district ON cases (district, final, seq);
-    CREATE INDEX cases_by_service_point ON cases (service_point, final, seq);
+    CREATE INDEX cases_by_district
+        ON cases (district, final, score, opened_secs, deadline_secs, lease_until);
+    CREATE INDEX cases_by_service_point
+        ON cases (service_point, final, score, opened_secs, deadline_secs, lease_until);
     CREATE INDEX cases_by_opened ON cases (opened_secs);
     CREATE INDEX cases_by_applicant ON cases (applicant);
     CREATE TABLE case_trail (
