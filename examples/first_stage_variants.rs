@@ -11,7 +11,7 @@
 //! - `v2`: the gallery's descriptor (`DescriptorBuilder`, default parameters) and similarity;
 //! - `bloom:H:B:M:N[:D]`: H hashes of B cylinder bits (at least M set) into an N-bit bag, the
 //!   same similarity as `v2`; D picks a neighbourhood vote applied to the cells first (see
-//!   `dilate`);
+//!   `dilate`); `bloomcos:…` the same bag scored by cosine `c / √(|a|·|b|)`;
 //! - `lss:H:B:M:P:Q`: per-minutia vote counting after Cappelli, Ferrara and Maltoni (2011):
 //!   for each probe cylinder, the number of hash functions on which it collides with each
 //!   gallery cylinder; the finger's score is the sum over probe cylinders of
@@ -147,7 +147,7 @@ fn bloom(f: &Finger, h: &Hashes, nbits: usize, mode: u32) -> (Vec<u64>, u32) {
     (out, n)
 }
 
-fn bloom_sim(a: &(Vec<u64>, u32), b: &(Vec<u64>, u32), nbits: usize) -> f32 {
+fn bloom_sim(a: &(Vec<u64>, u32), b: &(Vec<u64>, u32), nbits: usize, cosine: bool) -> f32 {
     if a.1 == 0 || b.1 == 0 {
         return 0.0;
     }
@@ -156,6 +156,9 @@ fn bloom_sim(a: &(Vec<u64>, u32), b: &(Vec<u64>, u32), nbits: usize) -> f32 {
             .zip(&b.0)
             .map(|(x, y)| (x & y).count_ones())
             .sum();
+    if cosine {
+        return c as f32 / (a.1 as f32 * b.1 as f32).sqrt();
+    }
     let e = a.1 as f32 * b.1 as f32 / nbits as f32;
     (c as f32 - e) / (e + 1.0).sqrt()
 }
@@ -281,6 +284,13 @@ fn lss_scorer<'a>(fingers: &'a [Finger], spec: &[f64]) -> Scorer<'a> {
         .map(|f| (f.len.max(1) as f64).powf(-q) as f32)
         .collect();
     let total = owner.len();
+    let postings: usize = table.values().map(Vec::len).sum();
+    println!(
+        "  index: {postings} postings over {} fingers ({:.0} per finger, {:.1} KB as 32-bit ids)",
+        fingers.len(),
+        postings as f64 / fingers.len().max(1) as f64,
+        postings as f64 * 4.0 / fingers.len().max(1) as f64 / 1024.0
+    );
     Box::new(move |probe| {
         let mut cnt = vec![0u8; total];
         let mut best = vec![0u8; fingers.len()];
@@ -407,7 +417,8 @@ fn main() -> anyhow::Result<()> {
                     .map(|b| similarity(&a.0, a.1, &b.v2.0, b.v2.1))
                     .collect()
             }),
-            "bloom" => {
+            "bloom" | "bloomcos" => {
+                let cosine = parts[0] == "bloomcos";
                 let h = Hashes::new(nums[0] as usize, nums[1] as usize, nums[2] as u32, 0x7475);
                 let nbits = nums[3] as usize;
                 let mode = nums.get(4).map_or(0, |&m| m as u32);
@@ -415,7 +426,11 @@ fn main() -> anyhow::Result<()> {
                     .par_iter()
                     .map(|f| bloom(f, &h, nbits, mode))
                     .collect();
-                Box::new(move |p| bags.iter().map(|b| bloom_sim(&bags[p], b, nbits)).collect())
+                Box::new(move |p| {
+                    bags.iter()
+                        .map(|b| bloom_sim(&bags[p], b, nbits, cosine))
+                        .collect()
+                })
             }
             "lss" => lss_scorer(&fingers, &nums),
             "inter" => inter_scorer(&fingers, &nums),
