@@ -5,7 +5,7 @@
 //! `cargo run --release --example first_stage_variants -- DATA PERSONS [--fusion] VARIANT…`
 //!
 //! PERSONS synthetic persons (capture 0 of population seed 1) give the background fingers.
-//! With `--fusion`, each variant is also scored per person (see `fuse`).
+//! With `--fusion`, each variant is also scored per person (see `fusion::fuse`).
 //!
 //! Variants:
 //! - `v2`: the gallery's descriptor (`DescriptorBuilder`, default parameters) and similarity;
@@ -21,6 +21,8 @@
 //! - `sketch:H:B:M:K:F`: the gallery finger keeps its K smallest items as F-bit
 //!   fingerprints, the probe a bitmap of all its items' fingerprints; the score counts the
 //!   gallery's fingerprints in the probe's bitmap against chance.
+
+mod fusion;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -439,7 +441,7 @@ fn main() -> anyhow::Result<()> {
         };
         report(v, &fingers, n_real, &scorer);
         if fusion {
-            fuse(v, &fingers, n_real, persons, &scorer);
+            fusion::fuse(v, &fingers, n_real, persons, &scorer);
         }
     }
     Ok(())
@@ -505,106 +507,4 @@ fn report(name: &str, fingers: &[Finger], n_real: usize, scorer: &Scorer) {
         share(Some(3), 0.01),
         t.elapsed().as_secs_f64()
     );
-}
-
-/// Fusion rules of per-finger scores into a person score.
-const RULES: [&str; 4] = ["sum", "sum of positive", "best 3", "best 1"];
-
-fn fused(rule: usize, scores: &mut [f32]) -> f32 {
-    scores.sort_by(|a, b| b.total_cmp(a));
-    match rule {
-        0 => scores.iter().sum(),
-        1 => scores.iter().map(|s| s.max(0.0)).sum(),
-        2 => scores.iter().take(3).sum(),
-        _ => scores.first().copied().unwrap_or(0.0),
-    }
-}
-
-/// Person-level retention: each real database is a person (finger `101 + s` at slot `s`);
-/// every genuine capture pair (impression `j` against each earlier `i`) is searched with `k`
-/// of its fingers (five draws of the slots per pair) against the synthetic persons (slot by
-/// slot) and the other databases' captures, for each fusion rule.
-fn fuse(name: &str, fingers: &[Finger], n_real: usize, persons: u64, scorer: &Scorer) {
-    let scores: Vec<Vec<f32>> = (0..n_real).into_par_iter().map(scorer).collect();
-    // Synthetic person → finger index per slot.
-    let mut syn = vec![[usize::MAX; 10]; persons as usize];
-    for (i, f) in fingers.iter().enumerate().skip(n_real) {
-        syn[f.owner.0 as usize][f.owner.1] = i;
-    }
-    // Real captures: (db, impression) → finger index per slot.
-    let mut real: HashMap<(usize, u32), [usize; 10]> = HashMap::new();
-    for (i, f) in fingers.iter().enumerate().take(n_real) {
-        if let Some((d, finger, imp)) = f.real {
-            if f.len >= MIN_CYLINDERS {
-                real.entry((d, imp)).or_insert([usize::MAX; 10])[(finger - 101) as usize % 10] = i;
-            }
-        }
-    }
-    for k in [1usize, 2, 3, 4, 10] {
-        let mut kept = [[0usize; 2]; RULES.len()];
-        let mut trials = 0usize;
-        let mut seed = 0x1234_5678u64;
-        for (&(d, j), probe) in &real {
-            for (&(d2, i), mate) in &real {
-                if d2 != d || i >= j {
-                    continue;
-                }
-                for _ in 0..5 {
-                    let mut slots: Vec<usize> = (0..10)
-                        .filter(|&s| probe[s] != usize::MAX && mate[s] != usize::MAX)
-                        .collect();
-                    for a in 0..slots.len() {
-                        let b = a + (splitmix(&mut seed) % (slots.len() - a) as u64) as usize;
-                        slots.swap(a, b);
-                    }
-                    slots.truncate(k);
-                    if slots.is_empty() {
-                        continue;
-                    }
-                    trials += 1;
-                    let person_scores = |target: &[usize; 10]| -> Vec<f32> {
-                        slots
-                            .iter()
-                            .filter(|&&s| target[s] != usize::MAX)
-                            .map(|&s| scores[probe[s]][target[s]])
-                            .collect()
-                    };
-                    let background: Vec<Vec<f32>> = syn
-                        .iter()
-                        .map(person_scores)
-                        .chain(
-                            real.iter()
-                                .filter(|((dd, _), _)| *dd != d)
-                                .map(|(_, t)| person_scores(t)),
-                        )
-                        .collect();
-                    for (rule, kept) in kept.iter_mut().enumerate() {
-                        let m = fused(rule, &mut person_scores(mate));
-                        let above = background
-                            .iter()
-                            .filter(|b| fused(rule, &mut (*b).clone()) > m)
-                            .count();
-                        let pen = (above + 1) as f64 / background.len() as f64;
-                        kept[0] += usize::from(pen <= 0.001);
-                        kept[1] += usize::from(pen <= 0.01);
-                    }
-                }
-            }
-        }
-        let line: Vec<String> = RULES
-            .iter()
-            .zip(&kept)
-            .map(|(r, k)| {
-                format!(
-                    "{r} {:.1}/{:.1}",
-                    100.0 * k[0] as f64 / trials.max(1) as f64,
-                    100.0 * k[1] as f64 / trials.max(1) as f64
-                )
-            })
-            .collect();
-        println!(
-            "{name:28} persons, {k:2} fingers, {trials} searches, retained at 0.1%/1%: {}",
-            line.join(" | ")
-        );
-    }
 }
