@@ -13,6 +13,7 @@
 //!   implements over its gallery and person registry.
 
 pub mod deadline;
+pub mod decision;
 pub mod query;
 pub mod store;
 
@@ -20,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use tunggal_index::template::FingerTemplate;
 
 pub use deadline::DeadlinePolicy;
+pub use decision::DecisionRules;
 pub use query::{CaseQuery, Page, Sort, StatusFilter};
 pub use store::{
     Action, Actor, Case, CaseCounts, CaseError, CasePolicy, CaseStatus, CaseStore, DecisionKind,

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use super::deadline::DeadlinePolicy;
+use super::decision::DecisionRules;
 use super::query::{CaseQuery, Page, Row};
 use super::{CaseKind, CaseOutcome, NewCase};
 use crate::service::journal::{Journal, JournalError};
@@ -43,7 +44,7 @@ pub enum CaseError {
     /// A decision or approval without a comment.
     #[error("a comment is required")]
     CommentRequired,
-    /// The analyst who confirmed the duplicate tried to approve it.
+    /// The analyst who decided the case (by any of their keys) tried to approve it.
     #[error("the analyst who decided a case cannot approve it")]
     SelfApproval,
     /// A confirmation named a person who is not a candidate of the case.
@@ -99,13 +100,17 @@ impl CaseStatus {
     }
 }
 
-/// Who acts on a case: an analyst's key id and name.
+/// Who acts on a case: an analyst's key id, name and owner.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Actor {
-    /// Key id (the identity four-eyes compares).
+    /// Key id.
     pub key_id: String,
     /// Holder's name, for display.
     pub name: String,
+    /// The person the key is issued to: four-eyes compares owners (and key ids), so two
+    /// keys of one owner are one pair of eyes. Empty in trails of older releases.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub owner: String,
 }
 
 /// An analyst's hold on a case.
@@ -152,6 +157,10 @@ pub enum Action {
         decision: DecisionKind,
         /// Why.
         comment: String,
+        /// A clearance that takes effect only with a second analyst's approval (the case's
+        /// score was above the clearing bar).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        needs_approval: bool,
     },
     /// Approved a confirmed duplicate (four eyes).
     Approved {
@@ -363,9 +372,14 @@ impl Inner {
                 })
             }
             Action::Released => case.lease = None,
-            Action::Decided { decision, .. } => {
+            Action::Decided {
+                decision,
+                needs_approval,
+                ..
+            } => {
                 case.status = match decision {
                     DecisionKind::ConfirmDuplicate { .. } => CaseStatus::PendingApproval,
+                    DecisionKind::Clear if *needs_approval => CaseStatus::PendingApproval,
                     DecisionKind::Clear => CaseStatus::Cleared,
                     DecisionKind::Escalate => CaseStatus::Escalated,
                 };
@@ -373,7 +387,7 @@ impl Inner {
                 case.decision = Some(entry.clone());
             }
             Action::Approved { .. } => {
-                case.status = CaseStatus::ConfirmedDuplicate;
+                case.status = super::decision::approved_status(case);
                 case.lease = None;
                 case.approval = Some(entry.clone());
             }
@@ -670,8 +684,8 @@ impl CaseStore {
         })
     }
 
-    /// Records `by`'s decision. The case must be open or escalated and not held by anyone
-    /// else. Returns the case and, for a clearance, the final outcome to hand to the engine.
+    /// Records `by`'s decision under the default [`DecisionRules`] (see
+    /// [`CaseStore::decide_with`]).
     pub fn decide(
         &self,
         case_id: &str,
@@ -679,6 +693,22 @@ impl CaseStore {
         decision: DecisionKind,
         text: &str,
         now: u64,
+    ) -> Result<(Case, Option<CaseOutcome>), CaseError> {
+        self.decide_with(case_id, by, decision, text, now, &DecisionRules::default())
+    }
+
+    /// Records `by`'s decision. The case must be open or escalated and not held by anyone
+    /// else. A clearance of a case above `rules`' clearing bar, like a confirmation, waits
+    /// for a second analyst's approval. Returns the case and, for a clearance that takes
+    /// effect, the final outcome to hand to the engine.
+    pub fn decide_with(
+        &self,
+        case_id: &str,
+        by: &Actor,
+        decision: DecisionKind,
+        text: &str,
+        now: u64,
+        rules: &DecisionRules,
     ) -> Result<(Case, Option<CaseOutcome>), CaseError> {
         let text = comment(text)?;
         let case = self.act(case_id, by, now, |case| {
@@ -698,9 +728,12 @@ impl CaseStore {
                     return Err(CaseError::UnknownCandidate(duplicate_of.clone()));
                 }
             }
+            let needs_approval =
+                matches!(decision, DecisionKind::Clear) && rules.clear_needs_approval(case);
             Ok(vec![Action::Decided {
                 decision,
                 comment: text,
+                needs_approval,
             }])
         })?;
         let outcome = case.outcome();
@@ -720,11 +753,7 @@ impl CaseStore {
             if case.status != CaseStatus::PendingApproval {
                 return Err(CaseError::WrongStatus(case.status.as_str()));
             }
-            if case
-                .decision
-                .as_ref()
-                .is_some_and(|d| d.by.key_id == by.key_id)
-            {
+            if case.decision.as_ref().is_some_and(|d| d.by.same_person(by)) {
                 return Err(CaseError::SelfApproval);
             }
             Ok(vec![Action::Approved { comment: text }])
@@ -748,11 +777,7 @@ impl CaseStore {
             if case.status != CaseStatus::PendingApproval {
                 return Err(CaseError::WrongStatus(case.status.as_str()));
             }
-            if case
-                .decision
-                .as_ref()
-                .is_some_and(|d| d.by.key_id == by.key_id)
-            {
+            if case.decision.as_ref().is_some_and(|d| d.by.same_person(by)) {
                 return Err(CaseError::SelfApproval);
             }
             Ok(vec![Action::Returned { comment: text }])
@@ -816,6 +841,7 @@ pub(crate) mod tests {
 
     fn ana() -> Actor {
         Actor {
+            owner: String::new(),
             key_id: "a".into(),
             name: "Ana".into(),
         }
@@ -823,6 +849,7 @@ pub(crate) mod tests {
 
     fn budi() -> Actor {
         Actor {
+            owner: String::new(),
             key_id: "b".into(),
             name: "Budi".into(),
         }

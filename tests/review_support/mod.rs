@@ -297,7 +297,7 @@ pub async fn start(dir: &Path, cases: u32) -> Running {
         .await
         .unwrap();
     let keys = &service.app().keys;
-    let key = |spec| keys.create(&spec).unwrap().0;
+    let key = |spec| keys.create(&spec, "test").unwrap().0;
     let analyst_a = key(KeySpec::parse("analyst", "Ana Analyst", None, None).unwrap());
     let analyst_b = key(KeySpec::parse("analyst", "Budi Reviewer", None, None).unwrap());
     let service_point =
