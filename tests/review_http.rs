@@ -418,3 +418,44 @@ async fn a_revoked_analyst_key_ends_its_session_at_the_next_request() {
     assert!(login(&s, &key).await.is_err(), "a revoked key logged in");
     s.stop().await;
 }
+
+#[tokio::test]
+async fn clearing_a_case_far_above_the_threshold_needs_a_second_analyst() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(dir.path(), 3).await;
+    // Threshold 4: the default bar (200 %) is 8, and every seeded case scores 10 or more.
+    *s.engine.threshold.lock().unwrap() = Some(4.0);
+    let a = login(&s, &s.analyst_a.clone()).await.unwrap();
+    let r = decide(
+        &s,
+        &a,
+        "C000000001",
+        &[("decision", "clear"), ("comment", "no")],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(
+        r.location(),
+        Some("/review/cases/C000000001?done=clear_pending")
+    );
+    assert_eq!(
+        s.cases.get("C000000001").unwrap().status,
+        CaseStatus::PendingApproval
+    );
+    assert!(
+        s.engine.closed.lock().unwrap().is_empty(),
+        "cleared by one analyst"
+    );
+    let b = login(&s, &s.analyst_b.clone()).await.unwrap();
+    let approve = [("verdict", "approve"), ("comment", "agreed")];
+    let r = decide(&s, &b, "C000000001", &approve).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(
+        s.cases.get("C000000001").unwrap().status,
+        CaseStatus::Cleared
+    );
+    let closed = s.engine.closed.lock().unwrap().clone();
+    assert_eq!(closed.len(), 1);
+    assert_eq!(closed[0].2, CaseOutcome::Cleared);
+    s.stop().await;
+}
