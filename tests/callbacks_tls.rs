@@ -11,6 +11,7 @@ use hyper::Response;
 use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 use tunggal::engine::callback::{spawn_durable, Notice};
+use tunggal::engine::callback_policy::{AddressPolicy, DeliveryPolicy};
 use tunggal::engine::outbox::Outbox;
 
 /// An https receiver on 127.0.0.1 with a certificate for `localhost`; returns its port, the
@@ -59,6 +60,14 @@ async fn tls_receiver(
     (port, cert_path, rx)
 }
 
+/// The receiver is on loopback: its addresses must be allowed.
+fn loopback() -> DeliveryPolicy {
+    DeliveryPolicy {
+        addresses: AddressPolicy::allow_all(),
+        ..DeliveryPolicy::default()
+    }
+}
+
 async fn pending(dir: &std::path::Path) -> usize {
     let dir = dir.to_path_buf();
     tokio::task::spawn_blocking(move || Outbox::open(&dir).unwrap().1.len())
@@ -74,7 +83,7 @@ async fn https_callbacks_are_delivered_and_untrusted_ones_stay_pending() {
 
     // Trusted through the extra CA file: delivered, then marked done in the outbox.
     let data = tempfile::tempdir().unwrap();
-    let notifier = spawn_durable(data.path(), Some(&ca)).unwrap();
+    let notifier = spawn_durable(data.path(), Some(&ca), loopback()).unwrap();
     notifier.notify(Notice {
         url: url.clone(),
         body: json!({"request_id": "tls-1", "verdict": "single"}),
@@ -96,7 +105,7 @@ async fn https_callbacks_are_delivered_and_untrusted_ones_stay_pending() {
 
     // Without the CA the server is not trusted: nothing arrives, the notice stays pending.
     let other = tempfile::tempdir().unwrap();
-    let untrusting = spawn_durable(other.path(), None).unwrap();
+    let untrusting = spawn_durable(other.path(), None, loopback()).unwrap();
     untrusting.notify(Notice {
         url,
         body: json!({"request_id": "tls-2", "verdict": "single"}),

@@ -16,6 +16,7 @@ use tokio::sync::oneshot;
 use tunggal::cases::{CaseOutcome, CaseOutcomeSink, CaseStore, Evidence};
 use tunggal::engine::synthetic::request_of;
 use tunggal::engine::{EngineOptions, GalleryEngine};
+use tunggal::service::callbacks::CallbackConfig;
 use tunggal::service::{Service, ServiceConfig, ServiceError};
 use tunggal_datasets::population::{CaptureSpec, Population};
 
@@ -47,7 +48,20 @@ impl Running {
     }
 }
 
+/// Callbacks to the loopback receivers of these tests: allowed by host and address.
+fn loopback_callbacks() -> CallbackConfig {
+    CallbackConfig {
+        allowed_hosts: vec!["127.0.0.1".to_owned()],
+        allow_private_addresses: true,
+        ..CallbackConfig::default()
+    }
+}
+
 async fn start(dir: &Path) -> Running {
+    start_with(dir, loopback_callbacks()).await
+}
+
+async fn start_with(dir: &Path, callbacks: CallbackConfig) -> Running {
     let config = ServiceConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.to_path_buf(),
@@ -55,6 +69,7 @@ async fn start(dir: &Path) -> Running {
         request_timeout_secs: 120,
         queue_capacity: 16,
         shutdown_grace_secs: 30,
+        callbacks,
         ..ServiceConfig::default()
     };
     let cases = Arc::new(CaseStore::open(dir).unwrap());
@@ -69,7 +84,8 @@ async fn start(dir: &Path) -> Running {
     .await
     .unwrap()
     .unwrap();
-    engine.set_notifier(tunggal::engine::callback::spawn_durable(dir, None).unwrap());
+    let policy = config.callbacks.delivery_policy();
+    engine.set_notifier(tunggal::engine::callback::spawn_durable(dir, None, policy).unwrap());
     let engine = Arc::new(engine);
     let service = Service::bind(config, engine.clone(), cases, Some(ADMIN_KEY))
         .await
@@ -566,5 +582,140 @@ async fn a_callback_pending_at_shutdown_is_delivered_after_restart() {
     let s = start(dir.path()).await;
     let quiet = tokio::time::timeout(std::time::Duration::from_millis(1500), rx.recv()).await;
     assert!(quiet.is_err(), "a delivered callback was posted again");
+    s.stop().await;
+}
+
+/// A receiver that answers every POST with 500 and counts them.
+async fn failing_receiver() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+    let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = hits.clone();
+    let app = axum::Router::new().route(
+        "/cb",
+        axum::routing::post(move || {
+            let counter = counter.clone();
+            async move {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                (StatusCode::INTERNAL_SERVER_ERROR, "down")
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}/cb"), hits)
+}
+
+async fn dead_letters(s: &Running, key: &str) -> Reply {
+    get(&s.url("/v1/admin/callbacks/dead"), key).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callback_hosts_off_the_allow_list_are_refused_at_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let pop = Population::new(SEED + 4);
+    let callbacks = CallbackConfig {
+        allowed_hosts: vec!["notify.example".to_owned()],
+        ..CallbackConfig::default()
+    };
+    let s = start_with(dir.path(), callbacks).await;
+    let sp1 = sp_key(&s, "sp-1").await;
+    for (i, url) in [
+        "https://169.254.169.254/latest/meta-data/",
+        "https://evil.example/cb",
+        "https://notify.example.evil.example/cb",
+        "http://127.0.0.1:9/cb",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut a = body(&pop, 1, 0, None, &format!("h-{i}"), "sp-1");
+        a["callback_url"] = json!(url);
+        let r = post(&s.url("/v1/enrolments"), &sp1, &a).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{url}");
+        assert_eq!(r.json()["reason"], "callback_host_not_allowed", "{url}");
+        assert_eq!(r.json()["pointer"], "/callback_url", "{url}");
+    }
+    // Nothing was enrolled or journalled by the refused requests; an allowed host passes.
+    let mut a = body(&pop, 1, 0, None, "h-ok", "sp-1");
+    a["callback_url"] = json!("https://notify.example/cb");
+    let v = enrol(&s, &sp1, &a).await;
+    assert_eq!(v["verdict"], "single", "{v}");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_callbacks_become_dead_letters_an_admin_lists_and_requeues() {
+    let dir = tempfile::tempdir().unwrap();
+    let pop = Population::new(SEED + 5);
+    let (url, hits) = failing_receiver().await;
+    let callbacks = CallbackConfig {
+        max_attempts: 3,
+        base_delay_ms: 20,
+        ..loopback_callbacks()
+    };
+    let s = start_with(dir.path(), callbacks.clone()).await;
+    let sp1 = sp_key(&s, "sp-1").await;
+    let mut a = body(&pop, 1, 0, None, "dl-1", "sp-1");
+    a["callback_url"] = json!(url);
+    assert_eq!(enrol(&s, &sp1, &a).await["verdict"], "single");
+    let mut dead = Value::Null;
+    for _ in 0..300 {
+        let r = dead_letters(&s, ADMIN_KEY).await;
+        assert_eq!(r.status, StatusCode::OK);
+        dead = r.json()["dead_letters"].clone();
+        if dead.as_array().is_some_and(|d| !d.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let list = dead.as_array().expect("dead letters");
+    assert_eq!(list.len(), 1, "{dead}");
+    assert_eq!(list[0]["request_id"], "dl-1");
+    assert_eq!(list[0]["attempts"], 3);
+    assert!(
+        list[0]["last_error"].as_str().unwrap().contains("500"),
+        "{dead}"
+    );
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 3);
+    // Only admins see or requeue dead letters.
+    assert_eq!(dead_letters(&s, &sp1).await.status, StatusCode::FORBIDDEN);
+    let id = list[0]["id"].as_u64().unwrap();
+    let requeue = format!("/v1/admin/callbacks/{id}/requeue");
+    let r = post(&s.url(&requeue), &sp1, &json!({})).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    s.stop().await;
+
+    // A restart does not retry a dead letter.
+    let s = start_with(dir.path(), callbacks).await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 3);
+    // The admin's requeue gives it a fresh set of attempts, and is audited.
+    let r = post(&s.url(&requeue), ADMIN_KEY, &json!({})).await;
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&r.body)
+    );
+    let r = post(
+        &s.url("/v1/admin/callbacks/999999/requeue"),
+        ADMIN_KEY,
+        &json!({}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    for _ in 0..300 {
+        let d = dead_letters(&s, ADMIN_KEY).await.json();
+        if d["dead_letters"].as_array().is_some_and(|d| !d.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 6);
+    let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+    assert!(
+        audit.contains("requeue_callback") && audit.contains(&format!("callback:{id}")),
+        "requeue not audited"
+    );
     s.stop().await;
 }

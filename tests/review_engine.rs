@@ -70,7 +70,7 @@ async fn analysts_resolve_a_real_duplicate_and_the_service_point_sees_it() {
         .await
         .unwrap();
     let keys = &service.app().keys;
-    let key = |spec| keys.create(&spec).unwrap().0;
+    let key = |spec| keys.create(&spec, "test").unwrap().0;
     let sp1 = key(KeySpec::parse("service-point", "sp-1", Some("317101"), Some("sp-1")).unwrap());
     let sp2 = key(KeySpec::parse("service-point", "sp-2", Some("317101"), Some("sp-2")).unwrap());
     let analyst_a = key(KeySpec::parse("analyst", "Ana", None, None).unwrap());

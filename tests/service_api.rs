@@ -732,7 +732,14 @@ async fn retries_return_the_first_answer_even_after_restart() {
     assert!(audit
         .iter()
         .any(|e| e.action == "read_enrolment" && e.status == 200));
-    assert!(audit.iter().all(|e| e.key_name == "Loket 1"));
+    // The admin's key creation is audited too; everything else was the service point.
+    assert!(audit
+        .iter()
+        .any(|e| e.action == "create_key" && e.role == "admin"));
+    assert!(audit
+        .iter()
+        .filter(|e| e.action != "create_key")
+        .all(|e| e.key_name == "Loket 1"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -841,9 +848,15 @@ async fn openapi_matches_the_real_routes() {
         ("GET", "/metrics"),
         ("GET", "/openapi.json"),
         ("GET", "/ready"),
+        ("GET", "/v1/admin/callbacks/dead"),
+        ("GET", "/v1/admin/keys"),
+        ("GET", "/v1/admin/keys/events"),
         ("GET", "/v1/enrolments/{request_id}"),
         ("GET", "/v1/persons/{reference_id}"),
+        ("POST", "/v1/admin/callbacks/{id}/requeue"),
         ("POST", "/v1/admin/keys"),
+        ("POST", "/v1/admin/keys/{key_id}/revoke"),
+        ("POST", "/v1/admin/keys/{key_id}/rotate"),
         ("POST", "/v1/enrolments"),
         ("POST", "/v1/identify"),
         ("POST", "/v1/verify"),
@@ -857,7 +870,9 @@ async fn openapi_matches_the_real_routes() {
     for (method, path) in &documented {
         let concrete = path
             .replace("{reference_id}", "P0000000001")
-            .replace("{request_id}", "x-1");
+            .replace("{request_id}", "x-1")
+            .replace("{key_id}", "0123456789ab")
+            .replace("{id}", "1");
         let r = send(
             Method::from_bytes(method.as_bytes()).unwrap(),
             &s.url(&concrete),
@@ -927,4 +942,160 @@ async fn binary_serves_with_the_gallery_engine_and_stops_on_sigterm() {
         rest.push(line);
     }
     assert!(rest.iter().any(|l| l.contains("stopped")));
+}
+
+/// Key governance: creation with an owner and expiry, listing, revocation and rotation
+/// through the admin API and by a second store (the CLI), each refused from the next
+/// request on, and every change in the audit log and the key trail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_are_issued_to_owners_listed_revoked_rotated_and_expire() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(dir.path(), MemoryEngine::new()).await;
+    let probe = |key: String| {
+        let url = s.url("/v1/persons/P0000000001");
+        async move { get(&url, Some(&key)).await }
+    };
+    let created = post(
+        &s.url("/v1/admin/keys"),
+        Some(ADMIN_KEY),
+        &json!({"role": "analyst", "name": "Ana", "owner": "NIP-198001"}),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    let ana = created.json()["key"].as_str().unwrap().to_owned();
+    let ana_id = created.json()["key_id"].as_str().unwrap().to_owned();
+    assert_ne!(probe(ana.clone()).await.status, StatusCode::UNAUTHORIZED);
+
+    // Listed with its owner, never with its hash; only admins list.
+    let list = get(&s.url("/v1/admin/keys"), Some(ADMIN_KEY)).await;
+    assert_eq!(list.status, StatusCode::OK);
+    let listed = list.json();
+    let entry = listed["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["key_id"] == ana_id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(entry["owner"], "NIP-198001");
+    assert_eq!(entry["role"], "analyst");
+    assert!(!list.body.windows(6).any(|w| w == b"sha256"));
+    assert_eq!(
+        get(&s.url("/v1/admin/keys"), Some(&ana)).await.status,
+        StatusCode::FORBIDDEN
+    );
+
+    // Rotation: a new secret for the same owner and role; the old key is refused at once.
+    let rotated = post(
+        &s.url(&format!("/v1/admin/keys/{ana_id}/rotate")),
+        Some(ADMIN_KEY),
+        &json!({}),
+    )
+    .await;
+    assert_eq!(rotated.status, StatusCode::CREATED);
+    let ana2 = rotated.json()["key"].as_str().unwrap().to_owned();
+    let ana2_id = rotated.json()["key_id"].as_str().unwrap().to_owned();
+    let old = probe(ana.clone()).await;
+    assert_eq!(old.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(old.json()["reason"], "key_revoked");
+    assert_ne!(probe(ana2.clone()).await.status, StatusCode::UNAUTHORIZED);
+    let listed = get(&s.url("/v1/admin/keys"), Some(ADMIN_KEY)).await.json();
+    let new_entry = listed["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["key_id"] == ana2_id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (new_entry["owner"].clone(), new_entry["role"].clone()),
+        (json!("NIP-198001"), json!("analyst"))
+    );
+
+    // Revocation through the admin API: refused from the next request on.
+    let r = post(
+        &s.url(&format!("/v1/admin/keys/{ana2_id}/revoke")),
+        Some(ADMIN_KEY),
+        &json!({}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(probe(ana2.clone()).await.json()["reason"], "key_revoked");
+    let again = post(
+        &s.url(&format!("/v1/admin/keys/{ana2_id}/revoke")),
+        Some(ADMIN_KEY),
+        &json!({}),
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND);
+
+    // Revocation by another process (the CLI's store) while the server runs.
+    let budi = create_key(&s, json!({"role": "analyst", "name": "Budi"})).await;
+    assert_ne!(probe(budi.clone()).await.status, StatusCode::UNAUTHORIZED);
+    let budi_id = budi.split('_').nth(1).unwrap().to_owned();
+    let d = dir.path().to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        tunggal::service::keys::KeyStore::open(&d)
+            .unwrap()
+            .revoke(&budi_id, "cli")
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(probe(budi).await.json()["reason"], "key_revoked");
+
+    // Expiry.
+    let soon = tunggal::service::keys::now_secs() + 2;
+    let short = create_key(
+        &s,
+        json!({"role": "analyst", "name": "Temp", "expires_at": soon}),
+    )
+    .await;
+    assert_ne!(probe(short.clone()).await.status, StatusCode::UNAUTHORIZED);
+    while tunggal::service::keys::now_secs() <= soon {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let expired = probe(short).await;
+    assert_eq!(expired.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(expired.json()["reason"], "key_expired");
+    let past = post(
+        &s.url("/v1/admin/keys"),
+        Some(ADMIN_KEY),
+        &json!({"role": "analyst", "name": "Late", "expires_at": 1}),
+    )
+    .await;
+    assert_eq!(past.json()["reason"], "invalid_key_request");
+
+    // Every change is in the key trail and the audit log.
+    let events = get(&s.url("/v1/admin/keys/events"), Some(ADMIN_KEY))
+        .await
+        .json();
+    let actions: Vec<(String, String)> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["key_id"].as_str().unwrap().to_owned(),
+                e["action"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    for expected in [
+        (ana_id.clone(), "created"),
+        (ana_id.clone(), "rotated"),
+        (ana2_id.clone(), "created"),
+        (ana2_id.clone(), "revoked"),
+    ] {
+        assert!(
+            actions.contains(&(expected.0.clone(), expected.1.to_owned())),
+            "{expected:?} missing from {actions:?}"
+        );
+    }
+    let audit = std::fs::read_to_string(dir.path().join("audit.jsonl")).unwrap();
+    for action in ["create_key", "rotate_key", "revoke_key"] {
+        assert!(audit.contains(action), "{action} not audited");
+    }
+    assert!(audit.contains("owner:NIP-198001"));
+    s.stop().await;
 }

@@ -215,10 +215,12 @@ mod tests {
         };
         let (ana, budi) = (
             Actor {
+                owner: String::new(),
                 key_id: "a".into(),
                 name: "Ana".into(),
             },
             Actor {
+                owner: String::new(),
                 key_id: "b".into(),
                 name: "Budi".into(),
             },

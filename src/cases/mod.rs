@@ -17,6 +17,7 @@
 //! SQL rows and [`legacy`] the journal of older releases that `tunggal migrate` moves.
 
 pub mod deadline;
+pub mod decision;
 pub mod legacy;
 pub mod model;
 pub mod query;
@@ -29,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use tunggal_index::template::FingerTemplate;
 
 pub use deadline::DeadlinePolicy;
+pub use decision::DecisionRules;
 pub use query::{CaseQuery, Page, Sort, StatusFilter};
 pub use store::{
     Action, Actor, Case, CaseCounts, CaseError, CasePolicy, CaseStatus, CaseStore, DecisionKind,

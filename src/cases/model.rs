@@ -29,7 +29,7 @@ pub enum CaseError {
     /// A decision or approval without a comment.
     #[error("a comment is required")]
     CommentRequired,
-    /// The analyst who confirmed the duplicate tried to approve it.
+    /// The analyst who decided the case (by any of their keys) tried to approve it.
     #[error("the analyst who decided a case cannot approve it")]
     SelfApproval,
     /// A confirmation named a person who is not a candidate of the case.
@@ -85,13 +85,17 @@ impl CaseStatus {
     }
 }
 
-/// Who acts on a case: an analyst's key id and name.
+/// Who acts on a case: an analyst's key id, name and owner.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Actor {
-    /// Key id (the identity four-eyes compares).
+    /// Key id.
     pub key_id: String,
     /// Holder's name, for display.
     pub name: String,
+    /// The person the key is issued to: four-eyes compares owners (and key ids), so two
+    /// keys of one owner are one pair of eyes. Empty in trails of older releases.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub owner: String,
 }
 
 impl Actor {
@@ -100,6 +104,7 @@ impl Actor {
         Self {
             key_id: "engine".to_owned(),
             name: "Tunggal engine".to_owned(),
+            owner: String::new(),
         }
     }
 }
@@ -150,8 +155,12 @@ pub enum Action {
         decision: DecisionKind,
         /// Why.
         comment: String,
+        /// A clearance that takes effect only with a second analyst's approval (the case's
+        /// score was above the clearing bar).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        needs_approval: bool,
     },
-    /// Approved a confirmed duplicate (four eyes).
+    /// Approved a confirmed duplicate or a clearance (four eyes).
     Approved {
         /// Why.
         comment: String,
@@ -259,9 +268,14 @@ impl Case {
                 })
             }
             Action::Released => self.lease = None,
-            Action::Decided { decision, .. } => {
+            Action::Decided {
+                decision,
+                needs_approval,
+                ..
+            } => {
                 self.status = match decision {
                     DecisionKind::ConfirmDuplicate { .. } => CaseStatus::PendingApproval,
+                    DecisionKind::Clear if *needs_approval => CaseStatus::PendingApproval,
                     DecisionKind::Clear => CaseStatus::Cleared,
                     DecisionKind::Escalate => CaseStatus::Escalated,
                 };
@@ -269,7 +283,7 @@ impl Case {
                 self.decision = Some(entry.clone());
             }
             Action::Approved { .. } => {
-                self.status = CaseStatus::ConfirmedDuplicate;
+                self.status = super::decision::approved_status(self);
                 self.lease = None;
                 self.approval = Some(entry.clone());
             }

@@ -79,7 +79,12 @@ pub(super) fn decode(raw: Raw, trail: Vec<TrailEntry>) -> Result<Case, StateErro
     let new: NewCase = serde_json::from_str(&raw.new_case)?;
     let lease = match (raw.lease_key_id, raw.lease_name) {
         (Some(key_id), Some(name)) if raw.lease_until > 0 => Some(Lease {
-            by: super::Actor { key_id, name },
+            // The lease is compared by key id only; its owner is not stored.
+            by: super::Actor {
+                key_id,
+                name,
+                owner: String::new(),
+            },
             until: raw.lease_until as u64,
         }),
         _ => None,

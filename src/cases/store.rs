@@ -21,6 +21,7 @@ use super::query::{self, CaseQuery, Page};
 use super::{rows, NewCase};
 use crate::state::{StateError, StateStore};
 
+use super::decision::DecisionRules;
 use super::model::comment;
 pub use super::model::{
     now_rfc3339, now_secs, rfc3339, Action, Actor, Case, CaseCounts, CaseError, CasePolicy,
@@ -271,8 +272,8 @@ impl CaseStore {
         })
     }
 
-    /// Records `by`'s decision. The case must be open or escalated and not held by anyone
-    /// else. Returns the case and, for a clearance, the final outcome to hand to the engine.
+    /// Records `by`'s decision under the default [`DecisionRules`] (see
+    /// [`CaseStore::decide_with`]).
     pub fn decide(
         &self,
         case_id: &str,
@@ -280,6 +281,22 @@ impl CaseStore {
         decision: DecisionKind,
         text: &str,
         now: u64,
+    ) -> Result<(Case, Option<CaseOutcome>), CaseError> {
+        self.decide_with(case_id, by, decision, text, now, &DecisionRules::default())
+    }
+
+    /// Records `by`'s decision. The case must be open or escalated and not held by anyone
+    /// else. A clearance of a case above `rules`' clearing bar, like a confirmation, waits
+    /// for a second analyst's approval. Returns the case and, for a clearance that takes
+    /// effect, the final outcome to hand to the engine.
+    pub fn decide_with(
+        &self,
+        case_id: &str,
+        by: &Actor,
+        decision: DecisionKind,
+        text: &str,
+        now: u64,
+        rules: &DecisionRules,
     ) -> Result<(Case, Option<CaseOutcome>), CaseError> {
         let text = comment(text)?;
         let case = self.act(case_id, by, now, |case| {
@@ -299,16 +316,20 @@ impl CaseStore {
                     return Err(CaseError::UnknownCandidate(duplicate_of.clone()));
                 }
             }
+            let needs_approval =
+                matches!(decision, DecisionKind::Clear) && rules.clear_needs_approval(case);
             Ok(vec![Action::Decided {
                 decision,
                 comment: text,
+                needs_approval,
             }])
         })?;
         let outcome = case.outcome();
         Ok((case, outcome))
     }
 
-    /// A second analyst approves a confirmed duplicate; returns the final outcome.
+    /// A second analyst approves a confirmed duplicate or a clearance above the clearing
+    /// bar; returns the final outcome.
     pub fn approve(
         &self,
         case_id: &str,
@@ -321,11 +342,7 @@ impl CaseStore {
             if case.status != CaseStatus::PendingApproval {
                 return Err(CaseError::WrongStatus(case.status.as_str()));
             }
-            if case
-                .decision
-                .as_ref()
-                .is_some_and(|d| d.by.key_id == by.key_id)
-            {
+            if case.decision.as_ref().is_some_and(|d| d.by.same_person(by)) {
                 return Err(CaseError::SelfApproval);
             }
             Ok(vec![Action::Approved { comment: text }])
@@ -349,11 +366,7 @@ impl CaseStore {
             if case.status != CaseStatus::PendingApproval {
                 return Err(CaseError::WrongStatus(case.status.as_str()));
             }
-            if case
-                .decision
-                .as_ref()
-                .is_some_and(|d| d.by.key_id == by.key_id)
-            {
+            if case.decision.as_ref().is_some_and(|d| d.by.same_person(by)) {
                 return Err(CaseError::SelfApproval);
             }
             Ok(vec![Action::Returned { comment: text }])

@@ -40,6 +40,7 @@ fn ana() -> Actor {
     Actor {
         key_id: "a".into(),
         name: "Ana".into(),
+        owner: String::new(),
     }
 }
 
@@ -47,6 +48,7 @@ fn budi() -> Actor {
     Actor {
         key_id: "b".into(),
         name: "Budi".into(),
+        owner: String::new(),
     }
 }
 

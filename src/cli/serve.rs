@@ -140,6 +140,7 @@ impl ServeArgs {
             engine.set_notifier(crate::engine::callback::spawn_durable(
                 &config.data_dir,
                 callback_ca.as_deref(),
+                config.callbacks.delivery_policy(),
             )?);
             let recovery = engine.recovery();
             tracing::info!(
@@ -204,7 +205,7 @@ impl ServeArgs {
                     KeySpec::parse("analyst", "demo analyst 2", None, None),
                 ] {
                     let spec = spec.map_err(|p| anyhow::anyhow!("{p}"))?;
-                    let (key, _) = keys.create(&spec)?;
+                    let (key, _) = keys.create(&spec, "demo")?;
                     println!("tunggal: demo {} key: {key}", spec.role.as_str());
                 }
             }
@@ -219,23 +220,51 @@ impl ServeArgs {
     }
 }
 
-/// `tunggal keys …`.
+/// Where `tunggal keys` finds the data directory.
+#[derive(Debug, Args)]
+pub struct KeysDir {
+    /// Data directory (default: config, `TUNGGAL_DATA_DIR`, or ./tunggal-data).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// TOML settings file.
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+impl KeysDir {
+    fn open(self) -> anyhow::Result<KeyStore> {
+        let flags = Overrides {
+            listen: None,
+            data_dir: self.data_dir,
+            ..Overrides::default()
+        };
+        let config = ServiceConfig::load(self.config.as_deref(), &env_var, &flags)?;
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating {}", config.data_dir.display()))?;
+        Ok(KeyStore::open(&config.data_dir)?)
+    }
+}
+
+/// `tunggal keys …` (every change is recorded in the key trail, `tunggal keys events`).
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
-    /// Create an API key in the data directory and print it (only its hash is stored).
+    /// Issue an API key to an owner and print it (only its hash is stored).
     Create {
-        /// Data directory (default: config, `TUNGGAL_DATA_DIR`, or ./tunggal-data).
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
-        /// TOML settings file.
-        #[arg(long)]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        dir: KeysDir,
         /// `service-point`, `analyst` or `admin`.
         #[arg(long)]
         role: String,
         /// Holder's name.
         #[arg(long)]
         name: String,
+        /// The person the key is issued to (default: the name); four-eyes decisions need
+        /// two different owners.
+        #[arg(long)]
+        owner: Option<String>,
+        /// The key stops working after this many days.
+        #[arg(long)]
+        expires_in_days: Option<u64>,
         /// District `PPRRDD` (service-point keys).
         #[arg(long)]
         district: Option<String>,
@@ -243,33 +272,122 @@ pub enum KeysCommand {
         #[arg(long)]
         service_point: Option<String>,
     },
+    /// List every key (id, role, owner, name, binding, created, expiry, revocation).
+    List {
+        #[command(flatten)]
+        dir: KeysDir,
+    },
+    /// Revoke a key: refused from its next request on.
+    Revoke {
+        #[command(flatten)]
+        dir: KeysDir,
+        /// The key id.
+        key_id: String,
+    },
+    /// Replace a key by a new secret for the same owner and role (the old one is revoked);
+    /// prints the new key.
+    Rotate {
+        #[command(flatten)]
+        dir: KeysDir,
+        /// The key id.
+        key_id: String,
+    },
+    /// Print the trail of key creations, revocations and rotations.
+    Events {
+        #[command(flatten)]
+        dir: KeysDir,
+    },
+}
+
+fn opt<T: std::fmt::Display>(v: Option<T>) -> String {
+    v.map_or_else(|| "-".to_owned(), |v| v.to_string())
 }
 
 impl KeysCommand {
     /// Runs the command.
     pub fn run(self) -> anyhow::Result<()> {
-        let Self::Create {
-            data_dir,
-            config,
-            role,
-            name,
-            district,
-            service_point,
-        } = self;
-        let flags = Overrides {
-            listen: None,
-            data_dir,
-            ..Overrides::default()
-        };
-        let config = ServiceConfig::load(config.as_deref(), &env_var, &flags)?;
-        let spec = KeySpec::parse(&role, &name, district.as_deref(), service_point.as_deref())
-            .map_err(|p| anyhow::anyhow!("{p}"))?;
-        std::fs::create_dir_all(&config.data_dir)
-            .with_context(|| format!("creating {}", config.data_dir.display()))?;
-        let store = KeyStore::open(&config.data_dir)?;
-        let (key, record) = store.create(&spec)?;
-        eprintln!("created {} key {} for {}", role, record.key_id, record.name);
-        println!("{key}");
+        let problem = |p: crate::service::Problem| anyhow::anyhow!("{p}");
+        match self {
+            Self::Create {
+                dir,
+                role,
+                name,
+                owner,
+                expires_in_days,
+                district,
+                service_point,
+            } => {
+                let mut spec =
+                    KeySpec::parse(&role, &name, district.as_deref(), service_point.as_deref())
+                        .map_err(problem)?;
+                if let Some(owner) = owner {
+                    spec = spec.owned_by(&owner).map_err(problem)?;
+                }
+                if let Some(days) = expires_in_days {
+                    let at = crate::service::keys::now_secs() + days.saturating_mul(86_400);
+                    spec = spec.expiring(at).map_err(problem)?;
+                }
+                let store = dir.open()?;
+                let (key, record) = store.create(&spec, "cli")?;
+                eprintln!(
+                    "created {} key {} for {} (owner {})",
+                    role,
+                    record.key_id,
+                    record.name,
+                    record.owner()
+                );
+                println!("{key}");
+            }
+            Self::List { dir } => {
+                println!(
+                    "key_id\trole\towner\tname\tservice_point\tcreated_at\texpires_at\trevoked_at"
+                );
+                for r in dir.open()?.list()? {
+                    let sp = match (&r.district, &r.service_point) {
+                        (Some(d), Some(s)) => format!("{d}/{s}"),
+                        _ => "-".to_owned(),
+                    };
+                    println!(
+                        "{}\t{}\t{}\t{}\t{sp}\t{}\t{}\t{}",
+                        r.key_id,
+                        r.role.as_str(),
+                        r.owner(),
+                        r.name,
+                        r.created_at,
+                        opt(r.expires_at),
+                        opt(r.revoked_at)
+                    );
+                }
+            }
+            Self::Revoke { dir, key_id } => {
+                let r = dir.open()?.revoke(&key_id, "cli")?;
+                eprintln!(
+                    "revoked {} key {} of {}",
+                    r.role.as_str(),
+                    r.key_id,
+                    r.owner()
+                );
+            }
+            Self::Rotate { dir, key_id } => {
+                let (key, r) = dir.open()?.rotate(&key_id, "cli")?;
+                eprintln!(
+                    "rotated {key_id}: new {} key {} for {} (the old key is revoked)",
+                    r.role.as_str(),
+                    r.key_id,
+                    r.owner()
+                );
+                println!("{key}");
+            }
+            Self::Events { dir } => {
+                println!("at\tkey_id\taction\tby\tdetail");
+                for e in dir.open()?.events()? {
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}",
+                        e.at, e.key_id, e.action, e.by, e.detail
+                    );
+                }
+            }
+        }
         Ok(())
     }
 }

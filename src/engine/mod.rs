@@ -18,6 +18,7 @@
 pub mod bulk;
 pub mod calibrate;
 pub mod callback;
+pub mod callback_policy;
 pub mod cleared;
 mod commit;
 pub mod convert;
@@ -341,6 +342,15 @@ impl GalleryEngine {
 impl EnrolmentEngine for GalleryEngine {
     fn name(&self) -> &str {
         "gallery"
+    }
+
+    fn callbacks(&self) -> Option<callback::Notifier> {
+        self.notifier.get().cloned()
+    }
+
+    fn decision_threshold(&self) -> Option<f64> {
+        let fpir = self.dedup.config().target_fpir;
+        Some(f64::from(fusion::threshold(fpir, self.gallery().len())))
     }
 
     fn enrol(&self, record: &EnrolmentRecord) -> Result<Verdict, EngineError> {

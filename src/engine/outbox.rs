@@ -1,7 +1,9 @@
 //! The callback outbox: every verdict notice is stored (a row of the state store's
 //! `callbacks` table, committed durably) before it is handed to the posting task, and its row
-//! is deleted once delivered. Notices still pending when the server stops (or that ran out of
-//! attempts) are replayed when it starts again.
+//! is deleted once delivered. Each failed attempt is recorded with its error and the time of
+//! the next one, so the backoff continues over restarts; a notice whose attempts are used up
+//! (or whose target is refused) becomes a dead letter: kept, listed for admins, never retried
+//! until an admin requeues it.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -29,6 +31,44 @@ pub(crate) enum Event {
     },
 }
 
+/// A notice still to deliver.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pending {
+    /// Outbox id.
+    pub id: u64,
+    /// The notice.
+    pub notice: Notice,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// When the next attempt is due, milliseconds since the Unix epoch (0: at once).
+    pub next_attempt_ms: u64,
+}
+
+/// A notice that will not be tried again until an admin requeues it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DeadLetter {
+    /// Outbox id (for requeueing).
+    pub id: u64,
+    /// Target URL.
+    pub url: String,
+    /// The `request_id` of the verdict it carries, when it has one.
+    pub request_id: Option<String>,
+    /// Attempts made.
+    pub attempts: u32,
+    /// Why the last attempt failed.
+    pub last_error: String,
+    /// When it became a dead letter, seconds since the Unix epoch.
+    pub dead_at: u64,
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
 /// The pending notices.
 #[derive(Debug)]
 pub struct Outbox {
@@ -37,7 +77,7 @@ pub struct Outbox {
 
 impl Outbox {
     /// Opens the outbox of the data directory `dir`; returns it with the notices still
-    /// pending, in the order they were queued.
+    /// pending (not dead letters), in the order they were queued.
     pub fn open(dir: &Path) -> Result<(Self, Vec<(u64, Notice)>), StateError> {
         crate::state::migrate::require_migrated(dir)?;
         let outbox = Self {
@@ -48,10 +88,22 @@ impl Outbox {
     }
 
     fn pending(&self) -> Result<Vec<(u64, Notice)>, StateError> {
+        Ok(self
+            .pending_scheduled()?
+            .into_iter()
+            .map(|p| (p.id, p.notice))
+            .collect())
+    }
+
+    /// The notices still to deliver (not dead letters), oldest first, with their attempts.
+    pub fn pending_scheduled(&self) -> Result<Vec<Pending>, StateError> {
         let store = &self.store;
         store.read(|conn| {
             let mut stmt = conn
-                .prepare("SELECT id, url, body FROM callbacks ORDER BY id")
+                .prepare(
+                    "SELECT id, url, body, attempts, next_attempt_ms FROM callbacks \
+                     WHERE dead_at IS NULL ORDER BY id",
+                )
                 .map_err(|e| store.error(e))?;
             let rows = stmt
                 .query_map([], |r| {
@@ -59,17 +111,137 @@ impl Outbox {
                         r.get::<_, i64>(0)?,
                         r.get::<_, String>(1)?,
                         r.get::<_, String>(2)?,
+                        r.get::<_, i64>(3)?,
+                        r.get::<_, i64>(4)?,
                     ))
                 })
                 .map_err(|e| store.error(e))?;
             let mut out = Vec::new();
             for row in rows {
-                let (id, url, body) = row.map_err(|e| store.error(e))?;
+                let (id, url, body, attempts, next) = row.map_err(|e| store.error(e))?;
                 let body = serde_json::from_str(&body)?;
-                out.push((id as u64, Notice { url, body }));
+                out.push(Pending {
+                    id: id as u64,
+                    notice: Notice { url, body },
+                    attempts: attempts.max(0) as u32,
+                    next_attempt_ms: next.max(0) as u64,
+                });
             }
             Ok(out)
         })
+    }
+
+    /// Records a failed attempt: `attempts` made so far, the error, and when the next is due.
+    pub fn failed(
+        &self,
+        id: u64,
+        attempts: u32,
+        error: &str,
+        next_attempt_ms: u64,
+    ) -> Result<(), StateError> {
+        let store = &self.store;
+        store.transaction(|tx| {
+            tx.execute(
+                "UPDATE callbacks SET attempts = ?2, last_error = ?3, next_attempt_ms = ?4 \
+                 WHERE id = ?1",
+                params![id as i64, attempts, error, next_attempt_ms as i64],
+            )
+            .map_err(|e| store.error(e))?;
+            Ok(())
+        })
+    }
+
+    /// Makes a notice a dead letter after `attempts` attempts, the last failing with `error`.
+    pub fn dead(&self, id: u64, attempts: u32, error: &str) -> Result<(), StateError> {
+        let store = &self.store;
+        store.transaction(|tx| {
+            tx.execute(
+                "UPDATE callbacks SET attempts = ?2, last_error = ?3, dead_at = ?4 WHERE id = ?1",
+                params![id as i64, attempts, error, now_ms() as i64 / 1000],
+            )
+            .map_err(|e| store.error(e))?;
+            Ok(())
+        })
+    }
+
+    /// Every dead letter, oldest first.
+    pub fn dead_letters(&self) -> Result<Vec<DeadLetter>, StateError> {
+        let store = &self.store;
+        store.read(|conn| {
+            let mut stmt = conn
+                .prepare(
+                    "SELECT id, url, attempts, last_error, dead_at, body FROM callbacks \
+                     WHERE dead_at IS NOT NULL ORDER BY id",
+                )
+                .map_err(|e| store.error(e))?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                        r.get::<_, i64>(4)?,
+                        r.get::<_, String>(5)?,
+                    ))
+                })
+                .map_err(|e| store.error(e))?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (id, url, attempts, last_error, dead_at, body) =
+                    row.map_err(|e| store.error(e))?;
+                let body: serde_json::Value = serde_json::from_str(&body)?;
+                out.push(DeadLetter {
+                    id: id as u64,
+                    url,
+                    request_id: body
+                        .get("request_id")
+                        .and_then(serde_json::Value::as_str)
+                        .map(str::to_owned),
+                    attempts: attempts.max(0) as u32,
+                    last_error: last_error.unwrap_or_default(),
+                    dead_at: dead_at.max(0) as u64,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    /// Turns dead letter `id` back into a pending notice with a fresh set of attempts, due
+    /// now; returns it, or `None` when `id` is not a dead letter.
+    pub fn requeue(&self, id: u64) -> Result<Option<Pending>, StateError> {
+        let store = &self.store;
+        let row = store.transaction(|tx| {
+            let changed = tx
+                .execute(
+                    "UPDATE callbacks SET attempts = 0, dead_at = NULL, next_attempt_ms = 0 \
+                     WHERE id = ?1 AND dead_at IS NOT NULL",
+                    [id as i64],
+                )
+                .map_err(|e| store.error(e))?;
+            if changed == 0 {
+                return Ok(None);
+            }
+            tx.query_row(
+                "SELECT url, body FROM callbacks WHERE id = ?1",
+                [id as i64],
+                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)),
+            )
+            .optional()
+            .map_err(|e| store.error(e))
+        })?;
+        let Some((url, body)) = row else {
+            return Ok(None);
+        };
+        Ok(Some(Pending {
+            id,
+            notice: Notice {
+                url,
+                body: serde_json::from_str(&body)?,
+            },
+            attempts: 0,
+            next_attempt_ms: 0,
+        }))
     }
 
     /// Stores a notice durably; returns its id.
@@ -202,5 +374,38 @@ mod tests {
         assert_eq!(pending[0].1, notice(2));
         // Ids keep growing across restarts.
         assert!(outbox.queue(&notice(3)).unwrap() > pending[0].0);
+    }
+
+    #[test]
+    fn failures_are_kept_and_dead_letters_are_not_replayed_until_requeued() {
+        let dir = tempfile::tempdir().unwrap();
+        let notice = Notice {
+            url: "https://example.test/cb".to_owned(),
+            body: serde_json::json!({ "request_id": "r-9" }),
+        };
+        let (outbox, _) = Outbox::open(dir.path()).unwrap();
+        let id = outbox.queue(&notice).unwrap();
+        outbox.failed(id, 2, "status 500", 12_345).unwrap();
+        let pending = outbox.pending_scheduled().unwrap();
+        assert_eq!(pending.len(), 1);
+        assert_eq!(
+            (pending[0].attempts, pending[0].next_attempt_ms),
+            (2, 12_345)
+        );
+        outbox.dead(id, 3, "status 503").unwrap();
+        drop(outbox);
+        let (outbox, pending) = Outbox::open(dir.path()).unwrap();
+        assert!(pending.is_empty(), "a dead letter was replayed on start");
+        let dead = outbox.dead_letters().unwrap();
+        assert_eq!(dead.len(), 1);
+        assert_eq!(dead[0].id, id);
+        assert_eq!(dead[0].attempts, 3);
+        assert_eq!(dead[0].last_error, "status 503");
+        assert_eq!(dead[0].request_id.as_deref(), Some("r-9"));
+        let back = outbox.requeue(id).unwrap().unwrap();
+        assert_eq!((back.attempts, back.notice.clone()), (0, notice));
+        assert!(outbox.requeue(id).unwrap().is_none(), "requeued twice");
+        assert!(outbox.dead_letters().unwrap().is_empty());
+        assert_eq!(outbox.pending_scheduled().unwrap().len(), 1);
     }
 }

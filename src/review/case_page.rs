@@ -128,6 +128,7 @@ fn decision_panel(v: &CaseView<'_>) -> Markup {
     let holder = case.holder(v.now);
     let held_by_other = holder.filter(|h| &h.key_id != me);
     let decider = case.decision.as_ref().map(|d| &d.by);
+    let me_actor = v.session.actor();
     let action = format!("/review/cases/{}", case.case_id);
     let selected = case.new.candidates.get(v.selected);
     html! {
@@ -160,10 +161,14 @@ fn decision_panel(v: &CaseView<'_>) -> Markup {
                 }
                 CaseStatus::PendingApproval => {
                     @if let Some(d) = &case.decision {
-                        p { "Confirmed as duplicate by " strong { (d.by.name) } "." }
+                        @if matches!(&d.action, Action::Decided { decision: DecisionKind::Clear, .. }) {
+                            p id="pending-clear" { "Cleared (not a duplicate) by " strong { (d.by.name) } ": the score is high, so a second analyst must approve the clearance." }
+                        } @else {
+                            p { "Confirmed as duplicate by " strong { (d.by.name) } "." }
+                        }
                         @if let Action::Decided { comment, .. } = &d.action { p.small.muted { "“" (comment) "”" } }
                     }
-                    @if decider.is_some_and(|d| &d.key_id == me) {
+                    @if decider.is_some_and(|d| d.same_person(&me_actor)) {
                         p.flash.info id="self-approval-notice" { "You made this decision: a second analyst must approve it." }
                     } @else {
                         form method="post" action={(action) "/approve"} id="approve-form" {
@@ -207,9 +212,10 @@ fn trail(case: &Case, offset: i64) -> Markup {
                             Action::Viewed => "viewed",
                             Action::Taken { .. } => "took the case",
                             Action::Released => "released it",
-                            Action::Decided { decision, comment } => {
+                            Action::Decided { decision, comment, needs_approval } => {
                                 @match decision {
                                     DecisionKind::ConfirmDuplicate { duplicate_of } => { "confirmed duplicate of " span.mono { (duplicate_of) } }
+                                    DecisionKind::Clear if *needs_approval => "cleared (not a duplicate), pending approval",
                                     DecisionKind::Clear => "cleared (not a duplicate)",
                                     DecisionKind::Escalate => "escalated",
                                 }

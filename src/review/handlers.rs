@@ -11,7 +11,7 @@ use super::layout::{error_page, page};
 use super::queue::{self, QueueParams};
 use super::session::{LoggedIn, Session};
 use crate::cases::store::now_secs;
-use crate::cases::{Actor, Case, CaseError, CaseOutcome, DecisionKind};
+use crate::cases::{Actor, Case, CaseError, CaseOutcome, CaseStatus, DecisionKind, DecisionRules};
 use crate::service::queue::{run_blocking, run_on_rayon};
 use crate::service::server::AppState;
 
@@ -55,6 +55,29 @@ fn internal(session: &Session) -> Response {
         StatusCode::INTERNAL_SERVER_ERROR,
         Some(session),
         "The server could not complete this request.",
+    )
+}
+
+/// Refuses a decision by an analyst whose owner also holds a live admin key: the people who
+/// manage keys do not decide cases.
+async fn refuse_admin_owner(app: &AppState, session: &Session) -> Option<Response> {
+    let (keys, owner) = (app.keys.clone(), session.principal.owner.clone());
+    match blocking(move || keys.owner_is_admin(&owner)).await {
+        Some(Ok(false)) => None,
+        Some(Ok(true)) => Some(error_page(
+            StatusCode::FORBIDDEN,
+            Some(session),
+            "The owner of this key also holds an admin key: admins do not decide cases.",
+        )),
+        _ => Some(internal(session)),
+    }
+}
+
+/// The decision rules now: the clearing bar from the engine's threshold.
+fn rules(app: &AppState) -> DecisionRules {
+    DecisionRules::for_threshold(
+        app.engine.decision_threshold(),
+        app.config.case_clear_approval_percent,
     )
 }
 
@@ -122,11 +145,13 @@ fn flash(done: Option<&str>) -> Option<(bool, String)> {
             true,
             "Cleared as not a duplicate: the applicant is print-ready.",
         ),
-        "escalated" => (true, "Case escalated."),
-        "approved" => (
+        "clear_pending" => (
             true,
-            "Duplicate approved: the enrolment is refused and linked.",
+            "Cleared as not a duplicate: the score is high, so a second analyst must approve \
+             the clearance before it takes effect.",
         ),
+        "escalated" => (true, "Case escalated."),
+        "approved" => (true, "Approved: the decision takes effect."),
         "returned" => (true, "Case returned to the queue."),
         "released" => (true, "Case released to the queue."),
         "delivered" => (true, "Outcome delivered to the enrolment engine."),
@@ -300,15 +325,24 @@ pub async fn decide(
             )
         }
     };
+    if let Some(refused) = refuse_admin_owner(&app, &session).await {
+        return refused;
+    }
     let comment = form.comment.unwrap_or_default();
     let (cases, id, actor) = (app.cases.clone(), case_id.clone(), session.actor());
     let now = now_secs();
-    let (case, outcome) =
-        match blocking(move || cases.decide(&id, &actor, decision, &comment, now)).await {
-            Some(Ok(r)) => r,
-            Some(Err(e)) => return case_error(&e, &session),
-            None => return internal(&session),
-        };
+    let rules = rules(&app);
+    let decided = blocking(move || cases.decide_with(&id, &actor, decision, &comment, now, &rules));
+    let (case, outcome) = match decided.await {
+        Some(Ok(r)) => r,
+        Some(Err(e)) => return case_error(&e, &session),
+        None => return internal(&session),
+    };
+    let done = if done == "cleared" && case.status == CaseStatus::PendingApproval {
+        "clear_pending"
+    } else {
+        done
+    };
     audit_decision(&app, &session, "decide_case", &case).await;
     if let Some(outcome) = outcome {
         if !deliver(&app, &case, outcome, session.actor()).await {
@@ -347,6 +381,9 @@ pub async fn approve(
             )
         }
     };
+    if let Some(refused) = refuse_admin_owner(&app, &session).await {
+        return refused;
+    }
     let comment = form.comment.unwrap_or_default();
     let (cases, id, actor) = (app.cases.clone(), case_id.clone(), session.actor());
     let now = now_secs();

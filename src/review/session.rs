@@ -1,6 +1,7 @@
 //! Analyst sessions: a random token in an HttpOnly, SameSite=Strict cookie, mapped in memory
 //! to the analyst's principal and a per-session CSRF token. Sessions end on log-out, after
-//! [`SESSION_SECS`], or when the server restarts.
+//! [`SESSION_SECS`], when the server restarts, or at the first request after the analyst's
+//! key is revoked, rotated or expires (every request checks the key in the store).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -15,7 +16,8 @@ use rand::rngs::OsRng;
 use rand::RngCore;
 
 use crate::cases::Actor;
-use crate::service::keys::{now_secs, Principal};
+use crate::service::keys::{now_secs, KeyCheck, Principal, Role};
+use crate::service::server::AppState;
 
 /// Cookie holding the session token.
 pub const SESSION_COOKIE: &str = "tgl_review";
@@ -58,6 +60,7 @@ impl Session {
         Actor {
             key_id: self.principal.key_id.clone(),
             name: self.principal.name.clone(),
+            owner: self.principal.owner.clone(),
         }
     }
 
@@ -130,10 +133,13 @@ pub struct LoggedIn {
     pub session: Session,
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for LoggedIn {
+impl FromRequestParts<AppState> for LoggedIn {
     type Rejection = Response;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let to_login = || Redirect::to("/review/login").into_response();
         let sessions = parts
             .extensions
@@ -142,6 +148,15 @@ impl<S: Send + Sync> FromRequestParts<S> for LoggedIn {
             .ok_or_else(to_login)?;
         let id = cookie(&parts.headers, SESSION_COOKIE).ok_or_else(to_login)?;
         let session = sessions.get(id).ok_or_else(to_login)?;
+        let (keys, key_id) = (state.keys.clone(), session.principal.key_id.clone());
+        let live = tokio::task::spawn_blocking(move || keys.check_id(&key_id))
+            .await
+            .ok()
+            .and_then(Result::ok);
+        if !matches!(live, Some(KeyCheck::Valid(ref who)) if who.role == Role::Analyst) {
+            sessions.end(id);
+            return Err(to_login());
+        }
         Ok(Self {
             id: id.to_owned(),
             session,
@@ -163,6 +178,7 @@ mod tests {
             role: Role::Analyst,
             district: None,
             service_point: None,
+            owner: "ana".into(),
         });
         let s = sessions.get(&id).unwrap();
         assert!(s.csrf_ok(Some(&s.csrf.clone())));

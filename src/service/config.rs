@@ -23,6 +23,12 @@
 //! # and how long an analyst holds a case without activity.
 //! case_deadline_working_days = 1
 //! case_lease_secs = 900
+//! # Clearing a case whose best fused score exceeds this percentage of the engine's
+//! # threshold needs a second analyst's approval.
+//! case_clear_approval_percent = 200
+//! # Callback hosts, internal networks and retries: see `callbacks.rs`.
+//! [callbacks]
+//! allowed_hosts = ["notify.dukcapil.example"]
 //! ```
 //!
 //! Environment: `TUNGGAL_LISTEN`, `TUNGGAL_DATA_DIR`, `TUNGGAL_BODY_LIMIT_BYTES`,
@@ -30,7 +36,11 @@
 //! `TUNGGAL_HEADER_READ_TIMEOUT_SECS`, `TUNGGAL_BODY_READ_TIMEOUT_SECS`,
 //! `TUNGGAL_FIRST_REQUEST_TIMEOUT_SECS`, `TUNGGAL_MAX_PENDING_CONNECTIONS`, `TUNGGAL_MAX_CONNECTIONS`,
 //! `TUNGGAL_RESERVED_CONNECTIONS`, `TUNGGAL_MAX_CONNECTIONS_PER_ADDRESS`, `TUNGGAL_MIN_FREE_BYTES`, `TUNGGAL_TLS_CERT`, `TUNGGAL_TLS_KEY`,
-//! `TUNGGAL_CASE_DEADLINE_WORKING_DAYS`, `TUNGGAL_CASE_LEASE_SECS`
+//! `TUNGGAL_CASE_DEADLINE_WORKING_DAYS`, `TUNGGAL_CASE_LEASE_SECS`,
+//! `TUNGGAL_CASE_CLEAR_APPROVAL_PERCENT`, `TUNGGAL_CALLBACK_ALLOWED_HOSTS` (comma-separated),
+//! `TUNGGAL_CALLBACK_ALLOW_PRIVATE_ADDRESSES`, `TUNGGAL_CALLBACK_ALLOWED_NETWORKS`
+//! (comma-separated), `TUNGGAL_CALLBACK_MAX_ATTEMPTS`, `TUNGGAL_CALLBACK_BASE_DELAY_MS`,
+//! `TUNGGAL_CALLBACK_MAX_DELAY_SECS`
 //! (and `TUNGGAL_ADMIN_KEY`, read separately, never stored in the file).
 
 use std::net::SocketAddr;
@@ -70,6 +80,9 @@ pub enum ConfigError {
     /// A value is out of range.
     #[error("{0}")]
     Invalid(&'static str),
+    /// A callback setting is invalid.
+    #[error("{0}")]
+    Callbacks(String),
 }
 
 /// Server settings.
@@ -120,6 +133,11 @@ pub struct ServiceConfig {
     pub case_deadline_working_days: u32,
     /// Seconds an analyst holds a case without activity before others may take it.
     pub case_lease_secs: u64,
+    /// Clearing a case whose best fused score is above this percentage of the engine's
+    /// decision threshold needs a second analyst's approval (200: twice the threshold).
+    pub case_clear_approval_percent: u32,
+    /// Callback allow-lists, internal networks and retry bounds.
+    pub callbacks: super::callbacks::CallbackConfig,
 }
 
 impl Default for ServiceConfig {
@@ -143,6 +161,8 @@ impl Default for ServiceConfig {
             tls_key: None,
             case_deadline_working_days: 1,
             case_lease_secs: 15 * 60,
+            case_clear_approval_percent: 200,
+            callbacks: super::callbacks::CallbackConfig::default(),
         }
     }
 }
@@ -249,6 +269,37 @@ impl ServiceConfig {
             &mut config.case_deadline_working_days,
         )?;
         env_parse(env, "TUNGGAL_CASE_LEASE_SECS", &mut config.case_lease_secs)?;
+        env_parse(
+            env,
+            "TUNGGAL_CASE_CLEAR_APPROVAL_PERCENT",
+            &mut config.case_clear_approval_percent,
+        )?;
+        let list = |v: String| -> Vec<String> {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        if let Some(v) = env("TUNGGAL_CALLBACK_ALLOWED_HOSTS") {
+            config.callbacks.allowed_hosts = list(v);
+        }
+        if let Some(v) = env("TUNGGAL_CALLBACK_ALLOWED_NETWORKS") {
+            config.callbacks.allowed_networks = list(v);
+        }
+        let cb = &mut config.callbacks;
+        env_parse(
+            env,
+            "TUNGGAL_CALLBACK_ALLOW_PRIVATE_ADDRESSES",
+            &mut cb.allow_private_addresses,
+        )?;
+        env_parse(env, "TUNGGAL_CALLBACK_MAX_ATTEMPTS", &mut cb.max_attempts)?;
+        env_parse(env, "TUNGGAL_CALLBACK_BASE_DELAY_MS", &mut cb.base_delay_ms)?;
+        env_parse(
+            env,
+            "TUNGGAL_CALLBACK_MAX_DELAY_SECS",
+            &mut cb.max_delay_secs,
+        )?;
         if let Some(path) = env("TUNGGAL_TLS_CERT") {
             config.tls_cert = Some(PathBuf::from(path));
         }
@@ -312,6 +363,7 @@ impl ServiceConfig {
                 "tls_cert and tls_key must be given together",
             ));
         }
+        self.callbacks.check().map_err(ConfigError::Callbacks)?;
         Ok(())
     }
 
@@ -415,6 +467,38 @@ mod tests {
         let defaults = ServiceConfig::default().case_policy();
         assert_eq!(defaults.deadline.working_days, 1);
         assert_eq!(defaults.lease_secs, 900);
+    }
+
+    #[test]
+    fn callback_settings_come_from_file_and_env() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "[callbacks]\nallowed_hosts = [\"a.example\"]\nmax_attempts = 3\n\
+             [callbacks.service_point_hosts]\n\"317101/sp-1\" = [\"b.example\"]\n",
+        )
+        .unwrap();
+        let env = |name: &str| match name {
+            "TUNGGAL_CALLBACK_ALLOWED_NETWORKS" => Some("10.0.0.0/8, fd00::/8".to_owned()),
+            "TUNGGAL_CALLBACK_BASE_DELAY_MS" => Some("250".to_owned()),
+            _ => None,
+        };
+        let c = ServiceConfig::load(Some(&file), &env, &Overrides::default()).unwrap();
+        assert_eq!(c.callbacks.allowed_hosts, ["a.example"]);
+        assert_eq!(c.callbacks.allowed_networks.len(), 2);
+        let policy = c.callbacks.delivery_policy();
+        assert_eq!(policy.retry.max_attempts, 3);
+        assert_eq!(policy.retry.base_delay, Duration::from_millis(250));
+        assert!(!policy.addresses.allow_internal);
+        assert_eq!(policy.addresses.allowed_networks.len(), 2);
+        let env = |name: &str| {
+            (name == "TUNGGAL_CALLBACK_ALLOWED_NETWORKS").then(|| "10.0.0.0/99".to_owned())
+        };
+        assert!(matches!(
+            ServiceConfig::load(None, &env, &Overrides::default()),
+            Err(ConfigError::Callbacks(_))
+        ));
     }
 
     #[test]

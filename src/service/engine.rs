@@ -147,6 +147,17 @@ pub trait EnrolmentEngine: Evidence + CaseOutcomeSink + Send + Sync + 'static {
     fn stats(&self) -> EngineStats {
         EngineStats::default()
     }
+
+    /// The callback notifier (dead letters and requeueing), when the engine posts callbacks.
+    fn callbacks(&self) -> Option<crate::engine::callback::Notifier> {
+        None
+    }
+
+    /// The fused-score threshold above which a search answers `duplicate` now, when the
+    /// engine has one (cases compare their scores with it).
+    fn decision_threshold(&self) -> Option<f64> {
+        None
+    }
 }
 
 /// Gallery size and matcher work since the engine opened.

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::keys::Principal;
+use super::keys::{KeyCheck, Principal};
 use super::problem::{Problem, Reason};
 use super::server::AppState;
 
@@ -39,16 +39,22 @@ impl FromRequestParts<AppState> for Caller {
             .ok_or_else(|| unauthorized("send Authorization: Bearer <API key>"))?
             .to_owned();
         let keys = state.keys.clone();
-        let found = tokio::task::spawn_blocking(move || keys.authenticate(&key))
+        let found = tokio::task::spawn_blocking(move || keys.check(&key))
             .await
             .map_err(|_| Problem::new(Reason::Internal, "key lookup failed"))?
             .map_err(|e| {
                 tracing::error!(error = %e, "key store failure");
                 Problem::new(Reason::Internal, "key lookup failed")
             })?;
-        found
-            .map(Caller)
-            .ok_or_else(|| unauthorized("unknown API key"))
+        match found {
+            KeyCheck::Valid(who) => Ok(Caller(who)),
+            KeyCheck::Revoked => Err(Problem::new(
+                Reason::KeyRevoked,
+                "this API key was revoked or replaced by a rotation",
+            )),
+            KeyCheck::Expired => Err(Problem::new(Reason::KeyExpired, "this API key has expired")),
+            KeyCheck::Unknown => Err(unauthorized("unknown API key")),
+        }
     }
 }
 

@@ -13,11 +13,11 @@ use utoipa::IntoParams;
 use super::engine::{Candidate, EngineError, PersonInfo, Verdict};
 use super::extract::{Caller, JsonBody};
 use super::idempotency::{Answer, Claim};
-use super::keys::{now_secs, KeySpec, Principal, Role};
+use super::keys::{now_secs, Principal, Role};
 use super::model::{
-    CandidateOut, CreateKeyRequest, CreateKeyResponse, DeleteResponse, EnrolmentRequest,
-    EnrolmentResponse, FingerScoreOut, HealthResponse, IdentifyRequest, IdentifyResponse,
-    IrisScoreOut, PersonResponse, VerdictKind, VerifyRequest, VerifyResponse,
+    CandidateOut, DeleteResponse, EnrolmentRequest, EnrolmentResponse, FingerScoreOut,
+    HealthResponse, IdentifyRequest, IdentifyResponse, IrisScoreOut, PersonResponse, VerdictKind,
+    VerifyRequest, VerifyResponse,
 };
 use super::problem::{Problem, Reason};
 use super::queue::{run_blocking, run_on_rayon};
@@ -28,7 +28,7 @@ use super::validate;
 /// Header set on an answer replayed from the idempotency store.
 pub const REPLAY_HEADER: &str = "idempotent-replay";
 
-fn internal(what: &str, e: impl std::fmt::Display) -> Problem {
+pub(crate) fn internal(what: &str, e: impl std::fmt::Display) -> Problem {
     tracing::error!(error = %e, "{what}");
     Problem::new(Reason::Internal, what)
 }
@@ -52,7 +52,7 @@ fn journal_problem(what: &str, e: super::journal::JournalError) -> Problem {
 }
 
 /// A state store failure.
-fn state_problem(what: &str, e: crate::state::StateError) -> Problem {
+pub(crate) fn state_problem(what: &str, e: crate::state::StateError) -> Problem {
     storage_problem(what, e.is_storage_full(), e)
 }
 
@@ -60,7 +60,7 @@ fn forbidden(detail: impl Into<String>) -> Problem {
     Problem::new(Reason::Forbidden, detail)
 }
 
-fn require(who: &Principal, roles: &[Role], action: &str) -> Result<(), Problem> {
+pub(crate) fn require(who: &Principal, roles: &[Role], action: &str) -> Result<(), Problem> {
     if roles.contains(&who.role) {
         Ok(())
     } else {
@@ -189,14 +189,14 @@ fn answer_response(answer: Answer, fresh: bool) -> Response {
     response
 }
 
-fn status_of(result: &Result<Response, Problem>) -> u16 {
+pub(crate) fn status_of(result: &Result<Response, Problem>) -> u16 {
     match result {
         Ok(r) => r.status().as_u16(),
         Err(p) => p.status,
     }
 }
 
-async fn audit(
+pub(crate) async fn audit(
     app: &AppState,
     who: &Principal,
     action: &str,
@@ -371,6 +371,9 @@ pub async fn enrol(
     // Base64 and template decoding are CPU work: off the async workers.
     let (value, request_sha256) = (body.value, body.sha256);
     let record = run_on_rayon(move || validate::enrolment(&value, today())).await??;
+    if let Some(url) = &record.callback_url {
+        app.config.callbacks.check_url(url, &record.origin)?;
+    }
     let nik = record.person.nik.to_string();
     let request_id = record.request_id.clone();
     let origin = record.origin.clone();
@@ -707,44 +710,6 @@ pub async fn get_person(
     };
     audit(&app, &who, "read_person", subject, None, status_of(&result)).await?;
     result
-}
-
-/// `POST /v1/admin/keys`: create an API key (admins). The key is shown only in this answer.
-#[utoipa::path(post, path = "/v1/admin/keys", tag = "admin",
-    request_body = CreateKeyRequest, security(("bearer" = [])),
-    responses(
-        (status = 201, description = "The new key", body = CreateKeyResponse),
-        (status = "4XX", description = "Invalid or forbidden", body = Problem, content_type = "application/problem+json")))]
-pub async fn create_key(
-    State(app): State<AppState>,
-    Caller(who): Caller,
-    body: JsonBody<CreateKeyRequest>,
-) -> Result<Response, Problem> {
-    require(&who, &[Role::Admin], "create keys")?;
-    let r = &body.value;
-    let spec = KeySpec::parse(
-        &r.role,
-        &r.name,
-        r.district.as_deref(),
-        r.service_point.as_deref(),
-    )?;
-    let keys = app.keys.clone();
-    let (key, record) = tokio::task::spawn_blocking(move || keys.create(&spec))
-        .await
-        .map_err(|e| internal("key store failure", e))?
-        .map_err(|e| match e {
-            super::keys::KeyError::State(e) => state_problem("key store failure", e),
-            e => internal("key store failure", e),
-        })?;
-    tracing::info!(by = %who.key_id, key_id = %record.key_id, role = record.role.as_str(), "API key created");
-    Ok((
-        StatusCode::CREATED,
-        Json(CreateKeyResponse {
-            key,
-            key_id: record.key_id,
-        }),
-    )
-        .into_response())
 }
 
 /// Fallback for unknown routes.

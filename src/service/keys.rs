@@ -1,19 +1,16 @@
-//! Bearer API keys: roles, hashed storage in the data directory, authentication.
+//! Bearer API keys: roles, owners, hashed storage in the data directory, authentication,
+//! revocation, rotation and expiry.
 //!
 //! A key is `tgl_<key id>_<secret>` with a 256-bit random secret. Only the SHA-256 of the
 //! whole key is stored (the `keys` table of the state store); a key is shown once, when
 //! created. SHA-256 rather than a password hash is enough because the secret is random, not
-//! chosen by a person. Keys created with `tunggal keys create` while the server runs are
-//! picked up on their first use.
+//! chosen by a person. A key is issued to an *owner* (the person's identity, separate from
+//! the key): four-eyes decisions compare owners, so two keys of one owner are one pair of
+//! eyes. A key's role is fixed when it is issued (a different role is a new key). Every key
+//! is looked up in the store on every request, so a key revoked or rotated by the CLI or
+//! the admin API, or past its expiry, is refused from the next request on. Every creation,
+//! revocation and rotation is recorded in the `key_events` table in the same transaction.
 
-use std::collections::HashMap;
-use std::path::Path;
-use std::sync::{Arc, RwLock};
-
-use rusqlite::{params, OptionalExtension};
-
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use rand::rngs::OsRng;
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -22,7 +19,7 @@ use thiserror::Error;
 
 use super::problem::{Problem, Reason};
 use super::validate;
-use crate::state::{StateError, StateStore};
+use crate::state::StateError;
 
 /// File name of the key journal of older releases (`tunggal migrate` moves it).
 pub const KEYS_FILE: &str = "keys.jsonl";
@@ -81,6 +78,26 @@ pub struct KeyRecord {
     pub sha256: String,
     /// Creation time, seconds since the Unix epoch.
     pub created_at: u64,
+    /// The person the key is issued to (keys of older releases: the holder's name).
+    #[serde(default)]
+    pub owner: String,
+    /// When the key stops working, seconds since the Unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<u64>,
+    /// When the key was revoked (or replaced by a rotation), seconds since the Unix epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<u64>,
+}
+
+impl KeyRecord {
+    /// The owner, or the holder's name for a record without one.
+    pub fn owner(&self) -> &str {
+        if self.owner.is_empty() {
+            &self.name
+        } else {
+            &self.owner
+        }
+    }
 }
 
 /// The authenticated caller of a request.
@@ -96,6 +113,8 @@ pub struct Principal {
     pub district: Option<String>,
     /// Service point id, for service points.
     pub service_point: Option<String>,
+    /// The person the key is issued to.
+    pub owner: String,
 }
 
 impl From<&KeyRecord> for Principal {
@@ -106,6 +125,7 @@ impl From<&KeyRecord> for Principal {
             role: r.role,
             district: r.district.clone(),
             service_point: r.service_point.clone(),
+            owner: r.owner().to_owned(),
         }
     }
 }
@@ -121,9 +141,46 @@ pub struct KeySpec {
     pub district: Option<String>,
     /// Service point id (required for service points, refused otherwise).
     pub service_point: Option<String>,
+    /// The person the key is issued to (by default the holder's name).
+    pub owner: String,
+    /// When the key stops working, seconds since the Unix epoch.
+    pub expires_at: Option<u64>,
+}
+
+fn text_field(value: &str, field: &str) -> Result<String, Problem> {
+    let value = value.trim();
+    if value.is_empty() || value.chars().count() > 120 || value.chars().any(char::is_control) {
+        return Err(Problem::new(
+            Reason::InvalidKeyRequest,
+            format!("{field} must be 1–120 characters without control characters"),
+        )
+        .at(format!("/{field}")));
+    }
+    Ok(value.to_owned())
 }
 
 impl KeySpec {
+    /// Issues the key to `owner` (a person's identity, e.g. an employee number) rather than
+    /// to the holder's name.
+    pub fn owned_by(mut self, owner: &str) -> Result<Self, Problem> {
+        self.owner = text_field(owner, "owner")?;
+        Ok(self)
+    }
+
+    /// Makes the key stop working at `expires_at` (seconds since the Unix epoch), which
+    /// must be in the future.
+    pub fn expiring(mut self, expires_at: u64) -> Result<Self, Problem> {
+        if expires_at <= now_secs() {
+            return Err(Problem::new(
+                Reason::InvalidKeyRequest,
+                "expires_at must be in the future",
+            )
+            .at("/expires_at"));
+        }
+        self.expires_at = Some(expires_at);
+        Ok(self)
+    }
+
     /// Builds and checks a key spec from its wire fields.
     pub fn parse(
         role: &str,
@@ -138,14 +195,7 @@ impl KeySpec {
             )
             .at("/role")
         })?;
-        let name = name.trim();
-        if name.is_empty() || name.chars().count() > 120 || name.chars().any(char::is_control) {
-            return Err(Problem::new(
-                Reason::InvalidKeyRequest,
-                "name must be 1–120 characters without control characters",
-            )
-            .at("/name"));
-        }
+        let name = text_field(name, "name")?;
         let (district, service_point) = match (role, district, service_point) {
             (Role::ServicePoint, Some(d), Some(s)) => (
                 Some(validate::district(d, "/district")?),
@@ -167,9 +217,11 @@ impl KeySpec {
         };
         Ok(Self {
             role,
-            name: name.to_owned(),
+            owner: name.clone(),
+            name,
             district,
             service_point,
+            expires_at: None,
         })
     }
 }
@@ -186,16 +238,19 @@ pub enum KeyError {
     /// The lock was poisoned.
     #[error("key store lock poisoned")]
     Poisoned,
+    /// No active key has this id.
+    #[error("no active key {0}")]
+    NotFound(String),
 }
 
-fn sha256_hex(key: &str) -> String {
+pub(crate) fn sha256_hex(key: &str) -> String {
     Sha256::digest(key.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()
 }
 
-fn random_bytes<const N: usize>() -> [u8; N] {
+pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
     let mut bytes = [0u8; N];
     OsRng.fill_bytes(&mut bytes);
     bytes
@@ -209,179 +264,10 @@ pub fn now_secs() -> u64 {
         .unwrap_or(0)
 }
 
-/// The keys of one data directory: the `keys` table, with the records seen so far cached.
-#[derive(Debug)]
-pub struct KeyStore {
-    store: Arc<StateStore>,
-    by_hash: RwLock<HashMap<String, KeyRecord>>,
-}
+mod store;
 
-const COLUMNS: &str = "key_id, name, role, district, service_point, sha256, created_at";
-
-fn record(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRecord> {
-    let role: String = r.get(2)?;
-    Ok(KeyRecord {
-        key_id: r.get(0)?,
-        name: r.get(1)?,
-        role: Role::parse(&role).ok_or_else(|| {
-            rusqlite::Error::InvalidColumnType(2, "role".to_owned(), rusqlite::types::Type::Text)
-        })?,
-        district: r.get(3)?,
-        service_point: r.get(4)?,
-        sha256: r.get(5)?,
-        created_at: r.get::<_, i64>(6)? as u64,
-    })
-}
-
-/// Inserts `r` in `conn` (a record already there by hash is kept); returns rows inserted.
-pub(crate) fn insert_record(
-    store: &StateStore,
-    conn: &rusqlite::Connection,
-    r: &KeyRecord,
-) -> Result<usize, StateError> {
-    conn.execute(
-        &format!("INSERT OR IGNORE INTO keys ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
-        params![
-            r.key_id,
-            r.name,
-            r.role.as_str(),
-            r.district,
-            r.service_point,
-            r.sha256,
-            r.created_at as i64
-        ],
-    )
-    .map_err(|e| store.error(e))
-}
-
-impl KeyStore {
-    /// Opens the keys of `data_dir` (its shared state store).
-    pub fn open(data_dir: &Path) -> Result<Self, KeyError> {
-        crate::state::migrate::require_migrated(data_dir)?;
-        let store = StateStore::shared(data_dir)?;
-        let records = store.read(|conn| {
-            let mut stmt = conn
-                .prepare(&format!("SELECT {COLUMNS} FROM keys"))
-                .map_err(|e| store.error(e))?;
-            let rows = stmt.query_map([], record).map_err(|e| store.error(e))?;
-            rows.map(|r| r.map_err(|e| store.error(e)))
-                .collect::<Result<Vec<_>, _>>()
-        })?;
-        let by_hash = records.into_iter().map(|r| (r.sha256.clone(), r)).collect();
-        Ok(Self {
-            store,
-            by_hash: RwLock::new(by_hash),
-        })
-    }
-
-    /// Creates a key; returns the key (to show once) and its record.
-    pub fn create(&self, spec: &KeySpec) -> Result<(String, KeyRecord), KeyError> {
-        let key_id: String = random_bytes::<6>()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        let key = format!(
-            "tgl_{key_id}_{}",
-            URL_SAFE_NO_PAD.encode(random_bytes::<32>())
-        );
-        let record = self.insert(&key, key_id, spec)?;
-        Ok((key, record))
-    }
-
-    fn insert(&self, key: &str, key_id: String, spec: &KeySpec) -> Result<KeyRecord, KeyError> {
-        let record = KeyRecord {
-            key_id,
-            name: spec.name.clone(),
-            role: spec.role,
-            district: spec.district.clone(),
-            service_point: spec.service_point.clone(),
-            sha256: sha256_hex(key),
-            created_at: now_secs(),
-        };
-        let store = &self.store;
-        store.transaction(|tx| insert_record(store, tx, &record))?;
-        self.by_hash
-            .write()
-            .map_err(|_| KeyError::Poisoned)?
-            .insert(record.sha256.clone(), record.clone());
-        Ok(record)
-    }
-
-    /// Makes sure an admin key exists. With `env_key` (from `TUNGGAL_ADMIN_KEY`) that key is
-    /// registered if it is not yet; otherwise, when no admin key exists at all, one is
-    /// generated and returned so the caller can print it once.
-    pub fn bootstrap_admin(&self, env_key: Option<&str>) -> Result<Option<String>, KeyError> {
-        if let Some(key) = env_key {
-            if key.len() < MIN_ADMIN_KEY_LEN {
-                return Err(KeyError::WeakAdminKey);
-            }
-            if self.lookup(key)?.is_none() {
-                let spec = KeySpec {
-                    role: Role::Admin,
-                    name: "bootstrap admin (TUNGGAL_ADMIN_KEY)".to_owned(),
-                    district: None,
-                    service_point: None,
-                };
-                self.insert(key, "env-admin".to_owned(), &spec)?;
-            }
-            return Ok(None);
-        }
-        let has_admin = self
-            .by_hash
-            .read()
-            .map_err(|_| KeyError::Poisoned)?
-            .values()
-            .any(|r| r.role == Role::Admin);
-        if has_admin {
-            return Ok(None);
-        }
-        let spec = KeySpec {
-            role: Role::Admin,
-            name: "bootstrap admin".to_owned(),
-            district: None,
-            service_point: None,
-        };
-        Ok(Some(self.create(&spec)?.0))
-    }
-
-    fn lookup(&self, key: &str) -> Result<Option<KeyRecord>, KeyError> {
-        let hash = sha256_hex(key);
-        Ok(self
-            .by_hash
-            .read()
-            .map_err(|_| KeyError::Poisoned)?
-            .get(&hash)
-            .cloned())
-    }
-
-    /// The principal holding `key`. On a miss the store is read, so keys created by the CLI
-    /// while the server runs are found. Blocking.
-    pub fn authenticate(&self, key: &str) -> Result<Option<Principal>, KeyError> {
-        if let Some(record) = self.lookup(key)? {
-            return Ok(Some(Principal::from(&record)));
-        }
-        let hash = sha256_hex(key);
-        let store = &self.store;
-        let found = store.read(|conn| {
-            conn.query_row(
-                &format!("SELECT {COLUMNS} FROM keys WHERE sha256 = ?1"),
-                [&hash],
-                record,
-            )
-            .optional()
-            .map_err(|e| store.error(e))
-        })?;
-        let Some(found) = found else {
-            return Ok(None);
-        };
-        let who = Principal::from(&found);
-        self.by_hash
-            .write()
-            .map_err(|_| KeyError::Poisoned)?
-            .insert(hash, found);
-        Ok(Some(who))
-    }
-}
+pub(crate) use store::insert_record;
+pub use store::{KeyCheck, KeyEvent, KeyStore};
 
 #[cfg(test)]
 mod tests {
@@ -393,7 +279,7 @@ mod tests {
         let store = KeyStore::open(dir.path()).unwrap();
         let spec =
             KeySpec::parse("service-point", "Loket 1", Some("317101"), Some("sp-1")).unwrap();
-        let (key, record) = store.create(&spec).unwrap();
+        let (key, record) = store.create(&spec, "test").unwrap();
         let who = store.authenticate(&key).unwrap().unwrap();
         assert_eq!(who.role, Role::ServicePoint);
         assert_eq!(who.district.as_deref(), Some("317101"));
@@ -406,7 +292,10 @@ mod tests {
         // A second store (the CLI) adds a key; the first finds it on use.
         let other = KeyStore::open(dir.path()).unwrap();
         let (key2, _) = other
-            .create(&KeySpec::parse("analyst", "Ana", None, None).unwrap())
+            .create(
+                &KeySpec::parse("analyst", "Ana", None, None).unwrap(),
+                "test",
+            )
             .unwrap();
         assert_eq!(
             store.authenticate(&key2).unwrap().unwrap().role,
@@ -428,6 +317,71 @@ mod tests {
         let env = "x".repeat(40);
         assert!(store.bootstrap_admin(Some(&env)).unwrap().is_none());
         assert_eq!(store.authenticate(&env).unwrap().unwrap().role, Role::Admin);
+    }
+
+    #[test]
+    fn keys_have_owners_and_are_revoked_rotated_and_expired_with_a_trail() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = KeyStore::open(dir.path()).unwrap();
+        let spec = KeySpec::parse("analyst", "Ana", None, None).unwrap();
+        assert_eq!(spec.owner, "Ana");
+        let spec = spec.owned_by("NIP-1").unwrap();
+        let (key, record) = store.create(&spec, "admin-1").unwrap();
+        assert_eq!(store.authenticate(&key).unwrap().unwrap().owner, "NIP-1");
+        let (new_key, new_record) = store.rotate(&record.key_id, "admin-1").unwrap();
+        assert_eq!(store.check(&key).unwrap(), KeyCheck::Revoked);
+        let who = store.authenticate(&new_key).unwrap().unwrap();
+        assert_eq!((who.owner.as_str(), who.role), ("NIP-1", Role::Analyst));
+        assert!(matches!(
+            store.rotate(&record.key_id, "admin-1"),
+            Err(KeyError::NotFound(_))
+        ));
+        store.revoke(&new_record.key_id, "admin-1").unwrap();
+        assert_eq!(store.check(&new_key).unwrap(), KeyCheck::Revoked);
+        assert_eq!(
+            store.check_id(&new_record.key_id).unwrap(),
+            KeyCheck::Revoked
+        );
+        // Expiry: a record whose time has passed (written directly: the API refuses it).
+        assert!(KeySpec::parse("analyst", "B", None, None)
+            .unwrap()
+            .expiring(1)
+            .is_err());
+        let soon = KeySpec::parse("analyst", "B", None, None)
+            .unwrap()
+            .expiring(now_secs() + 1)
+            .unwrap();
+        let (short, _) = store.create(&soon, "admin-1").unwrap();
+        assert!(matches!(store.check(&short).unwrap(), KeyCheck::Valid(_)));
+        std::thread::sleep(std::time::Duration::from_millis(2100));
+        assert_eq!(store.check(&short).unwrap(), KeyCheck::Expired);
+        assert_eq!(store.check("tgl_nope_x").unwrap(), KeyCheck::Unknown);
+        // Admin owners.
+        assert!(!store.owner_is_admin("NIP-1").unwrap());
+        let boss = KeySpec::parse("admin", "Boss", None, None)
+            .unwrap()
+            .owned_by("NIP-1")
+            .unwrap();
+        store.create(&boss, "cli").unwrap();
+        assert!(store.owner_is_admin("NIP-1").unwrap());
+        // The trail holds every change in order.
+        let events: Vec<(String, String)> = store
+            .events()
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.key_id, e.action))
+            .collect();
+        let k1 = record.key_id.clone();
+        let k2 = new_record.key_id.clone();
+        assert_eq!(
+            events[..4],
+            [
+                (k1.clone(), "created".to_owned()),
+                (k1, "rotated".to_owned()),
+                (k2.clone(), "created".to_owned()),
+                (k2, "revoked".to_owned()),
+            ]
+        );
     }
 
     #[test]

@@ -27,7 +27,9 @@
 //! The `reason` codes, their statuses and meanings are listed in [`Reason`] and in
 //! `docs/service.md` (checked against [`Reason::all`] by a test).
 
+pub mod admin;
 pub mod audit;
+pub mod callbacks;
 pub mod config;
 pub mod conns;
 pub mod disk;

@@ -285,6 +285,13 @@ pub struct CreateKeyRequest {
     /// Service point id (service-point keys only).
     #[serde(default)]
     pub service_point: Option<String>,
+    /// The person the key is issued to (an identity such as an employee number; default:
+    /// `name`). Four-eyes decisions need two different owners.
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// When the key stops working, seconds since the Unix epoch.
+    #[serde(default)]
+    pub expires_at: Option<u64>,
 }
 
 /// `POST /v1/admin/keys` answer: the key, shown this once.

@@ -3,7 +3,6 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::handlers;
 use super::model::{
     CandidateOut, CreateKeyRequest, CreateKeyResponse, DeleteResponse, EnrolmentRequest,
     EnrolmentResponse, FingerScoreOut, FingerprintIn, HealthResponse, IdentifyRequest,
@@ -11,6 +10,7 @@ use super::model::{
     VerifyResponse,
 };
 use super::problem::{Problem, Reason};
+use super::{admin, handlers};
 
 struct BearerAuth;
 
@@ -48,13 +48,21 @@ impl Modify for BearerAuth {
         handlers::verify,
         handlers::delete_person,
         handlers::get_person,
-        handlers::create_key,
+        admin::create_key,
+        admin::list_keys,
+        admin::key_events,
+        admin::revoke_key,
+        admin::rotate_key,
+        admin::dead_letters,
+        admin::requeue,
     ),
     components(schemas(
         Problem, Reason, FingerprintIn, IrisIn, EnrolmentRequest, EnrolmentResponse, VerdictKind,
         IdentifyRequest, IdentifyResponse, CandidateOut, VerifyRequest, VerifyResponse,
         DeleteResponse, CreateKeyRequest, CreateKeyResponse, HealthResponse, FingerScoreOut,
-        IrisScoreOut, PersonResponse
+        IrisScoreOut, PersonResponse, admin::DeadLettersResponse, admin::RequeueResponse,
+        crate::engine::outbox::DeadLetter, admin::KeyOut, admin::KeysResponse,
+        admin::KeyEventsResponse, crate::service::keys::KeyEvent
     )),
     modifiers(&BearerAuth)
 )]

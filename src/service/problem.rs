@@ -103,10 +103,16 @@ pub enum Reason {
     AttachmentTooLarge,
     /// `callback_url` is not an `https://` URL of at most 2048 characters.
     InvalidCallbackUrl,
+    /// `callback_url` names a host that is not on the service point's callback allow-list.
+    CallbackHostNotAllowed,
     /// The body exceeds the configured limit.
     BodyTooLarge,
     /// No valid bearer API key.
     Unauthorized,
+    /// The bearer API key was revoked (or replaced by a rotation).
+    KeyRevoked,
+    /// The bearer API key is past its expiry time.
+    KeyExpired,
     /// The key's role may not do this, or not for this district or service point.
     Forbidden,
     /// No such route or record.
@@ -145,12 +151,14 @@ impl Reason {
     pub fn status(self) -> StatusCode {
         use Reason::*;
         match self {
-            MalformedJson | UnknownField | MalformedRequest => StatusCode::BAD_REQUEST,
+            MalformedJson | UnknownField | MalformedRequest | CallbackHostNotAllowed => {
+                StatusCode::BAD_REQUEST
+            }
             UriTooLong => StatusCode::URI_TOO_LONG,
             HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Unauthorized => StatusCode::UNAUTHORIZED,
+            Unauthorized | KeyRevoked | KeyExpired => StatusCode::UNAUTHORIZED,
             Forbidden => StatusCode::FORBIDDEN,
             NotFound => StatusCode::NOT_FOUND,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -212,8 +220,11 @@ impl Reason {
             NoBiometrics => "No biometrics",
             AttachmentTooLarge => "Attachment too large",
             InvalidCallbackUrl => "Invalid callback URL",
+            CallbackHostNotAllowed => "Callback host not allowed",
             BodyTooLarge => "Request body too large",
             Unauthorized => "Missing or invalid API key",
+            KeyRevoked => "API key revoked",
+            KeyExpired => "API key expired",
             Forbidden => "Not allowed for this API key",
             NotFound => "Not found",
             MethodNotAllowed => "Method not allowed",

@@ -264,7 +264,24 @@ pub fn router(app: AppState) -> Router {
             "/v1/persons/{reference_id}",
             get(handlers::get_person).delete(handlers::delete_person),
         )
-        .route("/v1/admin/keys", post(handlers::create_key))
+        .route(
+            "/v1/admin/keys",
+            post(super::admin::create_key).get(super::admin::list_keys),
+        )
+        .route("/v1/admin/keys/events", get(super::admin::key_events))
+        .route(
+            "/v1/admin/keys/{key_id}/revoke",
+            post(super::admin::revoke_key),
+        )
+        .route(
+            "/v1/admin/keys/{key_id}/rotate",
+            post(super::admin::rotate_key),
+        )
+        .route("/v1/admin/callbacks/dead", get(super::admin::dead_letters))
+        .route(
+            "/v1/admin/callbacks/{id}/requeue",
+            post(super::admin::requeue),
+        )
         .merge(crate::review::router(&app))
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)

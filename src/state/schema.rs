@@ -111,6 +111,28 @@ const STEPS: &[&str] = &[
         detail TEXT NOT NULL
     );
     CREATE INDEX case_trail_by_case ON case_trail (case_seq, id);",
+    // 6: bounded callback retries: attempts made, the last failure, when the next attempt
+    // is due (milliseconds since the Unix epoch) and, once the attempts are used up or the
+    // target is refused, when the notice became a dead letter (kept until an admin requeues
+    // it; never retried on start).
+    "ALTER TABLE callbacks ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE callbacks ADD COLUMN last_error TEXT;
+    ALTER TABLE callbacks ADD COLUMN next_attempt_ms INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE callbacks ADD COLUMN dead_at INTEGER;",
+    // 7: key governance: the person a key is issued to (keys of older releases: their
+    // holder's name), expiry and revocation times, and the trail of every key change.
+    "ALTER TABLE keys ADD COLUMN owner TEXT;
+    UPDATE keys SET owner = name WHERE owner IS NULL;
+    ALTER TABLE keys ADD COLUMN expires_at INTEGER;
+    ALTER TABLE keys ADD COLUMN revoked_at INTEGER;
+    CREATE TABLE key_events (
+        id INTEGER PRIMARY KEY,
+        at INTEGER NOT NULL,
+        key_id TEXT NOT NULL,
+        action TEXT NOT NULL,
+        by TEXT NOT NULL,
+        detail TEXT NOT NULL
+    );",
 ];
 
 /// The version this release writes.

@@ -422,6 +422,9 @@ fn migrate_moves_the_key_hashes() {
             service_point: Some("sp-1".to_owned()),
             sha256,
             created_at: 7,
+            owner: String::new(),
+            expires_at: None,
+            revoked_at: None,
         })
         .unwrap();
     drop(journal);
@@ -435,6 +438,8 @@ fn migrate_moves_the_key_hashes() {
         (Role::ServicePoint, Some("sp-1"))
     );
     assert!(keys.authenticate("tgl_other").unwrap().is_none());
+    // A key of an older release is owned by its holder's name.
+    assert_eq!(who.owner, "Loket");
 }
 
 /// `cases.jsonl` as the release that kept cases in a journal wrote it: eight cases (two

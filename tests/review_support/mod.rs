@@ -31,6 +31,8 @@ pub const ADMIN_KEY: &str = "test-admin-key-0123456789abcdef0123456789";
 #[derive(Default)]
 pub struct ReviewEngine {
     pub closed: Mutex<Vec<(String, String, CaseOutcome)>>,
+    /// The decision threshold the engine reports (none by default).
+    pub threshold: Mutex<Option<f64>>,
 }
 
 struct Lcg(u64);
@@ -151,6 +153,10 @@ impl CaseOutcomeSink for ReviewEngine {
 impl EnrolmentEngine for ReviewEngine {
     fn name(&self) -> &str {
         "review-test-double"
+    }
+
+    fn decision_threshold(&self) -> Option<f64> {
+        *self.threshold.lock().unwrap()
     }
 
     fn enrol(&self, _record: &EnrolmentRecord) -> Result<Verdict, EngineError> {
@@ -297,7 +303,7 @@ pub async fn start(dir: &Path, cases: u32) -> Running {
         .await
         .unwrap();
     let keys = &service.app().keys;
-    let key = |spec| keys.create(&spec).unwrap().0;
+    let key = |spec| keys.create(&spec, "test").unwrap().0;
     let analyst_a = key(KeySpec::parse("analyst", "Ana Analyst", None, None).unwrap());
     let analyst_b = key(KeySpec::parse("analyst", "Budi Reviewer", None, None).unwrap());
     let service_point =
