@@ -45,21 +45,15 @@ pub(crate) struct PairingScratch {
     hull_b: Hull,
 }
 
-/// A hull edge from `(ax, ay)` with its outward unit normal `(nx, ny)`.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-struct HullEdge {
-    ax: f32,
-    ay: f32,
-    nx: f32,
-    ny: f32,
-}
-
-/// The convex hull of a template's minutiae (counter-clockwise) with its edges' outward
-/// normals, for the overlap tests.
+/// The convex hull of a template's minutiae (counter-clockwise), its edges as outward unit
+/// normals `(nx, ny)` and offsets `n · a` of their lines (structure of arrays, so that the
+/// containment test runs over all edges without branches).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Hull {
     points: Vec<(f32, f32)>,
-    edges: Vec<HullEdge>,
+    nx: Vec<f32>,
+    ny: Vec<f32>,
+    offset: Vec<f32>,
     /// Number of minutiae it was built from.
     of: usize,
 }
@@ -68,7 +62,9 @@ impl Hull {
     /// Makes this the hull of `points` (`sorted` is a working buffer).
     pub(crate) fn fill(&mut self, points: &[Point], sorted: &mut Vec<(f32, f32)>) {
         convex_hull_into(points, sorted, &mut self.points);
-        self.edges.clear();
+        self.nx.clear();
+        self.ny.clear();
+        self.offset.clear();
         self.of = points.len();
         let n = self.points.len();
         if n < 3 {
@@ -81,12 +77,10 @@ impl Hull {
             let len = (ex * ex + ey * ey).sqrt();
             if len > 0.0 {
                 // Counter-clockwise: the outward normal is the edge turned clockwise.
-                self.edges.push(HullEdge {
-                    ax,
-                    ay,
-                    nx: ey / len,
-                    ny: -ex / len,
-                });
+                let (nx, ny) = (ey / len, -ex / len);
+                self.nx.push(nx);
+                self.ny.push(ny);
+                self.offset.push(ax * nx + ay * ny);
             }
         }
     }
@@ -105,7 +99,7 @@ impl Hull {
 
     /// Bytes of the hull's payload.
     pub fn size_bytes(&self) -> usize {
-        self.points.len() * 8 + self.edges.len() * std::mem::size_of::<HullEdge>()
+        self.points.len() * 8 + (self.nx.len() + self.ny.len() + self.offset.len()) * 4
     }
 
     /// Whether `(x, y)` is within `margin` of the inside of every edge's line (the hull
@@ -113,15 +107,20 @@ impl Hull {
     /// distance to the points counts.
     #[inline(always)]
     fn contains(&self, x: f32, y: f32, margin: f32) -> bool {
-        if self.edges.len() < 3 {
+        if self.nx.len() < 3 {
             return self
                 .points
                 .iter()
                 .any(|&(hx, hy)| (x - hx) * (x - hx) + (y - hy) * (y - hy) <= margin * margin);
         }
-        self.edges
+        let outside = self
+            .nx
             .iter()
-            .all(|e| (x - e.ax) * e.nx + (y - e.ay) * e.ny <= margin)
+            .zip(&self.ny)
+            .zip(&self.offset)
+            .map(|((&nx, &ny), &o)| u32::from(x * nx + y * ny > o + margin))
+            .sum::<u32>();
+        outside == 0
     }
 }
 
