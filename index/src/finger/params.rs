@@ -65,6 +65,26 @@ pub struct MccParams {
     pub rho_direction: (f32, f32),
     /// Compatibility sigmoid for the radial angle difference (centre, slope).
     pub rho_radial: (f32, f32),
+    /// Weight `w` of the aligned pairing score `P` in the final score `S^(1−w) · P^w`, with
+    /// `S` the relaxed local score (`consolidate/pairing.rs`); 0 leaves `S` alone and skips
+    /// the pairing stage.
+    pub pair_weight: f32,
+    /// Pairing: position tolerance after alignment at the paired minutiae's centre (px),
+    /// also the margin of the hulls bounding the common area.
+    pub pair_distance: f32,
+    /// Pairing: growth of the position tolerance per pixel of distance from that centre.
+    pub pair_growth: f32,
+    /// Pairing: largest direction difference after alignment (radians).
+    pub pair_angle: f32,
+    /// Pairing: fewest minutiae a common area is counted as holding.
+    pub pair_floor: f32,
+    /// Pairing: the pairs checked against the alignment: 0 every candidate pair of the
+    /// local stage, 1 only the pairs taken into relaxation (at most `max_relax_pairs`).
+    pub pair_source: u8,
+    /// Number of pairs averaged from the minutiae in the common area (the fewer of each
+    /// template's minutiae inside the other's hull, under the alignment of the `max_np` most
+    /// efficient pairs) instead of the smaller template's cylinders.
+    pub pair_overlap_np: bool,
 }
 
 impl Default for MccParams {
@@ -91,6 +111,13 @@ impl Default for MccParams {
             rho_distance: (8.0, 0.8),
             rho_direction: (PI / 12.0, 30.0),
             rho_radial: (PI / 12.0, 30.0),
+            pair_weight: 0.0,
+            pair_distance: 12.0,
+            pair_growth: 0.1,
+            pair_angle: PI / 6.0,
+            pair_floor: 12.0,
+            pair_source: 0,
+            pair_overlap_np: false,
         }
     }
 }
@@ -168,6 +195,31 @@ impl MccParams {
             "rho_distance" => self.rho_distance = pair(value)?,
             "rho_direction" => self.rho_direction = pair(value)?,
             "rho_radial" => self.rho_radial = pair(value)?,
+            "pair_weight" => {
+                let w = f(value)?;
+                if !(0.0..=1.0).contains(&w) {
+                    return Err(bad());
+                }
+                self.pair_weight = w;
+            }
+            "pair_distance" => self.pair_distance = f(value)?,
+            "pair_growth" => self.pair_growth = f(value)?,
+            "pair_angle" => self.pair_angle = f(value)?,
+            "pair_floor" => self.pair_floor = f(value)?,
+            "pair_source" => {
+                let v = u(value)?;
+                if v > 1 {
+                    return Err(bad());
+                }
+                self.pair_source = v as u8;
+            }
+            "pair_overlap_np" => {
+                self.pair_overlap_np = match value.trim() {
+                    "0" | "false" => false,
+                    "1" | "true" => true,
+                    _ => return Err(bad()),
+                }
+            }
             _ => return Err(ParamError::Unknown(name.into())),
         }
         if self.max_np < self.min_np {

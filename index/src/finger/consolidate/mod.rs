@@ -8,6 +8,10 @@ use std::f32::consts::{PI, TAU};
 use super::geometry::Point;
 use super::params::MccParams;
 
+mod pairing;
+
+pub use pairing::Hull;
+
 /// Reusable buffers of one comparison; keeping one per thread keeps comparisons
 /// allocation-free once warm.
 #[derive(Debug, Default)]
@@ -40,6 +44,8 @@ pub struct Scratch {
     order: Vec<u64>,
     ranked: Vec<u64>,
     chosen: Vec<(u16, u16, f32)>,
+    /// Buffers of the aligned pairing stage.
+    pairing: pairing::PairingScratch,
 }
 
 /// Geometry of the selected pairs for relaxation: minutia positions in A and B, and the
@@ -303,14 +309,15 @@ fn select(scratch: &mut Scratch, na: usize, nb: usize, limit: usize, vector: boo
 /// On return `scratch.pairs` holds the pairs that formed the score, strongest first.
 #[inline(always)]
 pub fn consolidate(
-    pa: &[Point],
-    pb: &[Point],
+    ta: &super::PreparedTemplate,
+    tb: &super::PreparedTemplate,
     tables: &Tables,
     params: &MccParams,
     scratch: &mut Scratch,
     vector: bool,
     wide: bool,
 ) -> f32 {
+    let (pa, pb) = (&ta.points[..], &tb.points[..]);
     let n = pa.len().min(pb.len());
     scratch.pairs.clear();
     if n == 0 || scratch.candidates.is_empty() {
@@ -327,7 +334,7 @@ pub fn consolidate(
     let nr = scratch.pairs.len();
     relax(pa, pb, tables, params, scratch, vector);
     // Efficiency: how well a pair kept its similarity through relaxation.
-    let np = pairs_to_average(n, params).min(nr).max(1);
+    let mut np = pairs_to_average(n, params).min(nr).max(1);
     let (pairs, lambda) = (&scratch.pairs, &scratch.lambda);
     // The pairs by efficiency, highest first, then by index: sorting keys of the value's
     // total order over the index's complement.
@@ -346,6 +353,27 @@ pub fn consolidate(
             }),
     );
     sort_descending(order, &mut scratch.ranked);
+    // The alignment of the `max_np` most efficient pairs and the overlap under it.
+    let overlap = if params.pair_overlap_np {
+        scratch.chosen.clear();
+        scratch
+            .chosen
+            .extend(order.iter().take(params.max_np).map(|&k| {
+                let i = index(k);
+                let (a, b, _) = pairs[i];
+                (a, b, lambda[i])
+            }));
+        pairing::Overlap::of(ta, tb, &scratch.chosen, params, &mut scratch.pairing)
+    } else {
+        None
+    };
+    // The pairs averaged follow the minutiae in the common area rather than in the smaller
+    // template.
+    if let Some(o) = &overlap {
+        np = pairs_to_average(o.a_inside.min(o.b_inside), params)
+            .min(nr)
+            .max(1);
+    }
     order.truncate(np);
     let score = order.iter().map(|&k| lambda[index(k)]).sum::<f32>() / np as f32;
     // Keep the pairs that formed the score, strongest relaxed similarity first.
@@ -361,6 +389,37 @@ pub fn consolidate(
         (a, b, lambda[i])
     }));
     std::mem::swap(&mut scratch.pairs, &mut scratch.chosen);
+    let w = params.pair_weight;
+    if w > 0.0 {
+        // The pairing aligns on the pairs that formed the score.
+        let overlap = pairing::Overlap::of(ta, tb, &scratch.pairs, params, &mut scratch.pairing);
+        let paired = match &overlap {
+            Some(o) if params.pair_source == 1 => {
+                // The pairs taken into relaxation (now in `chosen`).
+                let pairs = scratch
+                    .chosen
+                    .iter()
+                    .map(|&(a, b, _)| (usize::from(a), usize::from(b)));
+                pairing::pairing_score(ta, tb, o, pairs, params, &mut scratch.pairing).0
+            }
+            Some(o) => {
+                let pairs = scratch
+                    .candidates
+                    .iter()
+                    .filter(|&&k| k != 0)
+                    .map(|&k| unpack(k))
+                    .map(|(a, b, _)| (a, b));
+                pairing::pairing_score(ta, tb, o, pairs, params, &mut scratch.pairing).0
+            }
+            None => 0.0,
+        };
+        let score = score.max(0.0);
+        return if w == 0.5 {
+            (score * paired).sqrt()
+        } else {
+            score.powf(1.0 - w) * paired.powf(w)
+        };
+    }
     score
 }
 

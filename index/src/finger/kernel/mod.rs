@@ -218,9 +218,7 @@ fn compare_body(
                     // SAFETY: `wide` is set only by `compare_avx512`, which runs only after
                     // AVX-512 F, VL and VPOPCNTDQ, AVX2 and POPCNT were detected at run time.
                     unsafe { sweep_wide(a, b, limits, scratch) };
-                    return consolidate::consolidate(
-                        &a.points, &b.points, tables, params, scratch, vector, true,
-                    );
+                    return consolidate::consolidate(a, b, tables, params, scratch, vector, true);
                 }
             }
             let _ = wide;
@@ -234,7 +232,7 @@ fn compare_body(
     }
     let counted = scratch.counts.get(..scratch.counted).unwrap_or_default();
     similarities(counted, &mut scratch.candidates, vector);
-    consolidate::consolidate(&a.points, &b.points, tables, params, scratch, vector, wide)
+    consolidate::consolidate(a, b, tables, params, scratch, vector, wide)
 }
 
 /// For directions sorted ascending, `starts[v]` is how many are below `v` (for `v` in

@@ -168,6 +168,8 @@ pub struct Layout {
     pub(super) blocks: Vec<Block>,
     /// A [`Starts`] (257 entries), or empty.
     pub(super) starts: Vec<u16>,
+    /// The convex hull of the template's minutiae, for the overlap of the pairing stage.
+    pub(crate) hull: crate::finger::consolidate::Hull,
 }
 
 impl Layout {
@@ -182,6 +184,7 @@ impl Layout {
     pub(super) fn fill(&mut self, t: &PreparedTemplate) {
         self.blocks.clear();
         self.starts.clear();
+        self.hull.fill(&t.points, &mut Vec::new());
         if t.stride != ND + 1 {
             return;
         }
@@ -218,7 +221,9 @@ impl Layout {
 
     /// Bytes of the layout's payload.
     pub fn size_bytes(&self) -> usize {
-        self.blocks.len() * std::mem::size_of::<Block>() + self.starts.len() * 2
+        self.blocks.len() * std::mem::size_of::<Block>()
+            + self.starts.len() * 2
+            + self.hull.size_bytes()
     }
 }
 
