@@ -359,6 +359,10 @@ async fn verdicts_retry_reissue_nik_conflict_roles_and_restart() {
     let v = enrol(&s, &sp1, &body(&pop, 50, 0, None, "g-50", "sp-1")).await;
     assert_eq!(v["verdict"], "single", "{v}");
     assert!(!refs.contains(&v["reference_id"].as_str().unwrap().to_owned()));
+    // A later read answers the decision's time, not the read's.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let r = get(&s.url("/v1/enrolments/g-50"), &sp1).await.json();
+    assert_eq!(r["decided_at"], v["decided_at"], "{r}");
     // An admin deletes a person; a new capture of them is then single.
     let r = send(
         Method::DELETE,

@@ -252,6 +252,18 @@ impl Case {
         }
     }
 
+    /// When the case's final outcome took effect, seconds since the Unix epoch: the
+    /// approval, else (a clearance without one) the decision; `None` while not final.
+    pub fn closed_secs(&self) -> Option<u64> {
+        if !self.status.is_final() {
+            return None;
+        }
+        self.approval
+            .as_ref()
+            .or(self.decision.as_ref())
+            .map(|e| e.at)
+    }
+
     /// The best candidate's fused score.
     pub fn best_score(&self) -> f64 {
         self.new.candidates.first().map_or(0.0, |c| c.score)

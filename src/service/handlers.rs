@@ -479,22 +479,35 @@ pub async fn enrolment_status(
         let verdict = engine.status(&o, &rid)?;
         // A person enrolled single may since have been deleted (or lost to damage): the
         // status says so, not `print_ready`.
-        let withdrawn = match &verdict {
-            Some(Verdict::Single { reference_id, .. }) => engine
-                .person(reference_id)?
-                .map(|p| p.status)
-                .filter(|s| s == "deleted" || s == "lost"),
-            _ => None,
+        let lookup = match &verdict {
+            Some(v) => super::decided::lookup(engine.as_ref(), v)?,
+            None => super::decided::Lookup::default(),
         };
-        Ok((verdict, withdrawn))
+        Ok((verdict, lookup))
     })
     .await?;
+    let decided_at = match &looked_up {
+        Ok((Some(_), lookup)) => {
+            let (cases, lookup, k) = (app.cases.clone(), lookup.clone(), kept.clone());
+            tokio::task::spawn_blocking(move || {
+                super::decided::decided_at(&cases, &lookup, k.as_ref())
+            })
+            .await
+            .map_err(|e| internal("case store failure", e))?
+        }
+        _ => None,
+    };
     let result = match (looked_up, kept) {
-        (Ok((Some(verdict), withdrawn)), kept) => {
+        (Ok((Some(verdict), lookup)), kept) => {
             match to_json(&enrolment_body(&request_id, verdict)) {
                 Ok(mut body) => {
-                    if let (Some(status), Some(obj)) = (withdrawn, body.as_object_mut()) {
-                        obj.insert("status".to_owned(), Value::String(status));
+                    if let Some(obj) = body.as_object_mut() {
+                        if let Some(status) = lookup.withdrawn {
+                            obj.insert("status".to_owned(), Value::String(status));
+                        }
+                        if let Some(at) = decided_at {
+                            obj.insert("decided_at".to_owned(), Value::from(at));
+                        }
                     }
                     let mut answer = kept.unwrap_or_else(|| Answer {
                         scope: scope.clone(),

@@ -32,6 +32,7 @@ pub mod audit;
 pub mod callbacks;
 pub mod config;
 pub mod conns;
+pub mod decided;
 pub mod disk;
 pub mod engine;
 pub mod extract;

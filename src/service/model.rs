@@ -158,7 +158,8 @@ pub struct EnrolmentResponse {
     /// `unusable_templates`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    /// When the answer was produced (seconds since the Unix epoch).
+    /// When the verdict took effect (seconds since the Unix epoch): the engine's decision,
+    /// or the closing of the analysts' case; a later read answers the same time.
     pub decided_at: u64,
 }
 
