@@ -336,11 +336,15 @@ mod tests {
             j.append(&vec![2, 3]).unwrap();
         }
         // A crash mid-write leaves a partial last line.
+        let intact = std::fs::metadata(&path).unwrap().len();
         let mut f = OpenOptions::new().append(true).open(&path).unwrap();
         f.write_all(b"0000abcd\t[4,").unwrap();
         drop(f);
         let (j, recs) = Journal::<Vec<u32>>::open(&path).unwrap();
         assert_eq!(recs, vec![vec![1], vec![2, 3]]);
+        // The cut bytes are kept aside, named by their offset, not dropped silently.
+        let aside = dir.path().join(format!("j.jsonl.torn-{intact}"));
+        assert_eq!(std::fs::read(&aside).unwrap(), b"0000abcd\t[4,");
         j.append(&vec![5]).unwrap();
         drop(j);
         let (_, recs) = Journal::<Vec<u32>>::open(&path).unwrap();
