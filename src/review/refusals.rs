@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::session::{cookie, Sessions, SESSION_COOKIE};
 use crate::service::keys::Principal;
+use crate::service::refusals::{record_forbidden, route_of};
 use crate::service::server::AppState;
 
 /// The route whose refusals the log-in handler audits itself, with their reasons.
@@ -47,11 +48,7 @@ pub async fn login_failed(app: &AppState, who: Option<&Principal>, reason: &str,
 /// `forbidden` event for every `403` of a review page other than the log-in, by the
 /// session's analyst when there is a live session.
 pub async fn audit_refusals(State(app): State<AppState>, request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", MatchedPath::as_str)
-        .to_owned();
+    let route = route_of(&request);
     if route == LOGIN_ROUTE {
         return next.run(request).await;
     }
@@ -64,14 +61,7 @@ pub async fn audit_refusals(State(app): State<AppState>, request: Request, next:
     let method = request.method().as_str().to_owned();
     let response = next.run(request).await;
     if response.status() == StatusCode::FORBIDDEN {
-        let subject = format!("{method} {route}");
-        if let Err(e) = app
-            .audit
-            .record_refusal(who.as_ref(), "forbidden", subject, 403)
-            .await
-        {
-            tracing::error!(error = %e, "audit log failure");
-        }
+        record_forbidden(&app, who.as_ref(), &method, &route).await;
     }
     response
 }

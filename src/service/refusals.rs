@@ -8,7 +8,31 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use super::extract::bearer_key;
+use super::keys::Principal;
 use super::server::AppState;
+
+/// The route template a request matched (`unmatched` when none did): what logs, metrics
+/// and the audit name instead of the raw path.
+pub fn route_of(request: &Request) -> String {
+    request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_owned()
+}
+
+/// Records a `forbidden` audit event for `method route`; a failing audit log is logged, the
+/// refusal stands.
+pub async fn record_forbidden(app: &AppState, who: Option<&Principal>, method: &str, route: &str) {
+    let subject = format!("{method} {route}");
+    if let Err(e) = app
+        .audit
+        .record_refusal(who, "forbidden", subject, 403)
+        .await
+    {
+        tracing::error!(error = %e, "audit log failure");
+    }
+}
 
 /// Middleware: after the handler, records a `forbidden` audit event for a `403` answer.
 pub async fn audit_forbidden(
@@ -16,11 +40,7 @@ pub async fn audit_forbidden(
     request: Request,
     next: Next,
 ) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", MatchedPath::as_str)
-        .to_owned();
+    let route = route_of(&request);
     if route.starts_with("/review") {
         return next.run(request).await;
     }
@@ -41,13 +61,6 @@ pub async fn audit_forbidden(
         }
         None => None,
     };
-    let subject = format!("{method} {route}");
-    if let Err(e) = app
-        .audit
-        .record_refusal(who.as_ref(), "forbidden", subject, 403)
-        .await
-    {
-        tracing::error!(error = %e, "audit log failure");
-    }
+    record_forbidden(&app, who.as_ref(), &method, &route).await;
     response
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -305,11 +305,7 @@ pub fn router(app: AppState) -> Router {
 /// Times out slow requests, counts every request and logs it without any person data.
 async fn observe(State(app): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", MatchedPath::as_str)
-        .to_owned();
+    let route = super::refusals::route_of(&request);
     let method = request.method().as_str().to_owned();
     let response = match tokio::time::timeout(app.config.request_timeout(), next.run(request)).await
     {
