@@ -119,6 +119,7 @@ async fn gen_requests_and_client_commands_round_trip() {
             server.base.clone(),
             "--api-key".to_owned(),
             ADMIN_KEY.to_owned(),
+            "--json".to_owned(),
         ];
         let o = tokio::task::spawn_blocking(move || {
             tunggal(&args.iter().map(String::as_str).collect::<Vec<_>>())
@@ -131,6 +132,68 @@ async fn gen_requests_and_client_commands_round_trip() {
         assert_eq!(v["verdict"], line["expected"], "request {}", i + 1);
         verdicts.push(v);
     }
+
+    // Verify and identify take an enrolment body's biometrics and print one line.
+    let first: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("000001.json")).unwrap()).unwrap();
+    let reference = verdicts[0]["reference_id"].as_str().unwrap().to_owned();
+    let mut again_path = dir.path().join("again.json");
+    for (command, expected) in [
+        ("verify", "cli-verify: match, score "),
+        ("identify", "cli-identify: "),
+    ] {
+        let mut body = first.clone();
+        body["request_id"] = format!("cli-{command}").into();
+        again_path = dir.path().join(format!("{command}.json"));
+        std::fs::write(&again_path, body.to_string()).unwrap();
+        let mut args = vec![
+            command.to_owned(),
+            again_path.to_str().unwrap().to_owned(),
+            "--target".to_owned(),
+            server.base.clone(),
+            "--api-key".to_owned(),
+            ADMIN_KEY.to_owned(),
+        ];
+        if command == "verify" {
+            args.extend(["--reference-id".to_owned(), reference.clone()]);
+        }
+        let o = tokio::task::spawn_blocking(move || {
+            tunggal(&args.iter().map(String::as_str).collect::<Vec<_>>())
+        })
+        .await
+        .unwrap();
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            o.status.success(),
+            "{command}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(stdout.starts_with(expected), "{command}: {stdout}");
+        assert_eq!(stdout.lines().count(), 1, "{command}: {stdout}");
+        if command == "identify" {
+            assert!(stdout.contains(&reference), "{command}: {stdout}");
+        }
+    }
+
+    // A connection failure names the URL.
+    let args = [
+        "enrol".to_owned(),
+        again_path.to_str().unwrap().to_owned(),
+        "--target".to_owned(),
+        "http://127.0.0.1:9".to_owned(),
+        "--api-key".to_owned(),
+        ADMIN_KEY.to_owned(),
+        "--timeout".to_owned(),
+        "5".to_owned(),
+    ];
+    let o = tokio::task::spawn_blocking(move || {
+        tunggal(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    })
+    .await
+    .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("http://127.0.0.1:9/v1/enrolments"), "{err}");
 
     // A broken body: a problem with its reason, non-zero exit.
     let mut bad: serde_json::Value =

@@ -75,6 +75,17 @@ async fn unparsable_heads_get_problem_bodies() {
         assert_eq!(reply.problem_reason(), reason, "{name}");
         println!("{name}: {status} {reason}");
     }
+    // `/` is a landing page linking to the review pages and the API description.
+    let landing = send(
+        addr,
+        b"GET / HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n".to_vec(),
+    )
+    .await;
+    assert_eq!(landing.status, 200);
+    let page = String::from_utf8_lossy(&landing.body);
+    for link in ["href=\"/review\"", "href=\"/openapi.json\""] {
+        assert!(page.contains(link), "{link} missing: {page}");
+    }
     // Ordinary answers pass through untouched, on a keep-alive connection too.
     let mut s = TcpStream::connect(addr).await.unwrap();
     s.write_all(b"GET /health HTTP/1.1\r\nhost: x\r\n\r\nGET /nope HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n")

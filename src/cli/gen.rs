@@ -8,7 +8,6 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
 use tunggal_datasets::accuracy::database_error_rates;
 use tunggal_datasets::fvc::{load_root, FvcDatabase};
@@ -117,16 +116,6 @@ fn run_fvc(a: &FvcArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn progress(len: u64, what: &str) -> ProgressBar {
-    let bar = ProgressBar::new(len);
-    if let Ok(style) = ProgressStyle::with_template(&format!(
-        "{what} {{bar:40}} {{pos}}/{{len}} [{{elapsed_precise}}, {{per_sec}}, eta {{eta}}]"
-    )) {
-        bar.set_style(style);
-    }
-    bar
-}
-
 const CHUNK: u64 = 4096;
 
 fn create(path: &Path) -> anyhow::Result<BufWriter<File>> {
@@ -152,7 +141,7 @@ fn run_population(a: &PopulationArgs) -> anyhow::Result<()> {
 
     let start = Instant::now();
     let mut out = create(&a.out.join("manifest.jsonl"))?;
-    let bar = progress(a.persons, "gallery");
+    let bar = super::progress_bar(a.persons, "gallery");
     let mut next = 0;
     while next < a.persons {
         let end = (next + CHUNK).min(a.persons);
@@ -173,7 +162,7 @@ fn run_population(a: &PopulationArgs) -> anyhow::Result<()> {
     if a.probes > 0 {
         let mut probes = create(&a.out.join("probes.jsonl"))?;
         let mut truth = create(&a.out.join("truth.jsonl"))?;
-        let bar = progress(a.probes, "probes ");
+        let bar = super::progress_bar(a.probes, "probes ");
         let mut next = 0;
         while next < a.probes {
             let end = (next + CHUNK).min(a.probes);

@@ -7,7 +7,8 @@ use anyhow::Context;
 use clap::Args;
 use rayon::prelude::*;
 
-use crate::loadgen::requests::{BodyBuilder, Planned, RequestPlanner, TruthLine};
+use crate::loadgen::requests::{BodyBuilder, Origin, Planned, RequestPlanner, TruthLine};
+use crate::service::validate;
 
 /// Options of `tunggal gen requests`.
 #[derive(Debug, Args)]
@@ -30,6 +31,13 @@ pub struct RequestsArgs {
     /// Prefix of the request ids.
     #[arg(long)]
     prefix: Option<String>,
+    /// District `PPRRDD` of the submitting service point (default: each person's own
+    /// district, with a generic service point). Needs `--service-point`.
+    #[arg(long, requires = "service_point")]
+    district: Option<String>,
+    /// Submitting service point id, e.g. `demo-1` (the demo's key). Needs `--district`.
+    #[arg(long, requires = "district")]
+    service_point: Option<String>,
 }
 
 const CHUNK: usize = 256;
@@ -47,6 +55,15 @@ pub fn run(a: &RequestsArgs) -> anyhow::Result<()> {
             .take(usize::try_from(a.persons)?)
             .collect();
     let builder = BodyBuilder::new(a.seed);
+    let origin = match (&a.district, &a.service_point) {
+        (Some(district), Some(service_point)) => Some(Origin {
+            district: validate::district(district, "--district")
+                .map_err(|p| anyhow::anyhow!("--district {district}: {}", p.detail))?,
+            service_point: validate::service_point(service_point, "--service-point")
+                .map_err(|p| anyhow::anyhow!("--service-point {service_point}: {}", p.detail))?,
+        }),
+        _ => None,
+    };
     let truth_path = a.out.join("truth.jsonl");
     let mut truth = std::io::BufWriter::new(
         std::fs::File::create(&truth_path)
@@ -54,7 +71,7 @@ pub fn run(a: &RequestsArgs) -> anyhow::Result<()> {
     );
     for chunk in plans.chunks(CHUNK) {
         chunk.par_iter().try_for_each(|p| -> anyhow::Result<()> {
-            let body = builder.enrolment(p, None)?;
+            let body = builder.enrolment(p, origin.as_ref())?;
             let path = a.out.join(format!("{:06}.json", p.index + 1));
             let text = serde_json::to_vec_pretty(&body)?;
             std::fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))

@@ -3,6 +3,7 @@
 mod bench;
 mod calibrate;
 mod client;
+mod demo_keys;
 mod drill;
 mod eval;
 mod gen;
@@ -12,6 +13,7 @@ mod offline;
 mod serve;
 
 use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 
 /// Tunggal: central biometric deduplication and identification engine.
 #[derive(Debug, Parser)]
@@ -40,8 +42,12 @@ enum Command {
     Keys(serve::KeysCommand),
     /// Send one enrolment body (`POST /v1/enrolments`) and print the verdict.
     Enrol(client::ClientArgs),
-    /// Send one identification body (`POST /v1/identify`) and print the candidates.
+    /// Send one identification (`POST /v1/identify`; an enrolment body's biometrics are
+    /// taken from it) and print the candidates.
     Identify(client::ClientArgs),
+    /// Send one verification against an enrolled person (`POST /v1/verify`; an enrolment
+    /// body's biometrics are taken from it) and print whether it matched.
+    Verify(client::VerifyArgs),
     /// Drive a running server with synthetic enrolments and check every verdict.
     Loadgen(loadgen::LoadgenArgs),
     /// Fault drills against a `tunggal serve` child process.
@@ -70,8 +76,9 @@ impl Cli {
             Command::Gen(args) => args.run(),
             Command::Serve(args) => args.run(),
             Command::Keys(cmd) => cmd.run(),
-            Command::Enrol(args) => args.run("/v1/enrolments"),
-            Command::Identify(args) => args.run("/v1/identify"),
+            Command::Enrol(args) => args.run(client::Kind::Enrol),
+            Command::Identify(args) => args.run(client::Kind::Identify),
+            Command::Verify(args) => args.run(),
             Command::Loadgen(args) => args.run(),
             Command::Drill(cmd) => cmd.run(),
             Command::Import(args) => args.run(),
@@ -79,5 +86,56 @@ impl Cli {
             Command::Fsck(args) => args.run(),
             Command::Migrate(args) => args.run(),
         }
+    }
+}
+
+/// A progress bar of `len` items labelled `what`, its rate in whole items per second.
+pub(crate) fn progress_bar(len: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    if let Ok(style) = ProgressStyle::with_template(&format!(
+        "{what} {{bar:40}} {{pos}}/{{len}} [{{elapsed_precise}}, {{rate}}, eta {{eta}}]"
+    )) {
+        bar.set_style(style.with_key(
+            "rate",
+            |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{}", rate(state.per_sec()));
+            },
+        ));
+    }
+    bar
+}
+
+/// Items per second with the precision a reader needs: `1,166/s`, `12.3/s`, `0.42/s`.
+pub(crate) fn rate(per_sec: f64) -> String {
+    if !per_sec.is_finite() {
+        return "-/s".to_owned();
+    }
+    if per_sec >= 100.0 {
+        let whole = per_sec.round() as u64;
+        let digits = whole.to_string();
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        format!("{out}/s")
+    } else if per_sec >= 10.0 {
+        format!("{per_sec:.1}/s")
+    } else {
+        format!("{per_sec:.2}/s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rates_are_shown_with_sensible_precision() {
+        assert_eq!(super::rate(1_166.094_5), "1,166/s");
+        assert_eq!(super::rate(123_456.7), "123,457/s");
+        assert_eq!(super::rate(12.345), "12.3/s");
+        assert_eq!(super::rate(0.4213), "0.42/s");
+        assert_eq!(super::rate(f64::NAN), "-/s");
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 
 use super::serve::env_var;
 use crate::cases::CaseStore;
@@ -61,16 +61,6 @@ fn advance(progress: &ProgressBar) -> impl FnMut(usize, usize) + '_ {
     }
 }
 
-fn bar(what: &str) -> ProgressBar {
-    let bar = ProgressBar::new(0);
-    if let Ok(style) = ProgressStyle::with_template(&format!(
-        "{what} {{bar:40}} {{pos}}/{{len}} [{{elapsed_precise}}, {{per_sec}}, eta {{eta}}]"
-    )) {
-        bar.set_style(style);
-    }
-    bar
-}
-
 /// Options of `tunggal import`.
 #[derive(Debug, Args)]
 pub struct ImportArgs {
@@ -98,7 +88,7 @@ impl ImportArgs {
             chunk: self.chunk,
             restart: self.restart,
         };
-        let progress = bar("import");
+        let progress = super::progress_bar(0, "import");
         let report = import::import(&engine, &options, &mut advance(&progress))?;
         progress.finish_and_clear();
         if report.resumed_from > 0 {
@@ -108,13 +98,13 @@ impl ImportArgs {
             );
         }
         println!(
-            "imported {}, skipped {} (already present), rejected {} in {:.1} s: {:.1} persons/s; \
+            "imported {}, skipped {} (already present), rejected {} in {:.1} s: {} persons; \
              gallery {} -> {} persons",
             report.imported,
             report.already_present,
             report.rejected,
             report.seconds,
-            report.persons_per_second(),
+            super::rate(report.persons_per_second()),
             before,
             engine.gallery().len()
         );
@@ -153,7 +143,7 @@ impl DedupGalleryArgs {
             threshold: self.threshold,
             restart: self.restart,
         };
-        let progress = bar("dedup-gallery");
+        let progress = super::progress_bar(0, "dedup-gallery");
         let report = dedup_gallery::dedup_gallery(&engine, &options, &mut advance(&progress))?;
         progress.finish_and_clear();
         if report.resumed_from > 0 {
@@ -163,12 +153,12 @@ impl DedupGalleryArgs {
             );
         }
         println!(
-            "probed {} of {} persons in {:.1} s ({:.2} persons/s) at threshold {:.2}: \
+            "probed {} of {} persons in {:.1} s ({} persons) at threshold {:.2}: \
              {} suspected pairs, {} already had a case, {} cases opened",
             report.probed,
             report.persons,
             report.seconds,
-            report.persons_per_second(),
+            super::rate(report.persons_per_second()),
             report.threshold,
             report.pairs,
             report.existing,

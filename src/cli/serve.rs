@@ -7,10 +7,11 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 
+use super::demo_keys;
 use crate::cases::CaseStore;
 use crate::engine::demo::{self, DemoPlan};
 use crate::engine::{EngineOptions, GalleryEngine};
-use crate::service::keys::{KeySpec, KeyStore};
+use crate::service::keys::{KeyError, KeySpec, KeyStore, MIN_ADMIN_KEY_LEN};
 use crate::service::{Overrides, Service, ServiceConfig};
 
 /// Options of `tunggal serve`.
@@ -32,8 +33,9 @@ pub struct ServeArgs {
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<PathBuf>,
     /// Try-out mode: on an empty gallery, load synthetic persons and enrol a burst of probes
-    /// (returning persons, NIK re-issues and conflicts, twins) so cases exist; create and
-    /// print a service-point key and two analyst keys.
+    /// (returning persons, NIK re-issues and conflicts, twins) so cases exist; create a key
+    /// for each demo service point and two analyst keys once, keep them in
+    /// `DATA_DIR/demo-keys.txt` and print them at every start.
     #[arg(long)]
     demo: bool,
     /// Persons in the demo gallery.
@@ -81,6 +83,7 @@ impl ServeArgs {
                     .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
             )
             .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .try_init();
         let flags = Overrides {
             listen: self.listen,
@@ -89,12 +92,19 @@ impl ServeArgs {
             tls_key: self.tls_key,
         };
         let config = ServiceConfig::load(self.config.as_deref(), &env_var, &flags)?;
+        // Configuration is checked before any work: opening a large gallery takes a while.
+        let admin_key = env_var("TUNGGAL_ADMIN_KEY");
+        if admin_key
+            .as_deref()
+            .is_some_and(|k| k.len() < MIN_ADMIN_KEY_LEN)
+        {
+            return Err(KeyError::WeakAdminKey.into());
+        }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
             .context("starting the async runtime")?;
         runtime.block_on(async move {
-            let admin_key = env_var("TUNGGAL_ADMIN_KEY");
             crate::service::disk::make_private(&config.data_dir)
                 .with_context(|| format!("creating {}", config.data_dir.display()))?;
             let cases = Arc::new(CaseStore::open_with(
@@ -188,26 +198,21 @@ impl ServeArgs {
             }
             let service =
                 Service::bind(config.clone(), engine, cases, admin_key.as_deref()).await?;
-            if let Some(key) = service.generated_admin_key() {
-                println!("tunggal: generated the initial admin key (shown only now): {key}");
-            }
             if self.demo {
-                let keys = &service.app().keys;
-                for spec in [
-                    KeySpec::parse(
-                        "service-point",
-                        "demo loket",
-                        Some("317101"),
-                        Some("demo-1"),
-                    ),
-                    KeySpec::parse("analyst", "demo analyst 1", None, None),
-                    // Confirming a duplicate needs a second analyst's approval.
-                    KeySpec::parse("analyst", "demo analyst 2", None, None),
-                ] {
-                    let spec = spec.map_err(|p| anyhow::anyhow!("{p}"))?;
-                    let (key, _) = keys.create(&spec, "demo")?;
-                    println!("tunggal: demo {} key: {key}", spec.role.as_str());
+                let lines = demo_keys::ensure(
+                    &service.app().keys,
+                    &config.data_dir,
+                    service.generated_admin_key(),
+                )?;
+                for line in lines {
+                    println!("{line}");
                 }
+                println!(
+                    "tunggal: the demo keys are kept in {}",
+                    config.data_dir.join(demo_keys::FILE).display()
+                );
+            } else if let Some(key) = service.generated_admin_key() {
+                println!("tunggal: generated the initial admin key (shown only now): {key}");
             }
             let addr = service.local_addr()?;
             let scheme = if service.is_tls() { "https" } else { "http" };

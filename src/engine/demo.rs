@@ -55,7 +55,7 @@ fn today() -> Date {
 }
 
 /// The demo districts' service points: (district, service point).
-const POINTS: [(&str, &str); 4] = [
+pub const POINTS: [(&str, &str); 4] = [
     ("317101", "demo-1"),
     ("327301", "loket-bandung"),
     ("357801", "loket-surabaya"),
@@ -79,7 +79,8 @@ fn record(
 /// The `i`-th probe of the burst over a gallery of `n` persons.
 fn probe(pop: &Population, n: u64, i: u64) -> anyhow::Result<EnrolmentRecord> {
     let rid = format!("demo-probe-{i:05}");
-    let point = i as usize + 1;
+    // Probe 0 (a returning person) comes from the first demo point, demo-1.
+    let point = i as usize;
     let known = (i * 7919 + 13) % n.max(1);
     let alias = |k: u64| CaptureSpec {
         alias: Some(k),

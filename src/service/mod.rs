@@ -40,6 +40,7 @@ pub mod handlers;
 pub mod idempotency;
 pub mod journal;
 pub mod keys;
+pub mod landing;
 pub mod limits;
 pub mod listen;
 pub mod metrics;

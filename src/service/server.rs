@@ -249,6 +249,7 @@ fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 pub fn router(app: AppState) -> Router {
     let limit = app.config.body_limit_bytes;
     Router::new()
+        .route("/", get(super::landing::landing))
         .route("/health", get(handlers::health))
         .route("/ready", get(handlers::ready))
         .route("/metrics", get(handlers::metrics))
