@@ -169,6 +169,7 @@ pub struct FingerScoreOut {
     /// Finger position 1–10.
     pub position: u8,
     /// Matcher score, 0–1 (higher is more similar).
+    #[serde(serialize_with = "rounded::unit")]
     pub score: f32,
 }
 
@@ -178,6 +179,7 @@ pub struct IrisScoreOut {
     /// `right` or `left`.
     pub eye: String,
     /// Normalised Hamming distance at the best rotation (lower is more similar).
+    #[serde(serialize_with = "rounded::unit")]
     pub distance: f32,
 }
 
@@ -189,6 +191,7 @@ pub struct CandidateOut {
     /// The `request_id` of the enrolment that created that person.
     pub request_id: String,
     /// Fused score: log-likelihood ratio (higher is stronger evidence of the same person).
+    #[serde(serialize_with = "rounded::llr")]
     pub score: f64,
     /// Per-finger matcher scores, where both sides have the finger.
     pub finger_scores: Vec<FingerScoreOut>,
@@ -216,6 +219,7 @@ pub struct VerifyResponse {
     pub matched: bool,
     /// Fused score (log-likelihood ratio); absent when no such person is enrolled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(serialize_with = "rounded::opt_llr")]
     pub score: Option<f64>,
     /// When the first answer was produced (seconds since the Unix epoch).
     pub decided_at: u64,
@@ -315,4 +319,58 @@ pub struct HealthResponse {
     pub engine_wired: bool,
     /// Human explanation.
     pub detail: String,
+}
+
+/// Scores as an answer carries them: matcher scores and iris distances to 4 decimals, fused
+/// log-likelihood ratios to 2 (the precision that means something to a reader; the stored
+/// and compared values keep full precision).
+mod rounded {
+    use serde::Serializer;
+
+    fn to(x: f64, places: i32) -> f64 {
+        let scale = 10f64.powi(places);
+        (x * scale).round() / scale
+    }
+
+    /// A matcher score or distance, 4 decimals.
+    pub fn unit<S: Serializer>(x: &f32, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(to(f64::from(*x), 4))
+    }
+
+    /// A fused log-likelihood ratio, 2 decimals.
+    pub fn llr<S: Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(to(*x, 2))
+    }
+
+    /// An optional fused log-likelihood ratio, 2 decimals.
+    pub fn opt_llr<S: Serializer>(x: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+        match x {
+            Some(x) => s.serialize_some(&to(*x, 2)),
+            None => s.serialize_none(),
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn scores_are_rounded_for_readers() {
+            let c = super::super::FingerScoreOut {
+                position: 1,
+                score: 0.195_771_95,
+            };
+            assert_eq!(
+                serde_json::to_string(&c).unwrap(),
+                r#"{"position":1,"score":0.1958}"#
+            );
+            let v = super::super::VerifyResponse {
+                request_id: "v".into(),
+                matched: true,
+                score: Some(31.256_789),
+                decided_at: 1,
+            };
+            assert!(serde_json::to_string(&v)
+                .unwrap()
+                .contains(r#""score":31.26"#));
+        }
+    }
 }
