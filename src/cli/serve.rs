@@ -7,10 +7,10 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
 
+use crate::access::keys::{KeySpec, KeyStore};
 use crate::cases::CaseStore;
 use crate::engine::demo::{self, DemoPlan};
 use crate::engine::{EngineOptions, GalleryEngine};
-use crate::service::keys::{KeySpec, KeyStore};
 use crate::service::{Overrides, Service, ServiceConfig};
 
 /// Options of `tunggal serve`.
@@ -324,7 +324,7 @@ impl KeysCommand {
                     spec = spec.owned_by(&owner).map_err(problem)?;
                 }
                 if let Some(days) = expires_in_days {
-                    let at = crate::service::keys::now_secs() + days.saturating_mul(86_400);
+                    let at = crate::clock::now_secs() + days.saturating_mul(86_400);
                     spec = spec.expiring(at).map_err(problem)?;
                 }
                 let store = dir.open()?;

@@ -11,7 +11,7 @@ use tunggal_index::search::Candidate as SearchCandidate;
 use super::registry::{reference_id, PersonMeta, StoredBiometrics, StoredCandidate, StoredIris};
 use crate::cases::store::now_rfc3339;
 use crate::cases::PersonSummary;
-use crate::service::record::{Citizenship, EnrolmentRecord, Eye, Probe};
+use crate::enrolment::record::{Citizenship, EnrolmentRecord, Eye, Probe};
 
 /// The gallery's eye number (0 left, 1 right).
 pub fn gallery_eye(eye: Eye) -> usize {

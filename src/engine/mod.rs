@@ -40,11 +40,11 @@ use tunggal_index::search::{
 };
 
 use crate::cases::CaseStore;
-use crate::service::engine::{
+use crate::enrolment::record::{EnrolmentRecord, Origin, Probe};
+use crate::enrolment::{
     Candidate, EngineError, EngineStats, EnrolmentEngine, PersonInfo, Verdict, Verification,
 };
-use crate::service::idempotency::Answer;
-use crate::service::record::{EnrolmentRecord, Origin, Probe};
+use crate::state::idempotency::Answer;
 use locks::NikLocks;
 pub use open::OpenError;
 use registry::{
@@ -143,7 +143,7 @@ impl GalleryEngine {
         let Ok(verdict) = self.verdict_of(e) else {
             return;
         };
-        let body = crate::service::handlers::enrolment_body(&e.meta.summary.request_id, verdict);
+        let body = crate::enrolment::enrolment_body(&e.meta.summary.request_id, verdict);
         if let Ok(body) = serde_json::to_value(body) {
             notifier.notify(callback::Notice {
                 url: url.clone(),

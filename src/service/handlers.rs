@@ -10,20 +10,19 @@ use serde_json::Value;
 use tunggal_domain::date::Date;
 use utoipa::IntoParams;
 
-use super::engine::{Candidate, EngineError, PersonInfo, Verdict};
 use super::extract::{Caller, JsonBody};
-use super::idempotency::{Answer, Claim};
-use super::keys::{now_secs, Principal, Role};
-use super::model::{
-    CandidateOut, DeleteResponse, EnrolmentRequest, EnrolmentResponse, FingerScoreOut,
-    HealthResponse, IdentifyRequest, IdentifyResponse, IrisScoreOut, PersonResponse, VerdictKind,
-    VerifyRequest, VerifyResponse,
-};
-use super::problem::{Problem, Reason};
 use super::queue::{run_blocking, run_on_rayon};
-use super::record::Origin;
 use super::server::AppState;
-use super::validate;
+use crate::access::keys::{now_secs, Principal, Role};
+use crate::enrolment::record::Origin;
+use crate::enrolment::validate;
+use crate::enrolment::wire::{
+    DeleteResponse, EnrolmentRequest, EnrolmentResponse, HealthResponse, IdentifyRequest,
+    IdentifyResponse, PersonResponse, VerifyRequest, VerifyResponse,
+};
+use crate::enrolment::{candidate_out, enrolment_body, EngineError, PersonInfo};
+use crate::problem::{Problem, Reason};
+use crate::state::idempotency::{Answer, Claim};
 
 /// Header set on an answer replayed from the idempotency store.
 pub const REPLAY_HEADER: &str = "idempotent-replay";
@@ -47,7 +46,7 @@ fn storage_problem(what: &str, full: bool, e: impl std::fmt::Display) -> Problem
 }
 
 /// A journal failure (the audit log).
-fn journal_problem(what: &str, e: super::journal::JournalError) -> Problem {
+fn journal_problem(what: &str, e: crate::state::journal::JournalError) -> Problem {
     storage_problem(what, e.is_storage_full(), e)
 }
 
@@ -208,81 +207,6 @@ pub(crate) async fn audit(
         .record(who, action, subject, request_id, status)
         .await
         .map_err(|e| journal_problem("audit log failure", e))
-}
-
-/// The wire form of an engine candidate.
-pub fn candidate_out(c: &Candidate) -> CandidateOut {
-    CandidateOut {
-        reference_id: c.reference_id.clone(),
-        request_id: c.request_id.clone(),
-        score: c.score,
-        finger_scores: (1u8..)
-            .zip(c.finger_scores)
-            .filter_map(|(position, s)| s.map(|score| FingerScoreOut { position, score }))
-            .collect(),
-        iris_scores: ["right", "left"]
-            .into_iter()
-            .zip(c.iris_distances)
-            .filter_map(|(eye, d)| {
-                d.map(|distance| IrisScoreOut {
-                    eye: eye.to_owned(),
-                    distance,
-                })
-            })
-            .collect(),
-    }
-}
-
-/// The wire form of an engine verdict.
-pub fn enrolment_body(request_id: &str, verdict: Verdict) -> EnrolmentResponse {
-    let mut out = EnrolmentResponse {
-        request_id: request_id.to_owned(),
-        verdict: VerdictKind::Single,
-        status: "print_ready".to_owned(),
-        reference_id: None,
-        reissue: None,
-        duplicate_reason: None,
-        case_id: None,
-        candidates: Vec::new(),
-        duplicate_of: None,
-        reason: None,
-        decided_at: now_secs(),
-    };
-    match verdict {
-        Verdict::Single {
-            reference_id,
-            reissue,
-        } => {
-            out.reference_id = Some(reference_id);
-            out.reissue = Some(reissue);
-        }
-        Verdict::Duplicate {
-            reference_id,
-            case_id,
-            reason,
-            candidates,
-            refused_as_duplicate_of,
-        } => {
-            out.verdict = VerdictKind::Duplicate;
-            out.status = if refused_as_duplicate_of.is_some() {
-                "refused"
-            } else {
-                "under_review"
-            }
-            .to_owned();
-            out.reference_id = Some(reference_id);
-            out.case_id = case_id;
-            out.duplicate_reason = Some(reason);
-            out.candidates = candidates.iter().map(candidate_out).collect();
-            out.duplicate_of = refused_as_duplicate_of;
-        }
-        Verdict::Rejected { reason } => {
-            out.verdict = VerdictKind::Rejected;
-            out.status = "rejected".to_owned();
-            out.reason = Some(reason);
-        }
-    }
-    out
 }
 
 /// `GET /health`: the process is up.

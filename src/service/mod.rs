@@ -28,35 +28,33 @@
 //! `docs/service.md` (checked against [`Reason::all`] by a test).
 
 pub mod admin;
-pub mod audit;
 pub mod callbacks;
 pub mod config;
 pub mod conns;
 pub mod decided;
 pub mod disk;
-pub mod engine;
 pub mod extract;
 pub mod handlers;
-pub mod idempotency;
-pub mod journal;
-pub mod keys;
 pub mod limits;
 pub mod listen;
 pub mod metrics;
-pub mod model;
 pub mod openapi;
 pub mod parse_errors;
-pub mod problem;
 pub mod queue;
-pub mod record;
 pub mod refusals;
 pub mod server;
 pub mod tls;
-pub mod validate;
 
+// The layers below, under the paths the service's own modules use. Nothing outside
+// `service` may import through these: lower layers name the modules themselves.
+pub use crate::access::{audit, keys};
+pub use crate::enrolment::contract as engine;
+pub use crate::enrolment::{record, validate, wire as model};
+pub use crate::problem;
+pub use crate::state::{idempotency, journal};
+
+pub use crate::enrolment::verdict::{Candidate, Verdict, Verification};
 pub use config::{Overrides, ServiceConfig};
-pub use engine::{
-    Candidate, EngineError, EngineStats, EnrolmentEngine, UnwiredEngine, Verdict, Verification,
-};
+pub use engine::{EngineError, EngineStats, EnrolmentEngine, UnwiredEngine};
 pub use problem::{Problem, Reason};
 pub use server::{Service, ServiceError};

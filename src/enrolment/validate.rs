@@ -12,9 +12,9 @@ use tunggal_domain::region;
 use tunggal_index::iris::{IrisLayout, IrisTemplate, MatchConfig};
 use tunggal_index::template::{self, FingerPosition, Format, TemplateError};
 
-use super::model::{EnrolmentRequest, FingerprintIn, IdentifyRequest, IrisIn, VerifyRequest};
-use super::problem::{Problem, Reason};
 use super::record::{Citizenship, EnrolmentRecord, Eye, Finger, Iris, Origin, Person, Probe};
+use super::wire::{EnrolmentRequest, FingerprintIn, IdentifyRequest, IrisIn, VerifyRequest};
+use crate::problem::{Problem, Reason};
 
 /// Fewest fingerprints an enrolment may carry (missing fingers are allowed for amputees
 /// and scars, down to this).
