@@ -19,13 +19,13 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
+use tunggal::access::audit::AuditLog;
 use tunggal::cases::{
     CaseOutcome, CaseOutcomeSink, CaseStore, Evidence, FingerComparison, IrisComparison,
     PersonSummary,
 };
-use tunggal::service::audit::AuditLog;
-use tunggal::service::engine::{Candidate, EngineError, EnrolmentEngine, Verdict, Verification};
-use tunggal::service::record::{EnrolmentRecord, Origin, Probe};
+use tunggal::enrolment::record::{EnrolmentRecord, Origin, Probe};
+use tunggal::enrolment::{Candidate, EngineError, EnrolmentEngine, Verdict, Verification};
 use tunggal::service::{Service, ServiceConfig, ServiceError, UnwiredEngine};
 use tunggal_index::finger::{FingerMatcher, MccParams, PreparedTemplate};
 use tunggal_index::iris::IrisLayout;
@@ -1035,7 +1035,7 @@ async fn keys_are_issued_to_owners_listed_revoked_rotated_and_expire() {
     let budi_id = budi.split('_').nth(1).unwrap().to_owned();
     let d = dir.path().to_path_buf();
     tokio::task::spawn_blocking(move || {
-        tunggal::service::keys::KeyStore::open(&d)
+        tunggal::access::keys::KeyStore::open(&d)
             .unwrap()
             .revoke(&budi_id, "cli")
             .unwrap()
@@ -1045,14 +1045,14 @@ async fn keys_are_issued_to_owners_listed_revoked_rotated_and_expire() {
     assert_eq!(probe(budi).await.json()["reason"], "key_revoked");
 
     // Expiry.
-    let soon = tunggal::service::keys::now_secs() + 2;
+    let soon = tunggal::access::keys::now_secs() + 2;
     let short = create_key(
         &s,
         json!({"role": "analyst", "name": "Temp", "expires_at": soon}),
     )
     .await;
     assert_ne!(probe(short.clone()).await.status, StatusCode::UNAUTHORIZED);
-    while tunggal::service::keys::now_secs() <= soon {
+    while tunggal::access::keys::now_secs() <= soon {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
     let expired = probe(short).await;

@@ -45,16 +45,9 @@ pub mod refusals;
 pub mod server;
 pub mod tls;
 
-// The layers below, under the paths the service's own modules use. Nothing outside
-// `service` may import through these: lower layers name the modules themselves.
-pub use crate::access::{audit, keys};
-pub use crate::enrolment::contract as engine;
-pub use crate::enrolment::{record, validate, wire as model};
-pub use crate::problem;
-pub use crate::state::{idempotency, journal};
-
-pub use crate::enrolment::verdict::{Candidate, Verdict, Verification};
+pub use crate::enrolment::{
+    Candidate, EngineError, EngineStats, EnrolmentEngine, UnwiredEngine, Verdict, Verification,
+};
+pub use crate::problem::{Problem, Reason};
 pub use config::{Overrides, ServiceConfig};
-pub use engine::{EngineError, EngineStats, EnrolmentEngine, UnwiredEngine};
-pub use problem::{Problem, Reason};
 pub use server::{Service, ServiceError};

@@ -19,8 +19,8 @@ use tunggal::cases::{
     CaseOutcome, CaseOutcomeSink, CaseStore, Evidence, FingerComparison, IrisComparison,
     PersonSummary,
 };
-use tunggal::service::engine::{Candidate, EngineError, EnrolmentEngine, Verdict, Verification};
-use tunggal::service::record::{EnrolmentRecord, Origin, Probe};
+use tunggal::enrolment::record::{EnrolmentRecord, Origin, Probe};
+use tunggal::enrolment::{Candidate, EngineError, EnrolmentEngine, Verdict, Verification};
 use tunggal::service::{Service, ServiceConfig, ServiceError};
 use tunggal_index::finger::{FingerMatcher, MccParams};
 use tunggal_index::iris::IrisLayout;

@@ -15,13 +15,13 @@ use hyper::{HeaderMap, Method, Request, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use tokio::sync::oneshot;
+use tunggal::access::keys::KeySpec;
 use tunggal::cases::{
     CaseCandidate, CaseKind, CaseOutcome, CaseOutcomeSink, CaseStore, Evidence, FingerComparison,
     IrisComparison, NewCase, PersonSummary,
 };
-use tunggal::service::engine::{Candidate, EngineError, EnrolmentEngine, Verdict, Verification};
-use tunggal::service::keys::KeySpec;
-use tunggal::service::record::{EnrolmentRecord, Origin, Probe};
+use tunggal::enrolment::record::{EnrolmentRecord, Origin, Probe};
+use tunggal::enrolment::{Candidate, EngineError, EnrolmentEngine, Verdict, Verification};
 use tunggal::service::{Service, ServiceConfig, ServiceError};
 use tunggal_index::template::{FingerTemplate, Minutia, MinutiaKind};
 
