@@ -3,6 +3,8 @@
 //! the review pages are a router the service merges, handed their state, so they import
 //! nothing from it either.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::fs;
 use std::path::{Path, PathBuf};
 

@@ -103,7 +103,8 @@ pub struct CaseCandidate {
     /// Matcher score per finger position 1–10 (index 0 = position 1); `None` when either
     /// side lacks that finger.
     pub finger_scores: [Option<f32>; 10],
-    /// Normalised Hamming distance per eye (index 0 = right, 1 = left); `None` when either
+    /// Normalised Hamming distance per eye (by [`crate::enrolment::record::Eye::index`]: 0 =
+    /// right, 1 = left); `None` when either
     /// side lacks that eye. Lower is more similar.
     pub iris_distances: [Option<f32>; 2],
 }
@@ -193,7 +194,7 @@ pub struct IrisComparison {
 pub trait Evidence: Send + Sync + 'static {
     /// One finger position (1–10) of two persons compared, `None` if either lacks it.
     fn finger(&self, applicant: &str, candidate: &str, position: u8) -> Option<FingerComparison>;
-    /// One eye (0 = right, 1 = left) of two persons compared, `None` if either lacks it.
+    /// One eye (by [`crate::enrolment::record::Eye::index`]: 0 = right, 1 = left) of two persons compared, `None` if either lacks it.
     fn iris(&self, applicant: &str, candidate: &str, eye: usize) -> Option<IrisComparison>;
     /// The submitted photo bytes of a person, if any.
     fn photo(&self, reference_id: &str) -> Option<Vec<u8>>;

@@ -8,7 +8,7 @@
 //! enrolled in the meantime slips through.
 
 use tunggal_index::gallery::PreparedPerson;
-use tunggal_index::search::{self, Verdict as SearchVerdict};
+use tunggal_index::search::{self, SearchVerdict};
 
 use super::registry::{Entry, StoredCandidate};
 use super::{convert, GalleryEngine};

@@ -7,13 +7,14 @@ use tunggal_index::gallery::{EYES, GALLERY_IRIS_LAYOUT};
 use tunggal_index::iris::{decode_record, IrisTemplate};
 use tunggal_index::template::FingerTemplate;
 
-use super::convert::{contract_eye, stored_enrolment, stored_iris_template};
+use super::convert::{stored_enrolment, stored_iris_template};
 use super::registry::{key_of, Entry, Outcome, Resolution};
 use super::GalleryEngine;
 use crate::cases::{
     CaseKind, CaseOutcome, CaseOutcomeSink, Evidence, FingerComparison, IrisComparison,
     PersonSummary,
 };
+use crate::enrolment::record::Eye;
 
 /// A person's fingers by slot and irises by gallery eye (0 left, 1 right).
 #[derive(Debug, Default)]
@@ -47,9 +48,7 @@ impl GalleryEngine {
             }
         }
         for i in &biometrics.irises {
-            if i.eye < EYES {
-                out.irises[i.eye] = stored_iris_template(i);
-            }
+            out.irises[i.eye.gallery_slot()] = stored_iris_template(i);
         }
         Some(out)
     }
@@ -127,10 +126,7 @@ impl Evidence for GalleryEngine {
     }
 
     fn iris(&self, applicant: &str, candidate: &str, eye: usize) -> Option<IrisComparison> {
-        if eye >= EYES {
-            return None;
-        }
-        let g = contract_eye(eye);
+        let g = Eye::from_index(eye)?.gallery_slot();
         let a = self.biometrics(applicant)?.irises[g].take()?;
         let c = self.biometrics(candidate)?.irises[g].take()?;
         let matcher = self.gallery().preparer().iris();

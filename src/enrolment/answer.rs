@@ -2,6 +2,7 @@
 //! from a [`Verdict`] by the engine (which keeps it in the same transaction as the outcome)
 //! and by the HTTP handlers alike.
 
+use super::record::Eye;
 use super::verdict::{Candidate, Verdict};
 use super::wire::{CandidateOut, EnrolmentResponse, FingerScoreOut, IrisScoreOut, VerdictKind};
 use crate::clock::now_secs;
@@ -16,7 +17,8 @@ pub fn candidate_out(c: &Candidate) -> CandidateOut {
             .zip(c.finger_scores)
             .filter_map(|(position, s)| s.map(|score| FingerScoreOut { position, score }))
             .collect(),
-        iris_scores: ["right", "left"]
+        iris_scores: Eye::ALL
+            .map(Eye::name)
             .into_iter()
             .zip(c.iris_distances)
             .filter_map(|(eye, d)| {

@@ -15,7 +15,8 @@ pub struct Candidate {
     /// Matcher score by finger position 1–10 (index 0 = position 1); `None` when either
     /// side lacks that finger.
     pub finger_scores: [Option<f32>; 10],
-    /// Normalised Hamming distance per eye (index 0 = right, 1 = left); `None` when either
+    /// Normalised Hamming distance per eye (by [`crate::enrolment::record::Eye::index`]: 0 =
+    /// right, 1 = left); `None` when either
     /// side lacks that eye or it was beyond the iris gate.
     pub iris_distances: [Option<f32>; 2],
 }
