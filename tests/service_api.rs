@@ -21,8 +21,8 @@ use serde_json::{json, Value};
 use tokio::sync::oneshot;
 use tunggal::access::audit::AuditLog;
 use tunggal::cases::{
-    CaseOutcome, CaseOutcomeSink, CaseStore, Evidence, FingerComparison, IrisComparison,
-    PersonSummary,
+    CaseOutcome, CaseOutcomeError, CaseOutcomeSink, CaseStore, Evidence, FingerComparison,
+    IrisComparison, PersonSummary,
 };
 use tunggal::enrolment::record::{EnrolmentRecord, Origin, Probe};
 use tunggal::enrolment::{Candidate, EngineError, EnrolmentEngine, Verdict, Verification};
@@ -108,7 +108,12 @@ impl Evidence for MemoryEngine {
 }
 
 impl CaseOutcomeSink for MemoryEngine {
-    fn case_closed(&self, _id: &str, _a: &PersonSummary, _o: &CaseOutcome) -> Result<(), String> {
+    fn case_closed(
+        &self,
+        _id: &str,
+        _a: &PersonSummary,
+        _o: &CaseOutcome,
+    ) -> Result<(), CaseOutcomeError> {
         Ok(())
     }
 }

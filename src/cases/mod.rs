@@ -139,6 +139,31 @@ pub enum CaseOutcome {
     Cleared,
 }
 
+/// Why a final case outcome could not be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum CaseOutcomeError {
+    /// The applicant's reference id names nobody in the registry.
+    #[error("case {case_id}: no applicant {reference_id} in the registry")]
+    UnknownApplicant {
+        /// The case.
+        case_id: String,
+        /// The applicant's reference id as the case holds it.
+        reference_id: String,
+    },
+    /// No engine is wired to apply outcomes.
+    #[error("no matching engine is wired to apply case outcomes")]
+    NotWired,
+    /// The gallery refused the insertion or removal.
+    #[error("gallery: {0}")]
+    Gallery(#[from] tunggal_index::gallery::GalleryError),
+    /// The registry's state store failed.
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
+    /// A case could not be opened or updated.
+    #[error(transparent)]
+    Case(#[from] CaseError),
+}
+
 /// Receives final case outcomes (implemented by the enrolment engine).
 pub trait CaseOutcomeSink: Send + Sync + 'static {
     /// Called once when a case's decision becomes final (a cleared case, or a confirmed
@@ -149,7 +174,7 @@ pub trait CaseOutcomeSink: Send + Sync + 'static {
         case_id: &str,
         applicant: &PersonSummary,
         outcome: &CaseOutcome,
-    ) -> Result<(), String>;
+    ) -> Result<(), CaseOutcomeError>;
 }
 
 /// Minutiae of one finger of two persons, with the pairs the matcher matched.

@@ -13,7 +13,8 @@ use thiserror::Error;
 use super::record::{EnrolmentRecord, Origin, Probe};
 use super::verdict::{Candidate, PersonInfo, Verdict, Verification};
 use crate::cases::{
-    CaseOutcome, CaseOutcomeSink, Evidence, FingerComparison, IrisComparison, PersonSummary,
+    CaseOutcome, CaseOutcomeError, CaseOutcomeSink, Evidence, FingerComparison, IrisComparison,
+    PersonSummary,
 };
 use crate::state::idempotency::Answer;
 
@@ -169,7 +170,7 @@ impl CaseOutcomeSink for UnwiredEngine {
         _case_id: &str,
         _applicant: &PersonSummary,
         _outcome: &CaseOutcome,
-    ) -> Result<(), String> {
-        Err(EngineError::NotWired.to_string())
+    ) -> Result<(), CaseOutcomeError> {
+        Err(CaseOutcomeError::NotWired)
     }
 }

@@ -12,7 +12,9 @@ use super::queue::{self, QueueParams};
 use super::session::{LoggedIn, Session};
 use super::AppState;
 use crate::cases::store::now_secs;
-use crate::cases::{Actor, Case, CaseError, CaseOutcome, CaseStatus, DecisionKind, DecisionRules};
+use crate::cases::{
+    Actor, Case, CaseError, CaseOutcome, CaseOutcomeError, CaseStatus, DecisionKind, DecisionRules,
+};
 use crate::work::{run_blocking, run_on_rayon};
 
 fn offset(app: &AppState) -> i64 {
@@ -274,7 +276,7 @@ async fn deliver(app: &AppState, case: &Case, outcome: CaseOutcome, by: Actor) -
                 .cases
                 .mark_delivered(&case_id, &by, now_secs())
                 .map(|_| ())
-                .map_err(|e| e.to_string()),
+                .map_err(CaseOutcomeError::from),
             Err(e) => Err(e),
         }
     })

@@ -17,8 +17,8 @@ use hyper_util::rt::TokioExecutor;
 use tokio::sync::oneshot;
 use tunggal::access::keys::KeySpec;
 use tunggal::cases::{
-    CaseCandidate, CaseKind, CaseOutcome, CaseOutcomeSink, CaseStore, Evidence, FingerComparison,
-    IrisComparison, NewCase, PersonSummary,
+    CaseCandidate, CaseKind, CaseOutcome, CaseOutcomeError, CaseOutcomeSink, CaseStore, Evidence,
+    FingerComparison, IrisComparison, NewCase, PersonSummary,
 };
 use tunggal::enrolment::record::{EnrolmentRecord, Origin, Probe};
 use tunggal::enrolment::{Candidate, EngineError, EnrolmentEngine, Verdict, Verification};
@@ -140,7 +140,7 @@ impl CaseOutcomeSink for ReviewEngine {
         case_id: &str,
         applicant: &PersonSummary,
         outcome: &CaseOutcome,
-    ) -> Result<(), String> {
+    ) -> Result<(), CaseOutcomeError> {
         self.closed.lock().unwrap().push((
             case_id.to_owned(),
             applicant.request_id.clone(),
