@@ -7,7 +7,7 @@ use tunggal::dedup::{enrolment_of, learn, sample_scores};
 use tunggal_datasets::population::{CaptureSpec, Population};
 use tunggal_index::gallery::{Enrolment, Gallery, GalleryConfig, Preparer};
 use tunggal_index::search::{
-    search, Calibration, Deduplicator, FusionCaps, Rejection, SearchConfig, Verdict,
+    search, Calibration, Deduplicator, FusionCaps, Rejection, SearchConfig, SearchVerdict,
 };
 use tunggal_index::storage::Durability;
 
@@ -91,7 +91,7 @@ fn returning_people_are_duplicates_and_new_people_single() {
         let out = search(&g, &probe, &cfg).unwrap();
         assert!(out.shortlist.contains(&id));
         match out.verdict {
-            Verdict::Duplicate(c) => {
+            SearchVerdict::Duplicate(c) => {
                 assert_eq!(c[0].key, id);
                 assert!(c[0].fused >= out.threshold);
                 assert!(c[0].fingers.iter().flatten().count() >= 3);
@@ -109,7 +109,7 @@ fn returning_people_are_duplicates_and_new_people_single() {
     for id in [100, 101, 102] {
         let probe = g.prepare(&capture(&pop, id, 0)).unwrap();
         let out = search(&g, &probe, &cfg).unwrap();
-        assert_eq!(out.verdict, Verdict::Single, "new person {id}");
+        assert_eq!(out.verdict, SearchVerdict::Single, "new person {id}");
         // Other people's eyes fall beyond the gate and carry the (negative) iris floor.
         let best = out.best.unwrap();
         for e in best.eyes.iter().flatten() {
@@ -129,14 +129,14 @@ fn unusable_probes_are_rejected() {
     let empty = g.prepare(&Enrolment::default()).unwrap();
     assert!(matches!(
         search(&g, &empty, &cfg).unwrap().verdict,
-        Verdict::Rejected(Rejection::UnusableTemplates { .. })
+        SearchVerdict::Rejected(Rejection::UnusableTemplates { .. })
     ));
     let mut two = capture(&pop, 0, 1);
     two.fingers.truncate(2);
     let two = g.prepare(&two).unwrap();
     assert_eq!(
         search(&g, &two, &cfg).unwrap().verdict,
-        Verdict::Rejected(Rejection::TooFewUsableFingers {
+        SearchVerdict::Rejected(Rejection::TooFewUsableFingers {
             usable: 2,
             required: 3
         })
@@ -174,12 +174,12 @@ fn simultaneous_captures_of_one_person_are_never_both_single() {
         d.sort_by_key(|d| d.sequence);
         assert_eq!(
             d[0].outcome.verdict,
-            Verdict::Single,
+            SearchVerdict::Single,
             "first of person {person}"
         );
         assert!(d[0].enrolled);
         match &d[1].outcome.verdict {
-            Verdict::Duplicate(c) => assert_eq!(c[0].key, d[0].key),
+            SearchVerdict::Duplicate(c) => assert_eq!(c[0].key, d[0].key),
             v => panic!("second capture of {person}: {v:?}"),
         }
         assert!(!d[1].enrolled);

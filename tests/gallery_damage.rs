@@ -12,10 +12,10 @@ use rand::{Rng, SeedableRng};
 use tunggal::cases::CaseStore;
 use tunggal::engine::registry::{reference_id, Registry};
 use tunggal::engine::{EngineOptions, GalleryEngine, OpenError};
+use tunggal::enrolment::EnrolmentEngine;
 use tunggal::loadgen::requests::{BodyBuilder, Planned, RequestPlanner};
 use tunggal::ops::fsck;
 use tunggal::ops::import::{import, ImportOptions};
-use tunggal::service::engine::EnrolmentEngine;
 
 const SEED: u64 = 41;
 const PERSONS: usize = 24;

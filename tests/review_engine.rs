@@ -11,10 +11,10 @@ use hyper::{Method, StatusCode};
 use review_support::{form, login_at, send, ADMIN_KEY};
 use serde_json::Value;
 use tokio::sync::oneshot;
+use tunggal::access::keys::KeySpec;
 use tunggal::cases::{CaseStatus, CaseStore};
 use tunggal::engine::synthetic::request_of;
 use tunggal::engine::{EngineOptions, GalleryEngine};
-use tunggal::service::keys::KeySpec;
 use tunggal::service::{Service, ServiceConfig};
 use tunggal_datasets::population::{CaptureSpec, Population};
 

@@ -5,8 +5,8 @@ mod review_support;
 
 use hyper::{Method, StatusCode};
 use review_support::{form, login, send, start};
+use tunggal::access::audit::AuditLog;
 use tunggal::cases::{CaseOutcome, CaseStatus};
-use tunggal::service::audit::AuditLog;
 
 #[tokio::test]
 async fn no_session_means_no_page() {
@@ -354,7 +354,7 @@ async fn four_eyes_over_http_with_taken_cases_and_audit() {
 
 /// Issues a key with an owner through a second key store (as `tunggal keys create` does).
 fn issue(dir: &std::path::Path, role: &str, name: &str, owner: &str) -> String {
-    use tunggal::service::keys::{KeySpec, KeyStore};
+    use tunggal::access::keys::{KeySpec, KeyStore};
     let spec = KeySpec::parse(role, name, None, None)
         .unwrap()
         .owned_by(owner)
@@ -447,7 +447,7 @@ async fn a_revoked_analyst_key_ends_its_session_at_the_next_request() {
     let page = send(Method::GET, &s.url("/review"), Some(&session), None, None).await;
     assert_eq!(page.status, StatusCode::OK);
     let key_id = key.split('_').nth(1).unwrap().to_owned();
-    tunggal::service::keys::KeyStore::open(dir.path())
+    tunggal::access::keys::KeyStore::open(dir.path())
         .unwrap()
         .revoke(&key_id, "cli")
         .unwrap();

@@ -6,8 +6,9 @@
 
 use libfuzzer_sys::fuzz_target;
 use tunggal::service::extract::JsonBody;
-use tunggal::service::model::{EnrolmentRequest, IdentifyRequest, VerifyRequest};
-use tunggal::service::{validate, Problem};
+use tunggal::enrolment::wire::{EnrolmentRequest, IdentifyRequest, VerifyRequest};
+use tunggal::enrolment::validate;
+use tunggal::problem::Problem;
 use tunggal_datasets::date::Date;
 
 fn client_error(problem: &Problem) {

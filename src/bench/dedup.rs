@@ -11,7 +11,7 @@ use tunggal_datasets::iris::IrisGenerator;
 use tunggal_datasets::population::Population;
 use tunggal_datasets::scenario::{HardCaseRates, Scenario, ScenarioPlan};
 use tunggal_index::gallery::{DescriptorParams, Gallery, GalleryConfig};
-use tunggal_index::search::{Decision, Deduplicator, FusionCaps, SearchConfig, Verdict};
+use tunggal_index::search::{Decision, Deduplicator, FusionCaps, SearchConfig, SearchVerdict};
 use tunggal_index::storage::Durability;
 
 use crate::dedup::{describe, enrolment_of, learn_production, sample_scores};
@@ -354,7 +354,7 @@ pub fn run(plan: &DedupPlan) -> anyhow::Result<DedupReport> {
             enrolled.push(d.key);
         }
         let truth = &probes[*j].1;
-        if let Verdict::Rejected(_) = d.outcome.verdict {
+        if let SearchVerdict::Rejected(_) = d.outcome.verdict {
             rejected += 1;
             continue;
         }
@@ -374,7 +374,7 @@ pub fn run(plan: &DedupPlan) -> anyhow::Result<DedupReport> {
                     }
                 }
                 let found = match &d.outcome.verdict {
-                    Verdict::Duplicate(c) => c.iter().any(|c| c.key == m),
+                    SearchVerdict::Duplicate(c) => c.iter().any(|c| c.key == m),
                     _ => false,
                 };
                 if !found {

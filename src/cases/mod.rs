@@ -103,7 +103,8 @@ pub struct CaseCandidate {
     /// Matcher score per finger position 1–10 (index 0 = position 1); `None` when either
     /// side lacks that finger.
     pub finger_scores: [Option<f32>; 10],
-    /// Normalised Hamming distance per eye (index 0 = right, 1 = left); `None` when either
+    /// Normalised Hamming distance per eye (by [`crate::enrolment::record::Eye::index`]: 0 =
+    /// right, 1 = left); `None` when either
     /// side lacks that eye. Lower is more similar.
     pub iris_distances: [Option<f32>; 2],
 }
@@ -138,6 +139,31 @@ pub enum CaseOutcome {
     Cleared,
 }
 
+/// Why a final case outcome could not be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum CaseOutcomeError {
+    /// The applicant's reference id names nobody in the registry.
+    #[error("case {case_id}: no applicant {reference_id} in the registry")]
+    UnknownApplicant {
+        /// The case.
+        case_id: String,
+        /// The applicant's reference id as the case holds it.
+        reference_id: String,
+    },
+    /// No engine is wired to apply outcomes.
+    #[error("no matching engine is wired to apply case outcomes")]
+    NotWired,
+    /// The gallery refused the insertion or removal.
+    #[error("gallery: {0}")]
+    Gallery(#[from] tunggal_index::gallery::GalleryError),
+    /// The registry's state store failed.
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
+    /// A case could not be opened or updated.
+    #[error(transparent)]
+    Case(#[from] CaseError),
+}
+
 /// Receives final case outcomes (implemented by the enrolment engine).
 pub trait CaseOutcomeSink: Send + Sync + 'static {
     /// Called once when a case's decision becomes final (a cleared case, or a confirmed
@@ -148,7 +174,7 @@ pub trait CaseOutcomeSink: Send + Sync + 'static {
         case_id: &str,
         applicant: &PersonSummary,
         outcome: &CaseOutcome,
-    ) -> Result<(), String>;
+    ) -> Result<(), CaseOutcomeError>;
 }
 
 /// Minutiae of one finger of two persons, with the pairs the matcher matched.
@@ -193,7 +219,7 @@ pub struct IrisComparison {
 pub trait Evidence: Send + Sync + 'static {
     /// One finger position (1–10) of two persons compared, `None` if either lacks it.
     fn finger(&self, applicant: &str, candidate: &str, position: u8) -> Option<FingerComparison>;
-    /// One eye (0 = right, 1 = left) of two persons compared, `None` if either lacks it.
+    /// One eye (by [`crate::enrolment::record::Eye::index`]: 0 = right, 1 = left) of two persons compared, `None` if either lacks it.
     fn iris(&self, applicant: &str, candidate: &str, eye: usize) -> Option<IrisComparison>;
     /// The submitted photo bytes of a person, if any.
     fn photo(&self, reference_id: &str) -> Option<Vec<u8>>;

@@ -341,7 +341,7 @@ pub struct CaseCounts {
 
 /// Seconds since the Unix epoch.
 pub fn now_secs() -> u64 {
-    crate::service::keys::now_secs()
+    crate::clock::now_secs()
 }
 
 /// A time in seconds since the Unix epoch as RFC 3339 UTC.

@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
+use crate::access::keys::{KeySpec, KeyStore};
 use crate::engine::demo::POINTS;
-use crate::service::keys::{KeySpec, KeyStore};
 
 /// Name of the file in the data directory.
 pub const FILE: &str = "demo-keys.txt";

@@ -7,8 +7,8 @@ use anyhow::Context;
 use clap::Args;
 use rayon::prelude::*;
 
+use crate::enrolment::validate;
 use crate::loadgen::requests::{BodyBuilder, Origin, Planned, RequestPlanner, TruthLine};
-use crate::service::validate;
 
 /// Options of `tunggal gen requests`.
 #[derive(Debug, Args)]

@@ -8,10 +8,10 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand};
 
 use super::demo_keys;
+use crate::access::keys::{KeyError, KeySpec, KeyStore, MIN_ADMIN_KEY_LEN};
 use crate::cases::CaseStore;
 use crate::engine::demo::{self, DemoPlan};
 use crate::engine::{EngineOptions, GalleryEngine};
-use crate::service::keys::{KeyError, KeySpec, KeyStore, MIN_ADMIN_KEY_LEN};
 use crate::service::{Overrides, Service, ServiceConfig};
 
 /// Options of `tunggal serve`.
@@ -329,7 +329,7 @@ impl KeysCommand {
                     spec = spec.owned_by(&owner).map_err(problem)?;
                 }
                 if let Some(days) = expires_in_days {
-                    let at = crate::service::keys::now_secs() + days.saturating_mul(86_400);
+                    let at = crate::clock::now_secs() + days.saturating_mul(86_400);
                     spec = spec.expiring(at).map_err(problem)?;
                 }
                 let store = dir.open()?;

@@ -12,8 +12,8 @@ use tunggal_index::search;
 
 use super::registry::Outcome;
 use super::{convert, unavailable, GalleryEngine};
-use crate::service::engine::EngineError;
-use crate::service::record::EnrolmentRecord;
+use crate::enrolment::record::EnrolmentRecord;
+use crate::enrolment::EngineError;
 
 /// What a bulk load did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -8,11 +8,11 @@
 //! enrolled in the meantime slips through.
 
 use tunggal_index::gallery::PreparedPerson;
-use tunggal_index::search::{self, Verdict as SearchVerdict};
+use tunggal_index::search::{self, SearchVerdict};
 
 use super::registry::{Entry, StoredCandidate};
 use super::{convert, GalleryEngine};
-use crate::cases::{CaseCandidate, CaseKind, NewCase};
+use crate::cases::{CaseCandidate, CaseKind, CaseOutcomeError, NewCase};
 
 impl GalleryEngine {
     /// Inserts the cleared applicant `e` (prepared as `person`) in order, opening a
@@ -22,16 +22,15 @@ impl GalleryEngine {
         e: &Entry,
         person: &PreparedPerson,
         cleared: &[StoredCandidate],
-    ) -> Result<Vec<String>, String> {
+    ) -> Result<Vec<String>, CaseOutcomeError> {
         let _ordered = self.order.write().unwrap_or_else(|p| p.into_inner());
         let gallery = self.gallery();
         if gallery.snapshot().contains(e.key) {
             return Ok(Vec::new());
         }
-        let outcome =
-            search::search(gallery, person, self.search_config()).map_err(|x| x.to_string())?;
+        let outcome = search::search(gallery, person, self.search_config())?;
         self.counters.search(&outcome);
-        gallery.insert(e.key, person).map_err(|x| x.to_string())?;
+        gallery.insert(e.key, person)?;
         let SearchVerdict::Duplicate(found) = outcome.verdict else {
             return Ok(Vec::new());
         };
@@ -56,7 +55,7 @@ impl GalleryEngine {
                 callback_url: None,
                 calibration: self.gallery().calibration().id.clone(),
             };
-            let case = self.cases().open_case(new).map_err(|x| x.to_string())?;
+            let case = self.cases().open_case(new)?;
             opened.push(case.case_id);
         }
         Ok(opened)

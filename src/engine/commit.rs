@@ -11,10 +11,10 @@ use super::registry::{reference_id, DuplicateReason, Entry, Outcome};
 use super::{convert, unavailable, GalleryEngine, OpenError};
 use crate::cases::store::now_secs;
 use crate::cases::{CaseCandidate, CaseError, CaseKind, NewCase};
-use crate::service::engine::{Candidate, EngineError, Verdict};
-use crate::service::handlers::enrolment_body;
-use crate::service::idempotency::{self, Answer};
-use crate::service::record::EnrolmentRecord;
+use crate::enrolment::enrolment_body;
+use crate::enrolment::record::EnrolmentRecord;
+use crate::enrolment::{Candidate, EngineError, Verdict};
+use crate::state::idempotency::{self, Answer};
 use crate::state::StateError;
 
 /// What a duplicate's case and answer need from the registry, read before the transaction

@@ -6,25 +6,12 @@ use base64::Engine as _;
 use tunggal_domain::nik::Sex;
 use tunggal_index::gallery::{Enrolment, IrisCode, GALLERY_IRIS_LAYOUT};
 use tunggal_index::iris::IrisTemplate;
-use tunggal_index::search::Candidate as SearchCandidate;
+use tunggal_index::search::GalleryMatch;
 
 use super::registry::{reference_id, PersonMeta, StoredBiometrics, StoredCandidate, StoredIris};
 use crate::cases::store::now_rfc3339;
 use crate::cases::PersonSummary;
-use crate::service::record::{Citizenship, EnrolmentRecord, Eye, Probe};
-
-/// The gallery's eye number (0 left, 1 right).
-pub fn gallery_eye(eye: Eye) -> usize {
-    match eye {
-        Eye::Left => 0,
-        Eye::Right => 1,
-    }
-}
-
-/// The case contract's eye index (0 right, 1 left) of a gallery eye.
-pub fn contract_eye(gallery_eye: usize) -> usize {
-    1 - gallery_eye.min(1)
-}
+use crate::enrolment::record::{Citizenship, EnrolmentRecord, Eye, Probe};
 
 /// The gallery enrolment of a probe. Irises of another layout than the gallery's are left
 /// out (the gallery compares 2048-bit codes only).
@@ -41,7 +28,7 @@ pub fn enrolment(probe: &Probe) -> Enrolment {
     let irises = probe
         .irises
         .iter()
-        .filter_map(|i| IrisCode::from_template(gallery_eye(i.eye), &i.template).ok())
+        .filter_map(|i| IrisCode::from_template(i.eye.gallery_slot(), &i.template).ok())
         .collect();
     Enrolment { fingers, irises }
 }
@@ -54,7 +41,7 @@ pub fn stored_biometrics(probe: &Probe) -> StoredBiometrics {
         .iter()
         .filter(|i| i.template.layout() == GALLERY_IRIS_LAYOUT)
         .map(|i| StoredIris {
-            eye: gallery_eye(i.eye),
+            eye: i.eye,
             code: B64.encode(i.template.code_bytes()),
             mask: B64.encode(i.template.mask_bytes()),
         })
@@ -80,14 +67,15 @@ pub fn stored_enrolment(b: &StoredBiometrics) -> Enrolment {
             .irises
             .iter()
             .filter_map(|i| {
-                stored_iris_template(i).and_then(|t| IrisCode::from_template(i.eye, &t).ok())
+                stored_iris_template(i)
+                    .and_then(|t| IrisCode::from_template(i.eye.gallery_slot(), &t).ok())
             })
             .collect(),
     }
 }
 
 /// A search candidate as kept in the registry.
-pub fn stored_candidate(c: &SearchCandidate) -> StoredCandidate {
+pub fn stored_candidate(c: &GalleryMatch) -> StoredCandidate {
     let mut finger_scores = [None; 10];
     for (slot, f) in c.fingers.iter().enumerate() {
         if let (Some(f), Some(out)) = (f, finger_scores.get_mut(slot)) {
@@ -95,9 +83,9 @@ pub fn stored_candidate(c: &SearchCandidate) -> StoredCandidate {
         }
     }
     let mut iris_distances = [None; 2];
-    for (eye, s) in c.eyes.iter().enumerate() {
-        if let Some(s) = s {
-            iris_distances[contract_eye(eye)] = s.hd_norm;
+    for (slot, s) in c.eyes.iter().enumerate() {
+        if let (Some(s), Some(eye)) = (s, Eye::from_gallery_slot(slot)) {
+            iris_distances[eye.index()] = s.hd_norm;
         }
     }
     StoredCandidate {

@@ -13,10 +13,10 @@ use tunggal_datasets::population::{CaptureSpec, EyesCaptured, Population, Qualit
 
 use super::synthetic::request_of;
 use super::GalleryEngine;
-use crate::service::engine::{EnrolmentEngine, Verdict};
-use crate::service::keys::now_secs;
-use crate::service::record::EnrolmentRecord;
-use crate::service::validate;
+use crate::clock::now_secs;
+use crate::enrolment::record::EnrolmentRecord;
+use crate::enrolment::validate;
+use crate::enrolment::{EnrolmentEngine, Verdict};
 
 /// What to generate.
 #[derive(Debug, Clone, Copy)]

@@ -7,13 +7,14 @@ use tunggal_index::gallery::{EYES, GALLERY_IRIS_LAYOUT};
 use tunggal_index::iris::{decode_record, IrisTemplate};
 use tunggal_index::template::FingerTemplate;
 
-use super::convert::{contract_eye, stored_enrolment, stored_iris_template};
+use super::convert::{stored_enrolment, stored_iris_template};
 use super::registry::{key_of, Entry, Outcome, Resolution};
 use super::GalleryEngine;
 use crate::cases::{
-    CaseKind, CaseOutcome, CaseOutcomeSink, Evidence, FingerComparison, IrisComparison,
-    PersonSummary,
+    CaseKind, CaseOutcome, CaseOutcomeError, CaseOutcomeSink, Evidence, FingerComparison,
+    IrisComparison, PersonSummary,
 };
+use crate::enrolment::record::Eye;
 
 /// A person's fingers by slot and irises by gallery eye (0 left, 1 right).
 #[derive(Debug, Default)]
@@ -47,9 +48,7 @@ impl GalleryEngine {
             }
         }
         for i in &biometrics.irises {
-            if i.eye < EYES {
-                out.irises[i.eye] = stored_iris_template(i);
-            }
+            out.irises[i.eye.gallery_slot()] = stored_iris_template(i);
         }
         Some(out)
     }
@@ -66,7 +65,7 @@ impl GalleryEngine {
 
     /// Enrols a cleared applicant or removes a confirmed duplicate, then journals the
     /// resolution (gallery first: see the registry's recovery rules).
-    fn resolve(&self, e: &Entry, outcome: &CaseOutcome) -> Result<(), String> {
+    fn resolve(&self, e: &Entry, outcome: &CaseOutcome) -> Result<(), CaseOutcomeError> {
         let gallery = self.gallery();
         let resolution = match outcome {
             CaseOutcome::Cleared => {
@@ -77,9 +76,7 @@ impl GalleryEngine {
                 }) = &e.outcome
                 {
                     if !gallery.snapshot().contains(e.key) {
-                        let prepared = gallery
-                            .prepare(&stored_enrolment(biometrics))
-                            .map_err(|x| x.to_string())?;
+                        let prepared = gallery.prepare(&stored_enrolment(biometrics))?;
                         self.insert_cleared(e, &prepared, candidates)?;
                     }
                 }
@@ -88,16 +85,14 @@ impl GalleryEngine {
             CaseOutcome::ConfirmedDuplicate { duplicate_of } => {
                 // A gallery pair: the later record leaves the gallery.
                 if e.in_gallery() && gallery.snapshot().contains(e.key) {
-                    gallery.delete(e.key).map_err(|x| x.to_string())?;
+                    gallery.delete(e.key)?;
                 }
                 Resolution::ConfirmedDuplicate {
                     duplicate_of: duplicate_of.clone(),
                 }
             }
         };
-        self.registry()
-            .closed(e.key, resolution)
-            .map_err(|x| x.to_string())
+        Ok(self.registry().closed(e.key, resolution)?)
     }
 }
 
@@ -127,10 +122,7 @@ impl Evidence for GalleryEngine {
     }
 
     fn iris(&self, applicant: &str, candidate: &str, eye: usize) -> Option<IrisComparison> {
-        if eye >= EYES {
-            return None;
-        }
-        let g = contract_eye(eye);
+        let g = Eye::from_index(eye)?.gallery_slot();
         let a = self.biometrics(applicant)?.irises[g].take()?;
         let c = self.biometrics(candidate)?.irises[g].take()?;
         let matcher = self.gallery().preparer().iris();
@@ -166,13 +158,13 @@ impl CaseOutcomeSink for GalleryEngine {
         case_id: &str,
         applicant: &PersonSummary,
         outcome: &CaseOutcome,
-    ) -> Result<(), String> {
-        let key = key_of(&applicant.reference_id)
-            .ok_or_else(|| format!("case {case_id}: unknown applicant reference id"))?;
-        let e = self
-            .registry()
-            .get(key)
-            .ok_or_else(|| format!("case {case_id}: no such applicant"))?;
+    ) -> Result<(), CaseOutcomeError> {
+        let unknown = || CaseOutcomeError::UnknownApplicant {
+            case_id: case_id.to_owned(),
+            reference_id: applicant.reference_id.clone(),
+        };
+        let key = key_of(&applicant.reference_id).ok_or_else(unknown)?;
+        let e = self.registry().get(key).ok_or_else(unknown)?;
         // A gallery pair acts on an enrolled person, whatever became of its own enrolment.
         let pair = self
             .cases()

@@ -35,16 +35,16 @@ use std::sync::Arc;
 
 use tunggal_index::gallery::{Gallery, GalleryError, PreparedPerson};
 use tunggal_index::search::{
-    self, fusion, scorer, stage2, Candidate as SearchCandidate, Deduplicator, Rejection,
-    SearchConfig, Stage1Probe, Verdict as SearchVerdict,
+    self, fusion, scorer, stage2, Deduplicator, GalleryMatch, Rejection, SearchConfig,
+    SearchVerdict, Stage1Probe,
 };
 
 use crate::cases::CaseStore;
-use crate::service::engine::{
+use crate::enrolment::record::{EnrolmentRecord, Origin, Probe};
+use crate::enrolment::{
     Candidate, EngineError, EngineStats, EnrolmentEngine, PersonInfo, Verdict, Verification,
 };
-use crate::service::idempotency::Answer;
-use crate::service::record::{EnrolmentRecord, Origin, Probe};
+use crate::state::idempotency::Answer;
 use locks::NikLocks;
 pub use open::OpenError;
 use registry::{
@@ -143,7 +143,7 @@ impl GalleryEngine {
         let Ok(verdict) = self.verdict_of(e) else {
             return;
         };
-        let body = crate::service::handlers::enrolment_body(&e.meta.summary.request_id, verdict);
+        let body = crate::enrolment::enrolment_body(&e.meta.summary.request_id, verdict);
         if let Ok(body) = serde_json::to_value(body) {
             notifier.notify(callback::Notice {
                 url: url.clone(),
@@ -187,7 +187,7 @@ impl GalleryEngine {
         &self,
         probe: &PreparedPerson,
         key: u64,
-    ) -> Result<Option<SearchCandidate>, GalleryError> {
+    ) -> Result<Option<GalleryMatch>, GalleryError> {
         let gallery = self.gallery();
         let Some(stored) = gallery.get(key)? else {
             return Ok(None);
@@ -302,7 +302,7 @@ impl GalleryEngine {
         let one = self.compare_one(&prepared, owner.key)?;
         let outcome = search::search(self.gallery(), &prepared, &config)?;
         self.counters.search(&outcome);
-        let others: Vec<SearchCandidate> = match outcome.verdict {
+        let others: Vec<GalleryMatch> = match outcome.verdict {
             SearchVerdict::Duplicate(c) => c.into_iter().filter(|c| c.key != owner.key).collect(),
             SearchVerdict::Single => Vec::new(),
             SearchVerdict::Rejected(r) => {

@@ -8,7 +8,7 @@ use tunggal_datasets::nik::Sex;
 use tunggal_datasets::output::iso::encode_template;
 use tunggal_datasets::population::Capture;
 
-use crate::service::model::{EnrolmentRequest, FingerprintIn, IrisIn};
+use crate::enrolment::wire::{EnrolmentRequest, FingerprintIn, IrisIn};
 
 /// The `POST /v1/enrolments` body of `capture`, submitted by `service_point` of `district`.
 /// Fingers whose template cannot be encoded are left out.

@@ -119,7 +119,7 @@ impl Objective {
 
 /// One parameter combination scored on every database (all-impostor protocol).
 #[derive(Debug, Clone, Serialize)]
-pub struct Candidate {
+pub struct ParameterTrial {
     /// The overrides on top of the base parameters (empty: the base itself).
     pub assignments: Vec<String>,
     /// Figures per database, in database order.
@@ -131,7 +131,7 @@ pub fn evaluate(
     databases: &[FvcDatabase],
     base: &MccParams,
     combos: &[Vec<String>],
-) -> Result<Vec<Candidate>, GridError> {
+) -> Result<Vec<ParameterTrial>, GridError> {
     let mut out = Vec::with_capacity(combos.len() + 1);
     for assignments in std::iter::once(&Vec::new()).chain(combos) {
         let mut params = base.clone();
@@ -147,7 +147,7 @@ pub fn evaluate(
                     .ok_or_else(|| GridError::EmptyDatabase(db.name.clone()))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        out.push(Candidate {
+        out.push(ParameterTrial {
             assignments: assignments.clone(),
             rates,
         });
@@ -171,7 +171,7 @@ pub struct Fold {
 /// Index of the candidate minimising `objective` over the databases `use_db` keeps (the
 /// earliest of equals, so the base wins ties).
 pub fn best(
-    candidates: &[Candidate],
+    candidates: &[ParameterTrial],
     objective: Objective,
     use_db: impl Fn(usize) -> bool,
 ) -> usize {
@@ -195,7 +195,7 @@ pub fn best(
 /// One fold per database: parameters chosen on the others, figures of the held-out one.
 pub fn folds(
     names: &[String],
-    candidates: &[Candidate],
+    candidates: &[ParameterTrial],
     objective: Objective,
 ) -> Result<Vec<Fold>, GridError> {
     if names.len() < 2 {
@@ -253,8 +253,8 @@ mod tests {
 
     #[test]
     fn a_fold_never_looks_at_its_held_out_database() {
-        // Candidate 1 is best on database 0 only, candidate 2 on databases 1 and 2.
-        let c = |a: Vec<ErrorRates>, name: &str| Candidate {
+        // ParameterTrial 1 is best on database 0 only, candidate 2 on databases 1 and 2.
+        let c = |a: Vec<ErrorRates>, name: &str| ParameterTrial {
             assignments: vec![name.into()],
             rates: a,
         };

@@ -16,7 +16,7 @@ use tunggal_datasets::output::manifest::FINGER_FORMAT;
 use tunggal_datasets::output::OutputError;
 use tunggal_datasets::population::{Capture, CaptureSpec, Population};
 
-use crate::service::model::{EnrolmentRequest, FingerprintIn, IdentifyRequest, IrisIn};
+use crate::enrolment::wire::{EnrolmentRequest, FingerprintIn, IdentifyRequest, IrisIn};
 
 /// What the engine should answer to a request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -311,7 +311,7 @@ pub fn biometrics(c: &Capture) -> Result<(Vec<FingerprintIn>, Vec<IrisIn>), Outp
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::service::validate;
+    use crate::enrolment::validate;
     use tunggal_datasets::date::Date;
 
     #[test]

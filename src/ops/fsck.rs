@@ -23,13 +23,13 @@ use tunggal_index::storage::{self, StoreCheck};
 
 use crate::engine::registry::{reference_id, Entry, Registry};
 use crate::engine::GALLERY_DIR;
-use crate::service::journal::{self, JournalCheck};
+use crate::state::journal::{self, JournalCheck};
 
 /// Journals of a data directory, by file name (the case journal only of an older
 /// release, which `tunggal migrate` moves into the state store).
 pub const JOURNALS: [&str; 2] = [
     crate::cases::legacy::CASES_FILE,
-    crate::service::audit::AUDIT_FILE,
+    crate::access::audit::AUDIT_FILE,
 ];
 
 /// Errors of `fsck`.

@@ -25,13 +25,13 @@ use thiserror::Error;
 use tunggal_datasets::date::Date;
 
 use super::checkpoint::{Checkpoint, CheckpointError};
+use crate::clock::now_secs;
 use crate::engine::bulk::BulkPrepared;
 use crate::engine::GalleryEngine;
-use crate::service::keys::now_secs;
-use crate::service::model::EnrolmentRequest;
-use crate::service::record::EnrolmentRecord;
-use crate::service::validate;
-use crate::service::EngineError;
+use crate::enrolment::record::EnrolmentRecord;
+use crate::enrolment::validate;
+use crate::enrolment::wire::EnrolmentRequest;
+use crate::enrolment::EngineError;
 
 /// Checkpoint file of an import, in the data directory.
 pub const CHECKPOINT_NAME: &str = "import.checkpoint";

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use tunggal_datasets::population::Population;
 use tunggal_datasets::scenario::{HardCaseRates, Scenario, ScenarioPlan};
 use tunggal_index::gallery::{DescriptorParams, Gallery, GalleryConfig};
-use tunggal_index::search::{Deduplicator, Verdict};
+use tunggal_index::search::{Deduplicator, SearchVerdict};
 
 use crate::engine::calibrate::{learn_synthetic, CALIBRATION_SEED};
 use crate::engine::EngineOptions;
@@ -159,7 +159,7 @@ pub struct PersonOut {
     pub fingers: Vec<u32>,
     /// Impression numbers (the first enrolled).
     pub impressions: Vec<u32>,
-    /// Verdict of its enrolment (`single`, or `duplicate` and inserted anyway).
+    /// SearchVerdict of its enrolment (`single`, or `duplicate` and inserted anyway).
     pub enrolment: String,
     /// Mated probes found / searched.
     pub found: usize,
@@ -212,11 +212,11 @@ fn open_gallery(plan: &PersonsPlan, config: &GalleryConfig) -> anyhow::Result<Ga
     Ok(gallery)
 }
 
-fn verdict_name(v: &Verdict) -> &'static str {
+fn verdict_name(v: &SearchVerdict) -> &'static str {
     match v {
-        Verdict::Single => "single",
-        Verdict::Duplicate(_) => "duplicate",
-        Verdict::Rejected(_) => "rejected",
+        SearchVerdict::Single => "single",
+        SearchVerdict::Duplicate(_) => "duplicate",
+        SearchVerdict::Rejected(_) => "rejected",
     }
 }
 
@@ -259,7 +259,7 @@ pub fn run(plan: &PersonsPlan) -> anyhow::Result<PersonsReport> {
         let d = engine.submit(key, enrolment)?;
         if !d.enrolled {
             anyhow::ensure!(
-                !matches!(d.outcome.verdict, Verdict::Rejected(_)),
+                !matches!(d.outcome.verdict, SearchVerdict::Rejected(_)),
                 "the enrolment of {} was rejected",
                 persons[k].name
             );

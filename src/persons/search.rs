@@ -5,14 +5,14 @@
 use rayon::prelude::*;
 use serde::Serialize;
 use tunggal_index::gallery::{Gallery, PersonRecord, PreparedPerson};
-use tunggal_index::search::{scorer, stage2, Decision, Deduplicator, Stage1Probe, Verdict};
+use tunggal_index::search::{scorer, stage2, Decision, Deduplicator, SearchVerdict, Stage1Probe};
 
 use super::probes::{Probe, ProbeKind};
 use crate::engine::rejection_reason;
 
 /// A candidate of a verdict.
 #[derive(Debug, Clone, Serialize)]
-pub struct CandidateOut {
+pub struct ReportCandidate {
     /// Who: a real person's name, or `background-{key}`.
     pub who: String,
     /// Gallery key.
@@ -79,9 +79,9 @@ pub struct ProbeOut {
     /// First-stage ratio of the last shortlisted person (the cut).
     pub shortlist_cut: Option<f32>,
     /// Candidates above the threshold, best first.
-    pub candidates: Vec<CandidateOut>,
+    pub candidates: Vec<ReportCandidate>,
     /// The best candidate after the second stage, above the threshold or not.
-    pub best: Option<CandidateOut>,
+    pub best: Option<ReportCandidate>,
     /// Against the mate (mated probes).
     pub mate: Option<MateOut>,
 }
@@ -107,8 +107,8 @@ impl Names<'_> {
         }
     }
 
-    fn candidate(&self, c: &tunggal_index::search::Candidate) -> CandidateOut {
-        CandidateOut {
+    fn candidate(&self, c: &tunggal_index::search::GalleryMatch) -> ReportCandidate {
+        ReportCandidate {
             who: self.of(c.key),
             key: c.key,
             fused: c.fused,
@@ -181,7 +181,7 @@ fn against_mate(
         })
         .collect();
     let found = match &decision.outcome.verdict {
-        Verdict::Duplicate(c) => c.iter().any(|c| c.key == mate_key),
+        SearchVerdict::Duplicate(c) => c.iter().any(|c| c.key == mate_key),
         _ => false,
     };
     Ok(MateOut {
@@ -217,16 +217,16 @@ pub fn run_probe(
     }
     let o = &decision.outcome;
     let verdict = match &o.verdict {
-        Verdict::Single => "single".to_owned(),
-        Verdict::Duplicate(_) => "duplicate".to_owned(),
-        Verdict::Rejected(r) => format!("rejected:{}", rejection_reason(r)),
+        SearchVerdict::Single => "single".to_owned(),
+        SearchVerdict::Duplicate(_) => "duplicate".to_owned(),
+        SearchVerdict::Rejected(r) => format!("rejected:{}", rejection_reason(r)),
     };
     let candidates = match &o.verdict {
-        Verdict::Duplicate(c) => c.iter().map(|c| names.candidate(c)).collect(),
+        SearchVerdict::Duplicate(c) => c.iter().map(|c| names.candidate(c)).collect(),
         _ => Vec::new(),
     };
     let mate = match mate_key {
-        Some(m) if !matches!(o.verdict, Verdict::Rejected(_)) => {
+        Some(m) if !matches!(o.verdict, SearchVerdict::Rejected(_)) => {
             let gate = engine.config().iris_gate;
             Some(against_mate(gallery, &prepared, m, names, &decision, gate)?)
         }

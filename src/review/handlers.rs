@@ -10,10 +10,12 @@ use super::case_page::{self, CaseView, Drawn};
 use super::layout::{error_page, page};
 use super::queue::{self, QueueParams};
 use super::session::{LoggedIn, Session};
+use super::AppState;
 use crate::cases::store::now_secs;
-use crate::cases::{Actor, Case, CaseError, CaseOutcome, CaseStatus, DecisionKind, DecisionRules};
-use crate::service::queue::{run_blocking, run_on_rayon};
-use crate::service::server::AppState;
+use crate::cases::{
+    Actor, Case, CaseError, CaseOutcome, CaseOutcomeError, CaseStatus, DecisionKind, DecisionRules,
+};
+use crate::work::{run_blocking, run_on_rayon};
 
 fn offset(app: &AppState) -> i64 {
     app.cases.policy().deadline.utc_offset_secs
@@ -77,7 +79,7 @@ async fn refuse_admin_owner(app: &AppState, session: &Session) -> Option<Respons
 fn rules(app: &AppState) -> DecisionRules {
     DecisionRules::for_threshold(
         app.engine.decision_threshold(),
-        app.config.case_clear_approval_percent,
+        app.case_clear_approval_percent,
     )
 }
 
@@ -274,7 +276,7 @@ async fn deliver(app: &AppState, case: &Case, outcome: CaseOutcome, by: Actor) -
                 .cases
                 .mark_delivered(&case_id, &by, now_secs())
                 .map(|_| ())
-                .map_err(|e| e.to_string()),
+                .map_err(CaseOutcomeError::from),
             Err(e) => Err(e),
         }
     })

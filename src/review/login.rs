@@ -14,8 +14,8 @@ use super::layout::{error_page, page};
 use super::refusals;
 use super::session::{cookie, same_token, set_cookie, token, LoggedIn, Sessions};
 use super::session::{LOGIN_COOKIE, SESSION_COOKIE, SESSION_SECS};
-use crate::service::keys::Role;
-use crate::service::server::AppState;
+use super::AppState;
+use crate::access::keys::Role;
 
 /// Fields of the log-in form.
 #[derive(Debug, Deserialize)]

@@ -36,12 +36,49 @@ use std::sync::Arc;
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 
-use crate::service::server::AppState;
+use crate::access::audit::AuditLog;
+use crate::access::keys::KeyStore;
+use crate::cases::CaseStore;
+use crate::enrolment::EnrolmentEngine;
 use session::Sessions;
 
-/// The `/review` routes, to merge into the service router.
-pub fn router(app: &AppState) -> Router<AppState> {
-    let tls = app.config.tls_cert.is_some() && app.config.tls_key.is_some();
+/// What the review pages work with: handed over by whoever composes the server, so the pages
+/// depend on the stores and the engine contract, not on the HTTP API's own state.
+pub struct ReviewApp {
+    /// API keys (analysts log in with theirs).
+    pub keys: Arc<KeyStore>,
+    /// Audit log.
+    pub audit: Arc<AuditLog>,
+    /// The matching engine (evidence, case outcomes, decision threshold).
+    pub engine: Arc<dyn EnrolmentEngine>,
+    /// Duplicate cases.
+    pub cases: Arc<CaseStore>,
+    /// Whether the pages are served over TLS (cookies and headers say `Secure`).
+    pub tls: bool,
+    /// Percentage of the decision threshold at or above which clearing a case needs a second
+    /// analyst's approval.
+    pub case_clear_approval_percent: u32,
+}
+
+impl std::fmt::Debug for ReviewApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReviewApp")
+            .field("engine", &self.engine.name())
+            .field("tls", &self.tls)
+            .field(
+                "case_clear_approval_percent",
+                &self.case_clear_approval_percent,
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// The state the review handlers receive.
+pub type AppState = Arc<ReviewApp>;
+
+/// The `/review` routes with their state, to merge into a router of any state.
+pub fn router<S: Clone + Send + Sync + 'static>(app: AppState) -> Router<S> {
+    let tls = app.tls;
     Router::new()
         .route("/review", get(handlers::queue))
         .route("/review/", get(handlers::queue))
@@ -66,4 +103,5 @@ pub fn router(app: &AppState) -> Router<AppState> {
                 layout::secure_headers(response, tls)
             },
         ))
+        .with_state(app)
 }

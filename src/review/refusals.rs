@@ -9,9 +9,9 @@ use axum::response::Response;
 use sha2::{Digest, Sha256};
 
 use super::session::{cookie, Sessions, SESSION_COOKIE};
-use crate::service::keys::Principal;
-use crate::service::refusals::{record_forbidden, route_of};
-use crate::service::server::AppState;
+use super::AppState;
+use crate::access::keys::Principal;
+use crate::access::refusal::{record_forbidden, route_of};
 
 /// The route whose refusals the log-in handler audits itself, with their reasons.
 const LOGIN_ROUTE: &str = "/review/login";
@@ -61,7 +61,7 @@ pub async fn audit_refusals(State(app): State<AppState>, request: Request, next:
     let method = request.method().as_str().to_owned();
     let response = next.run(request).await;
     if response.status() == StatusCode::FORBIDDEN {
-        record_forbidden(&app, who.as_ref(), &method, &route).await;
+        record_forbidden(&app.audit, who.as_ref(), &method, &route).await;
     }
     response
 }

@@ -15,9 +15,9 @@ use base64::Engine as _;
 use rand::rngs::OsRng;
 use rand::RngCore;
 
+use super::AppState;
+use crate::access::keys::{now_secs, KeyCheck, Principal, Role};
 use crate::cases::Actor;
-use crate::service::keys::{now_secs, KeyCheck, Principal, Role};
-use crate::service::server::AppState;
 
 /// Cookie holding the session token.
 pub const SESSION_COOKIE: &str = "tgl_review";
@@ -167,7 +167,7 @@ impl FromRequestParts<AppState> for LoggedIn {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::service::keys::Role;
+    use crate::access::keys::Role;
 
     #[test]
     fn sessions_and_tokens() {

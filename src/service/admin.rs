@@ -10,11 +10,11 @@ use utoipa::ToSchema;
 
 use super::extract::{Caller, JsonBody};
 use super::handlers::{audit, internal, require, state_problem, status_of};
-use super::keys::{KeyError, KeyEvent, KeyRecord, KeySpec, KeyStore, Role};
-use super::model::{CreateKeyRequest, CreateKeyResponse};
-use super::problem::{Problem, Reason};
 use super::server::AppState;
+use crate::access::keys::{KeyError, KeyEvent, KeyRecord, KeySpec, KeyStore, Role};
 use crate::engine::outbox::DeadLetter;
+use crate::enrolment::wire::{CreateKeyRequest, CreateKeyResponse};
+use crate::problem::{Problem, Reason};
 
 /// `GET /v1/admin/callbacks/dead` answer.
 #[derive(Debug, Serialize, ToSchema)]

@@ -22,9 +22,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::problem::{Problem, Reason};
-use super::record::Origin;
 use crate::engine::callback_policy::{AddressPolicy, DeliveryPolicy, Network, RetryPolicy};
+use crate::enrolment::record::Origin;
+use crate::problem::{Problem, Reason};
 
 /// Callback settings (`[callbacks]` of the configuration file).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

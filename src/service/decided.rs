@@ -8,9 +8,9 @@
 
 use serde_json::Value;
 
-use super::engine::{EngineError, EnrolmentEngine, Verdict};
-use super::idempotency::Answer;
 use crate::cases::CaseStore;
+use crate::enrolment::{EngineError, EnrolmentEngine, Verdict};
+use crate::state::idempotency::Answer;
 
 /// What a read needs besides the verdict, looked up with it (blocking).
 #[derive(Debug, Clone, Default, PartialEq)]

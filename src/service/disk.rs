@@ -10,8 +10,8 @@ use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::problem::{Problem, Reason};
 use super::server::AppState;
+use crate::problem::{Problem, Reason};
 
 /// Makes `dir` (created if needed) readable by its owner only (0700), and every file and
 /// directory this process creates from now on 0600 / 0700 (umask 077): the data directory

@@ -9,9 +9,9 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::keys::{KeyCheck, Principal};
-use super::problem::{Problem, Reason};
 use super::server::AppState;
+use crate::access::keys::{KeyCheck, Principal};
+use crate::problem::{Problem, Reason};
 
 /// The caller, authenticated by `Authorization: Bearer <key>`.
 #[derive(Debug, Clone)]

@@ -9,8 +9,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
-use super::problem::{Problem, Reason};
 use super::server::AppState;
+use crate::problem::{Problem, Reason};
 
 fn too_large() -> Response {
     Problem::new(

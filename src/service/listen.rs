@@ -40,8 +40,8 @@ use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
 use super::conns::{Admitted, Connections, Refusal, Slot, Start};
-use super::keys::KeyStore;
-use super::problem::{Problem, Reason};
+use crate::access::keys::KeyStore;
+use crate::problem::{Problem, Reason};
 
 /// How connections are accepted and bounded.
 #[derive(Clone)]

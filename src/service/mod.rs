@@ -28,36 +28,27 @@
 //! `docs/service.md` (checked against [`Reason::all`] by a test).
 
 pub mod admin;
-pub mod audit;
 pub mod callbacks;
 pub mod config;
 pub mod conns;
 pub mod decided;
 pub mod disk;
-pub mod engine;
 pub mod extract;
 pub mod handlers;
-pub mod idempotency;
-pub mod journal;
-pub mod keys;
 pub mod landing;
 pub mod limits;
 pub mod listen;
 pub mod metrics;
-pub mod model;
 pub mod openapi;
 pub mod parse_errors;
-pub mod problem;
 pub mod queue;
-pub mod record;
 pub mod refusals;
 pub mod server;
 pub mod tls;
-pub mod validate;
 
-pub use config::{Overrides, ServiceConfig};
-pub use engine::{
+pub use crate::enrolment::{
     Candidate, EngineError, EngineStats, EnrolmentEngine, UnwiredEngine, Verdict, Verification,
 };
-pub use problem::{Problem, Reason};
+pub use crate::problem::{Problem, Reason};
+pub use config::{Overrides, ServiceConfig};
 pub use server::{Service, ServiceError};

@@ -3,14 +3,14 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::model::{
+use super::{admin, handlers};
+use crate::enrolment::wire::{
     CandidateOut, CreateKeyRequest, CreateKeyResponse, DeleteResponse, EnrolmentRequest,
     EnrolmentResponse, FingerScoreOut, FingerprintIn, HealthResponse, IdentifyRequest,
     IdentifyResponse, IrisIn, IrisScoreOut, PersonResponse, VerdictKind, VerifyRequest,
     VerifyResponse,
 };
-use super::problem::{Problem, Reason};
-use super::{admin, handlers};
+use crate::problem::{Problem, Reason};
 
 struct BearerAuth;
 
@@ -62,7 +62,7 @@ impl Modify for BearerAuth {
         DeleteResponse, CreateKeyRequest, CreateKeyResponse, HealthResponse, FingerScoreOut,
         IrisScoreOut, PersonResponse, admin::DeadLettersResponse, admin::RequeueResponse,
         crate::engine::outbox::DeadLetter, admin::KeyOut, admin::KeysResponse,
-        admin::KeyEventsResponse, crate::service::keys::KeyEvent
+        admin::KeyEventsResponse, crate::access::keys::KeyEvent
     )),
     modifiers(&BearerAuth)
 )]

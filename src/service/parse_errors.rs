@@ -15,7 +15,7 @@ use std::task::{ready, Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-use super::problem::{Problem, Reason};
+use crate::problem::{Problem, Reason};
 
 /// The problem answer replacing hyper's bare answer `head`, if `head` is one.
 fn replacement(head: &[u8]) -> Option<Vec<u8>> {

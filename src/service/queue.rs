@@ -4,13 +4,13 @@
 //! Jobs run on the rayon pool and are awaited through a oneshot channel, so no async worker
 //! thread ever runs matching.
 
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::problem::{Problem, Reason};
+use crate::problem::{Problem, Reason};
+pub use crate::work::{run_blocking, run_on_rayon};
 
 /// Seconds a client is asked to wait when the queue is full.
 pub const RETRY_AFTER_SECS: u64 = 1;
@@ -69,50 +69,6 @@ impl MatchQueue {
             tokio::time::timeout(timeout, self.permits.acquire_many(all)).await,
             Ok(Ok(_))
         )
-    }
-}
-
-/// Runs `job` on the rayon pool and awaits its result; a panicking job becomes `internal`.
-pub async fn run_on_rayon<R, F>(job: F) -> Result<R, Problem>
-where
-    F: FnOnce() -> R + Send + 'static,
-    R: Send + 'static,
-{
-    let (tx, rx) = oneshot::channel();
-    rayon::spawn(move || {
-        let result = std::panic::catch_unwind(AssertUnwindSafe(job));
-        let _ = tx.send(result);
-    });
-    match rx.await {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(_)) | Err(_) => {
-            tracing::error!("matching job panicked");
-            Err(Problem::new(Reason::Internal, "the matching job failed"))
-        }
-    }
-}
-
-/// Runs `job`, which may block waiting for other enrolments (the deduplicator's ordered
-/// batches, per-NIK locks), on a thread of the blocking pool and awaits its result; a
-/// panicking job becomes `internal`.
-///
-/// Such a job must never run as a rayon job: a rayon worker waiting inside a parallel search
-/// may steal it, and if it then blocks on the batch the same thread is leading, neither
-/// resumes. The job's CPU work still runs on rayon: its parallel iterators and
-/// `rayon::join` calls enter the pool from this outside thread, which simply waits.
-pub async fn run_blocking<R, F>(job: F) -> Result<R, Problem>
-where
-    F: FnOnce() -> R + Send + 'static,
-    R: Send + 'static,
-{
-    let joined =
-        tokio::task::spawn_blocking(move || std::panic::catch_unwind(AssertUnwindSafe(job))).await;
-    match joined {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(_)) | Err(_) => {
-            tracing::error!("enrolment job panicked");
-            Err(Problem::new(Reason::Internal, "the enrolment job failed"))
-        }
     }
 }
 

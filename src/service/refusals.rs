@@ -2,37 +2,14 @@
 //! known, the method and the route template (never the raw path, which may hold a NIK). The
 //! review pages audit their own refusals (`crate::review`), with the session's analyst.
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::Response;
 
 use super::extract::bearer_key;
-use super::keys::Principal;
 use super::server::AppState;
-
-/// The route template a request matched (`unmatched` when none did): what logs, metrics
-/// and the audit name instead of the raw path.
-pub fn route_of(request: &Request) -> String {
-    request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", MatchedPath::as_str)
-        .to_owned()
-}
-
-/// Records a `forbidden` audit event for `method route`; a failing audit log is logged, the
-/// refusal stands.
-pub async fn record_forbidden(app: &AppState, who: Option<&Principal>, method: &str, route: &str) {
-    let subject = format!("{method} {route}");
-    if let Err(e) = app
-        .audit
-        .record_refusal(who, "forbidden", subject, 403)
-        .await
-    {
-        tracing::error!(error = %e, "audit log failure");
-    }
-}
+pub use crate::access::refusal::{record_forbidden, route_of};
 
 /// Middleware: after the handler, records a `forbidden` audit event for a `403` answer.
 pub async fn audit_forbidden(
@@ -61,6 +38,6 @@ pub async fn audit_forbidden(
         }
         None => None,
     };
-    record_forbidden(&app, who.as_ref(), &method, &route).await;
+    record_forbidden(&app.audit, who.as_ref(), &method, &route).await;
     response
 }

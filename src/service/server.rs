@@ -14,19 +14,19 @@ use axum::Router;
 use thiserror::Error;
 use tokio::net::{TcpListener, TcpSocket};
 
-use super::audit::AuditLog;
 use super::config::ServiceConfig;
 use super::conns::Connections;
-use super::engine::EnrolmentEngine;
 use super::handlers;
-use super::idempotency::Idempotency;
-use super::journal::JournalError;
-use super::keys::{KeyError, KeyStore};
 use super::listen::ListenOptions;
 use super::metrics::Metrics;
-use super::problem::{Problem, Reason};
 use super::queue::MatchQueue;
+use crate::access::audit::AuditLog;
+use crate::access::keys::{KeyError, KeyStore};
 use crate::cases::CaseStore;
+use crate::enrolment::EnrolmentEngine;
+use crate::problem::{Problem, Reason};
+use crate::state::idempotency::Idempotency;
+use crate::state::journal::JournalError;
 
 /// Shared state of the running service.
 pub struct App {
@@ -61,6 +61,18 @@ impl std::fmt::Debug for App {
 
 /// The state handlers receive.
 pub type AppState = Arc<App>;
+
+/// The review pages' share of the service state.
+fn review_app(app: &App) -> crate::review::AppState {
+    Arc::new(crate::review::ReviewApp {
+        keys: Arc::clone(&app.keys),
+        audit: Arc::clone(&app.audit),
+        engine: Arc::clone(&app.engine),
+        cases: Arc::clone(&app.cases),
+        tls: app.config.tls_cert.is_some() && app.config.tls_key.is_some(),
+        case_clear_approval_percent: app.config.case_clear_approval_percent,
+    })
+}
 
 /// Why the service could not start or stopped with an error.
 #[derive(Debug, Error)]
@@ -283,7 +295,7 @@ pub fn router(app: AppState) -> Router {
             "/v1/admin/callbacks/{id}/requeue",
             post(super::admin::requeue),
         )
-        .merge(crate::review::router(&app))
+        .merge(crate::review::router(review_app(&app)))
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(middleware::from_fn_with_state(

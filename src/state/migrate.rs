@@ -11,13 +11,13 @@ use std::path::{Path, PathBuf};
 use rusqlite::params;
 
 use super::{StateError, StateStore};
+use crate::access::keys::{self, KeyRecord, KEYS_FILE};
 use crate::cases::legacy::{self as cases_legacy, CASES_FILE};
 use crate::cases::CasePolicy;
 use crate::engine::outbox::{self, OUTBOX_NAME};
 use crate::engine::registry::{legacy, REGISTRY_FILE};
-use crate::service::idempotency::{Answer, IDEMPOTENCY_FILE};
-use crate::service::journal::{self, Journal};
-use crate::service::keys::{self, KeyRecord, KEYS_FILE};
+use crate::state::idempotency::{Answer, IDEMPOTENCY_FILE};
+use crate::state::journal::{self, Journal};
 
 /// What a migration did with one journal.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -214,7 +214,7 @@ fn registry(store: &StateStore, path: &Path) -> Result<Moved, MigrateError> {
 
 fn answers(store: &StateStore, path: &Path) -> Result<Moved, MigrateError> {
     let records: Vec<Answer> = readable(path)?;
-    let now = crate::service::keys::now_secs() as i64;
+    let now = crate::clock::now_secs() as i64;
     let inserted = store.transaction(|tx| {
         let mut stmt = tx
             .prepare(

@@ -12,6 +12,8 @@
 //! committed SQLite transaction that changed a row, one per journal append) and exported as
 //! `tunggal_state_syncs_total{store}`.
 
+pub mod idempotency;
+pub mod journal;
 pub mod migrate;
 pub mod schema;
 pub mod syncs;
@@ -83,7 +85,7 @@ pub enum StateError {
     },
     /// A journal of an older release could not be read.
     #[error(transparent)]
-    Journal(#[from] crate::service::journal::JournalError),
+    Journal(#[from] journal::JournalError),
     /// A row the caller relies on is not there.
     #[error("state store: {0} is not in the store")]
     Missing(String),

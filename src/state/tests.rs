@@ -1,8 +1,8 @@
 use std::io::{Read, Seek, SeekFrom, Write};
 
 use super::*;
-use crate::service::idempotency::{Answer, Claim, Idempotency, IDEMPOTENCY_FILE};
-use crate::service::journal::Journal;
+use crate::state::idempotency::{Answer, Claim, Idempotency, IDEMPOTENCY_FILE};
+use crate::state::journal::Journal;
 
 fn version(path: &Path) -> i64 {
     let conn = Connection::open(path).unwrap();
@@ -404,7 +404,7 @@ fn the_database_file_is_private() {
 
 #[test]
 fn migrate_moves_the_key_hashes() {
-    use crate::service::keys::{KeyRecord, KeyStore, Role, KEYS_FILE};
+    use crate::access::keys::{KeyRecord, KeyStore, Role, KEYS_FILE};
     use sha2::{Digest, Sha256};
     let dir = tempfile::tempdir().unwrap();
     let key = "tgl_0123456789ab_secretsecretsecretsecretsecretsecret";

@@ -16,11 +16,11 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::oneshot;
 use tunggal::cases::{
-    CaseOutcome, CaseOutcomeSink, CaseStore, Evidence, FingerComparison, IrisComparison,
-    PersonSummary,
+    CaseOutcome, CaseOutcomeError, CaseOutcomeSink, CaseStore, Evidence, FingerComparison,
+    IrisComparison, PersonSummary,
 };
-use tunggal::service::engine::{Candidate, EngineError, EnrolmentEngine, Verdict, Verification};
-use tunggal::service::record::{EnrolmentRecord, Origin, Probe};
+use tunggal::enrolment::record::{EnrolmentRecord, Origin, Probe};
+use tunggal::enrolment::{Candidate, EngineError, EnrolmentEngine, Verdict, Verification};
 use tunggal::service::{Service, ServiceConfig, ServiceError};
 use tunggal_index::finger::{FingerMatcher, MccParams};
 use tunggal_index::iris::IrisLayout;
@@ -66,7 +66,12 @@ impl Evidence for PreparingEngine {
 }
 
 impl CaseOutcomeSink for PreparingEngine {
-    fn case_closed(&self, _id: &str, _a: &PersonSummary, _o: &CaseOutcome) -> Result<(), String> {
+    fn case_closed(
+        &self,
+        _id: &str,
+        _a: &PersonSummary,
+        _o: &CaseOutcome,
+    ) -> Result<(), CaseOutcomeError> {
         Ok(())
     }
 }

@@ -15,13 +15,13 @@ use hyper::{HeaderMap, Method, Request, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use tokio::sync::oneshot;
+use tunggal::access::keys::KeySpec;
 use tunggal::cases::{
-    CaseCandidate, CaseKind, CaseOutcome, CaseOutcomeSink, CaseStore, Evidence, FingerComparison,
-    IrisComparison, NewCase, PersonSummary,
+    CaseCandidate, CaseKind, CaseOutcome, CaseOutcomeError, CaseOutcomeSink, CaseStore, Evidence,
+    FingerComparison, IrisComparison, NewCase, PersonSummary,
 };
-use tunggal::service::engine::{Candidate, EngineError, EnrolmentEngine, Verdict, Verification};
-use tunggal::service::keys::KeySpec;
-use tunggal::service::record::{EnrolmentRecord, Origin, Probe};
+use tunggal::enrolment::record::{EnrolmentRecord, Origin, Probe};
+use tunggal::enrolment::{Candidate, EngineError, EnrolmentEngine, Verdict, Verification};
 use tunggal::service::{Service, ServiceConfig, ServiceError};
 use tunggal_index::template::{FingerTemplate, Minutia, MinutiaKind};
 
@@ -140,7 +140,7 @@ impl CaseOutcomeSink for ReviewEngine {
         case_id: &str,
         applicant: &PersonSummary,
         outcome: &CaseOutcome,
-    ) -> Result<(), String> {
+    ) -> Result<(), CaseOutcomeError> {
         self.closed.lock().unwrap().push((
             case_id.to_owned(),
             applicant.request_id.clone(),

@@ -19,7 +19,7 @@ use crate::finger::cylinder::to_points;
 use crate::finger::PreparedTemplate;
 use crate::template::{FingerTemplate, Minutia, MinutiaKind};
 
-use super::record::FINGERS;
+use super::person_record::FINGERS;
 
 const MAGIC: &[u8; 4] = b"TGC1";
 

@@ -12,7 +12,7 @@ pub mod cold;
 pub mod descriptor;
 pub mod error;
 pub mod iris;
-pub mod record;
+pub mod person_record;
 
 use std::path::{Path, PathBuf};
 
@@ -26,7 +26,7 @@ pub use cold::{ColdFinger, ColdFingers};
 pub use descriptor::{DescriptorBuilder, DescriptorParams, DESCRIPTOR_BITS, DESCRIPTOR_WORDS};
 pub use error::GalleryError;
 pub use iris::{IrisCode, GALLERY_IRIS_LAYOUT};
-pub use record::{PersonRecord, EYES, EYE_PRESENCE_SHIFT, FINGERS, PERSON_RECORD_BYTES};
+pub use person_record::{PersonRecord, EYES, EYE_PRESENCE_SHIFT, FINGERS, PERSON_RECORD_BYTES};
 
 /// Name of the calibration file in the data directory.
 pub const CALIBRATION_NAME: &str = "calibration.json";

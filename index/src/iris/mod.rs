@@ -18,8 +18,8 @@ pub mod kernel;
 pub mod layout;
 pub mod matcher;
 pub mod probe;
-pub mod record;
 pub mod score;
+pub mod strided;
 pub mod template;
 
 pub use error::IrisError;
@@ -29,12 +29,12 @@ pub use kernel::{
 pub use layout::IrisLayout;
 pub use matcher::{IrisHit, IrisMatcher, ScanStats, ScanStrategy};
 pub use probe::{IrisProbe, IrisQuery};
-pub use record::{
-    cascade_row_order, decode_record, encode_record, record_of, GalleryIris2048, GalleryIrisOpen,
-    IrisRecords,
-};
 pub use score::{
     normalise, CascadeConfig, CoarseConfig, IrisComparison, IrisScore, MatchConfig,
     DEPLOYMENT_THRESHOLD,
+};
+pub use strided::{
+    cascade_row_order, decode_record, encode_record, record_of, GalleryIris2048, GalleryIrisOpen,
+    IrisRecords,
 };
 pub use template::IrisTemplate;

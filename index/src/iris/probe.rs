@@ -1,8 +1,8 @@
 //! Probe-side prepared forms: the probe rotated once per search, and per-threshold tables.
 
 use super::error::IrisError;
-use super::record::{cascade_row_order, encode_record};
 use super::score::{normalise, CoarseConfig, MatchConfig};
+use super::strided::{cascade_row_order, encode_record};
 use super::template::IrisTemplate;
 use super::IrisLayout;
 

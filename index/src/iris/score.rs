@@ -68,7 +68,7 @@ impl IrisComparison {
 /// Settings of the statistical cascade used by 1:N scans.
 ///
 /// A scan first compares the first `prefix_rows` rows of each record (see
-/// [`super::record`]) at every rotation. A rotation whose partial distance is above the
+/// [`super::strided`]) at every rotation. A rotation whose partial distance is above the
 /// threshold by more than `z` standard deviations is dropped; the others are extended by
 /// `step_rows` more rows and tested again, until they cover all rows (a sequential test: each
 /// step has more bits, a smaller deviation, and drops more impostor rotations). The deviation is that of the prefix distance around the full distance at
@@ -89,7 +89,7 @@ pub struct CascadeConfig {
 
 /// Settings of the coarse first level of [`super::ScanStrategy::Coarse`].
 ///
-/// The coarse level compares the first `rows` rows of each record (see [`super::record`]) at
+/// The coarse level compares the first `rows` rows of each record (see [`super::strided`]) at
 /// every `step`-th rotation of the window only, and drops the record when no such rotation
 /// comes within reach of `reach` (or of the scan threshold, when that is lower) on the
 /// normalised distance; the records it keeps are compared in full. Between two coarse

@@ -15,7 +15,7 @@
 //! computed.
 
 use crate::gallery::descriptor::similarity;
-use crate::gallery::record::{PersonRecord, FINGERS};
+use crate::gallery::person_record::{PersonRecord, FINGERS};
 use crate::search::fusion::LlrTable;
 
 /// A body of the finger loop.
@@ -112,7 +112,7 @@ mod avx512 {
     use std::arch::x86_64::*;
 
     use crate::gallery::descriptor::{DESCRIPTOR_BITS, DESCRIPTOR_WORDS};
-    use crate::gallery::record::{PersonRecord, FINGERS};
+    use crate::gallery::person_record::{PersonRecord, FINGERS};
     use crate::search::fusion::LlrTable;
 
     // The popcounts below read a descriptor as two 512-bit halves.

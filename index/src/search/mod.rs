@@ -9,10 +9,10 @@
 //! 3. [`fusion`]: ratios summed with caps; the threshold follows the target FPIR and the
 //!    gallery size ([`fusion::threshold`]).
 //!
-//! [`engine::Deduplicator`] orders concurrent enrolments and batches them.
+//! [`deduplicator::Deduplicator`] orders concurrent enrolments and batches them.
 
 pub mod bounded;
-pub mod engine;
+pub mod deduplicator;
 pub mod finger_scan;
 pub mod fusion;
 pub mod shipped;
@@ -25,10 +25,10 @@ use rayon::prelude::*;
 use crate::gallery::{Gallery, GalleryError, PreparedPerson};
 use crate::storage::Snapshot;
 
-pub use engine::{Decision, Deduplicator};
+pub use deduplicator::{Decision, Deduplicator};
 pub use fusion::{Calibration, FusionCaps, LlrTable};
 pub use stage1::{EyeEvidence, Scorer, Stage1Hit, Stage1Probe};
-pub use verdict::{Candidate, EyeScore, FingerScore, Rejection, SearchOutcome, Verdict};
+pub use verdict::{EyeScore, FingerScore, GalleryMatch, Rejection, SearchOutcome, SearchVerdict};
 
 /// Default iris gate on the normalised Hamming distance.
 pub const DEFAULT_IRIS_GATE: f64 = 0.40;
@@ -91,7 +91,7 @@ pub fn second_stage(
     snap: &Snapshot<'_>,
     probe: &PreparedPerson,
     hits: &[Stage1Hit],
-) -> Result<Vec<Candidate>, GalleryError> {
+) -> Result<Vec<GalleryMatch>, GalleryError> {
     let mut out = hits
         .par_iter()
         .map(|hit| {
@@ -107,7 +107,7 @@ pub fn second_stage(
                 &fingers,
             )))
         })
-        .collect::<Result<Vec<Option<Candidate>>, GalleryError>>()?
+        .collect::<Result<Vec<Option<GalleryMatch>>, GalleryError>>()?
         .into_iter()
         .flatten()
         .collect::<Vec<_>>();
@@ -117,21 +117,21 @@ pub fn second_stage(
 
 /// Turns ranked candidates into an outcome.
 pub fn decide(
-    candidates: Vec<Candidate>,
+    candidates: Vec<GalleryMatch>,
     shortlist: Vec<u64>,
     gallery_size: usize,
     config: &SearchConfig,
 ) -> SearchOutcome {
     let threshold = fusion::threshold(config.target_fpir, gallery_size);
     let best = candidates.first().cloned();
-    let passed: Vec<Candidate> = candidates
+    let passed: Vec<GalleryMatch> = candidates
         .into_iter()
         .filter(|c| c.fused >= threshold)
         .collect();
     let verdict = if passed.is_empty() {
-        Verdict::Single
+        SearchVerdict::Single
     } else {
-        Verdict::Duplicate(passed)
+        SearchVerdict::Duplicate(passed)
     };
     SearchOutcome {
         verdict,
@@ -161,7 +161,7 @@ pub fn search_batch(
         .map(|(probe, hits)| {
             if let Some(r) = check(probe, config) {
                 return Ok(SearchOutcome {
-                    verdict: Verdict::Rejected(r),
+                    verdict: SearchVerdict::Rejected(r),
                     shortlist: Vec::new(),
                     best: None,
                     gallery_size: snap.len(),

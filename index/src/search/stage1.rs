@@ -25,8 +25,8 @@ use rayon::prelude::*;
 
 use crate::gallery::descriptor::similarity;
 use crate::gallery::iris::IRIS_RECORD_WORDS;
-use crate::gallery::record::PERSON_RECORD_BYTES;
-use crate::gallery::record::{PersonRecord, EYES, EYE_PRESENCE_SHIFT, FINGERS};
+use crate::gallery::person_record::PERSON_RECORD_BYTES;
+use crate::gallery::person_record::{PersonRecord, EYES, EYE_PRESENCE_SHIFT, FINGERS};
 use crate::gallery::GalleryError;
 use crate::iris::{decode_record, IrisMatcher, IrisQuery, IrisScore};
 use crate::search::finger_scan::{self, FingerKernel};

@@ -7,11 +7,11 @@
 //! multiply the non-mate comparisons by ten and with them the false-positive rate.
 
 use crate::finger::FingerMatcher;
-use crate::gallery::record::{EYES, FINGERS};
+use crate::gallery::person_record::{EYES, FINGERS};
 use crate::gallery::ColdFingers;
 use crate::search::fusion::Calibration;
 use crate::search::stage1::Stage1Hit;
-use crate::search::verdict::{Candidate, EyeScore, FingerScore};
+use crate::search::verdict::{EyeScore, FingerScore, GalleryMatch};
 
 /// Compares the probe's fingers with a shortlisted person's and fuses all scores.
 pub fn compare(
@@ -20,7 +20,7 @@ pub fn compare(
     probe: &ColdFingers,
     hit: &Stage1Hit,
     gallery: &ColdFingers,
-) -> Candidate {
+) -> GalleryMatch {
     let caps = calibration.caps;
     let mut fingers = [None; FINGERS];
     let mut finger_sum = 0.0;
@@ -51,7 +51,7 @@ pub fn compare(
             });
         }
     }
-    Candidate {
+    GalleryMatch {
         key: hit.key,
         fused: calibration.fuse(finger_sum, iris_sum),
         stage1: hit.score,

@@ -1,6 +1,6 @@
 //! What a search answers.
 
-use crate::gallery::record::{EYES, FINGERS};
+use crate::gallery::person_record::{EYES, FINGERS};
 
 /// One finger's second-stage comparison.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -27,7 +27,7 @@ pub struct EyeScore {
 
 /// A gallery person the probe may be.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Candidate {
+pub struct GalleryMatch {
     /// Person key.
     pub key: u64,
     /// Fused log-likelihood ratio.
@@ -63,19 +63,19 @@ pub enum Rejection {
 
 /// The answer to a deduplication search.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Verdict {
+pub enum SearchVerdict {
     /// Nobody enrolled is this person.
     Single,
     /// Enrolled people whose fused score passed the threshold, best first.
-    Duplicate(Vec<Candidate>),
+    Duplicate(Vec<GalleryMatch>),
     /// The probe could not be searched.
     Rejected(Rejection),
 }
 
-impl Verdict {
-    /// True for [`Verdict::Duplicate`].
+impl SearchVerdict {
+    /// True for [`SearchVerdict::Duplicate`].
     pub fn is_duplicate(&self) -> bool {
-        matches!(self, Verdict::Duplicate(_))
+        matches!(self, SearchVerdict::Duplicate(_))
     }
 }
 
@@ -83,11 +83,11 @@ impl Verdict {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchOutcome {
     /// The verdict.
-    pub verdict: Verdict,
+    pub verdict: SearchVerdict,
     /// Keys on the first-stage shortlist, best first.
     pub shortlist: Vec<u64>,
     /// The best-scoring candidate after the second stage, whether or not it passed.
-    pub best: Option<Candidate>,
+    pub best: Option<GalleryMatch>,
     /// People searched.
     pub gallery_size: usize,
     /// Threshold on the fused ratio.

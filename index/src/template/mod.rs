@@ -22,15 +22,15 @@ pub mod ansi;
 pub mod detect;
 pub mod error;
 pub mod extended;
+pub mod finger_record;
 pub mod iso;
 mod reader;
-pub mod record;
 pub mod view;
 
 pub use detect::{detect, Format};
 pub use error::{ExtendedDataFault, TemplateError};
 pub use extended::{CoreDeltaBlock, ExtendedBlock, RidgeCountBlock};
-pub use record::{decode, FingerRecord};
+pub use finger_record::{decode, FingerRecord};
 pub use view::{FingerView, RawMinutia};
 
 use serde::{Deserialize, Serialize};

@@ -7,7 +7,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::{Entry, Outcome, PersonMeta, Resolution};
-use crate::service::journal::{Journal, JournalError};
+use crate::state::journal::{Journal, JournalError};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]

@@ -35,6 +35,7 @@ mod rows;
 use serde::{Deserialize, Serialize};
 
 use crate::cases::PersonSummary;
+use crate::enrolment::record::Eye;
 use tunggal_index::template::FingerTemplate;
 
 pub(crate) use rows::migrate_entries;
@@ -89,19 +90,39 @@ pub struct StoredCandidate {
     pub score: f64,
     /// Matcher score by finger position 1–10 (index 0 = position 1).
     pub finger_scores: [Option<f32>; 10],
-    /// Normalised Hamming distance per eye (index 0 = right, 1 = left).
+    /// Normalised Hamming distance per eye (by [`Eye::index`]: 0 = right, 1 = left).
     pub iris_distances: [Option<f32>; 2],
 }
 
-/// One iris of a pending applicant: gallery eye (0 left, 1 right), code and mask bytes.
+/// One iris of a pending applicant: its eye, code and mask bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredIris {
-    /// 0 for the left eye, 1 for the right (the gallery's numbering).
-    pub eye: usize,
+    /// The eye, stored as its gallery slot (0 left, 1 right; see [`Eye`]).
+    #[serde(with = "gallery_slot")]
+    pub eye: Eye,
     /// Code bytes, base64.
     pub code: String,
     /// Mask bytes, base64.
     pub mask: String,
+}
+
+/// A stored eye as its gallery slot number; a number that names no eye is refused.
+mod gallery_slot {
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::enrolment::record::Eye;
+
+    pub fn serialize<S: Serializer>(eye: &Eye, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(eye.gallery_slot() as u64)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Eye, D::Error> {
+        let slot = usize::deserialize(d)?;
+        Eye::from_gallery_slot(slot).ok_or_else(|| {
+            D::Error::custom(format!("iris eye {slot} is neither 0 (left) nor 1 (right)"))
+        })
+    }
 }
 
 /// Biometrics of an applicant not in the gallery.

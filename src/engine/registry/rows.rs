@@ -6,7 +6,7 @@ use std::sync::Arc;
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
 use super::{reference_id, Entry, Outcome, PersonMeta, Resolution};
-use crate::service::idempotency::{self, Answer};
+use crate::state::idempotency::{self, Answer};
 use crate::state::{StateError, StateStore};
 
 /// Columns of an entry without its photo and signature.

@@ -1,7 +1,7 @@
 //! Bit-counting kernels: the only module of the iris matcher with `unsafe` code.
 //!
 //! Every kernel computes, over a run of rows laid out as `[code (w words) | mask (w words)]`
-//! (the gallery record layout of [`super::record`]), the two counts of a masked Hamming
+//! (the gallery record layout of [`super::strided`]), the two counts of a masked Hamming
 //! distance:
 //!
 //! * `valid = popcount(probe_mask & gallery_mask)`;

@@ -7,8 +7,8 @@ use super::error::IrisError;
 use super::kernel::{BitCounts, CascadeTables, GateShape, GateWork, Kernel};
 use super::layout::IrisLayout;
 use super::probe::{IrisProbe, IrisQuery};
-use super::record::{record_of, IrisRecords};
 use super::score::{normalise, IrisComparison, IrisScore, MatchConfig, MAX_WINDOW};
+use super::strided::{record_of, IrisRecords};
 use super::template::IrisTemplate;
 
 /// Most rotations a window can have.

@@ -365,7 +365,7 @@ mod docs_tests {
 
     #[test]
     fn docs_list_every_reason() {
-        let docs = include_str!("../../docs/service.md");
+        let docs = include_str!("../docs/service.md");
         for reason in Reason::all() {
             let row = format!("| `{}` | {} |", reason.code(), reason.status().as_u16());
             assert!(docs.contains(&row), "docs/service.md lacks {row}");

@@ -9,8 +9,9 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::journal::{Journal, JournalError};
-use super::keys::{now_secs, Principal};
+use super::keys::Principal;
+use crate::clock::now_secs;
+use crate::state::journal::{Journal, JournalError};
 
 /// File name of the audit log in the data directory.
 pub const AUDIT_FILE: &str = "audit.jsonl";

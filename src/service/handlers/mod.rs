@@ -2,7 +2,7 @@
 //! idempotency and the queue, calls the engine on rayon, and audits access to person data.
 
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
@@ -10,20 +10,25 @@ use serde_json::Value;
 use tunggal_domain::date::Date;
 use utoipa::IntoParams;
 
-use super::engine::{Candidate, EngineError, PersonInfo, Verdict};
 use super::extract::{Caller, JsonBody};
-use super::idempotency::{Answer, Claim};
-use super::keys::{now_secs, Principal, Role};
-use super::model::{
-    CandidateOut, DeleteResponse, EnrolmentRequest, EnrolmentResponse, FingerScoreOut,
-    HealthResponse, IdentifyRequest, IdentifyResponse, IrisScoreOut, PersonResponse, VerdictKind,
-    VerifyRequest, VerifyResponse,
-};
-use super::problem::{Problem, Reason};
 use super::queue::{run_blocking, run_on_rayon};
-use super::record::Origin;
 use super::server::AppState;
-use super::validate;
+use crate::access::keys::{now_secs, Principal, Role};
+use crate::enrolment::record::Origin;
+use crate::enrolment::validate;
+use crate::enrolment::wire::{
+    DeleteResponse, EnrolmentRequest, EnrolmentResponse, IdentifyRequest, IdentifyResponse,
+    PersonResponse, VerifyRequest, VerifyResponse,
+};
+use crate::enrolment::{candidate_out, enrolment_body, EngineError, PersonInfo};
+use crate::problem::{Problem, Reason};
+use crate::state::idempotency::{Answer, Claim};
+
+mod operations;
+mod persons;
+
+pub use operations::*;
+pub use persons::*;
 
 /// Header set on an answer replayed from the idempotency store.
 pub const REPLAY_HEADER: &str = "idempotent-replay";
@@ -47,7 +52,7 @@ fn storage_problem(what: &str, full: bool, e: impl std::fmt::Display) -> Problem
 }
 
 /// A journal failure (the audit log).
-fn journal_problem(what: &str, e: super::journal::JournalError) -> Problem {
+fn journal_problem(what: &str, e: crate::state::journal::JournalError) -> Problem {
     storage_problem(what, e.is_storage_full(), e)
 }
 
@@ -208,151 +213,6 @@ pub(crate) async fn audit(
         .record(who, action, subject, request_id, status)
         .await
         .map_err(|e| journal_problem("audit log failure", e))
-}
-
-/// The wire form of an engine candidate.
-pub fn candidate_out(c: &Candidate) -> CandidateOut {
-    CandidateOut {
-        reference_id: c.reference_id.clone(),
-        request_id: c.request_id.clone(),
-        score: c.score,
-        finger_scores: (1u8..)
-            .zip(c.finger_scores)
-            .filter_map(|(position, s)| s.map(|score| FingerScoreOut { position, score }))
-            .collect(),
-        iris_scores: ["right", "left"]
-            .into_iter()
-            .zip(c.iris_distances)
-            .filter_map(|(eye, d)| {
-                d.map(|distance| IrisScoreOut {
-                    eye: eye.to_owned(),
-                    distance,
-                })
-            })
-            .collect(),
-    }
-}
-
-/// The wire form of an engine verdict.
-pub fn enrolment_body(request_id: &str, verdict: Verdict) -> EnrolmentResponse {
-    let mut out = EnrolmentResponse {
-        request_id: request_id.to_owned(),
-        verdict: VerdictKind::Single,
-        status: "print_ready".to_owned(),
-        reference_id: None,
-        reissue: None,
-        duplicate_reason: None,
-        case_id: None,
-        candidates: Vec::new(),
-        duplicate_of: None,
-        reason: None,
-        decided_at: now_secs(),
-    };
-    match verdict {
-        Verdict::Single {
-            reference_id,
-            reissue,
-        } => {
-            out.reference_id = Some(reference_id);
-            out.reissue = Some(reissue);
-        }
-        Verdict::Duplicate {
-            reference_id,
-            case_id,
-            reason,
-            candidates,
-            refused_as_duplicate_of,
-        } => {
-            out.verdict = VerdictKind::Duplicate;
-            out.status = if refused_as_duplicate_of.is_some() {
-                "refused"
-            } else {
-                "under_review"
-            }
-            .to_owned();
-            out.reference_id = Some(reference_id);
-            out.case_id = case_id;
-            out.duplicate_reason = Some(reason);
-            out.candidates = candidates.iter().map(candidate_out).collect();
-            out.duplicate_of = refused_as_duplicate_of;
-        }
-        Verdict::Rejected { reason } => {
-            out.verdict = VerdictKind::Rejected;
-            out.status = "rejected".to_owned();
-            out.reason = Some(reason);
-        }
-    }
-    out
-}
-
-/// `GET /health`: the process is up.
-#[utoipa::path(get, path = "/health", tag = "operations",
-    responses((status = 200, description = "Up", body = HealthResponse)))]
-pub async fn health(State(app): State<AppState>) -> Json<HealthResponse> {
-    Json(HealthResponse {
-        status: "ok".to_owned(),
-        engine: app.engine.name().to_owned(),
-        engine_wired: app.engine.is_wired(),
-        detail: "process is up".to_owned(),
-    })
-}
-
-/// `GET /ready`: ready to take traffic (503 while no matching engine is wired).
-#[utoipa::path(get, path = "/ready", tag = "operations", responses(
-    (status = 200, description = "Ready", body = HealthResponse),
-    (status = 503, description = "Not ready (engine_not_wired)", body = Problem,
-        content_type = "application/problem+json")))]
-pub async fn ready(State(app): State<AppState>) -> Result<Json<HealthResponse>, Problem> {
-    if !app.engine.is_wired() {
-        return Err(Problem::new(
-            Reason::EngineNotWired,
-            "NOT READY: the gallery matching engine is not wired into this server; \
-             enrolment, identify and verify answer 503 engine_not_wired",
-        ));
-    }
-    Ok(Json(HealthResponse {
-        status: "ok".to_owned(),
-        engine: app.engine.name().to_owned(),
-        engine_wired: true,
-        detail: "ready".to_owned(),
-    }))
-}
-
-/// `GET /metrics`: Prometheus text exposition.
-#[utoipa::path(get, path = "/metrics", tag = "operations",
-    responses((status = 200, description = "Prometheus text format", body = String,
-        content_type = "text/plain")))]
-pub async fn metrics(State(app): State<AppState>) -> Response {
-    let mut text = app.metrics.render(
-        app.queue.depth(),
-        app.queue.capacity(),
-        app.engine.is_wired(),
-    );
-    // The counts read the state store, which may wait behind a commit's fsync.
-    let cases = app.cases.clone();
-    match tokio::task::spawn_blocking(move || cases.counts(now_secs())).await {
-        Ok(Ok(counts)) => text.push_str(&super::metrics::render_cases(counts)),
-        Ok(Err(e)) => tracing::error!(error = %e, "counting cases for /metrics"),
-        Err(e) => tracing::error!(error = %e, "counting cases for /metrics"),
-    }
-    text.push_str(&super::metrics::render_engine(app.engine.stats()));
-    text.push_str(&super::metrics::render_connections(app.connections.stats()));
-    text.push_str(&crate::state::syncs::render());
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; version=0.0.4"),
-        )],
-        text,
-    )
-        .into_response()
-}
-
-/// `GET /openapi.json`: this API's OpenAPI 3.1 document.
-#[utoipa::path(get, path = "/openapi.json", tag = "operations",
-    responses((status = 200, description = "OpenAPI document", body = Object)))]
-pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
-    Json(super::openapi::document())
 }
 
 /// `POST /v1/enrolments`: deduplicate and enrol one person.
@@ -540,200 +400,4 @@ pub async fn enrolment_status(
     )
     .await?;
     result
-}
-
-/// `POST /v1/identify`: 1:N search (analysts and admins).
-#[utoipa::path(post, path = "/v1/identify", tag = "search",
-    request_body = IdentifyRequest, security(("bearer" = [])),
-    responses(
-        (status = 200, description = "Candidates, best first", body = IdentifyResponse),
-        (status = "4XX", description = "Invalid request", body = Problem, content_type = "application/problem+json"),
-        (status = "5XX", description = "Queue full, engine not wired or unavailable", body = Problem, content_type = "application/problem+json")))]
-pub async fn identify(
-    State(app): State<AppState>,
-    Caller(who): Caller,
-    body: JsonBody<IdentifyRequest>,
-) -> Result<Response, Problem> {
-    require(&who, &[Role::Analyst, Role::Admin], "identify")?;
-    let request_id = body.value.request_id.clone();
-    let value = body.value;
-    let (probe, max) = run_on_rayon(move || validate::identify(&value)).await??;
-    let engine = app.engine.clone();
-    let rid = request_id.clone();
-    let job = move || {
-        let candidates = engine.identify(&probe, max)?;
-        to_json(&IdentifyResponse {
-            request_id: rid,
-            candidates: candidates.iter().map(candidate_out).collect(),
-            decided_at: now_secs(),
-        })
-    };
-    let scope = format!("key:{}", who.key_id);
-    let result = run_idempotent(&app, &scope, "identify", &request_id, &body.sha256, job)
-        .await
-        .map(|(a, fresh)| (candidate_ids(&a.body), answer_response(a, fresh)));
-    let (subject, result) = match result {
-        Ok((subject, response)) => (subject, Ok(response)),
-        Err(p) => ("probe".to_owned(), Err(p)),
-    };
-    audit(
-        &app,
-        &who,
-        "identify",
-        subject,
-        Some(&request_id),
-        status_of(&result),
-    )
-    .await?;
-    result
-}
-
-fn candidate_ids(body: &Value) -> String {
-    let ids: Vec<&str> = body
-        .get("candidates")
-        .and_then(Value::as_array)
-        .map(|cs| {
-            cs.iter()
-                .filter_map(|c| c.get("reference_id").and_then(Value::as_str))
-                .collect()
-        })
-        .unwrap_or_default();
-    format!("candidates:[{}]", ids.join(","))
-}
-
-/// `POST /v1/verify`: 1:1 check against an enrolled person by reference id (analysts,
-/// admins). An unknown reference id answers `matched: false` without a score.
-#[utoipa::path(post, path = "/v1/verify", tag = "search",
-    request_body = VerifyRequest, security(("bearer" = [])),
-    responses(
-        (status = 200, description = "Match decision", body = VerifyResponse),
-        (status = "4XX", description = "Invalid request", body = Problem, content_type = "application/problem+json"),
-        (status = "5XX", description = "Queue full, engine not wired or unavailable", body = Problem, content_type = "application/problem+json")))]
-pub async fn verify(
-    State(app): State<AppState>,
-    Caller(who): Caller,
-    body: JsonBody<VerifyRequest>,
-) -> Result<Response, Problem> {
-    require(&who, &[Role::Analyst, Role::Admin], "verify")?;
-    let request_id = body.value.request_id.clone();
-    let value = body.value;
-    let (reference, probe) = run_on_rayon(move || validate::verify(&value)).await??;
-    let engine = app.engine.clone();
-    let rid = request_id.clone();
-    let subject = format!("person:{reference}");
-    let job = move || {
-        let v = engine.verify(&reference, &probe)?;
-        to_json(&VerifyResponse {
-            request_id: rid,
-            matched: v.matched,
-            score: v.score,
-            decided_at: now_secs(),
-        })
-    };
-    let scope = format!("key:{}", who.key_id);
-    let result = run_idempotent(&app, &scope, "verify", &request_id, &body.sha256, job)
-        .await
-        .map(|(a, fresh)| answer_response(a, fresh));
-    audit(
-        &app,
-        &who,
-        "verify",
-        subject,
-        Some(&request_id),
-        status_of(&result),
-    )
-    .await?;
-    result
-}
-
-/// `DELETE /v1/persons/{reference_id}`: remove an enrolled person from the gallery (admins).
-#[utoipa::path(delete, path = "/v1/persons/{reference_id}", tag = "enrolment",
-    params(("reference_id" = String, Path, description = "The person's reference id")),
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "Whether someone was removed", body = DeleteResponse),
-        (status = "4XX", description = "Invalid or forbidden", body = Problem, content_type = "application/problem+json"),
-        (status = "5XX", description = "Queue full, engine not wired or unavailable", body = Problem, content_type = "application/problem+json")))]
-pub async fn delete_person(
-    State(app): State<AppState>,
-    Caller(who): Caller,
-    Path(reference): Path<String>,
-) -> Result<Response, Problem> {
-    require(&who, &[Role::Admin], "delete persons")?;
-    let subject = format!("person:{reference}");
-    let result = async {
-        let _ticket = app.queue.admit()?;
-        let engine = app.engine.clone();
-        let deleted = run_blocking(move || engine.delete(&reference))
-            .await?
-            .map_err(engine_problem)?;
-        Ok(Json(DeleteResponse { deleted }).into_response())
-    }
-    .await;
-    audit(&app, &who, "delete", subject, None, status_of(&result)).await?;
-    result
-}
-
-fn person_body(p: PersonInfo) -> PersonResponse {
-    let s = p.summary;
-    PersonResponse {
-        reference_id: s.reference_id,
-        request_id: s.request_id,
-        status: p.status,
-        nik: s.nik,
-        name: s.name,
-        sex: s.sex,
-        date_of_birth: s.date_of_birth,
-        district: s.district,
-        service_point: s.service_point,
-        enrolled_at: s.enrolled_at,
-        citizenship: s.citizenship,
-        passport_number: s.passport_number,
-        kitap_number: s.kitap_number,
-        has_photo: s.has_photo,
-        has_signature: s.has_signature,
-        case_id: p.case_id,
-        duplicate_of: p.duplicate_of,
-    }
-}
-
-/// `GET /v1/persons/{reference_id}`: a person's metadata and status (analysts, admins).
-#[utoipa::path(get, path = "/v1/persons/{reference_id}", tag = "enrolment",
-    params(("reference_id" = String, Path, description = "The person's reference id")),
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "Metadata and status", body = PersonResponse),
-        (status = "4XX", description = "Unknown or forbidden", body = Problem, content_type = "application/problem+json"),
-        (status = "5XX", description = "Engine not wired or unavailable", body = Problem, content_type = "application/problem+json")))]
-pub async fn get_person(
-    State(app): State<AppState>,
-    Caller(who): Caller,
-    Path(reference): Path<String>,
-) -> Result<Response, Problem> {
-    require(&who, &[Role::Analyst, Role::Admin], "read persons")?;
-    let subject = format!("person:{reference}");
-    let engine = app.engine.clone();
-    let result = match run_on_rayon(move || engine.person(&reference)).await? {
-        Ok(Some(p)) => Ok(Json(person_body(p)).into_response()),
-        Ok(None) => Err(Problem::new(
-            Reason::NotFound,
-            "no person with this reference id",
-        )),
-        Err(e) => Err(engine_problem(e)),
-    };
-    audit(&app, &who, "read_person", subject, None, status_of(&result)).await?;
-    result
-}
-
-/// Fallback for unknown routes.
-pub async fn not_found() -> Problem {
-    Problem::new(Reason::NotFound, "no such route")
-}
-
-/// Fallback for known routes with another method.
-pub async fn method_not_allowed() -> Problem {
-    Problem::new(
-        Reason::MethodNotAllowed,
-        "this route does not take this method",
-    )
 }

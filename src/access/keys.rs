@@ -17,8 +17,8 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
-use super::problem::{Problem, Reason};
-use super::validate;
+use crate::enrolment::validate;
+use crate::problem::{Problem, Reason};
 use crate::state::StateError;
 
 /// File name of the key journal of older releases (`tunggal migrate` moves it).
@@ -256,13 +256,7 @@ pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
     bytes
 }
 
-/// Seconds since the Unix epoch.
-pub fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
+pub use crate::clock::now_secs;
 
 mod store;
 

@@ -18,7 +18,7 @@ use crate::gallery::{Enrolment, Gallery, GalleryError, PreparedPerson};
 
 use super::{
     check, decide, fusion, scorer, second_stage, stage1, stage2, SearchConfig, SearchOutcome,
-    Stage1Probe, Verdict,
+    SearchVerdict, Stage1Probe,
 };
 
 /// The outcome of one submitted enrolment.
@@ -155,7 +155,7 @@ impl Deduplicator {
             .into_iter()
             .zip(decisions)
             .map(|(job, outcome)| {
-                let new = matches!(outcome.verdict, Verdict::Single);
+                let new = matches!(outcome.verdict, SearchVerdict::Single);
                 let result = if new {
                     self.gallery.insert(job.key, &job.person).map(|_| true)
                 } else {
@@ -194,7 +194,7 @@ impl Deduplicator {
             let gallery_size = snap.len() + accepted.len();
             if let Some(r) = check(&job.person, &self.config) {
                 out.push(SearchOutcome {
-                    verdict: Verdict::Rejected(r),
+                    verdict: SearchVerdict::Rejected(r),
                     shortlist: Vec::new(),
                     best: None,
                     gallery_size,
@@ -223,7 +223,7 @@ impl Deduplicator {
                 gallery_size,
                 &self.config,
             );
-            if matches!(outcome.verdict, Verdict::Single) {
+            if matches!(outcome.verdict, SearchVerdict::Single) {
                 accepted.push(job);
             }
             out.push(outcome);

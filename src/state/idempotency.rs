@@ -173,7 +173,7 @@ pub fn insert(
             answer.request_sha256,
             answer.status,
             serde_json::to_string(&answer.body)?,
-            crate::service::keys::now_secs() as i64
+            crate::clock::now_secs() as i64
         ],
     )
     .map_err(|e| store.error(e))?;

@@ -6,12 +6,69 @@ use tunggal_index::iris::IrisTemplate;
 use tunggal_index::template::{FingerPosition, FingerTemplate};
 
 /// Which eye an iris comes from.
+///
+/// # Eye numbering
+///
+/// Every per-eye array of this crate (a candidate's `iris_distances`, a case candidate's,
+/// the registry's stored candidates, [`crate::cases::Evidence::iris`]) is indexed by
+/// [`Eye::index`]: **0 = right, 1 = left**, the order of the wire answer's `iris_scores`
+/// and of the ISO finger positions (right hand first). The gallery of `tunggal-index`
+/// numbers its iris slots the other way (0 = left, 1 = right, fixed by its on-disk record);
+/// [`Eye::gallery_slot`] and [`Eye::from_gallery_slot`] are the only conversions, and no
+/// code above the gallery handles a bare slot number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Eye {
     /// Left eye.
     Left,
     /// Right eye.
     Right,
+}
+
+impl Eye {
+    /// Both eyes in per-eye array order: right, then left.
+    pub const ALL: [Eye; 2] = [Eye::Right, Eye::Left];
+
+    /// The eye's index in per-eye arrays: 0 right, 1 left.
+    pub const fn index(self) -> usize {
+        match self {
+            Eye::Right => 0,
+            Eye::Left => 1,
+        }
+    }
+
+    /// The eye at per-eye array index `index` (0 right, 1 left).
+    pub const fn from_index(index: usize) -> Option<Eye> {
+        match index {
+            0 => Some(Eye::Right),
+            1 => Some(Eye::Left),
+            _ => None,
+        }
+    }
+
+    /// The gallery's iris slot of this eye (`tunggal-index`: 0 left, 1 right).
+    pub const fn gallery_slot(self) -> usize {
+        match self {
+            Eye::Left => 0,
+            Eye::Right => 1,
+        }
+    }
+
+    /// The eye in gallery iris slot `slot` (0 left, 1 right).
+    pub const fn from_gallery_slot(slot: usize) -> Option<Eye> {
+        match slot {
+            0 => Some(Eye::Left),
+            1 => Some(Eye::Right),
+            _ => None,
+        }
+    }
+
+    /// `right` or `left`, as the wire names it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Eye::Right => "right",
+            Eye::Left => "left",
+        }
+    }
 }
 
 /// A decoded, checked fingerprint.
@@ -98,4 +155,23 @@ pub struct EnrolmentRecord {
     pub signature: Option<Vec<u8>>,
     /// URL to notify when a case is resolved (stored only).
     pub callback_url: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Eye;
+
+    #[test]
+    fn array_index_and_gallery_slot_are_opposite_and_round_trip() {
+        assert_eq!(Eye::ALL.map(Eye::index), [0, 1]);
+        assert_eq!(Eye::ALL.map(Eye::name), ["right", "left"]);
+        for eye in Eye::ALL {
+            assert_eq!(Eye::from_index(eye.index()), Some(eye));
+            assert_eq!(Eye::from_gallery_slot(eye.gallery_slot()), Some(eye));
+            assert_ne!(eye.index(), eye.gallery_slot());
+        }
+        assert_eq!(Eye::Left.gallery_slot(), 0);
+        assert_eq!(Eye::from_index(2), None);
+        assert_eq!(Eye::from_gallery_slot(2), None);
+    }
 }

@@ -1,0 +1,84 @@
+//! The answer to an enrolment as it goes on the wire and into the idempotency store: built
+//! from a [`Verdict`] by the engine (which keeps it in the same transaction as the outcome)
+//! and by the HTTP handlers alike.
+
+use super::record::Eye;
+use super::verdict::{Candidate, Verdict};
+use super::wire::{CandidateOut, EnrolmentResponse, FingerScoreOut, IrisScoreOut, VerdictKind};
+use crate::clock::now_secs;
+
+/// The wire form of an engine candidate.
+pub fn candidate_out(c: &Candidate) -> CandidateOut {
+    CandidateOut {
+        reference_id: c.reference_id.clone(),
+        request_id: c.request_id.clone(),
+        score: c.score,
+        finger_scores: (1u8..)
+            .zip(c.finger_scores)
+            .filter_map(|(position, s)| s.map(|score| FingerScoreOut { position, score }))
+            .collect(),
+        iris_scores: Eye::ALL
+            .map(Eye::name)
+            .into_iter()
+            .zip(c.iris_distances)
+            .filter_map(|(eye, d)| {
+                d.map(|distance| IrisScoreOut {
+                    eye: eye.to_owned(),
+                    distance,
+                })
+            })
+            .collect(),
+    }
+}
+
+/// The wire form of an engine verdict.
+pub fn enrolment_body(request_id: &str, verdict: Verdict) -> EnrolmentResponse {
+    let mut out = EnrolmentResponse {
+        request_id: request_id.to_owned(),
+        verdict: VerdictKind::Single,
+        status: "print_ready".to_owned(),
+        reference_id: None,
+        reissue: None,
+        duplicate_reason: None,
+        case_id: None,
+        candidates: Vec::new(),
+        duplicate_of: None,
+        reason: None,
+        decided_at: now_secs(),
+    };
+    match verdict {
+        Verdict::Single {
+            reference_id,
+            reissue,
+        } => {
+            out.reference_id = Some(reference_id);
+            out.reissue = Some(reissue);
+        }
+        Verdict::Duplicate {
+            reference_id,
+            case_id,
+            reason,
+            candidates,
+            refused_as_duplicate_of,
+        } => {
+            out.verdict = VerdictKind::Duplicate;
+            out.status = if refused_as_duplicate_of.is_some() {
+                "refused"
+            } else {
+                "under_review"
+            }
+            .to_owned();
+            out.reference_id = Some(reference_id);
+            out.case_id = case_id;
+            out.duplicate_reason = Some(reason);
+            out.candidates = candidates.iter().map(candidate_out).collect();
+            out.duplicate_of = refused_as_duplicate_of;
+        }
+        Verdict::Rejected { reason } => {
+            out.verdict = VerdictKind::Rejected;
+            out.status = "rejected".to_owned();
+            out.reason = Some(reason);
+        }
+    }
+    out
+}

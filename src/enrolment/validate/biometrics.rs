@@ -1,0 +1,243 @@
+//! The biometric fields of a request: base64 fingerprint templates and iris codes decoded and
+//! checked, and assembled into a [`Probe`].
+
+use super::*;
+
+pub(super) fn base64(s: &str, pointer: &str) -> Result<Vec<u8>, Problem> {
+    STANDARD.decode(s).map_err(|e| {
+        problem(
+            Reason::BadBase64,
+            pointer,
+            format!("not standard base64: {e}"),
+        )
+    })
+}
+
+pub(super) fn template_reason(e: &TemplateError) -> Reason {
+    match e {
+        TemplateError::Truncated { .. } | TemplateError::LengthMismatch { .. } => {
+            Reason::TemplateTruncated
+        }
+        TemplateError::BadMagic { .. } | TemplateError::UnsupportedVersion { .. } => {
+            Reason::TemplateUnknownRecord
+        }
+        _ => Reason::TemplateMalformed,
+    }
+}
+
+/// Decodes and checks one fingerprint at index `i`.
+pub fn fingerprint(f: &FingerprintIn, i: usize) -> Result<Finger, Problem> {
+    let at = |field: &str| format!("/fingerprints/{i}/{field}");
+    let position = u8::try_from(f.position)
+        .ok()
+        .and_then(FingerPosition::new)
+        .filter(|p| p.slot().is_some())
+        .ok_or_else(|| {
+            problem(
+                Reason::UnknownFingerPosition,
+                &at("position"),
+                format!("fingerprint {i}: position {} is not 1–10", f.position),
+            )
+        })?;
+    let declared = match f.format.as_str() {
+        "iso19794-2" => Format::Iso,
+        "ansi378" => Format::Ansi,
+        _ => {
+            return Err(problem(
+                Reason::UnknownTemplateFormat,
+                &at("format"),
+                format!("fingerprint {i}: format must be \"iso19794-2\" or \"ansi378\""),
+            ))
+        }
+    };
+    let quality = u8::try_from(f.quality)
+        .ok()
+        .filter(|q| *q <= 100)
+        .ok_or_else(|| {
+            problem(
+                Reason::InvalidQuality,
+                &at("quality"),
+                format!("fingerprint {i}: quality {} is not 0–100", f.quality),
+            )
+        })?;
+    let bytes = base64(&f.template, &at("template"))?;
+    let record = template::decode(&bytes).map_err(|e| {
+        problem(
+            template_reason(&e),
+            &at("template"),
+            format!("fingerprint {i} (position {}): {e}", position.code()),
+        )
+    })?;
+    if record.format() != declared {
+        return Err(problem(
+            Reason::TemplateFormatMismatch,
+            &at("format"),
+            format!(
+                "fingerprint {i}: declared {} but the record is the other format",
+                f.format
+            ),
+        ));
+    }
+    let view = record
+        .views()
+        .iter()
+        .position(|v| v.position == position.code())
+        .or_else(|| (record.views().len() == 1 && record.views()[0].position == 0).then_some(0));
+    let Some(view) = view else {
+        let reason = if record.views().is_empty() {
+            Reason::TemplateEmpty
+        } else {
+            Reason::FingerPositionMismatch
+        };
+        return Err(problem(
+            reason,
+            &at("template"),
+            format!(
+                "fingerprint {i}: the record holds no view for position {}",
+                position.code()
+            ),
+        ));
+    };
+    let mut template = record.template(view).ok_or_else(|| {
+        problem(
+            Reason::TemplateMalformed,
+            &at("template"),
+            format!("fingerprint {i}: view {view} cannot be converted"),
+        )
+    })?;
+    if template.minutiae.is_empty() {
+        return Err(problem(
+            Reason::TemplateEmpty,
+            &at("template"),
+            format!("fingerprint {i}: the view holds no minutiae"),
+        ));
+    }
+    template.position = position.code();
+    Ok(Finger {
+        position,
+        quality,
+        template,
+    })
+}
+
+/// Decodes and checks one iris at index `i`.
+pub fn iris(f: &IrisIn, i: usize) -> Result<Iris, Problem> {
+    let at = |field: &str| format!("/irises/{i}/{field}");
+    let eye = match f.eye.as_str() {
+        "left" => Eye::Left,
+        "right" => Eye::Right,
+        _ => {
+            return Err(problem(
+                Reason::UnknownIrisEye,
+                &at("eye"),
+                format!("iris {i}: eye must be \"left\" or \"right\""),
+            ))
+        }
+    };
+    let layout = IrisLayout::from_name(&f.layout).ok_or_else(|| {
+        let known: Vec<&str> = IrisLayout::NAMED.iter().map(|(n, _)| *n).collect();
+        problem(
+            Reason::UnknownIrisLayout,
+            &at("layout"),
+            format!("iris {i}: layout must be one of {}", known.join(", ")),
+        )
+    })?;
+    let code = base64(&f.code, &at("code"))?;
+    let mask = base64(&f.mask, &at("mask"))?;
+    let template = IrisTemplate::from_bytes(layout, &code, &mask).map_err(|e| {
+        problem(
+            Reason::IrisWrongLength,
+            &at("code"),
+            format!("iris {i} ({}): {e}", f.layout),
+        )
+    })?;
+    let required = MatchConfig::for_layout(layout).min_template_bits;
+    template.check_usable(required).map_err(|e| {
+        problem(
+            Reason::IrisUnusable,
+            &at("mask"),
+            format!("iris {i} ({} eye): {e}", f.eye),
+        )
+    })?;
+    Ok(Iris { eye, template })
+}
+
+/// Decodes the biometrics; `min_fingers` fingerprints at least, and at least one modality.
+pub fn probe(
+    fingerprints: &[FingerprintIn],
+    irises: &[IrisIn],
+    min_fingers: usize,
+) -> Result<Probe, Problem> {
+    // Counts first: the position scan below is quadratic and every template is decoded.
+    if fingerprints.len() > MAX_FINGERS || irises.len() > MAX_IRISES {
+        return Err(problem(
+            Reason::TooManyTemplates,
+            if fingerprints.len() > MAX_FINGERS {
+                "/fingerprints"
+            } else {
+                "/irises"
+            },
+            format!(
+                "{} fingerprint(s) and {} iris(es) given, at most {MAX_FINGERS} and {MAX_IRISES}",
+                fingerprints.len(),
+                irises.len()
+            ),
+        ));
+    }
+    // Positions next: a repeated position is reported as such, before any template of it
+    // is decoded and found to disagree.
+    let mut seen: Vec<i64> = Vec::with_capacity(fingerprints.len());
+    for (i, f) in fingerprints.iter().enumerate() {
+        if let Some(first) = seen.iter().position(|p| *p == f.position) {
+            return Err(problem(
+                Reason::DuplicateFingerPosition,
+                &format!("/fingerprints/{i}/position"),
+                format!(
+                    "fingerprints {first} and {i} both have position {}",
+                    f.position
+                ),
+            ));
+        }
+        seen.push(f.position);
+    }
+    let fingers: Result<Vec<Finger>, Problem> = fingerprints
+        .iter()
+        .enumerate()
+        .map(|(i, f)| fingerprint(f, i))
+        .collect();
+    let mut fingers = fingers?;
+    if fingers.len() < min_fingers {
+        return Err(problem(
+            Reason::TooFewFingers,
+            "/fingerprints",
+            format!(
+                "{} fingerprint(s) given, at least {min_fingers} needed",
+                fingers.len()
+            ),
+        ));
+    }
+    let mut decoded: Vec<Iris> = Vec::with_capacity(irises.len());
+    for (i, f) in irises.iter().enumerate() {
+        let iris = iris(f, i)?;
+        if decoded.iter().any(|d| d.eye == iris.eye) {
+            return Err(problem(
+                Reason::DuplicateIrisEye,
+                &format!("/irises/{i}/eye"),
+                format!("two irises for the {} eye", f.eye),
+            ));
+        }
+        decoded.push(iris);
+    }
+    if fingers.is_empty() && decoded.is_empty() {
+        return Err(problem(
+            Reason::NoBiometrics,
+            "",
+            "at least one fingerprint or iris is needed",
+        ));
+    }
+    fingers.sort_by_key(|f| f.position);
+    Ok(Probe {
+        fingers,
+        irises: decoded,
+    })
+}

@@ -1,0 +1,195 @@
+//! Search and person routes: 1:N identification, 1:1 verification, reading and deleting a
+//! person. All are for analysts and administrators and audit every access.
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::Json;
+use serde_json::Value;
+
+use super::super::extract::{Caller, JsonBody};
+use super::super::queue::run_on_rayon;
+use super::super::server::AppState;
+use super::*;
+
+/// `POST /v1/identify`: 1:N search (analysts and admins).
+#[utoipa::path(post, path = "/v1/identify", tag = "search",
+    request_body = IdentifyRequest, security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Candidates, best first", body = IdentifyResponse),
+        (status = "4XX", description = "Invalid request", body = Problem, content_type = "application/problem+json"),
+        (status = "5XX", description = "Queue full, engine not wired or unavailable", body = Problem, content_type = "application/problem+json")))]
+pub async fn identify(
+    State(app): State<AppState>,
+    Caller(who): Caller,
+    body: JsonBody<IdentifyRequest>,
+) -> Result<Response, Problem> {
+    require(&who, &[Role::Analyst, Role::Admin], "identify")?;
+    let request_id = body.value.request_id.clone();
+    let value = body.value;
+    let (probe, max) = run_on_rayon(move || validate::identify(&value)).await??;
+    let engine = app.engine.clone();
+    let rid = request_id.clone();
+    let job = move || {
+        let candidates = engine.identify(&probe, max)?;
+        to_json(&IdentifyResponse {
+            request_id: rid,
+            candidates: candidates.iter().map(candidate_out).collect(),
+            decided_at: now_secs(),
+        })
+    };
+    let scope = format!("key:{}", who.key_id);
+    let result = run_idempotent(&app, &scope, "identify", &request_id, &body.sha256, job)
+        .await
+        .map(|(a, fresh)| (candidate_ids(&a.body), answer_response(a, fresh)));
+    let (subject, result) = match result {
+        Ok((subject, response)) => (subject, Ok(response)),
+        Err(p) => ("probe".to_owned(), Err(p)),
+    };
+    audit(
+        &app,
+        &who,
+        "identify",
+        subject,
+        Some(&request_id),
+        status_of(&result),
+    )
+    .await?;
+    result
+}
+
+fn candidate_ids(body: &Value) -> String {
+    let ids: Vec<&str> = body
+        .get("candidates")
+        .and_then(Value::as_array)
+        .map(|cs| {
+            cs.iter()
+                .filter_map(|c| c.get("reference_id").and_then(Value::as_str))
+                .collect()
+        })
+        .unwrap_or_default();
+    format!("candidates:[{}]", ids.join(","))
+}
+
+/// `POST /v1/verify`: 1:1 check against an enrolled person by reference id (analysts,
+/// admins). An unknown reference id answers `matched: false` without a score.
+#[utoipa::path(post, path = "/v1/verify", tag = "search",
+    request_body = VerifyRequest, security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Match decision", body = VerifyResponse),
+        (status = "4XX", description = "Invalid request", body = Problem, content_type = "application/problem+json"),
+        (status = "5XX", description = "Queue full, engine not wired or unavailable", body = Problem, content_type = "application/problem+json")))]
+pub async fn verify(
+    State(app): State<AppState>,
+    Caller(who): Caller,
+    body: JsonBody<VerifyRequest>,
+) -> Result<Response, Problem> {
+    require(&who, &[Role::Analyst, Role::Admin], "verify")?;
+    let request_id = body.value.request_id.clone();
+    let value = body.value;
+    let (reference, probe) = run_on_rayon(move || validate::verify(&value)).await??;
+    let engine = app.engine.clone();
+    let rid = request_id.clone();
+    let subject = format!("person:{reference}");
+    let job = move || {
+        let v = engine.verify(&reference, &probe)?;
+        to_json(&VerifyResponse {
+            request_id: rid,
+            matched: v.matched,
+            score: v.score,
+            decided_at: now_secs(),
+        })
+    };
+    let scope = format!("key:{}", who.key_id);
+    let result = run_idempotent(&app, &scope, "verify", &request_id, &body.sha256, job)
+        .await
+        .map(|(a, fresh)| answer_response(a, fresh));
+    audit(
+        &app,
+        &who,
+        "verify",
+        subject,
+        Some(&request_id),
+        status_of(&result),
+    )
+    .await?;
+    result
+}
+
+/// `DELETE /v1/persons/{reference_id}`: remove an enrolled person from the gallery (admins).
+#[utoipa::path(delete, path = "/v1/persons/{reference_id}", tag = "enrolment",
+    params(("reference_id" = String, Path, description = "The person's reference id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Whether someone was removed", body = DeleteResponse),
+        (status = "4XX", description = "Invalid or forbidden", body = Problem, content_type = "application/problem+json"),
+        (status = "5XX", description = "Queue full, engine not wired or unavailable", body = Problem, content_type = "application/problem+json")))]
+pub async fn delete_person(
+    State(app): State<AppState>,
+    Caller(who): Caller,
+    Path(reference): Path<String>,
+) -> Result<Response, Problem> {
+    require(&who, &[Role::Admin], "delete persons")?;
+    let subject = format!("person:{reference}");
+    let result = async {
+        let _ticket = app.queue.admit()?;
+        let engine = app.engine.clone();
+        let deleted = run_blocking(move || engine.delete(&reference))
+            .await?
+            .map_err(engine_problem)?;
+        Ok(Json(DeleteResponse { deleted }).into_response())
+    }
+    .await;
+    audit(&app, &who, "delete", subject, None, status_of(&result)).await?;
+    result
+}
+
+fn person_body(p: PersonInfo) -> PersonResponse {
+    let s = p.summary;
+    PersonResponse {
+        reference_id: s.reference_id,
+        request_id: s.request_id,
+        status: p.status,
+        nik: s.nik,
+        name: s.name,
+        sex: s.sex,
+        date_of_birth: s.date_of_birth,
+        district: s.district,
+        service_point: s.service_point,
+        enrolled_at: s.enrolled_at,
+        citizenship: s.citizenship,
+        passport_number: s.passport_number,
+        kitap_number: s.kitap_number,
+        has_photo: s.has_photo,
+        has_signature: s.has_signature,
+        case_id: p.case_id,
+        duplicate_of: p.duplicate_of,
+    }
+}
+
+/// `GET /v1/persons/{reference_id}`: a person's metadata and status (analysts, admins).
+#[utoipa::path(get, path = "/v1/persons/{reference_id}", tag = "enrolment",
+    params(("reference_id" = String, Path, description = "The person's reference id")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Metadata and status", body = PersonResponse),
+        (status = "4XX", description = "Unknown or forbidden", body = Problem, content_type = "application/problem+json"),
+        (status = "5XX", description = "Engine not wired or unavailable", body = Problem, content_type = "application/problem+json")))]
+pub async fn get_person(
+    State(app): State<AppState>,
+    Caller(who): Caller,
+    Path(reference): Path<String>,
+) -> Result<Response, Problem> {
+    require(&who, &[Role::Analyst, Role::Admin], "read persons")?;
+    let subject = format!("person:{reference}");
+    let engine = app.engine.clone();
+    let result = match run_on_rayon(move || engine.person(&reference)).await? {
+        Ok(Some(p)) => Ok(Json(person_body(p)).into_response()),
+        Ok(None) => Err(Problem::new(
+            Reason::NotFound,
+            "no person with this reference id",
+        )),
+        Err(e) => Err(engine_problem(e)),
+    };
+    audit(&app, &who, "read_person", subject, None, status_of(&result)).await?;
+    result
+}
