@@ -9,7 +9,8 @@
 //! * [`iris`]: iris codes, masks and the rotation-compensated Hamming distance;
 //! * [`gallery`]: enrolled people (hot records and cold blobs) on top of [`storage`];
 //! * [`search`]: staged 1:N search, score fusion and the deduplication decision;
-//! * [`eval`]: error-rate statistics (EER, FMR at fixed points, DET curves).
+//! * [`eval`]: error-rate statistics (EER, FMR at fixed points, DET curves);
+//! * [`telemetry`]: stage timings and storage counters reported through the `metrics` facade.
 
 pub mod eval;
 pub mod finger;
@@ -17,4 +18,5 @@ pub mod gallery;
 pub mod iris;
 pub mod search;
 pub mod storage;
+pub mod telemetry;
 pub mod template;

@@ -98,6 +98,13 @@ impl Notifier {
         }
     }
 
+    /// Pending notices and dead letters of the outbox (`None` without one). Blocking.
+    pub fn counts(
+        &self,
+    ) -> Result<Option<super::outbox::CallbackCounts>, crate::state::StateError> {
+        self.outbox.as_ref().map(|o| o.counts()).transpose()
+    }
+
     /// The dead letters of the outbox (none without one). Blocking.
     pub fn dead_letters(&self) -> Result<Vec<DeadLetter>, crate::state::StateError> {
         match &self.outbox {

@@ -61,6 +61,15 @@ pub struct DeadLetter {
     pub dead_at: u64,
 }
 
+/// How many notices the outbox holds (for `/metrics`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CallbackCounts {
+    /// Notices still to deliver (not dead letters).
+    pub pending: u64,
+    /// Dead letters (retries exhausted; an admin may requeue them).
+    pub dead: u64,
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> u64 {
     std::time::SystemTime::now()
@@ -161,6 +170,24 @@ impl Outbox {
             )
             .map_err(|e| store.error(e))?;
             Ok(())
+        })
+    }
+
+    /// Notices still to deliver and dead letters, counted.
+    pub fn counts(&self) -> Result<CallbackCounts, StateError> {
+        let store = &self.store;
+        store.read(|conn| {
+            conn.query_row(
+                "SELECT COALESCE(SUM(dead_at IS NULL), 0), COALESCE(SUM(dead_at IS NOT NULL), 0) \
+                 FROM callbacks",
+                [],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+            )
+            .map(|(pending, dead)| CallbackCounts {
+                pending: pending.max(0) as u64,
+                dead: dead.max(0) as u64,
+            })
+            .map_err(|e| store.error(e))
         })
     }
 

@@ -1,285 +1,390 @@
-//! Prometheus text exposition (version 0.0.4) of the service's counters.
+//! The service's metrics, recorded through the [`metrics`] facade and rendered in the
+//! Prometheus text format (version 0.0.4) by `metrics-exporter-prometheus` at `GET /metrics`.
 //!
-//! * `tunggal_http_requests_total{route,method,status}`
-//! * `tunggal_http_request_duration_seconds{route}` (histogram)
-//! * `tunggal_enrolments_total{verdict}`
-//! * `tunggal_queue_depth`, `tunggal_queue_capacity`
-//! * `tunggal_engine_wired`
-//! * `tunggal_cases_active`, `tunggal_cases_overdue`, `tunggal_cases_total`
-//! * `tunggal_connections_open{pool}`, `tunggal_connections_shed_total{phase}`,
-//!   `tunggal_connections_refused_total{reason}`, `tunggal_connections_reserve_denied_total`,
-//!   `tunggal_connections_first_request_timeouts_total`
-//! * `tunggal_gallery_persons`, `tunggal_matcher_searches_total`,
-//!   `tunggal_matcher_persons_scanned_total`, `tunggal_matcher_comparisons_total`,
-//!   `tunggal_gallery_damaged_reads_total`, `tunggal_gallery_scrub_checked`,
-//!   `tunggal_gallery_scrub_total`, `tunggal_gallery_scrub_quarantined_total`
-//! * `tunggal_state_syncs_total{store}` (`crate::state::syncs`)
+//! Two recorders feed one page:
+//!
+//! * the process-wide recorder ([`global`], installed once per process, on first use): what
+//!   code deep in the stack reports without a handle, today the index's stage timings and
+//!   storage counters (`tunggal_index_*`, [`tunggal_index::telemetry`]);
+//! * one recorder per service ([`Metrics`]): the values of that service instance, so that two
+//!   services in one process (tests) never mix their counts:
+//!   * `tunggal_http_requests_total{route,method,status}`,
+//!     `tunggal_http_request_duration_seconds{route}` (histogram, [`LATENCY_BUCKETS`]);
+//!   * `tunggal_enrolments_total{verdict}` (`single`, `duplicate`, `rejected`);
+//!   * read when scraped: `tunggal_queue_depth`, `tunggal_queue_capacity`,
+//!     `tunggal_engine_wired`, `tunggal_cases_active`, `tunggal_cases_overdue`,
+//!     `tunggal_cases_total`, `tunggal_callbacks_pending`, `tunggal_callbacks_dead`, the
+//!     connection table's (`tunggal_connections_*`), the engine's (`tunggal_gallery_*`,
+//!     `tunggal_matcher_*`) and `tunggal_state_syncs_total{store}` ([`crate::state::syncs`],
+//!     process-wide counts).
 //!
 //! Routes are the matched templates (`/v1/enrolments/{request_id}`), never raw paths, so no
 //! client value reaches a label.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::Mutex;
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
-/// Upper bounds of the latency histogram buckets, in seconds.
+use metrics::Unit;
+use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+use metrics_exporter_prometheus::PrometheusRecorder;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tunggal_index::telemetry;
+
+use crate::cases::CaseCounts;
+use crate::engine::outbox::CallbackCounts;
+use crate::state::syncs::{self, Store};
+
+use super::conns::ConnectionStats;
+use super::server::AppState;
+use super::EngineStats;
+use crate::clock::now_secs;
+
+/// Upper bounds of the HTTP latency histogram buckets, in seconds.
 pub const LATENCY_BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
 ];
 
-#[derive(Debug, Default, Clone)]
-struct Histogram {
-    buckets: [u64; LATENCY_BUCKETS.len()],
-    count: u64,
-    sum: f64,
+/// Upper bounds of the index's stage and log-commit histogram buckets, in seconds (a
+/// first-stage pass over a small gallery or a group commit takes well under a millisecond).
+pub const STAGE_BUCKETS: [f64; 16] = [
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0,
+];
+
+/// Upper bounds of the group-commit size histogram buckets, in log entries.
+pub const BATCH_BUCKETS: [f64; 10] = [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0];
+
+/// Every verdict label of `tunggal_enrolments_total`.
+const VERDICTS: [&str; 3] = ["single", "duplicate", "rejected"];
+
+/// How often histogram samples are folded into their buckets between scrapes.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// A Prometheus recorder with this service's buckets.
+fn recorder() -> PrometheusRecorder {
+    let builder = PrometheusBuilder::new()
+        .set_buckets(&LATENCY_BUCKETS)
+        .and_then(|b| {
+            b.set_buckets_for_metric(Matcher::Prefix("tunggal_index_".into()), &STAGE_BUCKETS)
+        })
+        .and_then(|b| {
+            b.set_buckets_for_metric(
+                Matcher::Full(telemetry::WAL_GROUP_COMMIT_ENTRIES.into()),
+                &BATCH_BUCKETS,
+            )
+        });
+    match builder {
+        Ok(b) => b.build_recorder(),
+        // Only empty bucket lists are refused; the constants above are not empty.
+        Err(e) => {
+            tracing::error!(error = %e, "metric buckets refused; histograms become summaries");
+            PrometheusBuilder::new().build_recorder()
+        }
+    }
 }
 
-#[derive(Debug, Default)]
-struct Inner {
-    requests: BTreeMap<(String, String, u16), u64>,
-    latency: BTreeMap<String, Histogram>,
-    enrolments: BTreeMap<String, u64>,
+static GLOBAL: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// The process-wide recorder's handle, installing the recorder on first use. When another
+/// recorder was installed first, it keeps receiving the facade's global metrics and this
+/// handle renders nothing (logged once).
+pub fn global() -> &'static PrometheusHandle {
+    GLOBAL.get_or_init(|| {
+        let recorder = recorder();
+        let handle = recorder.handle();
+        match metrics::set_global_recorder(recorder) {
+            Ok(()) => telemetry::describe(),
+            Err(e) => tracing::warn!(
+                error = %e,
+                "another metrics recorder is installed: the index's metrics go to it, not /metrics"
+            ),
+        }
+        handle
+    })
 }
 
-/// The service's metrics.
-#[derive(Debug, Default)]
+/// One service instance's metrics.
 pub struct Metrics {
-    inner: Mutex<Inner>,
+    recorder: PrometheusRecorder,
+    handle: PrometheusHandle,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let recorder = recorder();
+        let handle = recorder.handle();
+        let m = Self { recorder, handle };
+        m.with(|| {
+            describe();
+            for verdict in VERDICTS {
+                counter!("tunggal_enrolments_total", "verdict" => verdict).absolute(0);
+            }
+        });
+        m
+    }
+}
+
+/// Values read from the service when `/metrics` is scraped.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Scrape {
+    /// Matching jobs admitted and not finished.
+    pub queue_depth: usize,
+    /// Most matching jobs admitted at once.
+    pub queue_capacity: usize,
+    /// Whether a real engine is wired.
+    pub engine_wired: bool,
+    /// Case counts (absent when the case store could not be read).
+    pub cases: Option<CaseCounts>,
+    /// Callback outbox counts (absent without a durable outbox or when unreadable).
+    pub callbacks: Option<CallbackCounts>,
+    /// Gallery and matcher counters.
+    pub engine: EngineStats,
+    /// Connection table counters.
+    pub connections: ConnectionStats,
 }
 
 impl Metrics {
-    /// Counts one answered request.
+    fn with<T>(&self, f: impl FnOnce() -> T) -> T {
+        metrics::with_local_recorder(&self.recorder, f)
+    }
+
+    /// Counts one answered request and its latency.
     pub fn observe_request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
-        let Ok(mut inner) = self.inner.lock() else {
+        self.with(|| {
+            counter!(
+                "tunggal_http_requests_total",
+                "route" => route.to_owned(),
+                "method" => method.to_owned(),
+                "status" => status.to_string()
+            )
+            .increment(1);
+            histogram!("tunggal_http_request_duration_seconds", "route" => route.to_owned())
+                .record(elapsed);
+        });
+    }
+
+    /// Counts one enrolment verdict (`single`, `duplicate`, `rejected`; others are ignored).
+    pub fn observe_verdict(&self, verdict: &str) {
+        if let Some(&v) = VERDICTS.iter().find(|&&v| v == verdict) {
+            self.with(|| counter!("tunggal_enrolments_total", "verdict" => v).increment(1));
+        }
+    }
+
+    /// Folds recorded histogram samples into their buckets (this service's and the
+    /// process-wide recorder's) so that memory stays bounded between scrapes.
+    pub fn upkeep(&self) {
+        self.handle.run_upkeep();
+        global().run_upkeep();
+    }
+
+    /// Sets the values read at scrape time and renders every metric: this service's, then
+    /// the process-wide ones.
+    pub fn render(&self, s: &Scrape) -> String {
+        self.with(|| record_scrape(s));
+        let mut text = self.handle.render();
+        text.push_str(&global().render());
+        text
+    }
+}
+
+/// Reads the scrape-time values of `app` and renders every metric.
+pub async fn scrape(app: &AppState) -> String {
+    // The counts read the state store, which may wait behind a commit's fsync.
+    let (cases, engine) = (app.cases.clone(), app.engine.clone());
+    let counts = tokio::task::spawn_blocking(move || {
+        let cases = cases
+            .counts(now_secs())
+            .map_err(|e| tracing::error!(error = %e, "counting cases for /metrics"))
+            .ok();
+        let callbacks = engine.callbacks().and_then(|n| {
+            n.counts()
+                .map_err(|e| tracing::error!(error = %e, "counting callbacks for /metrics"))
+                .ok()
+                .flatten()
+        });
+        (cases, callbacks)
+    })
+    .await;
+    let (cases, callbacks) = counts.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "counting cases and callbacks for /metrics");
+        (None, None)
+    });
+    app.metrics.render(&Scrape {
+        queue_depth: app.queue.depth(),
+        queue_capacity: app.queue.capacity(),
+        engine_wired: app.engine.is_wired(),
+        cases,
+        callbacks,
+        engine: app.engine.stats(),
+        connections: app.connections.stats(),
+    })
+}
+
+/// Folds histogram samples every few seconds while `metrics` lives (spawned by the server).
+pub async fn upkeep_while_alive(metrics: Weak<Metrics>) {
+    let mut tick = tokio::time::interval(UPKEEP_EVERY);
+    loop {
+        tick.tick().await;
+        let Some(m) = metrics.upgrade() else {
             return;
         };
-        *inner
-            .requests
-            .entry((route.to_owned(), method.to_owned(), status))
-            .or_default() += 1;
-        let h = inner.latency.entry(route.to_owned()).or_default();
-        let secs = elapsed.as_secs_f64();
-        for (bucket, bound) in h.buckets.iter_mut().zip(LATENCY_BUCKETS) {
-            if secs <= bound {
-                *bucket += 1;
-            }
-        }
-        h.count += 1;
-        h.sum += secs;
-    }
-
-    /// Counts one enrolment verdict (`single`, `duplicate`, `rejected`).
-    pub fn observe_verdict(&self, verdict: &str) {
-        if let Ok(mut inner) = self.inner.lock() {
-            *inner.enrolments.entry(verdict.to_owned()).or_default() += 1;
-        }
-    }
-
-    /// Renders every metric, with the queue and engine gauges given.
-    pub fn render(&self, queue_depth: usize, queue_capacity: usize, engine_wired: bool) -> String {
-        let mut out = String::new();
-        let Ok(inner) = self.inner.lock() else {
-            return out;
-        };
-        let _ = writeln!(
-            out,
-            "# HELP tunggal_http_requests_total HTTP requests answered."
-        );
-        let _ = writeln!(out, "# TYPE tunggal_http_requests_total counter");
-        for ((route, method, status), n) in &inner.requests {
-            let _ = writeln!(
-                out,
-                "tunggal_http_requests_total{{route=\"{route}\",method=\"{method}\",status=\"{status}\"}} {n}"
-            );
-        }
-        let name = "tunggal_http_request_duration_seconds";
-        let _ = writeln!(out, "# HELP {name} Time to answer HTTP requests.");
-        let _ = writeln!(out, "# TYPE {name} histogram");
-        for (route, h) in &inner.latency {
-            for (bound, n) in LATENCY_BUCKETS.iter().zip(h.buckets) {
-                let _ = writeln!(out, "{name}_bucket{{route=\"{route}\",le=\"{bound}\"}} {n}");
-            }
-            let _ = writeln!(
-                out,
-                "{name}_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
-                h.count
-            );
-            let _ = writeln!(out, "{name}_sum{{route=\"{route}\"}} {}", h.sum);
-            let _ = writeln!(out, "{name}_count{{route=\"{route}\"}} {}", h.count);
-        }
-        let _ = writeln!(
-            out,
-            "# HELP tunggal_enrolments_total Enrolments by verdict."
-        );
-        let _ = writeln!(out, "# TYPE tunggal_enrolments_total counter");
-        for verdict in ["single", "duplicate", "rejected"] {
-            let n = inner.enrolments.get(verdict).copied().unwrap_or(0);
-            let _ = writeln!(out, "tunggal_enrolments_total{{verdict=\"{verdict}\"}} {n}");
-        }
-        let _ = writeln!(
-            out,
-            "# HELP tunggal_queue_depth Matching jobs admitted and not finished."
-        );
-        let _ = writeln!(out, "# TYPE tunggal_queue_depth gauge");
-        let _ = writeln!(out, "tunggal_queue_depth {queue_depth}");
-        let _ = writeln!(
-            out,
-            "# HELP tunggal_queue_capacity Most matching jobs admitted at once."
-        );
-        let _ = writeln!(out, "# TYPE tunggal_queue_capacity gauge");
-        let _ = writeln!(out, "tunggal_queue_capacity {queue_capacity}");
-        let _ = writeln!(
-            out,
-            "# HELP tunggal_engine_wired 1 when a real matching engine is wired."
-        );
-        let _ = writeln!(out, "# TYPE tunggal_engine_wired gauge");
-        let _ = writeln!(out, "tunggal_engine_wired {}", u8::from(engine_wired));
-        out
+        m.upkeep();
     }
 }
 
-/// Renders the case gauges: `tunggal_cases_active`, `tunggal_cases_overdue`,
-/// `tunggal_cases_total`.
-pub fn render_cases(counts: crate::cases::CaseCounts) -> String {
-    let mut out = String::new();
-    for (name, help, value) in [
-        (
-            "tunggal_cases_active",
-            "Duplicate cases not yet decided for good.",
-            counts.active,
-        ),
-        (
-            "tunggal_cases_overdue",
-            "Active duplicate cases past their deadline.",
-            counts.overdue,
-        ),
-        (
-            "tunggal_cases_total",
-            "Duplicate cases ever opened.",
-            counts.total,
-        ),
+/// A new service's metrics, with its upkeep task spawned on the current runtime.
+pub fn spawn() -> Arc<Metrics> {
+    let m = Arc::new(Metrics::default());
+    global();
+    tokio::spawn(upkeep_while_alive(Arc::downgrade(&m)));
+    m
+}
+
+fn record_scrape(s: &Scrape) {
+    gauge!("tunggal_queue_depth").set(s.queue_depth as f64);
+    gauge!("tunggal_queue_capacity").set(s.queue_capacity as f64);
+    gauge!("tunggal_engine_wired").set(f64::from(u8::from(s.engine_wired)));
+    if let Some(c) = s.cases {
+        gauge!("tunggal_cases_active").set(c.active as f64);
+        gauge!("tunggal_cases_overdue").set(c.overdue as f64);
+        gauge!("tunggal_cases_total").set(c.total as f64);
+    }
+    if let Some(c) = s.callbacks {
+        gauge!("tunggal_callbacks_pending").set(c.pending as f64);
+        gauge!("tunggal_callbacks_dead").set(c.dead as f64);
+    }
+    let e = &s.engine;
+    gauge!("tunggal_gallery_persons").set(e.persons as f64);
+    counter!("tunggal_matcher_searches_total").absolute(e.searches);
+    counter!("tunggal_matcher_persons_scanned_total").absolute(e.persons_scanned);
+    counter!("tunggal_matcher_comparisons_total").absolute(e.comparisons);
+    counter!("tunggal_gallery_damaged_reads_total").absolute(e.damaged_reads);
+    gauge!("tunggal_gallery_scrub_checked").set(e.scrub_checked as f64);
+    gauge!("tunggal_gallery_scrub_total").set(e.scrub_total as f64);
+    counter!("tunggal_gallery_scrub_quarantined_total").absolute(e.scrub_quarantined);
+    let c = &s.connections;
+    for (pool, n) in [
+        ("pending", c.open_pending),
+        ("general", c.open_general),
+        ("reserve", c.open_reserve),
     ] {
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} gauge");
-        let _ = writeln!(out, "{name} {value}");
+        gauge!("tunggal_connections_open", "pool" => pool).set(n as f64);
     }
-    out
-}
-
-/// Renders the gallery gauge and the matcher counters.
-pub fn render_engine(stats: super::EngineStats) -> String {
-    let mut out = String::new();
-    for (name, kind, help, value) in [
-        (
-            "tunggal_gallery_persons",
-            "gauge",
-            "Persons enrolled in the gallery.",
-            stats.persons,
-        ),
-        (
-            "tunggal_matcher_searches_total",
-            "counter",
-            "1:N searches run by the matcher since start.",
-            stats.searches,
-        ),
-        (
-            "tunggal_matcher_persons_scanned_total",
-            "counter",
-            "Gallery persons scored by the first search stage since start (summed over searches).",
-            stats.persons_scanned,
-        ),
-        (
-            "tunggal_matcher_comparisons_total",
-            "counter",
-            "Full fingerprint and iris comparisons (second stage and 1:1) since start.",
-            stats.comparisons,
-        ),
-        (
-            "tunggal_gallery_damaged_reads_total",
-            "counter",
-            "Cold gallery records that failed their checksum when read since start (see `tunggal fsck`).",
-            stats.damaged_reads,
-        ),
-        (
-            "tunggal_gallery_scrub_checked",
-            "gauge",
-            "Hot gallery records checked by the background scrub's current (or last) pass.",
-            stats.scrub_checked,
-        ),
-        (
-            "tunggal_gallery_scrub_total",
-            "gauge",
-            "Live hot gallery records when the scrub's current (or last) pass started.",
-            stats.scrub_total,
-        ),
-        (
-            "tunggal_gallery_scrub_quarantined_total",
-            "counter",
-            "Hot gallery records the scrub found damaged and quarantined since start.",
-            stats.scrub_quarantined,
-        ),
+    for (phase, n) in [("fresh", c.shed_fresh), ("idle", c.shed_idle)] {
+        counter!("tunggal_connections_shed_total", "phase" => phase).absolute(n);
+    }
+    for (reason, n) in [
+        ("address_limit", c.refused_address),
+        ("full", c.refused_full),
+        ("no_slot", c.no_slot),
     ] {
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} {kind}");
-        let _ = writeln!(out, "{name} {value}");
+        counter!("tunggal_connections_refused_total", "reason" => reason).absolute(n);
     }
-    out
+    counter!("tunggal_connections_reserve_denied_total").absolute(c.reserve_denied);
+    counter!("tunggal_connections_first_request_timeouts_total").absolute(c.first_request_timeouts);
+    for (store, label) in [(Store::Sqlite, "sqlite"), (Store::Journal, "journal")] {
+        counter!("tunggal_state_syncs_total", "store" => label).absolute(syncs::count(store));
+    }
 }
 
-/// Renders the connection table's gauges and counters.
-pub fn render_connections(s: super::conns::ConnectionStats) -> String {
-    let mut out = String::new();
-    let mut family = |name: &str, kind: &str, help: &str, rows: &[(&str, u64)]| {
-        let _ = writeln!(out, "# HELP {name} {help}");
-        let _ = writeln!(out, "# TYPE {name} {kind}");
-        for (labels, value) in rows {
-            let _ = writeln!(out, "{name}{labels} {value}");
-        }
-    };
-    family(
-        "tunggal_connections_open",
-        "gauge",
-        "Open connections by pool.",
-        &[
-            ("{pool=\"pending\"}", s.open_pending as u64),
-            ("{pool=\"general\"}", s.open_general as u64),
-            ("{pool=\"reserve\"}", s.open_reserve as u64),
-        ],
+/// Help texts of the per-service metrics.
+fn describe() {
+    describe_counter!("tunggal_http_requests_total", "HTTP requests answered.");
+    describe_histogram!(
+        "tunggal_http_request_duration_seconds",
+        Unit::Seconds,
+        "Time to answer HTTP requests."
     );
-    family(
+    describe_counter!("tunggal_enrolments_total", "Enrolments by verdict.");
+    describe_gauge!(
+        "tunggal_queue_depth",
+        "Matching jobs admitted and not finished."
+    );
+    describe_gauge!(
+        "tunggal_queue_capacity",
+        "Most matching jobs admitted at once."
+    );
+    describe_gauge!(
+        "tunggal_engine_wired",
+        "1 when a real matching engine is wired."
+    );
+    describe_gauge!(
+        "tunggal_cases_active",
+        "Duplicate cases not yet decided for good."
+    );
+    describe_gauge!(
+        "tunggal_cases_overdue",
+        "Active duplicate cases past their deadline."
+    );
+    describe_gauge!("tunggal_cases_total", "Duplicate cases ever opened.");
+    describe_gauge!(
+        "tunggal_callbacks_pending",
+        "Verdict callbacks in the outbox still to deliver."
+    );
+    describe_gauge!(
+        "tunggal_callbacks_dead",
+        "Verdict callbacks whose retries are exhausted (dead letters)."
+    );
+    describe_gauge!(
+        "tunggal_gallery_persons",
+        "Persons enrolled in the gallery."
+    );
+    describe_counter!(
+        "tunggal_matcher_searches_total",
+        "1:N searches run by the matcher since start."
+    );
+    describe_counter!(
+        "tunggal_matcher_persons_scanned_total",
+        "Gallery persons scored by the first search stage since start (summed over searches)."
+    );
+    describe_counter!(
+        "tunggal_matcher_comparisons_total",
+        "Full fingerprint and iris comparisons (second stage and 1:1) since start."
+    );
+    describe_counter!(
+        "tunggal_gallery_damaged_reads_total",
+        "Cold gallery records that failed their checksum when read since start (see `tunggal fsck`)."
+    );
+    describe_gauge!(
+        "tunggal_gallery_scrub_checked",
+        "Hot gallery records checked by the background scrub's current (or last) pass."
+    );
+    describe_gauge!(
+        "tunggal_gallery_scrub_total",
+        "Live hot gallery records when the scrub's current (or last) pass started."
+    );
+    describe_counter!(
+        "tunggal_gallery_scrub_quarantined_total",
+        "Hot gallery records the scrub found damaged and quarantined since start."
+    );
+    describe_gauge!("tunggal_connections_open", "Open connections by pool.");
+    describe_counter!(
         "tunggal_connections_shed_total",
-        "counter",
-        "Connections closed to make room: fresh (no complete request yet) or idle keep-alive.",
-        &[
-            ("{phase=\"fresh\"}", s.shed_fresh),
-            ("{phase=\"idle\"}", s.shed_idle),
-        ],
+        "Connections closed to make room: fresh (no complete request yet) or idle keep-alive."
     );
-    family(
+    describe_counter!(
         "tunggal_connections_refused_total",
-        "counter",
         "Connections refused: at accept (address at its cap with every connection busy; pending \
-         pool unusable) or at the first request (no general or reserve slot).",
-        &[
-            ("{reason=\"address_limit\"}", s.refused_address),
-            ("{reason=\"full\"}", s.refused_full),
-            ("{reason=\"no_slot\"}", s.no_slot),
-        ],
+         pool unusable) or at the first request (no general or reserve slot)."
     );
-    family(
+    describe_counter!(
         "tunggal_connections_reserve_denied_total",
-        "counter",
-        "Reserve connections whose request was neither a probe nor authenticated.",
-        &[("", s.reserve_denied)],
+        "Reserve connections whose request was neither a probe nor authenticated."
     );
-    family(
+    describe_counter!(
         "tunggal_connections_first_request_timeouts_total",
-        "counter",
-        "Connections closed for not completing a first request within first_request_timeout_secs.",
-        &[("", s.first_request_timeouts)],
+        "Connections closed for not completing a first request within first_request_timeout_secs."
     );
-    out
+    describe_counter!(
+        "tunggal_state_syncs_total",
+        "Durable syncs of the service's state, by store."
+    );
 }
 
 #[cfg(test)]
@@ -292,18 +397,42 @@ mod tests {
         m.observe_request("/health", "GET", 200, Duration::from_millis(3));
         m.observe_request("/health", "GET", 200, Duration::from_millis(300));
         m.observe_verdict("single");
-        let text = m.render(1, 8, false);
-        assert!(text.contains(
-            "tunggal_http_requests_total{route=\"/health\",method=\"GET\",status=\"200\"} 2"
-        ));
-        assert!(text.contains(
-            "tunggal_http_request_duration_seconds_bucket{route=\"/health\",le=\"0.005\"} 1"
-        ));
-        assert!(text.contains(
-            "tunggal_http_request_duration_seconds_bucket{route=\"/health\",le=\"0.5\"} 2"
-        ));
-        assert!(text.contains("tunggal_enrolments_total{verdict=\"single\"} 1"));
-        assert!(text.contains("tunggal_queue_depth 1"));
-        assert!(text.contains("tunggal_engine_wired 0"));
+        m.observe_verdict("bogus");
+        let text = m.render(&Scrape {
+            queue_depth: 1,
+            queue_capacity: 8,
+            ..Scrape::default()
+        });
+        for line in [
+            "# TYPE tunggal_http_requests_total counter",
+            "tunggal_http_requests_total{route=\"/health\",method=\"GET\",status=\"200\"} 2",
+            "# TYPE tunggal_http_request_duration_seconds histogram",
+            "tunggal_http_request_duration_seconds_bucket{route=\"/health\",le=\"0.0025\"} 0",
+            "tunggal_http_request_duration_seconds_bucket{route=\"/health\",le=\"0.005\"} 1",
+            "tunggal_http_request_duration_seconds_bucket{route=\"/health\",le=\"0.5\"} 2",
+            "tunggal_http_request_duration_seconds_bucket{route=\"/health\",le=\"+Inf\"} 2",
+            "tunggal_http_request_duration_seconds_count{route=\"/health\"} 2",
+            "tunggal_enrolments_total{verdict=\"single\"} 1",
+            "tunggal_enrolments_total{verdict=\"duplicate\"} 0",
+            "tunggal_queue_depth 1",
+            "tunggal_queue_capacity 8",
+            "tunggal_engine_wired 0",
+            "tunggal_connections_open{pool=\"reserve\"} 0",
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "{line} missing from\n{text}"
+            );
+        }
+        assert!(!text.contains("bogus"));
+    }
+
+    #[test]
+    fn two_services_keep_their_own_counts() {
+        let (a, b) = (Metrics::default(), Metrics::default());
+        a.observe_verdict("duplicate");
+        let (ta, tb) = (a.render(&Scrape::default()), b.render(&Scrape::default()));
+        assert!(ta.contains("tunggal_enrolments_total{verdict=\"duplicate\"} 1"));
+        assert!(tb.contains("tunggal_enrolments_total{verdict=\"duplicate\"} 0"));
     }
 }

@@ -155,7 +155,7 @@ impl Service {
             audit: Arc::new(AuditLog::open(&dir)?),
             idempotency: Arc::new(Idempotency::open(&dir)?),
             queue: Arc::new(MatchQueue::new(config.queue_capacity)),
-            metrics: Arc::new(Metrics::default()),
+            metrics: super::metrics::spawn(),
             cases,
             connections,
             config,

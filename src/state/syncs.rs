@@ -37,15 +37,3 @@ pub fn count(store: Store) -> u64 {
         Store::Journal => JOURNAL.load(Ordering::Relaxed),
     }
 }
-
-/// Prometheus text of the counters.
-pub fn render() -> String {
-    format!(
-        "# HELP tunggal_state_syncs_total Durable syncs of the service's state, by store.\n\
-         # TYPE tunggal_state_syncs_total counter\n\
-         tunggal_state_syncs_total{{store=\"sqlite\"}} {}\n\
-         tunggal_state_syncs_total{{store=\"journal\"}} {}\n",
-        count(Store::Sqlite),
-        count(Store::Journal)
-    )
-}

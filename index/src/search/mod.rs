@@ -92,6 +92,7 @@ pub fn second_stage(
     probe: &PreparedPerson,
     hits: &[Stage1Hit],
 ) -> Result<Vec<GalleryMatch>, GalleryError> {
+    let started = std::time::Instant::now();
     let mut out = hits
         .par_iter()
         .map(|hit| {
@@ -112,6 +113,7 @@ pub fn second_stage(
         .flatten()
         .collect::<Vec<_>>();
     out.sort_by(|a, b| b.fused.total_cmp(&a.fused));
+    crate::telemetry::stage2(started.elapsed(), out.len());
     Ok(out)
 }
 

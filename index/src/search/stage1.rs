@@ -348,6 +348,7 @@ pub fn scan(
     scorer: &Scorer<'_>,
     k: usize,
 ) -> Result<Vec<Vec<Stage1Hit>>, GalleryError> {
+    let started = std::time::Instant::now();
     let mut blocks = Vec::new();
     for seg in snap.segments() {
         let records: &[PersonRecord] = seg.records().map_err(|_| GalleryError::RecordType)?;
@@ -419,5 +420,6 @@ pub fn scan(
         .try_reduce(empty, |a, b| {
             Ok(a.into_iter().zip(b).map(|(x, y)| x.merge(y)).collect())
         })?;
+    crate::telemetry::stage1(started.elapsed(), probes.len(), snap.len());
     Ok(tops.into_iter().map(TopK::into_sorted).collect())
 }

@@ -5,9 +5,8 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
+use super::super::openapi;
 use super::super::server::AppState;
-use super::super::{metrics, openapi};
-use crate::clock::now_secs;
 use crate::enrolment::wire::HealthResponse;
 use crate::problem::{Problem, Reason};
 
@@ -49,21 +48,7 @@ pub async fn ready(State(app): State<AppState>) -> Result<Json<HealthResponse>, 
     responses((status = 200, description = "Prometheus text format", body = String,
         content_type = "text/plain")))]
 pub async fn metrics(State(app): State<AppState>) -> Response {
-    let mut text = app.metrics.render(
-        app.queue.depth(),
-        app.queue.capacity(),
-        app.engine.is_wired(),
-    );
-    // The counts read the state store, which may wait behind a commit's fsync.
-    let cases = app.cases.clone();
-    match tokio::task::spawn_blocking(move || cases.counts(now_secs())).await {
-        Ok(Ok(counts)) => text.push_str(&metrics::render_cases(counts)),
-        Ok(Err(e)) => tracing::error!(error = %e, "counting cases for /metrics"),
-        Err(e) => tracing::error!(error = %e, "counting cases for /metrics"),
-    }
-    text.push_str(&metrics::render_engine(app.engine.stats()));
-    text.push_str(&metrics::render_connections(app.connections.stats()));
-    text.push_str(&crate::state::syncs::render());
+    let text = crate::service::metrics::scrape(&app).await;
     (
         [(
             header::CONTENT_TYPE,

@@ -122,11 +122,13 @@ impl Store {
                     report.quarantined.append(&mut bad);
                 }
                 progress.checked.fetch_add(checked, Ordering::Relaxed);
+                crate::telemetry::scrub_checked(checked);
                 report.checked += checked;
                 from = to;
             }
         }
         progress.passes.fetch_add(1, Ordering::Relaxed);
+        crate::telemetry::scrub_pass();
         progress.running.store(false, Ordering::Relaxed);
         report
     }

@@ -195,6 +195,7 @@ impl Wal {
             .write_all_at(&slot_bytes(start_lsn, slot), slot_offset(slot.seq))
             .and_then(|()| file.sync_data());
         self.fsyncs.fetch_add(1, Ordering::Relaxed);
+        crate::telemetry::wal_fsync();
         let mut g = lock(&self.state);
         g.leader = false;
         let outcome = match res {
@@ -244,8 +245,10 @@ impl Wal {
             let at = g.file_len;
             let vouch = next_slot(&g);
             let start_lsn = g.start_lsn;
+            let entries = target.saturating_sub(g.written_lsn);
             drop(g);
 
+            let started = std::time::Instant::now();
             let mut res = match vouch {
                 Some(slot) => {
                     file.write_all_at(&slot_bytes(start_lsn, slot), slot_offset(slot.seq))
@@ -258,6 +261,10 @@ impl Wal {
             if res.is_ok() && want_sync {
                 res = file.sync_data();
                 self.fsyncs.fetch_add(1, Ordering::Relaxed);
+                crate::telemetry::wal_fsync();
+            }
+            if res.is_ok() {
+                crate::telemetry::wal_commit(started.elapsed(), entries, batch.len() as u64);
             }
 
             g = lock(&self.state);
