@@ -1,0 +1,8 @@
+//! The real server with the real gallery engine, over loopback with a temporary data
+//! directory, driven with synthetic people.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod harness;
+mod ordering_and_callbacks;
+mod verdicts;
