@@ -1,0 +1,9 @@
+//! The real server with the real gallery engine, over loopback with a temporary data
+//! directory, driven with synthetic people.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod harness;
+mod metrics;
+mod ordering_and_callbacks;
+mod verdicts;
