@@ -3,9 +3,10 @@
 
 use maud::{html, Markup};
 
-use super::draw::{finger_svg, iris_figure};
-use super::evidence::{finger_band, iris_band, FINGER_NAMES};
+use super::draw::{iris_figure, shown_distance};
+use super::evidence::{finger_band, identical_captures, iris_band, FINGER_AGREE, FINGER_NAMES};
 use super::layout::{duration, local_time, time_left};
+use super::minutiae::{finger_svg, FingerGeometry};
 use super::session::Session;
 use crate::cases::{
     Action, Case, CaseCandidate, CaseStatus, DecisionKind, FingerComparison, IrisComparison,
@@ -110,7 +111,11 @@ fn grid(c: &CaseCandidate) -> Markup {
                     td class={"finger " (finger_band(s))} { @match s { Some(s) => (format!("{s:.3}")), None => "—" } }
                 }
                 @for d in c.iris_distances {
-                    td class={"eye " (iris_band(d))} { @match d { Some(d) => (format!("{d:.3}")), None => "—" } }
+                    @match d {
+                        Some(d) if d < 0.0 => td class={"eye " (iris_band(Some(d)))} title={"normalised distance computes to " (format!("{d:.3}")) ", shown as 0"} { (shown_distance(d)) },
+                        Some(d) => td class={"eye " (iris_band(Some(d)))} { (shown_distance(d)) },
+                        None => td class={"eye " (iris_band(None))} { "—" },
+                    }
                 }
             } }
         }
@@ -118,6 +123,10 @@ fn grid(c: &CaseCandidate) -> Markup {
             span { i.s-strong {} "strong" } span { i.s-moderate {} "agrees" }
             span { i.s-weak {} "weak" } span { i.s-against {} "against" } span { i.s-none {} "missing" }
             span.muted { "fingers: matcher similarity (higher is closer) · eyes: Hamming distance (lower is closer)" }
+        }
+        p.small.muted id="legend-against" {
+            strong { "Against" } " means the pair is evidence that the fingers or eyes are "
+            em { "different" } ": a finger below " (format!("{FINGER_AGREE:.3}")) " similarity (different fingers rarely pass 0.05), an eye above 0.40 Hamming distance (different eyes sit near 0.45). Such fingers are drawn without correspondence lines: the minutiae the matcher tried to pair do not correspond."
         }
     }
 }
@@ -232,6 +241,50 @@ fn trail(case: &Case, offset: i64) -> Markup {
     }
 }
 
+/// The name of finger position 1–10.
+pub fn finger_name(pos: u8) -> &'static str {
+    FINGER_NAMES
+        .get(usize::from(pos).saturating_sub(1))
+        .copied()
+        .unwrap_or("finger")
+}
+
+/// What a finger pair's drawing shows, in words: score, matched minutiae, overlap.
+pub fn finger_caption(cmp: &FingerComparison, geo: &FingerGeometry) -> Markup {
+    html! {
+        " · score " (format!("{:.3}", cmp.score)) " · "
+        @if geo.for_match {
+            span.matched-count { (cmp.pairs.len()) " matched minutiae" }
+        } @else {
+            span.against-note { "against: no correspondence" }
+        }
+        " of " (cmp.applicant.minutiae.len()) " / " (cmp.candidate.minutiae.len())
+        @if let Some(a) = geo.overlap_mm2 {
+            " · overlap " span.overlap { (format!("{a:.0}")) " mm²" }
+        }
+        @if let (true, Some(t)) = (geo.for_match, geo.transform) {
+            " · candidate turned " (format!("{:.0}", t.degrees().round() + 0.0)) "°"
+        }
+        @if geo.identical {
+            " · " strong.identical-finger { "identical minutiae" }
+        }
+    }
+}
+
+fn finger_figure(case: &Case, selected: usize, pos: u8, cmp: &FingerComparison) -> Markup {
+    let geo = FingerGeometry::of(cmp);
+    html! {
+        figure data-position=(pos) {
+            figcaption {
+                strong { (finger_name(pos)) }
+                (finger_caption(cmp, &geo))
+                " · " a.enlarge href={"/review/cases/" (case.case_id) "/fingers/" (pos) "?c=" (selected)} { "enlarge" }
+            }
+            (finger_svg(cmp, &geo))
+        }
+    }
+}
+
 /// The page body.
 pub fn body(v: &CaseView<'_>) -> Markup {
     let case = v.case;
@@ -260,6 +313,13 @@ pub fn body(v: &CaseView<'_>) -> Markup {
                 }
             }
         }
+        @let identical = identical_captures(c);
+        @if !identical.is_empty() {
+            p.flash.err id="identical-capture" {
+                strong { "Identical capture: " } (identical.join(", "))
+                " match at a level different captures do not reach. Resubmitting an enrolled person's templates is a known replay pattern: check the capture's origin."
+            }
+        }
         div.cols {
             div {
                 div.card {
@@ -274,14 +334,7 @@ pub fn body(v: &CaseView<'_>) -> Markup {
                 } @else {
                     div.fingers id="fingers" {
                         @for (pos, cmp) in &v.drawn.fingers {
-                            figure {
-                                figcaption {
-                                    strong { (FINGER_NAMES.get(usize::from(*pos).saturating_sub(1)).copied().unwrap_or("finger")) }
-                                    " · score " (format!("{:.3}", cmp.score)) " · " (cmp.pairs.len()) " matched of "
-                                    (cmp.applicant.minutiae.len()) " / " (cmp.candidate.minutiae.len()) " minutiae"
-                                }
-                                (finger_svg(cmp))
-                            }
+                            (finger_figure(case, v.selected, *pos, cmp))
                         }
                     }
                 }
@@ -296,7 +349,7 @@ pub fn body(v: &CaseView<'_>) -> Markup {
                     }
                 }
             }
-            div {
+            div.side {
                 (decision_panel(v))
                 (trail(case, v.offset))
             }
@@ -319,5 +372,10 @@ pub const SCRIPT: &str = r#"
     if(map[k]){e.preventDefault();press(map[k]);}
     else if(/^[1-9]$/.test(k)){location.search='?c='+(Number(k)-1);}
   });
+  function mark(e,on){var t=e.target.closest&&e.target.closest('[data-pair]');if(!t)return;
+    var root=t.closest('.finger-large')||t.closest('svg.minutiae')||document;
+    root.querySelectorAll('[data-pair="'+t.getAttribute('data-pair')+'"]').forEach(function(n){n.classList.toggle('hl',on);});}
+  document.addEventListener('mouseover',function(e){mark(e,true);});
+  document.addEventListener('mouseout',function(e){mark(e,false);});
 })();
 "#;

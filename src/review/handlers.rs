@@ -130,7 +130,7 @@ pub async fn queue(
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct CaseParams {
-    c: Option<usize>,
+    pub(super) c: Option<usize>,
     done: Option<String>,
 }
 

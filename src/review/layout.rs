@@ -68,6 +68,13 @@ svg.minutiae .match-line{stroke:#16a34a;stroke-width:1.1;opacity:.75}
 svg.minutiae .minutia circle{fill:none;stroke-width:1.6}
 svg.minutiae .minutia line{stroke-width:1.6}
 svg.minutiae .matched circle,svg.minutiae .matched line{stroke:#1d4ed8}
+svg.minutiae .plain circle,svg.minutiae .plain line{stroke:#64748b}
+svg.minutiae .pair-no{font:9px ui-monospace,monospace;fill:#1e3a8a}
+svg.minutiae .hl circle{fill:#f59e0b;stroke:#b45309;stroke-width:2.4}svg.minutiae .hl .pair-no{font-weight:700;fill:#b45309}
+svg.minutiae .match-line.hl{stroke:#f59e0b;stroke-width:2.6;opacity:1}
+table.pairs tr.hl{background:#fef3c7}
+.finger-large svg.minutiae{max-width:1300px}
+.side{position:sticky;top:10px}
 svg.minutiae .unmatched{opacity:.28}svg.minutiae .unmatched circle,svg.minutiae .unmatched line{stroke:#64748b}
 figure.iris{margin:0 0 12px;background:#fff;border:1px solid #dbe3ec;border-radius:8px;padding:8px}
 figure.iris figcaption{margin-bottom:6px}
