@@ -57,6 +57,13 @@ async fn only_analyst_keys_log_in() {
         .all(|c| !c.starts_with("tgl_review=") || c.len() == 11));
     let admin = login(&s, review_support::ADMIN_KEY).await.unwrap_err();
     assert_eq!(admin.status, StatusCode::FORBIDDEN);
+    assert!(
+        admin
+            .body
+            .contains("An admin key cannot open the review pages"),
+        "{}",
+        admin.body
+    );
     let unknown = login(&s, "tgl_nope_nope").await.unwrap_err();
     assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
     let session = login(&s, &s.analyst_a.clone()).await.unwrap();
@@ -196,7 +203,24 @@ async fn four_eyes_over_http_with_taken_cases_and_audit() {
     assert!(page_a.body.contains("id=\"modality-grid\""));
     assert!(page_a.body.contains("class=\"match-line\""));
     assert!(page_a.body.contains("data:image/png;base64,"));
-    // B sees it taken by A and cannot decide it.
+    // Reading the case takes nothing and adds nothing to its trail.
+    let read = s.cases.get("C000000002").unwrap();
+    assert!(read.lease.is_none());
+    assert_eq!(read.trail.len(), 1);
+    assert!(page_a.body.contains("id=\"btn-take\""));
+    // A takes it; B sees it taken by A and cannot decide it.
+    let r = send(
+        Method::POST,
+        &format!("{case_url}/take"),
+        Some(&a),
+        None,
+        Some(form(&[("csrf", &page_a.csrf())])),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let held = send(Method::GET, &case_url, Some(&a), None, None).await;
+    assert!(held.body.contains("id=\"btn-release\""));
+    assert!(!held.body.contains("id=\"btn-take\""));
     let page_b = send(Method::GET, &case_url, Some(&b), None, None).await;
     assert!(page_b.body.contains("Taken by"));
     let queue_b = send(
@@ -567,6 +591,13 @@ async fn evidence_against_draws_no_correspondences_and_a_finger_opens_large() {
         events.iter().filter(|e| e.action == "view_finger").count(),
         2
     );
+    // A district filter that is no district code is an error, not an empty queue.
+    for bad in ["51710", "5171O1", "5171011"] {
+        let r = get(&format!("/review?district={bad}")).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{bad}");
+        assert!(r.body.contains("is not a district code"), "{}", r.body);
+    }
+    assert_eq!(get("/review?district=320101").await.status, StatusCode::OK);
     s.stop().await;
 }
 

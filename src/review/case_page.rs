@@ -162,9 +162,18 @@ fn decision_panel(v: &CaseView<'_>) -> Markup {
                                 button.warn type="submit" name="decision" value="escalate" id="btn-escalate" { "Escalate" kbd { "E" } }
                             }
                         }
-                        form method="post" action={(action) "/release"} style="margin-top:8px" {
-                            input type="hidden" name="csrf" value=(v.session.csrf);
-                            button type="submit" { "Release to queue" }
+                        @if holder.is_some() {
+                            form method="post" action={(action) "/release"} style="margin-top:8px" {
+                                input type="hidden" name="csrf" value=(v.session.csrf);
+                                p.small.muted id="held-notice" { "You hold this case." }
+                                button type="submit" id="btn-release" { "Release to queue" }
+                            }
+                        } @else {
+                            form method="post" action={(action) "/take"} style="margin-top:8px" {
+                                input type="hidden" name="csrf" value=(v.session.csrf);
+                                p.small.muted { "Nobody holds this case. Take it so others see you are working on it; deciding does not need it." }
+                                button type="submit" id="btn-take" { "Take" }
+                            }
                         }
                     }
                 }

@@ -55,6 +55,7 @@ pub fn router(app: &AppState) -> Router<AppState> {
         .route("/review/cases/{id}/decide", post(handlers::decide))
         .route("/review/cases/{id}/approve", post(handlers::approve))
         .route("/review/cases/{id}/release", post(handlers::release))
+        .route("/review/cases/{id}/take", post(handlers::take))
         .route("/review/cases/{id}/deliver", post(handlers::deliver_again))
         .route(
             "/review/cases/{id}/fingers/{position}",

@@ -61,6 +61,16 @@ fn text(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_owned())
 }
 
+/// A district filter: empty, or a `PPRRDD` code of six digits.
+fn district(s: &str) -> Result<Option<String>, String> {
+    match text(s) {
+        Some(d) if d.len() != 6 || !d.bytes().all(|b| b.is_ascii_digit()) => Err(format!(
+            "{d:?} is not a district code: a district is six digits PPRRDD (province, regency, district)"
+        )),
+        other => Ok(other),
+    }
+}
+
 impl QueueParams {
     /// The store query these parameters ask for, or why they are invalid.
     pub fn query(&self) -> Result<CaseQuery, String> {
@@ -80,7 +90,7 @@ impl QueueParams {
         };
         Ok(CaseQuery {
             status,
-            district: text(&self.district),
+            district: district(&self.district)?,
             service_point: text(&self.service_point),
             opened_from: date_secs(&self.from)?,
             opened_to: date_secs(&self.to)?.map(|t| t + 86_400),
