@@ -564,6 +564,9 @@ async fn evidence_against_draws_no_correspondences_and_a_finger_opens_large() {
         assert!(fig.contains(&format!("/review/cases/C000000001/fingers/{pos}?c=0")));
     }
     assert!(page.body.contains("id=\"legend-against\""));
+    // Times in WIB, UTC on hover: the seeded enrolment time 03:00 UTC is 10:00 WIB.
+    assert!(page.body.contains("2026-11-25 10:00 WIB"), "enrolment time");
+    assert!(page.body.contains(" WIB</time>") && page.body.contains(" UTC\">"));
     // The second candidate is weak on every finger: nothing drawn as a correspondence.
     let second = get("/review/cases/C000000001?c=1").await;
     assert_eq!(second.status, StatusCode::OK);

@@ -5,7 +5,7 @@ use maud::{html, Markup};
 
 use super::draw::{iris_figure, shown_distance};
 use super::evidence::{finger_band, identical_captures, iris_band, FINGER_AGREE, FINGER_NAMES};
-use super::layout::{duration, local_time, time_left};
+use super::layout::{duration, local_time, time_left, time_tag, zone};
 use super::minutiae::{finger_svg, FingerGeometry};
 use super::session::Session;
 use crate::cases::{
@@ -41,7 +41,18 @@ pub struct CaseView<'a> {
     pub offset: i64,
 }
 
-fn meta_rows(a: &PersonSummary, c: &PersonSummary) -> Markup {
+/// An RFC 3339 time in the local zone (`… WIB`), or as given when it does not parse.
+fn local_rfc3339(s: &str, offset: i64) -> String {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .and_then(|t| u64::try_from(t.unix_timestamp()).ok())
+        .map_or_else(
+            || s.to_owned(),
+            |secs| format!("{} {}", local_time(secs, offset), zone(offset)),
+        )
+}
+
+fn meta_rows(a: &PersonSummary, c: &PersonSummary, offset: i64) -> Markup {
     let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "—".to_owned());
     let rows = [
         ("NIK", a.nik.clone(), c.nik.clone()),
@@ -58,7 +69,11 @@ fn meta_rows(a: &PersonSummary, c: &PersonSummary) -> Markup {
             a.service_point.clone(),
             c.service_point.clone(),
         ),
-        ("Enrolled", a.enrolled_at.clone(), c.enrolled_at.clone()),
+        (
+            "Enrolled",
+            local_rfc3339(&a.enrolled_at, offset),
+            local_rfc3339(&c.enrolled_at, offset),
+        ),
         ("Citizenship", a.citizenship.clone(), c.citizenship.clone()),
         ("Passport", opt(&a.passport_number), opt(&c.passport_number)),
         ("KITAP", opt(&a.kitap_number), opt(&c.kitap_number)),
@@ -224,7 +239,7 @@ fn trail(case: &Case, offset: i64) -> Markup {
             ol.trail id="trail" {
                 @for e in case.trail.iter().rev() {
                     li {
-                        span.muted { (local_time(e.at, offset)) } " · " strong { (e.by.name) } " · "
+                        span.muted { (time_tag(e.at, offset)) } " · " strong { (e.by.name) } " · "
                         @match &e.action {
                             Action::Opened => "opened the case",
                             Action::Viewed => "viewed",
@@ -311,8 +326,8 @@ pub fn body(v: &CaseView<'_>) -> Markup {
             " " span.badge { (case.kind().label()) }
         }
         p.small.muted {
-            "Opened " (local_time(case.opened_secs, v.offset)) " (" (duration(v.now.saturating_sub(case.opened_secs))) " ago) · deadline "
-            (local_time(case.deadline_secs, v.offset)) " · "
+            "Opened " (time_tag(case.opened_secs, v.offset)) " (" (duration(v.now.saturating_sub(case.opened_secs))) " ago) · deadline "
+            (time_tag(case.deadline_secs, v.offset)) " · "
             @if case.status.is_final() { "closed" } @else { span class=(class) { (left) (if class == "overdue" { "" } else { " left" }) } }
         }
         nav.tabs {
@@ -335,7 +350,7 @@ pub fn body(v: &CaseView<'_>) -> Markup {
                     h2.first { "Evidence by finger and eye · fused score " (format!("{:.2}", c.score)) }
                     (grid(c))
                 }
-                div.card { (meta_rows(&case.new.applicant, &c.person)) }
+                div.card { (meta_rows(&case.new.applicant, &c.person, v.offset)) }
                 (media(case, &c.person))
                 h2 { "Fingerprints: applicant (left) and candidate (right)" }
                 @if v.drawn.fingers.is_empty() {
