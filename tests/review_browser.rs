@@ -212,8 +212,33 @@ async fn analysts_review_a_case_in_chromium() {
     assert_eq!(count(&c, "#modality-grid td.eye").await, 2);
     assert_eq!(count(&c, "#modality-grid td.s-strong").await, 5);
     assert_eq!(count(&c, "#fingers svg.minutiae").await, 9);
-    assert!(count(&c, "#fingers svg.minutiae line.match-line").await >= 9 * 20);
+    // Seven fingers are evidence for a match (24 pairs each); positions 5 and 10 are
+    // evidence against and are drawn without a single correspondence line.
+    assert_eq!(
+        count(&c, "#fingers svg.minutiae line.match-line").await,
+        7 * 24
+    );
+    assert_eq!(count(&c, "#fingers svg.minutiae.against").await, 2);
+    assert_eq!(
+        count(&c, "#fingers svg.minutiae.against line.match-line").await,
+        0
+    );
+    assert_eq!(
+        count(&c, "#fingers figure[data-position='10'] line.match-line").await,
+        0
+    );
     assert!(count(&c, "#fingers svg.minutiae g.unmatched").await > 0);
+    // Hovering a numbered minutia highlights its pair in both panels and the line between.
+    let lit = c
+        .execute(
+            "var f=document.querySelector(\"#fingers figure[data-position='1']\");\
+             f.querySelector(\"g[data-pair='3']\").dispatchEvent(new MouseEvent('mouseover',{bubbles:true}));\
+             return f.querySelectorAll('.hl').length;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(lit.as_u64(), Some(3));
     assert_eq!(count(&c, "#irises figure.iris img").await, 10);
     assert!(text(&c, "table.meta").await.contains("Agus Wijaya"));
     save(&c, "case.png").await;
@@ -228,6 +253,42 @@ async fn analysts_review_a_case_in_chromium() {
         .await
         .unwrap();
     save(&c, "case-irises.png").await;
+    // The decision box stays in view while the evidence scrolls.
+    let in_view = c
+        .execute(
+            "var r=document.getElementById('decision').getBoundingClientRect();\
+             return [window.scrollY, r.top, r.bottom, window.innerHeight];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let v: Vec<f64> = in_view
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect();
+    assert!(v[0] > 500.0, "the page did not scroll: {v:?}");
+    assert!(
+        v[1] >= 0.0 && v[2] <= v[3],
+        "decision box out of view: {v:?}"
+    );
+
+    // One finger pair opens large, with its numbered pairs listed.
+    c.execute(
+        "document.querySelector(\"#fingers figure[data-position='2'] a.enlarge\").click()",
+        vec![],
+    )
+    .await
+    .unwrap();
+    c.wait()
+        .for_element(Locator::Id("pair-table"))
+        .await
+        .unwrap();
+    assert_eq!(count(&c, "#pair-table tbody tr").await, 24);
+    save(&c, "finger-large.png").await;
+    c.back().await.unwrap();
+    c.wait().for_element(Locator::Id("comment")).await.unwrap();
 
     // A confirms the duplicate with a comment.
     c.find(Locator::Id("comment"))

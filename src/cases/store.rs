@@ -2,12 +2,13 @@
 //! `case_trail` tables (`state.sqlite3`). Nothing is held in memory: each call reads and
 //! writes the rows it needs, and opening costs the same with ten cases or a million.
 //!
-//! The workflow: a case opens `open`; an analyst who opens it *takes* it (a lease, renewed
-//! while they work, so a second analyst sees it as taken); the analyst decides with a
+//! The workflow: a case opens `open`; reading it changes nothing (page views go to the
+//! audit log, not the trail); an analyst who presses *take* holds it (a lease, so a second
+//! analyst sees it as taken and cannot decide it); the analyst decides with a
 //! comment: **clear** closes it at once (`cleared`), **escalate** sends it to `escalated`
 //! (any analyst may decide it next), **confirm duplicate** sends it to `pending_approval`,
 //! where a *different* analyst either approves (`confirmed_duplicate`) or returns it to
-//! `open`. The opening and every view, take, release, decision and approval is kept in the
+//! `open`. The opening and every take, release, decision and approval is kept in the
 //! case's trail; each action is checked and recorded in one transaction. A final outcome is
 //! handed to the engine by the caller ([`super::CaseOutcomeSink`]), and its delivery
 //! recorded with [`CaseStore::mark_delivered`].
@@ -236,21 +237,6 @@ impl CaseStore {
                 until: now + self.policy.lease_secs,
             })),
         }
-    }
-
-    /// Records that `by` opened the case page and, when the case awaits a decision and nobody
-    /// else holds it, takes (or renews) it for them. Returns the case as it now stands.
-    pub fn view(&self, case_id: &str, by: &Actor, now: u64) -> Result<Case, CaseError> {
-        self.act(case_id, by, now, |case| {
-            let mut actions = vec![Action::Viewed];
-            let takeable = matches!(case.status, CaseStatus::Open | CaseStatus::Escalated);
-            if takeable {
-                if let Ok(Some(take)) = self.lease_action(case, by, now) {
-                    actions.push(take);
-                }
-            }
-            Ok(actions)
-        })
     }
 
     /// Takes the case for `by`, or renews their lease.

@@ -69,8 +69,8 @@ fn four_eyes_workflow_is_durable() {
         }),
         Err(CaseError::NoCandidates)
     ));
-    // Ana opens it and holds it; Budi cannot decide meanwhile.
-    let c = store.view(&id, &ana(), T0 + 10).unwrap();
+    // Ana takes it and holds it; Budi cannot decide meanwhile.
+    let c = store.take(&id, &ana(), T0 + 10).unwrap();
     assert_eq!(c.holder(T0 + 11).map(|a| a.name.as_str()), Some("Ana"));
     assert!(matches!(
         store.decide(&id, &budi(), DecisionKind::Clear, "no", T0 + 20),
@@ -138,14 +138,7 @@ fn four_eyes_workflow_is_durable() {
         .collect();
     assert_eq!(
         actions,
-        [
-            "opened",
-            "viewed",
-            "taken",
-            "decided",
-            "approved",
-            "delivered"
-        ]
+        ["opened", "taken", "decided", "approved", "delivered"]
     );
     assert_eq!(after.approval.as_ref().unwrap().by.name, "Budi");
 }
@@ -163,8 +156,8 @@ fn leases_lapse_and_release_and_escalation_and_return() {
         store.take(&id, &budi(), T0 + 1),
         Err(CaseError::TakenBy(_))
     ));
-    // Budi may view (read only) without taking it.
-    let c = store.view(&id, &budi(), T0 + 2).unwrap();
+    // Budi may read it without taking it.
+    let c = store.find(&id).unwrap().unwrap();
     assert_eq!(c.holder(T0 + 2).unwrap().key_id, "a");
     // After the lease lapses Budi takes it.
     let lapse = T0 + store.policy().lease_secs + 1;

@@ -3,9 +3,10 @@
 
 use maud::{html, Markup};
 
-use super::draw::{finger_svg, iris_figure};
-use super::evidence::{finger_band, iris_band, FINGER_NAMES};
-use super::layout::{duration, local_time, time_left};
+use super::draw::{iris_figure, shown_distance};
+use super::evidence::{finger_band, identical_captures, iris_band, FINGER_AGREE, FINGER_NAMES};
+use super::layout::{duration, local_time, time_left, time_tag, zone};
+use super::minutiae::{finger_svg, FingerGeometry};
 use super::session::Session;
 use crate::cases::{
     Action, Case, CaseCandidate, CaseStatus, DecisionKind, FingerComparison, IrisComparison,
@@ -40,7 +41,18 @@ pub struct CaseView<'a> {
     pub offset: i64,
 }
 
-fn meta_rows(a: &PersonSummary, c: &PersonSummary) -> Markup {
+/// An RFC 3339 time in the local zone (`… WIB`), or as given when it does not parse.
+fn local_rfc3339(s: &str, offset: i64) -> String {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .and_then(|t| u64::try_from(t.unix_timestamp()).ok())
+        .map_or_else(
+            || s.to_owned(),
+            |secs| format!("{} {}", local_time(secs, offset), zone(offset)),
+        )
+}
+
+fn meta_rows(a: &PersonSummary, c: &PersonSummary, offset: i64) -> Markup {
     let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "—".to_owned());
     let rows = [
         ("NIK", a.nik.clone(), c.nik.clone()),
@@ -57,7 +69,11 @@ fn meta_rows(a: &PersonSummary, c: &PersonSummary) -> Markup {
             a.service_point.clone(),
             c.service_point.clone(),
         ),
-        ("Enrolled", a.enrolled_at.clone(), c.enrolled_at.clone()),
+        (
+            "Enrolled",
+            local_rfc3339(&a.enrolled_at, offset),
+            local_rfc3339(&c.enrolled_at, offset),
+        ),
         ("Citizenship", a.citizenship.clone(), c.citizenship.clone()),
         ("Passport", opt(&a.passport_number), opt(&c.passport_number)),
         ("KITAP", opt(&a.kitap_number), opt(&c.kitap_number)),
@@ -110,7 +126,11 @@ fn grid(c: &CaseCandidate) -> Markup {
                     td class={"finger " (finger_band(s))} { @match s { Some(s) => (format!("{s:.3}")), None => "—" } }
                 }
                 @for d in c.iris_distances {
-                    td class={"eye " (iris_band(d))} { @match d { Some(d) => (format!("{d:.3}")), None => "—" } }
+                    @match d {
+                        Some(d) if d < 0.0 => td class={"eye " (iris_band(Some(d)))} title={"normalised distance computes to " (format!("{d:.3}")) ", shown as 0"} { (shown_distance(d)) },
+                        Some(d) => td class={"eye " (iris_band(Some(d)))} { (shown_distance(d)) },
+                        None => td class={"eye " (iris_band(None))} { "—" },
+                    }
                 }
             } }
         }
@@ -118,6 +138,10 @@ fn grid(c: &CaseCandidate) -> Markup {
             span { i.s-strong {} "strong" } span { i.s-moderate {} "agrees" }
             span { i.s-weak {} "weak" } span { i.s-against {} "against" } span { i.s-none {} "missing" }
             span.muted { "fingers: matcher similarity (higher is closer) · eyes: Hamming distance (lower is closer)" }
+        }
+        p.small.muted id="legend-against" {
+            strong { "Against" } " means the pair is evidence that the fingers or eyes are "
+            em { "different" } ": a finger below " (format!("{FINGER_AGREE:.3}")) " similarity (different fingers rarely pass 0.05), an eye above 0.40 Hamming distance (different eyes sit near 0.45). Such fingers are drawn without correspondence lines: the minutiae the matcher tried to pair do not correspond."
         }
     }
 }
@@ -153,9 +177,18 @@ fn decision_panel(v: &CaseView<'_>) -> Markup {
                                 button.warn type="submit" name="decision" value="escalate" id="btn-escalate" { "Escalate" kbd { "E" } }
                             }
                         }
-                        form method="post" action={(action) "/release"} style="margin-top:8px" {
-                            input type="hidden" name="csrf" value=(v.session.csrf);
-                            button type="submit" { "Release to queue" }
+                        @if holder.is_some() {
+                            form method="post" action={(action) "/release"} style="margin-top:8px" {
+                                input type="hidden" name="csrf" value=(v.session.csrf);
+                                p.small.muted id="held-notice" { "You hold this case." }
+                                button type="submit" id="btn-release" { "Release to queue" }
+                            }
+                        } @else {
+                            form method="post" action={(action) "/take"} style="margin-top:8px" {
+                                input type="hidden" name="csrf" value=(v.session.csrf);
+                                p.small.muted { "Nobody holds this case. Take it so others see you are working on it; deciding does not need it." }
+                                button type="submit" id="btn-take" { "Take" }
+                            }
                         }
                     }
                 }
@@ -206,7 +239,7 @@ fn trail(case: &Case, offset: i64) -> Markup {
             ol.trail id="trail" {
                 @for e in case.trail.iter().rev() {
                     li {
-                        span.muted { (local_time(e.at, offset)) } " · " strong { (e.by.name) } " · "
+                        span.muted { (time_tag(e.at, offset)) } " · " strong { (e.by.name) } " · "
                         @match &e.action {
                             Action::Opened => "opened the case",
                             Action::Viewed => "viewed",
@@ -232,6 +265,50 @@ fn trail(case: &Case, offset: i64) -> Markup {
     }
 }
 
+/// The name of finger position 1–10.
+pub fn finger_name(pos: u8) -> &'static str {
+    FINGER_NAMES
+        .get(usize::from(pos).saturating_sub(1))
+        .copied()
+        .unwrap_or("finger")
+}
+
+/// What a finger pair's drawing shows, in words: score, matched minutiae, overlap.
+pub fn finger_caption(cmp: &FingerComparison, geo: &FingerGeometry) -> Markup {
+    html! {
+        " · score " (format!("{:.3}", cmp.score)) " · "
+        @if geo.for_match {
+            span.matched-count { (cmp.pairs.len()) " matched minutiae" }
+        } @else {
+            span.against-note { "against: no correspondence" }
+        }
+        " of " (cmp.applicant.minutiae.len()) " / " (cmp.candidate.minutiae.len())
+        @if let Some(a) = geo.overlap_mm2 {
+            " · overlap " span.overlap { (format!("{a:.0}")) " mm²" }
+        }
+        @if let (true, Some(t)) = (geo.for_match, geo.transform) {
+            " · candidate turned " (format!("{:.0}", t.degrees().round() + 0.0)) "°"
+        }
+        @if geo.identical {
+            " · " strong.identical-finger { "identical minutiae" }
+        }
+    }
+}
+
+fn finger_figure(case: &Case, selected: usize, pos: u8, cmp: &FingerComparison) -> Markup {
+    let geo = FingerGeometry::of(cmp);
+    html! {
+        figure data-position=(pos) {
+            figcaption {
+                strong { (finger_name(pos)) }
+                (finger_caption(cmp, &geo))
+                " · " a.enlarge href={"/review/cases/" (case.case_id) "/fingers/" (pos) "?c=" (selected)} { "enlarge" }
+            }
+            (finger_svg(cmp, &geo))
+        }
+    }
+}
+
 /// The page body.
 pub fn body(v: &CaseView<'_>) -> Markup {
     let case = v.case;
@@ -249,8 +326,8 @@ pub fn body(v: &CaseView<'_>) -> Markup {
             " " span.badge { (case.kind().label()) }
         }
         p.small.muted {
-            "Opened " (local_time(case.opened_secs, v.offset)) " (" (duration(v.now.saturating_sub(case.opened_secs))) " ago) · deadline "
-            (local_time(case.deadline_secs, v.offset)) " · "
+            "Opened " (time_tag(case.opened_secs, v.offset)) " (" (duration(v.now.saturating_sub(case.opened_secs))) " ago) · deadline "
+            (time_tag(case.deadline_secs, v.offset)) " · "
             @if case.status.is_final() { "closed" } @else { span class=(class) { (left) (if class == "overdue" { "" } else { " left" }) } }
         }
         nav.tabs {
@@ -260,13 +337,20 @@ pub fn body(v: &CaseView<'_>) -> Markup {
                 }
             }
         }
+        @let identical = identical_captures(c);
+        @if !identical.is_empty() {
+            p.flash.err id="identical-capture" {
+                strong { "Identical capture: " } (identical.join(", "))
+                " match at a level different captures do not reach. Resubmitting an enrolled person's templates is a known replay pattern: check the capture's origin."
+            }
+        }
         div.cols {
             div {
                 div.card {
                     h2.first { "Evidence by finger and eye · fused score " (format!("{:.2}", c.score)) }
                     (grid(c))
                 }
-                div.card { (meta_rows(&case.new.applicant, &c.person)) }
+                div.card { (meta_rows(&case.new.applicant, &c.person, v.offset)) }
                 (media(case, &c.person))
                 h2 { "Fingerprints: applicant (left) and candidate (right)" }
                 @if v.drawn.fingers.is_empty() {
@@ -274,14 +358,7 @@ pub fn body(v: &CaseView<'_>) -> Markup {
                 } @else {
                     div.fingers id="fingers" {
                         @for (pos, cmp) in &v.drawn.fingers {
-                            figure {
-                                figcaption {
-                                    strong { (FINGER_NAMES.get(usize::from(*pos).saturating_sub(1)).copied().unwrap_or("finger")) }
-                                    " · score " (format!("{:.3}", cmp.score)) " · " (cmp.pairs.len()) " matched of "
-                                    (cmp.applicant.minutiae.len()) " / " (cmp.candidate.minutiae.len()) " minutiae"
-                                }
-                                (finger_svg(cmp))
-                            }
+                            (finger_figure(case, v.selected, *pos, cmp))
                         }
                     }
                 }
@@ -296,7 +373,7 @@ pub fn body(v: &CaseView<'_>) -> Markup {
                     }
                 }
             }
-            div {
+            div.side {
                 (decision_panel(v))
                 (trail(case, v.offset))
             }
@@ -319,5 +396,10 @@ pub const SCRIPT: &str = r#"
     if(map[k]){e.preventDefault();press(map[k]);}
     else if(/^[1-9]$/.test(k)){location.search='?c='+(Number(k)-1);}
   });
+  function mark(e,on){var t=e.target.closest&&e.target.closest('[data-pair]');if(!t)return;
+    var root=t.closest('.finger-large')||t.closest('svg.minutiae')||document;
+    root.querySelectorAll('[data-pair="'+t.getAttribute('data-pair')+'"]').forEach(function(n){n.classList.toggle('hl',on);});}
+  document.addEventListener('mouseover',function(e){mark(e,true);});
+  document.addEventListener('mouseout',function(e){mark(e,false);});
 })();
 "#;

@@ -1,101 +1,10 @@
-//! Evidence drawings: fingerprint minutiae pairs as inline SVG, iris codes as PNG images.
-
-use std::collections::HashSet;
-use std::fmt::Write as _;
+//! Iris evidence drawings: codes, masks and the difference map as PNG images.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use maud::{html, Markup, PreEscaped};
+use maud::{html, Markup};
 
-use crate::cases::{FingerComparison, IrisComparison};
-use tunggal_index::template::FingerTemplate;
-
-/// Width and height of one finger panel in SVG units.
-const PANEL_W: f32 = 250.0;
-const PANEL_H: f32 = 300.0;
-const GAP: f32 = 20.0;
-const PAD: f32 = 12.0;
-
-/// Maps template pixels into a panel, keeping the aspect ratio.
-struct Frame {
-    scale: f32,
-    dx: f32,
-    dy: f32,
-}
-
-impl Frame {
-    fn new(t: &FingerTemplate, left: f32) -> Self {
-        let max_x = t.minutiae.iter().map(|m| m.x).max().unwrap_or(0);
-        let max_y = t.minutiae.iter().map(|m| m.y).max().unwrap_or(0);
-        let w = f32::from(t.width.max(max_x.saturating_add(10)).max(1));
-        let h = f32::from(t.height.max(max_y.saturating_add(10)).max(1));
-        let scale = ((PANEL_W - 2.0 * PAD) / w).min((PANEL_H - 2.0 * PAD) / h);
-        Self {
-            scale,
-            dx: left + PAD + (PANEL_W - 2.0 * PAD - w * scale) / 2.0,
-            dy: PAD + (PANEL_H - 2.0 * PAD - h * scale) / 2.0,
-        }
-    }
-
-    fn at(&self, x: u16, y: u16) -> (f32, f32) {
-        (
-            self.dx + f32::from(x) * self.scale,
-            self.dy + f32::from(y) * self.scale,
-        )
-    }
-}
-
-fn minutiae(out: &mut String, t: &FingerTemplate, frame: &Frame, matched: &HashSet<usize>) {
-    for (i, m) in t.minutiae.iter().enumerate() {
-        let (x, y) = frame.at(m.x, m.y);
-        // Angles run counter-clockwise with y pointing down on screen.
-        let a = m.angle_rad();
-        let (tx, ty) = (x + 11.0 * a.cos(), y - 11.0 * a.sin());
-        let class = if matched.contains(&i) {
-            "minutia matched"
-        } else {
-            "minutia unmatched"
-        };
-        let _ = write!(
-            out,
-            r#"<g class="{class}"><circle cx="{x:.1}" cy="{y:.1}" r="3.6"/><line x1="{x:.1}" y1="{y:.1}" x2="{tx:.1}" y2="{ty:.1}"/></g>"#
-        );
-    }
-}
-
-/// Both minutiae sets side by side, matched pairs joined by lines, unmatched ones faded.
-pub fn finger_svg(cmp: &FingerComparison) -> Markup {
-    let left = Frame::new(&cmp.applicant, 0.0);
-    let right = Frame::new(&cmp.candidate, PANEL_W + GAP);
-    let ours: HashSet<usize> = cmp.pairs.iter().map(|p| p.0).collect();
-    let theirs: HashSet<usize> = cmp.pairs.iter().map(|p| p.1).collect();
-    let width = 2.0 * PANEL_W + GAP;
-    let mut out = format!(
-        r#"<svg class="minutiae" viewBox="0 0 {width} {PANEL_H}" role="img" aria-label="minutiae of both fingers, {} matched pairs">"#,
-        cmp.pairs.len()
-    );
-    let _ = write!(
-        out,
-        r#"<rect class="panel" x="0" y="0" width="{PANEL_W}" height="{PANEL_H}" rx="6"/><rect class="panel" x="{}" y="0" width="{PANEL_W}" height="{PANEL_H}" rx="6"/>"#,
-        PANEL_W + GAP
-    );
-    for &(a, c) in &cmp.pairs {
-        let (Some(ma), Some(mc)) = (cmp.applicant.minutiae.get(a), cmp.candidate.minutiae.get(c))
-        else {
-            continue;
-        };
-        let (x1, y1) = left.at(ma.x, ma.y);
-        let (x2, y2) = right.at(mc.x, mc.y);
-        let _ = write!(
-            out,
-            r#"<line class="match-line" x1="{x1:.1}" y1="{y1:.1}" x2="{x2:.1}" y2="{y2:.1}"/>"#
-        );
-    }
-    minutiae(&mut out, &cmp.applicant, &left, &ours);
-    minutiae(&mut out, &cmp.candidate, &right, &theirs);
-    out.push_str("</svg>");
-    PreEscaped(out)
-}
+use crate::cases::IrisComparison;
 
 /// An RGB image as a `data:` URL holding a PNG, or `None` if encoding failed.
 fn png_data_url(width: usize, height: usize, rgb: &[u8]) -> Option<String> {
@@ -161,17 +70,80 @@ pub fn iris_images(cmp: &IrisComparison) -> Option<[String; 5]> {
     ])
 }
 
+/// What the bits of an iris pair say at the drawn rotation: jointly valid bits, how many
+/// of them differ, and their fraction (the raw Hamming distance).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IrisBits {
+    /// Bits valid in both masks.
+    pub compared: usize,
+    /// Of those, bits that differ.
+    pub differing: usize,
+}
+
+impl IrisBits {
+    /// Counts the bits of `cmp`.
+    pub fn of(cmp: &IrisComparison) -> Self {
+        let n = cmp.angular.saturating_mul(cmp.radial);
+        let mut out = Self {
+            compared: 0,
+            differing: 0,
+        };
+        for i in 0..n {
+            if bit(&cmp.applicant_mask, i) && bit(&cmp.candidate_mask, i) {
+                out.compared += 1;
+                if bit(&cmp.applicant_code, i) != bit(&cmp.candidate_code, i) {
+                    out.differing += 1;
+                }
+            }
+        }
+        out
+    }
+
+    /// The raw Hamming distance, `None` when no bit is jointly valid.
+    pub fn raw(&self) -> Option<f32> {
+        (self.compared > 0).then(|| self.differing as f32 / self.compared as f32)
+    }
+
+    /// The codes agree on every jointly valid bit (the same capture submitted again).
+    pub fn identical(&self) -> bool {
+        self.compared > 0 && self.differing == 0
+    }
+}
+
+/// A normalised iris distance as shown: never below 0. Normalisation scales the raw
+/// distance's gap to 0.5 by the square root of compared bits over the typical count, so a
+/// comparison over more bits than typical can fall below 0; that only says "even closer
+/// than a raw 0 over the typical bits" and is shown as 0.000.
+pub fn shown_distance(d: f32) -> String {
+    format!("{:.3}", d.max(0.0))
+}
+
 /// An iris pair as a figure: codes, masks and the difference map with the distance.
 pub fn iris_figure(cmp: &IrisComparison, eye: &str) -> Markup {
     let Some([ac, am, cc, cm, diff]) = iris_images(cmp) else {
         return html! { p.muted { "The " (eye) " eye could not be drawn." } };
     };
+    let bits = IrisBits::of(cmp);
     html! {
         figure.iris {
             figcaption {
-                strong { (eye) " eye" } " · Hamming distance "
-                strong.hd { (format!("{:.3}", cmp.distance)) }
+                strong { (eye) " eye" } " · normalised Hamming distance "
+                strong.hd { (shown_distance(cmp.distance)) }
+                @if let Some(raw) = bits.raw() {
+                    " · raw " (format!("{raw:.3}")) " (" (bits.differing) " of " (bits.compared) " valid bits differ)"
+                }
                 " at rotation " (cmp.rotation) " · " (cmp.layout)
+                @if cmp.distance < 0.0 {
+                    br;
+                    span.small.muted.clamped {
+                        "The normalised distance computes to " (format!("{:.3}", cmp.distance))
+                        ": normalisation stretches the raw distance's gap to 0.5 when more bits than typical are compared, so it can pass 0. Shown as 0.000."
+                    }
+                }
+                @if bits.identical() {
+                    br;
+                    strong.identical-eye { "Identical code: every valid bit agrees (the same capture submitted again?)" }
+                }
             }
             div.iris-row { span.lbl { "Applicant code" } img src=(ac) alt="applicant iris code"; }
             div.iris-row { span.lbl { "Applicant mask" } img src=(am) alt="applicant iris mask"; }
@@ -185,41 +157,6 @@ pub fn iris_figure(cmp: &IrisComparison, eye: &str) -> Markup {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tunggal_index::template::{Minutia, MinutiaKind};
-
-    fn template(points: &[(u16, u16)]) -> FingerTemplate {
-        FingerTemplate {
-            width: 300,
-            height: 400,
-            position: 1,
-            quality: 80,
-            minutiae: points
-                .iter()
-                .map(|&(x, y)| Minutia {
-                    x,
-                    y,
-                    angle: 64,
-                    kind: MinutiaKind::Ending,
-                    quality: 60,
-                })
-                .collect(),
-        }
-    }
-
-    #[test]
-    fn finger_svg_joins_matched_pairs_and_fades_the_rest() {
-        let cmp = FingerComparison {
-            applicant: template(&[(10, 10), (100, 100), (200, 50)]),
-            candidate: template(&[(12, 11), (101, 98)]),
-            pairs: vec![(0, 0), (1, 1)],
-            score: 0.4,
-        };
-        let svg = finger_svg(&cmp).into_string();
-        assert_eq!(svg.matches("class=\"match-line\"").count(), 2);
-        assert_eq!(svg.matches("minutia matched").count(), 4);
-        assert_eq!(svg.matches("minutia unmatched").count(), 1);
-    }
-
     #[test]
     fn iris_images_are_pngs() {
         let n = 16 * 4;
@@ -240,5 +177,33 @@ mod tests {
         }
         let html = iris_figure(&cmp, "Right").into_string();
         assert!(html.contains("0.310"));
+    }
+
+    #[test]
+    fn a_resubmitted_code_is_flagged_and_no_negative_distance_is_shown() {
+        let n = 16 * 4;
+        let code: Vec<u8> = (0..n).map(|i| (i % 2) as u8).collect();
+        let cmp = IrisComparison {
+            layout: "test".into(),
+            angular: 16,
+            radial: 4,
+            applicant_code: code.clone(),
+            applicant_mask: vec![1; n],
+            candidate_code: code,
+            candidate_mask: vec![1; n],
+            rotation: 0,
+            distance: -0.169,
+        };
+        let bits = IrisBits::of(&cmp);
+        assert_eq!((bits.compared, bits.differing), (64, 0));
+        assert!(bits.identical());
+        let html = iris_figure(&cmp, "Left").into_string();
+        assert!(
+            html.contains("<strong class=\"hd\">0.000</strong>"),
+            "{html}"
+        );
+        assert!(html.contains("computes to -0.169"));
+        assert!(html.contains("identical-eye"));
+        assert_eq!(shown_distance(0.31), "0.310");
     }
 }

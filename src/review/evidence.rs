@@ -15,6 +15,15 @@ pub const IRIS_AGREE: f32 = 0.34;
 /// Iris distance of strong evidence.
 pub const IRIS_STRONG: f32 = 0.28;
 
+/// Finger score at or above which two captures count as near-identical: a display aid
+/// set far above where different captures of one finger score (median near 0.2), not a
+/// threshold measured on data.
+pub const FINGER_IDENTICAL: f32 = 0.90;
+/// Normalised iris distance at or below which two captures count as near-identical
+/// (a raw distance of 0 normalises to at most about 0.05 unless far fewer bits than
+/// typical are valid); a display aid like [`FINGER_IDENTICAL`].
+pub const IRIS_IDENTICAL: f32 = 0.05;
+
 /// The CSS class of a finger score.
 pub fn finger_band(score: Option<f32>) -> &'static str {
     match score {
@@ -55,6 +64,24 @@ pub fn eyes_agreeing(c: &CaseCandidate) -> usize {
         .count()
 }
 
+/// Fingers and eyes whose scores say the same capture was submitted again (a replay of an
+/// enrolled person's templates), by name.
+pub fn identical_captures(c: &CaseCandidate) -> Vec<&'static str> {
+    let fingers = c
+        .finger_scores
+        .iter()
+        .zip(FINGER_NAMES)
+        .filter(|(s, _)| s.is_some_and(|s| s >= FINGER_IDENTICAL))
+        .map(|(_, name)| name);
+    let eyes = c
+        .iris_distances
+        .iter()
+        .zip(["R eye", "L eye"])
+        .filter(|(d, _)| d.is_some_and(|d| d <= IRIS_IDENTICAL))
+        .map(|(_, name)| name);
+    fingers.chain(eyes).collect()
+}
+
 /// Finger names by position 1–10.
 pub const FINGER_NAMES: [&str; 10] = [
     "R thumb", "R index", "R middle", "R ring", "R little", "L thumb", "L index", "L middle",
@@ -74,5 +101,20 @@ mod tests {
         assert_eq!(finger_band(None), "s-none");
         assert_eq!(iris_band(Some(0.2)), "s-strong");
         assert_eq!(iris_band(Some(0.47)), "s-against");
+    }
+
+    #[test]
+    fn resubmitted_captures_are_named() {
+        let person = crate::cases::tests::person(1, "317101");
+        let mut c = CaseCandidate {
+            person,
+            score: 64.0,
+            finger_scores: [Some(0.2); 10],
+            iris_distances: [Some(0.25), None],
+        };
+        assert!(identical_captures(&c).is_empty());
+        c.finger_scores[1] = Some(0.997);
+        c.iris_distances[0] = Some(-0.169);
+        assert_eq!(identical_captures(&c), vec!["R index", "R eye"]);
     }
 }

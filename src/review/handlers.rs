@@ -132,7 +132,7 @@ pub async fn queue(
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct CaseParams {
-    c: Option<usize>,
+    pub(super) c: Option<usize>,
     done: Option<String>,
 }
 
@@ -156,6 +156,10 @@ fn flash(done: Option<&str>) -> Option<(bool, String)> {
         "approved" => (true, "Approved: the decision takes effect."),
         "returned" => (true, "Case returned to the queue."),
         "released" => (true, "Case released to the queue."),
+        "taken" => (
+            true,
+            "You hold this case: others see it as taken and cannot decide it.",
+        ),
         "delivered" => (true, "Outcome delivered to the enrolment engine."),
         "delivery_failed" => (
             false,
@@ -185,7 +189,8 @@ fn draw(app: &AppState, case: &Case, selected: usize) -> Drawn {
     Drawn { fingers, irises }
 }
 
-/// `GET /review/cases/{id}`: records the view, takes the case when free, draws the evidence.
+/// `GET /review/cases/{id}`: draws the case and its evidence. Reading takes nothing and
+/// writes no trail entry; the view is audited (`view_case`).
 pub async fn case(
     State(app): State<AppState>,
     LoggedIn { session, .. }: LoggedIn,
@@ -193,9 +198,10 @@ pub async fn case(
     Query(params): Query<CaseParams>,
 ) -> Response {
     let now = now_secs();
-    let (cases, id, actor) = (app.cases.clone(), case_id.clone(), session.actor());
-    let case = match blocking(move || cases.view(&id, &actor, now)).await {
-        Some(Ok(case)) => case,
+    let (cases, id) = (app.cases.clone(), case_id.clone());
+    let case = match blocking(move || cases.find(&id)).await {
+        Some(Ok(Some(case))) => case,
+        Some(Ok(None)) => return case_error(&CaseError::NotFound(case_id), &session),
         Some(Err(e)) => return case_error(&e, &session),
         None => return internal(&session),
     };
@@ -437,6 +443,24 @@ pub async fn release(
     let (cases, id, actor) = (app.cases.clone(), case_id.clone(), session.actor());
     match blocking(move || cases.release(&id, &actor, now_secs())).await {
         Some(Ok(_)) => Redirect::to("/review").into_response(),
+        Some(Err(e)) => case_error(&e, &session),
+        None => internal(&session),
+    }
+}
+
+/// `POST /review/cases/{id}/take`: holds the case for the analyst (or renews the hold).
+pub async fn take(
+    State(app): State<AppState>,
+    LoggedIn { session, .. }: LoggedIn,
+    Path(case_id): Path<String>,
+    Form(form): Form<TokenForm>,
+) -> Response {
+    if !session.csrf_ok(form.csrf.as_deref()) {
+        return csrf_refused(Some(&session));
+    }
+    let (cases, id, actor) = (app.cases.clone(), case_id.clone(), session.actor());
+    match blocking(move || cases.take(&id, &actor, now_secs())).await {
+        Some(Ok(_)) => back(&case_id, "taken"),
         Some(Err(e)) => case_error(&e, &session),
         None => internal(&session),
     }

@@ -68,6 +68,13 @@ svg.minutiae .match-line{stroke:#16a34a;stroke-width:1.1;opacity:.75}
 svg.minutiae .minutia circle{fill:none;stroke-width:1.6}
 svg.minutiae .minutia line{stroke-width:1.6}
 svg.minutiae .matched circle,svg.minutiae .matched line{stroke:#1d4ed8}
+svg.minutiae .plain circle,svg.minutiae .plain line{stroke:#64748b}
+svg.minutiae .pair-no{font:9px ui-monospace,monospace;fill:#1e3a8a}
+svg.minutiae .hl circle{fill:#f59e0b;stroke:#b45309;stroke-width:2.4}svg.minutiae .hl .pair-no{font-weight:700;fill:#b45309}
+svg.minutiae .match-line.hl{stroke:#f59e0b;stroke-width:2.6;opacity:1}
+table.pairs tr.hl{background:#fef3c7}
+.finger-large svg.minutiae{max-width:1300px}
+.side{position:sticky;top:10px}
 svg.minutiae .unmatched{opacity:.28}svg.minutiae .unmatched circle,svg.minutiae .unmatched line{stroke:#64748b}
 figure.iris{margin:0 0 12px;background:#fff;border:1px solid #dbe3ec;border-radius:8px;padding:8px}
 figure.iris figcaption{margin-bottom:6px}
@@ -160,6 +167,25 @@ pub fn local_time(secs: u64, offset: i64) -> String {
         .unwrap_or_default()
 }
 
+/// The zone name of a UTC offset: `WIB` for UTC+7 (the deadline policy's default), else
+/// `UTC+h`.
+pub fn zone(offset: i64) -> String {
+    match offset {
+        25_200 => "WIB".to_owned(),
+        o if o % 3_600 == 0 => format!("UTC{:+}", o / 3_600),
+        o => format!("UTC{:+}m", o / 60),
+    }
+}
+
+/// A time shown in the local zone with its name, UTC on hover.
+pub fn time_tag(secs: u64, offset: i64) -> Markup {
+    html! {
+        time datetime=(crate::cases::store::rfc3339(secs)) title={(local_time(secs, 0)) " UTC"} {
+            (local_time(secs, offset)) " " (zone(offset))
+        }
+    }
+}
+
 /// The time left to a deadline, with a class: `overdue`, `near` (under four hours) or none.
 pub fn time_left(deadline: u64, now: u64) -> (String, &'static str) {
     if deadline < now {
@@ -247,6 +273,11 @@ mod tests {
         assert_eq!(time_left(200 + 3_600, 200).1, "near");
         assert_eq!(time_left(200 + 5 * 3_600, 200), ("5h 0m".to_owned(), ""));
         assert_eq!(local_time(0, 7 * 3_600), "1970-01-01 07:00");
+        assert_eq!(
+            time_tag(0, 7 * 3_600).into_string(),
+            "<time datetime=\"1970-01-01T00:00:00Z\" title=\"1970-01-01 00:00 UTC\">1970-01-01 07:00 WIB</time>"
+        );
+        assert_eq!(zone(8 * 3_600), "UTC+8");
     }
 
     #[test]

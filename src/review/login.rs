@@ -91,7 +91,8 @@ pub async fn login(
         return login_page(
             StatusCode::FORBIDDEN,
             Some(&format!(
-                "A {} key cannot open the review pages: only analyst keys can.",
+                "{} {} key cannot open the review pages: only analyst keys can.",
+                article(who.role.as_str()),
                 who.role.as_str()
             )),
         );
@@ -132,4 +133,13 @@ pub async fn logout(
         response.headers_mut().append(header::SET_COOKIE, v);
     }
     response
+}
+
+/// The indefinite article before `word`: "An" before a vowel, else "A".
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "An"
+    } else {
+        "A"
+    }
 }

@@ -8,6 +8,7 @@
 //! | GET | `/review` | the case queue (filters, sort, paging) |
 //! | GET | `/review/cases/{id}` | a case (`?c=N` selects candidate N) |
 //! | POST | `/review/cases/{id}/decide`, `/approve`, `/release`, `/deliver` | actions |
+//! | GET | `/review/cases/{id}/fingers/{position}` | one finger pair drawn large (`?c=N`) |
 //! | GET | `/review/cases/{id}/photo/{ref}`, `/signature/{ref}` | submitted images |
 //!
 //! Only `analyst` keys may log in: service-point keys have no business with cases, and admin
@@ -20,10 +21,13 @@
 //! digits of its SHA-256 so repeated attempts can be told apart, a key of another role, or
 //! a stale form) and every other 403 (`forbidden`, with the session's analyst).
 
+pub mod align;
 pub mod case_page;
 pub mod draw;
 pub mod evidence;
+pub mod finger_page;
 pub mod layout;
+pub mod minutiae;
 pub mod queue;
 pub mod refusals;
 pub mod session;
@@ -88,7 +92,12 @@ pub fn router<S: Clone + Send + Sync + 'static>(app: AppState) -> Router<S> {
         .route("/review/cases/{id}/decide", post(handlers::decide))
         .route("/review/cases/{id}/approve", post(handlers::approve))
         .route("/review/cases/{id}/release", post(handlers::release))
+        .route("/review/cases/{id}/take", post(handlers::take))
         .route("/review/cases/{id}/deliver", post(handlers::deliver_again))
+        .route(
+            "/review/cases/{id}/fingers/{position}",
+            get(finger_page::finger),
+        )
         .route(
             "/review/cases/{id}/{what}/{reference}",
             get(handlers::media),

@@ -4,7 +4,7 @@ use maud::{html, Markup};
 use serde::Deserialize;
 
 use super::evidence::{eyes_agreeing, fingers_agreeing};
-use super::layout::{duration, local_time, time_left};
+use super::layout::{duration, local_time, time_left, zone};
 use crate::cases::{Case, CaseQuery, CaseStatus, Page, Sort, StatusFilter};
 
 /// Rows per page.
@@ -61,6 +61,16 @@ fn text(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_owned())
 }
 
+/// A district filter: empty, or a `PPRRDD` code of six digits.
+fn district(s: &str) -> Result<Option<String>, String> {
+    match text(s) {
+        Some(d) if d.len() != 6 || !d.bytes().all(|b| b.is_ascii_digit()) => Err(format!(
+            "{d:?} is not a district code: a district is six digits PPRRDD (province, regency, district)"
+        )),
+        other => Ok(other),
+    }
+}
+
 impl QueueParams {
     /// The store query these parameters ask for, or why they are invalid.
     pub fn query(&self) -> Result<CaseQuery, String> {
@@ -80,7 +90,7 @@ impl QueueParams {
         };
         Ok(CaseQuery {
             status,
-            district: text(&self.district),
+            district: district(&self.district)?,
             service_point: text(&self.service_point),
             opened_from: date_secs(&self.from)?,
             opened_to: date_secs(&self.to)?.map(|t| t + 86_400),
@@ -238,8 +248,8 @@ fn row(case: &Case, now: u64, offset: i64) -> Markup {
             td.num { @if let Some(c) = best { (fingers_agreeing(c)) "/" (c.finger_scores.iter().flatten().count()) } }
             td.num { @if let Some(c) = best { (eyes_agreeing(c)) "/" (c.iris_distances.iter().flatten().count()) } }
             td { (status_badge(case, now)) }
-            td.num title=(local_time(case.opened_secs, offset)) { (duration(now.saturating_sub(case.opened_secs))) }
-            td.num title={"deadline " (local_time(case.deadline_secs, offset))} { span class=(class) { (left) } }
+            td.num title={"opened " (local_time(case.opened_secs, offset)) " " (zone(offset)) " (" (local_time(case.opened_secs, 0)) " UTC)"} { (duration(now.saturating_sub(case.opened_secs))) }
+            td.num title={"deadline " (local_time(case.deadline_secs, offset)) " " (zone(offset)) " (" (local_time(case.deadline_secs, 0)) " UTC)"} { span class=(class) { (left) } }
         }
     }
 }

@@ -90,11 +90,18 @@ impl Evidence for ReviewEngine {
             quality: 70,
             minutiae,
         };
+        // The same scores as the case's grid: the first candidate (P5…) scores by position,
+        // the second (P7…) weakly everywhere.
+        let score = if c.starts_with("P7") {
+            0.03
+        } else {
+            BEST_FINGERS[usize::from(position) - 1].unwrap_or(0.0)
+        };
         Some(FingerComparison {
             applicant: t(applicant),
             candidate: t(candidate),
             pairs,
-            score: 0.31,
+            score,
         })
     }
 
@@ -211,6 +218,20 @@ pub fn person(n: u32, name: &str, district: &str, sp: &str) -> PersonSummary {
     }
 }
 
+/// Finger scores of every case's first candidate: positions 5 and 10 are evidence against.
+pub const BEST_FINGERS: [Option<f32>; 10] = [
+    Some(0.31),
+    Some(0.22),
+    Some(0.12),
+    Some(0.06),
+    Some(0.02),
+    Some(0.27),
+    Some(0.18),
+    None,
+    Some(0.09),
+    Some(0.004),
+];
+
 /// Opens `n` cases: every third in district 320101 (service point sp-bdg), scores rising.
 pub fn seed_cases(store: &CaseStore, n: u32) -> Vec<String> {
     let names = [
@@ -237,18 +258,7 @@ pub fn seed_cases(store: &CaseStore, n: u32) -> Vec<String> {
                     CaseCandidate {
                         person: cand,
                         score: 10.0 + f64::from(i),
-                        finger_scores: [
-                            Some(0.31),
-                            Some(0.22),
-                            Some(0.12),
-                            Some(0.06),
-                            Some(0.02),
-                            Some(0.27),
-                            Some(0.18),
-                            None,
-                            Some(0.09),
-                            Some(0.004),
-                        ],
+                        finger_scores: BEST_FINGERS,
                         iris_distances: [Some(0.21), Some(0.33)],
                     },
                     CaseCandidate {
