@@ -51,8 +51,8 @@ pub(super) fn copy_band_avx2(keys: &[u64], lo: u64, hi: u64, band: &mut [u64]) -
 }
 
 /// [`relax_rows`] eight lanes at a time with the operations of `consolidate::fast_atan2`,
-/// `consolidate::angle_diff_select`, the tables' index and `consolidate::compatibility`, in
-/// the same order: each is a correctly rounded IEEE operation, a table read or a select, so
+/// `consolidate::relax::angle_diff_select`, the tables' index and
+/// `consolidate::relax::compatibility`, in the same order: each is a correctly rounded IEEE operation, a table read or a select, so
 /// the entries are those of the scalar code.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
@@ -120,7 +120,7 @@ pub(super) fn relax_rows_avx2(
         let bits = _mm256_castps_si256(_mm256_add_ps(_mm256_floor_ps(y), set(8_388_608.0)));
         _mm256_and_si256(bits, _mm256_set1_epi32(255))
     };
-    // `consolidate::compatibility` on four lanes held as `f64`.
+    // `consolidate::relax::compatibility` on four lanes held as `f64`.
     let floor = _mm256_set1_pd(super::consolidate::RHO_FLOOR);
     let zero_pd = _mm256_setzero_pd();
     let clamp = |p: __m256d| {
