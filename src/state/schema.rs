@@ -133,6 +133,15 @@ const STEPS: &[&str] = &[
         by TEXT NOT NULL,
         detail TEXT NOT NULL
     );",
+    // 8: the audit events of answered enrolments, written in the enrolment's outcome
+    // transaction while their `audit.jsonl` line is appended without a sync of its own; a
+    // row is deleted once the file was synced past its line, and on open a row whose line
+    // the file lacks is appended again (`service/audit.rs`). AUTOINCREMENT: a sequence
+    // number, which the line carries, is never given out twice.
+    "CREATE TABLE audit_staged (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        event TEXT NOT NULL
+    );",
 ];
 
 /// The version this release writes.
