@@ -142,6 +142,13 @@ const STEPS: &[&str] = &[
         seq INTEGER PRIMARY KEY AUTOINCREMENT,
         event TEXT NOT NULL
     );",
+    // 9: the case queue at a million cases: the lease filters (taken, untaken) and the
+    // opening-date filter of the active queue read an index range instead of every row, and
+    // each sort order within one status walks its own index.
+    "CREATE INDEX cases_by_lease ON cases (final, lease_until);
+    CREATE INDEX cases_by_final_opened ON cases (final, opened_secs);
+    CREATE INDEX cases_by_status_score ON cases (status, score DESC, seq);
+    CREATE INDEX cases_by_status_deadline ON cases (status, deadline_secs, seq);",
 ];
 
 /// The version this release writes.
