@@ -399,7 +399,8 @@ pub async fn enrol(
         let job = move |mut answer: Answer| {
             answer.audit = log
                 .staging(&caller, "enrol", subject, Some(&rid), answer.status)
-                .ok();
+                .ok()
+                .map(Box::new);
             let with_audit = answer.audit.is_some();
             let (verdict, kept) = engine.enrol_answered(&record, answer)?;
             flag.store(kept && with_audit, Ordering::Release);
