@@ -1,14 +1,24 @@
-//! Case queue listing at 100,000 cases in the state store: one page with filters and each
-//! sort order, the overdue count, and opening the store (which reads no case).
+//! Case queue listing in the state store: one page of 25 with every filter and each sort
+//! order (first and deep pages), the overdue count, and opening the store (which reads no
+//! case). 100,000 cases by default; `TUNGGAL_BENCH_CASES=1000000` sets the count.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use std::hint::black_box;
 use tunggal::cases::{
-    CaseCandidate, CaseKind, CaseQuery, CaseStore, NewCase, PersonSummary, Sort, StatusFilter,
+    CaseCandidate, CaseKind, CaseQuery, CaseStatus, CaseStore, Cursor, NewCase, PersonSummary,
+    Seek, Sort, StatusFilter,
 };
 
-const CASES: u32 = 100_000;
+const DEFAULT_CASES: u32 = 100_000;
+
+/// The number of cases to fill (`TUNGGAL_BENCH_CASES`, default 100,000).
+fn cases() -> u32 {
+    std::env::var("TUNGGAL_BENCH_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_CASES)
+}
 const T0: u64 = 1_795_000_000;
 
 fn person(n: u32, district: &str) -> PersonSummary {
@@ -30,10 +40,10 @@ fn person(n: u32, district: &str) -> PersonSummary {
     }
 }
 
-fn fill(store: &CaseStore) {
+fn fill(store: &CaseStore, n: u32) {
     let districts: Vec<String> = (0..50).map(|d| format!("3171{d:02}")).collect();
     let mut batch = Vec::new();
-    for i in 0..CASES {
+    for i in 0..n {
         let district = &districts[(i % 50) as usize];
         let score = f64::from((i.wrapping_mul(2_654_435_761) >> 8) % 4_000) / 100.0;
         batch.push((
@@ -41,7 +51,7 @@ fn fill(store: &CaseStore) {
                 kind: CaseKind::Biometric,
                 applicant: person(i, district),
                 candidates: vec![CaseCandidate {
-                    person: person(i + CASES, "317101"),
+                    person: person(i + n, "317101"),
                     score,
                     finger_scores: [Some(0.2); 10],
                     iris_distances: [Some(0.25), Some(0.3)],
@@ -60,16 +70,63 @@ fn fill(store: &CaseStore) {
 fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let store = CaseStore::open(dir.path()).unwrap();
-    fill(&store);
-    let now = T0 + u64::from(CASES) * 30;
-    let mut g = c.benchmark_group("case_queue_100k");
+    let n = cases();
+    fill(&store, n);
+    let now = T0 + u64::from(n) * 30;
+    let mut g = c.benchmark_group(format!("case_queue_{n}"));
+    g.sample_size(10);
+    g.warm_up_time(std::time::Duration::from_secs(1));
+    g.measurement_time(std::time::Duration::from_secs(2));
+    let page = |sort: Sort, number: usize| CaseQuery {
+        sort,
+        offset: (number - 1) * 25,
+        limit: 25,
+        ..CaseQuery::default()
+    };
+    // The last page of the whole queue.
+    let last = (n as usize).div_ceil(25);
     let queries = [
-        ("newest_page1", CaseQuery::default()),
+        ("newest_page1", page(Sort::Newest, 1)),
+        ("score_page1", page(Sort::Score, 1)),
+        ("time_left_page1", page(Sort::TimeLeft, 1)),
+        ("newest_last_page", page(Sort::Newest, last)),
+        ("score_last_page", page(Sort::Score, last)),
+        ("time_left_last_page", page(Sort::TimeLeft, last)),
         (
-            "score_page1",
+            "untaken_newest_page1",
             CaseQuery {
-                sort: Sort::Score,
-                ..CaseQuery::default()
+                status: StatusFilter::Untaken,
+                ..page(Sort::Newest, 1)
+            },
+        ),
+        (
+            "taken_score_page1",
+            CaseQuery {
+                status: StatusFilter::Taken,
+                ..page(Sort::Score, 1)
+            },
+        ),
+        (
+            "status_open_time_left_page1",
+            CaseQuery {
+                status: StatusFilter::Is(CaseStatus::Open),
+                ..page(Sort::TimeLeft, 1)
+            },
+        ),
+        (
+            "score_band_page1",
+            CaseQuery {
+                min_score: Some(10.0),
+                max_score: Some(30.0),
+                ..page(Sort::Score, 1)
+            },
+        ),
+        (
+            "opened_dates_newest_page1",
+            CaseQuery {
+                opened_from: Some(T0 + 86_400),
+                opened_to: Some(T0 + 10 * 86_400),
+                ..page(Sort::Newest, 1)
             },
         ),
         (
@@ -105,6 +162,24 @@ fn bench(c: &mut Criterion) {
             },
         ),
     ];
+    // The same last pages by keyset seek from the row before them (found once, untimed):
+    // what the review page's Next link asks for.
+    let mut queries = queries.to_vec();
+    for (name, sort) in [
+        ("newest_last_page_seek", Sort::Newest),
+        ("score_last_page_seek", Sort::Score),
+        ("time_left_last_page_seek", Sort::TimeLeft),
+    ] {
+        let before = store.list(&page(sort, last - 1), now).unwrap();
+        let edge = before.cases.last().unwrap();
+        queries.push((
+            name,
+            CaseQuery {
+                seek: Some(Seek::After(Cursor::of(edge, sort).unwrap())),
+                ..page(sort, 1)
+            },
+        ));
+    }
     for (name, q) in &queries {
         g.bench_with_input(BenchmarkId::from_parameter(name), q, |b, q| {
             b.iter(|| black_box(store.list(q, now).unwrap()))

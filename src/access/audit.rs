@@ -3,15 +3,34 @@
 //! `audit.jsonl` in the data directory, a CRC-guarded [`Journal`]. Unlike the tracing log it
 //! names the person (NIK or engine person id), because that is its purpose; protect the data
 //! directory accordingly.
+//!
+//! # Durability
+//!
+//! An event is appended and `fdatasync`ed before the request is answered, except the
+//! `enrol` event of an enrolment whose answer the engine keeps in its outcome transaction:
+//! that event is written in the same transaction (a row of `audit_staged` in the state
+//! store, [`stage_in`]) and its line, which carries the row's sequence number `seq`, is then
+//! appended without a sync of its own ([`AuditLog::write_staged`]). The file is synced
+//! every [`SYNC_EVERY`] such lines and by every synced append, and a row is deleted (by a
+//! later staging transaction) once the file was synced past its line. On open, every row
+//! still staged whose `seq` the file lacks (lost with the power before a sync) is appended
+//! again, the file synced and the rows deleted: an answered enrolment never loses its audit
+//! event, though such a line may follow lines of later events.
 
+use std::collections::HashSet;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use rusqlite::{params, Connection, Transaction};
 use serde::{Deserialize, Serialize};
 
 use super::keys::Principal;
 use crate::clock::now_secs;
 use crate::state::journal::{Journal, JournalError};
+use crate::state::{StateError, StateStore};
+
+/// Lines appended without a sync after which the file is synced.
+pub const SYNC_EVERY: u64 = 256;
 
 /// File name of the audit log in the data directory.
 pub const AUDIT_FILE: &str = "audit.jsonl";
@@ -43,19 +62,191 @@ pub struct AuditEvent {
     /// The analyst case the access belongs to, when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub case_id: Option<String>,
+    /// The sequence number of an event written first in the state store (see the module
+    /// documentation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+}
+
+/// An audit event to write in an enrolment's outcome transaction ([`stage_in`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StagedAudit {
+    /// The event.
+    pub event: AuditEvent,
+    /// Staged rows up to this sequence number have their line synced in the file and are
+    /// deleted by the same transaction.
+    pub synced_upto: u64,
+}
+
+/// Writes `staged` in the transaction `tx` of `store` (and deletes the rows whose line the
+/// file holds durably).
+pub fn stage_in(
+    store: &StateStore,
+    tx: &Transaction<'_>,
+    staged: &StagedAudit,
+) -> Result<(), StateError> {
+    let err = |e| store.error(e);
+    tx.execute(
+        "DELETE FROM audit_staged WHERE seq <= ?1",
+        [i64::try_from(staged.synced_upto).unwrap_or(i64::MAX)],
+    )
+    .map_err(err)?;
+    tx.execute(
+        "INSERT INTO audit_staged (event) VALUES (?1)",
+        params![serde_json::to_string(&staged.event)?],
+    )
+    .map_err(err)?;
+    Ok(())
+}
+
+/// The staged events after `after`, in order, each with its `seq`.
+fn staged_after(
+    store: &StateStore,
+    conn: &Connection,
+    after: u64,
+) -> Result<Vec<AuditEvent>, StateError> {
+    let err = |e| store.error(e);
+    let mut stmt = conn
+        .prepare_cached("SELECT seq, event FROM audit_staged WHERE seq > ?1 ORDER BY seq")
+        .map_err(err)?;
+    let rows = stmt
+        .query_map([i64::try_from(after).unwrap_or(i64::MAX)], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })
+        .map_err(err)?;
+    let mut events = Vec::new();
+    for row in rows {
+        let (seq, json) = row.map_err(err)?;
+        let mut event: AuditEvent = serde_json::from_str(&json)?;
+        event.seq = u64::try_from(seq).ok();
+        events.push(event);
+    }
+    Ok(events)
+}
+
+/// How far the file holds the staged events.
+#[derive(Debug, Default)]
+struct Marks {
+    /// The last `seq` appended to the file.
+    written: u64,
+    /// The last `seq` whose line was synced.
+    synced: u64,
 }
 
 /// The audit log.
 #[derive(Debug)]
 pub struct AuditLog {
     journal: Journal<AuditEvent>,
+    store: Arc<StateStore>,
+    marks: Mutex<Marks>,
 }
 
 impl AuditLog {
-    /// Opens (creating) the audit log in `data_dir`.
-    pub fn open(data_dir: &Path) -> Result<Self, JournalError> {
-        let (journal, _) = Journal::open(data_dir.join(AUDIT_FILE))?;
-        Ok(Self { journal })
+    /// Opens (creating) the audit log in `data_dir`, appending the staged events the file
+    /// lacks (see the module documentation).
+    pub fn open(data_dir: &Path) -> Result<Self, StateError> {
+        crate::state::migrate::require_migrated(data_dir)?;
+        Self::open_with(data_dir, StateStore::shared(data_dir)?)
+    }
+
+    /// Opens the audit log in `data_dir` with the state store `store`.
+    pub fn open_with(data_dir: &Path, store: Arc<StateStore>) -> Result<Self, StateError> {
+        let (journal, records) = Journal::<AuditEvent>::open(data_dir.join(AUDIT_FILE))?;
+        let present: HashSet<u64> = records.iter().filter_map(|e| e.seq).collect();
+        drop(records);
+        let staged = store.read(|conn| staged_after(&store, conn, 0))?;
+        let missing: Vec<AuditEvent> = staged
+            .iter()
+            .filter(|e| e.seq.is_some_and(|s| !present.contains(&s)))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            tracing::warn!(
+                events = missing.len(),
+                "audit log lacked events of answered enrolments kept in the state store; \
+                 appended again"
+            );
+            journal.append_all(&missing)?;
+        } else if !staged.is_empty() {
+            journal.sync()?;
+        }
+        let last = staged.iter().filter_map(|e| e.seq).max().unwrap_or(0);
+        if last > 0 {
+            store.transaction(|tx| {
+                tx.execute(
+                    "DELETE FROM audit_staged WHERE seq <= ?1",
+                    [i64::try_from(last).unwrap_or(i64::MAX)],
+                )
+                .map_err(|e| store.error(e))?;
+                Ok(())
+            })?;
+        }
+        Ok(Self {
+            journal,
+            store,
+            marks: Mutex::new(Marks {
+                written: last,
+                synced: last,
+            }),
+        })
+    }
+
+    /// The event of an access to stage in an enrolment's outcome transaction.
+    pub fn staging(
+        &self,
+        who: &Principal,
+        action: &str,
+        subject: String,
+        request_id: Option<&str>,
+        status: u16,
+    ) -> Result<StagedAudit, JournalError> {
+        let synced_upto = self
+            .marks
+            .lock()
+            .map_err(|_| JournalError::Poisoned)?
+            .synced;
+        Ok(StagedAudit {
+            event: AuditEvent {
+                at: now_secs(),
+                key_id: who.key_id.clone(),
+                key_name: who.name.clone(),
+                role: who.role.as_str().to_owned(),
+                action: action.to_owned(),
+                subject,
+                request_id: request_id.map(str::to_owned),
+                status,
+                case_id: None,
+                seq: None,
+            },
+            synced_upto,
+        })
+    }
+
+    /// Appends the lines of every event staged and committed since the last call (without
+    /// a sync, but every [`SYNC_EVERY`] lines), on a blocking thread.
+    pub async fn write_staged(self: &Arc<Self>) -> Result<(), StateError> {
+        let log = Arc::clone(self);
+        tokio::task::spawn_blocking(move || log.write_staged_blocking())
+            .await
+            .unwrap_or(Err(StateError::Poisoned))
+    }
+
+    /// As [`AuditLog::write_staged`], blocking.
+    pub fn write_staged_blocking(&self) -> Result<(), StateError> {
+        let mut marks = self.marks.lock().map_err(|_| StateError::Poisoned)?;
+        let events = self
+            .store
+            .read(|conn| staged_after(&self.store, conn, marks.written))?;
+        let Some(last) = events.iter().filter_map(|e| e.seq).max() else {
+            return Ok(());
+        };
+        self.journal.append_unsynced(&events)?;
+        marks.written = last;
+        if marks.written - marks.synced >= SYNC_EVERY {
+            self.journal.sync()?;
+            marks.synced = marks.written;
+        }
+        Ok(())
     }
 
     /// Records an access durably, on a blocking thread.
@@ -77,6 +268,7 @@ impl AuditLog {
             request_id: request_id.map(str::to_owned),
             status,
             case_id: None,
+            seq: None,
         };
         self.append(event).await
     }
@@ -101,6 +293,7 @@ impl AuditLog {
             request_id: None,
             status,
             case_id: Some(case_id.to_owned()),
+            seq: None,
         };
         self.append(event).await
     }
@@ -124,19 +317,119 @@ impl AuditLog {
             request_id: None,
             status,
             case_id: None,
+            seq: None,
         };
         self.append(event).await
     }
 
     async fn append(self: &Arc<Self>, event: AuditEvent) -> Result<(), JournalError> {
         let log = Arc::clone(self);
-        tokio::task::spawn_blocking(move || log.journal.append(&event))
+        tokio::task::spawn_blocking(move || log.append_blocking(&event))
             .await
             .unwrap_or(Err(JournalError::Poisoned))
+    }
+
+    /// Appends `event` durably; its sync also covers every staged line written before.
+    fn append_blocking(&self, event: &AuditEvent) -> Result<(), JournalError> {
+        let mut marks = self.marks.lock().map_err(|_| JournalError::Poisoned)?;
+        self.journal.append(event)?;
+        marks.synced = marks.written;
+        Ok(())
     }
 
     /// Every event recorded so far (for tests and tools).
     pub fn read_all(data_dir: &Path) -> Result<Vec<AuditEvent>, JournalError> {
         Journal::read(data_dir.join(AUDIT_FILE))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(n: u64) -> AuditEvent {
+        AuditEvent {
+            at: n,
+            key_id: "k".into(),
+            key_name: "sp".into(),
+            role: "service_point".into(),
+            action: "enrol".into(),
+            subject: format!("nik:{n}"),
+            request_id: Some(format!("r{n}")),
+            status: 200,
+            case_id: None,
+            seq: None,
+        }
+    }
+
+    fn stage(log: &AuditLog, store: &StateStore, n: u64) {
+        let synced_upto = log.marks.lock().unwrap().synced;
+        let staged = StagedAudit {
+            event: event(n),
+            synced_upto,
+        };
+        store
+            .transaction(|tx| stage_in(store, tx, &staged))
+            .unwrap();
+    }
+
+    fn staged_rows(store: &StateStore) -> usize {
+        store.read(|c| staged_after(store, c, 0)).unwrap().len()
+    }
+
+    #[test]
+    fn staged_events_lost_from_the_file_are_appended_again_on_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::shared(dir.path()).unwrap();
+        let log = AuditLog::open_with(dir.path(), store.clone()).unwrap();
+        stage(&log, &store, 1);
+        stage(&log, &store, 2);
+        log.write_staged_blocking().unwrap();
+        let before_third = std::fs::metadata(dir.path().join(AUDIT_FILE))
+            .unwrap()
+            .len();
+        stage(&log, &store, 3);
+        log.write_staged_blocking().unwrap();
+        drop(log);
+        // A power loss keeps the first two lines and loses the third (never synced).
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(dir.path().join(AUDIT_FILE))
+            .unwrap();
+        file.set_len(before_third).unwrap();
+        drop(file);
+        assert_eq!(staged_rows(&store), 3);
+        let log = AuditLog::open_with(dir.path(), store.clone()).unwrap();
+        let read = AuditLog::read_all(dir.path()).unwrap();
+        let subjects: Vec<&str> = read.iter().map(|e| e.subject.as_str()).collect();
+        assert_eq!(subjects, ["nik:1", "nik:2", "nik:3"]);
+        assert_eq!(
+            read.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            [Some(1), Some(2), Some(3)]
+        );
+        // Every staged row is in the synced file now: none is kept.
+        assert_eq!(staged_rows(&store), 0);
+        // Later events get new sequence numbers and are written once.
+        stage(&log, &store, 4);
+        log.write_staged_blocking().unwrap();
+        log.write_staged_blocking().unwrap();
+        let read = AuditLog::read_all(dir.path()).unwrap();
+        assert_eq!(read.last().unwrap().seq, Some(4));
+        assert_eq!(read.len(), 4);
+    }
+
+    #[test]
+    fn a_synced_append_lets_the_next_staging_delete_the_rows_it_covers() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StateStore::shared(dir.path()).unwrap();
+        let log = Arc::new(AuditLog::open_with(dir.path(), store.clone()).unwrap());
+        stage(&log, &store, 1);
+        stage(&log, &store, 2);
+        log.write_staged_blocking().unwrap();
+        log.append_blocking(&event(9)).unwrap();
+        assert_eq!(staged_rows(&store), 2);
+        stage(&log, &store, 3);
+        // Rows 1 and 2 were synced by the append: only the new one is kept.
+        assert_eq!(staged_rows(&store), 1);
     }
 }

@@ -31,7 +31,7 @@ use tunggal_index::template::FingerTemplate;
 
 pub use deadline::DeadlinePolicy;
 pub use decision::DecisionRules;
-pub use query::{CaseQuery, Page, Sort, StatusFilter};
+pub use query::{CaseQuery, Cursor, Page, Seek, Sort, StatusFilter, COUNT_CAP};
 pub use store::{
     Action, Actor, Case, CaseCounts, CaseError, CasePolicy, CaseStatus, CaseStore, DecisionKind,
     Lease, TrailEntry,

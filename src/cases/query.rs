@@ -86,6 +86,87 @@ impl Sort {
     }
 }
 
+/// A case's position in a sort order: its sequence number and its sort key (the sequence
+/// number for [`Sort::Newest`], the bits of the best score for [`Sort::Score`], the deadline
+/// for [`Sort::TimeLeft`]). Written `seq.key` in a URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor {
+    seq: i64,
+    key: i64,
+}
+
+impl Cursor {
+    /// The position of `case` in `sort`.
+    pub fn of(case: &Case, sort: Sort) -> Option<Self> {
+        let seq = rows::seq_of(&case.case_id)?;
+        let key = match sort {
+            Sort::Newest => seq,
+            Sort::Score => i64::from_ne_bytes(case.best_score().to_bits().to_ne_bytes()),
+            Sort::TimeLeft => i64::try_from(case.deadline_secs).ok()?,
+        };
+        Some(Self { seq, key })
+    }
+
+    /// Parses the URL form `seq.key`.
+    pub fn parse(s: &str) -> Option<Self> {
+        let (seq, key) = s.split_once('.')?;
+        Some(Self {
+            seq: seq.parse().ok()?,
+            key: key.parse().ok()?,
+        })
+    }
+
+    /// The URL form.
+    pub fn text(self) -> String {
+        format!("{}.{}", self.seq, self.key)
+    }
+
+    /// The sort key as an SQL value.
+    fn key_value(self, sort: Sort) -> Value {
+        match sort {
+            Sort::Score => Value::Real(f64::from_bits(u64::from_ne_bytes(self.key.to_ne_bytes()))),
+            Sort::Newest | Sort::TimeLeft => Value::Integer(self.key),
+        }
+    }
+}
+
+/// Keyset paging: the page next to a known row, found by seeking the sort order's index
+/// rather than skipping `offset` rows, so a deep page costs what the first one does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seek {
+    /// The rows following this one (the next page).
+    After(Cursor),
+    /// The rows preceding this one (the previous page).
+    Before(Cursor),
+}
+
+impl Seek {
+    /// The condition of the seek in `sort` with its arguments; the leading bound on the
+    /// sort key alone is a range the index serves.
+    fn condition(self, sort: Sort, args: &mut Vec<Value>) -> &'static str {
+        let (c, cond) = match (self, sort) {
+            (Self::After(c), Sort::Newest) => (c, "seq < ?"),
+            (Self::Before(c), Sort::Newest) => (c, "seq > ?"),
+            (Self::After(c), Sort::Score) => (c, "score <= ? AND (score < ? OR seq > ?)"),
+            (Self::Before(c), Sort::Score) => (c, "score >= ? AND (score > ? OR seq < ?)"),
+            (Self::After(c), Sort::TimeLeft) => {
+                (c, "deadline_secs >= ? AND (deadline_secs > ? OR seq > ?)")
+            }
+            (Self::Before(c), Sort::TimeLeft) => {
+                (c, "deadline_secs <= ? AND (deadline_secs < ? OR seq < ?)")
+            }
+        };
+        if sort == Sort::Newest {
+            args.push(Value::Integer(c.seq));
+        } else {
+            args.push(c.key_value(sort));
+            args.push(c.key_value(sort));
+            args.push(Value::Integer(c.seq));
+        }
+        cond
+    }
+}
+
 /// A listing request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CaseQuery {
@@ -105,10 +186,12 @@ pub struct CaseQuery {
     pub max_score: Option<f64>,
     /// Order.
     pub sort: Sort,
-    /// Cases to skip.
+    /// Cases to skip (ignored with `seek`).
     pub offset: usize,
     /// Most cases to return.
     pub limit: usize,
+    /// The page next to a known row instead of `offset`.
+    pub seek: Option<Seek>,
 }
 
 impl Default for CaseQuery {
@@ -124,15 +207,22 @@ impl Default for CaseQuery {
             sort: Sort::Newest,
             offset: 0,
             limit: 50,
+            seek: None,
         }
     }
 }
 
+/// Matching cases counted at most for a page's total: beyond it the total is a lower
+/// bound ([`Page::total_exact`] false), so a page costs the same at any queue size.
+pub const COUNT_CAP: usize = 10_000;
+
 /// One page of a listing.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Page {
-    /// Cases matching the filters in all.
+    /// Cases matching the filters in all, counted up to [`COUNT_CAP`]` + 1`.
     pub total: usize,
+    /// Whether `total` is exact (false: more than [`COUNT_CAP`] match).
+    pub total_exact: bool,
     /// The cases of this page, in order.
     pub cases: Vec<Case>,
 }
@@ -149,7 +239,10 @@ impl StatusFilter {
             Self::Active => Some("final = 0"),
             Self::Untaken => {
                 args.push(int(now));
-                Some("final = 0 AND lease_until <= ?")
+                // Most active cases are untaken: the sort order's index is walked and the
+                // lease read per row (`+` keeps the planner off the lease index, which would
+                // sort every active case).
+                Some("final = 0 AND +lease_until <= ?")
             }
             Self::Taken => {
                 args.push(int(now));
@@ -170,6 +263,15 @@ impl Sort {
             Self::Newest => "seq DESC",
             Self::Score => "score DESC, seq",
             Self::TimeLeft => "deadline_secs, seq",
+        }
+    }
+
+    /// The reverse order (a page before a known row is read backwards, then turned).
+    fn reverse_order_by(self) -> &'static str {
+        match self {
+            Self::Newest => "seq",
+            Self::Score => "score, seq DESC",
+            Self::TimeLeft => "deadline_secs DESC, seq DESC",
         }
     }
 }
@@ -225,26 +327,53 @@ impl CaseQuery {
         // A district or service point narrows the listing most: its covering index is used
         // (without statistics the planner would rather walk a sort order's index and read
         // every row of a score band).
+        // An opening-date range of the active queue reads its index range (then sorts the
+        // range) rather than walking a sort order's index from its end.
+        let dated = self.opened_from.is_some() || self.opened_to.is_some();
+        let active = matches!(
+            self.status,
+            StatusFilter::Active | StatusFilter::Untaken | StatusFilter::Taken
+        );
         let from = if self.district.is_some() {
             "cases INDEXED BY cases_by_district"
         } else if self.service_point.is_some() {
             "cases INDEXED BY cases_by_service_point"
+        } else if dated && active {
+            "cases INDEXED BY cases_by_final_opened"
         } else {
             "cases"
         };
         let total: i64 = conn
-            .prepare_cached(&format!("SELECT count(*) FROM {from} {clause}"))
+            .prepare_cached(&format!(
+                "SELECT count(*) FROM (SELECT 1 FROM {from} {clause} LIMIT {})",
+                COUNT_CAP + 1
+            ))
             .and_then(|mut stmt| {
                 stmt.query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))
             })
             .map_err(err)?;
+        let (clause, order, offset) = match self.seek {
+            None => (clause, self.sort.order_by(), self.offset),
+            Some(seek) => {
+                let cond = seek.condition(self.sort, &mut args);
+                let clause = if clause.is_empty() {
+                    format!("WHERE {cond}")
+                } else {
+                    format!("{clause} AND {cond}")
+                };
+                let order = match seek {
+                    Seek::After(_) => self.sort.order_by(),
+                    Seek::Before(_) => self.sort.reverse_order_by(),
+                };
+                (clause, order, 0)
+            }
+        };
         args.push(int(self.limit));
-        args.push(int(self.offset));
+        args.push(int(offset));
         let mut stmt = conn
             .prepare_cached(&format!(
-                "SELECT {} FROM {from} {clause} ORDER BY {} LIMIT ? OFFSET ?",
+                "SELECT {} FROM {from} {clause} ORDER BY {order} LIMIT ? OFFSET ?",
                 rows::COLUMNS,
-                self.sort.order_by()
             ))
             .map_err(err)?;
         let raws = stmt
@@ -256,8 +385,13 @@ impl CaseQuery {
             let trail = rows::trail(store, conn, raw.seq())?;
             cases.push(rows::decode(raw, trail)?);
         }
+        if matches!(self.seek, Some(Seek::Before(_))) {
+            cases.reverse();
+        }
+        let total = usize::try_from(total).unwrap_or(0);
         Ok(Page {
-            total: usize::try_from(total).unwrap_or(0),
+            total,
+            total_exact: total <= COUNT_CAP,
             cases,
         })
     }

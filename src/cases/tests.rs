@@ -355,3 +355,85 @@ fn listing_filters_sorts_pages_and_counts_overdue() {
     assert_eq!(store.list(&q(StatusFilter::Taken), now).unwrap().total, 1);
     assert_eq!(store.counts(now).unwrap(), counts);
 }
+
+#[test]
+fn a_page_counts_its_total_up_to_the_cap_and_says_when_there_are_more() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = CaseStore::open(dir.path()).unwrap();
+    let n = COUNT_CAP as u32 + 30;
+    let news = (0..n)
+        .map(|i| {
+            let district = if i < 40 { "320101" } else { "317101" };
+            (new_case(i, f64::from(i % 7), district), T0 + u64::from(i))
+        })
+        .collect();
+    store.open_cases_at(news).unwrap();
+    let now = T0 + u64::from(n);
+    let q = CaseQuery {
+        limit: 25,
+        ..CaseQuery::default()
+    };
+    let page = store.list(&q, now).unwrap();
+    assert!(!page.total_exact);
+    assert_eq!(page.total, COUNT_CAP + 1);
+    assert_eq!(page.cases.len(), 25);
+    // The newest first, counted or not.
+    assert_eq!(page.cases[0].case_id, format!("C{n:09}"));
+    let few = CaseQuery {
+        district: Some("320101".into()),
+        ..q
+    };
+    let page = store.list(&few, now).unwrap();
+    assert!(page.total_exact);
+    assert_eq!(page.total, 40);
+}
+
+#[test]
+fn keyset_pages_match_offset_pages_in_every_sort_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = CaseStore::open(dir.path()).unwrap();
+    // Scores repeat (ties broken by sequence number), deadlines repeat too.
+    let news = (0..103u32)
+        .map(|i| {
+            (
+                new_case(i, f64::from(i % 5), "317101"),
+                T0 + u64::from(i / 3),
+            )
+        })
+        .collect();
+    store.open_cases_at(news).unwrap();
+    let now = T0 + 200;
+    for sort in [Sort::Newest, Sort::Score, Sort::TimeLeft] {
+        let ids = |q: &CaseQuery| -> Vec<String> {
+            let page = store.list(q, now).unwrap();
+            page.cases.iter().map(|c| c.case_id.clone()).collect()
+        };
+        let by_offset = |n: usize| CaseQuery {
+            sort,
+            offset: n * 10,
+            limit: 10,
+            ..CaseQuery::default()
+        };
+        let mut q = by_offset(0);
+        let mut pages = vec![ids(&q)];
+        for n in 1..11 {
+            let last = store.list(&q, now).unwrap().cases.last().cloned().unwrap();
+            q = CaseQuery {
+                seek: Some(Seek::After(Cursor::of(&last, sort).unwrap())),
+                ..by_offset(0)
+            };
+            let page = ids(&q);
+            assert_eq!(page, ids(&by_offset(n)), "{sort:?} page {n}");
+            pages.push(page);
+        }
+        assert_eq!(pages[10].len(), 3, "{sort:?}: the last page");
+        // Back from page 5 to page 4, through the text form of the cursor.
+        let first = store.list(&by_offset(5), now).unwrap().cases[0].clone();
+        let cursor = Cursor::parse(&Cursor::of(&first, sort).unwrap().text()).unwrap();
+        let back = CaseQuery {
+            seek: Some(Seek::Before(cursor)),
+            ..by_offset(0)
+        };
+        assert_eq!(ids(&back), pages[4], "{sort:?}: before page 5");
+    }
+}

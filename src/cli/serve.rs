@@ -157,6 +157,7 @@ impl ServeArgs {
                 persons = engine.gallery().len(),
                 rolled_forward = recovery.rolled_forward,
                 aborted = recovery.aborted,
+                rolled_back = recovery.rolled_back,
                 cases_opened = recovery.cases_opened,
                 seconds = started.elapsed().as_secs_f64(),
                 "gallery engine open"

@@ -1,8 +1,9 @@
 //! Committing an enrolment's outcome. The registry outcome, for a duplicate its case (with
 //! the opening as the first row of its trail), the idempotency answer and, for a verdict
 //! posted at once to a callback URL, the outbox row commit in one transaction of the state
-//! store: one durable sync, and no crash can leave a duplicate without its case or an
-//! answered enrolment without its notice.
+//! store, with the request's audit event when the caller staged one
+//! (`service::audit::stage_in`): one durable sync, and no crash can leave a duplicate
+//! without its case or an answered enrolment without its notice or audit event.
 
 use tunggal_index::gallery::GalleryError;
 
@@ -223,6 +224,9 @@ impl GalleryEngine {
                 Some(mut a) => {
                     a.body = body.clone();
                     idempotency::insert(store, tx, &a)?;
+                    if let Some(staged) = &a.audit {
+                        crate::access::audit::stage_in(store, tx, staged)?;
+                    }
                     true
                 }
                 None => false,

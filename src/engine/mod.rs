@@ -79,6 +79,9 @@ pub struct Recovery {
     pub rolled_forward: usize,
     /// Enrolments that never reached the gallery, dropped (never acknowledged).
     pub aborted: usize,
+    /// Gallery members whose intent was lost with the power before their outcome
+    /// committed, deleted from the gallery (never acknowledged).
+    pub rolled_back: usize,
     /// Duplicates whose case was opened on start.
     pub cases_opened: usize,
 }

@@ -176,6 +176,7 @@ impl GalleryEngine {
                  its bytes kept aside"
             );
         }
+        let rolled_back = roll_back_lost_intents(&registry, &gallery)?;
         let (rolled_forward, aborted) = {
             // Nothing writes to the gallery while it opens: one snapshot serves every check.
             let snap = gallery.snapshot();
@@ -209,6 +210,7 @@ impl GalleryEngine {
             recovery: Recovery {
                 rolled_forward,
                 aborted,
+                rolled_back,
                 cases_opened: 0,
             },
         };
@@ -218,4 +220,29 @@ impl GalleryEngine {
         }
         Ok(engine)
     }
+}
+
+/// Deletes from the gallery every member at or past the registry's next key that has no
+/// registry entry: its intent (committed without a sync of its own) was lost with the power
+/// after its gallery insert and before its outcome, so it was never acknowledged (see
+/// `engine/registry`). The next key is raised past each first, so no key is given out
+/// twice. Returns how many were deleted.
+fn roll_back_lost_intents(registry: &Registry, gallery: &Gallery) -> Result<usize, OpenError> {
+    let next = registry.next_key()?;
+    let lost: Vec<u64> = gallery
+        .snapshot()
+        .keys()
+        .filter(|&k| k >= next)
+        .filter(|&k| registry.get(k).is_none())
+        .collect();
+    for &key in &lost {
+        registry.skip_key(key)?;
+        tracing::warn!(
+            reference_id = %reference_id(key),
+            "gallery member without a registry entry (its intent was lost before its outcome \
+             committed; never acknowledged): rolled back"
+        );
+        gallery.delete(key)?;
+    }
+    Ok(lost.len())
 }

@@ -5,7 +5,9 @@ use serde::Deserialize;
 
 use super::evidence::{eyes_agreeing, fingers_agreeing};
 use super::layout::{duration, local_time, time_left, zone};
-use crate::cases::{Case, CaseQuery, CaseStatus, Page, Sort, StatusFilter};
+use crate::cases::{
+    Case, CaseQuery, CaseStatus, Cursor, Page, Seek, Sort, StatusFilter, COUNT_CAP,
+};
 
 /// Rows per page.
 pub const PAGE_SIZE: usize = 25;
@@ -32,6 +34,10 @@ pub struct QueueParams {
     pub sort: String,
     /// One-based page number.
     pub page: String,
+    /// The page follows this case's position (`Cursor` text): the Next link's keyset seek.
+    pub after: String,
+    /// The page precedes this case's position: the Previous link's keyset seek.
+    pub before: String,
 }
 
 fn date_secs(s: &str) -> Result<Option<u64>, String> {
@@ -88,6 +94,15 @@ impl QueueParams {
                 .filter(|&p| (1..=1_000_000).contains(&p))
                 .ok_or_else(|| format!("{:?} is not a page number", self.page))?
         };
+        let cursor = |s: &str| {
+            Cursor::parse(s.trim()).ok_or_else(|| format!("{s:?} is not a queue position"))
+        };
+        let seek = match (self.after.trim(), self.before.trim()) {
+            ("", "") => None,
+            (after, "") => Some(Seek::After(cursor(after)?)),
+            ("", before) => Some(Seek::Before(cursor(before)?)),
+            _ => return Err("a page follows or precedes a position, not both".to_owned()),
+        };
         Ok(CaseQuery {
             status,
             district: district(&self.district)?,
@@ -99,10 +114,12 @@ impl QueueParams {
             sort,
             offset: (page - 1) * PAGE_SIZE,
             limit: PAGE_SIZE,
+            seek,
         })
     }
 
-    fn with_page(&self, page: usize) -> String {
+    /// The URL of page `page`, found from `seek` (`("after" | "before", cursor)`) when given.
+    fn with_page(&self, page: usize, seek: Option<(&str, Cursor)>) -> String {
         let pairs = [
             ("status", &self.status),
             ("district", &self.district),
@@ -118,6 +135,9 @@ impl QueueParams {
             if !v.trim().is_empty() {
                 url.push_str(&format!("{k}={}&", urlencode(v.trim())));
             }
+        }
+        if let Some((k, c)) = seek {
+            url.push_str(&format!("{k}={}&", c.text()));
         }
         url.push_str(&format!("page={page}"));
         url
@@ -190,12 +210,32 @@ fn filters(p: &QueueParams) -> Markup {
 /// The queue page body.
 pub fn body(p: &QueueParams, q: &CaseQuery, page: &Page, now: u64, offset: i64) -> Markup {
     let page_no = q.offset / PAGE_SIZE + 1;
-    let pages = page.total.div_ceil(PAGE_SIZE).max(1);
+    // Beyond `COUNT_CAP` matches the total is not counted: the page says so and offers the
+    // next page while this one is full.
+    let (counted, more) = if page.total_exact {
+        let pages = page.total.div_ceil(PAGE_SIZE).max(1);
+        (
+            format!("{} cases · page {page_no} of {pages}", page.total),
+            page_no < pages,
+        )
+    } else {
+        (
+            format!("more than {COUNT_CAP} cases · page {page_no}"),
+            page.cases.len() == PAGE_SIZE,
+        )
+    };
+    // The neighbouring pages seek from this page's edge rows (the first page needs none).
+    let edge = |case: Option<&Case>| case.and_then(|c| Cursor::of(c, q.sort));
+    let prev = (page_no > 2)
+        .then(|| edge(page.cases.first()))
+        .flatten()
+        .map(|c| ("before", c));
+    let next = edge(page.cases.last()).map(|c| ("after", c));
     html! {
         h1 { "Case queue" }
         (filters(p))
         div.card {
-            p.muted.small { (page.total) " cases · page " (page_no) " of " (pages)
+            p.muted.small { (counted)
                 " · times in UTC" (if offset >= 0 { "+" } else { "" }) (offset / 3_600)
                 " · press " kbd { "j" } kbd { "k" } " to move, " kbd { "Enter" } " to open" }
             @if page.cases.is_empty() {
@@ -213,8 +253,8 @@ pub fn body(p: &QueueParams, q: &CaseQuery, page: &Page, now: u64, offset: i64) 
                 }
             }
             div.pager {
-                @if page_no > 1 { a href=(p.with_page(page_no - 1)) rel="prev" { "← Previous" } }
-                @if page_no < pages { a href=(p.with_page(page_no + 1)) rel="next" { "Next →" } }
+                @if page_no > 1 { a href=(p.with_page(page_no - 1, prev)) rel="prev" { "← Previous" } }
+                @if more { a href=(p.with_page(page_no + 1, next)) rel="next" { "Next →" } }
             }
         }
     }

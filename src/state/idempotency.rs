@@ -36,6 +36,10 @@ pub struct Answer {
     pub status: u16,
     /// The JSON body of the answer.
     pub body: serde_json::Value,
+    /// The audit event to write in the transaction that keeps the answer, if any (not part
+    /// of the stored answer).
+    #[serde(skip)]
+    pub audit: Option<Box<crate::access::audit::StagedAudit>>,
 }
 
 type Key = (String, String);
@@ -146,6 +150,7 @@ impl Idempotency {
                 request_sha256,
                 status,
                 body: serde_json::from_str(&body)?,
+                audit: None,
             }))
         })
     }
@@ -200,6 +205,7 @@ impl Pending {
             request_sha256: self.request_sha256.clone(),
             status,
             body,
+            audit: None,
         }
     }
 
@@ -222,6 +228,7 @@ impl Pending {
             request_sha256: std::mem::take(&mut self.request_sha256),
             status,
             body,
+            audit: None,
         };
         let store = &self.owner.store;
         let result = store.transaction(|tx| insert(store, tx, &answer));

@@ -277,6 +277,41 @@ impl<T: Serialize + DeserializeOwned> Journal<T> {
         Ok(())
     }
 
+    /// Appends several records *without* a sync (a crash of the machine may lose them, or
+    /// tear the last one, which `open` drops): for records whose durability lies elsewhere
+    /// (the audit events staged in the state store). Blocking.
+    pub fn append_unsynced(&self, records: &[T]) -> Result<(), JournalError> {
+        let mut buf = Vec::new();
+        for record in records {
+            buf.extend_from_slice(&encode_line(&serde_json::to_vec(record)?));
+        }
+        let mut file = self.file.lock().map_err(|_| JournalError::Poisoned)?;
+        let io = |source| JournalError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        // As in `append`: a failed write is cut back, so no later line follows a torn one.
+        let before = file.metadata().map_err(io)?.len();
+        if let Err(source) = file.write_all(&buf) {
+            if let Err(e) = file.set_len(before) {
+                tracing::error!(error = %e, "could not cut a failed journal append back");
+            }
+            return Err(io(source));
+        }
+        Ok(())
+    }
+
+    /// Makes every record appended so far durable (one `fdatasync`). Blocking.
+    pub fn sync(&self) -> Result<(), JournalError> {
+        let file = self.file.lock().map_err(|_| JournalError::Poisoned)?;
+        file.sync_data().map_err(|source| JournalError::Io {
+            path: self.path.clone(),
+            source,
+        })?;
+        crate::state::syncs::record(crate::state::syncs::Store::Journal);
+        Ok(())
+    }
+
     /// Appends several records durably with one `fdatasync` (a crash may keep a prefix of
     /// them; a torn last line is dropped on open). Blocking.
     pub fn append_all(&self, records: &[T]) -> Result<(), JournalError> {

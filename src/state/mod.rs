@@ -220,6 +220,37 @@ impl StateStore {
         self.try_transaction(f)
     }
 
+    /// Runs `f` in one immediate transaction and commits it *without* a sync of its own
+    /// (`synchronous=NORMAL` for this commit only): the commit is visible at once and
+    /// survives a crash of the process, and it becomes durable against power loss with the
+    /// next synced commit of the store (the `-wal` file is appended in commit order and its
+    /// `fdatasync` covers every earlier frame) or the next checkpoint, whichever comes
+    /// first. For writes whose loss before that sync recovery can settle (a registry
+    /// intent: `engine/registry`). Not counted in [`syncs`]. Blocking.
+    pub fn transaction_unsynced<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StateError>,
+    ) -> Result<T, StateError> {
+        let mut conn = self.conn.lock().map_err(|_| StateError::Poisoned)?;
+        conn.execute_batch("PRAGMA synchronous=NORMAL")
+            .map_err(|e| self.error(e))?;
+        let committed: Result<T, StateError> = (|| {
+            let tx = conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(|e| self.error(e))?;
+            let value = f(&tx)?;
+            tx.commit().map_err(|e| self.error(e))?;
+            Ok(value)
+        })();
+        // Every other commit syncs: restore it whatever happened.
+        let restored = conn
+            .execute_batch("PRAGMA synchronous=FULL")
+            .map_err(|e| self.error(e));
+        let value = committed?;
+        restored?;
+        Ok(value)
+    }
+
     /// As [`StateStore::transaction`] for an `f` with its own error type: an error from `f`
     /// rolls everything back; a transaction that changed nothing commits without a sync.
     pub fn try_transaction<T, E: From<StateError>>(

@@ -133,6 +133,22 @@ const STEPS: &[&str] = &[
         by TEXT NOT NULL,
         detail TEXT NOT NULL
     );",
+    // 8: the audit events of answered enrolments, written in the enrolment's outcome
+    // transaction while their `audit.jsonl` line is appended without a sync of its own; a
+    // row is deleted once the file was synced past its line, and on open a row whose line
+    // the file lacks is appended again (`service/audit.rs`). AUTOINCREMENT: a sequence
+    // number, which the line carries, is never given out twice.
+    "CREATE TABLE audit_staged (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        event TEXT NOT NULL
+    );",
+    // 9: the case queue at a million cases: the lease filters (taken, untaken) and the
+    // opening-date filter of the active queue read an index range instead of every row, and
+    // each sort order within one status walks its own index.
+    "CREATE INDEX cases_by_lease ON cases (final, lease_until);
+    CREATE INDEX cases_by_final_opened ON cases (final, opened_secs);
+    CREATE INDEX cases_by_status_score ON cases (status, score DESC, seq);
+    CREATE INDEX cases_by_status_deadline ON cases (status, deadline_secs, seq);",
 ];
 
 /// The version this release writes.

@@ -152,6 +152,7 @@ fn answer(request_id: &str, v: i64) -> Answer {
         request_sha256: format!("h{request_id}"),
         status: 200,
         body: serde_json::json!({ "v": v }),
+        audit: None,
     }
 }
 

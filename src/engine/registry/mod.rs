@@ -11,15 +11,27 @@
 //!
 //! # Crash consistency
 //!
-//! An enrolment writes, in this order, each step durable before the next starts:
+//! An enrolment writes, in this order:
 //!
-//! 1. registry `intent` (key, demographics): the key is reserved (one transaction);
-//! 2. gallery WAL insert (only for a `single` verdict, by the deduplicator);
+//! 1. registry `intent` (key, demographics): the key is reserved (one transaction,
+//!    committed without a sync of its own: visible at once and kept by a crash of the
+//!    process, durable against power loss with the next synced commit of the state store);
+//! 2. gallery WAL insert (only for a `single` verdict, by the deduplicator; durable before
+//!    the next step);
 //! 3. registry outcome (single / duplicate with the pending biometrics / rejected) together
 //!    with, for a duplicate, its case (`cases` and `case_trail` rows) and the registry's
 //!    `case_id`, the idempotency answer and, for a verdict with a callback, the outbox row:
 //!    one transaction ([`Registry::outcome_with`], `engine/commit.rs`); only then is the
 //!    enrolment acknowledged.
+//!
+//! Nothing acknowledged can depend on a lost intent: the SQLite `-wal` is appended in commit
+//! order, so the synced commit that acknowledges the enrolment (or any other enrolment that
+//! names it as a candidate, which commits after it was inserted) makes its intent durable
+//! too. A power loss between steps 2 and 3 can thus leave a gallery member whose intent is
+//! lost, with a key at or past the registry's durable next key and no registry entry: the
+//! enrolment was never acknowledged, so the engine's open deletes it from the gallery
+//! (rolled back, logged and counted) and raises the next key past it, before anything
+//! else runs.
 //!
 //! On start, [`Registry::reconcile`] settles every intent without an outcome: if the
 //! gallery holds its key the insert in step 2 committed and the enrolment was single (rolled

@@ -264,10 +264,35 @@ impl Registry {
         Ok((forward, aborted))
     }
 
-    /// Reserves a new key for `meta` (built by `make` from the key) and stores the intent.
+    /// The next key to be given out.
+    pub fn next_key(&self) -> Result<u64, StateError> {
+        let store = &self.store;
+        store.read(|conn| {
+            let next: Option<i64> = conn
+                .query_row(
+                    "SELECT value FROM counters WHERE name = 'next_key'",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(|e| store.error(e))?;
+            Ok(next.map_or(0, |n| u64::try_from(n).unwrap_or(0)))
+        })
+    }
+
+    /// Raises the next key past `key` (a key of a lost intent is never given out again).
+    pub fn skip_key(&self, key: u64) -> Result<(), StateError> {
+        let store = &self.store;
+        store.transaction(|tx| set_next_key(store, tx, key.saturating_add(1)))
+    }
+
+    /// Reserves a new key for `meta` (built by `make` from the key) and stores the intent,
+    /// committed without a sync of its own: it is durable once any later commit of the
+    /// store is (the enrolment's outcome, or any other enrolment's), and recovery settles
+    /// one lost with the power (see the module documentation).
     pub fn intent(&self, make: impl FnOnce(u64) -> PersonMeta) -> Result<u64, StateError> {
         let store = &self.store;
-        store.transaction(|tx| {
+        store.transaction_unsynced(|tx| {
             let key = take_keys(store, tx, 1)?;
             insert(store, tx, &intent_entry(key, make(key)))?;
             Ok(key)

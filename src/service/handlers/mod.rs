@@ -1,6 +1,9 @@
 //! Route handlers. Each authenticates, validates, checks the caller's role, goes through
 //! idempotency and the queue, calls the engine on rayon, and audits access to person data.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -237,6 +240,7 @@ pub async fn enrol(
     let nik = record.person.nik.to_string();
     let request_id = record.request_id.clone();
     let origin = record.origin.clone();
+    let staged = Arc::new(AtomicBool::new(false));
     let result = if who.role == Role::ServicePoint
         && (who.district.as_deref() != Some(origin.district.as_str())
             || who.service_point.as_deref() != Some(origin.service_point.as_str()))
@@ -248,8 +252,18 @@ pub async fn enrol(
         let scope = format!("{}/{}", origin.district, origin.service_point);
         let engine = app.engine.clone();
         let rid = request_id.clone();
-        let job = move |answer| {
+        // The audit event commits with the answer when the engine keeps it (one sync for
+        // both; `service::audit`); otherwise it is appended durably below.
+        let (log, caller, subject) = (app.audit.clone(), who.clone(), format!("nik:{nik}"));
+        let flag = staged.clone();
+        let job = move |mut answer: Answer| {
+            answer.audit = log
+                .staging(&caller, "enrol", subject, Some(&rid), answer.status)
+                .ok()
+                .map(Box::new);
+            let with_audit = answer.audit.is_some();
             let (verdict, kept) = engine.enrol_answered(&record, answer)?;
+            flag.store(kept && with_audit, Ordering::Release);
             Ok((to_json(&enrolment_body(&rid, verdict))?, kept))
         };
         run_idempotent_kept(&app, &scope, "enrol", &request_id, &request_sha256, job)
@@ -263,15 +277,22 @@ pub async fn enrol(
                 answer_response(answer, fresh)
             })
     };
-    audit(
-        &app,
-        &who,
-        "enrol",
-        format!("nik:{nik}"),
-        Some(&request_id),
-        status_of(&result),
-    )
-    .await?;
+    if result.is_ok() && staged.load(Ordering::Acquire) {
+        app.audit
+            .write_staged()
+            .await
+            .map_err(|e| state_problem("audit log failure", e))?;
+    } else {
+        audit(
+            &app,
+            &who,
+            "enrol",
+            format!("nik:{nik}"),
+            Some(&request_id),
+            status_of(&result),
+        )
+        .await?;
+    }
     result
 }
 
@@ -376,6 +397,7 @@ pub async fn enrolment_status(
                         request_sha256: String::new(),
                         status: 200,
                         body: Value::Null,
+                        audit: None,
                     });
                     answer.body = body;
                     Ok(answer_response(answer, true))
