@@ -18,4 +18,5 @@ pub mod problem;
 pub mod review;
 pub mod service;
 pub mod state;
+pub mod telemetry;
 pub mod work;

@@ -25,6 +25,7 @@ const LOWER: &[&str] = &[
     "problem.rs",
     "clock.rs",
     "work.rs",
+    "telemetry.rs",
     "dedup.rs",
     "eval.rs",
     "plot.rs",

@@ -232,7 +232,7 @@ fn rss_bytes() -> u64 {
 /// Runs the benchmark.
 pub fn run(plan: &DedupPlan) -> anyhow::Result<DedupReport> {
     // The index's stage timings go to the Prometheus recorder, as in `serve`.
-    crate::service::metrics::global();
+    crate::telemetry::global();
     let pop = Population::new(plan.seed);
     let mut config = GalleryConfig {
         descriptor: plan.descriptor,
