@@ -117,6 +117,10 @@ pub enum Reason {
     Forbidden,
     /// No such route or record.
     NotFound,
+    /// No enrolled person has this reference id.
+    PersonNotFound,
+    /// The person was deleted from the gallery (a second `DELETE` answers this).
+    PersonDeleted,
     /// The route exists but not with this method.
     MethodNotAllowed,
     /// The `request_id` was used before with a different body.
@@ -160,7 +164,8 @@ impl Reason {
             BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Unauthorized | KeyRevoked | KeyExpired => StatusCode::UNAUTHORIZED,
             Forbidden => StatusCode::FORBIDDEN,
-            NotFound => StatusCode::NOT_FOUND,
+            NotFound | PersonNotFound => StatusCode::NOT_FOUND,
+            PersonDeleted => StatusCode::GONE,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             IdempotencyConflict | RequestInProgress => StatusCode::CONFLICT,
             QueueFull | RequestTimeout | EngineNotWired | EngineUnavailable
@@ -227,6 +232,8 @@ impl Reason {
             KeyExpired => "API key expired",
             Forbidden => "Not allowed for this API key",
             NotFound => "Not found",
+            PersonNotFound => "No such person",
+            PersonDeleted => "Person deleted",
             MethodNotAllowed => "Method not allowed",
             IdempotencyConflict => "request_id reused with a different body",
             RequestInProgress => "request_id is being processed",

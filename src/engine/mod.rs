@@ -211,6 +211,16 @@ impl GalleryEngine {
         )))
     }
 
+    /// The registry entry of a person in the gallery: a deleted one is `PersonDeleted`, an
+    /// unknown one or an applicant held back `PersonNotFound`.
+    fn gallery_entry(&self, reference: &str) -> Result<Entry, EngineError> {
+        match self.entry(reference) {
+            Some(e) if e.in_gallery() => Ok(e),
+            Some(e) if e.deleted => Err(EngineError::PersonDeleted(reference.to_owned())),
+            _ => Err(EngineError::PersonNotFound(reference.to_owned())),
+        }
+    }
+
     /// The candidate as the API shows it.
     fn candidate_out(&self, c: &StoredCandidate) -> Candidate {
         Candidate {
@@ -387,29 +397,25 @@ impl EnrolmentEngine for GalleryEngine {
     }
 
     fn verify(&self, reference: &str, probe: &Probe) -> Result<Verification, EngineError> {
-        let Some(e) = self.entry(reference).filter(Entry::in_gallery) else {
-            return Ok(Verification {
-                matched: false,
-                score: None,
-            });
-        };
+        let threshold = f64::from(self.verify_threshold());
+        let e = self.gallery_entry(reference)?;
         let prepared = self
             .gallery()
             .prepare(&convert::enrolment(probe))
             .map_err(unavailable)?;
         let c = self.compare_one(&prepared, e.key).map_err(unavailable)?;
+        let stored = c.as_ref().map(convert::stored_candidate);
         Ok(Verification {
-            matched: c
-                .as_ref()
-                .is_some_and(|c| c.fused >= self.verify_threshold()),
-            score: c.map(|c| f64::from(c.fused)),
+            matched: c.as_ref().is_some_and(|c| f64::from(c.fused) >= threshold),
+            score: stored.as_ref().map(|s| s.score),
+            threshold,
+            finger_scores: stored.as_ref().map_or([None; 10], |s| s.finger_scores),
+            iris_distances: stored.as_ref().map_or([None; 2], |s| s.iris_distances),
         })
     }
 
     fn delete(&self, reference: &str) -> Result<bool, EngineError> {
-        let Some(e) = self.entry(reference).filter(Entry::in_gallery) else {
-            return Ok(false);
-        };
+        let e = self.gallery_entry(reference)?;
         self.registry.deleting(e.key).map_err(unavailable)?;
         self.gallery().delete(e.key).map_err(unavailable)?;
         self.registry.deleted(e.key).map_err(unavailable)?;

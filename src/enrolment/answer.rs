@@ -13,22 +13,32 @@ pub fn candidate_out(c: &Candidate) -> CandidateOut {
         reference_id: c.reference_id.clone(),
         request_id: c.request_id.clone(),
         score: c.score,
-        finger_scores: (1u8..)
-            .zip(c.finger_scores)
-            .filter_map(|(position, s)| s.map(|score| FingerScoreOut { position, score }))
-            .collect(),
-        iris_scores: Eye::ALL
-            .map(Eye::name)
-            .into_iter()
-            .zip(c.iris_distances)
-            .filter_map(|(eye, d)| {
-                d.map(|distance| IrisScoreOut {
-                    eye: eye.to_owned(),
-                    distance,
-                })
-            })
-            .collect(),
+        finger_scores: finger_scores_out(&c.finger_scores),
+        iris_scores: iris_scores_out(&c.iris_distances),
     }
+}
+
+/// Per-finger scores by position 1–10 (index 0 = position 1) as the wire lists them.
+pub fn finger_scores_out(scores: &[Option<f32>; 10]) -> Vec<FingerScoreOut> {
+    (1u8..)
+        .zip(scores)
+        .filter_map(|(position, s)| s.map(|score| FingerScoreOut { position, score }))
+        .collect()
+}
+
+/// Per-eye distances (index by [`Eye::index`]) as the wire lists them.
+pub fn iris_scores_out(distances: &[Option<f32>; 2]) -> Vec<IrisScoreOut> {
+    Eye::ALL
+        .map(Eye::name)
+        .into_iter()
+        .zip(distances)
+        .filter_map(|(eye, d)| {
+            d.map(|distance| IrisScoreOut {
+                eye: eye.to_owned(),
+                distance,
+            })
+        })
+        .collect()
 }
 
 /// The wire form of an engine verdict.

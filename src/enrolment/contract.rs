@@ -27,6 +27,13 @@ pub enum EngineError {
     /// The engine is temporarily unable to answer.
     #[error("matching engine unavailable: {0}")]
     Unavailable(String),
+    /// No person in the gallery has this reference id (unknown, or an applicant held back
+    /// for review).
+    #[error("no person in the gallery has reference id {0}")]
+    PersonNotFound(String),
+    /// The person was deleted from the gallery.
+    #[error("person {0} was deleted from the gallery")]
+    PersonDeleted(String),
 }
 
 /// What the gallery implements. Every method is synchronous, CPU-bound and may take long: the

@@ -60,6 +60,14 @@ pub struct Verification {
     pub matched: bool,
     /// Fused score, `None` when there is no such person.
     pub score: Option<f64>,
+    /// The fused score at or above which the probe matches.
+    pub threshold: f64,
+    /// Per-finger matcher scores by position 1–10 (index 0 = position 1), where both sides
+    /// have the finger.
+    pub finger_scores: [Option<f32>; 10],
+    /// Per-eye iris distances (right, left), where both sides have the eye and it was within
+    /// the gate.
+    pub iris_distances: [Option<f32>; 2],
 }
 
 /// A person's metadata and status, for analysts and administrators.

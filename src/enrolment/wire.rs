@@ -221,6 +221,13 @@ pub struct VerifyResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[serde(serialize_with = "rounded::opt_llr")]
     pub score: Option<f64>,
+    /// The fused score at or above which the biometrics match (`ln(1 / target FPIR)`).
+    #[serde(serialize_with = "rounded::llr")]
+    pub threshold: f64,
+    /// Per-finger matcher scores, where both sides have the finger.
+    pub finger_scores: Vec<FingerScoreOut>,
+    /// Per-eye iris distances, where both sides have the eye and it was within the gate.
+    pub iris_scores: Vec<IrisScoreOut>,
     /// When the first answer was produced (seconds since the Unix epoch).
     pub decided_at: u64,
 }
@@ -246,7 +253,7 @@ pub struct PersonResponse {
     pub nik: String,
     /// Full name.
     pub name: String,
-    /// `M` or `F`.
+    /// `male` or `female`, as in the enrolment request.
     pub sex: String,
     /// `YYYY-MM-DD`.
     pub date_of_birth: String,
@@ -366,6 +373,9 @@ mod rounded {
                 request_id: "v".into(),
                 matched: true,
                 score: Some(31.256_789),
+                threshold: 18.420_68,
+                finger_scores: Vec::new(),
+                iris_scores: Vec::new(),
                 decided_at: 1,
             };
             assert!(serde_json::to_string(&v)

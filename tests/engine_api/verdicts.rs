@@ -144,11 +144,30 @@ async fn verdicts_retry_reissue_nik_conflict_roles_and_restart() {
         json!({"request_id": "v-1", "fingerprints": e["fingerprints"], "irises": e["irises"]});
     v["reference_id"] = json!(refs[7]);
     let r = post(&s.url("/v1/verify"), &analyst, &v).await;
-    assert_eq!(r.json()["matched"], true, "{}", r.json());
+    let m = r.json();
+    assert_eq!(m["matched"], true, "{m}");
+    // The answer carries the threshold and the evidence behind the score.
+    assert!(m["threshold"].as_f64().unwrap() > 0.0, "{m}");
+    assert!(
+        m["score"].as_f64().unwrap() >= m["threshold"].as_f64().unwrap(),
+        "{m}"
+    );
+    assert!(!m["finger_scores"].as_array().unwrap().is_empty(), "{m}");
     v["request_id"] = json!("v-2");
     v["reference_id"] = json!(refs[8]);
     let r = post(&s.url("/v1/verify"), &analyst, &v).await;
     assert_eq!(r.json()["matched"], false);
+    // An unknown reference id is not "another person": 404 person_not_found.
+    v["request_id"] = json!("v-3");
+    v["reference_id"] = json!("P9999999999");
+    let r = post(&s.url("/v1/verify"), &analyst, &v).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.json());
+    assert_eq!(r.json()["reason"], "person_not_found");
+    // Persons read back with the request's spelling of sex.
+    let r = get(&s.url(&format!("/v1/persons/{}", refs[7])), &analyst)
+        .await
+        .json();
+    assert!(r["sex"] == "male" || r["sex"] == "female", "{r}");
     s.stop().await;
 
     // Restart on the same data directory: every acknowledged answer and person is kept.
@@ -180,6 +199,21 @@ async fn verdicts_retry_reissue_nik_conflict_roles_and_restart() {
     )
     .await;
     assert_eq!(r.json()["deleted"], true);
+    // A second deletion, and a verification against the deleted person: 410 person_deleted.
+    let r = send(
+        Method::DELETE,
+        &s.url(&format!("/v1/persons/{}", refs[10])),
+        Some(ADMIN_KEY),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::GONE, "{}", r.json());
+    assert_eq!(r.json()["reason"], "person_deleted");
+    let e = body(&pop, 10, 3, None, "v-4", "sp-1");
+    let gone = json!({"request_id": "v-4", "reference_id": refs[10],
+        "fingerprints": e["fingerprints"], "irises": e["irises"]});
+    let r = post(&s.url("/v1/verify"), &analyst, &gone).await;
+    assert_eq!(r.status, StatusCode::GONE, "{}", r.json());
     // The service point's read of that enrolment now says so, not `print_ready`.
     let r = get(&s.url("/v1/enrolments/g-10"), &sp1).await.json();
     assert_eq!(r["verdict"], "single", "{r}");

@@ -85,6 +85,8 @@ fn engine_problem(e: EngineError) -> Problem {
         EngineError::Unavailable(_) => {
             Problem::new(Reason::EngineUnavailable, e.to_string()).retry_after(5)
         }
+        EngineError::PersonNotFound(_) => Problem::new(Reason::PersonNotFound, e.to_string()),
+        EngineError::PersonDeleted(_) => Problem::new(Reason::PersonDeleted, e.to_string()),
     }
 }
 

@@ -10,6 +10,7 @@ use super::super::extract::{Caller, JsonBody};
 use super::super::queue::run_on_rayon;
 use super::super::server::AppState;
 use super::*;
+use crate::enrolment::answer::{finger_scores_out, iris_scores_out};
 
 /// `POST /v1/identify`: 1:N search (analysts and admins).
 #[utoipa::path(post, path = "/v1/identify", tag = "search",
@@ -71,11 +72,14 @@ fn candidate_ids(body: &Value) -> String {
 }
 
 /// `POST /v1/verify`: 1:1 check against an enrolled person by reference id (analysts,
-/// admins). An unknown reference id answers `matched: false` without a score.
+/// admins), with the threshold and the per-finger and per-eye scores. An unknown reference
+/// id answers 404 `person_not_found`, a deleted person 410 `person_deleted`.
 #[utoipa::path(post, path = "/v1/verify", tag = "search",
     request_body = VerifyRequest, security(("bearer" = [])),
     responses(
         (status = 200, description = "Match decision", body = VerifyResponse),
+        (status = 404, description = "No such person (`person_not_found`)", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "The person was deleted (`person_deleted`)", body = Problem, content_type = "application/problem+json"),
         (status = "4XX", description = "Invalid request", body = Problem, content_type = "application/problem+json"),
         (status = "5XX", description = "Queue full, engine not wired or unavailable", body = Problem, content_type = "application/problem+json")))]
 pub async fn verify(
@@ -96,6 +100,9 @@ pub async fn verify(
             request_id: rid,
             matched: v.matched,
             score: v.score,
+            threshold: v.threshold,
+            finger_scores: finger_scores_out(&v.finger_scores),
+            iris_scores: iris_scores_out(&v.iris_distances),
             decided_at: now_secs(),
         })
     };
@@ -116,11 +123,15 @@ pub async fn verify(
 }
 
 /// `DELETE /v1/persons/{reference_id}`: remove an enrolled person from the gallery (admins).
+/// A person deleted before answers 410 `person_deleted`; a reference id with nobody in the
+/// gallery behind it (unknown, or an applicant held back for review) 404 `person_not_found`.
 #[utoipa::path(delete, path = "/v1/persons/{reference_id}", tag = "enrolment",
     params(("reference_id" = String, Path, description = "The person's reference id")),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Whether someone was removed", body = DeleteResponse),
+        (status = 200, description = "The person was removed", body = DeleteResponse),
+        (status = 404, description = "No such person in the gallery (`person_not_found`)", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "Deleted before (`person_deleted`)", body = Problem, content_type = "application/problem+json"),
         (status = "4XX", description = "Invalid or forbidden", body = Problem, content_type = "application/problem+json"),
         (status = "5XX", description = "Queue full, engine not wired or unavailable", body = Problem, content_type = "application/problem+json")))]
 pub async fn delete_person(
@@ -143,6 +154,16 @@ pub async fn delete_person(
     result
 }
 
+/// The API's spelling of the registry's sex code (`M`/`F` → `male`/`female`, as requests
+/// spell it).
+fn sex_word(code: &str) -> String {
+    match code {
+        "M" => "male".to_owned(),
+        "F" => "female".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
 fn person_body(p: PersonInfo) -> PersonResponse {
     let s = p.summary;
     PersonResponse {
@@ -151,7 +172,7 @@ fn person_body(p: PersonInfo) -> PersonResponse {
         status: p.status,
         nik: s.nik,
         name: s.name,
-        sex: s.sex,
+        sex: sex_word(&s.sex),
         date_of_birth: s.date_of_birth,
         district: s.district,
         service_point: s.service_point,
