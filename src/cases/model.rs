@@ -346,22 +346,12 @@ pub fn now_secs() -> u64 {
 
 /// A time in seconds since the Unix epoch as RFC 3339 UTC.
 pub fn rfc3339(secs: u64) -> String {
-    i64::try_from(secs)
-        .ok()
-        .and_then(|s| time::OffsetDateTime::from_unix_timestamp(s).ok())
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
+    crate::clock::rfc3339(secs)
 }
 
 /// Seconds since the Unix epoch of an RFC 3339 time; 0 if it does not parse.
 pub(super) fn parse_rfc3339(s: &str) -> u64 {
-    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-        .ok()
-        .and_then(|t| u64::try_from(t.unix_timestamp()).ok())
-        .unwrap_or(0)
+    crate::clock::parse_rfc3339(s).unwrap_or(0)
 }
 
 /// The current time as RFC 3339 UTC, whole seconds.

@@ -158,8 +158,10 @@ pub struct EnrolmentResponse {
     /// `unusable_templates`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    /// When the verdict took effect (seconds since the Unix epoch): the engine's decision,
-    /// or the closing of the analysts' case; a later read answers the same time.
+    /// When the verdict took effect (RFC 3339 UTC): the engine's decision, or the closing
+    /// of the analysts' case; a later read answers the same time.
+    #[serde(with = "time_field")]
+    #[schema(value_type = String, format = DateTime)]
     pub decided_at: u64,
 }
 
@@ -206,7 +208,9 @@ pub struct IdentifyResponse {
     pub request_id: String,
     /// Candidates, best first.
     pub candidates: Vec<CandidateOut>,
-    /// When the first answer was produced (seconds since the Unix epoch).
+    /// When the first answer was produced (RFC 3339 UTC).
+    #[serde(with = "time_field")]
+    #[schema(value_type = String, format = DateTime)]
     pub decided_at: u64,
 }
 
@@ -228,7 +232,9 @@ pub struct VerifyResponse {
     pub finger_scores: Vec<FingerScoreOut>,
     /// Per-eye iris distances, where both sides have the eye and it was within the gate.
     pub iris_scores: Vec<IrisScoreOut>,
-    /// When the first answer was produced (seconds since the Unix epoch).
+    /// When the first answer was produced (RFC 3339 UTC).
+    #[serde(with = "time_field")]
+    #[schema(value_type = String, format = DateTime)]
     pub decided_at: u64,
 }
 
@@ -326,6 +332,23 @@ pub struct HealthResponse {
     pub engine_wired: bool,
     /// Human explanation.
     pub detail: String,
+}
+
+/// Times as answers carry them: RFC 3339 UTC text (every time in the API has this one
+/// format); read back from RFC 3339 or, as answers of earlier releases were kept, epoch
+/// seconds.
+mod time_field {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(secs: &u64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&crate::clock::rfc3339(*secs))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        let value = serde_json::Value::deserialize(d)?;
+        crate::clock::time_of(&value)
+            .ok_or_else(|| serde::de::Error::custom("expected an RFC 3339 time"))
+    }
 }
 
 /// Scores as an answer carries them: matcher scores and iris distances to 4 decimals, fused

@@ -6,8 +6,6 @@
 //! 3. a person loaded in bulk (import, demo), who has no kept answer: when the registry
 //!    entry was written.
 
-use serde_json::Value;
-
 use crate::cases::CaseStore;
 use crate::enrolment::{EngineError, EnrolmentEngine, Verdict};
 use crate::state::idempotency::Answer;
@@ -54,7 +52,7 @@ pub fn decided_at(cases: &CaseStore, lookup: &Lookup, kept: Option<&Answer>) -> 
         .and_then(|id| cases.get(id))
         .and_then(|case| case.closed_secs());
     closed
-        .or_else(|| kept.and_then(|a| a.body.get("decided_at").and_then(Value::as_u64)))
+        .or_else(|| kept.and_then(|a| a.body.get("decided_at").and_then(crate::clock::time_of)))
         .or_else(|| lookup.enrolled_at.as_deref().and_then(parse_rfc3339))
 }
 

@@ -190,6 +190,12 @@ async fn verdicts_retry_reissue_nik_conflict_roles_and_restart() {
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let r = get(&s.url("/v1/enrolments/g-50"), &sp1).await.json();
     assert_eq!(r["decided_at"], v["decided_at"], "{r}");
+    // Every time in the API is RFC 3339 UTC.
+    let at = v["decided_at"].as_str().unwrap();
+    assert!(
+        at.len() == 20 && at.ends_with('Z') && at.as_bytes()[10] == b'T',
+        "{at}"
+    );
     // An admin deletes a person; a new capture of them is then single.
     let r = send(
         Method::DELETE,

@@ -97,7 +97,10 @@ impl EnrolmentEngine for PreparingEngine {
         self.prepare_all(probe);
         Ok(Verification {
             matched: false,
-            score: None,
+            score: Some(0.0),
+            threshold: 18.42,
+            finger_scores: [None; 10],
+            iris_distances: [None; 2],
         })
     }
     fn delete(&self, _reference_id: &str) -> Result<bool, EngineError> {

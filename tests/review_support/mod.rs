@@ -177,7 +177,10 @@ impl EnrolmentEngine for ReviewEngine {
     fn verify(&self, _reference_id: &str, _probe: &Probe) -> Result<Verification, EngineError> {
         Ok(Verification {
             matched: false,
-            score: None,
+            score: Some(0.0),
+            threshold: 18.42,
+            finger_scores: [None; 10],
+            iris_distances: [None; 2],
         })
     }
 

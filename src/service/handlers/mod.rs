@@ -188,8 +188,14 @@ where
     Ok((answer, true))
 }
 
-fn answer_response(answer: Answer, fresh: bool) -> Response {
+fn answer_response(mut answer: Answer, fresh: bool) -> Response {
     let status = StatusCode::from_u16(answer.status).unwrap_or(StatusCode::OK);
+    // Answers kept by earlier releases carry epoch seconds; every answer now says RFC 3339.
+    if let Some(at) = answer.body.get_mut("decided_at") {
+        if let Some(secs) = at.as_u64() {
+            *at = Value::from(crate::clock::rfc3339(secs));
+        }
+    }
     let mut response = (status, Json(answer.body)).into_response();
     if !fresh {
         response
@@ -389,7 +395,10 @@ pub async fn enrolment_status(
                             obj.insert("status".to_owned(), Value::String(status));
                         }
                         if let Some(at) = decided_at {
-                            obj.insert("decided_at".to_owned(), Value::from(at));
+                            obj.insert(
+                                "decided_at".to_owned(),
+                                Value::from(crate::clock::rfc3339(at)),
+                            );
                         }
                     }
                     let mut answer = kept.unwrap_or_else(|| Answer {
