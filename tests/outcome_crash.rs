@@ -13,9 +13,9 @@ use std::sync::Arc;
 use tunggal::cases::CaseStore;
 use tunggal::engine::synthetic::request_of;
 use tunggal::engine::{EngineOptions, GalleryEngine};
-use tunggal::service::engine::{EnrolmentEngine, Verdict};
-use tunggal::service::record::{EnrolmentRecord, Origin};
-use tunggal::service::validate;
+use tunggal::enrolment::record::{EnrolmentRecord, Origin};
+use tunggal::enrolment::validate;
+use tunggal::enrolment::{EnrolmentEngine, Verdict};
 use tunggal_datasets::date::Date;
 use tunggal_datasets::population::{CaptureSpec, Population};
 

@@ -129,7 +129,7 @@ async fn syncs_per_single_and_duplicate_enrolment() {
     // Every duplicate has its case, each opened in the enrolment's own commit.
     assert_eq!(cases.len(), EACH as usize);
     // Every answered enrolment has its audit line, written from its committed event.
-    let audit = tunggal::service::audit::AuditLog::read_all(&data).unwrap();
+    let audit = tunggal::access::audit::AuditLog::read_all(&data).unwrap();
     for (kind, verdict) in ["single", "duplicate"].into_iter().enumerate() {
         for id in 0..EACH {
             let rid = format!("{verdict}-{id}");
