@@ -214,3 +214,62 @@ fn import_resumes_without_doubles_and_dedup_gallery_opens_the_planted_pairs() {
         task.await.unwrap().unwrap();
     });
 }
+
+/// A pair analysts decided is never opened again: a returning person's duplicate case is
+/// cleared (the applicant joins the gallery), and `dedup-gallery` then finds the pair but
+/// opens nothing for it.
+#[test]
+fn dedup_gallery_never_reopens_a_pair_analysts_cleared() {
+    use tunggal::cases::{CaseOutcome, CaseOutcomeSink};
+    use tunggal::enrolment::{EnrolmentEngine, Verdict};
+
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let engine = open_engine(&data);
+    let mut planner = RequestPlanner::new(SEED, 0.0, 0, "keep-");
+    let builder = BodyBuilder::new(SEED);
+    let first = planner.next().unwrap();
+    let again = planner.again(&first.request_id, first.person_id);
+    let today = tunggal_datasets::date::Date::from_day_number(20_800);
+    let record = |p: &Planned| {
+        let body = builder.enrolment(p, None).unwrap();
+        tunggal::enrolment::validate::enrolment(&body, today).unwrap()
+    };
+    assert!(matches!(
+        engine.enrol(&record(&first)).unwrap(),
+        Verdict::Single { .. }
+    ));
+    let Verdict::Duplicate {
+        case_id: Some(case_id),
+        ..
+    } = engine.enrol(&record(&again)).unwrap()
+    else {
+        panic!("the returning person must be a duplicate with a case");
+    };
+    let case = engine.cases().get(&case_id).unwrap();
+    engine
+        .case_closed(&case_id, &case.new.applicant, &CaseOutcome::Cleared)
+        .unwrap();
+    assert_eq!(
+        engine.gallery().len(),
+        2,
+        "the cleared applicant joins the gallery"
+    );
+    let cases_before = engine.cases().len();
+
+    let report = dedup_gallery(
+        &engine,
+        &DedupOptions {
+            data_dir: data.clone(),
+            batch: 8,
+            threshold: None,
+            restart: false,
+        },
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert_eq!(report.pairs, 1, "the pair is still found");
+    assert_eq!(report.existing, 1);
+    assert_eq!(report.opened, 0, "a decided pair is never reopened");
+    assert_eq!(engine.cases().len(), cases_before);
+}

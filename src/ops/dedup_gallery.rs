@@ -8,7 +8,8 @@
 //! the earlier one the candidate.
 //!
 //! A pair is keyed unordered, so A–B and B–A make one case, and pairs that already have a
-//! gallery-pair case (from an earlier or interrupted run) are not opened again. After each
+//! case of any kind (an enrolment's duplicate case analysts decided, or a gallery-pair case
+//! of an earlier or interrupted run) are not opened again. After each
 //! batch's cases are journalled, the last probed key is written to a [`Checkpoint`]; a rerun
 //! resumes after it.
 
@@ -99,13 +100,12 @@ fn pair(a: u64, b: u64) -> (u64, u64) {
     (a.min(b), a.max(b))
 }
 
-/// Unordered pairs that already have a gallery-pair case.
+/// Unordered pairs that already have a case of any kind, open or decided: a pair analysts
+/// have seen (a biometric duplicate they cleared, whose applicant then joined the gallery,
+/// or an earlier gallery-pair case) is never opened again.
 fn existing_pairs(engine: &GalleryEngine) -> Result<HashSet<(u64, u64)>, CaseError> {
     let mut out = HashSet::new();
     engine.cases().for_each(|c| {
-        if c.kind() != CaseKind::GalleryPair {
-            return;
-        }
         let Some(a) = key_of(&c.new.applicant.reference_id) else {
             return;
         };
