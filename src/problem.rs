@@ -127,6 +127,9 @@ pub enum Reason {
     IdempotencyConflict,
     /// The `request_id` is being processed; retry later for its answer.
     RequestInProgress,
+    /// Several service points submitted this `request_id`: name the district and service
+    /// point.
+    AmbiguousRequestId,
     /// The matching queue is full; retry after `Retry-After` seconds.
     QueueFull,
     /// The request did not finish within the configured time.
@@ -167,7 +170,7 @@ impl Reason {
             NotFound | PersonNotFound => StatusCode::NOT_FOUND,
             PersonDeleted => StatusCode::GONE,
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            IdempotencyConflict | RequestInProgress => StatusCode::CONFLICT,
+            IdempotencyConflict | RequestInProgress | AmbiguousRequestId => StatusCode::CONFLICT,
             QueueFull | RequestTimeout | EngineNotWired | EngineUnavailable
             | TooManyConnections => StatusCode::SERVICE_UNAVAILABLE,
             BodyTimeout => StatusCode::REQUEST_TIMEOUT,
@@ -237,6 +240,7 @@ impl Reason {
             MethodNotAllowed => "Method not allowed",
             IdempotencyConflict => "request_id reused with a different body",
             RequestInProgress => "request_id is being processed",
+            AmbiguousRequestId => "request_id used by several service points",
             QueueFull => "Matching queue is full",
             RequestTimeout => "Request timed out",
             BodyTimeout => "Request body too slow",

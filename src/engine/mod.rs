@@ -422,6 +422,18 @@ impl EnrolmentEngine for GalleryEngine {
         Ok(true)
     }
 
+    fn origins_of(&self, request_id: &str, limit: usize) -> Result<Vec<Origin>, EngineError> {
+        Ok(self
+            .registry
+            .origins_of(request_id, limit)
+            .into_iter()
+            .map(|(district, service_point)| Origin {
+                district,
+                service_point,
+            })
+            .collect())
+    }
+
     fn status(&self, origin: &Origin, request_id: &str) -> Result<Option<Verdict>, EngineError> {
         match self
             .registry

@@ -81,6 +81,12 @@ pub trait EnrolmentEngine: Evidence + CaseOutcomeSink + Send + Sync + 'static {
     /// have been resolved); `None` when the engine keeps no newer state than its first answer.
     fn status(&self, origin: &Origin, request_id: &str) -> Result<Option<Verdict>, EngineError>;
 
+    /// The service points that submitted an enrolment `request_id`, at most `limit` (for
+    /// look-ups by request id alone). By default none are known.
+    fn origins_of(&self, _request_id: &str, _limit: usize) -> Result<Vec<Origin>, EngineError> {
+        Ok(Vec::new())
+    }
+
     /// Gallery size and matcher counters for `/metrics` (all zero for an engine without them).
     fn stats(&self) -> EngineStats {
         EngineStats::default()

@@ -149,6 +149,8 @@ const STEPS: &[&str] = &[
     CREATE INDEX cases_by_final_opened ON cases (final, opened_secs);
     CREATE INDEX cases_by_status_score ON cases (status, score DESC, seq);
     CREATE INDEX cases_by_status_deadline ON cases (status, deadline_secs, seq);",
+    // 10: analysts and admins look an enrolment up by its request_id alone.
+    "CREATE INDEX persons_by_request_id ON persons (request_id);",
 ];
 
 /// The version this release writes.

@@ -57,6 +57,23 @@ async fn verdicts_retry_reissue_nik_conflict_roles_and_restart() {
     assert!(!c0["iris_scores"].as_array().unwrap().is_empty());
     let case_id = dup["case_id"].as_str().unwrap().to_owned();
     assert!(case_id.starts_with('C'));
+    // Analysts look an enrolment up by its request id alone.
+    let r = get(&s.url("/v1/enrolments/d-1"), &analyst).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json());
+    assert_eq!(r.json()["case_id"], case_id.as_str());
+    let r = get(&s.url("/v1/enrolments/nobody"), &analyst).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    // One request id from two service points: name the one meant.
+    let other = enrol(&s, &sp2, &body(&pop, 30, 0, None, "g-0", "sp-2")).await;
+    assert_eq!(other["verdict"], "single", "{other}");
+    let r = get(&s.url("/v1/enrolments/g-0"), &analyst).await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.json());
+    assert_eq!(r.json()["reason"], "ambiguous_request_id");
+    let detail = r.json()["detail"].as_str().unwrap().to_owned();
+    assert!(
+        detail.contains("/sp-1") && detail.contains("/sp-2"),
+        "{detail}"
+    );
 
     // The idempotent retry returns the first answer, not "duplicate of itself".
     let again = post(&s.url("/v1/enrolments"), &sp2, &dup_body).await;

@@ -452,6 +452,31 @@ impl Registry {
         )
     }
 
+    /// The service points (district, service point) that submitted an enrolment
+    /// `request_id`, at most `limit` of them (request ids are chosen per service point, so
+    /// one id may come from several).
+    pub fn origins_of(&self, request_id: &str, limit: usize) -> Vec<(String, String)> {
+        let found = self.store.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT DISTINCT district, service_point FROM persons \
+                     WHERE request_id = ?1 ORDER BY district, service_point LIMIT ?2",
+                )
+                .map_err(|e| self.store.error(e))?;
+            let rows = stmt
+                .query_map(params![request_id, limit as i64], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })
+                .map_err(|e| self.store.error(e))?;
+            rows.collect::<Result<Vec<_>, _>>()
+                .map_err(|e| self.store.error(e))
+        });
+        found.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "reading the registry");
+            Vec::new()
+        })
+    }
+
     /// The enrolled person holding `nik` (the first enrolled, if several).
     pub fn by_nik(&self, nik: &str) -> Option<Entry> {
         self.query_one(

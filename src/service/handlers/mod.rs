@@ -345,6 +345,37 @@ pub async fn enrolment_status(
             }
             own
         }
+        Role::Analyst | Role::Admin if q.district.is_none() && q.service_point.is_none() => {
+            // By the request id alone: the one service point that used it.
+            let engine = app.engine.clone();
+            let rid = request_id.clone();
+            let origins = run_on_rayon(move || engine.origins_of(&rid, 5))
+                .await?
+                .map_err(engine_problem)?;
+            match origins.as_slice() {
+                [] => {
+                    return Err(Problem::new(
+                        Reason::NotFound,
+                        "no enrolment with this request_id",
+                    ))
+                }
+                [one] => one.clone(),
+                several => {
+                    let names: Vec<String> = several
+                        .iter()
+                        .map(|o| format!("{}/{}", o.district, o.service_point))
+                        .collect();
+                    return Err(Problem::new(
+                        Reason::AmbiguousRequestId,
+                        format!(
+                            "this request_id was used by several service points ({}): add \
+                             ?district=&service_point=",
+                            names.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
         Role::Analyst | Role::Admin => Origin {
             district: validate::district(q.district.as_deref().unwrap_or_default(), "/district")?,
             service_point: validate::service_point(
