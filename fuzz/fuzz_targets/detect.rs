@@ -2,11 +2,11 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tunggal_index::template::{detect, record};
+use tunggal_index::template::{detect, finger_record};
 
 fuzz_target!(|data: &[u8]| {
     let _ = detect::detect(data);
-    if let Ok(decoded) = record::decode(data) {
+    if let Ok(decoded) = finger_record::decode(data) {
         let _ = decoded.templates();
         let _ = decoded.encode();
     }

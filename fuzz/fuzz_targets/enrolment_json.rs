@@ -1,5 +1,5 @@
 //! The request-body path of the service, as the handlers run it: bytes → `JsonBody::parse`
-//! (the extractor of `POST /v1/enrolments`, `/v1/identify` and `/v1/verify`) → `service::validate`
+//! (the extractor of `POST /v1/enrolments`, `/v1/identify` and `/v1/verify`) → `enrolment::validate`
 //! (NIK, demographics, base64, ISO/ANSI templates, iris codes). Every input is accepted or
 //! answered with a 4xx problem that serialises as problem+json; none panics.
 #![no_main]
