@@ -21,6 +21,11 @@ pub fn rfc3339(secs: u64) -> String {
         .unwrap_or_default()
 }
 
+/// The current time as RFC 3339 UTC, whole seconds.
+pub fn now_rfc3339() -> String {
+    rfc3339(now_secs())
+}
+
 /// Seconds since the Unix epoch of an RFC 3339 time.
 pub fn parse_rfc3339(s: &str) -> Option<u64> {
     time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)

@@ -4,7 +4,7 @@
 use rusqlite::Transaction;
 use serde::{Deserialize, Serialize};
 
-use super::model::{parse_rfc3339, Action, Actor, Case, CasePolicy, TrailEntry};
+use super::model::{Action, Actor, Case, CasePolicy, TrailEntry};
 use super::rows;
 use crate::state::{StateError, StateStore};
 
@@ -55,7 +55,7 @@ pub fn migrate_journal(
                     continue;
                 }
                 if case.opened_secs == 0 {
-                    case.opened_secs = parse_rfc3339(&case.opened_at);
+                    case.opened_secs = crate::clock::parse_rfc3339(&case.opened_at).unwrap_or(0);
                 }
                 if case.deadline_secs == 0 {
                     case.deadline_secs = policy.deadline.deadline(case.opened_secs);

@@ -344,21 +344,6 @@ pub fn now_secs() -> u64 {
     crate::clock::now_secs()
 }
 
-/// A time in seconds since the Unix epoch as RFC 3339 UTC.
-pub fn rfc3339(secs: u64) -> String {
-    crate::clock::rfc3339(secs)
-}
-
-/// Seconds since the Unix epoch of an RFC 3339 time; 0 if it does not parse.
-pub(super) fn parse_rfc3339(s: &str) -> u64 {
-    crate::clock::parse_rfc3339(s).unwrap_or(0)
-}
-
-/// The current time as RFC 3339 UTC, whole seconds.
-pub fn now_rfc3339() -> String {
-    rfc3339(now_secs())
-}
-
 /// A decision's comment, trimmed and cut to 4,000 characters; refused when empty.
 pub(super) fn comment(text: &str) -> Result<String, CaseError> {
     let text = text.trim();

@@ -25,8 +25,8 @@ use crate::state::{StateError, StateStore};
 use super::decision::DecisionRules;
 use super::model::comment;
 pub use super::model::{
-    now_rfc3339, now_secs, rfc3339, Action, Actor, Case, CaseCounts, CaseError, CasePolicy,
-    CaseStatus, DecisionKind, Lease, TrailEntry,
+    now_secs, Action, Actor, Case, CaseCounts, CaseError, CasePolicy, CaseStatus, DecisionKind,
+    Lease, TrailEntry,
 };
 use super::CaseOutcome;
 
@@ -76,7 +76,7 @@ impl CaseStore {
     fn new_case(&self, seq: i64, new: NewCase, now: u64) -> Case {
         let mut case = Case {
             case_id: rows::case_id(seq),
-            opened_at: rfc3339(now),
+            opened_at: crate::clock::rfc3339(now),
             status: CaseStatus::Open,
             new,
             opened_secs: now,

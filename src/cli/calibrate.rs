@@ -96,7 +96,7 @@ impl CalibrateArgs {
             id: self.id.clone(),
             provenance: Provenance {
                 command: command_line(),
-                created: crate::cases::store::now_rfc3339(),
+                created: crate::clock::now_rfc3339(),
                 sources: used.clone(),
                 matcher: format!("{mcc:?}"),
                 descriptor_params: has_descriptor.then(|| format!("{descriptor_params:?}")),

@@ -136,26 +136,23 @@ fn request_body(kind: Kind, value: Value, reference_id: Option<&str>) -> anyhow:
 
 fn report(kind: Kind, reply: &Reply, whole: bool) -> anyhow::Result<()> {
     let json = reply.json();
+    let pretty = || -> anyhow::Result<String> {
+        Ok(if json.is_null() {
+            String::from_utf8_lossy(&reply.body).into_owned()
+        } else {
+            serde_json::to_string_pretty(&json)?
+        })
+    };
     if reply.ok() {
         if whole || json.is_null() {
-            let pretty = if json.is_null() {
-                String::from_utf8_lossy(&reply.body).into_owned()
-            } else {
-                serde_json::to_string_pretty(&json)?
-            };
-            println!("{pretty}");
+            println!("{}", pretty()?);
         } else {
             println!("{}", summary(kind, &json));
         }
         return Ok(());
     }
     if whole {
-        let pretty = if json.is_null() {
-            String::from_utf8_lossy(&reply.body).into_owned()
-        } else {
-            serde_json::to_string_pretty(&json)?
-        };
-        eprintln!("{pretty}");
+        eprintln!("{}", pretty()?);
     }
     let detail = json.get("detail").and_then(Value::as_str).unwrap_or("");
     if reply.is_problem() {

@@ -9,8 +9,8 @@ use tunggal_index::iris::IrisTemplate;
 use tunggal_index::search::GalleryMatch;
 
 use super::registry::{reference_id, PersonMeta, StoredBiometrics, StoredCandidate, StoredIris};
-use crate::cases::store::now_rfc3339;
 use crate::cases::PersonSummary;
+use crate::clock::now_rfc3339;
 use crate::enrolment::record::{Citizenship, EnrolmentRecord, Eye, Probe};
 
 /// The gallery enrolment of a probe. Irises of another layout than the gallery's are left

@@ -180,7 +180,7 @@ pub fn zone(offset: i64) -> String {
 /// A time shown in the local zone with its name, UTC on hover.
 pub fn time_tag(secs: u64, offset: i64) -> Markup {
     html! {
-        time datetime=(crate::cases::store::rfc3339(secs)) title={(local_time(secs, 0)) " UTC"} {
+        time datetime=(crate::clock::rfc3339(secs)) title={(local_time(secs, 0)) " UTC"} {
             (local_time(secs, offset)) " " (zone(offset))
         }
     }

@@ -53,18 +53,18 @@ pub fn decided_at(cases: &CaseStore, lookup: &Lookup, kept: Option<&Answer>) -> 
         .and_then(|case| case.closed_secs());
     closed
         .or_else(|| kept.and_then(|a| a.body.get("decided_at").and_then(crate::clock::time_of)))
-        .or_else(|| lookup.enrolled_at.as_deref().and_then(parse_rfc3339))
-}
-
-fn parse_rfc3339(s: &str) -> Option<u64> {
-    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
-    u64::try_from(t.unix_timestamp()).ok()
+        .or_else(|| {
+            lookup
+                .enrolled_at
+                .as_deref()
+                .and_then(crate::clock::parse_rfc3339)
+        })
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-    use super::*;
+    use crate::clock::parse_rfc3339;
 
     #[test]
     fn registry_times_parse_as_rfc3339() {
