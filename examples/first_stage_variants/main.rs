@@ -9,6 +9,8 @@
 //!
 //! Variants:
 //! - `v2`: the gallery's descriptor (`DescriptorBuilder`, default parameters) and similarity;
+//! - `matcher`: the second-stage 1:1 matcher itself (`FingerMatcher::compare`), the bound that
+//!   no cheaper first stage built on the same minutiae is expected to beat;
 //! - `bloom:H:B:M:N[:D]`: H hashes of B cylinder bits (at least M set) into an N-bit bag, the
 //!   same similarity as `v2`; D picks a neighbourhood vote applied to the cells first (see
 //!   `dilate`); `bloomcos:…` the same bag scored by cosine `c / √(|a|·|b|)`;
@@ -42,6 +44,7 @@ struct Finger {
     /// Synthetic person and finger slot (0–9).
     owner: (u64, usize),
     v2: ([u64; 16], u16),
+    prepared: PreparedTemplate,
 }
 
 const STRIDE: usize = 7;
@@ -355,6 +358,7 @@ fn main() -> anyhow::Result<()> {
             real,
             owner,
             v2: (d, ones(&d)),
+            prepared: t.clone(),
         }
     };
     let dbs = tunggal_datasets::fvc::load_root(&data)?;
@@ -434,6 +438,13 @@ fn main() -> anyhow::Result<()> {
                         .collect()
                 })
             }
+            "matcher" => Box::new(|p| {
+                let a = &fingers[p].prepared;
+                fingers
+                    .iter()
+                    .map(|b| matcher.compare(a, &b.prepared))
+                    .collect()
+            }),
             "lss" => lss_scorer(&fingers, &nums),
             "inter" => inter_scorer(&fingers, &nums),
             "sketch" => sketch_scorer(&fingers, &nums),

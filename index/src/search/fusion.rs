@@ -117,22 +117,47 @@ pub struct FusionCaps {
     pub per_eye: f32,
     /// Largest contribution of both eyes together.
     pub irises: f32,
+    /// Largest evidence *against* a match that all fingers together may give; `None` (a
+    /// calibration stored before this field existed) means `fingers`, the symmetric cap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingers_against: Option<f32>,
+    /// Largest evidence against a match that both eyes together may give; `None` means
+    /// `irises`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub irises_against: Option<f32>,
 }
+
+/// Default of [`FusionCaps::fingers_against`] and [`FusionCaps::irises_against`].
+///
+/// A capture that fails (worn or wet fingers, a smudged platen, a closed eye) fails for
+/// every finger or for both eyes at once, so the per-sample ratios of one modality are not
+/// independent when they speak against a match: summed, ten failed fingers of a mate would
+/// claim about −40 and veto two irises that match at the per-eye cap. The evidence that a
+/// whole modality disagrees is worth about the share of mates whose capture of it fails,
+/// a few per cent (`ln 0.05 ≈ −3`). Flooring a modality's sum at `−a` raises a non-mate's
+/// likelihood ratio Λ only where it is below `e^−a`, so `E[Λ] ≤ (1 + e^−a)²` over both
+/// modalities, 1.10 at `a = 3`: [`threshold`]'s bound on the false-positive rate holds
+/// within that factor.
+pub const MODALITY_AGAINST_CAP: f32 = 3.0;
 
 impl Default for FusionCaps {
     /// One finger or one eye adds at most 8 and 12; all fingers at most 40 and both eyes at
-    /// most 24. One eye alone never reaches the decision threshold of a gallery of 1,000
-    /// people or more (`ln(N / FPIR)`, 13.8 at 1,000 and the default target), so a duplicate always rests on
-    /// two modalities or both eyes. Two eyes that match well (about 10.4 each) reach it up
-    /// to about 1,000,000 people, so a person whose fingerprints are worn or poorly captured
-    /// is still found by the irises; at 200,000,000 people (26.0) they need some finger
-    /// evidence as well.
+    /// most 24; a modality that disagrees takes off at most [`MODALITY_AGAINST_CAP`]. One eye
+    /// alone never reaches the decision threshold of a gallery of 1,000 people or more
+    /// (`ln(N / FPIR)`, 13.8 at 1,000 and the default target), so a duplicate always rests
+    /// on two modalities or both eyes. Two eyes that match at the per-eye cap, with fingers
+    /// that all disagree, reach 21.0: the threshold up to about 1,300,000 people, so a person
+    /// whose fingerprints are worn or poorly captured is still found by the irises; at
+    /// 200,000,000 people (26.0) they need some finger evidence as well. In the same way ten
+    /// matching fingers are never vetoed by a failed iris capture.
     fn default() -> Self {
         Self {
             per_finger: 8.0,
             fingers: 40.0,
             per_eye: 12.0,
             irises: 24.0,
+            fingers_against: Some(MODALITY_AGAINST_CAP),
+            irises_against: Some(MODALITY_AGAINST_CAP),
         }
     }
 }
@@ -165,11 +190,16 @@ fn first_descriptor_version() -> u32 {
 }
 
 impl Calibration {
-    /// Sums finger ratios (already per-finger clamped) and eye ratios with the modality caps.
+    /// Sums finger ratios (already per-finger clamped) and eye ratios with the modality caps:
+    /// each modality's sum lies within `[−against, cap]`.
     #[inline]
     pub fn fuse(&self, fingers: f32, irises: f32) -> f32 {
-        fingers.clamp(-self.caps.fingers, self.caps.fingers)
-            + irises.clamp(-self.caps.irises, self.caps.irises)
+        let caps = &self.caps;
+        let fingers_against = caps.fingers_against.unwrap_or(caps.fingers);
+        let irises_against = caps.irises_against.unwrap_or(caps.irises);
+        // `max`/`min` rather than `clamp`: a stored calibration with odd caps never panics.
+        fingers.max(-fingers_against.abs()).min(caps.fingers)
+            + irises.max(-irises_against.abs()).min(caps.irises)
     }
 }
 
@@ -207,6 +237,45 @@ mod tests {
     fn isotonic_pools_violators() {
         let v = isotonic(&[1.0, 3.0, 2.0, 4.0], &[1.0, 1.0, 1.0, 1.0]);
         assert_eq!(v, vec![1.0, 2.5, 2.5, 4.0]);
+    }
+
+    fn calibration(caps: FusionCaps) -> Calibration {
+        let table = LlrTable {
+            lo: 0.0,
+            hi: 1.0,
+            llr: vec![0.0],
+        };
+        Calibration {
+            descriptor: table.clone(),
+            finger: table.clone(),
+            iris: table,
+            caps,
+            id: String::new(),
+            descriptor_version: 1,
+        }
+    }
+
+    #[test]
+    fn a_disagreeing_modality_cannot_veto_the_other() {
+        let c = calibration(FusionCaps::default());
+        // Ten failed fingers against two eyes at the per-eye cap.
+        assert_eq!(c.fuse(-71.0, 24.0), 24.0 - MODALITY_AGAINST_CAP);
+        assert!(c.fuse(-71.0, 24.0) > threshold(1e-3, 1_000_000));
+        // Ten matching fingers against a failed iris capture.
+        assert_eq!(c.fuse(64.0, -30.0), 40.0 - MODALITY_AGAINST_CAP);
+        // Positive sums keep their caps.
+        assert_eq!(c.fuse(64.0, 30.0), 64.0);
+    }
+
+    #[test]
+    fn caps_stored_without_the_against_fields_stay_symmetric() {
+        let json = r#"{"per_finger":8.0,"fingers":40.0,"per_eye":12.0,"irises":24.0}"#;
+        let caps: FusionCaps = serde_json::from_str(json).unwrap();
+        assert_eq!(caps.fingers_against, None);
+        assert_ne!(caps, FusionCaps::default());
+        let c = calibration(caps);
+        assert_eq!(c.fuse(-71.0, 24.0), -16.0);
+        assert_eq!(c.fuse(10.0, -30.0), -14.0);
     }
 
     #[test]
