@@ -160,6 +160,8 @@ impl Service {
             connections,
             config,
         });
+        // The open checked only what it reads; the whole state store is checked meanwhile.
+        app.cases.store().spawn_integrity_check()?;
         let addr = app.config.listen;
         let listener = bind(addr).map_err(|source| ServiceError::Listen { addr, source })?;
         Ok(Self {
