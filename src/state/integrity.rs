@@ -98,15 +98,17 @@ impl Integrity {
         self.steps.load(Ordering::Relaxed)
     }
 
+    /// Records `status`; damage once found stays (a later pass does not clear it).
     fn set(&self, status: IntegrityStatus) {
+        let mut current = self.status.lock().unwrap_or_else(|p| p.into_inner());
+        if matches!(*current, IntegrityStatus::Damaged(_)) {
+            return;
+        }
         gauge!("tunggal_state_integrity_status").set(f64::from(status.code()));
         if matches!(status, IntegrityStatus::Damaged(_)) {
             self.damaged.store(1, Ordering::Release);
         }
-        match self.status.lock() {
-            Ok(mut s) => *s = status,
-            Err(p) => *p.into_inner() = status,
-        }
+        *current = status;
     }
 }
 
