@@ -1,6 +1,8 @@
 //! Case queue listing in the state store: one page of 25 with every filter and each sort
 //! order (first and deep pages), the overdue count, and opening the store (which reads no
-//! case). 100,000 cases by default; `TUNGGAL_BENCH_CASES=1000000` sets the count.
+//! case; then the same with the whole-file check the background thread runs). For
+//! comparison in the same run, the previous release's count and opening-date page queries.
+//! 100,000 cases by default; `TUNGGAL_BENCH_CASES=1000000` sets the count.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
@@ -188,12 +190,70 @@ fn bench(c: &mut Criterion) {
     g.bench_function("overdue_count", |b| {
         b.iter(|| black_box(store.counts(now).unwrap()))
     });
+    // The same counts and the opening-date page as the previous release's queries (every
+    // case counted; the page's rows read and sorted whole), for comparison in one run.
+    let state = store.store().clone();
+    g.bench_function("overdue_count_every_case", |b| {
+        b.iter(|| {
+            state
+                .read(|c| {
+                    let n = |sql: &str| -> i64 { c.query_row(sql, [now], |r| r.get(0)).unwrap() };
+                    Ok(black_box((
+                        n("SELECT count(*) FROM cases WHERE ?1 = ?1"),
+                        n("SELECT count(*) FROM cases WHERE final = 0 AND ?1 = ?1"),
+                        n("SELECT count(*) FROM cases WHERE final = 0 AND deadline_secs < ?1"),
+                    )))
+                })
+                .unwrap()
+        })
+    });
+    g.bench_function("opened_dates_newest_page1_rows_sorted", |b| {
+        b.iter(|| {
+            state
+                .read(|c| {
+                    let from = T0 + 86_400;
+                    let to = T0 + 10 * 86_400;
+                    let total: i64 = c
+                        .query_row(
+                            "SELECT count(*) FROM (SELECT 1 FROM cases INDEXED BY \
+                             cases_by_final_opened_cover WHERE final = 0 AND opened_secs >= ?1 \
+                             AND opened_secs < ?2 LIMIT 10001)",
+                            [from, to],
+                            |r| r.get(0),
+                        )
+                        .unwrap();
+                    let mut stmt = c
+                        .prepare_cached(
+                            "SELECT * FROM cases INDEXED BY cases_by_final_opened_cover \
+                             WHERE final = 0 AND opened_secs >= ?1 AND opened_secs < ?2 \
+                             ORDER BY seq DESC LIMIT 25 OFFSET 0",
+                        )
+                        .unwrap();
+                    let rows: Vec<String> = stmt
+                        .query_map([from, to], |r| r.get::<_, String>("new_case"))
+                        .unwrap()
+                        .map(Result::unwrap)
+                        .collect();
+                    Ok(black_box((total, rows)))
+                })
+                .unwrap()
+        })
+    });
+    drop(state);
     // Opening while the store is open elsewhere in the process shares it; a fresh open
     // (file open, integrity check, schema check) needs every handle closed.
     drop(store);
     g.sample_size(10);
     g.bench_function("open", |b| {
         b.iter(|| black_box(CaseStore::open(dir.path()).unwrap().policy()))
+    });
+    // The previous release's open: the same, then `PRAGMA quick_check` of the whole file
+    // (now run by a background thread).
+    g.bench_function("open_with_whole_file_check", |b| {
+        b.iter(|| {
+            let store = CaseStore::open(dir.path()).unwrap();
+            black_box(store.store().check_integrity())
+        })
     });
     g.finish();
 }

@@ -145,6 +145,9 @@ pub enum Reason {
     EngineUnavailable,
     /// The data directory's disk is (nearly) full: nothing was stored; retry later.
     InsufficientStorage,
+    /// The background integrity check found the state store damaged: nothing is written
+    /// until an operator restores it.
+    StateDamaged,
     /// A role in a key request is not `service-point`, `analyst` or `admin`.
     UnknownRole,
     /// A key request is inconsistent (service-point keys need district and service point).
@@ -172,7 +175,7 @@ impl Reason {
             MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             IdempotencyConflict | RequestInProgress | AmbiguousRequestId => StatusCode::CONFLICT,
             QueueFull | RequestTimeout | EngineNotWired | EngineUnavailable
-            | TooManyConnections => StatusCode::SERVICE_UNAVAILABLE,
+            | TooManyConnections | StateDamaged => StatusCode::SERVICE_UNAVAILABLE,
             BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             InsufficientStorage => StatusCode::INSUFFICIENT_STORAGE,
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -248,6 +251,7 @@ impl Reason {
             EngineNotWired => "Matching engine not wired",
             EngineUnavailable => "Matching engine unavailable",
             InsufficientStorage => "Insufficient storage",
+            StateDamaged => "State store damaged",
             UnknownRole => "Unknown role",
             InvalidKeyRequest => "Invalid key request",
             Internal => "Internal error",

@@ -24,6 +24,8 @@ pub mod query;
 mod rows;
 pub mod store;
 #[cfg(test)]
+mod tally_tests;
+#[cfg(test)]
 pub(crate) mod tests;
 
 use serde::{Deserialize, Serialize};

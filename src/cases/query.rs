@@ -227,6 +227,19 @@ pub struct Page {
     pub cases: Vec<Case>,
 }
 
+/// The SQL of one listing with its arguments.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Statements {
+    /// Counts the matching cases up to [`COUNT_CAP`]` + 1`.
+    pub count: String,
+    /// Arguments of `count`.
+    pub count_args: Vec<Value>,
+    /// Selects the page's rows in order.
+    pub page: String,
+    /// Arguments of `page`.
+    pub page_args: Vec<Value>,
+}
+
 /// A signed SQL integer of a count or time (saturating).
 fn int(v: impl TryInto<i64>) -> Value {
     Value::Integer(v.try_into().unwrap_or(i64::MAX))
@@ -315,20 +328,17 @@ impl CaseQuery {
         (clause, args)
     }
 
-    /// Runs the listing on `conn` (of `store`) at time `now`.
-    pub(super) fn run(
-        &self,
-        store: &StateStore,
-        conn: &Connection,
-        now: u64,
-    ) -> Result<Page, StateError> {
-        let err = |e| store.error(e);
+    /// The listing's two statements at `now`: the capped count with its arguments, and the
+    /// page with its arguments.
+    pub(super) fn statements(&self, now: u64) -> Statements {
         let (clause, mut args) = self.filter(now);
         // A district or service point narrows the listing most: its covering index is used
         // (without statistics the planner would rather walk a sort order's index and read
         // every row of a score band).
-        // An opening-date range of the active queue reads its index range (then sorts the
-        // range) rather than walking a sort order's index from its end.
+        // An opening-date range of the active queue reads its index range rather than
+        // walking a sort order's index from its end; that index holds every column the
+        // filters and orders read, so the page's rows are chosen (sorted, offset, limited) in
+        // the index and only they are read from the table.
         let dated = self.opened_from.is_some() || self.opened_to.is_some();
         let active = matches!(
             self.status,
@@ -339,19 +349,15 @@ impl CaseQuery {
         } else if self.service_point.is_some() {
             "cases INDEXED BY cases_by_service_point"
         } else if dated && active {
-            "cases INDEXED BY cases_by_final_opened"
+            "cases INDEXED BY cases_by_final_opened_cover"
         } else {
             "cases"
         };
-        let total: i64 = conn
-            .prepare_cached(&format!(
-                "SELECT count(*) FROM (SELECT 1 FROM {from} {clause} LIMIT {})",
-                COUNT_CAP + 1
-            ))
-            .and_then(|mut stmt| {
-                stmt.query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))
-            })
-            .map_err(err)?;
+        let count = format!(
+            "SELECT count(*) FROM (SELECT 1 FROM {from} {clause} LIMIT {})",
+            COUNT_CAP + 1
+        );
+        let count_args = args.clone();
         let (clause, order, offset) = match self.seek {
             None => (clause, self.sort.order_by(), self.offset),
             Some(seek) => {
@@ -370,14 +376,50 @@ impl CaseQuery {
         };
         args.push(int(self.limit));
         args.push(int(offset));
-        let mut stmt = conn
-            .prepare_cached(&format!(
+        let page = if dated && active && self.district.is_none() && self.service_point.is_none() {
+            format!(
+                "SELECT {} FROM cases WHERE seq IN \
+                 (SELECT seq FROM {from} {clause} ORDER BY {order} LIMIT ? OFFSET ?) \
+                 ORDER BY {order}",
+                rows::COLUMNS,
+            )
+        } else {
+            format!(
                 "SELECT {} FROM {from} {clause} ORDER BY {order} LIMIT ? OFFSET ?",
                 rows::COLUMNS,
-            ))
+            )
+        };
+        Statements {
+            count,
+            count_args,
+            page,
+            page_args: args,
+        }
+    }
+
+    /// Runs the listing on `conn` (of `store`) at time `now`.
+    pub(super) fn run(
+        &self,
+        store: &StateStore,
+        conn: &Connection,
+        now: u64,
+    ) -> Result<Page, StateError> {
+        let err = |e| store.error(e);
+        let Statements {
+            count,
+            count_args,
+            page,
+            page_args,
+        } = self.statements(now);
+        let total: i64 = conn
+            .prepare_cached(&count)
+            .and_then(|mut stmt| {
+                stmt.query_row(rusqlite::params_from_iter(count_args.iter()), |r| r.get(0))
+            })
             .map_err(err)?;
+        let mut stmt = conn.prepare_cached(&page).map_err(err)?;
         let raws = stmt
-            .query_map(rusqlite::params_from_iter(args.iter()), rows::raw)
+            .query_map(rusqlite::params_from_iter(page_args.iter()), rows::raw)
             .map_err(err)?;
         let mut cases = Vec::with_capacity(self.limit.min(500));
         for raw in raws {
@@ -397,7 +439,12 @@ impl CaseQuery {
     }
 }
 
-/// Active and overdue case counts at `now`, each counted on an index.
+/// Seconds in a deadline day of `case_tally`.
+const DAY_SECS: u64 = 86_400;
+
+/// Active and overdue case counts at `now`: the totals summed from `case_tally` (cases per
+/// finality and deadline day, kept by triggers), the overdue cases of the days before
+/// today's from the tally and today's counted on the deadline index.
 pub(super) fn counts(
     store: &StateStore,
     conn: &Connection,
@@ -412,12 +459,25 @@ pub(super) fn counts(
             .map_err(|e| store.error(e))?;
         Ok(usize::try_from(n).unwrap_or(0))
     };
+    let today = now / DAY_SECS;
     Ok(CaseCounts {
-        total: count("SELECT count(*) FROM cases", &[])?,
-        active: count("SELECT count(*) FROM cases WHERE final = 0", &[])?,
-        overdue: count(
-            "SELECT count(*) FROM cases WHERE final = 0 AND deadline_secs < ?",
-            &[int(now)],
-        )?,
+        total: count(COUNT_TOTAL, &[])?,
+        active: count(COUNT_ACTIVE, &[])?,
+        overdue: count(COUNT_OVERDUE_DAYS, &[int(today)])?
+            + count(
+                COUNT_OVERDUE_TODAY,
+                &[int(today.saturating_mul(DAY_SECS)), int(now)],
+            )?,
     })
 }
+
+/// Every case.
+pub(super) const COUNT_TOTAL: &str = "SELECT coalesce(sum(n), 0) FROM case_tally";
+/// Cases not final.
+pub(super) const COUNT_ACTIVE: &str = "SELECT coalesce(sum(n), 0) FROM case_tally WHERE final = 0";
+/// Active cases whose deadline day is before day `?1`.
+pub(super) const COUNT_OVERDUE_DAYS: &str =
+    "SELECT coalesce(sum(n), 0) FROM case_tally WHERE final = 0 AND day < ?1";
+/// Active cases whose deadline is in `[?1, ?2)`.
+pub(super) const COUNT_OVERDUE_TODAY: &str =
+    "SELECT count(*) FROM cases WHERE final = 0 AND deadline_secs >= ?1 AND deadline_secs < ?2";

@@ -116,6 +116,12 @@ pub fn check(data_dir: &Path) -> Result<FsckReport, FsckError> {
         clean &= c.is_clean();
         journals.push(describe_journal(name, &c));
     }
+    for (_, path) in crate::access::audit::files::rotated(data_dir)? {
+        let c = journal::check(&path)?;
+        clean &= c.is_clean();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        journals.push(describe_journal(name.as_deref().unwrap_or_default(), &c));
+    }
     let (state_clean, state) = describe_state(data_dir);
     clean &= state_clean;
     let entries = read_registry(data_dir)?;

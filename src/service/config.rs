@@ -16,6 +16,8 @@
 //! reserved_connections = 64
 //! max_connections_per_address = 64
 //! min_free_bytes = 67108864
+//! # The audit log's current file is renamed `audit.jsonl.NNNNNN` at this size.
+//! audit_rotate_bytes = 67108864
 //! # TLS (rustls) when both are set; plain HTTP otherwise.
 //! tls_cert = "/etc/tunggal/cert.pem"
 //! tls_key = "/etc/tunggal/key.pem"
@@ -35,7 +37,8 @@
 //! `TUNGGAL_REQUEST_TIMEOUT_SECS`, `TUNGGAL_QUEUE_CAPACITY`, `TUNGGAL_SHUTDOWN_GRACE_SECS`,
 //! `TUNGGAL_HEADER_READ_TIMEOUT_SECS`, `TUNGGAL_BODY_READ_TIMEOUT_SECS`,
 //! `TUNGGAL_FIRST_REQUEST_TIMEOUT_SECS`, `TUNGGAL_MAX_PENDING_CONNECTIONS`, `TUNGGAL_MAX_CONNECTIONS`,
-//! `TUNGGAL_RESERVED_CONNECTIONS`, `TUNGGAL_MAX_CONNECTIONS_PER_ADDRESS`, `TUNGGAL_MIN_FREE_BYTES`, `TUNGGAL_TLS_CERT`, `TUNGGAL_TLS_KEY`,
+//! `TUNGGAL_RESERVED_CONNECTIONS`, `TUNGGAL_MAX_CONNECTIONS_PER_ADDRESS`, `TUNGGAL_MIN_FREE_BYTES`,
+//! `TUNGGAL_AUDIT_ROTATE_BYTES`, `TUNGGAL_TLS_CERT`, `TUNGGAL_TLS_KEY`,
 //! `TUNGGAL_CASE_DEADLINE_WORKING_DAYS`, `TUNGGAL_CASE_LEASE_SECS`,
 //! `TUNGGAL_CASE_CLEAR_APPROVAL_PERCENT`, `TUNGGAL_CALLBACK_ALLOWED_HOSTS` (comma-separated),
 //! `TUNGGAL_CALLBACK_ALLOW_PRIVATE_ADDRESSES`, `TUNGGAL_CALLBACK_ALLOWED_NETWORKS`
@@ -125,6 +128,9 @@ pub struct ServiceConfig {
     /// Enrolments are refused with `insufficient_storage` while the data directory's file
     /// system has less free space than this (0 turns the check off).
     pub min_free_bytes: u64,
+    /// The audit log's current file is rotated (renamed `audit.jsonl.NNNNNN`, a new one
+    /// started) once it reaches this size; rotated files are never deleted by the service.
+    pub audit_rotate_bytes: u64,
     /// PEM certificate chain; with `tls_key`, the server speaks TLS only.
     pub tls_cert: Option<PathBuf>,
     /// PEM private key of `tls_cert`.
@@ -157,6 +163,7 @@ impl Default for ServiceConfig {
             reserved_connections: 64,
             max_connections_per_address: 64,
             min_free_bytes: 64 * 1024 * 1024,
+            audit_rotate_bytes: crate::access::audit::ROTATE_BYTES,
             tls_cert: None,
             tls_key: None,
             case_deadline_working_days: 1,
@@ -263,6 +270,11 @@ impl ServiceConfig {
             &mut config.max_connections_per_address,
         )?;
         env_parse(env, "TUNGGAL_MIN_FREE_BYTES", &mut config.min_free_bytes)?;
+        env_parse(
+            env,
+            "TUNGGAL_AUDIT_ROTATE_BYTES",
+            &mut config.audit_rotate_bytes,
+        )?;
         env_parse(
             env,
             "TUNGGAL_CASE_DEADLINE_WORKING_DAYS",

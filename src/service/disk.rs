@@ -1,7 +1,9 @@
 //! Disk-space guard: while the data directory's file system has less than `min_free_bytes`
 //! available, enrolments are refused with `507 insufficient_storage` before anything is
 //! written, so a full disk never reaches the gallery's log half-way through a write. Once space
-//! is freed, the next enrolment is admitted again; no restart is needed.
+//! is freed, the next enrolment is admitted again; no restart is needed. While the state
+//! store's background integrity check has found damage (`state::integrity`), enrolments are
+//! refused with `503 state_damaged`.
 
 use std::path::Path;
 
@@ -37,6 +39,11 @@ fn grows_gallery(request: &Request) -> bool {
 
 /// Refuses enrolments while free space is below the configured reserve.
 pub async fn guard(State(app): State<AppState>, request: Request, next: Next) -> Response {
+    if grows_gallery(&request) {
+        if let Some(detail) = app.cases.store().integrity().damage() {
+            return state_damaged(&detail).into_response();
+        }
+    }
     let reserve = app.config.min_free_bytes;
     if reserve > 0 && grows_gallery(&request) {
         match available_bytes(&app.config.data_dir) {
@@ -61,6 +68,17 @@ pub async fn guard(State(app): State<AppState>, request: Request, next: Next) ->
         }
     }
     next.run(request).await
+}
+
+/// The answer while the state store's integrity check has found damage.
+pub fn state_damaged(detail: &str) -> Problem {
+    Problem::new(
+        Reason::StateDamaged,
+        format!(
+            "the state store is damaged ({detail}); nothing is written until an operator \
+             restores it from a backup"
+        ),
+    )
 }
 
 #[cfg(test)]

@@ -306,6 +306,19 @@ fn describe() {
         "tunggal_gallery_scrub_quarantined_total",
         "Hot gallery records the scrub found damaged and quarantined since start."
     );
+    describe_gauge!(
+        "tunggal_state_integrity_steps",
+        "SQLite steps of the state store's background quick_check pass so far (sampled)."
+    );
+    describe_gauge!(
+        "tunggal_state_integrity_status",
+        "State store background check: 0 checking, 1 passed, 2 damaged (writes refused), 3 \
+         could not run."
+    );
+    describe_counter!(
+        "tunggal_state_integrity_passes_total",
+        "Background integrity passes of the state store finished since start."
+    );
     describe_gauge!("tunggal_connections_open", "Open connections by pool.");
     describe_counter!(
         "tunggal_connections_shed_total",

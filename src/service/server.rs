@@ -137,6 +137,7 @@ impl Service {
             (Some(cert), Some(key)) => Some(super::tls::acceptor(cert, key)?),
             _ => None,
         };
+        crate::state::migrate::require_migrated(&dir)?;
         let keys = Arc::new(KeyStore::open(&dir)?);
         let generated_admin_key = keys.bootstrap_admin(admin_key)?;
         raise_fd_limit(&config);
@@ -152,7 +153,11 @@ impl Service {
         let app = Arc::new(App {
             engine,
             keys,
-            audit: Arc::new(AuditLog::open(&dir)?),
+            audit: Arc::new(AuditLog::open_rotating(
+                &dir,
+                crate::state::StateStore::shared(&dir)?,
+                config.audit_rotate_bytes,
+            )?),
             idempotency: Arc::new(Idempotency::open(&dir)?),
             queue: Arc::new(MatchQueue::new(config.queue_capacity)),
             metrics: super::metrics::spawn(),
@@ -160,6 +165,8 @@ impl Service {
             connections,
             config,
         });
+        // The open checked only what it reads; the whole state store is checked meanwhile.
+        app.cases.store().spawn_integrity_check()?;
         let addr = app.config.listen;
         let listener = bind(addr).map_err(|source| ServiceError::Listen { addr, source })?;
         Ok(Self {

@@ -16,6 +16,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use thiserror::Error;
 
+pub mod tail;
+
 /// Why a journal could not be read or appended to.
 #[derive(Debug, Error)]
 pub enum JournalError {

@@ -4,15 +4,18 @@
 //! The database runs in WAL mode with `synchronous=FULL`: a committed transaction is on disk
 //! (the `-wal` file `fdatasync`ed) before [`StateStore::transaction`] returns. The schema is
 //! versioned by `PRAGMA user_version` and brought up to date at open by the steps in
-//! [`schema`]; a database written by a newer release is refused. Open runs
-//! `PRAGMA quick_check` and refuses a damaged file with [`StateError::Corrupt`]: damage is
-//! reported, never repaired.
+//! [`schema`]; a database written by a newer release is refused. Open checks the header,
+//! the schema and the small tables it reads, at a cost independent of the number of rows,
+//! and refuses a damaged file with [`StateError::Corrupt`]; the whole file is checked by a
+//! background pass ([`integrity`], [`StateStore::spawn_integrity_check`]) after which a
+//! damaged store refuses every write. Damage is reported, never repaired.
 //!
 //! Every durable sync the service's own state issues is counted in [`syncs`] (one per
 //! committed SQLite transaction that changed a row, one per journal append) and exported as
 //! `tunggal_state_syncs_total{store}`.
 
 pub mod idempotency;
+pub mod integrity;
 pub mod journal;
 pub mod migrate;
 pub mod schema;
@@ -128,6 +131,7 @@ fn is_damage(e: &rusqlite::Error) -> bool {
 pub struct StateStore {
     path: PathBuf,
     conn: Mutex<Connection>,
+    integrity: Arc<integrity::Integrity>,
 }
 
 impl StateStore {
@@ -165,6 +169,7 @@ impl StateStore {
         Ok(Self {
             path: path.to_path_buf(),
             conn: Mutex::new(conn),
+            integrity: Arc::default(),
         })
     }
 
@@ -192,7 +197,7 @@ impl StateStore {
         }
         conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
             .map_err(err)?;
-        let problems = quick_check(&conn).map_err(err)?;
+        let problems = integrity::check_at_open(&conn).map_err(err)?;
         if !problems.is_empty() {
             return Err(StateError::Corrupt {
                 path,
@@ -203,7 +208,39 @@ impl StateStore {
         Ok(Self {
             path,
             conn: Mutex::new(conn),
+            integrity: Arc::default(),
         })
+    }
+
+    /// What the background integrity check knows of this store.
+    pub fn integrity(&self) -> &integrity::Integrity {
+        &self.integrity
+    }
+
+    /// Starts the whole-file integrity check on a thread of its own (see [`integrity`]);
+    /// it stops early when the store is dropped.
+    pub fn spawn_integrity_check(&self) -> Result<(), StateError> {
+        integrity::spawn_pass(&self.path, &self.integrity).map_err(|source| StateError::Io {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    /// Runs the whole-file integrity check on this thread and returns its outcome.
+    pub fn check_integrity(&self) -> integrity::IntegrityStatus {
+        integrity::run_pass(&self.path, &Arc::downgrade(&self.integrity));
+        self.integrity.status()
+    }
+
+    /// Refuses writes once the integrity check found damage.
+    fn refuse_if_damaged(&self) -> Result<(), StateError> {
+        match self.integrity.damage() {
+            Some(detail) => Err(StateError::Corrupt {
+                path: self.path.clone(),
+                detail,
+            }),
+            None => Ok(()),
+        }
     }
 
     /// The database file.
@@ -231,6 +268,7 @@ impl StateStore {
         &self,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StateError>,
     ) -> Result<T, StateError> {
+        self.refuse_if_damaged()?;
         let mut conn = self.conn.lock().map_err(|_| StateError::Poisoned)?;
         conn.execute_batch("PRAGMA synchronous=NORMAL")
             .map_err(|e| self.error(e))?;
@@ -257,6 +295,7 @@ impl StateStore {
         &self,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, E>,
     ) -> Result<T, E> {
+        self.refuse_if_damaged()?;
         let mut conn = self.conn.lock().map_err(|_| StateError::Poisoned)?;
         let before = conn.total_changes();
         let tx = conn
@@ -316,19 +355,6 @@ fn classify(path: &Path, source: rusqlite::Error) -> StateError {
     }
 }
 
-fn quick_check(conn: &Connection) -> Result<Vec<String>, rusqlite::Error> {
-    let mut stmt = conn.prepare("PRAGMA quick_check")?;
-    let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-    let mut problems = Vec::new();
-    for row in rows {
-        let row = row?;
-        if row != "ok" {
-            problems.push(row);
-        }
-    }
-    Ok(problems)
-}
-
 /// What `tunggal fsck` found in the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateCheck {
@@ -379,5 +405,7 @@ pub fn check(data_dir: &Path) -> StateCheck {
     }
 }
 
+#[cfg(test)]
+mod integrity_tests;
 #[cfg(test)]
 mod tests;

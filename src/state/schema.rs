@@ -151,6 +151,39 @@ const STEPS: &[&str] = &[
     CREATE INDEX cases_by_status_deadline ON cases (status, deadline_secs, seq);",
     // 10: analysts and admins look an enrolment up by its request_id alone.
     "CREATE INDEX persons_by_request_id ON persons (request_id);",
+    // 11: the case queue at a million cases, continued. `case_tally` counts the cases per
+    // finality and deadline day (`deadline_secs / 86400`), kept by triggers in the
+    // transaction that changes a case, so the totals and the overdue count read a few
+    // hundred tally rows and one day of the deadline index instead of every case. The
+    // opening-date index of the active queue carries every column its filters and sort
+    // orders read, so a dated page picks its rows from the index alone.
+    "CREATE TABLE case_tally (
+        final INTEGER NOT NULL,
+        day INTEGER NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (final, day)
+    ) WITHOUT ROWID;
+    INSERT INTO case_tally (final, day, n)
+        SELECT final, deadline_secs / 86400, count(*) FROM cases GROUP BY 1, 2;
+    CREATE TRIGGER case_tally_insert AFTER INSERT ON cases BEGIN
+        INSERT INTO case_tally (final, day, n) VALUES (NEW.final, NEW.deadline_secs / 86400, 1)
+            ON CONFLICT (final, day) DO UPDATE SET n = n + 1;
+    END;
+    CREATE TRIGGER case_tally_delete AFTER DELETE ON cases BEGIN
+        UPDATE case_tally SET n = n - 1
+            WHERE final = OLD.final AND day = OLD.deadline_secs / 86400;
+    END;
+    CREATE TRIGGER case_tally_update AFTER UPDATE OF final, deadline_secs ON cases
+        WHEN OLD.final IS NOT NEW.final OR OLD.deadline_secs IS NOT NEW.deadline_secs
+    BEGIN
+        UPDATE case_tally SET n = n - 1
+            WHERE final = OLD.final AND day = OLD.deadline_secs / 86400;
+        INSERT INTO case_tally (final, day, n) VALUES (NEW.final, NEW.deadline_secs / 86400, 1)
+            ON CONFLICT (final, day) DO UPDATE SET n = n + 1;
+    END;
+    CREATE INDEX cases_by_final_opened_cover
+        ON cases (final, opened_secs, score, deadline_secs, lease_until);
+    DROP INDEX cases_by_final_opened;",
 ];
 
 /// The version this release writes.

@@ -25,7 +25,7 @@ pub async fn health(State(app): State<AppState>) -> Json<HealthResponse> {
 /// `GET /ready`: ready to take traffic (503 while no matching engine is wired).
 #[utoipa::path(get, path = "/ready", tag = "operations", responses(
     (status = 200, description = "Ready", body = HealthResponse),
-    (status = 503, description = "Not ready (engine_not_wired)", body = Problem,
+    (status = 503, description = "Not ready (engine_not_wired, state_damaged)", body = Problem,
         content_type = "application/problem+json")))]
 pub async fn ready(State(app): State<AppState>) -> Result<Json<HealthResponse>, Problem> {
     if !app.engine.is_wired() {
@@ -34,6 +34,9 @@ pub async fn ready(State(app): State<AppState>) -> Result<Json<HealthResponse>, 
             "NOT READY: the gallery matching engine is not wired into this server; \
              enrolment, identify and verify answer 503 engine_not_wired",
         ));
+    }
+    if let Some(detail) = app.cases.store().integrity().damage() {
+        return Err(crate::service::disk::state_damaged(&detail));
     }
     Ok(Json(HealthResponse {
         status: "ok".to_owned(),

@@ -16,9 +16,21 @@
 //! still staged whose `seq` the file lacks (lost with the power before a sync) is appended
 //! again, the file synced and the rows deleted: an answered enrolment never loses its audit
 //! event, though such a line may follow lines of later events.
+//!
+//! # Files
+//!
+//! When the current file reaches the rotation size ([`ROTATE_BYTES`] by default,
+//! `audit_rotate_bytes` in the service configuration) it is synced, renamed
+//! `audit.jsonl.NNNNNN` (numbered from 1, oldest first) and a new one started ([`files`]);
+//! nothing is deleted. Open reads neither file whole: the current file's end is checked (a
+//! torn last line is cut and kept aside) and, when rows are still staged, the log is read
+//! backward only as far as their sequence numbers reach, so its cost does not grow with
+//! the log. [`AuditLog::read_all`] reads every file in order.
+
+pub mod files;
 
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use rusqlite::{params, Connection, Transaction};
@@ -34,6 +46,9 @@ pub const SYNC_EVERY: u64 = 256;
 
 /// File name of the audit log in the data directory.
 pub const AUDIT_FILE: &str = "audit.jsonl";
+
+/// Size at which the current file is rotated, by default (64 MiB).
+pub const ROTATE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// One audited access.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -133,12 +148,20 @@ struct Marks {
     synced: u64,
 }
 
+/// The open file and how far it holds the staged events.
+#[derive(Debug)]
+struct Inner {
+    journal: Journal<AuditEvent>,
+    marks: Marks,
+}
+
 /// The audit log.
 #[derive(Debug)]
 pub struct AuditLog {
-    journal: Journal<AuditEvent>,
+    dir: PathBuf,
+    rotate_bytes: u64,
     store: Arc<StateStore>,
-    marks: Mutex<Marks>,
+    inner: Mutex<Inner>,
 }
 
 impl AuditLog {
@@ -149,12 +172,25 @@ impl AuditLog {
         Self::open_with(data_dir, StateStore::shared(data_dir)?)
     }
 
-    /// Opens the audit log in `data_dir` with the state store `store`.
+    /// Opens the audit log in `data_dir` with the state store `store`, rotated at
+    /// [`ROTATE_BYTES`].
     pub fn open_with(data_dir: &Path, store: Arc<StateStore>) -> Result<Self, StateError> {
-        let (journal, records) = Journal::<AuditEvent>::open(data_dir.join(AUDIT_FILE))?;
-        let present: HashSet<u64> = records.iter().filter_map(|e| e.seq).collect();
-        drop(records);
+        Self::open_rotating(data_dir, store, ROTATE_BYTES)
+    }
+
+    /// Opens the audit log in `data_dir` with the state store `store`, its current file
+    /// rotated once it reaches `rotate_bytes`.
+    pub fn open_rotating(
+        data_dir: &Path,
+        store: Arc<StateStore>,
+        rotate_bytes: u64,
+    ) -> Result<Self, StateError> {
+        let journal = Journal::<AuditEvent>::open_at_end(data_dir.join(AUDIT_FILE))?;
         let staged = store.read(|conn| staged_after(&store, conn, 0))?;
+        let present: HashSet<u64> = match staged.iter().filter_map(|e| e.seq).min() {
+            Some(first) => files::seqs_from(data_dir, first)?.into_iter().collect(),
+            None => HashSet::new(),
+        };
         let missing: Vec<AuditEvent> = staged
             .iter()
             .filter(|e| e.seq.is_some_and(|s| !present.contains(&s)))
@@ -181,14 +217,50 @@ impl AuditLog {
                 Ok(())
             })?;
         }
-        Ok(Self {
-            journal,
+        let log = Self {
+            dir: data_dir.to_path_buf(),
+            rotate_bytes,
             store,
-            marks: Mutex::new(Marks {
-                written: last,
-                synced: last,
+            inner: Mutex::new(Inner {
+                journal,
+                marks: Marks {
+                    written: last,
+                    synced: last,
+                },
             }),
-        })
+        };
+        {
+            let mut inner = log.inner.lock().map_err(|_| StateError::Poisoned)?;
+            log.rotate_if_full(&mut inner)?;
+        }
+        Ok(log)
+    }
+
+    /// Rotates the current file once it has reached the rotation size: synced, renamed to
+    /// the next number, the directory synced, a new file started.
+    fn rotate_if_full(&self, inner: &mut Inner) -> Result<(), JournalError> {
+        let len = inner.journal.file_len()?;
+        if len == 0 || len < self.rotate_bytes {
+            return Ok(());
+        }
+        inner.journal.sync()?;
+        inner.marks.synced = inner.marks.written;
+        let number = files::rotated(&self.dir)?
+            .last()
+            .map_or(1, |(n, _)| n.saturating_add(1));
+        let current = self.dir.join(AUDIT_FILE);
+        let to = self.dir.join(files::rotated_name(number));
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| JournalError::Io { path, source }
+        };
+        std::fs::rename(&current, &to).map_err(io(&to))?;
+        inner.journal = Journal::open_at_end(&current)?;
+        std::fs::File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io(&self.dir))?;
+        tracing::info!(file = %to.display(), "audit log rotated");
+        Ok(())
     }
 
     /// The event of an access to stage in an enrolment's outcome transaction.
@@ -201,9 +273,10 @@ impl AuditLog {
         status: u16,
     ) -> Result<StagedAudit, JournalError> {
         let synced_upto = self
-            .marks
+            .inner
             .lock()
             .map_err(|_| JournalError::Poisoned)?
+            .marks
             .synced;
         Ok(StagedAudit {
             event: AuditEvent {
@@ -233,19 +306,21 @@ impl AuditLog {
 
     /// As [`AuditLog::write_staged`], blocking.
     pub fn write_staged_blocking(&self) -> Result<(), StateError> {
-        let mut marks = self.marks.lock().map_err(|_| StateError::Poisoned)?;
+        let mut guard = self.inner.lock().map_err(|_| StateError::Poisoned)?;
+        let inner = &mut *guard;
         let events = self
             .store
-            .read(|conn| staged_after(&self.store, conn, marks.written))?;
+            .read(|conn| staged_after(&self.store, conn, inner.marks.written))?;
         let Some(last) = events.iter().filter_map(|e| e.seq).max() else {
             return Ok(());
         };
-        self.journal.append_unsynced(&events)?;
-        marks.written = last;
-        if marks.written - marks.synced >= SYNC_EVERY {
-            self.journal.sync()?;
-            marks.synced = marks.written;
+        inner.journal.append_unsynced(&events)?;
+        inner.marks.written = last;
+        if inner.marks.written - inner.marks.synced >= SYNC_EVERY {
+            inner.journal.sync()?;
+            inner.marks.synced = inner.marks.written;
         }
+        self.rotate_if_full(inner)?;
         Ok(())
     }
 
@@ -331,105 +406,18 @@ impl AuditLog {
 
     /// Appends `event` durably; its sync also covers every staged line written before.
     fn append_blocking(&self, event: &AuditEvent) -> Result<(), JournalError> {
-        let mut marks = self.marks.lock().map_err(|_| JournalError::Poisoned)?;
-        self.journal.append(event)?;
-        marks.synced = marks.written;
-        Ok(())
+        let mut guard = self.inner.lock().map_err(|_| JournalError::Poisoned)?;
+        let inner = &mut *guard;
+        inner.journal.append(event)?;
+        inner.marks.synced = inner.marks.written;
+        self.rotate_if_full(inner)
     }
 
-    /// Every event recorded so far (for tests and tools).
+    /// Every event recorded so far, of every file in order (for tests and tools).
     pub fn read_all(data_dir: &Path) -> Result<Vec<AuditEvent>, JournalError> {
-        Journal::read(data_dir.join(AUDIT_FILE))
+        files::read_all(data_dir)
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn event(n: u64) -> AuditEvent {
-        AuditEvent {
-            at: n,
-            key_id: "k".into(),
-            key_name: "sp".into(),
-            role: "service_point".into(),
-            action: "enrol".into(),
-            subject: format!("nik:{n}"),
-            request_id: Some(format!("r{n}")),
-            status: 200,
-            case_id: None,
-            seq: None,
-        }
-    }
-
-    fn stage(log: &AuditLog, store: &StateStore, n: u64) {
-        let synced_upto = log.marks.lock().unwrap().synced;
-        let staged = StagedAudit {
-            event: event(n),
-            synced_upto,
-        };
-        store
-            .transaction(|tx| stage_in(store, tx, &staged))
-            .unwrap();
-    }
-
-    fn staged_rows(store: &StateStore) -> usize {
-        store.read(|c| staged_after(store, c, 0)).unwrap().len()
-    }
-
-    #[test]
-    fn staged_events_lost_from_the_file_are_appended_again_on_open() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = StateStore::shared(dir.path()).unwrap();
-        let log = AuditLog::open_with(dir.path(), store.clone()).unwrap();
-        stage(&log, &store, 1);
-        stage(&log, &store, 2);
-        log.write_staged_blocking().unwrap();
-        let before_third = std::fs::metadata(dir.path().join(AUDIT_FILE))
-            .unwrap()
-            .len();
-        stage(&log, &store, 3);
-        log.write_staged_blocking().unwrap();
-        drop(log);
-        // A power loss keeps the first two lines and loses the third (never synced).
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .open(dir.path().join(AUDIT_FILE))
-            .unwrap();
-        file.set_len(before_third).unwrap();
-        drop(file);
-        assert_eq!(staged_rows(&store), 3);
-        let log = AuditLog::open_with(dir.path(), store.clone()).unwrap();
-        let read = AuditLog::read_all(dir.path()).unwrap();
-        let subjects: Vec<&str> = read.iter().map(|e| e.subject.as_str()).collect();
-        assert_eq!(subjects, ["nik:1", "nik:2", "nik:3"]);
-        assert_eq!(
-            read.iter().map(|e| e.seq).collect::<Vec<_>>(),
-            [Some(1), Some(2), Some(3)]
-        );
-        // Every staged row is in the synced file now: none is kept.
-        assert_eq!(staged_rows(&store), 0);
-        // Later events get new sequence numbers and are written once.
-        stage(&log, &store, 4);
-        log.write_staged_blocking().unwrap();
-        log.write_staged_blocking().unwrap();
-        let read = AuditLog::read_all(dir.path()).unwrap();
-        assert_eq!(read.last().unwrap().seq, Some(4));
-        assert_eq!(read.len(), 4);
-    }
-
-    #[test]
-    fn a_synced_append_lets_the_next_staging_delete_the_rows_it_covers() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = StateStore::shared(dir.path()).unwrap();
-        let log = Arc::new(AuditLog::open_with(dir.path(), store.clone()).unwrap());
-        stage(&log, &store, 1);
-        stage(&log, &store, 2);
-        log.write_staged_blocking().unwrap();
-        log.append_blocking(&event(9)).unwrap();
-        assert_eq!(staged_rows(&store), 2);
-        stage(&log, &store, 3);
-        // Rows 1 and 2 were synced by the append: only the new one is kept.
-        assert_eq!(staged_rows(&store), 1);
-    }
-}
+mod tests;
