@@ -149,6 +149,8 @@ pub enum Reason {
     UnknownRole,
     /// A key request is inconsistent (service-point keys need district and service point).
     InvalidKeyRequest,
+    /// A query parameter is unknown or its value is invalid.
+    InvalidQuery,
     /// An unexpected server-side failure (details are in the server log).
     Internal,
 }
@@ -158,9 +160,11 @@ impl Reason {
     pub fn status(self) -> StatusCode {
         use Reason::*;
         match self {
-            MalformedJson | UnknownField | MalformedRequest | CallbackHostNotAllowed => {
-                StatusCode::BAD_REQUEST
-            }
+            MalformedJson
+            | UnknownField
+            | MalformedRequest
+            | CallbackHostNotAllowed
+            | InvalidQuery => StatusCode::BAD_REQUEST,
             UriTooLong => StatusCode::URI_TOO_LONG,
             HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -250,6 +254,7 @@ impl Reason {
             InsufficientStorage => "Insufficient storage",
             UnknownRole => "Unknown role",
             InvalidKeyRequest => "Invalid key request",
+            InvalidQuery => "Invalid query parameter",
             Internal => "Internal error",
         }
     }
