@@ -5,5 +5,6 @@
 
 mod harness;
 mod metrics;
+mod nik_lookup;
 mod ordering_and_callbacks;
 mod verdicts;
