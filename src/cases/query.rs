@@ -339,14 +339,9 @@ impl CaseQuery {
         (clause, args)
     }
 
-    /// Runs the listing on `conn` (of `store`) at time `now`.
-    pub(super) fn run(
-        &self,
-        store: &StateStore,
-        conn: &Connection,
-        now: u64,
-    ) -> Result<Page, StateError> {
-        let err = |e| store.error(e);
+    /// The listing's two statements at `now` with their arguments: the capped count and
+    /// the page.
+    pub(super) fn statements(&self, now: u64) -> [(String, Vec<Value>); 2] {
         let (clause, mut args) = self.filter(now);
         // A district or service point narrows the listing most: its covering index is used
         // (without statistics the planner would rather walk a sort order's index and read
@@ -367,15 +362,13 @@ impl CaseQuery {
         } else {
             "cases"
         };
-        let total: i64 = conn
-            .prepare_cached(&format!(
+        let count = (
+            format!(
                 "SELECT count(*) FROM (SELECT 1 FROM {from} {clause} LIMIT {})",
                 COUNT_CAP + 1
-            ))
-            .and_then(|mut stmt| {
-                stmt.query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))
-            })
-            .map_err(err)?;
+            ),
+            args.clone(),
+        );
         let (clause, order, offset) = match self.seek {
             None => (clause, self.sort.order_by(), self.offset),
             Some(seek) => {
@@ -394,14 +387,34 @@ impl CaseQuery {
         };
         args.push(int(self.limit));
         args.push(int(offset));
-        let mut stmt = conn
-            .prepare_cached(&format!(
+        let page = (
+            format!(
                 "SELECT {} FROM {from} {clause} ORDER BY {order} LIMIT ? OFFSET ?",
                 rows::COLUMNS,
-            ))
+            ),
+            args,
+        );
+        [count, page]
+    }
+
+    /// Runs the listing on `conn` (of `store`) at time `now`.
+    pub(super) fn run(
+        &self,
+        store: &StateStore,
+        conn: &Connection,
+        now: u64,
+    ) -> Result<Page, StateError> {
+        let err = |e| store.error(e);
+        let [(count_sql, count_args), (page_sql, page_args)] = self.statements(now);
+        let total: i64 = conn
+            .prepare_cached(&count_sql)
+            .and_then(|mut stmt| {
+                stmt.query_row(rusqlite::params_from_iter(count_args.iter()), |r| r.get(0))
+            })
             .map_err(err)?;
+        let mut stmt = conn.prepare_cached(&page_sql).map_err(err)?;
         let raws = stmt
-            .query_map(rusqlite::params_from_iter(args.iter()), rows::raw)
+            .query_map(rusqlite::params_from_iter(page_args.iter()), rows::raw)
             .map_err(err)?;
         let mut cases = Vec::with_capacity(self.limit.min(500));
         for raw in raws {

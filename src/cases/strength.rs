@@ -153,3 +153,50 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod plan_tests {
+    use super::super::*;
+
+    /// The score sort's pages, first and sought from a cursor either way, in the active
+    /// queue and in one status, walk a score index: no step scans the table or sorts.
+    #[test]
+    fn the_score_sort_and_its_seeks_walk_an_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CaseStore::open(dir.path()).unwrap();
+        let cursor = Cursor::parse("7.4634344621183885312.3").unwrap();
+        for status in [StatusFilter::Active, StatusFilter::Is(CaseStatus::Open)] {
+            for seek in [None, Some(Seek::After(cursor)), Some(Seek::Before(cursor))] {
+                let q = CaseQuery {
+                    status,
+                    sort: Sort::Score,
+                    seek,
+                    ..CaseQuery::default()
+                };
+                let [_, (sql, args)] = q.statements(1_000);
+                let plan: Vec<String> = store
+                    .store()
+                    .read(|conn| {
+                        let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+                        let rows = stmt
+                            .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+                                r.get::<_, String>(3)
+                            })
+                            .unwrap();
+                        Ok(rows.map(Result::unwrap).collect())
+                    })
+                    .unwrap();
+                let plan = plan.join("; ");
+                assert!(
+                    plan.contains("USING INDEX cases_by_score")
+                        || plan.contains("USING INDEX cases_by_status_score"),
+                    "{status:?} {seek:?}: {plan}"
+                );
+                assert!(
+                    !plan.contains("TEMP B-TREE") && !plan.contains("SCAN"),
+                    "{status:?} {seek:?}: {plan}"
+                );
+            }
+        }
+    }
+}

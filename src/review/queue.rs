@@ -179,8 +179,8 @@ fn status_badge(case: &Case, now: u64) -> Markup {
 fn search_box(q: &str) -> Markup {
     html! {
         form.filters.card method="get" action="/review" id="search" role="search" {
-            label { "Search" input name="q" id="queue-search" value=(q)
-                placeholder="case id, NIK, request_id or name" size="40"; }
+            label { "Search" input name="q" id="queue-search" value=(q) style="width:26em"
+                placeholder="case id, NIK, request_id or name"; }
             button.primary type="submit" id="apply-search" { "Search" }
         }
     }
@@ -299,10 +299,10 @@ pub fn search_body(
     now: u64,
     offset: i64,
 ) -> Markup {
-    let found = if cases.len() >= SEARCH_LIMIT {
-        format!("the newest {SEARCH_LIMIT} cases")
-    } else {
-        format!("{} cases", cases.len())
+    let found = match cases.len() {
+        n if n >= SEARCH_LIMIT => format!("the newest {SEARCH_LIMIT} cases"),
+        1 => "1 case".to_owned(),
+        n => format!("{n} cases"),
     };
     html! {
         h1 { "Case queue" }
