@@ -29,7 +29,7 @@ pub(super) async fn blocking<R: Send + 'static>(
     tokio::task::spawn_blocking(job).await.ok()
 }
 
-fn case_error(e: &CaseError, session: &Session) -> Response {
+pub(super) fn case_error(e: &CaseError, session: &Session) -> Response {
     let status = match e {
         CaseError::NotFound(_) => StatusCode::NOT_FOUND,
         CaseError::TakenBy(_) | CaseError::WrongStatus(_) | CaseError::NotHeld => {
@@ -57,7 +57,7 @@ pub(super) fn csrf_refused(session: Option<&Session>) -> Response {
     )
 }
 
-fn internal(session: &Session) -> Response {
+pub(super) fn internal(session: &Session) -> Response {
     error_page(
         StatusCode::INTERNAL_SERVER_ERROR,
         Some(session),
@@ -88,7 +88,7 @@ fn rules(app: &AppState) -> DecisionRules {
     )
 }
 
-fn back(case_id: &str, done: &str) -> Response {
+pub(super) fn back(case_id: &str, done: &str) -> Response {
     Redirect::to(&format!("/review/cases/{case_id}?done={done}")).into_response()
 }
 
@@ -487,80 +487,6 @@ pub async fn approve(
         }
         None => back(&case_id, "returned"),
     }
-}
-
-/// `POST /review/cases/{id}/release`: gives the case back to the queue.
-pub async fn release(
-    State(app): State<AppState>,
-    LoggedIn { session, .. }: LoggedIn,
-    Path(case_id): Path<String>,
-    Form(form): Form<TokenForm>,
-) -> Response {
-    if !session.csrf_ok(form.csrf.as_deref()) {
-        return csrf_refused(Some(&session));
-    }
-    let (cases, id, actor) = (app.cases.clone(), case_id.clone(), session.actor());
-    match blocking(move || cases.release(&id, &actor, now_secs())).await {
-        Some(Ok(_)) => Redirect::to("/review").into_response(),
-        Some(Err(e)) => case_error(&e, &session),
-        None => internal(&session),
-    }
-}
-
-/// `POST /review/cases/{id}/take`: holds the case for the analyst (or renews the hold).
-pub async fn take(
-    State(app): State<AppState>,
-    LoggedIn { session, .. }: LoggedIn,
-    Path(case_id): Path<String>,
-    Form(form): Form<TokenForm>,
-) -> Response {
-    if !session.csrf_ok(form.csrf.as_deref()) {
-        return csrf_refused(Some(&session));
-    }
-    let (cases, id, actor) = (app.cases.clone(), case_id.clone(), session.actor());
-    match blocking(move || cases.take(&id, &actor, now_secs())).await {
-        Some(Ok(_)) => back(&case_id, "taken"),
-        Some(Err(e)) => case_error(&e, &session),
-        None => internal(&session),
-    }
-}
-
-/// `POST /review/cases/{id}/ask`: asks the analyst holding the case to hand it over; the
-/// holder sees "requested by" on the case and the queue. Audited (`ask_for_case`).
-pub async fn ask(
-    State(app): State<AppState>,
-    LoggedIn { session, .. }: LoggedIn,
-    Path(case_id): Path<String>,
-    Form(form): Form<TokenForm>,
-) -> Response {
-    if !session.csrf_ok(form.csrf.as_deref()) {
-        return csrf_refused(Some(&session));
-    }
-    let (cases, id, actor) = (app.cases.clone(), case_id.clone(), session.actor());
-    let now = now_secs();
-    let case = match blocking(move || cases.ask(&id, &actor, now)).await {
-        Some(Ok(case)) => case,
-        Some(Err(e)) => return case_error(&e, &session),
-        None => return internal(&session),
-    };
-    let holder = case
-        .holder(now)
-        .map(|h| h.key_id.clone())
-        .unwrap_or_default();
-    if let Err(e) = app
-        .audit
-        .record_case(
-            &session.principal,
-            "ask_for_case",
-            format!("holder:{holder}"),
-            &case.case_id,
-            303,
-        )
-        .await
-    {
-        tracing::error!(error = %e, "audit log failure");
-    }
-    back(&case_id, "asked")
 }
 
 /// `POST /review/cases/{id}/deliver`: hands a final outcome to the engine again.
