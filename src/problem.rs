@@ -152,6 +152,8 @@ pub enum Reason {
     UnknownRole,
     /// A key request is inconsistent (service-point keys need district and service point).
     InvalidKeyRequest,
+    /// A query parameter is unknown or its value is invalid.
+    InvalidQuery,
     /// An unexpected server-side failure (details are in the server log).
     Internal,
 }
@@ -161,9 +163,11 @@ impl Reason {
     pub fn status(self) -> StatusCode {
         use Reason::*;
         match self {
-            MalformedJson | UnknownField | MalformedRequest | CallbackHostNotAllowed => {
-                StatusCode::BAD_REQUEST
-            }
+            MalformedJson
+            | UnknownField
+            | MalformedRequest
+            | CallbackHostNotAllowed
+            | InvalidQuery => StatusCode::BAD_REQUEST,
             UriTooLong => StatusCode::URI_TOO_LONG,
             HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -254,6 +258,7 @@ impl Reason {
             StateDamaged => "State store damaged",
             UnknownRole => "Unknown role",
             InvalidKeyRequest => "Invalid key request",
+            InvalidQuery => "Invalid query parameter",
             Internal => "Internal error",
         }
     }

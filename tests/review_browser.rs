@@ -290,7 +290,13 @@ async fn analysts_review_a_case_in_chromium() {
     c.back().await.unwrap();
     c.wait().for_element(Locator::Id("comment")).await.unwrap();
 
-    // A confirms the duplicate with a comment.
+    // A confirms the duplicate with a reason and a comment.
+    c.execute(
+        "document.getElementById('reason').value = 'same_person'",
+        vec![],
+    )
+    .await
+    .unwrap();
     c.find(Locator::Id("comment"))
         .await
         .unwrap()
@@ -361,6 +367,12 @@ async fn analysts_review_a_case_in_chromium() {
     c.goto(&format!("{base}/review/cases/C000000005"))
         .await
         .unwrap();
+    c.find(Locator::Id("reason"))
+        .await
+        .unwrap()
+        .select_by_value("other")
+        .await
+        .unwrap();
     let comment = c.find(Locator::Id("comment")).await.unwrap();
     comment
         .send_keys("Different people: ridge counts differ")
@@ -377,6 +389,123 @@ async fn analysts_review_a_case_in_chromium() {
     assert_eq!(
         s.cases.get("C000000005").unwrap().status,
         CaseStatus::Cleared
+    );
+
+    c.close().await.unwrap();
+    s.stop().await;
+}
+
+/// Waits until the page's URL query contains `part`.
+async fn wait_for_query(c: &Client, part: &str) {
+    for _ in 0..100 {
+        let url = c.current_url().await.unwrap();
+        if url.query().unwrap_or_default().contains(part) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the page did not navigate to a query with {part}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_by_nik_and_leases_taken_on_action_only_in_chromium() {
+    for tool in [CHROMIUM, CHROMEDRIVER] {
+        if !Path::new(tool).exists() {
+            eprintln!("skipping the browser test: {tool} is missing (apt-get install -y chromium chromium-driver)");
+            return;
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let profile = tempfile::tempdir().unwrap();
+    let s = review_support::start(dir.path(), 12).await;
+    let base = s.url("");
+    let (_driver, c) = browser(profile.path()).await;
+    c.set_window_size(1366, 768).await.unwrap();
+    log_in(&c, &base, &s.analyst_a).await;
+
+    // The search box finds case 7 by its applicant's NIK, and only it.
+    let nik = s.cases.get("C000000007").unwrap().new.applicant.nik;
+    c.find(Locator::Id("queue-search"))
+        .await
+        .unwrap()
+        .send_keys(&nik)
+        .await
+        .unwrap();
+    c.find(Locator::Id("apply-search"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_query(&c, &format!("q={nik}")).await;
+    c.wait()
+        .for_element(Locator::Id("search-results"))
+        .await
+        .unwrap();
+    assert_eq!(count(&c, "#search-results table.queue tbody tr").await, 1);
+    save(&c, "search.png").await;
+
+    // Opening the case from the results takes nothing.
+    c.find(Locator::LinkText("C000000007"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait().for_element(Locator::Id("btn-take")).await.unwrap();
+    let case = s.cases.get("C000000007").unwrap();
+    assert!(case.lease.is_none(), "opening the page took the case");
+    assert_eq!(case.trail.len(), 1);
+    // Pressing Take does.
+    c.find(Locator::Id("btn-take"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Id("btn-release"))
+        .await
+        .unwrap();
+    let case = s.cases.get("C000000007").unwrap();
+    let held_by = case.lease.as_ref().map(|l| l.by.name.clone());
+    assert_eq!(held_by.as_deref(), Some("Ana Analyst"));
+
+    // Another case is decided without a take: opening it held nothing, deciding records
+    // the decision (with its reason) as A's.
+    c.goto(&format!("{base}/review/cases/C000000008"))
+        .await
+        .unwrap();
+    c.wait().for_element(Locator::Id("btn-take")).await.unwrap();
+    assert!(s.cases.get("C000000008").unwrap().lease.is_none());
+    c.find(Locator::Id("reason"))
+        .await
+        .unwrap()
+        .select_by_value("family_member")
+        .await
+        .unwrap();
+    c.find(Locator::Id("comment"))
+        .await
+        .unwrap()
+        .send_keys("Brothers: faces alike, prints differ")
+        .await
+        .unwrap();
+    c.find(Locator::Id("btn-clear"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Id("final-status"))
+        .await
+        .unwrap();
+    assert!(text(&c, "#trail").await.contains("family member"));
+    let case = s.cases.get("C000000008").unwrap();
+    assert_eq!(case.status, CaseStatus::Cleared);
+    assert_eq!(
+        case.decision.as_ref().map(|d| d.by.name.as_str()),
+        Some("Ana Analyst")
     );
 
     c.close().await.unwrap();

@@ -129,6 +129,7 @@ async fn analysts_resolve_a_real_duplicate_and_the_service_point_sees_it() {
         Some(form(&[
             ("csrf", &page.csrf()),
             ("decision", "confirm"),
+            ("reason", "same_person"),
             ("candidate", &duplicate_of),
             ("comment", "same person"),
         ])),

@@ -231,12 +231,29 @@ mod tests {
         let confirm = DecisionKind::ConfirmDuplicate {
             duplicate_of: "P2".into(),
         };
-        store.decide(&c1, &ana, confirm, "same", t).unwrap();
+        let reason = Some(crate::cases::DecisionReason::SamePerson);
+        store
+            .decide(
+                &c1,
+                &ana,
+                crate::cases::Decision::new(confirm, reason, "same"),
+                t,
+            )
+            .unwrap();
         store.approve(&c1, &budi, "agreed", t + 1).unwrap();
         // Cleared: both candidates are non-mates.
         let c2 = open(4, vec![candidate(5, 0.03), candidate(6, 0.02)]);
         store
-            .decide(&c2, &ana, DecisionKind::Clear, "different", t)
+            .decide(
+                &c2,
+                &ana,
+                crate::cases::Decision::new(
+                    DecisionKind::Clear,
+                    Some(crate::cases::DecisionReason::Other),
+                    "different",
+                ),
+                t,
+            )
             .unwrap();
         // Undecided: ignored.
         open(7, vec![candidate(8, 0.9)]);

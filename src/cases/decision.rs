@@ -96,8 +96,7 @@ mod tests {
             .decide_with(
                 &strong,
                 &actor("k1", "ana"),
-                DecisionKind::Clear,
-                "no",
+                crate::cases::tests::clear("no"),
                 T0,
                 &rules,
             )
@@ -124,8 +123,7 @@ mod tests {
             .decide_with(
                 &weak,
                 &actor("k1", "ana"),
-                DecisionKind::Clear,
-                "no",
+                crate::cases::tests::clear("no"),
                 T0,
                 &rules,
             )
@@ -143,7 +141,16 @@ mod tests {
             duplicate_of: person(2, "317101").reference_id,
         };
         store
-            .decide(&id, &actor("key-a", "owner-1"), confirm, "same", T0)
+            .decide(
+                &id,
+                &actor("key-a", "owner-1"),
+                crate::cases::Decision::new(
+                    confirm,
+                    Some(crate::cases::DecisionReason::SamePerson),
+                    "same",
+                ),
+                T0,
+            )
             .unwrap();
         assert!(matches!(
             store.approve(&id, &actor("key-b", "owner-1"), "agreed", T0 + 1),

@@ -60,6 +60,7 @@ pub fn migrate_journal(
                 if case.deadline_secs == 0 {
                     case.deadline_secs = policy.deadline.deadline(case.opened_secs);
                 }
+                case.strength = super::strength::of_case(&case.new);
                 let trail = std::mem::take(&mut case.trail);
                 case.trail.push(TrailEntry {
                     at: case.opened_secs,

@@ -13,16 +13,24 @@
 //!   implements over its gallery and person registry.
 //!
 //! Cases live in the state store (`state.sqlite3`, tables `cases` and `case_trail`):
-//! [`model`] has the types, [`store`] the workflow, [`query`] the queue's listing, `rows` the
+//! [`model`] has the types, [`store`] the workflow, [`query`] the queue's listing, [`search`] the queue's search box, `rows` the
 //! SQL rows and [`legacy`] the journal of older releases that `tunggal migrate` moves.
 
 pub mod deadline;
 pub mod decision;
+pub mod export;
+#[cfg(test)]
+mod lease_tests;
 pub mod legacy;
 pub mod model;
 pub mod query;
+pub mod reason;
 mod rows;
+pub mod search;
+#[cfg(test)]
+mod search_tests;
 pub mod store;
+pub mod strength;
 #[cfg(test)]
 mod tally_tests;
 #[cfg(test)]
@@ -33,10 +41,13 @@ use tunggal_index::template::FingerTemplate;
 
 pub use deadline::DeadlinePolicy;
 pub use decision::DecisionRules;
+pub use export::{ExportRow, ExportStatus};
 pub use query::{CaseQuery, Cursor, Page, Seek, Sort, StatusFilter, COUNT_CAP};
+pub use reason::DecisionReason;
+pub use search::{CaseSearch, SearchError, SEARCH_LIMIT};
 pub use store::{
-    Action, Actor, Case, CaseCounts, CaseError, CasePolicy, CaseStatus, CaseStore, DecisionKind,
-    Lease, TrailEntry,
+    Action, Actor, Case, CaseCounts, CaseError, CasePolicy, CaseStatus, CaseStore, Decision,
+    DecisionKind, Lease, TrailEntry,
 };
 
 /// Why a case was opened.

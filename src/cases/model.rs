@@ -32,6 +32,15 @@ pub enum CaseError {
     /// The analyst who decided the case (by any of their keys) tried to approve it.
     #[error("the analyst who decided a case cannot approve it")]
     SelfApproval,
+    /// Asking for a case nobody else holds.
+    #[error("nobody else holds this case: take it instead of asking for it")]
+    NotHeld,
+    /// A confirmation or clearance without a reason.
+    #[error("a reason is required: one of same_person, twins, family_member, data_entry_error, fraud_suspected, other")]
+    ReasonRequired,
+    /// A reason that cannot explain the decision (e.g. clearing as "same person").
+    #[error("the reason {0} does not fit this decision")]
+    ReasonMismatch(&'static str),
     /// A confirmation named a person who is not a candidate of the case.
     #[error("{0} is not a candidate of this case")]
     UnknownCandidate(String),
@@ -148,11 +157,22 @@ pub enum Action {
     },
     /// Gave the case back to the queue.
     Released,
+    /// Asked the analyst holding the case to hand it over.
+    Requested,
+    /// A supervisor took another analyst's hold away: the case is back in the queue.
+    SupervisorReleased {
+        /// The analyst whose hold was released.
+        holder: Actor,
+    },
     /// Decided.
     Decided {
         /// The decision.
         #[serde(flatten)]
         decision: DecisionKind,
+        /// Why, from the closed set (required for confirmations and clearances; absent in
+        /// trails of older releases).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<super::DecisionReason>,
         /// Why.
         comment: String,
         /// A clearance that takes effect only with a second analyst's approval (the case's
@@ -216,6 +236,10 @@ pub struct Case {
     /// Whether the final outcome was handed to the engine.
     #[serde(default)]
     pub outcome_delivered: bool,
+    /// Strong fingers and eyes of the best candidate ([`super::strength`]): the score
+    /// sort's tie-breaker; 0 for cases stored before it was counted.
+    #[serde(default)]
+    pub strength: u32,
     /// Every action on the case, oldest first.
     #[serde(default)]
     pub trail: Vec<TrailEntry>,
@@ -264,6 +288,25 @@ impl Case {
             .map(|e| e.at)
     }
 
+    /// The analyst who asked the holder at `now` for the case since the hold began, if any
+    /// (the latest such request).
+    pub fn requested_by(&self, now: u64) -> Option<&Actor> {
+        self.holder(now)?;
+        for e in self.trail.iter().rev() {
+            match &e.action {
+                Action::Requested => return Some(&e.by),
+                Action::Taken { .. }
+                | Action::Released
+                | Action::SupervisorReleased { .. }
+                | Action::Decided { .. }
+                | Action::Approved { .. }
+                | Action::Returned { .. } => return None,
+                Action::Opened | Action::Viewed | Action::Delivered => {}
+            }
+        }
+        None
+    }
+
     /// The best candidate's fused score.
     pub fn best_score(&self) -> f64 {
         self.new.candidates.first().map_or(0.0, |c| c.score)
@@ -272,14 +315,14 @@ impl Case {
     /// Applies one trail entry to the case's state and appends it to the trail.
     pub fn apply(&mut self, entry: TrailEntry) {
         match &entry.action {
-            Action::Opened | Action::Viewed => {}
+            Action::Opened | Action::Viewed | Action::Requested => {}
             Action::Taken { until } => {
                 self.lease = Some(Lease {
                     by: entry.by.clone(),
                     until: *until,
                 })
             }
-            Action::Released => self.lease = None,
+            Action::Released | Action::SupervisorReleased { .. } => self.lease = None,
             Action::Decided {
                 decision,
                 needs_approval,

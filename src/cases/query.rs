@@ -59,7 +59,8 @@ pub enum Sort {
     /// Most recently opened first.
     #[default]
     Newest,
-    /// Highest best-candidate score first.
+    /// Highest best-candidate score first; equal scores strongest first
+    /// ([`super::strength`]), then oldest first.
     Score,
     /// Least time left to the deadline first.
     TimeLeft,
@@ -86,39 +87,50 @@ impl Sort {
     }
 }
 
-/// A case's position in a sort order: its sequence number and its sort key (the sequence
+/// A case's position in a sort order: its sequence number, its sort key (the sequence
 /// number for [`Sort::Newest`], the bits of the best score for [`Sort::Score`], the deadline
-/// for [`Sort::TimeLeft`]). Written `seq.key` in a URL.
+/// for [`Sort::TimeLeft`]) and, for [`Sort::Score`], its strength (the tie-breaker among
+/// equal scores). Written `seq.key.tie` in a URL (`seq.key` is read with a tie of 0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cursor {
     seq: i64,
     key: i64,
+    tie: i64,
 }
 
 impl Cursor {
     /// The position of `case` in `sort`.
     pub fn of(case: &Case, sort: Sort) -> Option<Self> {
         let seq = rows::seq_of(&case.case_id)?;
-        let key = match sort {
-            Sort::Newest => seq,
-            Sort::Score => i64::from_ne_bytes(case.best_score().to_bits().to_ne_bytes()),
-            Sort::TimeLeft => i64::try_from(case.deadline_secs).ok()?,
+        let (key, tie) = match sort {
+            Sort::Newest => (seq, 0),
+            Sort::Score => (
+                i64::from_ne_bytes(case.best_score().to_bits().to_ne_bytes()),
+                i64::from(case.strength),
+            ),
+            Sort::TimeLeft => (i64::try_from(case.deadline_secs).ok()?, 0),
         };
-        Some(Self { seq, key })
+        Some(Self { seq, key, tie })
     }
 
-    /// Parses the URL form `seq.key`.
+    /// Parses the URL form `seq.key.tie` (or `seq.key`, with a tie of 0).
     pub fn parse(s: &str) -> Option<Self> {
-        let (seq, key) = s.split_once('.')?;
-        Some(Self {
-            seq: seq.parse().ok()?,
-            key: key.parse().ok()?,
-        })
+        let mut parts = s.split('.');
+        let seq = parts.next()?.parse().ok()?;
+        let key = parts.next()?.parse().ok()?;
+        let tie = match parts.next() {
+            Some(t) => t.parse().ok()?,
+            None => 0,
+        };
+        if parts.next().is_some() {
+            return None;
+        }
+        Some(Self { seq, key, tie })
     }
 
     /// The URL form.
     pub fn text(self) -> String {
-        format!("{}.{}", self.seq, self.key)
+        format!("{}.{}.{}", self.seq, self.key, self.tie)
     }
 
     /// The sort key as an SQL value.
@@ -147,8 +159,14 @@ impl Seek {
         let (c, cond) = match (self, sort) {
             (Self::After(c), Sort::Newest) => (c, "seq < ?"),
             (Self::Before(c), Sort::Newest) => (c, "seq > ?"),
-            (Self::After(c), Sort::Score) => (c, "score <= ? AND (score < ? OR seq > ?)"),
-            (Self::Before(c), Sort::Score) => (c, "score >= ? AND (score > ? OR seq < ?)"),
+            (Self::After(c), Sort::Score) => (
+                c,
+                "score <= ? AND (score < ? OR strength < ? OR (strength = ? AND seq > ?))",
+            ),
+            (Self::Before(c), Sort::Score) => (
+                c,
+                "score >= ? AND (score > ? OR strength > ? OR (strength = ? AND seq < ?))",
+            ),
             (Self::After(c), Sort::TimeLeft) => {
                 (c, "deadline_secs >= ? AND (deadline_secs > ? OR seq > ?)")
             }
@@ -156,12 +174,18 @@ impl Seek {
                 (c, "deadline_secs <= ? AND (deadline_secs < ? OR seq < ?)")
             }
         };
-        if sort == Sort::Newest {
-            args.push(Value::Integer(c.seq));
-        } else {
-            args.push(c.key_value(sort));
-            args.push(c.key_value(sort));
-            args.push(Value::Integer(c.seq));
+        match sort {
+            Sort::Newest => args.push(Value::Integer(c.seq)),
+            Sort::Score => args.extend([
+                c.key_value(sort),
+                c.key_value(sort),
+                Value::Integer(c.tie),
+                Value::Integer(c.tie),
+                Value::Integer(c.seq),
+            ]),
+            Sort::TimeLeft => {
+                args.extend([c.key_value(sort), c.key_value(sort), Value::Integer(c.seq)])
+            }
         }
         cond
     }
@@ -274,7 +298,7 @@ impl Sort {
     fn order_by(self) -> &'static str {
         match self {
             Self::Newest => "seq DESC",
-            Self::Score => "score DESC, seq",
+            Self::Score => "score DESC, strength DESC, seq",
             Self::TimeLeft => "deadline_secs, seq",
         }
     }
@@ -283,7 +307,7 @@ impl Sort {
     fn reverse_order_by(self) -> &'static str {
         match self {
             Self::Newest => "seq",
-            Self::Score => "score, seq DESC",
+            Self::Score => "score, strength, seq DESC",
             Self::TimeLeft => "deadline_secs DESC, seq DESC",
         }
     }

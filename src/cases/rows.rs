@@ -10,7 +10,8 @@ use crate::state::{StateError, StateStore};
 
 /// The columns of a case row, in the order [`decode`] reads them.
 pub(super) const COLUMNS: &str = "seq, status, opened_at, opened_secs, deadline_secs, \
-    lease_key_id, lease_name, lease_until, decision, approval, outcome_delivered, new_case";
+    lease_key_id, lease_name, lease_until, decision, approval, outcome_delivered, new_case, \
+    strength";
 
 /// The case id of sequence number `seq`.
 pub(super) fn case_id(seq: i64) -> String {
@@ -41,6 +42,7 @@ pub(super) struct Raw {
     approval: Option<String>,
     outcome_delivered: bool,
     new_case: String,
+    strength: i64,
 }
 
 impl Raw {
@@ -65,6 +67,7 @@ pub(super) fn raw(r: &Row<'_>) -> rusqlite::Result<Raw> {
         approval: r.get(9)?,
         outcome_delivered: r.get(10)?,
         new_case: r.get(11)?,
+        strength: r.get(12)?,
     })
 }
 
@@ -103,6 +106,7 @@ pub(super) fn decode(raw: Raw, trail: Vec<TrailEntry>) -> Result<Case, StateErro
         decision: entry(raw.decision)?,
         approval: entry(raw.approval)?,
         outcome_delivered: raw.outcome_delivered,
+        strength: u32::try_from(raw.strength).unwrap_or(0),
         trail,
     })
 }
@@ -123,8 +127,8 @@ pub(super) fn insert(store: &StateStore, conn: &Connection, case: &Case) -> Resu
     let new_case = serde_json::to_string(&case.new)?;
     conn.prepare_cached(
         "INSERT INTO cases (seq, kind, status, final, district, service_point, applicant, \
-         opened_at, opened_secs, deadline_secs, score, new_case) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+         opened_at, opened_secs, deadline_secs, score, new_case, strength) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )
     .and_then(|mut stmt| {
         stmt.execute(params![
@@ -140,9 +144,11 @@ pub(super) fn insert(store: &StateStore, conn: &Connection, case: &Case) -> Resu
             case.deadline_secs as i64,
             case.best_score(),
             new_case,
+            case.strength,
         ])
     })
     .map_err(|e| store.error(e))?;
+    super::search::index(store, conn, seq, &case.new)?;
     for entry in &case.trail {
         append_trail(store, conn, seq, entry)?;
     }

@@ -30,6 +30,28 @@ pub use super::model::{
 };
 use super::CaseOutcome;
 
+/// An analyst's decision as submitted: what, why from the closed set, and why in words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// The decision.
+    pub kind: DecisionKind,
+    /// The reason (required unless escalating).
+    pub reason: Option<super::DecisionReason>,
+    /// The comment (required).
+    pub comment: String,
+}
+
+impl Decision {
+    /// A decision with `reason` and `comment`.
+    pub fn new(kind: DecisionKind, reason: Option<super::DecisionReason>, comment: &str) -> Self {
+        Self {
+            kind,
+            reason,
+            comment: comment.to_owned(),
+        }
+    }
+}
+
 /// The cases of one data directory, in its state store.
 pub struct CaseStore {
     store: Arc<StateStore>,
@@ -74,6 +96,7 @@ impl CaseStore {
 
     /// A new case `seq` from `new`, opened at `now`, with its opening in the trail.
     fn new_case(&self, seq: i64, new: NewCase, now: u64) -> Case {
+        let strength = super::strength::of_case(&new);
         let mut case = Case {
             case_id: rows::case_id(seq),
             opened_at: crate::clock::rfc3339(now),
@@ -85,6 +108,7 @@ impl CaseStore {
             decision: None,
             approval: None,
             outcome_delivered: false,
+            strength,
             trail: Vec::new(),
         };
         case.apply(TrailEntry {
@@ -184,6 +208,23 @@ impl CaseStore {
         Ok(store.read(|conn| query.run(store, conn, now))?)
     }
 
+    /// The cases `search` finds, newest first (at most [`super::SEARCH_LIMIT`]).
+    pub fn search(&self, search: &super::CaseSearch) -> Result<Vec<Case>, CaseError> {
+        let store = &self.store;
+        Ok(store.read(|conn| search.run(store, conn))?)
+    }
+
+    /// The export lines of the cases of `status` decided at or after `since` (seconds since
+    /// the Unix epoch), oldest case first.
+    pub fn export(
+        &self,
+        status: super::ExportStatus,
+        since: Option<u64>,
+    ) -> Result<Vec<super::ExportRow>, CaseError> {
+        let store = &self.store;
+        Ok(store.read(|conn| super::export::export(store, conn, status, since))?)
+    }
+
     /// Active and overdue case counts at `now`.
     pub fn counts(&self, now: u64) -> Result<CaseCounts, CaseError> {
         let store = &self.store;
@@ -249,12 +290,51 @@ impl CaseStore {
         })
     }
 
-    /// Gives the case back to the queue (only its holder can).
+    /// Gives the case back to the queue (only its holder can; a supervisor uses
+    /// [`CaseStore::supervisor_release`]).
     pub fn release(&self, case_id: &str, by: &Actor, now: u64) -> Result<Case, CaseError> {
         self.act(case_id, by, now, |case| match case.holder(now) {
             Some(h) if h.key_id == by.key_id => Ok(vec![Action::Released]),
             Some(h) => Err(CaseError::TakenBy(h.name.clone())),
             None => Ok(Vec::new()),
+        })
+    }
+
+    /// A supervisor gives the case back to the queue whoever holds it; recorded in the trail
+    /// as released by the supervisor, naming the holder. Returns the case and the analyst
+    /// whose hold ended (nothing is written when nobody holds it).
+    pub fn supervisor_release(
+        &self,
+        case_id: &str,
+        by: &Actor,
+        now: u64,
+    ) -> Result<(Case, Option<Actor>), CaseError> {
+        let mut released = None;
+        let case = self.act(case_id, by, now, |case| {
+            released = case.holder(now).cloned();
+            Ok(released
+                .iter()
+                .map(|h| Action::SupervisorReleased { holder: h.clone() })
+                .collect())
+        })?;
+        Ok((case, released))
+    }
+
+    /// `by` asks the analyst holding the case to hand it over (shown to the holder until
+    /// the hold ends). Refused when nobody else holds it; asking again records nothing.
+    pub fn ask(&self, case_id: &str, by: &Actor, now: u64) -> Result<Case, CaseError> {
+        self.act(case_id, by, now, |case| match case.holder(now) {
+            Some(h) if h.key_id != by.key_id => {
+                let asked = case
+                    .requested_by(now)
+                    .is_some_and(|r| r.key_id == by.key_id);
+                Ok(if asked {
+                    Vec::new()
+                } else {
+                    vec![Action::Requested]
+                })
+            }
+            _ => Err(CaseError::NotHeld),
         })
     }
 
@@ -264,11 +344,10 @@ impl CaseStore {
         &self,
         case_id: &str,
         by: &Actor,
-        decision: DecisionKind,
-        text: &str,
+        decision: Decision,
         now: u64,
     ) -> Result<(Case, Option<CaseOutcome>), CaseError> {
-        self.decide_with(case_id, by, decision, text, now, &DecisionRules::default())
+        self.decide_with(case_id, by, decision, now, &DecisionRules::default())
     }
 
     /// Records `by`'s decision. The case must be open or escalated and not held by anyone
@@ -279,12 +358,21 @@ impl CaseStore {
         &self,
         case_id: &str,
         by: &Actor,
-        decision: DecisionKind,
-        text: &str,
+        decision: Decision,
         now: u64,
         rules: &DecisionRules,
     ) -> Result<(Case, Option<CaseOutcome>), CaseError> {
-        let text = comment(text)?;
+        let Decision {
+            kind: decision,
+            reason,
+            comment: text,
+        } = decision;
+        let text = comment(&text)?;
+        match reason {
+            None if super::reason::required(&decision) => return Err(CaseError::ReasonRequired),
+            Some(r) if !r.fits(&decision) => return Err(CaseError::ReasonMismatch(r.as_str())),
+            _ => {}
+        }
         let case = self.act(case_id, by, now, |case| {
             if !matches!(case.status, CaseStatus::Open | CaseStatus::Escalated) {
                 return Err(CaseError::WrongStatus(case.status.as_str()));
@@ -306,6 +394,7 @@ impl CaseStore {
                 matches!(decision, DecisionKind::Clear) && rules.clear_needs_approval(case);
             Ok(vec![Action::Decided {
                 decision,
+                reason,
                 comment: text,
                 needs_approval,
             }])

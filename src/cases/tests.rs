@@ -54,6 +54,15 @@ fn budi() -> Actor {
 
 const T0: u64 = 1_795_000_000;
 
+/// A clearance of two relatives with `comment`.
+pub(crate) fn clear(comment: &str) -> Decision {
+    Decision::new(
+        DecisionKind::Clear,
+        Some(DecisionReason::FamilyMember),
+        comment,
+    )
+}
+
 #[test]
 fn four_eyes_workflow_is_durable() {
     let dir = tempfile::tempdir().unwrap();
@@ -73,21 +82,24 @@ fn four_eyes_workflow_is_durable() {
     let c = store.take(&id, &ana(), T0 + 10).unwrap();
     assert_eq!(c.holder(T0 + 11).map(|a| a.name.as_str()), Some("Ana"));
     assert!(matches!(
-        store.decide(&id, &budi(), DecisionKind::Clear, "no", T0 + 20),
+        store.decide(&id, &budi(), clear("no"), T0 + 20),
         Err(CaseError::TakenBy(n)) if n == "Ana"
     ));
     assert!(matches!(
-        store.decide(&id, &ana(), DecisionKind::Clear, "  ", T0 + 20),
+        store.decide(&id, &ana(), clear("  "), T0 + 20),
         Err(CaseError::CommentRequired)
     ));
     assert!(matches!(
         store.decide(
             &id,
             &ana(),
-            DecisionKind::ConfirmDuplicate {
-                duplicate_of: "P9".into()
-            },
-            "x",
+            Decision::new(
+                DecisionKind::ConfirmDuplicate {
+                    duplicate_of: "P9".into()
+                },
+                Some(DecisionReason::SamePerson),
+                "x"
+            ),
             T0 + 20
         ),
         Err(CaseError::UnknownCandidate(_))
@@ -96,7 +108,16 @@ fn four_eyes_workflow_is_durable() {
         duplicate_of: "P100001".into(),
     };
     let (c, outcome) = store
-        .decide(&id, &ana(), confirm.clone(), "same ridges", T0 + 30)
+        .decide(
+            &id,
+            &ana(),
+            Decision::new(
+                confirm.clone(),
+                Some(DecisionReason::SamePerson),
+                "same ridges",
+            ),
+            T0 + 30,
+        )
         .unwrap();
     assert_eq!(c.status, CaseStatus::PendingApproval);
     assert!(outcome.is_none());
@@ -113,7 +134,7 @@ fn four_eyes_workflow_is_durable() {
         }
     );
     assert!(matches!(
-        store.decide(&id, &budi(), DecisionKind::Clear, "late", T0 + 60),
+        store.decide(&id, &budi(), clear("late"), T0 + 60),
         Err(CaseError::WrongStatus("confirmed_duplicate"))
     ));
     store.mark_delivered(&id, &budi(), T0 + 61).unwrap();
@@ -170,17 +191,25 @@ fn leases_lapse_and_release_and_escalation_and_return() {
     let c = store.release(&id, &budi(), lapse).unwrap();
     assert!(c.holder(lapse).is_none());
     let (c, _) = store
-        .decide(&id, &ana(), DecisionKind::Escalate, "unsure", lapse + 1)
+        .decide(
+            &id,
+            &ana(),
+            Decision::new(DecisionKind::Escalate, None, "unsure"),
+            lapse + 1,
+        )
         .unwrap();
     assert_eq!(c.status, CaseStatus::Escalated);
     let (c, _) = store
         .decide(
             &id,
             &budi(),
-            DecisionKind::ConfirmDuplicate {
-                duplicate_of: "P100001".into(),
-            },
-            "looks same",
+            Decision::new(
+                DecisionKind::ConfirmDuplicate {
+                    duplicate_of: "P100001".into(),
+                },
+                Some(DecisionReason::FraudSuspected),
+                "looks same",
+            ),
             lapse + 2,
         )
         .unwrap();
@@ -194,13 +223,7 @@ fn leases_lapse_and_release_and_escalation_and_return() {
         .unwrap();
     assert_eq!(c.status, CaseStatus::Open);
     let (c, outcome) = store
-        .decide(
-            &id,
-            &ana(),
-            DecisionKind::Clear,
-            "different people",
-            lapse + 4,
-        )
+        .decide(&id, &ana(), clear("different people"), lapse + 4)
         .unwrap();
     assert_eq!(c.status, CaseStatus::Cleared);
     assert_eq!(outcome, Some(CaseOutcome::Cleared));
@@ -309,7 +332,7 @@ fn listing_filters_sorts_pages_and_counts_overdue() {
     // Taken and decided cases leave the untaken view; final ones leave the active view.
     store.take("C000000030", &ana(), now).unwrap();
     store
-        .decide("C000000029", &ana(), DecisionKind::Clear, "no", now)
+        .decide("C000000029", &ana(), clear("no"), now)
         .unwrap();
     let q = |status| CaseQuery {
         status,

@@ -422,6 +422,20 @@ impl EnrolmentEngine for GalleryEngine {
         Ok(true)
     }
 
+    fn persons_by_nik(&self, nik: &str, limit: usize) -> Result<Vec<PersonInfo>, EngineError> {
+        let keys = self
+            .registry
+            .keys_by_nik(nik, limit)
+            .map_err(|e| EngineError::Unavailable(e.to_string()))?;
+        let mut found = Vec::with_capacity(keys.len());
+        for key in keys {
+            if let Some(p) = self.person(&reference_id(key))? {
+                found.push(p);
+            }
+        }
+        Ok(found)
+    }
+
     fn origins_of(&self, request_id: &str, limit: usize) -> Result<Vec<Origin>, EngineError> {
         Ok(self
             .registry

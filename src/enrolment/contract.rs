@@ -77,6 +77,12 @@ pub trait EnrolmentEngine: Evidence + CaseOutcomeSink + Send + Sync + 'static {
         Ok(None)
     }
 
+    /// The persons in the gallery holding `nik`, first enrolled first, at most `limit`. By
+    /// default none are known.
+    fn persons_by_nik(&self, _nik: &str, _limit: usize) -> Result<Vec<PersonInfo>, EngineError> {
+        Ok(Vec::new())
+    }
+
     /// The current verdict of an earlier enrolment from `origin` (a duplicate case may since
     /// have been resolved); `None` when the engine keeps no newer state than its first answer.
     fn status(&self, origin: &Origin, request_id: &str) -> Result<Option<Verdict>, EngineError>;

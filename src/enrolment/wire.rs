@@ -289,6 +289,16 @@ pub struct PersonResponse {
     pub duplicate_of: Option<String>,
 }
 
+/// `GET /v1/persons?nik=…`: the persons in the gallery holding a NIK (analysts and admins).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PersonsByNikResponse {
+    /// The NIK looked up.
+    pub nik: String,
+    /// The persons holding it, first enrolled first (reference id, status, `enrolled_at`
+    /// and the rest of their metadata).
+    pub persons: Vec<PersonResponse>,
+}
+
 /// `POST /v1/admin/keys` body.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -9,8 +9,8 @@ use super::layout::{duration, local_time, time_left, time_tag, zone};
 use super::minutiae::{finger_svg, FingerGeometry};
 use super::session::Session;
 use crate::cases::{
-    Action, Case, CaseCandidate, CaseStatus, DecisionKind, FingerComparison, IrisComparison,
-    PersonSummary,
+    Action, Case, CaseCandidate, CaseStatus, DecisionKind, DecisionReason, FingerComparison,
+    IrisComparison, PersonSummary,
 };
 
 /// The drawn evidence of one candidate.
@@ -162,12 +162,28 @@ fn decision_panel(v: &CaseView<'_>) -> Markup {
                 CaseStatus::Open | CaseStatus::Escalated => {
                     @if let Some(h) = held_by_other {
                         p.flash.info id="taken-notice" { "Taken by " strong { (h.name) } " — read only until they release it or the hold lapses." }
+                        @if case.requested_by(v.now).is_some_and(|r| &r.key_id == me) {
+                            p.small.muted id="asked-notice" { "You asked " (h.name) " for this case." }
+                        } @else {
+                            form method="post" action={(action) "/ask"} {
+                                input type="hidden" name="csrf" value=(v.session.csrf);
+                                button type="submit" id="btn-ask" { "Ask for this case" }
+                            }
+                        }
                     } @else {
+                        @if let Some(r) = case.requested_by(v.now) {
+                            p.flash.info id="requested-notice" { "Requested by " strong { (r.name) } ": release the case if they should take it over." }
+                        }
                         form method="post" action={(action) "/decide"} id="decide-form" {
                             input type="hidden" name="csrf" value=(v.session.csrf);
                             @if let Some(c) = selected {
                                 input type="hidden" name="candidate" value=(c.person.reference_id);
                                 p.small { "Confirming links the applicant to " strong { (c.person.name) } " (" span.mono { (c.person.nik) } ")." }
+                            }
+                            label.small for="reason" { "Reason (required to confirm or clear)" }
+                            select id="reason" name="reason" {
+                                option value="" { "— choose —" }
+                                @for r in DecisionReason::ALL { option value=(r.as_str()) { (r.label()) } }
                             }
                             label.small for="comment" { "Comment (required)" }
                             textarea id="comment" name="comment" required placeholder="What the evidence shows…" {}
@@ -245,13 +261,16 @@ fn trail(case: &Case, offset: i64) -> Markup {
                             Action::Viewed => "viewed",
                             Action::Taken { .. } => "took the case",
                             Action::Released => "released it",
-                            Action::Decided { decision, comment, needs_approval } => {
+                            Action::Requested => "asked the holder for the case",
+                            Action::SupervisorReleased { holder } => { "released the case held by " (holder.name) " (supervisor)" }
+                            Action::Decided { decision, reason, comment, needs_approval } => {
                                 @match decision {
                                     DecisionKind::ConfirmDuplicate { duplicate_of } => { "confirmed duplicate of " span.mono { (duplicate_of) } }
                                     DecisionKind::Clear if *needs_approval => "cleared (not a duplicate), pending approval",
                                     DecisionKind::Clear => "cleared (not a duplicate)",
                                     DecisionKind::Escalate => "escalated",
                                 }
+                                @if let Some(r) = reason { " · reason: " span.reason { (r.label()) } }
                                 ": “" (comment) "”"
                             }
                             Action::Approved { comment } => { "approved: “" (comment) "”" }

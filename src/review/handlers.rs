@@ -13,7 +13,8 @@ use super::session::{LoggedIn, Session};
 use super::AppState;
 use crate::cases::store::now_secs;
 use crate::cases::{
-    Actor, Case, CaseError, CaseOutcome, CaseOutcomeError, CaseStatus, DecisionKind, DecisionRules,
+    Actor, Case, CaseError, CaseOutcome, CaseOutcomeError, CaseStatus, Decision, DecisionKind,
+    DecisionReason, DecisionRules,
 };
 use crate::work::{run_blocking, run_on_rayon};
 
@@ -28,13 +29,17 @@ pub(super) async fn blocking<R: Send + 'static>(
     tokio::task::spawn_blocking(job).await.ok()
 }
 
-fn case_error(e: &CaseError, session: &Session) -> Response {
+pub(super) fn case_error(e: &CaseError, session: &Session) -> Response {
     let status = match e {
         CaseError::NotFound(_) => StatusCode::NOT_FOUND,
-        CaseError::TakenBy(_) | CaseError::WrongStatus(_) => StatusCode::CONFLICT,
-        CaseError::CommentRequired | CaseError::UnknownCandidate(_) | CaseError::NoCandidates => {
-            StatusCode::UNPROCESSABLE_ENTITY
+        CaseError::TakenBy(_) | CaseError::WrongStatus(_) | CaseError::NotHeld => {
+            StatusCode::CONFLICT
         }
+        CaseError::CommentRequired
+        | CaseError::ReasonRequired
+        | CaseError::ReasonMismatch(_)
+        | CaseError::UnknownCandidate(_)
+        | CaseError::NoCandidates => StatusCode::UNPROCESSABLE_ENTITY,
         CaseError::SelfApproval => StatusCode::FORBIDDEN,
         CaseError::State(_) => {
             tracing::error!(error = %e, "case store failure");
@@ -52,7 +57,7 @@ pub(super) fn csrf_refused(session: Option<&Session>) -> Response {
     )
 }
 
-fn internal(session: &Session) -> Response {
+pub(super) fn internal(session: &Session) -> Response {
     error_page(
         StatusCode::INTERNAL_SERVER_ERROR,
         Some(session),
@@ -83,7 +88,7 @@ fn rules(app: &AppState) -> DecisionRules {
     )
 }
 
-fn back(case_id: &str, done: &str) -> Response {
+pub(super) fn back(case_id: &str, done: &str) -> Response {
     Redirect::to(&format!("/review/cases/{case_id}?done={done}")).into_response()
 }
 
@@ -101,6 +106,13 @@ pub async fn queue(
     LoggedIn { session, .. }: LoggedIn,
     Query(params): Query<QueueParams>,
 ) -> Response {
+    let search = match params.search() {
+        Ok(s) => s,
+        Err(message) => return error_page(StatusCode::BAD_REQUEST, Some(&session), &message),
+    };
+    if let Some(search) = search {
+        return search_page(&app, &session, &params, search).await;
+    }
     let query = match params.query() {
         Ok(q) => q,
         Err(message) => return error_page(StatusCode::BAD_REQUEST, Some(&session), &message),
@@ -126,6 +138,34 @@ pub async fn queue(
     }
     let body = queue::body(&params, &query, &page_data, now, offset(&app));
     Html(page("Queue", Some(&session), body, Some(queue::SCRIPT)).into_string()).into_response()
+}
+
+/// `GET /review?q=…`: the cases a search finds; the view is audited with the search text.
+async fn search_page(
+    app: &AppState,
+    session: &Session,
+    params: &QueueParams,
+    search: crate::cases::CaseSearch,
+) -> Response {
+    let now = now_secs();
+    let (cases, s) = (app.cases.clone(), search.clone());
+    let found = match blocking(move || cases.search(&s)).await {
+        Some(Ok(found)) => found,
+        Some(Err(e)) => return case_error(&e, session),
+        None => return internal(session),
+    };
+    let shown: Vec<&str> = found.iter().map(|c| c.case_id.as_str()).collect();
+    let subject = format!("search:{} cases:[{}]", search.describe(), shown.join(","));
+    if let Err(e) = app
+        .audit
+        .record(&session.principal, "search_queue", subject, None, 200)
+        .await
+    {
+        tracing::error!(error = %e, "audit log failure");
+        return internal(session);
+    }
+    let body = queue::search_body(params, &search, &found, now, offset(app));
+    Html(page("Search", Some(session), body, Some(queue::SCRIPT)).into_string()).into_response()
 }
 
 /// Query parameters of the case page.
@@ -161,6 +201,7 @@ fn flash(done: Option<&str>) -> Option<(bool, String)> {
             "You hold this case: others see it as taken and cannot decide it.",
         ),
         "delivered" => (true, "Outcome delivered to the enrolment engine."),
+        "asked" => (true, "The analyst holding this case sees your request."),
         "delivery_failed" => (
             false,
             "The decision is recorded, but the enrolment engine did not accept the outcome yet.",
@@ -303,6 +344,7 @@ pub struct DecideForm {
     csrf: Option<String>,
     decision: Option<String>,
     candidate: Option<String>,
+    reason: Option<String>,
     comment: Option<String>,
 }
 
@@ -333,14 +375,31 @@ pub async fn decide(
             )
         }
     };
+    let reason = match form.reason.as_deref().map(str::trim).unwrap_or_default() {
+        "" => None,
+        r => match DecisionReason::parse(r) {
+            Some(r) => Some(r),
+            None => {
+                return error_page(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    Some(&session),
+                    "Unknown reason: choose same person, twins, family member, data-entry error, fraud suspected or other.",
+                )
+            }
+        },
+    };
     if let Some(refused) = refuse_admin_owner(&app, &session).await {
         return refused;
     }
-    let comment = form.comment.unwrap_or_default();
+    let decision = Decision::new(
+        decision,
+        reason,
+        form.comment.as_deref().unwrap_or_default(),
+    );
     let (cases, id, actor) = (app.cases.clone(), case_id.clone(), session.actor());
     let now = now_secs();
     let rules = rules(&app);
-    let decided = blocking(move || cases.decide_with(&id, &actor, decision, &comment, now, &rules));
+    let decided = blocking(move || cases.decide_with(&id, &actor, decision, now, &rules));
     let (case, outcome) = match decided.await {
         Some(Ok(r)) => r,
         Some(Err(e)) => return case_error(&e, &session),
@@ -427,42 +486,6 @@ pub async fn approve(
             }
         }
         None => back(&case_id, "returned"),
-    }
-}
-
-/// `POST /review/cases/{id}/release`: gives the case back to the queue.
-pub async fn release(
-    State(app): State<AppState>,
-    LoggedIn { session, .. }: LoggedIn,
-    Path(case_id): Path<String>,
-    Form(form): Form<TokenForm>,
-) -> Response {
-    if !session.csrf_ok(form.csrf.as_deref()) {
-        return csrf_refused(Some(&session));
-    }
-    let (cases, id, actor) = (app.cases.clone(), case_id.clone(), session.actor());
-    match blocking(move || cases.release(&id, &actor, now_secs())).await {
-        Some(Ok(_)) => Redirect::to("/review").into_response(),
-        Some(Err(e)) => case_error(&e, &session),
-        None => internal(&session),
-    }
-}
-
-/// `POST /review/cases/{id}/take`: holds the case for the analyst (or renews the hold).
-pub async fn take(
-    State(app): State<AppState>,
-    LoggedIn { session, .. }: LoggedIn,
-    Path(case_id): Path<String>,
-    Form(form): Form<TokenForm>,
-) -> Response {
-    if !session.csrf_ok(form.csrf.as_deref()) {
-        return csrf_refused(Some(&session));
-    }
-    let (cases, id, actor) = (app.cases.clone(), case_id.clone(), session.actor());
-    match blocking(move || cases.take(&id, &actor, now_secs())).await {
-        Some(Ok(_)) => back(&case_id, "taken"),
-        Some(Err(e)) => case_error(&e, &session),
-        None => internal(&session),
     }
 }
 

@@ -7,7 +7,7 @@
 //! | POST | `/review/logout` | end the session |
 //! | GET | `/review` | the case queue (filters, sort, paging) |
 //! | GET | `/review/cases/{id}` | a case (`?c=N` selects candidate N) |
-//! | POST | `/review/cases/{id}/decide`, `/approve`, `/release`, `/deliver` | actions |
+//! | POST | `/review/cases/{id}/decide`, `/approve`, `/take`, `/release`, `/ask`, `/deliver` | actions |
 //! | GET | `/review/cases/{id}/fingers/{position}` | one finger pair drawn large (`?c=N`) |
 //! | GET | `/review/cases/{id}/photo/{ref}`, `/signature/{ref}` | submitted images |
 //!
@@ -33,6 +33,7 @@ pub mod refusals;
 pub mod session;
 
 mod handlers;
+mod lease;
 mod login;
 
 use std::sync::Arc;
@@ -91,8 +92,9 @@ pub fn router<S: Clone + Send + Sync + 'static>(app: AppState) -> Router<S> {
         .route("/review/cases/{id}", get(handlers::case))
         .route("/review/cases/{id}/decide", post(handlers::decide))
         .route("/review/cases/{id}/approve", post(handlers::approve))
-        .route("/review/cases/{id}/release", post(handlers::release))
-        .route("/review/cases/{id}/take", post(handlers::take))
+        .route("/review/cases/{id}/release", post(lease::release))
+        .route("/review/cases/{id}/take", post(lease::take))
+        .route("/review/cases/{id}/ask", post(lease::ask))
         .route("/review/cases/{id}/deliver", post(handlers::deliver_again))
         .route(
             "/review/cases/{id}/fingers/{position}",

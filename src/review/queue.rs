@@ -6,7 +6,8 @@ use serde::Deserialize;
 use super::evidence::{eyes_agreeing, fingers_agreeing};
 use super::layout::{duration, local_time, time_left, zone};
 use crate::cases::{
-    Case, CaseQuery, CaseStatus, Cursor, Page, Seek, Sort, StatusFilter, COUNT_CAP,
+    Case, CaseQuery, CaseSearch, CaseStatus, Cursor, Page, Seek, Sort, StatusFilter, COUNT_CAP,
+    SEARCH_LIMIT,
 };
 
 /// Rows per page.
@@ -38,6 +39,9 @@ pub struct QueueParams {
     pub after: String,
     /// The page precedes this case's position: the Previous link's keyset seek.
     pub before: String,
+    /// The search box: a case id, a NIK, a `request_id` or the start of a name (see
+    /// [`CaseSearch`]); when given, the page lists what it finds instead of the queue.
+    pub q: String,
 }
 
 fn date_secs(s: &str) -> Result<Option<u64>, String> {
@@ -78,6 +82,11 @@ fn district(s: &str) -> Result<Option<String>, String> {
 }
 
 impl QueueParams {
+    /// The search the box asks for (`None`: the box is empty), or why it is refused.
+    pub fn search(&self) -> Result<Option<CaseSearch>, String> {
+        CaseSearch::parse(&self.q).map_err(|e| e.to_string())
+    }
+
     /// The store query these parameters ask for, or why they are invalid.
     pub fn query(&self) -> Result<CaseQuery, String> {
         let status = StatusFilter::parse(self.status.trim())
@@ -161,6 +170,19 @@ fn status_badge(case: &Case, now: u64) -> Markup {
         @if let Some(h) = case.holder(now) {
             " " span.badge.taken title={"taken by " (h.name)} { "taken · " (h.name) }
         }
+        @if let Some(r) = case.requested_by(now) {
+            " " span.badge.requested { "requested by " (r.name) }
+        }
+    }
+}
+
+fn search_box(q: &str) -> Markup {
+    html! {
+        form.filters.card method="get" action="/review" id="search" role="search" {
+            label { "Search" input name="q" id="queue-search" value=(q) style="width:26em"
+                placeholder="case id, NIK, request_id or name"; }
+            button.primary type="submit" id="apply-search" { "Search" }
+        }
     }
 }
 
@@ -233,6 +255,7 @@ pub fn body(p: &QueueParams, q: &CaseQuery, page: &Page, now: u64, offset: i64) 
     let next = edge(page.cases.last()).map(|c| ("after", c));
     html! {
         h1 { "Case queue" }
+        (search_box(""))
         (filters(p))
         div.card {
             p.muted.small { (counted)
@@ -241,20 +264,56 @@ pub fn body(p: &QueueParams, q: &CaseQuery, page: &Page, now: u64, offset: i64) 
             @if page.cases.is_empty() {
                 p { "No cases match these filters." }
             } @else {
-                table.queue {
-                    thead { tr {
-                        th { "Case" } th { "Applicant" } th { "Best candidate" }
-                        th.num { "Score" } th.num { "Fingers" } th.num { "Eyes" }
-                        th { "Status" } th.num { "Age" } th.num { "Time left" }
-                    } }
-                    tbody {
-                        @for case in &page.cases { (row(case, now, offset)) }
-                    }
-                }
+                (table(&page.cases, now, offset))
             }
             div.pager {
                 @if page_no > 1 { a href=(p.with_page(page_no - 1, prev)) rel="prev" { "← Previous" } }
                 @if more { a href=(p.with_page(page_no + 1, next)) rel="next" { "Next →" } }
+            }
+        }
+    }
+}
+
+fn table(cases: &[Case], now: u64, offset: i64) -> Markup {
+    html! {
+        table.queue {
+            thead { tr {
+                th { "Case" } th { "Applicant" } th { "Best candidate" }
+                th.num { "Score" }
+                th.num title="strong fingers and eyes of the best candidate: orders equal scores" { "Strong" }
+                th.num { "Fingers" } th.num { "Eyes" }
+                th { "Status" } th.num { "Age" } th.num { "Time left" }
+            } }
+            tbody {
+                @for case in cases { (row(case, now, offset)) }
+            }
+        }
+    }
+}
+
+/// The page body of a search's results (every status, newest first).
+pub fn search_body(
+    p: &QueueParams,
+    search: &CaseSearch,
+    cases: &[Case],
+    now: u64,
+    offset: i64,
+) -> Markup {
+    let found = match cases.len() {
+        n if n >= SEARCH_LIMIT => format!("the newest {SEARCH_LIMIT} cases"),
+        1 => "1 case".to_owned(),
+        n => format!("{n} cases"),
+    };
+    html! {
+        h1 { "Case queue" }
+        (search_box(&p.q))
+        div.card id="search-results" {
+            p.muted.small { "Search for " (search.describe()) " in cases of every status: "
+                (found) " · " a href="/review" { "back to the queue" } }
+            @if cases.is_empty() {
+                p { "No case matches this search." }
+            } @else {
+                (table(cases, now, offset))
             }
         }
     }
@@ -285,6 +344,7 @@ fn row(case: &Case, now: u64, offset: i64) -> Markup {
                 }
             } }
             td.num.mono { (format!("{:.1}", case.best_score())) }
+            td.num.mono.strength { (case.strength) }
             td.num { @if let Some(c) = best { (fingers_agreeing(c)) "/" (c.finger_scores.iter().flatten().count()) } }
             td.num { @if let Some(c) = best { (eyes_agreeing(c)) "/" (c.iris_distances.iter().flatten().count()) } }
             td { (status_badge(case, now)) }

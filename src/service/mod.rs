@@ -29,6 +29,7 @@
 
 pub mod admin;
 pub mod callbacks;
+pub mod cases_admin;
 pub mod config;
 pub mod conns;
 pub mod decided;

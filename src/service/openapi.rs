@@ -3,12 +3,12 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, handlers};
+use super::{admin, cases_admin, handlers};
 use crate::enrolment::wire::{
     CandidateOut, CreateKeyRequest, CreateKeyResponse, DeleteResponse, EnrolmentRequest,
     EnrolmentResponse, FingerScoreOut, FingerprintIn, HealthResponse, IdentifyRequest,
-    IdentifyResponse, IrisIn, IrisScoreOut, PersonResponse, VerdictKind, VerifyRequest,
-    VerifyResponse,
+    IdentifyResponse, IrisIn, IrisScoreOut, PersonResponse, PersonsByNikResponse, VerdictKind,
+    VerifyRequest, VerifyResponse,
 };
 use crate::problem::{Problem, Reason};
 
@@ -48,6 +48,7 @@ impl Modify for BearerAuth {
         handlers::verify,
         handlers::delete_person,
         handlers::get_person,
+        handlers::persons_by_nik,
         admin::create_key,
         admin::list_keys,
         admin::key_events,
@@ -55,14 +56,17 @@ impl Modify for BearerAuth {
         admin::rotate_key,
         admin::dead_letters,
         admin::requeue,
+        cases_admin::export_cases,
+        cases_admin::release_case,
     ),
     components(schemas(
         Problem, Reason, FingerprintIn, IrisIn, EnrolmentRequest, EnrolmentResponse, VerdictKind,
         IdentifyRequest, IdentifyResponse, CandidateOut, VerifyRequest, VerifyResponse,
         DeleteResponse, CreateKeyRequest, CreateKeyResponse, HealthResponse, FingerScoreOut,
-        IrisScoreOut, PersonResponse, admin::DeadLettersResponse, admin::RequeueResponse,
+        IrisScoreOut, PersonResponse, PersonsByNikResponse, admin::DeadLettersResponse, admin::RequeueResponse,
         crate::engine::outbox::DeadLetter, admin::KeyOut, admin::KeysResponse,
-        admin::KeyEventsResponse, crate::access::keys::KeyEvent
+        admin::KeyEventsResponse, crate::access::keys::KeyEvent, crate::cases::ExportRow,
+        cases_admin::SupervisorReleaseResponse
     )),
     modifiers(&BearerAuth)
 )]

@@ -280,6 +280,7 @@ pub fn router(app: AppState) -> Router {
         )
         .route("/v1/identify", post(handlers::identify))
         .route("/v1/verify", post(handlers::verify))
+        .route("/v1/persons", get(handlers::persons_by_nik))
         .route(
             "/v1/persons/{reference_id}",
             get(handlers::get_person).delete(handlers::delete_person),
@@ -298,6 +299,14 @@ pub fn router(app: AppState) -> Router {
             post(super::admin::rotate_key),
         )
         .route("/v1/admin/callbacks/dead", get(super::admin::dead_letters))
+        .route(
+            "/v1/admin/cases/export",
+            get(super::cases_admin::export_cases),
+        )
+        .route(
+            "/v1/admin/cases/{case_id}/release",
+            post(super::cases_admin::release_case),
+        )
         .route(
             "/v1/admin/callbacks/{id}/requeue",
             post(super::admin::requeue),

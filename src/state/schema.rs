@@ -151,7 +151,34 @@ const STEPS: &[&str] = &[
     CREATE INDEX cases_by_status_deadline ON cases (status, deadline_secs, seq);",
     // 10: analysts and admins look an enrolment up by its request_id alone.
     "CREATE INDEX persons_by_request_id ON persons (request_id);",
-    // 11: the case queue at a million cases, continued. `case_tally` counts the cases per
+    // 11: the queue's search box: every person of a case (applicant and candidates) as
+    // terms `nik:<NIK>`, `req:<request_id>` and `name:<name, ASCII letters lower case>`,
+    // one lookup an index range of the primary key (`cases/search.rs`); the terms of the
+    // cases already stored are read from their hand-over JSON.
+    "CREATE TABLE case_search (
+        term TEXT NOT NULL,
+        case_seq INTEGER NOT NULL,
+        PRIMARY KEY (term, case_seq)
+    ) WITHOUT ROWID;
+    INSERT OR IGNORE INTO case_search (term, case_seq)
+        WITH people (seq, p) AS (
+            SELECT seq, json_extract(new_case, '$.applicant') FROM cases
+            UNION ALL
+            SELECT c.seq, json_extract(j.value, '$.person')
+                FROM cases c, json_each(c.new_case, '$.candidates') j
+        )
+        SELECT 'nik:' || json_extract(p, '$.nik'), seq FROM people
+        UNION ALL SELECT 'req:' || json_extract(p, '$.request_id'), seq FROM people
+        UNION ALL SELECT 'name:' || lower(trim(json_extract(p, '$.name'))), seq FROM people;",
+    // 12: a case's strength (strong fingers and eyes of its best candidate,
+    // `cases/strength.rs`), the score sort's tie-breaker among equal (capped) scores; cases
+    // stored before it have 0. The score orders' indexes carry it.
+    "ALTER TABLE cases ADD COLUMN strength INTEGER NOT NULL DEFAULT 0;
+    DROP INDEX cases_by_score;
+    DROP INDEX cases_by_status_score;
+    CREATE INDEX cases_by_score ON cases (final, score DESC, strength DESC, seq);
+    CREATE INDEX cases_by_status_score ON cases (status, score DESC, strength DESC, seq);",
+    // 13: the case queue at a million cases, continued. `case_tally` counts the cases per
     // finality and deadline day (`deadline_secs / 86400`), kept by triggers in the
     // transaction that changes a case, so the totals and the overdue count read a few
     // hundred tally rows and one day of the deadline index instead of every case. The
@@ -182,7 +209,7 @@ const STEPS: &[&str] = &[
             ON CONFLICT (final, day) DO UPDATE SET n = n + 1;
     END;
     CREATE INDEX cases_by_final_opened_cover
-        ON cases (final, opened_secs, score, deadline_secs, lease_until);
+        ON cases (final, opened_secs, score, strength, deadline_secs, lease_until);
     DROP INDEX cases_by_final_opened;",
 ];
 

@@ -442,6 +442,7 @@ fn migrate_moves_a_case_journal_of_the_journal_release() {
                 Action::Approved { .. } => "approved",
                 Action::Returned { .. } => "returned",
                 Action::Delivered => "delivered",
+                Action::Requested | Action::SupervisorReleased { .. } => "other",
             })
             .collect()
     };

@@ -5,6 +5,7 @@
 
 mod harness;
 mod metrics;
+mod nik_lookup;
 mod ordering_and_callbacks;
 mod state_damage;
 mod verdicts;

@@ -28,7 +28,11 @@ async fn no_session_means_no_page() {
         &s.url("/review/cases/C000000001/decide"),
         None,
         None,
-        Some(form(&[("decision", "clear"), ("comment", "x")])),
+        Some(form(&[
+            ("decision", "clear"),
+            ("reason", "family_member"),
+            ("comment", "x"),
+        ])),
     )
     .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
@@ -144,8 +148,17 @@ async fn forms_without_a_valid_csrf_token_are_refused() {
     let session = login(&s, &s.analyst_a.clone()).await.unwrap();
     let url = s.url("/review/cases/C000000001/decide");
     for body in [
-        form(&[("decision", "clear"), ("comment", "different people")]),
-        form(&[("csrf", "wrong"), ("decision", "clear"), ("comment", "x")]),
+        form(&[
+            ("decision", "clear"),
+            ("reason", "family_member"),
+            ("comment", "different people"),
+        ]),
+        form(&[
+            ("csrf", "wrong"),
+            ("decision", "clear"),
+            ("reason", "family_member"),
+            ("comment", "x"),
+        ]),
     ] {
         let r = send(Method::POST, &url, Some(&session), None, Some(body)).await;
         assert_eq!(r.status, StatusCode::FORBIDDEN);
@@ -163,6 +176,7 @@ async fn forms_without_a_valid_csrf_token_are_refused() {
         Some(form(&[
             ("csrf", &page_b.csrf()),
             ("decision", "clear"),
+            ("reason", "family_member"),
             ("comment", "x"),
         ])),
     )

@@ -6,6 +6,7 @@ mod review_support;
 
 mod access;
 mod evidence;
+mod queue_ops;
 mod workflow;
 
 pub(crate) use hyper::{Method, StatusCode};

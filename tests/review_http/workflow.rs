@@ -52,6 +52,7 @@ async fn four_eyes_over_http_with_taken_cases_and_audit() {
         Some(form(&[
             ("csrf", &page_b.csrf()),
             ("decision", "clear"),
+            ("reason", "family_member"),
             ("comment", "x"),
         ])),
     )
@@ -67,6 +68,7 @@ async fn four_eyes_over_http_with_taken_cases_and_audit() {
         Some(form(&[
             ("csrf", &csrf_a),
             ("decision", "confirm"),
+            ("reason", "same_person"),
             ("candidate", "P500001"),
             ("comment", " "),
         ])),
@@ -82,6 +84,7 @@ async fn four_eyes_over_http_with_taken_cases_and_audit() {
         Some(form(&[
             ("csrf", &csrf_a),
             ("decision", "confirm"),
+            ("reason", "same_person"),
             ("candidate", "P500001"),
             ("comment", "ridges agree on 8 fingers"),
         ])),
@@ -148,6 +151,7 @@ async fn four_eyes_over_http_with_taken_cases_and_audit() {
         Some(form(&[
             ("csrf", &page.csrf()),
             ("decision", "clear"),
+            ("reason", "family_member"),
             ("comment", "different people"),
         ])),
     )
@@ -239,6 +243,7 @@ async fn two_keys_of_one_owner_are_one_pair_of_eyes_and_admin_owners_do_not_deci
         .unwrap();
     let confirm = [
         ("decision", "confirm"),
+        ("reason", "same_person"),
         ("candidate", "P500001"),
         ("comment", "same"),
     ];
@@ -266,7 +271,11 @@ async fn two_keys_of_one_owner_are_one_pair_of_eyes_and_admin_owners_do_not_deci
     )
     .await
     .unwrap();
-    let clear = [("decision", "clear"), ("comment", "no")];
+    let clear = [
+        ("decision", "clear"),
+        ("reason", "family_member"),
+        ("comment", "no"),
+    ];
     let r = decide(&s, &boss, "C000000003", &clear).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert!(r.body.contains("admin"), "{}", r.body);
@@ -305,7 +314,11 @@ async fn clearing_a_case_far_above_the_threshold_needs_a_second_analyst() {
         &s,
         &a,
         "C000000001",
-        &[("decision", "clear"), ("comment", "no")],
+        &[
+            ("decision", "clear"),
+            ("reason", "family_member"),
+            ("comment", "no"),
+        ],
     )
     .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);

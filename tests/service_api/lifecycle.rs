@@ -167,11 +167,14 @@ async fn openapi_matches_the_real_routes() {
         ("GET", "/openapi.json"),
         ("GET", "/ready"),
         ("GET", "/v1/admin/callbacks/dead"),
+        ("GET", "/v1/admin/cases/export"),
         ("GET", "/v1/admin/keys"),
         ("GET", "/v1/admin/keys/events"),
         ("GET", "/v1/enrolments/{request_id}"),
+        ("GET", "/v1/persons"),
         ("GET", "/v1/persons/{reference_id}"),
         ("POST", "/v1/admin/callbacks/{id}/requeue"),
+        ("POST", "/v1/admin/cases/{case_id}/release"),
         ("POST", "/v1/admin/keys"),
         ("POST", "/v1/admin/keys/{key_id}/revoke"),
         ("POST", "/v1/admin/keys/{key_id}/rotate"),
@@ -190,6 +193,7 @@ async fn openapi_matches_the_real_routes() {
             .replace("{reference_id}", "P0000000001")
             .replace("{request_id}", "x-1")
             .replace("{key_id}", "0123456789ab")
+            .replace("{case_id}", "C000000001")
             .replace("{id}", "1");
         let r = send(
             Method::from_bytes(method.as_bytes()).unwrap(),

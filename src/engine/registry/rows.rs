@@ -488,6 +488,26 @@ impl Registry {
         )
     }
 
+    /// The keys of the persons in the gallery holding `nik`, in key order, at most `limit`
+    /// (read on the NIK index).
+    pub fn keys_by_nik(&self, nik: &str, limit: usize) -> Result<Vec<u64>, StateError> {
+        self.store.read(|conn| {
+            let err = |e| self.store.error(e);
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT key FROM persons WHERE nik = ?1 AND in_gallery = 1 \
+                     ORDER BY key LIMIT ?2",
+                )
+                .map_err(err)?;
+            let rows = stmt
+                .query_map(params![nik, limit as i64], |r| r.get::<_, i64>(0))
+                .map_err(err)?;
+            rows.map(|r| r.map(|k| k as u64))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(err)
+        })
+    }
+
     /// Entries without photo and signature, in key order, for which `keep` holds.
     fn scan(&self, keep: impl Fn(&Entry) -> bool) -> Result<Vec<Entry>, StateError> {
         self.store.read(|conn| {

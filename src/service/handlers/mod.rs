@@ -21,7 +21,7 @@ use crate::enrolment::record::Origin;
 use crate::enrolment::validate;
 use crate::enrolment::wire::{
     DeleteResponse, EnrolmentRequest, EnrolmentResponse, IdentifyRequest, IdentifyResponse,
-    PersonResponse, VerifyRequest, VerifyResponse,
+    PersonResponse, PersonsByNikResponse, VerifyRequest, VerifyResponse,
 };
 use crate::enrolment::{candidate_out, enrolment_body, EngineError, PersonInfo};
 use crate::problem::{Problem, Reason};

@@ -1,7 +1,7 @@
 //! Search and person routes: 1:N identification, 1:1 verification, reading and deleting a
 //! person. All are for analysts and administrators and audit every access.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use axum::Json;
 use serde_json::Value;
@@ -185,6 +185,77 @@ fn person_body(p: PersonInfo) -> PersonResponse {
         case_id: p.case_id,
         duplicate_of: p.duplicate_of,
     }
+}
+
+/// Most persons a NIK look-up answers.
+const NIK_LOOKUP_LIMIT: usize = 20;
+
+/// `GET /v1/persons?nik=…`: the persons in the gallery holding a NIK, first enrolled first
+/// (analysts and admins; service-point keys are refused). Every look-up is audited
+/// (`lookup_nik`) with the key id and the NIK. No person: 404 `person_not_found`; a NIK
+/// that is not one: 422 with its NIK reason; a missing `nik` or another parameter: 400
+/// `invalid_query`.
+#[utoipa::path(get, path = "/v1/persons", tag = "enrolment",
+    params(("nik" = String, Query, description = "The NIK, 16 digits")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The persons holding the NIK", body = PersonsByNikResponse),
+        (status = 404, description = "Nobody in the gallery holds it (`person_not_found`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not a NIK (`nik_malformed`, `nik_invalid_region`, ...)", body = Problem, content_type = "application/problem+json"),
+        (status = "4XX", description = "Invalid query or forbidden", body = Problem, content_type = "application/problem+json"),
+        (status = "5XX", description = "Engine not wired or unavailable", body = Problem, content_type = "application/problem+json")))]
+pub async fn persons_by_nik(
+    State(app): State<AppState>,
+    Caller(who): Caller,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Result<Response, Problem> {
+    require(
+        &who,
+        &[Role::Analyst, Role::Admin],
+        "look persons up by NIK",
+    )?;
+    if let Some(other) = q.keys().find(|k| k.as_str() != "nik") {
+        return Err(Problem::new(
+            Reason::InvalidQuery,
+            format!("unknown query parameter {other:?}: the look-up takes nik"),
+        ));
+    }
+    let Some(text) = q.get("nik").map(|s| s.trim().to_owned()) else {
+        return Err(Problem::new(
+            Reason::InvalidQuery,
+            "name the NIK: /v1/persons?nik=…",
+        ));
+    };
+    let result = async {
+        let nik = validate::nik(&text, "/nik")?.to_string();
+        let engine = app.engine.clone();
+        let n = nik.clone();
+        let found = run_on_rayon(move || engine.persons_by_nik(&n, NIK_LOOKUP_LIMIT))
+            .await?
+            .map_err(engine_problem)?;
+        if found.is_empty() {
+            return Err(Problem::new(
+                Reason::PersonNotFound,
+                "nobody in the gallery holds this NIK",
+            ));
+        }
+        Ok(Json(PersonsByNikResponse {
+            nik,
+            persons: found.into_iter().map(person_body).collect(),
+        })
+        .into_response())
+    };
+    let result = result.await;
+    audit(
+        &app,
+        &who,
+        "lookup_nik",
+        format!("nik:{text}"),
+        None,
+        status_of(&result),
+    )
+    .await?;
+    result
 }
 
 /// `GET /v1/persons/{reference_id}`: a person's metadata and status (analysts, admins).
