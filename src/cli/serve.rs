@@ -50,28 +50,41 @@ pub(super) fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
+/// The shutdown future, with its signal handlers installed now rather than at the first
+/// poll: a SIGTERM that arrives as soon as "listening" is printed stops the server cleanly
+/// instead of killing it.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    #[cfg(unix)]
+    let streams = {
+        use tokio::signal::unix::{signal, SignalKind};
+        (
+            signal(SignalKind::terminate()).ok(),
+            signal(SignalKind::interrupt()).ok(),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        {
+            let (term, int) = streams;
+            let wait = |s: Option<tokio::signal::unix::Signal>| async move {
+                match s {
+                    Some(mut s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = wait(term) => {},
+                () = wait(int) => {},
+            }
+        }
+        #[cfg(not(unix))]
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+        tracing::info!("shutdown signal received: finishing open requests");
     }
-    tracing::info!("shutdown signal received: finishing open requests");
 }
 
 impl ServeArgs {
@@ -217,9 +230,10 @@ impl ServeArgs {
             }
             let addr = service.local_addr()?;
             let scheme = if service.is_tls() { "https" } else { "http" };
+            let shutdown = shutdown_signal();
             println!("tunggal: listening on {scheme}://{addr}");
             println!("tunggal: analyst review pages at {scheme}://{addr}/review");
-            service.run(shutdown_signal()).await?;
+            service.run(shutdown).await?;
             println!("tunggal: stopped");
             Ok(())
         })
