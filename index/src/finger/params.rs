@@ -81,6 +81,10 @@ pub struct MccParams {
     /// Pairing: the pairs checked against the alignment: 0 every candidate pair of the
     /// local stage, 1 only the pairs taken into relaxation (at most `max_relax_pairs`).
     pub pair_source: u8,
+    /// Pairing: the score `S` below which the pairing stage is skipped and the score is `S`
+    /// itself (as if `P = S`); 0 runs it on every comparison. Most comparisons of a search
+    /// are clear non-mates whose `S` is far below any decision threshold.
+    pub pair_gate: f32,
     /// Number of pairs averaged from the minutiae in the common area (the fewer of each
     /// template's minutiae inside the other's hull, under the alignment of the `max_np` most
     /// efficient pairs) instead of the smaller template's cylinders.
@@ -117,6 +121,7 @@ impl Default for MccParams {
             pair_angle: PI / 6.0,
             pair_floor: 12.0,
             pair_source: 0,
+            pair_gate: 0.0,
             pair_overlap_np: false,
         }
     }
@@ -212,6 +217,13 @@ impl MccParams {
                     return Err(bad());
                 }
                 self.pair_source = v as u8;
+            }
+            "pair_gate" => {
+                let g = f(value)?;
+                if !(0.0..=1.0).contains(&g) {
+                    return Err(bad());
+                }
+                self.pair_gate = g;
             }
             "pair_overlap_np" => {
                 self.pair_overlap_np = match value.trim() {

@@ -380,7 +380,8 @@ pub fn consolidate(
     }));
     std::mem::swap(&mut scratch.pairs, &mut scratch.chosen);
     let w = params.pair_weight;
-    if w > 0.0 {
+    // Below the gate the pairing stage is skipped and the score stays `S`.
+    if w > 0.0 && score >= params.pair_gate {
         // The pairing aligns on the pairs that formed the score.
         let overlap = pairing::Overlap::of(ta, tb, &scratch.pairs, params, &mut scratch.pairing);
         let paired = match &overlap {
