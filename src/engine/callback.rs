@@ -179,15 +179,29 @@ pub fn tls_connector(extra_ca: Option<&Path>) -> Result<TlsConnector, CallbackEr
     Ok(TlsConnector::from(Arc::new(config)))
 }
 
-async fn send<I>(io: I, req: Request<Full<Bytes>>) -> Result<hyper::StatusCode, String>
+/// Why an HTTP exchange with a callback target failed.
+#[derive(Debug, thiserror::Error)]
+enum SendError {
+    /// The HTTP/1 handshake failed.
+    #[error("handshake: {0}")]
+    Handshake(#[source] hyper::Error),
+    /// Sending the request or reading the response head failed.
+    #[error("{0}")]
+    Exchange(#[source] hyper::Error),
+}
+
+async fn send<I>(io: I, req: Request<Full<Bytes>>) -> Result<hyper::StatusCode, SendError>
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(SendError::Handshake)?;
     tokio::spawn(conn);
-    let response = sender.send_request(req).await.map_err(|e| e.to_string())?;
+    let response = sender
+        .send_request(req)
+        .await
+        .map_err(SendError::Exchange)?;
     Ok(response.status())
 }
 
@@ -289,9 +303,13 @@ async fn post_once(
             .connect(name, tcp)
             .await
             .map_err(|e| failed(e.to_string()))?;
-        send(TokioIo::new(stream), req).await.map_err(failed)?
+        send(TokioIo::new(stream), req)
+            .await
+            .map_err(|e| failed(e.to_string()))?
     } else {
-        send(TokioIo::new(tcp), req).await.map_err(failed)?
+        send(TokioIo::new(tcp), req)
+            .await
+            .map_err(|e| failed(e.to_string()))?
     };
     if status.is_success() {
         Ok(())

@@ -6,4 +6,5 @@
 mod harness;
 mod metrics;
 mod ordering_and_callbacks;
+mod sequencer;
 mod verdicts;
