@@ -29,7 +29,7 @@ use tokio::sync::mpsc;
 use tokio_rustls::TlsConnector;
 
 use super::callback_policy::DeliveryPolicy;
-use super::outbox::{now_ms, DeadLetter, Outbox, Pending};
+use super::outbox::{now_ms, CallbackCounts, DeadLetter, Outbox, Pending};
 
 /// CA bundles tried for `https://` callbacks, first found wins.
 pub const SYSTEM_CA_BUNDLES: [&str; 3] = [
@@ -99,9 +99,7 @@ impl Notifier {
     }
 
     /// Pending notices and dead letters of the outbox (`None` without one). Blocking.
-    pub fn counts(
-        &self,
-    ) -> Result<Option<super::outbox::CallbackCounts>, crate::state::StateError> {
+    pub fn counts(&self) -> Result<Option<CallbackCounts>, crate::state::StateError> {
         self.outbox.as_ref().map(|o| o.counts()).transpose()
     }
 
@@ -126,6 +124,20 @@ impl Notifier {
             tracing::warn!("callback task stopped: the requeued notice waits for the next start");
         }
         Ok(true)
+    }
+}
+
+impl crate::enrolment::CallbackOutbox for Notifier {
+    fn counts(&self) -> Result<Option<CallbackCounts>, crate::state::StateError> {
+        Notifier::counts(self)
+    }
+
+    fn dead_letters(&self) -> Result<Vec<DeadLetter>, crate::state::StateError> {
+        Notifier::dead_letters(self)
+    }
+
+    fn requeue(&self, id: u64) -> Result<bool, crate::state::StateError> {
+        Notifier::requeue(self, id)
     }
 }
 

@@ -2,7 +2,7 @@
 //! the opening as the first row of its trail), the idempotency answer and, for a verdict
 //! posted at once to a callback URL, the outbox row commit in one transaction of the state
 //! store, with the request's audit event when the caller staged one
-//! (`service::audit::stage_in`): one durable sync, and no crash can leave a duplicate
+//! (`state::staged::stage_in`): one durable sync, and no crash can leave a duplicate
 //! without its case or an answered enrolment without its notice or audit event.
 
 use tunggal_index::gallery::GalleryError;
@@ -281,7 +281,7 @@ impl GalleryEngine {
                     a.body = body.clone();
                     idempotency::insert(store, tx, &a)?;
                     if let Some(staged) = &a.audit {
-                        crate::access::audit::stage_in(store, tx, staged)?;
+                        crate::state::staged::stage_in(store, tx, staged)?;
                     }
                     true
                 }

@@ -43,7 +43,8 @@ use tunggal_index::search::{
 use crate::cases::CaseStore;
 use crate::enrolment::record::{EnrolmentRecord, Origin, Probe};
 use crate::enrolment::{
-    Candidate, EngineError, EngineStats, EnrolmentEngine, PersonInfo, Verdict, Verification,
+    CallbackOutbox, Candidate, EngineError, EngineStats, EnrolmentEngine, PersonInfo, Verdict,
+    Verification,
 };
 use crate::state::idempotency::Answer;
 pub use open::OpenError;
@@ -367,8 +368,9 @@ impl EnrolmentEngine for GalleryEngine {
         "gallery"
     }
 
-    fn callbacks(&self) -> Option<callback::Notifier> {
-        self.notifier.get().cloned()
+    fn callbacks(&self) -> Option<Arc<dyn CallbackOutbox>> {
+        let notifier = self.notifier.get()?.clone();
+        Some(Arc::new(notifier))
     }
 
     fn decision_threshold(&self) -> Option<f64> {
