@@ -1,5 +1,3 @@
-use std::path::Path;
-
 use super::*;
 use crate::state::idempotency::{Answer, Claim, Idempotency, IDEMPOTENCY_FILE};
 use crate::state::journal::Journal;
@@ -64,10 +62,7 @@ fn migrate_refuses_a_journal_damaged_in_the_middle() {
     bytes[3] ^= 0x55;
     std::fs::write(&old, &bytes).unwrap();
     let e = run(dir.path()).unwrap_err();
-    assert!(
-        matches!(e, migrate::MigrateError::Damaged { line: 1, .. }),
-        "{e}"
-    );
+    assert!(matches!(e, MigrateError::Damaged { line: 1, .. }), "{e}");
     assert_eq!(std::fs::read(&old).unwrap(), bytes);
 }
 
@@ -165,7 +160,7 @@ fn an_outcome_and_its_answer_commit_together() {
     let key = registry
         .intent(|k| person(k, "3171000000000001", "r0").meta)
         .unwrap();
-    let before = syncs::count(syncs::Store::Sqlite);
+    let before = crate::state::syncs::count(crate::state::syncs::Store::Sqlite);
     let Claim::Fresh(pending) = idem.claim("3171/sp1", "r0", "enrol", "h").unwrap() else {
         panic!("expected a fresh claim")
     };
@@ -177,7 +172,7 @@ fn an_outcome_and_its_answer_commit_together() {
     assert_eq!(pending.kept(answer.clone()), answer);
     // One commit for both (other tests may commit concurrently: at least one, and the
     // answer is visible).
-    assert!(syncs::count(syncs::Store::Sqlite) > before);
+    assert!(crate::state::syncs::count(crate::state::syncs::Store::Sqlite) > before);
     match idem.claim("3171/sp1", "r0", "enrol", "h").unwrap() {
         Claim::Done(a) => assert_eq!(a, answer),
         other => panic!("expected the kept answer, got {other:?}"),
@@ -405,10 +400,7 @@ fn migrate_refuses_a_case_journal_damaged_in_the_middle_and_keeps_a_torn_tail_ou
     bytes[second + 20] ^= 0x55;
     std::fs::write(&old, &bytes).unwrap();
     let e = run(dir.path()).unwrap_err();
-    assert!(
-        matches!(e, migrate::MigrateError::Damaged { line: 2, .. }),
-        "{e}"
-    );
+    assert!(matches!(e, MigrateError::Damaged { line: 2, .. }), "{e}");
     assert_eq!(std::fs::read(&old).unwrap(), bytes);
     let store = StateStore::open(dir.path()).unwrap();
     let n: i64 = store
