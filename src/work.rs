@@ -29,8 +29,8 @@ where
 }
 
 /// Runs `job`, which may block waiting for other enrolments (the deduplicator's ordered
-/// batches, per-NIK locks), on a thread of the blocking pool and awaits its result; a
-/// panicking job becomes `internal`.
+/// batches, the group commit of outcomes), on a thread of the blocking pool and awaits its
+/// result; a panicking job becomes `internal`.
 ///
 /// Such a job must never run as a rayon job: a rayon worker waiting inside a parallel search
 /// may steal it, and if it then blocks on the batch the same thread is leading, neither

@@ -99,3 +99,57 @@ fn every_top_level_module_is_classified() {
         assert!(known, "src/{name} is neither a lower layer nor a composer");
     }
 }
+
+/// The shared contract and the state store sit below the engine and the access layer:
+/// `enrolment/` (the contract every layer shares) and `state/` (the SQLite store and its
+/// rows) name nothing of `engine/`, `service/` or `access/`; those layers build on them.
+const FOUNDATIONS: &[&str] = &["enrolment", "state"];
+
+/// The modules the foundations must not name.
+const ABOVE_FOUNDATIONS: &[&str] = &["engine", "service", "access"];
+
+/// Lines of code (not comments) in `text` that name one of `modules` of the crate.
+fn imports_of(text: &str, modules: &[&str]) -> Vec<(usize, String)> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim_start().starts_with("//"))
+        .filter(|(_, line)| {
+            modules.iter().any(|m| {
+                line.contains(&format!("crate::{m}::")) || line.contains(&format!("tunggal::{m}::"))
+            })
+        })
+        .map(|(i, line)| (i + 1, line.trim().to_owned()))
+        .collect()
+}
+
+#[test]
+fn the_detector_finds_an_import_of_the_engine() {
+    let text = "//! see `crate::engine::GalleryEngine`\nuse crate::engine::callback::Notifier;\n";
+    assert_eq!(
+        imports_of(text, ABOVE_FOUNDATIONS),
+        [(2, "use crate::engine::callback::Notifier;".to_owned())]
+    );
+    assert!(imports_of("use crate::cases::CaseStore;\n", ABOVE_FOUNDATIONS).is_empty());
+}
+
+#[test]
+fn the_contract_and_the_state_store_import_nothing_above_them() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    for dir in FOUNDATIONS {
+        rust_files(&src.join(dir), &mut files);
+    }
+    assert!(files.len() > 15, "only {} files scanned", files.len());
+    let mut found = Vec::new();
+    for file in &files {
+        let text = fs::read_to_string(file).unwrap();
+        for (line, code) in imports_of(&text, ABOVE_FOUNDATIONS) {
+            found.push(format!("{}:{line}: {code}", file.display()));
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "imports from above:\n{}",
+        found.join("\n")
+    );
+}

@@ -1,7 +1,9 @@
 //! Durable syncs per enrolment through the HTTP service: the state store's synced commits
 //! and journal syncs (`tunggal_state_syncs_total`, read in process) and the gallery log's
 //! fsyncs, counted around each `single` and each `duplicate` enrolment: at most 3 for a
-//! single, 1 for a duplicate. This
+//! single, 1 for a duplicate; then around rounds of eight enrolments in flight at once, whose
+//! outcomes share commits of the state store and whose new members share gallery log
+//! commits: fewer than one state store sync per enrolment. This
 //! binary holds one test, so nothing else in the process commits meanwhile; the figures are
 //! printed (`cargo test --test state_syncs -- --nocapture`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -20,6 +22,10 @@ use tunggal_datasets::population::{CaptureSpec, Population};
 
 const SEED: u64 = 29;
 const EACH: u64 = 6;
+/// Enrolments in flight at once in the concurrent rounds.
+const IN_FLIGHT: usize = 8;
+/// Concurrent rounds.
+const ROUNDS: u64 = 4;
 
 fn body(pop: &Population, id: u64, number: u64, alias: Option<u64>, rid: &str) -> Vec<u8> {
     let spec = CaptureSpec {
@@ -57,8 +63,11 @@ async fn syncs_per_single_and_duplicate_enrolment() {
     .unwrap()
     .unwrap();
     let engine = Arc::new(engine);
+    let mut service_config = config(&data);
+    // Room for every enrolment of a concurrent round.
+    service_config.queue_capacity = 2 * IN_FLIGHT;
     let service = Service::bind(
-        config(&data),
+        service_config,
         engine.clone(),
         cases.clone(),
         Some(ADMIN_KEY),
@@ -126,8 +135,60 @@ async fn syncs_per_single_and_duplicate_enrolment() {
             (s + j + g) as f64 / n
         );
     }
-    // Every duplicate has its case, each opened in the enrolment's own commit.
-    assert_eq!(cases.len(), EACH as usize);
+    // Rounds of eight at once: seven new persons and a second capture of one of them under
+    // another identity, so each round holds singles and a duplicate.
+    let before = counts(&engine);
+    let mut verdicts = [0u64; 2];
+    for round in 0..ROUNDS {
+        let first = 1000 + round * 10;
+        let mut posts = tokio::task::JoinSet::new();
+        for i in 0..IN_FLIGHT as u64 {
+            let (number, id, alias) = if i + 1 == IN_FLIGHT as u64 {
+                (1, first, Some(first + 500))
+            } else {
+                (0, first + i, None)
+            };
+            let rid = format!("c{round}-{i}");
+            let b = body(&pop, id, number, alias, &rid);
+            let sp = sp.clone();
+            posts.spawn(async move { post_json(addr, "/v1/enrolments", &sp, &b).await });
+        }
+        while let Some(r) = posts.join_next().await {
+            let r = r.unwrap();
+            assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+            match r.json()["verdict"].as_str() {
+                Some("single") => verdicts[0] += 1,
+                Some("duplicate") => verdicts[1] += 1,
+                other => panic!("unexpected verdict {other:?}: {}", r.json()),
+            }
+        }
+    }
+    let after = counts(&engine);
+    let n = ROUNDS * IN_FLIGHT as u64;
+    let delta: Vec<u64> = (0..3).map(|i| after[i] - before[i]).collect();
+    println!(
+        "{n} enrolments, {IN_FLIGHT} in flight ({} single, {} duplicate): state store {:.2}, \
+         journal {:.2}, gallery log {:.2} per enrolment; gallery log {:.2} per single",
+        verdicts[0],
+        verdicts[1],
+        delta[0] as f64 / n as f64,
+        delta[1] as f64 / n as f64,
+        delta[2] as f64 / n as f64,
+        delta[2] as f64 / verdicts[0].max(1) as f64,
+    );
+    assert!(
+        verdicts[1] >= 1,
+        "every round's second capture: {verdicts:?}"
+    );
+    // Outcomes decided together share one synced commit: below one per enrolment.
+    assert!(
+        delta[0] < n,
+        "{} state store syncs for {n} enrolments in flight",
+        delta[0]
+    );
+    assert_eq!(delta[1], 0, "journal appends");
+    // Every duplicate has its case, each opened in its enrolment's transaction.
+    assert_eq!(cases.len(), EACH as usize + verdicts[1] as usize);
     // Every answered enrolment has its audit line, written from its committed event.
     let audit = tunggal::access::audit::AuditLog::read_all(&data).unwrap();
     for (kind, verdict) in ["single", "duplicate"].into_iter().enumerate() {

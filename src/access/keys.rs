@@ -22,7 +22,7 @@ use crate::problem::{Problem, Reason};
 use crate::state::StateError;
 
 /// File name of the key journal of older releases (`tunggal migrate` moves it).
-pub const KEYS_FILE: &str = "keys.jsonl";
+pub use crate::state::migrate::KEYS_FILE;
 /// Shortest key accepted from `TUNGGAL_ADMIN_KEY`.
 pub const MIN_ADMIN_KEY_LEN: usize = 32;
 

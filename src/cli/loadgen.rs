@@ -79,21 +79,45 @@ pub struct LoadgenArgs {
     quiet: bool,
 }
 
+/// Why a duration does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    /// The number is missing or malformed.
+    #[error("bad duration {0:?}")]
+    Number(String),
+    /// The unit is not one of ms, s, m, h.
+    #[error("bad duration unit in {0:?} (ms, s, m, h)")]
+    Unit(String),
+    /// The value is negative or too large.
+    #[error("bad duration {text:?}: {reason}")]
+    Range {
+        /// The text given.
+        text: String,
+        /// Why it is out of range.
+        reason: String,
+    },
+}
+
 /// Parses `90`, `90s`, `10m`, `1h`, `250ms`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+pub fn parse_duration(s: &str) -> Result<Duration, DurationError> {
     let s = s.trim();
     let (num, unit) = s
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .map_or((s, "s"), |i| (&s[..i], &s[i..]));
-    let v: f64 = num.parse().map_err(|_| format!("bad duration {s:?}"))?;
+    let v: f64 = num
+        .parse()
+        .map_err(|_| DurationError::Number(s.to_owned()))?;
     let secs = match unit {
         "ms" => v / 1000.0,
         "s" => v,
         "m" | "min" => v * 60.0,
         "h" => v * 3600.0,
-        _ => return Err(format!("bad duration unit in {s:?} (ms, s, m, h)")),
+        _ => return Err(DurationError::Unit(s.to_owned())),
     };
-    Duration::try_from_secs_f64(secs).map_err(|e| format!("bad duration {s:?}: {e}"))
+    Duration::try_from_secs_f64(secs).map_err(|e| DurationError::Range {
+        text: s.to_owned(),
+        reason: e.to_string(),
+    })
 }
 
 impl LoadgenArgs {

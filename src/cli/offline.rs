@@ -270,7 +270,7 @@ impl MigrateArgs {
         let config = ServiceConfig::load(self.data.config.as_deref(), &env_var, &flags)?;
         let dir = config.data_dir.clone();
         let moved =
-            crate::state::migrate::run_with(&dir, &config.case_policy()).with_context(|| {
+            crate::ops::migrate::run_with(&dir, &config.case_policy()).with_context(|| {
                 format!(
                     "migrating {} (is `tunggal serve` still running on it?)",
                     dir.display()

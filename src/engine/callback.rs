@@ -29,7 +29,7 @@ use tokio::sync::mpsc;
 use tokio_rustls::TlsConnector;
 
 use super::callback_policy::DeliveryPolicy;
-use super::outbox::{now_ms, DeadLetter, Outbox, Pending};
+use super::outbox::{now_ms, CallbackCounts, DeadLetter, Outbox, Pending};
 
 /// CA bundles tried for `https://` callbacks, first found wins.
 pub const SYSTEM_CA_BUNDLES: [&str; 3] = [
@@ -99,9 +99,7 @@ impl Notifier {
     }
 
     /// Pending notices and dead letters of the outbox (`None` without one). Blocking.
-    pub fn counts(
-        &self,
-    ) -> Result<Option<super::outbox::CallbackCounts>, crate::state::StateError> {
+    pub fn counts(&self) -> Result<Option<CallbackCounts>, crate::state::StateError> {
         self.outbox.as_ref().map(|o| o.counts()).transpose()
     }
 
@@ -126,6 +124,20 @@ impl Notifier {
             tracing::warn!("callback task stopped: the requeued notice waits for the next start");
         }
         Ok(true)
+    }
+}
+
+impl crate::enrolment::CallbackOutbox for Notifier {
+    fn counts(&self) -> Result<Option<CallbackCounts>, crate::state::StateError> {
+        Notifier::counts(self)
+    }
+
+    fn dead_letters(&self) -> Result<Vec<DeadLetter>, crate::state::StateError> {
+        Notifier::dead_letters(self)
+    }
+
+    fn requeue(&self, id: u64) -> Result<bool, crate::state::StateError> {
+        Notifier::requeue(self, id)
     }
 }
 
@@ -179,15 +191,29 @@ pub fn tls_connector(extra_ca: Option<&Path>) -> Result<TlsConnector, CallbackEr
     Ok(TlsConnector::from(Arc::new(config)))
 }
 
-async fn send<I>(io: I, req: Request<Full<Bytes>>) -> Result<hyper::StatusCode, String>
+/// Why an HTTP exchange with a callback target failed.
+#[derive(Debug, thiserror::Error)]
+enum SendError {
+    /// The HTTP/1 handshake failed.
+    #[error("handshake: {0}")]
+    Handshake(#[source] hyper::Error),
+    /// Sending the request or reading the response head failed.
+    #[error("{0}")]
+    Exchange(#[source] hyper::Error),
+}
+
+async fn send<I>(io: I, req: Request<Full<Bytes>>) -> Result<hyper::StatusCode, SendError>
 where
     I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
 {
     let (mut sender, conn) = hyper::client::conn::http1::handshake(io)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(SendError::Handshake)?;
     tokio::spawn(conn);
-    let response = sender.send_request(req).await.map_err(|e| e.to_string())?;
+    let response = sender
+        .send_request(req)
+        .await
+        .map_err(SendError::Exchange)?;
     Ok(response.status())
 }
 
@@ -289,9 +315,13 @@ async fn post_once(
             .connect(name, tcp)
             .await
             .map_err(|e| failed(e.to_string()))?;
-        send(TokioIo::new(stream), req).await.map_err(failed)?
+        send(TokioIo::new(stream), req)
+            .await
+            .map_err(|e| failed(e.to_string()))?
     } else {
-        send(TokioIo::new(tcp), req).await.map_err(failed)?
+        send(TokioIo::new(tcp), req)
+            .await
+            .map_err(|e| failed(e.to_string()))?
     };
     if status.is_success() {
         Ok(())

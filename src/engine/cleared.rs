@@ -1,14 +1,14 @@
 //! Enrolling an applicant whom analysts cleared, in the total order of enrolments.
 //!
-//! The insert takes the engine's order lock exclusively, so no deduplicator batch is in
-//! flight: every enrolment either completed before it or starts after it and finds the
-//! applicant. Under the same lock the applicant is searched once more; any match other than
-//! the candidates the analysts cleared it against (a person enrolled while the case was
-//! open, such as another capture of the applicant) becomes a gallery-pair case, so nobody
-//! enrolled in the meantime slips through.
+//! The applicant goes through the deduplicator's total order as a job inserted whatever
+//! its search finds: every enrolment ordered before it is in the gallery or its batch, and
+//! every one ordered after it is searched against it. That search of the applicant is also
+//! its last check: any match other than the candidates the analysts cleared it against (a
+//! person enrolled while the case was open, such as another capture of the applicant)
+//! becomes a gallery-pair case, so nobody enrolled in the meantime slips through.
 
 use tunggal_index::gallery::PreparedPerson;
-use tunggal_index::search::{self, SearchVerdict};
+use tunggal_index::search::{Insert, Ordered, SearchVerdict};
 
 use super::registry::{Entry, StoredCandidate};
 use super::{convert, GalleryEngine};
@@ -23,15 +23,16 @@ impl GalleryEngine {
         person: &PreparedPerson,
         cleared: &[StoredCandidate],
     ) -> Result<Vec<String>, CaseOutcomeError> {
-        let _ordered = self.order.write().unwrap_or_else(|p| p.into_inner());
-        let gallery = self.gallery();
-        if gallery.snapshot().contains(e.key) {
+        if self.gallery().snapshot().contains(e.key) {
             return Ok(Vec::new());
         }
-        let outcome = search::search(gallery, person, self.search_config())?;
-        self.counters.search(&outcome);
-        gallery.insert(e.key, person)?;
-        let SearchVerdict::Duplicate(found) = outcome.verdict else {
+        let order = Ordered {
+            insert: Insert::Always,
+            claim: None,
+        };
+        let decision = self.dedup.submit_ordered(e.key, person.clone(), order)?;
+        self.counters.search(&decision.outcome);
+        let SearchVerdict::Duplicate(found) = decision.outcome.verdict else {
             return Ok(Vec::new());
         };
         let mut opened = Vec::new();

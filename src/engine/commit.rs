@@ -2,7 +2,7 @@
 //! the opening as the first row of its trail), the idempotency answer and, for a verdict
 //! posted at once to a callback URL, the outbox row commit in one transaction of the state
 //! store, with the request's audit event when the caller staged one
-//! (`service::audit::stage_in`): one durable sync, and no crash can leave a duplicate
+//! (`state::staged::stage_in`): one durable sync, and no crash can leave a duplicate
 //! without its case or an answered enrolment without its notice or audit event.
 
 use tunggal_index::gallery::GalleryError;
@@ -17,6 +17,40 @@ use crate::enrolment::record::EnrolmentRecord;
 use crate::enrolment::{Candidate, EngineError, Verdict};
 use crate::state::idempotency::{self, Answer};
 use crate::state::StateError;
+
+/// An enrolment's decided outcome waiting for its group's commit.
+pub(super) struct PendingOutcome {
+    key: u64,
+    outcome: Outcome,
+    request_id: String,
+    answer: Option<Answer>,
+}
+
+/// What a committed outcome gives its enrolment: the verdict, whether the answer was kept,
+/// and the callback notice to post (with its outbox id when the notifier is durable).
+pub(super) type Committed = (Verdict, bool, Option<(Option<u64>, Notice)>);
+
+/// Why an outcome was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    /// This enrolment's own writes failed; the rest of its group may have committed.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// The transaction shared by the group failed: nothing of any of its enrolments was
+    /// stored.
+    #[error(
+        "the shared commit of {group} enrolments failed, nothing of them was stored: {detail}"
+    )]
+    Group {
+        /// Enrolments in the group.
+        group: usize,
+        /// The failure.
+        detail: String,
+    },
+    /// The commit queue failed.
+    #[error(transparent)]
+    Queue(#[from] super::group::GroupError),
+}
 
 /// What a duplicate's case and answer need from the registry, read before the transaction
 /// (the candidates are enrolled persons: their rows do not change meanwhile).
@@ -149,7 +183,6 @@ impl GalleryEngine {
             }
             Err(e) => return Err(unavailable(e)),
         };
-        let _nik_guard = self.nik_locks.lock(&nik);
         let key = self
             .registry
             .intent(|key| convert::person_meta(key, record))
@@ -163,9 +196,23 @@ impl GalleryEngine {
             }
         };
         let inserted = matches!(outcome, Outcome::Single);
-        let committed = self.commit_outcome(key, outcome, &record.request_id, answer);
+        let job = PendingOutcome {
+            key,
+            outcome,
+            request_id: record.request_id.clone(),
+            answer,
+        };
+        let committed = self
+            .commits
+            .submit(job, |jobs| self.commit_group(jobs))
+            .map_err(CommitError::from)
+            .and_then(|r| r);
         let (verdict, answered, notice) = match committed {
-            Ok(c) => c,
+            Ok(c) => {
+                // The registry names the NIK's holder from now on.
+                self.dedup.release(&nik, key);
+                c
+            }
             Err(e) => {
                 // Nothing of the outcome was stored. An applicant the deduplicator inserted
                 // keeps its intent (rolled forward on the next start); any other is dropped,
@@ -185,23 +232,31 @@ impl GalleryEngine {
         Ok((verdict, answered))
     }
 
-    /// Stores the outcome of `key` with everything that goes with it in one transaction
-    /// (see the module documentation). Returns the verdict, whether `answer` was kept, and
-    /// the callback notice to post once committed (with its outbox id when the notifier is
-    /// durable).
-    #[allow(clippy::type_complexity)]
-    fn commit_outcome(
+    /// Stores the outcomes of a group of enrolments, each with everything that goes with it
+    /// (see the module documentation), in one transaction. Returns, per job, the verdict,
+    /// whether its answer was kept, and the callback notice to post once committed (with its
+    /// outbox id when the notifier is durable); a failed commit fails every job.
+    pub(super) fn commit_group(
         &self,
-        key: u64,
-        outcome: Outcome,
-        request_id: &str,
-        answer: Option<Answer>,
-    ) -> Result<(Verdict, bool, Option<(Option<u64>, Notice)>), StateError> {
-        let hand = self.hand_over(Some(&outcome));
-        if hand.as_ref().is_some_and(|h| h.case_candidates.is_empty()) {
-            return Err(StateError::Missing(
-                "the registry entries of a duplicate's candidates".to_owned(),
-            ));
+        jobs: Vec<PendingOutcome>,
+    ) -> Vec<Result<Committed, CommitError>> {
+        let group = jobs.len();
+        let mut results: Vec<Option<Result<Committed, CommitError>>> =
+            (0..group).map(|_| None).collect();
+        // Read before the transaction: what duplicates' cases and answers show.
+        let mut items = Vec::with_capacity(group);
+        let mut extras = Vec::with_capacity(group);
+        for (i, job) in jobs.into_iter().enumerate() {
+            let hand = self.hand_over(Some(&job.outcome));
+            if hand.as_ref().is_some_and(|h| h.case_candidates.is_empty()) {
+                results[i] = Some(Err(StateError::Missing(
+                    "the registry entries of a duplicate's candidates".to_owned(),
+                )
+                .into()));
+                continue;
+            }
+            items.push((job.key, job.outcome));
+            extras.push((i, hand, job.request_id, job.answer));
         }
         let store = self.registry.store();
         // The outbox row commits with the outcome only when it lives in the same store.
@@ -211,8 +266,9 @@ impl GalleryEngine {
             .and_then(|n| n.outbox())
             .filter(|o| std::sync::Arc::ptr_eq(o.store(), store));
         let now = now_secs();
-        let (_, committed) = self.registry.outcome_with(key, outcome, |tx, e| {
-            if let Some(hand) = &hand {
+        let stored = self.registry.outcomes_with(items, |n, tx, e| {
+            let (_, hand, request_id, answer) = &mut extras[n];
+            if let Some(hand) = hand.as_ref() {
                 let case = self.cases.open_case_in(tx, self.new_case(e, hand), now)?;
                 e.case_id = Some(case.case_id);
             }
@@ -220,12 +276,12 @@ impl GalleryEngine {
             let verdict = fresh_verdict(e, candidates)
                 .ok_or_else(|| StateError::Missing(format!("the outcome of {}", e.key)))?;
             let body = serde_json::to_value(enrolment_body(request_id, verdict.clone()))?;
-            let answered = match answer {
+            let answered = match answer.take() {
                 Some(mut a) => {
                     a.body = body.clone();
                     idempotency::insert(store, tx, &a)?;
                     if let Some(staged) = &a.audit {
-                        crate::access::audit::stage_in(store, tx, staged)?;
+                        crate::state::staged::stage_in(store, tx, staged)?;
                     }
                     true
                 }
@@ -233,7 +289,7 @@ impl GalleryEngine {
             };
             // A verdict final at once is posted to the callback URL (a duplicate's, when its
             // case closes).
-            let notice = match (&e.meta.callback_url, &hand) {
+            let notice = match (&e.meta.callback_url, hand) {
                 (Some(url), None) => {
                     let notice = Notice {
                         url: url.clone(),
@@ -245,7 +301,33 @@ impl GalleryEngine {
                 _ => None,
             };
             Ok((verdict, answered, notice))
-        })?;
-        Ok(committed)
+        });
+        match stored {
+            Ok(stored) => {
+                for ((i, ..), r) in extras.iter().zip(stored) {
+                    results[*i] = Some(r.map(|(_, c)| c).map_err(CommitError::from));
+                }
+            }
+            Err(e) => {
+                let detail = e.to_string();
+                for (i, ..) in &extras {
+                    results[*i] = Some(Err(CommitError::Group {
+                        group,
+                        detail: detail.clone(),
+                    }));
+                }
+            }
+        }
+        results
+            .into_iter()
+            .map(|r| {
+                r.unwrap_or_else(|| {
+                    Err(CommitError::Group {
+                        group,
+                        detail: "no result".to_owned(),
+                    })
+                })
+            })
+            .collect()
     }
 }

@@ -7,8 +7,9 @@
 //! - An enrolment whose NIK an enrolled person holds is compared 1:1 with that person and
 //!   searched 1:N (read-only): the same person with nobody else matching is a `single`
 //!   re-issue (no new person); the same person also matching others is a `biometric`
-//!   duplicate; anyone else is a `nik_conflict` duplicate. Enrolments of one NIK run one at a
-//!   time.
+//!   duplicate; anyone else is a `nik_conflict` duplicate. The NIK's holder is resolved by
+//!   the deduplicator in the total order (the NIK is the job's claim), so two enrolments of
+//!   one NIK never both come out single.
 //! - Every duplicate opens a case in the [`CaseStore`]; the applicant's biometrics wait in the
 //!   registry until analysts clear (enrol) or confirm (refuse) it.
 //!
@@ -24,7 +25,7 @@ mod commit;
 pub mod convert;
 pub mod demo;
 pub mod evidence;
-pub mod locks;
+mod group;
 mod open;
 pub mod outbox;
 pub mod registry;
@@ -35,17 +36,17 @@ use std::sync::Arc;
 
 use tunggal_index::gallery::{Gallery, GalleryError, PreparedPerson};
 use tunggal_index::search::{
-    self, fusion, scorer, stage2, Deduplicator, GalleryMatch, Rejection, SearchConfig,
-    SearchVerdict, Stage1Probe,
+    self, fusion, scorer, stage2, ClaimOwners, Deduplicator, GalleryMatch, Insert, Ordered,
+    Rejection, SearchConfig, SearchVerdict, Stage1Probe,
 };
 
 use crate::cases::CaseStore;
 use crate::enrolment::record::{EnrolmentRecord, Origin, Probe};
 use crate::enrolment::{
-    Candidate, EngineError, EngineStats, EnrolmentEngine, PersonInfo, Verdict, Verification,
+    CallbackOutbox, Candidate, EngineError, EngineStats, EnrolmentEngine, PersonInfo, Verdict,
+    Verification,
 };
 use crate::state::idempotency::Answer;
-use locks::NikLocks;
 pub use open::OpenError;
 use registry::{
     key_of, reference_id, DuplicateReason, Entry, Outcome, Registry, Resolution, StoredCandidate,
@@ -86,20 +87,27 @@ pub struct Recovery {
     pub cases_opened: usize,
 }
 
+/// Who holds a NIK among settled enrolments: the registry's enrolled persons.
+#[derive(Debug)]
+struct NikOwners(Registry);
+
+impl ClaimOwners for NikOwners {
+    fn owner(&self, nik: &str) -> Option<u64> {
+        self.0.by_nik(nik).map(|e| e.key)
+    }
+}
+
 /// The engine.
 pub struct GalleryEngine {
     dedup: Deduplicator,
     registry: Registry,
     cases: Arc<CaseStore>,
-    nik_locks: NikLocks,
     recovery: Recovery,
     notifier: std::sync::OnceLock<callback::Notifier>,
     counters: stats::MatchCounters,
-    /// Held shared by every ordered enrolment (search then insert through the deduplicator)
-    /// and exclusively by the insert of a cleared applicant, so that insert is ordered with
-    /// all of them: every enrolment either finished before it or searches a gallery that
-    /// holds the applicant.
-    order: std::sync::RwLock<()>,
+    /// Decided outcomes waiting to share a transaction of the state store.
+    commits:
+        group::GroupCommit<commit::PendingOutcome, Result<commit::Committed, commit::CommitError>>,
 }
 
 impl std::fmt::Debug for GalleryEngine {
@@ -293,12 +301,15 @@ impl GalleryEngine {
                 reason: rejection_reason(&r).to_owned(),
             });
         }
-        let Some(owner) = self.registry.by_nik(nik) else {
-            let decision = {
-                let _ordered = self.order.read().unwrap_or_else(|e| e.into_inner());
-                self.dedup.submit_prepared(key, prepared)?
-            };
-            self.counters.search(&decision.outcome);
+        // In the total order: the NIK's holder (an enrolled person, or one decided single
+        // earlier whose outcome is still being committed) is resolved by the sequencer.
+        let order = Ordered {
+            insert: Insert::WhenSingle,
+            claim: Some(nik.to_owned()),
+        };
+        let decision = self.dedup.submit_ordered(key, prepared, order)?;
+        self.counters.search(&decision.outcome);
+        let Some(holder) = decision.holder else {
             return Ok(match decision.outcome.verdict {
                 SearchVerdict::Single => Outcome::Single,
                 SearchVerdict::Duplicate(c) => Outcome::Duplicate {
@@ -311,12 +322,10 @@ impl GalleryEngine {
                 },
             });
         };
-        // The NIK is enrolled: 1:1 against its holder, 1:N read-only, nobody inserted.
-        let one = self.compare_one(&prepared, owner.key)?;
-        let outcome = search::search(self.gallery(), &prepared, &config)?;
-        self.counters.search(&outcome);
-        let others: Vec<GalleryMatch> = match outcome.verdict {
-            SearchVerdict::Duplicate(c) => c.into_iter().filter(|c| c.key != owner.key).collect(),
+        // The NIK is held: compared 1:1 with its holder and searched, nobody inserted.
+        self.counters.comparison();
+        let others: Vec<GalleryMatch> = match decision.outcome.verdict {
+            SearchVerdict::Duplicate(c) => c.into_iter().filter(|c| c.key != holder.key).collect(),
             SearchVerdict::Single => Vec::new(),
             SearchVerdict::Rejected(r) => {
                 return Ok(Outcome::Rejected {
@@ -324,18 +333,20 @@ impl GalleryEngine {
                 })
             }
         };
-        let matched = one
+        let matched = holder
+            .comparison
             .as_ref()
             .is_some_and(|c| c.fused >= self.verify_threshold());
         if matched && others.is_empty() {
-            return Ok(Outcome::Reissue { person: owner.key });
+            return Ok(Outcome::Reissue { person: holder.key });
         }
         let reason = if matched {
             DuplicateReason::Biometric
         } else {
             DuplicateReason::NikConflict
         };
-        let candidates = one
+        let candidates = holder
+            .comparison
             .iter()
             .chain(&others)
             .map(convert::stored_candidate)
@@ -357,8 +368,9 @@ impl EnrolmentEngine for GalleryEngine {
         "gallery"
     }
 
-    fn callbacks(&self) -> Option<callback::Notifier> {
-        self.notifier.get().cloned()
+    fn callbacks(&self) -> Option<Arc<dyn CallbackOutbox>> {
+        let notifier = self.notifier.get()?.clone();
+        Some(Arc::new(notifier))
     }
 
     fn decision_threshold(&self) -> Option<f64> {

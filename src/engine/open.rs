@@ -9,9 +9,8 @@ use tunggal_index::gallery::{Gallery, GalleryConfig, GalleryError};
 use tunggal_index::search::Deduplicator;
 use tunggal_index::storage::StorageError;
 
-use super::locks::NikLocks;
 use super::registry::{reference_id, Outcome, Registry, Resolution};
-use super::{calibrate, stats, EngineOptions, GalleryEngine, Recovery, GALLERY_DIR};
+use super::{calibrate, group, stats, EngineOptions, GalleryEngine, Recovery, GALLERY_DIR};
 use crate::cases::CaseStore;
 use crate::state::StateError;
 
@@ -200,13 +199,14 @@ impl GalleryEngine {
             registry.deleted(key)?;
         }
         let mut engine = Self {
-            dedup: Deduplicator::new(gallery, options.search),
+            dedup: Deduplicator::new(gallery, options.search).with_claim_owners(Box::new(
+                super::NikOwners(Registry::new(registry.store().clone())),
+            )),
             registry,
             cases,
-            nik_locks: NikLocks::default(),
             notifier: std::sync::OnceLock::new(),
             counters: stats::MatchCounters::default(),
-            order: std::sync::RwLock::new(()),
+            commits: group::GroupCommit::default(),
             recovery: Recovery {
                 rolled_forward,
                 aborted,

@@ -12,10 +12,11 @@ use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
 use super::callback::Notice;
+pub use crate::state::outbox_rows::{CallbackCounts, DeadLetter};
 use crate::state::{StateError, StateStore};
 
 /// File name of the outbox journal of older releases (`tunggal migrate` moves it).
-pub const OUTBOX_NAME: &str = "callbacks.jsonl";
+pub use crate::state::migrate::OUTBOX_NAME;
 
 /// An event of the outbox journal of older releases.
 #[derive(Debug, Serialize, Deserialize)]
@@ -42,32 +43,6 @@ pub struct Pending {
     pub attempts: u32,
     /// When the next attempt is due, milliseconds since the Unix epoch (0: at once).
     pub next_attempt_ms: u64,
-}
-
-/// A notice that will not be tried again until an admin requeues it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct DeadLetter {
-    /// Outbox id (for requeueing).
-    pub id: u64,
-    /// Target URL.
-    pub url: String,
-    /// The `request_id` of the verdict it carries, when it has one.
-    pub request_id: Option<String>,
-    /// Attempts made.
-    pub attempts: u32,
-    /// Why the last attempt failed.
-    pub last_error: String,
-    /// When it became a dead letter, seconds since the Unix epoch.
-    pub dead_at: u64,
-}
-
-/// How many notices the outbox holds (for `/metrics`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct CallbackCounts {
-    /// Notices still to deliver (not dead letters).
-    pub pending: u64,
-    /// Dead letters (retries exhausted; an admin may requeue them).
-    pub dead: u64,
 }
 
 /// Milliseconds since the Unix epoch.

@@ -8,6 +8,8 @@
 //! call with [`EngineError::NotWired`] (and `GET /ready` then answers 503); it is kept for
 //! tests of the service layer alone.
 
+use std::sync::Arc;
+
 use thiserror::Error;
 
 use super::record::{EnrolmentRecord, Origin, Probe};
@@ -17,6 +19,20 @@ use crate::cases::{
     PersonSummary,
 };
 use crate::state::idempotency::Answer;
+use crate::state::outbox_rows::{CallbackCounts, DeadLetter};
+use crate::state::StateError;
+
+/// The callback outbox of an engine that posts verdicts, as admins and `/metrics` see it.
+/// Every method is blocking.
+pub trait CallbackOutbox: Send + Sync {
+    /// Pending notices and dead letters (`None` when notices are not kept).
+    fn counts(&self) -> Result<Option<CallbackCounts>, StateError>;
+    /// The dead letters (none when notices are not kept).
+    fn dead_letters(&self) -> Result<Vec<DeadLetter>, StateError>;
+    /// Gives dead letter `id` a fresh set of attempts and queues it; whether there was such
+    /// a dead letter.
+    fn requeue(&self, id: u64) -> Result<bool, StateError>;
+}
 
 /// Why the engine could not answer.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -98,8 +114,8 @@ pub trait EnrolmentEngine: Evidence + CaseOutcomeSink + Send + Sync + 'static {
         EngineStats::default()
     }
 
-    /// The callback notifier (dead letters and requeueing), when the engine posts callbacks.
-    fn callbacks(&self) -> Option<crate::engine::callback::Notifier> {
+    /// The callback outbox (dead letters and requeueing), when the engine posts callbacks.
+    fn callbacks(&self) -> Option<Arc<dyn CallbackOutbox>> {
         None
     }
 

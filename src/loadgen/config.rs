@@ -32,11 +32,31 @@ impl Default for Mix {
     }
 }
 
+/// Why an operation mix does not parse.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum MixError {
+    /// A part is not `op=share`.
+    #[error("{0:?} is not op=share")]
+    NotPair(String),
+    /// A share is not a number.
+    #[error("{0:?} is not a number")]
+    NotNumber(String),
+    /// A share is negative or not finite.
+    #[error("share {0} must be ≥ 0")]
+    Negative(f64),
+    /// The operation is not one loadgen sends.
+    #[error("unknown operation {0:?}")]
+    UnknownOperation(String),
+    /// Every share is zero.
+    #[error("the mix is empty")]
+    Empty,
+}
+
 impl std::str::FromStr for Mix {
-    type Err = String;
+    type Err = MixError;
 
     /// Parses `enrol=0.8,identify=0.1,verify=0.05,status=0.05`.
-    fn from_str(s: &str) -> Result<Self, String> {
+    fn from_str(s: &str) -> Result<Self, MixError> {
         let mut m = Self {
             enrol: 0.0,
             identify: 0.0,
@@ -46,24 +66,24 @@ impl std::str::FromStr for Mix {
         for part in s.split(',').filter(|p| !p.trim().is_empty()) {
             let (k, v) = part
                 .split_once('=')
-                .ok_or_else(|| format!("{part:?} is not op=share"))?;
+                .ok_or_else(|| MixError::NotPair(part.to_owned()))?;
             let v: f64 = v
                 .trim()
                 .parse()
-                .map_err(|_| format!("{v:?} is not a number"))?;
+                .map_err(|_| MixError::NotNumber(v.to_owned()))?;
             if !(v.is_finite() && v >= 0.0) {
-                return Err(format!("share {v} must be ≥ 0"));
+                return Err(MixError::Negative(v));
             }
             match k.trim() {
                 "enrol" => m.enrol = v,
                 "identify" => m.identify = v,
                 "verify" => m.verify = v,
                 "status" => m.status = v,
-                other => return Err(format!("unknown operation {other:?}")),
+                other => return Err(MixError::UnknownOperation(other.to_owned())),
             }
         }
         if m.enrol + m.identify + m.verify + m.status <= 0.0 {
-            return Err("the mix is empty".to_owned());
+            return Err(MixError::Empty);
         }
         Ok(m)
     }

@@ -5,3 +5,4 @@ pub mod checkpoint;
 pub mod dedup_gallery;
 pub mod fsck;
 pub mod import;
+pub mod migrate;

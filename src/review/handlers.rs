@@ -115,7 +115,9 @@ pub async fn queue(
     }
     let query = match params.query() {
         Ok(q) => q,
-        Err(message) => return error_page(StatusCode::BAD_REQUEST, Some(&session), &message),
+        Err(e) => {
+            return error_page(StatusCode::BAD_REQUEST, Some(&session), &e.to_string());
+        }
     };
     let now = now_secs();
     let cases = app.cases.clone();

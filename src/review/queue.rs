@@ -44,17 +44,48 @@ pub struct QueueParams {
     pub q: String,
 }
 
-fn date_secs(s: &str) -> Result<Option<u64>, String> {
+/// Why the queue's query parameters are refused (the page shows the message).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueryError {
+    /// A date is not `YYYY-MM-DD`.
+    #[error("{0:?} is not a date YYYY-MM-DD")]
+    Date(String),
+    /// A score is not a finite number.
+    #[error("{0:?} is not a number")]
+    Number(String),
+    /// A district is not six digits.
+    #[error(
+        "{0:?} is not a district code: a district is six digits PPRRDD (province, regency, district)"
+    )]
+    District(String),
+    /// The status filter is unknown.
+    #[error("unknown status {0:?}")]
+    Status(String),
+    /// The sort is unknown.
+    #[error("unknown sort {0:?}")]
+    Sort(String),
+    /// The page is not a number from 1 to 1,000,000.
+    #[error("{0:?} is not a page number")]
+    Page(String),
+    /// A cursor does not parse.
+    #[error("{0:?} is not a queue position")]
+    Position(String),
+    /// Both `after` and `before` are given.
+    #[error("a page follows or precedes a position, not both")]
+    BothSeeks,
+}
+
+fn date_secs(s: &str) -> Result<Option<u64>, QueryError> {
     if s.trim().is_empty() {
         return Ok(None);
     }
     let fmt = time::macros::format_description!("[year]-[month]-[day]");
     time::Date::parse(s.trim(), fmt)
         .map(|d| u64::try_from(d.midnight().assume_utc().unix_timestamp()).ok())
-        .map_err(|_| format!("{s:?} is not a date YYYY-MM-DD"))
+        .map_err(|_| QueryError::Date(s.to_owned()))
 }
 
-fn number(s: &str) -> Result<Option<f64>, String> {
+fn number(s: &str) -> Result<Option<f64>, QueryError> {
     if s.trim().is_empty() {
         return Ok(None);
     }
@@ -63,7 +94,7 @@ fn number(s: &str) -> Result<Option<f64>, String> {
         .ok()
         .filter(|v| v.is_finite())
         .map(Some)
-        .ok_or_else(|| format!("{s:?} is not a number"))
+        .ok_or_else(|| QueryError::Number(s.to_owned()))
 }
 
 fn text(s: &str) -> Option<String> {
@@ -72,11 +103,11 @@ fn text(s: &str) -> Option<String> {
 }
 
 /// A district filter: empty, or a `PPRRDD` code of six digits.
-fn district(s: &str) -> Result<Option<String>, String> {
+fn district(s: &str) -> Result<Option<String>, QueryError> {
     match text(s) {
-        Some(d) if d.len() != 6 || !d.bytes().all(|b| b.is_ascii_digit()) => Err(format!(
-            "{d:?} is not a district code: a district is six digits PPRRDD (province, regency, district)"
-        )),
+        Some(d) if d.len() != 6 || !d.bytes().all(|b| b.is_ascii_digit()) => {
+            Err(QueryError::District(d))
+        }
         other => Ok(other),
     }
 }
@@ -88,11 +119,11 @@ impl QueueParams {
     }
 
     /// The store query these parameters ask for, or why they are invalid.
-    pub fn query(&self) -> Result<CaseQuery, String> {
+    pub fn query(&self) -> Result<CaseQuery, QueryError> {
         let status = StatusFilter::parse(self.status.trim())
-            .ok_or_else(|| format!("unknown status {:?}", self.status))?;
+            .ok_or_else(|| QueryError::Status(self.status.clone()))?;
         let sort =
-            Sort::parse(self.sort.trim()).ok_or_else(|| format!("unknown sort {:?}", self.sort))?;
+            Sort::parse(self.sort.trim()).ok_or_else(|| QueryError::Sort(self.sort.clone()))?;
         let page: usize = if self.page.trim().is_empty() {
             1
         } else {
@@ -101,16 +132,15 @@ impl QueueParams {
                 .parse()
                 .ok()
                 .filter(|&p| (1..=1_000_000).contains(&p))
-                .ok_or_else(|| format!("{:?} is not a page number", self.page))?
+                .ok_or_else(|| QueryError::Page(self.page.clone()))?
         };
-        let cursor = |s: &str| {
-            Cursor::parse(s.trim()).ok_or_else(|| format!("{s:?} is not a queue position"))
-        };
+        let cursor =
+            |s: &str| Cursor::parse(s.trim()).ok_or_else(|| QueryError::Position(s.to_owned()));
         let seek = match (self.after.trim(), self.before.trim()) {
             ("", "") => None,
             (after, "") => Some(Seek::After(cursor(after)?)),
             ("", before) => Some(Seek::Before(cursor(before)?)),
-            _ => return Err("a page follows or precedes a position, not both".to_owned()),
+            _ => return Err(QueryError::BothSeeks),
         };
         Ok(CaseQuery {
             status,

@@ -22,7 +22,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::callback_policy::{AddressPolicy, DeliveryPolicy, Network, RetryPolicy};
+use crate::engine::callback_policy::{
+    AddressPolicy, DeliveryPolicy, Network, NetworkError, RetryPolicy,
+};
 use crate::enrolment::record::Origin;
 use crate::problem::{Problem, Reason};
 
@@ -83,27 +85,39 @@ pub fn url_host(url: &str) -> Option<String> {
     )
 }
 
+/// Why callback settings are refused.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CallbackConfigError {
+    /// An allowed network does not parse.
+    #[error(transparent)]
+    Network(#[from] NetworkError),
+    /// `max_attempts` is zero.
+    #[error("callbacks.max_attempts must be positive")]
+    NoAttempts,
+    /// A `service_point_hosts` key is not `district/service_point`.
+    #[error("callbacks.service_point_hosts key {0:?} is not district/service_point")]
+    ServicePointKey(String),
+}
+
 impl CallbackConfig {
     /// Checks the values (networks parse, attempts positive).
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), CallbackConfigError> {
         self.networks()?;
         if self.max_attempts == 0 {
-            return Err("callbacks.max_attempts must be positive".to_owned());
+            return Err(CallbackConfigError::NoAttempts);
         }
         for key in self.service_point_hosts.keys() {
             if key.split_once('/').is_none() {
-                return Err(format!(
-                    "callbacks.service_point_hosts key {key:?} is not district/service_point"
-                ));
+                return Err(CallbackConfigError::ServicePointKey(key.clone()));
             }
         }
         Ok(())
     }
 
-    fn networks(&self) -> Result<Vec<Network>, String> {
+    fn networks(&self) -> Result<Vec<Network>, NetworkError> {
         self.allowed_networks
             .iter()
-            .map(|n| n.parse::<Network>().map_err(|e| e.to_string()))
+            .map(|n| n.parse::<Network>())
             .collect()
     }
 

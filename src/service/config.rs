@@ -84,8 +84,8 @@ pub enum ConfigError {
     #[error("{0}")]
     Invalid(&'static str),
     /// A callback setting is invalid.
-    #[error("{0}")]
-    Callbacks(String),
+    #[error(transparent)]
+    Callbacks(#[from] super::callbacks::CallbackConfigError),
 }
 
 /// Server settings.

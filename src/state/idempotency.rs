@@ -39,7 +39,7 @@ pub struct Answer {
     /// The audit event to write in the transaction that keeps the answer, if any (not part
     /// of the stored answer).
     #[serde(skip)]
-    pub audit: Option<Box<crate::access::audit::StagedAudit>>,
+    pub audit: Option<Box<super::staged::StagedEvent>>,
 }
 
 type Key = (String, String);

@@ -18,7 +18,9 @@ pub mod idempotency;
 pub mod integrity;
 pub mod journal;
 pub mod migrate;
+pub mod outbox_rows;
 pub mod schema;
+pub mod staged;
 pub mod syncs;
 
 use std::collections::HashMap;

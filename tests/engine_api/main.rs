@@ -7,5 +7,6 @@ mod harness;
 mod metrics;
 mod nik_lookup;
 mod ordering_and_callbacks;
+mod sequencer;
 mod state_damage;
 mod verdicts;

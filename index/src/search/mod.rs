@@ -25,7 +25,7 @@ use rayon::prelude::*;
 use crate::gallery::{Gallery, GalleryError, PreparedPerson};
 use crate::storage::Snapshot;
 
-pub use deduplicator::{Decision, Deduplicator};
+pub use deduplicator::{ClaimOwners, Decision, Deduplicator, Holder, Insert, Ordered};
 pub use fusion::{Calibration, FusionCaps, LlrTable};
 pub use stage1::{EyeEvidence, Scorer, Stage1Hit, Stage1Probe};
 pub use verdict::{EyeScore, FingerScore, GalleryMatch, Rejection, SearchOutcome, SearchVerdict};

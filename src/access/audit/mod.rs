@@ -33,12 +33,13 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use rusqlite::{params, Connection, Transaction};
+use rusqlite::{Connection, Transaction};
 use serde::{Deserialize, Serialize};
 
 use super::keys::Principal;
 use crate::clock::now_secs;
 use crate::state::journal::{Journal, JournalError};
+use crate::state::staged::StagedEvent;
 use crate::state::{StateError, StateStore};
 
 /// Lines appended without a sync after which the file is synced.
@@ -93,6 +94,16 @@ pub struct StagedAudit {
     pub synced_upto: u64,
 }
 
+impl StagedAudit {
+    /// The row the state store keeps for this event ([`crate::state::staged`]).
+    pub fn row(&self) -> Result<StagedEvent, serde_json::Error> {
+        Ok(StagedEvent {
+            json: serde_json::to_string(&self.event)?,
+            synced_upto: self.synced_upto,
+        })
+    }
+}
+
 /// Writes `staged` in the transaction `tx` of `store` (and deletes the rows whose line the
 /// file holds durably).
 pub fn stage_in(
@@ -100,18 +111,7 @@ pub fn stage_in(
     tx: &Transaction<'_>,
     staged: &StagedAudit,
 ) -> Result<(), StateError> {
-    let err = |e| store.error(e);
-    tx.execute(
-        "DELETE FROM audit_staged WHERE seq <= ?1",
-        [i64::try_from(staged.synced_upto).unwrap_or(i64::MAX)],
-    )
-    .map_err(err)?;
-    tx.execute(
-        "INSERT INTO audit_staged (event) VALUES (?1)",
-        params![serde_json::to_string(&staged.event)?],
-    )
-    .map_err(err)?;
-    Ok(())
+    crate::state::staged::stage_in(store, tx, &staged.row()?)
 }
 
 /// The staged events after `after`, in order, each with its `seq`.

@@ -54,7 +54,7 @@ pub(crate) use rows::migrate_entries;
 pub use rows::Registry;
 
 /// File name of the registry journal of older releases (`tunggal migrate` moves it).
-pub const REGISTRY_FILE: &str = "registry.jsonl";
+pub use crate::state::migrate::REGISTRY_FILE;
 
 /// The prefix of every reference id; the rest is the zero-padded gallery key.
 pub const REFERENCE_PREFIX: &str = "P";

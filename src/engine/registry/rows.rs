@@ -6,6 +6,8 @@ use std::sync::Arc;
 use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
 use super::{reference_id, Entry, Outcome, PersonMeta, Resolution};
+
+mod batch;
 use crate::state::idempotency::{self, Answer};
 use crate::state::{StateError, StateStore};
 

@@ -268,6 +268,7 @@ pub async fn enrol(
             answer.audit = log
                 .staging(&caller, "enrol", subject, Some(&rid), answer.status)
                 .ok()
+                .and_then(|staged| staged.row().ok())
                 .map(Box::new);
             let with_audit = answer.audit.is_some();
             let (verdict, kept) = engine.enrol_answered(&record, answer)?;
