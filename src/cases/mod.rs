@@ -18,6 +18,8 @@
 
 pub mod deadline;
 pub mod decision;
+pub mod history;
+pub mod identical;
 pub mod legacy;
 pub mod model;
 pub mod query;
@@ -31,6 +33,7 @@ use tunggal_index::template::FingerTemplate;
 
 pub use deadline::DeadlinePolicy;
 pub use decision::DecisionRules;
+pub use identical::{IdenticalCapture, Sameness};
 pub use query::{CaseQuery, Cursor, Page, Seek, Sort, StatusFilter, COUNT_CAP};
 pub use store::{
     Action, Actor, Case, CaseCounts, CaseError, CasePolicy, CaseStatus, CaseStore, DecisionKind,
@@ -107,6 +110,10 @@ pub struct CaseCandidate {
     /// right, 1 = left); `None` when either
     /// side lacks that eye. Lower is more similar.
     pub iris_distances: [Option<f32>; 2],
+    /// Fingers and eyes that are the applicant's capture submitted again (absent in cases
+    /// opened before the search flagged them).
+    #[serde(default, skip_serializing_if = "IdenticalCapture::is_empty")]
+    pub identical: IdenticalCapture,
 }
 
 /// What the engine hands over when it opens a case.

@@ -6,9 +6,9 @@ use utoipa::{Modify, OpenApi};
 use super::{admin, handlers};
 use crate::enrolment::wire::{
     CandidateOut, CreateKeyRequest, CreateKeyResponse, DeleteResponse, EnrolmentRequest,
-    EnrolmentResponse, FingerScoreOut, FingerprintIn, HealthResponse, IdentifyRequest,
-    IdentifyResponse, IrisIn, IrisScoreOut, PersonResponse, VerdictKind, VerifyRequest,
-    VerifyResponse,
+    EnrolmentResponse, FingerScoreOut, FingerprintIn, HealthResponse, IdenticalCaptureOut,
+    IdentifyRequest, IdentifyResponse, IrisIn, IrisScoreOut, PersonResponse, SameEyeOut,
+    SameFingerOut, VerdictKind, VerifyRequest, VerifyResponse,
 };
 use crate::problem::{Problem, Reason};
 
@@ -60,7 +60,7 @@ impl Modify for BearerAuth {
         Problem, Reason, FingerprintIn, IrisIn, EnrolmentRequest, EnrolmentResponse, VerdictKind,
         IdentifyRequest, IdentifyResponse, CandidateOut, VerifyRequest, VerifyResponse,
         DeleteResponse, CreateKeyRequest, CreateKeyResponse, HealthResponse, FingerScoreOut,
-        IrisScoreOut, PersonResponse, admin::DeadLettersResponse, admin::RequeueResponse,
+        IrisScoreOut, IdenticalCaptureOut, SameFingerOut, SameEyeOut, PersonResponse, admin::DeadLettersResponse, admin::RequeueResponse,
         crate::engine::outbox::DeadLetter, admin::KeyOut, admin::KeysResponse,
         admin::KeyEventsResponse, crate::access::keys::KeyEvent
     )),
