@@ -151,6 +151,19 @@ const STEPS: &[&str] = &[
     CREATE INDEX cases_by_status_deadline ON cases (status, deadline_secs, seq);",
     // 10: analysts and admins look an enrolment up by its request_id alone.
     "CREATE INDEX persons_by_request_id ON persons (request_id);",
+    // 11: a case's history: every person a case is about (its applicant and candidates, by
+    // reference id), so the cases about a person are one index range; existing cases are
+    // indexed from their rows.
+    "CREATE TABLE case_persons (
+        reference_id TEXT NOT NULL,
+        case_seq INTEGER NOT NULL REFERENCES cases (seq),
+        PRIMARY KEY (reference_id, case_seq)
+    ) WITHOUT ROWID;
+    INSERT OR IGNORE INTO case_persons (reference_id, case_seq)
+        SELECT applicant, seq FROM cases;
+    INSERT OR IGNORE INTO case_persons (reference_id, case_seq)
+        SELECT json_extract(c.value, '$.person.reference_id'), cases.seq
+        FROM cases, json_each(cases.new_case, '$.candidates') AS c;",
 ];
 
 /// The version this release writes.
