@@ -154,9 +154,9 @@ fn main() -> Result<(), Error> {
                 if let Some(Some(a)) = p.first() {
                     fs.push(f64::from(matcher.compare(a, a)));
                 }
-                for a in 0..p.len() {
-                    for b in a + 1..p.len() {
-                        if let (Some(x), Some(y)) = (&p[a], &p[b]) {
+                for (a, x) in p.iter().enumerate() {
+                    for y in &p[a + 1..] {
+                        if let (Some(x), Some(y)) = (x, y) {
                             fg.push(f64::from(matcher.compare(x, y)));
                         }
                     }
@@ -173,9 +173,9 @@ fn main() -> Result<(), Error> {
                 if let Some(Some(a)) = t.first() {
                     is.extend(hd(a, a));
                 }
-                for a in 0..t.len() {
-                    for b in a + 1..t.len() {
-                        if let (Some(x), Some(y)) = (&t[a], &t[b]) {
+                for (a, x) in t.iter().enumerate() {
+                    for y in &t[a + 1..] {
+                        if let (Some(x), Some(y)) = (x, y) {
                             ig.extend(hd(x, y));
                         }
                     }
