@@ -365,6 +365,7 @@ pub fn body(v: &CaseView<'_>) -> Markup {
                     (grid(c))
                 }
                 div.card { (meta_rows(&case.new.applicant, &c.person, v.offset)) }
+                (super::history::history(case, v.selected, &v.history, v.offset))
                 (media(case, &c.person))
                 h2 { "Fingerprints: applicant (left) and candidate (right)" }
                 @if v.drawn.fingers.is_empty() {
@@ -389,7 +390,6 @@ pub fn body(v: &CaseView<'_>) -> Markup {
             }
             div.side {
                 (decision_panel(v))
-                (super::history::history(case, v.selected, &v.history, v.offset))
                 (trail(case, v.offset))
             }
         }
