@@ -59,7 +59,10 @@ impl std::fmt::Display for Range {
 
 /// The per-person figures: finger genuine and self scores, iris genuine and self distances
 /// (raw, normalised).
-type Sets = (Vec<f64>, Vec<f64>, Vec<(f64, f64)>, Vec<(f64, f64)>);
+type Sets = (Vec<f64>, Vec<f64>, Distances, Distances);
+
+/// Iris distances of pairs: (raw, normalised).
+type Distances = Vec<(f64, f64)>;
 
 /// The `n` highest of `values`, rounded to four places.
 fn highest(values: &[f64], n: usize) -> Vec<f64> {
@@ -148,7 +151,7 @@ fn main() -> Result<(), Error> {
                 })
             };
             let (mut fg, mut fs) = (Vec::new(), Vec::new());
-            let (mut ig, mut is): (Vec<(f64, f64)>, Vec<(f64, f64)>) = (Vec::new(), Vec::new());
+            let (mut ig, mut is): (Distances, Distances) = (Vec::new(), Vec::new());
             for pos in 1..=10u8 {
                 let p: Vec<_> = captures.iter().map(|c| finger(c, pos)).collect();
                 if let Some(Some(a)) = p.first() {
@@ -190,7 +193,7 @@ fn main() -> Result<(), Error> {
             .flat_map(|p| pick(p).iter().copied())
             .collect::<Vec<f64>>()
     };
-    let pairs = |pick: fn(&Sets) -> &Vec<(f64, f64)>, raw: bool| {
+    let pairs = |pick: fn(&Sets) -> &Distances, raw: bool| {
         per_person
             .iter()
             .flat_map(|p| pick(p).iter().map(|&(h, n)| if raw { h } else { n }))
