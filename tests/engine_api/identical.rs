@@ -4,8 +4,11 @@
 
 use super::harness::*;
 
+/// Flagged finger positions and eyes, each with its `exact` flag.
+type Flags = (Vec<(u64, bool)>, Vec<(String, bool)>);
+
 /// The positions and eyes of a candidate's `identical_capture`, with their `exact` flags.
-fn flagged(candidate: &Value) -> (Vec<(u64, bool)>, Vec<(String, bool)>) {
+fn flagged(candidate: &Value) -> Flags {
     let ic = &candidate["identical_capture"];
     let fingers = ic["fingers"]
         .as_array()
