@@ -57,6 +57,7 @@ fn fill(store: &CaseStore, n: u32) {
                     score,
                     finger_scores: [Some(0.2); 10],
                     iris_distances: [Some(0.25), Some(0.3)],
+                    identical: Default::default(),
                 }],
                 callback_url: None,
                 calibration: "bench".into(),

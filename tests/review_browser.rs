@@ -208,6 +208,18 @@ async fn analysts_review_a_case_in_chromium() {
         .for_element(Locator::Id("modality-grid"))
         .await
         .unwrap();
+    // The search flagged the right thumb (equal templates) and the right eye: the banner
+    // names them above the evidence.
+    let banner = text(&c, "#identical-capture").await;
+    assert!(banner.contains("Identical capture"), "{banner}");
+    assert!(
+        text(&c, "#identical-exact").await.contains("R thumb"),
+        "{banner}"
+    );
+    assert!(
+        text(&c, "#identical-near").await.contains("R eye"),
+        "{banner}"
+    );
     assert_eq!(count(&c, "#modality-grid td.finger").await, 10);
     assert_eq!(count(&c, "#modality-grid td.eye").await, 2);
     assert_eq!(count(&c, "#modality-grid td.s-strong").await, 5);
@@ -239,7 +251,17 @@ async fn analysts_review_a_case_in_chromium() {
         .await
         .unwrap();
     assert_eq!(lit.as_u64(), Some(3));
-    assert_eq!(count(&c, "#irises figure.iris img").await, 10);
+    // Two eyes, three legible strips each (both codes with their masks, the difference).
+    assert_eq!(count(&c, "#irises figure.iris img").await, 6);
+    let width = c
+        .execute(
+            "return document.querySelector('#irises img.diff').naturalWidth;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(width.as_u64(), Some(512));
+    assert!(text(&c, "#irises").await.contains("disagree"));
     assert!(text(&c, "table.meta").await.contains("Agus Wijaya"));
     save(&c, "case.png").await;
     c.execute(
@@ -390,6 +412,39 @@ async fn analysts_review_a_case_in_chromium() {
         s.cases.get("C000000005").unwrap().status,
         CaseStatus::Cleared
     );
+
+    // A later gallery pair about case 4's candidate: its history links to case 4, with the
+    // confirmation and the approval.
+    let mut pair = s.cases.get("C000000004").unwrap().new;
+    pair.kind = tunggal::cases::CaseKind::GalleryPair;
+    pair.applicant = review_support::person(900_001, "Agus Wijaya", "317101", "sp-jkt");
+    pair.candidates.truncate(1);
+    let later = s.cases.open_case(pair).unwrap().case_id;
+    c.goto(&format!("{base}/review/cases/{later}"))
+        .await
+        .unwrap();
+    let entry = text(&c, "#history li[data-case='C000000004']").await;
+    assert!(entry.contains("the candidate"), "{entry}");
+    assert!(entry.contains("confirmed duplicate of P500003"), "{entry}");
+    assert!(entry.contains("Agreed, same person"), "{entry}");
+    save(&c, "case-history.png").await;
+    c.find(Locator::Css("#history a[href='/review/cases/C000000004']"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Id("modality-grid"))
+        .await
+        .unwrap();
+    assert!(c
+        .current_url()
+        .await
+        .unwrap()
+        .path()
+        .ends_with("/review/cases/C000000004"));
+    assert!(text(&c, "h1").await.contains("C000000004"));
 
     c.close().await.unwrap();
     s.stop().await;

@@ -191,6 +191,7 @@ mod tests {
             score: 20.0,
             finger_scores,
             iris_distances: [None, None],
+            identical: Default::default(),
         }
     }
 

@@ -70,6 +70,7 @@ mod tests {
                 score,
                 finger_scores: [None; 10],
                 iris_distances: [None; 2],
+                identical: Default::default(),
             }],
             callback_url: None,
             calibration: String::new(),

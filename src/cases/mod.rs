@@ -21,6 +21,8 @@ pub mod decision;
 pub mod export;
 #[cfg(test)]
 mod lease_tests;
+pub mod history;
+pub mod identical;
 pub mod legacy;
 pub mod model;
 pub mod query;
@@ -42,6 +44,7 @@ use tunggal_index::template::FingerTemplate;
 pub use deadline::DeadlinePolicy;
 pub use decision::DecisionRules;
 pub use export::{ExportRow, ExportStatus};
+pub use identical::{IdenticalCapture, Sameness};
 pub use query::{CaseQuery, Cursor, Page, Seek, Sort, StatusFilter, COUNT_CAP};
 pub use reason::DecisionReason;
 pub use search::{CaseSearch, SearchError, SEARCH_LIMIT};
@@ -120,6 +123,10 @@ pub struct CaseCandidate {
     /// right, 1 = left); `None` when either
     /// side lacks that eye. Lower is more similar.
     pub iris_distances: [Option<f32>; 2],
+    /// Fingers and eyes that are the applicant's capture submitted again (absent in cases
+    /// opened before the search flagged them).
+    #[serde(default, skip_serializing_if = "IdenticalCapture::is_empty")]
+    pub identical: IdenticalCapture,
 }
 
 /// What the engine hands over when it opens a case.

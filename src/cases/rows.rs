@@ -149,6 +149,7 @@ pub(super) fn insert(store: &StateStore, conn: &Connection, case: &Case) -> Resu
     })
     .map_err(|e| store.error(e))?;
     super::search::index(store, conn, seq, &case.new)?;
+    super::history::index(store, conn, seq, &case.new)?;
     for entry in &case.trail {
         append_trail(store, conn, seq, entry)?;
     }

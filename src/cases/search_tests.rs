@@ -149,9 +149,10 @@ fn the_schema_step_indexes_stored_cases() {
         seeded(&store);
         state
             .transaction(|tx| {
-                // Back to the schema of version 10 (before the search terms, strength and tally).
+                // Back to the schema of version 10 (before the search terms, strength, history and tally).
                 tx.execute_batch(
-                    "DROP TRIGGER case_tally_insert;
+                    "DROP TABLE case_persons;
+                    DROP TRIGGER case_tally_insert;
                     DROP TRIGGER case_tally_delete;
                     DROP TRIGGER case_tally_update;
                     DROP TABLE case_tally;

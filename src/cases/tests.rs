@@ -30,6 +30,7 @@ fn new_case(n: u32, score: f64, district: &str) -> NewCase {
             score,
             finger_scores: [Some(0.3); 10],
             iris_distances: [Some(0.2), None],
+            identical: Default::default(),
         }],
         callback_url: None,
         calibration: "test".into(),

@@ -52,6 +52,7 @@ impl GalleryEngine {
                     score: s.score,
                     finger_scores: s.finger_scores,
                     iris_distances: s.iris_distances,
+                    identical: s.identical,
                 }],
                 callback_url: None,
                 calibration: self.gallery().calibration().id.clone(),

@@ -109,6 +109,7 @@ impl GalleryEngine {
                     score: c.score,
                     finger_scores: c.finger_scores,
                     iris_distances: c.iris_distances,
+                    identical: c.identical,
                 })
             })
             .collect();

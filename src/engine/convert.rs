@@ -9,7 +9,7 @@ use tunggal_index::iris::IrisTemplate;
 use tunggal_index::search::GalleryMatch;
 
 use super::registry::{reference_id, PersonMeta, StoredBiometrics, StoredCandidate, StoredIris};
-use crate::cases::PersonSummary;
+use crate::cases::{IdenticalCapture, PersonSummary, Sameness};
 use crate::clock::now_rfc3339;
 use crate::enrolment::record::{Citizenship, EnrolmentRecord, Eye, Probe};
 
@@ -82,10 +82,17 @@ pub fn stored_candidate(c: &GalleryMatch) -> StoredCandidate {
             *out = Some(f.score);
         }
     }
+    let mut identical = IdenticalCapture::default();
+    for (slot, f) in c.fingers.iter().enumerate() {
+        if let (Some(f), Some(out)) = (f, identical.fingers.get_mut(slot)) {
+            *out = f.same.map(Sameness::of);
+        }
+    }
     let mut iris_distances = [None; 2];
     for (slot, s) in c.eyes.iter().enumerate() {
         if let (Some(s), Some(eye)) = (s, Eye::from_gallery_slot(slot)) {
             iris_distances[eye.index()] = s.hd_norm;
+            identical.eyes[eye.index()] = s.same.map(Sameness::of);
         }
     }
     StoredCandidate {
@@ -93,6 +100,7 @@ pub fn stored_candidate(c: &GalleryMatch) -> StoredCandidate {
         score: f64::from(c.fused),
         finger_scores,
         iris_distances,
+        identical,
     }
 }
 

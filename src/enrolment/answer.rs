@@ -4,7 +4,11 @@
 
 use super::record::Eye;
 use super::verdict::{Candidate, Verdict};
-use super::wire::{CandidateOut, EnrolmentResponse, FingerScoreOut, IrisScoreOut, VerdictKind};
+use super::wire::{
+    CandidateOut, EnrolmentResponse, FingerScoreOut, IdenticalCaptureOut, IrisScoreOut, SameEyeOut,
+    SameFingerOut, VerdictKind,
+};
+use crate::cases::{IdenticalCapture, Sameness};
 use crate::clock::now_secs;
 
 /// The wire form of an engine candidate.
@@ -15,7 +19,37 @@ pub fn candidate_out(c: &Candidate) -> CandidateOut {
         score: c.score,
         finger_scores: finger_scores_out(&c.finger_scores),
         iris_scores: iris_scores_out(&c.iris_distances),
+        identical_capture: identical_capture_out(&c.identical),
     }
+}
+
+/// The wire form of a candidate's identical captures; `None` when nothing is flagged.
+pub fn identical_capture_out(c: &IdenticalCapture) -> Option<IdenticalCaptureOut> {
+    if c.is_empty() {
+        return None;
+    }
+    let exact = |s: Sameness| s == Sameness::Exact;
+    Some(IdenticalCaptureOut {
+        fingers: (1u8..)
+            .zip(&c.fingers)
+            .filter_map(|(position, s)| {
+                s.map(|s| SameFingerOut {
+                    position,
+                    exact: exact(s),
+                })
+            })
+            .collect(),
+        eyes: Eye::ALL
+            .into_iter()
+            .zip(&c.eyes)
+            .filter_map(|(eye, s)| {
+                s.map(|s| SameEyeOut {
+                    eye: eye.name().to_owned(),
+                    exact: exact(s),
+                })
+            })
+            .collect(),
+    })
 }
 
 /// Per-finger scores by position 1–10 (index 0 = position 1) as the wire lists them.

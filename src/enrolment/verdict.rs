@@ -1,7 +1,7 @@
 //! What the engine decides: a [`Verdict`] on an enrolment, the [`Candidate`]s behind a
 //! duplicate or a search, a 1:1 [`Verification`], and a person's [`PersonInfo`].
 
-use crate::cases::PersonSummary;
+use crate::cases::{IdenticalCapture, PersonSummary};
 
 /// A person the engine considers a possible match.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,6 +19,8 @@ pub struct Candidate {
     /// right, 1 = left); `None` when either
     /// side lacks that eye or it was beyond the iris gate.
     pub iris_distances: [Option<f32>; 2],
+    /// Fingers and eyes that are this person's enrolled capture submitted again.
+    pub identical: IdenticalCapture,
 }
 
 /// The engine's decision on an enrolment (and its current state when read back).

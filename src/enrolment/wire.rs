@@ -199,6 +199,40 @@ pub struct CandidateOut {
     pub finger_scores: Vec<FingerScoreOut>,
     /// Per-eye iris distances, where both sides have the eye and it was within the gate.
     pub iris_scores: Vec<IrisScoreOut>,
+    /// Fingers and eyes that are this person's enrolled capture submitted again (a
+    /// replayed enrolment); absent when none is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identical_capture: Option<IdenticalCaptureOut>,
+}
+
+/// The fingers and eyes of a candidate that are its enrolled capture submitted again: equal
+/// templates (`exact`, as byte-identical submissions give), or scores beyond what two
+/// different captures of one finger or eye reach.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct IdenticalCaptureOut {
+    /// Finger positions, ascending.
+    pub fingers: Vec<SameFingerOut>,
+    /// Eyes, right then left.
+    pub eyes: Vec<SameEyeOut>,
+}
+
+/// One finger submitted again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SameFingerOut {
+    /// Finger position 1–10.
+    pub position: u8,
+    /// The templates are equal (the strongest signal); otherwise near-identical scores.
+    pub exact: bool,
+}
+
+/// One eye submitted again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SameEyeOut {
+    /// `right` or `left`.
+    pub eye: String,
+    /// The codes and masks are equal (the strongest signal); otherwise a near-identical
+    /// distance.
+    pub exact: bool,
 }
 
 /// Answer to an identification.

@@ -255,6 +255,7 @@ fn new_case(
             score: found.score,
             finger_scores: found.finger_scores,
             iris_distances: found.iris_distances,
+            identical: found.identical,
         }],
         callback_url: None,
         calibration: engine.gallery().calibration().id.clone(),

@@ -39,6 +39,8 @@ pub struct CaseView<'a> {
     pub now: u64,
     /// Local time offset for display.
     pub offset: i64,
+    /// The other cases about the applicant or a candidate, newest first.
+    pub history: Vec<Case>,
 }
 
 /// An RFC 3339 time in the local zone (`… WIB`), or as given when it does not parse.
@@ -358,9 +360,21 @@ pub fn body(v: &CaseView<'_>) -> Markup {
         }
         @let identical = identical_captures(c);
         @if !identical.is_empty() {
-            p.flash.err id="identical-capture" {
-                strong { "Identical capture: " } (identical.join(", "))
-                " match at a level different captures do not reach. Resubmitting an enrolled person's templates is a known replay pattern: check the capture's origin."
+            @let exact: Vec<&str> = identical.iter().filter(|(_, e)| *e).map(|(n, _)| *n).collect();
+            @let near: Vec<&str> = identical.iter().filter(|(_, e)| !*e).map(|(n, _)| *n).collect();
+            div.flash.err id="identical-capture" {
+                strong { "Identical capture. " }
+                @if !exact.is_empty() {
+                    span id="identical-exact" {
+                        "Equal templates (the same bytes submitted again): " strong { (exact.join(", ")) } ". "
+                    }
+                }
+                @if !near.is_empty() {
+                    span id="identical-near" {
+                        "Near-identical (beyond what different captures of one finger or eye reach): " (near.join(", ")) ". "
+                    }
+                }
+                "Resubmitting an enrolled person's templates is a known replay pattern: check the capture's origin."
             }
         }
         div.cols {
@@ -370,6 +384,7 @@ pub fn body(v: &CaseView<'_>) -> Markup {
                     (grid(c))
                 }
                 div.card { (meta_rows(&case.new.applicant, &c.person, v.offset)) }
+                (super::history::history(case, v.selected, &v.history, v.offset))
                 (media(case, &c.person))
                 h2 { "Fingerprints: applicant (left) and candidate (right)" }
                 @if v.drawn.fingers.is_empty() {

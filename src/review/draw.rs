@@ -24,26 +24,62 @@ fn png_data_url(width: usize, height: usize, rgb: &[u8]) -> Option<String> {
 }
 
 const INK: [u8; 3] = [30, 41, 59];
-const PAPER: [u8; 3] = [241, 245, 249];
-const MASKED: [u8; 3] = [251, 191, 36];
+const PAPER: [u8; 3] = [248, 250, 252];
+const MASKED: [u8; 3] = [180, 188, 200];
 const DIFFER: [u8; 3] = [220, 38, 38];
+const GAP: [u8; 3] = [255, 255, 255];
 
+/// Pixels per bit, each way.
+pub const CELL: usize = 4;
+/// Angular samples per band: the unrolled code is cut into bands of this many columns,
+/// stacked, so a 256-sample code is two bands of 128 (0–180° and 180–360°).
+pub const BAND: usize = 128;
+/// Blank pixel rows between bands.
+const BAND_GAP: usize = 6;
+
+/// The size in pixels of an unrolled code of `angular` × `radial` bits.
+pub fn strip_size(angular: usize, radial: usize) -> (usize, usize) {
+    let bands = angular.div_ceil(BAND).max(1);
+    let width = angular.min(BAND) * CELL;
+    let height = bands * radial * CELL + (bands - 1) * BAND_GAP;
+    (width, height)
+}
+
+/// An unrolled code drawn legibly: every bit a `CELL`×`CELL` square, the angular samples
+/// cut into stacked bands of `BAND`, radial rows top (pupil side) to bottom; `pixel` gives
+/// the colour of bit `i` (row-major).
 fn image(cmp: &IrisComparison, pixel: impl Fn(usize) -> [u8; 3]) -> Option<String> {
-    let n = cmp.angular.checked_mul(cmp.radial)?;
-    if n == 0 {
+    let (angular, radial) = (cmp.angular, cmp.radial);
+    if angular.checked_mul(radial)? == 0 {
         return None;
     }
-    let rgb: Vec<u8> = (0..n).flat_map(pixel).collect();
-    png_data_url(cmp.angular, cmp.radial, &rgb)
+    let (width, height) = strip_size(angular, radial);
+    let band_height = radial * CELL + BAND_GAP;
+    let mut rgb = Vec::with_capacity(width * height * 3);
+    for y in 0..height {
+        let (band, inner) = (y / band_height, y % band_height);
+        for x in 0..width {
+            let col = band * BAND + x / CELL;
+            let colour = if inner >= radial * CELL || col >= angular {
+                GAP
+            } else {
+                pixel((inner / CELL) * angular + col)
+            };
+            rgb.extend_from_slice(&colour);
+        }
+    }
+    png_data_url(width, height, &rgb)
 }
 
 fn bit(v: &[u8], i: usize) -> bool {
     v.get(i).is_some_and(|&b| b != 0)
 }
 
-/// The five images of an iris pair: both codes (masked bits amber), both masks, and the
-/// difference map (red where valid bits differ, amber where either side is masked).
-pub fn iris_images(cmp: &IrisComparison) -> Option<[String; 5]> {
+/// The three images of an iris pair: both codes with their masks (set bits dark, clear bits
+/// light, masked bits grey), the candidate's at the best rotation, and the difference map
+/// (the XOR of the two codes: red where jointly valid bits disagree, grey where either side
+/// is masked).
+pub fn iris_images(cmp: &IrisComparison) -> Option<[String; 3]> {
     let code = |code: &[u8], mask: &[u8]| {
         image(cmp, |i| match (bit(mask, i), bit(code, i)) {
             (false, _) => MASKED,
@@ -51,7 +87,6 @@ pub fn iris_images(cmp: &IrisComparison) -> Option<[String; 5]> {
             (true, false) => PAPER,
         })
     };
-    let mask = |mask: &[u8]| image(cmp, |i| if bit(mask, i) { PAPER } else { INK });
     let diff = image(cmp, |i| {
         if !bit(&cmp.applicant_mask, i) || !bit(&cmp.candidate_mask, i) {
             MASKED
@@ -63,9 +98,7 @@ pub fn iris_images(cmp: &IrisComparison) -> Option<[String; 5]> {
     });
     Some([
         code(&cmp.applicant_code, &cmp.applicant_mask)?,
-        mask(&cmp.applicant_mask)?,
         code(&cmp.candidate_code, &cmp.candidate_mask)?,
-        mask(&cmp.candidate_mask)?,
         diff?,
     ])
 }
@@ -118,20 +151,20 @@ pub fn shown_distance(d: f32) -> String {
     format!("{:.3}", d.max(0.0))
 }
 
-/// An iris pair as a figure: codes, masks and the difference map with the distance.
+/// An iris pair as a figure: both codes with their masks and the difference map, unrolled
+/// at a legible size, with the distance and the share of disagreeing bits.
 pub fn iris_figure(cmp: &IrisComparison, eye: &str) -> Markup {
-    let Some([ac, am, cc, cm, diff]) = iris_images(cmp) else {
+    let Some([ac, cc, diff]) = iris_images(cmp) else {
         return html! { p.muted { "The " (eye) " eye could not be drawn." } };
     };
     let bits = IrisBits::of(cmp);
+    let (w, h) = strip_size(cmp.angular, cmp.radial);
+    let bands = cmp.angular.div_ceil(BAND);
     html! {
         figure.iris {
             figcaption {
                 strong { (eye) " eye" } " · normalised Hamming distance "
                 strong.hd { (shown_distance(cmp.distance)) }
-                @if let Some(raw) = bits.raw() {
-                    " · raw " (format!("{raw:.3}")) " (" (bits.differing) " of " (bits.compared) " valid bits differ)"
-                }
                 " at rotation " (cmp.rotation) " · " (cmp.layout)
                 @if cmp.distance < 0.0 {
                     br;
@@ -144,12 +177,24 @@ pub fn iris_figure(cmp: &IrisComparison, eye: &str) -> Markup {
                     br;
                     strong.identical-eye { "Identical code: every valid bit agrees (the same capture submitted again?)" }
                 }
+                br;
+                span.small.muted {
+                    "Unrolled codes: " (cmp.radial) " radial rows (pupil side at the top) × " (cmp.angular) " angular samples, in "
+                    (bands) " bands of " (BAND.min(cmp.angular)) " · one bit = " (CELL) "×" (CELL) " px · dark 1, light 0, grey masked"
+                }
             }
-            div.iris-row { span.lbl { "Applicant code" } img src=(ac) alt="applicant iris code"; }
-            div.iris-row { span.lbl { "Applicant mask" } img src=(am) alt="applicant iris mask"; }
-            div.iris-row { span.lbl { "Candidate code" } img src=(cc) alt="candidate iris code, aligned"; }
-            div.iris-row { span.lbl { "Candidate mask" } img src=(cm) alt="candidate iris mask, aligned"; }
-            div.iris-row { span.lbl { "Difference" } img.diff src=(diff) alt="difference map"; }
+            div.iris-row { span.lbl { "Applicant" } img src=(ac) width=(w) height=(h) alt="applicant iris code and mask"; }
+            div.iris-row { span.lbl { "Candidate (aligned)" } img src=(cc) width=(w) height=(h) alt="candidate iris code and mask, aligned"; }
+            div.iris-row {
+                span.lbl {
+                    "Difference"
+                    @if let Some(raw) = bits.raw() {
+                        br; strong.disagree { (format!("{:.1}", raw * 100.0)) " %" } " disagree"
+                        br; span.small.muted { (bits.differing) " of " (bits.compared) " valid bits" }
+                    }
+                }
+                img.diff src=(diff) width=(w) height=(h) alt="difference map: red where valid bits disagree, grey where masked";
+            }
         }
     }
 }
@@ -177,6 +222,36 @@ mod tests {
         }
         let html = iris_figure(&cmp, "Right").into_string();
         assert!(html.contains("0.310"));
+        // The disagreeing bits are counted and shown as a share of the jointly valid ones.
+        let bits = IrisBits::of(&cmp);
+        let share = format!("{:.1}", bits.raw().unwrap() * 100.0);
+        assert!(html.contains(&format!("{share} %")), "{html}");
+        assert!(html.contains(&format!(
+            "{} of {} valid bits",
+            bits.differing, bits.compared
+        )));
+    }
+
+    #[test]
+    fn codes_are_cut_into_bands_of_square_bits() {
+        // The gallery's 2048-bit code: 8 rows of 256 samples, two bands of 128.
+        assert_eq!(strip_size(256, 8), (512, 2 * 32 + 6));
+        assert_eq!(strip_size(64, 4), (256, 16));
+        let n = 256 * 8;
+        let cmp = IrisComparison {
+            layout: "daugman-2048".into(),
+            angular: 256,
+            radial: 8,
+            applicant_code: vec![1; n],
+            applicant_mask: vec![1; n],
+            candidate_code: vec![0; n],
+            candidate_mask: vec![1; n],
+            rotation: 0,
+            distance: 0.5,
+        };
+        let html = iris_figure(&cmp, "Right").into_string();
+        assert!(html.contains("width=\"512\" height=\"70\""), "{html}");
+        assert!(html.contains("100.0 %"));
     }
 
     #[test]

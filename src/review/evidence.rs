@@ -4,7 +4,7 @@
 //! similarity in [0, 1] (genuine pairs have a median near 0.2, impostors rarely pass 0.05);
 //! iris distances are normalised Hamming distances (same eye ≲ 0.30, different eyes ≈ 0.45).
 
-use crate::cases::CaseCandidate;
+use crate::cases::{CaseCandidate, Sameness};
 
 /// Finger score at which a finger counts as agreeing.
 pub const FINGER_AGREE: f32 = 0.05;
@@ -14,15 +14,6 @@ pub const FINGER_STRONG: f32 = 0.15;
 pub const IRIS_AGREE: f32 = 0.34;
 /// Iris distance of strong evidence.
 pub const IRIS_STRONG: f32 = 0.28;
-
-/// Finger score at or above which two captures count as near-identical: a display aid
-/// set far above where different captures of one finger score (median near 0.2), not a
-/// threshold measured on data.
-pub const FINGER_IDENTICAL: f32 = 0.90;
-/// Normalised iris distance at or below which two captures count as near-identical
-/// (a raw distance of 0 normalises to at most about 0.05 unless far fewer bits than
-/// typical are valid); a display aid like [`FINGER_IDENTICAL`].
-pub const IRIS_IDENTICAL: f32 = 0.05;
 
 /// The CSS class of a finger score.
 pub fn finger_band(score: Option<f32>) -> &'static str {
@@ -64,21 +55,23 @@ pub fn eyes_agreeing(c: &CaseCandidate) -> usize {
         .count()
 }
 
-/// Fingers and eyes whose scores say the same capture was submitted again (a replay of an
-/// enrolled person's templates), by name.
-pub fn identical_captures(c: &CaseCandidate) -> Vec<&'static str> {
+/// Fingers and eyes the engine's search flagged as the applicant's capture submitted again
+/// (a replay of an enrolled person's templates), by name, each with whether the templates
+/// are equal.
+pub fn identical_captures(c: &CaseCandidate) -> Vec<(&'static str, bool)> {
+    let exact = |s: Sameness| s == Sameness::Exact;
     let fingers = c
-        .finger_scores
+        .identical
+        .fingers
         .iter()
         .zip(FINGER_NAMES)
-        .filter(|(s, _)| s.is_some_and(|s| s >= FINGER_IDENTICAL))
-        .map(|(_, name)| name);
+        .filter_map(|(s, name)| s.map(|s| (name, exact(s))));
     let eyes = c
-        .iris_distances
+        .identical
+        .eyes
         .iter()
         .zip(["R eye", "L eye"])
-        .filter(|(d, _)| d.is_some_and(|d| d <= IRIS_IDENTICAL))
-        .map(|(_, name)| name);
+        .filter_map(|(s, name)| s.map(|s| (name, exact(s))));
     fingers.chain(eyes).collect()
 }
 
@@ -104,17 +97,21 @@ mod tests {
     }
 
     #[test]
-    fn resubmitted_captures_are_named() {
+    fn flagged_captures_are_named() {
         let person = crate::cases::tests::person(1, "317101");
         let mut c = CaseCandidate {
             person,
             score: 64.0,
             finger_scores: [Some(0.2); 10],
             iris_distances: [Some(0.25), None],
+            identical: Default::default(),
         };
         assert!(identical_captures(&c).is_empty());
-        c.finger_scores[1] = Some(0.997);
-        c.iris_distances[0] = Some(-0.169);
-        assert_eq!(identical_captures(&c), vec!["R index", "R eye"]);
+        c.identical.fingers[1] = Some(Sameness::Near);
+        c.identical.eyes[0] = Some(Sameness::Exact);
+        assert_eq!(
+            identical_captures(&c),
+            vec![("R index", false), ("R eye", true)]
+        );
     }
 }

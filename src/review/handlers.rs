@@ -269,6 +269,12 @@ pub async fn case(
     let Ok(drawn) = run_on_rayon(move || draw(&app2, &case2, selected)).await else {
         return internal(&session);
     };
+    let (cases, case2) = (app.cases.clone(), case.clone());
+    let history = match blocking(move || cases.history(&case2)).await {
+        Some(Ok(history)) => history,
+        Some(Err(e)) => return case_error(&e, &session),
+        None => return internal(&session),
+    };
     let view = CaseView {
         case: &case,
         selected,
@@ -277,6 +283,7 @@ pub async fn case(
         flash: flash(params.done.as_deref()),
         now,
         offset: offset(&app),
+        history,
     };
     let body = case_page::body(&view);
     let title = format!("Case {}", case.case_id);

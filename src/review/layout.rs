@@ -39,6 +39,7 @@ table.queue tbody tr:hover{background:#eff6ff;cursor:pointer}
 .badge.open{background:#dbeafe;color:#1e40af}.badge.pending_approval{background:#fef3c7;color:#92400e}
 .badge.escalated{background:#ede9fe;color:#5b21b6}.badge.confirmed_duplicate{background:#fee2e2;color:#991b1b}
 .badge.cleared{background:#dcfce7;color:#166534}.badge.taken{background:#334155;color:#fff}
+.badge.same-pair{background:#fee2e2;color:#991b1b}
 .near{color:#b45309;font-weight:600}.overdue{color:#b91c1c;font-weight:700}
 tr.overdue-row td:first-child{box-shadow:inset 3px 0 #dc2626}tr.near-row td:first-child{box-shadow:inset 3px 0 #f59e0b}
 form.filters{display:flex;flex-wrap:wrap;gap:8px 12px;align-items:end}
@@ -79,8 +80,9 @@ svg.minutiae .unmatched{opacity:.28}svg.minutiae .unmatched circle,svg.minutiae 
 figure.iris{margin:0 0 12px;background:#fff;border:1px solid #dbe3ec;border-radius:8px;padding:8px}
 figure.iris figcaption{margin-bottom:6px}
 .iris-row{display:flex;align-items:center;gap:8px;margin:2px 0}
-.iris-row .lbl{width:110px;font-size:12px;color:#475569}
-.iris-row img{image-rendering:pixelated;width:100%;max-width:720px;height:26px;border:1px solid #cbd5e1}
+.iris-row .lbl{width:130px;font-size:12px;color:#475569}
+.iris-row img{image-rendering:pixelated;max-width:100%;height:auto;border:1px solid #cbd5e1}
+.iris-row .disagree{font-size:14px;color:#b91c1c}
 .decide textarea{width:100%;min-height:70px;margin:6px 0}
 .decide .buttons{display:flex;flex-wrap:wrap;gap:6px}
 .trail{font-size:12px;max-height:260px;overflow:auto}.trail li{margin-bottom:3px}

@@ -26,6 +26,7 @@ pub mod case_page;
 pub mod draw;
 pub mod evidence;
 pub mod finger_page;
+pub mod history;
 pub mod layout;
 pub mod minutiae;
 pub mod queue;

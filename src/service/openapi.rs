@@ -6,9 +6,9 @@ use utoipa::{Modify, OpenApi};
 use super::{admin, cases_admin, handlers};
 use crate::enrolment::wire::{
     CandidateOut, CreateKeyRequest, CreateKeyResponse, DeleteResponse, EnrolmentRequest,
-    EnrolmentResponse, FingerScoreOut, FingerprintIn, HealthResponse, IdentifyRequest,
-    IdentifyResponse, IrisIn, IrisScoreOut, PersonResponse, PersonsByNikResponse, VerdictKind,
-    VerifyRequest, VerifyResponse,
+    EnrolmentResponse, FingerScoreOut, FingerprintIn, HealthResponse, IdenticalCaptureOut,
+    IdentifyRequest, IdentifyResponse, IrisIn, IrisScoreOut, PersonResponse, PersonsByNikResponse,
+    SameEyeOut, SameFingerOut, VerdictKind, VerifyRequest, VerifyResponse,
 };
 use crate::problem::{Problem, Reason};
 
@@ -63,7 +63,7 @@ impl Modify for BearerAuth {
         Problem, Reason, FingerprintIn, IrisIn, EnrolmentRequest, EnrolmentResponse, VerdictKind,
         IdentifyRequest, IdentifyResponse, CandidateOut, VerifyRequest, VerifyResponse,
         DeleteResponse, CreateKeyRequest, CreateKeyResponse, HealthResponse, FingerScoreOut,
-        IrisScoreOut, PersonResponse, PersonsByNikResponse, admin::DeadLettersResponse, admin::RequeueResponse,
+        IrisScoreOut, IdenticalCaptureOut, SameFingerOut, SameEyeOut, PersonResponse, PersonsByNikResponse, admin::DeadLettersResponse, admin::RequeueResponse,
         crate::engine::outbox::DeadLetter, admin::KeyOut, admin::KeysResponse,
         admin::KeyEventsResponse, crate::access::keys::KeyEvent, crate::cases::ExportRow,
         cases_admin::SupervisorReleaseResponse

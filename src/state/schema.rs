@@ -178,7 +178,20 @@ const STEPS: &[&str] = &[
     DROP INDEX cases_by_status_score;
     CREATE INDEX cases_by_score ON cases (final, score DESC, strength DESC, seq);
     CREATE INDEX cases_by_status_score ON cases (status, score DESC, strength DESC, seq);",
-    // 13: the case queue at a million cases, continued. `case_tally` counts the cases per
+    // 13: a case's history: every person a case is about (its applicant and candidates, by
+    // reference id), so the cases about a person are one index range; existing cases are
+    // indexed from their rows.
+    "CREATE TABLE case_persons (
+        reference_id TEXT NOT NULL,
+        case_seq INTEGER NOT NULL REFERENCES cases (seq),
+        PRIMARY KEY (reference_id, case_seq)
+    ) WITHOUT ROWID;
+    INSERT OR IGNORE INTO case_persons (reference_id, case_seq)
+        SELECT applicant, seq FROM cases;
+    INSERT OR IGNORE INTO case_persons (reference_id, case_seq)
+        SELECT json_extract(c.value, '$.person.reference_id'), cases.seq
+        FROM cases, json_each(cases.new_case, '$.candidates') AS c;",
+    // 14: the case queue at a million cases, continued. `case_tally` counts the cases per
     // finality and deadline day (`deadline_secs / 86400`), kept by triggers in the
     // transaction that changes a case, so the totals and the overdue count read a few
     // hundred tally rows and one day of the deadline index instead of every case. The

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod harness;
+mod identical;
 mod metrics;
 mod nik_lookup;
 mod ordering_and_callbacks;

@@ -93,8 +93,16 @@ async fn a_resubmitted_capture_is_flagged_and_no_distance_is_negative() {
         score: 64.0,
         finger_scores: [Some(0.997); 10],
         iris_distances: [Some(-0.169), Some(0.31)],
+        identical: Default::default(),
     };
     candidate.finger_scores[3] = Some(0.2);
+    // The flags come from the search, not from the page's own reading of the scores: the
+    // right ring finger scores 0.2 but is flagged near-identical, the right little finger
+    // scores 0.997 but is not flagged.
+    candidate.identical.fingers = [Some(Sameness::Exact); 10];
+    candidate.identical.fingers[3] = Some(Sameness::Near);
+    candidate.identical.fingers[4] = None;
+    candidate.identical.eyes[0] = Some(Sameness::Exact);
     let new = NewCase {
         kind: CaseKind::Biometric,
         applicant: review_support::person(1, "Siti Rahayu", "317101", "sp-jkt"),
@@ -114,11 +122,24 @@ async fn a_resubmitted_capture_is_flagged_and_no_distance_is_negative() {
     .await;
     assert_eq!(page.status, StatusCode::OK);
     let start = page.body.find("id=\"identical-capture\"").unwrap();
-    let banner = &page.body[start..start + page.body[start..].find("</p>").unwrap()];
-    assert!(banner.contains("R thumb"), "{banner}");
-    assert!(!banner.contains("R ring"), "{banner}");
+    let banner = &page.body[start..start + page.body[start..].find("</div>").unwrap()];
+    let exact_at = banner.find("id=\"identical-exact\"").unwrap();
+    let near_at = banner.find("id=\"identical-near\"").unwrap();
+    let (exact, near) = (&banner[exact_at..near_at], &banner[near_at..]);
     assert!(
-        banner.contains("R eye") && !banner.contains("L eye"),
+        exact.contains("R thumb") && exact.contains("R eye"),
+        "{banner}"
+    );
+    assert!(
+        !exact.contains("R ring") && !exact.contains("R little"),
+        "{banner}"
+    );
+    assert!(
+        near.contains("R ring") && !near.contains("R thumb"),
+        "{banner}"
+    );
+    assert!(
+        !banner.contains("R little") && !banner.contains("L eye"),
         "{banner}"
     );
     // The grid shows the clamped distance; the computed one only in the cell's title.

@@ -7,9 +7,12 @@ mod review_support;
 mod access;
 mod evidence;
 mod queue_ops;
+mod history;
 mod workflow;
 
 pub(crate) use hyper::{Method, StatusCode};
 pub(crate) use review_support::{form, login, send, start};
 pub(crate) use tunggal::access::audit::AuditLog;
-pub(crate) use tunggal::cases::{CaseCandidate, CaseKind, CaseOutcome, CaseStatus, NewCase};
+pub(crate) use tunggal::cases::{
+    CaseCandidate, CaseKind, CaseOutcome, CaseStatus, NewCase, Sameness,
+};

@@ -18,7 +18,7 @@ use tokio::sync::oneshot;
 use tunggal::access::keys::KeySpec;
 use tunggal::cases::{
     CaseCandidate, CaseKind, CaseOutcome, CaseOutcomeError, CaseOutcomeSink, CaseStore, Evidence,
-    FingerComparison, IrisComparison, NewCase, PersonSummary,
+    FingerComparison, IrisComparison, NewCase, PersonSummary, Sameness,
 };
 use tunggal::enrolment::record::{EnrolmentRecord, Origin, Probe};
 use tunggal::enrolment::{Candidate, EngineError, EnrolmentEngine, Verdict, Verification};
@@ -254,7 +254,7 @@ pub fn seed_cases(store: &CaseStore, n: u32) -> Vec<String> {
             let name = names[i as usize % names.len()];
             let mut cand = person(500_000 + i, name, "317101", "sp-jkt");
             cand.date_of_birth = person(i, name, district, sp).date_of_birth;
-            let new = NewCase {
+            let mut new = NewCase {
                 kind: CaseKind::Biometric,
                 applicant: person(i, name, district, sp),
                 candidates: vec![
@@ -263,17 +263,25 @@ pub fn seed_cases(store: &CaseStore, n: u32) -> Vec<String> {
                         score: 10.0 + f64::from(i),
                         finger_scores: BEST_FINGERS,
                         iris_distances: [Some(0.21), Some(0.33)],
+                        identical: Default::default(),
                     },
                     CaseCandidate {
                         person: person(700_000 + i, "Other Person", "350101", "sp-sby"),
                         score: 2.0,
                         finger_scores: [Some(0.03); 10],
                         iris_distances: [Some(0.45), None],
+                        identical: Default::default(),
                     },
                 ],
                 callback_url: None,
                 calibration: "test".into(),
             };
+            if i == 3 {
+                // The browser test's case: the search flagged the right thumb's template as
+                // equal to the enrolled one and the right eye as near-identical.
+                new.candidates[0].identical.fingers[0] = Some(Sameness::Exact);
+                new.candidates[0].identical.eyes[0] = Some(Sameness::Near);
+            }
             store.open_case(new).unwrap().case_id
         })
         .collect()

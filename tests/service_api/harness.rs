@@ -77,6 +77,7 @@ impl MemoryEngine {
                     score: f64::from(score),
                     finger_scores: [None; 10],
                     iris_distances: [None; 2],
+                    identical: Default::default(),
                 }
             })
             .filter(|c| c.score >= f64::from(THRESHOLD))

@@ -15,6 +15,7 @@ pub mod bounded;
 pub mod deduplicator;
 pub mod finger_scan;
 pub mod fusion;
+pub mod same_capture;
 pub mod shipped;
 pub mod stage1;
 pub mod stage2;
@@ -27,6 +28,7 @@ use crate::storage::Snapshot;
 
 pub use deduplicator::{ClaimOwners, Decision, Deduplicator, Holder, Insert, Ordered};
 pub use fusion::{Calibration, FusionCaps, LlrTable};
+pub use same_capture::SameCapture;
 pub use stage1::{EyeEvidence, Scorer, Stage1Hit, Stage1Probe};
 pub use verdict::{EyeScore, FingerScore, GalleryMatch, Rejection, SearchOutcome, SearchVerdict};
 

@@ -31,6 +31,7 @@ use crate::gallery::GalleryError;
 use crate::iris::{decode_record, IrisMatcher, IrisQuery, IrisScore};
 use crate::search::finger_scan::{self, FingerKernel};
 use crate::search::fusion::Calibration;
+use crate::search::same_capture::{self, SameCapture};
 use crate::storage::Snapshot;
 
 /// Records per parallel work item.
@@ -56,6 +57,8 @@ pub struct EyeEvidence {
     pub rotation: i32,
     /// Calibrated log-likelihood ratio (capped per eye); the iris floor when not scored.
     pub llr: f32,
+    /// Whether the probe's eye is the enrolled capture submitted again.
+    pub same: Option<SameCapture>,
 }
 
 /// A shortlisted person.
@@ -157,11 +160,13 @@ impl Scorer<'_> {
                 hd_norm: Some(s.hd_norm as f32),
                 rotation: s.rotation,
                 llr: self.eye_llr(s.hd_norm),
+                same: None,
             },
             None => EyeEvidence {
                 hd_norm: None,
                 rotation: 0,
                 llr: self.iris_floor(query),
+                same: None,
             },
         }
     }
@@ -230,7 +235,9 @@ impl Scorer<'_> {
                     let s = self.iris.compare(q.probe(), slot)?.score();
                     s.filter(|s| s.hd_norm <= q.threshold())
                 };
-                let e = self.evidence(q, score);
+                let mut e = self.evidence(q, score);
+                e.same =
+                    same_capture::eye(score.map(|s| s.hd as f32), &probe.record.irises[eye], slot);
                 irises += e.llr;
                 *out = Some(e);
             }

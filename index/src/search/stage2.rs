@@ -10,6 +10,7 @@ use crate::finger::FingerMatcher;
 use crate::gallery::person_record::{EYES, FINGERS};
 use crate::gallery::ColdFingers;
 use crate::search::fusion::Calibration;
+use crate::search::same_capture;
 use crate::search::stage1::Stage1Hit;
 use crate::search::verdict::{EyeScore, FingerScore, GalleryMatch};
 
@@ -36,6 +37,7 @@ pub fn compare(
                 descriptor: hit.descriptors[slot],
                 score,
                 llr,
+                same: same_capture::finger(score, &p.template, &g.template),
             });
         }
     }
@@ -48,6 +50,7 @@ pub fn compare(
                 hd_norm: e.hd_norm,
                 rotation: e.rotation,
                 llr: e.llr,
+                same: e.same,
             });
         }
     }

@@ -1,6 +1,7 @@
 //! What a search answers.
 
 use crate::gallery::person_record::{EYES, FINGERS};
+use crate::search::same_capture::SameCapture;
 
 /// One finger's second-stage comparison.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -11,6 +12,8 @@ pub struct FingerScore {
     pub score: f32,
     /// Its log-likelihood ratio (capped).
     pub llr: f32,
+    /// Whether the probe's finger is the enrolled capture submitted again.
+    pub same: Option<SameCapture>,
 }
 
 /// One eye's comparison.
@@ -23,6 +26,8 @@ pub struct EyeScore {
     pub rotation: i32,
     /// Its log-likelihood ratio (capped).
     pub llr: f32,
+    /// Whether the probe's eye is the enrolled capture submitted again.
+    pub same: Option<SameCapture>,
 }
 
 /// A gallery person the probe may be.

@@ -46,7 +46,7 @@ mod rows;
 
 use serde::{Deserialize, Serialize};
 
-use crate::cases::PersonSummary;
+use crate::cases::{IdenticalCapture, PersonSummary};
 use crate::enrolment::record::Eye;
 use tunggal_index::template::FingerTemplate;
 
@@ -104,6 +104,10 @@ pub struct StoredCandidate {
     pub finger_scores: [Option<f32>; 10],
     /// Normalised Hamming distance per eye (by [`Eye::index`]: 0 = right, 1 = left).
     pub iris_distances: [Option<f32>; 2],
+    /// Fingers and eyes that are this person's capture submitted again (absent in outcomes
+    /// stored before the search flagged them).
+    #[serde(default, skip_serializing_if = "IdenticalCapture::is_empty")]
+    pub identical: IdenticalCapture,
 }
 
 /// One iris of a pending applicant: its eye, code and mask bytes.
