@@ -22,6 +22,7 @@ fn open(store: &CaseStore) -> String {
             score: 20.0,
             finger_scores: [None; 10],
             iris_distances: [None; 2],
+            identical: Default::default(),
         }],
         callback_url: None,
         calibration: String::new(),

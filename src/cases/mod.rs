@@ -19,10 +19,10 @@
 pub mod deadline;
 pub mod decision;
 pub mod export;
-#[cfg(test)]
-mod lease_tests;
 pub mod history;
 pub mod identical;
+#[cfg(test)]
+mod lease_tests;
 pub mod legacy;
 pub mod model;
 pub mod query;

@@ -97,6 +97,7 @@ mod tests {
                 score: 20.0,
                 finger_scores: [None; 10],
                 iris_distances: [None; 2],
+                identical: Default::default(),
             }],
             callback_url: None,
             calibration: String::new(),

@@ -20,6 +20,7 @@ fn new_case(n: u32, name: &str, candidate: u32) -> NewCase {
             score: 30.0,
             finger_scores: [Some(0.3); 10],
             iris_distances: [Some(0.2), None],
+            identical: Default::default(),
         }],
         callback_url: None,
         calibration: "test".into(),

@@ -57,6 +57,7 @@ mod tests {
                 score,
                 finger_scores,
                 iris_distances: [Some(0.2), Some(0.31)],
+                identical: Default::default(),
             }],
             callback_url: None,
             calibration: "test".into(),

@@ -19,6 +19,7 @@ fn new_case(n: u32) -> NewCase {
             score: f64::from(n % 40),
             finger_scores: [Some(0.3); 10],
             iris_distances: [Some(0.2), None],
+            identical: Default::default(),
         }],
         callback_url: None,
         calibration: "test".into(),

@@ -24,8 +24,9 @@ fn decision(action: &Action) -> Option<(String, &str)> {
             decision,
             comment,
             needs_approval,
+            reason,
         } => {
-            let what = match decision {
+            let mut what = match decision {
                 DecisionKind::ConfirmDuplicate { duplicate_of } => {
                     format!("confirmed duplicate of {duplicate_of}")
                 }
@@ -33,6 +34,9 @@ fn decision(action: &Action) -> Option<(String, &str)> {
                 DecisionKind::Clear => "cleared (not a duplicate)".to_owned(),
                 DecisionKind::Escalate => "escalated".to_owned(),
             };
+            if let Some(reason) = reason {
+                what = format!("{what}: {}", reason.label());
+            }
             (what, comment.as_str())
         }
         Action::Approved { comment } => ("approved".to_owned(), comment.as_str()),

@@ -6,8 +6,8 @@ mod review_support;
 
 mod access;
 mod evidence;
-mod queue_ops;
 mod history;
+mod queue_ops;
 mod workflow;
 
 pub(crate) use hyper::{Method, StatusCode};
