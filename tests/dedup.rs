@@ -110,11 +110,13 @@ fn returning_people_are_duplicates_and_new_people_single() {
         let probe = g.prepare(&capture(&pop, id, 0)).unwrap();
         let out = search(&g, &probe, &cfg).unwrap();
         assert_eq!(out.verdict, SearchVerdict::Single, "new person {id}");
-        // Other people's eyes fall beyond the gate and carry the (negative) iris floor.
+        // Other people's eyes lie in the impostor range and give at most weak evidence (an eye
+        // beyond the gate carries the negative iris floor; one just inside it, the table's
+        // ratio in the impostor tail).
         let best = out.best.unwrap();
         for e in best.eyes.iter().flatten() {
             assert!(e.hd_norm.is_none_or(|h| h > 0.3), "new person {id}: {e:?}");
-            assert!(e.llr < 0.0, "new person {id}: {e:?}");
+            assert!(e.llr < 1.0, "new person {id}: {e:?}");
         }
         assert_eq!(out.gallery_size, 40);
     }

@@ -127,7 +127,8 @@ fn counts_from_the_tally_equal_counts_of_every_case_through_changes_and_upgrade(
     // Deleting a case (no workflow does) keeps the tally too.
     write(
         &store,
-        "DELETE FROM case_trail WHERE case_seq = 3; DELETE FROM cases WHERE seq = 3;",
+        "DELETE FROM case_trail WHERE case_seq = 3; DELETE FROM case_persons WHERE case_seq = 3;
+         DELETE FROM cases WHERE seq = 3;",
     );
     assert_counts_at_every_time(&store);
 }

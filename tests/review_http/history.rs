@@ -32,6 +32,7 @@ async fn a_case_page_lists_earlier_cases_on_either_person_with_their_decisions()
         Some(form(&[
             ("csrf", csrf.as_str()),
             ("decision", "clear"),
+            ("reason", "other"),
             ("comment", "Different people: ridge counts differ"),
         ])),
     )
