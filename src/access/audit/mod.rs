@@ -84,6 +84,24 @@ pub struct AuditEvent {
     pub seq: Option<u64>,
 }
 
+impl AuditEvent {
+    /// An event by `who` now, without a case or a sequence number.
+    fn by(who: &Principal, action: &str, subject: String, status: u16) -> Self {
+        Self {
+            at: now_secs(),
+            key_id: who.key_id.clone(),
+            key_name: who.name.clone(),
+            role: who.role.as_str().to_owned(),
+            action: action.to_owned(),
+            subject,
+            request_id: None,
+            status,
+            case_id: None,
+            seq: None,
+        }
+    }
+}
+
 /// An audit event to write in an enrolment's outcome transaction ([`stage_in`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StagedAudit {
@@ -280,16 +298,8 @@ impl AuditLog {
             .synced;
         Ok(StagedAudit {
             event: AuditEvent {
-                at: now_secs(),
-                key_id: who.key_id.clone(),
-                key_name: who.name.clone(),
-                role: who.role.as_str().to_owned(),
-                action: action.to_owned(),
-                subject,
                 request_id: request_id.map(str::to_owned),
-                status,
-                case_id: None,
-                seq: None,
+                ..AuditEvent::by(who, action, subject, status)
             },
             synced_upto,
         })
@@ -334,16 +344,8 @@ impl AuditLog {
         status: u16,
     ) -> Result<(), JournalError> {
         let event = AuditEvent {
-            at: now_secs(),
-            key_id: who.key_id.clone(),
-            key_name: who.name.clone(),
-            role: who.role.as_str().to_owned(),
-            action: action.to_owned(),
-            subject,
             request_id: request_id.map(str::to_owned),
-            status,
-            case_id: None,
-            seq: None,
+            ..AuditEvent::by(who, action, subject, status)
         };
         self.append(event).await
     }
@@ -359,16 +361,8 @@ impl AuditLog {
         status: u16,
     ) -> Result<(), JournalError> {
         let event = AuditEvent {
-            at: now_secs(),
-            key_id: who.key_id.clone(),
-            key_name: who.name.clone(),
-            role: who.role.as_str().to_owned(),
-            action: action.to_owned(),
-            subject,
-            request_id: None,
-            status,
             case_id: Some(case_id.to_owned()),
-            seq: None,
+            ..AuditEvent::by(who, action, subject, status)
         };
         self.append(event).await
     }
