@@ -152,7 +152,9 @@ fn the_schema_step_indexes_stored_cases() {
             .transaction(|tx| {
                 // Back to the schema of version 10 (before the search terms, strength, history and tally).
                 tx.execute_batch(
-                    "DROP TABLE case_persons;
+                    "DROP INDEX persons_acknowledged;
+                    DROP INDEX persons_unsettled;
+                    DROP TABLE case_persons;
                     DROP TRIGGER case_tally_insert;
                     DROP TRIGGER case_tally_delete;
                     DROP TRIGGER case_tally_update;

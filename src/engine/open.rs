@@ -135,7 +135,7 @@ impl GalleryEngine {
                 data_dir: data_dir.to_path_buf(),
             });
         }
-        let acknowledged = registry.keys_where(|e| e.in_gallery() && !e.deleting);
+        let acknowledged = registry.acknowledged_keys()?;
         let mut missing = Vec::new();
         let approve = |holds: &dyn Fn(u64) -> bool| {
             missing = acknowledged
@@ -181,9 +181,9 @@ impl GalleryEngine {
             let snap = gallery.snapshot();
             let (rolled_forward, aborted) = registry.reconcile(|key| snap.contains(key))?;
             // A cleared applicant inserted before its `closed` event was written.
-            for key in registry.keys_where(|e| {
+            for key in registry.unsettled_keys(|e| {
                 matches!(e.outcome, Some(Outcome::Duplicate { .. })) && e.resolution.is_none()
-            }) {
+            })? {
                 if snap.contains(key) {
                     registry.closed(key, Resolution::Cleared)?;
                 }
@@ -192,7 +192,7 @@ impl GalleryEngine {
         };
         // Deletions journalled but not finished: finish them (the gallery delete is
         // idempotent through `contains`).
-        for key in registry.keys_where(|e| e.deleting && !e.deleted) {
+        for key in registry.unsettled_keys(|e| e.deleting && !e.deleted)? {
             if gallery.snapshot().contains(key) {
                 gallery.delete(key)?;
             }
@@ -214,7 +214,7 @@ impl GalleryEngine {
                 cases_opened: 0,
             },
         };
-        for e in engine.registry.duplicates_without_case() {
+        for e in engine.registry.duplicates_without_case()? {
             engine.open_case_for(&e)?;
             engine.recovery.cases_opened += 1;
         }

@@ -224,6 +224,15 @@ const STEPS: &[&str] = &[
     CREATE INDEX cases_by_final_opened_cover
         ON cases (final, opened_secs, score, strength, deadline_secs, lease_until);
     DROP INDEX cases_by_final_opened;",
+    // 15: opening at a million persons. The engine's open checks every person the registry
+    // acknowledged as enrolled against the recovered gallery, and settles the few entries a
+    // stop left mid-way; two partial indexes give both key sets without reading a row. The
+    // second's condition is the registry's `UNSETTLED` (`engine/registry/rows/settle.rs`),
+    // word for word.
+    "CREATE INDEX persons_acknowledged ON persons (key) WHERE in_gallery = 1 AND deleting = 0;
+    CREATE INDEX persons_unsettled ON persons (key) WHERE outcome IS NULL OR deleting = 1
+        OR (substr(outcome, 1, 22) = '{\"verdict\":\"duplicate\"'
+        AND (resolution IS NULL OR case_id IS NULL));",
 ];
 
 /// The version this release writes.

@@ -6,10 +6,9 @@
 //! manifest makes it stale. Entries are in strictly increasing slot address order, so
 //! together with the count check they address every live slot exactly once.
 
-use std::collections::HashMap;
-
 use super::format::{crc, get_u32, get_u64, put_u32, put_u64};
 use super::segment::{Segment, SlotAddr};
+use super::KeyMap;
 
 /// Name of the key index file in the data directory.
 pub const KEY_INDEX_NAME: &str = "KEYINDEX";
@@ -56,7 +55,7 @@ pub(crate) fn decode(
     segments: &[Segment],
     checkpoint_lsn: u64,
     manifest_crc: u32,
-) -> Result<HashMap<u64, SlotAddr>, String> {
+) -> Result<KeyMap, String> {
     if b.len() < HEADER_LEN + 4 {
         return Err(format!("{} bytes, shorter than its header", b.len()));
     }
@@ -84,7 +83,7 @@ pub(crate) fn decode(
             b.len()
         ));
     }
-    let mut keys = HashMap::with_capacity(live as usize);
+    let mut keys = KeyMap::with_capacity_and_hasher(live as usize, Default::default());
     let mut seg_i = 0usize;
     let mut last: Option<(u32, u32)> = None;
     for e in b[HEADER_LEN..end].chunks_exact(ENTRY_LEN) {

@@ -50,3 +50,8 @@ pub use view::{RecordRef, SegmentView, Snapshot};
 pub use wal::{
     inspect as inspect_wal, Durability, LogHeader, LogInspection, TailDamage, TornTail, WalReplay,
 };
+
+/// The key → slot map of a store's live records. Keys are given out by the store's owner
+/// (never chosen by a caller), so a fast, fixed-seed hash serves: at a million persons the
+/// map is built once at open and probed for every acknowledged key.
+pub(crate) type KeyMap = std::collections::HashMap<u64, SlotAddr, foldhash::fast::FixedState>;

@@ -8,6 +8,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use super::{reference_id, Entry, Outcome, PersonMeta, Resolution};
 
 mod batch;
+mod settle;
 use crate::state::idempotency::{self, Answer};
 use crate::state::{StateError, StateStore};
 
@@ -254,7 +255,7 @@ impl Registry {
         in_gallery: impl Fn(u64) -> bool,
     ) -> Result<(usize, usize), StateError> {
         let (mut forward, mut aborted) = (0, 0);
-        for key in self.keys_where(|e| e.outcome.is_none()) {
+        for key in self.unsettled_keys(|e| e.outcome.is_none())? {
             if in_gallery(key) {
                 self.outcome(key, Outcome::Single)?;
                 forward += 1;
@@ -537,8 +538,11 @@ impl Registry {
 
     /// Every duplicate outcome without its case (left by a crash of an older release, which
     /// stored the outcome and the case apart).
-    pub fn duplicates_without_case(&self) -> Vec<Entry> {
-        self.filter(|e| matches!(e.outcome, Some(Outcome::Duplicate { .. })) && e.case_id.is_none())
+    pub fn duplicates_without_case(&self) -> Result<Vec<Entry>, StateError> {
+        let lite = self.unsettled(|e| {
+            matches!(e.outcome, Some(Outcome::Duplicate { .. })) && e.case_id.is_none()
+        })?;
+        Ok(lite.into_iter().filter_map(|e| self.get(e.key)).collect())
     }
 
     /// Entries, in key order, for which `keep` holds (each read whole).

@@ -1,7 +1,6 @@
 //! The gallery store: segments, blob store and write-ahead log behind one typed API, with
 //! group commit, checkpoints, compaction and crash recovery.
 
-use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -23,6 +22,7 @@ use super::op::{InsertOp, LogOp};
 use super::segment::{Segment, SegmentGeometry, SlotAddr, SlotMeta};
 use super::view::Snapshot;
 use super::wal::{self, Durability, Wal, WalReplay};
+use super::KeyMap;
 
 mod checkpoint;
 mod compact;
@@ -164,7 +164,7 @@ pub struct BlobCompactionReport {
 pub(crate) struct State {
     /// Segments sorted by id; the last one takes new records.
     pub(crate) segments: Vec<Segment>,
-    pub(crate) keys: HashMap<u64, SlotAddr>,
+    pub(crate) keys: KeyMap,
     pub(crate) blobs: BlobStore,
     checkpoint_lsn: u64,
     next_segment_id: u32,

@@ -136,12 +136,9 @@ impl Store {
 
 /// The key → slot map of the live slots of `segments`, read from their slot metadata; with
 /// `verify`, every live record's CRC is checked first.
-fn rebuild_keys(
-    segments: &[Segment],
-    verify: bool,
-    report: &mut RecoveryReport,
-) -> Result<HashMap<u64, SlotAddr>> {
-    let mut keys = HashMap::new();
+fn rebuild_keys(segments: &[Segment], verify: bool, report: &mut RecoveryReport) -> Result<KeyMap> {
+    let live = segments.iter().map(|s| s.len() as usize).sum();
+    let mut keys = KeyMap::with_capacity_and_hasher(live, Default::default());
     for seg in segments {
         for slot in 0..seg.len() {
             if seg.deleted.contains(slot) {

@@ -54,12 +54,12 @@ impl Registry {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::cases::PersonSummary;
     use crate::engine::registry::PersonMeta;
 
-    fn meta(key: u64) -> PersonMeta {
+    pub(in crate::engine::registry) fn meta(key: u64) -> PersonMeta {
         PersonMeta {
             summary: PersonSummary {
                 reference_id: reference_id(key),
