@@ -101,10 +101,12 @@ fn counts_from_the_tally_equal_counts_of_every_case_through_changes_and_upgrade(
         before.overdue > 0 && before.active < before.total,
         "{before:?}"
     );
-    // A database of the previous schema version gets its tally from its cases.
+    // A database of schema version 13 gets its tally from its cases.
     write(
         &store,
-        "DROP TRIGGER case_tally_insert; DROP TRIGGER case_tally_delete;
+        "DROP TRIGGER case_rank_insert; DROP TRIGGER case_rank_delete;
+         DROP TRIGGER case_rank_update; DROP TABLE case_rank;
+         DROP TRIGGER case_tally_insert; DROP TRIGGER case_tally_delete;
          DROP TRIGGER case_tally_update; DROP TABLE case_tally;
          DROP INDEX cases_by_final_opened_cover;
          CREATE INDEX cases_by_final_opened ON cases (final, opened_secs);",
@@ -112,11 +114,7 @@ fn counts_from_the_tally_equal_counts_of_every_case_through_changes_and_upgrade(
     store
         .store()
         .read(|c| {
-            c.execute_batch(&format!(
-                "PRAGMA user_version = {}",
-                crate::state::schema::VERSION - 1
-            ))
-            .unwrap();
+            c.execute_batch("PRAGMA user_version = 13").unwrap();
             Ok(())
         })
         .unwrap();
