@@ -91,7 +91,11 @@ fn bench(c: &mut Criterion) {
     // The last page of the whole queue.
     let last = (n as usize).div_ceil(25);
     // A deep page: 20,000 when the queue has it, else its middle.
-    let deep = if last > 20_000 { 20_000 } else { last.div_ceil(2) };
+    let deep = if last > 20_000 {
+        20_000
+    } else {
+        last.div_ceil(2)
+    };
     let queries = [
         ("newest_page1", page(Sort::Newest, 1)),
         ("score_page1", page(Sort::Score, 1)),

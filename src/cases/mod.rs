@@ -26,10 +26,10 @@ mod lease_tests;
 pub mod legacy;
 pub mod model;
 pub mod query;
-pub mod reason;
 mod rank;
 #[cfg(test)]
 mod rank_tests;
+pub mod reason;
 mod rows;
 pub mod search;
 #[cfg(test)]

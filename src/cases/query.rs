@@ -356,6 +356,7 @@ impl CaseQuery {
 
     /// The listing's two statements at `now`: the capped count with its arguments, and the
     /// page with its arguments.
+    #[cfg(test)]
     pub(super) fn statements(&self, now: u64) -> Statements {
         self.statements_from(now, None)
     }

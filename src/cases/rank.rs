@@ -127,10 +127,7 @@ pub(super) fn landing(
         None => String::new(),
         Some(list) => {
             args.extend(list.iter().map(|s| Value::Text((*s).to_owned())));
-            format!(
-                "AND status IN ({})",
-                vec!["?"; list.len()].join(", ")
-            )
+            format!("AND status IN ({})", vec!["?"; list.len()].join(", "))
         }
     };
     let dir = match q.sort {

@@ -198,7 +198,11 @@ fn a_deep_page_reads_the_bucket_counts_and_one_index_range() {
     let dir = tempfile::tempdir().unwrap();
     let store = CaseStore::open(dir.path()).unwrap();
     store
-        .open_cases_at((0..50u32).map(|i| (new_case(i), T0 + u64::from(i) * 600)).collect())
+        .open_cases_at(
+            (0..50u32)
+                .map(|i| (new_case(i), T0 + u64::from(i) * 600))
+                .collect(),
+        )
         .unwrap();
     for sort in [Sort::Newest, Sort::Score, Sort::TimeLeft] {
         for status in [StatusFilter::Active, StatusFilter::Is(CaseStatus::Open)] {
@@ -217,7 +221,9 @@ fn a_deep_page_reads_the_bucket_counts_and_one_index_range() {
             let st = q.statements_from(T0, Some(&jump));
             let plan: Vec<String> = s
                 .read(|c| {
-                    let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {}", st.page)).unwrap();
+                    let mut stmt = c
+                        .prepare(&format!("EXPLAIN QUERY PLAN {}", st.page))
+                        .unwrap();
                     Ok(stmt
                         .query_map(rusqlite::params_from_iter(st.page_args.iter()), |r| {
                             r.get::<_, String>(3)
@@ -228,7 +234,8 @@ fn a_deep_page_reads_the_bucket_counts_and_one_index_range() {
                 })
                 .unwrap();
             assert!(
-                plan.iter().all(|l| l.starts_with("SEARCH cases USING INDEX")),
+                plan.iter()
+                    .all(|l| l.starts_with("SEARCH cases USING INDEX")),
                 "{sort:?} {status:?}: {plan:?}"
             );
             assert!(plan.iter().all(|l| !l.contains("TEMP B-TREE")), "{plan:?}");

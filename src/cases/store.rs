@@ -235,9 +235,8 @@ impl CaseStore {
         limit: usize,
     ) -> Result<super::ExportChunk, CaseError> {
         let store = &self.store;
-        Ok(store.read(|conn| {
-            super::export::export_chunk(store, conn, status, since, after, limit)
-        })?)
+        Ok(store
+            .read(|conn| super::export::export_chunk(store, conn, status, since, after, limit))?)
     }
 
     /// Active and overdue case counts at `now`.

@@ -332,7 +332,11 @@ async fn a_supervisor_releases_another_analysts_hold_on_the_case_page() {
         None,
     )
     .await;
-    assert!(after.body.contains("Released as supervisor"), "{}", after.body);
+    assert!(
+        after.body.contains("Released as supervisor"),
+        "{}",
+        after.body
+    );
     assert!(after
         .body
         .contains("released the case held by Ana Analyst (supervisor)"));

@@ -346,7 +346,9 @@ pub async fn enrolment_status(
             }
             own
         }
-        Role::Analyst | Role::Supervisor | Role::Admin if q.district.is_none() && q.service_point.is_none() => {
+        Role::Analyst | Role::Supervisor | Role::Admin
+            if q.district.is_none() && q.service_point.is_none() =>
+        {
             // By the request id alone: the one service point that used it.
             let engine = app.engine.clone();
             let rid = request_id.clone();
