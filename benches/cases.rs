@@ -1,5 +1,7 @@
 //! Case queue listing in the state store: one page of 25 with every filter and each sort
-//! order (first and deep pages), the overdue count, and opening the store (which reads no
+//! order (first, 100th, 20,000th and last pages; by number through `case_rank` and, for
+//! comparison in the same run, by `OFFSET` as the previous release read them), the overdue
+//! count, and opening the store (which reads no
 //! case; then the same with the whole-file check the background thread runs). For
 //! comparison in the same run, the previous release's count and opening-date page queries.
 //! 100,000 cases by default; `TUNGGAL_BENCH_CASES=1000000` sets the count.
@@ -88,13 +90,32 @@ fn bench(c: &mut Criterion) {
     };
     // The last page of the whole queue.
     let last = (n as usize).div_ceil(25);
+    // A deep page: 20,000 when the queue has it, else its middle.
+    let deep = if last > 20_000 {
+        20_000
+    } else {
+        last.div_ceil(2)
+    };
     let queries = [
         ("newest_page1", page(Sort::Newest, 1)),
         ("score_page1", page(Sort::Score, 1)),
         ("time_left_page1", page(Sort::TimeLeft, 1)),
+        ("newest_page100", page(Sort::Newest, 100)),
+        ("score_page100", page(Sort::Score, 100)),
+        ("time_left_page100", page(Sort::TimeLeft, 100)),
+        ("newest_page_deep", page(Sort::Newest, deep)),
+        ("score_page_deep", page(Sort::Score, deep)),
+        ("time_left_page_deep", page(Sort::TimeLeft, deep)),
         ("newest_last_page", page(Sort::Newest, last)),
         ("score_last_page", page(Sort::Score, last)),
         ("time_left_last_page", page(Sort::TimeLeft, last)),
+        (
+            "status_open_score_page_deep",
+            CaseQuery {
+                status: StatusFilter::Is(CaseStatus::Open),
+                ..page(Sort::Score, deep)
+            },
+        ),
         (
             "untaken_newest_page1",
             CaseQuery {
@@ -240,6 +261,44 @@ fn bench(c: &mut Criterion) {
                 .unwrap()
         })
     });
+    // The same pages by number as the previous release read them: `OFFSET` over the sort
+    // order's index (the active queue), for comparison in one run.
+    for (name, order, number) in [
+        ("newest", "seq DESC", 100),
+        ("score", "score DESC, strength DESC, seq", 100),
+        ("time_left", "deadline_secs, seq", 100),
+        ("newest", "seq DESC", deep),
+        ("score", "score DESC, strength DESC, seq", deep),
+        ("time_left", "deadline_secs, seq", deep),
+        ("newest", "seq DESC", last),
+        ("score", "score DESC, strength DESC, seq", last),
+        ("time_left", "deadline_secs, seq", last),
+    ] {
+        let label = match number {
+            100 => "page100".to_owned(),
+            n if n == last => "last_page".to_owned(),
+            _ => "page_deep".to_owned(),
+        };
+        let sql = format!(
+            "SELECT new_case FROM cases WHERE final = 0 ORDER BY {order} LIMIT 25 OFFSET ?1"
+        );
+        let offset = i64::try_from((number - 1) * 25).unwrap();
+        g.bench_function(format!("{name}_{label}_offset"), |b| {
+            b.iter(|| {
+                state
+                    .read(|c| {
+                        let mut stmt = c.prepare_cached(&sql).unwrap();
+                        let rows: Vec<String> = stmt
+                            .query_map([offset], |r| r.get::<_, String>(0))
+                            .unwrap()
+                            .map(Result::unwrap)
+                            .collect();
+                        Ok(black_box(rows))
+                    })
+                    .unwrap()
+            })
+        });
+    }
     drop(state);
     // Opening while the store is open elsewhere in the process shares it; a fresh open
     // (file open, integrity check, schema check) needs every handle closed.

@@ -563,6 +563,36 @@ async fn search_by_nik_and_leases_taken_on_action_only_in_chromium() {
         Some("Ana Analyst")
     );
 
+    // Case 7 is still A's. Another analyst sees it taken, with no supervisor's button.
+    log_out(&c).await;
+    log_in(&c, &base, &s.analyst_b).await;
+    c.goto(&format!("{base}/review/cases/C000000007"))
+        .await
+        .unwrap();
+    c.wait().for_element(Locator::Id("btn-ask")).await.unwrap();
+    assert_eq!(count(&c, "#btn-supervisor-release").await, 0);
+    // A supervisor does, and pressing it gives the case back to the queue.
+    log_out(&c).await;
+    log_in(&c, &base, &s.supervisor).await;
+    c.goto(&format!("{base}/review/cases/C000000007"))
+        .await
+        .unwrap();
+    c.wait()
+        .for_element(Locator::Id("btn-supervisor-release"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.wait().for_element(Locator::Id("btn-take")).await.unwrap();
+    assert!(text(&c, "#flash").await.contains("Released as supervisor"));
+    assert!(text(&c, "#trail")
+        .await
+        .contains("released the case held by Ana Analyst (supervisor)"));
+    assert_eq!(count(&c, "#btn-supervisor-release").await, 0);
+    assert!(s.cases.get("C000000007").unwrap().lease.is_none());
+    save(&c, "supervisor-released.png").await;
+
     c.close().await.unwrap();
     s.stop().await;
 }

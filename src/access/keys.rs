@@ -34,19 +34,29 @@ pub enum Role {
     ServicePoint,
     /// A deduplication analyst: identify, verify, read any submission.
     Analyst,
+    /// A supervising analyst: everything an analyst may do, and giving a case another
+    /// analyst holds back to the queue (on the review pages and through the admin API).
+    Supervisor,
     /// An operator: everything, including keys and deletion.
     Admin,
 }
 
 impl Role {
-    /// Parses `service-point`, `analyst` or `admin`.
+    /// Parses `service-point`, `analyst`, `supervisor` or `admin`.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "service-point" => Some(Self::ServicePoint),
             "analyst" => Some(Self::Analyst),
+            "supervisor" => Some(Self::Supervisor),
             "admin" => Some(Self::Admin),
             _ => None,
         }
+    }
+
+    /// Whether the role may log in to the review pages and decide cases (analysts and
+    /// supervisors).
+    pub fn reviews(self) -> bool {
+        matches!(self, Self::Analyst | Self::Supervisor)
     }
 
     /// The wire spelling.
@@ -54,6 +64,7 @@ impl Role {
         match self {
             Self::ServicePoint => "service-point",
             Self::Analyst => "analyst",
+            Self::Supervisor => "supervisor",
             Self::Admin => "admin",
         }
     }
@@ -191,7 +202,7 @@ impl KeySpec {
         let role = Role::parse(role).ok_or_else(|| {
             Problem::new(
                 Reason::UnknownRole,
-                "role must be service-point, analyst or admin",
+                "role must be service-point, analyst, supervisor or admin",
             )
             .at("/role")
         })?;

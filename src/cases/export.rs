@@ -155,24 +155,47 @@ impl ExportRow {
     }
 }
 
+/// Cases read from SQLite per chunk of a streamed export.
+pub const EXPORT_CHUNK: usize = 1_000;
+
+/// One chunk of an export, in case order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportChunk {
+    /// The lines of the chunk's cases that pass the filters.
+    pub rows: Vec<ExportRow>,
+    /// The sequence number of the last case read (kept or not): the next chunk starts
+    /// after it. `None` when no case was read.
+    pub last_seq: Option<i64>,
+    /// Whether the export is complete (fewer cases than asked for were read).
+    pub done: bool,
+}
+
 /// The export lines of the cases of `status` decided at or after `since` (seconds since the
-/// Unix epoch; a case without a decision has none), oldest case first. Read through the
-/// status's index.
-pub(super) fn export(
+/// Unix epoch; a case without a decision has none) whose sequence number is above `after`,
+/// reading at most `limit` cases in sequence order: one seek of the status's index (or the
+/// primary key) and `limit` rows, whatever the number of cases.
+pub(super) fn export_chunk(
     store: &StateStore,
     conn: &Connection,
     status: ExportStatus,
     since: Option<u64>,
-) -> Result<Vec<ExportRow>, StateError> {
+    after: i64,
+    limit: usize,
+) -> Result<ExportChunk, StateError> {
     let err = |e| store.error(e);
-    let (cond, args) = match status {
-        ExportStatus::Decided => ("WHERE final = 1", vec![]),
-        ExportStatus::Is(s) => ("WHERE status = ?", vec![Value::Text(s.as_str().to_owned())]),
-        ExportStatus::All => ("", vec![]),
+    let (cond, mut args) = match status {
+        ExportStatus::Decided => ("WHERE final = 1 AND seq > ?", vec![]),
+        ExportStatus::Is(s) => (
+            "WHERE status = ? AND seq > ?",
+            vec![Value::Text(s.as_str().to_owned())],
+        ),
+        ExportStatus::All => ("WHERE seq > ?", vec![]),
     };
+    args.push(Value::Integer(after));
+    args.push(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
     let mut stmt = conn
         .prepare_cached(&format!(
-            "SELECT {} FROM cases {cond} ORDER BY seq",
+            "SELECT {} FROM cases {cond} ORDER BY seq LIMIT ?",
             rows::COLUMNS
         ))
         .map_err(err)?;
@@ -180,8 +203,11 @@ pub(super) fn export(
         .query_map(rusqlite::params_from_iter(args.iter()), rows::raw)
         .map_err(err)?;
     let mut out = Vec::new();
+    let (mut read, mut last_seq) = (0usize, None);
     for raw in raws {
         let raw = raw.map_err(err)?;
+        read += 1;
+        last_seq = Some(raw.seq());
         let trail = rows::trail(store, conn, raw.seq())?;
         let case = rows::decode(raw, trail)?;
         let decided_at = case.decision.as_ref().map(|d| d.at);
@@ -190,5 +216,30 @@ pub(super) fn export(
         }
         out.push(ExportRow::of(&case));
     }
-    Ok(out)
+    Ok(ExportChunk {
+        rows: out,
+        last_seq,
+        done: read < limit,
+    })
+}
+
+/// The export lines of the cases of `status` decided at or after `since`, oldest case
+/// first, collected chunk by chunk (tests and small exports; the HTTP export streams the
+/// chunks instead).
+pub(super) fn export(
+    store: &StateStore,
+    conn: &Connection,
+    status: ExportStatus,
+    since: Option<u64>,
+) -> Result<Vec<ExportRow>, StateError> {
+    let mut out = Vec::new();
+    let mut after = i64::MIN;
+    loop {
+        let chunk = export_chunk(store, conn, status, since, after, EXPORT_CHUNK)?;
+        out.extend(chunk.rows);
+        match chunk.last_seq {
+            Some(seq) if !chunk.done => after = seq,
+            _ => return Ok(out),
+        }
+    }
 }

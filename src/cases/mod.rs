@@ -26,6 +26,9 @@ mod lease_tests;
 pub mod legacy;
 pub mod model;
 pub mod query;
+mod rank;
+#[cfg(test)]
+mod rank_tests;
 pub mod reason;
 mod rows;
 pub mod search;
@@ -43,7 +46,7 @@ use tunggal_index::template::FingerTemplate;
 
 pub use deadline::DeadlinePolicy;
 pub use decision::DecisionRules;
-pub use export::{ExportRow, ExportStatus};
+pub use export::{ExportChunk, ExportRow, ExportStatus, EXPORT_CHUNK};
 pub use identical::{IdenticalCapture, Sameness};
 pub use query::{CaseQuery, Cursor, Page, Seek, Sort, StatusFilter, COUNT_CAP};
 pub use reason::DecisionReason;

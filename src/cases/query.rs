@@ -7,6 +7,7 @@ use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
 use super::model::{CaseCounts, CaseStatus};
+use super::rank::{Jump, Landing};
 use super::rows;
 use super::store::Case;
 use crate::state::{StateError, StateStore};
@@ -210,7 +211,8 @@ pub struct CaseQuery {
     pub max_score: Option<f64>,
     /// Order.
     pub sort: Sort,
-    /// Cases to skip (ignored with `seek`).
+    /// Cases to skip (ignored with `seek`; a listing filtered by status alone jumps to the
+    /// bucket of `case_rank` holding the row and skips within it, [`super::rank`]).
     pub offset: usize,
     /// Most cases to return.
     pub limit: usize,
@@ -354,7 +356,14 @@ impl CaseQuery {
 
     /// The listing's two statements at `now`: the capped count with its arguments, and the
     /// page with its arguments.
+    #[cfg(test)]
     pub(super) fn statements(&self, now: u64) -> Statements {
+        self.statements_from(now, None)
+    }
+
+    /// The listing's statements, the page starting at `jump` (a page by number whose
+    /// bucket [`super::rank`] found) instead of skipping `offset` rows.
+    pub(super) fn statements_from(&self, now: u64, jump: Option<&Jump>) -> Statements {
         let (clause, mut args) = self.filter(now);
         // A district or service point narrows the listing most: its covering index is used
         // (without statistics the planner would rather walk a sort order's index and read
@@ -382,9 +391,18 @@ impl CaseQuery {
             COUNT_CAP + 1
         );
         let count_args = args.clone();
-        let (clause, order, offset) = match self.seek {
-            None => (clause, self.sort.order_by(), self.offset),
-            Some(seek) => {
+        let (clause, order, offset) = match (self.seek, jump) {
+            (None, None) => (clause, self.sort.order_by(), self.offset),
+            (None, Some(jump)) => {
+                args.push(jump.bound.clone());
+                let clause = if clause.is_empty() {
+                    format!("WHERE {}", jump.cond)
+                } else {
+                    format!("{clause} AND {}", jump.cond)
+                };
+                (clause, self.sort.order_by(), jump.skip)
+            }
+            (Some(seek), _) => {
                 let cond = seek.condition(self.sort, &mut args);
                 let clause = if clause.is_empty() {
                     format!("WHERE {cond}")
@@ -429,18 +447,31 @@ impl CaseQuery {
         now: u64,
     ) -> Result<Page, StateError> {
         let err = |e| store.error(e);
+        let landing = super::rank::landing(self, store, conn)?;
+        let jump = match &landing {
+            Some(Landing::Jump(jump)) => Some(jump),
+            _ => None,
+        };
         let Statements {
             count,
             count_args,
             page,
             page_args,
-        } = self.statements(now);
+        } = self.statements_from(now, jump);
         let total: i64 = conn
             .prepare_cached(&count)
             .and_then(|mut stmt| {
                 stmt.query_row(rusqlite::params_from_iter(count_args.iter()), |r| r.get(0))
             })
             .map_err(err)?;
+        let total = usize::try_from(total).unwrap_or(0);
+        if landing == Some(Landing::PastEnd) {
+            return Ok(Page {
+                total,
+                total_exact: total <= COUNT_CAP,
+                cases: Vec::new(),
+            });
+        }
         let mut stmt = conn.prepare_cached(&page).map_err(err)?;
         let raws = stmt
             .query_map(rusqlite::params_from_iter(page_args.iter()), rows::raw)
@@ -454,7 +485,6 @@ impl CaseQuery {
         if matches!(self.seek, Some(Seek::Before(_))) {
             cases.reverse();
         }
-        let total = usize::try_from(total).unwrap_or(0);
         Ok(Page {
             total,
             total_exact: total <= COUNT_CAP,

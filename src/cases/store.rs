@@ -225,6 +225,20 @@ impl CaseStore {
         Ok(store.read(|conn| super::export::export(store, conn, status, since))?)
     }
 
+    /// One chunk of an export: the lines of the cases after sequence number `after`, at most
+    /// `limit` cases read ([`super::export::export_chunk`]).
+    pub fn export_chunk(
+        &self,
+        status: super::ExportStatus,
+        since: Option<u64>,
+        after: i64,
+        limit: usize,
+    ) -> Result<super::ExportChunk, CaseError> {
+        let store = &self.store;
+        Ok(store
+            .read(|conn| super::export::export_chunk(store, conn, status, since, after, limit))?)
+    }
+
     /// Active and overdue case counts at `now`.
     pub fn counts(&self, now: u64) -> Result<CaseCounts, CaseError> {
         let store = &self.store;

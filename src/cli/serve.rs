@@ -272,7 +272,7 @@ pub enum KeysCommand {
     Create {
         #[command(flatten)]
         dir: KeysDir,
-        /// `service-point`, `analyst` or `admin`.
+        /// `service-point`, `analyst`, `supervisor` or `admin`.
         #[arg(long)]
         role: String,
         /// Holder's name.

@@ -8,6 +8,7 @@ use super::evidence::{finger_band, identical_captures, iris_band, FINGER_AGREE, 
 use super::layout::{duration, local_time, time_left, time_tag, zone};
 use super::minutiae::{finger_svg, FingerGeometry};
 use super::session::Session;
+use crate::access::keys::Role;
 use crate::cases::{
     Action, Case, CaseCandidate, CaseStatus, DecisionKind, DecisionReason, FingerComparison,
     IrisComparison, PersonSummary,
@@ -164,6 +165,13 @@ fn decision_panel(v: &CaseView<'_>) -> Markup {
                 CaseStatus::Open | CaseStatus::Escalated => {
                     @if let Some(h) = held_by_other {
                         p.flash.info id="taken-notice" { "Taken by " strong { (h.name) } " — read only until they release it or the hold lapses." }
+                        @if v.session.principal.role == Role::Supervisor {
+                            form method="post" action={(action) "/supervisor-release"} id="supervisor-release-form" {
+                                input type="hidden" name="csrf" value=(v.session.csrf);
+                                p.small.muted { "As supervisor you can end " (h.name) "'s hold; the trail names them." }
+                                button.warn type="submit" id="btn-supervisor-release" { "Release (supervisor)" }
+                            }
+                        }
                         @if case.requested_by(v.now).is_some_and(|r| &r.key_id == me) {
                             p.small.muted id="asked-notice" { "You asked " (h.name) " for this case." }
                         } @else {

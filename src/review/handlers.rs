@@ -198,6 +198,11 @@ fn flash(done: Option<&str>) -> Option<(bool, String)> {
         "approved" => (true, "Approved: the decision takes effect."),
         "returned" => (true, "Case returned to the queue."),
         "released" => (true, "Case released to the queue."),
+        "supervisor_released" => (
+            true,
+            "Released as supervisor: the case is back in the queue and the trail names the \
+             analyst who held it.",
+        ),
         "taken" => (
             true,
             "You hold this case: others see it as taken and cannot decide it.",

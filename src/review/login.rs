@@ -15,7 +15,6 @@ use super::refusals;
 use super::session::{cookie, same_token, set_cookie, token, LoggedIn, Sessions};
 use super::session::{LOGIN_COOKIE, SESSION_COOKIE, SESSION_SECS};
 use super::AppState;
-use crate::access::keys::Role;
 
 /// Fields of the log-in form.
 #[derive(Debug, Deserialize)]
@@ -29,7 +28,7 @@ fn login_page(status: StatusCode, message: Option<&str>) -> Response {
     let body = html! {
         div.card.login {
             h1 { "Analyst log-in" }
-            p.muted.small { "Use your personal analyst API key. Service-point and admin keys cannot open the review pages." }
+            p.muted.small { "Use your personal analyst or supervisor API key. Service-point and admin keys cannot open the review pages." }
             @if let Some(m) = message { p.flash.err id="login-error" { (m) } }
             form method="post" action="/review/login" {
                 input type="hidden" name="csrf" value=(csrf);
@@ -86,12 +85,12 @@ pub async fn login(
         refusals::login_failed(&app, None, "unknown_key", &fingerprint).await;
         return login_page(StatusCode::UNAUTHORIZED, Some("This key is not known."));
     };
-    if who.role != Role::Analyst {
+    if !who.role.reviews() {
         refusals::login_failed(&app, Some(&who), "wrong_role", "").await;
         return login_page(
             StatusCode::FORBIDDEN,
             Some(&format!(
-                "{} {} key cannot open the review pages: only analyst keys can.",
+                "{} {} key cannot open the review pages: only analyst and supervisor keys can.",
                 article(who.role.as_str()),
                 who.role.as_str()
             )),

@@ -8,11 +8,14 @@
 //! | GET | `/review` | the case queue (filters, sort, paging) |
 //! | GET | `/review/cases/{id}` | a case (`?c=N` selects candidate N) |
 //! | POST | `/review/cases/{id}/decide`, `/approve`, `/take`, `/release`, `/ask`, `/deliver` | actions |
+//! | POST | `/review/cases/{id}/supervisor-release` | a supervisor releases another analyst's hold |
 //! | GET | `/review/cases/{id}/fingers/{position}` | one finger pair drawn large (`?c=N`) |
 //! | GET | `/review/cases/{id}/photo/{ref}`, `/signature/{ref}` | submitted images |
 //!
-//! Only `analyst` keys may log in: service-point keys have no business with cases, and admin
-//! keys are kept out so the people who manage keys are not the people who decide cases.
+//! Only `analyst` and `supervisor` keys may log in: service-point keys have no business with
+//! cases, and admin keys are kept out so the people who manage keys are not the people who
+//! decide cases. A supervisor is an analyst who may also release a case another analyst
+//! holds.
 //! Every POST form carries the session's CSRF token (the log-in form a pre-session token in
 //! its own cookie); a missing or wrong token is answered 403.
 //!
@@ -96,6 +99,10 @@ pub fn router<S: Clone + Send + Sync + 'static>(app: AppState) -> Router<S> {
         .route("/review/cases/{id}/release", post(lease::release))
         .route("/review/cases/{id}/take", post(lease::take))
         .route("/review/cases/{id}/ask", post(lease::ask))
+        .route(
+            "/review/cases/{id}/supervisor-release",
+            post(lease::supervisor_release),
+        )
         .route("/review/cases/{id}/deliver", post(handlers::deliver_again))
         .route(
             "/review/cases/{id}/fingers/{position}",

@@ -16,7 +16,7 @@ use rand::rngs::OsRng;
 use rand::RngCore;
 
 use super::AppState;
-use crate::access::keys::{now_secs, KeyCheck, Principal, Role};
+use crate::access::keys::{now_secs, KeyCheck, Principal};
 use crate::cases::Actor;
 
 /// Cookie holding the session token.
@@ -153,7 +153,7 @@ impl FromRequestParts<AppState> for LoggedIn {
             .await
             .ok()
             .and_then(Result::ok);
-        if !matches!(live, Some(KeyCheck::Valid(ref who)) if who.role == Role::Analyst) {
+        if !matches!(live, Some(KeyCheck::Valid(ref who)) if who.role.reviews()) {
             sessions.end(id);
             return Err(to_login());
         }

@@ -224,7 +224,59 @@ const STEPS: &[&str] = &[
     CREATE INDEX cases_by_final_opened_cover
         ON cases (final, opened_secs, score, strength, deadline_secs, lease_until);
     DROP INDEX cases_by_final_opened;",
-    // 15: opening at a million persons. The engine's open checks every person the registry
+    // 15: deep pages of the queue. `case_rank` counts the cases per sort order, status and
+    // bucket of the sort key (sort 0, newest: `seq / 4096`; 1, score: `floor(score × 32)`;
+    // 2, time left: the deadline day), kept by triggers in the transaction that changes a
+    // case, so a typed page number sums a few thousand bucket counts to find the bucket
+    // holding its first row and skips rows within that bucket only (`cases/rank.rs`).
+    "CREATE TABLE case_rank (
+        sort INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        bucket INTEGER NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (sort, status, bucket)
+    ) WITHOUT ROWID;
+    INSERT INTO case_rank (sort, status, bucket, n)
+        SELECT 0, status, seq / 4096, count(*) FROM cases GROUP BY 2, 3;
+    INSERT INTO case_rank (sort, status, bucket, n)
+        SELECT 1, status, CAST(score * 32 AS INTEGER) - (score * 32 < CAST(score * 32 AS INTEGER)),
+            count(*) FROM cases GROUP BY 2, 3;
+    INSERT INTO case_rank (sort, status, bucket, n)
+        SELECT 2, status, deadline_secs / 86400, count(*) FROM cases GROUP BY 2, 3;
+    CREATE TRIGGER case_rank_insert AFTER INSERT ON cases BEGIN
+        INSERT INTO case_rank (sort, status, bucket, n) VALUES (0, NEW.status, NEW.seq / 4096, 1)
+            ON CONFLICT (sort, status, bucket) DO UPDATE SET n = n + 1;
+        INSERT INTO case_rank (sort, status, bucket, n) VALUES (1, NEW.status, CAST(NEW.score * 32 AS INTEGER) - (NEW.score * 32 < CAST(NEW.score * 32 AS INTEGER)), 1)
+            ON CONFLICT (sort, status, bucket) DO UPDATE SET n = n + 1;
+        INSERT INTO case_rank (sort, status, bucket, n) VALUES (2, NEW.status, NEW.deadline_secs / 86400, 1)
+            ON CONFLICT (sort, status, bucket) DO UPDATE SET n = n + 1;
+    END;
+    CREATE TRIGGER case_rank_delete AFTER DELETE ON cases BEGIN
+        UPDATE case_rank SET n = n - 1
+            WHERE sort = 0 AND status = OLD.status AND bucket = OLD.seq / 4096;
+        UPDATE case_rank SET n = n - 1
+            WHERE sort = 1 AND status = OLD.status AND bucket = CAST(OLD.score * 32 AS INTEGER) - (OLD.score * 32 < CAST(OLD.score * 32 AS INTEGER));
+        UPDATE case_rank SET n = n - 1
+            WHERE sort = 2 AND status = OLD.status AND bucket = OLD.deadline_secs / 86400;
+    END;
+    CREATE TRIGGER case_rank_update AFTER UPDATE OF status, score, deadline_secs, seq ON cases
+        WHEN OLD.status IS NOT NEW.status OR OLD.score IS NOT NEW.score
+            OR OLD.deadline_secs IS NOT NEW.deadline_secs OR OLD.seq IS NOT NEW.seq
+    BEGIN
+        UPDATE case_rank SET n = n - 1
+            WHERE sort = 0 AND status = OLD.status AND bucket = OLD.seq / 4096;
+        UPDATE case_rank SET n = n - 1
+            WHERE sort = 1 AND status = OLD.status AND bucket = CAST(OLD.score * 32 AS INTEGER) - (OLD.score * 32 < CAST(OLD.score * 32 AS INTEGER));
+        UPDATE case_rank SET n = n - 1
+            WHERE sort = 2 AND status = OLD.status AND bucket = OLD.deadline_secs / 86400;
+        INSERT INTO case_rank (sort, status, bucket, n) VALUES (0, NEW.status, NEW.seq / 4096, 1)
+            ON CONFLICT (sort, status, bucket) DO UPDATE SET n = n + 1;
+        INSERT INTO case_rank (sort, status, bucket, n) VALUES (1, NEW.status, CAST(NEW.score * 32 AS INTEGER) - (NEW.score * 32 < CAST(NEW.score * 32 AS INTEGER)), 1)
+            ON CONFLICT (sort, status, bucket) DO UPDATE SET n = n + 1;
+        INSERT INTO case_rank (sort, status, bucket, n) VALUES (2, NEW.status, NEW.deadline_secs / 86400, 1)
+            ON CONFLICT (sort, status, bucket) DO UPDATE SET n = n + 1;
+    END;",
+    // 16: opening at a million persons. The engine's open checks every person the registry
     // acknowledged as enrolled against the recovered gallery, and settles the few entries a
     // stop left mid-way; two partial indexes give both key sets without reading a row. The
     // second's condition is the registry's `UNSETTLED` (`engine/registry/rows/settle.rs`),

@@ -178,11 +178,15 @@ async fn reasons_are_required_shown_in_the_trail_and_exported_for_admins() {
     }
     let r = export("", s.analyst_a.clone()).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    // The export is audited with its filters and size.
+    // The export is audited with its filters before the first line, and with its size when
+    // the stream ends (before the body does).
     let events = AuditLog::read_all(dir.path()).unwrap();
     assert!(events
         .iter()
-        .any(|e| e.action == "export_cases" && e.subject.contains("rows=1") && e.status == 200));
+        .any(|e| e.action == "export_cases" && e.subject.contains("status=decided")));
+    assert!(events.iter().any(|e| e.action == "export_cases_done"
+        && e.subject.contains("rows=1")
+        && e.status == 200));
     s.stop().await;
 }
 
@@ -267,5 +271,168 @@ async fn an_analyst_asks_for_a_held_case_and_a_supervisor_releases_it() {
     assert!(events
         .iter()
         .any(|e| e.action == "supervisor_release" && e.status == 200));
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_supervisor_releases_another_analysts_hold_on_the_case_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(dir.path(), 2).await;
+    let a = login(&s, &s.analyst_a.clone()).await.unwrap();
+    let b = login(&s, &s.analyst_b.clone()).await.unwrap();
+    let sup = login(&s, &s.supervisor.clone()).await.unwrap();
+    let csrf_a = page(&s, &a, "C000000001").await.csrf();
+    let r = post_form(
+        &s,
+        &a,
+        "/review/cases/C000000001/take",
+        &[("csrf", &csrf_a)],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    // The holder and another analyst see no supervisor button; the supervisor does.
+    assert!(!page(&s, &a, "C000000001")
+        .await
+        .body
+        .contains("btn-supervisor-release"));
+    let seen_b = page(&s, &b, "C000000001").await;
+    assert!(!seen_b.body.contains("btn-supervisor-release"));
+    let seen_sup = page(&s, &sup, "C000000001").await;
+    assert!(seen_sup.body.contains("id=\"btn-supervisor-release\""));
+    // Nor on a case nobody holds.
+    assert!(!page(&s, &sup, "C000000002")
+        .await
+        .body
+        .contains("btn-supervisor-release"));
+    // An analyst posting the form is refused and nothing changes.
+    let path = "/review/cases/C000000001/supervisor-release";
+    let r = post_form(&s, &b, path, &[("csrf", &seen_b.csrf())]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(s.cases.get("C000000001").unwrap().lease.is_some());
+    // The supervisor without the form's token is refused too.
+    let r = post_form(&s, &sup, path, &[("csrf", "wrong")]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = post_form(&s, &sup, path, &[]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(s.cases.get("C000000001").unwrap().lease.is_some());
+    // With it, the hold ends: back to the case with a flash, a trail entry naming the
+    // holder, an audit entry.
+    let r = post_form(&s, &sup, path, &[("csrf", &seen_sup.csrf())]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(
+        r.location(),
+        Some("/review/cases/C000000001?done=supervisor_released")
+    );
+    assert!(s.cases.get("C000000001").unwrap().lease.is_none());
+    let after = send(
+        Method::GET,
+        &s.url("/review/cases/C000000001?done=supervisor_released"),
+        Some(&sup),
+        None,
+        None,
+    )
+    .await;
+    assert!(
+        after.body.contains("Released as supervisor"),
+        "{}",
+        after.body
+    );
+    assert!(after
+        .body
+        .contains("released the case held by Ana Analyst (supervisor)"));
+    assert!(!after.body.contains("btn-supervisor-release"));
+    let events = AuditLog::read_all(dir.path()).unwrap();
+    assert!(events.iter().any(|e| e.action == "supervisor_release"
+        && e.key_name == "Sari Supervisor"
+        && e.subject.contains("holder:")));
+    // A supervisor key may also use the admin API's release.
+    let csrf_a = page(&s, &a, "C000000002").await.csrf();
+    post_form(
+        &s,
+        &a,
+        "/review/cases/C000000002/take",
+        &[("csrf", &csrf_a)],
+    )
+    .await;
+    let r = send(
+        Method::POST,
+        &s.url("/v1/admin/cases/C000000002/release"),
+        None,
+        Some(&s.supervisor),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(s.cases.get("C000000002").unwrap().lease.is_none());
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn a_large_export_streams_every_case_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(dir.path(), 0).await;
+    // 5,000 cases in one transaction per 1,000 (five export chunks).
+    let total = 5_000u32;
+    let t0 = 1_795_000_000u64;
+    for first in (0..total).step_by(1_000) {
+        let batch = (first..first + 1_000)
+            .map(|i| {
+                let new = NewCase {
+                    kind: CaseKind::Biometric,
+                    applicant: review_support::person(i, "Siti Rahayu", "317101", "sp-jkt"),
+                    candidates: vec![CaseCandidate {
+                        person: review_support::person(
+                            100_000 + i,
+                            "Dewi Lestari",
+                            "317101",
+                            "sp-jkt",
+                        ),
+                        score: 10.0 + f64::from(i % 50),
+                        finger_scores: review_support::BEST_FINGERS,
+                        iris_distances: [Some(0.21), Some(0.33)],
+                        identical: Default::default(),
+                    }],
+                    callback_url: None,
+                    calibration: "test".into(),
+                };
+                (new, t0 + u64::from(i))
+            })
+            .collect();
+        s.cases.open_cases_at(batch).unwrap();
+    }
+    let r = send(
+        Method::GET,
+        &s.url("/v1/admin/cases/export?status=all"),
+        None,
+        Some(review_support::ADMIN_KEY),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK);
+    let ids: Vec<String> = r
+        .body
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["case_id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    let expected: Vec<String> = (1..=total).map(|i| format!("C{i:09}")).collect();
+    assert_eq!(ids.len(), expected.len());
+    assert!(ids == expected, "every case once, oldest first");
+    // The same cases through the open status's index.
+    let r = send(
+        Method::GET,
+        &s.url("/v1/admin/cases/export?status=open"),
+        None,
+        Some(review_support::ADMIN_KEY),
+        None,
+    )
+    .await;
+    assert_eq!(r.body.lines().count(), total as usize);
+    let events = AuditLog::read_all(dir.path()).unwrap();
+    assert!(events.iter().any(|e| e.action == "export_cases_done"
+        && e.subject.contains("status=all")
+        && e.subject.contains("rows=5000")));
     s.stop().await;
 }

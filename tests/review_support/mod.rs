@@ -293,6 +293,8 @@ pub struct Running {
     pub cases: Arc<CaseStore>,
     pub analyst_a: String,
     pub analyst_b: String,
+    /// A supervisor (an analyst who may release another analyst's hold).
+    pub supervisor: String,
     pub service_point: String,
     stop: Option<oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<Result<(), ServiceError>>,
@@ -327,6 +329,7 @@ pub async fn start(dir: &Path, cases: u32) -> Running {
     let key = |spec| keys.create(&spec, "test").unwrap().0;
     let analyst_a = key(KeySpec::parse("analyst", "Ana Analyst", None, None).unwrap());
     let analyst_b = key(KeySpec::parse("analyst", "Budi Reviewer", None, None).unwrap());
+    let supervisor = key(KeySpec::parse("supervisor", "Sari Supervisor", None, None).unwrap());
     let service_point =
         key(KeySpec::parse("service-point", "Loket 1", Some("317101"), Some("sp-jkt")).unwrap());
     let addr = service.local_addr().unwrap();
@@ -340,6 +343,7 @@ pub async fn start(dir: &Path, cases: u32) -> Running {
         cases: store,
         analyst_a,
         analyst_b,
+        supervisor,
         service_point,
         stop: Some(tx),
         task,

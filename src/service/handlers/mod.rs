@@ -346,7 +346,9 @@ pub async fn enrolment_status(
             }
             own
         }
-        Role::Analyst | Role::Admin if q.district.is_none() && q.service_point.is_none() => {
+        Role::Analyst | Role::Supervisor | Role::Admin
+            if q.district.is_none() && q.service_point.is_none() =>
+        {
             // By the request id alone: the one service point that used it.
             let engine = app.engine.clone();
             let rid = request_id.clone();
@@ -377,7 +379,7 @@ pub async fn enrolment_status(
                 }
             }
         }
-        Role::Analyst | Role::Admin => Origin {
+        Role::Analyst | Role::Supervisor | Role::Admin => Origin {
             district: validate::district(q.district.as_deref().unwrap_or_default(), "/district")?,
             service_point: validate::service_point(
                 q.service_point.as_deref().unwrap_or_default(),

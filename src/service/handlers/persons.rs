@@ -24,7 +24,11 @@ pub async fn identify(
     Caller(who): Caller,
     body: JsonBody<IdentifyRequest>,
 ) -> Result<Response, Problem> {
-    require(&who, &[Role::Analyst, Role::Admin], "identify")?;
+    require(
+        &who,
+        &[Role::Analyst, Role::Supervisor, Role::Admin],
+        "identify",
+    )?;
     let request_id = body.value.request_id.clone();
     let value = body.value;
     let (probe, max) = run_on_rayon(move || validate::identify(&value)).await??;
@@ -87,7 +91,11 @@ pub async fn verify(
     Caller(who): Caller,
     body: JsonBody<VerifyRequest>,
 ) -> Result<Response, Problem> {
-    require(&who, &[Role::Analyst, Role::Admin], "verify")?;
+    require(
+        &who,
+        &[Role::Analyst, Role::Supervisor, Role::Admin],
+        "verify",
+    )?;
     let request_id = body.value.request_id.clone();
     let value = body.value;
     let (reference, probe) = run_on_rayon(move || validate::verify(&value)).await??;
@@ -211,7 +219,7 @@ pub async fn persons_by_nik(
 ) -> Result<Response, Problem> {
     require(
         &who,
-        &[Role::Analyst, Role::Admin],
+        &[Role::Analyst, Role::Supervisor, Role::Admin],
         "look persons up by NIK",
     )?;
     if let Some(other) = q.keys().find(|k| k.as_str() != "nik") {
@@ -271,7 +279,11 @@ pub async fn get_person(
     Caller(who): Caller,
     Path(reference): Path<String>,
 ) -> Result<Response, Problem> {
-    require(&who, &[Role::Analyst, Role::Admin], "read persons")?;
+    require(
+        &who,
+        &[Role::Analyst, Role::Supervisor, Role::Admin],
+        "read persons",
+    )?;
     let subject = format!("person:{reference}");
     let engine = app.engine.clone();
     let result = match run_on_rayon(move || engine.person(&reference)).await? {

@@ -1,5 +1,5 @@
 //! The key sets the engine reads when it opens, through the two partial indexes of schema
-//! step 15: the persons acknowledged as enrolled, and the few entries left unsettled by a
+//! step 16: the persons acknowledged as enrolled, and the few entries left unsettled by a
 //! stop. Opening costs one pass over the acknowledged keys' index and the unsettled rows,
 //! never a read and decode of every row.
 
@@ -9,7 +9,7 @@ use crate::state::StateError;
 
 /// Rows some step of the open may have to settle: an intent without its outcome, a
 /// deletion under way, a duplicate without its case or its resolution. It must stay the
-/// same text as the `WHERE` of the `persons_unsettled` index (schema step 15), so that
+/// same text as the `WHERE` of the `persons_unsettled` index (schema step 16), so that
 /// SQLite reads the index rather than the table; `tests::open_reads_partial_indexes` checks
 /// the plan.
 pub(in crate::engine::registry) const UNSETTLED: &str = "outcome IS NULL OR deleting = 1 \
