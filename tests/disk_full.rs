@@ -296,7 +296,13 @@ async fn a_full_disk_met_inside_the_engine_answers_507() {
     let server = start_with_reserve(&data, 0).await;
     let addr = server.running.addr;
     let sp = service_point_key(addr).await;
-    let r = post_json(addr, "/v1/enrolments", &sp, &body(&pop, 0, 0, None, "first")).await;
+    let r = post_json(
+        addr,
+        "/v1/enrolments",
+        &sp,
+        &body(&pop, 0, 0, None, "first"),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
 
     fill(&ballast, 0);

@@ -72,9 +72,12 @@ fn body(pop: &Population, id: u64, number: u64, alias: Option<u64>, rid: &str) -
 async fn status_of(addr: SocketAddr, key: &str, rid: &str) -> Reply {
     let auth = format!("Bearer {key}");
     let path = format!("/v1/enrolments/{rid}");
-    http(addr, &request_bytes("GET", &path, &[("authorization", &auth)], b""))
-        .await
-        .unwrap()
+    http(
+        addr,
+        &request_bytes("GET", &path, &[("authorization", &auth)], b""),
+    )
+    .await
+    .unwrap()
 }
 
 fn text(r: &Reply) -> String {
@@ -170,7 +173,12 @@ async fn a_failed_shared_commit_answers_every_enrolment_and_retries_deduplicate(
     // None was acknowledged: no status answer names a verdict.
     for (rid, _) in &sent {
         let r = status_of(addr, &sp, rid).await;
-        assert_ne!(r.status, 200, "{rid} acknowledged after a failed commit: {}", text(&r));
+        assert_ne!(
+            r.status,
+            200,
+            "{rid} acknowledged after a failed commit: {}",
+            text(&r)
+        );
         assert!(r.status < 500 || r.status == 503, "{rid}: {}", text(&r));
     }
 

@@ -384,8 +384,14 @@ mod tests {
             detail: "failpoint".to_owned(),
             full,
         };
-        assert!(matches!(unavailable(group(true)), EngineError::StorageFull(_)));
-        assert!(matches!(unavailable(group(false)), EngineError::Unavailable(_)));
+        assert!(matches!(
+            unavailable(group(true)),
+            EngineError::StorageFull(_)
+        ));
+        assert!(matches!(
+            unavailable(group(false)),
+            EngineError::Unavailable(_)
+        ));
         let state = || StateError::Io {
             path: "state.sqlite3".into(),
             source: full_io(),

@@ -35,11 +35,11 @@ pub mod synthetic;
 use std::sync::Arc;
 
 use tunggal_index::gallery::{Gallery, GalleryError, PreparedPerson};
-use tunggal_index::storage::StorageError;
 use tunggal_index::search::{
     self, fusion, scorer, stage2, ClaimOwners, Deduplicator, GalleryMatch, Insert, Ordered,
     Rejection, SearchConfig, SearchVerdict, Stage1Probe,
 };
+use tunggal_index::storage::StorageError;
 
 use crate::cases::CaseStore;
 use crate::enrolment::record::{EnrolmentRecord, Origin, Probe};
