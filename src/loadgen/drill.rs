@@ -489,8 +489,11 @@ pub async fn crash(cfg: CrashConfig) -> anyhow::Result<CrashReport> {
                         round,
                     };
                     let Some(ticket) = lock(&flight).send() else {
-                        // Built after the kill, never sent: the next round resends it.
-                        lock(&book).unacked.push(s);
+                        // Built after the kill: the next round sends it as a retry (counted
+                        // as sent, and as unacknowledged, like a request the kill cut).
+                        let mut b = lock(&book);
+                        b.report.sent += 1;
+                        b.unacked.push(s);
                         break;
                     };
                     lock(&book).report.sent += 1;
