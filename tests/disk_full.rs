@@ -55,8 +55,12 @@ struct Server {
 }
 
 async fn start(dir: &Path) -> Server {
+    start_with_reserve(dir, RESERVE).await
+}
+
+async fn start_with_reserve(dir: &Path, reserve: u64) -> Server {
     let mut cfg = config(dir);
-    cfg.min_free_bytes = RESERVE;
+    cfg.min_free_bytes = reserve;
     cfg.body_limit_bytes = 1024 * 1024;
     cfg.request_timeout_secs = 120;
     std::fs::create_dir_all(dir).unwrap();
@@ -268,5 +272,82 @@ async fn full_disk_refuses_enrolments_and_recovers_without_restart() {
     .await;
     assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     assert_eq!(r.json()["verdict"], "duplicate", "{}", r.json());
+    server.running.stop().await;
+}
+
+/// Without the reserve (`min_free_bytes = 0`) a full disk is met by the writes themselves
+/// (the idempotency claim, the intent, the gallery log or the outcome's commit, whichever
+/// needs a new block first): each enrolment is answered 200 or 507, never 503 or 500, and
+/// the ones refused are not acknowledged and go through once space is freed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_met_inside_the_engine_answers_507() {
+    let root = tempfile::tempdir().unwrap();
+    let mount_at = root.path().join("mnt");
+    let _tmpfs = match Tmpfs::mount(&mount_at, "96m") {
+        Ok(t) => t,
+        Err(why) => {
+            println!("SKIP engine disk-full drill: cannot mount a tmpfs ({why}); needs root");
+            return;
+        }
+    };
+    let data = mount_at.join("data");
+    let ballast = mount_at.join("ballast");
+    let pop = Population::new(SEED + 1);
+    let server = start_with_reserve(&data, 0).await;
+    let addr = server.running.addr;
+    let sp = service_point_key(addr).await;
+    let r = post_json(
+        addr,
+        "/v1/enrolments",
+        &sp,
+        &body(&pop, 0, 0, None, "first"),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+
+    fill(&ballast, 0);
+    let mut acknowledged = vec!["first".to_owned()];
+    let mut refused = Vec::new();
+    for id in 1..=20u64 {
+        let rid = format!("full-{id}");
+        let r = post_json(addr, "/v1/enrolments", &sp, &body(&pop, id, 0, None, &rid)).await;
+        let text = String::from_utf8_lossy(&r.body).into_owned();
+        match r.status {
+            200 => acknowledged.push(rid),
+            507 => {
+                assert_eq!(r.problem_reason(), "insufficient_storage", "{text}");
+                assert!(r.header("retry-after").is_some(), "{text}");
+                println!("{rid}: {text}");
+                refused.push((id, rid));
+                if refused.len() == 3 {
+                    break;
+                }
+            }
+            other => panic!("{rid} on a full disk answered {other}: {text}"),
+        }
+    }
+    assert!(!refused.is_empty(), "no enrolment met the full disk");
+    for (_, rid) in &refused {
+        let r = status_of(addr, &sp, rid).await;
+        assert_ne!(r.status, 200, "{rid} refused but acknowledged");
+    }
+
+    // Space freed: the refused requests go through with the same request ids.
+    std::fs::remove_file(&ballast).unwrap();
+    for (id, rid) in &refused {
+        let r = post_json(addr, "/v1/enrolments", &sp, &body(&pop, *id, 0, None, rid)).await;
+        assert_eq!(r.status, 200, "{rid}: {}", String::from_utf8_lossy(&r.body));
+        assert_eq!(r.json()["verdict"], "single", "{rid}: {}", r.json());
+        acknowledged.push(rid.clone());
+    }
+    server.running.stop().await;
+    let server = start_with_reserve(&data, 0).await;
+    let addr = server.running.addr;
+    let sp = service_point_key(addr).await;
+    for rid in &acknowledged {
+        let r = status_of(addr, &sp, rid).await;
+        assert_eq!(r.status, 200, "{rid}: {}", String::from_utf8_lossy(&r.body));
+        assert_eq!(r.json()["verdict"], "single", "{rid}");
+    }
     server.running.stop().await;
 }

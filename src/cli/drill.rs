@@ -42,6 +42,9 @@ pub struct CrashArgs {
     /// Longest seconds from ready to kill.
     #[arg(long, default_value_t = 6.0)]
     max_uptime: f64,
+    /// Milliseconds a request must have been outstanding before a kill may land on it.
+    #[arg(long, default_value_t = 20)]
+    min_request_age_ms: u64,
     /// JSON report.
     #[arg(long)]
     report: Option<PathBuf>,
@@ -66,6 +69,8 @@ impl DrillCommand {
             concurrency: a.concurrency,
             min_uptime: Duration::from_secs_f64(a.min_uptime),
             max_uptime: Duration::from_secs_f64(a.max_uptime),
+            min_request_age: Duration::from_millis(a.min_request_age_ms),
+            in_flight_timeout: Duration::from_secs(120),
             ready_timeout: Duration::from_secs(600),
             verbose: true,
         };
@@ -86,9 +91,11 @@ impl DrillCommand {
             r.cross_crash_missed, r.truth.missed_duplicates, r.truth.false_duplicates
         );
         println!(
-            "kills with requests in flight: {} of {} (in flight at each kill: {:?}; at least 90 % required)",
+            "kills that cut requests in flight: {} of {} (outstanding at each kill: {:?}, cut: {:?}; \
+             at least 90 % required)",
             r.kills_with_work_in_flight,
             r.in_flight_at_kill.len(),
+            r.outstanding_at_kill,
             r.in_flight_at_kill
         );
         if let Some(path) = &a.report {

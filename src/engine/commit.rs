@@ -46,10 +46,23 @@ pub enum CommitError {
         group: usize,
         /// The failure.
         detail: String,
+        /// Whether it failed because the disk is full.
+        full: bool,
     },
     /// The commit queue failed.
     #[error(transparent)]
     Queue(#[from] super::group::GroupError),
+}
+
+impl CommitError {
+    /// Whether the outcome was not stored because the disk is full.
+    pub fn is_storage_full(&self) -> bool {
+        match self {
+            Self::State(e) => e.is_storage_full(),
+            Self::Group { full, .. } => *full,
+            Self::Queue(_) => false,
+        }
+    }
 }
 
 /// What a duplicate's case and answer need from the registry, read before the transaction
@@ -166,6 +179,14 @@ impl GalleryEngine {
             if e.outcome.is_some() {
                 return Ok((self.verdict_of(&e)?, false));
             }
+            // An earlier attempt the sequencer decided single and inserted, whose outcome's
+            // commit failed: its decision stands (later enrolments were matched against
+            // it), so the retry commits it, as the next start would roll it forward.
+            if self.gallery().snapshot().contains(e.key) {
+                let nik = e.meta.summary.nik.clone();
+                let request_id = record.request_id.clone();
+                return self.commit_outcome(&nik, e.key, Outcome::Single, request_id, answer);
+            }
         }
         let nik = record.person.nik.to_string();
         // Template preparation is CPU work: run it on rayon (this thread is outside the pool
@@ -196,11 +217,24 @@ impl GalleryEngine {
                 return Err(unavailable(e));
             }
         };
+        self.commit_outcome(&nik, key, outcome, record.request_id.clone(), answer)
+    }
+
+    /// Commits the decided `outcome` of the entry `key` (for the NIK `nik`) in its group's
+    /// transaction, then posts its callback notice.
+    fn commit_outcome(
+        &self,
+        nik: &str,
+        key: u64,
+        outcome: Outcome,
+        request_id: String,
+        answer: Option<Answer>,
+    ) -> Result<(Verdict, bool), EngineError> {
         let inserted = matches!(outcome, Outcome::Single);
         let job = PendingOutcome {
             key,
             outcome,
-            request_id: record.request_id.clone(),
+            request_id,
             answer,
         };
         let committed = self
@@ -211,13 +245,13 @@ impl GalleryEngine {
         let (verdict, answered, notice) = match committed {
             Ok(c) => {
                 // The registry names the NIK's holder from now on.
-                self.dedup.release(&nik, key);
+                self.dedup.release(nik, key);
                 c
             }
             Err(e) => {
                 // Nothing of the outcome was stored. An applicant the deduplicator inserted
-                // keeps its intent (rolled forward on the next start); any other is dropped,
-                // so a retry runs afresh.
+                // keeps its intent (committed by a retry of the same request, or rolled
+                // forward on the next start); any other is dropped, so a retry runs afresh.
                 if !inserted {
                     let _ = self.registry.abort(key);
                 }
@@ -310,11 +344,12 @@ impl GalleryEngine {
                 }
             }
             Err(e) => {
-                let detail = e.to_string();
+                let (detail, full) = (e.to_string(), e.is_storage_full());
                 for (i, ..) in &extras {
                     results[*i] = Some(Err(CommitError::Group {
                         group,
                         detail: detail.clone(),
+                        full,
                     }));
                 }
             }
@@ -326,9 +361,52 @@ impl GalleryEngine {
                     Err(CommitError::Group {
                         group,
                         detail: "no result".to_owned(),
+                        full: false,
                     })
                 })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn full_io() -> std::io::Error {
+        std::io::Error::from(std::io::ErrorKind::StorageFull)
+    }
+
+    #[test]
+    fn a_full_disk_in_a_commit_is_storage_full_and_any_other_failure_unavailable() {
+        let group = |full| CommitError::Group {
+            group: 3,
+            detail: "failpoint".to_owned(),
+            full,
+        };
+        assert!(matches!(
+            unavailable(group(true)),
+            EngineError::StorageFull(_)
+        ));
+        assert!(matches!(
+            unavailable(group(false)),
+            EngineError::Unavailable(_)
+        ));
+        let state = || StateError::Io {
+            path: "state.sqlite3".into(),
+            source: full_io(),
+        };
+        assert!(matches!(
+            unavailable(CommitError::State(state())),
+            EngineError::StorageFull(_)
+        ));
+        assert!(matches!(unavailable(state()), EngineError::StorageFull(_)));
+        let gallery = GalleryError::Storage(tunggal_index::storage::StorageError::Io {
+            path: "gallery/wal".into(),
+            source: full_io(),
+        });
+        assert!(matches!(unavailable(gallery), EngineError::StorageFull(_)));
+        let other = StateError::Missing("x".to_owned());
+        assert!(matches!(unavailable(other), EngineError::Unavailable(_)));
     }
 }

@@ -39,6 +39,7 @@ use tunggal_index::search::{
     self, fusion, scorer, stage2, ClaimOwners, Deduplicator, GalleryMatch, Insert, Ordered,
     Rejection, SearchConfig, SearchVerdict, Stage1Probe,
 };
+use tunggal_index::storage::StorageError;
 
 use crate::cases::CaseStore;
 use crate::enrolment::record::{EnrolmentRecord, Origin, Probe};
@@ -47,6 +48,7 @@ use crate::enrolment::{
     Verification,
 };
 use crate::state::idempotency::Answer;
+use crate::state::StateError;
 pub use open::OpenError;
 use registry::{
     key_of, reference_id, DuplicateReason, Entry, Outcome, Registry, Resolution, StoredCandidate,
@@ -127,7 +129,29 @@ fn unavailable<E: std::fmt::Display + 'static>(e: E) -> EngineError {
             "damaged cold record in the gallery: run `tunggal fsck`"
         );
     }
+    if storage_full(any) {
+        return EngineError::StorageFull(e.to_string());
+    }
     EngineError::Unavailable(e.to_string())
+}
+
+/// Whether an error of the gallery, the state store or a commit is a full disk.
+fn storage_full(e: &dyn std::any::Any) -> bool {
+    if let Some(e) = e.downcast_ref::<StateError>() {
+        return e.is_storage_full();
+    }
+    if let Some(e) = e.downcast_ref::<commit::CommitError>() {
+        return e.is_storage_full();
+    }
+    if let Some(GalleryError::Storage(StorageError::Io { source, .. })) =
+        e.downcast_ref::<GalleryError>()
+    {
+        return matches!(
+            source.kind(),
+            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
+        );
+    }
+    false
 }
 
 /// The reason code of a rejection.
@@ -479,6 +503,7 @@ impl EnrolmentEngine for GalleryEngine {
             scrub_checked: scrub.checked(),
             scrub_total: scrub.total(),
             scrub_quarantined: scrub.quarantined(),
+            log_syncs: self.gallery().store().wal_fsyncs(),
             persons: self.gallery().len() as u64,
             searches,
             persons_scanned,

@@ -43,6 +43,9 @@ pub enum EngineError {
     /// The engine is temporarily unable to answer.
     #[error("matching engine unavailable: {0}")]
     Unavailable(String),
+    /// The data directory is full: nothing of the request was stored.
+    #[error("the data directory is full, nothing was stored: {0}")]
+    StorageFull(String),
     /// No person in the gallery has this reference id (unknown, or an applicant held back
     /// for review).
     #[error("no person in the gallery has reference id {0}")]
@@ -145,6 +148,8 @@ pub struct EngineStats {
     pub scrub_total: u64,
     /// Hot records the scrub found damaged and quarantined since start.
     pub scrub_quarantined: u64,
+    /// `fsync`s of the gallery's write-ahead log since the engine opened.
+    pub log_syncs: u64,
 }
 
 /// The engine shipped until the gallery lands: refuses every matching call.

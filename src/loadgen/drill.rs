@@ -3,10 +3,9 @@
 //! acknowledged enrolment is still there with its verdict, that each unacknowledged one is
 //! absent or complete, and that duplicates across the crash boundary are still caught.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -40,6 +39,12 @@ pub struct CrashConfig {
     pub min_uptime: Duration,
     /// Longest time from ready to kill.
     pub max_uptime: Duration,
+    /// How long a request must have been outstanding before a kill may land on it: once the
+    /// uptime has passed, the kill waits for such a request, so it reaches the server.
+    pub min_request_age: Duration,
+    /// Longest wait past the uptime for a request in flight; a kill that finds none by then
+    /// lands anyway and counts as a kill without work in flight.
+    pub in_flight_timeout: Duration,
     /// Longest wait for `/ready` after a start.
     pub ready_timeout: Duration,
     /// Print one line per round.
@@ -75,9 +80,11 @@ pub struct CrashReport {
     pub truth: TruthCheck,
     /// Seconds from start to ready, per start.
     pub ready_seconds: Vec<f64>,
-    /// Enrolment requests in flight at each kill.
+    /// Enrolment requests outstanding at each kill (sent, not answered).
+    pub outstanding_at_kill: Vec<u64>,
+    /// Of those, per kill, the requests the kill cut: they never got an HTTP answer.
     pub in_flight_at_kill: Vec<u64>,
-    /// Kills that hit at least one request in flight (the drill passes only if ≥ 90 %).
+    /// Kills that cut at least one request in flight (the drill passes only if ≥ 90 %).
     pub kills_with_work_in_flight: u32,
     /// Whether every check held.
     pub passed: bool,
@@ -336,7 +343,58 @@ fn record(b: &mut Book, s: &Sent, answer: &Value, round: u32) {
     );
 }
 
-/// Runs the drill.
+/// One round's requests between send and answer, and what the kill cut.
+#[derive(Debug, Default)]
+struct Flight {
+    next: u64,
+    /// Outstanding requests by ticket, with when each was sent.
+    open: HashMap<u64, Instant>,
+    /// Set under the same lock as the kill: no request is sent after it.
+    killed: bool,
+    /// The requests outstanding for at least the minimum age when the kill landed.
+    aged_at_kill: HashSet<u64>,
+    /// Of those, the ones that never got an HTTP answer.
+    cut: u64,
+}
+
+impl Flight {
+    /// A ticket for a request about to be sent; `None` once the server was killed.
+    fn send(&mut self) -> Option<u64> {
+        if self.killed {
+            return None;
+        }
+        let ticket = self.next;
+        self.next += 1;
+        self.open.insert(ticket, Instant::now());
+        Some(ticket)
+    }
+
+    /// The request `ticket` ended, with an HTTP answer or without one.
+    fn answered(&mut self, ticket: u64, with_answer: bool) {
+        self.open.remove(&ticket);
+        if !with_answer && self.aged_at_kill.contains(&ticket) {
+            self.cut += 1;
+        }
+    }
+
+    /// Whether a request has been outstanding for at least `age`.
+    fn has_aged(&self, age: Duration) -> bool {
+        self.open.values().any(|t| t.elapsed() >= age)
+    }
+
+    /// Marks the kill; returns how many requests were outstanding.
+    fn kill(&mut self, age: Duration) -> u64 {
+        self.killed = true;
+        self.aged_at_kill = self
+            .open
+            .iter()
+            .filter(|(_, t)| t.elapsed() >= age)
+            .map(|(&k, _)| k)
+            .collect();
+        self.open.len() as u64
+    }
+}
+
 /// The endless supply of planned enrolments, each with the service point sending it (a
 /// returning person comes back at another service point than the first time).
 struct Generator {
@@ -359,6 +417,7 @@ impl Generator {
     }
 }
 
+/// Runs the drill.
 pub async fn crash(cfg: CrashConfig) -> anyhow::Result<CrashReport> {
     std::fs::create_dir_all(&cfg.data_dir)?;
     let origins: Vec<Origin> = ["317101", "327301", "357801"]
@@ -384,7 +443,6 @@ pub async fn crash(cfg: CrashConfig) -> anyhow::Result<CrashReport> {
         sp_of: HashMap::new(),
         origins: origins.len(),
     }));
-    let in_flight = Arc::new(AtomicUsize::new(0));
     let mut keys: Vec<String> = Vec::new();
     for round in 1..=cfg.kills + 1 {
         let (mut server, ready) = start(&cfg, round).await?;
@@ -399,9 +457,10 @@ pub async fn crash(cfg: CrashConfig) -> anyhow::Result<CrashReport> {
             break;
         }
         // Enrolments are planned and built while the round runs (bodies on the blocking
-        // pool), so requests are in flight whenever the kill comes.
+        // pool); requests go on until the kill.
         let uptime = rng.gen_range(cfg.min_uptime..=cfg.max_uptime.max(cfg.min_uptime));
         let deadline = Instant::now() + uptime;
+        let flight = Arc::new(Mutex::new(Flight::default()));
         let mut workers = tokio::task::JoinSet::new();
         for _ in 0..cfg.concurrency.max(1) {
             let (generator, book, http, keys) = (
@@ -410,10 +469,9 @@ pub async fn crash(cfg: CrashConfig) -> anyhow::Result<CrashReport> {
                 server.http.clone(),
                 keys.clone(),
             );
-            let (builder, origins, in_flight) =
-                (builder.clone(), origins.clone(), in_flight.clone());
+            let (builder, origins, flight) = (builder.clone(), origins.clone(), flight.clone());
             workers.spawn(async move {
-                while Instant::now() < deadline {
+                while !lock(&flight).killed {
                     let Some((plan, sp)) = lock(&generator).next() else {
                         break;
                     };
@@ -430,9 +488,16 @@ pub async fn crash(cfg: CrashConfig) -> anyhow::Result<CrashReport> {
                         body,
                         round,
                     };
+                    let Some(ticket) = lock(&flight).send() else {
+                        // Built after the kill: the next round sends it as a retry (counted
+                        // as sent, and as unacknowledged, like a request the kill cut).
+                        let mut b = lock(&book);
+                        b.report.sent += 1;
+                        b.unacked.push(s);
+                        break;
+                    };
                     lock(&book).report.sent += 1;
                     let key = keys.get(s.sp).map(String::as_str);
-                    in_flight.fetch_add(1, Ordering::SeqCst);
                     let r = http
                         .post(
                             "/v1/enrolments",
@@ -441,7 +506,7 @@ pub async fn crash(cfg: CrashConfig) -> anyhow::Result<CrashReport> {
                             Duration::from_secs(120),
                         )
                         .await;
-                    in_flight.fetch_sub(1, Ordering::SeqCst);
+                    lock(&flight).answered(ticket, r.is_ok());
                     let mut b = lock(&book);
                     match r {
                         Ok(reply) if reply.ok() => record(&mut b, &s, &reply.json(), round),
@@ -451,18 +516,34 @@ pub async fn crash(cfg: CrashConfig) -> anyhow::Result<CrashReport> {
             });
         }
         tokio::time::sleep_until(deadline.into()).await;
-        // SIGKILL: no shutdown path runs.
-        let at_kill = in_flight.load(Ordering::SeqCst);
-        server.child.kill()?;
+        // The kill waits for a request that has been outstanding long enough to have reached
+        // the server (or gives up after `in_flight_timeout`, and the kill then counts as one
+        // without work in flight).
+        let give_up = Instant::now() + cfg.in_flight_timeout;
+        let outstanding = loop {
+            {
+                let mut f = lock(&flight);
+                if f.has_aged(cfg.min_request_age) || Instant::now() >= give_up {
+                    // SIGKILL (no shutdown path runs) under the lock: no request is sent, and
+                    // none is seen answered, between the snapshot and the kill.
+                    let n = f.kill(cfg.min_request_age);
+                    server.child.kill()?;
+                    break n;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        };
         server.child.wait()?;
         while workers.join_next().await.is_some() {}
+        let cut = lock(&flight).cut;
         let mut b = lock(&book);
         b.report.kills = round;
-        b.report.in_flight_at_kill.push(at_kill as u64);
+        b.report.outstanding_at_kill.push(outstanding);
+        b.report.in_flight_at_kill.push(cut);
         if cfg.verbose {
             println!(
-                "kill {round}/{} after {:.1} s: sent {}, acknowledged {}, in flight at the kill \
-                 {at_kill}, unacknowledged so far {}",
+                "kill {round}/{} after {:.1} s: sent {}, acknowledged {}, outstanding at the kill \
+                 {outstanding}, cut by it {cut}, unacknowledged so far {}",
                 cfg.kills,
                 uptime.as_secs_f64(),
                 b.report.sent,

@@ -22,7 +22,7 @@ use std::time::Instant;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
-use tunggal_datasets::date::Date;
+use tunggal_domain::date::Date;
 
 use super::checkpoint::{Checkpoint, CheckpointError};
 use crate::clock::now_secs;

@@ -211,6 +211,7 @@ fn record_scrape(s: &Scrape) {
     gauge!("tunggal_gallery_scrub_checked").set(e.scrub_checked as f64);
     gauge!("tunggal_gallery_scrub_total").set(e.scrub_total as f64);
     counter!("tunggal_gallery_scrub_quarantined_total").absolute(e.scrub_quarantined);
+    counter!("tunggal_state_syncs_total", "store" => "gallery_log").absolute(e.log_syncs);
     let c = &s.connections;
     for (pool, n) in [
         ("pending", c.open_pending),
@@ -339,7 +340,8 @@ fn describe() {
     );
     describe_counter!(
         "tunggal_state_syncs_total",
-        "Durable syncs of the service's state, by store."
+        "Durable syncs of the service's state, by store (sqlite: state store commits; \
+         journal: journal appends; gallery_log: fsyncs of the gallery's write-ahead log)."
     );
 }
 

@@ -279,6 +279,25 @@ mod tests {
     }
 
     #[test]
+    fn a_kept_answer_is_replayed_with_the_same_scores_to_the_last_digit() {
+        let dir = tempfile::tempdir().unwrap();
+        let idem = Arc::new(Idempotency::open(dir.path()).unwrap());
+        let Claim::Fresh(p) = idem.claim("s", "r", "enrol", "h").unwrap() else {
+            panic!("expected a fresh claim")
+        };
+        // Scores are `f32` widened to `f64`; these three came back one unit in the last
+        // place off before float parsing was made exact.
+        let scores = [0.113_435_12_f32, 0.477_358_97_f32, 0.116_696_44_f32];
+        let body = serde_json::json!({ "scores": scores.map(f64::from) });
+        let text = serde_json::to_string(&body).unwrap();
+        p.complete(200, body).unwrap();
+        match idem.claim("s", "r", "enrol", "h").unwrap() {
+            Claim::Done(a) => assert_eq!(serde_json::to_string(&a.body).unwrap(), text),
+            other => panic!("expected the kept answer, got {other:?}"),
+        }
+    }
+
+    #[test]
     fn dropped_claim_frees_the_request_id() {
         let dir = tempfile::tempdir().unwrap();
         let idem = Arc::new(Idempotency::open(dir.path()).unwrap());

@@ -85,6 +85,10 @@ fn engine_problem(e: EngineError) -> Problem {
         EngineError::Unavailable(_) => {
             Problem::new(Reason::EngineUnavailable, e.to_string()).retry_after(5)
         }
+        EngineError::StorageFull(_) => {
+            tracing::warn!(error = %e, "engine: disk full");
+            Problem::new(Reason::InsufficientStorage, e.to_string()).retry_after(60)
+        }
         EngineError::PersonNotFound(_) => Problem::new(Reason::PersonNotFound, e.to_string()),
         EngineError::PersonDeleted(_) => Problem::new(Reason::PersonDeleted, e.to_string()),
     }
