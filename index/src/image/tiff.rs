@@ -2,6 +2,7 @@
 
 use std::io::Cursor;
 
+use ::tiff::decoder::ifd::Value;
 use ::tiff::decoder::{Decoder, DecodingResult, Limits};
 use ::tiff::tags::{ResolutionUnit, Tag};
 use ::tiff::{ColorType, TiffError};
@@ -59,7 +60,12 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<FingerImage, ImageError> {
 
 /// The horizontal resolution in ppi, when the tags state a plausible one.
 fn resolution(decoder: &mut Decoder<Cursor<&[u8]>>) -> Option<f32> {
-    let x = decoder.get_tag_f64(Tag::XResolution).ok()?;
+    let x = match decoder.get_tag(Tag::XResolution).ok()? {
+        Value::Rational(n, d) if d != 0 => f64::from(n) / f64::from(d),
+        Value::Double(v) => v,
+        Value::Float(v) => f64::from(v),
+        _ => return None,
+    };
     let unit = decoder
         .find_tag_unsigned::<u16>(Tag::ResolutionUnit)
         .ok()
