@@ -145,7 +145,8 @@ fn iso_2005(views: &[(&[u8], u16, u16)], compression: u8, ppi: u16) -> Vec<u8> {
     let body: usize = views.iter().map(|(d, _, _)| 14 + d.len()).sum();
     let total = 36 + body;
     let mut r = Vec::new();
-    r.extend_from_slice(b"FIR\0010\0");
+    r.extend_from_slice(b"FIR\0");
+    r.extend_from_slice(b"010\0");
     r.extend_from_slice(&(total as u64).to_be_bytes()[2..]);
     r.extend_from_slice(&[0; 4]); // CBEFF product
     r.extend_from_slice(&[0; 2]); // device
@@ -197,7 +198,8 @@ fn iso_2011(data: &[u8], w: u16, h: u16, compression: u8, ppcm: u16) -> Vec<u8> 
     let rep_len = 4 + rep.len();
     let total = 16 + rep_len;
     let mut r = Vec::new();
-    r.extend_from_slice(b"FIR\0020\0");
+    r.extend_from_slice(b"FIR\0");
+    r.extend_from_slice(b"020\0");
     r.extend_from_slice(&(total as u32).to_be_bytes());
     r.extend_from_slice(&1u16.to_be_bytes());
     r.push(0);
@@ -372,7 +374,7 @@ fn patch_tiff_dimension(bytes: &mut [u8], tag: u16, value: u32) {
             return;
         }
     }
-    panic!("tag {tag} not found");
+    unreachable!("tag {tag} not found");
 }
 
 fn crc32(data: &[u8]) -> u32 {

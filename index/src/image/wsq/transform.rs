@@ -50,7 +50,7 @@ fn synthesise_line(line: &[f32], inverted: bool, filters: &Filters, out: &mut [f
         let mut acc = 0f32;
         for (k, &g) in g0.iter().enumerate() {
             let p = reflect(i + k as isize - c0, n);
-            if p % 2 == 0 {
+            if p.is_multiple_of(2) {
                 if let Some(&v) = low.get(p / 2) {
                     acc += g * v;
                 }

@@ -36,7 +36,7 @@ pub(crate) const SUBBANDS: usize = 64;
 
 /// Halves `len`: `(first, second)` lengths, the first taking the odd sample unless `swap`.
 fn halves(len: usize, swap: bool) -> (usize, usize) {
-    if len % 2 == 0 {
+    if len.is_multiple_of(2) {
         (len / 2, len / 2)
     } else if swap {
         ((len - 1) / 2, len.div_ceil(2))
