@@ -25,6 +25,8 @@ FUZZ = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(FUZZ)
 SHARED = os.path.join(os.path.dirname(REPO), "shared", "datasets")
 TARGETS = ["iso_decode", "ansi_decode", "detect", "enrolment_json"]
+IMAGE_TARGETS = ["image_wsq", "image_png", "image_tiff", "image_jp2", "image_iso19794_4"]
+IMAGES = os.path.join(REPO, "index", "tests", "fixtures", "images")
 
 
 def minutiae(rng, n, width, height, ansi):
@@ -120,6 +122,60 @@ def enrolment(fingers, irises, **over):
 OUT = os.path.join(FUZZ, "corpus")
 
 
+def grey_tiff(width, height, pixels):
+    """A minimal little-endian uncompressed 8-bit grey TIFF with one strip."""
+    entries = [
+        (256, 3, 1, width), (257, 3, 1, height), (258, 3, 1, 8), (259, 3, 1, 1),
+        (262, 3, 1, 1), (273, 4, 1, 8), (277, 3, 1, 1), (278, 3, 1, height),
+        (279, 4, 1, len(pixels)),
+    ]
+    ifd_offset = 8 + len(pixels)
+    ifd = struct.pack("<H", len(entries))
+    for tag, kind, count, value in entries:
+        packed = struct.pack("<H", value) + b"\0\0" if kind == 3 else struct.pack("<I", value)
+        ifd += struct.pack("<HHI", tag, kind, count) + packed
+    ifd += struct.pack("<I", 0)
+    return b"II*\0" + struct.pack("<I", ifd_offset) + pixels + ifd
+
+
+def fir_2005(payload, width, height, compression, ppi=500):
+    """An ISO/IEC 19794-4:2005 record with one finger view."""
+    head = struct.pack(">4sHHBBHHHHBBH", b"\0\0\0\0", 0, 31, 1, 1, ppi, ppi, ppi, ppi, 8,
+                       compression, 0)
+    view = struct.pack(">IBBBBBHHB", 14 + len(payload), 1, 1, 1, 80, 0, width, height, 0)
+    total = 14 + len(head) + len(view) + len(payload)
+    return b"FIR\0010\0" + struct.pack(">Q", total)[2:] + head + view + payload
+
+
+def fir_2011(payload, width, height, compression, ppcm=197):
+    """An ISO/IEC 19794-4:2011 record with one representation."""
+    rep = b"\0" * 9 + b"\0" + b"\0" * 4 + bytes([1, 66, 0, 0, 0, 0]) + bytes([7, 1, 2])
+    rep += struct.pack(">HHHHBBBHH", ppcm, ppcm, ppcm, ppcm, 8, compression, 0, width, height)
+    rep += payload
+    rep = struct.pack(">I", 4 + len(rep)) + rep
+    return b"FIR\0020\0" + struct.pack(">IHBB", 16 + len(rep), 1, 0, 1) + rep
+
+
+def image_seeds():
+    """Small synthetic images (the 97x131 fixtures) and records wrapping them."""
+    for t in IMAGE_TARGETS:
+        os.makedirs(os.path.join(OUT, t), exist_ok=True)
+    base = os.path.join(IMAGES, "ridges_97x131_hq")
+    wsq = open(base + ".wsq", "rb").read()
+    jp2 = open(base + ".jp2", "rb").read()
+    png = open(base + ".png", "rb").read()
+    write("image_wsq", "ridges.wsq", wsq)
+    write("image_jp2", "ridges.jp2", jp2)
+    write("image_png", "ridges.png", png)
+    pixels = bytes((x * 7 + y * 3) % 256 for y in range(24) for x in range(32))
+    write("image_tiff", "grey-32x24.tif", grey_tiff(32, 24, pixels))
+    write("image_iso19794_4", "raw-2005.fir", fir_2005(pixels, 32, 24, 0))
+    write("image_iso19794_4", "wsq-2005.fir", fir_2005(wsq, 97, 131, 2))
+    write("image_iso19794_4", "png-2005.fir", fir_2005(png, 97, 131, 5))
+    write("image_iso19794_4", "jp2-2011.fir", fir_2011(jp2, 97, 131, 5))
+    write("image_iso19794_4", "raw-2011.fir", fir_2011(pixels, 32, 24, 0))
+
+
 def write(target, name, data):
     path = os.path.join(OUT, target, name)
     with open(path, "wb") as f:
@@ -208,7 +264,8 @@ def main():
     for name, body in bodies.items():
         write("enrolment_json", name + ".json", body)
 
-    for t in TARGETS:
+    image_seeds()
+    for t in TARGETS + IMAGE_TARGETS:
         n = len(os.listdir(os.path.join(OUT, t)))
         print(f"{t}: {n} seeds")
 
