@@ -153,17 +153,13 @@ fn the_schema_step_indexes_stored_cases() {
                 // Back to the schema of version 10 (before the search terms, strength, history, tally
                 // and rank counts).
                 tx.execute_batch(
-<<<<<<< HEAD
                     "DROP INDEX persons_acknowledged;
                     DROP INDEX persons_unsettled;
                     DROP TABLE case_persons;
-=======
-                    "DROP TABLE case_persons;
                     DROP TRIGGER case_rank_insert;
                     DROP TRIGGER case_rank_delete;
                     DROP TRIGGER case_rank_update;
                     DROP TABLE case_rank;
->>>>>>> review-finish
                     DROP TRIGGER case_tally_insert;
                     DROP TRIGGER case_tally_delete;
                     DROP TRIGGER case_tally_update;

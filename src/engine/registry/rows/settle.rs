@@ -122,7 +122,8 @@ mod tests {
         let acknowledged = keys(r.scan(|e| e.in_gallery() && !e.deleting).unwrap());
         assert_eq!(acknowledged.len(), 3, "{acknowledged:?}");
         assert_eq!(r.acknowledged_keys().unwrap(), acknowledged);
-        let predicates: [(&str, fn(&Entry) -> bool); 4] = [
+        type Predicate = fn(&Entry) -> bool;
+        let predicates: [(&str, Predicate); 4] = [
             ("no outcome", |e| e.outcome.is_none()),
             ("deletion under way", |e| e.deleting && !e.deleted),
             ("duplicate unresolved", |e| {
