@@ -15,7 +15,10 @@ fn image() -> GreyImage {
     match read_image(&path) {
         Ok(img) => img,
         Err(_) => {
-            eprintln!("{} is absent: benchmarking a synthetic pattern", path.display());
+            eprintln!(
+                "{} is absent: benchmarking a synthetic pattern",
+                path.display()
+            );
             let (width, height) = (288, 384);
             let pixels = (0..width * height)
                 .map(|i| {
@@ -24,7 +27,11 @@ fn image() -> GreyImage {
                     (128.0 + 100.0 * (r * std::f32::consts::TAU / 9.0).sin()) as u8
                 })
                 .collect();
-            GreyImage { width, height, pixels }
+            GreyImage {
+                width,
+                height,
+                pixels,
+            }
         }
     }
 }

@@ -123,7 +123,9 @@ fn least_squares(x: &[[f32; 6]], y: &[f64]) -> [f32; 6] {
         r[i] += 1e-6;
     }
     for c in 0..6 {
-        let p = (c..6).max_by(|&i, &j| a[i][c].abs().total_cmp(&a[j][c].abs())).unwrap();
+        let p = (c..6)
+            .max_by(|&i, &j| a[i][c].abs().total_cmp(&a[j][c].abs()))
+            .unwrap();
         a.swap(c, p);
         for r in 0..6 {
             if r != c {
@@ -180,7 +182,13 @@ fn main() {
                 })
                 .unwrap();
             let ms = started.elapsed().as_secs_f64() * 1e3;
-            Image { db: db.clone(), stem: stem.clone(), finger: *finger, extraction, ms }
+            Image {
+                db: db.clone(),
+                stem: stem.clone(),
+                finger: *finger,
+                extraction,
+                ms,
+            }
         })
         .collect();
     for img in &images {
@@ -196,10 +204,16 @@ fn main() {
     }
     let n = images.len() as f64;
     let mean_ms = images.iter().map(|i| i.ms).sum::<f64>() / n;
-    let fte = images.iter().filter(|i| i.extraction.unusable.is_some()).count();
+    let fte = images
+        .iter()
+        .filter(|i| i.extraction.unusable.is_some())
+        .count();
     for db in ["DB1_B", "DB2_B", "DB3_B", "DB4_B"] {
         let v: Vec<&Image> = images.iter().filter(|i| i.db == db).collect();
-        let counts: Vec<usize> = v.iter().map(|i| i.extraction.template.minutiae.len()).collect();
+        let counts: Vec<usize> = v
+            .iter()
+            .map(|i| i.extraction.template.minutiae.len())
+            .collect();
         let m = counts.iter().sum::<usize>() as f64 / counts.len().max(1) as f64;
         println!(
             "{db}: {} images, minutiae mean {m:.1} min {} max {}, failure to enrol {}",
@@ -230,18 +244,28 @@ fn main() {
                 sums[p.a].1 += 1;
                 sums[p.b].0 += p.score;
                 sums[p.b].1 += 1;
-                let qa = find(&images, &db.name, &db.samples[p.a].stem).extraction.quality;
-                let qb = find(&images, &db.name, &db.samples[p.b].stem).extraction.quality;
+                let qa = find(&images, &db.name, &db.samples[p.a].stem)
+                    .extraction
+                    .quality;
+                let qb = find(&images, &db.name, &db.samples[p.b].stem)
+                    .extraction
+                    .quality;
                 pair_q.push(f64::from(qa.min(qb)));
                 pair_s.push(p.score);
             }
         }
         for (s, (sum, k)) in db.samples.iter().zip(sums) {
-            let i = images.iter().position(|i| i.db == db.name && i.stem == s.stem).unwrap();
+            let i = images
+                .iter()
+                .position(|i| i.db == db.name && i.stem == s.stem)
+                .unwrap();
             mean_genuine[i] = sum / k.max(1) as f64;
         }
     }
-    let rows: Vec<[f32; 6]> = images.iter().map(|i| quality::design_row(&i.extraction.features)).collect();
+    let rows: Vec<[f32; 6]> = images
+        .iter()
+        .map(|i| quality::design_row(&i.extraction.features))
+        .collect();
     let fitted = least_squares(&rows, &mean_genuine);
     let max_pred = rows
         .iter()
@@ -249,7 +273,10 @@ fn main() {
         .fold(f32::MIN, f32::max);
     let scaled: [f32; 6] = std::array::from_fn(|i| fitted[i] / max_pred.max(1e-6));
     println!("fitted quality weights (scaled so the best image is 100): {scaled:?}");
-    let q: Vec<f64> = images.iter().map(|i| f64::from(i.extraction.quality)).collect();
+    let q: Vec<f64> = images
+        .iter()
+        .map(|i| f64::from(i.extraction.quality))
+        .collect();
     println!(
         "Spearman, built-in quality vs image's mean genuine score: {:.3}",
         spearman(&q, &mean_genuine)
@@ -277,10 +304,16 @@ fn main() {
         held.push(s);
         println!("held-out {db}: Spearman {s:.3}");
     }
-    println!("held-out mean Spearman {:.3}", held.iter().sum::<f64>() / 4.0);
+    println!(
+        "held-out mean Spearman {:.3}",
+        held.iter().sum::<f64>() / 4.0
+    );
     let _ = images.iter().map(|i| i.finger).max();
 }
 
 fn find<'a>(images: &'a [Image], db: &str, stem: &str) -> &'a Image {
-    images.iter().find(|i| i.db == db && i.stem == stem).unwrap()
+    images
+        .iter()
+        .find(|i| i.db == db && i.stem == stem)
+        .unwrap()
 }

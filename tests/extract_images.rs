@@ -41,7 +41,11 @@ fn rotate(img: &GreyImage) -> GreyImage {
             pixels[x * h + (h - 1 - y)] = img.pixels[y * w + x];
         }
     }
-    GreyImage { width: h, height: w, pixels }
+    GreyImage {
+        width: h,
+        height: w,
+        pixels,
+    }
 }
 
 /// Moves the image `dx`, `dy` pixels right and down on a white canvas as large again.
@@ -52,12 +56,21 @@ fn translate(img: &GreyImage, dx: usize, dy: usize) -> GreyImage {
         pixels[(y + dy) * w + dx..(y + dy) * w + dx + img.width]
             .copy_from_slice(&img.pixels[y * img.width..(y + 1) * img.width]);
     }
-    GreyImage { width: w, height: h, pixels }
+    GreyImage {
+        width: w,
+        height: h,
+        pixels,
+    }
 }
 
 /// Share of `a`'s minutiae with a counterpart in `b` after mapping `a`'s position by `map`
 /// and its angle by `turn` (1/256 turns): within 6 px and 24 units.
-fn agreement(a: &FingerTemplate, b: &FingerTemplate, map: impl Fn(u16, u16) -> (i32, i32), turn: u8) -> f64 {
+fn agreement(
+    a: &FingerTemplate,
+    b: &FingerTemplate,
+    map: impl Fn(u16, u16) -> (i32, i32),
+    turn: u8,
+) -> f64 {
     let hits = a
         .minutiae
         .iter()
@@ -93,10 +106,20 @@ fn rotation_and_translation_move_the_minutiae_with_the_image() {
     let h = img.height as i32;
     let rotated = extract(&rotate(&img));
     // Clockwise on the image is −90° counter-clockwise: −64 units.
-    let r = agreement(&base, &rotated, |x, y| (h - 1 - i32::from(y), i32::from(x)), 192);
+    let r = agreement(
+        &base,
+        &rotated,
+        |x, y| (h - 1 - i32::from(y), i32::from(x)),
+        192,
+    );
     assert!(r >= 0.7, "rotation: {r:.2} of minutiae agree");
     let shifted = extract(&translate(&img, 37, 21));
-    let s = agreement(&base, &shifted, |x, y| (i32::from(x) + 37, i32::from(y) + 21), 0);
+    let s = agreement(
+        &base,
+        &shifted,
+        |x, y| (i32::from(x) + 37, i32::from(y) + 21),
+        0,
+    );
     assert!(s >= 0.8, "translation: {s:.2} of minutiae agree");
 }
 
@@ -114,5 +137,8 @@ fn genuine_pairs_score_above_impostor_pairs() {
         .iter()
         .map(|(x, y)| matcher.compare(x, y))
         .fold(f32::MIN, f32::max);
-    assert!(genuine > impostor, "genuine {genuine} vs impostor {impostor}");
+    assert!(
+        genuine > impostor,
+        "genuine {genuine} vs impostor {impostor}"
+    );
 }

@@ -1,7 +1,9 @@
 //! Encodings of an extracted template: ISO/IEC 19794-2:2005 and ANSI INCITS 378-2004 through
 //! the writers in [`crate::template`], and ISO/IEC 19794-2:2011 (format version `030`).
 
-use crate::template::{ansi, iso, FingerTemplate, FingerView, MinutiaKind, RawMinutia, TemplateError};
+use crate::template::{
+    ansi, iso, FingerTemplate, FingerView, MinutiaKind, RawMinutia, TemplateError,
+};
 
 /// Resolution of the internal frame in px/cm, as records state it (500 ppi).
 const PX_PER_CM: u16 = 197;
@@ -44,7 +46,11 @@ fn view(t: &FingerTemplate, ansi_units: bool) -> FingerView {
                 kind: kind_bits(m.kind),
                 x: m.x,
                 y: m.y,
-                angle: if ansi_units { ansi_angle(m.angle) } else { m.angle },
+                angle: if ansi_units {
+                    ansi_angle(m.angle)
+                } else {
+                    m.angle
+                },
                 quality: m.quality,
             })
             .collect(),
@@ -123,7 +129,11 @@ fn encode_2011(t: &FingerTemplate) -> Result<Vec<u8>, TemplateError> {
     rep.push(t.minutiae.len() as u8);
     for m in &t.minutiae {
         if m.x > COORD_MAX || m.y > COORD_MAX {
-            return Err(unencodable("minutia coordinate", usize::from(m.x.max(m.y)), usize::from(COORD_MAX)));
+            return Err(unencodable(
+                "minutia coordinate",
+                usize::from(m.x.max(m.y)),
+                usize::from(COORD_MAX),
+            ));
         }
         rep.extend_from_slice(&((u16::from(kind_bits(m.kind)) << 14) | m.x).to_be_bytes());
         rep.extend_from_slice(&m.y.to_be_bytes());
@@ -131,12 +141,14 @@ fn encode_2011(t: &FingerTemplate) -> Result<Vec<u8>, TemplateError> {
         rep.push(m.quality.min(100));
     }
     rep.extend_from_slice(&0u16.to_be_bytes());
-    let rep_len = u32::try_from(rep.len()).map_err(|_| unencodable("representation length", rep.len(), u32::MAX as usize))?;
+    let rep_len = u32::try_from(rep.len())
+        .map_err(|_| unencodable("representation length", rep.len(), u32::MAX as usize))?;
     rep[..4].copy_from_slice(&rep_len.to_be_bytes());
     let mut out = Vec::with_capacity(15 + rep.len());
     out.extend_from_slice(b"FMR\0030\0");
     let total = 15 + rep.len();
-    let total32 = u32::try_from(total).map_err(|_| unencodable("record length", total, u32::MAX as usize))?;
+    let total32 =
+        u32::try_from(total).map_err(|_| unencodable("record length", total, u32::MAX as usize))?;
     out.extend_from_slice(&total32.to_be_bytes());
     out.extend_from_slice(&1u16.to_be_bytes());
     out.push(0);
@@ -156,8 +168,20 @@ mod tests {
             position: 2,
             quality: 70,
             minutiae: vec![
-                Minutia { x: 10, y: 20, angle: 0, kind: MinutiaKind::Ending, quality: 50 },
-                Minutia { x: 150, y: 399, angle: 200, kind: MinutiaKind::Bifurcation, quality: 90 },
+                Minutia {
+                    x: 10,
+                    y: 20,
+                    angle: 0,
+                    kind: MinutiaKind::Ending,
+                    quality: 50,
+                },
+                Minutia {
+                    x: 150,
+                    y: 399,
+                    angle: 200,
+                    kind: MinutiaKind::Bifurcation,
+                    quality: 90,
+                },
             ],
         }
     }
@@ -171,7 +195,10 @@ mod tests {
             assert_eq!(back.minutiae.len(), 2);
             for (a, b) in back.minutiae.iter().zip(&t.minutiae) {
                 assert_eq!((a.x, a.y, a.kind), (b.x, b.y, b.kind));
-                let d = a.angle.wrapping_sub(b.angle).min(b.angle.wrapping_sub(a.angle));
+                let d = a
+                    .angle
+                    .wrapping_sub(b.angle)
+                    .min(b.angle.wrapping_sub(a.angle));
                 assert!(d <= 1, "{format:?}: angle {} vs {}", a.angle, b.angle);
             }
         }

@@ -52,8 +52,9 @@ impl Field {
         let b = self.block as f32;
         let gx = (x / b - 0.5).clamp(0.0, (self.bw - 1) as f32);
         let gy = (y / b - 0.5).clamp(0.0, (self.bh - 1) as f32);
-        let x0 = gx.floor() as usize;
-        let y0 = gy.floor() as usize;
+        // Non-negative after the clamp: truncation is the floor.
+        let x0 = gx as usize;
+        let y0 = gy as usize;
         let x1 = (x0 + 1).min(self.bw - 1);
         let y1 = (y0 + 1).min(self.bh - 1);
         let fx = gx - x0 as f32;
@@ -130,8 +131,8 @@ pub(crate) fn compute(img: &[f32], width: usize, height: usize, p: &ExtractParam
             // Sobel gradients.
             let gx = (up[x + 1] + 2.0 * mid[x + 1] + down[x + 1])
                 - (up[x - 1] + 2.0 * mid[x - 1] + down[x - 1]);
-            let gy = (down[x - 1] + 2.0 * down[x] + down[x + 1])
-                - (up[x - 1] + 2.0 * up[x] + up[x + 1]);
+            let gy =
+                (down[x - 1] + 2.0 * down[x] + down[x + 1]) - (up[x - 1] + 2.0 * up[x] + up[x + 1]);
             let i = y * width + x;
             gxx[i] = gx * gx;
             gyy[i] = gy * gy;
@@ -211,7 +212,13 @@ pub(crate) fn compute(img: &[f32], width: usize, height: usize, p: &ExtractParam
 }
 
 /// Foreground blocks: enough contrast, holes filled, only the largest connected region kept.
-fn segment(contrast: &[f32], coherence: &[f32], bw: usize, bh: usize, p: &ExtractParams) -> Vec<bool> {
+fn segment(
+    contrast: &[f32],
+    coherence: &[f32],
+    bw: usize,
+    bh: usize,
+    p: &ExtractParams,
+) -> Vec<bool> {
     let mut sorted: Vec<f32> = contrast.to_vec();
     sorted.sort_by(f32::total_cmp);
     let high = sorted[(sorted.len() * 95 / 100).min(sorted.len() - 1)];
@@ -373,7 +380,13 @@ fn ridge_period(img: &[f32], width: usize, height: usize, f: &mut Field, p: &Ext
                 let u = k as f32 - SIGNATURE_HALF as f32;
                 let mut acc = 0.0;
                 for &t in &along {
-                    acc += sample(img, width, height, cx + u * nx + t * dx, cy + u * ny + t * dy);
+                    acc += sample(
+                        img,
+                        width,
+                        height,
+                        cx + u * nx + t * dx,
+                        cy + u * ny + t * dy,
+                    );
                 }
                 *s = acc;
             }

@@ -161,10 +161,7 @@ pub(crate) fn detect(sk: &mut Skeleton, field: &Field, p: &ExtractParams) -> Vec
                 let (ca, sa) = (dirs[a].cos() + dirs[b].cos(), dirs[a].sin() + dirs[b].sin());
                 let bisector = angle_of(ca, sa);
                 let away = (dirs[stem] + PI) % TAU;
-                let traced = angle_of(
-                    bisector.cos() + away.cos(),
-                    bisector.sin() + away.sin(),
-                );
+                let traced = angle_of(bisector.cos() + away.cos(), bisector.sin() + away.sin());
                 found[i].angle = snap(field, x, y, traced);
             }
             MinutiaKind::Other => {}

@@ -25,6 +25,7 @@ mod field;
 mod minutiae;
 pub mod quality;
 mod resample;
+mod simd;
 mod skeleton;
 
 use std::f32::consts::TAU;
@@ -233,7 +234,10 @@ impl Extractor {
     /// Extracts the minutiae and quality of one image.
     pub fn extract(&self, raster: &Raster<'_>) -> Result<Extraction, ExtractError> {
         let p = &self.params;
-        let expected = raster.width.checked_mul(raster.height).unwrap_or(usize::MAX);
+        let expected = raster
+            .width
+            .checked_mul(raster.height)
+            .unwrap_or(usize::MAX);
         if raster.pixels.len() != expected {
             return Err(ExtractError::PixelCount {
                 width: raster.width,

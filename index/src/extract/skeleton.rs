@@ -44,6 +44,22 @@ pub(crate) struct Walk {
     pub end: WalkEnd,
 }
 
+/// Zhang–Suen deletion decision for every neighbour code, for sub-iteration `pass` (0 or 1).
+fn deletable_table(pass: usize) -> [bool; 256] {
+    std::array::from_fn(|code| {
+        let p: [u8; 8] = std::array::from_fn(|k| ((code >> k) & 1) as u8);
+        let b: u8 = p.iter().sum();
+        let a = (0..8).filter(|&k| p[k] == 0 && p[(k + 1) % 8] == 1).count();
+        // p[0] N, p[2] E, p[4] S, p[6] W.
+        let directional = if pass == 0 {
+            p[0] * p[2] * p[4] == 0 && p[2] * p[4] * p[6] == 0
+        } else {
+            p[0] * p[2] * p[6] == 0 && p[0] * p[4] * p[6] == 0
+        };
+        (2..=6).contains(&b) && a == 1 && directional
+    })
+}
+
 impl Skeleton {
     /// Ridge pixels where `response > 0` inside the foreground, thinned.
     pub fn from_response(response: &[f32], width: usize, height: usize) -> Self {
@@ -83,35 +99,33 @@ impl Skeleton {
         changes / 2
     }
 
+    /// Bit mask of the eight neighbours of an interior pixel, bit `k` for `RING[k]`.
+    #[inline]
+    fn code(&self, i: usize) -> u8 {
+        let w = self.width;
+        let p = &self.pixels;
+        p[i - w]
+            | (p[i - w + 1] << 1)
+            | (p[i + 1] << 2)
+            | (p[i + w + 1] << 3)
+            | (p[i + w] << 4)
+            | (p[i + w - 1] << 5)
+            | (p[i - 1] << 6)
+            | (p[i - w - 1] << 7)
+    }
+
     fn thin(&mut self) {
         let (w, h) = (self.width, self.height);
+        let tables = [deletable_table(0), deletable_table(1)];
         let mut remove = Vec::new();
         loop {
             let mut changed = false;
-            for pass in 0..2 {
+            for table in &tables {
                 remove.clear();
                 for y in 1..h - 1 {
-                    for x in 1..w - 1 {
-                        if self.pixels[y * w + x] == 0 {
-                            continue;
-                        }
-                        let p: [u8; 8] = std::array::from_fn(|k| self.at(x, y, RING[k]));
-                        let b: u8 = p.iter().sum();
-                        if !(2..=6).contains(&b) {
-                            continue;
-                        }
-                        let a = (0..8).filter(|&k| p[k] == 0 && p[(k + 1) % 8] == 1).count();
-                        if a != 1 {
-                            continue;
-                        }
-                        // p[0]=P2 (N), p[2]=P4 (E), p[4]=P6 (S), p[6]=P8 (W).
-                        let ok = if pass == 0 {
-                            p[0] * p[2] * p[4] == 0 && p[2] * p[4] * p[6] == 0
-                        } else {
-                            p[0] * p[2] * p[6] == 0 && p[0] * p[4] * p[6] == 0
-                        };
-                        if ok {
-                            remove.push(y * w + x);
+                    for i in y * w + 1..(y + 1) * w - 1 {
+                        if self.pixels[i] != 0 && table[usize::from(self.code(i))] {
+                            remove.push(i);
                         }
                     }
                 }
@@ -180,14 +194,29 @@ impl Skeleton {
         let mut nb = [(0usize, 0usize); 8];
         loop {
             if x < 1 || y < 1 || x + 1 >= self.width || y + 1 >= self.height {
-                return Walk { x, y, steps, end: WalkEnd::Ending };
+                return Walk {
+                    x,
+                    y,
+                    steps,
+                    end: WalkEnd::Ending,
+                };
             }
             let cn = self.crossing_number(x, y);
             if cn >= 3 {
-                return Walk { x, y, steps, end: WalkEnd::Junction };
+                return Walk {
+                    x,
+                    y,
+                    steps,
+                    end: WalkEnd::Junction,
+                };
             }
             if steps >= max_steps {
-                return Walk { x, y, steps, end: WalkEnd::Length };
+                return Walk {
+                    x,
+                    y,
+                    steps,
+                    end: WalkEnd::Length,
+                };
             }
             let n = self.neighbours(x, y, &mut nb);
             let mut next = None;
@@ -207,7 +236,12 @@ impl Skeleton {
                 self.stamps[ny * self.width + nx] = self.stamp;
             }
             let Some((nx, ny)) = next else {
-                return Walk { x, y, steps, end: WalkEnd::Ending };
+                return Walk {
+                    x,
+                    y,
+                    steps,
+                    end: WalkEnd::Ending,
+                };
             };
             x = nx;
             y = ny;
