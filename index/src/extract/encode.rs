@@ -145,7 +145,7 @@ fn encode_2011(t: &FingerTemplate) -> Result<Vec<u8>, TemplateError> {
         .map_err(|_| unencodable("representation length", rep.len(), u32::MAX as usize))?;
     rep[..4].copy_from_slice(&rep_len.to_be_bytes());
     let mut out = Vec::with_capacity(15 + rep.len());
-    out.extend_from_slice(b"FMR\0030\0");
+    out.extend_from_slice(b"FMR\x00030\x00");
     let total = 15 + rep.len();
     let total32 =
         u32::try_from(total).map_err(|_| unencodable("record length", total, u32::MAX as usize))?;
@@ -207,7 +207,7 @@ mod tests {
     #[test]
     fn iso_2011_layout() {
         let bytes = encode(&sample(), RecordFormat::Iso2011).unwrap();
-        assert_eq!(&bytes[..8], b"FMR\0030\0");
+        assert_eq!(&bytes[..8], b"FMR\x00030\x00");
         let total = u32::from_be_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize;
         assert_eq!(total, bytes.len());
         let rep = u32::from_be_bytes([bytes[15], bytes[16], bytes[17], bytes[18]]) as usize;

@@ -234,10 +234,7 @@ impl Extractor {
     /// Extracts the minutiae and quality of one image.
     pub fn extract(&self, raster: &Raster<'_>) -> Result<Extraction, ExtractError> {
         let p = &self.params;
-        let expected = raster
-            .width
-            .checked_mul(raster.height)
-            .unwrap_or(usize::MAX);
+        let expected = raster.width.saturating_mul(raster.height);
         if raster.pixels.len() != expected {
             return Err(ExtractError::PixelCount {
                 width: raster.width,
