@@ -310,3 +310,53 @@ fn iso_angle(pixel: f32) -> u8 {
     let turns = (-pixel / TAU).rem_euclid(1.0);
     ((turns * 256.0).round() as u32 % 256) as u8
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raster(width: usize, height: usize, ppi: f32, pixels: &[u8]) -> Raster<'_> {
+        Raster {
+            width,
+            height,
+            ppi,
+            pixels,
+        }
+    }
+
+    #[test]
+    fn bad_input_gets_a_reason() {
+        let x = Extractor::default();
+        let px = vec![200u8; 100 * 100];
+        let e = x.extract(&raster(100, 101, 500.0, &px)).unwrap_err();
+        assert_eq!(e.reason(), "image_size_mismatch");
+        let e = x.extract(&raster(100, 100, 90.0, &px)).unwrap_err();
+        assert_eq!(e.reason(), "image_resolution_out_of_range");
+        let e = x.extract(&raster(100, 100, f32::NAN, &px)).unwrap_err();
+        assert_eq!(e.reason(), "image_resolution_out_of_range");
+        let small = vec![200u8; 40 * 40];
+        let e = x.extract(&raster(40, 40, 500.0, &small)).unwrap_err();
+        assert_eq!(e.reason(), "image_dimensions_out_of_range");
+        let wide = vec![200u8; 3000 * 64];
+        let e = x.extract(&raster(3000, 64, 500.0, &wide)).unwrap_err();
+        assert_eq!(e.reason(), "image_dimensions_out_of_range");
+    }
+
+    #[test]
+    fn a_blank_image_fails_enrolment_without_minutiae() {
+        let px = vec![230u8; 300 * 400];
+        let out = Extractor::default()
+            .extract(&raster(300, 400, 500.0, &px))
+            .unwrap();
+        assert!(out.template.minutiae.is_empty());
+        assert!(out.unusable.is_some());
+    }
+
+    #[test]
+    fn iso_angle_turns_clockwise_pixel_angles_counter_clockwise() {
+        // Pointing down the image (+y, a quarter turn clockwise) is 270° counter-clockwise.
+        assert_eq!(iso_angle(std::f32::consts::FRAC_PI_2), 192);
+        assert_eq!(iso_angle(0.0), 0);
+        assert_eq!(iso_angle(std::f32::consts::PI), 128);
+    }
+}
