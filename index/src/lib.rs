@@ -15,6 +15,7 @@
 //! * [`telemetry`]: stage timings and storage counters reported through the `metrics` facade.
 
 pub mod eval;
+pub mod extract;
 pub mod finger;
 pub mod gallery;
 pub mod image;

@@ -6,6 +6,7 @@ mod client;
 mod demo_keys;
 mod drill;
 mod eval;
+pub mod extract;
 mod gen;
 mod gen_requests;
 mod loadgen;
@@ -28,6 +29,8 @@ enum Command {
     /// Accuracy evaluation on labelled data.
     #[command(subcommand)]
     Eval(eval::EvalCommand),
+    /// Extract minutiae from fingerprint images (TIFF, PNG), write templates, print quality.
+    Extract(extract::ExtractArgs),
     /// Throughput reports.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -71,6 +74,7 @@ impl Cli {
     pub fn run(self) -> anyhow::Result<()> {
         match self.command {
             Command::Eval(cmd) => cmd.run(),
+            Command::Extract(args) => args.run(),
             Command::Bench(cmd) => cmd.run(),
             Command::Calibrate(args) => args.run(),
             Command::Gen(args) => args.run(),
