@@ -261,6 +261,30 @@ pub fn describe(scores: &[f32]) -> String {
     )
 }
 
+/// Population seed of the persons a new gallery's calibration is learned from.
+pub const CALIBRATION_SEED: u64 = 0x7475_6e67;
+
+/// Learns a new gallery's calibration from `persons` synthetic people (two captures each),
+/// with the shipped real second-stage finger table when it applies: how the shipped
+/// calibration of new galleries (`engine/new-gallery-calibration.json`) was made.
+pub fn learn_synthetic(
+    config: &tunggal_index::gallery::GalleryConfig,
+    persons: u64,
+) -> anyhow::Result<Calibration> {
+    let preparer = Preparer::new(&config.mcc, config.descriptor)?;
+    let pop = Population::new(CALIBRATION_SEED);
+    let samples = sample_scores(&pop, &preparer, persons.max(50), 8)?;
+    learn_production(&samples, FusionCaps::default(), config)
+}
+
+/// A new gallery calibration learned from `persons` synthetic people (for tests and
+/// benchmarks that want a smaller or another one than the shipped calibration).
+pub fn synthetic_calibration(persons: u64) -> crate::engine::calibrate::NewGalleryCalibration {
+    crate::engine::calibrate::NewGalleryCalibration::Learn(std::sync::Arc::new(move |config| {
+        learn_synthetic(config, persons)
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

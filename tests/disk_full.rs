@@ -68,7 +68,7 @@ async fn start_with_reserve(dir: &Path, reserve: u64) -> Server {
     let (d, c) = (dir.to_path_buf(), cases.clone());
     let engine = tokio::task::spawn_blocking(move || {
         let options = EngineOptions {
-            calibration_persons: 120,
+            calibration: tunggal::dedup::synthetic_calibration(120),
             ..EngineOptions::default()
         };
         GalleryEngine::open(&d, c, options)

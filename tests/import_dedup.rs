@@ -28,7 +28,7 @@ fn open_engine(dir: &Path) -> GalleryEngine {
     std::fs::create_dir_all(dir).unwrap();
     let cases = Arc::new(CaseStore::open(dir).unwrap());
     let options = EngineOptions {
-        calibration_persons: 120,
+        calibration: tunggal::dedup::synthetic_calibration(120),
         ..EngineOptions::default()
     };
     GalleryEngine::open(dir, cases, options).unwrap()

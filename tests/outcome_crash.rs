@@ -32,7 +32,7 @@ fn record(pop: &Population, id: u64, rid: &str) -> EnrolmentRecord {
 fn open(dir: &Path) -> GalleryEngine {
     let cases = Arc::new(CaseStore::open(dir).unwrap());
     let options = EngineOptions {
-        calibration_persons: 120,
+        calibration: tunggal::dedup::synthetic_calibration(120),
         ..EngineOptions::default()
     };
     GalleryEngine::open(dir, cases, options).unwrap()

@@ -58,7 +58,7 @@ async fn analysts_resolve_a_real_duplicate_and_the_service_point_sees_it() {
     let (d, c) = (dir.path().to_path_buf(), cases.clone());
     let engine = tokio::task::spawn_blocking(move || {
         let options = EngineOptions {
-            calibration_persons: 120,
+            calibration: tunggal::dedup::synthetic_calibration(120),
             ..EngineOptions::default()
         };
         GalleryEngine::open(&d, c, options)

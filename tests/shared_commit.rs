@@ -42,7 +42,7 @@ async fn start(dir: &Path) -> Server {
     let (d, c) = (dir.to_path_buf(), cases.clone());
     let engine = tokio::task::spawn_blocking(move || {
         let options = EngineOptions {
-            calibration_persons: 120,
+            calibration: tunggal::dedup::synthetic_calibration(120),
             ..EngineOptions::default()
         };
         GalleryEngine::open(&d, c, options)

@@ -54,7 +54,7 @@ async fn syncs_per_single_and_duplicate_enrolment() {
     let (d, c) = (data.clone(), cases.clone());
     let engine = tokio::task::spawn_blocking(move || {
         let options = EngineOptions {
-            calibration_persons: 120,
+            calibration: tunggal::dedup::synthetic_calibration(120),
             ..EngineOptions::default()
         };
         GalleryEngine::open(&d, c, options)

@@ -1,32 +1,65 @@
-//! The score calibration of a new gallery: synthetic mates and non-mates (see
-//! [`crate::dedup`]) for the first-stage and iris tables, the shipped second-stage finger
-//! table learned from real pairs when it applies; it is stored with the gallery and read on every later start. A finger
-//! calibration file in the data directory ([`FINGER_CALIBRATION_NAME`], written by
-//! `tunggal calibrate`) replaces the second-stage table at the next start.
+//! The score calibration of a new gallery: the calibration shipped with this release
+//! (`new-gallery-calibration.json`, learned from synthetic mates and non-mates for the
+//! first-stage and iris tables, with the second-stage finger table learned from real
+//! pairs), or one the caller learns. It is stored with the gallery and read on every later
+//! start. A finger calibration file in the data directory ([`FINGER_CALIBRATION_NAME`],
+//! written by `tunggal calibrate`) replaces the second-stage table at the next start.
 
+use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 
-use tunggal_datasets::population::Population;
-use tunggal_index::gallery::{GalleryConfig, Preparer};
+use tunggal_index::gallery::GalleryConfig;
 use tunggal_index::search::shipped::CalibrationFile;
-use tunggal_index::search::{Calibration, FusionCaps};
+use tunggal_index::search::Calibration;
 
 use super::OpenError;
-
-/// Population seed of the calibration people.
-pub const CALIBRATION_SEED: u64 = 0x7475_6e67;
 
 /// A finger calibration file in the data directory, applied at every start.
 pub const FINGER_CALIBRATION_NAME: &str = "finger-calibration.json";
 
-/// Learns a calibration from `persons` synthetic people (two captures each), with the
-/// shipped real second-stage finger table when it applies.
-pub fn learn_synthetic(config: &GalleryConfig, persons: u64) -> Result<Calibration, OpenError> {
-    let err = |e: anyhow::Error| OpenError::Calibration(e.to_string());
-    let preparer = Preparer::new(&config.mcc, config.descriptor)?;
-    let pop = Population::new(CALIBRATION_SEED);
-    let samples = crate::dedup::sample_scores(&pop, &preparer, persons.max(50), 8).map_err(err)?;
-    crate::dedup::learn_production(&samples, FusionCaps::default(), config).map_err(err)
+/// The calibration shipped for new galleries of the default configuration.
+pub const SHIPPED: &str = include_str!("new-gallery-calibration.json");
+
+/// How many synthetic persons (two captures each) the shipped calibration was learned from.
+pub const SHIPPED_PERSONS: u64 = 300;
+
+/// Learns a calibration for a gallery of the given configuration.
+pub type LearnCalibration = dyn Fn(&GalleryConfig) -> anyhow::Result<Calibration> + Send + Sync;
+
+/// How a new gallery gets its calibration.
+#[derive(Clone, Default)]
+pub enum NewGalleryCalibration {
+    /// The shipped calibration ([`SHIPPED`]).
+    #[default]
+    Shipped,
+    /// Learned by the caller's function (benchmarks and tests learn smaller ones).
+    Learn(Arc<LearnCalibration>),
+}
+
+impl fmt::Debug for NewGalleryCalibration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Shipped => f.write_str("Shipped"),
+            Self::Learn(_) => f.write_str("Learn(..)"),
+        }
+    }
+}
+
+impl NewGalleryCalibration {
+    /// The calibration of a new gallery of `config`.
+    pub fn calibration(&self, config: &GalleryConfig) -> Result<Calibration, OpenError> {
+        match self {
+            Self::Shipped => shipped(),
+            Self::Learn(learn) => learn(config).map_err(|e| OpenError::Calibration(e.to_string())),
+        }
+    }
+}
+
+/// The shipped calibration.
+pub fn shipped() -> Result<Calibration, OpenError> {
+    serde_json::from_str(SHIPPED)
+        .map_err(|e| OpenError::Calibration(format!("the shipped calibration: {e}")))
 }
 
 /// The operator's finger calibration file of `data_dir`, if there is one.

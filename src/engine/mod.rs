@@ -62,15 +62,15 @@ pub const GALLERY_DIR: &str = "gallery";
 pub struct EngineOptions {
     /// Search policy (shortlist, FPIR target, minimum fingers, batch size, iris gate).
     pub search: SearchConfig,
-    /// Synthetic persons used to learn the score calibration of a new gallery.
-    pub calibration_persons: u64,
+    /// The score calibration of a new gallery.
+    pub calibration: calibrate::NewGalleryCalibration,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
         Self {
             search: SearchConfig::default(),
-            calibration_persons: 300,
+            calibration: calibrate::NewGalleryCalibration::Shipped,
         }
     }
 }

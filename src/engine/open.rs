@@ -93,10 +93,7 @@ impl GalleryEngine {
         let mut calibration = if stored.exists() {
             None
         } else {
-            Some(calibrate::learn_synthetic(
-                &config,
-                options.calibration_persons,
-            )?)
+            Some(options.calibration.calibration(&config)?)
         };
         if let Some(file) = calibrate::operator_file(data_dir)? {
             let mut c = match calibration.take() {

@@ -30,7 +30,8 @@ use tunggal_datasets::scenario::{HardCaseRates, Scenario, ScenarioPlan};
 use tunggal_index::gallery::{DescriptorParams, Gallery, GalleryConfig};
 use tunggal_index::search::{Deduplicator, SearchVerdict};
 
-use crate::engine::calibrate::{learn_synthetic, CALIBRATION_SEED};
+use crate::dedup::CALIBRATION_SEED;
+use crate::engine::calibrate::SHIPPED_PERSONS;
 use crate::engine::EngineOptions;
 use fingers::FingerReport;
 use search::{Names, ProbeOut};
@@ -170,8 +171,7 @@ pub struct PersonOut {
 /// Opens the gallery in `plan.dir`, building the background first when the directory does
 /// not hold this plan's, with the calibration a new service gallery learns.
 fn open_gallery(plan: &PersonsPlan, config: &GalleryConfig) -> anyhow::Result<Gallery> {
-    let persons = EngineOptions::default().calibration_persons;
-    let calibration = learn_synthetic(config, persons)?;
+    let calibration = EngineOptions::default().calibration.calibration(config)?;
     let d = plan.descriptor;
     let want = Background {
         background: plan.background,
@@ -324,10 +324,11 @@ pub fn run(plan: &PersonsPlan) -> anyhow::Result<PersonsReport> {
         shortlist,
         descriptor: format!("{:?}", plan.descriptor),
         calibration: CalibrationSource {
-            how: "learned from synthetic mated and non-mated pairs as the service learns a new \
-                  gallery's (engine::calibrate::learn_synthetic)"
-                .into(),
-            persons: options.calibration_persons,
+            how:
+                "the calibration a new service gallery gets (engine/new-gallery-calibration.json, \
+                  learned from synthetic mated and non-mated pairs by dedup::learn_synthetic)"
+                    .into(),
+            persons: SHIPPED_PERSONS,
             seed: CALIBRATION_SEED,
         },
         persons: people,

@@ -74,7 +74,7 @@ pub(crate) async fn start_with(dir: &Path, callbacks: CallbackConfig) -> Running
     let (d, c) = (dir.to_path_buf(), cases.clone());
     let engine = tokio::task::spawn_blocking(move || {
         let options = EngineOptions {
-            calibration_persons: 120,
+            calibration: tunggal::dedup::synthetic_calibration(120),
             ..EngineOptions::default()
         };
         GalleryEngine::open(&d, c, options)
