@@ -116,3 +116,44 @@ fn extractor_settings_are_refused_on_template_folders() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("only to folders of images"));
 }
+
+#[test]
+fn the_lodo_grid_takes_extractor_parameters_on_images() {
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets/fvc2002-images");
+    if !src.join("DB3_B/101_1.tif").exists() {
+        eprintln!("skipping: {} is absent", src.display());
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for db in ["DB3_B", "DB4_B"] {
+        std::fs::create_dir(dir.path().join(db)).unwrap();
+        for finger in [101, 102] {
+            for impression in [1, 2] {
+                let name = format!("{finger}_{impression}.tif");
+                std::fs::copy(src.join(db).join(&name), dir.path().join(db).join(&name)).unwrap();
+            }
+        }
+    }
+    let (stdout, figures) = eval(
+        dir.path(),
+        &[
+            "--lodo",
+            "--grid",
+            "extract.spur=8,12",
+            "--grid",
+            "max_np=10,12",
+        ],
+    );
+    assert!(stdout.contains("LODO mean"), "{stdout}");
+    // Extraction runs once per extractor setting (base, spur=8, spur=12); each is scored
+    // under the base matcher and both matcher values.
+    let extraction = figures["extraction"].as_array().unwrap();
+    assert_eq!(extraction.len(), 3);
+    assert_eq!(extraction[1]["assignments"][0], "extract.spur=8");
+    let candidates = figures["candidates"].as_array().unwrap();
+    assert_eq!(candidates.len(), 9);
+    assert!(candidates[0]["assignments"].as_array().unwrap().is_empty());
+    assert_eq!(candidates[4]["assignments"][0], "extract.spur=8");
+    assert_eq!(candidates[4]["assignments"][1], "max_np=10");
+    assert_eq!(figures["folds"].as_array().unwrap().len(), 2);
+}
