@@ -34,28 +34,7 @@ fn ppi_of(db: &str) -> f32 {
 }
 
 fn set(p: &mut ExtractParams, kv: &str) {
-    let (k, v) = kv.split_once('=').expect("key=value");
-    let f: f32 = v.parse().expect("number");
-    match k {
-        "block" => p.block = f as usize,
-        "orientation_smooth" => p.orientation_smooth = f as usize,
-        "contrast_fraction" => p.contrast_fraction = f,
-        "min_contrast" => p.min_contrast = f,
-        "min_coherence" => p.min_coherence = f,
-        "border_blocks" => p.border_blocks = f as usize,
-        "edge_margin" => p.edge_margin = f as usize,
-        "gabor_across" => p.gabor_across = f,
-        "gabor_along" => p.gabor_along = f,
-        "gabor_extent" => p.gabor_extent = f,
-        "trace_steps" => p.trace_steps = f as usize,
-        "short_ridge" => p.short_ridge = f as usize,
-        "spur" => p.spur = f as usize,
-        "bridge" => p.bridge = f as usize,
-        "break_distance" => p.break_distance = f as usize,
-        "cluster_distance" => p.cluster_distance = f as usize,
-        "max_minutiae" => p.max_minutiae = f as usize,
-        _ => panic!("unknown parameter {k}"),
-    }
+    p.set(kv).unwrap_or_else(|e| panic!("{kv}: {e}"));
 }
 
 /// Rescales a 500 ppi template to the `tw`×`th` frame (angles follow the anisotropic scale).

@@ -6,7 +6,9 @@
 //!   other finger;
 //! * all-impostor: every pair of impressions of different fingers.
 
+pub mod images;
 pub mod lodo;
+pub mod lodo_images;
 
 use rayon::prelude::*;
 use serde::Serialize;

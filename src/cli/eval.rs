@@ -8,14 +8,20 @@ use clap::Subcommand;
 use tunggal_index::eval::ErrorRates;
 use tunggal_index::finger::{FingerMatcher, MccParams};
 
+use tunggal_index::extract::{ExtractParams, Extractor};
+
+use crate::eval::images::PpiPlan;
 use crate::eval::lodo::{self, Objective};
+use crate::eval::lodo_images::PREFIX as EXTRACT_PREFIX;
 use crate::eval::{report, score_all_pairs, DatabaseReport};
 
 /// Evaluation subcommands.
 #[derive(Debug, Subcommand)]
 pub enum EvalCommand {
-    /// Scores every pair of every database under DATA (folders of `{finger}_{impression}.iso`)
-    /// and prints EER, FMR100, FMR1000 and ZeroFMR for the FVC and all-impostor protocols.
+    /// Scores every pair of every database under DATA (folders of `{finger}_{impression}.iso`,
+    /// or of images `.tif`, `.tiff`, `.png`, `.wsq`, `.jp2`, `.j2k`, `.fir` (19794-4), which are
+    /// extracted first) and prints EER, FMR100, FMR1000 and ZeroFMR for the FVC and
+    /// all-impostor protocols.
     Fvc {
         /// Root folder holding one folder per database.
         #[arg(long)]
@@ -29,15 +35,22 @@ pub enum EvalCommand {
         /// Write the figures as JSON.
         #[arg(long)]
         json: Option<PathBuf>,
-        /// Override a matcher parameter, e.g. `--set ns=8` (repeatable; for tuning runs).
+        /// Override a matcher parameter, e.g. `--set ns=8`, or with images an extractor
+        /// parameter, e.g. `--set extract.gabor_extent=2.0` (repeatable; for tuning runs).
         #[arg(long = "set")]
         overrides: Vec<String>,
+        /// Image resolution when the image carries none: `N` for every database or
+        /// `DATABASE=N` for one (repeatable; the database's wins over `N`; default 500).
+        #[arg(long = "ppi")]
+        ppi: Vec<String>,
         /// Leave-one-database-out tuning: for each database, choose among the `--grid`
         /// combinations (and the base parameters) on the other databases and report the
         /// held-out database's figures.
         #[arg(long)]
         lodo: bool,
-        /// A grid axis for `--lodo`, `name=v1,v2,…` (pairs as `a:b`; repeatable).
+        /// A grid axis for `--lodo`, `name=v1,v2,…` (pairs as `a:b`; repeatable); with images
+        /// `extract.name=v1,v2,…` for an extractor parameter (extraction runs once per distinct
+        /// extractor setting).
         #[arg(long = "grid", requires = "lodo")]
         grid: Vec<String>,
         /// What `--lodo` minimises on the training databases.
@@ -218,33 +231,113 @@ fn mean(reports: &[DatabaseReport], pick: impl Fn(&DatabaseReport) -> &ErrorRate
 impl EvalCommand {
     /// Runs the evaluation.
     pub fn run(self) -> anyhow::Result<()> {
-        let (data, scores, det, json, overrides, lodo, grid, objective) = match self {
+        let (data, scores, det, json, overrides, ppi, lodo, grid, objective) = match self {
             EvalCommand::Fvc {
                 data,
                 scores,
                 det,
                 json,
                 overrides,
+                ppi,
                 lodo,
                 grid,
                 objective,
-            } => (data, scores, det, json, overrides, lodo, grid, objective),
+            } => (
+                data, scores, det, json, overrides, ppi, lodo, grid, objective,
+            ),
             EvalCommand::Persons(args) => return args.run(),
         };
-        let databases = tunggal_datasets::fvc::load_root(&data)
-            .with_context(|| format!("loading {}", data.display()))?;
+        let images = crate::eval::images::is_image_root(&data)?;
+        let (extract_overrides, matcher_overrides): (Vec<&String>, Vec<&String>) = overrides
+            .iter()
+            .partition(|o| o.starts_with(EXTRACT_PREFIX));
+        anyhow::ensure!(
+            images || (extract_overrides.is_empty() && ppi.is_empty()),
+            "extractor settings and --ppi apply only to folders of images"
+        );
+        let mut params = MccParams::default();
+        for o in &matcher_overrides {
+            params.set(o)?;
+        }
+        let mut extract_params = ExtractParams::default();
+        for o in &extract_overrides {
+            extract_params.set(&o[EXTRACT_PREFIX.len()..])?;
+        }
+        let ppi = PpiPlan::parse(&ppi)?;
+        let image_dbs = if images {
+            crate::eval::images::load_root(&data)
+                .with_context(|| format!("loading {}", data.display()))?
+        } else {
+            Vec::new()
+        };
+        if lodo {
+            if images {
+                let started = std::time::Instant::now();
+                let trials = crate::eval::lodo_images::evaluate(
+                    &image_dbs,
+                    &extract_params,
+                    &ppi,
+                    &params,
+                    &grid,
+                )?;
+                for setting in &trials.extraction {
+                    let all = crate::eval::images::total(&setting.databases);
+                    println!(
+                        "extraction {}: {} images, {:.2} ms/image, {:.1} CPU s, {} failures to enrol",
+                        if setting.assignments.is_empty() {
+                            "(base)".to_owned()
+                        } else {
+                            setting.assignments.join(" ")
+                        },
+                        all.images,
+                        all.mean_ms,
+                        all.total_cpu_s,
+                        all.failures
+                    );
+                }
+                let extraction = serde_json::to_value(&trials.extraction)?;
+                return report_lodo(
+                    &trials.names,
+                    &trials.candidates,
+                    trials.combinations,
+                    started,
+                    &grid,
+                    objective,
+                    json.as_deref(),
+                    Some(extraction),
+                );
+            }
+            let databases = tunggal_datasets::fvc::load_root(&data)
+                .with_context(|| format!("loading {}", data.display()))?;
+            anyhow::ensure!(
+                !databases.is_empty(),
+                "no database folders found under {}",
+                data.display()
+            );
+            return run_lodo(&databases, &params, &grid, objective, json.as_deref());
+        }
+        let (databases, extraction) = if images {
+            let extractor = Extractor::new(extract_params);
+            let started = std::time::Instant::now();
+            let (dbs, reports) = crate::eval::images::extract_all(&image_dbs, &extractor, &ppi);
+            println!(
+                "extracted {} images in {:.2} s on {} threads",
+                reports.iter().map(|r| r.images).sum::<usize>(),
+                started.elapsed().as_secs_f64(),
+                rayon::current_num_threads()
+            );
+            crate::eval::images::print(&reports);
+            (dbs, Some(reports))
+        } else {
+            let dbs = tunggal_datasets::fvc::load_root(&data)
+                .with_context(|| format!("loading {}", data.display()))?;
+            (dbs, None)
+        };
         anyhow::ensure!(
             !databases.is_empty(),
             "no database folders found under {}",
             data.display()
         );
-        let mut params = MccParams::default();
-        for o in &overrides {
-            params.set(o)?;
-        }
-        if lodo {
-            return run_lodo(&databases, &params, &grid, objective, json.as_deref());
-        }
         let matcher = FingerMatcher::new(params);
         let mut csv = match &scores {
             Some(path) => {
@@ -305,6 +398,10 @@ impl EvalCommand {
                 "databases": reports,
                 "mean_fvc": mean(&reports, |r| &r.fvc),
                 "mean_all_impostor": mean(&reports, |r| &r.all_impostor),
+                "extraction": extraction.as_ref().map(|e| serde_json::json!({
+                    "databases": e,
+                    "all": crate::eval::images::total(e),
+                })),
             });
             std::fs::write(&path, serde_json::to_vec_pretty(&body)?)?;
         }
@@ -341,7 +438,32 @@ fn run_lodo(
     let started = std::time::Instant::now();
     let candidates = lodo::evaluate(databases, base, &combos)?;
     let names: Vec<String> = databases.iter().map(|d| d.name.clone()).collect();
-    let folds = lodo::folds(&names, &candidates, objective)?;
+    report_lodo(
+        &names,
+        &candidates,
+        combos.len(),
+        started,
+        grid,
+        objective,
+        json,
+        None,
+    )
+}
+
+/// Prints the folds of a scored grid and writes them as JSON (with `extraction` when the
+/// databases were images).
+#[allow(clippy::too_many_arguments)]
+fn report_lodo(
+    names: &[String],
+    candidates: &[lodo::ParameterTrial],
+    combinations: usize,
+    started: std::time::Instant,
+    grid: &[String],
+    objective: Objective,
+    json: Option<&std::path::Path>,
+    extraction: Option<serde_json::Value>,
+) -> anyhow::Result<()> {
+    let folds = lodo::folds(names, candidates, objective)?;
     let held: Vec<ErrorRates> = folds.iter().map(|f| f.held_out_rates).collect();
     let mean_of = |rates: &[ErrorRates]| {
         let n = rates.len().max(1) as f64;
@@ -357,7 +479,7 @@ fn run_lodo(
     };
     println!(
         "{} combinations plus the base, {} databases, objective {objective:?}, {:.1} s",
-        combos.len(),
+        combinations,
         names.len(),
         started.elapsed().as_secs_f64()
     );
@@ -375,7 +497,7 @@ fn run_lodo(
     );
     let base_mean = mean_of(&candidates[0].rates);
     println!("{}", lodo_row("base mean", &base_mean, &[]));
-    let all = lodo::best(&candidates, objective, |_| true);
+    let all = lodo::best(candidates, objective, |_| true);
     let in_sample = mean_of(&candidates[all].rates);
     println!(
         "{}",
@@ -397,6 +519,7 @@ fn run_lodo(
             "in_sample_choice": candidates[all].assignments,
             "in_sample_mean": in_sample,
             "candidates": candidates,
+            "extraction": extraction,
         });
         std::fs::write(path, serde_json::to_vec_pretty(&body)?)?;
     }

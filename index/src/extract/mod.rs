@@ -25,6 +25,7 @@ mod field;
 mod minutiae;
 pub mod quality;
 mod resample;
+mod set;
 mod simd;
 mod skeleton;
 
@@ -32,6 +33,7 @@ use std::f32::consts::TAU;
 
 pub use encode::{encode, RecordFormat};
 pub use quality::{QualityFeatures, Unusable};
+pub use set::ExtractParamError;
 
 use crate::template::{FingerTemplate, Minutia, INTERNAL_PPI};
 
