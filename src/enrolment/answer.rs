@@ -5,8 +5,8 @@
 use super::record::{Eye, ImageQuality};
 use super::verdict::{Candidate, Verdict};
 use super::wire::{
-    CandidateOut, EnrolmentResponse, FingerQualityOut, FingerScoreOut, IdenticalCaptureOut, IrisScoreOut, SameEyeOut,
-    SameFingerOut, VerdictKind,
+    CandidateOut, EnrolmentResponse, FingerQualityOut, FingerScoreOut, IdenticalCaptureOut,
+    IrisScoreOut, SameEyeOut, SameFingerOut, VerdictKind,
 };
 use crate::cases::{IdenticalCapture, Sameness};
 use crate::clock::now_secs;

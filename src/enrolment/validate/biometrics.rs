@@ -96,9 +96,7 @@ pub fn fingerprint(
         return Err(problem(
             Reason::TemplateFormatMismatch,
             &at("format"),
-            format!(
-                "fingerprint {i}: declared {format} but the record is the other format"
-            ),
+            format!("fingerprint {i}: declared {format} but the record is the other format"),
         ));
     }
     let view = record

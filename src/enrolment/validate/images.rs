@@ -88,9 +88,7 @@ pub(super) fn image_finger(
     };
     let x = extractor().extract(&raster).map_err(|e| {
         let reason = match e {
-            ExtractError::Resolution { .. } => {
-                Reason::ImageResolutionOutOfRange
-            }
+            ExtractError::Resolution { .. } => Reason::ImageResolutionOutOfRange,
             ExtractError::Size { .. } => Reason::ImageDimensionsOutOfRange,
             ExtractError::PixelCount { .. } => Reason::ImageCorrupt,
         };
