@@ -6,9 +6,10 @@ use utoipa::{Modify, OpenApi};
 use super::{admin, cases_admin, handlers};
 use crate::enrolment::wire::{
     CandidateOut, CreateKeyRequest, CreateKeyResponse, DeleteResponse, EnrolmentRequest,
-    EnrolmentResponse, FingerImageIn, FingerQualityOut, FingerScoreOut, FingerprintIn, HealthResponse, IdenticalCaptureOut,
-    IdentifyRequest, IdentifyResponse, IrisIn, IrisScoreOut, PersonResponse, PersonsByNikResponse,
-    SameEyeOut, SameFingerOut, VerdictKind, VerifyRequest, VerifyResponse,
+    EnrolmentResponse, FingerImageIn, FingerQualityOut, FingerScoreOut, FingerprintIn,
+    HealthResponse, IdenticalCaptureOut, IdentifyRequest, IdentifyResponse, IrisIn, IrisScoreOut,
+    PersonResponse, PersonsByNikResponse, SameEyeOut, SameFingerOut, VerdictKind, VerifyRequest,
+    VerifyResponse,
 };
 use crate::problem::{Problem, Reason};
 

@@ -118,3 +118,53 @@ pub(super) fn image_finger(
         measured,
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_template_finger_keeps_its_wire_bytes() {
+        let text = r#"{"position":3,"format":"iso19794-2","quality":80,"template":"AAAA"}"#;
+        let f: FingerprintIn = serde_json::from_str(text).unwrap();
+        assert_eq!(serde_json::to_string(&f).unwrap(), text);
+        let image = r#"{"position":3,"image":{"format":"wsq","data":"AAAA","ppi":500.0}}"#;
+        let f: FingerprintIn = serde_json::from_str(image).unwrap();
+        assert_eq!(serde_json::to_string(&f).unwrap(), image);
+    }
+
+    #[test]
+    fn image_reasons_have_the_decoders_codes() {
+        let errors = [
+            ImageError::Truncated {
+                what: "x",
+                offset: 0,
+                needed: 1,
+                available: 0,
+            },
+            ImageError::TooLarge {
+                width: 60_000,
+                height: 60_000,
+                max_side: 2000,
+                max_pixels: 4_000_000,
+            },
+            ImageError::InputTooLarge { bytes: 1, max: 0 },
+            ImageError::BudgetExceeded("x"),
+            ImageError::Empty {
+                width: 0,
+                height: 1,
+            },
+            ImageError::UnsupportedFormat("x".into()),
+            ImageError::UnsupportedPixels("x".into()),
+            ImageError::Corrupt("x".into()),
+            ImageError::ResolutionOutOfRange {
+                ppi: "1".into(),
+                min: 250,
+                max: 2000,
+            },
+        ];
+        for e in &errors {
+            assert_eq!(image_reason(e).code(), e.reason(), "{e}");
+        }
+    }
+}
