@@ -97,6 +97,29 @@ pub enum Reason {
     IrisWrongLength,
     /// Too few unmasked iris bits to compare.
     IrisUnusable,
+    /// A fingerprint has both or neither of a template (`format`, `quality`, `template`) and
+    /// an `image`.
+    InvalidFingerprintForm,
+    /// A fingerprint image ends before its header or data says it does.
+    ImageTruncated,
+    /// A fingerprint image is over 16 MiB or claims more than 2,000 pixels a side.
+    ImageTooLarge,
+    /// A fingerprint image's header gives a width or height of zero.
+    ImageEmpty,
+    /// A fingerprint image `format` other than `wsq`, `png`, `tiff`, `jp2` or `iso19794-4`,
+    /// or a feature of that format the decoder does not support.
+    ImageUnsupportedFormat,
+    /// A fingerprint image's pixels have no faithful 8-bit grey form (for example CMYK).
+    ImageUnsupportedPixels,
+    /// A fingerprint image's content is inconsistent with its format.
+    ImageCorrupt,
+    /// A fingerprint image's resolution (`ppi` or the record's) is outside 250–2000 ppi.
+    ImageResolutionOutOfRange,
+    /// A fingerprint image at 500 ppi is under 64 or over 2,048 pixels a side.
+    ImageDimensionsOutOfRange,
+    /// A fingerprint image fails the enrolment rule (too little area, too few minutiae or too
+    /// unclear); the detail names the extractor's reason.
+    FingerUnusable,
     /// An identify or verify request without any fingerprint or iris.
     NoBiometrics,
     /// A photo or signature above the size limit.
@@ -232,6 +255,16 @@ impl Reason {
             UnknownIrisLayout => "Unknown iris layout",
             IrisWrongLength => "Iris code or mask has the wrong length",
             IrisUnusable => "Iris template is unusable",
+            InvalidFingerprintForm => "Fingerprint needs a template or an image",
+            ImageTruncated => "Fingerprint image is truncated",
+            ImageTooLarge => "Fingerprint image too large",
+            ImageEmpty => "Fingerprint image is empty",
+            ImageUnsupportedFormat => "Unsupported fingerprint image format",
+            ImageUnsupportedPixels => "Unsupported fingerprint image pixels",
+            ImageCorrupt => "Fingerprint image is corrupt",
+            ImageResolutionOutOfRange => "Fingerprint image resolution out of range",
+            ImageDimensionsOutOfRange => "Fingerprint image size out of range",
+            FingerUnusable => "Fingerprint image is unusable",
             NoBiometrics => "No biometrics",
             AttachmentTooLarge => "Attachment too large",
             InvalidCallbackUrl => "Invalid callback URL",

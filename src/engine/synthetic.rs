@@ -40,9 +40,10 @@ pub fn request_of(
             .filter_map(|t| {
                 Some(FingerprintIn {
                     position: i64::from(t.position),
-                    format: "iso19794-2".to_owned(),
-                    quality: i64::from(t.quality.min(100)),
-                    template: B64.encode(encode_template(t).ok()?),
+                    format: Some("iso19794-2".to_owned()),
+                    quality: Some(i64::from(t.quality.min(100))),
+                    template: Some(B64.encode(encode_template(t).ok()?)),
+                    image: None,
                 })
             })
             .collect(),

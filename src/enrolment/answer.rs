@@ -2,11 +2,11 @@
 //! from a [`Verdict`] by the engine (which keeps it in the same transaction as the outcome)
 //! and by the HTTP handlers alike.
 
-use super::record::Eye;
+use super::record::{Eye, ImageQuality};
 use super::verdict::{Candidate, Verdict};
 use super::wire::{
-    CandidateOut, EnrolmentResponse, FingerScoreOut, IdenticalCaptureOut, IrisScoreOut, SameEyeOut,
-    SameFingerOut, VerdictKind,
+    CandidateOut, EnrolmentResponse, FingerQualityOut, FingerScoreOut, IdenticalCaptureOut,
+    IrisScoreOut, SameEyeOut, SameFingerOut, VerdictKind,
 };
 use crate::cases::{IdenticalCapture, Sameness};
 use crate::clock::now_secs;
@@ -71,6 +71,17 @@ pub fn iris_scores_out(distances: &[Option<f32>; 2]) -> Vec<IrisScoreOut> {
                 eye: eye.to_owned(),
                 distance,
             })
+        })
+        .collect()
+}
+
+/// The measured quality of the fingerprints submitted as images, as the wire lists it.
+pub fn fingerprint_quality_out(q: &[ImageQuality]) -> Vec<FingerQualityOut> {
+    q.iter()
+        .map(|q| FingerQualityOut {
+            position: q.position.code(),
+            quality: q.quality,
+            unusable: q.unusable.map(str::to_owned),
         })
         .collect()
 }

@@ -82,6 +82,17 @@ pub struct Finger {
     pub template: FingerTemplate,
 }
 
+/// The quality the extractor measured on a fingerprint submitted as an image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageQuality {
+    /// Finger position 1–10.
+    pub position: FingerPosition,
+    /// Quality 0–100.
+    pub quality: u8,
+    /// The failure-to-enrol reason when the finger was left out of matching.
+    pub unusable: Option<&'static str>,
+}
+
 /// A decoded, checked iris.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Iris {
@@ -94,10 +105,13 @@ pub struct Iris {
 /// The biometrics of a request: what a 1:N or 1:1 search compares.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Probe {
-    /// Fingerprints, distinct positions, in ascending position order.
+    /// Usable fingerprints, distinct positions, in ascending position order.
     pub fingers: Vec<Finger>,
     /// Irises, distinct eyes.
     pub irises: Vec<Iris>,
+    /// Fingerprints submitted as images, usable or not: their measured quality, in ascending
+    /// position order.
+    pub image_quality: Vec<ImageQuality>,
 }
 
 /// Citizenship and, for foreign residents, their documents.

@@ -7,18 +7,40 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-/// One fingerprint as submitted.
+/// One fingerprint as submitted: a minutiae template (`format`, `quality`, `template`) or an
+/// image (`image`), never both.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FingerprintIn {
     /// Finger position 1–10 (1–5 right thumb to little finger, 6–10 left).
     pub position: i64,
-    /// `iso19794-2` (ISO/IEC 19794-2:2005) or `ansi378` (ANSI INCITS 378-2004).
+    /// Template form: `iso19794-2` (ISO/IEC 19794-2:2005) or `ansi378` (ANSI INCITS
+    /// 378-2004).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    /// Template form: capture quality 0–100 reported by the service point.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<i64>,
+    /// Template form: the minutiae record, standard base64.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
+    /// Image form: the fingerprint image; the engine extracts the minutiae and the quality.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<FingerImageIn>,
+}
+
+/// A fingerprint image as submitted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FingerImageIn {
+    /// `wsq`, `png`, `tiff` (8-bit grey), `jp2` (JPEG 2000 file or codestream) or
+    /// `iso19794-4` (ISO/IEC 19794-4:2005 or 2011 finger image record; its first view).
     pub format: String,
-    /// Capture quality 0–100 reported by the service point.
-    pub quality: i64,
-    /// The minutiae record, standard base64.
-    pub template: String,
+    /// The encoded image, standard base64, at most 16 MiB decoded and 2,000 pixels a side.
+    pub data: String,
+    /// Resolution in pixels per inch (250–2000); default: the image's own, else 500.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ppi: Option<f64>,
 }
 
 /// One iris as submitted.
@@ -175,6 +197,20 @@ pub struct FingerScoreOut {
     pub score: f32,
 }
 
+/// The quality of one fingerprint submitted as an image, as the extractor measured it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct FingerQualityOut {
+    /// Finger position 1–10.
+    pub position: u8,
+    /// Finger image quality 0–100 (higher is better), from orientation certainty, ridge
+    /// clarity, frequency consistency, foreground area and minutiae count.
+    pub quality: u8,
+    /// Set when the finger failed the enrolment rule and was left out of matching:
+    /// `finger_area_too_small`, `too_few_minutiae` or `finger_quality_too_low`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unusable: Option<String>,
+}
+
 /// One eye's score behind a candidate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct IrisScoreOut {
@@ -242,6 +278,10 @@ pub struct IdentifyResponse {
     pub request_id: String,
     /// Candidates, best first.
     pub candidates: Vec<CandidateOut>,
+    /// Fingerprints submitted as images: their measured quality, by position; absent when
+    /// every fingerprint was a template.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fingerprint_quality: Vec<FingerQualityOut>,
     /// When the first answer was produced (RFC 3339 UTC).
     #[serde(with = "time_field")]
     #[schema(value_type = String, format = DateTime)]
@@ -266,6 +306,10 @@ pub struct VerifyResponse {
     pub finger_scores: Vec<FingerScoreOut>,
     /// Per-eye iris distances, where both sides have the eye and it was within the gate.
     pub iris_scores: Vec<IrisScoreOut>,
+    /// Fingerprints submitted as images: their measured quality, by position; absent when
+    /// every fingerprint was a template.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fingerprint_quality: Vec<FingerQualityOut>,
     /// When the first answer was produced (RFC 3339 UTC).
     #[serde(with = "time_field")]
     #[schema(value_type = String, format = DateTime)]
@@ -443,6 +487,7 @@ mod rounded {
                 threshold: 18.420_68,
                 finger_scores: Vec::new(),
                 iris_scores: Vec::new(),
+                fingerprint_quality: Vec::new(),
                 decided_at: 1,
             };
             assert!(serde_json::to_string(&v)

@@ -285,9 +285,10 @@ pub fn biometrics(c: &Capture) -> Result<(Vec<FingerprintIn>, Vec<IrisIn>), Outp
         .map(|t| {
             Ok(FingerprintIn {
                 position: i64::from(t.position),
-                format: FINGER_FORMAT.to_owned(),
-                quality: i64::from(t.quality),
-                template: STANDARD.encode(encode_template(t)?),
+                format: Some(FINGER_FORMAT.to_owned()),
+                quality: Some(i64::from(t.quality)),
+                template: Some(STANDARD.encode(encode_template(t)?)),
+                image: None,
             })
         })
         .collect::<Result<Vec<_>, OutputError>>()?;

@@ -60,10 +60,19 @@ pub(crate) async fn start(dir: &Path) -> Running {
 }
 
 pub(crate) async fn start_with(dir: &Path, callbacks: CallbackConfig) -> Running {
+    start_limited(dir, callbacks, 1024 * 1024).await
+}
+
+/// [`start_with`] with a body limit of `body_limit_bytes`.
+pub(crate) async fn start_limited(
+    dir: &Path,
+    callbacks: CallbackConfig,
+    body_limit_bytes: usize,
+) -> Running {
     let config = ServiceConfig {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.to_path_buf(),
-        body_limit_bytes: 1024 * 1024,
+        body_limit_bytes,
         request_timeout_secs: 120,
         queue_capacity: 16,
         shutdown_grace_secs: 30,

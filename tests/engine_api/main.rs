@@ -5,6 +5,7 @@
 
 mod harness;
 mod identical;
+mod images;
 mod metrics;
 mod nik_lookup;
 mod ordering_and_callbacks;

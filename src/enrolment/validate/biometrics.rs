@@ -1,7 +1,11 @@
 //! The biometric fields of a request: base64 fingerprint templates and iris codes decoded and
 //! checked, and assembled into a [`Probe`].
 
+use rayon::prelude::*;
+
+use super::images::image_finger;
 use super::*;
+use crate::enrolment::record::ImageQuality;
 
 pub(super) fn base64(s: &str, pointer: &str) -> Result<Vec<u8>, Problem> {
     STANDARD.decode(s).map_err(|e| {
@@ -25,8 +29,12 @@ pub(super) fn template_reason(e: &TemplateError) -> Reason {
     }
 }
 
-/// Decodes and checks one fingerprint at index `i`.
-pub fn fingerprint(f: &FingerprintIn, i: usize) -> Result<Finger, Problem> {
+/// Decodes and checks one fingerprint at index `i`: the finger, unless it is an image that
+/// fails the enrolment rule, and the quality measured when it is an image.
+pub fn fingerprint(
+    f: &FingerprintIn,
+    i: usize,
+) -> Result<(Option<Finger>, Option<ImageQuality>), Problem> {
     let at = |field: &str| format!("/fingerprints/{i}/{field}");
     let position = u8::try_from(f.position)
         .ok()
@@ -39,7 +47,23 @@ pub fn fingerprint(f: &FingerprintIn, i: usize) -> Result<Finger, Problem> {
                 format!("fingerprint {i}: position {} is not 1–10", f.position),
             )
         })?;
-    let declared = match f.format.as_str() {
+    let (format, quality, template) = match (&f.format, f.quality, &f.template, &f.image) {
+        (None, None, None, Some(image)) => {
+            let (finger, measured) = image_finger(image, position, i)?;
+            return Ok((finger, Some(measured)));
+        }
+        (Some(format), Some(quality), Some(template), None) => (format, quality, template),
+        _ => {
+            return Err(problem(
+                Reason::InvalidFingerprintForm,
+                &format!("/fingerprints/{i}"),
+                format!(
+                    "fingerprint {i}: give either format, quality and template, or image alone"
+                ),
+            ))
+        }
+    };
+    let declared = match format.as_str() {
         "iso19794-2" => Format::Iso,
         "ansi378" => Format::Ansi,
         _ => {
@@ -50,17 +74,17 @@ pub fn fingerprint(f: &FingerprintIn, i: usize) -> Result<Finger, Problem> {
             ))
         }
     };
-    let quality = u8::try_from(f.quality)
+    let quality = u8::try_from(quality)
         .ok()
         .filter(|q| *q <= 100)
         .ok_or_else(|| {
             problem(
                 Reason::InvalidQuality,
                 &at("quality"),
-                format!("fingerprint {i}: quality {} is not 0–100", f.quality),
+                format!("fingerprint {i}: quality {quality} is not 0–100"),
             )
         })?;
-    let bytes = base64(&f.template, &at("template"))?;
+    let bytes = base64(template, &at("template"))?;
     let record = template::decode(&bytes).map_err(|e| {
         problem(
             template_reason(&e),
@@ -72,10 +96,7 @@ pub fn fingerprint(f: &FingerprintIn, i: usize) -> Result<Finger, Problem> {
         return Err(problem(
             Reason::TemplateFormatMismatch,
             &at("format"),
-            format!(
-                "fingerprint {i}: declared {} but the record is the other format",
-                f.format
-            ),
+            format!("fingerprint {i}: declared {format} but the record is the other format"),
         ));
     }
     let view = record
@@ -113,11 +134,14 @@ pub fn fingerprint(f: &FingerprintIn, i: usize) -> Result<Finger, Problem> {
         ));
     }
     template.position = position.code();
-    Ok(Finger {
-        position,
-        quality,
-        template,
-    })
+    Ok((
+        Some(Finger {
+            position,
+            quality,
+            template,
+        }),
+        None,
+    ))
 }
 
 /// Decodes and checks one iris at index `i`.
@@ -200,19 +224,33 @@ pub fn probe(
         }
         seen.push(f.position);
     }
-    let fingers: Result<Vec<Finger>, Problem> = fingerprints
-        .iter()
+    // Images are decoded and extracted one finger per rayon task; the first problem in
+    // field order is reported.
+    let checked: Vec<Result<_, Problem>> = fingerprints
+        .par_iter()
         .enumerate()
         .map(|(i, f)| fingerprint(f, i))
         .collect();
-    let mut fingers = fingers?;
-    if fingers.len() < min_fingers {
+    let mut fingers = Vec::with_capacity(fingerprints.len());
+    let mut image_quality = Vec::new();
+    let mut first_unusable = None;
+    for (i, c) in checked.into_iter().enumerate() {
+        let (finger, measured) = c?;
+        match finger {
+            Some(finger) => fingers.push(finger),
+            None => {
+                first_unusable.get_or_insert((i, measured));
+            }
+        }
+        image_quality.extend(measured);
+    }
+    if fingerprints.len() < min_fingers {
         return Err(problem(
             Reason::TooFewFingers,
             "/fingerprints",
             format!(
                 "{} fingerprint(s) given, at least {min_fingers} needed",
-                fingers.len()
+                fingerprints.len()
             ),
         ));
     }
@@ -228,16 +266,30 @@ pub fn probe(
         }
         decoded.push(iris);
     }
-    if fingers.is_empty() && decoded.is_empty() {
+    if fingerprints.is_empty() && decoded.is_empty() {
         return Err(problem(
             Reason::NoBiometrics,
             "",
             "at least one fingerprint or iris is needed",
         ));
     }
+    // A search (no enrolment minimum) needs something to compare; an enrolment whose every
+    // finger is unusable goes on to the engine, which rejects it as for unusable templates.
+    if let (Some((i, measured)), true) = (first_unusable, min_fingers == 0) {
+        if fingers.is_empty() && decoded.is_empty() {
+            let why = measured.and_then(|m| m.unusable).unwrap_or("unusable");
+            return Err(problem(
+                Reason::FingerUnusable,
+                &format!("/fingerprints/{i}/image"),
+                format!("fingerprint {i}: {why}; no usable fingerprint or iris remains"),
+            ));
+        }
+    }
     fingers.sort_by_key(|f| f.position);
+    image_quality.sort_by_key(|q| q.position);
     Ok(Probe {
         fingers,
         irises: decoded,
+        image_quality,
     })
 }

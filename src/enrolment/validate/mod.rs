@@ -17,9 +17,11 @@ use super::wire::{EnrolmentRequest, FingerprintIn, IdentifyRequest, IrisIn, Veri
 use crate::problem::{Problem, Reason};
 
 mod biometrics;
+mod images;
 
 use biometrics::base64;
 pub use biometrics::{fingerprint, iris, probe};
+pub use images::{image_reason, DEFAULT_PPI};
 
 /// Fewest fingerprints an enrolment may carry (missing fingers are allowed for amputees
 /// and scars, down to this).
