@@ -553,11 +553,6 @@ impl Registry {
             .collect()
     }
 
-    /// Keys of the entries `keep` accepts, in key order (photos and signatures not read).
-    pub fn keys_where(&self, keep: impl Fn(&Entry) -> bool) -> Vec<u64> {
-        self.scan_or_log(keep).into_iter().map(|e| e.key).collect()
-    }
-
     /// Entries known.
     pub fn len(&self) -> usize {
         let n = self.store.read(|conn| {
