@@ -187,12 +187,13 @@ pub fn learn(samples: &ScoreSamples, caps: FusionCaps) -> anyhow::Result<Calibra
         id: "synthetic".into(),
         // The gallery records its own version when it stores the calibration.
         descriptor_version: tunggal_index::gallery::descriptor::DESCRIPTOR_VERSION,
+        matcher_version: tunggal_index::finger::MATCHER_VERSION,
     })
 }
 
 /// The calibration a new gallery with `config` uses: the synthetic tables of `samples`, with
 /// the shipped second-stage finger table learned from real pairs
-/// (`index/calibration/finger-v1.json`) when it was learned with the gallery's matcher
+/// (`index/calibration/finger-v2.json`) when it was learned with the gallery's matcher
 /// parameters.
 pub fn learn_production(
     samples: &ScoreSamples,

@@ -118,7 +118,7 @@ fn shipped_tables_are_the_ones_learned_from_the_real_pairs() {
     let tables = calibrate::learn(&pairs, 8.0, shipped.provenance.z).unwrap();
     assert_eq!(
         tables.finger, shipped.finger,
-        "index/calibration/finger-v1.json is stale: make it again with the command in its provenance"
+        "index/calibration/finger-v2.json is stale: make it again with the command in its provenance"
     );
     assert_eq!(tables.descriptor, shipped.descriptor);
     // Issue 16's calibration target, second stage: on each held-out database, every band

@@ -312,3 +312,46 @@ fn galleries_of_another_descriptor_version_are_refused() {
     let err = Gallery::open(dir.path(), config(), None).err().unwrap();
     assert!(err.to_string().contains("version 1"), "{err}");
 }
+
+#[test]
+fn a_gallery_calibrated_for_matcher_version_1_keeps_comparing_with_it() {
+    use tunggal_index::finger::{MccParams, MATCHER_VERSION};
+    use tunggal_index::gallery::{GalleryError, CALIBRATION_NAME};
+    let dir = tempfile::tempdir().unwrap();
+    let g = Gallery::open(dir.path(), config(), Some(calibration())).unwrap();
+    assert_eq!(g.calibration().matcher_version, MATCHER_VERSION);
+    assert_eq!(g.preparer().matcher().params(), &MccParams::default());
+    g.close().unwrap();
+    let path = dir.path().join(CALIBRATION_NAME);
+    let edit = |f: &dyn Fn(&mut serde_json::Map<String, serde_json::Value>)| {
+        let mut json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        f(json.as_object_mut().unwrap());
+        std::fs::write(&path, serde_json::to_vec(&json).unwrap()).unwrap();
+    };
+    // A calibration stored before matcher versions were recorded is version 1.
+    edit(&|m| {
+        m.remove("matcher_version");
+    });
+    let g = Gallery::open(dir.path(), config(), None).unwrap();
+    assert_eq!(g.calibration().matcher_version, 1);
+    assert_eq!(g.preparer().matcher().params(), &MccParams::v1());
+    assert_ne!(MccParams::v1(), MccParams::default());
+    g.close().unwrap();
+    // Parameters asked for explicitly are kept.
+    let mut custom = config();
+    custom.mcc.pair_gate = 0.02;
+    let g = Gallery::open(dir.path(), custom.clone(), None).unwrap();
+    assert_eq!(g.preparer().matcher().params(), &custom.mcc);
+    g.close().unwrap();
+    // A version this build does not know is refused.
+    edit(&|m| {
+        m.insert("matcher_version".into(), serde_json::json!(MATCHER_VERSION + 1));
+    });
+    let r = Gallery::open(dir.path(), config(), None);
+    assert!(
+        matches!(r, Err(GalleryError::MatcherVersion { .. })),
+        "{:?}",
+        r.map(|g| g.len())
+    );
+}

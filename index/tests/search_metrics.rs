@@ -28,6 +28,7 @@ fn calibration() -> Calibration {
         caps: FusionCaps::default(),
         id: "test".into(),
         descriptor_version: 0,
+        matcher_version: 1,
     }
 }
 

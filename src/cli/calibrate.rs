@@ -34,7 +34,7 @@ pub struct CalibrateArgs {
     #[arg(long)]
     out: PathBuf,
     /// Identifier recorded with every verdict these tables decide.
-    #[arg(long, default_value = "finger-v1")]
+    #[arg(long, default_value = "finger-v2")]
     id: String,
     /// Gallery size for the threshold and the expected FPIR.
     #[arg(long, default_value_t = 1_000_000)]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use thiserror::Error;
 use tunggal_index::gallery::{Gallery, GalleryConfig, GalleryError};
-use tunggal_index::search::Deduplicator;
+use tunggal_index::search::{Calibration, Deduplicator};
 use tunggal_index::storage::StorageError;
 
 use super::registry::{reference_id, Outcome, Registry, Resolution};
@@ -88,9 +88,24 @@ impl GalleryEngine {
             path: dir.clone(),
             source,
         })?;
-        let config = GalleryConfig::default();
+        let mut config = GalleryConfig::default();
         let stored = dir.join(tunggal_index::gallery::CALIBRATION_NAME);
+        let read_stored = || -> Result<Calibration, OpenError> {
+            std::fs::read(&stored)
+                .map_err(|source| OpenError::Io {
+                    path: stored.clone(),
+                    source,
+                })
+                .and_then(|b| {
+                    serde_json::from_slice(&b).map_err(|e| {
+                        OpenError::Calibration(format!("{}: {e}", stored.display()))
+                    })
+                })
+        };
         let mut calibration = if stored.exists() {
+            // A gallery calibrated for an older matcher keeps comparing with it.
+            let version = read_stored()?.matcher_version;
+            config.mcc = tunggal_index::gallery::matcher_for(&config.mcc, version)?;
             None
         } else {
             Some(options.calibration.calibration(&config)?)
@@ -98,16 +113,7 @@ impl GalleryEngine {
         if let Some(file) = calibrate::operator_file(data_dir)? {
             let mut c = match calibration.take() {
                 Some(c) => c,
-                None => std::fs::read(&stored)
-                    .map_err(|source| OpenError::Io {
-                        path: stored.clone(),
-                        source,
-                    })
-                    .and_then(|b| {
-                        serde_json::from_slice(&b).map_err(|e| {
-                            OpenError::Calibration(format!("{}: {e}", stored.display()))
-                        })
-                    })?,
+                None => read_stored()?,
             };
             if !file.apply(&mut c, &config.mcc) {
                 return Err(OpenError::Calibration(format!(

@@ -44,7 +44,8 @@ impl ImpressionParams {
         Self {
             contact: Span::new(0.80, 0.65),
             distortion: Span::new(3.0, 16.0),
-            spurious: Span::new(13.0, 26.0),
+            miss: Span::new(0.0, 0.1),
+            spurious: Span::new(22.0, 36.0),
             position_sd: Span::new(0.5, 3.0),
             angle_sd: Span::new(1.0, 6.0),
             ..Self::default()

@@ -15,7 +15,7 @@ use std::cell::RefCell;
 
 pub use consolidate::Scratch;
 pub use cylinder::PreparedTemplate;
-pub use params::{MccParams, ParamError};
+pub use params::{MccParams, ParamError, MATCHER_VERSION};
 
 use crate::template::FingerTemplate;
 

@@ -36,6 +36,17 @@ pub enum GalleryError {
         /// Version of the configured descriptor parameters.
         expected: u32,
     },
+    /// The stored calibration was learned for a matcher version this build does not know.
+    #[error(
+        "the gallery's calibration is for matcher version {stored}; this build knows versions \
+         1 to {known}"
+    )]
+    MatcherVersion {
+        /// Version recorded with the calibration.
+        stored: u32,
+        /// Newest version this build knows.
+        known: u32,
+    },
     /// A cold blob does not decode.
     #[error("person {key}: cold record damaged: {detail}")]
     CorruptCold {

@@ -16,7 +16,7 @@ pub mod person_record;
 
 use std::path::{Path, PathBuf};
 
-use crate::finger::{FingerMatcher, MccParams};
+use crate::finger::{FingerMatcher, MccParams, MATCHER_VERSION};
 use crate::iris::IrisMatcher;
 use crate::search::fusion::Calibration;
 use crate::storage::{BlobRef, Snapshot, StorageError, Store, StoreConfig};
@@ -227,9 +227,22 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> GalleryError + '_ {
     }
 }
 
+/// The matcher parameters a gallery compares with: `configured`, unless they are the defaults
+/// and its calibration was learned for an older matcher version, whose defaults it keeps.
+pub fn matcher_for(configured: &MccParams, version: u32) -> Result<MccParams, GalleryError> {
+    if version == MATCHER_VERSION || *configured != MccParams::default() {
+        return Ok(configured.clone());
+    }
+    MccParams::for_version(version).ok_or(GalleryError::MatcherVersion {
+        stored: version,
+        known: MATCHER_VERSION,
+    })
+}
+
 impl Gallery {
     /// Opens (or creates) the gallery in `dir`. With `calibration`, it is written to the
-    /// directory (replacing any stored one); without, the stored one is read.
+    /// directory (replacing any stored one); without, the stored one is read. The matcher
+    /// compares with the parameters of the calibration's matcher version ([`matcher_for`]).
     pub fn open(
         dir: impl AsRef<Path>,
         config: GalleryConfig,
@@ -275,7 +288,8 @@ impl Gallery {
                 c
             }
         };
-        let preparer = Preparer::new(&config.mcc, config.descriptor)?;
+        let mcc = matcher_for(&config.mcc, calibration.matcher_version)?;
+        let preparer = Preparer::new(&mcc, config.descriptor)?;
         Ok(Self {
             store,
             preparer,

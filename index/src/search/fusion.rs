@@ -174,7 +174,7 @@ pub struct Calibration {
     pub iris: LlrTable,
     /// Fusion caps.
     pub caps: FusionCaps,
-    /// Which tables these are (e.g. `finger-v1+synthetic-iris`), recorded with every verdict
+    /// Which tables these are (e.g. `finger-v2+synthetic-iris`), recorded with every verdict
     /// they decide; empty for a calibration stored before ids existed.
     #[serde(default)]
     pub id: String,
@@ -183,9 +183,18 @@ pub struct Calibration {
     /// stores the calibration, 1 for a calibration stored before versions were recorded.
     #[serde(default = "first_descriptor_version")]
     pub descriptor_version: u32,
+    /// Version of the matcher parameters whose second-stage scores the finger table
+    /// calibrates (see [`crate::finger::MATCHER_VERSION`]); 1 for a calibration stored before
+    /// versions were recorded. A gallery compares with that version's parameters.
+    #[serde(default = "first_matcher_version")]
+    pub matcher_version: u32,
 }
 
 fn first_descriptor_version() -> u32 {
+    1
+}
+
+fn first_matcher_version() -> u32 {
     1
 }
 
@@ -252,6 +261,7 @@ mod tests {
             caps,
             id: String::new(),
             descriptor_version: 1,
+            matcher_version: 1,
         }
     }
 

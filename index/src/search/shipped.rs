@@ -1,6 +1,6 @@
 //! Finger calibration tables learned from real pairs, shipped as a versioned data file.
 //!
-//! `index/calibration/finger-v1.json` is written by `tunggal calibrate` (its provenance says
+//! `index/calibration/finger-v2.json` is written by `tunggal calibrate` (its provenance says
 //! with which command, data and matcher parameters) and never edited by hand. A new gallery
 //! takes its second-stage finger table from it when the gallery's matcher parameters are the
 //! ones the file was learned with; otherwise, and for the first-stage and iris tables, the
@@ -15,7 +15,7 @@ use crate::finger::MccParams;
 pub const FORMAT: &str = "tunggal-finger-calibration";
 
 /// The shipped file, embedded at build time.
-pub const FINGER_V1: &str = include_str!("../../calibration/finger-v1.json");
+pub const FINGER_V2: &str = include_str!("../../calibration/finger-v2.json");
 
 /// Where a calibration's samples came from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,7 +57,7 @@ pub struct CalibrationFile {
     pub format: String,
     /// Version of the format (1).
     pub version: u32,
-    /// Identifier recorded with every verdict decided by these tables, e.g. `finger-v1`.
+    /// Identifier recorded with every verdict decided by these tables, e.g. `finger-v2`.
     pub id: String,
     /// Provenance.
     pub provenance: Provenance,
@@ -88,9 +88,9 @@ impl CalibrationFile {
         Ok(file)
     }
 
-    /// The embedded `finger-v1.json`.
+    /// The embedded `finger-v2.json.
     pub fn shipped() -> Result<Self, ShippedError> {
-        Self::parse(FINGER_V1)
+        Self::parse(FINGER_V2)
     }
 
     /// Puts this file's second-stage table into `base` if it was learned with the gallery's
@@ -136,6 +136,7 @@ mod tests {
             caps: FusionCaps::default(),
             id: "synthetic".into(),
             descriptor_version: crate::gallery::descriptor::DESCRIPTOR_VERSION,
+            matcher_version: crate::finger::MATCHER_VERSION,
         }
     }
 
