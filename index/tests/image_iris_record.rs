@@ -196,7 +196,7 @@ fn writer_matches_the_2011_layout_byte_for_byte() {
     rep.extend_from_slice(&8u32.to_be_bytes());
     rep.extend_from_slice(&pixels);
     let rep_len = (rep.len() + 4) as u32;
-    let mut want = b"IIR\0020\0".to_vec();
+    let mut want = [&b"IIR\0"[..], b"020\0"].concat();
     want.extend_from_slice(&(16 + rep_len).to_be_bytes());
     want.extend_from_slice(&[0, 1, 0, 1]); // one representation, no certification, one eye
     want.extend_from_slice(&rep_len.to_be_bytes());
@@ -220,7 +220,7 @@ fn record_2005(format: u16, depth: u8, (w, h): (u16, u16), eyes: &[Eye2005]) -> 
             body.extend_from_slice(data);
         }
     }
-    let mut out = b"IIR\0010\0".to_vec();
+    let mut out = [&b"IIR\0"[..], b"010\0"].concat();
     out.extend_from_slice(&(45 + body.len() as u32).to_be_bytes());
     out.extend_from_slice(&[0, 0]); // capture device
     out.push(eyes.len() as u8);
@@ -495,7 +495,7 @@ fn huge_records_are_refused_before_allocation() {
     let err = decode_iris_record(&bytes).unwrap_err();
     assert_eq!(err.reason(), "image_too_large", "{err}");
     // More images than a record may hold.
-    let px = vec![0u8; 4];
+    let px = [0u8; 4];
     let hd = header(
         EyeLabel::Left,
         IrisImageKind::Cropped,

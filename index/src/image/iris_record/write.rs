@@ -33,7 +33,8 @@ pub fn encode_iris_record_2011(
     let total = u32::try_from(16 + body.len())
         .map_err(|_| ImageError::corrupt("ISO 19794-6 record longer than 4 GiB"))?;
     let mut out = Vec::with_capacity(16 + body.len());
-    out.extend_from_slice(b"IIR\0020\0");
+    out.extend_from_slice(b"IIR\0");
+    out.extend_from_slice(b"020\0");
     out.extend_from_slice(&total.to_be_bytes());
     out.extend_from_slice(&(images.len() as u16).to_be_bytes());
     out.push(0); // certification flag
