@@ -147,7 +147,7 @@ def fir_2005(payload, width, height, compression, ppi=500):
                        compression, 0)
     view = struct.pack(">IBBBBBHHB", 14 + len(payload), 1, 1, 1, 80, 0, width, height, 0)
     total = 14 + len(head) + len(view) + len(payload)
-    return b"FIR\0010\0" + struct.pack(">Q", total)[2:] + head + view + payload
+    return b"FIR\x00010\x00" + struct.pack(">Q", total)[2:] + head + view + payload
 
 
 def fir_2011(payload, width, height, compression, ppcm=197):
@@ -156,7 +156,7 @@ def fir_2011(payload, width, height, compression, ppcm=197):
     rep += struct.pack(">HHHHBBBHH", ppcm, ppcm, ppcm, ppcm, 8, compression, 0, width, height)
     rep += payload
     rep = struct.pack(">I", 4 + len(rep)) + rep
-    return b"FIR\0020\0" + struct.pack(">IHBB", 16 + len(rep), 1, 0, 1) + rep
+    return b"FIR\x00020\x00" + struct.pack(">IHBB", 16 + len(rep), 1, 0, 1) + rep
 
 
 def bmp_file(width, height, bits, palette, pixels, top_down=False):
@@ -186,7 +186,7 @@ def iir_2011(images, eyes=1):
                            height // 2 - 2, height // 2 + 2, width // 3, width // 2)
         rep += struct.pack(">I", len(data)) + data
         reps += struct.pack(">I", 4 + len(rep)) + rep
-    return b"IIR\0020\0" + struct.pack(">IHBB", 16 + len(reps), len(images), 0, eyes) + reps
+    return b"IIR\x00020\x00" + struct.pack(">IHBB", 16 + len(reps), len(images), 0, eyes) + reps
 
 
 def iir_2005(fmt, width, height, depth, eyes):
@@ -198,7 +198,7 @@ def iir_2005(fmt, width, height, depth, eyes):
             body += struct.pack(">HBHHI", number, 80, 0x2000, 0xFFFF, len(data)) + data
     head = struct.pack(">HBHHHHHHBB", 0, len(eyes), 45, 0x0005, 120, fmt, width, height, depth, 1)
     head += b"0" * 16
-    return b"IIR\0010\0" + struct.pack(">I", 8 + 4 + len(head) + len(body)) + head + body
+    return b"IIR\x00010\x00" + struct.pack(">I", 8 + 4 + len(head) + len(body)) + head + body
 
 
 def image_seeds():
