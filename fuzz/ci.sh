@@ -14,7 +14,7 @@ cd "$(dirname "$0")"
 seconds="${FUZZ_SECONDS:-30}"
 work="${FUZZ_WORK:-$(mktemp -d)}"
 triple="$(rustc -vV | sed -n 's/^host: //p')"
-targets=(iso_decode ansi_decode detect enrolment_json image_wsq image_png image_tiff image_jp2 image_iso19794_4)
+targets=(iso_decode ansi_decode detect enrolment_json image_wsq image_png image_tiff image_jp2 image_iso19794_4 image_iso19794_6 image_bmp)
 
 export RUSTFLAGS="-Cpasses=sancov-module \
  -Cllvm-args=-sanitizer-coverage-level=4 \
@@ -27,8 +27,9 @@ export RUSTFLAGS="-Cpasses=sancov-module \
 # CI_FUZZ_PROFILE=release matches `cargo fuzz build --release`; the default profile builds faster.
 profile="${CI_FUZZ_PROFILE:-ci-fuzz}"
 cargo build --locked --profile "$profile" --target "$triple" --bins
-# The image targets' seeds wrap the synthetic images of index/tests/fixtures/images/: they are
-# written from those files here instead of being kept a second time under seeds/.
+# The image targets' seeds wrap the synthetic images of index/tests/fixtures/images/ (and
+# synthetic BMP files and iris records built by seeds.py): they are written here instead of
+# being kept a second time under seeds/.
 python3 seeds.py --out "$work/seeds" --no-shared >/dev/null
 
 for t in "${targets[@]}"; do

@@ -25,7 +25,10 @@ FUZZ = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(FUZZ)
 SHARED = os.path.join(os.path.dirname(REPO), "shared", "datasets")
 TARGETS = ["iso_decode", "ansi_decode", "detect", "enrolment_json"]
-IMAGE_TARGETS = ["image_wsq", "image_png", "image_tiff", "image_jp2", "image_iso19794_4"]
+IMAGE_TARGETS = [
+    "image_wsq", "image_png", "image_tiff", "image_jp2", "image_iso19794_4", "image_iso19794_6",
+    "image_bmp",
+]
 IMAGES = os.path.join(REPO, "index", "tests", "fixtures", "images")
 
 
@@ -144,7 +147,7 @@ def fir_2005(payload, width, height, compression, ppi=500):
                        compression, 0)
     view = struct.pack(">IBBBBBHHB", 14 + len(payload), 1, 1, 1, 80, 0, width, height, 0)
     total = 14 + len(head) + len(view) + len(payload)
-    return b"FIR\0010\0" + struct.pack(">Q", total)[2:] + head + view + payload
+    return b"FIR\x00010\x00" + struct.pack(">Q", total)[2:] + head + view + payload
 
 
 def fir_2011(payload, width, height, compression, ppcm=197):
@@ -153,7 +156,49 @@ def fir_2011(payload, width, height, compression, ppcm=197):
     rep += struct.pack(">HHHHBBBHH", ppcm, ppcm, ppcm, ppcm, 8, compression, 0, width, height)
     rep += payload
     rep = struct.pack(">I", 4 + len(rep)) + rep
-    return b"FIR\0020\0" + struct.pack(">IHBB", 16 + len(rep), 1, 0, 1) + rep
+    return b"FIR\x00020\x00" + struct.pack(">IHBB", 16 + len(rep), 1, 0, 1) + rep
+
+
+def bmp_file(width, height, bits, palette, pixels, top_down=False):
+    """A BMP with a BITMAPINFOHEADER; `pixels` row-major, top row first, bits // 8 bytes each."""
+    stride = width * bits // 8
+    rows = [pixels[y * stride:(y + 1) * stride] for y in range(height)]
+    if not top_down:
+        rows.reverse()
+    pad = b"\0" * ((4 - stride % 4) % 4)
+    data = b"".join(r + pad for r in rows)
+    offset = 14 + 40 + 4 * len(palette)
+    head = b"BM" + struct.pack("<IHHI", offset + len(data), 0, 0, offset)
+    info = struct.pack("<IiiHHIIiiII", 40, width, -height if top_down else height, 1, bits, 0,
+                       len(data), 2835, 2835, len(palette), 0)
+    pal = b"".join(bytes([b, g, r, 0]) for (r, g, b) in palette)
+    return head + info + pal + data
+
+
+def iir_2011(images, eyes=1):
+    """An ISO/IEC 19794-6:2011 record; each image is (eye, kind, format, width, height,
+    depth, data)."""
+    reps = b""
+    for number, (eye, kind, fmt, width, height, depth, data) in enumerate(images, 1):
+        rep = b"\0" * 14 + bytes([1, 80, 0, 0, 0, 0]) + struct.pack(">H", number)
+        rep += bytes([eye, kind, fmt, 0x45]) + struct.pack(">HHB", width, height, depth)
+        rep += struct.pack(">9H", 0, 0x4000, 0x0e39, width // 2 - 2, width // 2 + 2,
+                           height // 2 - 2, height // 2 + 2, width // 3, width // 2)
+        rep += struct.pack(">I", len(data)) + data
+        reps += struct.pack(">I", 4 + len(rep)) + rep
+    return b"IIR\x00020\x00" + struct.pack(">IHBB", 16 + len(reps), len(images), 0, eyes) + reps
+
+
+def iir_2005(fmt, width, height, depth, eyes):
+    """An ISO/IEC 19794-6:2005 record; `eyes` lists (position, [image data, ...])."""
+    body = b""
+    for position, images in eyes:
+        body += struct.pack(">BH", position, len(images))
+        for number, data in enumerate(images, 1):
+            body += struct.pack(">HBHHI", number, 80, 0x2000, 0xFFFF, len(data)) + data
+    head = struct.pack(">HBHHHHHHBB", 0, len(eyes), 45, 0x0005, 120, fmt, width, height, depth, 1)
+    head += b"0" * 16
+    return b"IIR\x00010\x00" + struct.pack(">I", 8 + 4 + len(head) + len(body)) + head + body
 
 
 def image_seeds():
@@ -174,6 +219,21 @@ def image_seeds():
     write("image_iso19794_4", "png-2005.fir", fir_2005(png, 97, 131, 5))
     write("image_iso19794_4", "jp2-2011.fir", fir_2011(jp2, 97, 131, 5))
     write("image_iso19794_4", "raw-2011.fir", fir_2011(pixels, 32, 24, 0))
+    write("image_iso19794_6", "raw-k2-2011.iir", iir_2011([(1, 2, 2, 32, 24, 8, pixels)]))
+    write("image_iso19794_6", "png-k3-jp2-k7-2011.iir",
+          iir_2011([(2, 3, 14, 97, 131, 8, png), (2, 7, 10, 97, 131, 8, jp2)]))
+    rgb = bytes(v for p in pixels[:16 * 8] for v in (p, p, p))
+    write("image_iso19794_6", "polar-rgb-2011.iir",
+          iir_2011([(0, 0x10, 2, 32, 24, 8, pixels), (1, 3, 4, 16, 8, 24, rgb)], eyes=2))
+    write("image_iso19794_6", "raw-2005.iir", iir_2005(2, 32, 24, 8, [(1, [pixels, pixels])]))
+    write("image_iso19794_6", "jp2-2005.iir", iir_2005(14, 97, 131, 8, [(2, [jp2])]))
+    grey = [(v, v, v) for v in range(256)]
+    write("image_bmp", "grey8.bmp", bmp_file(32, 24, 8, grey, pixels))
+    write("image_bmp", "grey8-top-down.bmp", bmp_file(31, 5, 8, grey, pixels[:31 * 5], True))
+    write("image_bmp", "colour24.bmp", bmp_file(16, 8, 24, [], rgb))
+    write("image_bmp", "palette4.bmp",
+          bmp_file(8, 6, 8, [(0, 0, 0), (255, 0, 0), (0, 255, 0), (0, 0, 255)],
+                   bytes(i % 4 for i in range(48))))
 
 
 def write(target, name, data):

@@ -106,8 +106,8 @@ pub enum Reason {
     ImageTooLarge,
     /// A fingerprint image's header gives a width or height of zero.
     ImageEmpty,
-    /// A fingerprint image `format` other than `wsq`, `png`, `tiff`, `jp2` or `iso19794-4`,
-    /// or a feature of that format the decoder does not support.
+    /// A fingerprint image `format` other than `wsq`, `png`, `tiff`, `bmp`, `jp2` or
+    /// `iso19794-4`, or a feature of that format the decoder does not support.
     ImageUnsupportedFormat,
     /// A fingerprint image's pixels have no faithful 8-bit grey form (for example CMYK).
     ImageUnsupportedPixels,

@@ -6,8 +6,8 @@
 //! * [`template`]: fingerprint template formats (ISO/IEC 19794-2:2005, ANSI INCITS 378-2004)
 //!   and the internal minutiae form every matcher works on;
 //! * [`finger`]: the fingerprint matcher (Minutia Cylinder-Code with global consolidation);
-//! * [`image`]: fingerprint image decoding (PNG, TIFF, JPEG 2000, WSQ, ISO/IEC 19794-4) and
-//!   resampling to 500 ppi;
+//! * [`image`]: fingerprint and iris image decoding (PNG, TIFF, BMP, JPEG 2000, WSQ,
+//!   ISO/IEC 19794-4 finger and 19794-6 iris records) and resampling to 500 ppi;
 //! * [`iris`]: iris codes, masks and the rotation-compensated Hamming distance;
 //! * [`gallery`]: enrolled people (hot records and cold blobs) on top of [`storage`];
 //! * [`search`]: staged 1:N search, score fusion and the deduplication decision;

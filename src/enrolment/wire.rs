@@ -33,7 +33,7 @@ pub struct FingerprintIn {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FingerImageIn {
-    /// `wsq`, `png`, `tiff` (8-bit grey), `jp2` (JPEG 2000 file or codestream) or
+    /// `wsq`, `png`, `tiff` (8-bit grey), `bmp`, `jp2` (JPEG 2000 file or codestream) or
     /// `iso19794-4` (ISO/IEC 19794-4:2005 or 2011 finger image record; its first view).
     pub format: String,
     /// The encoded image, standard base64, at most 16 MiB decoded and 2,000 pixels a side.

@@ -9,9 +9,10 @@ use super::{check_size, to_grey, FingerImage, ImageError};
 /// Most components accepted (grey, grey + alpha, RGB, RGBA).
 const MAX_COMPONENTS: usize = 4;
 
-/// Decodes a JP2 file or a raw JPEG 2000 codestream. The size in the header is checked
-/// before any tile is decoded. A panic inside the third-party decoder is caught and reported
-/// as corrupt data, so hostile input cannot take the caller down.
+/// Decodes a JP2 file or a raw JPEG 2000 codestream. The size and structure the headers
+/// state (tiles, levels, layers, code-blocks) are checked against the caps of
+/// [`super::jp2_limits`] before any tile is decoded. A panic inside the third-party decoder
+/// is caught and reported as corrupt data, so hostile input cannot take the caller down.
 pub(crate) fn decode(bytes: &[u8]) -> Result<FingerImage, ImageError> {
     match catch_unwind(AssertUnwindSafe(|| decode_inner(bytes))) {
         Ok(result) => result,
@@ -22,6 +23,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<FingerImage, ImageError> {
 }
 
 fn decode_inner(bytes: &[u8]) -> Result<FingerImage, ImageError> {
+    super::jp2_limits::check(bytes)?;
     let settings = DecodeSettings::default();
     let image = Image::new(bytes, &settings)
         .map_err(|e| ImageError::corrupt(format!("JPEG 2000 header: {e}")))?;

@@ -1,17 +1,23 @@
-//! Fingerprint images: decoding to 8-bit grey and resampling to the 500 ppi working frame.
+//! Fingerprint and iris images: decoding to 8-bit grey and resampling to the 500 ppi working
+//! frame.
 //!
-//! [`decode`] accepts PNG, TIFF, JPEG 2000 (JP2 files and raw codestreams), WSQ and
-//! ISO/IEC 19794-4 finger image records (2005 and 2011 editions), sniffing the format from
-//! the first bytes unless the caller names it. Every decoder returns a [`FingerImage`]:
-//! 8-bit grey, row-major, 0 = black.
+//! [`decode`] accepts PNG, TIFF, BMP, JPEG 2000 (JP2 files and raw codestreams), WSQ,
+//! ISO/IEC 19794-4 finger image records and ISO/IEC 19794-6 iris image records (2005 and 2011
+//! editions of both), sniffing the format from the first bytes unless the caller names it.
+//! Every decoder returns a [`FingerImage`]: 8-bit grey, row-major, 0 = black.
 //!
 //! * PNG and TIFF go through the `png` and `tiff` crates; colour and 16-bit images are
 //!   converted to 8-bit grey (ITU-R BT.601 luma, high byte).
+//! * BMP goes through the `image` crate built with its BMP codec alone; palettised and colour
+//!   images are converted to grey the same way.
 //! * JPEG 2000 goes through `hayro-jpeg2000`, a pure-Rust decoder (no C code to build or to
-//!   trust with hostile input).
+//!   trust with hostile input), after [`jp2_limits`] has capped the structure its headers
+//!   state.
 //! * WSQ is decoded by [`wsq`], written from the FBI WSQ specification 3.1.
 //! * ISO/IEC 19794-4 records are read by [`iso`], which hands each view's payload to the
 //!   decoder its compression field names.
+//! * ISO/IEC 19794-6 records are read by [`iris_record`], which returns every iris image with
+//!   its typed header fields (eye, image kind, orientation, roll angle).
 //!
 //! # Limits
 //!
@@ -21,9 +27,12 @@
 //! machine-readable [`reason`](ImageError::reason); nothing panics and decoding time is
 //! bounded by the (capped) image size.
 
+mod bmp;
 pub mod error;
+pub mod iris_record;
 pub mod iso;
 mod jp2;
+pub mod jp2_limits;
 mod png;
 mod reader;
 pub mod resample;
@@ -31,6 +40,7 @@ mod tiff;
 pub mod wsq;
 
 pub use error::ImageError;
+pub use iris_record::{decode_iris_record, encode_iris_record_2011, IrisImageRecord};
 pub use iso::{decode_iso_record, IsoFingerView};
 pub use resample::{to_500ppi, MAX_PPI, MIN_PPI};
 
@@ -129,6 +139,10 @@ pub enum ImageFormat {
     Wsq,
     /// ISO/IEC 19794-4 finger image record (2005 or 2011); [`decode`] returns the first view.
     Iso19794_4,
+    /// Windows bitmap (palettised, 16, 24 or 32 bits a pixel).
+    Bmp,
+    /// ISO/IEC 19794-6 iris image record (2005 or 2011); [`decode`] returns the first image.
+    Iso19794_6,
 }
 
 impl ImageFormat {
@@ -140,11 +154,13 @@ impl ImageFormat {
             Self::Jpeg2000 => "jp2",
             Self::Wsq => "wsq",
             Self::Iso19794_4 => "iso19794-4",
+            Self::Bmp => "bmp",
+            Self::Iso19794_6 => "iso19794-6",
         }
     }
 
-    /// The format named `name` (case-insensitive; `tif`, `j2k`, `jpeg2000` and `iso` are
-    /// accepted too).
+    /// The format named `name` (case-insensitive; `tif`, `j2k`, `jpeg2000`, `iso` and `iir`
+    /// are accepted too).
     pub fn from_name(name: &str) -> Option<Self> {
         match name.to_ascii_lowercase().as_str() {
             "png" => Some(Self::Png),
@@ -152,6 +168,8 @@ impl ImageFormat {
             "jp2" | "j2k" | "j2c" | "jpeg2000" | "jpeg-2000" => Some(Self::Jpeg2000),
             "wsq" => Some(Self::Wsq),
             "iso19794-4" | "iso" | "fir" => Some(Self::Iso19794_4),
+            "bmp" => Some(Self::Bmp),
+            "iso19794-6" | "iir" => Some(Self::Iso19794_6),
             _ => None,
         }
     }
@@ -170,6 +188,10 @@ pub fn sniff(bytes: &[u8]) -> Option<ImageFormat> {
         Some(ImageFormat::Jpeg2000)
     } else if bytes.starts_with(b"FIR\0") {
         Some(ImageFormat::Iso19794_4)
+    } else if bytes.starts_with(b"IIR\0") {
+        Some(ImageFormat::Iso19794_6)
+    } else if bytes.starts_with(b"BM") {
+        Some(ImageFormat::Bmp)
     } else if bytes.len() >= 4
         && bytes[0] == 0xff
         && bytes[1] == 0xa0
@@ -184,7 +206,8 @@ pub fn sniff(bytes: &[u8]) -> Option<ImageFormat> {
 
 /// Decodes `bytes` to an 8-bit grey image. With `hint`, that decoder is used; without it the
 /// format is sniffed from the first bytes. An ISO/IEC 19794-4 record yields its first view
-/// (use [`decode_iso_record`] for all of them).
+/// (use [`decode_iso_record`] for all of them), an ISO/IEC 19794-6 record its first image
+/// (use [`decode_iris_record`] for all of them and their header fields).
 pub fn decode(bytes: &[u8], hint: Option<ImageFormat>) -> Result<FingerImage, ImageError> {
     if bytes.len() > MAX_INPUT_BYTES {
         return Err(ImageError::InputTooLarge {
@@ -222,6 +245,13 @@ pub fn decode(bytes: &[u8], hint: Option<ImageFormat>) -> Result<FingerImage, Im
                 .map(|view| view.image)
                 .ok_or_else(|| ImageError::corrupt("ISO 19794-4 record holds no finger view"))
         }
+        ImageFormat::Bmp => bmp::decode(bytes),
+        ImageFormat::Iso19794_6 => decode_iris_record(bytes)?
+            .representations
+            .into_iter()
+            .next()
+            .map(|rep| rep.image)
+            .ok_or_else(|| ImageError::corrupt("ISO 19794-6 record holds no image")),
     }
 }
 

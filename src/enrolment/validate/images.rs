@@ -43,16 +43,18 @@ pub(super) fn image_finger(
     i: usize,
 ) -> Result<(Option<Finger>, ImageQuality), Problem> {
     let at = |field: &str| format!("/fingerprints/{i}/image/{field}");
-    let format = ImageFormat::from_name(&img.format).ok_or_else(|| {
-        problem(
-            Reason::ImageUnsupportedFormat,
-            &at("format"),
-            format!(
-                "fingerprint {i}: image format must be \"wsq\", \"png\", \"tiff\", \"jp2\" or \
-                 \"iso19794-4\""
-            ),
-        )
-    })?;
+    let format = ImageFormat::from_name(&img.format)
+        .filter(|f| *f != ImageFormat::Iso19794_6)
+        .ok_or_else(|| {
+            problem(
+                Reason::ImageUnsupportedFormat,
+                &at("format"),
+                format!(
+                    "fingerprint {i}: image format must be \"wsq\", \"png\", \"tiff\", \"bmp\", \
+                     \"jp2\" or \"iso19794-4\""
+                ),
+            )
+        })?;
     let ppi = match img.ppi {
         None => None,
         Some(p) if (f64::from(MIN_PPI)..=f64::from(MAX_PPI)).contains(&p) => Some(p as f32),

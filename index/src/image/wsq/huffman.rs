@@ -15,14 +15,20 @@
 use super::super::ImageError;
 use super::tables::HuffmanSpec;
 
+/// Bits of code resolved by one table look-up.
+const FAST_BITS: u32 = 8;
+
 /// Canonical decoding tables: for each code length, the largest code, the smallest code and
-/// the index of its first value.
+/// the index of its first value; and a look-up table resolving every code of up to
+/// [`FAST_BITS`] bits from the next [`FAST_BITS`] bits at once.
 #[derive(Debug, Clone)]
 pub(crate) struct Decoder {
     max_code: [i32; 17],
     min_code: [i32; 17],
     first_value: [usize; 17],
     values: Vec<u8>,
+    /// `length << 8 | value` for each [`FAST_BITS`]-bit prefix, 0 where the code is longer.
+    fast: [u16; 1 << FAST_BITS],
 }
 
 impl Decoder {
@@ -54,11 +60,29 @@ impl Decoder {
                 "WSQ Huffman table value count mismatch",
             ));
         }
+        let mut fast = [0u16; 1 << FAST_BITS];
+        for len in 1..=FAST_BITS as usize {
+            if max_code[len] < min_code[len] {
+                continue;
+            }
+            for code in min_code[len]..=max_code[len] {
+                let index = first_value[len] + (code - min_code[len]) as usize;
+                let Some(&value) = spec.values.get(index) else {
+                    continue;
+                };
+                let shift = FAST_BITS as usize - len;
+                let first = (code as usize) << shift;
+                for entry in fast.iter_mut().skip(first).take(1 << shift) {
+                    *entry = ((len as u16) << 8) | u16::from(value);
+                }
+            }
+        }
         Ok(Self {
             max_code,
             min_code,
             first_value,
             values: spec.values.clone(),
+            fast,
         })
     }
 }
@@ -70,13 +94,20 @@ enum Next<T> {
     Marker,
 }
 
-/// A bit reader over entropy-coded bytes that stops at markers.
+/// A bit reader over entropy-coded bytes that stops at markers. Bytes are buffered ahead (up
+/// to 64 bits), undoing stuffing, until a marker or the end of the data.
 #[derive(Debug)]
 pub(crate) struct BitReader<'a> {
     data: &'a [u8],
+    /// Offset of the next byte to buffer.
     pos: usize,
-    byte: u8,
-    left: u8,
+    /// Buffered bits: the low `count` bits of `bits`, oldest first.
+    bits: u64,
+    count: u32,
+    /// Offset of the marker that ends the entropy-coded data, once reached.
+    marker: Option<usize>,
+    /// The data ended without a marker.
+    ended: bool,
 }
 
 impl<'a> BitReader<'a> {
@@ -85,84 +116,98 @@ impl<'a> BitReader<'a> {
         Self {
             data,
             pos,
-            byte: 0,
-            left: 0,
+            bits: 0,
+            count: 0,
+            marker: None,
+            ended: false,
         }
     }
 
-    /// Offset of the next unread byte (the marker, once a block has ended).
+    /// Offset of the marker that ended the block (or of the next unbuffered byte).
     pub(crate) fn pos(&self) -> usize {
-        self.pos
+        self.marker.unwrap_or(self.pos)
     }
 
-    /// Loads the next data byte, undoing stuffing; `Marker` when a marker starts here and
-    /// `marker_ok`, an error when a marker interrupts a fixed-length field.
-    fn load(&mut self, marker_ok: bool) -> Result<Next<()>, ImageError> {
-        let truncated = |pos: usize, available: usize| ImageError::Truncated {
-            what: "WSQ entropy-coded data",
-            offset: pos,
-            needed: 1,
-            available,
-        };
-        let b = *self
-            .data
-            .get(self.pos)
-            .ok_or_else(|| truncated(self.pos, 0))?;
-        if b == 0xff {
-            let next = *self
-                .data
-                .get(self.pos + 1)
-                .ok_or_else(|| truncated(self.pos + 1, 0))?;
-            if next != 0x00 {
-                if marker_ok {
-                    return Ok(Next::Marker);
+    /// Buffers bytes until 57 or more bits are held, a marker is reached or the data ends.
+    #[inline]
+    fn fill(&mut self) {
+        while self.count <= 56 && self.marker.is_none() && !self.ended {
+            match self.data.get(self.pos) {
+                None => self.ended = true,
+                Some(&0xff) => match self.data.get(self.pos + 1) {
+                    Some(0x00) => {
+                        self.bits = (self.bits << 8) | 0xff;
+                        self.count += 8;
+                        self.pos += 2;
+                    }
+                    Some(_) => self.marker = Some(self.pos),
+                    None => self.ended = true,
+                },
+                Some(&b) => {
+                    self.bits = (self.bits << 8) | u64::from(b);
+                    self.count += 8;
+                    self.pos += 1;
                 }
-                return Err(ImageError::corrupt(format!(
-                    "WSQ marker ff{next:02x} inside a coefficient at offset {}",
-                    self.pos
-                )));
-            }
-            self.pos += 2;
-        } else {
-            self.pos += 1;
-        }
-        self.byte = b;
-        self.left = 8;
-        Ok(Next::Value(()))
-    }
-
-    fn bit(&mut self, marker_ok: bool) -> Result<Next<u32>, ImageError> {
-        if self.left == 0 {
-            if let Next::Marker = self.load(marker_ok)? {
-                return Ok(Next::Marker);
             }
         }
-        self.left -= 1;
-        Ok(Next::Value(u32::from((self.byte >> self.left) & 1)))
     }
 
-    /// `n` (≤ 16) bits of a fixed-length field.
+    /// The next `n` (1–16) buffered bits, without consuming them; `count >= n`.
+    #[inline]
+    fn peek(&self, n: u32) -> u32 {
+        ((self.bits >> (self.count - n)) & ((1u64 << n) - 1)) as u32
+    }
+
+    fn truncated(&self) -> ImageError {
+        ImageError::Truncated {
+            what: "WSQ entropy-coded data",
+            offset: self.pos,
+            needed: 1,
+            available: 0,
+        }
+    }
+
+    /// `n` (1–16) bits of a fixed-length field.
     fn bits(&mut self, n: u32) -> Result<u32, ImageError> {
-        let mut v = 0u32;
-        for _ in 0..n {
-            match self.bit(false)? {
-                Next::Value(b) => v = (v << 1) | b,
-                Next::Marker => return Err(ImageError::corrupt("WSQ marker inside a field")),
+        if self.count < n {
+            self.fill();
+            if self.count < n {
+                return Err(match self.marker {
+                    Some(_) => ImageError::corrupt("WSQ marker inside a field"),
+                    None => self.truncated(),
+                });
             }
         }
+        let v = self.peek(n);
+        self.count -= n;
         Ok(v)
     }
 
     /// The next Huffman symbol, or `Marker` at the end of the block.
+    #[inline]
     fn symbol(&mut self, d: &Decoder) -> Result<Next<u8>, ImageError> {
-        let mut code: i32 = 0;
-        for len in 1..=16usize {
-            match self.bit(true)? {
-                Next::Value(b) => code = (code << 1) | b as i32,
-                Next::Marker => return Ok(Next::Marker),
+        if self.count < 16 {
+            self.fill();
+        }
+        if self.count >= FAST_BITS {
+            let entry = d.fast[self.peek(FAST_BITS) as usize];
+            if entry != 0 {
+                self.count -= u32::from(entry >> 8);
+                return Ok(Next::Value(entry as u8));
             }
-            if code <= d.max_code[len] {
-                let index = d.first_value[len] + (code - d.min_code[len]) as usize;
+        }
+        for len in 1..=16u32 {
+            if self.count < len {
+                return match self.marker {
+                    Some(_) => Ok(Next::Marker),
+                    None => Err(self.truncated()),
+                };
+            }
+            let code = self.peek(len) as i32;
+            if code <= d.max_code[len as usize] {
+                self.count -= len;
+                let index =
+                    d.first_value[len as usize] + (code - d.min_code[len as usize]) as usize;
                 return d
                     .values
                     .get(index)

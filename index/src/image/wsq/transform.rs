@@ -7,6 +7,13 @@
 //! sequence: `x[n] = Σ g₀[m] · L↑(R(n + m)) + Σ g₁[m] · H↑(R(n + m))`, with `R` the symmetric
 //! reflection about the first and last sample and `g₀`, `g₁` the centred synthesis filters
 //! from the transform table. A spectrally inverted line stores its high-pass half first.
+//!
+//! `R` keeps the parity of an index (for lines of two or more samples), so an even output
+//! sample takes only the low band at even offsets and the high band at odd offsets, and an
+//! odd one the reverse: each output is one dense dot product of the interleaved, reflected
+//! line with one of two merged filters ([`Polyphase`]). Columns are filtered a whole row of
+//! samples at a time, rows through one reflected copy of the line; nothing is allocated per
+//! line.
 
 use super::tables::Filters;
 use super::tree::{WaveletNode, W_NODES};
@@ -26,45 +33,132 @@ fn reflect(n: isize, len: usize) -> usize {
     }
 }
 
-/// Synthesises one line of `line.len()` samples from its two bands (stored in `line`) into
-/// `out`.
-fn synthesise_line(line: &[f32], inverted: bool, filters: &Filters, out: &mut [f32]) {
+/// The synthesis filters merged per output parity: `even[t + reach]` weighs the interleaved
+/// sample at offset `t` from an even output, `odd[t + reach]` from an odd one.
+#[derive(Debug, Clone)]
+struct Polyphase {
+    reach: usize,
+    even: Vec<f32>,
+    odd: Vec<f32>,
+    /// Sum of the low-pass taps: the whole synthesis of a one-sample line.
+    low_sum: f32,
+}
+
+impl Polyphase {
+    fn new(filters: &Filters) -> Self {
+        let c0 = filters.low.len() / 2;
+        let c1 = filters.high.len() / 2;
+        let reach = c0.max(c1);
+        let tap = |f: &[f32], c: usize, t: isize| -> f32 {
+            usize::try_from(t + c as isize)
+                .ok()
+                .and_then(|k| f.get(k))
+                .copied()
+                .unwrap_or(0.0)
+        };
+        let mut even = vec![0f32; 2 * reach + 1];
+        let mut odd = vec![0f32; 2 * reach + 1];
+        for (i, (e, o)) in even.iter_mut().zip(odd.iter_mut()).enumerate() {
+            let t = i as isize - reach as isize;
+            let low = tap(&filters.low, c0, t);
+            let high = tap(&filters.high, c1, t);
+            if t % 2 == 0 {
+                (*e, *o) = (low, high);
+            } else {
+                (*e, *o) = (high, low);
+            }
+        }
+        Self {
+            reach,
+            even,
+            odd,
+            low_sum: filters.low.iter().sum(),
+        }
+    }
+
+    fn taps(&self, i: usize) -> &[f32] {
+        if i.is_multiple_of(2) {
+            &self.even
+        } else {
+            &self.odd
+        }
+    }
+}
+
+/// Where interleaved sample `p` of a line of `n` is stored: low-pass samples (even `p`) in
+/// one half, high-pass (odd `p`) in the other, the high half first when `inverted`.
+#[inline]
+fn stored_at(p: usize, n: usize, inverted: bool) -> usize {
+    let (low_off, high_off) = if inverted {
+        (n / 2, 0)
+    } else {
+        (0, n.div_ceil(2))
+    };
+    if p.is_multiple_of(2) {
+        low_off + p / 2
+    } else {
+        high_off + p / 2
+    }
+}
+
+/// Synthesises one line (its two bands in `line`) into `out`; `ext` is scratch of at least
+/// `line.len() + 2·reach` samples.
+fn synthesise_line(line: &[f32], inverted: bool, f: &Polyphase, ext: &mut [f32], out: &mut [f32]) {
     let n = line.len();
     if n == 0 {
         return;
     }
-    let low_len = n.div_ceil(2);
-    let high_len = n / 2;
-    let (low, high) = if inverted {
-        let (h, l) = line.split_at(high_len);
-        (l, h)
-    } else {
-        line.split_at(low_len)
-    };
-    let g0 = &filters.low;
-    let g1 = &filters.high;
-    let c0 = (g0.len() / 2) as isize;
-    let c1 = (g1.len() / 2) as isize;
-    for (i, o) in out.iter_mut().enumerate().take(n) {
-        let i = i as isize;
-        let mut acc = 0f32;
-        for (k, &g) in g0.iter().enumerate() {
-            let p = reflect(i + k as isize - c0, n);
-            if p.is_multiple_of(2) {
-                if let Some(&v) = low.get(p / 2) {
-                    acc += g * v;
-                }
+    if n == 1 {
+        out[0] = line[0] * f.low_sum;
+        return;
+    }
+    let reach = f.reach as isize;
+    let ext = &mut ext[..n + 2 * f.reach];
+    for (j, e) in ext.iter_mut().enumerate() {
+        let p = reflect(j as isize - reach, n);
+        *e = line[stored_at(p, n, inverted)];
+    }
+    let width = 2 * f.reach + 1;
+    for (i, o) in out[..n].iter_mut().enumerate() {
+        *o = ext[i..i + width]
+            .iter()
+            .zip(f.taps(i))
+            .map(|(a, b)| a * b)
+            .sum();
+    }
+}
+
+/// Synthesises the columns of region `(x, y, lenx, leny)` of `plane` into the top-left
+/// `lenx × leny` corner of `scratch`, a whole row of outputs at a time.
+fn synthesise_columns(
+    plane: &[f32],
+    scratch: &mut [f32],
+    width: usize,
+    (x, y, lenx, leny): (usize, usize, usize, usize),
+    inverted: bool,
+    f: &Polyphase,
+) {
+    // Start of the plane row holding interleaved sample `p` of every column.
+    let source = |p: usize| (y + stored_at(p, leny, inverted)) * width + x;
+    for i in 0..leny {
+        let out = &mut scratch[i * width..i * width + lenx];
+        if leny == 1 {
+            let row = source(0);
+            for (o, &v) in out.iter_mut().zip(&plane[row..row + lenx]) {
+                *o = v * f.low_sum;
+            }
+            continue;
+        }
+        out.fill(0.0);
+        for (t, &w) in f.taps(i).iter().enumerate() {
+            if w == 0.0 {
+                continue;
+            }
+            let row = source(reflect(i as isize + t as isize - f.reach as isize, leny));
+            for (o, &v) in out.iter_mut().zip(&plane[row..row + lenx]) {
+                *o += w * v;
             }
         }
-        for (k, &g) in g1.iter().enumerate() {
-            let p = reflect(i + k as isize - c1, n);
-            if p % 2 == 1 {
-                if let Some(&v) = high.get(p / 2) {
-                    acc += g * v;
-                }
-            }
-        }
-        *o = acc;
     }
 }
 
@@ -77,30 +171,34 @@ pub(crate) fn reconstruct(
     tree: &[WaveletNode; W_NODES],
     filters: &Filters,
 ) {
+    let f = Polyphase::new(filters);
     let longest = tree[0].region.lenx.max(tree[0].region.leny);
-    let mut line = vec![0f32; longest];
-    let mut out = vec![0f32; longest];
+    let mut ext = vec![0f32; longest + 2 * f.reach];
     for node in tree.iter().rev() {
         let r = node.region;
         if r.lenx == 0 || r.leny == 0 {
             continue;
         }
         // Columns: plane → scratch.
-        for c in 0..r.lenx {
-            for (k, v) in line[..r.leny].iter_mut().enumerate() {
-                *v = plane[(r.y + k) * width + r.x + c];
-            }
-            synthesise_line(&line[..r.leny], node.inv_cols, filters, &mut out[..r.leny]);
-            for (k, &v) in out[..r.leny].iter().enumerate() {
-                scratch[k * width + c] = v;
-            }
-        }
+        synthesise_columns(
+            plane,
+            scratch,
+            width,
+            (r.x, r.y, r.lenx, r.leny),
+            node.inv_cols,
+            &f,
+        );
         // Rows: scratch → plane.
         for k in 0..r.leny {
             let src = &scratch[k * width..k * width + r.lenx];
-            synthesise_line(src, node.inv_rows, filters, &mut out[..r.lenx]);
             let dst = (r.y + k) * width + r.x;
-            plane[dst..dst + r.lenx].copy_from_slice(&out[..r.lenx]);
+            synthesise_line(
+                src,
+                node.inv_rows,
+                &f,
+                &mut ext,
+                &mut plane[dst..dst + r.lenx],
+            );
         }
     }
 }

@@ -1,0 +1,51 @@
+//! WSQ decoding time per image: the committed 256×320 and 301×257 synthetic fixtures, and the
+//! 256×320 file with its frame header claiming 2,000 × 2,000 pixels (the largest accepted; the
+//! inverse transform runs over the whole plane, most coefficients zero), the worst case a
+//! small hostile file can ask for.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::hint::black_box;
+use std::path::Path;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use tunggal_index::image::{decode, ImageFormat};
+
+/// The WSQ file with its frame header's height and width replaced.
+fn wsq_resized(bytes: &[u8], width: u16, height: u16) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    let mut at = 2; // after SOI
+    loop {
+        let marker = u16::from_be_bytes([out[at], out[at + 1]]);
+        let len = usize::from(u16::from_be_bytes([out[at + 2], out[at + 3]]));
+        if marker == 0xffa2 {
+            out[at + 6..at + 8].copy_from_slice(&height.to_be_bytes());
+            out[at + 8..at + 10].copy_from_slice(&width.to_be_bytes());
+            return out;
+        }
+        at += 2 + len;
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/images");
+    let mut group = c.benchmark_group("wsq_decode");
+    for name in ["ridges_256x320", "ridges_301x257"] {
+        let bytes = std::fs::read(fixtures.join(format!("{name}.wsq"))).unwrap();
+        group.bench_function(name, |b| {
+            b.iter(|| decode(black_box(&bytes), Some(ImageFormat::Wsq)).unwrap())
+        });
+    }
+    let bytes = std::fs::read(fixtures.join("ridges_256x320.wsq")).unwrap();
+    for side in [500u16, 2_000] {
+        let large = wsq_resized(&bytes, side, side);
+        assert_eq!(decode(&large, None).unwrap().width(), u32::from(side));
+        group.sample_size(10);
+        group.bench_function(format!("header_{side}x{side}"), |b| {
+            b.iter(|| decode(black_box(&large), Some(ImageFormat::Wsq)).unwrap())
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
