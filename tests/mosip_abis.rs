@@ -451,9 +451,9 @@ async fn negatives(s: &mut Suite) {
     let broken = s.share.put(
         "broken",
         cbeff(&[
-            Sample::finger_image(1, b"FIR\0020\0 truncated".to_vec()),
-            Sample::finger_image(2, b"FIR\0020\0 truncated".to_vec()),
-            Sample::finger_image(3, b"FIR\0020\0 truncated".to_vec()),
+            Sample::finger_image(1, b"FIR\x00020\x00 truncated".to_vec()),
+            Sample::finger_image(2, b"FIR\x00020\x00 truncated".to_vec()),
+            Sample::finger_image(3, b"FIR\x00020\x00 truncated".to_vec()),
         ]),
     );
     let rid = s.rid();

@@ -295,7 +295,7 @@ impl Sample {
             format_type: 9,
             kind: "Iris",
             subtype: eye.to_owned(),
-            data: b"IIR\0020\0 not decoded".to_vec(),
+            data: b"IIR\x00020\x00 not decoded".to_vec(),
         }
     }
 
@@ -305,7 +305,7 @@ impl Sample {
             format_type: 8,
             kind: "Face",
             subtype: String::new(),
-            data: b"FAC\0030\0 not decoded".to_vec(),
+            data: b"FAC\x00030\x00 not decoded".to_vec(),
         }
     }
 }
