@@ -11,6 +11,7 @@ pub mod engine;
 pub mod enrolment;
 pub mod eval;
 pub mod loadgen;
+pub mod mosip;
 pub mod ops;
 pub mod persons;
 pub mod plot;

@@ -17,6 +17,7 @@ const LOWER: &[&str] = &[
     "persons",
     "bench",
     "loadgen",
+    "mosip",
     "review",
     "enrolment",
     "access",

@@ -44,6 +44,36 @@ pub struct ServeArgs {
     /// Probes enrolled after the demo gallery is loaded.
     #[arg(long, default_value_t = 64)]
     demo_probes: u64,
+    /// Serve MOSIP's ABIS interface too: the ActiveMQ STOMP connector, `host:port`
+    /// (credentials from `TUNGGAL_MOSIP_BROKER_LOGIN` and `TUNGGAL_MOSIP_BROKER_PASSCODE`,
+    /// the datashare token from `TUNGGAL_MOSIP_DATASHARE_TOKEN`; `docs/mosip.md`).
+    #[arg(long)]
+    mosip_broker: Option<String>,
+    /// MOSIP's request queue.
+    #[arg(long, default_value = "mosip-to-abis", requires = "mosip_broker")]
+    mosip_inbound: String,
+    /// MOSIP's response queue.
+    #[arg(long, default_value = "abis-to-mosip", requires = "mosip_broker")]
+    mosip_outbound: String,
+}
+
+impl ServeArgs {
+    /// The MOSIP listener's settings, when `--mosip-broker` is given.
+    fn mosip(&self) -> Option<crate::mosip::MosipConfig> {
+        let broker = self.mosip_broker.as_deref()?;
+        let mut config = crate::mosip::MosipConfig::new(broker);
+        config.inbound = self.mosip_inbound.clone();
+        config.outbound = self.mosip_outbound.clone();
+        config.login = env_var("TUNGGAL_MOSIP_BROKER_LOGIN").map(|l| {
+            (
+                l,
+                env_var("TUNGGAL_MOSIP_BROKER_PASSCODE").unwrap_or_default(),
+            )
+        });
+        config.datashare_token = env_var("TUNGGAL_MOSIP_DATASHARE_TOKEN");
+        config.datashare_ca = env_var("TUNGGAL_MOSIP_DATASHARE_CA_FILE").map(PathBuf::from);
+        Some(config)
+    }
 }
 
 pub(super) fn env_var(name: &str) -> Option<String> {
@@ -98,6 +128,7 @@ impl ServeArgs {
             .with_writer(std::io::stderr)
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .try_init();
+        let mosip = self.mosip();
         let flags = Overrides {
             listen: self.listen,
             data_dir: self.data_dir,
@@ -211,7 +242,7 @@ impl ServeArgs {
                     })?;
             }
             let service =
-                Service::bind(config.clone(), engine, cases, admin_key.as_deref()).await?;
+                Service::bind(config.clone(), engine.clone(), cases, admin_key.as_deref()).await?;
             if self.demo {
                 let lines = demo_keys::ensure(
                     &service.app().keys,
@@ -231,9 +262,33 @@ impl ServeArgs {
             let addr = service.local_addr()?;
             let scheme = if service.is_tls() { "https" } else { "http" };
             let shutdown = shutdown_signal();
+            let (stop_mosip, mosip_stopped) = tokio::sync::watch::channel(false);
+            let mosip_task = match mosip {
+                Some(m) => {
+                    let abis = crate::mosip::handler::Abis::new(
+                        engine.clone(),
+                        m.origin.clone(),
+                        crate::mosip::transport::datashare(&m)?,
+                    );
+                    println!(
+                        "tunggal: MOSIP ABIS on {} ({} -> {})",
+                        m.broker, m.inbound, m.outbound
+                    );
+                    Some(tokio::spawn(crate::mosip::transport::run(
+                        abis,
+                        m,
+                        mosip_stopped,
+                    )))
+                }
+                None => None,
+            };
             println!("tunggal: listening on {scheme}://{addr}");
             println!("tunggal: analyst review pages at {scheme}://{addr}/review");
             service.run(shutdown).await?;
+            let _ = stop_mosip.send(true);
+            if let Some(task) = mosip_task {
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(30), task).await;
+            }
             println!("tunggal: stopped");
             Ok(())
         })

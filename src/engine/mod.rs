@@ -25,6 +25,7 @@ mod commit;
 pub mod convert;
 pub mod demo;
 pub mod evidence;
+pub mod external;
 mod group;
 mod open;
 pub mod outbox;

@@ -553,6 +553,20 @@ impl Registry {
             .collect()
     }
 
+    /// Persons of one origin (district, service point) in the gallery now.
+    pub fn count_in_gallery(&self, district: &str, service_point: &str) -> Result<u64, StateError> {
+        self.store.read(|conn| {
+            conn.query_row(
+                "SELECT count(*) FROM persons WHERE district = ?1 AND service_point = ?2 \
+                 AND in_gallery = 1 AND deleting = 0",
+                params![district, service_point],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n.max(0) as u64)
+            .map_err(|e| self.store.error(e))
+        })
+    }
+
     /// Entries known.
     pub fn len(&self) -> usize {
         let n = self.store.read(|conn| {

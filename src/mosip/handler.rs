@@ -1,0 +1,332 @@
+//! One MOSIP request in, one response out: the operations mapped onto the engine's
+//! external-reference calls (`engine/external.rs`).
+//!
+//! Requests are handled one at a time in queue order by the transport, so an identify
+//! sees every insert queued before it, and an insert is answered only once it is durable.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use serde_json::{json, Map, Value};
+
+use super::cbeff::{self, CbeffError, Samples};
+use super::datashare::{Datashare, FetchError};
+use super::message::{
+    self, CandidateList, CandidateOut, FailureReason, ModalityOut, Operation, Request, Response,
+};
+use crate::engine::external::{ExternalCandidate, ExternalInsert, ExternalSearch};
+use crate::engine::GalleryEngine;
+use crate::enrolment::record::{Origin, Probe};
+use crate::enrolment::validate;
+use crate::enrolment::EngineError;
+use crate::problem::Reason;
+use crate::work;
+
+/// Candidates returned when `flags.maxResults` is absent: every candidate over the
+/// threshold, up to this bound.
+pub const DEFAULT_MAX_RESULTS: usize = 1000;
+
+/// The ABIS side of the MOSIP interface.
+#[derive(Debug, Clone)]
+pub struct Abis {
+    engine: Arc<GalleryEngine>,
+    origin: Origin,
+    datashare: Datashare,
+    pending: Arc<AtomicUsize>,
+}
+
+/// The biometrics read from a share, and what was left out of matching.
+#[derive(Debug)]
+struct Fetched {
+    probe: Probe,
+    irises: usize,
+    faces: usize,
+}
+
+impl Abis {
+    /// Serves MOSIP for `engine`, its persons kept under `origin` in the registry.
+    pub fn new(engine: Arc<GalleryEngine>, origin: Origin, datashare: Datashare) -> Self {
+        Self {
+            engine,
+            origin,
+            datashare,
+            pending: Arc::new(AtomicUsize::new(0)),
+        }
+    }
+
+    /// Counts a request received and not yet answered (the transport calls it on receipt;
+    /// [`Abis::handle`] counts it answered).
+    pub fn received(&self) {
+        self.pending.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Handles one request body (received and counted by [`Abis::received`]).
+    pub async fn handle(&self, body: &[u8]) -> Response {
+        let response = match message::parse(body) {
+            Ok(request) => self.run(&request).await,
+            Err(refused) => {
+                tracing::warn!(reason = refused.reason.code(), "MOSIP request refused");
+                Response::refused(&refused)
+            }
+        };
+        let _ = self
+            .pending
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        response
+    }
+
+    async fn run(&self, r: &Request) -> Response {
+        let op = r.operation;
+        let fail = |reason: FailureReason| {
+            tracing::info!(
+                operation = op.id(),
+                request_id = %r.request_id,
+                reason = reason.code(),
+                "MOSIP request failed"
+            );
+            Response::failure(op.id(), &r.request_id, reason)
+        };
+        match op {
+            Operation::Ping => Response::success(op, &r.request_id),
+            Operation::PendingJobs => {
+                let mut out = Response::success(op, &r.request_id);
+                let others = self.pending.load(Ordering::SeqCst).saturating_sub(1);
+                out.jobscount = Some(others.to_string());
+                out
+            }
+            Operation::ReferenceCount => {
+                let engine = self.engine.clone();
+                let origin = self.origin.clone();
+                match work::run_blocking(move || engine.count_external(&origin)).await {
+                    Ok(Ok(n)) => {
+                        let mut out = Response::success(op, &r.request_id);
+                        out.count = Some(n.to_string());
+                        out
+                    }
+                    Ok(Err(e)) => fail(engine_reason(&e)),
+                    Err(_) => fail(FailureReason::UnexpectedError),
+                }
+            }
+            Operation::Delete => {
+                let engine = self.engine.clone();
+                let origin = self.origin.clone();
+                let id = r.reference_id.clone().unwrap_or_default();
+                match work::run_blocking(move || engine.delete_external(&origin, &id)).await {
+                    Ok(Ok(true)) => Response::success(op, &r.request_id),
+                    Ok(Ok(false)) => fail(FailureReason::ReferenceIdNotFound),
+                    Ok(Err(e)) => fail(engine_reason(&e)),
+                    Err(_) => fail(FailureReason::UnexpectedError),
+                }
+            }
+            Operation::Insert => match self.insert(r).await {
+                Ok(()) => Response::success(op, &r.request_id),
+                Err(reason) => fail(reason),
+            },
+            Operation::Identify => match self.identify(r).await {
+                Ok(list) => {
+                    let mut out = Response::success(op, &r.request_id);
+                    out.candidate_list = Some(list);
+                    out
+                }
+                Err(reason) => fail(reason),
+            },
+        }
+    }
+
+    async fn insert(&self, r: &Request) -> Result<(), FailureReason> {
+        let id = r
+            .reference_id
+            .clone()
+            .ok_or(FailureReason::MissingReferenceId)?;
+        let url = r
+            .reference_url
+            .as_deref()
+            .ok_or(FailureReason::MissingReferenceUrl)?;
+        // A reference used before is refused without fetching its share.
+        let (engine, origin, known_id) = (self.engine.clone(), self.origin.clone(), id.clone());
+        let known = work::run_blocking(move || engine.external_entry(&origin, &known_id).is_some())
+            .await
+            .map_err(|_| FailureReason::UnexpectedError)?;
+        if known {
+            return Err(FailureReason::ReferenceIdAlreadyExists);
+        }
+        let fetched = self.fetch(url).await?;
+        if fetched.irises + fetched.faces > 0 {
+            tracing::info!(
+                reference_id = %id,
+                irises = fetched.irises,
+                faces = fetched.faces,
+                "MOSIP insert: iris and face samples accepted and not used for matching"
+            );
+        }
+        let (engine, origin) = (self.engine.clone(), self.origin.clone());
+        let done = work::run_blocking(move || engine.insert_external(&origin, &id, &fetched.probe))
+            .await
+            .map_err(|_| FailureReason::UnexpectedError)?;
+        match done {
+            Ok(ExternalInsert::Inserted { .. }) => Ok(()),
+            Ok(ExternalInsert::AlreadyExists) => Err(FailureReason::ReferenceIdAlreadyExists),
+            Ok(ExternalInsert::Rejected(_)) => Err(FailureReason::BiometricQualityCheckFailed),
+            Err(e) => Err(engine_reason(&e)),
+        }
+    }
+
+    async fn identify(&self, r: &Request) -> Result<CandidateList, FailureReason> {
+        let limits = ExternalSearch {
+            max_results: r.flags.max_results.unwrap_or(DEFAULT_MAX_RESULTS),
+            target_fpir: r.flags.target_fpir.map(message::fpir_of),
+            gallery: r.gallery.clone(),
+        };
+        let (engine, origin) = (self.engine.clone(), self.origin.clone());
+        let found = if let Some(id) = r.reference_id.clone() {
+            work::run_blocking(move || engine.identify_external(&origin, &id, &limits))
+                .await
+                .map_err(|_| FailureReason::UnexpectedError)?
+                .map_err(|e| engine_reason(&e))?
+                .ok_or(FailureReason::ReferenceIdNotFound)?
+        } else {
+            let url = r
+                .reference_url
+                .as_deref()
+                .ok_or(FailureReason::MissingReferenceId)?;
+            let fetched = self.fetch(url).await?;
+            work::run_blocking(move || {
+                engine.identify_external_probe(&origin, &fetched.probe, &limits)
+            })
+            .await
+            .map_err(|_| FailureReason::UnexpectedError)?
+            .map_err(|e| engine_reason(&e))?
+            .map_err(|_| FailureReason::BiometricQualityCheckFailed)?
+        };
+        let candidates: Vec<CandidateOut> = found.iter().map(candidate_out).collect();
+        Ok(CandidateList {
+            count: candidates.len().to_string(),
+            candidates,
+        })
+    }
+
+    /// Fetches a share and reads its fingers into a probe.
+    async fn fetch(&self, url: &str) -> Result<Fetched, FailureReason> {
+        let body = self.datashare.fetch(url).await.map_err(|e| {
+            tracing::warn!(error = %e, "MOSIP datashare fetch failed");
+            match e {
+                FetchError::Failed(_) => FailureReason::UnableToFetchBiometrics,
+                FetchError::Expired(_) => FailureReason::DatashareUrlExpired,
+            }
+        })?;
+        let job = move || -> Result<Fetched, FailureReason> {
+            let samples = read_share(&body)?;
+            if samples.fingers.is_empty() {
+                // Only iris or face samples: nothing this ABIS matches yet.
+                return Err(FailureReason::CbeffHasNoData);
+            }
+            let probe = validate::probe(&samples.fingers, &[], 0).map_err(|p| {
+                tracing::warn!(reason = ?p.reason, detail = %p.detail, "MOSIP share refused");
+                probe_reason(p.reason)
+            })?;
+            Ok(Fetched {
+                probe,
+                irises: samples.irises,
+                faces: samples.faces,
+            })
+        };
+        work::run_on_rayon(job)
+            .await
+            .map_err(|_| FailureReason::UnexpectedError)?
+    }
+}
+
+/// Reads a share: the CBEFF XML itself, or the same base64-encoded.
+fn read_share(body: &[u8]) -> Result<Samples, FailureReason> {
+    let starts_xml = body
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'<' || *b == 0xef);
+    let decoded;
+    let xml = if starts_xml {
+        body
+    } else {
+        let text = std::str::from_utf8(body).map_err(|_| FailureReason::InvalidCbeffFormat)?;
+        decoded = cbeff::decode_bdb(text).ok_or(FailureReason::InvalidCbeffFormat)?;
+        &decoded
+    };
+    cbeff::parse(xml).map_err(|e| match e {
+        CbeffError::NoData => FailureReason::CbeffHasNoData,
+        _ => FailureReason::InvalidCbeffFormat,
+    })
+}
+
+/// The failure reason of a refused finger sample: unusable biometrics fail the quality
+/// check, everything else is a malformed CBEFF payload.
+fn probe_reason(reason: Reason) -> FailureReason {
+    match reason {
+        Reason::FingerUnusable | Reason::NoBiometrics | Reason::TooFewFingers => {
+            FailureReason::BiometricQualityCheckFailed
+        }
+        _ => FailureReason::InvalidCbeffFormat,
+    }
+}
+
+/// The failure reason of an engine error.
+fn engine_reason(e: &EngineError) -> FailureReason {
+    tracing::error!(error = %e, "MOSIP request failed in the engine");
+    match e {
+        EngineError::PersonNotFound(_) | EngineError::PersonDeleted(_) => {
+            FailureReason::ReferenceIdNotFound
+        }
+        EngineError::NotWired | EngineError::Unavailable(_) | EngineError::StorageFull(_) => {
+            FailureReason::InternalError
+        }
+    }
+}
+
+fn text(v: impl ToString) -> Value {
+    Value::String(v.to_string())
+}
+
+/// A candidate with its analytics: the fused score overall, finger scores under `FIR`, and
+/// notes that iris and face were not matched.
+fn candidate_out(c: &ExternalCandidate) -> CandidateOut {
+    let k = &c.candidate;
+    let fingers: Map<String, Value> = k
+        .finger_scores
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| s.map(|s| ((i + 1).to_string(), text(format!("{s:.4}")))))
+        .collect();
+    let identical = k.identical.fingers.iter().filter(|f| f.is_some()).count();
+    let mut analytics = Map::new();
+    analytics.insert("internalScore".into(), text(format!("{:.3}", k.score)));
+    analytics.insert(
+        "scoreKind".into(),
+        text("fused log-likelihood ratio over the compared fingers"),
+    );
+    let mut fir = Map::new();
+    fir.insert("fingersCompared".into(), text(fingers.len()));
+    fir.insert("fingerScores".into(), Value::Object(fingers));
+    fir.insert("identicalCaptures".into(), text(identical));
+    let note = |why: &str| -> Map<String, Value> {
+        match json!({"used": "false", "note": why}) {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        }
+    };
+    CandidateOut {
+        reference_id: c.external_id.clone(),
+        analytics,
+        modalities: vec![
+            ModalityOut {
+                biometric_type: "FIR".into(),
+                analytics: fir,
+            },
+            ModalityOut {
+                biometric_type: "IIR".into(),
+                analytics: note("iris samples are accepted and not matched by this ABIS yet"),
+            },
+            ModalityOut {
+                biometric_type: "FACE".into(),
+                analytics: note("face is outside this ABIS's scope: accepted and ignored"),
+            },
+        ],
+    }
+}
