@@ -25,6 +25,7 @@ pub mod error;
 pub mod iso;
 mod jp2;
 mod png;
+pub use self::png::{encode as encode_png, PngEncodeError};
 mod reader;
 pub mod resample;
 mod tiff;
