@@ -220,7 +220,7 @@ mod tests {
     /// builds).
     fn iso_2005(data: &[u8], w: u16, h: u16, compression: u8) -> Vec<u8> {
         let total = 36 + 14 + data.len();
-        let mut r = b"FIR\0010\0".to_vec();
+        let mut r = b"FIR\x00010\x00".to_vec();
         r.extend_from_slice(&(total as u64).to_be_bytes()[2..]);
         r.extend_from_slice(&[0; 4]);
         r.extend_from_slice(&[0; 2]);

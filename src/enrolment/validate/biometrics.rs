@@ -29,12 +29,15 @@ pub(super) fn template_reason(e: &TemplateError) -> Reason {
     }
 }
 
+/// A fingerprint submitted as an image: its measured quality and the image as received.
+pub type SubmittedImage = (ImageQuality, KeptImage);
+
 /// Decodes and checks one fingerprint at index `i`: the finger, unless it is an image that
 /// fails the enrolment rule, and the quality measured when it is an image.
 pub fn fingerprint(
     f: &FingerprintIn,
     i: usize,
-) -> Result<(Option<Finger>, Option<(ImageQuality, KeptImage)>), Problem> {
+) -> Result<(Option<Finger>, Option<SubmittedImage>), Problem> {
     let at = |field: &str| format!("/fingerprints/{i}/{field}");
     let position = u8::try_from(f.position)
         .ok()
