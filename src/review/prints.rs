@@ -116,7 +116,7 @@ pub async fn print(
         [
             (header::CONTENT_TYPE, "image/png"),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-            (header::CACHE_CONTROL, "private, max-age=300"),
+            (header::CACHE_CONTROL, "private, no-store"),
         ],
         png,
     )
