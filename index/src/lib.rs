@@ -8,6 +8,8 @@
 //! * [`finger`]: the fingerprint matcher (Minutia Cylinder-Code with global consolidation);
 //! * [`image`]: fingerprint and iris image decoding (PNG, TIFF, BMP, JPEG 2000, WSQ,
 //!   ISO/IEC 19794-4 finger and 19794-6 iris records) and resampling to 500 ppi;
+//! * [`image_store`]: the cold store of submitted fingerprint images (append-only segments,
+//!   a CRC per record);
 //! * [`iris`]: iris codes, masks and the rotation-compensated Hamming distance;
 //! * [`gallery`]: enrolled people (hot records and cold blobs) on top of [`storage`];
 //! * [`search`]: staged 1:N search, score fusion and the deduplication decision;
@@ -19,6 +21,7 @@ pub mod extract;
 pub mod finger;
 pub mod gallery;
 pub mod image;
+pub mod image_store;
 pub mod iris;
 pub mod search;
 pub mod storage;

@@ -213,6 +213,26 @@ pub struct FingerComparison {
     pub score: f32,
 }
 
+/// A fingerprint a person submitted as an image: the quality the extractor measured and the
+/// 500 ppi frame its minutiae are in (the image served by [`Evidence::finger_png`] has that
+/// size).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FingerPrintInfo {
+    /// Quality 0–100.
+    pub quality: u8,
+    /// The failure-to-enrol reason when the finger was left out of matching.
+    pub unusable: Option<String>,
+    /// Frame width, pixels.
+    pub width: u16,
+    /// Frame height, pixels.
+    pub height: u16,
+}
+
+/// A kept fingerprint image that could not be read (damaged record or undecodable bytes).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the kept fingerprint image could not be read: {0}")]
+pub struct FingerImageError(pub String);
+
 /// Iris codes and masks of one eye of two persons, the candidate's aligned at the best
 /// rotation.
 #[derive(Debug, Clone, PartialEq)]
@@ -248,4 +268,17 @@ pub trait Evidence: Send + Sync + 'static {
     fn photo(&self, reference_id: &str) -> Option<Vec<u8>>;
     /// The submitted signature bytes of a person, if any.
     fn signature(&self, reference_id: &str) -> Option<Vec<u8>>;
+    /// The image finger at `position` (1–10) of a person, if the finger was submitted as an
+    /// image and the person is not deleted.
+    fn finger_print(&self, _reference_id: &str, _position: u8) -> Option<FingerPrintInfo> {
+        None
+    }
+    /// That image as PNG bytes in the frame of [`FingerPrintInfo`]; `Ok(None)` without one.
+    fn finger_png(
+        &self,
+        _reference_id: &str,
+        _position: u8,
+    ) -> Result<Option<Vec<u8>>, FingerImageError> {
+        Ok(None)
+    }
 }

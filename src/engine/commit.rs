@@ -205,9 +205,15 @@ impl GalleryEngine {
             }
             Err(e) => return Err(unavailable(e)),
         };
+        // The images are durable before the intent that names them (`engine/images.rs`).
+        let captures = self.keep_images(&record.probe).map_err(unavailable)?;
         let key = self
             .registry
-            .intent(|key| convert::person_meta(key, record))
+            .intent(|key| {
+                let mut meta = convert::person_meta(key, record);
+                meta.fingers = captures;
+                meta
+            })
             .map_err(unavailable)?;
         let outcome = match self.decide(key, &nik, prepared, &record.probe) {
             Ok(o) => o,
@@ -310,7 +316,9 @@ impl GalleryEngine {
             let candidates = hand.as_ref().map(|h| h.answer_candidates.as_slice());
             let verdict = fresh_verdict(e, candidates)
                 .ok_or_else(|| StateError::Missing(format!("the outcome of {}", e.key)))?;
-            let body = serde_json::to_value(enrolment_body(request_id, verdict.clone()))?;
+            let mut wire = enrolment_body(request_id, verdict.clone());
+            wire.fingerprint_quality = super::images::fingerprint_quality(&e.meta.fingers);
+            let body = serde_json::to_value(wire)?;
             let answered = match answer.take() {
                 Some(mut a) => {
                     a.body = body.clone();

@@ -142,5 +142,6 @@ pub fn person_meta(key: u64, record: &EnrolmentRecord) -> PersonMeta {
         photo: record.photo.as_ref().map(|b| B64.encode(b)),
         signature: record.signature.as_ref().map(|b| B64.encode(b)),
         callback_url: record.callback_url.clone(),
+        fingers: Vec::new(),
     }
 }

@@ -12,7 +12,7 @@ use super::registry::{key_of, Entry, Outcome, Resolution};
 use super::GalleryEngine;
 use crate::cases::{
     CaseKind, CaseOutcome, CaseOutcomeError, CaseOutcomeSink, Evidence, FingerComparison,
-    IrisComparison, PersonSummary,
+    FingerImageError, FingerPrintInfo, IrisComparison, PersonSummary,
 };
 use crate::enrolment::record::Eye;
 
@@ -149,6 +149,18 @@ impl Evidence for GalleryEngine {
 
     fn signature(&self, reference_id: &str) -> Option<Vec<u8>> {
         self.attachment(reference_id, false)
+    }
+
+    fn finger_print(&self, reference_id: &str, position: u8) -> Option<FingerPrintInfo> {
+        self.finger_print_info(reference_id, position)
+    }
+
+    fn finger_png(
+        &self,
+        reference_id: &str,
+        position: u8,
+    ) -> Result<Option<Vec<u8>>, FingerImageError> {
+        self.finger_print_png(reference_id, position)
     }
 }
 

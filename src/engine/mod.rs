@@ -27,6 +27,7 @@ pub mod demo;
 pub mod evidence;
 pub mod external;
 mod group;
+pub mod images;
 mod open;
 pub mod outbox;
 pub mod registry;
@@ -108,6 +109,8 @@ pub struct GalleryEngine {
     recovery: Recovery,
     notifier: std::sync::OnceLock<callback::Notifier>,
     counters: stats::MatchCounters,
+    /// Submitted fingerprint images (`DATA_DIR/images/`).
+    images: tunggal_index::image_store::ImageStore,
     /// Decided outcomes waiting to share a transaction of the state store.
     commits:
         group::GroupCommit<commit::PendingOutcome, Result<commit::Committed, commit::CommitError>>,
@@ -142,6 +145,9 @@ fn storage_full(e: &dyn std::any::Any) -> bool {
         return e.is_storage_full();
     }
     if let Some(e) = e.downcast_ref::<commit::CommitError>() {
+        return e.is_storage_full();
+    }
+    if let Some(e) = e.downcast_ref::<images::KeepError>() {
         return e.is_storage_full();
     }
     if let Some(GalleryError::Storage(StorageError::Io { source, .. })) =
@@ -179,7 +185,8 @@ impl GalleryEngine {
         let Ok(verdict) = self.verdict_of(e) else {
             return;
         };
-        let body = crate::enrolment::enrolment_body(&e.meta.summary.request_id, verdict);
+        let mut body = crate::enrolment::enrolment_body(&e.meta.summary.request_id, verdict);
+        body.fingerprint_quality = images::fingerprint_quality(&e.meta.fingers);
         if let Ok(body) = serde_json::to_value(body) {
             notifier.notify(callback::Notice {
                 url: url.clone(),

@@ -34,6 +34,9 @@ pub enum OpenError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// The image store failed to open, or its last segment is damaged (nothing was cut).
+    #[error("image store: {0}")]
+    Images(#[from] tunggal_index::image_store::ImageStoreError),
     /// A case could not be opened during recovery.
     #[error("cases: {0}")]
     Cases(#[from] crate::cases::CaseError),
@@ -201,6 +204,20 @@ impl GalleryEngine {
             }
             registry.deleted(key)?;
         }
+        // Opened once the gallery holds the data directory's `LOCK`: no other process
+        // appends to the images while their torn tail is judged.
+        let (images, opened) = tunggal_index::image_store::ImageStore::open(
+            &data_dir.join(super::images::IMAGES_DIR),
+        )?;
+        if let Some(torn) = &opened.torn_tail {
+            tracing::warn!(
+                segment = %torn.segment.display(),
+                offset = torn.offset,
+                bytes = torn.bytes,
+                kept_in = %torn.kept_in.display(),
+                "image store: a torn tail (an unacknowledged write) was cut and kept"
+            );
+        }
         let mut engine = Self {
             dedup: Deduplicator::new(gallery, options.search).with_claim_owners(Box::new(
                 super::NikOwners(Registry::new(registry.store().clone())),
@@ -209,6 +226,7 @@ impl GalleryEngine {
             cases,
             notifier: std::sync::OnceLock::new(),
             counters: stats::MatchCounters::default(),
+            images,
             commits: group::GroupCommit::default(),
             recovery: Recovery {
                 rolled_forward,

@@ -99,6 +99,7 @@ pub fn enrolment_body(request_id: &str, verdict: Verdict) -> EnrolmentResponse {
         candidates: Vec::new(),
         duplicate_of: None,
         reason: None,
+        fingerprint_quality: Vec::new(),
         decided_at: now_secs(),
     };
     match verdict {

@@ -93,6 +93,21 @@ pub struct ImageQuality {
     pub unusable: Option<&'static str>,
 }
 
+/// A fingerprint submitted as an image, as received, for the analysts' cold store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeptImage {
+    /// Finger position 1–10.
+    pub position: FingerPosition,
+    /// The format the request named.
+    pub format: tunggal_index::image::ImageFormat,
+    /// The bytes as received.
+    pub bytes: Vec<u8>,
+    /// The resolution the minutiae were extracted at.
+    pub ppi: f32,
+    /// Width and height of the 500 ppi frame the minutiae are in, pixels.
+    pub frame: (u16, u16),
+}
+
 /// A decoded, checked iris.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Iris {
@@ -112,6 +127,9 @@ pub struct Probe {
     /// Fingerprints submitted as images, usable or not: their measured quality, in ascending
     /// position order.
     pub image_quality: Vec<ImageQuality>,
+    /// Fingerprints submitted as images, usable or not, as received (kept for analysts when
+    /// the request is an enrolment), in ascending position order.
+    pub images: Vec<KeptImage>,
 }
 
 /// Citizenship and, for foreign residents, their documents.

@@ -79,6 +79,19 @@ impl Rigid {
         Self::estimate(&from, &to)
     }
 
+    /// The transform followed by a scale `s` and a shift `(dx, dy)`, as the six numbers of
+    /// an SVG `matrix(a b c d e f)`.
+    pub fn svg_matrix(&self, s: f32, (dx, dy): (f32, f32)) -> [f32; 6] {
+        [
+            s * self.cos,
+            s * self.sin,
+            -s * self.sin,
+            s * self.cos,
+            s * self.tx + dx,
+            s * self.ty + dy,
+        ]
+    }
+
     /// Where the transform takes `(x, y)`.
     pub fn apply(&self, (x, y): (f32, f32)) -> (f32, f32) {
         (

@@ -6,7 +6,7 @@ use maud::{html, Markup};
 use super::draw::{iris_figure, shown_distance};
 use super::evidence::{finger_band, identical_captures, iris_band, FINGER_AGREE, FINGER_NAMES};
 use super::layout::{duration, local_time, time_left, time_tag, zone};
-use super::minutiae::{finger_svg, FingerGeometry};
+use super::minutiae::{finger_svg, FingerGeometry, PairImages, PrintImage};
 use super::session::Session;
 use crate::access::keys::Role;
 use crate::cases::{
@@ -17,8 +17,9 @@ use crate::cases::{
 /// The drawn evidence of one candidate.
 #[derive(Debug, Default)]
 pub struct Drawn {
-    /// Finger comparisons by position 1–10 (those the engine could give).
-    pub fingers: Vec<(u8, FingerComparison)>,
+    /// Finger comparisons by position 1–10 (those the engine could give), with the
+    /// submitted images behind them.
+    pub fingers: Vec<(u8, FingerComparison, PairImages)>,
     /// Iris comparisons by eye (0 right, 1 left).
     pub irises: Vec<(usize, IrisComparison)>,
 }
@@ -324,16 +325,39 @@ pub fn finger_caption(cmp: &FingerComparison, geo: &FingerGeometry) -> Markup {
     }
 }
 
-fn finger_figure(case: &Case, selected: usize, pos: u8, cmp: &FingerComparison) -> Markup {
+/// The measured quality of a pair's image fingers (nothing for fingers enrolled as
+/// templates).
+pub fn quality_note(images: &PairImages) -> Markup {
+    let one = |who: &str, img: &Option<PrintImage>| {
+        html! {
+            @if let Some(img) = img {
+                " · " span.quality title="finger image quality 0–100 measured at enrolment" {
+                    (who) " quality " strong { (img.info.quality) }
+                    @if let Some(why) = &img.info.unusable { " (unusable: " (why.replace('_', " ")) ")" }
+                }
+            }
+        }
+    };
+    html! { (one("applicant", &images.applicant)) (one("candidate", &images.candidate)) }
+}
+
+fn finger_figure(
+    case: &Case,
+    selected: usize,
+    pos: u8,
+    cmp: &FingerComparison,
+    images: &PairImages,
+) -> Markup {
     let geo = FingerGeometry::of(cmp);
     html! {
         figure data-position=(pos) {
             figcaption {
                 strong { (finger_name(pos)) }
                 (finger_caption(cmp, &geo))
+                (quality_note(images))
                 " · " a.enlarge href={"/review/cases/" (case.case_id) "/fingers/" (pos) "?c=" (selected)} { "enlarge" }
             }
-            (finger_svg(cmp, &geo))
+            (finger_svg(cmp, &geo, images))
         }
     }
 }
@@ -399,8 +423,8 @@ pub fn body(v: &CaseView<'_>) -> Markup {
                     p.muted { "No finger comparison is available for this pair." }
                 } @else {
                     div.fingers id="fingers" {
-                        @for (pos, cmp) in &v.drawn.fingers {
-                            (finger_figure(case, v.selected, *pos, cmp))
+                        @for (pos, cmp, images) in &v.drawn.fingers {
+                            (finger_figure(case, v.selected, *pos, cmp, images))
                         }
                     }
                 }

@@ -6,25 +6,51 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use maud::{html, Markup};
 
-use super::case_page::{finger_caption, finger_name, SCRIPT};
+use super::case_page::{finger_caption, finger_name, quality_note, SCRIPT};
 use super::handlers::{blocking, CaseParams};
 use super::layout::{error_page, page};
-use super::minutiae::{finger_svg, FingerGeometry};
+use super::minutiae::{finger_svg, FingerGeometry, PairImages};
+use super::prints::pair_images;
 use super::session::LoggedIn;
 use super::AppState;
 use crate::cases::{Case, FingerComparison};
 use crate::work::run_on_rayon;
 
-/// The page body: the pair drawn large and the numbered pairs as a table.
-pub fn body(case: &Case, selected: usize, pos: u8, cmp: &FingerComparison) -> Markup {
+/// Zoom factors of the large view.
+pub const ZOOMS: [u32; 3] = [1, 2, 4];
+
+/// The page body: the pair drawn large (at `zoom` times the page width, scrollable) and the
+/// numbered pairs as a table.
+pub fn body(
+    case: &Case,
+    selected: usize,
+    pos: u8,
+    cmp: &FingerComparison,
+    images: &PairImages,
+    zoom: u32,
+) -> Markup {
     let geo = FingerGeometry::of(cmp);
     let back = format!("/review/cases/{}?c={selected}", case.case_id);
+    let here = format!("/review/cases/{}/fingers/{pos}?c={selected}", case.case_id);
     html! {
         p { a href=(back) { "← Case " (case.case_id) } }
         h1 { (finger_name(pos)) ": applicant (left) and candidate (right)" }
         div.finger-large id="finger-large" {
-            p { (finger_caption(cmp, &geo)) }
-            (finger_svg(cmp, &geo))
+            p { (finger_caption(cmp, &geo)) (quality_note(images)) }
+            p.zoom id="zoom" {
+                "Zoom: "
+                @for z in ZOOMS {
+                    @if z == zoom {
+                        strong aria-current="true" { (z) "×" }
+                    } @else {
+                        a href={(here) "&zoom=" (z)} { (z) "×" }
+                    }
+                    " "
+                }
+            }
+            div.zoom-box style="overflow:auto;max-height:85vh" tabindex="0" aria-label="finger pair, scrollable when zoomed" {
+                div style={"width:" (zoom * 100) "%"} { (finger_svg(cmp, &geo, images)) }
+            }
             @if geo.for_match {
                 table.pairs id="pair-table" {
                     thead { tr { th { "#" } th { "Applicant x, y, direction" } th { "Candidate x, y, direction" } } }
@@ -79,8 +105,13 @@ pub async fn finger(
         case.new.applicant.reference_id.clone(),
         cand.person.reference_id.clone(),
     );
-    let engine = app.engine.clone();
-    let Ok(Some(cmp)) = run_on_rayon(move || engine.finger(&a, &r, pos)).await else {
+    let (app2, id) = (app.clone(), case.case_id.clone());
+    let drawn = run_on_rayon(move || {
+        let cmp = app2.engine.finger(&a, &r, pos)?;
+        Some((cmp, pair_images(&app2, &id, &a, &r, pos)))
+    })
+    .await;
+    let Ok(Some((cmp, images))) = drawn else {
         return not_found("No comparison of this finger is available for this pair.");
     };
     if let Err(e) = app
@@ -102,6 +133,7 @@ pub async fn finger(
         );
     }
     let title = format!("Case {} · {}", case.case_id, finger_name(pos));
-    let body = body(&case, selected, pos, &cmp);
+    let zoom = params.zoom.filter(|z| ZOOMS.contains(z)).unwrap_or(1);
+    let body = body(&case, selected, pos, &cmp, &images, zoom);
     Html(page(&title, Some(&session), body, Some(SCRIPT)).into_string()).into_response()
 }

@@ -8,6 +8,7 @@ use serde::Deserialize;
 
 use super::case_page::{self, CaseView, Drawn};
 use super::layout::{error_page, page};
+use super::prints::pair_images;
 use super::queue::{self, QueueParams};
 use super::session::{LoggedIn, Session};
 use super::AppState;
@@ -176,6 +177,8 @@ async fn search_page(
 pub struct CaseParams {
     pub(super) c: Option<usize>,
     done: Option<String>,
+    /// Zoom factor of the large finger view.
+    pub(super) zoom: Option<u32>,
 }
 
 fn flash(done: Option<&str>) -> Option<(bool, String)> {
@@ -228,7 +231,10 @@ fn draw(app: &AppState, case: &Case, selected: usize) -> Drawn {
     );
     let fingers = (1..=10u8)
         .filter(|&p| c.finger_scores[usize::from(p - 1)].is_some())
-        .filter_map(|p| app.engine.finger(a, r, p).map(|cmp| (p, cmp)))
+        .filter_map(|p| {
+            let cmp = app.engine.finger(a, r, p)?;
+            Some((p, cmp, pair_images(app, &case.case_id, a, r, p)))
+        })
         .collect();
     let irises = (0..2)
         .filter(|&e| c.iris_distances[e].is_some())

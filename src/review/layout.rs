@@ -65,6 +65,8 @@ table.grid td{font-variant-numeric:tabular-nums;font-weight:600;border:2px solid
 .fingers figcaption{font-size:12px;margin-bottom:4px}
 svg.minutiae{width:100%;height:auto;display:block}
 svg.minutiae .panel{fill:#f8fafc;stroke:#cbd5e1}
+svg.minutiae image.print{opacity:.8}
+.zoom a,.zoom strong{padding:0 4px}
 svg.minutiae .match-line{stroke:#16a34a;stroke-width:1.1;opacity:.75}
 svg.minutiae .minutia circle{fill:none;stroke-width:1.6}
 svg.minutiae .minutia line{stroke-width:1.6}

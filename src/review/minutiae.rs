@@ -14,7 +14,7 @@ use maud::{Markup, PreEscaped};
 
 use super::align::{overlap_mm2, Rigid};
 use super::evidence::FINGER_AGREE;
-use crate::cases::FingerComparison;
+use crate::cases::{FingerComparison, FingerPrintInfo};
 use tunggal_index::template::FingerTemplate;
 
 /// Width and height of one finger panel in SVG units.
@@ -62,6 +62,57 @@ impl FingerGeometry {
             0
         }
     }
+}
+
+/// A submitted fingerprint image drawn under its minutiae: where the browser loads it and
+/// the 500 ppi frame (the template's pixels) it covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrintImage {
+    /// The image route (`/review/cases/{id}/prints/{reference}/{position}`).
+    pub href: String,
+    /// Quality and frame.
+    pub info: FingerPrintInfo,
+}
+
+/// The images behind a finger pair; a side without one (enrolled from a template) is drawn
+/// as minutiae alone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PairImages {
+    /// The applicant's image.
+    pub applicant: Option<PrintImage>,
+    /// The candidate's image.
+    pub candidate: Option<PrintImage>,
+}
+
+/// One image in a panel: clipped to the panel (`left`), placed by an SVG matrix.
+fn draw_print(out: &mut String, img: &PrintImage, clip: &str, left: f32, m: [f32; 6]) {
+    let (w, h) = (img.info.width, img.info.height);
+    let _ = write!(
+        out,
+        r#"<clipPath id="{clip}"><rect x="{left}" y="0" width="{PANEL_W}" height="{PANEL_H}" rx="6"/></clipPath><g clip-path="url(#{clip})"><image class="print" href="{}" x="0" y="0" width="{w}" height="{h}" preserveAspectRatio="none" transform="matrix({:.5} {:.5} {:.5} {:.5} {:.2} {:.2})"/></g>"#,
+        escape(&img.href),
+        m[0],
+        m[1],
+        m[2],
+        m[3],
+        m[4],
+        m[5]
+    );
+}
+
+/// `s` with the characters that are special in an XML attribute escaped.
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn points(t: &FingerTemplate) -> impl Iterator<Item = (f32, f32)> + '_ {
@@ -160,7 +211,7 @@ fn draw_minutiae(
 /// Both minutiae sets side by side. Evidence for a match: the candidate aligned to the
 /// applicant, matched pairs numbered in both panels and joined by lines, unmatched minutiae
 /// faded. Evidence against: both prints as captured, no correspondences.
-pub fn finger_svg(cmp: &FingerComparison, geo: &FingerGeometry) -> Markup {
+pub fn finger_svg(cmp: &FingerComparison, geo: &FingerGeometry, images: &PairImages) -> Markup {
     let aligned = geo.transform.filter(|_| geo.for_match);
     let left = match aligned {
         Some(t) => Frame::new(
@@ -209,6 +260,19 @@ pub fn finger_svg(cmp: &FingerComparison, geo: &FingerGeometry) -> Markup {
         r#"<rect class="panel" x="0" y="0" width="{PANEL_W}" height="{PANEL_H}" rx="6"/><rect class="panel" x="{}" y="0" width="{PANEL_W}" height="{PANEL_H}" rx="6"/>"#,
         PANEL_W + GAP
     );
+    // The images under everything else, each in its print's frame: the candidate's turned
+    // and shifted like its minutiae when aligned.
+    let clip = format!("print-clip-{}", cmp.applicant.position);
+    if let Some(img) = &images.applicant {
+        let m = Rigid::IDENTITY.svg_matrix(left.scale, (left.dx, left.dy));
+        draw_print(&mut out, img, &format!("{clip}-a"), 0.0, m);
+    }
+    if let Some(img) = &images.candidate {
+        let m = aligned
+            .unwrap_or(Rigid::IDENTITY)
+            .svg_matrix(right.scale, (right.dx, right.dy));
+        draw_print(&mut out, img, &format!("{clip}-c"), PANEL_W + GAP, m);
+    }
     if geo.for_match {
         for (k, &(a, c)) in cmp.pairs.iter().enumerate() {
             let (Some(ma), Some(mc)) =
@@ -276,7 +340,7 @@ mod tests {
         let geo = FingerGeometry::of(&cmp);
         assert!(geo.for_match && !geo.identical);
         assert!(geo.overlap_mm2.is_some_and(|a| a > 0.0));
-        let svg = finger_svg(&cmp, &geo).into_string();
+        let svg = finger_svg(&cmp, &geo, &PairImages::default()).into_string();
         assert_eq!(svg.matches("class=\"match-line\"").count(), 3);
         assert_eq!(svg.matches("minutia matched").count(), 6);
         assert_eq!(svg.matches("data-pair=\"2\"").count(), 3);
@@ -289,7 +353,7 @@ mod tests {
         let geo = FingerGeometry::of(&cmp);
         assert!(!geo.for_match);
         assert_eq!(geo.drawn_pairs(&cmp), 0);
-        let svg = finger_svg(&cmp, &geo).into_string();
+        let svg = finger_svg(&cmp, &geo, &PairImages::default()).into_string();
         assert_eq!(svg.matches("match-line").count(), 0);
         assert_eq!(svg.matches("data-pair").count(), 0);
         assert_eq!(svg.matches("minutia matched").count(), 0);
@@ -314,7 +378,7 @@ mod tests {
             let (x, y) = t.apply((f32::from(q.0), f32::from(q.1)));
             assert!((x - f32::from(p.0)).abs() < 0.5 && (y - f32::from(p.1)).abs() < 0.5);
         }
-        let svg = finger_svg(&cmp, &geo).into_string();
+        let svg = finger_svg(&cmp, &geo, &PairImages::default()).into_string();
         let lines: Vec<&str> = svg.split("class=\"match-line\"").skip(1).collect();
         assert_eq!(lines.len(), 4);
         for l in lines {
@@ -329,6 +393,86 @@ mod tests {
                 "{l}"
             );
         }
+    }
+
+    fn images() -> PairImages {
+        let img = |who: &str| PrintImage {
+            href: format!("/review/cases/C1/prints/{who}/1"),
+            info: FingerPrintInfo {
+                quality: 70,
+                unusable: None,
+                width: 300,
+                height: 400,
+            },
+        };
+        PairImages {
+            applicant: Some(img("P1")),
+            candidate: Some(img("P2")),
+        }
+    }
+
+    /// The numbers of the `matrix(…)` following `after` in `svg`.
+    fn matrix_after(svg: &str, after: &str) -> [f32; 6] {
+        let s = &svg[svg.find(after).unwrap()..];
+        let s = &s[s.find("matrix(").unwrap() + 7..];
+        let nums: Vec<f32> = s[..s.find(')').unwrap()]
+            .split(' ')
+            .map(|n| n.parse().unwrap())
+            .collect();
+        [nums[0], nums[1], nums[2], nums[3], nums[4], nums[5]]
+    }
+
+    #[test]
+    fn images_lie_under_their_minutiae_the_candidate_aligned() {
+        let a = [(100u16, 100u16), (200, 120), (150, 260), (120, 200)];
+        let c: Vec<(u16, u16)> = a.iter().map(|&(x, y)| (400 - y, x + 20)).collect();
+        let cmp = FingerComparison {
+            applicant: template(&a),
+            candidate: template(&c),
+            pairs: (0..4).map(|i| (i, i)).collect(),
+            score: 0.5,
+        };
+        let geo = FingerGeometry::of(&cmp);
+        let svg = finger_svg(&cmp, &geo, &images()).into_string();
+        assert_eq!(svg.matches("<image class=\"print\"").count(), 2);
+        assert!(svg.contains(r#"href="/review/cases/C1/prints/P2/1""#));
+        // The candidate image's matrix takes each candidate minutia to the centre of the
+        // circle drawn for it, which is where its applicant partner is drawn plus one panel.
+        let m = matrix_after(&svg, "prints/P2/1");
+        let circles: Vec<(f32, f32)> = svg
+            .split("<circle cx=\"")
+            .skip(1)
+            .map(|s| {
+                let x: f32 = s[..s.find('"').unwrap()].parse().unwrap();
+                let s = &s[s.find("cy=\"").unwrap() + 4..];
+                (x, s[..s.find('"').unwrap()].parse().unwrap())
+            })
+            .collect();
+        for (i, q) in c.iter().enumerate() {
+            let (x, y) = (f32::from(q.0), f32::from(q.1));
+            let (px, py) = (m[0] * x + m[2] * y + m[4], m[1] * x + m[3] * y + m[5]);
+            let drawn = circles[a.len() + i];
+            assert!(
+                (px - drawn.0).abs() < 0.2 && (py - drawn.1).abs() < 0.2,
+                "{i}"
+            );
+        }
+        // The applicant's image is only scaled and shifted.
+        let ma = matrix_after(&svg, "prints/P1/1");
+        assert!(ma[1].abs() < 1e-6 && ma[2].abs() < 1e-6 && (ma[0] - ma[3]).abs() < 1e-6);
+    }
+
+    #[test]
+    fn images_of_a_pair_against_carry_no_correspondence() {
+        let cmp = comparison(0.01);
+        let geo = FingerGeometry::of(&cmp);
+        let svg = finger_svg(&cmp, &geo, &images()).into_string();
+        assert_eq!(svg.matches("<image class=\"print\"").count(), 2);
+        assert_eq!(svg.matches("match-line").count(), 0);
+        assert_eq!(svg.matches("data-pair").count(), 0);
+        // Each print keeps its own frame: the candidate's image is not turned.
+        let m = matrix_after(&svg, "prints/P2/1");
+        assert!(m[1].abs() < 1e-6 && m[2].abs() < 1e-6);
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! | POST | `/review/cases/{id}/supervisor-release` | a supervisor releases another analyst's hold |
 //! | GET | `/review/cases/{id}/fingers/{position}` | one finger pair drawn large (`?c=N`) |
 //! | GET | `/review/cases/{id}/photo/{ref}`, `/signature/{ref}` | submitted images |
+//! | GET | `/review/cases/{id}/prints/{ref}/{position}` | a submitted fingerprint image as PNG (401 without a session) |
 //!
 //! Only `analyst` and `supervisor` keys may log in: service-point keys have no business with
 //! cases, and admin keys are kept out so the people who manage keys are not the people who
@@ -32,6 +33,7 @@ pub mod finger_page;
 pub mod history;
 pub mod layout;
 pub mod minutiae;
+pub mod prints;
 pub mod queue;
 pub mod refusals;
 pub mod session;
@@ -107,6 +109,10 @@ pub fn router<S: Clone + Send + Sync + 'static>(app: AppState) -> Router<S> {
         .route(
             "/review/cases/{id}/fingers/{position}",
             get(finger_page::finger),
+        )
+        .route(
+            "/review/cases/{id}/prints/{reference}/{position}",
+            get(prints::print),
         )
         .route(
             "/review/cases/{id}/{what}/{reference}",

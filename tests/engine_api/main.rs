@@ -9,6 +9,7 @@ mod images;
 mod metrics;
 mod nik_lookup;
 mod ordering_and_callbacks;
+mod prints;
 mod sequencer;
 mod state_damage;
 mod verdicts;

@@ -38,6 +38,9 @@ pub struct IsoFingerView {
     pub impression: u8,
     /// The decoded image, its resolution taken from the record.
     pub image: FingerImage,
+    /// The record holds the view compressed (WSQ, JPEG, JPEG 2000 or PNG), not as raw or
+    /// bit-packed pixels.
+    pub compressed: bool,
 }
 
 /// Image codecs of the compression field.
@@ -205,6 +208,7 @@ fn decode_2005(bytes: &[u8], mut r: Reader<'_>) -> Result<Vec<IsoFingerView>, Im
             quality: Some(quality),
             impression,
             image: decode_payload(data, params)?,
+            compressed: !matches!(params.codec, Codec::Raw | Codec::BitPacked),
         });
     }
     Ok(views)
@@ -275,6 +279,7 @@ fn decode_2011(bytes: &[u8], mut r: Reader<'_>) -> Result<Vec<IsoFingerView>, Im
             quality,
             impression,
             image: decode_payload(data, params)?,
+            compressed: !matches!(params.codec, Codec::Raw | Codec::BitPacked),
         });
     }
     Ok(views)

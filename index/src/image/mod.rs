@@ -34,6 +34,7 @@ pub mod iso;
 mod jp2;
 pub mod jp2_limits;
 mod png;
+pub use self::png::{encode as encode_png, PngEncodeError};
 mod reader;
 pub mod resample;
 mod tiff;

@@ -50,6 +50,38 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<FingerImage, ImageError> {
     FingerImage::new(width, height, ppi, pixels)
 }
 
+/// Why an image could not be written as PNG.
+#[derive(Debug, thiserror::Error)]
+#[error("PNG encoding failed: {0}")]
+pub struct PngEncodeError(String);
+
+/// Writes `image` as an 8-bit greyscale PNG (lossless), with its resolution when known.
+pub fn encode(image: &FingerImage) -> Result<Vec<u8>, PngEncodeError> {
+    let mut out = Vec::with_capacity(image.pixels().len() / 2 + 1024);
+    {
+        let mut enc = ::png::Encoder::new(&mut out, image.width(), image.height());
+        enc.set_color(::png::ColorType::Grayscale);
+        enc.set_depth(::png::BitDepth::Eight);
+        enc.set_compression(::png::Compression::Best);
+        if let Some(ppi) = image.ppi() {
+            let ppm = (ppi / 0.0254).round() as u32;
+            enc.set_pixel_dims(Some(::png::PixelDimensions {
+                xppu: ppm,
+                yppu: ppm,
+                unit: ::png::Unit::Meter,
+            }));
+        }
+        let mut writer = enc
+            .write_header()
+            .map_err(|e| PngEncodeError(e.to_string()))?;
+        writer
+            .write_image_data(image.pixels())
+            .map_err(|e| PngEncodeError(e.to_string()))?;
+        writer.finish().map_err(|e| PngEncodeError(e.to_string()))?;
+    }
+    Ok(out)
+}
+
 fn map_error(e: ::png::DecodingError, len: usize) -> ImageError {
     match e {
         ::png::DecodingError::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {

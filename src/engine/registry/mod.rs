@@ -164,6 +164,32 @@ pub struct PersonMeta {
     /// Where to post the final verdict.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callback_url: Option<String>,
+    /// Fingerprints submitted as images: their quality and where the images are kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fingers: Vec<FingerCapture>,
+}
+
+/// A fingerprint submitted as an image: the quality the extractor measured and where the
+/// image is kept (`engine/images.rs`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FingerCapture {
+    /// Finger position 1–10.
+    pub position: u8,
+    /// Quality 0–100.
+    pub quality: u8,
+    /// The failure-to-enrol reason when the finger was left out of matching.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unusable: Option<String>,
+    /// The stored image's format (`png`, `wsq`, `jp2` or `iso19794-4`).
+    pub format: String,
+    /// The resolution the minutiae were extracted at.
+    pub ppi: f32,
+    /// Width of the 500 ppi frame of the minutiae, pixels.
+    pub width: u16,
+    /// Height of that frame, pixels.
+    pub height: u16,
+    /// The image in the image store.
+    pub image: tunggal_index::image_store::ImageRef,
 }
 
 /// The engine's decision on an enrolment, as journaled.

@@ -5,7 +5,7 @@ use rayon::prelude::*;
 
 use super::images::image_finger;
 use super::*;
-use crate::enrolment::record::ImageQuality;
+use crate::enrolment::record::{ImageQuality, KeptImage};
 
 pub(super) fn base64(s: &str, pointer: &str) -> Result<Vec<u8>, Problem> {
     STANDARD.decode(s).map_err(|e| {
@@ -29,12 +29,15 @@ pub(super) fn template_reason(e: &TemplateError) -> Reason {
     }
 }
 
+/// A fingerprint submitted as an image: its measured quality and the image as received.
+pub type SubmittedImage = (ImageQuality, KeptImage);
+
 /// Decodes and checks one fingerprint at index `i`: the finger, unless it is an image that
 /// fails the enrolment rule, and the quality measured when it is an image.
 pub fn fingerprint(
     f: &FingerprintIn,
     i: usize,
-) -> Result<(Option<Finger>, Option<ImageQuality>), Problem> {
+) -> Result<(Option<Finger>, Option<SubmittedImage>), Problem> {
     let at = |field: &str| format!("/fingerprints/{i}/{field}");
     let position = u8::try_from(f.position)
         .ok()
@@ -49,8 +52,8 @@ pub fn fingerprint(
         })?;
     let (format, quality, template) = match (&f.format, f.quality, &f.template, &f.image) {
         (None, None, None, Some(image)) => {
-            let (finger, measured) = image_finger(image, position, i)?;
-            return Ok((finger, Some(measured)));
+            let (finger, measured, kept) = image_finger(image, position, i)?;
+            return Ok((finger, Some((measured, kept))));
         }
         (Some(format), Some(quality), Some(template), None) => (format, quality, template),
         _ => {
@@ -233,9 +236,11 @@ pub fn probe(
         .collect();
     let mut fingers = Vec::with_capacity(fingerprints.len());
     let mut image_quality = Vec::new();
+    let mut images = Vec::new();
     let mut first_unusable = None;
     for (i, c) in checked.into_iter().enumerate() {
-        let (finger, measured) = c?;
+        let (finger, image) = c?;
+        let measured = image.as_ref().map(|(q, _)| *q);
         match finger {
             Some(finger) => fingers.push(finger),
             None => {
@@ -243,6 +248,7 @@ pub fn probe(
             }
         }
         image_quality.extend(measured);
+        images.extend(image.map(|(_, k)| k));
     }
     if fingerprints.len() < min_fingers {
         return Err(problem(
@@ -287,9 +293,11 @@ pub fn probe(
     }
     fingers.sort_by_key(|f| f.position);
     image_quality.sort_by_key(|q| q.position);
+    images.sort_by_key(|k| k.position);
     Ok(Probe {
         fingers,
         irises: decoded,
         image_quality,
+        images,
     })
 }

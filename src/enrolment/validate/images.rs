@@ -7,7 +7,7 @@ use tunggal_index::extract::{ExtractError, Extractor, Raster, MAX_PPI, MIN_PPI};
 use tunggal_index::image::{self, ImageError, ImageFormat, MAX_INPUT_BYTES};
 
 use super::*;
-use crate::enrolment::record::ImageQuality;
+use crate::enrolment::record::{ImageQuality, KeptImage};
 use crate::enrolment::wire::FingerImageIn;
 
 /// Resolution assumed when neither the request nor the image gives one.
@@ -36,12 +36,13 @@ pub fn image_reason(e: &ImageError) -> Reason {
     }
 }
 
-/// An image finger: the finger when it passes the enrolment rule, and its measured quality.
+/// An image finger: the finger when it passes the enrolment rule, its measured quality, and
+/// the image as received.
 pub(super) fn image_finger(
     img: &FingerImageIn,
     position: FingerPosition,
     i: usize,
-) -> Result<(Option<Finger>, ImageQuality), Problem> {
+) -> Result<(Option<Finger>, ImageQuality, KeptImage), Problem> {
     let at = |field: &str| format!("/fingerprints/{i}/image/{field}");
     let format = ImageFormat::from_name(&img.format)
         .filter(|f| *f != ImageFormat::Iso19794_6)
@@ -105,8 +106,15 @@ pub(super) fn image_finger(
         quality: x.quality,
         unusable: x.unusable.map(|u| u.reason()),
     };
+    let kept = KeptImage {
+        position,
+        format,
+        ppi: raster.ppi,
+        frame: (x.template.width, x.template.height),
+        bytes,
+    };
     if x.unusable.is_some() {
-        return Ok((None, measured));
+        return Ok((None, measured, kept));
     }
     let mut template = x.template;
     template.position = position.code();
@@ -118,6 +126,7 @@ pub(super) fn image_finger(
             template,
         }),
         measured,
+        kept,
     ))
 }
 

@@ -90,6 +90,7 @@ fn person(key: u64, nik: &str, request_id: &str) -> crate::engine::registry::Ent
             photo: Some("cGhvdG8=".to_owned()),
             signature: None,
             callback_url: None,
+            fingers: Vec::new(),
         },
         outcome: None,
         case_id: None,

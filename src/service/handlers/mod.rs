@@ -17,6 +17,7 @@ use super::extract::{Caller, JsonBody};
 use super::queue::{run_blocking, run_on_rayon};
 use super::server::AppState;
 use crate::access::keys::{now_secs, Principal, Role};
+use crate::enrolment::answer::fingerprint_quality_out;
 use crate::enrolment::record::Origin;
 use crate::enrolment::validate;
 use crate::enrolment::wire::{
@@ -277,7 +278,9 @@ pub async fn enrol(
             let with_audit = answer.audit.is_some();
             let (verdict, kept) = engine.enrol_answered(&record, answer)?;
             flag.store(kept && with_audit, Ordering::Release);
-            Ok((to_json(&enrolment_body(&rid, verdict))?, kept))
+            let mut body = enrolment_body(&rid, verdict);
+            body.fingerprint_quality = fingerprint_quality_out(&record.probe.image_quality);
+            Ok((to_json(&body)?, kept))
         };
         run_idempotent_kept(&app, &scope, "enrol", &request_id, &request_sha256, job)
             .await

@@ -80,6 +80,7 @@ pub(super) mod tests {
             photo: None,
             signature: None,
             callback_url: None,
+            fingers: Vec::new(),
         }
     }
 
