@@ -150,13 +150,17 @@ fn capture(pop: &Population, id: u64, number: u64) -> Enrolment {
     enrolment_of(&pop.capture(&person, number, &CaptureSpec::default()), true)
 }
 
+/// A verdict as compared between cluster and single node: sequence, kind, candidates with
+/// their fused scores.
+type Outcome = (u64, String, Vec<(u64, f32)>);
+
 fn keys(v: &StoredVerdict) -> Vec<u64> {
     v.candidates.iter().map(|c| c.key).collect()
 }
 
 /// The verdicts a single node gives the same enrolments in the same order, keys being the
 /// sequences.
-fn single_node(stream: &[(u64, Enrolment)]) -> Vec<(u64, String, Vec<(u64, f32)>)> {
+fn single_node(stream: &[(u64, Enrolment)]) -> Vec<Outcome> {
     let dir = tempfile::tempdir().unwrap();
     let mut config = GalleryConfig::default();
     config.store.durability = Durability::NoSync;
@@ -259,7 +263,7 @@ async fn two_shards_decide_as_a_single_node_across_two_front_ends() {
         .map(|v| (v.sequence, sent[&v.request_id].clone()))
         .collect();
     let reference = single_node(&stream);
-    let cluster: Vec<(u64, String, Vec<(u64, f32)>)> = verdicts
+    let cluster: Vec<Outcome> = verdicts
         .iter()
         .map(|v| {
             let c = v.candidates.iter().map(|c| (c.key, c.score)).collect();

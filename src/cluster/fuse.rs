@@ -17,19 +17,13 @@ pub enum Fused {
     /// The probe could not be searched (the shards' shared reason).
     Rejected(String),
     /// The search outcome over the whole gallery.
-    Searched(SearchOutcome),
+    Searched(Box<SearchOutcome>),
 }
 
 impl Fused {
     /// Whether the applicant is new (to be inserted by the shard that owns it).
     pub fn is_single(&self) -> bool {
-        matches!(
-            self,
-            Fused::Searched(SearchOutcome {
-                verdict: SearchVerdict::Single,
-                ..
-            })
-        )
+        matches!(self, Fused::Searched(o) if o.verdict == SearchVerdict::Single)
     }
 
     /// The verdict kept in the `VERDICT` bucket.
@@ -89,7 +83,9 @@ pub fn fuse(partials: &[Partial], config: &SearchConfig) -> Result<Fused, Cluste
         .collect();
     let size = usize::try_from(gallery_size)
         .map_err(|_| ClusterError::Malformed(format!("gallery size {gallery_size}")))?;
-    Ok(Fused::Searched(decide(candidates, shortlist, size, config)))
+    Ok(Fused::Searched(Box::new(decide(
+        candidates, shortlist, size, config,
+    ))))
 }
 
 #[cfg(test)]
