@@ -6,6 +6,7 @@ pub mod calibrate;
 pub mod cases;
 pub mod cli;
 pub mod clock;
+pub mod cluster;
 pub mod dedup;
 pub mod engine;
 pub mod enrolment;

@@ -30,6 +30,7 @@ const LOWER: &[&str] = &[
     "dedup.rs",
     "eval.rs",
     "plot.rs",
+    "cluster",
 ];
 
 fn rust_files(path: &Path, out: &mut Vec<PathBuf>) {

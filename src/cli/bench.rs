@@ -82,6 +82,25 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 0)]
         non_mated: usize,
     },
+    /// Latency of one enrolment through a running cluster (`tunggal shard` processes on a
+    /// fresh NATS JetStream) against a single node on the same synthetic stream, in one run.
+    Cluster {
+        /// NATS server URL.
+        #[arg(long)]
+        nats: String,
+        /// Shard count of the running cluster.
+        #[arg(long)]
+        shards: u32,
+        /// Persons enrolled before the probes.
+        #[arg(long, default_value_t = 200)]
+        persons: u64,
+        /// Probes timed (half of them returning persons).
+        #[arg(long, default_value_t = 40)]
+        probes: u64,
+        /// Population seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Deduplication on a synthetic gallery: latency, footprint, first-stage penetration and
     /// hit rate, FNIR/FPIR at the decision threshold.
     Dedup {
@@ -255,6 +274,24 @@ impl BenchCommand {
                     non_mated,
                 };
                 println!("{}", crate::bench::iris::iris_throughput(&plan)?);
+                Ok(())
+            }
+            BenchCommand::Cluster {
+                nats,
+                shards,
+                persons,
+                probes,
+                seed,
+            } => {
+                let plan = crate::cluster::bench::ClusterBenchPlan {
+                    nats,
+                    shards,
+                    persons,
+                    probes,
+                    seed,
+                };
+                let r = crate::cluster::bench::run(&plan)?;
+                println!("{}", serde_json::to_string_pretty(&r)?);
                 Ok(())
             }
             BenchCommand::Dedup {

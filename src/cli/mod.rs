@@ -12,6 +12,8 @@ mod gen_requests;
 mod loadgen;
 mod offline;
 mod serve;
+mod serve_cluster;
+mod shard;
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
@@ -40,6 +42,8 @@ enum Command {
     Gen(gen::GenArgs),
     /// Run the HTTP service.
     Serve(serve::ServeArgs),
+    /// One replica of one partition of the gallery in cluster mode (NATS JetStream).
+    Shard(shard::ShardArgs),
     /// Manage API keys.
     #[command(subcommand)]
     Keys(serve::KeysCommand),
@@ -80,6 +84,7 @@ impl Cli {
             Command::Gen(args) => args.run(),
             Command::Serve(args) => args.run(),
             Command::Keys(cmd) => cmd.run(),
+            Command::Shard(args) => args.run(),
             Command::Enrol(args) => args.run(client::Kind::Enrol),
             Command::Identify(args) => args.run(client::Kind::Identify),
             Command::Verify(args) => args.run(),

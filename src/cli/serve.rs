@@ -55,6 +55,19 @@ pub struct ServeArgs {
     /// MOSIP's response queue.
     #[arg(long, default_value = "abis-to-mosip", requires = "mosip_broker")]
     mosip_outbound: String,
+    /// Cluster front-end: enrolments are decided by the shards over NATS JetStream
+    /// (`docs/scale-out.md`) instead of a gallery in this process.
+    #[arg(long, requires = "nats", conflicts_with = "demo")]
+    cluster: bool,
+    /// NATS server URL (cluster mode).
+    #[arg(long, requires = "cluster")]
+    nats: Option<String>,
+    /// Shard count of the cluster.
+    #[arg(long, default_value_t = 1)]
+    shards: u32,
+    /// Copies of each JetStream stream and bucket (3 on a three-node NATS cluster).
+    #[arg(long, default_value_t = 1)]
+    stream_replicas: usize,
 }
 
 impl ServeArgs {
@@ -148,6 +161,18 @@ impl ServeArgs {
             .enable_all()
             .build()
             .context("starting the async runtime")?;
+        if let (true, Some(url)) = (self.cluster, self.nats.as_deref()) {
+            let front = super::serve_cluster::FrontArgs {
+                nats: url.to_owned(),
+                shards: self.shards,
+                stream_replicas: self.stream_replicas,
+            };
+            let handle = runtime.handle().clone();
+            // The signal handlers need the runtime: installed inside it.
+            return runtime.block_on(async move {
+                super::serve_cluster::run(config, front, handle, admin_key, shutdown_signal()).await
+            });
+        }
         runtime.block_on(async move {
             crate::service::disk::make_private(&config.data_dir)
                 .with_context(|| format!("creating {}", config.data_dir.display()))?;

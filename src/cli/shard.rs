@@ -1,0 +1,69 @@
+//! `tunggal shard`: one replica of one partition of the gallery (cluster mode).
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::Args;
+use tunggal_index::gallery::GalleryConfig;
+use tunggal_index::search::SearchConfig;
+
+use crate::cluster::{parse_shard, Shard, ShardOptions};
+
+/// Options of `tunggal shard`.
+#[derive(Debug, Args)]
+pub struct ShardArgs {
+    /// NATS server URL.
+    #[arg(long)]
+    nats: String,
+    /// This shard and the shard count, `i/S` (0 <= i < S).
+    #[arg(long)]
+    shard: String,
+    /// Replica number of this partition (names its durable consumer).
+    #[arg(long, default_value_t = 0)]
+    replica: u32,
+    /// The partition's data directory.
+    #[arg(long)]
+    data_dir: PathBuf,
+    /// Copies of each JetStream stream and bucket (3 on a three-node NATS cluster).
+    #[arg(long, default_value_t = 1)]
+    stream_replicas: usize,
+}
+
+impl ShardArgs {
+    /// Runs the replica until its connection ends.
+    pub fn run(self) -> anyhow::Result<()> {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+            )
+            .with_writer(std::io::stderr)
+            .try_init();
+        let (shard, shards) = parse_shard(&self.shard)?;
+        let options = ShardOptions {
+            nats: self.nats,
+            shard,
+            shards,
+            replica: self.replica,
+            data_dir: self.data_dir,
+            stream_replicas: self.stream_replicas,
+            search: SearchConfig::default(),
+            gallery: GalleryConfig::default(),
+        };
+        let replica = Shard::open(options).context("opening the partition")?;
+        let persons = replica.gallery().len();
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .context("starting the async runtime")?;
+        runtime.block_on(replica.run(|applied| {
+            println!(
+                "tunggal: shard {shard}/{shards} replica {} ready: {persons} persons, \
+                 applied through sequence {applied}",
+                self.replica
+            );
+        }))?;
+        Ok(())
+    }
+}
