@@ -6,9 +6,10 @@
 //! * [`template`]: fingerprint template formats (ISO/IEC 19794-2:2005, ANSI INCITS 378-2004)
 //!   and the internal minutiae form every matcher works on;
 //! * [`finger`]: the fingerprint matcher (Minutia Cylinder-Code with global consolidation);
-//! * [`image`]: fingerprint image decoding (PNG, TIFF, JPEG 2000, WSQ, ISO/IEC 19794-4) and
-//!   resampling to 500 ppi;
+//! * [`image`]: image decoding (PNG, JPEG, TIFF, JPEG 2000, WSQ, ISO/IEC 19794-4) and
+//!   resampling of fingerprints to 500 ppi;
 //! * [`iris`]: iris codes, masks and the rotation-compensated Hamming distance;
+//! * [`eye`]: eye images to iris codes (segmentation, normalisation, encoding, quality);
 //! * [`gallery`]: enrolled people (hot records and cold blobs) on top of [`storage`];
 //! * [`search`]: staged 1:N search, score fusion and the deduplication decision;
 //! * [`eval`]: error-rate statistics (EER, FMR at fixed points, DET curves);
@@ -16,6 +17,7 @@
 
 pub mod eval;
 pub mod extract;
+pub mod eye;
 pub mod finger;
 pub mod gallery;
 pub mod image;
