@@ -14,7 +14,7 @@ cd "$(dirname "$0")"
 seconds="${FUZZ_SECONDS:-30}"
 work="${FUZZ_WORK:-$(mktemp -d)}"
 triple="$(rustc -vV | sed -n 's/^host: //p')"
-targets=(iso_decode ansi_decode detect enrolment_json image_wsq image_png image_tiff image_jp2 image_iso19794_4 image_iso19794_6 image_bmp)
+targets=(iso_decode ansi_decode detect enrolment_json image_wsq image_png image_jpeg image_tiff image_jp2 image_iso19794_4 image_iso19794_6 image_bmp)
 
 export RUSTFLAGS="-Cpasses=sancov-module \
  -Cllvm-args=-sanitizer-coverage-level=4 \

@@ -26,8 +26,8 @@ REPO = os.path.dirname(FUZZ)
 SHARED = os.path.join(os.path.dirname(REPO), "shared", "datasets")
 TARGETS = ["iso_decode", "ansi_decode", "detect", "enrolment_json"]
 IMAGE_TARGETS = [
-    "image_wsq", "image_png", "image_tiff", "image_jp2", "image_iso19794_4", "image_iso19794_6",
-    "image_bmp",
+    "image_wsq", "image_png", "image_jpeg", "image_tiff", "image_jp2", "image_iso19794_4",
+    "image_iso19794_6", "image_bmp",
 ]
 IMAGES = os.path.join(REPO, "index", "tests", "fixtures", "images")
 
@@ -212,6 +212,8 @@ def image_seeds():
     write("image_wsq", "ridges.wsq", wsq)
     write("image_jp2", "ridges.jp2", jp2)
     write("image_png", "ridges.png", png)
+    write("image_jpeg", "ridges.jpg", open(base + ".jpg", "rb").read())
+    write("image_jpeg", "ridges-progressive.jpg", open(base + ".progressive.jpg", "rb").read())
     pixels = bytes((x * 7 + y * 3) % 256 for y in range(24) for x in range(32))
     write("image_tiff", "grey-32x24.tif", grey_tiff(32, 24, pixels))
     write("image_iso19794_4", "raw-2005.fir", fir_2005(pixels, 32, 24, 0))

@@ -7,6 +7,7 @@
 //! * all-impostor: every pair of impressions of different fingers.
 
 pub mod images;
+pub mod iris;
 pub mod lodo;
 pub mod lodo_images;
 

@@ -1,4 +1,4 @@
-//! WSQ and JPEG 2000 decoding against independent encoders, on committed synthetic fixtures
+//! WSQ, JPEG and JPEG 2000 decoding against independent encoders, on committed synthetic fixtures
 //! (see `tests/fixtures/images/make_fixtures.py`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -58,5 +58,31 @@ fn jpeg2000_fixtures_decode_losslessly() {
         let ours = decode(&bytes, None).unwrap();
         let source = fixture_png(&format!("{name}.png"));
         assert_eq!(ours.pixels(), source.pixels(), "{name}");
+    }
+}
+
+#[test]
+fn jpeg_fixtures_decode_close_to_their_source() {
+    let source = fixture_png("ridges_97x131_hq.png");
+    for (name, min_psnr) in [
+        ("ridges_97x131_hq.jpg", 30.0),
+        ("ridges_97x131_hq.progressive.jpg", 25.0),
+    ] {
+        let bytes = fixture(name);
+        assert_eq!(sniff(&bytes), Some(ImageFormat::Jpeg), "{name}");
+        let ours = decode(&bytes, None).unwrap();
+        assert_eq!((ours.width(), ours.height()), (97, 131), "{name}");
+        let psnr = psnr(&ours, &source);
+        assert!(psnr > min_psnr, "{name}: PSNR {psnr:.2} dB");
+        // Cut short: a typed error, never a panic.
+        let err = decode(&bytes[..bytes.len() / 2], Some(ImageFormat::Jpeg));
+        if let Err(e) = err {
+            assert!(!e.reason().is_empty());
+        }
+        let err = decode(&bytes[..20], Some(ImageFormat::Jpeg)).unwrap_err();
+        assert!(
+            matches!(err.reason(), "image_truncated" | "image_corrupt"),
+            "{name}: {err}"
+        );
     }
 }

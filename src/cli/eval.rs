@@ -62,6 +62,12 @@ pub enum EvalCommand {
     /// background gallery; later impressions are new applicants and chimeras non-mated ones.
     /// Prints the summary; the JSON report has every probe and the per-finger retention.
     Persons(PersonsArgs),
+    /// Iris accuracy on eye images: every image of a manifest (`path,person,eye,sample`,
+    /// paths relative to DATA) is segmented and encoded, every genuine and impostor pair is
+    /// scored per database (first path component) and pooled, and EER, FNMR at FMR 10⁻³ and
+    /// 10⁻⁴, the impostor mean and degrees of freedom, failure to enrol (with reasons) and
+    /// time per image are printed.
+    Iris(super::eval_iris::IrisArgs),
 }
 
 /// Arguments of `eval persons`.
@@ -246,6 +252,7 @@ impl EvalCommand {
                 data, scores, det, json, overrides, ppi, lodo, grid, objective,
             ),
             EvalCommand::Persons(args) => return args.run(),
+            EvalCommand::Iris(args) => return args.run(),
         };
         let images = crate::eval::images::is_image_root(&data)?;
         let (extract_overrides, matcher_overrides): (Vec<&String>, Vec<&String>) = overrides

@@ -6,6 +6,7 @@ mod client;
 mod demo_keys;
 mod drill;
 mod eval;
+mod eval_iris;
 pub mod extract;
 mod gen;
 mod gen_requests;

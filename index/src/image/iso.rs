@@ -313,11 +313,7 @@ fn decode_payload(data: &[u8], p: ImageParams) -> Result<FingerImage, ImageError
         Codec::Wsq => decode(data, Some(ImageFormat::Wsq))?,
         Codec::Jpeg2000 => decode(data, Some(ImageFormat::Jpeg2000))?,
         Codec::Png => decode(data, Some(ImageFormat::Png))?,
-        Codec::Jpeg => {
-            return Err(ImageError::UnsupportedFormat(
-                "ISO 19794-4 view with JPEG (10918) compression".into(),
-            ))
-        }
+        Codec::Jpeg => decode(data, Some(ImageFormat::Jpeg))?,
     };
     if (u64::from(image.width()), u64::from(image.height())) != (width, height) {
         return Err(ImageError::corrupt(format!(

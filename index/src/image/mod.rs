@@ -1,13 +1,15 @@
 //! Fingerprint and iris images: decoding to 8-bit grey and resampling to the 500 ppi working
 //! frame.
 //!
-//! [`decode`] accepts PNG, TIFF, BMP, JPEG 2000 (JP2 files and raw codestreams), WSQ,
+//! [`decode`] accepts PNG, JPEG, TIFF, BMP, JPEG 2000 (JP2 files and raw codestreams), WSQ,
 //! ISO/IEC 19794-4 finger image records and ISO/IEC 19794-6 iris image records (2005 and 2011
 //! editions of both), sniffing the format from the first bytes unless the caller names it.
 //! Every decoder returns a [`FingerImage`]: 8-bit grey, row-major, 0 = black.
 //!
 //! * PNG and TIFF go through the `png` and `tiff` crates; colour and 16-bit images are
 //!   converted to 8-bit grey (ITU-R BT.601 luma, high byte).
+//! * JPEG (baseline, progressive, lossless) goes through `jpeg-decoder`, a pure-Rust decoder;
+//!   colour is converted to grey and 16-bit samples keep their high byte.
 //! * BMP goes through the `image` crate built with its BMP codec alone; palettised and colour
 //!   images are converted to grey the same way.
 //! * JPEG 2000 goes through `hayro-jpeg2000`, a pure-Rust decoder (no C code to build or to
@@ -33,6 +35,7 @@ pub mod iris_record;
 pub mod iso;
 mod jp2;
 pub mod jp2_limits;
+mod jpeg;
 mod png;
 pub use self::png::{encode as encode_png, PngEncodeError};
 mod reader;
@@ -132,6 +135,8 @@ impl FingerImage {
 pub enum ImageFormat {
     /// PNG.
     Png,
+    /// JPEG (JFIF/EXIF; baseline, progressive or lossless).
+    Jpeg,
     /// TIFF (baseline, uncompressed, LZW or Deflate).
     Tiff,
     /// JPEG 2000: a JP2 file or a raw codestream.
@@ -151,6 +156,7 @@ impl ImageFormat {
     pub fn name(self) -> &'static str {
         match self {
             Self::Png => "png",
+            Self::Jpeg => "jpeg",
             Self::Tiff => "tiff",
             Self::Jpeg2000 => "jp2",
             Self::Wsq => "wsq",
@@ -160,11 +166,13 @@ impl ImageFormat {
         }
     }
 
-    /// The format named `name` (case-insensitive; `tif`, `j2k`, `jpeg2000`, `iso` and `iir`
+    /// The format named `name` (case-insensitive; `jpg`, `tif`, `j2k`, `jpeg2000`, `iso` and
+    /// `iir`
     /// are accepted too).
     pub fn from_name(name: &str) -> Option<Self> {
         match name.to_ascii_lowercase().as_str() {
             "png" => Some(Self::Png),
+            "jpeg" | "jpg" => Some(Self::Jpeg),
             "tiff" | "tif" => Some(Self::Tiff),
             "jp2" | "j2k" | "j2c" | "jpeg2000" | "jpeg-2000" => Some(Self::Jpeg2000),
             "wsq" => Some(Self::Wsq),
@@ -183,6 +191,8 @@ pub fn sniff(bytes: &[u8]) -> Option<ImageFormat> {
     const J2K_MAGIC: &[u8] = b"\xff\x4f\xff\x51";
     if bytes.starts_with(PNG_MAGIC) {
         Some(ImageFormat::Png)
+    } else if bytes.starts_with(b"\xff\xd8\xff") {
+        Some(ImageFormat::Jpeg)
     } else if bytes.starts_with(b"II*\0") || bytes.starts_with(b"MM\0*") {
         Some(ImageFormat::Tiff)
     } else if bytes.starts_with(JP2_MAGIC) || bytes.starts_with(J2K_MAGIC) {
@@ -235,6 +245,7 @@ pub fn decode(bytes: &[u8], hint: Option<ImageFormat>) -> Result<FingerImage, Im
     };
     match format {
         ImageFormat::Png => png::decode(bytes),
+        ImageFormat::Jpeg => jpeg::decode(bytes),
         ImageFormat::Tiff => tiff::decode(bytes),
         ImageFormat::Jpeg2000 => jp2::decode(bytes),
         ImageFormat::Wsq => wsq::decode(bytes),

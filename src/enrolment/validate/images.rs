@@ -51,8 +51,8 @@ pub(super) fn image_finger(
                 Reason::ImageUnsupportedFormat,
                 &at("format"),
                 format!(
-                    "fingerprint {i}: image format must be \"wsq\", \"png\", \"tiff\", \"bmp\", \
-                     \"jp2\" or \"iso19794-4\""
+                    "fingerprint {i}: image format must be \"wsq\", \"png\", \"jpeg\", \"tiff\", \
+                     \"bmp\", \"jp2\" or \"iso19794-4\""
                 ),
             )
         })?;

@@ -1,0 +1,209 @@
+//! Phase encoding: separable 2-D Gabor filters on the polar iris, quantised to the quadrant
+//! of the complex response, with the mask carried through.
+//!
+//! Filter `f` has an angular wavelength of `wavelength · ratio^f` turns, a Gaussian angular
+//! envelope of `sigma_angular` wavelengths and a Gaussian radial envelope of
+//! `sigma_radial` ring spacings. It is separable: each ring's polar rows are first averaged
+//! with the radial weights (a masked sample gives no weight; where no weight is left the
+//! median iris level is used), then the complex angular kernel is applied at each code
+//! position. The even (cosine) part has its mean removed, so neither part sees the local
+//! brightness. Bit 0 of a position is the sign of the real part, bit 1 that of the imaginary
+//! part. A position is valid when at least `min_valid` of its envelope's weight fell on
+//! valid samples; the `fragile_share` weakest responses of each part are masked too.
+
+use std::f32::consts::TAU;
+
+use crate::iris::{IrisLayout, IrisTemplate};
+
+use super::polar::Polar;
+use super::{EyeError, EyeParams};
+
+/// One filter's kernels for a polar grid.
+#[derive(Debug, Clone)]
+struct Filter {
+    /// Radial weights and the offset of the first one from the ring centre row.
+    radial: Vec<f32>,
+    radial_from: isize,
+    /// Angular envelope, even and odd parts (centre at index `half`).
+    envelope: Vec<f32>,
+    even: Vec<f32>,
+    odd: Vec<f32>,
+    half: usize,
+}
+
+/// Filters of one layout on one polar grid, computed once.
+#[derive(Debug, Clone)]
+pub(crate) struct FilterBank {
+    layout: IrisLayout,
+    rows: usize,
+    cols: usize,
+    filters: Vec<Filter>,
+}
+
+impl FilterBank {
+    /// The bank of `layout` for a `rows × cols` polar grid (`cols` a multiple of the
+    /// layout's angular positions).
+    pub(crate) fn new(
+        layout: IrisLayout,
+        rows: usize,
+        cols: usize,
+        params: &EyeParams,
+    ) -> Result<Self, EyeError> {
+        if layout.bits_per_position() > 2 {
+            return Err(EyeError::UnsupportedLayout(layout));
+        }
+        let ring_rows = rows as f32 / layout.rings() as f32;
+        let filters = (0..layout.filters())
+            .map(|f| {
+                let wavelength = params.wavelength * params.wavelength_ratio.powi(f as i32);
+                let lambda = wavelength * cols as f32;
+                let sigma_a = (params.sigma_angular * lambda).max(0.5);
+                let half = ((2.5 * sigma_a).ceil() as usize).min(cols / 2);
+                let mut envelope = Vec::with_capacity(2 * half + 1);
+                let mut even = Vec::with_capacity(2 * half + 1);
+                let mut odd = Vec::with_capacity(2 * half + 1);
+                for t in 0..=2 * half {
+                    let d = t as f32 - half as f32;
+                    let e = (-0.5 * (d / sigma_a).powi(2)).exp();
+                    envelope.push(e);
+                    even.push(e * (TAU * d / lambda).cos());
+                    odd.push(e * (TAU * d / lambda).sin());
+                }
+                let dc = even.iter().sum::<f32>() / envelope.iter().sum::<f32>().max(1e-6);
+                for (v, e) in even.iter_mut().zip(&envelope) {
+                    *v -= dc * e;
+                }
+                let sigma_r = (params.sigma_radial * ring_rows).max(0.5);
+                let reach = (2.0 * sigma_r).ceil() as isize;
+                let radial = (-reach..=reach)
+                    .map(|d| (-0.5 * (d as f32 / sigma_r).powi(2)).exp())
+                    .collect();
+                Filter {
+                    radial,
+                    radial_from: -reach,
+                    envelope,
+                    even,
+                    odd,
+                    half,
+                }
+            })
+            .collect();
+        Ok(Self {
+            layout,
+            rows,
+            cols,
+            filters,
+        })
+    }
+
+    /// The layout encoded.
+    pub(crate) fn layout(&self) -> IrisLayout {
+        self.layout
+    }
+
+    /// Polar rows expected.
+    pub(crate) fn rows(&self) -> usize {
+        self.rows
+    }
+
+    /// Polar columns expected.
+    pub(crate) fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// Encodes a polar iris into a template of the bank's layout.
+    pub(crate) fn encode(&self, polar: &Polar, params: &EyeParams) -> IrisTemplate {
+        let layout = self.layout;
+        let mut template = IrisTemplate::empty(layout);
+        if polar.rows != self.rows || polar.cols != self.cols {
+            return template;
+        }
+        let cols = self.cols;
+        let step = cols / layout.angular();
+        let mut line = vec![0.0f32; cols];
+        let mut weight = vec![0.0f32; cols];
+        let positions = layout.filters() * layout.rings() * layout.angular();
+        let mut responses: Vec<(f32, f32, bool)> = Vec::with_capacity(positions);
+        for f in &self.filters {
+            for ring in 0..layout.rings() {
+                let centre = ((ring as f32 + 0.5) * self.rows as f32 / layout.rings() as f32 - 0.5)
+                    .round() as isize;
+                line.fill(0.0);
+                weight.fill(0.0);
+                let mut total = 0.0f32;
+                for (k, &a) in f.radial.iter().enumerate() {
+                    let row = centre + f.radial_from + k as isize;
+                    if row < 0 || row >= self.rows as isize {
+                        continue;
+                    }
+                    total += a;
+                    let base = row as usize * cols;
+                    let vals = &polar.values[base..base + cols];
+                    let ok = &polar.valid[base..base + cols];
+                    for (((l, w), &v), &valid) in
+                        line.iter_mut().zip(weight.iter_mut()).zip(vals).zip(ok)
+                    {
+                        if valid {
+                            *l += a * v;
+                            *w += a;
+                        }
+                    }
+                }
+                for (l, w) in line.iter_mut().zip(weight.iter_mut()) {
+                    *l = if *w > 1e-6 { *l / *w } else { polar.level };
+                    *w /= total.max(1e-6);
+                }
+                let env_total: f32 = f.envelope.iter().sum();
+                for a in 0..layout.angular() {
+                    let c = a * step;
+                    let (mut re, mut im, mut w) = (0.0f32, 0.0f32, 0.0f32);
+                    let taps = f.even.iter().zip(&f.odd).zip(&f.envelope);
+                    for (t, ((&even, &odd), &env)) in taps.enumerate() {
+                        let j = (c + cols + t - f.half) % cols;
+                        re += even * line[j];
+                        im += odd * line[j];
+                        w += env * weight[j];
+                    }
+                    responses.push((re, im, w / env_total.max(1e-6) >= params.min_valid));
+                }
+            }
+        }
+        let (re_cut, im_cut) = fragile_cuts(&responses, params.fragile_share);
+        let bits = layout.bits_per_position();
+        let mut index = 0usize;
+        for filter in 0..layout.filters() {
+            for ring in 0..layout.rings() {
+                for a in 0..layout.angular() {
+                    let (re, im, ok) = responses[index];
+                    index += 1;
+                    let i0 = layout.bit_index(filter, ring, a, 0);
+                    template.set_code_bit(i0, re > 0.0);
+                    template.set_mask_bit(i0, ok && re.abs() >= re_cut);
+                    if bits == 2 {
+                        let i1 = layout.bit_index(filter, ring, a, 1);
+                        template.set_code_bit(i1, im > 0.0);
+                        template.set_mask_bit(i1, ok && im.abs() >= im_cut);
+                    }
+                }
+            }
+        }
+        template
+    }
+}
+
+/// Magnitudes below which the real and imaginary parts count as fragile.
+fn fragile_cuts(responses: &[(f32, f32, bool)], share: f32) -> (f32, f32) {
+    if share <= 0.0 {
+        return (0.0, 0.0);
+    }
+    let cut = |pick: fn(&(f32, f32, bool)) -> f32| {
+        let mut v: Vec<f32> = responses.iter().filter(|r| r.2).map(pick).collect();
+        if v.is_empty() {
+            return 0.0;
+        }
+        let k = ((v.len() as f32 * share) as usize).min(v.len() - 1);
+        let (_, m, _) = v.select_nth_unstable_by(k, f32::total_cmp);
+        *m
+    };
+    (cut(|r| r.0.abs()), cut(|r| r.1.abs()))
+}

@@ -1,0 +1,354 @@
+//! Eye images to iris codes: segmentation, rubber-sheet normalisation, phase encoding,
+//! quality and the failure-to-enrol rule.
+//!
+//! [`EyeEncoder::encode`] takes an 8-bit grey near-infrared eye image (the decoded
+//! [`FingerImage`] raster of [`crate::image`]) and an [`IrisLayout`], and returns an
+//! [`EyeEncoding`]: the [`IrisTemplate`] the iris matcher and gallery take, the
+//! [`EyeQuality`] and the [`EyeSegmentation`] (circles and eyelid curves, to draw).
+//!
+//! # Pipeline
+//!
+//! 1. [`segment`](self::segment): reflections, pupil, limbus, eyelids (see that module).
+//! 2. [`polar`](self::polar): the annulus between the pupil and limbus circles resampled on
+//!    a `radial_samples × angular` grid, with a mask for samples outside the image, under an
+//!    eyelid, on a reflection or darker than the eyelash threshold.
+//! 3. [`filter`](self::filter): separable Gabor filters, one per layout filter, at each
+//!    (ring, angular position), quantised to 2 phase bits, the mask carried through.
+//! 4. [`quality`](self::quality): the measures, the 0–100 score and the failure rule.
+//!
+//! # Conventions
+//!
+//! Angular position `a` of `n` is the angle `2π a / n` from the image's +x axis (towards
+//! the right of the image), counter-clockwise as the image is viewed (towards its top), on
+//! both the pupil and the limbus circle. Ring 0 is next to the pupil. Bit 0 of a position is
+//! the sign of the real (even) response, bit 1 that of the imaginary (odd) one. Rotating
+//! the eye image counter-clockwise by `2π k / n` therefore rotates the code by `k`
+//! positions, exactly what [`IrisTemplate::rotated`] does and the matcher's rotation search
+//! undoes. The bit order is that of [`crate::iris::layout`].
+//!
+//! Work is linear in the image size after a fixed reduction: the short side is reduced by a
+//! whole factor to about [`EyeParams::working_side`] pixels for the searches, and the
+//! normalisation samples the full-resolution image. Filter kernels are computed once per
+//! encoder; no per-pixel allocation.
+
+mod error;
+mod filter;
+mod plane;
+mod polar;
+pub mod quality;
+mod search;
+pub mod segment;
+
+use serde::{Deserialize, Serialize};
+
+pub use error::EyeError;
+pub use quality::EyeQuality;
+pub use segment::{Circle, EyeSegmentation, Eyelid};
+
+use crate::image::FingerImage;
+use crate::iris::{IrisLayout, IrisTemplate, MatchConfig};
+use filter::FilterBank;
+
+/// Smallest accepted side of an eye image, in pixels.
+pub const MIN_SIDE: u32 = 96;
+/// Largest accepted side of an eye image, in pixels.
+pub const MAX_SIDE: u32 = 2_000;
+
+/// Tunable parameters of the eye encoder; [`EyeParams::default`] is the documented setting.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EyeParams {
+    /// Target short side of the working plane for the searches, in pixels.
+    pub working_side: u32,
+    /// Pupil radius range as fractions of the working short side.
+    pub pupil_radius: (f32, f32),
+    /// Iris radius range as fractions of the working short side.
+    pub iris_radius: (f32, f32),
+    /// Pupil/iris radius ratios searched.
+    pub search_dilation: (f32, f32),
+    /// Pupil/iris radius ratios accepted (outside: `iris_geometry_implausible`).
+    pub accepted_dilation: (f32, f32),
+    /// Largest limbus–pupil centre distance searched, in pupil radii.
+    pub max_centre_offset: f32,
+    /// Dark pupil-sized boxes tried as pupil seeds.
+    pub pupil_seeds: usize,
+    /// Fourier harmonics kept in the pupil contour (0: the pupil is a circle).
+    pub pupil_harmonics: usize,
+    /// Least grey-level step across the pupil boundary.
+    pub min_pupil_contrast: f32,
+    /// Least grey-level step across the limbus.
+    pub min_iris_contrast: f32,
+    /// Least grey-level step across an eyelid edge for it to count.
+    pub min_eyelid_contrast: f32,
+    /// Specular reflection: at least this bright…
+    pub reflection_min: f32,
+    /// …and this much brighter than the 11 × 11 neighbourhood.
+    pub reflection_contrast: f32,
+    /// Samples at least this bright are masked as saturated.
+    pub saturation: f32,
+    /// Eyelash threshold: this fraction of the way from the pupil level to the iris median.
+    pub eyelash_fraction: f32,
+    /// Normalised radii sampled, from the pupil boundary (0) to the limbus (1).
+    pub radial_range: (f32, f32),
+    /// Polar rows.
+    pub radial_samples: usize,
+    /// Least polar columns (raised to a multiple of the layout's angular positions).
+    pub angular_samples: usize,
+    /// Angular wavelength of the first filter, in turns.
+    pub wavelength: f32,
+    /// Wavelength ratio between successive filters.
+    pub wavelength_ratio: f32,
+    /// Angular Gaussian envelope, in wavelengths.
+    pub sigma_angular: f32,
+    /// Radial Gaussian envelope, in ring spacings.
+    pub sigma_radial: f32,
+    /// Least valid share of a position's envelope for its bits to be valid.
+    pub min_valid: f32,
+    /// Share of the weakest responses masked as fragile bits.
+    pub fragile_share: f32,
+    /// Failure to enrol below this usable share of the iris.
+    pub min_usable_share: f32,
+    /// Failure to enrol below this sharpness.
+    pub min_sharpness: f32,
+}
+
+impl Default for EyeParams {
+    fn default() -> Self {
+        Self {
+            working_side: 240,
+            pupil_radius: (0.03, 0.3),
+            iris_radius: (0.12, 0.6),
+            search_dilation: (0.15, 0.8),
+            accepted_dilation: (0.15, 0.8),
+            max_centre_offset: 0.5,
+            pupil_seeds: 5,
+            pupil_harmonics: 2,
+            min_pupil_contrast: 8.0,
+            min_iris_contrast: 3.0,
+            min_eyelid_contrast: 10.0,
+            reflection_min: 180.0,
+            reflection_contrast: 40.0,
+            saturation: 250.0,
+            eyelash_fraction: 0.35,
+            radial_range: (0.0, 1.0),
+            radial_samples: 64,
+            angular_samples: 256,
+            wavelength: 0.07,
+            wavelength_ratio: 2.0,
+            sigma_angular: 0.4,
+            sigma_radial: 0.5,
+            min_valid: 0.7,
+            fragile_share: 0.0,
+            min_usable_share: 0.3,
+            min_sharpness: 0.05,
+        }
+    }
+}
+
+impl EyeParams {
+    /// Sets one parameter from `name=value` (tuning runs); pairs are written `a:b`.
+    pub fn set(&mut self, assignment: &str) -> Result<(), EyeError> {
+        let (name, value) = assignment
+            .split_once('=')
+            .ok_or(EyeError::InvalidParams("expected name=value"))?;
+        let f = |v: &str| {
+            v.trim()
+                .parse::<f32>()
+                .map_err(|_| EyeError::InvalidParams("not a number"))
+        };
+        let pair = |v: &str| -> Result<(f32, f32), EyeError> {
+            let (a, b) = v
+                .split_once(':')
+                .ok_or(EyeError::InvalidParams("expected a pair a:b"))?;
+            Ok((f(a)?, f(b)?))
+        };
+        let u = |v: &str| {
+            v.trim()
+                .parse::<usize>()
+                .map_err(|_| EyeError::InvalidParams("not a whole number"))
+        };
+        match name.trim() {
+            "working_side" => self.working_side = u(value)? as u32,
+            "pupil_radius" => self.pupil_radius = pair(value)?,
+            "iris_radius" => self.iris_radius = pair(value)?,
+            "search_dilation" => self.search_dilation = pair(value)?,
+            "accepted_dilation" => self.accepted_dilation = pair(value)?,
+            "max_centre_offset" => self.max_centre_offset = f(value)?,
+            "pupil_seeds" => self.pupil_seeds = u(value)?,
+            "pupil_harmonics" => self.pupil_harmonics = u(value)?,
+            "min_pupil_contrast" => self.min_pupil_contrast = f(value)?,
+            "min_iris_contrast" => self.min_iris_contrast = f(value)?,
+            "min_eyelid_contrast" => self.min_eyelid_contrast = f(value)?,
+            "reflection_min" => self.reflection_min = f(value)?,
+            "reflection_contrast" => self.reflection_contrast = f(value)?,
+            "saturation" => self.saturation = f(value)?,
+            "eyelash_fraction" => self.eyelash_fraction = f(value)?,
+            "radial_range" => self.radial_range = pair(value)?,
+            "radial_samples" => self.radial_samples = u(value)?,
+            "angular_samples" => self.angular_samples = u(value)?,
+            "wavelength" => self.wavelength = f(value)?,
+            "wavelength_ratio" => self.wavelength_ratio = f(value)?,
+            "sigma_angular" => self.sigma_angular = f(value)?,
+            "sigma_radial" => self.sigma_radial = f(value)?,
+            "min_valid" => self.min_valid = f(value)?,
+            "fragile_share" => self.fragile_share = f(value)?,
+            "min_usable_share" => self.min_usable_share = f(value)?,
+            "min_sharpness" => self.min_sharpness = f(value)?,
+            _ => return Err(EyeError::InvalidParams("unknown eye encoder parameter")),
+        }
+        self.validate()
+    }
+
+    /// Checks the settings.
+    pub fn validate(&self) -> Result<(), EyeError> {
+        let ordered = |(a, b): (f32, f32)| a.is_finite() && b.is_finite() && 0.0 <= a && a < b;
+        if !(ordered(self.pupil_radius)
+            && ordered(self.iris_radius)
+            && ordered(self.search_dilation)
+            && ordered(self.accepted_dilation)
+            && ordered(self.radial_range)
+            && self.radial_range.1 <= 1.5)
+        {
+            return Err(EyeError::InvalidParams(
+                "ranges must be finite, non-negative and increasing",
+            ));
+        }
+        if !(32..=1_000).contains(&self.working_side)
+            || !(4..=256).contains(&self.radial_samples)
+            || !(16..=4096).contains(&self.angular_samples)
+            || !(1..=32).contains(&self.pupil_seeds)
+            || self.pupil_harmonics > 8
+        {
+            return Err(EyeError::InvalidParams(
+                "working_side 32–1000, radial_samples 4–256, angular_samples 16–4096, \
+                 pupil_seeds 1–32, pupil_harmonics 0–8",
+            ));
+        }
+        let positive = [
+            self.wavelength,
+            self.wavelength_ratio,
+            self.sigma_angular,
+            self.sigma_radial,
+        ];
+        if positive.iter().any(|v| !(v.is_finite() && *v > 0.0)) || self.wavelength > 1.0 {
+            return Err(EyeError::InvalidParams(
+                "wavelength (at most 1 turn), ratio and sigmas must be positive",
+            ));
+        }
+        let shares = [
+            self.min_valid,
+            self.fragile_share,
+            self.min_usable_share,
+            self.eyelash_fraction,
+        ];
+        if shares.iter().any(|v| !(0.0..=1.0).contains(v)) || self.fragile_share >= 0.9 {
+            return Err(EyeError::InvalidParams(
+                "shares must lie in 0..=1 (fragile_share below 0.9)",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// An encoded eye image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EyeEncoding {
+    /// Code and mask, in the layout asked for.
+    pub template: IrisTemplate,
+    /// Quality measures and score.
+    pub quality: EyeQuality,
+    /// Boundaries found, in image pixels.
+    pub segmentation: EyeSegmentation,
+}
+
+/// Encodes eye images into iris templates; holds the settings and the filter banks of the
+/// named layouts.
+#[derive(Debug, Clone)]
+pub struct EyeEncoder {
+    params: EyeParams,
+    banks: Vec<FilterBank>,
+}
+
+impl EyeEncoder {
+    /// An encoder with these settings (checked).
+    pub fn new(params: EyeParams) -> Result<Self, EyeError> {
+        params.validate()?;
+        let banks = IrisLayout::NAMED
+            .iter()
+            .map(|(_, layout)| bank_for(*layout, &params))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self { params, banks })
+    }
+
+    /// The settings.
+    pub fn params(&self) -> &EyeParams {
+        &self.params
+    }
+
+    /// Segments an eye image without encoding it.
+    pub fn segment(&self, image: &FingerImage) -> Result<EyeSegmentation, EyeError> {
+        check_image(image)?;
+        segment::segment(
+            image.pixels(),
+            image.width() as usize,
+            image.height() as usize,
+            &self.params,
+        )
+        .map(|s| s.segmentation)
+    }
+
+    /// Encodes an eye image into a template of `layout`, or fails to enrol with a reason.
+    pub fn encode(&self, image: &FingerImage, layout: IrisLayout) -> Result<EyeEncoding, EyeError> {
+        check_image(image)?;
+        let owned;
+        let bank = match self.banks.iter().find(|b| b.layout() == layout) {
+            Some(b) => b,
+            None => {
+                owned = bank_for(layout, &self.params)?;
+                &owned
+            }
+        };
+        let seg = segment::segment(
+            image.pixels(),
+            image.width() as usize,
+            image.height() as usize,
+            &self.params,
+        )?;
+        let (polar, occlusion) = polar::unwrap(&seg, bank.rows(), bank.cols(), &self.params);
+        let quality = quality::measure(&seg, occlusion, polar.values.len(), &self.params);
+        quality::check(&quality, &self.params)?;
+        let template = bank.encode(&polar, &self.params);
+        let required = MatchConfig::for_layout(layout).min_template_bits;
+        let valid = template.valid_bits();
+        if valid < required {
+            return Err(EyeError::Occluded {
+                usable: valid as f32 / layout.total_bits() as f32 * 100.0,
+                required: required as f32 / layout.total_bits() as f32 * 100.0,
+            });
+        }
+        Ok(EyeEncoding {
+            template,
+            quality,
+            segmentation: seg.segmentation,
+        })
+    }
+}
+
+fn bank_for(layout: IrisLayout, params: &EyeParams) -> Result<FilterBank, EyeError> {
+    let angular = layout.angular();
+    let cols = angular * params.angular_samples.div_ceil(angular).max(1);
+    FilterBank::new(layout, params.radial_samples, cols, params)
+}
+
+fn check_image(image: &FingerImage) -> Result<(), EyeError> {
+    let (w, h) = (image.width(), image.height());
+    if w.min(h) < MIN_SIDE || w.max(h) > MAX_SIDE {
+        return Err(EyeError::ImageSize {
+            width: w,
+            height: h,
+            min: MIN_SIDE,
+            max: MAX_SIDE,
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,200 @@
+//! Daugman's integro-differential operator over a grid of circles: the circle whose mean
+//! grey level steps up most sharply from inside to outside.
+
+use super::plane::Plane;
+
+/// Unit vectors of the sampled boundary directions (image coordinates, y down).
+#[derive(Debug, Clone)]
+pub(crate) struct Directions(Vec<(f32, f32)>);
+
+impl Directions {
+    /// `n` directions spread evenly over the whole circle.
+    pub(crate) fn full(n: usize) -> Self {
+        Self::arcs(&[(0.0, 360.0)], n)
+    }
+
+    /// `n` directions spread over the given arcs, in degrees from the +x axis towards +y
+    /// (downwards in the image); each arc gets a share proportional to its length.
+    pub(crate) fn arcs(arcs: &[(f32, f32)], n: usize) -> Self {
+        let total: f32 = arcs.iter().map(|(a, b)| (b - a).abs()).sum();
+        let mut out = Vec::with_capacity(n);
+        for (a, b) in arcs {
+            let share = ((b - a).abs() / total.max(1e-6) * n as f32)
+                .round()
+                .max(1.0) as usize;
+            for k in 0..share {
+                let deg = a + (b - a) * (k as f32 + 0.5) / share as f32;
+                let rad = deg.to_radians();
+                out.push((rad.cos(), rad.sin()));
+            }
+        }
+        Self(out)
+    }
+}
+
+/// A search grid: centres in `[x0, x1] × [y0, y1]` with a step, radii in `[r0, r1]`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Grid {
+    pub(crate) x0: f32,
+    pub(crate) x1: f32,
+    pub(crate) y0: f32,
+    pub(crate) y1: f32,
+    pub(crate) step: f32,
+    pub(crate) r0: f32,
+    pub(crate) r1: f32,
+}
+
+/// The best circle found and the grey-level step across its boundary.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Found {
+    pub(crate) x: f32,
+    pub(crate) y: f32,
+    pub(crate) r: f32,
+    pub(crate) contrast: f32,
+}
+
+/// Scratch buffers reused across centres.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    means: Vec<f32>,
+    steps: Vec<f32>,
+}
+
+/// Searches `grid` on `plane` for the circle maximising the smoothed radial step of the
+/// circle means (brighter outside): the mean of the `span` circles just outside radius `r`
+/// minus that of the `span` circles just inside. A circle with fewer than `coverage` of its
+/// samples inside the image is not scored. `accept` vetoes candidates (for example radii
+/// outside a ratio to another circle).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn best_circle(
+    plane: &Plane,
+    grid: Grid,
+    dirs: &Directions,
+    span: usize,
+    coverage: f32,
+    scratch: &mut Scratch,
+    accept: &dyn Fn(f32, f32, f32) -> bool,
+) -> Option<Found> {
+    if grid.r1 < grid.r0 || grid.step <= 0.0 {
+        return None;
+    }
+    let span = span.max(1);
+    let span_f = span as f32;
+    let radii = (grid.r1 - grid.r0).floor() as usize + 1 + 2 * span;
+    scratch.means.resize(radii, f32::NAN);
+    scratch.steps.resize(radii, f32::NAN);
+    let min_count = ((dirs.0.len() as f32 * coverage).ceil() as usize).max(1);
+    let mut best: Option<Found> = None;
+    let mut cy = grid.y0;
+    while cy <= grid.y1 + 1e-3 {
+        let mut cx = grid.x0;
+        while cx <= grid.x1 + 1e-3 {
+            for (k, m) in scratch.means.iter_mut().enumerate() {
+                let r = grid.r0 - span_f + k as f32;
+                *m = circle_mean(plane, cx, cy, r.max(0.5), dirs, min_count);
+            }
+            let means = &scratch.means;
+            let band = 1.0 / span as f32;
+            for (k, s) in scratch.steps.iter_mut().enumerate() {
+                *s = match (k.checked_sub(span), means.get(k + span)) {
+                    (Some(lo), Some(_)) => {
+                        let outer: f32 = means[k + 1..=k + span].iter().sum();
+                        let inner: f32 = means[lo..k].iter().sum();
+                        (outer - inner) * band
+                    }
+                    _ => f32::NAN,
+                };
+            }
+            for k in span..radii - span {
+                let r = grid.r0 + (k - span) as f32;
+                let s = &scratch.steps;
+                let prev = if k > span { s[k - 1] } else { s[k] };
+                let next = if k + 1 < radii - span { s[k + 1] } else { s[k] };
+                let v = 0.25 * prev + 0.5 * s[k] + 0.25 * next;
+                if !v.is_finite() || !accept(cx, cy, r) {
+                    continue;
+                }
+                if best.is_none_or(|b| v > b.contrast) {
+                    best = Some(Found {
+                        x: cx,
+                        y: cy,
+                        r,
+                        contrast: v,
+                    });
+                }
+            }
+            cx += grid.step;
+        }
+        cy += grid.step;
+    }
+    best
+}
+
+/// Mean grey level on a circle; NaN when fewer than `min_count` samples fall inside.
+pub(crate) fn circle_mean(
+    plane: &Plane,
+    cx: f32,
+    cy: f32,
+    r: f32,
+    dirs: &Directions,
+    min_count: usize,
+) -> f32 {
+    let mut sum = 0.0f32;
+    let mut n = 0usize;
+    for &(c, s) in &dirs.0 {
+        if let Some(v) = plane.sample(cx + r * c, cy + r * s) {
+            sum += v;
+            n += 1;
+        }
+    }
+    if n >= min_count.max(1) {
+        sum / n as f32
+    } else {
+        f32::NAN
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_a_dark_disc() {
+        let (w, h) = (80usize, 70usize);
+        let mut px = vec![150.0f32; w * h];
+        for y in 0..h {
+            for x in 0..w {
+                let d = ((x as f32 - 41.0).powi(2) + (y as f32 - 33.0).powi(2)).sqrt();
+                if d < 12.0 {
+                    px[y * w + x] = 30.0;
+                }
+            }
+        }
+        let p = Plane { w, h, px };
+        let grid = Grid {
+            x0: 30.0,
+            x1: 50.0,
+            y0: 25.0,
+            y1: 45.0,
+            step: 1.0,
+            r0: 5.0,
+            r1: 25.0,
+        };
+        let found = best_circle(
+            &p,
+            grid,
+            &Directions::full(48),
+            1,
+            0.9,
+            &mut Scratch::default(),
+            &|_, _, _| true,
+        )
+        .unwrap();
+        assert!(
+            (found.x - 41.0).abs() <= 1.0 && (found.y - 33.0).abs() <= 1.0,
+            "{found:?}"
+        );
+        assert!((found.r - 12.0).abs() <= 1.0, "{found:?}");
+        assert!(found.contrast > 50.0);
+    }
+}

@@ -1,0 +1,213 @@
+//! `tunggal eval iris`: iris accuracy on a folder of eye images listed by a manifest.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use tunggal_index::eye::{EyeEncoder, EyeParams};
+use tunggal_index::iris::{IrisLayout, IrisMatcher};
+
+use crate::eval::iris::{databases, encode_all, read_manifest, report, score_pairs, IrisReport};
+use crate::plot::{det_curves_svg, DetCurve};
+
+/// Arguments of `eval iris`.
+#[derive(Debug, clap::Args)]
+pub struct IrisArgs {
+    /// Data folder; manifest paths are relative to it.
+    #[arg(long)]
+    data: PathBuf,
+    /// Manifest (`path,person,eye,sample`); default `DATA/manifest.csv`.
+    #[arg(long)]
+    manifest: Option<PathBuf>,
+    /// Write the figures and every image's outcome as JSON.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Write every scored pair as CSV (`database,path_a,path_b,genuine,hd_norm,rotation`).
+    #[arg(long)]
+    scores: Option<PathBuf>,
+    /// Write the DET plot (SVG).
+    #[arg(long)]
+    det: Option<PathBuf>,
+    /// Code layout.
+    #[arg(long, default_value = "daugman-2048")]
+    layout: String,
+    /// Override an encoder parameter, e.g. `--set wavelength=0.08` (repeatable; pairs as
+    /// `a:b`).
+    #[arg(long = "set")]
+    overrides: Vec<String>,
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or_else(|| "     -".to_owned(), |v| format!("{:6.2}%", v * 100.0))
+}
+
+impl IrisArgs {
+    /// Runs the evaluation.
+    pub fn run(self) -> anyhow::Result<()> {
+        let layout = IrisLayout::from_name(&self.layout).with_context(|| {
+            format!("unknown layout {:?} (daugman-2048, open-iris)", self.layout)
+        })?;
+        let mut params = EyeParams::default();
+        for o in &self.overrides {
+            params
+                .set(o)
+                .map_err(|e| anyhow::anyhow!("--set {o}: {e}"))?;
+        }
+        let encoder = EyeEncoder::new(params)?;
+        let manifest = self
+            .manifest
+            .clone()
+            .unwrap_or_else(|| self.data.join("manifest.csv"));
+        let entries = read_manifest(&manifest)?;
+        anyhow::ensure!(!entries.is_empty(), "{} lists no image", manifest.display());
+        let started = std::time::Instant::now();
+        let outcomes = encode_all(&self.data, &entries, &encoder, layout);
+        println!(
+            "encoded {} images ({layout}) in {:.2} s on {} threads",
+            outcomes.len(),
+            started.elapsed().as_secs_f64(),
+            rayon::current_num_threads()
+        );
+        let matcher = IrisMatcher::for_layout(layout);
+        let mut dbs = databases(&outcomes);
+        if dbs.len() > 1 {
+            dbs.push(("all".to_owned(), (0..outcomes.len()).collect()));
+        }
+        let mut csv = match &self.scores {
+            Some(path) => {
+                let mut f = std::io::BufWriter::new(
+                    std::fs::File::create(path)
+                        .with_context(|| format!("creating {}", path.display()))?,
+                );
+                writeln!(f, "database,path_a,path_b,genuine,hd_norm,rotation")?;
+                Some(f)
+            }
+            None => None,
+        };
+        let mut reports: Vec<IrisReport> = Vec::new();
+        for (name, members) in &dbs {
+            let pairs = score_pairs(&outcomes, members, &matcher);
+            if let Some(f) = csv.as_mut() {
+                for p in &pairs {
+                    writeln!(
+                        f,
+                        "{name},{},{},{},{:.6},{}",
+                        outcomes[p.a].entry.path,
+                        outcomes[p.b].entry.path,
+                        u8::from(p.genuine),
+                        p.hd_norm,
+                        p.rotation
+                    )?;
+                }
+            }
+            reports.push(report(name, &outcomes, members, &pairs));
+        }
+        if let Some(mut f) = csv {
+            f.flush()?;
+        }
+        println!(
+            "{:<18} {:>7} {:>9} {:>9} {:>8} {:>8} {:>6} {:>7} {:>8} {:>6} {:>6} {:>8}",
+            "database",
+            "EER",
+            "FNMR@1e-3",
+            "FNMR@1e-4",
+            "gen.mean",
+            "imp.mean",
+            "DoF",
+            "genuine",
+            "impostor",
+            "FTE",
+            "qual.",
+            "ms/image"
+        );
+        for r in &reports {
+            let (g, i) = r
+                .rates
+                .map_or((0, 0), |rates| (rates.genuine, rates.impostor));
+            println!(
+                "{:<18} {} {:>9} {:>9} {:>8.4} {:>8.4} {:>6.0} {:>7} {:>8} {:>5.1}% {:>6.1} {:>8.2}",
+                r.name,
+                pct(r.rates.map(|x| x.eer)),
+                pct(r.fnmr_at_fmr_1e3),
+                pct(r.fnmr_at_fmr_1e4),
+                r.genuine_mean,
+                r.impostor_mean,
+                r.impostor_dof,
+                g,
+                i,
+                r.fte * 100.0,
+                r.mean_quality,
+                r.mean_encode_ms
+            );
+        }
+        for r in &reports {
+            if r.name == "all" {
+                continue;
+            }
+            if !r.failure_reasons.is_empty() {
+                let list: Vec<String> = r
+                    .failure_reasons
+                    .iter()
+                    .map(|(k, v)| format!("{k} {v}"))
+                    .collect();
+                println!("{}: failures to enrol: {}", r.name, list.join(", "));
+            }
+            if !r.check_failures.is_empty() {
+                let list: Vec<String> = r
+                    .check_failures
+                    .iter()
+                    .map(|(k, v)| format!("{k} {v}"))
+                    .collect();
+                println!(
+                    "{}: enrolled images failing a segmentation check: {}",
+                    r.name,
+                    list.join(", ")
+                );
+            }
+            if r.unscored_pairs > 0 {
+                println!(
+                    "{}: {} pairs with too few jointly valid bits (scored 1.0)",
+                    r.name, r.unscored_pairs
+                );
+            }
+        }
+        for o in outcomes.iter().filter(|o| o.failure.is_some()) {
+            println!(
+                "  failed {}: {}",
+                o.entry.path,
+                o.message.as_deref().unwrap_or("")
+            );
+        }
+        println!(
+            "scores are the matcher's hd_norm ({} rotations, window ±{}); EER on 1 − hd_norm; \
+             encode time is CPU time per image on one thread, decoding excluded",
+            matcher.config().rotations(),
+            matcher.config().window
+        );
+        if let Some(path) = &self.det {
+            let curves: Vec<DetCurve<'_>> = reports
+                .iter()
+                .filter_map(|r| {
+                    r.rates.map(|rates| DetCurve {
+                        name: &r.name,
+                        eer: rates.eer,
+                        points: &r.det,
+                    })
+                })
+                .collect();
+            det_curves_svg(path, "DET (all pairs)", &curves)?;
+            println!("DET plot written to {}", path.display());
+        }
+        if let Some(path) = &self.json {
+            let body = serde_json::json!({
+                "layout": layout.name(),
+                "params": encoder.params(),
+                "databases": reports,
+                "images": outcomes,
+            });
+            std::fs::write(path, serde_json::to_vec_pretty(&body)?)
+                .with_context(|| path.display().to_string())?;
+        }
+        Ok(())
+    }
+}
