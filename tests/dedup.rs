@@ -346,7 +346,10 @@ fn a_gallery_calibrated_for_matcher_version_1_keeps_comparing_with_it() {
     g.close().unwrap();
     // A version this build does not know is refused.
     edit(&|m| {
-        m.insert("matcher_version".into(), serde_json::json!(MATCHER_VERSION + 1));
+        m.insert(
+            "matcher_version".into(),
+            serde_json::json!(MATCHER_VERSION + 1),
+        );
     });
     let r = Gallery::open(dir.path(), config(), None);
     assert!(

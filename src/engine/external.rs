@@ -98,6 +98,8 @@ impl GalleryEngine {
             photo: None,
             signature: None,
             callback_url: None,
+            // Images of MOSIP's inserts are not kept (their templates are).
+            fingers: Vec::new(),
         };
         let key = self.registry().intent(meta).map_err(unavailable)?;
         let order = Ordered {

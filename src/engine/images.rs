@@ -53,8 +53,8 @@ impl KeepError {
 /// The format and bytes kept for `k` (see the module documentation).
 pub fn stored_form(k: &KeptImage) -> Result<(ImageFormat, Cow<'_, [u8]>), String> {
     let compressed = match k.format {
-        ImageFormat::Png | ImageFormat::Wsq | ImageFormat::Jpeg2000 => true,
-        ImageFormat::Tiff => false,
+        ImageFormat::Png | ImageFormat::Wsq | ImageFormat::Jpeg2000 | ImageFormat::Jpeg => true,
+        ImageFormat::Tiff | ImageFormat::Bmp | ImageFormat::Iso19794_6 => false,
         ImageFormat::Iso19794_4 => image::decode_iso_record(&k.bytes)
             .map_err(|e| e.to_string())?
             .first()

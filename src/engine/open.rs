@@ -100,9 +100,8 @@ impl GalleryEngine {
                     source,
                 })
                 .and_then(|b| {
-                    serde_json::from_slice(&b).map_err(|e| {
-                        OpenError::Calibration(format!("{}: {e}", stored.display()))
-                    })
+                    serde_json::from_slice(&b)
+                        .map_err(|e| OpenError::Calibration(format!("{}: {e}", stored.display())))
                 })
         };
         let mut calibration = if stored.exists() {
