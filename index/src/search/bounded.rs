@@ -264,11 +264,18 @@ mod tests {
 
     #[test]
     fn wilson_contains_the_proportion_and_never_reaches_zero() {
-        let (l, u) = wilson(0.0, 50_000.0, DEFAULT_Z);
-        assert_eq!(l, 0.0);
-        assert!(u > 2.0 / 50_000.0 && u < 3.5 / 50_000.0, "{u}");
-        let (l, u) = wilson(30.0, 100.0, DEFAULT_Z);
-        assert!(l < 0.3 && u > 0.3 && l > 0.2 && u < 0.4);
+        // With no success in n trials the upper bound is z² / (n + z²).
+        for z in [1.645, DEFAULT_Z] {
+            let (l, u) = wilson(0.0, 50_000.0, z);
+            assert_eq!(l, 0.0);
+            let expected = z * z / (50_000.0 + z * z);
+            assert!((u - expected).abs() < 1e-3 * expected, "{z}: {u} against {expected}");
+        }
+        // 30 of 100: about 0.3 ± z·0.046 (0.22–0.38 at 1.645, 0.21–0.41 at 2.326).
+        for (z, lo, hi) in [(1.645, 0.2, 0.4), (DEFAULT_Z, 0.19, 0.42)] {
+            let (l, u) = wilson(30.0, 100.0, z);
+            assert!(l < 0.3 && u > 0.3 && l > lo && u < hi, "{z}: {l}–{u}");
+        }
         assert_eq!(wilson(1.0, 0.0, DEFAULT_Z), (0.0, 1.0));
     }
 
