@@ -269,7 +269,10 @@ mod tests {
             let (l, u) = wilson(0.0, 50_000.0, z);
             assert_eq!(l, 0.0);
             let expected = z * z / (50_000.0 + z * z);
-            assert!((u - expected).abs() < 1e-3 * expected, "{z}: {u} against {expected}");
+            assert!(
+                (u - expected).abs() < 1e-3 * expected,
+                "{z}: {u} against {expected}"
+            );
         }
         // 30 of 100: about 0.3 ± z·0.046 (0.22–0.38 at 1.645, 0.21–0.41 at 2.326).
         for (z, lo, hi) in [(1.645, 0.2, 0.4), (DEFAULT_Z, 0.19, 0.42)] {
