@@ -75,10 +75,11 @@ fn every_kernel_agrees_with_the_portable_one_bit_for_bit_on_fvc() {
 #[test]
 fn every_kernel_agrees_bit_for_bit_with_aligned_pairing() {
     let Some(root) = fvc_root() else { return };
-    let mut params = MccParams::default();
-    params.set("pair_weight=0.5").unwrap();
+    // The defaults (matcher version 2) have the pairing stage; version 1 has none.
+    let params = MccParams::default();
+    assert!(params.pair_weight > 0.0);
     let portable = FingerMatcher::new(params.clone()).with_kernel(Kernel::Portable);
-    let plain = FingerMatcher::default();
+    let plain = FingerMatcher::new(MccParams::v1());
     let t = prepared(&portable, &root, 3);
     // The option changes scores (so this test exercises the pairing stage).
     let changed = (0..8)
