@@ -14,6 +14,7 @@ pub mod eval;
 pub mod loadgen;
 pub mod mosip;
 pub mod ops;
+pub mod osia;
 pub mod persons;
 pub mod plot;
 pub mod problem;

@@ -18,6 +18,7 @@ const LOWER: &[&str] = &[
     "bench",
     "loadgen",
     "mosip",
+    "osia",
     "review",
     "enrolment",
     "access",

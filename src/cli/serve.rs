@@ -55,6 +55,10 @@ pub struct ServeArgs {
     /// MOSIP's response queue.
     #[arg(long, default_value = "abis-to-mosip", requires = "mosip_broker")]
     mosip_outbound: String,
+    /// Serve OSIA's ABIS interface (version 1.4) under `/osia` (`docs/osia.md`); callbacks
+    /// go to the hosts of `[callbacks]`, or of `service_point_hosts."osia/abis"`.
+    #[arg(long, conflicts_with = "cluster")]
+    osia: bool,
     /// Cluster front-end: enrolments are decided by the shards over NATS JetStream
     /// (`docs/scale-out.md`) instead of a gallery in this process.
     #[arg(long, requires = "nats", conflicts_with = "demo")]
@@ -216,11 +220,12 @@ impl ServeArgs {
             .await
             .context("opening the gallery engine")??;
             let callback_ca = env_var("TUNGGAL_CALLBACK_CA_FILE").map(PathBuf::from);
-            engine.set_notifier(crate::engine::callback::spawn_durable(
+            let notifier = crate::engine::callback::spawn_durable(
                 &config.data_dir,
                 callback_ca.as_deref(),
                 config.callbacks.delivery_policy(),
-            )?);
+            )?;
+            engine.set_notifier(notifier.clone());
             let recovery = engine.recovery();
             tracing::info!(
                 persons = engine.gallery().len(),
@@ -266,8 +271,25 @@ impl ServeArgs {
                         );
                     })?;
             }
-            let service =
+            let mut service =
                 Service::bind(config.clone(), engine.clone(), cases, admin_key.as_deref()).await?;
+            if self.osia {
+                let origin = crate::osia::default_origin();
+                let callbacks = config.callbacks.clone();
+                let hosts: crate::osia::HostCheck =
+                    Arc::new(move |host: &str| callbacks.host_allowed(host, &origin));
+                let (dir, engine, keys) = (
+                    config.data_dir.clone(),
+                    engine.clone(),
+                    service.app().keys.clone(),
+                );
+                let osia = tokio::task::spawn_blocking(move || {
+                    crate::osia::OsiaApp::open(&dir, engine, keys, Some(notifier), hosts)
+                })
+                .await
+                .context("opening the OSIA encounter store")??;
+                service.add_routes(crate::osia::router(Arc::new(osia)));
+            }
             if self.demo {
                 let lines = demo_keys::ensure(
                     &service.app().keys,
@@ -309,6 +331,9 @@ impl ServeArgs {
             };
             println!("tunggal: listening on {scheme}://{addr}");
             println!("tunggal: analyst review pages at {scheme}://{addr}/review");
+            if self.osia {
+                println!("tunggal: OSIA ABIS interface at {scheme}://{addr}/osia/v1");
+            }
             service.run(shutdown).await?;
             let _ = stop_mosip.send(true);
             if let Some(task) = mosip_task {

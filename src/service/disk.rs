@@ -34,7 +34,14 @@ pub fn available_bytes(path: &Path) -> std::io::Result<u64> {
 
 /// Whether a request writes to the gallery.
 fn grows_gallery(request: &Request) -> bool {
-    request.method() == Method::POST && request.uri().path() == "/v1/enrolments"
+    let path = request.uri().path();
+    // OSIA's encounter creates and updates insert into the gallery too (`crate::osia`).
+    let osia_write = path.starts_with("/osia/v1/persons/") || path == "/osia/v1/persons";
+    match *request.method() {
+        Method::POST => path == "/v1/enrolments" || (osia_write && !path.contains("/merge/")),
+        Method::PUT => osia_write && !path.ends_with("/status"),
+        _ => false,
+    }
 }
 
 /// Refuses enrolments while free space is below the configured reserve.

@@ -117,6 +117,7 @@ pub struct Service {
     listener: TcpListener,
     listen: ListenOptions,
     generated_admin_key: Option<String>,
+    extra: Option<Router<AppState>>,
 }
 
 impl Service {
@@ -174,6 +175,7 @@ impl Service {
             listener,
             listen,
             generated_admin_key,
+            extra: None,
         })
     }
 
@@ -189,6 +191,15 @@ impl Service {
     /// `TUNGGAL_ADMIN_KEY` was given.
     pub fn generated_admin_key(&self) -> Option<&str> {
         self.generated_admin_key.as_deref()
+    }
+
+    /// Serves `routes` beside the API (the binary composes other interfaces this way: the
+    /// OSIA ABIS routes under `/osia`); they pass through the same middleware.
+    pub fn add_routes(&mut self, routes: Router<AppState>) {
+        self.extra = Some(match self.extra.take() {
+            Some(r) => r.merge(routes),
+            None => routes,
+        });
     }
 
     /// Whether the server speaks TLS.
@@ -208,7 +219,13 @@ impl Service {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), ServiceError> {
         let app = self.app.clone();
-        super::listen::serve(self.listener, router(self.app), self.listen, shutdown).await;
+        super::listen::serve(
+            self.listener,
+            router_with(self.app, self.extra),
+            self.listen,
+            shutdown,
+        )
+        .await;
         let grace = Duration::from_secs(app.config.shutdown_grace_secs);
         if !app.queue.drain(grace).await {
             tracing::warn!("shutdown grace period over with matching jobs still running");
@@ -266,6 +283,11 @@ fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 
 /// The router with every route and middleware.
 pub fn router(app: AppState) -> Router {
+    router_with(app, None)
+}
+
+/// The router with every route, `extra` routes beside them, and the middleware.
+pub fn router_with(app: AppState, extra: Option<Router<AppState>>) -> Router {
     let limit = app.config.body_limit_bytes;
     Router::new()
         .route("/", get(super::landing::landing))
@@ -312,6 +334,7 @@ pub fn router(app: AppState) -> Router {
             post(super::admin::requeue),
         )
         .merge(crate::review::router(review_app(&app)))
+        .merge(extra.unwrap_or_default())
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(middleware::from_fn_with_state(
