@@ -262,18 +262,29 @@ pub(crate) fn finger(sub: &str, bytes: &[u8], compression: &str) -> Value {
     })
 }
 
-/// Three finger images from the repository's fixtures (one person for these tests), an
-/// amputated finger and an iris image.
+/// Three FVC2002 finger images (one person for these tests; the repository's small
+/// fixtures are below the quality rule), an amputated finger and an iris image. Callers
+/// check [`fvc_root`] first.
 pub(crate) fn fixture_items() -> Vec<Value> {
-    vec![
-        finger("RIGHT_THUMB", &fixture("ridges_256x320.wsq"), "WSQ"),
-        finger("RIGHT_INDEX", &fixture("ridges_301x257.png"), "PNG"),
-        finger("RIGHT_MIDDLE", &fixture("ridges_97x131_hq.jp2"), "JPEG2000"),
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets/fvc2002-images");
+    let tif = |n: u32| std::fs::read(root.join(format!("DB1_B/{n}_1.tif"))).unwrap();
+    let mut items = vec![
+        finger("RIGHT_THUMB", &tif(101), "NONE"),
+        finger("RIGHT_INDEX", &tif(102), "NONE"),
+        finger("RIGHT_MIDDLE", &tif(103), "NONE"),
+    ];
+    for item in &mut items {
+        item["resolution"] = json!(500);
+    }
+    items.push(
         json!({"biometricType": "FINGER", "biometricSubType": "LEFT_RING",
                "missing": [{"presence": "AMPUTATED"}]}),
+    );
+    items.push(
         json!({"biometricType": "IRIS", "biometricSubType": "EYE_LEFT",
                "image": B64.encode(fixture("ridges_256x320.png")), "compression": "PNG"}),
-    ]
+    );
+    items
 }
 
 /// An encounter of `items`.
@@ -297,7 +308,7 @@ pub(crate) fn fvc_root() -> Option<PathBuf> {
         Some(root)
     } else {
         eprintln!(
-            "skipping the FVC2002 duplicate test: {} is absent",
+            "skipping: the FVC2002 images at {} are absent",
             root.display()
         );
         None

@@ -42,6 +42,9 @@ fn person_ids(list: &Value) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_path_answers_as_the_document_says() {
+    if fvc_root().is_none() {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let s = start(dir.path()).await;
     let spec = Spec::load();
@@ -581,7 +584,7 @@ async fn every_path_answers_as_the_document_says() {
             Method::GET,
             "/v1/galleries",
             "/v1/galleries?transactionId=t-45",
-            Some(&sp_key),
+            Some(sp_key.as_str()),
             None,
         )
         .await;
@@ -691,6 +694,9 @@ async fn every_path_answers_as_the_document_says() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restart_removes_unclaimed_inserts_and_keeps_encounters() {
+    if fvc_root().is_none() {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let s = start(dir.path()).await;
     let spec = Spec::load();
