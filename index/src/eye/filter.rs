@@ -271,7 +271,7 @@ mod tests {
     #[test]
     fn log_gabor_taps_are_analytic_and_zero_mean() {
         let (envelope, even, odd, half) = log_gabor_taps(18.0, 0.5, 256);
-        assert!(half >= 4 && half < 128, "half {half}");
+        assert!((4..128).contains(&half), "half {half}");
         assert_eq!(even.len(), 2 * half + 1);
         // No response to a constant: both parts sum to about zero.
         let peak = envelope.iter().fold(0.0f32, |a, &b| a.max(b));
