@@ -1,7 +1,9 @@
 //! Eye image to iris code, one image per iteration on one thread: a 320×280 CASIA-IrisV1
 //! image, a 320×238 MMU2 image and the 640×480 open-iris sample from
 //! `../shared/datasets/iris-images/` (each skipped with a message when absent), and a
-//! synthetic 320×280 eye (always). Decoding is excluded.
+//! synthetic 320×280 eye (always). Decoding is excluded. Each image is encoded with the
+//! default settings and, as `…/before`, with the limbus coverage and nested-pupil check of
+//! the earlier defaults (`limbus_coverage` 0.5, `pupil_nested` 0), in the same run.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::hint::black_box;
@@ -45,6 +47,12 @@ fn synthetic_eye() -> FingerImage {
 
 fn bench(c: &mut Criterion) {
     let encoder = EyeEncoder::new(EyeParams::default()).unwrap();
+    let before = EyeEncoder::new(EyeParams {
+        limbus_coverage: 0.5,
+        pupil_nested: 0.0,
+        ..EyeParams::default()
+    })
+    .unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/datasets/iris-images");
     let mut images = vec![("synthetic_320x280".to_owned(), synthetic_eye())];
     for (name, rel) in [
@@ -60,11 +68,13 @@ fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("eye_encode");
     for (name, image) in &images {
         // Failures to enrol are timed too: they are part of the work per image.
-        group.bench_function(name.as_str(), |b| {
-            b.iter(|| {
-                let _ = black_box(encoder.encode(black_box(image), IrisLayout::DAUGMAN_2048));
-            })
-        });
+        for (tag, enc) in [("", &encoder), ("/before", &before)] {
+            group.bench_function(format!("{name}{tag}"), |b| {
+                b.iter(|| {
+                    let _ = black_box(enc.encode(black_box(image), IrisLayout::DAUGMAN_2048));
+                })
+            });
+        }
     }
     group.finish();
 }
