@@ -7,11 +7,13 @@
 //! queued right behind its insert, identify by `referenceUrl`, delete then identify, ping,
 //! pendingJobs, referenceCount, every failure reason a request can trigger (4–18; 1–3 are
 //! internal errors no request causes), duplicate detection on FVC2002 images wrapped in
-//! ISO/IEC 19794-4 records in CBEFF (skipped when the data set is absent), and a JMS
-//! client's text message answered with a text message.
+//! ISO/IEC 19794-4 records in CBEFF (skipped when the data set is absent), a JMS client's
+//! text message answered with a text message, and `tunggal loadgen --protocol mosip` for a few
+//! seconds.
 //!
 //! Parts: [`harness`] (the suite and its request helper), [`operations`], [`negatives`],
-//! [`fvc2002`], [`jms`]; [`support`] runs the broker and the datashare.
+//! [`fvc2002`], [`jms`], [`loadgen`]; [`support`] runs the broker and the
+//! datashare. [`latency`] is the ignored latency report.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -19,6 +21,7 @@ mod fvc2002;
 mod harness;
 mod jms;
 mod latency;
+mod loadgen;
 mod negatives;
 mod operations;
 mod support;
@@ -73,6 +76,8 @@ fn mosip_abis_over_activemq() {
         mosip.close().await;
         jms::jms_text_messages(&broker).await;
         eprintln!("JMS: {:.1} s", started.elapsed().as_secs_f64());
+        loadgen::loadgen_run(&broker).await;
+        eprintln!("loadgen: {:.1} s", started.elapsed().as_secs_f64());
         let _ = stop.send(true);
         tokio::time::timeout(Duration::from_secs(30), listener)
             .await
