@@ -8,15 +8,16 @@
 //! pendingJobs, referenceCount, every failure reason a request can trigger (4–18; 1–3 are
 //! internal errors no request causes), duplicate detection on FVC2002 images wrapped in
 //! ISO/IEC 19794-4 records in CBEFF (skipped when the data set is absent), a JMS client's
-//! text message answered with a text message, and `tunggal loadgen --protocol mosip` for a few
-//! seconds.
+//! text message answered with a text message, encrypted shares opened with the configured
+//! private key, and `tunggal loadgen --protocol mosip` for a few seconds.
 //!
 //! Parts: [`harness`] (the suite and its request helper), [`operations`], [`negatives`],
-//! [`fvc2002`], [`jms`], [`loadgen`]; [`support`] runs the broker and the
+//! [`fvc2002`], [`jms`], [`encrypted`], [`loadgen`]; [`support`] runs the broker and the
 //! datashare. [`latency`] is the ignored latency report.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod encrypted;
 mod fvc2002;
 mod harness;
 mod jms;
@@ -72,10 +73,12 @@ fn mosip_abis_over_activemq() {
         eprintln!("negatives: {:.1} s", started.elapsed().as_secs_f64());
         fvc2002::fvc_duplicates(&mut s).await;
         eprintln!("FVC2002: {:.1} s", started.elapsed().as_secs_f64());
-        let Suite { mosip, .. } = s;
+        let Suite { mosip, share, .. } = s;
         mosip.close().await;
         jms::jms_text_messages(&broker).await;
         eprintln!("JMS: {:.1} s", started.elapsed().as_secs_f64());
+        encrypted::encrypted_shares(&broker, share).await;
+        eprintln!("encrypted shares: {:.1} s", started.elapsed().as_secs_f64());
         loadgen::loadgen_run(&broker).await;
         eprintln!("loadgen: {:.1} s", started.elapsed().as_secs_f64());
         let _ = stop.send(true);
