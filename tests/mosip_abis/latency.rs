@@ -2,10 +2,10 @@
 //! `tunggal loadgen --protocol mosip --compare-rounds N` reports it, with the broker and
 //! the server started here: registrations at `MOSIP_REPORT_RATE` per second (default 4)
 //! for `MOSIP_REPORT_SECONDS` (default 60), then `MOSIP_REPORT_ROUNDS` (default 200)
-//! comparison rounds. A report, not a timing check:
+//! comparison rounds. A report, not a check of speed or accuracy (it fails only on errors):
 //! `cargo test --test mosip_abis -- --ignored --nocapture identify_latency_report`.
 
-use crate::loadgen::{check, Server};
+use crate::loadgen::Server;
 use crate::support::start_broker;
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -36,7 +36,12 @@ fn identify_latency_report() {
             .unwrap();
         println!("{}", serde_json::to_string_pretty(&report).unwrap());
         println!("{}", report.statement);
-        check(&report, report.registrations, rounds);
+        assert_eq!(report.errors, 0, "{}", report.statement);
+        let c = report.comparison.as_ref().unwrap();
+        assert_eq!(
+            (c.activemq.count, c.http.count, c.errors),
+            (rounds, rounds, 0)
+        );
         server.stop().await;
     });
 }
