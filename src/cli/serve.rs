@@ -72,8 +72,10 @@ pub struct ServeArgs {
 
 impl ServeArgs {
     /// The MOSIP listener's settings, when `--mosip-broker` is given.
-    fn mosip(&self) -> Option<crate::mosip::MosipConfig> {
-        let broker = self.mosip_broker.as_deref()?;
+    fn mosip(&self) -> anyhow::Result<Option<crate::mosip::MosipConfig>> {
+        let Some(broker) = self.mosip_broker.as_deref() else {
+            return Ok(None);
+        };
         let mut config = crate::mosip::MosipConfig::new(broker);
         config.inbound = self.mosip_inbound.clone();
         config.outbound = self.mosip_outbound.clone();
@@ -85,7 +87,11 @@ impl ServeArgs {
         });
         config.datashare_token = env_var("TUNGGAL_MOSIP_DATASHARE_TOKEN");
         config.datashare_ca = env_var("TUNGGAL_MOSIP_DATASHARE_CA_FILE").map(PathBuf::from);
-        Some(config)
+        if let Some(path) = env_var("TUNGGAL_MOSIP_DATASHARE_KEY_FILE") {
+            let key = crate::mosip::envelope::ShareKey::from_pem_file(std::path::Path::new(&path))?;
+            config.datashare_key = Some(std::sync::Arc::new(key));
+        }
+        Ok(Some(config))
     }
 }
 
@@ -141,7 +147,7 @@ impl ServeArgs {
             .with_writer(std::io::stderr)
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .try_init();
-        let mosip = self.mosip();
+        let mosip = self.mosip()?;
         let flags = Overrides {
             listen: self.listen,
             data_dir: self.data_dir,

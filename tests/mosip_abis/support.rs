@@ -492,3 +492,48 @@ impl MosipClient {
         let _ = self.conn.close().await;
     }
 }
+
+/// Encrypts `plain` for `public` as MOSIP's datashare does (ABIS API specification,
+/// "Reference URL"): with `versioned`, MOSIP 1.2's layout in URL-safe base64
+/// (`VER_R2`, thumbprint, RSA-OAEP-SHA256 wrapped AES-256 key, `#KEY_SPLITTER#`, 32 bytes of
+/// additional data whose first 12 are the nonce, AES-GCM ciphertext); without, the older
+/// layout in standard base64 (no version, the additional data after the ciphertext).
+pub fn seal(public: &rsa::RsaPublicKey, plain: &[u8], versioned: bool) -> Vec<u8> {
+    use aes_gcm::aead::{Aead as _, KeyInit as _, Payload};
+    use rand::RngCore as _;
+    let mut rng = rand::thread_rng();
+    let mut aes_key = [0u8; 32];
+    let mut aad = [0u8; 32];
+    rng.fill_bytes(&mut aes_key);
+    rng.fill_bytes(&mut aad);
+    let wrapped = public
+        .encrypt(&mut rng, rsa::Oaep::new::<sha2::Sha256>(), &aes_key)
+        .unwrap();
+    let cipher = aes_gcm::Aes256Gcm::new_from_slice(&aes_key).unwrap();
+    let sealed = cipher
+        .encrypt(
+            aes_gcm::Nonce::from_slice(&aad[..12]),
+            Payload {
+                msg: plain,
+                aad: &aad,
+            },
+        )
+        .unwrap();
+    let thumbprint = [0x5au8; 32];
+    let mut out = Vec::new();
+    if versioned {
+        out.extend_from_slice(b"VER_R2");
+    }
+    out.extend_from_slice(&thumbprint);
+    out.extend_from_slice(&wrapped);
+    out.extend_from_slice(b"#KEY_SPLITTER#");
+    if versioned {
+        out.extend_from_slice(&aad);
+        out.extend_from_slice(&sealed);
+        URL_SAFE_NO_PAD.encode(out).into_bytes()
+    } else {
+        out.extend_from_slice(&sealed);
+        out.extend_from_slice(&aad);
+        STANDARD.encode(out).into_bytes()
+    }
+}
