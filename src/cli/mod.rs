@@ -5,6 +5,7 @@ mod calibrate;
 mod client;
 mod demo_keys;
 mod drill;
+mod drill_cluster;
 mod eval;
 mod eval_iris;
 pub mod extract;

@@ -59,7 +59,7 @@ pub struct ServeArgs {
     /// (`docs/scale-out.md`) instead of a gallery in this process.
     #[arg(long, requires = "nats", conflicts_with = "demo")]
     cluster: bool,
-    /// NATS server URL (cluster mode).
+    /// NATS server URLs, comma-separated (cluster mode).
     #[arg(long, requires = "cluster")]
     nats: Option<String>,
     /// Shard count of the cluster.
