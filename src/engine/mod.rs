@@ -503,6 +503,18 @@ impl EnrolmentEngine for GalleryEngine {
         }
     }
 
+    fn fingerprint_quality(
+        &self,
+        origin: &Origin,
+        request_id: &str,
+    ) -> Result<Vec<crate::enrolment::wire::FingerQualityOut>, EngineError> {
+        Ok(self
+            .registry
+            .by_request(&origin.district, &origin.service_point, request_id)
+            .map(|e| images::fingerprint_quality(&e.meta.fingers))
+            .unwrap_or_default())
+    }
+
     fn stats(&self) -> EngineStats {
         let (searches, persons_scanned, comparisons) = self.counters.read();
         let scrub = self.gallery().store().scrub_progress();

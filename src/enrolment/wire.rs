@@ -181,8 +181,8 @@ pub struct EnrolmentResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// Fingerprints submitted as images: their measured quality, by position (the answer
-    /// to the enrolment, its retries and its callback; absent when every fingerprint was a
-    /// template).
+    /// to the enrolment, its retries, its callback and `GET /v1/enrolments/{request_id}`;
+    /// absent when every fingerprint was a template).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fingerprint_quality: Vec<FingerQualityOut>,
     /// When the verdict took effect (RFC 3339 UTC): the engine's decision, or the closing

@@ -26,6 +26,7 @@
 //! a stale form) and every other 403 (`forbidden`, with the session's analyst).
 
 pub mod align;
+pub mod case_files;
 pub mod case_page;
 pub mod draw;
 pub mod evidence;
@@ -116,7 +117,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(app: AppState) -> Router<S> {
         )
         .route(
             "/review/cases/{id}/{what}/{reference}",
-            get(handlers::media),
+            get(case_files::media),
         )
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),

@@ -5,11 +5,16 @@
 
 mod harness;
 mod identical;
+#[path = "../../index/tests/image_common/generated.rs"]
+mod image_fixtures;
+mod image_fsck;
 mod images;
 mod metrics;
 mod nik_lookup;
 mod ordering_and_callbacks;
 mod prints;
+#[path = "../review_support/mod.rs"]
+mod review_support;
 mod sequencer;
 mod state_damage;
 mod verdicts;
