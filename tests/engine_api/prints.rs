@@ -24,7 +24,12 @@ fn image_finger(position: u8, format: &str, bytes: &[u8]) -> Value {
 }
 
 /// A request with a cookie and an optional form body.
-async fn fetch(method: Method, url: &str, cookie: Option<&str>, form: Option<String>) -> Reply {
+pub(super) async fn fetch(
+    method: Method,
+    url: &str,
+    cookie: Option<&str>,
+    form: Option<String>,
+) -> Reply {
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     let mut req = Request::builder().method(method).uri(url);
     if let Some(c) = cookie {
@@ -53,7 +58,7 @@ async fn fetch(method: Method, url: &str, cookie: Option<&str>, form: Option<Str
     }
 }
 
-fn text(r: &Reply) -> String {
+pub(super) fn text(r: &Reply) -> String {
     String::from_utf8_lossy(&r.body).into_owned()
 }
 
@@ -68,7 +73,7 @@ fn cookie_named(r: &Reply, name: &str) -> Option<String> {
 }
 
 /// Logs in to the review pages with `key`: the session cookie, or the refusal.
-async fn login(s: &Running, key: &str) -> Result<String, Reply> {
+pub(super) async fn login(s: &Running, key: &str) -> Result<String, Reply> {
     let page = fetch(Method::GET, &s.url("/review/login"), None, None).await;
     let form_cookie = page
         .headers
@@ -108,7 +113,7 @@ async fn login(s: &Running, key: &str) -> Result<String, Reply> {
 }
 
 /// The PNG an image route served, decoded.
-fn served_png(r: &Reply) -> image::FingerImage {
+pub(super) fn served_png(r: &Reply) -> image::FingerImage {
     assert_eq!(r.status, StatusCode::OK, "{}", text(r));
     assert_eq!(r.headers["content-type"], "image/png");
     let cache = r.headers["cache-control"].to_str().unwrap();
