@@ -3,7 +3,7 @@
 //! Every such route reads the case, answers `404` for a person outside it (so no image of
 //! another person can be fetched through a case), audits the read before sending anything,
 //! and answers `private, no-store, nosniff`. The photo and signature route is here; the
-//! fingerprint route (`prints.rs`) uses the same two steps.
+//! fingerprint route (`prints.rs`) and the eye route (`eyes.rs`) use the same two steps.
 
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};

@@ -205,7 +205,12 @@ fn draw(app: &AppState, case: &Case, selected: usize) -> Drawn {
         .filter(|&e| c.iris_distances[e].is_some())
         .filter_map(|e| app.engine.iris(a, r, e).map(|cmp| (e, cmp)))
         .collect();
-    Drawn { fingers, irises }
+    let eyes = super::eyes::pair_eyes(app, &case.case_id, a, r);
+    Drawn {
+        fingers,
+        irises,
+        eyes,
+    }
 }
 
 /// `GET /review/cases/{id}`: draws the case and its evidence. Reading takes nothing and

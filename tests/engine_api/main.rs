@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod eyes;
 mod harness;
 mod identical;
 #[path = "../../index/tests/image_common/generated.rs"]

@@ -11,7 +11,7 @@ use tunggal_index::image::{self, ImageFormat};
 use super::harness::*;
 
 /// The PNG an image route served, decoded.
-fn served_png(r: &Reply) -> image::FingerImage {
+pub(super) fn served_png(r: &Reply) -> image::FingerImage {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     assert_eq!(r.headers["content-type"], "image/png");
     let cache = r.headers["cache-control"].to_str().unwrap();

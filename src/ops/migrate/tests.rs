@@ -91,6 +91,7 @@ fn person(key: u64, nik: &str, request_id: &str) -> crate::engine::registry::Ent
             signature: None,
             callback_url: None,
             fingers: Vec::new(),
+            eyes: Vec::new(),
         },
         outcome: None,
         case_id: None,

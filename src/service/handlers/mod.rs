@@ -17,7 +17,7 @@ use super::extract::{Caller, JsonBody};
 use super::queue::{run_blocking, run_on_rayon};
 use super::server::AppState;
 use crate::access::keys::{now_secs, Principal, Role};
-use crate::enrolment::answer::fingerprint_quality_out;
+use crate::enrolment::answer::{fingerprint_quality_out, iris_quality_out};
 use crate::enrolment::record::Origin;
 use crate::enrolment::validate;
 use crate::enrolment::wire::{
@@ -280,6 +280,7 @@ pub async fn enrol(
             flag.store(kept && with_audit, Ordering::Release);
             let mut body = enrolment_body(&rid, verdict);
             body.fingerprint_quality = fingerprint_quality_out(&record.probe.image_quality);
+            body.iris_quality = iris_quality_out(&record.probe.eye_quality);
             Ok((to_json(&body)?, kept))
         };
         run_idempotent_kept(&app, &scope, "enrol", &request_id, &request_sha256, job)
