@@ -60,11 +60,12 @@ impl Store {
         self.remove_unreferenced(&manifest)
     }
 
-    /// Writes the manifest; returns the CRC of the file, which the key index names.
+    /// Writes the manifest; returns its identity ([`manifest_identity`]), which the key
+    /// index names.
     pub(super) fn write_manifest(&self, m: &Manifest) -> Result<u32> {
         let bytes = m.encode();
         write_atomic(&self.dir, &self.dir.join(MANIFEST_NAME), &bytes)?;
-        Ok(crc(&bytes))
+        Ok(manifest_identity(&bytes))
     }
 
     /// Writes the key index of `st` for the manifest just written (whose CRC is

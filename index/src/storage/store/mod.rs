@@ -237,6 +237,14 @@ pub struct Store {
     _lock: File,
 }
 
+/// The identity of a manifest file that its key index names: the CRC of everything but its
+/// trailing CRC field, which is the CRC the manifest stores. (The CRC of the whole file
+/// would not do: the CRC of data followed by its own CRC is the same constant for every
+/// manifest.)
+pub(super) fn manifest_identity(bytes: &[u8]) -> u32 {
+    crc(&bytes[..bytes.len().saturating_sub(4)])
+}
+
 fn segment_index(segments: &[Segment], id: u32) -> Option<usize> {
     segments.binary_search_by_key(&id, Segment::id).ok()
 }

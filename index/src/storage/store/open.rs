@@ -31,10 +31,13 @@ impl Store {
         let (manifest, manifest_crc) = if manifest_path.exists() {
             let bytes =
                 fs::read(&manifest_path).map_err(|e| StorageError::io(&manifest_path, e))?;
-            (Manifest::decode(&bytes, &manifest_path)?, crc(&bytes))
+            (
+                Manifest::decode(&bytes, &manifest_path)?,
+                manifest_identity(&bytes),
+            )
         } else {
             let m = initialise(&dir, &config)?;
-            let c = crc(&m.encode());
+            let c = manifest_identity(&m.encode());
             (m, c)
         };
         if manifest.stride != config.stride || manifest.max_records != config.segment_max_records {
