@@ -14,6 +14,9 @@ use crate::engine::demo::{self, DemoPlan};
 use crate::engine::{EngineOptions, GalleryEngine};
 use crate::service::{Overrides, Service, ServiceConfig};
 
+/// Seconds between two advances of the registry's acknowledgement mark while serving.
+const ACK_MARK_EVERY_SECS: u64 = 10;
+
 /// Options of `tunggal serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -257,6 +260,14 @@ impl ServeArgs {
                     .name("gallery-scrub".into())
                     .spawn(move || {
                         let report = engine.gallery().store().scrub();
+                        if let Some(reason) = &report.key_index {
+                            tracing::error!(
+                                reason = %reason,
+                                "gallery key index failed its checksum: the key map was \
+                                 rebuilt from the slot metadata (the next checkpoint \
+                                 rewrites the file)"
+                            );
+                        }
                         for (addr, key) in &report.quarantined {
                             tracing::error!(
                                 segment = addr.segment,
@@ -270,6 +281,22 @@ impl ServeArgs {
                             quarantined = report.quarantined.len(),
                             "gallery scrub finished"
                         );
+                    })?;
+            }
+            {
+                // The acknowledgement mark follows the gallery's checkpoints, so that the next
+                // open checks only the persons acknowledged since the last one.
+                let engine = Arc::downgrade(&engine);
+                std::thread::Builder::new()
+                    .name("ack-mark".into())
+                    .spawn(move || loop {
+                        std::thread::sleep(std::time::Duration::from_secs(ACK_MARK_EVERY_SECS));
+                        let Some(engine) = engine.upgrade() else {
+                            break;
+                        };
+                        if let Err(e) = engine.advance_acknowledged_mark() {
+                            tracing::warn!(error = %e, "advancing the acknowledgement mark");
+                        }
                     })?;
             }
             let service =

@@ -51,7 +51,7 @@ use crate::enrolment::record::Eye;
 use tunggal_index::template::FingerTemplate;
 
 pub(crate) use rows::migrate_entries;
-pub use rows::Registry;
+pub use rows::{AckMark, Registry};
 
 /// File name of the registry journal of older releases (`tunggal migrate` moves it).
 pub use crate::state::migrate::REGISTRY_FILE;
