@@ -5,7 +5,8 @@
 # RUSTFLAGS below (the same ones, without a sanitizer) and builds with --target, so build
 # scripts and proc macros are not instrumented. This script does that with plain cargo,
 # then runs each target binary for FUZZ_SECONDS (default 30) from the committed seeds
-# (fuzz/seeds/, written by seeds.py; the image targets' seeds are written at run time) and the hostile request corpus. A crash, panic,
+# (fuzz/seeds/, written by seeds.py; the image targets' seeds are written at run time) and
+# the hostile request corpus. A crash, panic,
 # timeout (> 5 s for one input) or RSS over 2 GiB fails the step and leaves the input in
 # $FUZZ_WORK/artifacts/<target>/.
 set -euo pipefail
@@ -27,16 +28,18 @@ export RUSTFLAGS="-Cpasses=sancov-module \
 # CI_FUZZ_PROFILE=release matches `cargo fuzz build --release`; the default profile builds faster.
 profile="${CI_FUZZ_PROFILE:-ci-fuzz}"
 cargo build --locked --profile "$profile" --target "$triple" --bins
-# The image targets' seeds wrap the synthetic images of index/tests/fixtures/images/ (and
-# synthetic BMP files and iris records built by seeds.py): they are written here instead of
-# being kept a second time under seeds/.
+# The image targets' seeds wrap the synthetic images make_fixtures.py writes (NBIS WSQ,
+# OpenJPEG and libjpeg through the `wsq` Python package and Pillow), and synthetic TIFF, BMP
+# and raw records built by seeds.py: they are written here, never kept in git. Without the
+# Python modules the encoded seeds are left out (seeds.py says so) and those targets start
+# from the rest or from nothing.
 python3 seeds.py --out "$work/seeds" --no-shared >/dev/null
 
 for t in "${targets[@]}"; do
   corpus="$work/corpus/$t"
   mkdir -p "$corpus" "$work/artifacts/$t"
   case "$t" in
-    image_*) cp "$work/seeds/$t"/* "$corpus"/ ;;
+    image_*) cp "$work/seeds/$t"/* "$corpus"/ 2>/dev/null || true ;;
     *) cp seeds/"$t"/* "$corpus"/ ;;
   esac
   if [ "$t" = enrolment_json ]; then

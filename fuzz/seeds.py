@@ -14,12 +14,15 @@ Usage: python3 fuzz/seeds.py [--out DIR] [--no-shared] [--fvc N]
 """
 
 import base64
+import contextlib
+import io
 import json
 import os
 import random
 import shutil
 import struct
 import sys
+import tempfile
 
 FUZZ = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(FUZZ)
@@ -29,7 +32,9 @@ IMAGE_TARGETS = [
     "image_wsq", "image_png", "image_jpeg", "image_tiff", "image_jp2", "image_iso19794_4",
     "image_iso19794_6", "image_bmp",
 ]
-IMAGES = os.path.join(REPO, "index", "tests", "fixtures", "images")
+# make_fixtures.py writes the synthetic images the image seeds start from (NBIS WSQ, OpenJPEG
+# and libjpeg through the `wsq` Python package and Pillow).
+FIXTURE_SCRIPT_DIR = os.path.join(REPO, "index", "tests", "fixtures", "images")
 
 
 def minutiae(rng, n, width, height, ansi):
@@ -201,34 +206,51 @@ def iir_2005(fmt, width, height, depth, eyes):
     return b"IIR\x00010\x00" + struct.pack(">I", 8 + 4 + len(head) + len(body)) + head + body
 
 
+def encoded_fixtures():
+    """The 97x131 synthetic fixtures written by make_fixtures.py into a temporary folder:
+    {extension: bytes}, or None (with a message) when its Python modules are absent."""
+    sys.path.insert(0, FIXTURE_SCRIPT_DIR)
+    try:
+        import make_fixtures
+    except ImportError as e:
+        print(f"image seeds from encoded fixtures left out: {e} (pip install wsq)",
+              file=sys.stderr)
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        with contextlib.redirect_stdout(io.StringIO()):
+            make_fixtures.main(tmp)
+        base = os.path.join(tmp, "ridges_97x131_hq")
+        return {ext: open(base + ext, "rb").read()
+                for ext in [".wsq", ".jp2", ".png", ".jpg", ".progressive.jpg"]}
+
+
 def image_seeds():
     """Small synthetic images (the 97x131 fixtures) and records wrapping them."""
     for t in IMAGE_TARGETS:
         os.makedirs(os.path.join(OUT, t), exist_ok=True)
-    base = os.path.join(IMAGES, "ridges_97x131_hq")
-    wsq = open(base + ".wsq", "rb").read()
-    jp2 = open(base + ".jp2", "rb").read()
-    png = open(base + ".png", "rb").read()
-    write("image_wsq", "ridges.wsq", wsq)
-    write("image_jp2", "ridges.jp2", jp2)
-    write("image_png", "ridges.png", png)
-    write("image_jpeg", "ridges.jpg", open(base + ".jpg", "rb").read())
-    write("image_jpeg", "ridges-progressive.jpg", open(base + ".progressive.jpg", "rb").read())
+    encoded = encoded_fixtures()
+    if encoded is not None:
+        wsq, jp2, png = encoded[".wsq"], encoded[".jp2"], encoded[".png"]
+        write("image_wsq", "ridges.wsq", wsq)
+        write("image_jp2", "ridges.jp2", jp2)
+        write("image_png", "ridges.png", png)
+        write("image_jpeg", "ridges.jpg", encoded[".jpg"])
+        write("image_jpeg", "ridges-progressive.jpg", encoded[".progressive.jpg"])
+        write("image_iso19794_4", "wsq-2005.fir", fir_2005(wsq, 97, 131, 2))
+        write("image_iso19794_4", "png-2005.fir", fir_2005(png, 97, 131, 5))
+        write("image_iso19794_4", "jp2-2011.fir", fir_2011(jp2, 97, 131, 5))
+        write("image_iso19794_6", "png-k3-jp2-k7-2011.iir",
+              iir_2011([(2, 3, 14, 97, 131, 8, png), (2, 7, 10, 97, 131, 8, jp2)]))
+        write("image_iso19794_6", "jp2-2005.iir", iir_2005(14, 97, 131, 8, [(2, [jp2])]))
     pixels = bytes((x * 7 + y * 3) % 256 for y in range(24) for x in range(32))
     write("image_tiff", "grey-32x24.tif", grey_tiff(32, 24, pixels))
     write("image_iso19794_4", "raw-2005.fir", fir_2005(pixels, 32, 24, 0))
-    write("image_iso19794_4", "wsq-2005.fir", fir_2005(wsq, 97, 131, 2))
-    write("image_iso19794_4", "png-2005.fir", fir_2005(png, 97, 131, 5))
-    write("image_iso19794_4", "jp2-2011.fir", fir_2011(jp2, 97, 131, 5))
     write("image_iso19794_4", "raw-2011.fir", fir_2011(pixels, 32, 24, 0))
     write("image_iso19794_6", "raw-k2-2011.iir", iir_2011([(1, 2, 2, 32, 24, 8, pixels)]))
-    write("image_iso19794_6", "png-k3-jp2-k7-2011.iir",
-          iir_2011([(2, 3, 14, 97, 131, 8, png), (2, 7, 10, 97, 131, 8, jp2)]))
     rgb = bytes(v for p in pixels[:16 * 8] for v in (p, p, p))
     write("image_iso19794_6", "polar-rgb-2011.iir",
           iir_2011([(0, 0x10, 2, 32, 24, 8, pixels), (1, 3, 4, 16, 8, 24, rgb)], eyes=2))
     write("image_iso19794_6", "raw-2005.iir", iir_2005(2, 32, 24, 8, [(1, [pixels, pixels])]))
-    write("image_iso19794_6", "jp2-2005.iir", iir_2005(14, 97, 131, 8, [(2, [jp2])]))
     grey = [(v, v, v) for v in range(256)]
     write("image_bmp", "grey8.bmp", bmp_file(32, 24, 8, grey, pixels))
     write("image_bmp", "grey8-top-down.bmp", bmp_file(31, 5, 8, grey, pixels[:31 * 5], True))

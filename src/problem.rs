@@ -120,6 +120,24 @@ pub enum Reason {
     /// A fingerprint image fails the enrolment rule (too little area, too few minutiae or too
     /// unclear); the detail names the extractor's reason.
     FingerUnusable,
+    /// An iris has both or neither of a code (`layout`, `code`, `mask`) and an `image`.
+    InvalidIrisForm,
+    /// An eye image is under 96 or over 2,000 pixels a side.
+    IrisImageSize,
+    /// An ISO/IEC 19794-6 record holds no image of the iris's eye (nor one of an unstated
+    /// eye), or only unsegmented polar images.
+    IrisEyeMismatch,
+    /// Identify or verify, nothing else left to compare: no pupil found in the eye image.
+    IrisPupilNotFound,
+    /// Identify or verify, nothing else left to compare: no limbus found around the pupil.
+    IrisLimbusNotFound,
+    /// Identify or verify, nothing else left to compare: pupil and limbus do not form a
+    /// plausible eye.
+    IrisGeometryImplausible,
+    /// Identify or verify, nothing else left to compare: too little of the iris is visible.
+    IrisOccluded,
+    /// Identify or verify, nothing else left to compare: the iris is out of focus.
+    IrisOutOfFocus,
     /// An identify or verify request without any fingerprint or iris.
     NoBiometrics,
     /// A photo or signature above the size limit.
@@ -265,6 +283,14 @@ impl Reason {
             ImageResolutionOutOfRange => "Fingerprint image resolution out of range",
             ImageDimensionsOutOfRange => "Fingerprint image size out of range",
             FingerUnusable => "Fingerprint image is unusable",
+            InvalidIrisForm => "Iris needs a code or an image",
+            IrisImageSize => "Eye image size out of range",
+            IrisEyeMismatch => "Iris record holds no image of this eye",
+            IrisPupilNotFound => "Pupil not found in the eye image",
+            IrisLimbusNotFound => "Limbus not found in the eye image",
+            IrisGeometryImplausible => "Implausible iris geometry",
+            IrisOccluded => "Iris too occluded",
+            IrisOutOfFocus => "Iris out of focus",
             NoBiometrics => "No biometrics",
             AttachmentTooLarge => "Attachment too large",
             InvalidCallbackUrl => "Invalid callback URL",

@@ -1,7 +1,11 @@
 //! `tunggal eval fvc` on folders of images: a few real FVC2002 images (skipped with a
-//! message when the shared data set is absent) and the synthetic fixture images with one
+//! message when the shared data set is absent) and the synthetic fixture images (generated at
+//! test time; skipped with a message when python3 or its modules are absent) with one
 //! corrupt file, which must count as a failure to enrol with the decoder's reason.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../index/tests/image_common/generated.rs"]
+mod image_fixtures;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -74,7 +78,15 @@ fn real_images_are_extracted_and_scored() {
 
 #[test]
 fn synthetic_images_with_a_corrupt_file_count_a_failure_to_enrol() {
-    let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("index/tests/fixtures/images");
+    let index = Path::new(env!("CARGO_MANIFEST_DIR")).join("index");
+    let fixtures =
+        match image_fixtures::generated_fixtures(&index, Path::new(env!("CARGO_TARGET_TMPDIR"))) {
+            Ok(dir) => dir,
+            Err(why) => {
+                eprintln!("skipping: the synthetic image fixtures cannot be generated: {why}");
+                return;
+            }
+        };
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("SYN");
     std::fs::create_dir(&db).unwrap();

@@ -224,3 +224,89 @@ fn a_damaged_checkpointed_blob_is_counted_and_named() {
     assert!(engine.gallery().get(key).is_err());
     assert_eq!(engine.gallery().damaged_reads(), 1);
 }
+
+/// Imports `n` more persons (request ids `prefix…`) into the open `engine`.
+fn import_more(engine: &GalleryEngine, root: &Path, data: &Path, prefix: &str, n: usize) {
+    let input = root.join(format!("in-{prefix}"));
+    fs::create_dir_all(&input).unwrap();
+    let mut planner = RequestPlanner::new(SEED + 1, 0.0, 0, prefix);
+    let builder = BodyBuilder::new(SEED + 1);
+    for p in planner.by_ref().take(n) {
+        let body = builder.enrolment(&p, None).unwrap();
+        let path = input.join(format!("{:06}.json", p.index + 1));
+        fs::write(path, serde_json::to_vec(&body).unwrap()).unwrap();
+    }
+    let options = ImportOptions {
+        input,
+        data_dir: data.to_path_buf(),
+        chunk: n,
+        restart: false,
+    };
+    let report = import(engine, &options, &mut |_, _| {}).unwrap();
+    assert_eq!(report.imported, n);
+}
+
+/// Replaces the gallery of `data` with the copy in `from`.
+fn restore_gallery(data: &Path, from: &Path) {
+    fs::remove_dir_all(data.join("gallery")).unwrap();
+    copy_dir(from, &data.join("gallery"));
+}
+
+/// Once the acknowledgement mark covers the checkpointed persons, the open checks only the
+/// persons acknowledged after it, and still refuses a gallery that lacks them; a gallery
+/// older than the mark's checkpoint gets every acknowledged person checked. The registry is
+/// left as it was.
+#[test]
+fn with_a_mark_the_open_checks_the_later_persons_and_everyone_for_an_older_gallery() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let engine = open_engine(&data).unwrap();
+    let empty = tmp.path().join("gallery-empty");
+    copy_dir(&data.join("gallery"), &empty);
+    import_more(&engine, tmp.path(), &data, "early-", PERSONS);
+    assert_eq!(
+        engine
+            .registry()
+            .acknowledged_mark()
+            .unwrap()
+            .map(|m| m.seq),
+        None
+    );
+    // The open recorded a candidate before the import; two checkpoints and advances later
+    // the mark covers every imported person.
+    for _ in 0..2 {
+        engine.gallery().store().checkpoint().unwrap();
+        engine.advance_acknowledged_mark().unwrap();
+    }
+    let mark = engine.registry().acknowledged_mark().unwrap().unwrap();
+    assert_eq!(mark.seq, PERSONS as u64, "{mark:?}");
+    assert!(mark.checkpoint_lsn <= engine.gallery().store().checkpoint_lsn());
+    let checkpointed = tmp.path().join("gallery-checkpointed");
+    copy_dir(&data.join("gallery"), &checkpointed);
+    import_more(&engine, tmp.path(), &data, "late-", 8);
+    let later = engine.registry().acknowledged_keys_after(mark.seq).unwrap();
+    assert_eq!(later.len(), 8);
+    drop(engine);
+    let registry_before = Registry::read_entries(&data).unwrap();
+
+    restore_gallery(&data, &checkpointed);
+    match open_engine(&data) {
+        Err(OpenError::GalleryMissing {
+            count, examples, ..
+        }) => {
+            assert_eq!(count, 8);
+            assert_eq!(examples[0], reference_id(later[0]));
+        }
+        Err(e) => panic!("{e}"),
+        Ok(_) => panic!("opened a gallery lacking acknowledged persons"),
+    }
+    assert_eq!(Registry::read_entries(&data).unwrap(), registry_before);
+
+    restore_gallery(&data, &empty);
+    match open_engine(&data) {
+        Err(OpenError::GalleryMissing { count, .. }) => assert_eq!(count, PERSONS + 8),
+        Err(e) => panic!("{e}"),
+        Ok(_) => panic!("opened a gallery lacking acknowledged persons"),
+    }
+    assert_eq!(Registry::read_entries(&data).unwrap(), registry_before);
+}

@@ -1,8 +1,12 @@
-//! WSQ decoding time per image: the committed 256×320 and 301×257 synthetic fixtures, and the
+//! WSQ decoding time per image: the generated 256×320 and 301×257 synthetic fixtures
+//! (`tests/fixtures/images/make_fixtures.py`; none without python3 and its modules), and the
 //! 256×320 file with its frame header claiming 2,000 × 2,000 pixels (the largest accepted; the
 //! inverse transform runs over the whole plane, most coefficients zero), the worst case a
 //! small hostile file can ask for.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../tests/image_common/generated.rs"]
+mod image_fixtures;
 
 use std::hint::black_box;
 use std::path::Path;
@@ -27,7 +31,15 @@ fn wsq_resized(bytes: &[u8], width: u16, height: u16) -> Vec<u8> {
 }
 
 fn bench(c: &mut Criterion) {
-    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/images");
+    let index = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let fixtures =
+        match image_fixtures::generated_fixtures(index, Path::new(env!("CARGO_TARGET_TMPDIR"))) {
+            Ok(dir) => dir,
+            Err(why) => {
+                eprintln!("no WSQ benchmarks: {why}");
+                return;
+            }
+        };
     let mut group = c.benchmark_group("wsq_decode");
     for name in ["ridges_256x320", "ridges_301x257"] {
         let bytes = std::fs::read(fixtures.join(format!("{name}.wsq"))).unwrap();

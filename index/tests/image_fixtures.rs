@@ -1,22 +1,24 @@
-//! WSQ, JPEG and JPEG 2000 decoding against independent encoders, on committed synthetic fixtures
-//! (see `tests/fixtures/images/make_fixtures.py`).
+//! WSQ, JPEG and JPEG 2000 decoding against independent encoders, on synthetic fixtures
+//! generated at test time (`tests/fixtures/images/make_fixtures.py`; skipped with a message
+//! when python3, the NBIS `wsq` package or Pillow is absent).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod image_common;
 
-use image_common::{fixture, fixture_png, max_diff, psnr};
+use image_common::{fixtures, max_diff, psnr};
 use tunggal_index::image::{decode, sniff, ImageFormat};
 
 const CASES: [&str; 3] = ["ridges_256x320", "ridges_301x257", "ridges_97x131_hq"];
 
 #[test]
 fn wsq_fixtures_match_the_nbis_decoder_and_the_source() {
+    let Some(fx) = fixtures() else { return };
     for name in CASES {
-        let bytes = fixture(&format!("{name}.wsq"));
+        let bytes = fx.read(&format!("{name}.wsq"));
         assert_eq!(sniff(&bytes), Some(ImageFormat::Wsq));
         let ours = decode(&bytes, None).unwrap();
-        let source = fixture_png(&format!("{name}.png"));
-        let nbis = fixture_png(&format!("{name}.nbis.png"));
+        let source = fx.png(&format!("{name}.png"));
+        let nbis = fx.png(&format!("{name}.nbis.png"));
         assert_eq!(
             (ours.width(), ours.height()),
             (source.width(), source.height())
@@ -52,23 +54,25 @@ fn wsq_fixtures_match_the_nbis_decoder_and_the_source() {
 
 #[test]
 fn jpeg2000_fixtures_decode_losslessly() {
+    let Some(fx) = fixtures() else { return };
     for name in CASES {
-        let bytes = fixture(&format!("{name}.jp2"));
+        let bytes = fx.read(&format!("{name}.jp2"));
         assert_eq!(sniff(&bytes), Some(ImageFormat::Jpeg2000));
         let ours = decode(&bytes, None).unwrap();
-        let source = fixture_png(&format!("{name}.png"));
+        let source = fx.png(&format!("{name}.png"));
         assert_eq!(ours.pixels(), source.pixels(), "{name}");
     }
 }
 
 #[test]
 fn jpeg_fixtures_decode_close_to_their_source() {
-    let source = fixture_png("ridges_97x131_hq.png");
+    let Some(fx) = fixtures() else { return };
+    let source = fx.png("ridges_97x131_hq.png");
     for (name, min_psnr) in [
         ("ridges_97x131_hq.jpg", 30.0),
         ("ridges_97x131_hq.progressive.jpg", 25.0),
     ] {
-        let bytes = fixture(name);
+        let bytes = fx.read(name);
         assert_eq!(sniff(&bytes), Some(ImageFormat::Jpeg), "{name}");
         let ours = decode(&bytes, None).unwrap();
         assert_eq!((ours.width(), ours.height()), (97, 131), "{name}");

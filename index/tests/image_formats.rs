@@ -7,7 +7,7 @@ mod image_common;
 use std::io::Cursor;
 use std::time::{Duration, Instant};
 
-use image_common::{fixture, fixture_png};
+use image_common::fixtures;
 use tunggal_index::image::{
     decode, decode_iso_record, sniff, FingerImage, ImageError, ImageFormat, MAX_SIDE,
 };
@@ -211,7 +211,8 @@ fn iso_2011(data: &[u8], w: u16, h: u16, compression: u8, ppcm: u16) -> Vec<u8> 
 
 #[test]
 fn iso_2005_records_with_raw_wsq_jp2_and_png_payloads() {
-    let source = fixture_png("ridges_256x320.png");
+    let Some(fx) = fixtures() else { return };
+    let source = fx.png("ridges_256x320.png");
     let raw = source.pixels().to_vec();
     let record = iso_2005(&[(&raw, 256, 320), (&raw, 256, 320)], 0, 569);
     assert_eq!(sniff(&record), Some(ImageFormat::Iso19794_4));
@@ -228,7 +229,7 @@ fn iso_2005_records_with_raw_wsq_jp2_and_png_payloads() {
         ("ridges_256x320.jp2", 4),
         ("ridges_256x320.png", 5),
     ] {
-        let payload = fixture(file);
+        let payload = fx.read(file);
         let record = iso_2005(&[(&payload, 256, 320)], code, 500);
         let views = decode_iso_record(&record).unwrap();
         let alone = decode(&payload, None).unwrap();
@@ -237,16 +238,17 @@ fn iso_2005_records_with_raw_wsq_jp2_and_png_payloads() {
     }
 
     // The header's size must match the payload's.
-    let payload = fixture("ridges_256x320.png");
+    let payload = fx.read("ridges_256x320.png");
     let err = decode_iso_record(&iso_2005(&[(&payload, 256, 300)], 5, 500)).unwrap_err();
     assert_eq!(err.reason(), "image_corrupt", "{err}");
 }
 
 #[test]
 fn iso_2011_records_with_lossless_jp2_and_wsq() {
-    let source = fixture_png("ridges_301x257.png");
+    let Some(fx) = fixtures() else { return };
+    let source = fx.png("ridges_301x257.png");
     for (file, code) in [("ridges_301x257.jp2", 5), ("ridges_301x257.wsq", 2)] {
-        let payload = fixture(file);
+        let payload = fx.read(file);
         let record = iso_2011(&payload, 301, 257, code, 197);
         let views = decode_iso_record(&record).unwrap();
         assert_eq!(views.len(), 1);
@@ -265,14 +267,15 @@ fn iso_2011_records_with_lossless_jp2_and_wsq() {
 
 #[test]
 fn truncated_records_and_files_are_refused_not_panicking() {
-    let raw = fixture_png("ridges_97x131_hq.png").pixels().to_vec();
+    let Some(fx) = fixtures() else { return };
+    let raw = fx.png("ridges_97x131_hq.png").pixels().to_vec();
     let inputs = [
-        fixture("ridges_97x131_hq.wsq"),
-        fixture("ridges_97x131_hq.jp2"),
-        fixture("ridges_97x131_hq.png"),
+        fx.read("ridges_97x131_hq.wsq"),
+        fx.read("ridges_97x131_hq.jp2"),
+        fx.read("ridges_97x131_hq.png"),
         write_tiff_grey8(97, 131, &raw, None),
         iso_2005(&[(&raw, 97, 131)], 0, 500),
-        iso_2011(&fixture("ridges_97x131_hq.wsq"), 97, 131, 2, 197),
+        iso_2011(&fx.read("ridges_97x131_hq.wsq"), 97, 131, 2, 197),
     ];
     for bytes in &inputs {
         let format = sniff(bytes).unwrap();
@@ -321,12 +324,14 @@ fn headers_claiming_huge_images_are_refused_before_allocating() {
     assert_eq!(err.reason(), "image_too_large", "{err}");
 
     // WSQ: frame header of 60,000 × 60,000 (height then width at offsets 4–7 of the SOF body).
-    let mut wsq = fixture("ridges_97x131_hq.wsq");
-    let sof = wsq.windows(2).position(|w| w == [0xff, 0xa2]).unwrap();
-    wsq[sof + 6..sof + 8].copy_from_slice(&60_000u16.to_be_bytes());
-    wsq[sof + 8..sof + 10].copy_from_slice(&60_000u16.to_be_bytes());
-    let err = decode(&wsq, None).unwrap_err();
-    assert_eq!(err, too_large(60_000, 60_000));
+    if let Some(fx) = fixtures() {
+        let mut wsq = fx.read("ridges_97x131_hq.wsq");
+        let sof = wsq.windows(2).position(|w| w == [0xff, 0xa2]).unwrap();
+        wsq[sof + 6..sof + 8].copy_from_slice(&60_000u16.to_be_bytes());
+        wsq[sof + 8..sof + 10].copy_from_slice(&60_000u16.to_be_bytes());
+        let err = decode(&wsq, None).unwrap_err();
+        assert_eq!(err, too_large(60_000, 60_000));
+    }
 
     // ISO 19794-4: an uncompressed view claiming 60,000 × 60,000.
     let record = iso_2005(&[(&[0u8; 64], 60_000, 60_000)], 0, 500);

@@ -429,9 +429,9 @@ fn a_refused_recovery_changes_no_file() {
     // Cut inside the last entry: a torn tail recovery would cut.
     let t = s.ends[n] - 3;
     truncate(&wal, t);
-    let e = Store::open_approved(&dir, small_config(), |holds| {
+    let e = Store::open_approved(&dir, small_config(), |recovered| {
         // Key 4's second version is in the torn entry; key 4 itself is still present.
-        assert!(holds(4));
+        assert!(recovered.holds(4));
         Err("the caller knows an entry is missing".into())
     })
     .expect_err("opened");

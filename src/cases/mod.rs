@@ -19,6 +19,7 @@
 pub mod deadline;
 pub mod decision;
 pub mod export;
+pub mod eye_image;
 pub mod history;
 pub mod identical;
 #[cfg(test)]
@@ -47,6 +48,7 @@ use tunggal_index::template::FingerTemplate;
 pub use deadline::DeadlinePolicy;
 pub use decision::DecisionRules;
 pub use export::{ExportChunk, ExportRow, ExportStatus, EXPORT_CHUNK};
+pub use eye_image::{EyeImageError, EyeImageInfo, EyeMask, EyeOutline};
 pub use identical::{IdenticalCapture, Sameness};
 pub use query::{CaseQuery, Cursor, Page, Seek, Sort, StatusFilter, COUNT_CAP};
 pub use reason::DecisionReason;
@@ -279,6 +281,16 @@ pub trait Evidence: Send + Sync + 'static {
         _reference_id: &str,
         _position: u8,
     ) -> Result<Option<Vec<u8>>, FingerImageError> {
+        Ok(None)
+    }
+    /// The eye (by [`crate::enrolment::record::Eye::index`]: 0 = right, 1 = left) a person
+    /// submitted as an image, if the person is not deleted: quality, size, segmentation and
+    /// the mask of the code made from it.
+    fn eye_image(&self, _reference_id: &str, _eye: usize) -> Option<EyeImageInfo> {
+        None
+    }
+    /// That image as PNG bytes, in the pixels of its segmentation; `Ok(None)` without one.
+    fn eye_png(&self, _reference_id: &str, _eye: usize) -> Result<Option<Vec<u8>>, EyeImageError> {
         Ok(None)
     }
 }

@@ -13,6 +13,9 @@ use crate::loadgen::drill::{crash, CrashConfig};
 pub enum DrillCommand {
     /// Start `tunggal serve`, drive enrolments, kill -9 it, restart and check, N times.
     Crash(CrashArgs),
+    /// Three NATS nodes, shards × replicas and two `serve --cluster` front-ends under load;
+    /// kill -9 a shard replica, a NATS node and a front-end, restart them and check.
+    Cluster(super::drill_cluster::ClusterDrillArgs),
 }
 
 /// Options of `tunggal drill crash`.
@@ -53,7 +56,10 @@ pub struct CrashArgs {
 impl DrillCommand {
     /// Runs the drill; fails when a check failed.
     pub fn run(self) -> anyhow::Result<()> {
-        let Self::Crash(a) = self;
+        let a = match self {
+            Self::Crash(a) => a,
+            Self::Cluster(a) => return a.run(),
+        };
         let temp = std::env::temp_dir().join(format!("tunggal-drill-{}", std::process::id()));
         let data_dir = a.data_dir.clone().unwrap_or_else(|| temp.clone());
         let binary = match &a.binary {

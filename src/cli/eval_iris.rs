@@ -8,6 +8,7 @@ use tunggal_index::eye::{EyeEncoder, EyeParams};
 use tunggal_index::iris::{IrisLayout, IrisMatcher};
 
 use crate::eval::iris::{databases, encode_all, read_manifest, report, score_pairs, IrisReport};
+use crate::eval::iris_overlay::{write_overlay, write_segmentation_csv};
 use crate::plot::{det_curves_svg, DetCurve};
 
 /// Arguments of `eval iris`.
@@ -28,6 +29,21 @@ pub struct IrisArgs {
     /// Write the DET plot (SVG).
     #[arg(long)]
     det: Option<PathBuf>,
+    /// Write one CSV line per image with its segmentation (circles, eyelids, contrasts,
+    /// occlusion shares, quality).
+    #[arg(long)]
+    segmentation: Option<PathBuf>,
+    /// Write segmentation overlays (PNG) into this folder: every failure to enrol, every
+    /// image failing a segmentation check, the images of the worst genuine pairs and
+    /// `--overlay-sample` images per database spread over the manifest.
+    #[arg(long)]
+    overlays: Option<PathBuf>,
+    /// Images per database drawn in `--overlays` besides the failures.
+    #[arg(long, default_value_t = 8)]
+    overlay_sample: usize,
+    /// Worst genuine pairs listed per database.
+    #[arg(long, default_value_t = 10)]
+    worst: usize,
     /// Code layout.
     #[arg(long, default_value = "daugman-2048")]
     layout: String,
@@ -85,8 +101,27 @@ impl IrisArgs {
             None => None,
         };
         let mut reports: Vec<IrisReport> = Vec::new();
+        let mut worst_lines: Vec<String> = Vec::new();
+        let mut drawn: std::collections::BTreeSet<usize> = std::collections::BTreeSet::new();
         for (name, members) in &dbs {
             let pairs = score_pairs(&outcomes, members, &matcher);
+            if name != "all" {
+                let mut genuine: Vec<_> = pairs.iter().filter(|p| p.genuine).collect();
+                genuine.sort_by(|a, b| b.hd_norm.total_cmp(&a.hd_norm));
+                for p in genuine.iter().take(self.worst) {
+                    worst_lines.push(format!(
+                        "  {name} worst genuine {:.4} (rotation {:+}): {} ~ {}",
+                        p.hd_norm, p.rotation, outcomes[p.a].entry.path, outcomes[p.b].entry.path
+                    ));
+                    drawn.insert(p.a);
+                    drawn.insert(p.b);
+                }
+                let n = members.len();
+                let k = self.overlay_sample.min(n);
+                for j in 0..k {
+                    drawn.insert(members[j * n / k.max(1)]);
+                }
+            }
             if let Some(f) = csv.as_mut() {
                 for p in &pairs {
                     writeln!(
@@ -141,6 +176,12 @@ impl IrisArgs {
             );
         }
         for r in &reports {
+            println!(
+                "{}: impostor fractional HD without rotation: mean {:.4}, DoF {:.0}",
+                r.name, r.impostor_mean_unrotated, r.impostor_dof_unrotated
+            );
+        }
+        for r in &reports {
             if r.name == "all" {
                 continue;
             }
@@ -171,12 +212,37 @@ impl IrisArgs {
                 );
             }
         }
-        for o in outcomes.iter().filter(|o| o.failure.is_some()) {
-            println!(
-                "  failed {}: {}",
-                o.entry.path,
-                o.message.as_deref().unwrap_or("")
-            );
+        for (i, o) in outcomes.iter().enumerate() {
+            if let Some(reason) = &o.failure {
+                println!(
+                    "  failed {}: {reason}: {}",
+                    o.entry.path,
+                    o.message.as_deref().unwrap_or("")
+                );
+                drawn.insert(i);
+            } else if !o.checks_failed.is_empty() {
+                println!(
+                    "  enrolled but suspect {}: {}",
+                    o.entry.path,
+                    o.checks_failed.join(", ")
+                );
+                drawn.insert(i);
+            }
+        }
+        for line in &worst_lines {
+            println!("{line}");
+        }
+        if let Some(path) = &self.segmentation {
+            write_segmentation_csv(path, &outcomes)?;
+            println!("segmentation of every image written to {}", path.display());
+        }
+        if let Some(dir) = &self.overlays {
+            std::fs::create_dir_all(dir).with_context(|| dir.display().to_string())?;
+            for &i in &drawn {
+                write_overlay(&self.data, &outcomes[i], &encoder, layout, dir)
+                    .with_context(|| format!("overlay of {}", outcomes[i].entry.path))?;
+            }
+            println!("{} overlays written to {}", drawn.len(), dir.display());
         }
         println!(
             "scores are the matcher's hd_norm ({} rotations, window ±{}); EER on 1 − hd_norm; \

@@ -1,4 +1,6 @@
-//! `tunggal extract`: minutiae templates and quality from fingerprint images.
+//! `tunggal extract`: minutiae templates and quality from fingerprint images; iris codes,
+//! segmentation and quality from eye images (`--eye`, and ISO/IEC 19794-6 records always;
+//! `extract_eye.rs`).
 
 use std::path::{Path, PathBuf};
 
@@ -24,9 +26,17 @@ pub enum OutputFormat {
 /// Arguments of `tunggal extract`.
 #[derive(Debug, clap::Args)]
 pub struct ExtractArgs {
-    /// Images: PNG, TIFF, JPEG 2000, WSQ or ISO/IEC 19794-4 records.
+    /// Images: PNG, TIFF, JPEG 2000, WSQ or ISO/IEC 19794-4 records; with `--eye`, eye
+    /// images (PNG, JPEG, JPEG 2000, BMP); ISO/IEC 19794-6 iris records are eye images.
     #[arg(required = true)]
     images: Vec<PathBuf>,
+    /// The images are eye images: print each one's iris code, mask, segmentation and
+    /// quality as a JSON line (`--out` also writes `OUT/<stem>.json`).
+    #[arg(long)]
+    eye: bool,
+    /// Iris code layout of `--eye`: `daugman-2048` (the gallery's) or `open-iris`.
+    #[arg(long, default_value = "daugman-2048")]
+    iris_layout: String,
     /// Folder for the templates (named after each image); none writes nothing.
     #[arg(short = 'o', long = "out")]
     out: Option<PathBuf>,
@@ -70,17 +80,29 @@ pub fn read_image(path: &Path) -> anyhow::Result<GreyImage> {
 impl ExtractArgs {
     /// Runs the extraction.
     pub fn run(self) -> anyhow::Result<()> {
-        let extractor = Extractor::default();
         if let Some(dir) = &self.out {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
+        let (eyes, fingers): (Vec<PathBuf>, Vec<PathBuf>) = self
+            .images
+            .iter()
+            .cloned()
+            .partition(|p| self.eye || super::extract_eye::is_iris_record(p));
+        let eyes_done = if eyes.is_empty() {
+            Ok(())
+        } else {
+            super::extract_eye::run(&eyes, self.out.as_deref(), &self.iris_layout)
+        };
+        if fingers.is_empty() {
+            return eyes_done;
+        }
+        let extractor = Extractor::default();
         let (format, ext) = match self.format {
             OutputFormat::Iso2005 => (RecordFormat::Iso2005, "iso"),
             OutputFormat::Iso2011 => (RecordFormat::Iso2011, "iso"),
             OutputFormat::Ansi378 => (RecordFormat::Ansi378, "ansi"),
         };
-        let results: Vec<anyhow::Result<String>> = self
-            .images
+        let results: Vec<anyhow::Result<String>> = fingers
             .par_iter()
             .map(|path| {
                 let img = read_finger_image(path)?;
@@ -119,6 +141,6 @@ impl ExtractArgs {
             }
         }
         anyhow::ensure!(failed == 0, "{failed} images failed");
-        Ok(())
+        eyes_done
     }
 }

@@ -1,12 +1,23 @@
 //! `tunggal loadgen`: drives a running server and checks every verdict against ground truth.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::Args;
+use clap::{Args, ValueEnum};
 
+use crate::loadgen::mosip_run::{HttpCompare, MosipLoadConfig, MosipLoadReport};
 use crate::loadgen::run::{run, LoadConfig, LoadReport, Mix};
+
+/// The interface a load run drives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Protocol {
+    /// Tunggal's own HTTP API.
+    Http,
+    /// MOSIP's ABIS interface: inserts and identifies through ActiveMQ (`docs/mosip.md`).
+    Mosip,
+}
 
 /// Options of `tunggal loadgen`.
 #[derive(Debug, Args)]
@@ -14,9 +25,36 @@ pub struct LoadgenArgs {
     /// Server URL.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     target: String,
-    /// Admin API key; one service-point key per simulated service point is created with it.
+    /// The interface to drive: `http`, or `mosip` (registrations through ActiveMQ: an insert
+    /// and an identify each, `--rate` per second; see `--mosip-broker`).
+    #[arg(long, value_enum, default_value_t = Protocol::Http)]
+    protocol: Protocol,
+    /// Admin API key; one service-point key per simulated service point is created with it
+    /// (required for `--protocol http` and for `--compare-rounds`).
     #[arg(long)]
-    api_key: String,
+    api_key: Option<String>,
+    /// MOSIP: the broker's STOMP connector, `host:port` (credentials from
+    /// `TUNGGAL_MOSIP_BROKER_LOGIN` and `TUNGGAL_MOSIP_BROKER_PASSCODE`).
+    #[arg(long, default_value = "127.0.0.1:61613")]
+    mosip_broker: String,
+    /// MOSIP: the request queue.
+    #[arg(long, default_value = "mosip-to-abis")]
+    mosip_inbound: String,
+    /// MOSIP: the response queue.
+    #[arg(long, default_value = "abis-to-mosip")]
+    mosip_outbound: String,
+    /// MOSIP: where loadgen serves the registrations' CBEFF (the datashare); the server
+    /// must reach it. A token in `TUNGGAL_MOSIP_DATASHARE_TOKEN` is required of the server.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    datashare_listen: SocketAddr,
+    /// MOSIP: the URL base the server fetches shares from (default `http://` and the
+    /// address `--datashare-listen` bound).
+    #[arg(long)]
+    datashare_url: Option<String>,
+    /// MOSIP: after the run, this many rounds of one identify through ActiveMQ and the same
+    /// search over HTTP (`--target`, `--api-key`), for the latency comparison.
+    #[arg(long, default_value_t = 0)]
+    compare_rounds: usize,
     /// Open-loop arrivals per second (latency counts from each scheduled send time).
     #[arg(long, default_value_t = 4.0)]
     rate: f64,
@@ -121,16 +159,56 @@ pub fn parse_duration(s: &str) -> Result<Duration, DurationError> {
 }
 
 impl LoadgenArgs {
-    fn config(&self) -> LoadConfig {
-        let run_id = self.run_id.clone().unwrap_or_else(|| {
+    fn run_id(&self) -> String {
+        self.run_id.clone().unwrap_or_else(|| {
             let secs = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs());
             format!("lg{secs}-")
-        });
-        LoadConfig {
+        })
+    }
+
+    fn api_key(&self) -> anyhow::Result<String> {
+        self.api_key
+            .clone()
+            .context("--api-key is required (the server's admin key)")
+    }
+
+    fn mosip_config(&self) -> anyhow::Result<MosipLoadConfig> {
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let compare = if self.compare_rounds > 0 {
+            Some(HttpCompare {
+                target: self.target.clone(),
+                api_key: self.api_key()?,
+                rounds: self.compare_rounds,
+            })
+        } else {
+            None
+        };
+        Ok(MosipLoadConfig {
+            broker: self.mosip_broker.clone(),
+            login: env("TUNGGAL_MOSIP_BROKER_LOGIN")
+                .map(|l| (l, env("TUNGGAL_MOSIP_BROKER_PASSCODE").unwrap_or_default())),
+            inbound: self.mosip_inbound.clone(),
+            outbound: self.mosip_outbound.clone(),
+            datashare_listen: self.datashare_listen,
+            datashare_base: self.datashare_url.clone(),
+            datashare_token: env("TUNGGAL_MOSIP_DATASHARE_TOKEN"),
+            rate: self.rate,
+            duration: self.duration,
+            duplicate_ratio: self.duplicate_ratio,
+            seed: self.seed,
+            first_person: self.first_person,
+            timeout: Duration::from_secs(self.timeout),
+            run_id: self.run_id(),
+            compare,
+        })
+    }
+
+    fn config(&self) -> anyhow::Result<LoadConfig> {
+        Ok(LoadConfig {
             target: self.target.clone(),
-            api_key: self.api_key.clone(),
+            api_key: self.api_key()?,
             rate: self.rate,
             concurrency: self.concurrency,
             duration: self.duration,
@@ -147,22 +225,39 @@ impl LoadgenArgs {
             burst_every: self.burst_every,
             burst_size: self.burst_size,
             timeout: Duration::from_secs(self.timeout),
-            run_id,
+            run_id: self.run_id(),
             progress: !self.quiet,
-        }
+        })
     }
 
     /// Runs the load and writes the reports.
     pub fn run(&self) -> anyhow::Result<()> {
-        let cfg = self.config();
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()?;
-        let (report, stats) = rt.block_on(run(cfg))?;
-        print_report(&report);
+        let (text, statement, stats) = match self.protocol {
+            Protocol::Http => {
+                let (report, stats) = rt.block_on(run(self.config()?))?;
+                print_report(&report);
+                (
+                    serde_json::to_string_pretty(&report)?,
+                    report.statement,
+                    stats,
+                )
+            }
+            Protocol::Mosip => {
+                let (report, stats) =
+                    rt.block_on(crate::loadgen::mosip_run::run(self.mosip_config()?))?;
+                print_mosip_report(&report);
+                (
+                    serde_json::to_string_pretty(&report)?,
+                    report.statement,
+                    stats,
+                )
+            }
+        };
         if let Some(path) = &self.report {
-            let text = serde_json::to_string_pretty(&report)?;
             std::fs::write(path, text)
                 .with_context(|| format!("cannot write {}", path.display()))?;
             println!("report: {}", path.display());
@@ -172,7 +267,7 @@ impl LoadgenArgs {
             .clone()
             .or_else(|| self.report.as_ref().map(|r| r.with_extension("svg")));
         if let Some(path) = plot {
-            stats.plot_svg(&path, &format!("tunggal loadgen: {}", report.statement))?;
+            stats.plot_svg(&path, &format!("tunggal loadgen: {statement}"))?;
             println!("plot: {}", path.display());
         }
         Ok(())
@@ -233,4 +328,50 @@ fn print_report(r: &LoadReport) {
         c.verify_non_matches,
         c.skipped
     );
+}
+
+fn print_mosip_report(r: &MosipLoadReport) {
+    println!("{}", r.statement);
+    println!(
+        "registrations {}  elapsed {:.1} s  answered {:.2}/s  (target {:.2}/s)  late sends {}",
+        r.registrations, r.elapsed_s, r.achieved_rate, r.target_rate, r.late_sends
+    );
+    for (name, p) in [("insert", &r.insert), ("identify", &r.identify)] {
+        println!(
+            "  {name}: {} answers, p50 {:.1}  p90 {:.1}  p99 {:.1}  max {:.1} ms",
+            p.count, p.p50_ms, p.p90_ms, p.p99_ms, p.max_ms
+        );
+    }
+    println!("errors {}", r.errors);
+    for (reason, n) in &r.errors_by_reason {
+        println!("  {reason}: {n}");
+    }
+    let t = &r.truth;
+    println!(
+        "ground truth: {} acknowledged, {} rejected; missed duplicates {}, false duplicates {}, \
+         wrong candidates {}; mated identifies {} ({} found the earlier registration), \
+         non-mated {} ({} named someone); stray answers {}",
+        t.acknowledged,
+        t.rejected,
+        t.missed_duplicates,
+        t.false_duplicates,
+        t.wrong_candidates,
+        r.mated,
+        r.mated_found,
+        r.non_mated,
+        r.non_mated_with_candidates,
+        r.stray_answers
+    );
+    if let Some(c) = &r.comparison {
+        for (name, l) in [("ActiveMQ", &c.activemq), ("HTTP", &c.http)] {
+            println!(
+                "  identify over {name}: {} answers, mean {:.1}  p50 {:.1}  p95 {:.1}  p99 {:.1}  max {:.1} ms",
+                l.count, l.mean_ms, l.p50_ms, l.p95_ms, l.p99_ms, l.max_ms
+            );
+        }
+        println!(
+            "  difference (ActiveMQ - HTTP) over {} persons: p50 {:.1}  p95 {:.1}  p99 {:.1} ms; {} failed",
+            c.gallery, c.difference_p50_ms, c.difference_p95_ms, c.difference_p99_ms, c.errors
+        );
+    }
 }

@@ -5,9 +5,11 @@ mod calibrate;
 mod client;
 mod demo_keys;
 mod drill;
+mod drill_cluster;
 mod eval;
 mod eval_iris;
 pub mod extract;
+mod extract_eye;
 mod gen;
 mod gen_requests;
 mod loadgen;
@@ -32,7 +34,8 @@ enum Command {
     /// Accuracy evaluation on labelled data.
     #[command(subcommand)]
     Eval(eval::EvalCommand),
-    /// Extract minutiae from fingerprint images (TIFF, PNG), write templates, print quality.
+    /// Extract minutiae from fingerprint images (TIFF, PNG), write templates, print quality;
+    /// with `--eye`, iris codes, segmentation and quality of eye images as JSON.
     Extract(extract::ExtractArgs),
     /// Throughput reports.
     #[command(subcommand)]

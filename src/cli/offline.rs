@@ -215,7 +215,10 @@ impl FsckArgs {
         for line in report.state.iter().chain(&report.journals) {
             println!("{line}");
         }
-        for p in &report.persons {
+        for line in &report.images {
+            println!("{line}");
+        }
+        for p in report.persons.iter().chain(&report.image_refs) {
             println!(
                 "person {} (request {}): {}",
                 p.reference_id, p.request_id, p.what

@@ -14,6 +14,9 @@ use crate::engine::demo::{self, DemoPlan};
 use crate::engine::{EngineOptions, GalleryEngine};
 use crate::service::{Overrides, Service, ServiceConfig};
 
+/// Seconds between two advances of the registry's acknowledgement mark while serving.
+const ACK_MARK_EVERY_SECS: u64 = 10;
+
 /// Options of `tunggal serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -63,7 +66,7 @@ pub struct ServeArgs {
     /// (`docs/scale-out.md`) instead of a gallery in this process.
     #[arg(long, requires = "nats", conflicts_with = "demo")]
     cluster: bool,
-    /// NATS server URL (cluster mode).
+    /// NATS server URLs, comma-separated (cluster mode).
     #[arg(long, requires = "cluster")]
     nats: Option<String>,
     /// Shard count of the cluster.
@@ -76,8 +79,10 @@ pub struct ServeArgs {
 
 impl ServeArgs {
     /// The MOSIP listener's settings, when `--mosip-broker` is given.
-    fn mosip(&self) -> Option<crate::mosip::MosipConfig> {
-        let broker = self.mosip_broker.as_deref()?;
+    fn mosip(&self) -> anyhow::Result<Option<crate::mosip::MosipConfig>> {
+        let Some(broker) = self.mosip_broker.as_deref() else {
+            return Ok(None);
+        };
         let mut config = crate::mosip::MosipConfig::new(broker);
         config.inbound = self.mosip_inbound.clone();
         config.outbound = self.mosip_outbound.clone();
@@ -89,7 +94,11 @@ impl ServeArgs {
         });
         config.datashare_token = env_var("TUNGGAL_MOSIP_DATASHARE_TOKEN");
         config.datashare_ca = env_var("TUNGGAL_MOSIP_DATASHARE_CA_FILE").map(PathBuf::from);
-        Some(config)
+        if let Some(path) = env_var("TUNGGAL_MOSIP_DATASHARE_KEY_FILE") {
+            let key = crate::mosip::envelope::ShareKey::from_pem_file(std::path::Path::new(&path))?;
+            config.datashare_key = Some(std::sync::Arc::new(key));
+        }
+        Ok(Some(config))
     }
 }
 
@@ -145,7 +154,7 @@ impl ServeArgs {
             .with_writer(std::io::stderr)
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .try_init();
-        let mosip = self.mosip();
+        let mosip = self.mosip()?;
         let flags = Overrides {
             listen: self.listen,
             data_dir: self.data_dir,
@@ -256,6 +265,14 @@ impl ServeArgs {
                     .name("gallery-scrub".into())
                     .spawn(move || {
                         let report = engine.gallery().store().scrub();
+                        if let Some(reason) = &report.key_index {
+                            tracing::error!(
+                                reason = %reason,
+                                "gallery key index failed its checksum: the key map was \
+                                 rebuilt from the slot metadata (the next checkpoint \
+                                 rewrites the file)"
+                            );
+                        }
                         for (addr, key) in &report.quarantined {
                             tracing::error!(
                                 segment = addr.segment,
@@ -269,6 +286,22 @@ impl ServeArgs {
                             quarantined = report.quarantined.len(),
                             "gallery scrub finished"
                         );
+                    })?;
+            }
+            {
+                // The acknowledgement mark follows the gallery's checkpoints, so that the next
+                // open checks only the persons acknowledged since the last one.
+                let engine = Arc::downgrade(&engine);
+                std::thread::Builder::new()
+                    .name("ack-mark".into())
+                    .spawn(move || loop {
+                        std::thread::sleep(std::time::Duration::from_secs(ACK_MARK_EVERY_SECS));
+                        let Some(engine) = engine.upgrade() else {
+                            break;
+                        };
+                        if let Err(e) = engine.advance_acknowledged_mark() {
+                            tracing::warn!(error = %e, "advancing the acknowledgement mark");
+                        }
                     })?;
             }
             let mut service =

@@ -12,7 +12,7 @@ use crate::cluster::{parse_shard, Shard, ShardOptions};
 /// Options of `tunggal shard`.
 #[derive(Debug, Args)]
 pub struct ShardArgs {
-    /// NATS server URL.
+    /// NATS server URLs, comma-separated (the client also learns the cluster's others).
     #[arg(long)]
     nats: String,
     /// This shard and the shard count, `i/S` (0 <= i < S).

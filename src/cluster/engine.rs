@@ -1,23 +1,28 @@
 //! The [`EnrolmentEngine`] of `tunggal serve --cluster`: the same HTTP layer, with the
 //! enrolment decided by the cluster ([`Front`]).
 //!
-//! What this engine does not do yet (it answers `Unavailable` or nothing): identify and
-//! verify (the request/reply fan-out to one replica per shard is not built), deletion,
+//! Identify and verify fan out to one replica of each shard ([`super::reads`]).
+//!
+//! What this engine does not do yet (it answers `Unavailable` or nothing): deletion,
 //! person look-ups, duplicate cases and the registry (no store shared by the front-ends is
 //! built: `docs/scale-out.md`), NIK claims.
 
 use tokio::runtime::Handle;
 
+use tunggal_index::search::SearchVerdict;
+
 use super::wire::StoredVerdict;
-use super::Front;
+use super::{ClusterError, Front, Fused};
 use crate::cases::{
     CaseOutcome, CaseOutcomeError, CaseOutcomeSink, Evidence, FingerComparison, IdenticalCapture,
     IrisComparison, PersonSummary,
 };
 use crate::engine::convert;
-use crate::engine::registry::reference_id;
+use crate::engine::registry::{key_of, reference_id, StoredCandidate};
 use crate::enrolment::record::{EnrolmentRecord, Origin, Probe};
-use crate::enrolment::{Candidate, EngineError, EnrolmentEngine, Verdict, Verification};
+use crate::enrolment::{
+    Candidate, EngineError, EnrolmentEngine, UnwiredEngine, Verdict, Verification,
+};
 
 /// What cluster mode does not serve yet.
 const NOT_BUILT: &str = "not available in cluster mode yet";
@@ -44,6 +49,23 @@ pub fn cluster_request_id(origin: &Origin, request_id: &str) -> String {
         "{}/{}/{}",
         origin.district, origin.service_point, request_id
     )
+}
+
+fn unavailable(e: ClusterError) -> EngineError {
+    EngineError::Unavailable(e.to_string())
+}
+
+/// A candidate as the API shows it (the cluster keeps no registry: its request id is not
+/// known).
+fn candidate_out(c: &StoredCandidate) -> Candidate {
+    Candidate {
+        reference_id: reference_id(c.key),
+        request_id: String::new(),
+        score: c.score,
+        finger_scores: c.finger_scores,
+        iris_distances: c.iris_distances,
+        identical: c.identical,
+    }
 }
 
 /// The API verdict of a stored one.
@@ -88,16 +110,45 @@ impl EnrolmentEngine for ClusterEngine {
         let stored = self
             .runtime
             .block_on(self.front.enrol(&id, &enrolment))
-            .map_err(|e| EngineError::Unavailable(e.to_string()))?;
+            .map_err(unavailable)?;
         Ok(verdict_of(&stored))
     }
 
-    fn identify(&self, _probe: &Probe, _max: usize) -> Result<Vec<Candidate>, EngineError> {
-        Err(EngineError::Unavailable(format!("identify is {NOT_BUILT}")))
+    fn identify(&self, probe: &Probe, max: usize) -> Result<Vec<Candidate>, EngineError> {
+        let fused = self
+            .runtime
+            .block_on(self.front.identify(&convert::enrolment(probe)))
+            .map_err(unavailable)?;
+        Ok(match fused {
+            Fused::Searched(outcome) => match outcome.verdict {
+                SearchVerdict::Duplicate(c) => c
+                    .iter()
+                    .take(max)
+                    .map(|c| candidate_out(&convert::stored_candidate(c)))
+                    .collect(),
+                _ => Vec::new(),
+            },
+            Fused::Rejected(_) => Vec::new(),
+        })
     }
 
-    fn verify(&self, _reference: &str, _probe: &Probe) -> Result<Verification, EngineError> {
-        Err(EngineError::Unavailable(format!("verify is {NOT_BUILT}")))
+    fn verify(&self, reference: &str, probe: &Probe) -> Result<Verification, EngineError> {
+        let not_found = || EngineError::PersonNotFound(reference.to_owned());
+        let key = key_of(reference).ok_or_else(not_found)?;
+        let threshold = f64::from(self.front.verify_threshold());
+        let found = self
+            .runtime
+            .block_on(self.front.verify(key, &convert::enrolment(probe)))
+            .map_err(unavailable)?
+            .ok_or_else(not_found)?;
+        let stored = convert::stored_candidate(&found);
+        Ok(Verification {
+            matched: stored.score >= threshold,
+            score: Some(stored.score),
+            threshold,
+            finger_scores: stored.finger_scores,
+            iris_distances: stored.iris_distances,
+        })
     }
 
     fn delete(&self, _reference: &str) -> Result<bool, EngineError> {
@@ -109,36 +160,38 @@ impl EnrolmentEngine for ClusterEngine {
         let stored = self
             .runtime
             .block_on(self.front.stored(&id))
-            .map_err(|e| EngineError::Unavailable(e.to_string()))?;
+            .map_err(unavailable)?;
         Ok(stored.as_ref().map(verdict_of))
     }
 }
 
+// What the contract's unwired engine answers: no evidence (the images and templates of
+// persons stay with the shards) and no case outcome (no shared case store yet).
 impl Evidence for ClusterEngine {
-    fn finger(&self, _a: &str, _c: &str, _position: u8) -> Option<FingerComparison> {
-        None
+    fn finger(&self, a: &str, c: &str, position: u8) -> Option<FingerComparison> {
+        UnwiredEngine.finger(a, c, position)
     }
 
-    fn iris(&self, _a: &str, _c: &str, _eye: usize) -> Option<IrisComparison> {
-        None
+    fn iris(&self, a: &str, c: &str, eye: usize) -> Option<IrisComparison> {
+        UnwiredEngine.iris(a, c, eye)
     }
 
-    fn photo(&self, _reference_id: &str) -> Option<Vec<u8>> {
-        None
+    fn photo(&self, reference_id: &str) -> Option<Vec<u8>> {
+        UnwiredEngine.photo(reference_id)
     }
 
-    fn signature(&self, _reference_id: &str) -> Option<Vec<u8>> {
-        None
+    fn signature(&self, reference_id: &str) -> Option<Vec<u8>> {
+        UnwiredEngine.signature(reference_id)
     }
 }
 
 impl CaseOutcomeSink for ClusterEngine {
     fn case_closed(
         &self,
-        _case_id: &str,
-        _applicant: &PersonSummary,
-        _outcome: &CaseOutcome,
+        case_id: &str,
+        applicant: &PersonSummary,
+        outcome: &CaseOutcome,
     ) -> Result<(), CaseOutcomeError> {
-        Err(CaseOutcomeError::NotWired)
+        UnwiredEngine.case_closed(case_id, applicant, outcome)
     }
 }

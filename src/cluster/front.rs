@@ -1,5 +1,6 @@
-//! The front-end side of one enrolment in cluster mode.
+//! The front-end side of one enrolment, identification or verification in cluster mode.
 //!
+//! An enrolment:
 //! 1. A verdict already kept under the request id in `VERDICT` is the answer (a retry,
 //!    through this front-end or another).
 //! 2. Otherwise the enrolment is published to `ENROL` with `Nats-Msg-Id` = request id; a
@@ -7,19 +8,28 @@
 //! 3. The shards' partials for that sequence are collected and fused ([`super::fuse`]).
 //! 4. The verdict is created in `VERDICT` under the request id; if another front-end was
 //!    first, its (identical) verdict is read back and answered.
+//!
+//! Every step is idempotent, so a step that fails on a NATS error (a node lost, a leader
+//! being elected) is tried again until the front-end's wait has passed.
+//!
+//! Identifications and verifications are requests to one replica of each shard
+//! ([`super::reads`]).
 
 use std::time::Duration;
 
 use sha2::{Digest as _, Sha256};
 use tunggal_index::gallery::Enrolment;
-use tunggal_index::search::SearchConfig;
+use tunggal_index::search::{fusion, GalleryMatch, SearchConfig};
 
-use super::topology::{self, Topology, ENROL_SUBJECT};
-use super::wire::{EnrolMessage, StoredVerdict};
-use super::{fuse, nats, ClusterError};
+use super::reads::reads_subject;
+use super::topology::{self, retrying, Topology, ENROL_SUBJECT};
+use super::wire::{EnrolMessage, Partial, ReadReply, ReadRequest, StoredVerdict};
+use super::{fuse, nats, shard_of, ClusterError, Fused};
 
 /// How long a front-end waits for the shards' partials by default.
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(30);
+/// How long a front-end tries to reach a replica of a shard for a read.
+pub const READ_WAIT: Duration = Duration::from_secs(30);
 
 /// A front-end's handle on the cluster.
 #[derive(Debug, Clone)]
@@ -43,31 +53,40 @@ pub fn verdict_key(request_id: &str) -> String {
 }
 
 impl Front {
-    /// Connects to the cluster of `shards` shards at `url`.
-    pub async fn connect(url: &str, shards: u32, replicas: usize) -> Result<Self, ClusterError> {
+    /// Connects to the cluster of `shards` shards at `urls` (comma-separated).
+    pub async fn connect(urls: &str, shards: u32, replicas: usize) -> Result<Self, ClusterError> {
         Ok(Self {
-            topology: topology::connect(url, replicas).await?,
+            topology: topology::connect(urls, replicas).await?,
             shards,
             search: SearchConfig::default(),
             wait: DEFAULT_WAIT,
         })
     }
 
-    /// Waits up to `wait` for the partials of one enrolment.
+    /// Waits up to `wait` for the partials of one enrolment, and tries each step that long.
     pub fn with_wait(mut self, wait: Duration) -> Self {
         self.wait = wait;
         self
     }
 
+    /// The shard count.
+    pub fn shards(&self) -> u32 {
+        self.shards
+    }
+
+    /// The search policy.
+    pub fn search_config(&self) -> &SearchConfig {
+        &self.search
+    }
+
     /// The verdict kept for `request_id`, if any.
     pub async fn stored(&self, request_id: &str) -> Result<Option<StoredVerdict>, ClusterError> {
-        let Some(bytes) = self
-            .topology
-            .verdicts
-            .get(verdict_key(request_id))
-            .await
-            .map_err(nats)?
-        else {
+        let key = verdict_key(request_id);
+        let bytes = retrying("reading a verdict", self.wait, || async {
+            self.topology.verdicts.get(&key).await.map_err(nats)
+        })
+        .await?;
+        let Some(bytes) = bytes else {
             return Ok(None);
         };
         serde_json::from_slice(&bytes)
@@ -88,17 +107,20 @@ impl Front {
         }
         let body = serde_json::to_vec(&EnrolMessage::new(request_id, enrolment))
             .map_err(|e| ClusterError::Malformed(e.to_string()))?;
-        let mut headers = async_nats::HeaderMap::new();
-        headers.insert(async_nats::header::NATS_MESSAGE_ID, request_id);
-        let ack = self
-            .topology
-            .js
-            .publish_with_headers(ENROL_SUBJECT, headers, body.into())
-            .await
-            .map_err(nats)?
-            .await
-            .map_err(nats)?;
-        Ok(ack.sequence)
+        retrying("publishing an enrolment", self.wait, || async {
+            let mut headers = async_nats::HeaderMap::new();
+            headers.insert(async_nats::header::NATS_MESSAGE_ID, request_id);
+            let ack = self
+                .topology
+                .js
+                .publish_with_headers(ENROL_SUBJECT, headers, body.clone().into())
+                .await
+                .map_err(nats)?
+                .await
+                .map_err(nats)?;
+            Ok(ack.sequence)
+        })
+        .await
     }
 
     /// Deduplicates `enrolment` against every earlier one in the cluster; the answer is
@@ -120,12 +142,134 @@ impl Front {
         let bytes =
             serde_json::to_vec(&verdict).map_err(|e| ClusterError::Malformed(e.to_string()))?;
         let key = verdict_key(request_id);
-        match self.topology.verdicts.create(&key, bytes.into()).await {
-            Ok(_) => Ok(verdict),
-            Err(e) => match self.stored(request_id).await? {
-                Some(first) => Ok(first),
-                None => Err(nats(e)),
-            },
+        let created = retrying("keeping a verdict", self.wait, || async {
+            match self
+                .topology
+                .verdicts
+                .create(&key, bytes.clone().into())
+                .await
+            {
+                Ok(_) => Ok(true),
+                // Kept already: by another front-end, or by this one when the answer to an
+                // earlier attempt was lost.
+                Err(e) if e.kind() == async_nats::jetstream::kv::CreateErrorKind::AlreadyExists => {
+                    Ok(false)
+                }
+                Err(e) => Err(nats(e)),
+            }
+        })
+        .await?;
+        if created {
+            return Ok(verdict);
         }
+        self.stored(request_id)
+            .await?
+            .ok_or_else(|| ClusterError::Nats(format!("the verdict of {request_id} vanished")))
+    }
+
+    /// The last sequence of the enrolment log.
+    pub async fn last_sequence(&self) -> Result<u64, ClusterError> {
+        retrying("reading the log's last sequence", self.wait, || async {
+            let mut enrol = self.topology.enrol.clone();
+            Ok(enrol.info().await.map_err(nats)?.state.last_sequence)
+        })
+        .await
+    }
+
+    /// The enrolment at `sequence` of the log.
+    pub async fn log_entry(&self, sequence: u64) -> Result<EnrolMessage, ClusterError> {
+        let m = retrying("reading the log", self.wait, || async {
+            self.topology
+                .enrol
+                .get_raw_message(sequence)
+                .await
+                .map_err(nats)
+        })
+        .await?;
+        serde_json::from_slice(&m.payload)
+            .map_err(|e| ClusterError::Malformed(format!("log entry {sequence}: {e}")))
+    }
+
+    /// Sends `request` to one replica of `shard`, trying again while no replica answers or
+    /// the one that did had not applied enough of the log.
+    async fn ask(&self, shard: u32, request: &ReadRequest) -> Result<ReadReply, ClusterError> {
+        let body =
+            serde_json::to_vec(request).map_err(|e| ClusterError::Malformed(e.to_string()))?;
+        let subject = reads_subject(shard, self.shards);
+        let unavailable = |detail: String| ClusterError::ShardUnavailable { shard, detail };
+        retrying("asking a shard", READ_WAIT, || async {
+            let msg = self
+                .topology
+                .client
+                .request(subject.clone(), body.clone().into())
+                .await
+                .map_err(|e| unavailable(e.to_string()))?;
+            match serde_json::from_slice(&msg.payload) {
+                Ok(ReadReply::Behind { applied }) => Err(unavailable(format!(
+                    "the replica that answered is at sequence {applied}, the read needs {}",
+                    request.min_sequence
+                ))),
+                Ok(reply) => Ok(reply),
+                Err(e) => Err(ClusterError::Malformed(format!("read reply: {e}"))),
+            }
+        })
+        .await
+    }
+
+    /// 1:N search of `probe` over every partition, with every enrolment published before
+    /// the call included; fused as an enrolment is (nothing is enrolled).
+    pub async fn identify(&self, probe: &Enrolment) -> Result<Fused, ClusterError> {
+        let request = ReadRequest {
+            min_sequence: self.last_sequence().await?,
+            key: None,
+            probe: EnrolMessage::new("identify", probe),
+        };
+        let replies =
+            futures::future::join_all((0..self.shards).map(|shard| self.ask(shard, &request)))
+                .await;
+        let mut partials: Vec<Partial> = Vec::with_capacity(replies.len());
+        for (shard, reply) in (0..self.shards).zip(replies) {
+            match reply? {
+                ReadReply::Identify(p) if p.shard == shard && p.shards == self.shards => {
+                    partials.push(p);
+                }
+                other => {
+                    return Err(ClusterError::ShardUnavailable {
+                        shard,
+                        detail: format!("unexpected answer to an identification: {other:?}"),
+                    })
+                }
+            }
+        }
+        fuse(&partials, &self.search)
+    }
+
+    /// 1:1 comparison of `probe` with the person `key` (held by the shard that owns it);
+    /// `None` when no such person is in the gallery.
+    pub async fn verify(
+        &self,
+        key: u64,
+        probe: &Enrolment,
+    ) -> Result<Option<GalleryMatch>, ClusterError> {
+        let shard = shard_of(key, self.shards);
+        let request = ReadRequest {
+            min_sequence: key,
+            key: Some(key),
+            probe: EnrolMessage::new("verify", probe),
+        };
+        match self.ask(shard, &request).await? {
+            ReadReply::Verify(m) => m.map(|m| m.to_match()).transpose(),
+            ReadReply::Failed(detail) => Err(ClusterError::ShardUnavailable { shard, detail }),
+            other => Err(ClusterError::ShardUnavailable {
+                shard,
+                detail: format!("unexpected answer to a verification: {other:?}"),
+            }),
+        }
+    }
+
+    /// The fused score at or above which a verification matches (the single-node rule: the
+    /// threshold of a gallery of one).
+    pub fn verify_threshold(&self) -> f32 {
+        fusion::threshold(self.search.target_fpir, 1)
     }
 }

@@ -7,13 +7,20 @@
 //! - [`front`]: the front-end side of an enrolment: publish, collect the partials, fuse,
 //!   keep the verdict.
 //! - [`fuse`]: the verdict as a deterministic function of the partials.
+//! - [`search`]: a partition's side of every search (enrolment, identify, verify).
+//! - [`reads`]: identify and verify as request/reply to one replica of each shard.
+//! - [`drill`]: `tunggal drill cluster`, the cluster under kill -9, checked against a single
+//!   node.
 //! - [`bench`]: `tunggal bench cluster`, one enrolment's latency against a single node.
 //! - [`engine`]: the [`crate::enrolment::EnrolmentEngine`] of `tunggal serve --cluster`.
 
 pub mod bench;
+pub mod drill;
 pub mod engine;
 pub mod front;
 pub mod fuse;
+pub mod reads;
+pub mod search;
 pub mod shard;
 pub mod topology;
 pub mod wire;
@@ -58,6 +65,35 @@ pub enum ClusterError {
         consumer: String,
         /// Its acknowledged floor.
         acked: u64,
+    },
+    /// The partition has applied more of the log than the log holds.
+    #[error(
+        "partition at sequence {applied} but the enrolment log ends at {last}: the log was \
+         replaced (restore it, or start this replica from an empty directory)"
+    )]
+    Ahead {
+        /// Last sequence applied to the partition.
+        applied: u64,
+        /// Last sequence of the log.
+        last: u64,
+    },
+    /// The log delivered a sequence past the next one: entries are missing.
+    #[error(
+        "partition at sequence {applied} but the log delivered {delivered}: entries are missing"
+    )]
+    Gap {
+        /// Last sequence applied to the partition.
+        applied: u64,
+        /// The sequence delivered.
+        delivered: u64,
+    },
+    /// A read found no replica of a shard that could answer.
+    #[error("shard {shard}: {detail}")]
+    ShardUnavailable {
+        /// The shard.
+        shard: u32,
+        /// What happened.
+        detail: String,
     },
     /// Not all partials arrived in time.
     #[error("{got} of {want} partial results for sequence {sequence} arrived in time")]

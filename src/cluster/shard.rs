@@ -11,33 +11,52 @@
 //!    the fused verdict is `single`;
 //! 3. records `s` as applied (`DATA_DIR/applied-sequence`, synced), then acknowledges.
 //!
-//! A restarted replica maps its segments and its consumer redelivers from the first
-//! unacknowledged message. Re-applying a sequence is idempotent: an applied one is only
-//! acknowledged, and one whose insert committed before the crash is searched without its
-//! own record and not inserted again.
+//! `applied-sequence` is the replica's own record of where it is, and the consumer follows
+//! it: at start, and whenever the consumer fails (a lost acknowledgement, a consumer leader
+//! lost with its NATS node, missed heartbeats), the consumer is created again to deliver
+//! from `applied + 1`. A message delivered to the replica before it was killed, and never
+//! acknowledged, is therefore not left waiting for its acknowledgement timeout. A replica
+//! whose `applied-sequence` is below its consumer's acknowledged floor (its directory was
+//! lost or replaced) or above the log's last sequence (the log was replaced) refuses to run.
+//!
+//! Re-applying a sequence is idempotent: one whose insert committed before a crash is
+//! searched without its own record and not inserted again.
+//!
+//! Once it has caught up with the log as it was at start, the replica also answers
+//! identifications and verifications ([`super::reads`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy};
+use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy, PullConsumer};
+use async_nats::jetstream::AckKind;
 use futures::StreamExt as _;
-use tunggal_index::gallery::{Gallery, GalleryConfig, GalleryError, PreparedPerson};
-use tunggal_index::search::{check, scorer, second_stage, stage1, SearchConfig, Stage1Probe};
+use tokio::sync::watch;
+use tunggal_index::gallery::{Gallery, GalleryConfig};
+use tunggal_index::search::SearchConfig;
 
-use super::topology::{self, Topology, ENROL_STREAM};
-use super::wire::{EnrolMessage, Partial, WireMatch};
-use super::{fuse, nats, shard_of, ClusterError};
+use super::search::search_partition;
+use super::topology::{self, retrying, Topology, ENROL_STREAM};
+use super::wire::EnrolMessage;
+use super::{fuse, nats, reads, shard_of, ClusterError};
 
 /// The file holding the last applied stream sequence.
 pub const APPLIED_NAME: &str = "applied-sequence";
 /// How long the owning shard waits for the other shards' partials before it asks again.
 const COLLECT_WAIT: Duration = Duration::from_secs(30);
+/// How long the log waits for a delivered enrolment's acknowledgement before delivering it
+/// again.
+const ACK_WAIT: Duration = Duration::from_secs(30);
+/// How often a replica still applying an enrolment tells the log it is working on it.
+const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+/// How long a failed consumer is tried again before the replica gives up.
+const REBIND_WAIT: Duration = Duration::from_secs(300);
 
 /// Settings of one shard replica.
 #[derive(Debug, Clone)]
 pub struct ShardOptions {
-    /// NATS server URL.
+    /// NATS server URLs, comma-separated.
     pub nats: String,
     /// Shard index.
     pub shard: u32,
@@ -61,6 +80,7 @@ pub struct Shard {
     options: ShardOptions,
     gallery: Arc<Gallery>,
     applied: u64,
+    progress: watch::Sender<u64>,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ClusterError + '_ {
@@ -96,7 +116,8 @@ fn write_applied(dir: &Path, sequence: u64) -> Result<(), ClusterError> {
     Ok(())
 }
 
-async fn blocking<R: Send + 'static>(
+/// Runs `job` on the blocking pool (its CPU work enters rayon from there).
+pub(crate) async fn blocking<R: Send + 'static>(
     job: impl FnOnce() -> Result<R, ClusterError> + Send + 'static,
 ) -> Result<R, ClusterError> {
     tokio::task::spawn_blocking(job)
@@ -104,64 +125,22 @@ async fn blocking<R: Send + 'static>(
         .map_err(|e| ClusterError::Task(e.to_string()))?
 }
 
-/// Searches the partition for the enrolment at `sequence`: the partial result, and the
-/// prepared person when it could be searched.
-pub fn search_partition(
-    gallery: &Gallery,
-    config: &SearchConfig,
-    sequence: u64,
-    shard: u32,
-    shards: u32,
-    message: Result<EnrolMessage, String>,
-) -> Result<(Partial, Option<PreparedPerson>), ClusterError> {
-    let snap = gallery.snapshot();
-    // A replica that inserted this person before a crash searches as if it had not.
-    let own = snap.get(sequence).map_err(GalleryError::from)?.is_some();
-    let mut partial = Partial {
-        sequence,
-        shard,
-        shards,
-        partition_size: (snap.len() - usize::from(own)) as u64,
-        rejected: None,
-        shortlist: Vec::new(),
-        candidates: Vec::new(),
-    };
-    let enrolment = match message.and_then(|m| m.enrolment().map_err(|e| e.to_string())) {
-        Ok(e) => e,
-        Err(detail) => {
-            tracing::warn!(sequence, %detail, "malformed enrolment on the log");
-            partial.rejected = Some("malformed_enrolment".to_owned());
-            return Ok((partial, None));
-        }
-    };
-    let prepared = match gallery.prepare(&enrolment) {
-        Ok(p) => p,
-        Err(GalleryError::InvalidEnrolment(detail)) => {
-            tracing::warn!(sequence, %detail, "enrolment on the log cannot be prepared");
-            partial.rejected = Some("invalid_enrolment".to_owned());
-            return Ok((partial, None));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    if let Some(r) = check(&prepared, config) {
-        partial.rejected = Some(crate::engine::rejection_reason(&r).to_owned());
-        return Ok((partial, None));
+/// The durable consumer's configuration, delivering from `start`.
+fn consumer_config(name: &str, start: u64) -> pull::Config {
+    pull::Config {
+        durable_name: Some(name.to_owned()),
+        deliver_policy: if start <= 1 {
+            DeliverPolicy::All
+        } else {
+            DeliverPolicy::ByStartSequence {
+                start_sequence: start,
+            }
+        },
+        ack_policy: AckPolicy::Explicit,
+        ack_wait: ACK_WAIT,
+        max_ack_pending: 1,
+        ..Default::default()
     }
-    let query = Stage1Probe::new(
-        &prepared.record,
-        gallery.preparer().iris(),
-        config.iris_gate,
-    )?;
-    let k = config.shortlist + usize::from(own);
-    let mut hits = stage1::scan(&snap, &[query], &scorer(gallery), k)?
-        .pop()
-        .unwrap_or_default();
-    hits.retain(|h| h.key != sequence);
-    hits.truncate(config.shortlist);
-    let candidates = second_stage(gallery, &snap, &prepared, &hits)?;
-    partial.shortlist = hits.iter().map(|h| h.key).collect();
-    partial.candidates = candidates.iter().map(WireMatch::from).collect();
-    Ok((partial, Some(prepared)))
 }
 
 impl Shard {
@@ -183,6 +162,7 @@ impl Shard {
             options,
             gallery: Arc::new(gallery),
             applied,
+            progress: watch::channel(applied).0,
         })
     }
 
@@ -202,64 +182,139 @@ impl Shard {
         format!("shard-{}-of-{}-r{}", o.shard, o.shards, o.replica)
     }
 
-    /// Consumes the log until the connection fails; `ready` is called once the consumer is
-    /// bound, with the applied sequence.
-    pub async fn run(mut self, ready: impl FnOnce(u64)) -> Result<(), ClusterError> {
-        let topology = topology::connect(&self.options.nats, self.options.stream_replicas).await?;
-        let stream = topology.js.get_stream(ENROL_STREAM).await.map_err(nats)?;
+    /// Checks the partition against the log and (re)creates the durable consumer to deliver
+    /// from `applied + 1`; the log's last sequence.
+    async fn bind(&self, topology: &Topology) -> Result<(PullConsumer, u64), ClusterError> {
         let name = self.consumer_name();
-        let mut consumer = stream
-            .get_or_create_consumer(
-                &name,
-                pull::Config {
-                    durable_name: Some(name.clone()),
-                    deliver_policy: DeliverPolicy::All,
-                    ack_policy: AckPolicy::Explicit,
-                    ack_wait: Duration::from_secs(300),
-                    max_ack_pending: 1,
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(nats)?;
-        let acked = consumer
-            .info()
-            .await
-            .map_err(nats)?
-            .ack_floor
-            .stream_sequence;
-        if acked > self.applied {
-            return Err(ClusterError::Behind {
+        let mut stream = topology.js.get_stream(ENROL_STREAM).await.map_err(nats)?;
+        let last = stream.info().await.map_err(nats)?.state.last_sequence;
+        if self.applied > last {
+            return Err(ClusterError::Ahead {
                 applied: self.applied,
-                consumer: name,
-                acked,
+                last,
             });
         }
-        ready(self.applied);
-        let mut messages = consumer.messages().await.map_err(nats)?;
-        while let Some(msg) = messages.next().await {
-            // A missed heartbeat while an enrolment was being applied, or a reconnection:
-            // the stream goes on, and whatever was not acknowledged is delivered again.
-            let msg = match msg {
-                Ok(msg) => msg,
-                Err(e) => {
-                    tracing::warn!(error = %e, "reading the enrolment log");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                    continue;
+        match stream.consumer_info(&name).await {
+            Ok(info) => {
+                let acked = info.ack_floor.stream_sequence;
+                if acked > self.applied {
+                    return Err(ClusterError::Behind {
+                        applied: self.applied,
+                        consumer: name,
+                        acked,
+                    });
                 }
-            };
-            let sequence = msg.info().map_err(nats)?.stream_sequence;
-            if sequence > self.applied {
-                let body =
-                    serde_json::from_slice::<EnrolMessage>(&msg.payload).map_err(|e| e.to_string());
-                self.apply(&topology, sequence, body).await?;
+                stream.delete_consumer(&name).await.map_err(nats)?;
             }
-            if let Err(e) = msg.double_ack().await {
-                // Delivered again later and acknowledged then without work (applied).
-                tracing::warn!(sequence, error = %e, "acknowledging");
+            // The error of an absent consumer carries JetStream's code 10014.
+            Err(e) if e.to_string().contains("10014") => {}
+            Err(e) => return Err(nats(e)),
+        }
+        let consumer = stream
+            .create_consumer(consumer_config(&name, self.applied + 1))
+            .await
+            .map_err(nats)?;
+        Ok((consumer, last))
+    }
+
+    /// [`Shard::bind`], tried again while the failure is a NATS one (an election, a server
+    /// lost); a refusal (the partition behind or ahead of the log) is returned at once.
+    async fn bind_retrying(
+        &self,
+        topology: &Topology,
+    ) -> Result<(pull::Stream, u64), ClusterError> {
+        let deadline = tokio::time::Instant::now() + REBIND_WAIT;
+        loop {
+            let attempt = async {
+                let (consumer, last) = self.bind(topology).await?;
+                let messages = consumer.messages().await.map_err(nats)?;
+                Ok::<_, ClusterError>((messages, last))
+            }
+            .await;
+            match attempt {
+                Ok(bound) => return Ok(bound),
+                Err(e @ ClusterError::Nats(_)) if tokio::time::Instant::now() < deadline => {
+                    tracing::warn!(error = %e, "binding the consumer of the enrolment log");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(e) => return Err(e),
             }
         }
-        Ok(())
+    }
+
+    /// Consumes the log until a failure it cannot recover from; `ready` is called once the
+    /// consumer is bound, with the applied sequence.
+    pub async fn run(mut self, ready: impl FnOnce(u64)) -> Result<(), ClusterError> {
+        let topology = topology::connect(&self.options.nats, self.options.stream_replicas).await?;
+        let (mut messages, caught_up_at) = self.bind_retrying(&topology).await?;
+        ready(self.applied);
+        let mut reads = None;
+        loop {
+            if reads.is_none() && self.applied >= caught_up_at {
+                reads = Some(tokio::spawn(reads::serve(
+                    topology.client.clone(),
+                    Arc::clone(&self.gallery),
+                    self.options.clone(),
+                    self.progress.subscribe(),
+                )));
+                tracing::info!(applied = self.applied, "caught up: answering reads");
+            }
+            match self.step(&topology, &mut messages).await {
+                Ok(()) => {}
+                Err(ClusterError::Nats(e)) => {
+                    // Whatever was delivered and not acknowledged comes again from the
+                    // new consumer, which starts after the last applied sequence.
+                    tracing::warn!(error = %e, applied = self.applied, "consumer lost");
+                    messages = self.bind_retrying(&topology).await?.0;
+                }
+                Err(e) => {
+                    if let Some(task) = reads {
+                        task.abort();
+                    }
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// Takes the next message from the log, applies it unless it was applied, and
+    /// acknowledges it. A NATS error means the consumer must be bound again.
+    async fn step(
+        &mut self,
+        topology: &Topology,
+        messages: &mut pull::Stream,
+    ) -> Result<(), ClusterError> {
+        let msg = match messages.next().await {
+            Some(Ok(msg)) => msg,
+            Some(Err(e)) => return Err(nats(e)),
+            None => return Err(ClusterError::Nats("the consumer's messages ended".into())),
+        };
+        let sequence = msg.info().map_err(nats)?.stream_sequence;
+        if sequence > self.applied + 1 {
+            return Err(ClusterError::Gap {
+                applied: self.applied,
+                delivered: sequence,
+            });
+        }
+        if sequence > self.applied {
+            let body =
+                serde_json::from_slice::<EnrolMessage>(&msg.payload).map_err(|e| e.to_string());
+            let work = self.apply(topology, sequence, body);
+            tokio::pin!(work);
+            let mut tick = tokio::time::interval(PROGRESS_EVERY);
+            tick.tick().await;
+            loop {
+                tokio::select! {
+                    done = &mut work => { done?; break; }
+                    _ = tick.tick() => {
+                        if let Err(e) = msg.ack_with(AckKind::Progress).await {
+                            tracing::warn!(sequence, error = %e, "telling the log of progress");
+                        }
+                    }
+                }
+            }
+        }
+        msg.double_ack().await.map_err(nats)
     }
 
     /// Applies the enrolment at `sequence` (see the module documentation).
@@ -277,10 +332,10 @@ impl Shard {
         .await?;
         // Published once per sequence and shard (its message id), so trying again after a
         // failure (a NATS node lost, a leader election) cannot publish it twice.
-        while let Err(e) = topology.publish_partial(&partial).await {
-            tracing::warn!(sequence, error = %e, "publishing the partial result");
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
+        retrying("publishing the partial result", REBIND_WAIT, || {
+            topology.publish_partial(&partial)
+        })
+        .await?;
         let o = &self.options;
         if let Some(prepared) = prepared.filter(|_| shard_of(sequence, o.shards) == o.shard) {
             let partials = loop {
@@ -309,6 +364,7 @@ impl Shard {
         let dir = self.options.data_dir.clone();
         blocking(move || write_applied(&dir, sequence)).await?;
         self.applied = sequence;
+        self.progress.send_replace(sequence);
         Ok(())
     }
 }

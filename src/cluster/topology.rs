@@ -5,12 +5,17 @@
 //!   is the one total order of enrolments and the applicant's person key. The duplicate
 //!   window ([`DUPLICATE_WINDOW`]) makes a retry with the same `Nats-Msg-Id` (the request
 //!   id) return the first publication's sequence.
-//! - Stream [`PARTIAL_STREAM`] on subjects `partial.<sequence>`: each shard's
+//! - Stream [`PARTIAL_STREAM`] on subjects `partial.<sequence>.<shard>`: each shard's
 //!   partial result, kept (not a plain subject) so a front-end that starts collecting after
 //!   a shard published, or a retry through another front-end, still finds it. The message
 //!   id `<sequence>.<shard>` keeps one partial per shard when several replicas publish it.
 //! - Key-value bucket [`VERDICT_BUCKET`]: the decided verdict under the request id.
+//!
+//! A collection of partials creates no consumer (a consumer is a change of the cluster's
+//! metadata, which needs the JetStream meta leader): it subscribes to `partial.<s>.*` and
+//! reads the partials stored before it subscribed by subject from the stream.
 
+use std::future::Future;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, kv, stream};
@@ -32,18 +37,29 @@ pub const VERDICT_BUCKET: &str = "VERDICT";
 pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(24 * 3600);
 /// How long partial results are kept.
 pub const PARTIAL_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How long a process keeps trying to create or find the streams and the bucket (a
+/// JetStream cluster elects its meta leader a few seconds after its nodes start).
+pub const SETUP_WAIT: Duration = Duration::from_secs(90);
+/// Timeout of one request to a NATS server or to the JetStream API.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// How often a collection that still misses partials reads the stream again (a partial
+/// published while the connection was moving to another server reaches no subscriber).
+const REREAD_EVERY: Duration = Duration::from_secs(2);
 
-/// The subject of the partials for `sequence` (every shard's; the shard is in the body and
-/// the message id, so the collecting consumer's filter has no wildcard).
-pub fn partial_subject(sequence: u64) -> String {
-    format!("partial.{sequence}")
+/// The subject of shard `shard`'s partial for `sequence`.
+pub fn partial_subject(sequence: u64, shard: u32) -> String {
+    format!("partial.{sequence}.{shard}")
 }
 
 /// The handles of the cluster's streams and bucket.
 #[derive(Clone)]
 pub struct Topology {
+    /// The connection.
+    pub client: async_nats::Client,
     /// The JetStream context.
     pub js: jetstream::Context,
+    /// `ENROL`.
+    pub enrol: stream::Stream,
     /// `PARTIAL`.
     pub partials: stream::Stream,
     /// `VERDICT`.
@@ -56,62 +72,124 @@ impl std::fmt::Debug for Topology {
     }
 }
 
-/// Connects to `url` (retrying until the server answers) and makes sure the streams and the
-/// bucket exist with `replicas` copies each.
-pub async fn connect(url: &str, replicas: usize) -> Result<Topology, ClusterError> {
+/// Runs `call` until it succeeds or `wait` has passed (then its last error), pausing a
+/// little longer after each failure: for calls that fail while the JetStream cluster
+/// elects a leader or the connection moves to another server.
+pub async fn retrying<T, F, Fut>(what: &str, wait: Duration, mut call: F) -> Result<T, ClusterError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ClusterError>>,
+{
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut pause = Duration::from_millis(100);
+    loop {
+        match call().await {
+            Ok(v) => return Ok(v),
+            Err(e) if tokio::time::Instant::now() + pause >= deadline => return Err(e),
+            Err(e) => {
+                tracing::debug!(what, error = %e, "trying again");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(2));
+            }
+        }
+    }
+}
+
+/// The servers of `urls`, a comma-separated list (a client knowing several servers of a
+/// NATS cluster reconnects to another when one fails; it also learns the others from the
+/// server it is connected to).
+pub fn server_list(urls: &str) -> Vec<String> {
+    urls.split(',')
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Connects to `urls` (comma-separated; retrying until a server answers, reconnecting
+/// without limit) and makes sure the streams and the bucket exist with `replicas` copies
+/// each.
+pub async fn connect(urls: &str, replicas: usize) -> Result<Topology, ClusterError> {
     let client = async_nats::ConnectOptions::new()
         .retry_on_initial_connect()
-        .connect(url)
+        .max_reconnects(None)
+        .request_timeout(Some(REQUEST_TIMEOUT))
+        .connect(server_list(urls))
         .await
         .map_err(nats)?;
-    let js = jetstream::new(client);
-    js.get_or_create_stream(stream::Config {
-        name: ENROL_STREAM.to_owned(),
-        subjects: vec![ENROL_SUBJECT.to_owned()],
-        duplicate_window: DUPLICATE_WINDOW,
-        num_replicas: replicas,
-        storage: stream::StorageType::File,
-        ..Default::default()
-    })
-    .await
-    .map_err(nats)?;
-    let partials = js
-        .get_or_create_stream(stream::Config {
-            name: PARTIAL_STREAM.to_owned(),
-            subjects: vec!["partial.>".to_owned()],
-            duplicate_window: Duration::from_secs(3600),
-            max_age: PARTIAL_AGE,
+    let mut js = jetstream::new(client.clone());
+    js.set_timeout(REQUEST_TIMEOUT);
+    let enrol = retrying("creating the enrolment log", SETUP_WAIT, || async {
+        js.get_or_create_stream(stream::Config {
+            name: ENROL_STREAM.to_owned(),
+            subjects: vec![ENROL_SUBJECT.to_owned()],
+            duplicate_window: DUPLICATE_WINDOW,
             num_replicas: replicas,
             storage: stream::StorageType::File,
             ..Default::default()
         })
         .await
-        .map_err(nats)?;
-    let verdicts = match js.get_key_value(VERDICT_BUCKET).await {
-        Ok(kv) => kv,
-        Err(_) => match js
-            .create_key_value(kv::Config {
-                bucket: VERDICT_BUCKET.to_owned(),
-                history: 1,
+        .map_err(nats)
+    })
+    .await?;
+    let partials = retrying(
+        "creating the partial results' stream",
+        SETUP_WAIT,
+        || async {
+            js.get_or_create_stream(stream::Config {
+                name: PARTIAL_STREAM.to_owned(),
+                subjects: vec!["partial.>".to_owned()],
+                duplicate_window: Duration::from_secs(3600),
+                max_age: PARTIAL_AGE,
                 num_replicas: replicas,
                 storage: stream::StorageType::File,
                 ..Default::default()
             })
             .await
-        {
-            Ok(kv) => kv,
-            // Another process created it meanwhile.
-            Err(e) => js
-                .get_key_value(VERDICT_BUCKET)
-                .await
-                .map_err(|_| nats(e))?,
+            .map_err(nats)
         },
-    };
+    )
+    .await?;
+    let verdicts = retrying("creating the verdict bucket", SETUP_WAIT, || {
+        verdict_bucket(&js, replicas)
+    })
+    .await?;
     Ok(Topology {
+        client,
         js,
+        enrol,
         partials,
         verdicts,
     })
+}
+
+/// The bucket `VERDICT`, created when missing.
+async fn verdict_bucket(
+    js: &jetstream::Context,
+    replicas: usize,
+) -> Result<kv::Store, ClusterError> {
+    if let Ok(kv) = js.get_key_value(VERDICT_BUCKET).await {
+        return Ok(kv);
+    }
+    match js
+        .create_key_value(kv::Config {
+            bucket: VERDICT_BUCKET.to_owned(),
+            history: 1,
+            num_replicas: replicas,
+            storage: stream::StorageType::File,
+            ..Default::default()
+        })
+        .await
+    {
+        Ok(kv) => Ok(kv),
+        // Another process created it meanwhile.
+        Err(e) => js.get_key_value(VERDICT_BUCKET).await.map_err(|_| nats(e)),
+    }
+}
+
+/// The partial of one stored message.
+fn decode_partial(payload: &[u8]) -> Result<Partial, ClusterError> {
+    serde_json::from_slice(payload).map_err(|e| ClusterError::Malformed(format!("partial: {e}")))
 }
 
 impl Topology {
@@ -125,12 +203,34 @@ impl Topology {
             format!("{}.{}", partial.sequence, partial.shard).as_str(),
         );
         self.js
-            .publish_with_headers(partial_subject(partial.sequence), headers, body.into())
+            .publish_with_headers(
+                partial_subject(partial.sequence, partial.shard),
+                headers,
+                body.into(),
+            )
             .await
             .map_err(nats)?
             .await
             .map_err(nats)?;
         Ok(())
+    }
+
+    /// Shard `shard`'s partial for `sequence` if the stream holds it.
+    async fn stored_partial(
+        &self,
+        sequence: u64,
+        shard: u32,
+    ) -> Result<Option<Partial>, ClusterError> {
+        use async_nats::jetstream::stream::LastRawMessageErrorKind;
+        match self
+            .partials
+            .get_last_raw_message_by_subject(&partial_subject(sequence, shard))
+            .await
+        {
+            Ok(m) => decode_partial(&m.payload).map(Some),
+            Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => Ok(None),
+            Err(e) => Err(nats(e)),
+        }
     }
 
     /// The `shards` partials for `sequence`, ordered by shard; waits for them up to `wait`.
@@ -140,45 +240,53 @@ impl Topology {
         shards: u32,
         wait: Duration,
     ) -> Result<Vec<Partial>, ClusterError> {
-        use jetstream::consumer::{pull, AckPolicy, DeliverPolicy};
-        let consumer = self
-            .partials
-            .create_consumer(pull::Config {
-                filter_subject: partial_subject(sequence),
-                deliver_policy: DeliverPolicy::All,
-                ack_policy: AckPolicy::Explicit,
-                inactive_threshold: Duration::from_secs(30),
-                ..Default::default()
-            })
+        let deadline = tokio::time::Instant::now() + wait;
+        // Subscribed before the stream is read: a partial is either stored already or
+        // delivered to this subscription.
+        let mut live = self
+            .client
+            .subscribe(format!("partial.{sequence}.*"))
             .await
             .map_err(nats)?;
-        let name = consumer.cached_info().name.clone();
         let mut found: Vec<Option<Partial>> = vec![None; shards as usize];
         let got = |found: &[Option<Partial>]| found.iter().flatten().count();
-        let deadline = tokio::time::Instant::now() + wait;
-        let mut messages = consumer.messages().await.map_err(nats)?;
-        while got(&found) < found.len() {
-            let next = tokio::time::timeout_at(deadline, messages.next()).await;
-            let msg = match next {
-                Ok(Some(Ok(msg))) => msg,
-                Ok(Some(Err(e))) => return Err(nats(e)),
-                Ok(None) | Err(_) => break,
-            };
-            let partial: Partial = serde_json::from_slice(&msg.payload)
-                .map_err(|e| ClusterError::Malformed(format!("partial: {e}")))?;
-            if partial.sequence == sequence && partial.shards == shards {
-                if let Some(slot) = found.get_mut(partial.shard as usize) {
-                    *slot = Some(partial);
+        let keep = |found: &mut Vec<Option<Partial>>, p: Partial| {
+            if p.sequence == sequence && p.shards == shards {
+                if let Some(slot) = found.get_mut(p.shard as usize) {
+                    *slot = Some(p);
                 }
             }
+        };
+        let mut last_error = None;
+        while got(&found) < found.len() {
+            for shard in 0..shards {
+                if found.get(shard as usize).is_some_and(Option::is_none) {
+                    match self.stored_partial(sequence, shard).await {
+                        Ok(Some(p)) => keep(&mut found, p),
+                        Ok(None) => {}
+                        Err(e) => last_error = Some(e),
+                    }
+                }
+            }
+            let reread = (tokio::time::Instant::now() + REREAD_EVERY).min(deadline);
+            while got(&found) < found.len() {
+                match tokio::time::timeout_at(reread, live.next()).await {
+                    Ok(Some(msg)) => match decode_partial(&msg.payload) {
+                        Ok(p) => keep(&mut found, p),
+                        Err(e) => tracing::warn!(sequence, error = %e, "a partial result"),
+                    },
+                    Ok(None) | Err(_) => break,
+                }
+            }
+            if tokio::time::Instant::now() >= deadline {
+                break;
+            }
         }
-        drop(messages);
-        let stream = self.partials.clone();
-        tokio::spawn(async move {
-            let _ = stream.delete_consumer(&name).await;
-        });
         let n = got(&found);
         if n < found.len() {
+            if let Some(e) = last_error {
+                tracing::warn!(sequence, error = %e, "reading the partial results");
+            }
             return Err(ClusterError::PartialsMissing {
                 sequence,
                 got: n,

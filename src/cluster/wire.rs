@@ -274,3 +274,34 @@ pub struct StoredVerdict {
     /// Threshold on the fused score.
     pub threshold: f32,
 }
+
+/// An identification or a verification, sent to one replica of a shard (request/reply on
+/// `reads.<S>.<i>`, queue group `shard-<i>-of-<S>`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadRequest {
+    /// The replica answers once it has applied the log up to this sequence (so a read sees
+    /// every enrolment decided before it was sent).
+    pub min_sequence: u64,
+    /// The person to compare with (a verification), or none (an identification).
+    pub key: Option<u64>,
+    /// The probe.
+    pub probe: EnrolMessage,
+}
+
+/// A replica's answer to a [`ReadRequest`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum ReadReply {
+    /// The partition's partial result for an identification (`sequence` 0).
+    Identify(Partial),
+    /// The comparison with the person, `None` when the partition does not hold them.
+    Verify(Option<WireMatch>),
+    /// The replica had not applied `min_sequence` in time (another replica may have).
+    Behind {
+        /// The last sequence it had applied.
+        applied: u64,
+    },
+    /// The request could not be served.
+    Failed(String),
+}

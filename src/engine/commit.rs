@@ -206,12 +206,13 @@ impl GalleryEngine {
             Err(e) => return Err(unavailable(e)),
         };
         // The images are durable before the intent that names them (`engine/images.rs`).
-        let captures = self.keep_images(&record.probe).map_err(unavailable)?;
+        let (captures, eyes) = self.keep_images(&record.probe).map_err(unavailable)?;
         let key = self
             .registry
             .intent(|key| {
                 let mut meta = convert::person_meta(key, record);
                 meta.fingers = captures;
+                meta.eyes = eyes;
                 meta
             })
             .map_err(unavailable)?;
@@ -318,6 +319,7 @@ impl GalleryEngine {
                 .ok_or_else(|| StateError::Missing(format!("the outcome of {}", e.key)))?;
             let mut wire = enrolment_body(request_id, verdict.clone());
             wire.fingerprint_quality = super::images::fingerprint_quality(&e.meta.fingers);
+            wire.iris_quality = super::eye_images::iris_quality(&e.meta.eyes);
             let body = serde_json::to_value(wire)?;
             let answered = match answer.take() {
                 Some(mut a) => {

@@ -143,5 +143,6 @@ pub fn person_meta(key: u64, record: &EnrolmentRecord) -> PersonMeta {
         signature: record.signature.as_ref().map(|b| B64.encode(b)),
         callback_url: record.callback_url.clone(),
         fingers: Vec::new(),
+        eyes: Vec::new(),
     }
 }

@@ -11,8 +11,9 @@ use super::convert::{stored_enrolment, stored_iris_template};
 use super::registry::{key_of, Entry, Outcome, Resolution};
 use super::GalleryEngine;
 use crate::cases::{
-    CaseKind, CaseOutcome, CaseOutcomeError, CaseOutcomeSink, Evidence, FingerComparison,
-    FingerImageError, FingerPrintInfo, IrisComparison, PersonSummary,
+    CaseKind, CaseOutcome, CaseOutcomeError, CaseOutcomeSink, Evidence, EyeImageError,
+    EyeImageInfo, EyeMask, FingerComparison, FingerImageError, FingerPrintInfo, IrisComparison,
+    PersonSummary,
 };
 use crate::enrolment::record::Eye;
 
@@ -161,6 +162,23 @@ impl Evidence for GalleryEngine {
         position: u8,
     ) -> Result<Option<Vec<u8>>, FingerImageError> {
         self.finger_print_png(reference_id, position)
+    }
+
+    fn eye_image(&self, reference_id: &str, eye: usize) -> Option<EyeImageInfo> {
+        let mut info = self.eye_image_info(reference_id, eye)?;
+        // A usable image eye's code is the one made from this image.
+        if info.unusable.is_none() {
+            let g = Eye::from_index(eye)?.gallery_slot();
+            info.mask = self
+                .biometrics(reference_id)
+                .and_then(|mut b| b.irises[g].take())
+                .map(|t| EyeMask::of(&t));
+        }
+        Some(info)
+    }
+
+    fn eye_png(&self, reference_id: &str, eye: usize) -> Result<Option<Vec<u8>>, EyeImageError> {
+        self.eye_image_png(reference_id, eye)
     }
 }
 

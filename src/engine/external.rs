@@ -100,6 +100,7 @@ impl GalleryEngine {
             callback_url: None,
             // Images of MOSIP's inserts are not kept (their templates are).
             fingers: Vec::new(),
+            eyes: Vec::new(),
         };
         let key = self.registry().intent(meta).map_err(unavailable)?;
         let order = Ordered {

@@ -1,4 +1,4 @@
-//! Fingerprint images kept for analysts, in the image store `DATA_DIR/images/`
+//! Fingerprint images kept for analysts (eye images beside them: `engine/eye_images.rs`), in the image store `DATA_DIR/images/`
 //! (`tunggal_index::image_store`: append-only segments, a CRC per record), never in the
 //! gallery's hot records nor in the state store's rows. A person's registry row names each
 //! image's place ([`FingerCapture`]), with the quality the extractor measured.
@@ -18,7 +18,8 @@ use rayon::prelude::*;
 use tunggal_index::image::{self, ImageFormat};
 use tunggal_index::image_store::ImageStoreError;
 
-use super::registry::{key_of, FingerCapture};
+use super::eye_images::{eye_capture, stored_eye_form};
+use super::registry::{key_of, EyeCapture, FingerCapture};
 use super::GalleryEngine;
 use crate::cases::{FingerImageError, FingerPrintInfo};
 use crate::enrolment::record::{KeptImage, Probe};
@@ -34,10 +35,10 @@ pub enum KeepError {
     #[error(transparent)]
     Store(#[from] ImageStoreError),
     /// An uncompressed image could not be re-encoded as PNG.
-    #[error("the fingerprint image at position {position} could not be kept: {detail}")]
+    #[error("the {what} could not be kept: {detail}")]
     Encode {
-        /// Finger position.
-        position: u8,
+        /// Which image.
+        what: String,
         /// Why.
         detail: String,
     },
@@ -81,25 +82,51 @@ pub fn fingerprint_quality(captures: &[FingerCapture]) -> Vec<FingerQualityOut> 
 }
 
 impl GalleryEngine {
-    /// Keeps the images of `probe` durably; returns what the registry row records of them.
-    /// CPU work (re-encoding) runs on rayon; the caller only waits.
-    pub(super) fn keep_images(&self, probe: &Probe) -> Result<Vec<FingerCapture>, KeepError> {
-        if probe.images.is_empty() {
-            return Ok(Vec::new());
+    /// Keeps the finger and eye images of `probe` durably, in one synced append; returns
+    /// what the registry row records of them. CPU work (re-encoding) runs on rayon; the
+    /// caller only waits.
+    pub(super) fn keep_images(
+        &self,
+        probe: &Probe,
+    ) -> Result<(Vec<FingerCapture>, Vec<EyeCapture>), KeepError> {
+        if probe.images.is_empty() && probe.eye_images.is_empty() {
+            return Ok((Vec::new(), Vec::new()));
         }
-        let forms: Vec<(ImageFormat, Cow<'_, [u8]>)> = probe
-            .images
-            .par_iter()
-            .map(|k| {
-                stored_form(k).map_err(|detail| KeepError::Encode {
-                    position: k.position.code(),
-                    detail,
-                })
-            })
-            .collect::<Result<_, _>>()?;
-        let payloads: Vec<&[u8]> = forms.iter().map(|(_, b)| b.as_ref()).collect();
-        let refs = self.images.append(&payloads)?;
-        Ok(probe
+        let (forms, eye_forms) = rayon::join(
+            || {
+                probe
+                    .images
+                    .par_iter()
+                    .map(|k| {
+                        stored_form(k).map_err(|detail| KeepError::Encode {
+                            what: format!("fingerprint image at position {}", k.position.code()),
+                            detail,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            },
+            || {
+                probe
+                    .eye_images
+                    .par_iter()
+                    .map(|k| {
+                        stored_eye_form(k).map_err(|detail| KeepError::Encode {
+                            what: format!("{} eye image", k.eye.name()),
+                            detail,
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            },
+        );
+        let (forms, eye_forms) = (forms?, eye_forms?);
+        let payloads: Vec<&[u8]> = forms
+            .iter()
+            .chain(&eye_forms)
+            .map(|(_, b)| b.as_ref())
+            .collect();
+        let mut refs = self.images.append(&payloads)?;
+        let eye_refs = refs.split_off(forms.len().min(refs.len()));
+        let fingers = probe
             .images
             .iter()
             .zip(forms.iter().zip(refs))
@@ -119,7 +146,17 @@ impl GalleryEngine {
                     image,
                 }
             })
-            .collect())
+            .collect();
+        let eyes = probe
+            .eye_images
+            .iter()
+            .zip(eye_forms.iter().zip(eye_refs))
+            .map(|(k, ((format, _), image))| {
+                let measured = probe.eye_quality.iter().find(|q| q.eye == k.eye);
+                eye_capture(k, measured, *format, image)
+            })
+            .collect();
+        Ok((fingers, eyes))
     }
 
     /// The image finger at `position` of a person not deleted.
@@ -206,11 +243,8 @@ mod tests {
         assert_eq!(format, ImageFormat::Png);
         assert!(matches!(bytes, Cow::Borrowed(_)));
         assert_eq!(bytes.as_ref(), png.as_slice());
-        let wsq = std::fs::read(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/index/tests/fixtures/images/ridges_97x131_hq.wsq"
-        ))
-        .unwrap();
+        // WSQ is kept without being decoded: any bytes labelled WSQ pass through unchanged.
+        let wsq = b"\xff\xa0\xff\xa8 WSQ bytes kept as received".to_vec();
         let k = kept(ImageFormat::Wsq, wsq.clone());
         let (format, bytes) = stored_form(&k).unwrap();
         assert_eq!((format, bytes.as_ref()), (ImageFormat::Wsq, wsq.as_slice()));

@@ -26,6 +26,7 @@ pub mod convert;
 pub mod demo;
 pub mod evidence;
 pub mod external;
+pub mod eye_images;
 mod group;
 pub mod images;
 mod open;
@@ -109,7 +110,7 @@ pub struct GalleryEngine {
     recovery: Recovery,
     notifier: std::sync::OnceLock<callback::Notifier>,
     counters: stats::MatchCounters,
-    /// Submitted fingerprint images (`DATA_DIR/images/`).
+    /// Submitted fingerprint and eye images (`DATA_DIR/images/`).
     images: tunggal_index::image_store::ImageStore,
     /// Decided outcomes waiting to share a transaction of the state store.
     commits:
@@ -187,6 +188,7 @@ impl GalleryEngine {
         };
         let mut body = crate::enrolment::enrolment_body(&e.meta.summary.request_id, verdict);
         body.fingerprint_quality = images::fingerprint_quality(&e.meta.fingers);
+        body.iris_quality = eye_images::iris_quality(&e.meta.eyes);
         if let Ok(body) = serde_json::to_value(body) {
             notifier.notify(callback::Notice {
                 url: url.clone(),
@@ -501,6 +503,18 @@ impl EnrolmentEngine for GalleryEngine {
             Some(e) if e.outcome.is_some() => self.verdict_of(&e).map(Some),
             _ => Ok(None),
         }
+    }
+
+    fn fingerprint_quality(
+        &self,
+        origin: &Origin,
+        request_id: &str,
+    ) -> Result<Vec<crate::enrolment::wire::FingerQualityOut>, EngineError> {
+        Ok(self
+            .registry
+            .by_request(&origin.district, &origin.service_point, request_id)
+            .map(|e| images::fingerprint_quality(&e.meta.fingers))
+            .unwrap_or_default())
     }
 
     fn stats(&self) -> EngineStats {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use thiserror::Error;
 use tunggal_index::gallery::{Gallery, GalleryConfig, GalleryError};
 use tunggal_index::search::{Calibration, Deduplicator};
-use tunggal_index::storage::StorageError;
+use tunggal_index::storage::{Recovered, StorageError};
 
 use super::registry::{reference_id, Outcome, Registry, Resolution};
 use super::{calibrate, group, stats, EngineOptions, GalleryEngine, Recovery, GALLERY_DIR};
@@ -140,13 +140,44 @@ impl GalleryEngine {
                 data_dir: data_dir.to_path_buf(),
             });
         }
-        let acknowledged = registry.acknowledged_keys()?;
+        // Only the persons acknowledged after the registry's acknowledgement mark can be
+        // missing (`engine/registry/rows/acked.rs` argues why): the mark's persons are in
+        // a gallery checkpoint at or past its LSN. Everyone is checked when there is no
+        // mark yet, when the recovered gallery's checkpoint is before the mark's (an older
+        // gallery), or when its key map was rebuilt from the slots rather than loaded.
+        let mark = registry.acknowledged_mark()?;
+        let after_mark = match mark {
+            Some(m) => Some(registry.acknowledged_keys_after(m.seq)?),
+            None => None,
+        };
         let mut missing = Vec::new();
-        let approve = |holds: &dyn Fn(u64) -> bool| {
-            missing = acknowledged
+        let mut checked = (0usize, false);
+        let mut read_failed = None;
+        let approve = |recovered: &Recovered<'_>| {
+            let all;
+            let (keys, whole) = match (&after_mark, mark) {
+                (Some(keys), Some(m))
+                    if recovered.key_index_loaded
+                        && recovered.checkpoint_lsn >= m.checkpoint_lsn =>
+                {
+                    (keys, false)
+                }
+                _ => match registry.acknowledged_keys() {
+                    Ok(k) => {
+                        all = k;
+                        (&all, true)
+                    }
+                    Err(e) => {
+                        read_failed = Some(e);
+                        return Err("the registry could not be read".to_string());
+                    }
+                },
+            };
+            checked = (keys.len(), whole);
+            missing = keys
                 .iter()
                 .copied()
-                .filter(|&k| !holds(k))
+                .filter(|&k| !recovered.holds(k))
                 .collect();
             if missing.is_empty() {
                 Ok(())
@@ -155,6 +186,9 @@ impl GalleryEngine {
             }
         };
         let opened = Gallery::open_approved(&dir, config, calibration, approve);
+        if let Some(e) = read_failed {
+            return Err(OpenError::Registry(e));
+        }
         let gallery = opened.map_err(|e| match e {
             GalleryError::Storage(StorageError::RecoveryRefused(_)) if !missing.is_empty() => {
                 OpenError::GalleryMissing {
@@ -169,6 +203,12 @@ impl GalleryEngine {
             },
             e => OpenError::Gallery(e),
         })?;
+        tracing::info!(
+            checked = checked.0,
+            every_acknowledged = checked.1,
+            mark = ?mark,
+            "acknowledged persons checked against the recovered gallery"
+        );
         if let Some(t) = &gallery.recovery_report().wal.torn_tail {
             tracing::warn!(
                 log = %t.log.display(),
@@ -238,7 +278,19 @@ impl GalleryEngine {
             engine.open_case_for(&e)?;
             engine.recovery.cases_opened += 1;
         }
+        engine.advance_acknowledged_mark()?;
         Ok(engine)
+    }
+
+    /// Advances the registry's acknowledgement mark to what the gallery's checkpoints prove
+    /// it holds (`engine/registry/rows/acked.rs`), so that the next open checks only the
+    /// persons acknowledged since. Cheap: two counter reads, and one durable commit when
+    /// the mark or its candidate moves. Run at open and periodically while serving.
+    pub fn advance_acknowledged_mark(&self) -> Result<(), StateError> {
+        let store = self.gallery().store();
+        self.registry
+            .advance_acknowledged_mark(store.checkpoint_lsn(), || store.last_lsn())?;
+        Ok(())
     }
 }
 
@@ -251,8 +303,7 @@ fn roll_back_lost_intents(registry: &Registry, gallery: &Gallery) -> Result<usiz
     let next = registry.next_key()?;
     let lost: Vec<u64> = gallery
         .snapshot()
-        .keys()
-        .filter(|&k| k >= next)
+        .keys_from(next)
         .filter(|&k| registry.get(k).is_none())
         .collect();
     for &key in &lost {

@@ -56,9 +56,10 @@ pub fn request_of(
                     Eye::Right => "right",
                 }
                 .to_owned(),
-                layout: i.layout.clone(),
-                code: B64.encode(&i.code),
-                mask: B64.encode(&i.mask),
+                layout: Some(i.layout.clone()),
+                code: Some(B64.encode(&i.code)),
+                mask: Some(B64.encode(&i.mask)),
+                image: None,
             })
             .collect(),
         photo: None,

@@ -2,11 +2,11 @@
 //! from a [`Verdict`] by the engine (which keeps it in the same transaction as the outcome)
 //! and by the HTTP handlers alike.
 
-use super::record::{Eye, ImageQuality};
+use super::record::{Eye, EyeImageQuality, ImageQuality};
 use super::verdict::{Candidate, Verdict};
 use super::wire::{
     CandidateOut, EnrolmentResponse, FingerQualityOut, FingerScoreOut, IdenticalCaptureOut,
-    IrisScoreOut, SameEyeOut, SameFingerOut, VerdictKind,
+    IrisMeasuresOut, IrisQualityOut, IrisScoreOut, SameEyeOut, SameFingerOut, VerdictKind,
 };
 use crate::cases::{IdenticalCapture, Sameness};
 use crate::clock::now_secs;
@@ -86,6 +86,29 @@ pub fn fingerprint_quality_out(q: &[ImageQuality]) -> Vec<FingerQualityOut> {
         .collect()
 }
 
+/// The measured quality of the irises submitted as images, as the wire lists it.
+pub fn iris_quality_out(q: &[EyeImageQuality]) -> Vec<IrisQualityOut> {
+    q.iter()
+        .map(|q| IrisQualityOut {
+            eye: q.eye.name().to_owned(),
+            quality: q.quality,
+            unusable: q.unusable.map(str::to_owned),
+            measures: q.measures.as_ref().map(|m| IrisMeasuresOut {
+                usable_share: m.usable_share,
+                eyelid_share: m.eyelid_share,
+                eyelash_share: m.eyelash_share,
+                reflection_share: m.reflection_share,
+                outside_share: m.outside_share,
+                dilation: m.dilation,
+                gaze_offset: m.gaze_offset,
+                sharpness: m.sharpness,
+                motion: m.motion,
+                iris_radius: m.iris_radius,
+            }),
+        })
+        .collect()
+}
+
 /// The wire form of an engine verdict.
 pub fn enrolment_body(request_id: &str, verdict: Verdict) -> EnrolmentResponse {
     let mut out = EnrolmentResponse {
@@ -100,6 +123,7 @@ pub fn enrolment_body(request_id: &str, verdict: Verdict) -> EnrolmentResponse {
         duplicate_of: None,
         reason: None,
         fingerprint_quality: Vec::new(),
+        iris_quality: Vec::new(),
         decided_at: now_secs(),
     };
     match verdict {

@@ -14,6 +14,7 @@ use thiserror::Error;
 
 use super::record::{EnrolmentRecord, Origin, Probe};
 use super::verdict::{Candidate, PersonInfo, Verdict, Verification};
+use super::wire::FingerQualityOut;
 use crate::cases::{
     CaseOutcome, CaseOutcomeError, CaseOutcomeSink, Evidence, FingerComparison, IrisComparison,
     PersonSummary,
@@ -105,6 +106,17 @@ pub trait EnrolmentEngine: Evidence + CaseOutcomeSink + Send + Sync + 'static {
     /// The current verdict of an earlier enrolment from `origin` (a duplicate case may since
     /// have been resolved); `None` when the engine keeps no newer state than its first answer.
     fn status(&self, origin: &Origin, request_id: &str) -> Result<Option<Verdict>, EngineError>;
+
+    /// The measured quality of the fingerprints an enrolment from `origin` submitted as
+    /// images, by position (as its answer lists it); empty when it had none or the engine
+    /// keeps none.
+    fn fingerprint_quality(
+        &self,
+        _origin: &Origin,
+        _request_id: &str,
+    ) -> Result<Vec<FingerQualityOut>, EngineError> {
+        Ok(Vec::new())
+    }
 
     /// The service points that submitted an enrolment `request_id`, at most `limit` (for
     /// look-ups by request id alone). By default none are known.

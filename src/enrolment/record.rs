@@ -108,6 +108,38 @@ pub struct KeptImage {
     pub frame: (u16, u16),
 }
 
+/// The quality the eye encoder measured on an iris submitted as an image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EyeImageQuality {
+    /// Which eye.
+    pub eye: Eye,
+    /// Quality 0–100 (0 when the eye failed).
+    pub quality: u8,
+    /// The failure-to-enrol reason when the eye was left out of matching.
+    pub unusable: Option<&'static str>,
+    /// The measures behind the quality, when segmentation succeeded.
+    pub measures: Option<tunggal_index::eye::EyeQuality>,
+}
+
+/// An iris submitted as an image, for the analysts' image store: the bytes as received and,
+/// for formats kept re-encoded, the decoded image; with the segmentation drawn over it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeptEyeImage {
+    /// Which eye.
+    pub eye: Eye,
+    /// The format the request named.
+    pub format: tunggal_index::image::ImageFormat,
+    /// The bytes as received.
+    pub bytes: Vec<u8>,
+    /// The decoded image the code was made from, for formats that are kept re-encoded as PNG
+    /// (BMP; ISO/IEC 19794-6 records, whose chosen image is turned to the base orientation).
+    pub decoded: Option<tunggal_index::image::FingerImage>,
+    /// Width and height of the image the segmentation is in, pixels.
+    pub size: (u32, u32),
+    /// Pupil, limbus and eyelids, in that image's pixels (absent when they were not found).
+    pub segmentation: Option<tunggal_index::eye::EyeSegmentation>,
+}
+
 /// A decoded, checked iris.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Iris {
@@ -130,6 +162,10 @@ pub struct Probe {
     /// Fingerprints submitted as images, usable or not, as received (kept for analysts when
     /// the request is an enrolment), in ascending position order.
     pub images: Vec<KeptImage>,
+    /// Irises submitted as images, usable or not: their measured quality, right eye first.
+    pub eye_quality: Vec<EyeImageQuality>,
+    /// Irises submitted as images, usable or not, as received, right eye first.
+    pub eye_images: Vec<KeptEyeImage>,
 }
 
 /// Citizenship and, for foreign residents, their documents.

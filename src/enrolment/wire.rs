@@ -43,18 +43,38 @@ pub struct FingerImageIn {
     pub ppi: Option<f64>,
 }
 
-/// One iris as submitted.
+/// One iris as submitted: a code (`layout`, `code`, `mask`) or an eye image (`image`), never
+/// both.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IrisIn {
     /// `left` or `right`.
     pub eye: String,
-    /// Code layout: `daugman-2048` or `open-iris`.
-    pub layout: String,
-    /// Iris code bytes (little-endian words), standard base64.
-    pub code: String,
-    /// Mask bytes (1 = code bit valid), standard base64.
-    pub mask: String,
+    /// Code form: the layout, `daugman-2048` or `open-iris`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layout: Option<String>,
+    /// Code form: iris code bytes (little-endian words), standard base64.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// Code form: mask bytes (1 = code bit valid), standard base64.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mask: Option<String>,
+    /// Image form: a near-infrared eye image; the engine segments and encodes it into the
+    /// gallery's layout and measures its quality.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<IrisImageIn>,
+}
+
+/// An eye image as submitted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IrisImageIn {
+    /// `png`, `jpeg`, `jp2` (JPEG 2000 file or codestream), `bmp` (8-bit grey or colour,
+    /// converted to grey) or `iso19794-6` (ISO/IEC 19794-6:2005 or 2011 iris image record:
+    /// its first image of this eye or of an unstated eye).
+    pub format: String,
+    /// The encoded image, standard base64, at most 16 MiB decoded and 2,000 pixels a side.
+    pub data: String,
 }
 
 /// `POST /v1/enrolments`: one person's enrolment record from a service point.
@@ -181,10 +201,14 @@ pub struct EnrolmentResponse {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// Fingerprints submitted as images: their measured quality, by position (the answer
-    /// to the enrolment, its retries and its callback; absent when every fingerprint was a
-    /// template).
+    /// to the enrolment, its retries, its callback and `GET /v1/enrolments/{request_id}`;
+    /// absent when every fingerprint was a template).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fingerprint_quality: Vec<FingerQualityOut>,
+    /// Irises submitted as images: their measured quality, right eye first (absent when
+    /// every iris was a code).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub iris_quality: Vec<IrisQualityOut>,
     /// When the verdict took effect (RFC 3339 UTC): the engine's decision, or the closing
     /// of the analysts' case; a later read answers the same time.
     #[serde(with = "time_field")]
@@ -214,6 +238,59 @@ pub struct FingerQualityOut {
     /// `finger_area_too_small`, `too_few_minutiae` or `finger_quality_too_low`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unusable: Option<String>,
+}
+
+/// The quality of one iris submitted as an image, as the eye encoder measured it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct IrisQualityOut {
+    /// `right` or `left`.
+    pub eye: String,
+    /// Iris image quality 0–100 (higher is better): the product of the usable-area,
+    /// dilation, gaze, focus, motion and iris-size sub-scores; 0 when the eye failed.
+    pub quality: u8,
+    /// Set when the eye failed the enrolment rule and was left out of matching:
+    /// `iris_pupil_not_found`, `iris_limbus_not_found`, `iris_geometry_implausible`,
+    /// `iris_occluded` or `iris_out_of_focus`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unusable: Option<String>,
+    /// The measures behind `quality` (absent when segmentation failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measures: Option<IrisMeasuresOut>,
+}
+
+/// The measures of an eye image's quality (shares are fractions of the normalised iris).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct IrisMeasuresOut {
+    /// Usable share: not covered, not a reflection, inside the image.
+    #[serde(serialize_with = "rounded::unit")]
+    pub usable_share: f32,
+    /// Share covered by eyelids.
+    #[serde(serialize_with = "rounded::unit")]
+    pub eyelid_share: f32,
+    /// Share masked as eyelashes or shadows.
+    #[serde(serialize_with = "rounded::unit")]
+    pub eyelash_share: f32,
+    /// Share masked as specular reflection or saturation.
+    #[serde(serialize_with = "rounded::unit")]
+    pub reflection_share: f32,
+    /// Share outside the image.
+    #[serde(serialize_with = "rounded::unit")]
+    pub outside_share: f32,
+    /// Pupil radius over iris radius.
+    #[serde(serialize_with = "rounded::unit")]
+    pub dilation: f32,
+    /// Pupil–iris centre distance over the iris radius (off-axis gaze).
+    #[serde(serialize_with = "rounded::unit")]
+    pub gaze_offset: f32,
+    /// Focus: Laplacian energy over grey-level spread in the iris (falls with blur).
+    #[serde(serialize_with = "rounded::unit")]
+    pub sharpness: f32,
+    /// Motion-blur anisotropy, 0 (none) to 1.
+    #[serde(serialize_with = "rounded::unit")]
+    pub motion: f32,
+    /// Iris radius in image pixels.
+    #[serde(serialize_with = "rounded::unit")]
+    pub iris_radius: f32,
 }
 
 /// One eye's score behind a candidate.
@@ -287,6 +364,10 @@ pub struct IdentifyResponse {
     /// every fingerprint was a template.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fingerprint_quality: Vec<FingerQualityOut>,
+    /// Irises submitted as images: their measured quality, right eye first; absent when
+    /// every iris was a code.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub iris_quality: Vec<IrisQualityOut>,
     /// When the first answer was produced (RFC 3339 UTC).
     #[serde(with = "time_field")]
     #[schema(value_type = String, format = DateTime)]
@@ -315,6 +396,10 @@ pub struct VerifyResponse {
     /// every fingerprint was a template.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fingerprint_quality: Vec<FingerQualityOut>,
+    /// Irises submitted as images: their measured quality, right eye first; absent when
+    /// every iris was a code.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub iris_quality: Vec<IrisQualityOut>,
     /// When the first answer was produced (RFC 3339 UTC).
     #[serde(with = "time_field")]
     #[schema(value_type = String, format = DateTime)]
@@ -493,6 +578,7 @@ mod rounded {
                 finger_scores: Vec::new(),
                 iris_scores: Vec::new(),
                 fingerprint_quality: Vec::new(),
+                iris_quality: Vec::new(),
                 decided_at: 1,
             };
             assert!(serde_json::to_string(&v)

@@ -202,6 +202,30 @@ pub struct IrisPair {
     pub genuine: bool,
     /// Whether the matcher scored the pair (enough jointly valid bits at some rotation).
     pub scored: bool,
+    /// Fractional Hamming distance over the jointly valid bits without rotation (NaN when
+    /// no bit is jointly valid): the spread of these over impostor pairs measures how
+    /// independent the code bits are, before the rotation search lowers the minimum.
+    pub hd_unrotated: f64,
+}
+
+/// Fractional Hamming distance of two templates at rotation 0 (NaN without common bits).
+fn hd_unrotated(a: &IrisTemplate, b: &IrisTemplate) -> f64 {
+    let (mut differ, mut both) = (0u64, 0u64);
+    for ((ca, ma), (cb, mb)) in a
+        .code()
+        .iter()
+        .zip(a.mask())
+        .zip(b.code().iter().zip(b.mask()))
+    {
+        let valid = ma & mb;
+        both += u64::from(valid.count_ones());
+        differ += u64::from(((ca ^ cb) & valid).count_ones());
+    }
+    if both == 0 {
+        f64::NAN
+    } else {
+        differ as f64 / both as f64
+    }
 }
 
 /// Every pair of enrolled images among `members` (indices into `outcomes`), scored.
@@ -231,7 +255,12 @@ pub fn score_pairs(
                     _ => (1.0, 0, false),
                 };
                 let (ea, eb) = (&outcomes[*a].entry, &outcomes[*b].entry);
+                let hd0 = match (&outcomes[*a].template, &outcomes[*b].template) {
+                    (Some(ta), Some(tb)) => hd_unrotated(ta, tb),
+                    _ => f64::NAN,
+                };
                 IrisPair {
+                    hd_unrotated: hd0,
                     a: *a,
                     b: *b,
                     hd_norm,
@@ -275,6 +304,10 @@ pub struct IrisReport {
     pub impostor_std: f64,
     /// Degrees of freedom of the impostor distribution, `p (1 − p) / σ²`.
     pub impostor_dof: f64,
+    /// Mean impostor fractional Hamming distance without rotation.
+    pub impostor_mean_unrotated: f64,
+    /// Degrees of freedom of the impostor distances without rotation.
+    pub impostor_dof_unrotated: f64,
     /// Pairs the matcher could not score (too few jointly valid bits).
     pub unscored_pairs: usize,
     /// Mean encoding CPU time per image, in milliseconds.
@@ -353,6 +386,12 @@ pub fn report(
     });
     let (genuine_mean, _) = mean_std(&genuine);
     let (impostor_mean, impostor_std) = mean_std(&impostor);
+    let unrotated: Vec<f64> = pairs
+        .iter()
+        .filter(|p| !p.genuine && p.hd_unrotated.is_finite())
+        .map(|p| p.hd_unrotated)
+        .collect();
+    let (mean0, std0) = mean_std(&unrotated);
     IrisReport {
         name: name.to_owned(),
         images: members.len(),
@@ -368,6 +407,8 @@ pub fn report(
         impostor_mean,
         impostor_std,
         impostor_dof: impostor_mean * (1.0 - impostor_mean) / impostor_std.powi(2).max(1e-12),
+        impostor_mean_unrotated: mean0,
+        impostor_dof_unrotated: mean0 * (1.0 - mean0) / std0.powi(2).max(1e-12),
         unscored_pairs: pairs.iter().filter(|p| !p.scored).count(),
         mean_encode_ms: ms / members.len().max(1) as f64,
         mean_quality: quality / enrolled.max(1) as f64,

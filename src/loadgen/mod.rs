@@ -1,9 +1,12 @@
 //! Load generation against a running server: request bodies with ground truth, the HTTP
-//! client, the open- and closed-loop load generator and the crash drill.
+//! client, the open- and closed-loop load generator, the crash drill, and the same load
+//! through MOSIP's ABIS queues (`mosip`, `mosip_run`).
 
 pub mod client;
 pub mod config;
 pub mod drill;
+pub mod mosip;
+pub mod mosip_run;
 mod producer;
 pub mod requests;
 pub mod run;

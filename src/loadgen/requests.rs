@@ -301,9 +301,10 @@ pub fn biometrics(c: &Capture) -> Result<(Vec<FingerprintIn>, Vec<IrisIn>), Outp
                 tunggal_datasets::iris_source::Eye::Right => "right",
             }
             .to_owned(),
-            layout: i.layout.clone(),
-            code: STANDARD.encode(&i.code),
-            mask: STANDARD.encode(&i.mask),
+            layout: Some(i.layout.clone()),
+            code: Some(STANDARD.encode(&i.code)),
+            mask: Some(STANDARD.encode(&i.mask)),
+            image: None,
         })
         .collect();
     Ok((fingerprints, irises))

@@ -7,10 +7,10 @@
 //! (`DAT-SER-003`, `DAT-SER-006`, …): such a body is an expired or unusable share
 //! ([`FetchError::Expired`], failure reason 17), as MOSIP's ABIS guidance says.
 //!
-//! MOSIP can encrypt the share (an RSA-OAEP-SHA256 wrapped AES-GCM key with the data);
-//! decrypting it is not built: an encrypted share does not parse as CBEFF and is refused
-//! with reason 16.
+//! MOSIP can encrypt the share (an RSA-OAEP-SHA256 wrapped AES-GCM key with the data): with
+//! a [`Datashare::key`], the handler opens it ([`super::envelope`]).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use http_body_util::{BodyExt as _, Empty, Limited};
@@ -23,6 +23,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
 use super::cbeff::MAX_CBEFF_BYTES;
+use super::envelope::ShareKey;
 
 /// How to reach the datashare.
 #[derive(Clone)]
@@ -33,6 +34,8 @@ pub struct Datashare {
     pub tls: Option<TlsConnector>,
     /// Time allowed for one fetch.
     pub timeout: Duration,
+    /// The private key that opens encrypted shares, when configured.
+    pub key: Option<Arc<ShareKey>>,
 }
 
 impl std::fmt::Debug for Datashare {
@@ -40,6 +43,7 @@ impl std::fmt::Debug for Datashare {
         f.debug_struct("Datashare")
             .field("token", &self.token.as_ref().map(|_| "<set>"))
             .field("timeout", &self.timeout)
+            .field("key", &self.key.as_ref().map(|_| "<set>"))
             .finish_non_exhaustive()
     }
 }

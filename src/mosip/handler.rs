@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value};
 
 use super::cbeff::{self, CbeffError, Samples};
 use super::datashare::{Datashare, FetchError};
+use super::envelope::ShareKey;
 use super::message::{
     self, CandidateList, CandidateOut, FailureReason, ModalityOut, Operation, Request, Response,
 };
@@ -214,8 +215,9 @@ impl Abis {
                 FetchError::Expired(_) => FailureReason::DatashareUrlExpired,
             }
         })?;
+        let key = self.datashare.key.clone();
         let job = move || -> Result<Fetched, FailureReason> {
-            let samples = read_share(&body)?;
+            let samples = read_share(&body, key.as_deref())?;
             if samples.fingers.is_empty() {
                 // Only iris or face samples: nothing this ABIS matches yet.
                 return Err(FailureReason::CbeffHasNoData);
@@ -236,12 +238,20 @@ impl Abis {
     }
 }
 
-/// Reads a share: the CBEFF XML itself, or the same base64-encoded.
-fn read_share(body: &[u8]) -> Result<Samples, FailureReason> {
+/// Reads a share: the CBEFF XML itself, or with `key` an encrypted envelope of it
+/// (refused with 16 when it does not open), or without a key the same base64-encoded.
+fn read_share(body: &[u8], key: Option<&ShareKey>) -> Result<Samples, FailureReason> {
     let starts_xml = body
         .iter()
         .find(|b| !b.is_ascii_whitespace())
         .is_some_and(|b| *b == b'<' || *b == 0xef);
+    if let (false, Some(key)) = (starts_xml, key) {
+        let plain = key.open(body).map_err(|e| {
+            tracing::warn!(error = %e, "MOSIP share does not open");
+            FailureReason::InvalidCbeffFormat
+        })?;
+        return read_share(&plain, None);
+    }
     let decoded;
     let xml = if starts_xml {
         body

@@ -4,6 +4,7 @@
 //! - [`message`]: the requests, responses and failure reasons of the specification.
 //! - [`cbeff`]: the CBEFF XML of a registration's biometrics.
 //! - [`datashare`]: fetching a `referenceURL`.
+//! - [`envelope`]: opening an encrypted share with the ABIS partner's private key.
 //! - [`handler`]: one request mapped onto the engine (`engine/external.rs`).
 //! - [`transport`]: the STOMP connection to ActiveMQ, one request at a time in queue order.
 //!
@@ -11,11 +12,13 @@
 
 pub mod cbeff;
 pub mod datashare;
+pub mod envelope;
 pub mod handler;
 pub mod message;
 pub mod transport;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::enrolment::record::Origin;
@@ -44,6 +47,8 @@ pub struct MosipConfig {
     pub datashare_token: Option<String>,
     /// Extra CA certificates (PEM) for `https://` datashare URLs.
     pub datashare_ca: Option<PathBuf>,
+    /// The private key that opens encrypted shares; without it, shares must be plain CBEFF.
+    pub datashare_key: Option<Arc<envelope::ShareKey>>,
     /// Time allowed for one datashare fetch.
     pub datashare_timeout: Duration,
     /// Where the registry keeps MOSIP's persons.
@@ -62,6 +67,10 @@ impl std::fmt::Debug for MosipConfig {
                 &self.datashare_token.as_ref().map(|_| "<set>"),
             )
             .field("datashare_ca", &self.datashare_ca)
+            .field(
+                "datashare_key",
+                &self.datashare_key.as_ref().map(|_| "<set>"),
+            )
             .field("origin", &self.origin)
             .finish()
     }
@@ -78,6 +87,7 @@ impl MosipConfig {
             outbound: "abis-to-mosip".to_owned(),
             datashare_token: None,
             datashare_ca: None,
+            datashare_key: None,
             datashare_timeout: Duration::from_secs(30),
             origin: default_origin(),
         }

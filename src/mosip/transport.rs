@@ -38,6 +38,7 @@ pub fn datashare(config: &MosipConfig) -> Result<Datashare, CallbackError> {
         token: config.datashare_token.clone(),
         tls: Some(tls_connector(config.datashare_ca.as_deref())?),
         timeout: config.datashare_timeout,
+        key: config.datashare_key.clone(),
     })
 }
 

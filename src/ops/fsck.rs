@@ -4,8 +4,11 @@
 //! The check covers the gallery (manifest, segments, bitmaps, every checkpointed live
 //! record and its blob, every write-ahead log frame and commit slot), the state store
 //! (`state.sqlite3`, `PRAGMA integrity_check`; registry, idempotency answers, callback
-//! outbox, API keys), the JSON-lines journals (cases, audit), and the registry against the
-//! gallery: every person the registry acknowledged as enrolled must be in the gallery.
+//! outbox, API keys), the JSON-lines journals (cases, audit), the registry against the
+//! gallery: every person the registry acknowledged as enrolled must be in the gallery, and
+//! the image store (`images/`): every record's CRC, and every fingerprint image a registry
+//! row of a person not deleted names must be a whole valid record. Image damage is
+//! reported, never repaired: a salvage copies the store as it is.
 //!
 //! A salvage copies the directory, cuts the copy's log at its first damaged frame (the cut
 //! bytes kept beside it), removes damaged checkpointed records from the copy's gallery, and
@@ -19,8 +22,10 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use tunggal_index::gallery::{Gallery, GalleryConfig};
+use tunggal_index::image_store::{self, ImageStoreCheck};
 use tunggal_index::storage::{self, StoreCheck};
 
+use crate::engine::images::IMAGES_DIR;
 use crate::engine::registry::{reference_id, Entry, Registry};
 use crate::engine::GALLERY_DIR;
 use crate::state::journal::{self, JournalCheck};
@@ -52,6 +57,9 @@ pub enum FsckError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// The image store could not be read.
+    #[error("image store: {0}")]
+    Images(#[from] image_store::ImageStoreError),
     /// The salvage target exists and is not empty.
     #[error("{0} exists and is not empty: salvage writes a new directory")]
     TargetExists(PathBuf),
@@ -98,6 +106,10 @@ pub struct FsckReport {
     pub state: Vec<String>,
     /// One line per journal.
     pub journals: Vec<String>,
+    /// The image store: one line, then one per damaged record or torn tail.
+    pub images: Vec<String>,
+    /// Fingerprint images registry rows name that are not whole valid records.
+    pub image_refs: Vec<PersonDamage>,
 }
 
 /// Checks the data directory `data_dir` without changing it.
@@ -127,6 +139,9 @@ pub fn check(data_dir: &Path) -> Result<FsckReport, FsckError> {
     let entries = read_registry(data_dir)?;
     let persons = person_damage(&entries, &store);
     clean &= persons.is_empty();
+    let images = image_store::check(&data_dir.join(IMAGES_DIR))?;
+    let image_refs = image_damage(&entries, &images);
+    clean &= images.is_clean() && image_refs.is_empty();
     Ok(FsckReport {
         data_dir: data_dir.to_path_buf(),
         clean,
@@ -144,7 +159,58 @@ pub fn check(data_dir: &Path) -> Result<FsckReport, FsckError> {
         persons,
         state,
         journals,
+        images: describe_images(&images),
+        image_refs,
     })
+}
+
+/// The image store's summary line and one line per problem.
+fn describe_images(c: &ImageStoreCheck) -> Vec<String> {
+    let mut lines = vec![format!(
+        "{}: {} segments, {} images ({} bytes) with their CRC checked, {} damaged",
+        c.dir.display(),
+        c.segments.len(),
+        c.records,
+        c.payload_bytes,
+        c.damaged.len()
+    )];
+    for d in &c.damaged {
+        lines.push(format!(
+            "  {}: DAMAGED at offset {} ({} bytes): {}",
+            image_store::segment_name(d.segment),
+            d.offset,
+            d.bytes,
+            d.detail
+        ));
+    }
+    if let Some(t) = &c.torn_tail {
+        lines.push(format!(
+            "  {}: torn tail at offset {} ({} bytes, never acknowledged): the next open cuts \
+             it and keeps the bytes beside the segment",
+            image_store::segment_name(t.segment),
+            t.offset,
+            t.bytes
+        ));
+    }
+    lines
+}
+
+/// Every fingerprint image of a person not deleted whose reference is not a whole valid
+/// record.
+fn image_damage(entries: &[Entry], images: &ImageStoreCheck) -> Vec<PersonDamage> {
+    let mut out = Vec::new();
+    for e in entries.iter().filter(|e| !e.deleted && !e.deleting) {
+        for f in &e.meta.fingers {
+            if let Err(why) = images.resolve(f.image) {
+                out.push(PersonDamage {
+                    reference_id: reference_id(e.key),
+                    request_id: e.meta.summary.request_id.clone(),
+                    what: format!("fingerprint image at position {}: {why}", f.position),
+                });
+            }
+        }
+    }
+    out
 }
 
 /// Checks `state.sqlite3` and looks for journals of an older release not yet migrated.

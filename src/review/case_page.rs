@@ -5,6 +5,7 @@ use maud::{html, Markup};
 
 use super::draw::{iris_figure, shown_distance};
 use super::evidence::{finger_band, identical_captures, iris_band, FINGER_AGREE, FINGER_NAMES};
+use super::eye_draw::{eye_pair_figure, EyePair};
 use super::layout::{duration, local_time, time_left, time_tag, zone};
 use super::minutiae::{finger_svg, FingerGeometry, PairImages, PrintImage};
 use super::session::Session;
@@ -22,6 +23,8 @@ pub struct Drawn {
     pub fingers: Vec<(u8, FingerComparison, PairImages)>,
     /// Iris comparisons by eye (0 right, 1 left).
     pub irises: Vec<(usize, IrisComparison)>,
+    /// The submitted eye images behind them, by eye (0 right, 1 left).
+    pub eyes: Vec<EyePair>,
 }
 
 /// What the page shows.
@@ -429,12 +432,20 @@ pub fn body(v: &CaseView<'_>) -> Markup {
                     }
                 }
                 h2 { "Irises at the best rotation" }
-                @if v.drawn.irises.is_empty() {
+                @if v.drawn.irises.is_empty() && v.drawn.eyes.is_empty() {
                     p.muted { "No iris comparison is available for this pair." }
                 } @else {
                     div id="irises" {
-                        @for (eye, cmp) in &v.drawn.irises {
-                            (iris_figure(cmp, if *eye == 0 { "Right" } else { "Left" }))
+                        @for eye in [0usize, 1] {
+                            @let name = if eye == 0 { "Right" } else { "Left" };
+                            @let images = v.drawn.eyes.iter().find(|p| p.eye == eye);
+                            @let cmp = v.drawn.irises.iter().find(|(e, _)| *e == eye);
+                            @if images.is_some() || cmp.is_some() {
+                                div.eye-row {
+                                    @if let Some(images) = images { (eye_pair_figure(images, name)) }
+                                    @if let Some((_, cmp)) = cmp { (iris_figure(cmp, name)) }
+                                }
+                            }
                         }
                     }
                 }

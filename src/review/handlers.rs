@@ -1,7 +1,7 @@
 //! Route handlers of the review pages.
 
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
@@ -10,6 +10,7 @@ use super::case_page::{self, CaseView, Drawn};
 use super::layout::{error_page, page};
 use super::prints::pair_images;
 use super::queue::{self, QueueParams};
+use super::refusals::{case_error, csrf_refused, internal};
 use super::session::{LoggedIn, Session};
 use super::AppState;
 use crate::cases::store::now_secs;
@@ -28,42 +29,6 @@ pub(super) async fn blocking<R: Send + 'static>(
     job: impl FnOnce() -> R + Send + 'static,
 ) -> Option<R> {
     tokio::task::spawn_blocking(job).await.ok()
-}
-
-pub(super) fn case_error(e: &CaseError, session: &Session) -> Response {
-    let status = match e {
-        CaseError::NotFound(_) => StatusCode::NOT_FOUND,
-        CaseError::TakenBy(_) | CaseError::WrongStatus(_) | CaseError::NotHeld => {
-            StatusCode::CONFLICT
-        }
-        CaseError::CommentRequired
-        | CaseError::ReasonRequired
-        | CaseError::ReasonMismatch(_)
-        | CaseError::UnknownCandidate(_)
-        | CaseError::NoCandidates => StatusCode::UNPROCESSABLE_ENTITY,
-        CaseError::SelfApproval => StatusCode::FORBIDDEN,
-        CaseError::State(_) => {
-            tracing::error!(error = %e, "case store failure");
-            StatusCode::INTERNAL_SERVER_ERROR
-        }
-    };
-    error_page(status, Some(session), &e.to_string())
-}
-
-pub(super) fn csrf_refused(session: Option<&Session>) -> Response {
-    error_page(
-        StatusCode::FORBIDDEN,
-        session,
-        "This form is missing its security token or the token is stale. Reload the page and try again.",
-    )
-}
-
-pub(super) fn internal(session: &Session) -> Response {
-    error_page(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        Some(session),
-        "The server could not complete this request.",
-    )
 }
 
 /// Refuses a decision by an analyst whose owner also holds a live admin key: the people who
@@ -240,7 +205,12 @@ fn draw(app: &AppState, case: &Case, selected: usize) -> Drawn {
         .filter(|&e| c.iris_distances[e].is_some())
         .filter_map(|e| app.engine.iris(a, r, e).map(|cmp| (e, cmp)))
         .collect();
-    Drawn { fingers, irises }
+    let eyes = super::eyes::pair_eyes(app, &case.case_id, a, r);
+    Drawn {
+        fingers,
+        irises,
+        eyes,
+    }
 }
 
 /// `GET /review/cases/{id}`: draws the case and its evidence. Reading takes nothing and
@@ -536,73 +506,4 @@ pub async fn deliver_again(
     } else {
         back(&case_id, "delivery_failed")
     }
-}
-
-/// `GET /review/cases/{id}/{photo|signature}/{reference}`: a submitted image of a person of
-/// the case.
-pub async fn media(
-    State(app): State<AppState>,
-    LoggedIn { session, .. }: LoggedIn,
-    Path((case_id, what, reference)): Path<(String, String, String)>,
-) -> Response {
-    let not_found = || error_page(StatusCode::NOT_FOUND, Some(&session), "No such image.");
-    let (cases, id) = (app.cases.clone(), case_id.clone());
-    let case = match blocking(move || cases.find(&id)).await {
-        Some(Ok(Some(case))) => case,
-        Some(Ok(None)) => return not_found(),
-        Some(Err(e)) => return case_error(&e, &session),
-        None => return internal(&session),
-    };
-    let belongs = case.new.applicant.reference_id == reference
-        || case
-            .new
-            .candidates
-            .iter()
-            .any(|c| c.person.reference_id == reference);
-    if !belongs || !matches!(what.as_str(), "photo" | "signature") {
-        return not_found();
-    }
-    let (engine, r, photo) = (app.engine.clone(), reference.clone(), what == "photo");
-    let bytes = blocking(move || {
-        if photo {
-            engine.photo(&r)
-        } else {
-            engine.signature(&r)
-        }
-    })
-    .await
-    .flatten();
-    let Some(bytes) = bytes else {
-        return not_found();
-    };
-    let content_type = match bytes.as_slice() {
-        [0x89, b'P', b'N', b'G', ..] => "image/png",
-        [0xFF, 0xD8, 0xFF, ..] => "image/jpeg",
-        [b'R', b'I', b'F', b'F', _, _, _, _, b'W', b'E', b'B', b'P', ..] => "image/webp",
-        [0x00, 0x00, 0x00, 0x0C, b'j', b'P', ..] => "image/jp2",
-        _ => "application/octet-stream",
-    };
-    if let Err(e) = app
-        .audit
-        .record_case(
-            &session.principal,
-            &format!("view_{what}"),
-            format!("person:{reference}"),
-            &case_id,
-            200,
-        )
-        .await
-    {
-        tracing::error!(error = %e, "audit log failure");
-        return internal(&session);
-    }
-    (
-        [
-            (header::CONTENT_TYPE, content_type),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-            (header::CACHE_CONTROL, "private, no-store"),
-        ],
-        bytes,
-    )
-        .into_response()
 }

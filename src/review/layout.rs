@@ -85,6 +85,13 @@ figure.iris figcaption{margin-bottom:6px}
 .iris-row .lbl{width:130px;font-size:12px;color:#475569}
 .iris-row img{image-rendering:pixelated;max-width:100%;height:auto;border:1px solid #cbd5e1}
 .iris-row .disagree{font-size:14px;color:#b91c1c}
+.eye-row{display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start}
+figure.eye-images{margin:0 0 12px;background:#fff;border:1px solid #dbe3ec;border-radius:8px;padding:8px}
+.eye-sides{display:flex;flex-wrap:wrap;gap:10px}.eye-side{max-width:320px}
+svg.eye{display:block;max-width:100%;height:auto;border:1px solid #cbd5e1;background:#0f172a}
+svg.eye circle,svg.eye polygon,svg.eye path{fill:none;stroke-width:1.5}
+svg.eye .pupil{stroke:#22d3ee}svg.eye .limbus{stroke:#facc15}svg.eye .eyelid{stroke:#e879f9}
+svg.eye path.eye-mask{fill:rgba(239,68,68,.45);stroke:none}
 .decide textarea{width:100%;min-height:70px;margin:6px 0}
 .decide .buttons{display:flex;flex-wrap:wrap;gap:6px}
 .trail{font-size:12px;max-height:260px;overflow:auto}.trail li{margin-bottom:3px}

@@ -6,8 +6,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 
-use super::handlers::{back, blocking, case_error, csrf_refused, internal, TokenForm};
+use super::handlers::{back, blocking, TokenForm};
 use super::layout::error_page;
+use super::refusals::{case_error, csrf_refused, internal};
 use super::session::LoggedIn;
 use super::AppState;
 use crate::access::keys::Role;

@@ -9,9 +9,10 @@ use axum::{Extension, Form};
 use maud::html;
 use serde::Deserialize;
 
-use super::handlers::{blocking, csrf_refused, TokenForm};
+use super::handlers::{blocking, TokenForm};
 use super::layout::{error_page, page};
 use super::refusals;
+use super::refusals::csrf_refused;
 use super::session::{cookie, same_token, set_cookie, token, LoggedIn, Sessions};
 use super::session::{LOGIN_COOKIE, SESSION_COOKIE, SESSION_SECS};
 use super::AppState;

@@ -12,6 +12,7 @@
 //! | GET | `/review/cases/{id}/fingers/{position}` | one finger pair drawn large (`?c=N`) |
 //! | GET | `/review/cases/{id}/photo/{ref}`, `/signature/{ref}` | submitted images |
 //! | GET | `/review/cases/{id}/prints/{ref}/{position}` | a submitted fingerprint image as PNG (401 without a session) |
+//! | GET | `/review/cases/{id}/eyes/{ref}/{eye}` | a submitted eye image as PNG, `eye` `right` or `left` (401 without a session) |
 //!
 //! Only `analyst` and `supervisor` keys may log in: service-point keys have no business with
 //! cases, and admin keys are kept out so the people who manage keys are not the people who
@@ -26,9 +27,12 @@
 //! a stale form) and every other 403 (`forbidden`, with the session's analyst).
 
 pub mod align;
+pub mod case_files;
 pub mod case_page;
 pub mod draw;
 pub mod evidence;
+pub mod eye_draw;
+pub mod eyes;
 pub mod finger_page;
 pub mod history;
 pub mod layout;
@@ -114,9 +118,10 @@ pub fn router<S: Clone + Send + Sync + 'static>(app: AppState) -> Router<S> {
             "/review/cases/{id}/prints/{reference}/{position}",
             get(prints::print),
         )
+        .route("/review/cases/{id}/eyes/{reference}/{eye}", get(eyes::eye))
         .route(
             "/review/cases/{id}/{what}/{reference}",
-            get(handlers::media),
+            get(case_files::media),
         )
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),

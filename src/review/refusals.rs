@@ -1,4 +1,5 @@
-//! Audit of what the review pages refuse: failed log-ins and every other `403`.
+//! What the review pages refuse and how: the error pages for case-store failures, stale
+//! forms and internal failures, and the audit of failed log-ins and every other `403`.
 
 use std::sync::Arc;
 
@@ -8,10 +9,51 @@ use axum::middleware::Next;
 use axum::response::Response;
 use sha2::{Digest, Sha256};
 
-use super::session::{cookie, Sessions, SESSION_COOKIE};
+use super::layout::error_page;
+use super::session::{cookie, Session, Sessions, SESSION_COOKIE};
 use super::AppState;
 use crate::access::keys::Principal;
 use crate::access::refusal::{record_forbidden, route_of};
+use crate::cases::CaseError;
+
+/// The error page for a case-store refusal or failure (failures are logged).
+pub(super) fn case_error(e: &CaseError, session: &Session) -> Response {
+    let status = match e {
+        CaseError::NotFound(_) => StatusCode::NOT_FOUND,
+        CaseError::TakenBy(_) | CaseError::WrongStatus(_) | CaseError::NotHeld => {
+            StatusCode::CONFLICT
+        }
+        CaseError::CommentRequired
+        | CaseError::ReasonRequired
+        | CaseError::ReasonMismatch(_)
+        | CaseError::UnknownCandidate(_)
+        | CaseError::NoCandidates => StatusCode::UNPROCESSABLE_ENTITY,
+        CaseError::SelfApproval => StatusCode::FORBIDDEN,
+        CaseError::State(_) => {
+            tracing::error!(error = %e, "case store failure");
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+    };
+    error_page(status, Some(session), &e.to_string())
+}
+
+/// The `403` page for a form without this session's CSRF token.
+pub(super) fn csrf_refused(session: Option<&Session>) -> Response {
+    error_page(
+        StatusCode::FORBIDDEN,
+        session,
+        "This form is missing its security token or the token is stale. Reload the page and try again.",
+    )
+}
+
+/// The `500` page.
+pub(super) fn internal(session: &Session) -> Response {
+    error_page(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Some(session),
+        "The server could not complete this request.",
+    )
+}
 
 /// The route whose refusals the log-in handler audits itself, with their reasons.
 const LOGIN_ROUTE: &str = "/review/login";

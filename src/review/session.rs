@@ -18,6 +18,7 @@ use rand::RngCore;
 use super::AppState;
 use crate::access::keys::{now_secs, KeyCheck, Principal};
 use crate::cases::Actor;
+use crate::problem::{Problem, Reason};
 
 /// Cookie holding the session token.
 pub const SESSION_COOKIE: &str = "tgl_review";
@@ -161,6 +162,29 @@ impl FromRequestParts<AppState> for LoggedIn {
             id: id.to_owned(),
             session,
         })
+    }
+}
+
+/// An analyst's session for what the pages load beside their HTML (images), extractor:
+/// without one, `401` problem+json instead of the pages' redirect to the log-in form.
+#[derive(Debug, Clone)]
+pub struct Analyst(pub Session);
+
+impl FromRequestParts<AppState> for Analyst {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        match LoggedIn::from_request_parts(parts, state).await {
+            Ok(LoggedIn { session, .. }) => Ok(Self(session)),
+            Err(_) => Err(Problem::new(
+                Reason::Unauthorized,
+                "this resource needs an analyst's session: log in at /review/login",
+            )
+            .into_response()),
+        }
     }
 }
 

@@ -7,9 +7,9 @@ use super::{admin, cases_admin, handlers};
 use crate::enrolment::wire::{
     CandidateOut, CreateKeyRequest, CreateKeyResponse, DeleteResponse, EnrolmentRequest,
     EnrolmentResponse, FingerImageIn, FingerQualityOut, FingerScoreOut, FingerprintIn,
-    HealthResponse, IdenticalCaptureOut, IdentifyRequest, IdentifyResponse, IrisIn, IrisScoreOut,
-    PersonResponse, PersonsByNikResponse, SameEyeOut, SameFingerOut, VerdictKind, VerifyRequest,
-    VerifyResponse,
+    HealthResponse, IdenticalCaptureOut, IdentifyRequest, IdentifyResponse, IrisImageIn, IrisIn,
+    IrisMeasuresOut, IrisQualityOut, IrisScoreOut, PersonResponse, PersonsByNikResponse,
+    SameEyeOut, SameFingerOut, VerdictKind, VerifyRequest, VerifyResponse,
 };
 use crate::problem::{Problem, Reason};
 
@@ -61,7 +61,8 @@ impl Modify for BearerAuth {
         cases_admin::release_case,
     ),
     components(schemas(
-        Problem, Reason, FingerprintIn, FingerImageIn, FingerQualityOut, IrisIn, EnrolmentRequest, EnrolmentResponse, VerdictKind,
+        Problem, Reason, FingerprintIn, FingerImageIn, FingerQualityOut, IrisIn, IrisImageIn,
+        IrisQualityOut, IrisMeasuresOut, EnrolmentRequest, EnrolmentResponse, VerdictKind,
         IdentifyRequest, IdentifyResponse, CandidateOut, VerifyRequest, VerifyResponse,
         DeleteResponse, CreateKeyRequest, CreateKeyResponse, HealthResponse, FingerScoreOut,
         IrisScoreOut, IdenticalCaptureOut, SameFingerOut, SameEyeOut, PersonResponse, PersonsByNikResponse, admin::DeadLettersResponse, admin::RequeueResponse,

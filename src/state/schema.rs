@@ -285,6 +285,32 @@ const STEPS: &[&str] = &[
     CREATE INDEX persons_unsettled ON persons (key) WHERE outcome IS NULL OR deleting = 1
         OR (substr(outcome, 1, 22) = '{\"verdict\":\"duplicate\"'
         AND (resolution IS NULL OR case_id IS NULL));",
+    // 17: an open whose time does not grow with the number of persons. Each acknowledgement
+    // (a person becoming enrolled: `in_gallery = 1 AND deleting = 0`) takes the next number
+    // of the `ack_seq` counter in its own transaction, by the two triggers (a plain
+    // `UPDATE` of the counter: an outer `INSERT OR IGNORE` would override an upsert); rows
+    // acknowledged before this step keep 0. The engine's open checks against the gallery
+    // only the persons acknowledged after the mark the gallery is proven to hold
+    // (`counters` rows `ack_verified` and `ack_verified_lsn`, see
+    // `engine/registry/rows/acked.rs`), read on the partial index `persons_by_ack`.
+    "ALTER TABLE persons ADD COLUMN ack_seq INTEGER NOT NULL DEFAULT 0;
+    INSERT OR IGNORE INTO counters (name, value) VALUES ('ack_seq', 0);
+    CREATE TRIGGER persons_ack_insert AFTER INSERT ON persons
+        WHEN NEW.in_gallery = 1 AND NEW.deleting = 0
+    BEGIN
+        UPDATE counters SET value = value + 1 WHERE name = 'ack_seq';
+        UPDATE persons SET ack_seq = (SELECT value FROM counters WHERE name = 'ack_seq')
+            WHERE key = NEW.key;
+    END;
+    CREATE TRIGGER persons_ack_update AFTER UPDATE OF in_gallery, deleting ON persons
+        WHEN NEW.in_gallery = 1 AND NEW.deleting = 0
+            AND NOT (OLD.in_gallery = 1 AND OLD.deleting = 0)
+    BEGIN
+        UPDATE counters SET value = value + 1 WHERE name = 'ack_seq';
+        UPDATE persons SET ack_seq = (SELECT value FROM counters WHERE name = 'ack_seq')
+            WHERE key = NEW.key;
+    END;
+    CREATE INDEX persons_by_ack ON persons (ack_seq) WHERE in_gallery = 1 AND deleting = 0;",
 ];
 
 /// The version this release writes.

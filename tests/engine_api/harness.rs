@@ -117,29 +117,49 @@ pub(crate) struct Reply {
 }
 
 impl Reply {
+    pub(crate) fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
     pub(crate) fn json(&self) -> Value {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&self.body)))
     }
 }
 
-pub(crate) async fn send(
+/// How a request is authenticated.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Auth<'a> {
+    /// Not at all.
+    Anonymous,
+    /// `Authorization: Bearer <key>` (the API).
+    Bearer(&'a str),
+    /// `Cookie: <name=value>` (the review pages).
+    Cookie(&'a str),
+}
+
+/// One request to the server; `body` is sent with `content_type` when given.
+pub(crate) async fn request(
     method: Method,
     url: &str,
-    key: Option<&str>,
-    body: Option<Vec<u8>>,
+    auth: Auth<'_>,
+    body: Option<(&str, Vec<u8>)>,
 ) -> Reply {
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     let mut req = Request::builder().method(method).uri(url);
-    if let Some(key) = key {
-        req = req.header("authorization", format!("Bearer {key}"));
+    match auth {
+        Auth::Anonymous => {}
+        Auth::Bearer(key) => req = req.header("authorization", format!("Bearer {key}")),
+        Auth::Cookie(cookie) => req = req.header("cookie", cookie),
     }
-    if body.is_some() {
-        req = req.header("content-type", "application/json");
-    }
-    let req = req
-        .body(Full::new(Bytes::from(body.unwrap_or_default())))
-        .unwrap();
+    let body = match body {
+        Some((content_type, bytes)) => {
+            req = req.header("content-type", content_type);
+            bytes
+        }
+        None => Vec::new(),
+    };
+    let req = req.body(Full::new(Bytes::from(body))).unwrap();
     let response = client.request(req).await.unwrap();
     let status = response.status();
     let headers = response.headers().clone();
@@ -154,6 +174,59 @@ pub(crate) async fn send(
         status,
         headers,
         body,
+    }
+}
+
+/// An API request with an optional bearer key and JSON body.
+pub(crate) async fn send(
+    method: Method,
+    url: &str,
+    key: Option<&str>,
+    body: Option<Vec<u8>>,
+) -> Reply {
+    let auth = key.map_or(Auth::Anonymous, Auth::Bearer);
+    request(method, url, auth, body.map(|b| ("application/json", b))).await
+}
+
+/// A review page request with an optional session cookie (no body).
+pub(crate) async fn page(url: &str, cookie: Option<&str>) -> Reply {
+    let auth = cookie.map_or(Auth::Anonymous, Auth::Cookie);
+    request(Method::GET, url, auth, None).await
+}
+
+/// Logs in to the review pages with `key`: the session cookie, or the refusal (the review
+/// tests' log-in, `tests/review_support`).
+pub(crate) async fn review_login(
+    s: &Running,
+    key: &str,
+) -> Result<String, crate::review_support::Reply> {
+    crate::review_support::login_at(&s.url(""), key).await
+}
+
+/// The synthetic image fixtures, written at test time by
+/// `index/tests/fixtures/images/make_fixtures.py`, or `None` with a printed reason (python3,
+/// the NBIS `wsq` package or Pillow absent).
+pub(crate) fn image_fixtures() -> Option<ImageFixtures> {
+    let index = Path::new(env!("CARGO_MANIFEST_DIR")).join("index");
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    match crate::image_fixtures::generated_fixtures(&index, tmp) {
+        Ok(dir) => Some(ImageFixtures(dir)),
+        Err(why) => {
+            eprintln!("skipping: the synthetic image fixtures cannot be generated: {why}");
+            None
+        }
+    }
+}
+
+/// The folder of generated image fixtures.
+#[derive(Debug)]
+pub(crate) struct ImageFixtures(std::path::PathBuf);
+
+impl ImageFixtures {
+    /// The bytes of fixture `name`.
+    pub(crate) fn read(&self, name: &str) -> Vec<u8> {
+        let path = self.0.join(name);
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
     }
 }
 
@@ -211,4 +284,56 @@ pub(crate) async fn enrol(s: &Running, key: &str, body: &Value) -> Value {
         String::from_utf8_lossy(&r.body)
     );
     r.json()
+}
+
+/// An image finger object of a request.
+pub(crate) fn image_finger(position: u8, format: &str, bytes: &[u8], ppi: Option<f64>) -> Value {
+    use base64::Engine as _;
+    let data = base64::engine::general_purpose::STANDARD.encode(bytes);
+    let mut image = json!({"format": format, "data": data});
+    if let Some(ppi) = ppi {
+        image["ppi"] = json!(ppi);
+    }
+    json!({"position": position, "image": image})
+}
+
+/// The FVC2002 images of the shared data set, or `None` with a printed reason.
+pub(crate) fn fvc_root() -> Option<std::path::PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets/fvc2002-images");
+    if root.join("DB1_B/101_1.tif").exists() {
+        Some(root)
+    } else {
+        eprintln!("skipping the FVC2002 part: {} is absent", root.display());
+        None
+    }
+}
+
+/// Ten FVC2002 DB1_B fingers (101…110) of impression `impression` as TIFF image fingers at
+/// positions 1–10, and their bytes.
+pub(crate) fn fvc_fingers(root: &Path, impression: u32) -> (Vec<Value>, usize) {
+    let mut bytes = 0;
+    let fingers = (1..=10u8)
+        .map(|pos| {
+            let path = root.join(format!("DB1_B/{}_{impression}.tif", 100 + u32::from(pos)));
+            let tif = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            bytes += tif.len();
+            image_finger(pos, "tiff", &tif, Some(500.0))
+        })
+        .collect();
+    (fingers, bytes)
+}
+
+/// An enrolment of `fingerprints` (images, templates or both) from service point `sp-img`.
+pub(crate) fn image_enrolment(rid: &str, nik: &str, fingerprints: Vec<Value>) -> Value {
+    json!({
+        "request_id": rid,
+        "nik": nik,
+        "name": "Sidik Jari",
+        "sex": "male",
+        "date_of_birth": "1990-01-01",
+        "district": "317101",
+        "service_point": "sp-img",
+        "citizenship": "WNI",
+        "fingerprints": fingerprints,
+    })
 }

@@ -2,7 +2,6 @@
 //! with a message when the shared data set is absent), a record mixing templates and images,
 //! and every image fault answered as a problem.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::STANDARD as B64;
@@ -10,34 +9,8 @@ use base64::Engine as _;
 
 use super::harness::*;
 
-fn fixture(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("index/tests/fixtures/images")
-        .join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn fvc_root() -> Option<PathBuf> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets/fvc2002-images");
-    if root.join("DB1_B/101_1.tif").exists() {
-        Some(root)
-    } else {
-        eprintln!("skipping the FVC2002 part: {} is absent", root.display());
-        None
-    }
-}
-
-/// An image finger object.
-fn image_finger(position: u8, format: &str, bytes: &[u8], ppi: Option<f64>) -> Value {
-    let mut image = json!({"format": format, "data": B64.encode(bytes)});
-    if let Some(ppi) = ppi {
-        image["ppi"] = json!(ppi);
-    }
-    json!({"position": position, "image": image})
-}
-
 /// An uncompressed 8-bit grey little-endian TIFF.
-fn tiff_grey8(width: u32, height: u32, pixels: &[u8]) -> Vec<u8> {
+pub(crate) fn tiff_grey8(width: u32, height: u32, pixels: &[u8]) -> Vec<u8> {
     let tags: [(u16, u16, u32); 9] = [
         (256, 4, width),
         (257, 4, height),
@@ -63,30 +36,6 @@ fn tiff_grey8(width: u32, height: u32, pixels: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Ten FVC2002 DB1_B fingers (101…110) of impression `impression`, as positions 1–10.
-fn fvc_fingers(root: &std::path::Path, impression: u32) -> Vec<Value> {
-    (1..=10u8)
-        .map(|pos| {
-            let path = root.join(format!("DB1_B/{}_{impression}.tif", 100 + u32::from(pos)));
-            image_finger(pos, "tiff", &std::fs::read(path).unwrap(), Some(500.0))
-        })
-        .collect()
-}
-
-fn enrolment(rid: &str, nik: &str, fingerprints: Vec<Value>) -> Value {
-    json!({
-        "request_id": rid,
-        "nik": nik,
-        "name": "Sidik Jari",
-        "sex": "male",
-        "date_of_birth": "1990-01-01",
-        "district": "317101",
-        "service_point": "sp-img",
-        "citizenship": "WNI",
-        "fingerprints": fingerprints,
-    })
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn image_fingers_enrol_identify_verify_and_mix_with_templates() {
     let dir = tempfile::tempdir().unwrap();
@@ -95,32 +44,37 @@ async fn image_fingers_enrol_identify_verify_and_mix_with_templates() {
     let sp = sp_key(&s, "sp-img").await;
     let analyst = key(&s, json!({"role": "analyst", "name": "Analis"})).await;
 
-    // A synthetic person whose position-2 finger is an image and the rest templates.
-    let mut mixed = body(&pop, 5, 0, None, "mix-1", "sp-img");
-    mixed["fingerprints"][1] = image_finger(2, "wsq", &fixture("ridges_256x320.wsq"), None);
-    let v = enrol(&s, &sp, &mixed).await;
-    assert_eq!(v["verdict"], "single", "{v}");
-    let mixed_ref = v["reference_id"].as_str().unwrap().to_owned();
-    // Another capture of the same person, still mixed, identifies them.
-    let mut probe = body(&pop, 5, 1, None, "mix-2", "sp-img");
-    probe["fingerprints"][1] = image_finger(2, "png", &fixture("ridges_256x320.png"), None);
-    let r = post(
-        &s.url("/v1/identify"),
-        &analyst,
-        &json!({"request_id": "id-mix", "fingerprints": probe["fingerprints"]}),
-    )
-    .await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.json());
-    let a = r.json();
-    assert_eq!(
-        a["candidates"][0]["reference_id"],
-        mixed_ref.as_str(),
-        "{a}"
-    );
-    let q = a["fingerprint_quality"].as_array().unwrap();
-    assert_eq!(q.len(), 1, "{a}");
-    assert_eq!(q[0]["position"], 2);
-    assert!(q[0]["quality"].as_u64().unwrap() <= 100);
+    // A synthetic person whose position-2 finger is an image (the generated fixtures) and
+    // the rest templates.
+    let mut mixed_ref = None;
+    if let Some(fx) = image_fixtures() {
+        let mut mixed = body(&pop, 5, 0, None, "mix-1", "sp-img");
+        mixed["fingerprints"][1] = image_finger(2, "wsq", &fx.read("ridges_256x320.wsq"), None);
+        let v = enrol(&s, &sp, &mixed).await;
+        assert_eq!(v["verdict"], "single", "{v}");
+        let reference = v["reference_id"].as_str().unwrap().to_owned();
+        // Another capture of the same person, still mixed, identifies them.
+        let mut probe = body(&pop, 5, 1, None, "mix-2", "sp-img");
+        probe["fingerprints"][1] = image_finger(2, "png", &fx.read("ridges_256x320.png"), None);
+        let r = post(
+            &s.url("/v1/identify"),
+            &analyst,
+            &json!({"request_id": "id-mix", "fingerprints": probe["fingerprints"]}),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.json());
+        let a = r.json();
+        assert_eq!(
+            a["candidates"][0]["reference_id"],
+            reference.as_str(),
+            "{a}"
+        );
+        let q = a["fingerprint_quality"].as_array().unwrap();
+        assert_eq!(q.len(), 1, "{a}");
+        assert_eq!(q[0]["position"], 2);
+        assert!(q[0]["quality"].as_u64().unwrap() <= 100);
+        mixed_ref = Some(reference);
+    }
 
     let Some(root) = fvc_root() else {
         s.stop().await;
@@ -130,7 +84,7 @@ async fn image_fingers_enrol_identify_verify_and_mix_with_templates() {
     let v = enrol(
         &s,
         &sp,
-        &enrolment("fvc-1", "3171010101900001", fvc_fingers(&root, 1)),
+        &image_enrolment("fvc-1", "3171010101900001", fvc_fingers(&root, 1).0),
     )
     .await;
     assert_eq!(v["verdict"], "single", "{v}");
@@ -140,7 +94,7 @@ async fn image_fingers_enrol_identify_verify_and_mix_with_templates() {
     let r = post(
         &s.url("/v1/identify"),
         &analyst,
-        &json!({"request_id": "id-fvc", "fingerprints": fvc_fingers(&root, 2)}),
+        &json!({"request_id": "id-fvc", "fingerprints": fvc_fingers(&root, 2).0}),
     )
     .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.json());
@@ -153,12 +107,14 @@ async fn image_fingers_enrol_identify_verify_and_mix_with_templates() {
         assert!(f["quality"].as_u64().unwrap() <= 100, "{f}");
     }
     // Impression 3 verifies against the person, and not against the mixed one.
-    let verify = |rid: &str, reference: &str| json!({"request_id": rid, "reference_id": reference, "fingerprints": fvc_fingers(&root, 3)});
+    let verify = |rid: &str, reference: &str| json!({"request_id": rid, "reference_id": reference, "fingerprints": fvc_fingers(&root, 3).0});
     let r = post(&s.url("/v1/verify"), &analyst, &verify("v-1", &fvc_ref)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.json());
     assert_eq!(r.json()["matched"], true, "{}", r.json());
-    let r = post(&s.url("/v1/verify"), &analyst, &verify("v-2", &mixed_ref)).await;
-    assert_eq!(r.json()["matched"], false, "{}", r.json());
+    if let Some(mixed_ref) = mixed_ref {
+        let r = post(&s.url("/v1/verify"), &analyst, &verify("v-2", &mixed_ref)).await;
+        assert_eq!(r.json()["matched"], false, "{}", r.json());
+    }
     s.stop().await;
 }
 
@@ -184,14 +140,17 @@ async fn identify_reason(s: &Running, key: &str, rid: &str, finger: Value) -> Va
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn image_faults_are_problems_with_reasons_and_pointers() {
+    let Some(fx) = image_fixtures() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let s = start(dir.path()).await;
     let analyst = key(&s, json!({"role": "analyst", "name": "Analis"})).await;
     let sp = sp_key(&s, "sp-img").await;
-    let wsq = fixture("ridges_256x320.wsq");
-    let png = fixture("ridges_256x320.png");
+    let wsq = fx.read("ridges_256x320.wsq");
+    let png = fx.read("ridges_256x320.png");
 
-    let mut huge = fixture("ridges_97x131_hq.wsq");
+    let mut huge = fx.read("ridges_97x131_hq.wsq");
     let sof = huge.windows(2).position(|w| w == [0xff, 0xa2]).unwrap();
     huge[sof + 6..sof + 8].copy_from_slice(&60_000u16.to_be_bytes());
     huge[sof + 8..sof + 10].copy_from_slice(&60_000u16.to_be_bytes());
@@ -206,7 +165,7 @@ async fn image_faults_are_problems_with_reasons_and_pointers() {
     for b in &mut corrupt[idat + 8..idat + 200] {
         *b ^= 0x5a;
     }
-    let mut empty = fixture("ridges_97x131_hq.wsq");
+    let mut empty = fx.read("ridges_97x131_hq.wsq");
     empty[sof + 8..sof + 10].copy_from_slice(&0u16.to_be_bytes());
     let blank = tiff_grey8(300, 400, &vec![255u8; 300 * 400]);
     let cases: Vec<(&str, Value)> = vec![
@@ -262,8 +221,52 @@ async fn image_faults_are_problems_with_reasons_and_pointers() {
     let fingers: Vec<Value> = (1..=4u8)
         .map(|pos| image_finger(pos, "tiff", &blank, None))
         .collect();
-    let v = enrol(&s, &sp, &enrolment("blank-1", "3171010101900002", fingers)).await;
+    let v = enrol(
+        &s,
+        &sp,
+        &image_enrolment("blank-1", "3171010101900002", fingers),
+    )
+    .await;
     assert_eq!(v["verdict"], "rejected", "{v}");
     assert_eq!(v["reason"], "unusable_templates", "{v}");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_enrolment_status_carries_the_fingerprint_quality() {
+    let dir = tempfile::tempdir().unwrap();
+    let pop = Population::new(SEED);
+    let s = start_limited(dir.path(), loopback_callbacks(), 4 * 1024 * 1024).await;
+    let sp = sp_key(&s, "sp-img").await;
+    let analyst = key(&s, json!({"role": "analyst", "name": "Analis"})).await;
+    // Templates and one blank TIFF finger: measured, unusable, left out of matching.
+    let blank = tiff_grey8(300, 400, &vec![255u8; 300 * 400]);
+    let mut with_image = body(&pop, 9, 0, None, "q-1", "sp-img");
+    with_image["fingerprints"][3] = image_finger(4, "tiff", &blank, None);
+    let v = enrol(&s, &sp, &with_image).await;
+    assert_eq!(v["verdict"], "single", "{v}");
+    let quality = v["fingerprint_quality"].clone();
+    assert_eq!(quality.as_array().map(Vec::len), Some(1), "{v}");
+    assert_eq!(quality[0]["position"], 4, "{v}");
+    assert!(quality[0]["unusable"].is_string(), "{v}");
+    // Templates only: no quality to report.
+    let v = enrol(&s, &sp, &body(&pop, 10, 0, None, "q-2", "sp-img")).await;
+    assert!(v.get("fingerprint_quality").is_none(), "{v}");
+
+    // The status read answers the same quality, by the service point's key and by an
+    // analyst's (looked up by request id alone).
+    for reader in [&sp, &analyst] {
+        let r = get(&s.url("/v1/enrolments/q-1"), reader).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        let a = r.json();
+        assert_eq!(a["verdict"], "single", "{a}");
+        assert_eq!(a["fingerprint_quality"], quality, "{a}");
+        let r = get(&s.url("/v1/enrolments/q-2"), reader).await;
+        assert!(
+            r.json().get("fingerprint_quality").is_none(),
+            "{}",
+            r.text()
+        );
+    }
     s.stop().await;
 }

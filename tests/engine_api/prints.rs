@@ -5,111 +5,14 @@
 
 use std::path::PathBuf;
 
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine as _;
 use tunggal::engine::images::IMAGES_DIR;
 use tunggal_index::image::{self, ImageFormat};
 
 use super::harness::*;
 
-fn fixture(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("index/tests/fixtures/images")
-        .join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-fn image_finger(position: u8, format: &str, bytes: &[u8]) -> Value {
-    json!({"position": position, "image": {"format": format, "data": B64.encode(bytes), "ppi": 500.0}})
-}
-
-/// A request with a cookie and an optional form body.
-async fn fetch(method: Method, url: &str, cookie: Option<&str>, form: Option<String>) -> Reply {
-    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-    let mut req = Request::builder().method(method).uri(url);
-    if let Some(c) = cookie {
-        req = req.header("cookie", c);
-    }
-    if form.is_some() {
-        req = req.header("content-type", "application/x-www-form-urlencoded");
-    }
-    let req = req
-        .body(Full::new(Bytes::from(form.unwrap_or_default())))
-        .unwrap();
-    let response = client.request(req).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .unwrap()
-        .to_bytes()
-        .to_vec();
-    Reply {
-        status,
-        headers,
-        body,
-    }
-}
-
-fn text(r: &Reply) -> String {
-    String::from_utf8_lossy(&r.body).into_owned()
-}
-
-fn cookie_named(r: &Reply, name: &str) -> Option<String> {
-    r.headers
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|v| v.split(';').next())
-        .find(|c| c.starts_with(&format!("{name}=")) && c.len() > name.len() + 1)
-        .map(str::to_owned)
-}
-
-/// Logs in to the review pages with `key`: the session cookie, or the refusal.
-async fn login(s: &Running, key: &str) -> Result<String, Reply> {
-    let page = fetch(Method::GET, &s.url("/review/login"), None, None).await;
-    let form_cookie = page
-        .headers
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|v| v.split(';').next())
-        .next()
-        .unwrap()
-        .to_owned();
-    let body = text(&page);
-    let at = body.find("name=\"csrf\" value=\"").unwrap() + 19;
-    let csrf = &body[at..at + body[at..].find('"').unwrap()];
-    let encode = |v: &str| -> String {
-        v.bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
-                    char::from(b).to_string()
-                }
-                _ => format!("%{b:02X}"),
-            })
-            .collect()
-    };
-    let form = format!("csrf={}&key={}", encode(csrf), encode(key));
-    let r = fetch(
-        Method::POST,
-        &s.url("/review/login"),
-        Some(&form_cookie),
-        Some(form),
-    )
-    .await;
-    if r.status == StatusCode::SEE_OTHER {
-        Ok(cookie_named(&r, "tgl_review").unwrap())
-    } else {
-        Err(r)
-    }
-}
-
 /// The PNG an image route served, decoded.
-fn served_png(r: &Reply) -> image::FingerImage {
-    assert_eq!(r.status, StatusCode::OK, "{}", text(r));
+pub(super) fn served_png(r: &Reply) -> image::FingerImage {
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     assert_eq!(r.headers["content-type"], "image/png");
     let cache = r.headers["cache-control"].to_str().unwrap();
     // The review pages' headers layer makes every answer `no-store`; never shared caching.
@@ -123,6 +26,9 @@ fn served_png(r: &Reply) -> image::FingerImage {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn image_fingers_are_kept_and_served_to_analysts_only() {
+    let Some(fx) = image_fixtures() else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let pop = Population::new(SEED);
     let s = start_limited(dir.path(), loopback_callbacks(), 4 * 1024 * 1024).await;
@@ -130,7 +36,7 @@ async fn image_fingers_are_kept_and_served_to_analysts_only() {
     let analyst = key(&s, json!({"role": "analyst", "name": "Analis"})).await;
 
     // Templates and two image fingers: WSQ (kept as received) and TIFF (kept as PNG).
-    let png = fixture("ridges_256x320.png");
+    let png = fx.read("ridges_256x320.png");
     let decoded = image::decode(&png, None).unwrap();
     let tiff = {
         let mut out = Vec::new();
@@ -139,10 +45,10 @@ async fn image_fingers_are_kept_and_served_to_analysts_only() {
             .unwrap();
         out
     };
-    let wsq = fixture("ridges_256x320.wsq");
+    let wsq = fx.read("ridges_256x320.wsq");
     let mut first = body(&pop, 3, 0, None, "pr-1", "sp-img");
-    first["fingerprints"][1] = image_finger(2, "wsq", &wsq);
-    first["fingerprints"][2] = image_finger(3, "tiff", &tiff);
+    first["fingerprints"][1] = image_finger(2, "wsq", &wsq, Some(500.0));
+    first["fingerprints"][2] = image_finger(3, "tiff", &tiff, Some(500.0));
     let store_before = s.engine().image_store_bytes().unwrap();
     let v = enrol(&s, &sp, &first).await;
     assert_eq!(v["verdict"], "single", "{v}");
@@ -169,7 +75,7 @@ async fn image_fingers_are_kept_and_served_to_analysts_only() {
 
     // Another capture of the same person under another NIK: a duplicate with a case.
     let mut second = body(&pop, 3, 1, Some(40), "pr-2", "sp-img");
-    second["fingerprints"][1] = image_finger(2, "png", &png);
+    second["fingerprints"][1] = image_finger(2, "png", &png, Some(500.0));
     let dup = enrol(&s, &sp, &second).await;
     assert_eq!(dup["verdict"], "duplicate", "{dup}");
     assert_eq!(dup["fingerprint_quality"][0]["position"], 2, "{dup}");
@@ -179,11 +85,11 @@ async fn image_fingers_are_kept_and_served_to_analysts_only() {
 
     let route = |who: &str, pos: u8| s.url(&format!("/review/cases/{case_id}/prints/{who}/{pos}"));
     // Without a session: 401 problem+json; a service-point key cannot log in (403).
-    let r = fetch(Method::GET, &route(&applicant, 2), None, None).await;
+    let r = page(&route(&applicant, 2), None).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert_eq!(r.headers["content-type"], "application/problem+json");
     assert_eq!(r.json()["reason"], "unauthorized");
-    let refused = login(&s, &sp).await.unwrap_err();
+    let refused = review_login(&s, &sp).await.unwrap_err();
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     let r = send(Method::GET, &route(&applicant, 2), Some(&analyst), None).await;
     assert_eq!(
@@ -192,20 +98,20 @@ async fn image_fingers_are_kept_and_served_to_analysts_only() {
         "a bearer key is no session"
     );
 
-    let session = login(&s, &analyst)
+    let session = review_login(&s, &analyst)
         .await
-        .unwrap_or_else(|r| panic!("log-in refused: {} {}", r.status, text(&r)));
+        .unwrap_or_else(|r| panic!("log-in refused: {} {}", r.status, r.body));
     // Both persons' images, as PNG in the 500 ppi frame of their minutiae.
-    let a = served_png(&fetch(Method::GET, &route(&applicant, 2), Some(&session), None).await);
+    let a = served_png(&page(&route(&applicant, 2), Some(&session)).await);
     assert_eq!((a.width(), a.height()), (256, 320));
     assert_eq!(
         a.pixels(),
         decoded.pixels(),
         "PNG input is served losslessly"
     );
-    let c = served_png(&fetch(Method::GET, &route(&enrolled, 2), Some(&session), None).await);
+    let c = served_png(&page(&route(&enrolled, 2), Some(&session)).await);
     assert_eq!((c.width(), c.height()), (256, 320));
-    let t = served_png(&fetch(Method::GET, &route(&enrolled, 3), Some(&session), None).await);
+    let t = served_png(&page(&route(&enrolled, 3), Some(&session)).await);
     assert_eq!(
         t.pixels(),
         decoded.pixels(),
@@ -217,21 +123,15 @@ async fn image_fingers_are_kept_and_served_to_analysts_only() {
         route(&applicant, 11),
         route("P0000000099", 2),
     ] {
-        let r = fetch(Method::GET, &url, Some(&session), None).await;
+        let r = page(&url, Some(&session)).await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{url}");
     }
 
     // The case page shows the quality of the image fingers it draws, and draws the images
     // of a pair under its minutiae.
-    let page = fetch(
-        Method::GET,
-        &s.url(&format!("/review/cases/{case_id}")),
-        Some(&session),
-        None,
-    )
-    .await;
-    let html = text(&page);
-    assert_eq!(page.status, StatusCode::OK);
+    let case_page = page(&s.url(&format!("/review/cases/{case_id}")), Some(&session)).await;
+    let html = case_page.text();
+    assert_eq!(case_page.status, StatusCode::OK);
     if html.contains("data-position=\"2\"") {
         assert!(html.contains(&format!("prints/{applicant}/2")), "{html}");
         assert!(html.contains(&format!("prints/{enrolled}/2")));
@@ -251,48 +151,10 @@ async fn image_fingers_are_kept_and_served_to_analysts_only() {
         None,
     )
     .await;
-    assert_eq!(r.json()["deleted"], true, "{}", text(&r));
-    let r = fetch(Method::GET, &route(&enrolled, 2), Some(&session), None).await;
+    assert_eq!(r.json()["deleted"], true, "{}", r.text());
+    let r = page(&route(&enrolled, 2), Some(&session)).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     s.stop().await;
-}
-
-fn fvc_root() -> Option<PathBuf> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets/fvc2002-images");
-    if root.join("DB1_B/101_1.tif").exists() {
-        Some(root)
-    } else {
-        eprintln!("skipping: {} is absent", root.display());
-        None
-    }
-}
-
-/// Ten FVC2002 DB1_B fingers (101…110) of impression `impression`, as positions 1–10.
-fn fvc_fingers(root: &std::path::Path, impression: u32) -> (Vec<Value>, usize) {
-    let mut bytes = 0;
-    let fingers = (1..=10u8)
-        .map(|pos| {
-            let path = root.join(format!("DB1_B/{}_{impression}.tif", 100 + u32::from(pos)));
-            let tif = std::fs::read(path).unwrap();
-            bytes += tif.len();
-            image_finger(pos, "tiff", &tif)
-        })
-        .collect();
-    (fingers, bytes)
-}
-
-fn enrolment(rid: &str, nik: &str, fingerprints: Vec<Value>) -> Value {
-    json!({
-        "request_id": rid,
-        "nik": nik,
-        "name": "Sidik Jari",
-        "sex": "male",
-        "date_of_birth": "1990-01-01",
-        "district": "317101",
-        "service_point": "sp-img",
-        "citizenship": "WNI",
-        "fingerprints": fingerprints,
-    })
 }
 
 /// Every `<figure data-position=…>…</figure>` of a page.
@@ -314,7 +176,12 @@ async fn a_case_of_real_prints_draws_both_images_with_quality_and_no_lines_again
     let analyst = key(&s, json!({"role": "analyst", "name": "Analis"})).await;
     let (first, tiff_bytes) = fvc_fingers(&root, 1);
     let before = s.engine().image_store_bytes().unwrap();
-    let v = enrol(&s, &sp, &enrolment("fvc-1", "3171010101900001", first)).await;
+    let v = enrol(
+        &s,
+        &sp,
+        &image_enrolment("fvc-1", "3171010101900001", first),
+    )
+    .await;
     assert_eq!(v["verdict"], "single", "{v}");
     let kept = s.engine().image_store_bytes().unwrap() - before;
     eprintln!(
@@ -324,22 +191,21 @@ async fn a_case_of_real_prints_draws_both_images_with_quality_and_no_lines_again
     assert_eq!(v["fingerprint_quality"].as_array().unwrap().len(), 10);
     let enrolled = v["reference_id"].as_str().unwrap().to_owned();
     let (second, _) = fvc_fingers(&root, 2);
-    let dup = enrol(&s, &sp, &enrolment("fvc-2", "3171010101900003", second)).await;
+    let dup = enrol(
+        &s,
+        &sp,
+        &image_enrolment("fvc-2", "3171010101900003", second),
+    )
+    .await;
     assert_eq!(dup["verdict"], "duplicate", "{dup}");
     let case_id = dup["case_id"].as_str().unwrap().to_owned();
     let applicant = dup["reference_id"].as_str().unwrap().to_owned();
 
-    let session = login(&s, &analyst)
+    let session = review_login(&s, &analyst)
         .await
-        .unwrap_or_else(|r| panic!("log-in refused: {} {}", r.status, text(&r)));
-    let page = fetch(
-        Method::GET,
-        &s.url(&format!("/review/cases/{case_id}")),
-        Some(&session),
-        None,
-    )
-    .await;
-    let html = text(&page);
+        .unwrap_or_else(|r| panic!("log-in refused: {} {}", r.status, r.body));
+    let case_page = page(&s.url(&format!("/review/cases/{case_id}")), Some(&session)).await;
+    let html = case_page.text();
     let figs = figures(&html);
     assert!(figs.len() >= 5, "{} fingers drawn", figs.len());
     let mut against = 0;
@@ -357,24 +223,20 @@ async fn a_case_of_real_prints_draws_both_images_with_quality_and_no_lines_again
     }
     eprintln!("{} finger pairs drawn, {against} against", figs.len());
     // Every image the page names is served.
-    let img = fetch(
-        Method::GET,
+    let img = page(
         &s.url(&format!("/review/cases/{case_id}/prints/{enrolled}/1")),
         Some(&session),
-        None,
     )
     .await;
     let png = served_png(&img);
     assert_eq!((png.width(), png.height()), (388, 374));
     // The large view of a finger zooms.
-    let large = fetch(
-        Method::GET,
+    let large = page(
         &s.url(&format!("/review/cases/{case_id}/fingers/1?c=0&zoom=2")),
         Some(&session),
-        None,
     )
     .await;
-    let large = text(&large);
+    let large = large.text();
     assert!(large.contains("width:200%"), "{large}");
     assert!(large.contains("<image class=\"print\""));
 
@@ -388,11 +250,16 @@ async fn a_case_of_real_prints_draws_both_images_with_quality_and_no_lines_again
                 let wsq =
                     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
                 input += wsq.len();
-                image_finger(pos, "wsq", &wsq)
+                image_finger(pos, "wsq", &wsq, Some(500.0))
             })
             .collect();
         let before = s.engine().image_store_bytes().unwrap();
-        let v = enrol(&s, &sp, &enrolment("fvc-wsq", "3171010101900005", fingers)).await;
+        let v = enrol(
+            &s,
+            &sp,
+            &image_enrolment("fvc-wsq", "3171010101900005", fingers),
+        )
+        .await;
         let kept = s.engine().image_store_bytes().unwrap() - before;
         assert_eq!(
             kept,

@@ -57,27 +57,20 @@ impl FilterBank {
             .map(|f| {
                 let wavelength = params.wavelength * params.wavelength_ratio.powi(f as i32);
                 let lambda = wavelength * cols as f32;
-                let sigma_a = (params.sigma_angular * lambda).max(0.5);
-                let half = ((2.5 * sigma_a).ceil() as usize).min(cols / 2);
-                let mut envelope = Vec::with_capacity(2 * half + 1);
-                let mut even = Vec::with_capacity(2 * half + 1);
-                let mut odd = Vec::with_capacity(2 * half + 1);
-                for t in 0..=2 * half {
-                    let d = t as f32 - half as f32;
-                    let e = (-0.5 * (d / sigma_a).powi(2)).exp();
-                    envelope.push(e);
-                    even.push(e * (TAU * d / lambda).cos());
-                    odd.push(e * (TAU * d / lambda).sin());
-                }
-                let dc = even.iter().sum::<f32>() / envelope.iter().sum::<f32>().max(1e-6);
-                for (v, e) in even.iter_mut().zip(&envelope) {
-                    *v -= dc * e;
-                }
                 let sigma_r = (params.sigma_radial * ring_rows).max(0.5);
                 let reach = (2.0 * sigma_r).ceil() as isize;
                 let radial = (-reach..=reach)
                     .map(|d| (-0.5 * (d as f32 / sigma_r).powi(2)).exp())
                     .collect();
+                let (envelope, mut even, odd, half) = if params.log_gabor > 0.0 {
+                    log_gabor_taps(lambda, params.log_gabor, cols)
+                } else {
+                    gabor_taps(lambda, params.sigma_angular, cols)
+                };
+                let dc = even.iter().sum::<f32>() / envelope.iter().sum::<f32>().max(1e-6);
+                for (v, e) in even.iter_mut().zip(&envelope) {
+                    *v -= dc * e;
+                }
                 Filter {
                     radial,
                     radial_from: -reach,
@@ -191,6 +184,69 @@ impl FilterBank {
     }
 }
 
+/// Taps of a Gabor filter of wavelength `lambda` columns, Gaussian envelope of `sigma`
+/// wavelengths: (envelope, even, odd, half-width).
+fn gabor_taps(lambda: f32, sigma: f32, cols: usize) -> (Vec<f32>, Vec<f32>, Vec<f32>, usize) {
+    let sigma_a = (sigma * lambda).max(0.5);
+    let half = ((2.5 * sigma_a).ceil() as usize).min(cols / 2);
+    let mut envelope = Vec::with_capacity(2 * half + 1);
+    let mut even = Vec::with_capacity(2 * half + 1);
+    let mut odd = Vec::with_capacity(2 * half + 1);
+    for t in 0..=2 * half {
+        let d = t as f32 - half as f32;
+        let e = (-0.5 * (d / sigma_a).powi(2)).exp();
+        envelope.push(e);
+        even.push(e * (TAU * d / lambda).cos());
+        odd.push(e * (TAU * d / lambda).sin());
+    }
+    (envelope, even, odd, half)
+}
+
+/// Taps of a 1-D log-Gabor filter on a circular line of `cols` samples: the frequency
+/// response `exp(−ln²(f/f₀) / (2 ln² b))` on positive frequencies only (`f₀ = 1/lambda`,
+/// `b` the bandwidth ratio), taken back to space by the inverse DFT, so the even part is
+/// the real and the odd part the imaginary part of an analytic filter; truncated where the
+/// magnitude falls below 1 % of its peak. The envelope is the magnitude.
+fn log_gabor_taps(lambda: f32, b: f32, cols: usize) -> (Vec<f32>, Vec<f32>, Vec<f32>, usize) {
+    let f0 = 1.0 / lambda.max(1e-3);
+    let denom = 2.0 * b.ln().powi(2);
+    let gains: Vec<(f32, f32)> = (1..=cols / 2)
+        .map(|k| {
+            let f = k as f32 / cols as f32;
+            (
+                TAU * k as f32 / cols as f32,
+                (-(f / f0).ln().powi(2) / denom).exp(),
+            )
+        })
+        .collect();
+    let tap = |d: f32| {
+        let (mut re, mut im) = (0.0f32, 0.0f32);
+        for &(w, g) in &gains {
+            re += g * (w * d).cos();
+            im += g * (w * d).sin();
+        }
+        (re / cols as f32, im / cols as f32)
+    };
+    let peak = tap(0.0).0.abs().max(1e-12);
+    let mut half = 1usize;
+    for d in 1..cols / 2 {
+        let (re, im) = tap(d as f32);
+        if re.hypot(im) >= 0.01 * peak {
+            half = d;
+        }
+    }
+    let mut envelope = Vec::with_capacity(2 * half + 1);
+    let mut even = Vec::with_capacity(2 * half + 1);
+    let mut odd = Vec::with_capacity(2 * half + 1);
+    for t in 0..=2 * half {
+        let (re, im) = tap(t as f32 - half as f32);
+        envelope.push(re.hypot(im) / peak);
+        even.push(re / peak);
+        odd.push(im / peak);
+    }
+    (envelope, even, odd, half)
+}
+
 /// Magnitudes below which the real and imaginary parts count as fragile.
 fn fragile_cuts(responses: &[(f32, f32, bool)], share: f32) -> (f32, f32) {
     if share <= 0.0 {
@@ -206,4 +262,32 @@ fn fragile_cuts(responses: &[(f32, f32, bool)], share: f32) -> (f32, f32) {
         *m
     };
     (cut(|r| r.0.abs()), cut(|r| r.1.abs()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_gabor_taps_are_analytic_and_zero_mean() {
+        let (envelope, even, odd, half) = log_gabor_taps(18.0, 0.5, 256);
+        assert!((4..128).contains(&half), "half {half}");
+        assert_eq!(even.len(), 2 * half + 1);
+        // No response to a constant: both parts sum to about zero.
+        let peak = envelope.iter().fold(0.0f32, |a, &b| a.max(b));
+        assert!((peak - 1.0).abs() < 1e-3);
+        assert!(even.iter().sum::<f32>().abs() < 0.05 * even.iter().map(|v| v.abs()).sum::<f32>());
+        // Even part symmetric, odd part antisymmetric about the centre.
+        for d in 1..=half {
+            assert!((even[half + d] - even[half - d]).abs() < 1e-4);
+            assert!((odd[half + d] + odd[half - d]).abs() < 1e-4);
+        }
+        // A cosine at the centre wavelength gives a strong even response at its crest.
+        let resp: f32 = even
+            .iter()
+            .enumerate()
+            .map(|(t, e)| e * (TAU * (t as f32 - half as f32) / 18.0).cos())
+            .sum();
+        assert!(resp > 1.0, "{resp}");
+    }
 }

@@ -32,6 +32,7 @@
 //! encoder; no per-pixel allocation.
 
 mod error;
+mod eyelid;
 mod filter;
 mod plane;
 mod polar;
@@ -68,10 +69,28 @@ pub struct EyeParams {
     pub search_dilation: (f32, f32),
     /// Pupil/iris radius ratios accepted (outside: `iris_geometry_implausible`).
     pub accepted_dilation: (f32, f32),
-    /// Largest limbus–pupil centre distance searched, in pupil radii.
+    /// Largest horizontal limbus–pupil centre offset searched, in pupil radii.
     pub max_centre_offset: f32,
+    /// Largest vertical limbus–pupil centre offset searched, in pupil radii (the lateral
+    /// arcs the limbus is measured on pin its centre down horizontally far better than
+    /// vertically).
+    pub max_centre_offset_y: f32,
     /// Dark pupil-sized boxes tried as pupil seeds.
     pub pupil_seeds: usize,
+    /// 0: pupil radii searched over the whole `pupil_radius` range; otherwise within this
+    /// factor either way of the radius of the dark blob around the seed (so the darker
+    /// pupil, not the iris around it, is the disc found).
+    pub pupil_size_window: f32,
+    /// 0: off; otherwise a darker disc found inside the best pupil circle replaces it when
+    /// its boundary step is at least this fraction of the outer circle's (the outer circle
+    /// was then the limbus of a dark iris).
+    pub pupil_nested: f32,
+    /// Least share of the limbus arcs' samples inside the image for a circle to be scored.
+    pub limbus_coverage: f32,
+    /// Limbus candidates ranked by the step over the mean grey level of the two bands
+    /// (Weber contrast: a dark iris against the sclera beats a bright sclera against
+    /// brighter skin) instead of the step alone.
+    pub limbus_weber: bool,
     /// Fourier harmonics kept in the pupil contour (0: the pupil is a circle).
     pub pupil_harmonics: usize,
     /// Least grey-level step across the pupil boundary.
@@ -80,6 +99,9 @@ pub struct EyeParams {
     pub min_iris_contrast: f32,
     /// Least grey-level step across an eyelid edge for it to count.
     pub min_eyelid_contrast: f32,
+    /// Eyelid edges moved this fraction of the iris radius towards the pupil (the lashes
+    /// rooted along the edge are masked with the lid).
+    pub eyelid_margin: f32,
     /// Specular reflection: at least this bright…
     pub reflection_min: f32,
     /// …and this much brighter than the 11 × 11 neighbourhood.
@@ -98,8 +120,12 @@ pub struct EyeParams {
     pub wavelength: f32,
     /// Wavelength ratio between successive filters.
     pub wavelength_ratio: f32,
-    /// Angular Gaussian envelope, in wavelengths.
+    /// Angular Gaussian envelope of the Gabor filters, in wavelengths.
     pub sigma_angular: f32,
+    /// 0: Gabor filters; otherwise 1-D log-Gabor filters along the angle with this ratio of
+    /// the Gaussian's width (on a log-frequency axis) to the centre frequency, `σ/f₀`
+    /// (0.5 in Masek's encoder).
+    pub log_gabor: f32,
     /// Radial Gaussian envelope, in ring spacings.
     pub sigma_radial: f32,
     /// Least valid share of a position's envelope for its bits to be valid.
@@ -121,11 +147,17 @@ impl Default for EyeParams {
             search_dilation: (0.15, 0.8),
             accepted_dilation: (0.15, 0.8),
             max_centre_offset: 0.5,
+            max_centre_offset_y: 0.5,
             pupil_seeds: 5,
+            pupil_size_window: 0.0,
+            pupil_nested: 0.35,
+            limbus_coverage: 0.85,
+            limbus_weber: false,
             pupil_harmonics: 2,
             min_pupil_contrast: 8.0,
             min_iris_contrast: 3.0,
             min_eyelid_contrast: 10.0,
+            eyelid_margin: 0.0,
             reflection_min: 180.0,
             reflection_contrast: 40.0,
             saturation: 250.0,
@@ -136,6 +168,7 @@ impl Default for EyeParams {
             wavelength: 0.07,
             wavelength_ratio: 2.0,
             sigma_angular: 0.4,
+            log_gabor: 0.0,
             sigma_radial: 0.5,
             min_valid: 0.7,
             fragile_share: 0.0,
@@ -174,11 +207,23 @@ impl EyeParams {
             "search_dilation" => self.search_dilation = pair(value)?,
             "accepted_dilation" => self.accepted_dilation = pair(value)?,
             "max_centre_offset" => self.max_centre_offset = f(value)?,
+            "max_centre_offset_y" => self.max_centre_offset_y = f(value)?,
             "pupil_seeds" => self.pupil_seeds = u(value)?,
+            "pupil_size_window" => self.pupil_size_window = f(value)?,
+            "limbus_coverage" => self.limbus_coverage = f(value)?,
+            "pupil_nested" => self.pupil_nested = f(value)?,
+            "limbus_weber" => {
+                self.limbus_weber = match value.trim() {
+                    "true" | "1" => true,
+                    "false" | "0" => false,
+                    _ => return Err(EyeError::InvalidParams("expected true or false")),
+                }
+            }
             "pupil_harmonics" => self.pupil_harmonics = u(value)?,
             "min_pupil_contrast" => self.min_pupil_contrast = f(value)?,
             "min_iris_contrast" => self.min_iris_contrast = f(value)?,
             "min_eyelid_contrast" => self.min_eyelid_contrast = f(value)?,
+            "eyelid_margin" => self.eyelid_margin = f(value)?,
             "reflection_min" => self.reflection_min = f(value)?,
             "reflection_contrast" => self.reflection_contrast = f(value)?,
             "saturation" => self.saturation = f(value)?,
@@ -189,6 +234,7 @@ impl EyeParams {
             "wavelength" => self.wavelength = f(value)?,
             "wavelength_ratio" => self.wavelength_ratio = f(value)?,
             "sigma_angular" => self.sigma_angular = f(value)?,
+            "log_gabor" => self.log_gabor = f(value)?,
             "sigma_radial" => self.sigma_radial = f(value)?,
             "min_valid" => self.min_valid = f(value)?,
             "fragile_share" => self.fragile_share = f(value)?,
@@ -235,11 +281,24 @@ impl EyeParams {
                 "wavelength (at most 1 turn), ratio and sigmas must be positive",
             ));
         }
+        if !(self.pupil_size_window == 0.0 || (1.0..=4.0).contains(&self.pupil_size_window)) {
+            return Err(EyeError::InvalidParams(
+                "pupil_size_window must be 0 (off) or within 1..=4",
+            ));
+        }
+        if !(self.log_gabor == 0.0 || (0.1..=0.95).contains(&self.log_gabor)) {
+            return Err(EyeError::InvalidParams(
+                "log_gabor must be 0 (Gabor) or a bandwidth ratio within 0.1..=0.95",
+            ));
+        }
         let shares = [
             self.min_valid,
             self.fragile_share,
             self.min_usable_share,
             self.eyelash_fraction,
+            self.eyelid_margin,
+            self.limbus_coverage,
+            self.pupil_nested,
         ];
         if shares.iter().any(|v| !(0.0..=1.0).contains(v)) || self.fragile_share >= 0.9 {
             return Err(EyeError::InvalidParams(
@@ -259,6 +318,21 @@ pub struct EyeEncoding {
     pub quality: EyeQuality,
     /// Boundaries found, in image pixels.
     pub segmentation: EyeSegmentation,
+}
+
+/// The normalised iris of one image, for inspection: `rows × cols` grey samples (row 0 next
+/// to the pupil, column `j` at the angle `2π j / cols` counter-clockwise from the +x axis)
+/// and whether each is usable.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NormalisedIris {
+    /// Rows (radial samples).
+    pub rows: usize,
+    /// Columns (angular samples).
+    pub cols: usize,
+    /// Grey levels, row-major.
+    pub values: Vec<f32>,
+    /// Usable samples, row-major.
+    pub valid: Vec<bool>,
 }
 
 /// Encodes eye images into iris templates; holds the settings and the filter banks of the
@@ -295,6 +369,33 @@ impl EyeEncoder {
             &self.params,
         )
         .map(|s| s.segmentation)
+    }
+
+    /// Segments an eye image and resamples its iris on the polar grid `layout` is encoded
+    /// from, with the mask (what [`EyeEncoder::encode`] filters), for inspection.
+    pub fn normalise(
+        &self,
+        image: &FingerImage,
+        layout: IrisLayout,
+    ) -> Result<(EyeSegmentation, NormalisedIris), EyeError> {
+        check_image(image)?;
+        let cols = bank_for(layout, &self.params)?.cols();
+        let seg = segment::segment(
+            image.pixels(),
+            image.width() as usize,
+            image.height() as usize,
+            &self.params,
+        )?;
+        let (polar, _) = polar::unwrap(&seg, self.params.radial_samples, cols, &self.params);
+        Ok((
+            seg.segmentation,
+            NormalisedIris {
+                rows: polar.rows,
+                cols: polar.cols,
+                values: polar.values,
+                valid: polar.valid,
+            },
+        ))
     }
 
     /// Encodes an eye image into a template of `layout`, or fails to enrol with a reason.

@@ -51,6 +51,17 @@ pub(crate) struct Found {
     pub(crate) y: f32,
     pub(crate) r: f32,
     pub(crate) contrast: f32,
+    /// The value candidates were ranked by (the step, or the Weber contrast).
+    pub(crate) rank: f32,
+}
+
+/// How circle candidates are ranked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rank {
+    /// By the grey-level step.
+    Step,
+    /// By the step over the mean level of the two bands.
+    Weber,
 }
 
 /// Scratch buffers reused across centres.
@@ -72,6 +83,7 @@ pub(crate) fn best_circle(
     dirs: &Directions,
     span: usize,
     coverage: f32,
+    rank: Rank,
     scratch: &mut Scratch,
     accept: &dyn Fn(f32, f32, f32) -> bool,
 ) -> Option<Found> {
@@ -114,12 +126,26 @@ pub(crate) fn best_circle(
                 if !v.is_finite() || !accept(cx, cy, r) {
                     continue;
                 }
-                if best.is_none_or(|b| v > b.contrast) {
+                let ranked = match rank {
+                    Rank::Step => v,
+                    Rank::Weber => {
+                        let m = &scratch.means;
+                        let level = (m[k - span..=k + span].iter().sum::<f32>()
+                            / (2 * span + 1) as f32)
+                            .max(1.0);
+                        100.0 * v / level
+                    }
+                };
+                if !ranked.is_finite() {
+                    continue;
+                }
+                if best.is_none_or(|b| ranked > b.rank) {
                     best = Some(Found {
                         x: cx,
                         y: cy,
                         r,
                         contrast: v,
+                        rank: ranked,
                     });
                 }
             }
@@ -186,6 +212,7 @@ mod tests {
             &Directions::full(48),
             1,
             0.9,
+            Rank::Step,
             &mut Scratch::default(),
             &|_, _, _| true,
         )

@@ -16,8 +16,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::eyelid::find_eyelid;
 use super::plane::{Integral, Plane};
-use super::search::{best_circle, circle_mean, Directions, Grid, Scratch};
+use super::search::{best_circle, circle_mean, Directions, Grid, Rank, Scratch};
 use super::{EyeError, EyeParams};
 
 /// A circle in image pixels (origin at the top-left pixel's centre, y down).
@@ -172,8 +173,15 @@ pub(crate) fn segment(
         1,
     );
     let contour = pupil_contour(&smooth, pupil, pupil_contrast, params.pupil_harmonics);
-    let upper = find_eyelid(&smooth, pupil, iris, true, params);
-    let lower = find_eyelid(&smooth, pupil, iris, false, params);
+    let margin = params.eyelid_margin * iris.r;
+    let upper = find_eyelid(&smooth, pupil, iris, true, params).map(|l| Eyelid {
+        apex_y: l.apex_y + margin,
+        ..l
+    });
+    let lower = find_eyelid(&smooth, pupil, iris, false, params).map(|l| Eyelid {
+        apex_y: l.apex_y - margin,
+        ..l
+    });
     let s = scale as f32;
     let lid = |l: Eyelid| Eyelid {
         apex_x: l.apex_x * s + (s - 1.0) * 0.5,
@@ -251,26 +259,68 @@ fn find_pupil(
             cr_max,
         );
         let reach = (size * 0.3).max(3.0);
+        let (r0, r1) = if params.pupil_size_window > 0.0 {
+            let f = params.pupil_size_window;
+            let r0 = (size / f).clamp(cr_min, cr_max);
+            (r0, (size * f).clamp(r0, cr_max))
+        } else {
+            (cr_min, cr_max)
+        };
         let grid = Grid {
             x0: sx - reach,
             x1: sx + reach,
             y0: sy - reach,
             y1: sy + reach,
             step: 1.0,
-            r0: cr_min,
-            r1: cr_max,
+            r0,
+            r1,
         };
-        let found = best_circle(&coarse, grid, &dirs, 1, 0.9, scratch, &|_, _, _| true);
+        let found = best_circle(
+            &coarse,
+            grid,
+            &dirs,
+            1,
+            0.9,
+            Rank::Step,
+            scratch,
+            &|_, _, _| true,
+        );
         if let Some(f) = found {
             if best.is_none_or(|b| f.contrast > b.contrast) {
                 best = Some(f);
             }
         }
     }
-    let coarse_best = best.ok_or(EyeError::PupilNotFound {
+    let mut coarse_best = best.ok_or(EyeError::PupilNotFound {
         contrast: 0.0,
         required: params.min_pupil_contrast,
     })?;
+    if params.pupil_nested > 0.0 && coarse_best.r * 0.75 > cr_min {
+        let outer = coarse_best;
+        let reach = (outer.r * 0.5).max(2.0);
+        let grid = Grid {
+            x0: outer.x - reach,
+            x1: outer.x + reach,
+            y0: outer.y - reach,
+            y1: outer.y + reach,
+            step: 1.0,
+            r0: cr_min,
+            r1: outer.r * 0.75,
+        };
+        let inside = |cx: f32, cy: f32, r: f32| (cx - outer.x).hypot(cy - outer.y) + r < outer.r;
+        if let Some(inner) = best_circle(&coarse, grid, &dirs, 1, 0.9, Rank::Step, scratch, &inside)
+        {
+            // The band just inside the outer circle must be clearly brighter than the
+            // inner disc: iris around a pupil, not more of a uniform pupil.
+            let full = Directions::full(32);
+            let ring = circle_mean(&coarse, outer.x, outer.y, outer.r * 0.85, &full, 8);
+            let core = circle_mean(&coarse, inner.x, inner.y, inner.r * 0.5, &full, 8);
+            let needed = (params.pupil_nested * outer.contrast).max(params.min_pupil_contrast);
+            if inner.contrast >= needed && ring - core >= needed {
+                coarse_best = inner;
+            }
+        }
+    }
     let grid = Grid {
         x0: coarse_best.x * 2.0 + 0.5 - 2.0,
         x1: coarse_best.x * 2.0 + 0.5 + 2.0,
@@ -286,6 +336,7 @@ fn find_pupil(
         &Directions::full(64),
         1,
         0.9,
+        Rank::Step,
         scratch,
         &|_, _, _| true,
     )
@@ -294,6 +345,7 @@ fn find_pupil(
         y: coarse_best.y * 2.0,
         r: coarse_best.r * 2.0,
         contrast: coarse_best.contrast,
+        rank: coarse_best.rank,
     });
     if fine.contrast < params.min_pupil_contrast {
         return Err(EyeError::PupilNotFound {
@@ -469,7 +521,13 @@ fn find_iris(
         return Err(not_found(0.0));
     }
     let (px, py) = ((pupil.x - 0.5) / 2.0, (pupil.y - 0.5) / 2.0);
+    let limbus_rank = if params.limbus_weber {
+        Rank::Weber
+    } else {
+        Rank::Step
+    };
     let reach = (pupil.r * params.max_centre_offset / 2.0).clamp(2.0, 8.0);
+    let reach_y = (pupil.r * params.max_centre_offset_y / 2.0).clamp(0.0, 8.0);
     let accept = |cx: f32, cy: f32, r: f32| {
         // The pupil must lie inside the iris with a rim to spare.
         (cx - px).hypot(cy - py) + pupil.r / 2.0 < r * 0.95
@@ -477,8 +535,8 @@ fn find_iris(
     let grid = Grid {
         x0: px - reach,
         x1: px + reach,
-        y0: py - reach,
-        y1: py + reach,
+        y0: py - reach_y.floor(),
+        y1: py + reach_y.floor(),
         step: 1.0,
         r0: r_lo / 2.0,
         r1: r_hi / 2.0,
@@ -488,18 +546,25 @@ fn find_iris(
         grid,
         &iris_arcs(32),
         IRIS_BAND / 2,
-        0.5,
+        params.limbus_coverage,
+        limbus_rank,
         scratch,
         &accept,
     )
     .ok_or_else(|| not_found(0.0))?;
     let accept_fine =
         |cx: f32, cy: f32, r: f32| (cx - pupil.x).hypot(cy - pupil.y) + pupil.r < r * 0.95;
+    // The fine centre stays within the vertical reach of the pupil's.
+    let fy = coarse_best.y * 2.0 + 0.5;
+    let (fy0, fy1) = (
+        (fy - 2.0).max(pupil.y - 2.0 * reach_y.floor() - 1.0),
+        (fy + 2.0).min(pupil.y + 2.0 * reach_y.floor() + 1.0),
+    );
     let grid = Grid {
         x0: coarse_best.x * 2.0 + 0.5 - 2.0,
         x1: coarse_best.x * 2.0 + 0.5 + 2.0,
-        y0: coarse_best.y * 2.0 + 0.5 - 2.0,
-        y1: coarse_best.y * 2.0 + 0.5 + 2.0,
+        y0: fy0.min(fy),
+        y1: fy1.max(fy),
         step: 1.0,
         r0: (coarse_best.r * 2.0 - 4.0).max(r_lo),
         r1: (coarse_best.r * 2.0 + 4.0).min(r_hi),
@@ -509,7 +574,8 @@ fn find_iris(
         grid,
         &iris_arcs(64),
         IRIS_BAND,
-        0.5,
+        params.limbus_coverage,
+        limbus_rank,
         scratch,
         &accept_fine,
     )
@@ -518,6 +584,7 @@ fn find_iris(
         y: coarse_best.y * 2.0,
         r: coarse_best.r * 2.0,
         contrast: coarse_best.contrast,
+        rank: coarse_best.rank,
     });
     if fine.contrast < params.min_iris_contrast {
         return Err(not_found(fine.contrast));
@@ -548,59 +615,4 @@ fn check_geometry(pupil: Circle, iris: Circle, params: &EyeParams) -> Result<(),
         )));
     }
     Ok(())
-}
-
-/// The strongest lid edge crossing the iris, or `None` when no candidate steps by at least
-/// `min_eyelid_contrast`.
-fn find_eyelid(
-    p: &Plane,
-    pupil: Circle,
-    iris: Circle,
-    upper: bool,
-    params: &EyeParams,
-) -> Option<Eyelid> {
-    let ri = iris.r;
-    let (y_from, y_to) = if upper {
-        (iris.y - ri, pupil.y)
-    } else {
-        (pupil.y + pupil.r * 0.5, iris.y + ri)
-    };
-    let gap = (ri * 0.04).max(2.0);
-    let sign = if upper { 1.0 } else { -1.0 };
-    let mut best: Option<(f32, Eyelid)> = None;
-    let mut y0 = y_from;
-    while y0 <= y_to {
-        for c in [0.0f32, 0.15, 0.3, 0.5] {
-            let curvature = sign * c / ri;
-            let lid = Eyelid {
-                apex_x: iris.x,
-                apex_y: y0,
-                curvature,
-            };
-            let mut sum = 0.0f32;
-            let mut n = 0usize;
-            let mut x = iris.x - 0.9 * ri;
-            while x <= iris.x + 0.9 * ri {
-                let y = lid.y_at(x);
-                let inside = (x - iris.x).hypot(y - iris.y) < ri
-                    && (x - pupil.x).hypot(y - pupil.y) > pupil.r + 2.0 * gap;
-                if inside {
-                    if let (Some(a), Some(b)) = (p.sample(x, y - gap), p.sample(x, y + gap)) {
-                        sum += sign * (a - b);
-                        n += 1;
-                    }
-                }
-                x += 2.0;
-            }
-            if n >= 6 {
-                let v = sum / n as f32;
-                if best.is_none_or(|(b, _)| v > b) {
-                    best = Some((v, lid));
-                }
-            }
-        }
-        y0 += 1.0;
-    }
-    best.filter(|(v, _)| *v >= params.min_eyelid_contrast)
-        .map(|(_, l)| l)
 }

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use crate::finger::{FingerMatcher, MccParams, MATCHER_VERSION};
 use crate::iris::IrisMatcher;
 use crate::search::fusion::Calibration;
-use crate::storage::{BlobRef, Snapshot, StorageError, Store, StoreConfig};
+use crate::storage::{BlobRef, Recovered, Snapshot, StorageError, Store, StoreConfig};
 use crate::template::{FingerPosition, FingerTemplate};
 
 pub use cold::{ColdFinger, ColdFingers};
@@ -252,12 +252,13 @@ impl Gallery {
     }
 
     /// [`Gallery::open`], with `approve` asked before recovery changes any file (see
-    /// [`Store::open_approved`]): it sees the recovered person keys and may refuse.
+    /// [`Store::open_approved`]): it sees the recovered person keys and checkpoint, and may
+    /// refuse.
     pub fn open_approved(
         dir: impl AsRef<Path>,
         config: GalleryConfig,
         calibration: Option<Calibration>,
-        approve: impl FnOnce(&dyn Fn(u64) -> bool) -> Result<(), String>,
+        approve: impl FnOnce(&Recovered<'_>) -> Result<(), String>,
     ) -> Result<Self, GalleryError> {
         let mut store_config = config.store;
         store_config.stride = PERSON_RECORD_BYTES as u32;

@@ -23,6 +23,9 @@
 //!
 //! Records of deleted persons stay in their segments until a compaction rewrites the live
 //! ones (not done by this store yet); the caller stops naming them.
+//!
+//! [`check`] reads every segment without changing anything (for `fsck`): each record's
+//! header and CRC, and whether a reference names a whole valid record.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{BufReader, Read, Write};
@@ -32,8 +35,11 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
+mod check;
 #[cfg(test)]
 mod tests;
+
+pub use check::{check, DamagedImage, ImageStoreCheck, TornImageTail};
 
 /// Magic bytes opening every record.
 pub const RECORD_MAGIC: &[u8; 4] = b"TGIR";

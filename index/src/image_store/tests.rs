@@ -193,3 +193,91 @@ fn oversize_images_are_refused_before_writing() {
     ));
     assert_eq!(store.bytes_on_disk().unwrap(), 0);
 }
+
+#[test]
+fn check_reports_every_damaged_record_and_reference_without_changing_a_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, c, d, e) = (
+        payload(7, 300),
+        payload(8, 400),
+        payload(9, 500),
+        payload(10, 600),
+        payload(11, 700),
+    );
+    let refs = {
+        let (store, _) = ImageStore::open(dir.path()).unwrap();
+        store.append(&[&a, &b, &c, &d, &e]).unwrap()
+    };
+    let clean = check(dir.path()).unwrap();
+    assert!(clean.is_clean());
+    assert_eq!((clean.records, clean.torn_tail.clone()), (5, None));
+    assert_eq!(clean.payload_bytes, 2500);
+    for r in &refs {
+        assert_eq!(clean.resolve(*r), Ok(()));
+    }
+
+    // One byte of `a`'s payload, the magic of `c`, and `e` cut short (a torn tail).
+    let path = segment_path(dir.path(), 1);
+    let mut bytes = fs::read(&path).unwrap();
+    bytes[refs[0].offset as usize + HEADER_LEN + 17] ^= 0x40;
+    bytes[refs[2].offset as usize] = b'X';
+    bytes.truncate(refs[4].offset as usize + HEADER_LEN + 10);
+    fs::write(&path, &bytes).unwrap();
+
+    let found = check(dir.path()).unwrap();
+    assert!(!found.is_clean());
+    assert_eq!(found.records, 2, "`b` and `d` are intact");
+    let damaged: Vec<(u64, &str)> = found
+        .damaged
+        .iter()
+        .map(|d| (d.offset, d.detail.as_str()))
+        .collect();
+    assert_eq!(
+        damaged,
+        [
+            (refs[0].offset, "CRC mismatch"),
+            (refs[2].offset, "bad record magic")
+        ]
+    );
+    assert_eq!(found.damaged[1].bytes, refs[3].offset - refs[2].offset);
+    let torn = found.torn_tail.clone().unwrap();
+    assert_eq!((torn.segment, torn.offset), (1, refs[4].offset));
+    assert_eq!(found.resolve(refs[1]), Ok(()));
+    assert_eq!(found.resolve(refs[3]), Ok(()));
+    assert!(found
+        .resolve(refs[0])
+        .unwrap_err()
+        .contains("damaged record (CRC mismatch)"));
+    assert!(found
+        .resolve(refs[2])
+        .unwrap_err()
+        .contains("bad record magic"));
+    assert!(found.resolve(refs[4]).unwrap_err().contains("torn tail"));
+    let longer = ImageRef {
+        length: refs[1].length + 1,
+        ..refs[1]
+    };
+    assert!(found
+        .resolve(longer)
+        .unwrap_err()
+        .contains("holds 400 bytes"));
+    let elsewhere = ImageRef {
+        offset: refs[1].offset + 1,
+        ..refs[1]
+    };
+    assert!(found
+        .resolve(elsewhere)
+        .unwrap_err()
+        .contains("no record starts"));
+    let other = ImageRef {
+        segment: 2,
+        ..refs[1]
+    };
+    assert!(found.resolve(other).unwrap_err().contains("absent"));
+    // Nothing was changed, cut or kept aside.
+    assert_eq!(fs::read(&path).unwrap(), bytes);
+    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    // An absent directory is an empty store.
+    let none = check(&dir.path().join("nothing")).unwrap();
+    assert_eq!((none.records, none.segments.len()), (0, 0));
+}

@@ -17,6 +17,8 @@ pub enum FileKind {
     Blob,
     /// `wal-*.log`: a write-ahead log file.
     Wal,
+    /// `KEYINDEX`: the key → slot table of the last checkpoint.
+    KeyIndex,
 }
 
 impl std::fmt::Display for FileKind {
@@ -27,6 +29,7 @@ impl std::fmt::Display for FileKind {
             FileKind::Bitmap => "delete bitmap",
             FileKind::Blob => "blob store",
             FileKind::Wal => "write-ahead log",
+            FileKind::KeyIndex => "key index",
         };
         f.write_str(name)
     }

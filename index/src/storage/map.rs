@@ -9,13 +9,16 @@
 //! * this process only ever grows a mapped file (zero-filled through the file handle, then
 //!   remapped); it never truncates or shrinks one while it is mapped;
 //! * remapping takes `&mut self`, so the borrow checker guarantees that no slice handed out
-//!   by [`MappedFile::bytes`] outlives the mapping it points into.
+//!   by [`MappedFile::bytes`] outlives the mapping it points into;
+//! * a file mapped read-only ([`MappedReadOnly`], the key index) is only ever replaced whole
+//!   by a rename, never written in place or truncated, so the mapped inode keeps its bytes
+//!   for as long as the mapping lives.
 
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use memmap2::MmapMut;
+use memmap2::{Mmap, MmapMut};
 
 use super::error::{Result, StorageError};
 
@@ -95,4 +98,31 @@ fn map_whole(file: &File, path: &Path) -> Result<MmapMut> {
     // processes out, this process never shrinks a mapped file, and every slice borrowed
     // from the mapping is tied to `&self`/`&mut self` of the `MappedFile` that owns it.
     unsafe { MmapMut::map_mut(file) }.map_err(|e| StorageError::io(path, e))
+}
+
+/// A read-only shared mapping of a whole file that is replaced only by rename (the key
+/// index), never written in place.
+#[derive(Debug)]
+pub(crate) struct MappedReadOnly {
+    map: Mmap,
+}
+
+impl MappedReadOnly {
+    /// Maps the whole current length of the file at `path`.
+    pub(crate) fn open(path: &Path) -> Result<Self> {
+        let file = File::open(path).map_err(|e| StorageError::io(path, e))?;
+        // SAFETY: the mapping is read-only and shared with the file. Undefined behaviour
+        // would follow if the file were truncated or written while a slice into it is
+        // alive. The module invariants exclude both: the directory lock keeps other
+        // cooperating processes out, and this process replaces such a file only by renaming
+        // a new one over it, which leaves the mapped inode unchanged. Borrowed slices are
+        // tied to `&self`.
+        let map = unsafe { Mmap::map(&file) }.map_err(|e| StorageError::io(path, e))?;
+        Ok(MappedReadOnly { map })
+    }
+
+    /// The mapped bytes.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.map
+    }
 }

@@ -43,15 +43,15 @@ pub use error::{FileKind, Result, StorageError};
 pub use keyindex::KEY_INDEX_NAME;
 pub use segment::{SlotAddr, SlotMeta};
 pub use store::{
-    BlobCompactionReport, CompactionReport, KeyIndexOutcome, RecoveryReport, ScrubProgress,
-    ScrubReport, Store, StoreConfig, BLOB_NAME, INSERT_BATCH_LOCK_RUN, LOCK_NAME,
+    BlobCompactionReport, CompactionReport, KeyIndexOutcome, Recovered, RecoveryReport,
+    ScrubProgress, ScrubReport, Store, StoreConfig, BLOB_NAME, INSERT_BATCH_LOCK_RUN, LOCK_NAME,
 };
 pub use view::{RecordRef, SegmentView, Snapshot};
 pub use wal::{
     inspect as inspect_wal, Durability, LogHeader, LogInspection, TailDamage, TornTail, WalReplay,
 };
 
-/// The key → slot map of a store's live records. Keys are given out by the store's owner
-/// (never chosen by a caller), so a fast, fixed-seed hash serves: at a million persons the
-/// map is built once at open and probed for every acknowledged key.
+/// The in-memory part of the key → slot map: keys written since the last checkpoint's key
+/// index, or every key when the map was rebuilt from the slots. Keys are given out by the
+/// store's owner (never chosen by a caller), so a fast, fixed-seed hash serves.
 pub(crate) type KeyMap = std::collections::HashMap<u64, SlotAddr, foldhash::fast::FixedState>;

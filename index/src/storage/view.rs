@@ -38,27 +38,33 @@ impl<'a> Snapshot<'a> {
 
     /// Number of live records.
     pub fn len(&self) -> usize {
-        self.state.keys.len()
+        self.state.live_count()
     }
 
     /// True when no record is live.
     pub fn is_empty(&self) -> bool {
-        self.state.keys.is_empty()
+        self.state.live_count() == 0
     }
 
     /// True when `key` is live.
     pub fn contains(&self, key: u64) -> bool {
-        self.state.keys.contains_key(&key)
+        self.state.lookup(key).is_some()
     }
 
     /// Live keys, in no particular order.
     pub fn keys(&self) -> impl Iterator<Item = u64> + '_ {
-        self.state.keys.keys().copied()
+        self.state.keys_from(0)
+    }
+
+    /// Live keys of at least `min`, in no particular order: a range of the key index plus
+    /// the keys written since it, not a pass over every key.
+    pub fn keys_from(&self, min: u64) -> impl Iterator<Item = u64> + '_ {
+        self.state.keys_from(min)
     }
 
     /// The live record of `key`, checked against its CRC.
     pub fn get(&self, key: u64) -> Result<Option<RecordRef<'_>>> {
-        let Some(&addr) = self.state.keys.get(&key) else {
+        let Some(addr) = self.state.lookup(key) else {
             return Ok(None);
         };
         let Some(seg) = self.segment(addr.segment) else {

@@ -1,23 +1,45 @@
 //! Helpers shared by the image decoding tests.
-#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, dead_code)]
 
 use std::path::{Path, PathBuf};
 
 use tunggal_index::image::{decode, FingerImage, ImageFormat};
 
-/// The committed fixture folder.
-pub fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/images")
+mod generated;
+
+/// The synthetic image fixtures, generated at test time (see `generated.rs`).
+#[derive(Debug)]
+pub struct Fixtures(PathBuf);
+
+impl Fixtures {
+    /// The folder holding them.
+    pub fn dir(&self) -> &Path {
+        &self.0
+    }
+
+    /// The bytes of fixture `name`.
+    pub fn read(&self, name: &str) -> Vec<u8> {
+        let path = self.0.join(name);
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    /// Fixture `name`, a PNG, decoded.
+    pub fn png(&self, name: &str) -> FingerImage {
+        decode(&self.read(name), Some(ImageFormat::Png)).unwrap()
+    }
 }
 
-/// Reads a committed fixture.
-pub fn fixture(name: &str) -> Vec<u8> {
-    std::fs::read(fixtures().join(name)).unwrap()
-}
-
-/// Decodes a committed PNG fixture.
-pub fn fixture_png(name: &str) -> FingerImage {
-    decode(&fixture(name), Some(ImageFormat::Png)).unwrap()
+/// The generated fixtures, or `None` with a printed reason (python3, the NBIS `wsq`
+/// package or Pillow absent).
+pub fn fixtures() -> Option<Fixtures> {
+    let index = Path::new(env!("CARGO_MANIFEST_DIR"));
+    match generated::generated_fixtures(index, Path::new(env!("CARGO_TARGET_TMPDIR"))) {
+        Ok(dir) => Some(Fixtures(dir)),
+        Err(why) => {
+            eprintln!("skipping: the synthetic image fixtures cannot be generated: {why}");
+            None
+        }
+    }
 }
 
 /// The shared real data folder, or `None` with a printed reason.

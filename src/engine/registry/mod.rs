@@ -51,7 +51,7 @@ use crate::enrolment::record::Eye;
 use tunggal_index::template::FingerTemplate;
 
 pub(crate) use rows::migrate_entries;
-pub use rows::Registry;
+pub use rows::{AckMark, Registry};
 
 /// File name of the registry journal of older releases (`tunggal migrate` moves it).
 pub use crate::state::migrate::REGISTRY_FILE;
@@ -167,6 +167,9 @@ pub struct PersonMeta {
     /// Fingerprints submitted as images: their quality and where the images are kept.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fingers: Vec<FingerCapture>,
+    /// Irises submitted as images: their quality, segmentation and where the images are kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub eyes: Vec<EyeCapture>,
 }
 
 /// A fingerprint submitted as an image: the quality the extractor measured and where the
@@ -188,6 +191,33 @@ pub struct FingerCapture {
     pub width: u16,
     /// Height of that frame, pixels.
     pub height: u16,
+    /// The image in the image store.
+    pub image: tunggal_index::image_store::ImageRef,
+}
+
+/// An iris submitted as an image: the quality the eye encoder measured, the boundaries it
+/// found and where the image is kept (`engine/eye_images.rs`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EyeCapture {
+    /// `right` or `left`.
+    pub eye: String,
+    /// Quality 0–100 (0 when the eye failed).
+    pub quality: u8,
+    /// The failure-to-enrol reason when the eye was left out of matching.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unusable: Option<String>,
+    /// The measures behind the quality, when segmentation succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measures: Option<crate::enrolment::wire::IrisMeasuresOut>,
+    /// The stored image's format (`png`, `jpeg` or `jp2`).
+    pub format: String,
+    /// Image width, pixels.
+    pub width: u32,
+    /// Image height, pixels.
+    pub height: u32,
+    /// Pupil, limbus and eyelids in the image's pixels, when found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outline: Option<crate::cases::EyeOutline>,
     /// The image in the image store.
     pub image: tunggal_index::image_store::ImageRef,
 }

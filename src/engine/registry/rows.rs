@@ -7,10 +7,12 @@ use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 
 use super::{reference_id, Entry, Outcome, PersonMeta, Resolution};
 
+mod acked;
 mod batch;
 mod settle;
 use crate::state::idempotency::{self, Answer};
 use crate::state::{StateError, StateStore};
+pub use acked::AckMark;
 
 /// Columns of an entry without its photo and signature.
 const LITE: &str = "key, meta, outcome, case_id, resolution, deleted, deleting, lost";

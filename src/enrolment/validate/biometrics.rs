@@ -3,9 +3,10 @@
 
 use rayon::prelude::*;
 
+use super::eyes::image_iris;
 use super::images::image_finger;
 use super::*;
-use crate::enrolment::record::{ImageQuality, KeptImage};
+use crate::enrolment::record::{EyeImageQuality, ImageQuality, KeptEyeImage, KeptImage};
 
 pub(super) fn base64(s: &str, pointer: &str) -> Result<Vec<u8>, Problem> {
     STANDARD.decode(s).map_err(|e| {
@@ -147,8 +148,12 @@ pub fn fingerprint(
     ))
 }
 
-/// Decodes and checks one iris at index `i`.
-pub fn iris(f: &IrisIn, i: usize) -> Result<Iris, Problem> {
+/// An iris submitted as an image: its measured quality and the image as received.
+pub type SubmittedEye = (EyeImageQuality, KeptEyeImage);
+
+/// Decodes and checks one iris at index `i`: the iris, unless it is an image that fails the
+/// enrolment rule, and the quality measured when it is an image.
+pub fn iris(f: &IrisIn, i: usize) -> Result<(Option<Iris>, Option<SubmittedEye>), Problem> {
     let at = |field: &str| format!("/irises/{i}/{field}");
     let eye = match f.eye.as_str() {
         "left" => Eye::Left,
@@ -161,7 +166,22 @@ pub fn iris(f: &IrisIn, i: usize) -> Result<Iris, Problem> {
             ))
         }
     };
-    let layout = IrisLayout::from_name(&f.layout).ok_or_else(|| {
+    let (layout, code, mask) = match (&f.layout, &f.code, &f.mask, &f.image) {
+        (None, None, None, Some(image)) => {
+            let (iris, measured, kept) = image_iris(image, eye, i)?;
+            return Ok((iris, Some((measured, kept))));
+        }
+        (Some(layout), Some(code), Some(mask), None) => (layout, code, mask),
+        _ => {
+            return Err(problem(
+                Reason::InvalidIrisForm,
+                &format!("/irises/{i}"),
+                format!("iris {i}: give either layout, code and mask, or image alone"),
+            ))
+        }
+    };
+    let layout_name = layout;
+    let layout = IrisLayout::from_name(layout).ok_or_else(|| {
         let known: Vec<&str> = IrisLayout::NAMED.iter().map(|(n, _)| *n).collect();
         problem(
             Reason::UnknownIrisLayout,
@@ -169,13 +189,13 @@ pub fn iris(f: &IrisIn, i: usize) -> Result<Iris, Problem> {
             format!("iris {i}: layout must be one of {}", known.join(", ")),
         )
     })?;
-    let code = base64(&f.code, &at("code"))?;
-    let mask = base64(&f.mask, &at("mask"))?;
+    let code = base64(code, &at("code"))?;
+    let mask = base64(mask, &at("mask"))?;
     let template = IrisTemplate::from_bytes(layout, &code, &mask).map_err(|e| {
         problem(
             Reason::IrisWrongLength,
             &at("code"),
-            format!("iris {i} ({}): {e}", f.layout),
+            format!("iris {i} ({layout_name}): {e}"),
         )
     })?;
     let required = MatchConfig::for_layout(layout).min_template_bits;
@@ -186,7 +206,7 @@ pub fn iris(f: &IrisIn, i: usize) -> Result<Iris, Problem> {
             format!("iris {i} ({} eye): {e}", f.eye),
         )
     })?;
-    Ok(Iris { eye, template })
+    Ok((Some(Iris { eye, template }), None))
 }
 
 /// Decodes the biometrics; `min_fingers` fingerprints at least, and at least one modality.
@@ -227,13 +247,24 @@ pub fn probe(
         }
         seen.push(f.position);
     }
-    // Images are decoded and extracted one finger per rayon task; the first problem in
-    // field order is reported.
-    let checked: Vec<Result<_, Problem>> = fingerprints
-        .par_iter()
-        .enumerate()
-        .map(|(i, f)| fingerprint(f, i))
-        .collect();
+    // Images are decoded and extracted (encoded) one finger or eye per rayon task; the first
+    // problem in field order is reported.
+    let (checked, checked_irises): (Vec<Result<_, Problem>>, Vec<Result<_, Problem>>) = rayon::join(
+        || {
+            fingerprints
+                .par_iter()
+                .enumerate()
+                .map(|(i, f)| fingerprint(f, i))
+                .collect()
+        },
+        || {
+            irises
+                .par_iter()
+                .enumerate()
+                .map(|(i, f)| iris(f, i))
+                .collect()
+        },
+    );
     let mut fingers = Vec::with_capacity(fingerprints.len());
     let mut image_quality = Vec::new();
     let mut images = Vec::new();
@@ -261,18 +292,39 @@ pub fn probe(
         ));
     }
     let mut decoded: Vec<Iris> = Vec::with_capacity(irises.len());
-    for (i, f) in irises.iter().enumerate() {
-        let iris = iris(f, i)?;
-        if decoded.iter().any(|d| d.eye == iris.eye) {
-            return Err(problem(
-                Reason::DuplicateIrisEye,
-                &format!("/irises/{i}/eye"),
-                format!("two irises for the {} eye", f.eye),
-            ));
+    let mut eyes: Vec<Eye> = Vec::with_capacity(irises.len());
+    let mut eye_quality = Vec::new();
+    let mut eye_images = Vec::new();
+    let mut first_failed_eye = None;
+    for (i, c) in checked_irises.into_iter().enumerate() {
+        let (iris, image) = c?;
+        let eye = iris
+            .as_ref()
+            .map(|d| d.eye)
+            .or(image.as_ref().map(|(q, _)| q.eye));
+        if let Some(eye) = eye {
+            if eyes.contains(&eye) {
+                return Err(problem(
+                    Reason::DuplicateIrisEye,
+                    &format!("/irises/{i}/eye"),
+                    format!("two irises for the {} eye", eye.name()),
+                ));
+            }
+            eyes.push(eye);
         }
-        decoded.push(iris);
+        match iris {
+            Some(iris) => decoded.push(iris),
+            None => {
+                let why = image.as_ref().and_then(|(q, _)| q.unusable);
+                first_failed_eye.get_or_insert((i, why));
+            }
+        }
+        if let Some((q, k)) = image {
+            eye_quality.push(q);
+            eye_images.push(k);
+        }
     }
-    if fingerprints.is_empty() && decoded.is_empty() {
+    if fingerprints.is_empty() && irises.is_empty() {
         return Err(problem(
             Reason::NoBiometrics,
             "",
@@ -281,8 +333,8 @@ pub fn probe(
     }
     // A search (no enrolment minimum) needs something to compare; an enrolment whose every
     // finger is unusable goes on to the engine, which rejects it as for unusable templates.
-    if let (Some((i, measured)), true) = (first_unusable, min_fingers == 0) {
-        if fingers.is_empty() && decoded.is_empty() {
+    if min_fingers == 0 && fingers.is_empty() && decoded.is_empty() {
+        if let Some((i, measured)) = first_unusable {
             let why = measured.and_then(|m| m.unusable).unwrap_or("unusable");
             return Err(problem(
                 Reason::FingerUnusable,
@@ -290,14 +342,31 @@ pub fn probe(
                 format!("fingerprint {i}: {why}; no usable fingerprint or iris remains"),
             ));
         }
+        if let Some((i, why)) = first_failed_eye {
+            let why = why.unwrap_or("iris_unusable");
+            let reason = Reason::all()
+                .iter()
+                .copied()
+                .find(|r| r.code() == why)
+                .unwrap_or(Reason::IrisUnusable);
+            return Err(problem(
+                reason,
+                &format!("/irises/{i}/image"),
+                format!("iris {i}: {why}; no usable fingerprint or iris remains"),
+            ));
+        }
     }
     fingers.sort_by_key(|f| f.position);
     image_quality.sort_by_key(|q| q.position);
     images.sort_by_key(|k| k.position);
+    eye_quality.sort_by_key(|q| q.eye.index());
+    eye_images.sort_by_key(|k| k.eye.index());
     Ok(Probe {
         fingers,
         irises: decoded,
         image_quality,
         images,
+        eye_quality,
+        eye_images,
     })
 }

@@ -17,10 +17,12 @@ use super::wire::{EnrolmentRequest, FingerprintIn, IdentifyRequest, IrisIn, Veri
 use crate::problem::{Problem, Reason};
 
 mod biometrics;
+mod eyes;
 mod images;
 
 use biometrics::base64;
 pub use biometrics::{fingerprint, iris, probe};
+pub use eyes::{decode_eye, eye_reason, EyeImageError, EYE_IMAGE_FORMATS};
 pub use images::{image_reason, DEFAULT_PPI};
 
 /// Fewest fingerprints an enrolment may carry (missing fingers are allowed for amputees

@@ -91,6 +91,7 @@ fn person(key: u64, nik: &str, request_id: &str) -> crate::engine::registry::Ent
             signature: None,
             callback_url: None,
             fingers: Vec::new(),
+            eyes: Vec::new(),
         },
         outcome: None,
         case_id: None,
@@ -132,6 +133,11 @@ fn migrate_moves_the_registry_with_its_photos_and_next_key() {
         assert_eq!(registry.get(e.key).as_ref(), Some(e));
     }
     assert_eq!(Registry::read_entries(dir.path()).unwrap().len(), 3);
+    // The migrated persons in the gallery are numbered as acknowledged (schema step 17),
+    // and without an acknowledgement mark the engine's open checks every one of them.
+    assert_eq!(registry.acknowledged_mark().unwrap(), None);
+    assert_eq!(registry.acknowledged_keys().unwrap(), vec![0]);
+    assert_eq!(registry.acknowledged_keys_after(0).unwrap(), vec![0]);
     assert_eq!(registry.by_nik("3171000000000001").map(|e| e.key), Some(0));
     // A deleted person is no longer found by NIK.
     assert!(registry.by_nik("3171000000000003").is_none());

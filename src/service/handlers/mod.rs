@@ -17,7 +17,7 @@ use super::extract::{Caller, JsonBody};
 use super::queue::{run_blocking, run_on_rayon};
 use super::server::AppState;
 use crate::access::keys::{now_secs, Principal, Role};
-use crate::enrolment::answer::fingerprint_quality_out;
+use crate::enrolment::answer::{fingerprint_quality_out, iris_quality_out};
 use crate::enrolment::record::Origin;
 use crate::enrolment::validate;
 use crate::enrolment::wire::{
@@ -280,6 +280,7 @@ pub async fn enrol(
             flag.store(kept && with_audit, Ordering::Release);
             let mut body = enrolment_body(&rid, verdict);
             body.fingerprint_quality = fingerprint_quality_out(&record.probe.image_quality);
+            body.iris_quality = iris_quality_out(&record.probe.eye_quality);
             Ok((to_json(&body)?, kept))
         };
         run_idempotent_kept(&app, &scope, "enrol", &request_id, &request_sha256, job)
@@ -409,15 +410,18 @@ pub async fn enrolment_status(
         let verdict = engine.status(&o, &rid)?;
         // A person enrolled single may since have been deleted (or lost to damage): the
         // status says so, not `print_ready`.
-        let lookup = match &verdict {
-            Some(v) => super::decided::lookup(engine.as_ref(), v)?,
-            None => super::decided::Lookup::default(),
+        let (lookup, quality) = match &verdict {
+            Some(v) => (
+                super::decided::lookup(engine.as_ref(), v)?,
+                engine.fingerprint_quality(&o, &rid)?,
+            ),
+            None => Default::default(),
         };
-        Ok((verdict, lookup))
+        Ok((verdict, lookup, quality))
     })
     .await?;
     let decided_at = match &looked_up {
-        Ok((Some(_), lookup)) => {
+        Ok((Some(_), lookup, _)) => {
             let (cases, lookup, k) = (app.cases.clone(), lookup.clone(), kept.clone());
             tokio::task::spawn_blocking(move || {
                 super::decided::decided_at(&cases, &lookup, k.as_ref())
@@ -428,8 +432,10 @@ pub async fn enrolment_status(
         _ => None,
     };
     let result = match (looked_up, kept) {
-        (Ok((Some(verdict), lookup)), kept) => {
-            match to_json(&enrolment_body(&request_id, verdict)) {
+        (Ok((Some(verdict), lookup, quality)), kept) => {
+            let mut wire = enrolment_body(&request_id, verdict);
+            wire.fingerprint_quality = quality;
+            match to_json(&wire) {
                 Ok(mut body) => {
                     if let Some(obj) = body.as_object_mut() {
                         if let Some(status) = lookup.withdrawn {
@@ -457,8 +463,8 @@ pub async fn enrolment_status(
                 Err(e) => Err(engine_problem(e)),
             }
         }
-        (Ok((None, _)), Some(answer)) => Ok(answer_response(answer, true)),
-        (Ok((None, _)), None) => Err(Problem::new(
+        (Ok((None, _, _)), Some(answer)) => Ok(answer_response(answer, true)),
+        (Ok((None, _, _)), None) => Err(Problem::new(
             Reason::NotFound,
             "no enrolment with this request_id from this service point",
         )),

@@ -10,7 +10,9 @@ use super::super::extract::{Caller, JsonBody};
 use super::super::queue::run_on_rayon;
 use super::super::server::AppState;
 use super::*;
-use crate::enrolment::answer::{finger_scores_out, fingerprint_quality_out, iris_scores_out};
+use crate::enrolment::answer::{
+    finger_scores_out, fingerprint_quality_out, iris_quality_out, iris_scores_out,
+};
 
 /// `POST /v1/identify`: 1:N search (analysts and admins).
 #[utoipa::path(post, path = "/v1/identify", tag = "search",
@@ -40,6 +42,7 @@ pub async fn identify(
             request_id: rid,
             candidates: candidates.iter().map(candidate_out).collect(),
             fingerprint_quality: fingerprint_quality_out(&probe.image_quality),
+            iris_quality: iris_quality_out(&probe.eye_quality),
             decided_at: now_secs(),
         })
     };
@@ -113,6 +116,7 @@ pub async fn verify(
             finger_scores: finger_scores_out(&v.finger_scores),
             iris_scores: iris_scores_out(&v.iris_distances),
             fingerprint_quality: fingerprint_quality_out(&probe.image_quality),
+            iris_quality: iris_quality_out(&probe.eye_quality),
             decided_at: now_secs(),
         })
     };

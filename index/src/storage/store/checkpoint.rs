@@ -60,19 +60,39 @@ impl Store {
         self.remove_unreferenced(&manifest)
     }
 
-    /// Writes the manifest; returns the CRC of the file, which the key index names.
+    /// Writes the manifest; returns its identity ([`manifest_identity`]), which the key
+    /// index names.
     pub(super) fn write_manifest(&self, m: &Manifest) -> Result<u32> {
         let bytes = m.encode();
         write_atomic(&self.dir, &self.dir.join(MANIFEST_NAME), &bytes)?;
-        Ok(crc(&bytes))
+        Ok(manifest_identity(&bytes))
     }
 
     /// Writes the key index of `st` for the manifest just written (whose CRC is
-    /// `manifest_crc`). A crash before it lands leaves the previous file, which names
-    /// another manifest and is therefore not used.
-    pub(super) fn write_key_index(&self, st: &State, lsn: u64, manifest_crc: u32) -> Result<()> {
+    /// `manifest_crc`), then maps it as the map's table and forgets the keys held in memory.
+    /// A crash before it lands leaves the previous file, which names another manifest and
+    /// is therefore not used. If the new file cannot be mapped, the map stays as it was
+    /// (still right: a table entry counts only when its slot holds that key).
+    pub(super) fn write_key_index(
+        &self,
+        st: &mut State,
+        lsn: u64,
+        manifest_crc: u32,
+    ) -> Result<()> {
         let bytes = keyindex::encode(&st.segments, lsn, manifest_crc);
-        write_atomic(&self.dir, &self.dir.join(KEY_INDEX_NAME), &bytes)
+        let path = self.dir.join(KEY_INDEX_NAME);
+        write_atomic(&self.dir, &path, &bytes)?;
+        drop(bytes);
+        let live = keyindex::live_count(&st.segments);
+        let table = KeyTable::load(&path, live, lsn, manifest_crc).map_err(|detail| {
+            StorageError::Inconsistent {
+                kind: FileKind::KeyIndex,
+                path: path.clone(),
+                detail,
+            }
+        })?;
+        st.keys = Keys::with_table(table, true);
+        Ok(())
     }
 
     pub(super) fn remove_unreferenced(&self, m: &Manifest) -> Result<()> {
@@ -110,7 +130,7 @@ impl Store {
         };
         for seg in &written {
             for slot in 0..seg.len() {
-                st.keys.insert(
+                st.keys.recent.insert(
                     seg.meta(slot).key,
                     SlotAddr {
                         segment: seg.id(),
@@ -141,7 +161,7 @@ impl Store {
         };
         let manifest_crc = self.write_manifest(&manifest)?;
         let lsn = st.checkpoint_lsn;
-        self.write_key_index(&st, lsn, manifest_crc)?;
+        self.write_key_index(&mut st, lsn, manifest_crc)?;
         report.segments_removed = victims.len() as u32;
         drop(victims);
         self.remove_unreferenced(&manifest)?;

@@ -57,7 +57,7 @@ impl Store {
         st.keys.clear();
         for seg in &segments {
             for slot in 0..seg.len() {
-                st.keys.insert(
+                st.keys.recent.insert(
                     seg.meta(slot).key,
                     SlotAddr {
                         segment: seg.id(),
@@ -70,7 +70,7 @@ impl Store {
         st.blobs = blobs;
         st.blob_gen = gen;
         let lsn = st.checkpoint_lsn;
-        self.write_key_index(&st, lsn, manifest_crc)?;
+        self.write_key_index(&mut st, lsn, manifest_crc)?;
         self.remove_unreferenced(&manifest)?;
         Ok(report)
     }

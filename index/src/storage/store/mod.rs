@@ -16,7 +16,7 @@ use super::format::{
     parse_wal_name, remove_if_exists, segment_name, sync_dir, tmp_path, write_atomic,
     STRIDE_MULTIPLE, TMP_SUFFIX,
 };
-use super::keyindex::{self, KEY_INDEX_NAME};
+use super::keyindex::{self, KeyTable, Keys, KEY_INDEX_NAME};
 use super::manifest::{Manifest, SegmentEntry, MANIFEST_NAME};
 use super::op::{InsertOp, LogOp};
 use super::segment::{Segment, SegmentGeometry, SlotAddr, SlotMeta};
@@ -133,6 +133,34 @@ pub enum KeyIndexOutcome {
     },
 }
 
+/// What an open recovered, shown to the `approve` callback of [`Store::open_approved`]
+/// before recovery changes any file.
+pub struct Recovered<'a> {
+    holds: &'a dyn Fn(u64) -> bool,
+    /// LSN of the checkpoint the store opened: every entry up to it is in the segments,
+    /// and the key index (when loaded) maps exactly their live records.
+    pub checkpoint_lsn: u64,
+    /// True when the key map came from the key index file of that checkpoint; false when
+    /// it was rebuilt from the slots (verified or not).
+    pub key_index_loaded: bool,
+}
+
+impl Recovered<'_> {
+    /// True when `key` is live in the recovered store.
+    pub fn holds(&self, key: u64) -> bool {
+        (self.holds)(key)
+    }
+}
+
+impl std::fmt::Debug for Recovered<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recovered")
+            .field("checkpoint_lsn", &self.checkpoint_lsn)
+            .field("key_index_loaded", &self.key_index_loaded)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Outcome of [`Store::compact`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CompactionReport {
@@ -164,12 +192,15 @@ pub struct BlobCompactionReport {
 pub(crate) struct State {
     /// Segments sorted by id; the last one takes new records.
     pub(crate) segments: Vec<Segment>,
-    pub(crate) keys: KeyMap,
+    pub(crate) keys: Keys,
     pub(crate) blobs: BlobStore,
     checkpoint_lsn: u64,
     next_segment_id: u32,
     /// Generation of the blob file in use.
     blob_gen: u32,
+    /// Why the key index table was dropped for a map rebuilt from the slots during the
+    /// open (see [`State::fall_back`]).
+    table_damage: Option<String>,
 }
 
 #[derive(Debug)]
@@ -204,6 +235,14 @@ pub struct Store {
     scrub: Arc<ScrubProgress>,
     _flusher: Option<Flusher>,
     _lock: File,
+}
+
+/// The identity of a manifest file that its key index names: the CRC of everything but its
+/// trailing CRC field, which is the CRC the manifest stores. (The CRC of the whole file
+/// would not do: the CRC of data followed by its own CRC is the same constant for every
+/// manifest.)
+pub(super) fn manifest_identity(bytes: &[u8]) -> u32 {
+    crc(&bytes[..bytes.len().saturating_sub(4)])
 }
 
 fn segment_index(segments: &[Segment], id: u32) -> Option<usize> {
@@ -262,7 +301,7 @@ impl Store {
 
     /// Number of live records.
     pub fn len(&self) -> usize {
-        self.read_state().keys.len()
+        self.read_state().live_count()
     }
 
     /// True when no record is live.
@@ -321,7 +360,7 @@ impl Store {
         }
         {
             let st = self.read_state();
-            if let Some(&key) = keys.iter().find(|k| st.keys.contains_key(k)) {
+            if let Some(&key) = keys.iter().find(|&&k| st.lookup(k).is_some()) {
                 return Err(StorageError::DuplicateKey(key));
             }
         }
@@ -330,7 +369,7 @@ impl Store {
         for run in items.chunks(INSERT_BATCH_LOCK_RUN) {
             let mut st = self.write_state();
             for &(key, record, blob) in run {
-                if st.keys.contains_key(&key) {
+                if st.lookup(key).is_some() {
                     return Err(StorageError::DuplicateKey(key));
                 }
                 let at = st.next_slot(&self.dir, &self.config)?;
@@ -370,7 +409,7 @@ impl Store {
         self.maybe_checkpoint()?;
         let lsn = {
             let mut st = self.write_state();
-            let old = st.keys.get(&key).copied();
+            let old = st.lookup(key);
             match (replace, old) {
                 (false, Some(_)) => return Err(StorageError::DuplicateKey(key)),
                 (true, None) => return Err(StorageError::KeyNotFound(key)),
@@ -411,12 +450,12 @@ impl Store {
         self.maybe_checkpoint()?;
         let lsn = {
             let mut st = self.write_state();
-            let at = *st.keys.get(&key).ok_or(StorageError::KeyNotFound(key))?;
+            let at = st.lookup(key).ok_or(StorageError::KeyNotFound(key))?;
             let lsn = self
                 .wal
                 .append(|buf| LogOp::Delete { at, key }.encode_into(buf))?;
             st.mark_deleted(at);
-            st.keys.remove(&key);
+            st.keys.recent.remove(&key);
             lsn
         };
         self.wal.commit(lsn)?;

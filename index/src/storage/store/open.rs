@@ -12,13 +12,14 @@ impl Store {
     }
 
     /// [`Store::open`], asking `approve` before recovery changes any file: it sees the
-    /// recovered key set (through `holds`) and may refuse the open with a reason
+    /// recovered key set (through [`Recovered::holds`]) and the checkpoint the store opened,
+    /// and may refuse the open with a reason
     /// ([`StorageError::RecoveryRefused`]), for example because a key it knows was
     /// acknowledged is missing. Nothing is cut then.
     pub fn open_approved(
         dir: impl AsRef<Path>,
         config: StoreConfig,
-        approve: impl FnOnce(&dyn Fn(u64) -> bool) -> std::result::Result<(), String>,
+        approve: impl FnOnce(&Recovered<'_>) -> std::result::Result<(), String>,
     ) -> Result<Store> {
         config.validate()?;
         let dir = dir.as_ref().to_path_buf();
@@ -30,10 +31,13 @@ impl Store {
         let (manifest, manifest_crc) = if manifest_path.exists() {
             let bytes =
                 fs::read(&manifest_path).map_err(|e| StorageError::io(&manifest_path, e))?;
-            (Manifest::decode(&bytes, &manifest_path)?, crc(&bytes))
+            (
+                Manifest::decode(&bytes, &manifest_path)?,
+                manifest_identity(&bytes),
+            )
         } else {
             let m = initialise(&dir, &config)?;
-            let c = crc(&m.encode());
+            let c = manifest_identity(&m.encode());
             (m, c)
         };
         if manifest.stride != config.stride || manifest.max_records != config.segment_max_records {
@@ -64,27 +68,22 @@ impl Store {
 
         let keys = if config.verify_on_open {
             report.key_index = KeyIndexOutcome::Verified;
-            rebuild_keys(&segments, true, &mut report)?
+            Keys::in_memory(rebuild_keys(&segments, true, &mut report)?)
         } else {
             let path = dir.join(KEY_INDEX_NAME);
-            let loaded = match fs::read(&path) {
-                Ok(bytes) => {
-                    keyindex::decode(&bytes, &segments, manifest.checkpoint_lsn, manifest_crc)
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err("missing".into()),
-                Err(e) => Err(format!("unreadable: {e}")),
-            };
-            match loaded {
-                Ok(keys) => {
+            let live = keyindex::live_count(&segments);
+            match KeyTable::load(&path, live, manifest.checkpoint_lsn, manifest_crc) {
+                Ok(table) => {
                     report.key_index = KeyIndexOutcome::Loaded;
-                    keys
+                    Keys::with_table(table, false)
                 }
                 Err(reason) => {
                     report.key_index = KeyIndexOutcome::Rebuilt { reason };
-                    rebuild_keys(&segments, false, &mut report)?
+                    Keys::in_memory(rebuild_keys(&segments, false, &mut report)?)
                 }
             }
         };
+        let key_index_loaded = report.key_index == KeyIndexOutcome::Loaded;
 
         let state = std::cell::RefCell::new(State {
             segments,
@@ -93,6 +92,7 @@ impl Store {
             checkpoint_lsn: manifest.checkpoint_lsn,
             next_segment_id: manifest.next_segment_id,
             blob_gen: manifest.blob_gen,
+            table_damage: None,
         });
         let (wal, replay) = wal::recover(
             &dir,
@@ -100,13 +100,30 @@ impl Store {
             config.durability,
             |lsn, p| state.borrow_mut().replay(&dir, &config, lsn, p),
             || {
-                let st = state.borrow();
-                let holds = |key: u64| st.keys.contains_key(&key);
-                approve(&holds).map_err(StorageError::RecoveryRefused)
+                // A key the caller expects but the table lacks may be a damaged entry:
+                // the table's CRC is then checked, once (see `State::fall_back`).
+                let holds = |key: u64| {
+                    if state.borrow().lookup(key).is_some() {
+                        return true;
+                    }
+                    let mut st = state.borrow_mut();
+                    st.fall_back() && st.lookup(key).is_some()
+                };
+                approve(&Recovered {
+                    holds: &holds,
+                    checkpoint_lsn: manifest.checkpoint_lsn,
+                    key_index_loaded,
+                })
+                .map_err(StorageError::RecoveryRefused)
             },
         )?;
-        let state = state.into_inner();
+        let mut state = state.into_inner();
         report.wal = replay;
+        if let Some(reason) = state.table_damage.take() {
+            report.key_index = KeyIndexOutcome::Rebuilt {
+                reason: format!("{reason}, found when a key it should hold was looked up"),
+            };
+        }
         let wal = Arc::new(wal);
         let flusher = match config.durability {
             Durability::SyncEveryMs(ms) => {
@@ -136,7 +153,11 @@ impl Store {
 
 /// The key → slot map of the live slots of `segments`, read from their slot metadata; with
 /// `verify`, every live record's CRC is checked first.
-fn rebuild_keys(segments: &[Segment], verify: bool, report: &mut RecoveryReport) -> Result<KeyMap> {
+pub(super) fn rebuild_keys(
+    segments: &[Segment],
+    verify: bool,
+    report: &mut RecoveryReport,
+) -> Result<KeyMap> {
     let live = segments.iter().map(|s| s.len() as usize).sum();
     let mut keys = KeyMap::with_capacity_and_hasher(live, Default::default());
     for seg in segments {

@@ -52,6 +52,10 @@ pub struct ScrubReport {
     pub checked: u64,
     /// Records found damaged and quarantined by this pass, with their keys as stored.
     pub quarantined: Vec<(SlotAddr, u64)>,
+    /// Why the key index file mapped at open failed its whole-file check, when it did; the
+    /// key map was then rebuilt in memory from the slot metadata (the file is left as it
+    /// is and replaced by the next checkpoint).
+    pub key_index: Option<String>,
 }
 
 impl Store {
@@ -60,13 +64,17 @@ impl Store {
         Arc::clone(&self.scrub)
     }
 
-    /// One scrub pass: checks the CRC of every live record, segment by segment, holding the
+    /// One scrub pass: first the CRC of the whole key index file mapped at open (not checked
+    /// at open, so that opening does not read it; on a mismatch the key map is rebuilt in
+    /// memory from the slot metadata under the write lock, and the report says why), then
+    /// the CRC of every live record, segment by segment, holding the
     /// read lock for [`SCRUB_CHUNK`] slots at a time so that writers keep going. A record
     /// that fails its CRC, or whose key the key map does not place at its slot, is
     /// quarantined: it is no longer live to scans and reading it returns
     /// [`StorageError::CorruptRecord`]. Meant to run on its own thread after opening.
     pub fn scrub(&self) -> ScrubReport {
         let progress = &self.scrub;
+        let key_index = self.scrub_key_index();
         let plan: Vec<(u32, u32)> = {
             let st = self.read_state();
             st.segments.iter().map(|s| (s.id(), s.len())).collect()
@@ -81,7 +89,10 @@ impl Store {
         progress.running.store(true, Ordering::Relaxed);
         progress.total.store(total, Ordering::Relaxed);
         progress.checked.store(0, Ordering::Relaxed);
-        let mut report = ScrubReport::default();
+        let mut report = ScrubReport {
+            key_index,
+            ..ScrubReport::default()
+        };
         let mut bad = Vec::new();
         for (id, len) in plan {
             let mut from = 0;
@@ -102,7 +113,7 @@ impl Store {
                         checked += 1;
                         let key = seg.meta(slot).key;
                         let addr = SlotAddr { segment: id, slot };
-                        if !seg.slot_is_intact(slot) || st.keys.get(&key) != Some(&addr) {
+                        if !seg.slot_is_intact(slot) || st.lookup(key) != Some(addr) {
                             bad.push((addr, key));
                         }
                     }
@@ -131,5 +142,28 @@ impl Store {
         crate::telemetry::scrub_pass();
         progress.running.store(false, Ordering::Relaxed);
         report
+    }
+}
+
+impl Store {
+    /// Checks the CRC of the key index table in use; on a mismatch, rebuilds the key map
+    /// from the slot metadata (if the table is still the one in use) and returns why.
+    fn scrub_key_index(&self) -> Option<String> {
+        let table = self.read_state().keys.table.clone()?;
+        let reason = table.verify().err()?;
+        let mut st = self.write_state();
+        if st
+            .keys
+            .table
+            .as_ref()
+            .is_some_and(|t| Arc::ptr_eq(t, &table))
+        {
+            let keys = keyindex::map_from_slots(&st.segments);
+            st.keys = Keys::in_memory(keys);
+        }
+        Some(format!(
+            "{}: {reason}",
+            self.dir.join(KEY_INDEX_NAME).display()
+        ))
     }
 }

@@ -74,7 +74,7 @@ impl State {
             seg.bitmap_dirty = true;
         }
         self.blobs.publish(ins.blob);
-        self.keys.insert(ins.key, ins.at);
+        self.keys.recent.insert(ins.key, ins.at);
         true
     }
 
@@ -85,8 +85,37 @@ impl State {
         }
     }
 
+    /// The slot of the live record of `key`: the keys written since the last checkpoint
+    /// first, then the checkpoint's key index, whose entry counts only when the slot it
+    /// names holds the live record of that key.
+    pub(crate) fn lookup(&self, key: u64) -> Option<SlotAddr> {
+        if let Some(&at) = self.keys.recent.get(&key) {
+            return Some(at);
+        }
+        let at = self.keys.table.as_ref()?.find(key)?;
+        self.is_live(at, key).then_some(at)
+    }
+
+    /// Live keys of at least `min`, in no particular order.
+    pub(crate) fn keys_from(&self, min: u64) -> impl Iterator<Item = u64> + '_ {
+        let recent = self.keys.recent.keys().copied().filter(move |&k| k >= min);
+        let table = self
+            .keys
+            .table
+            .iter()
+            .flat_map(move |t| t.entries_from(min))
+            .filter(move |&(k, at)| !self.keys.recent.contains_key(&k) && self.is_live(at, k))
+            .map(|(k, _)| k);
+        recent.chain(table)
+    }
+
+    /// Number of live records (used slots not deleted).
+    pub(crate) fn live_count(&self) -> usize {
+        keyindex::live_count(&self.segments) as usize
+    }
+
     /// True when `at` holds the live record of `key`.
-    pub(super) fn is_live(&self, at: SlotAddr, key: u64) -> bool {
+    pub(crate) fn is_live(&self, at: SlotAddr, key: u64) -> bool {
         segment_index(&self.segments, at.segment)
             .and_then(|i| self.segments.get(i))
             .is_some_and(|s| {
@@ -94,8 +123,49 @@ impl State {
             })
     }
 
-    /// Applies one replayed log entry.
+    /// Called when a key that should be live was not found: if the key index table is in
+    /// use and not yet checked, checks its whole-file CRC; when that fails, replaces the
+    /// map by one rebuilt from the slot metadata (which reflects every entry applied so
+    /// far), records why, and returns true (look again). The check runs at most once.
+    pub(super) fn fall_back(&mut self) -> bool {
+        let Some(table) = self.keys.table.clone() else {
+            return false;
+        };
+        if self.keys.verified {
+            return false;
+        }
+        match table.verify() {
+            Ok(()) => {
+                self.keys.verified = true;
+                false
+            }
+            Err(reason) => {
+                self.keys = Keys::in_memory(keyindex::map_from_slots(&self.segments));
+                self.table_damage = Some(reason);
+                true
+            }
+        }
+    }
+
+    /// Applies one replayed log entry. An entry that does not fit because the key index
+    /// table lacks a key is applied again once [`State::fall_back`] found the table
+    /// damaged and rebuilt the map (the checks that fail run before anything changes).
     pub(super) fn replay(
+        &mut self,
+        dir: &Path,
+        cfg: &StoreConfig,
+        lsn: u64,
+        payload: &[u8],
+    ) -> Result<()> {
+        match self.replay_once(dir, cfg, lsn, payload) {
+            Err(StorageError::ReplayMismatch { .. }) if self.fall_back() => {
+                self.replay_once(dir, cfg, lsn, payload)
+            }
+            other => other,
+        }
+    }
+
+    fn replay_once(
         &mut self,
         dir: &Path,
         cfg: &StoreConfig,
@@ -109,21 +179,21 @@ impl State {
         let op = LogOp::decode(payload).ok_or_else(|| mismatch("malformed payload"))?;
         let (old, ins) = match op {
             LogOp::Delete { at, key } => {
-                if !self.is_live(at, key) || self.keys.get(&key) != Some(&at) {
+                if !self.is_live(at, key) || self.lookup(key) != Some(at) {
                     return Err(mismatch("delete of a slot that is not live"));
                 }
                 self.mark_deleted(at);
-                self.keys.remove(&key);
+                self.keys.recent.remove(&key);
                 return Ok(());
             }
             LogOp::Insert(ins) => (None, ins),
             LogOp::Replace { old, new } => (Some(old), new),
         };
         if let Some(old) = old {
-            if !self.is_live(old, ins.key) || self.keys.get(&ins.key) != Some(&old) {
+            if !self.is_live(old, ins.key) || self.lookup(ins.key) != Some(old) {
                 return Err(mismatch("replace of a slot that is not live"));
             }
-        } else if self.keys.contains_key(&ins.key) {
+        } else if self.lookup(ins.key).is_some() {
             return Err(mismatch("insert of a live key"));
         }
         if ins.record.len() != cfg.stride as usize {

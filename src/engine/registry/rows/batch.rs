@@ -81,6 +81,7 @@ pub(super) mod tests {
             signature: None,
             callback_url: None,
             fingers: Vec::new(),
+            eyes: Vec::new(),
         }
     }
 

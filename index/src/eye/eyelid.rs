@@ -1,0 +1,61 @@
+//! Eyelid edges: parabolas through the iris with the strongest vertical grey-level step
+//! (bright lid outside, darker iris inside).
+
+use super::plane::Plane;
+use super::segment::{Circle, Eyelid};
+use super::EyeParams;
+
+/// The strongest lid edge crossing the iris, or `None` when no candidate steps by at least
+/// `min_eyelid_contrast`.
+pub(crate) fn find_eyelid(
+    p: &Plane,
+    pupil: Circle,
+    iris: Circle,
+    upper: bool,
+    params: &EyeParams,
+) -> Option<Eyelid> {
+    let ri = iris.r;
+    let (y_from, y_to) = if upper {
+        (iris.y - ri, pupil.y)
+    } else {
+        (pupil.y + pupil.r * 0.5, iris.y + ri)
+    };
+    let gap = (ri * 0.04).max(2.0);
+    let sign = if upper { 1.0 } else { -1.0 };
+    let mut best: Option<(f32, Eyelid)> = None;
+    let mut y0 = y_from;
+    while y0 <= y_to {
+        for c in [0.0f32, 0.15, 0.3, 0.5] {
+            let curvature = sign * c / ri;
+            let lid = Eyelid {
+                apex_x: iris.x,
+                apex_y: y0,
+                curvature,
+            };
+            let mut sum = 0.0f32;
+            let mut n = 0usize;
+            let mut x = iris.x - 0.9 * ri;
+            while x <= iris.x + 0.9 * ri {
+                let y = lid.y_at(x);
+                let inside = (x - iris.x).hypot(y - iris.y) < ri
+                    && (x - pupil.x).hypot(y - pupil.y) > pupil.r + 2.0 * gap;
+                if inside {
+                    if let (Some(a), Some(b)) = (p.sample(x, y - gap), p.sample(x, y + gap)) {
+                        sum += sign * (a - b);
+                        n += 1;
+                    }
+                }
+                x += 2.0;
+            }
+            if n >= 6 {
+                let v = sum / n as f32;
+                if best.is_none_or(|(b, _)| v > b) {
+                    best = Some((v, lid));
+                }
+            }
+        }
+        y0 += 1.0;
+    }
+    best.filter(|(v, _)| *v >= params.min_eyelid_contrast)
+        .map(|(_, l)| l)
+}
