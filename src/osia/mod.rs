@@ -21,6 +21,7 @@ pub mod error;
 pub mod handlers;
 pub mod params;
 pub mod persons;
+pub mod request;
 pub mod search;
 pub mod store;
 pub mod wire;

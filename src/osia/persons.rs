@@ -9,8 +9,8 @@ use serde_json::json;
 
 use super::biometrics::{self, Read};
 use super::error::{engine_error, Code, OsiaError};
-use super::handlers::Answer;
 use super::params::Params;
+use super::request::Answer;
 use super::store::{Merged, Row, StoreError};
 use super::wire::{finger_sub_type, BiometricType, ComputedOut, Encounter, EncounterStatus};
 use super::OsiaState;

@@ -15,9 +15,9 @@ use serde_json::{json, Map, Value};
 use super::biometrics;
 use super::compare::{self, Comparison};
 use super::error::{engine_error, Code, OsiaError};
-use super::handlers::Answer;
 use super::params::{Params, DEFAULT_MAX_CANDIDATES, MAX_CANDIDATES, MAX_PAGE};
 use super::persons::check_id;
+use super::request::Answer;
 use super::store::{Row, DEFAULT_GALLERY};
 use super::wire::{
     finger_sub_type, BiometricData, BiometricType, CandidateOut, EncounterStatus, ScoreDetail,
