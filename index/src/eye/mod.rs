@@ -36,6 +36,7 @@ mod eyelid;
 mod filter;
 mod plane;
 mod polar;
+mod pupil;
 pub mod quality;
 mod search;
 pub mod segment;

@@ -1,0 +1,262 @@
+//! The pupil: dark pupil-sized seeds, the integro-differential search around each, the
+//! refinement at working resolution and the radial contour (Fourier harmonics).
+
+use super::plane::{Integral, Plane};
+use super::search::{best_circle, circle_mean, Directions, Grid, Rank, Scratch};
+use super::segment::Circle;
+use super::{EyeError, EyeParams};
+
+pub(super) fn find_pupil(
+    work: &Plane,
+    side: f32,
+    params: &EyeParams,
+    scratch: &mut Scratch,
+) -> Result<(Circle, f32), EyeError> {
+    let coarse = work.half().box_blur(1);
+    let (r_min, r_max) = (params.pupil_radius.0 * side, params.pupil_radius.1 * side);
+    let (cr_min, cr_max) = ((r_min / 2.0).max(2.0), (r_max / 2.0).max(3.0));
+    let seeds = dark_seeds(&coarse, cr_min, params.pupil_seeds);
+    let dirs = Directions::full(32);
+    let mut best: Option<super::search::Found> = None;
+    let median = median_of(&coarse.px);
+    for (sx, sy, level) in seeds {
+        let (sx, sy, size) = recentre(
+            &coarse,
+            sx,
+            sy,
+            level + 0.3 * (median - level),
+            cr_min,
+            cr_max,
+        );
+        let reach = (size * 0.3).max(3.0);
+        let (r0, r1) = if params.pupil_size_window > 0.0 {
+            let f = params.pupil_size_window;
+            let r0 = (size / f).clamp(cr_min, cr_max);
+            (r0, (size * f).clamp(r0, cr_max))
+        } else {
+            (cr_min, cr_max)
+        };
+        let grid = Grid {
+            x0: sx - reach,
+            x1: sx + reach,
+            y0: sy - reach,
+            y1: sy + reach,
+            step: 1.0,
+            r0,
+            r1,
+        };
+        let found = best_circle(
+            &coarse,
+            grid,
+            &dirs,
+            1,
+            0.9,
+            Rank::Step,
+            scratch,
+            &|_, _, _| true,
+        );
+        if let Some(f) = found {
+            if best.is_none_or(|b| f.contrast > b.contrast) {
+                best = Some(f);
+            }
+        }
+    }
+    let mut coarse_best = best.ok_or(EyeError::PupilNotFound {
+        contrast: 0.0,
+        required: params.min_pupil_contrast,
+    })?;
+    if params.pupil_nested > 0.0 && coarse_best.r * 0.75 > cr_min {
+        let outer = coarse_best;
+        let reach = (outer.r * 0.5).max(2.0);
+        let grid = Grid {
+            x0: outer.x - reach,
+            x1: outer.x + reach,
+            y0: outer.y - reach,
+            y1: outer.y + reach,
+            step: 1.0,
+            r0: cr_min,
+            r1: outer.r * 0.75,
+        };
+        let inside = |cx: f32, cy: f32, r: f32| (cx - outer.x).hypot(cy - outer.y) + r < outer.r;
+        if let Some(inner) = best_circle(&coarse, grid, &dirs, 1, 0.9, Rank::Step, scratch, &inside)
+        {
+            // The band just inside the outer circle must be clearly brighter than the
+            // inner disc: iris around a pupil, not more of a uniform pupil.
+            let full = Directions::full(32);
+            let ring = circle_mean(&coarse, outer.x, outer.y, outer.r * 0.85, &full, 8);
+            let core = circle_mean(&coarse, inner.x, inner.y, inner.r * 0.5, &full, 8);
+            let needed = (params.pupil_nested * outer.contrast).max(params.min_pupil_contrast);
+            if inner.contrast >= needed && ring - core >= needed {
+                coarse_best = inner;
+            }
+        }
+    }
+    let grid = Grid {
+        x0: coarse_best.x * 2.0 + 0.5 - 2.0,
+        x1: coarse_best.x * 2.0 + 0.5 + 2.0,
+        y0: coarse_best.y * 2.0 + 0.5 - 2.0,
+        y1: coarse_best.y * 2.0 + 0.5 + 2.0,
+        step: 0.5,
+        r0: (coarse_best.r * 2.0 - 3.0).max(r_min),
+        r1: coarse_best.r * 2.0 + 3.0,
+    };
+    let fine = best_circle(
+        work,
+        grid,
+        &Directions::full(64),
+        1,
+        0.9,
+        Rank::Step,
+        scratch,
+        &|_, _, _| true,
+    )
+    .unwrap_or(super::search::Found {
+        x: coarse_best.x * 2.0,
+        y: coarse_best.y * 2.0,
+        r: coarse_best.r * 2.0,
+        contrast: coarse_best.contrast,
+        rank: coarse_best.rank,
+    });
+    if fine.contrast < params.min_pupil_contrast {
+        return Err(EyeError::PupilNotFound {
+            contrast: fine.contrast,
+            required: params.min_pupil_contrast,
+        });
+    }
+    Ok((
+        Circle {
+            x: fine.x,
+            y: fine.y,
+            r: fine.r,
+        },
+        fine.contrast,
+    ))
+}
+
+pub(super) fn median_of(v: &[f32]) -> f32 {
+    let mut v = v.to_vec();
+    if v.is_empty() {
+        return 0.0;
+    }
+    let mid = v.len() / 2;
+    let (_, m, _) = v.select_nth_unstable_by(mid, f32::total_cmp);
+    *m
+}
+
+/// Moves a seed to the centroid of the pixels darker than `threshold` around it, three
+/// times, each time within 1.5 times the radius of a disc of their area (first within
+/// `r_max`); returns the centre and that radius.
+fn recentre(p: &Plane, x: f32, y: f32, threshold: f32, r_min: f32, r_max: f32) -> (f32, f32, f32) {
+    let (mut cx, mut cy, mut reach, mut size) = (x, y, r_max * 1.2, r_min);
+    for _ in 0..3 {
+        let (x0, x1) = (
+            (cx - reach).max(0.0) as usize,
+            ((cx + reach) as usize).min(p.w - 1),
+        );
+        let (y0, y1) = (
+            (cy - reach).max(0.0) as usize,
+            ((cy + reach) as usize).min(p.h - 1),
+        );
+        let (mut sx, mut sy, mut n) = (0.0f32, 0.0f32, 0.0f32);
+        for yy in y0..=y1 {
+            for xx in x0..=x1 {
+                let (fx, fy) = (xx as f32, yy as f32);
+                if (fx - cx).hypot(fy - cy) <= reach && p.at(xx, yy) < threshold {
+                    sx += fx;
+                    sy += fy;
+                    n += 1.0;
+                }
+            }
+        }
+        if n < 4.0 {
+            break;
+        }
+        cx = sx / n;
+        cy = sy / n;
+        size = (n / std::f32::consts::PI).sqrt().clamp(r_min, r_max);
+        reach = size * 1.5;
+    }
+    (cx, cy, size)
+}
+
+/// Centres and mean levels of the `n` darkest boxes of side `2·r + 1`, at least `3·r` apart.
+fn dark_seeds(p: &Plane, r: f32, n: usize) -> Vec<(f32, f32, f32)> {
+    let b = (r * 0.8).round().max(1.0) as usize;
+    let margin = b + 1;
+    if p.w <= 2 * margin || p.h <= 2 * margin {
+        return Vec::new();
+    }
+    let integral = Integral::new(p);
+    let mut cands: Vec<(f32, usize, usize)> = Vec::new();
+    for y in margin..p.h - margin {
+        for x in margin..p.w - margin {
+            cands.push((integral.mean(x - b, y - b, x + b, y + b), x, y));
+        }
+    }
+    cands.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let min_dist = (3 * b) as f32;
+    let mut seeds: Vec<(f32, f32, f32)> = Vec::with_capacity(n);
+    for (level, x, y) in cands {
+        let (x, y) = (x as f32, y as f32);
+        if seeds
+            .iter()
+            .all(|&(sx, sy, _)| (sx - x).hypot(sy - y) >= min_dist)
+        {
+            seeds.push((x, y, level));
+            if seeds.len() >= n {
+                break;
+            }
+        }
+    }
+    seeds
+}
+
+/// Angles of the pupil contour.
+const CONTOUR_RAYS: usize = 64;
+
+/// The pupil boundary along `CONTOUR_RAYS` rays: on each, the radius within ±25 % of the
+/// circle's with the sharpest outward step (the circle's radius where no step reaches half
+/// the circle's contrast), smoothed to Fourier harmonics `0..=harmonics`. Empty when
+/// `harmonics` is 0.
+pub(super) fn pupil_contour(p: &Plane, pupil: Circle, contrast: f32, harmonics: usize) -> Vec<f32> {
+    if harmonics == 0 {
+        return Vec::new();
+    }
+    let n = CONTOUR_RAYS;
+    let mut raw = Vec::with_capacity(n);
+    for k in 0..n {
+        let phi = std::f32::consts::TAU * k as f32 / n as f32;
+        let (ux, uy) = (phi.cos(), -phi.sin());
+        let at = |r: f32| p.sample(pupil.x + r * ux, pupil.y + r * uy);
+        let mut best = (0.5 * contrast, pupil.r);
+        let mut r = pupil.r * 0.75;
+        while r <= pupil.r * 1.25 {
+            if let (Some(a), Some(b)) = (at(r - 1.5), at(r + 1.5)) {
+                if b - a > best.0 {
+                    best = (b - a, r);
+                }
+            }
+            r += 0.5;
+        }
+        raw.push(best.1);
+    }
+    let mut out = vec![0.0f32; n];
+    for h in 0..=harmonics.min(n / 2 - 1) {
+        let (mut a, mut b) = (0.0f32, 0.0f32);
+        for (k, r) in raw.iter().enumerate() {
+            let t = std::f32::consts::TAU * (h * k) as f32 / n as f32;
+            a += r * t.cos();
+            b += r * t.sin();
+        }
+        let norm = if h == 0 {
+            1.0 / n as f32
+        } else {
+            2.0 / n as f32
+        };
+        for (k, o) in out.iter_mut().enumerate() {
+            let t = std::f32::consts::TAU * (h * k) as f32 / n as f32;
+            *o += norm * (a * t.cos() + b * t.sin());
+        }
+    }
+    out
+}
