@@ -244,11 +244,20 @@ pub(crate) async fn next(rx: &mut tokio::sync::mpsc::UnboundedReceiver<Posted>) 
         .unwrap()
 }
 
-fn fixture(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("index/tests/fixtures/images")
-        .join(name);
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+/// A 256 × 320 grey PNG (a smooth pattern): the iris item's image, which the interface
+/// keeps but does not match.
+fn grey_png() -> Vec<u8> {
+    let (w, h) = (256u32, 320u32);
+    let pixels: Vec<u8> = (0..w * h).map(|i| ((i % w + i / w) % 256) as u8).collect();
+    let mut out = Vec::new();
+    let mut enc = png::Encoder::new(&mut out, w, h);
+    enc.set_color(png::ColorType::Grayscale);
+    enc.set_depth(png::BitDepth::Eight);
+    enc.write_header()
+        .unwrap()
+        .write_image_data(&pixels)
+        .unwrap();
+    out
 }
 
 /// A finger item with an image.
@@ -282,7 +291,7 @@ pub(crate) fn fixture_items() -> Vec<Value> {
     );
     items.push(
         json!({"biometricType": "IRIS", "biometricSubType": "EYE_LEFT",
-               "image": B64.encode(fixture("ridges_256x320.png")), "compression": "PNG"}),
+               "image": B64.encode(grey_png()), "compression": "PNG"}),
     );
     items
 }
