@@ -20,24 +20,11 @@ use tokio::sync::oneshot;
 
 use super::worker::lock;
 use crate::enrolment::wire::FingerprintIn;
+use crate::mosip::cbeff::FINGER_SUBTYPES;
 use crate::mosip::transport::{queue_destination, text_frame};
 
 /// How long the broker has to confirm a request.
 const SEND_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// MOSIP's finger subtype names by ISO position 1–10.
-const FINGER_SUBTYPES: [&str; 10] = [
-    "Right Thumb",
-    "Right IndexFinger",
-    "Right MiddleFinger",
-    "Right RingFinger",
-    "Right LittleFinger",
-    "Left Thumb",
-    "Left IndexFinger",
-    "Left MiddleFinger",
-    "Left RingFinger",
-    "Left LittleFinger",
-];
 
 /// The CBEFF document (as MOSIP writes it: BDBs in URL-safe base64 without padding) of a
 /// capture's fingers, one ISO/IEC 19794-2 minutiae BIR each.

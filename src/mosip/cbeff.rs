@@ -138,6 +138,20 @@ pub struct Samples {
     pub skipped: usize,
 }
 
+/// MOSIP's finger subtype names by ISO position 1–10 (what [`finger_position`] reads back).
+pub const FINGER_SUBTYPES: [&str; 10] = [
+    "Right Thumb",
+    "Right IndexFinger",
+    "Right MiddleFinger",
+    "Right RingFinger",
+    "Right LittleFinger",
+    "Left Thumb",
+    "Left IndexFinger",
+    "Left MiddleFinger",
+    "Left RingFinger",
+    "Left LittleFinger",
+];
+
 /// The ISO finger position (1–10) of a MOSIP finger subtype such as `Left IndexFinger`.
 pub fn finger_position(subtype: &str) -> Option<u8> {
     let s: String = subtype

@@ -315,16 +315,7 @@ impl Store {
                 seq
             ],
         )?;
-        for g in row.galleries() {
-            tx.execute(
-                "INSERT OR IGNORE INTO gallery_members (gallery_id, external_id) VALUES (?1, ?2)",
-                [&g, &row.external_id],
-            )?;
-        }
-        tx.execute(
-            "DELETE FROM retired WHERE external_id = ?1",
-            [&row.external_id],
-        )?;
+        claim(&tx, row)?;
         tx.commit()?;
         Ok(true)
     }
@@ -357,16 +348,7 @@ impl Store {
             ],
         )?;
         tx.execute("DELETE FROM gallery_members WHERE external_id = ?1", [&old])?;
-        for g in row.galleries() {
-            tx.execute(
-                "INSERT OR IGNORE INTO gallery_members (gallery_id, external_id) VALUES (?1, ?2)",
-                [&g, &row.external_id],
-            )?;
-        }
-        tx.execute(
-            "DELETE FROM retired WHERE external_id = ?1",
-            [&row.external_id],
-        )?;
+        claim(&tx, row)?;
         tx.execute(
             "INSERT OR IGNORE INTO retired (external_id) VALUES (?1)",
             [&old],
@@ -454,6 +436,22 @@ impl Store {
         )?;
         Ok(n > 0)
     }
+}
+
+/// Makes `row`'s engine reference a member of its galleries and takes it off the retired list
+/// (the step a created and a replaced encounter share).
+fn claim(tx: &rusqlite::Transaction<'_>, row: &Row) -> rusqlite::Result<()> {
+    for g in row.galleries() {
+        tx.execute(
+            "INSERT OR IGNORE INTO gallery_members (gallery_id, external_id) VALUES (?1, ?2)",
+            [&g, &row.external_id],
+        )?;
+    }
+    tx.execute(
+        "DELETE FROM retired WHERE external_id = ?1",
+        [&row.external_id],
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]

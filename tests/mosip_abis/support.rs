@@ -256,19 +256,7 @@ pub struct Sample {
     pub data: Vec<u8>,
 }
 
-/// MOSIP's finger subtype names by ISO position 1–10.
-pub const FINGER_SUBTYPES: [&str; 10] = [
-    "Right Thumb",
-    "Right IndexFinger",
-    "Right MiddleFinger",
-    "Right RingFinger",
-    "Right LittleFinger",
-    "Left Thumb",
-    "Left IndexFinger",
-    "Left MiddleFinger",
-    "Left RingFinger",
-    "Left LittleFinger",
-];
+pub use tunggal::mosip::cbeff::FINGER_SUBTYPES;
 
 impl Sample {
     pub fn finger_minutiae(position: u8, record: Vec<u8>) -> Self {
