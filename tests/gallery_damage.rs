@@ -310,3 +310,34 @@ fn with_a_mark_the_open_checks_the_later_persons_and_everyone_for_an_older_galle
     }
     assert_eq!(Registry::read_entries(&data).unwrap(), registry_before);
 }
+
+#[test]
+fn settling_brings_the_mark_up_to_every_acknowledged_person() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let engine = open_engine(&data).unwrap();
+    import_more(&engine, tmp.path(), &data, "early-", PERSONS);
+    // The log is far below its checkpoint size: without a settle the mark stays behind.
+    engine.advance_acknowledged_mark().unwrap();
+    let behind = engine.registry().acknowledged_mark().unwrap();
+    assert!(behind.is_none_or(|m| m.seq < PERSONS as u64), "{behind:?}");
+    engine.settle().unwrap();
+    let mark = engine.registry().acknowledged_mark().unwrap().unwrap();
+    assert_eq!(mark.seq, PERSONS as u64, "{mark:?}");
+    assert_eq!(
+        mark.checkpoint_lsn,
+        engine.gallery().store().checkpoint_lsn()
+    );
+    assert!(engine
+        .registry()
+        .acknowledged_keys_after(mark.seq)
+        .unwrap()
+        .is_empty());
+    // Settling again with nothing new changes nothing; the next open keeps the mark.
+    engine.settle().unwrap();
+    assert_eq!(engine.registry().acknowledged_mark().unwrap(), Some(mark));
+    drop(engine);
+    let engine = open_engine(&data).unwrap();
+    assert_eq!(engine.registry().acknowledged_mark().unwrap(), Some(mark));
+    assert_eq!(engine.gallery().len(), PERSONS);
+}

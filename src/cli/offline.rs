@@ -90,6 +90,8 @@ impl ImportArgs {
         };
         let progress = super::progress_bar(0, "import");
         let report = import::import(&engine, &options, &mut advance(&progress))?;
+        // The next open then checks none of the imported persons again.
+        engine.settle()?;
         progress.finish_and_clear();
         if report.resumed_from > 0 {
             println!(

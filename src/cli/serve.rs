@@ -372,6 +372,14 @@ impl ServeArgs {
             if let Some(task) = mosip_task {
                 let _ = tokio::time::timeout(std::time::Duration::from_secs(30), task).await;
             }
+            // A clean stop checkpoints the gallery and brings the acknowledgement mark up to
+            // it, so that the next start checks no person acknowledged before now.
+            let settling = engine.clone();
+            match tokio::task::spawn_blocking(move || settling.settle()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "checkpoint at shutdown"),
+                Err(e) => tracing::warn!(error = %e, "checkpoint at shutdown"),
+            }
             println!("tunggal: stopped");
             Ok(())
         })

@@ -156,6 +156,8 @@ pub fn fill(
         report.loaded += engine.bulk_enrol(&records)?.imported;
         progress(&format!("demo gallery: {end}/{} persons", plan.persons));
     }
+    // The next open then checks none of the loaded persons again.
+    engine.settle()?;
     report.load_s = t.elapsed().as_secs_f64();
     let t = std::time::Instant::now();
     let probes: Vec<EnrolmentRecord> = (0..plan.probes)

@@ -52,7 +52,7 @@ use crate::enrolment::{
 };
 use crate::state::idempotency::Answer;
 use crate::state::StateError;
-pub use open::OpenError;
+pub use open::{OpenError, SettleError};
 use registry::{
     key_of, reference_id, DuplicateReason, Entry, Outcome, Registry, Resolution, StoredCandidate,
 };

@@ -77,6 +77,18 @@ pub enum OpenError {
     },
 }
 
+/// Why [`GalleryEngine::settle`] failed; nothing acknowledged is affected (the mark only
+/// stays where it was).
+#[derive(Debug, Error)]
+pub enum SettleError {
+    /// The gallery's checkpoint failed.
+    #[error("gallery checkpoint: {0}")]
+    Checkpoint(#[from] StorageError),
+    /// The mark could not be written.
+    #[error("acknowledgement mark: {0}")]
+    Mark(#[from] StateError),
+}
+
 impl GalleryEngine {
     /// Opens the engine in `data_dir` (gallery in `data_dir/gallery`, registry beside it),
     /// learning a calibration for a new gallery, replaying the gallery WAL and reconciling
@@ -280,6 +292,23 @@ impl GalleryEngine {
         }
         engine.advance_acknowledged_mark()?;
         Ok(engine)
+    }
+
+    /// Checkpoints the gallery and brings the acknowledgement mark up to it, so that the next
+    /// open checks no person acknowledged before now. The mark otherwise follows the
+    /// checkpoints the log's growth triggers, which a bulk load or a short run may never
+    /// reach. Run after a bulk load and at a clean shutdown; costs one checkpoint (the
+    /// segments' dirty pages and the key index written and synced) and three small commits.
+    pub fn settle(&self) -> Result<(), SettleError> {
+        // Records a candidate at today's acknowledgement count when none is pending.
+        self.advance_acknowledged_mark()?;
+        self.gallery().store().checkpoint()?;
+        // Promotes the pending candidate, whose log position is now checkpointed, and
+        // records one at today's count when the pending one was older; the third advance
+        // promotes that one too.
+        self.advance_acknowledged_mark()?;
+        self.advance_acknowledged_mark()?;
+        Ok(())
     }
 
     /// Advances the registry's acknowledgement mark to what the gallery's checkpoints prove
