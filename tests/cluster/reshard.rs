@@ -103,7 +103,10 @@ fn partitions_of_a_new_shard_count_built_from_snapshots_decide_as_a_single_node(
         .collect();
     let before: usize = old.iter().map(Gallery::len).sum();
     assert_eq!(new.iter().map(Gallery::len).sum::<usize>(), before);
-    assert!(new.iter().all(|g| !g.is_empty()), "a new partition is empty");
+    assert!(
+        new.iter().all(|g| !g.is_empty()),
+        "a new partition is empty"
+    );
     for (i, g) in new.iter().enumerate() {
         let keys: Vec<u64> = g.snapshot().keys().collect();
         assert!(keys.iter().all(|&k| shard_of(k, 3) == i as u32));

@@ -28,10 +28,7 @@ async fn snapshot_at(store: &ObjectStore, shard: u32, sequence: u64) -> String {
     let started = Instant::now();
     loop {
         let listed = snapshot::list(store, shard, 2).await.unwrap();
-        if let Some(s) = listed
-            .iter()
-            .find(|s| s.complete && s.sequence == sequence)
-        {
+        if let Some(s) = listed.iter().find(|s| s.complete && s.sequence == sequence) {
             return s.prefix.clone();
         }
         assert!(
@@ -70,7 +67,11 @@ fn same_partition(a: &Path, b: &Path) -> usize {
     for &key in &ka {
         let (ra, rb) = (sa.get(key).unwrap().unwrap(), sb.get(key).unwrap().unwrap());
         assert_eq!(ra.record, rb.record, "hot record of {key}");
-        assert_eq!(sa.blob(key).unwrap(), sb.blob(key).unwrap(), "cold blob of {key}");
+        assert_eq!(
+            sa.blob(key).unwrap(),
+            sb.blob(key).unwrap(),
+            "cold blob of {key}"
+        );
     }
     ka.len()
 }
@@ -138,9 +139,9 @@ async fn a_new_replica_from_a_snapshot_equals_its_sibling() {
     assert!(held > 0, "the snapshot holds nobody");
     let fresh = ShardProc::start_with(&url, 1, 2, 1, dirs[2].path(), &[]);
     assert!(
-        fresh
-            .ready
-            .contains(&format!("ready: {held} persons, applied through sequence 8")),
+        fresh.ready.contains(&format!(
+            "ready: {held} persons, applied through sequence 8"
+        )),
         "{}",
         fresh.ready
     );
@@ -166,7 +167,10 @@ async fn a_new_replica_from_a_snapshot_equals_its_sibling() {
     applied(dirs[2].path(), last).await;
     drop((s0, s1, fresh));
     let persons = same_partition(dirs[1].path(), dirs[2].path());
-    let on_shard = enrolled.iter().filter(|(_, s)| shard_of(*s, 2) == 1).count();
+    let on_shard = enrolled
+        .iter()
+        .filter(|(_, s)| shard_of(*s, 2) == 1)
+        .count();
     assert_eq!(persons, on_shard);
 }
 

@@ -143,8 +143,7 @@ pub enum SnapshotFault {
 impl Manifest {
     /// The encoded manifest.
     pub fn encode(&self) -> Result<Vec<u8>, ClusterError> {
-        let body =
-            serde_json::to_vec(self).map_err(|e| ClusterError::Malformed(e.to_string()))?;
+        let body = serde_json::to_vec(self).map_err(|e| ClusterError::Malformed(e.to_string()))?;
         let len = u32::try_from(body.len())
             .map_err(|_| ClusterError::Malformed("manifest over 4 GiB".into()))?;
         let mut out = Vec::with_capacity(HEADER + body.len() + 4);
@@ -234,7 +233,10 @@ mod tests {
         for at in 0..bytes.len() {
             let mut bad = bytes.clone();
             bad[at] ^= 0x10;
-            assert!(Manifest::decode(&bad).is_err(), "byte {at} flipped was accepted");
+            assert!(
+                Manifest::decode(&bad).is_err(),
+                "byte {at} flipped was accepted"
+            );
         }
         for len in 0..bytes.len() {
             assert!(Manifest::decode(&bytes[..len]).is_err(), "cut at {len}");

@@ -40,10 +40,7 @@ pub const MANIFEST_OBJECT: &str = "MANIFEST";
 pub const KEEP: usize = 2;
 
 /// The bucket, created when missing (`replicas` copies).
-pub async fn bucket(
-    js: &jetstream::Context,
-    replicas: usize,
-) -> Result<ObjectStore, ClusterError> {
+pub async fn bucket(js: &jetstream::Context, replicas: usize) -> Result<ObjectStore, ClusterError> {
     retrying("creating the snapshot bucket", SETUP_WAIT, || async {
         if let Ok(store) = js.get_object_store(SNAPSHOT_BUCKET).await {
             return Ok(store);
@@ -75,7 +72,10 @@ pub fn partition_prefix(shard: u32, shards: u32) -> String {
 
 /// The prefix of the objects of one snapshot.
 pub fn snapshot_prefix(shard: u32, shards: u32, sequence: u64, replica: u32) -> String {
-    format!("{}{sequence:020}-r{replica}/", partition_prefix(shard, shards))
+    format!(
+        "{}{sequence:020}-r{replica}/",
+        partition_prefix(shard, shards)
+    )
 }
 
 /// One snapshot as the bucket lists it.
@@ -137,11 +137,7 @@ pub async fn list(
         entry.complete |= file == MANIFEST_OBJECT;
         entry.objects.push(info.name);
     }
-    found.sort_by(|a, b| {
-        b.sequence
-            .cmp(&a.sequence)
-            .then(a.replica.cmp(&b.replica))
-    });
+    found.sort_by(|a, b| b.sequence.cmp(&a.sequence).then(a.replica.cmp(&b.replica)));
     Ok(found)
 }
 

@@ -204,13 +204,15 @@ impl Publisher {
         gallery: &std::sync::Arc<Gallery>,
         applied: u64,
     ) {
-        if self.every == 0 || applied == 0 || applied % self.every != 0 || applied == self.last
-        {
+        if self.every == 0 || applied == 0 || applied % self.every != 0 || applied == self.last {
             return;
         }
         if let Some(upload) = self.upload.take() {
             if !upload.is_finished() {
-                tracing::info!(applied, "snapshot skipped: the previous one is still uploading");
+                tracing::info!(
+                    applied,
+                    "snapshot skipped: the previous one is still uploading"
+                );
                 self.upload = Some(upload);
                 return;
             }
@@ -236,8 +238,7 @@ impl Publisher {
             ..self.origin
         };
         let (g, out) = (std::sync::Arc::clone(gallery), self.out.clone());
-        let staged = match crate::cluster::shard::blocking(move || stage(&g, &out, origin)).await
-        {
+        let staged = match crate::cluster::shard::blocking(move || stage(&g, &out, origin)).await {
             Ok(staged) => staged,
             Err(e) => {
                 tracing::warn!(applied, error = %e, "copying a snapshot");

@@ -283,7 +283,8 @@ fn open_and_count(
     dir: &Path,
     config: tunggal_index::gallery::GalleryConfig,
 ) -> Result<u64, SnapshotFault> {
-    let gallery = Gallery::open(dir, config, None).map_err(|e| SnapshotFault::Open(e.to_string()))?;
+    let gallery =
+        Gallery::open(dir, config, None).map_err(|e| SnapshotFault::Open(e.to_string()))?;
     let persons = gallery.len() as u64;
     gallery
         .close()
