@@ -7,6 +7,7 @@ use clap::Args;
 use tunggal_index::gallery::GalleryConfig;
 use tunggal_index::search::SearchConfig;
 
+use crate::cluster::snapshot::restore_new_replica;
 use crate::cluster::{parse_shard, Shard, ShardOptions};
 
 /// Options of `tunggal shard`.
@@ -27,6 +28,14 @@ pub struct ShardArgs {
     /// Copies of each JetStream stream and bucket (3 on a three-node NATS cluster).
     #[arg(long, default_value_t = 1)]
     stream_replicas: usize,
+    /// Publish a snapshot of the partition to the object store after every N applied
+    /// enrolments (0: never).
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    snapshot_every: u64,
+    /// On a new data directory, replay the whole enrolment log instead of starting from
+    /// the newest snapshot.
+    #[arg(long)]
+    full_replay: bool,
 }
 
 impl ShardArgs {
@@ -49,18 +58,40 @@ impl ShardArgs {
             stream_replicas: self.stream_replicas,
             search: SearchConfig::default(),
             gallery: GalleryConfig::default(),
+            snapshot_every: self.snapshot_every,
         };
-        let replica = Shard::open(options).context("opening the partition")?;
-        let persons = replica.gallery().len();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .context("starting the async runtime")?;
+        let start = if self.full_replay {
+            String::new()
+        } else {
+            let restored = runtime
+                .block_on(restore_new_replica(&options))
+                .context("starting from a snapshot")?;
+            for (snapshot, reason) in &restored.refused {
+                eprintln!("tunggal: snapshot {snapshot} refused: {reason}");
+            }
+            match (&restored.from, restored.looked) {
+                (Some((snapshot, sequence)), _) => format!(
+                    " (from snapshot {snapshot} at sequence {sequence}, {} refused)",
+                    restored.refused.len()
+                ),
+                (None, true) => format!(
+                    " (no usable snapshot, {} refused: replaying the whole log)",
+                    restored.refused.len()
+                ),
+                (None, false) => String::new(),
+            }
+        };
+        let replica = Shard::open(options).context("opening the partition")?;
+        let persons = replica.gallery().len();
         runtime.block_on(replica.run(|applied| {
             println!(
                 "tunggal: shard {shard}/{shards} replica {} ready: {persons} persons, \
-                 applied through sequence {applied}",
+                 applied through sequence {applied}{start}",
                 self.replica
             );
         }))?;

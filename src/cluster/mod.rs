@@ -8,6 +8,10 @@
 //!   keep the verdict.
 //! - [`fuse`]: the verdict as a deterministic function of the partials.
 //! - [`search`]: a partition's side of every search (enrolment, identify, verify).
+//! - [`snapshot`]: a partition's snapshots in the JetStream object store, and new replicas
+//!   started from them.
+//! - [`reshard`]: resharding's core step, a partition of a new shard count built from the
+//!   old count's partitions.
 //! - [`reads`]: identify and verify as request/reply to one replica of each shard.
 //! - [`drill`]: `tunggal drill cluster`, the cluster under kill -9, checked against a single
 //!   node.
@@ -20,8 +24,10 @@ pub mod engine;
 pub mod front;
 pub mod fuse;
 pub mod reads;
+pub mod reshard;
 pub mod search;
 pub mod shard;
+pub mod snapshot;
 pub mod topology;
 pub mod wire;
 

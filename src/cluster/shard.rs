@@ -37,6 +37,7 @@ use tunggal_index::gallery::{Gallery, GalleryConfig};
 use tunggal_index::search::SearchConfig;
 
 use super::search::search_partition;
+use super::snapshot::publish::{Origin, Publisher};
 use super::topology::{self, retrying, Topology, ENROL_STREAM};
 use super::wire::EnrolMessage;
 use super::{fuse, nats, reads, shard_of, ClusterError};
@@ -72,6 +73,9 @@ pub struct ShardOptions {
     pub search: SearchConfig,
     /// Gallery configuration.
     pub gallery: GalleryConfig,
+    /// Publish a snapshot of the partition after every this many applied sequences
+    /// (0: never; see [`super::snapshot`]).
+    pub snapshot_every: u64,
 }
 
 /// A running shard replica.
@@ -103,7 +107,7 @@ pub fn read_applied(dir: &Path) -> Result<u64, ClusterError> {
 }
 
 /// Records `sequence` as applied: written beside, synced, renamed over.
-fn write_applied(dir: &Path, sequence: u64) -> Result<(), ClusterError> {
+pub(crate) fn write_applied(dir: &Path, sequence: u64) -> Result<(), ClusterError> {
     let path = dir.join(APPLIED_NAME);
     let tmp = dir.join(format!("{APPLIED_NAME}.tmp"));
     {
@@ -248,6 +252,18 @@ impl Shard {
         let topology = topology::connect(&self.options.nats, self.options.stream_replicas).await?;
         let (mut messages, caught_up_at) = self.bind_retrying(&topology).await?;
         ready(self.applied);
+        let o = &self.options;
+        let mut snapshots = Publisher::new(
+            o.snapshot_every,
+            &o.data_dir,
+            Origin {
+                shard: o.shard,
+                shards: o.shards,
+                replica: o.replica,
+                sequence: 0,
+            },
+            o.stream_replicas,
+        );
         let mut reads = None;
         loop {
             if reads.is_none() && self.applied >= caught_up_at {
@@ -260,7 +276,11 @@ impl Shard {
                 tracing::info!(applied = self.applied, "caught up: answering reads");
             }
             match self.step(&topology, &mut messages).await {
-                Ok(()) => {}
+                Ok(()) => {
+                    snapshots
+                        .after_apply(&topology.js, &self.gallery, self.applied)
+                        .await;
+                }
                 Err(ClusterError::Nats(e)) => {
                     // Whatever was delivered and not acknowledged comes again from the
                     // new consumer, which starts after the last applied sequence.

@@ -86,10 +86,24 @@ impl Drop for Nats {
 /// A shard replica child process, killed (SIGKILL) on drop.
 pub struct ShardProc {
     child: Child,
+    /// The line it printed when it got ready.
+    pub ready: String,
 }
 
 impl ShardProc {
     pub fn start(url: &str, shard: u32, shards: u32, replica: u32, dir: &Path) -> Self {
+        Self::start_with(url, shard, shards, replica, dir, &[])
+    }
+
+    /// [`ShardProc::start`] with more arguments.
+    pub fn start_with(
+        url: &str,
+        shard: u32,
+        shards: u32,
+        replica: u32,
+        dir: &Path,
+        extra: &[&str],
+    ) -> Self {
         let mut command = Command::new(env!("CARGO_BIN_EXE_tunggal"));
         command
             .args([
@@ -100,7 +114,8 @@ impl ShardProc {
                 &format!("{shard}/{shards}"),
             ])
             .args(["--replica", &replica.to_string(), "--data-dir"])
-            .arg(dir);
+            .arg(dir)
+            .args(extra);
         Self::spawn(command, shard)
     }
 
@@ -125,7 +140,7 @@ impl ShardProc {
             .recv_timeout(Duration::from_secs(120))
             .unwrap_or_else(|_| panic!("shard {shard} did not get ready"));
         eprintln!("{line}");
-        Self { child }
+        Self { child, ready: line }
     }
 
     pub fn kill(mut self) {

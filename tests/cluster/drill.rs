@@ -1,5 +1,6 @@
 //! A small `tunggal drill cluster`: three NATS nodes, 2 shards × 2 replicas, two front-ends,
-//! a shard replica, a NATS node and a front-end killed mid-load and restarted.
+//! a shard replica, a NATS node and a front-end killed mid-load and restarted, then a new
+//! replica started from a snapshot.
 
 use std::process::Command;
 
@@ -32,6 +33,7 @@ fn a_small_cluster_drill_loses_nothing_and_decides_as_a_single_node() {
     assert_eq!(r["same_as_single_node"], true, "{r:#}");
     assert_eq!(r["restarted_replica_caught_up"], true, "{r:#}");
     assert_eq!(r["restarted_replica_serves"], true, "{r:#}");
+    assert_eq!(r["new_replica_from_snapshot_serves"], true, "{r:#}");
     assert_eq!(r["unanswered"], 0, "{r:#}");
     assert_eq!(r["retry_mismatches"], 0, "{r:#}");
     assert_eq!(r["events"].as_array().map(Vec::len), Some(2), "{r:#}");

@@ -11,3 +11,5 @@ mod enrol;
 mod nats_cluster;
 mod reads;
 mod recovery;
+mod reshard;
+mod snapshot;

@@ -15,7 +15,10 @@
 //! - every answer and every kept verdict equals a single-node replay of the log
 //!   (`same_as_single_node`);
 //! - the restarted replica has applied the whole log, and answers an identification alone
-//!   (its siblings killed).
+//!   (its siblings killed);
+//! - a new replica of that shard, started on an empty directory, starts from a snapshot
+//!   (replica 1 of every shard publishes one every `max(4, rounds / 2)` sequences), catches
+//!   up and answers an identification alone.
 
 pub mod check;
 pub mod load;
@@ -96,6 +99,11 @@ pub struct DrillReport {
     pub restarted_replica_caught_up: bool,
     /// The restarted replica answered an identification alone.
     pub restarted_replica_serves: bool,
+    /// The ready line of a new replica started on an empty directory after the load.
+    pub new_replica_start: String,
+    /// The new replica started from a snapshot, applied the whole log and answered an
+    /// identification alone.
+    pub new_replica_from_snapshot_serves: bool,
     /// Faults and recoveries.
     pub events: Vec<Event>,
     /// Seconds of load.
@@ -215,6 +223,7 @@ fn start(plan: &DrillPlan) -> anyhow::Result<Cluster> {
         shards: plan.shards,
         dir: plan.dir.clone(),
         admin_key: format!("drill-admin-key-{}-0123456789abcdef", std::process::id()),
+        snapshot_every: (plan.load.rounds / 2).max(4),
     };
     let mut shards = Vec::new();
     for shard in 0..plan.shards {
@@ -298,13 +307,15 @@ pub fn run(plan: &DrillPlan) -> anyhow::Result<DrillReport> {
         let serves = front.identify(&probe).await.is_ok();
         anyhow::Ok((checks, caught_up, serves))
     })?;
+    let (new_replica_start, new_replica) = new_replica(&runtime, &cluster, plan, victim.0, &urls)?;
     let passed = checks.acknowledged_lost == 0
         && checks.missed_duplicates == 0
         && checks.same_as_single_node
         && outcome.retry_mismatches == 0
         && outcome.unanswered.is_empty()
         && caught_up
-        && serves;
+        && serves
+        && new_replica;
     Ok(DrillReport {
         nats_nodes: 3,
         shards: plan.shards,
@@ -319,8 +330,50 @@ pub fn run(plan: &DrillPlan) -> anyhow::Result<DrillReport> {
         checks,
         restarted_replica_caught_up: caught_up,
         restarted_replica_serves: serves,
+        new_replica_start,
+        new_replica_from_snapshot_serves: new_replica,
         events,
         load_seconds,
         passed,
     })
+}
+
+/// Starts a new replica of `shard` on an empty directory, waits until it has applied the
+/// log, kills every other replica of the shard and asks it for an identification: its
+/// ready line, and whether it started from a snapshot, caught up and answered.
+fn new_replica(
+    runtime: &tokio::runtime::Runtime,
+    cluster: &Mutex<Cluster>,
+    plan: &DrillPlan,
+    shard: u32,
+    urls: &str,
+) -> anyhow::Result<(String, bool)> {
+    let launcher = lock(cluster)?.launcher.clone();
+    let replica = plan.replicas;
+    let mut proc = launcher.shard(shard, replica)?;
+    let from_snapshot = proc.ready_line.contains("from snapshot");
+    let front = runtime.block_on(Front::connect(urls, plan.shards, 3))?;
+    let last = runtime.block_on(front.last_sequence())?;
+    let caught_up = wait_applied(
+        &launcher.shard_dir(shard, replica),
+        last,
+        Duration::from_secs(180),
+    );
+    {
+        let mut c = lock(cluster)?;
+        for r in 0..plan.replicas {
+            if let Some(p) = c.shard_mut(shard, r) {
+                p.kill();
+            }
+        }
+    }
+    let serves = runtime.block_on(async {
+        let probe = front.log_entry(1).await?.enrolment()?;
+        anyhow::Ok(front.identify(&probe).await.is_ok())
+    })?;
+    proc.kill();
+    Ok((
+        std::mem::take(&mut proc.ready_line),
+        from_snapshot && caught_up && serves,
+    ))
 }

@@ -34,6 +34,8 @@ pub fn free_port() -> anyhow::Result<u16> {
 #[derive(Debug)]
 pub struct Proc {
     child: Option<Child>,
+    /// The line it printed when it got ready.
+    pub ready_line: String,
 }
 
 impl Proc {
@@ -72,14 +74,20 @@ fn spawn_until(mut command: Command, needle: &'static str, wait: Duration) -> an
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             if line.contains(needle) {
-                let _ = tx.send(());
+                let _ = tx.send(line);
             }
         }
     });
-    let mut proc = Proc { child: Some(child) };
-    if rx.recv_timeout(wait).is_err() {
-        proc.kill();
-        bail!("{command:?} did not print {needle:?} within {wait:?}");
+    let mut proc = Proc {
+        child: Some(child),
+        ready_line: String::new(),
+    };
+    match rx.recv_timeout(wait) {
+        Ok(line) => proc.ready_line = line,
+        Err(_) => {
+            proc.kill();
+            bail!("{command:?} did not print {needle:?} within {wait:?}");
+        }
     }
     Ok(proc)
 }
@@ -131,7 +139,10 @@ impl NatsNodes {
             .stderr(Stdio::null())
             .spawn()
             .with_context(|| format!("starting {}", self.binary.display()))?;
-        let proc = Proc { child: Some(child) };
+        let proc = Proc {
+            child: Some(child),
+            ready_line: String::new(),
+        };
         let started = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", *port)).is_err() {
             if started.elapsed() > Duration::from_secs(20) {
@@ -181,6 +192,8 @@ pub struct Launcher {
     pub dir: PathBuf,
     /// The admin key of the front-ends.
     pub admin_key: String,
+    /// `--snapshot-every` of replica 1 of every shard (0: no snapshots).
+    pub snapshot_every: u64,
 }
 
 impl Launcher {
@@ -199,6 +212,9 @@ impl Launcher {
             .arg("--data-dir")
             .arg(self.shard_dir(shard, replica))
             .env("RUST_LOG", "warn");
+        if replica == 1 && self.snapshot_every > 0 {
+            command.args(["--snapshot-every", &self.snapshot_every.to_string()]);
+        }
         spawn_until(command, "ready", Duration::from_secs(180))
     }
 
