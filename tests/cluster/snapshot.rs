@@ -199,7 +199,7 @@ async fn a_damaged_snapshot_is_refused_for_an_older_one_or_a_full_replay() {
     let newer = snapshot_at(&store, 1, 8).await;
 
     // One flipped bit in the newer snapshot's segment file: refused, the older one used.
-    let segment = format!("{newer}seg-00000000.dat");
+    let segment = format!("{newer}files/seg-00000000.dat");
     flip_byte(&store, &segment, |len| len / 3).await;
     let restored = snapshot::restore_new_replica(&options(&url, 1, dirs[2].path()))
         .await

@@ -15,7 +15,7 @@
 //!   served.
 //!
 //! Objects of one snapshot share the prefix `shard-<i>-of-<S>/<sequence, 20 digits>-r<r>/`:
-//! one object per gallery file under its name, and [`MANIFEST_OBJECT`].
+//! one object per gallery file under [`FILES_PREFIX`] and its name, and [`MANIFEST_OBJECT`].
 
 pub mod manifest;
 pub mod publish;
@@ -35,7 +35,10 @@ use super::{nats, ClusterError};
 /// The object store bucket of partition snapshots.
 pub const SNAPSHOT_BUCKET: &str = "SNAPSHOTS";
 /// The manifest's object name within a snapshot.
-pub const MANIFEST_OBJECT: &str = "MANIFEST";
+pub const MANIFEST_OBJECT: &str = "snapshot-manifest";
+/// The prefix of the gallery files' objects within a snapshot (the gallery has a file
+/// named `MANIFEST` of its own, so files and the snapshot's manifest must not share names).
+pub const FILES_PREFIX: &str = "files/";
 /// Snapshots kept per partition (older ones are deleted after a new one is complete).
 pub const KEEP: usize = 2;
 

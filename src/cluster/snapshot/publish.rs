@@ -8,7 +8,7 @@ use tunggal_index::gallery::{Gallery, GalleryError};
 use tunggal_index::storage::LOCK_NAME;
 
 use super::manifest::{FileEntry, Manifest};
-use super::{snapshot_prefix, MANIFEST_OBJECT};
+use super::{snapshot_prefix, FILES_PREFIX, MANIFEST_OBJECT};
 use crate::cluster::{nats, ClusterError};
 
 /// A snapshot copied out of the partition, ready to upload.
@@ -133,7 +133,10 @@ pub async fn publish(store: &ObjectStore, staged: &Staged) -> Result<String, Clu
         let path = staged.dir.join(&file.name);
         let mut reader = tokio::fs::File::open(&path).await.map_err(io(&path))?;
         store
-            .put(format!("{prefix}{}", file.name).as_str(), &mut reader)
+            .put(
+                format!("{prefix}{FILES_PREFIX}{}", file.name).as_str(),
+                &mut reader,
+            )
             .await
             .map_err(nats)?;
     }

@@ -8,7 +8,7 @@ use tunggal_index::gallery::Gallery;
 
 use super::manifest::{Manifest, SnapshotFault};
 use super::publish::crc_of;
-use super::{bucket, list, Listed, MANIFEST_OBJECT};
+use super::{bucket, list, Listed, FILES_PREFIX, MANIFEST_OBJECT};
 use crate::cluster::shard::{blocking, read_applied, write_applied, ShardOptions};
 use crate::cluster::topology::{self, ENROL_STREAM};
 use crate::cluster::{nats, ClusterError};
@@ -211,7 +211,7 @@ async fn fetch(
     for file in &manifest.files {
         let path = staging.join(&file.name);
         if file.bytes > 0 {
-            let name = format!("{}{}", snapshot.prefix, file.name);
+            let name = format!("{}{FILES_PREFIX}{}", snapshot.prefix, file.name);
             fetch_file(store, &name, &path).await?;
         } else {
             std::fs::File::create(&path)
