@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use serde_json::json;
 
 use crate::harness::*;
+use crate::images::iso_19794_4;
 use crate::support::*;
 
 pub async fn fvc_duplicates(s: &mut Suite) {
