@@ -281,7 +281,10 @@ fn dedup_gallery_never_reopens_a_pair_analysts_cleared() {
 fn imported_images_are_kept_with_their_quality() {
     use base64::Engine as _;
     use tunggal::enrolment::wire::{FingerImageIn, FingerprintIn, IrisImageIn, IrisIn};
-    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets");
+    let shared = std::env::var_os("TUNGGAL_SHARED_DATASETS").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets"),
+        std::path::PathBuf::from,
+    );
     let tif = |finger: u32| shared.join(format!("fvc2002-images/DB1_B/{finger}_1.tif"));
     let jpg = |class: u32| {
         shared.join(format!(

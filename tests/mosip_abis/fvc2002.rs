@@ -11,7 +11,7 @@ use crate::images::iso_19794_4;
 use crate::support::*;
 
 pub async fn fvc_duplicates(s: &mut Suite) {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets/fvc2002-images");
+    let root = crate::irises::datasets().join("fvc2002-images");
     if !root.join("DB1_B/101_1.tif").exists() {
         eprintln!(
             "skipping the FVC2002 part: {} is absent",

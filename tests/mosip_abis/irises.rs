@@ -21,8 +21,13 @@ use crate::harness::*;
 use crate::images::*;
 use crate::support::*;
 
-fn datasets() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets")
+/// The shared data sets: `TUNGGAL_SHARED_DATASETS`, else `../shared/datasets` beside the
+/// repository.
+pub fn datasets() -> PathBuf {
+    std::env::var_os("TUNGGAL_SHARED_DATASETS").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets"),
+        PathBuf::from,
+    )
 }
 
 fn casia(class: u32, n: u32) -> PathBuf {
