@@ -311,7 +311,7 @@ fn imported_images_are_kept_with_their_quality() {
             image: Some(FingerImageIn {
                 format: "tiff".into(),
                 data: b64(&tif(finger)),
-                ppi: Some(500),
+                ppi: Some(500.0),
             }),
         })
         .collect();

@@ -244,7 +244,7 @@ mod tests {
         let samples = Samples {
             irises: vec![
                 sample(0, "right", Ok(code("right", 0xff))),
-                sample(1, "left", Ok(image("left", b"IIR\0020\0 cut short"))),
+                sample(1, "left", Ok(image("left", b"IIR\x00020\x00 cut short"))),
             ],
             ..Samples::default()
         };

@@ -2,8 +2,6 @@
 //! fingers, impressions 1 and 2 as two captures, ISO/IEC 19794-4 image records in CBEFF;
 //! DB3_B's fingers as someone else. Skipped, saying why, when the data set is absent.
 
-use std::path::PathBuf;
-
 use serde_json::json;
 
 use crate::harness::*;

@@ -108,7 +108,7 @@ mod tests {
 
     #[test]
     fn iris_samples_become_wire_irises_or_their_refusals() {
-        let record = URL_SAFE_NO_PAD.encode(b"IIR\0020\0 eye");
+        let record = URL_SAFE_NO_PAD.encode(b"IIR\x00020\x00 eye");
         let code = iris_code::IrisCodeBdb {
             layout: "daugman-2048".into(),
             code: vec![0xa5; 256],
@@ -125,7 +125,7 @@ mod tests {
         assert_eq!(right.eye, "right");
         let image = right.image.as_ref().unwrap();
         assert_eq!(image.format, "iso19794-6");
-        assert_eq!(STANDARD.decode(&image.data).unwrap(), b"IIR\0020\0 eye");
+        assert_eq!(STANDARD.decode(&image.data).unwrap(), b"IIR\x00020\x00 eye");
         let left = s.irises[1].iris.as_ref().unwrap();
         assert_eq!(left.layout.as_deref(), Some("daugman-2048"));
         assert_eq!(
