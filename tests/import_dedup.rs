@@ -273,3 +273,92 @@ fn dedup_gallery_never_reopens_a_pair_analysts_cleared() {
     assert_eq!(report.opened, 0, "a decided pair is never reopened");
     assert_eq!(engine.cases().len(), cases_before);
 }
+
+/// Enrolment bodies whose fingers and eyes are images (FVC2002 TIFFs, CASIA-IrisV1 JPEGs) are
+/// imported as the HTTP API enrols them: the images are kept for analysts with their measured
+/// quality. Skipped, saying why, when the shared data sets are absent.
+#[test]
+fn imported_images_are_kept_with_their_quality() {
+    use base64::Engine as _;
+    use tunggal::enrolment::wire::{FingerImageIn, FingerprintIn, IrisImageIn, IrisIn};
+    let shared = std::env::var_os("TUNGGAL_SHARED_DATASETS").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets"),
+        std::path::PathBuf::from,
+    );
+    let tif = |finger: u32| shared.join(format!("fvc2002-images/DB1_B/{finger}_1.tif"));
+    let jpg = |class: u32| {
+        shared.join(format!(
+            "iris-images/casia-v1/{class:03}/U/{class:03}_1_1.jpg"
+        ))
+    };
+    if let Some(absent) = [tif(101), jpg(1)].into_iter().find(|p| !p.exists()) {
+        eprintln!("skipping: {} is absent", absent.display());
+        return;
+    }
+    let b64 =
+        |p: &Path| base64::engine::general_purpose::STANDARD.encode(std::fs::read(p).unwrap());
+    let tmp = tempfile::tempdir().unwrap();
+    let (input, data) = (tmp.path().join("in"), tmp.path().join("data"));
+    let builder = BodyBuilder::new(SEED);
+    let plan = RequestPlanner::new(SEED, 0.0, 500, "img-").next().unwrap();
+    let mut body = builder.enrolment(&plan, None).unwrap();
+    body.fingerprints = (101..=110u32)
+        .map(|finger| FingerprintIn {
+            position: i64::from(finger - 100),
+            format: None,
+            quality: None,
+            template: None,
+            image: Some(FingerImageIn {
+                format: "tiff".into(),
+                data: b64(&tif(finger)),
+                ppi: Some(500.0),
+            }),
+        })
+        .collect();
+    body.irises = [("right", 1), ("left", 2)]
+        .into_iter()
+        .map(|(eye, class)| IrisIn {
+            eye: eye.into(),
+            layout: None,
+            code: None,
+            mask: None,
+            image: Some(IrisImageIn {
+                format: "jpeg".into(),
+                data: b64(&jpg(class)),
+            }),
+        })
+        .collect();
+    std::fs::create_dir_all(&input).unwrap();
+    std::fs::write(
+        input.join("000001.json"),
+        serde_json::to_vec(&body).unwrap(),
+    )
+    .unwrap();
+    let engine = open_engine(&data);
+    assert_eq!(engine.image_store_bytes().unwrap(), 0);
+    let report = import(&engine, &options(&input, &data), &mut |_, _| {}).unwrap();
+    assert_eq!((report.imported, report.rejected), (1, 0));
+    let e = engine
+        .registry()
+        .by_request(&body.district, &body.service_point, &plan.request_id)
+        .unwrap();
+    let reference = e.meta.summary.reference_id.clone();
+    for position in 1..=10u8 {
+        let info = engine
+            .finger_print_info(&reference, position)
+            .unwrap_or_else(|| panic!("finger {position} not kept"));
+        assert!(info.quality > 0, "finger {position}: {info:?}");
+    }
+    for eye in 0..2 {
+        let info = engine
+            .eye_image_info(&reference, eye)
+            .unwrap_or_else(|| panic!("eye {eye} not kept"));
+        assert!(info.unusable.is_none(), "eye {eye}: {info:?}");
+    }
+    // The JPEG eyes are kept as received; the TIFF fingers as PNG (16 header bytes each).
+    let eyes: u64 = [1, 2]
+        .iter()
+        .map(|c| std::fs::metadata(jpg(*c)).unwrap().len())
+        .sum();
+    assert!(engine.image_store_bytes().unwrap() > eyes + 12 * 16);
+}

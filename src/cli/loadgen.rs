@@ -55,6 +55,9 @@ pub struct LoadgenArgs {
     /// search over HTTP (`--target`, `--api-key`), for the latency comparison.
     #[arg(long, default_value_t = 0)]
     compare_rounds: usize,
+    /// With `--protocol mosip`: send fingers only (no iris code BIRs).
+    #[arg(long)]
+    mosip_no_iris: bool,
     /// Open-loop arrivals per second (latency counts from each scheduled send time).
     #[arg(long, default_value_t = 4.0)]
     rate: f64,
@@ -197,6 +200,7 @@ impl LoadgenArgs {
             rate: self.rate,
             duration: self.duration,
             duplicate_ratio: self.duplicate_ratio,
+            irises: !self.mosip_no_iris,
             seed: self.seed,
             first_person: self.first_person,
             timeout: Duration::from_secs(self.timeout),
@@ -362,6 +366,9 @@ fn print_mosip_report(r: &MosipLoadReport) {
         r.non_mated_with_candidates,
         r.stray_answers
     );
+    for (probe, mate) in &r.mated_missed {
+        println!("  mated identify {probe} did not name {mate}");
+    }
     if let Some(c) = &r.comparison {
         for (name, l) in [("ActiveMQ", &c.activemq), ("HTTP", &c.http)] {
             println!(

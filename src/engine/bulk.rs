@@ -1,8 +1,10 @@
 //! Bulk loading: many validated records enrolled without deduplication (a legacy gallery
 //! whose doubles `dedup-gallery` finds later), with one registry write per batch.
 //!
-//! The crash-consistency order is that of a single enrolment, per batch: intents (one
-//! fsync), gallery inserts (one batch, one fsync), outcomes (one fsync). A crash inside a batch is
+//! The crash-consistency order is that of a single enrolment, per batch: the records'
+//! submitted finger and eye images (one synced append to the image store, as an HTTP
+//! enrolment keeps them, `engine/images.rs`), intents (one fsync), gallery inserts (one
+//! batch, one fsync), outcomes (one fsync). A crash inside a batch is
 //! settled on the next open (inserted keys roll forward, the rest are dropped), and a resumed
 //! import skips every record whose `request_id` the registry already holds.
 
@@ -130,9 +132,19 @@ impl GalleryEngine {
         if usable.is_empty() {
             return Ok((stats, unusable));
         }
+        // The images are durable before the intents that name them.
+        let probes: Vec<&crate::enrolment::record::Probe> =
+            usable.iter().map(|(r, _)| &r.probe).collect();
+        let kept = self.keep_images_of(&probes).map_err(unavailable)?;
         let metas = usable
             .iter()
-            .map(|(r, _)| convert::person_meta(0, r))
+            .zip(kept)
+            .map(|((r, _), (fingers, eyes))| {
+                let mut meta = convert::person_meta(0, r);
+                meta.fingers = fingers;
+                meta.eyes = eyes;
+                meta
+            })
             .collect();
         let keys = self.registry().intents(metas).map_err(unavailable)?;
         let batch: Vec<(u64, &PreparedPerson)> = keys

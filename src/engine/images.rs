@@ -81,82 +81,122 @@ pub fn fingerprint_quality(captures: &[FingerCapture]) -> Vec<FingerQualityOut> 
         .collect()
 }
 
+/// What a registry row records of one probe's kept images.
+pub type KeptCaptures = (Vec<FingerCapture>, Vec<EyeCapture>);
+
+/// The stored forms of one probe's finger and eye images (re-encoding on rayon).
+type Forms<'a> = (
+    Vec<(ImageFormat, Cow<'a, [u8]>)>,
+    Vec<(ImageFormat, Cow<'a, [u8]>)>,
+);
+
+fn stored_forms(probe: &Probe) -> Result<Forms<'_>, KeepError> {
+    let (forms, eye_forms) = rayon::join(
+        || {
+            probe
+                .images
+                .par_iter()
+                .map(|k| {
+                    stored_form(k).map_err(|detail| KeepError::Encode {
+                        what: format!("fingerprint image at position {}", k.position.code()),
+                        detail,
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+        },
+        || {
+            probe
+                .eye_images
+                .par_iter()
+                .map(|k| {
+                    stored_eye_form(k).map_err(|detail| KeepError::Encode {
+                        what: format!("{} eye image", k.eye.name()),
+                        detail,
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()
+        },
+    );
+    Ok((forms?, eye_forms?))
+}
+
+/// What the registry records of `probe`'s images, given their stored forms and the places
+/// the store gave them (fingers first, then eyes).
+fn captures(
+    probe: &Probe,
+    (forms, eye_forms): &Forms<'_>,
+    mut refs: Vec<tunggal_index::image_store::ImageRef>,
+) -> KeptCaptures {
+    let eye_refs = refs.split_off(forms.len().min(refs.len()));
+    let fingers = probe
+        .images
+        .iter()
+        .zip(forms.iter().zip(refs))
+        .map(|(k, ((format, _), image))| {
+            let measured = probe
+                .image_quality
+                .iter()
+                .find(|q| q.position == k.position);
+            FingerCapture {
+                position: k.position.code(),
+                quality: measured.map_or(0, |q| q.quality),
+                unusable: measured.and_then(|q| q.unusable).map(str::to_owned),
+                format: format.name().to_owned(),
+                ppi: k.ppi,
+                width: k.frame.0,
+                height: k.frame.1,
+                image,
+            }
+        })
+        .collect();
+    let eyes = probe
+        .eye_images
+        .iter()
+        .zip(eye_forms.iter().zip(eye_refs))
+        .map(|(k, ((format, _), image))| {
+            let measured = probe.eye_quality.iter().find(|q| q.eye == k.eye);
+            eye_capture(k, measured, *format, image)
+        })
+        .collect();
+    (fingers, eyes)
+}
+
 impl GalleryEngine {
     /// Keeps the finger and eye images of `probe` durably, in one synced append; returns
     /// what the registry row records of them. CPU work (re-encoding) runs on rayon; the
     /// caller only waits.
-    pub(super) fn keep_images(
-        &self,
-        probe: &Probe,
-    ) -> Result<(Vec<FingerCapture>, Vec<EyeCapture>), KeepError> {
-        if probe.images.is_empty() && probe.eye_images.is_empty() {
-            return Ok((Vec::new(), Vec::new()));
+    pub(super) fn keep_images(&self, probe: &Probe) -> Result<KeptCaptures, KeepError> {
+        let mut kept = self.keep_images_of(&[probe])?;
+        Ok(kept.pop().unwrap_or_default())
+    }
+
+    /// [`GalleryEngine::keep_images`] for several probes with one synced append (a bulk
+    /// load's chunk); one entry per probe, in order.
+    pub(super) fn keep_images_of(&self, probes: &[&Probe]) -> Result<Vec<KeptCaptures>, KeepError> {
+        if probes
+            .iter()
+            .all(|p| p.images.is_empty() && p.eye_images.is_empty())
+        {
+            return Ok(vec![KeptCaptures::default(); probes.len()]);
         }
-        let (forms, eye_forms) = rayon::join(
-            || {
-                probe
-                    .images
-                    .par_iter()
-                    .map(|k| {
-                        stored_form(k).map_err(|detail| KeepError::Encode {
-                            what: format!("fingerprint image at position {}", k.position.code()),
-                            detail,
-                        })
-                    })
-                    .collect::<Result<Vec<_>, _>>()
-            },
-            || {
-                probe
-                    .eye_images
-                    .par_iter()
-                    .map(|k| {
-                        stored_eye_form(k).map_err(|detail| KeepError::Encode {
-                            what: format!("{} eye image", k.eye.name()),
-                            detail,
-                        })
-                    })
-                    .collect::<Result<Vec<_>, _>>()
-            },
-        );
-        let (forms, eye_forms) = (forms?, eye_forms?);
+        let forms = probes
+            .par_iter()
+            .map(|p| stored_forms(p))
+            .collect::<Result<Vec<_>, _>>()?;
         let payloads: Vec<&[u8]> = forms
             .iter()
-            .chain(&eye_forms)
+            .flat_map(|(f, e)| f.iter().chain(e))
             .map(|(_, b)| b.as_ref())
             .collect();
-        let mut refs = self.images.append(&payloads)?;
-        let eye_refs = refs.split_off(forms.len().min(refs.len()));
-        let fingers = probe
-            .images
+        let mut refs = self.images.append(&payloads)?.into_iter();
+        Ok(probes
             .iter()
-            .zip(forms.iter().zip(refs))
-            .map(|(k, ((format, _), image))| {
-                let measured = probe
-                    .image_quality
-                    .iter()
-                    .find(|q| q.position == k.position);
-                FingerCapture {
-                    position: k.position.code(),
-                    quality: measured.map_or(0, |q| q.quality),
-                    unusable: measured.and_then(|q| q.unusable).map(str::to_owned),
-                    format: format.name().to_owned(),
-                    ppi: k.ppi,
-                    width: k.frame.0,
-                    height: k.frame.1,
-                    image,
-                }
+            .zip(&forms)
+            .map(|(probe, f)| {
+                let mine = refs.by_ref().take(f.0.len() + f.1.len()).collect();
+                captures(probe, f, mine)
             })
-            .collect();
-        let eyes = probe
-            .eye_images
-            .iter()
-            .zip(eye_forms.iter().zip(eye_refs))
-            .map(|(k, ((format, _), image))| {
-                let measured = probe.eye_quality.iter().find(|q| q.eye == k.eye);
-                eye_capture(k, measured, *format, image)
-            })
-            .collect();
-        Ok((fingers, eyes))
+            .collect())
     }
 
     /// The image finger at `position` of a person not deleted.

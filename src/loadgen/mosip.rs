@@ -1,7 +1,9 @@
 //! What `tunggal loadgen --protocol mosip` needs to play MOSIP's registration processor:
 //! a datashare serving each registration's CBEFF, the STOMP link to the broker's queues
 //! (requests sent as JMS text messages, answers matched to their request by `requestId`),
-//! and the CBEFF document of a synthetic capture. The run itself is in
+//! and the CBEFF document of a synthetic capture: ISO/IEC 19794-2 minutiae BIRs and, the
+//! synthetic population having iris codes and no eye images, Tunggal's iris code BIRs
+//! (`crate::mosip::iris_code`). The run itself is in
 //! [`super::mosip_run`].
 
 use std::collections::HashMap;
@@ -19,16 +21,27 @@ use serde_json::{json, Value};
 use tokio::sync::oneshot;
 
 use super::worker::lock;
-use crate::enrolment::wire::FingerprintIn;
-use crate::mosip::cbeff::FINGER_SUBTYPES;
+use crate::enrolment::wire::{FingerprintIn, IrisIn};
+use crate::mosip::cbeff::{format_type, FINGER_SUBTYPES};
+use crate::mosip::iris_code::{self, IrisCodeBdb};
 use crate::mosip::transport::{queue_destination, text_frame};
 
 /// How long the broker has to confirm a request.
 const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The BDB of a wire iris in code form, when it is one.
+fn iris_code_bdb(iris: &IrisIn) -> Option<Vec<u8>> {
+    let code = IrisCodeBdb {
+        layout: iris.layout.clone()?,
+        code: STANDARD.decode(iris.code.as_ref()?).ok()?,
+        mask: STANDARD.decode(iris.mask.as_ref()?).ok()?,
+    };
+    iris_code::encode(&code).ok()
+}
+
 /// The CBEFF document (as MOSIP writes it: BDBs in URL-safe base64 without padding) of a
-/// capture's fingers, one ISO/IEC 19794-2 minutiae BIR each.
-pub fn minutiae_cbeff(fingers: &[FingerprintIn]) -> Vec<u8> {
+/// capture: one ISO/IEC 19794-2 minutiae BIR per finger and one iris code BIR per eye.
+pub fn capture_cbeff(fingers: &[FingerprintIn], irises: &[IrisIn]) -> Vec<u8> {
     let mut xml = String::from(
         "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n\
          <BIR xmlns=\"http://standards.iso.org/iso-iec/19785/-3/ed-2/\">\n\
@@ -56,6 +69,27 @@ pub fn minutiae_cbeff(fingers: &[FingerprintIn]) -> Vec<u8> {
              <BDB>{}</BDB></BIR>\n",
             f.quality.unwrap_or(80).clamp(0, 100),
             URL_SAFE_NO_PAD.encode(&record)
+        ));
+    }
+    for i in irises {
+        let subtype = match i.eye.as_str() {
+            "left" => "Left",
+            "right" => "Right",
+            _ => continue,
+        };
+        let Some(bdb) = iris_code_bdb(i) else {
+            continue;
+        };
+        xml.push_str(&format!(
+            "<BIR><Version><Major>1</Major><Minor>1</Minor></Version>\
+             <CBEFFVersion><Major>1</Major><Minor>1</Minor></CBEFFVersion>\
+             <BIRInfo><Integrity>false</Integrity></BIRInfo>\
+             <BDBInfo><Format><Organization>Tunggal</Organization><Type>{}</Type></Format>\
+             <Type>Iris</Type><Subtype>{subtype}</Subtype><Level>Processed</Level>\
+             <Purpose>Enroll</Purpose></BDBInfo>\
+             <BDB>{}</BDB></BIR>\n",
+            format_type::TUNGGAL_IRIS_CODE,
+            URL_SAFE_NO_PAD.encode(&bdb)
         ));
     }
     xml.push_str("</BIR>\n");
@@ -307,7 +341,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn minutiae_cbeff_reads_back_as_fingers() {
+    fn capture_cbeff_reads_back_as_fingers_and_irises() {
         let record = vec![0x46, 0x4d, 0x52, 0];
         let fingers = [
             FingerprintIn {
@@ -325,8 +359,18 @@ mod tests {
                 image: None,
             },
         ];
-        let xml = minutiae_cbeff(&fingers);
+        let irises = [IrisIn {
+            eye: "right".into(),
+            layout: Some("daugman-2048".into()),
+            code: Some(STANDARD.encode([0x3c; 256])),
+            mask: Some(STANDARD.encode([0xff; 256])),
+            image: None,
+        }];
+        let xml = capture_cbeff(&fingers, &irises);
         let read = crate::mosip::cbeff::parse(&xml).unwrap();
+        assert_eq!(read.irises.len(), 1);
+        let eye = read.irises[0].iris.as_ref().unwrap();
+        assert_eq!(eye, &irises[0]);
         assert_eq!(
             read.fingers.len(),
             1,

@@ -26,7 +26,7 @@ use tokio::sync::mpsc;
 
 use super::client::Http;
 use super::mosip::{
-    await_answer, candidate_ids, failure, minutiae_cbeff, request, Link, ShareServer,
+    await_answer, candidate_ids, capture_cbeff, failure, request, Link, ShareServer,
 };
 use super::requests::{biometrics, BodyBuilder, Planned, RequestPlanner};
 use super::run::create_key;
@@ -77,6 +77,8 @@ pub struct MosipLoadConfig {
     pub duration: Duration,
     /// Share of registrations that are a person registered earlier in the run.
     pub duplicate_ratio: f64,
+    /// Send the captures' irises (iris code BIRs) beside their fingers.
+    pub irises: bool,
     /// Seed of the population and of every decision.
     pub seed: u64,
     /// Population id of the first new person.
@@ -194,6 +196,9 @@ pub struct MosipLoadReport {
     pub mated: u64,
     /// Of those, identifies that named the earlier registration.
     pub mated_found: u64,
+    /// Mated identifies that did not name the earlier registration: `(referenceId, the
+    /// earlier registration's referenceId)`.
+    pub mated_missed: Vec<(String, String)>,
     /// Registrations of a new person (non-mated identifies).
     pub non_mated: u64,
     /// Of those, identifies that named someone.
@@ -212,6 +217,7 @@ pub struct MosipLoadReport {
 struct Counts {
     mated: u64,
     mated_found: u64,
+    mated_missed: Vec<(String, String)>,
     non_mated: u64,
     non_mated_with_candidates: u64,
     late_sends: u64,
@@ -270,7 +276,12 @@ impl Shared {
             match &plan.duplicate_of {
                 Some(first) => {
                     c.mated += 1;
-                    c.mated_found += u64::from(found.contains(first));
+                    if found.contains(first) {
+                        c.mated_found += 1;
+                    } else {
+                        c.mated_missed
+                            .push((plan.request_id.clone(), first.clone()));
+                    }
                 }
                 None => {
                     c.non_mated += 1;
@@ -292,11 +303,16 @@ impl Shared {
 
 /// Plans registrations and builds their CBEFF documents (off the async runtime) until the
 /// receiver goes away.
-fn produce(planner: RequestPlanner, builder: BodyBuilder, tx: mpsc::Sender<(Planned, Vec<u8>)>) {
+fn produce(
+    planner: RequestPlanner,
+    builder: BodyBuilder,
+    irises: bool,
+    tx: mpsc::Sender<(Planned, Vec<u8>)>,
+) {
     for plan in planner {
         let capture = builder.capture(&plan);
         let cbeff = match biometrics(&capture) {
-            Ok((fingers, _)) => minutiae_cbeff(&fingers),
+            Ok((fingers, eyes)) => capture_cbeff(&fingers, if irises { &eyes[..] } else { &[] }),
             Err(e) => {
                 tracing::error!(error = %e, "loadgen: cannot build a registration");
                 return;
@@ -325,9 +341,10 @@ pub async fn run(cfg: MosipLoadConfig) -> anyhow::Result<(MosipLoadReport, Stats
     let planner = RequestPlanner::new(cfg.seed, cfg.duplicate_ratio, cfg.first_person, &cfg.run_id);
     let builder = BodyBuilder::new(cfg.seed);
     let producer_builder = builder.clone();
+    let irises = cfg.irises;
     std::thread::Builder::new()
         .name("loadgen-mosip-producer".into())
-        .spawn(move || produce(planner, producer_builder, tx))?;
+        .spawn(move || produce(planner, producer_builder, irises, tx))?;
 
     let start = Instant::now();
     let shared = Arc::new(Shared {
@@ -424,6 +441,7 @@ pub async fn run(cfg: MosipLoadConfig) -> anyhow::Result<(MosipLoadReport, Stats
         truth,
         mated: counts.mated,
         mated_found: counts.mated_found,
+        mated_missed: counts.mated_missed,
         non_mated: counts.non_mated,
         non_mated_with_candidates: counts.non_mated_with_candidates,
         late_sends: counts.late_sends,

@@ -7,20 +7,18 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use serde_json::{json, Map, Value};
-
+use super::analytics::candidate_out;
+use super::biometrics::{self, Read};
 use super::cbeff::{self, CbeffError, Samples};
 use super::datashare::{Datashare, FetchError};
 use super::envelope::ShareKey;
 use super::message::{
-    self, CandidateList, CandidateOut, FailureReason, ModalityOut, Operation, Request, Response,
+    self, CandidateList, CandidateOut, FailureReason, Operation, Request, Response,
 };
-use crate::engine::external::{ExternalCandidate, ExternalInsert, ExternalSearch};
+use crate::engine::external::{ExternalInsert, ExternalSearch};
 use crate::engine::GalleryEngine;
-use crate::enrolment::record::{Origin, Probe};
-use crate::enrolment::validate;
+use crate::enrolment::record::Origin;
 use crate::enrolment::EngineError;
-use crate::problem::Reason;
 use crate::work;
 
 /// Candidates returned when `flags.maxResults` is absent: every candidate over the
@@ -34,14 +32,6 @@ pub struct Abis {
     origin: Origin,
     datashare: Datashare,
     pending: Arc<AtomicUsize>,
-}
-
-/// The biometrics read from a share, and what was left out of matching.
-#[derive(Debug)]
-struct Fetched {
-    probe: Probe,
-    irises: usize,
-    faces: usize,
 }
 
 impl Abis {
@@ -152,14 +142,7 @@ impl Abis {
             return Err(FailureReason::ReferenceIdAlreadyExists);
         }
         let fetched = self.fetch(url).await?;
-        if fetched.irises + fetched.faces > 0 {
-            tracing::info!(
-                reference_id = %id,
-                irises = fetched.irises,
-                faces = fetched.faces,
-                "MOSIP insert: iris and face samples accepted and not used for matching"
-            );
-        }
+        log_left_out(&id, &fetched);
         let (engine, origin) = (self.engine.clone(), self.origin.clone());
         let done = work::run_blocking(move || engine.insert_external(&origin, &id, &fetched.probe))
             .await
@@ -179,35 +162,42 @@ impl Abis {
             gallery: r.gallery.clone(),
         };
         let (engine, origin) = (self.engine.clone(), self.origin.clone());
-        let found = if let Some(id) = r.reference_id.clone() {
-            work::run_blocking(move || engine.identify_external(&origin, &id, &limits))
+        let (found, probe_eyes) = if let Some(id) = r.reference_id.clone() {
+            let found = work::run_blocking(move || engine.identify_external(&origin, &id, &limits))
                 .await
                 .map_err(|_| FailureReason::UnexpectedError)?
                 .map_err(|e| engine_reason(&e))?
-                .ok_or(FailureReason::ReferenceIdNotFound)?
+                .ok_or(FailureReason::ReferenceIdNotFound)?;
+            (found, Vec::new())
         } else {
             let url = r
                 .reference_url
                 .as_deref()
                 .ok_or(FailureReason::MissingReferenceId)?;
             let fetched = self.fetch(url).await?;
-            work::run_blocking(move || {
-                engine.identify_external_probe(&origin, &fetched.probe, &limits)
+            log_left_out(&r.request_id, &fetched);
+            let Read { probe, eyes, .. } = fetched;
+            let found = work::run_blocking(move || {
+                engine.identify_external_probe(&origin, &probe, &limits)
             })
             .await
             .map_err(|_| FailureReason::UnexpectedError)?
             .map_err(|e| engine_reason(&e))?
-            .map_err(|_| FailureReason::BiometricQualityCheckFailed)?
+            .map_err(|_| FailureReason::BiometricQualityCheckFailed)?;
+            (found, eyes)
         };
-        let candidates: Vec<CandidateOut> = found.iter().map(candidate_out).collect();
+        let candidates: Vec<CandidateOut> = found
+            .iter()
+            .map(|c| candidate_out(c, &probe_eyes))
+            .collect();
         Ok(CandidateList {
             count: candidates.len().to_string(),
             candidates,
         })
     }
 
-    /// Fetches a share and reads its fingers into a probe.
-    async fn fetch(&self, url: &str) -> Result<Fetched, FailureReason> {
+    /// Fetches a share and reads its fingers and irises into a probe.
+    async fn fetch(&self, url: &str) -> Result<Read, FailureReason> {
         let body = self.datashare.fetch(url).await.map_err(|e| {
             tracing::warn!(error = %e, "MOSIP datashare fetch failed");
             match e {
@@ -216,21 +206,9 @@ impl Abis {
             }
         })?;
         let key = self.datashare.key.clone();
-        let job = move || -> Result<Fetched, FailureReason> {
+        let job = move || -> Result<Read, FailureReason> {
             let samples = read_share(&body, key.as_deref())?;
-            if samples.fingers.is_empty() {
-                // Only iris or face samples: nothing this ABIS matches yet.
-                return Err(FailureReason::CbeffHasNoData);
-            }
-            let probe = validate::probe(&samples.fingers, &[], 0).map_err(|p| {
-                tracing::warn!(reason = ?p.reason, detail = %p.detail, "MOSIP share refused");
-                probe_reason(p.reason)
-            })?;
-            Ok(Fetched {
-                probe,
-                irises: samples.irises,
-                faces: samples.faces,
-            })
+            biometrics::read(&samples)
         };
         work::run_on_rayon(job)
             .await
@@ -266,14 +244,29 @@ fn read_share(body: &[u8], key: Option<&ShareKey>) -> Result<Samples, FailureRea
     })
 }
 
-/// The failure reason of a refused finger sample: unusable biometrics fail the quality
-/// check, everything else is a malformed CBEFF payload.
-fn probe_reason(reason: Reason) -> FailureReason {
-    match reason {
-        Reason::FingerUnusable | Reason::NoBiometrics | Reason::TooFewFingers => {
-            FailureReason::BiometricQualityCheckFailed
-        }
-        _ => FailureReason::InvalidCbeffFormat,
+/// Logs the samples a request's share had that are not matched: iris samples left out, with
+/// the reason and the MOSIP failure reason each would carry alone (MOSIP's answers have no
+/// field for a sample left out of a successful request), and face samples.
+fn log_left_out(id: &str, read: &Read) {
+    for e in read.eyes_left_out() {
+        let Some(reason) = e.outcome.reason() else {
+            continue;
+        };
+        tracing::warn!(
+            id,
+            eye = e.eye.unwrap_or("unknown"),
+            bir = e.index,
+            reason,
+            failure_reason = e.outcome.failure().map_or(0, FailureReason::code),
+            "MOSIP iris sample left out of matching"
+        );
+    }
+    if read.faces > 0 {
+        tracing::info!(
+            id,
+            faces = read.faces,
+            "MOSIP face samples accepted and ignored"
+        );
     }
 }
 
@@ -287,56 +280,5 @@ fn engine_reason(e: &EngineError) -> FailureReason {
         EngineError::NotWired | EngineError::Unavailable(_) | EngineError::StorageFull(_) => {
             FailureReason::InternalError
         }
-    }
-}
-
-fn text(v: impl ToString) -> Value {
-    Value::String(v.to_string())
-}
-
-/// A candidate with its analytics: the fused score overall, finger scores under `FIR`, and
-/// notes that iris and face were not matched.
-fn candidate_out(c: &ExternalCandidate) -> CandidateOut {
-    let k = &c.candidate;
-    let fingers: Map<String, Value> = k
-        .finger_scores
-        .iter()
-        .enumerate()
-        .filter_map(|(i, s)| s.map(|s| ((i + 1).to_string(), text(format!("{s:.4}")))))
-        .collect();
-    let identical = k.identical.fingers.iter().filter(|f| f.is_some()).count();
-    let mut analytics = Map::new();
-    analytics.insert("internalScore".into(), text(format!("{:.3}", k.score)));
-    analytics.insert(
-        "scoreKind".into(),
-        text("fused log-likelihood ratio over the compared fingers"),
-    );
-    let mut fir = Map::new();
-    fir.insert("fingersCompared".into(), text(fingers.len()));
-    fir.insert("fingerScores".into(), Value::Object(fingers));
-    fir.insert("identicalCaptures".into(), text(identical));
-    let note = |why: &str| -> Map<String, Value> {
-        match json!({"used": "false", "note": why}) {
-            Value::Object(m) => m,
-            _ => Map::new(),
-        }
-    };
-    CandidateOut {
-        reference_id: c.external_id.clone(),
-        analytics,
-        modalities: vec![
-            ModalityOut {
-                biometric_type: "FIR".into(),
-                analytics: fir,
-            },
-            ModalityOut {
-                biometric_type: "IIR".into(),
-                analytics: note("iris samples are accepted and not matched by this ABIS yet"),
-            },
-            ModalityOut {
-                biometric_type: "FACE".into(),
-                analytics: note("face is outside this ABIS's scope: accepted and ignored"),
-            },
-        ],
     }
 }

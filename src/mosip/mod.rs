@@ -3,6 +3,9 @@
 //!
 //! - [`message`]: the requests, responses and failure reasons of the specification.
 //! - [`cbeff`]: the CBEFF XML of a registration's biometrics.
+//! - [`iris_code`]: Tunggal's iris code BDB (codes where a platform has no eye images).
+//! - [`biometrics`]: a share's samples validated into a probe, irises one by one.
+//! - [`analytics`]: a candidate's per-modality analytics.
 //! - [`datashare`]: fetching a `referenceURL`.
 //! - [`envelope`]: opening an encrypted share with the ABIS partner's private key.
 //! - [`handler`]: one request mapped onto the engine (`engine/external.rs`).
@@ -10,10 +13,13 @@
 //!
 //! `docs/mosip.md` describes the mapping, the failure reasons and what is not built.
 
+pub mod analytics;
+pub mod biometrics;
 pub mod cbeff;
 pub mod datashare;
 pub mod envelope;
 pub mod handler;
+pub mod iris_code;
 pub mod message;
 pub mod transport;
 

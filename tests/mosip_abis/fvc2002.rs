@@ -2,15 +2,14 @@
 //! fingers, impressions 1 and 2 as two captures, ISO/IEC 19794-4 image records in CBEFF;
 //! DB3_B's fingers as someone else. Skipped, saying why, when the data set is absent.
 
-use std::path::PathBuf;
-
 use serde_json::json;
 
 use crate::harness::*;
+use crate::images::iso_19794_4;
 use crate::support::*;
 
 pub async fn fvc_duplicates(s: &mut Suite) {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets/fvc2002-images");
+    let root = crate::irises::datasets().join("fvc2002-images");
     if !root.join("DB1_B/101_1.tif").exists() {
         eprintln!(
             "skipping the FVC2002 part: {} is absent",

@@ -85,6 +85,7 @@ impl Server {
             rate,
             duration: Duration::from_secs(seconds),
             duplicate_ratio: 0.4,
+            irises: true,
             seed: 5,
             first_person: 0,
             timeout: Duration::from_secs(120),

@@ -7,22 +7,28 @@
 //! queued right behind its insert, identify by `referenceUrl`, delete then identify, ping,
 //! pendingJobs, referenceCount, every failure reason a request can trigger (4–18; 1–3 are
 //! internal errors no request causes), duplicate detection on FVC2002 images wrapped in
-//! ISO/IEC 19794-4 records in CBEFF (skipped when the data set is absent), a JMS client's
+//! ISO/IEC 19794-4 records in CBEFF (skipped when the data set is absent), irises as
+//! ISO/IEC 19794-6 records of CASIA-IrisV1 eyes beside FVC2002 fingers, both JPEG 2000 as
+//! MOSIP sends them (skipped without the data sets or Pillow's OpenJPEG), a JMS client's
 //! text message answered with a text message, encrypted shares opened with the configured
 //! private key, and `tunggal loadgen --protocol mosip` for a few seconds.
 //!
 //! Parts: [`harness`] (the suite and its request helper), [`operations`], [`negatives`],
-//! [`fvc2002`], [`jms`], [`encrypted`], [`loadgen`]; [`support`] runs the broker and the
-//! datashare. [`latency`] is the ignored latency report.
+//! [`fvc2002`], [`irises`], [`jms`], [`encrypted`], [`loadgen`]; [`support`] runs the broker
+//! and the datashare, [`images`] writes the image records. [`latency`] is the ignored latency
+//! report, [`miss`] explains its missed duplicates.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod encrypted;
 mod fvc2002;
 mod harness;
+mod images;
+mod irises;
 mod jms;
 mod latency;
 mod loadgen;
+mod miss;
 mod negatives;
 mod operations;
 mod support;
@@ -73,6 +79,8 @@ fn mosip_abis_over_activemq() {
         eprintln!("negatives: {:.1} s", started.elapsed().as_secs_f64());
         fvc2002::fvc_duplicates(&mut s).await;
         eprintln!("FVC2002: {:.1} s", started.elapsed().as_secs_f64());
+        irises::iris_duplicates(&mut s).await;
+        eprintln!("irises: {:.1} s", started.elapsed().as_secs_f64());
         let Suite { mosip, share, .. } = s;
         mosip.close().await;
         jms::jms_text_messages(&broker).await;

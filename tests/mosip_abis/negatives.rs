@@ -113,7 +113,7 @@ pub async fn negatives(s: &mut Suite) {
         "base64 that is not CBEFF (an encrypted share)",
     );
 
-    // 11: no sample carries data (all exceptions), or only face and iris samples.
+    // 11: no sample carries data (all exceptions), or only face samples.
     let empty = s.share.put("empty", cbeff(&[]));
     assert_failure(&s.insert("ref-n10", &empty).await, 11, "no samples");
     let exceptions = s.share.put(
@@ -128,13 +128,20 @@ pub async fn negatives(s: &mut Suite) {
         11,
         "only empty BDBs",
     );
-    let face_only = s
-        .share
-        .put("face-only", cbeff(&[Sample::face(), Sample::iris("Right")]));
+    let face_only = s.share.put("face-only", cbeff(&[Sample::face()]));
     assert_failure(
         &s.insert("ref-n12", &face_only).await,
         11,
-        "only face and iris samples",
+        "only a face sample",
+    );
+    // 16: a face and an iris sample that does not decode (nothing else to search).
+    let bad_iris = s
+        .share
+        .put("bad-iris", cbeff(&[Sample::face(), Sample::iris("Right")]));
+    assert_failure(
+        &s.insert("ref-n12b", &bad_iris).await,
+        16,
+        "a face and an undecodable iris",
     );
 
     // 18: too few usable fingers for a search (the engine's minimum is 3).

@@ -277,13 +277,23 @@ impl Sample {
         }
     }
 
-    /// An iris sample (its bytes are not read by Tunggal yet).
+    /// An iris sample whose BDB is no ISO/IEC 19794-6 record (it does not decode).
     pub fn iris(eye: &str) -> Self {
         Self {
             format_type: 9,
             kind: "Iris",
             subtype: eye.to_owned(),
             data: b"IIR\x00020\x00 not decoded".to_vec(),
+        }
+    }
+
+    /// An iris sample of format type 9 (ISO/IEC 19794-6) with `record` as its BDB.
+    pub fn iris_image(eye: &str, record: Vec<u8>) -> Self {
+        Self {
+            format_type: 9,
+            kind: "Iris",
+            subtype: eye.to_owned(),
+            data: record,
         }
     }
 
@@ -335,41 +345,6 @@ pub fn minutiae_samples(fingerprints: &[tunggal::enrolment::wire::FingerprintIn]
             Some(Sample::finger_minutiae(f.position as u8, bytes))
         })
         .collect()
-}
-
-/// An ISO/IEC 19794-4:2011 finger image record of one uncompressed 8-bit grey view.
-pub fn iso_19794_4(position: u8, width: u16, height: u16, pixels: &[u8], ppi: u16) -> Vec<u8> {
-    let ppcm = (f64::from(ppi) / 2.54).round() as u16;
-    let mut rep = Vec::new();
-    rep.extend_from_slice(&[0; 9]); // capture date
-    rep.push(0); // device technology
-    rep.extend_from_slice(&[0; 4]); // vendor, type
-    rep.push(1); // one quality block
-    rep.extend_from_slice(&[80, 0, 0, 0, 0]);
-    rep.push(position);
-    rep.push(1); // representation number
-    rep.push(2); // px/cm
-    for _ in 0..4 {
-        rep.extend_from_slice(&ppcm.to_be_bytes());
-    }
-    rep.push(8); // bit depth
-    rep.push(0); // uncompressed
-    rep.push(0); // live-scan plain
-    rep.extend_from_slice(&width.to_be_bytes());
-    rep.extend_from_slice(&height.to_be_bytes());
-    rep.extend_from_slice(pixels);
-    let rep_len = 4 + rep.len();
-    let total = 16 + rep_len;
-    let mut r = Vec::new();
-    r.extend_from_slice(b"FIR\0");
-    r.extend_from_slice(b"020\0");
-    r.extend_from_slice(&(total as u32).to_be_bytes());
-    r.extend_from_slice(&1u16.to_be_bytes());
-    r.push(0);
-    r.push(1);
-    r.extend_from_slice(&(rep_len as u32).to_be_bytes());
-    r.extend_from_slice(&rep);
-    r
 }
 
 /// A JSON client of Tunggal's own HTTP API.

@@ -3,16 +3,24 @@
 //! `BDB` (base64, URL-safe as MOSIP encodes it, or standard).
 //!
 //! Fingers become the wire fingerprints of Tunggal's own API (ISO/IEC 19794-4 images are
-//! decoded and their minutiae extracted; ISO/IEC 19794-2 minutiae records parsed), so the
-//! MOSIP path validates biometrics exactly as `POST /v1/enrolments` does. Iris (19794-6) and
-//! face (19794-5) samples are counted and left out of matching.
+//! decoded and their minutiae extracted; ISO/IEC 19794-2 minutiae records parsed), and irises
+//! its wire irises (ISO/IEC 19794-6 eye images, segmented and encoded by the engine; or
+//! Tunggal's own iris code BDB, [`super::iris_code`]), so the MOSIP path validates biometrics
+//! exactly as `POST /v1/enrolments` does. An iris sample that cannot be read is kept as its
+//! refusal, so that the request fails on it only when nothing else is usable. Face (19794-5)
+//! samples are counted and left out of matching.
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use serde::Deserialize;
 use thiserror::Error;
 
+use super::iris_code;
 use crate::enrolment::wire::{FingerImageIn, FingerprintIn};
+
+mod iris;
+
+pub use iris::{iris_eye, IrisSample};
 
 /// Largest CBEFF document read.
 pub const MAX_CBEFF_BYTES: usize = 64 * 1024 * 1024;
@@ -28,6 +36,10 @@ pub mod format_type {
     pub const FACE_IMAGE: u32 = 8;
     /// ISO/IEC 19794-6 iris image.
     pub const IRIS_IMAGE: u32 = 9;
+    /// Tunggal's iris code BDB ([`super::super::iris_code`]): not an SC 37 format and not
+    /// part of MOSIP's specification; written by `tunggal loadgen --protocol mosip`, whose
+    /// synthetic population has iris codes and no eye images.
+    pub const TUNGGAL_IRIS_CODE: u32 = 0x5447; // 21575, "TG"
 }
 
 /// Why a CBEFF document was refused.
@@ -67,6 +79,38 @@ pub enum CbeffError {
         index: usize,
         /// Its BDB format type.
         format_type: u32,
+    },
+    /// An iris sample names no eye.
+    #[error("BIR {index}: iris subtype {subtype:?} names neither the left nor the right eye")]
+    IrisEye {
+        /// The sample's index.
+        index: usize,
+        /// Its subtype.
+        subtype: String,
+    },
+    /// Two iris samples have one eye.
+    #[error("BIR {index}: a second sample of the {eye} eye")]
+    RepeatedIris {
+        /// The sample's index.
+        index: usize,
+        /// `left` or `right`.
+        eye: &'static str,
+    },
+    /// An iris sample in a format other than 19794-6 or Tunggal's iris code.
+    #[error("BIR {index}: iris format type {format_type:?} is neither 9 (19794-6) nor 21575 (iris code)")]
+    IrisFormat {
+        /// The sample's index.
+        index: usize,
+        /// Its BDB format type.
+        format_type: Option<u32>,
+    },
+    /// An iris code BDB that does not read.
+    #[error("BIR {index}: {source}")]
+    IrisCode {
+        /// The sample's index.
+        index: usize,
+        /// Why.
+        source: iris_code::IrisCodeError,
     },
     /// The document holds no sample with data.
     #[error("the CBEFF document holds no biometric sample with data")]
@@ -130,8 +174,9 @@ pub enum Modality {
 pub struct Samples {
     /// Finger samples in the wire form of Tunggal's API, ascending position.
     pub fingers: Vec<FingerprintIn>,
-    /// Iris samples with data (not used for matching).
-    pub irises: usize,
+    /// Iris samples with data, in document order (at most one per eye read; a refused one
+    /// carries its reason).
+    pub irises: Vec<IrisSample>,
     /// Face samples with data (not used for matching).
     pub faces: usize,
     /// Samples without data (exceptions) or of other modalities, left out.
@@ -273,7 +318,11 @@ pub fn parse(xml: &[u8]) -> Result<Samples, CbeffError> {
             continue;
         }
         match kind {
-            Modality::Iris => out.irises += 1,
+            Modality::Iris => {
+                let subtype = info.and_then(|i| i.subtype.as_deref()).unwrap_or_default();
+                let sample = iris::sample(index, subtype, format_type, &data, &out.irises);
+                out.irises.push(sample);
+            }
             Modality::Face => out.faces += 1,
             Modality::Other => out.skipped += 1,
             Modality::Finger => {
@@ -333,7 +382,7 @@ pub fn parse(xml: &[u8]) -> Result<Samples, CbeffError> {
             }
         }
     }
-    if out.fingers.is_empty() && out.irises == 0 && out.faces == 0 {
+    if out.fingers.is_empty() && out.irises.is_empty() && out.faces == 0 {
         return Err(CbeffError::NoData);
     }
     out.fingers.sort_by_key(|f| f.position);
@@ -344,7 +393,7 @@ pub fn parse(xml: &[u8]) -> Result<Samples, CbeffError> {
 mod tests {
     use super::*;
 
-    fn bir(kind: &str, subtype: &str, format: u32, bdb: &str) -> String {
+    pub(super) fn bir(kind: &str, subtype: &str, format: u32, bdb: &str) -> String {
         format!(
             "<BIR><Version><Major>1</Major><Minor>1</Minor></Version>\
              <BIRInfo><Integrity>false</Integrity></BIRInfo>\
@@ -356,7 +405,7 @@ mod tests {
         )
     }
 
-    fn doc(birs: &[String]) -> String {
+    pub(super) fn doc(birs: &[String]) -> String {
         format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\
              <BIR xmlns=\"http://standards.iso.org/iso-iec/19785/-3/ed-2/\">\
@@ -401,7 +450,10 @@ mod tests {
             STANDARD.decode(&img.data).unwrap(),
             b"FIR\0 020\0 image bytes"
         );
-        assert_eq!((s.irises, s.faces, s.skipped), (1, 1, 1));
+        assert_eq!((s.irises.len(), s.faces, s.skipped), (1, 1, 1));
+        // "FIR…" is no iris record: the sample is kept as its refusal.
+        assert_eq!(s.irises[0].eye, Some("left"));
+        assert!(s.irises[0].iris.is_ok(), "format type 9 is read as 19794-6");
     }
 
     #[test]
