@@ -28,8 +28,7 @@ async fn enrol_with_images(s: &Running, sp: &str, ids: &[u64]) -> Vec<String> {
     for &id in ids {
         let mut request = body(&pop, id, 0, None, &format!("ic-{id}"), "sp-img");
         for p in POSITIONS {
-            let tiff =
-                super::images::tiff_grey8(300, 400, &vec![grey(id, p); 300 * 400]);
+            let tiff = super::images::tiff_grey8(300, 400, &vec![grey(id, p); 300 * 400]);
             request["fingerprints"][usize::from(p) - 1] = image_finger(p, "tiff", &tiff, None);
         }
         let v = enrol(s, sp, &request).await;
@@ -158,7 +157,11 @@ async fn a_compaction_reclaims_the_images_of_deleted_persons_and_keeps_the_rest(
     assert_prints(&s, &live, &deleted);
 
     // A flipped byte in a compacted image is refused, never served as another image.
-    let e = s.engine().registry().get(key_of(&more[0]).unwrap()).unwrap();
+    let e = s
+        .engine()
+        .registry()
+        .get(key_of(&more[0]).unwrap())
+        .unwrap();
     let at = e.meta.fingers[0].image;
     s.stop().await;
     let path = dir.path().join(IMAGES_DIR).join(segment_name(at.segment));
@@ -204,7 +207,10 @@ async fn a_kill_after_any_step_of_a_compaction_loses_no_named_image() {
         let failed = match kill {
             Kill::After(step) => {
                 let e = s.engine().compact_images_until(Some(step)).unwrap_err();
-                assert!(matches!(e, ImageCompactionError::Stopped(st) if st == step), "{e}");
+                assert!(
+                    matches!(e, ImageCompactionError::Stopped(st) if st == step),
+                    "{e}"
+                );
                 e
             }
             Kill::InSwitch => {
@@ -243,7 +249,9 @@ async fn a_kill_after_any_step_of_a_compaction_loses_no_named_image() {
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         assert!(
-            names.iter().all(|n| n.starts_with("img-") && n.ends_with(".dat")),
+            names
+                .iter()
+                .all(|n| n.starts_with("img-") && n.ends_with(".dat")),
             "{kill:?}: {names:?}"
         );
     }

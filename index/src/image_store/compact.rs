@@ -162,11 +162,7 @@ impl ImageStore {
     /// new segments (see the module documentation); references into other segments are
     /// left out. A damaged or missing live record fails the compaction: its outputs are
     /// removed and nothing else changes.
-    pub fn rewrite(
-        &self,
-        inputs: &[u32],
-        live: &[ImageRef],
-    ) -> Result<Rewritten, ImageStoreError> {
+    pub fn rewrite(&self, inputs: &[u32], live: &[ImageRef]) -> Result<Rewritten, ImageStoreError> {
         let mut wanted: Vec<ImageRef> = live
             .iter()
             .filter(|r| inputs.contains(&r.segment))

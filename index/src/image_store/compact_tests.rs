@@ -22,7 +22,9 @@ fn files(dir: &Path) -> Vec<String> {
 /// contents as (reference, payload), of which the caller keeps every other one.
 fn filled(dir: &Path) -> Vec<(ImageRef, Vec<u8>)> {
     let (store, _) = ImageStore::open(dir).unwrap();
-    let p: Vec<Vec<u8>> = (0..6).map(|i| payload(i, 40 + usize::from(i) * 7)).collect();
+    let p: Vec<Vec<u8>> = (0..6)
+        .map(|i| payload(i, 40 + usize::from(i) * 7))
+        .collect();
     let mut refs = store.append(&[&p[0], &p[1], &p[2]]).unwrap();
     store.seal().unwrap();
     refs.extend(store.append(&[&p[3], &p[4], &p[5]]).unwrap());
@@ -69,7 +71,10 @@ fn a_compaction_keeps_the_named_records_and_reclaims_the_rest() {
     let inputs = store.seal().unwrap();
     assert_eq!(inputs, [1, 2]);
     let w = store.rewrite(&inputs, &refs(&keep)).unwrap();
-    let kept: u64 = keep.iter().map(|(_, p)| (HEADER_LEN + p.len()) as u64).sum();
+    let kept: u64 = keep
+        .iter()
+        .map(|(_, p)| (HEADER_LEN + p.len()) as u64)
+        .sum();
     assert_eq!((w.records, w.bytes_in, w.bytes_out), (3, before, kept));
     assert_eq!(w.outputs, [4]);
     // Records nobody names have no new place.
@@ -78,7 +83,10 @@ fn a_compaction_keeps_the_named_records_and_reclaims_the_rest() {
     assert_eq!(store.remove_segments(&inputs).unwrap(), before);
     assert_readable(&store, &now);
     // Inputs gone; the output and the new active segment (above the output) remain.
-    assert_eq!(files(dir.path()), ["img-000003.dat", "img-000004.dat", "img-000005.dat"]);
+    assert_eq!(
+        files(dir.path()),
+        ["img-000003.dat", "img-000004.dat", "img-000005.dat"]
+    );
     assert_eq!(store.bytes_on_disk().unwrap(), kept);
     // Appends go to the new active segment, never onto the output.
     let r = store.append(&[b"after"]).unwrap()[0];
@@ -109,7 +117,8 @@ fn a_kill_after_any_step_loses_no_named_record() {
                 1 => {
                     let n = store.reserve_number().unwrap();
                     fs::write(
-                        dir.path().join(format!("{}{COMPACT_SUFFIX}", segment_name(n))),
+                        dir.path()
+                            .join(format!("{}{COMPACT_SUFFIX}", segment_name(n))),
                         b"TGIR\x01\x00 half",
                     )
                     .unwrap();
@@ -144,7 +153,9 @@ fn a_kill_after_any_step_loses_no_named_record() {
             .sum();
         assert_eq!(store.bytes_on_disk().unwrap(), expected, "step {step}");
         assert!(
-            files(dir.path()).iter().all(|f| !f.ends_with(COMPACT_SUFFIX)),
+            files(dir.path())
+                .iter()
+                .all(|f| !f.ends_with(COMPACT_SUFFIX)),
             "step {step}: {:?}",
             files(dir.path())
         );
@@ -191,7 +202,10 @@ fn a_flipped_byte_anywhere_in_an_output_is_refused_never_read_as_an_image() {
         bytes[at] ^= 0x10;
         fs::write(&output, &bytes).unwrap();
         let (store, open) = ImageStore::open(dir.path()).unwrap();
-        assert_eq!(open.torn_tail, None, "offset {at}: the output is not the last segment");
+        assert_eq!(
+            open.torn_tail, None,
+            "offset {at}: the output is not the last segment"
+        );
         let mut refused = 0;
         for (r, p) in &now {
             let holds = (r.offset..r.offset + (HEADER_LEN as u64) + u64::from(r.length))

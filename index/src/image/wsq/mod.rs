@@ -120,7 +120,9 @@ pub fn decode(bytes: &[u8]) -> Result<FingerImage, ImageError> {
     // the inverse transform runs over it (the bulk of the work for a large frame).
     let coded = coded_count(quant, &subbands);
     if coded == 0 {
-        return Err(ImageError::corrupt("WSQ quantisation table codes no subband"));
+        return Err(ImageError::corrupt(
+            "WSQ quantisation table codes no subband",
+        ));
     }
     if filled != coded {
         return Err(ImageError::corrupt(format!(

@@ -10,7 +10,8 @@ use crate::engine::registry::reference_id;
 use crate::state::StateError;
 
 /// Rows that may name images: not deleted, and an `"image"` key in their `meta`.
-const WITH_IMAGES: &str = "SELECT key, meta FROM persons WHERE deleted = 0 AND instr(meta, '\"image\":') > 0";
+const WITH_IMAGES: &str =
+    "SELECT key, meta FROM persons WHERE deleted = 0 AND instr(meta, '\"image\":') > 0";
 
 impl Registry {
     /// Every image named by a row not deleted (`meta.fingers[].image`, `meta.eyes[].image`).
