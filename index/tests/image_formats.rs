@@ -331,6 +331,15 @@ fn headers_claiming_huge_images_are_refused_before_allocating() {
         wsq[sof + 8..sof + 10].copy_from_slice(&60_000u16.to_be_bytes());
         let err = decode(&wsq, None).unwrap_err();
         assert_eq!(err, too_large(60_000, 60_000));
+        // A frame within the limits but larger than the coded data fills: refused as corrupt
+        // (before the pixel plane and the inverse transform), never decoded with zeros.
+        for (h, w) in [(2_000u16, 2_000u16), (131, 98), (132, 97)] {
+            let mut wsq = fx.read("ridges_97x131_hq.wsq");
+            wsq[sof + 6..sof + 8].copy_from_slice(&h.to_be_bytes());
+            wsq[sof + 8..sof + 10].copy_from_slice(&w.to_be_bytes());
+            let err = decode(&wsq, None).unwrap_err();
+            assert_eq!(err.reason(), "image_corrupt", "{w}x{h}: {err}");
+        }
     }
 
     // ISO 19794-4: an uncompressed view claiming 60,000 × 60,000.

@@ -75,6 +75,9 @@ enum Command {
     /// Move the journals of an older release into the state store `state.sqlite3` (server
     /// stopped; the journals are kept aside, never deleted).
     Migrate(offline::MigrateArgs),
+    /// Reclaim the kept images of deleted persons and of replaced images (server stopped;
+    /// `POST /v1/admin/images/compact` does the same while it runs).
+    CompactImages(offline::CompactImagesArgs),
 }
 
 impl Cli {
@@ -98,6 +101,7 @@ impl Cli {
             Command::DedupGallery(args) => args.run(),
             Command::Fsck(args) => args.run(),
             Command::Migrate(args) => args.run(),
+            Command::CompactImages(args) => args.run(),
         }
     }
 }

@@ -301,3 +301,34 @@ impl MigrateArgs {
         Ok(())
     }
 }
+
+/// `tunggal compact-images`.
+#[derive(Debug, Args)]
+pub struct CompactImagesArgs {
+    #[command(flatten)]
+    data: DataDirArgs,
+}
+
+impl CompactImagesArgs {
+    /// Compacts the image store of a data directory (server stopped) and prints what it
+    /// reclaimed.
+    pub fn run(self) -> anyhow::Result<()> {
+        let (data_dir, engine) = self.data.open()?;
+        let r = engine
+            .compact_images()
+            .with_context(|| format!("compacting the images of {}", data_dir.display()))?;
+        println!(
+            "images: {} segments rewritten into {}, {} images kept ({} persons' references \
+             switched); {} bytes before, {} after, {} reclaimed, {:.2} s",
+            r.segments_in,
+            r.segments_out,
+            r.images_kept,
+            r.persons_switched,
+            r.bytes_before,
+            r.bytes_after,
+            r.bytes_reclaimed,
+            r.seconds
+        );
+        Ok(())
+    }
+}

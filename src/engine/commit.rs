@@ -205,7 +205,9 @@ impl GalleryEngine {
             }
             Err(e) => return Err(unavailable(e)),
         };
-        // The images are durable before the intent that names them (`engine/images.rs`).
+        // The images are durable before the intent that names them (`engine/images.rs`); an
+        // image compaction does not seal the store between the two.
+        let writing = self.compaction.writing();
         let (captures, eyes) = self.keep_images(&record.probe).map_err(unavailable)?;
         let key = self
             .registry
@@ -216,6 +218,7 @@ impl GalleryEngine {
                 meta
             })
             .map_err(unavailable)?;
+        drop(writing);
         let outcome = match self.decide(key, &nik, prepared, &record.probe) {
             Ok(o) => o,
             Err(e) => {

@@ -97,10 +97,21 @@ impl GalleryEngine {
         reference: &str,
         eye: usize,
     ) -> Result<Option<Vec<u8>>, EyeImageError> {
-        let Some(c) = self.eye_capture(reference, eye) else {
+        let Some(mut c) = self.eye_capture(reference, eye) else {
             return Ok(None);
         };
-        let bytes = self.images.read(c.image).map_err(|e| {
+        let bytes = match self.images.read(c.image) {
+            // A compaction moved the image after the row was read: read the row again.
+            Err(e) if e.is_missing_segment() => match self.eye_capture(reference, eye) {
+                Some(again) => {
+                    c = again;
+                    self.images.read(c.image)
+                }
+                None => return Ok(None),
+            },
+            read => read,
+        };
+        let bytes = bytes.map_err(|e| {
             tracing::error!(
                 reference_id = %reference,
                 eye = %c.eye,

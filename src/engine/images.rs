@@ -6,7 +6,8 @@
 //! An enrolment writes its images before its registry intent, and the store syncs them
 //! before returning, so an acknowledged enrolment never names a lost image; images of an
 //! enrolment that never commits stay unreferenced. A deleted person's images are no longer
-//! read; their bytes stay in the segments until a compaction (not implemented yet).
+//! read; their bytes stay in the segments until a compaction (`image_compaction.rs`)
+//! copies the images still named and removes the old segments.
 //!
 //! Compressed input (WSQ, JPEG 2000, PNG, and ISO/IEC 19794-4 records holding a compressed
 //! view) is kept as received; uncompressed input (TIFF, ISO/IEC 19794-4 raw or bit-packed
@@ -225,10 +226,21 @@ impl GalleryEngine {
         reference: &str,
         position: u8,
     ) -> Result<Option<Vec<u8>>, FingerImageError> {
-        let Some(c) = self.capture(reference, position) else {
+        let Some(mut c) = self.capture(reference, position) else {
             return Ok(None);
         };
-        let bytes = self.images.read(c.image).map_err(|e| {
+        let bytes = match self.images.read(c.image) {
+            // A compaction moved the image after the row was read: read the row again.
+            Err(e) if e.is_missing_segment() => match self.capture(reference, position) {
+                Some(again) => {
+                    c = again;
+                    self.images.read(c.image)
+                }
+                None => return Ok(None),
+            },
+            read => read,
+        };
+        let bytes = bytes.map_err(|e| {
             tracing::error!(
                 reference_id = %reference,
                 position,

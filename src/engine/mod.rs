@@ -28,6 +28,7 @@ pub mod evidence;
 pub mod external;
 pub mod eye_images;
 mod group;
+pub mod image_compaction;
 pub mod images;
 mod open;
 pub mod outbox;
@@ -47,8 +48,8 @@ use tunggal_index::storage::StorageError;
 use crate::cases::CaseStore;
 use crate::enrolment::record::{EnrolmentRecord, Origin, Probe};
 use crate::enrolment::{
-    CallbackOutbox, Candidate, EngineError, EngineStats, EnrolmentEngine, PersonInfo, Verdict,
-    Verification,
+    CallbackOutbox, Candidate, EngineError, EngineStats, EnrolmentEngine, ImageCompactionReport,
+    PersonInfo, Verdict, Verification,
 };
 use crate::state::idempotency::Answer;
 use crate::state::StateError;
@@ -112,6 +113,8 @@ pub struct GalleryEngine {
     counters: stats::MatchCounters,
     /// Submitted fingerprint and eye images (`DATA_DIR/images/`).
     images: tunggal_index::image_store::ImageStore,
+    /// The image store's compaction lock and counters.
+    compaction: image_compaction::CompactionCounters,
     /// Decided outcomes waiting to share a transaction of the state store.
     commits:
         group::GroupCommit<commit::PendingOutcome, Result<commit::Committed, commit::CommitError>>,
@@ -520,7 +523,13 @@ impl EnrolmentEngine for GalleryEngine {
     fn stats(&self) -> EngineStats {
         let (searches, persons_scanned, comparisons) = self.counters.read();
         let scrub = self.gallery().store().scrub_progress();
+        let (image_compactions, image_compaction_images, image_compaction_reclaimed) =
+            self.compaction.read();
         EngineStats {
+            image_store_bytes: self.images.bytes_on_disk().unwrap_or(0),
+            image_compactions,
+            image_compaction_images,
+            image_compaction_reclaimed,
             damaged_reads: self.gallery().damaged_reads(),
             scrub_checked: scrub.checked(),
             scrub_total: scrub.total(),
@@ -531,6 +540,17 @@ impl EnrolmentEngine for GalleryEngine {
             persons_scanned,
             comparisons,
         }
+    }
+
+    fn compact_images(&self) -> Result<Option<ImageCompactionReport>, EngineError> {
+        GalleryEngine::compact_images(self).map(Some).map_err(|e| {
+            tracing::error!(error = %e, "image compaction failed");
+            if e.is_storage_full() {
+                EngineError::StorageFull(e.to_string())
+            } else {
+                EngineError::Unavailable(e.to_string())
+            }
+        })
     }
 
     fn person(&self, reference: &str) -> Result<Option<PersonInfo>, EngineError> {

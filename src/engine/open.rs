@@ -278,6 +278,7 @@ impl GalleryEngine {
             notifier: std::sync::OnceLock::new(),
             counters: stats::MatchCounters::default(),
             images,
+            compaction: super::image_compaction::CompactionCounters::default(),
             commits: group::GroupCommit::default(),
             recovery: Recovery {
                 rolled_forward,

@@ -129,6 +129,12 @@ pub trait EnrolmentEngine: Evidence + CaseOutcomeSink + Send + Sync + 'static {
         EngineStats::default()
     }
 
+    /// Reclaims the kept images of deleted persons and of replaced images from the image
+    /// store (blocking; may take long); `Ok(None)` when the engine keeps no images.
+    fn compact_images(&self) -> Result<Option<ImageCompactionReport>, EngineError> {
+        Ok(None)
+    }
+
     /// The callback outbox (dead letters and requeueing), when the engine posts callbacks.
     fn callbacks(&self) -> Option<Arc<dyn CallbackOutbox>> {
         None
@@ -162,6 +168,36 @@ pub struct EngineStats {
     pub scrub_quarantined: u64,
     /// `fsync`s of the gallery's write-ahead log since the engine opened.
     pub log_syncs: u64,
+    /// Bytes of the image store's segments now.
+    pub image_store_bytes: u64,
+    /// Image store compactions finished since the engine opened.
+    pub image_compactions: u64,
+    /// Images those compactions copied.
+    pub image_compaction_images: u64,
+    /// Bytes those compactions reclaimed.
+    pub image_compaction_reclaimed: u64,
+}
+
+/// What a compaction of the image store did (`POST /v1/admin/images/compact`, `tunggal
+/// compact-images`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, utoipa::ToSchema)]
+pub struct ImageCompactionReport {
+    /// Sealed segments rewritten (and removed).
+    pub segments_in: usize,
+    /// New segments written.
+    pub segments_out: usize,
+    /// Images copied (those named by persons not deleted).
+    pub images_kept: u64,
+    /// Registry rows whose image references were switched.
+    pub persons_switched: usize,
+    /// Bytes of the image store before.
+    pub bytes_before: u64,
+    /// Bytes of the image store after.
+    pub bytes_after: u64,
+    /// Bytes reclaimed.
+    pub bytes_reclaimed: u64,
+    /// Wall time, seconds.
+    pub seconds: f64,
 }
 
 /// The engine shipped until the gallery lands: refuses every matching call.

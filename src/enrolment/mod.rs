@@ -25,6 +25,8 @@ pub mod verdict;
 pub mod wire;
 
 pub use answer::{candidate_out, enrolment_body};
-pub use contract::{CallbackOutbox, EngineError, EngineStats, EnrolmentEngine, UnwiredEngine};
+pub use contract::{
+    CallbackOutbox, EngineError, EngineStats, EnrolmentEngine, ImageCompactionReport, UnwiredEngine,
+};
 pub use record::EnrolmentRecord;
 pub use verdict::{Candidate, PersonInfo, Verdict, Verification};

@@ -9,11 +9,13 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::extract::{Caller, JsonBody};
-use super::handlers::{audit, internal, require, state_problem, status_of};
+use super::handlers::{audit, engine_problem, internal, require, state_problem, status_of};
+use super::queue::run_blocking;
 use super::server::AppState;
 use crate::access::keys::{KeyError, KeyEvent, KeyRecord, KeySpec, KeyStore, Role};
 use crate::engine::outbox::DeadLetter;
 use crate::enrolment::wire::{CreateKeyRequest, CreateKeyResponse};
+use crate::enrolment::ImageCompactionReport;
 use crate::problem::{Problem, Reason};
 
 /// `GET /v1/admin/callbacks/dead` answer.
@@ -95,6 +97,43 @@ pub async fn requeue(
         &who,
         "requeue_callback",
         format!("callback:{id}"),
+        None,
+        status,
+    )
+    .await?;
+    result
+}
+
+/// `POST /v1/admin/images/compact`: reclaims the kept images of deleted persons and of
+/// replaced images from the image store while the service runs (admins; audited). The
+/// images every person not deleted names are copied into new segments, the registry's
+/// references switched in one transaction, then the old segments removed.
+#[utoipa::path(post, path = "/v1/admin/images/compact", tag = "admin",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Compacted", body = ImageCompactionReport),
+        (status = "4XX", description = "Forbidden, or no image store", body = Problem, content_type = "application/problem+json"),
+        (status = "5XX", description = "Failed (a compaction already running, a damaged image); nothing named was lost", body = Problem, content_type = "application/problem+json")))]
+pub async fn compact_images(
+    State(app): State<AppState>,
+    Caller(who): Caller,
+) -> Result<Response, Problem> {
+    require(&who, &[Role::Admin], "compact the image store")?;
+    let result = async {
+        let engine = app.engine.clone();
+        let report = run_blocking(move || engine.compact_images())
+            .await?
+            .map_err(engine_problem)?
+            .ok_or_else(|| Problem::new(Reason::NotFound, "this server keeps no images"))?;
+        Ok(Json(report).into_response())
+    }
+    .await;
+    let status = status_of(&result);
+    audit(
+        &app,
+        &who,
+        "compact_images",
+        "images".to_owned(),
         None,
         status,
     )

@@ -15,7 +15,8 @@
 //!     `tunggal_engine_wired`, `tunggal_cases_active`, `tunggal_cases_overdue`,
 //!     `tunggal_cases_total`, `tunggal_callbacks_pending`, `tunggal_callbacks_dead`, the
 //!     connection table's (`tunggal_connections_*`), the engine's (`tunggal_gallery_*`,
-//!     `tunggal_matcher_*`) and `tunggal_state_syncs_total{store}` ([`crate::state::syncs`],
+//!     `tunggal_matcher_*`, `tunggal_image_store_bytes`, `tunggal_image_compaction*`) and
+//!     `tunggal_state_syncs_total{store}` ([`crate::state::syncs`],
 //!     process-wide counts).
 //!
 //! Routes are the matched templates (`/v1/enrolments/{request_id}`), never raw paths, so no
@@ -212,6 +213,11 @@ fn record_scrape(s: &Scrape) {
     gauge!("tunggal_gallery_scrub_total").set(e.scrub_total as f64);
     counter!("tunggal_gallery_scrub_quarantined_total").absolute(e.scrub_quarantined);
     counter!("tunggal_state_syncs_total", "store" => "gallery_log").absolute(e.log_syncs);
+    gauge!("tunggal_image_store_bytes").set(e.image_store_bytes as f64);
+    counter!("tunggal_image_compactions_total").absolute(e.image_compactions);
+    counter!("tunggal_image_compaction_images_total").absolute(e.image_compaction_images);
+    counter!("tunggal_image_compaction_reclaimed_bytes_total")
+        .absolute(e.image_compaction_reclaimed);
     let c = &s.connections;
     for (pool, n) in [
         ("pending", c.open_pending),
@@ -319,6 +325,22 @@ fn describe() {
     describe_counter!(
         "tunggal_state_integrity_passes_total",
         "Background integrity passes of the state store finished since start."
+    );
+    describe_gauge!(
+        "tunggal_image_store_bytes",
+        "Bytes of the image store's segments (DATA_DIR/images/)."
+    );
+    describe_counter!(
+        "tunggal_image_compactions_total",
+        "Image store compactions finished since start."
+    );
+    describe_counter!(
+        "tunggal_image_compaction_images_total",
+        "Images copied by image store compactions since start."
+    );
+    describe_counter!(
+        "tunggal_image_compaction_reclaimed_bytes_total",
+        "Bytes reclaimed by image store compactions since start."
     );
     describe_gauge!("tunggal_connections_open", "Open connections by pool.");
     describe_counter!(

@@ -57,6 +57,7 @@ impl Modify for BearerAuth {
         admin::rotate_key,
         admin::dead_letters,
         admin::requeue,
+        admin::compact_images,
         cases_admin::export_cases,
         cases_admin::release_case,
     ),
@@ -68,7 +69,7 @@ impl Modify for BearerAuth {
         IrisScoreOut, IdenticalCaptureOut, SameFingerOut, SameEyeOut, PersonResponse, PersonsByNikResponse, admin::DeadLettersResponse, admin::RequeueResponse,
         crate::engine::outbox::DeadLetter, admin::KeyOut, admin::KeysResponse,
         admin::KeyEventsResponse, crate::access::keys::KeyEvent, crate::cases::ExportRow,
-        cases_admin::SupervisorReleaseResponse
+        cases_admin::SupervisorReleaseResponse, crate::enrolment::ImageCompactionReport
     )),
     modifiers(&BearerAuth)
 )]

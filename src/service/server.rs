@@ -322,6 +322,10 @@ pub fn router_with(app: AppState, extra: Option<Router<AppState>>) -> Router {
         )
         .route("/v1/admin/callbacks/dead", get(super::admin::dead_letters))
         .route(
+            "/v1/admin/images/compact",
+            post(super::admin::compact_images),
+        )
+        .route(
             "/v1/admin/cases/export",
             get(super::cases_admin::export_cases),
         )

@@ -6,6 +6,7 @@
 mod eyes;
 mod harness;
 mod identical;
+mod image_compaction;
 #[path = "../../index/tests/image_common/generated.rs"]
 mod image_fixtures;
 mod image_fsck;

@@ -21,8 +21,11 @@
 //! segments are not read at open: a damaged record fails its own read with
 //! [`ImageStoreError::Corrupt`], naming the segment and offset; nothing is repaired.
 //!
-//! Records of deleted persons stay in their segments until a compaction rewrites the live
-//! ones (not done by this store yet); the caller stops naming them.
+//! Records of deleted persons (and of replaced images, and of enrolments that never
+//! committed) stay in their segments until a compaction (`compact.rs`:
+//! [`ImageStore::seal`], [`ImageStore::rewrite`], [`ImageStore::remove_segments`]) copies
+//! the records the caller still names into new segments; the caller switches its
+//! references in one transaction of its own, and only then are the old segments removed.
 //!
 //! [`check`] reads every segment without changing anything (for `fsck`): each record's
 //! header and CRC, and whether a reference names a whole valid record.
@@ -36,10 +39,14 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 
 mod check;
+mod compact;
+#[cfg(test)]
+mod compact_tests;
 #[cfg(test)]
 mod tests;
 
 pub use check::{check, DamagedImage, ImageStoreCheck, TornImageTail};
+pub use compact::{Rewritten, COMPACT_SUFFIX};
 
 /// Magic bytes opening every record.
 pub const RECORD_MAGIC: &[u8; 4] = b"TGIR";
@@ -109,6 +116,12 @@ impl ImageStoreError {
     pub fn is_storage_full(&self) -> bool {
         matches!(self, Self::Io { source, .. } if source.kind() == std::io::ErrorKind::StorageFull)
     }
+
+    /// Whether the failure is a segment file that does not exist (removed by a compaction
+    /// after the reference was read: read the reference again).
+    pub fn is_missing_segment(&self) -> bool {
+        matches!(self, Self::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+    }
 }
 
 /// A torn tail cut at open.
@@ -140,6 +153,17 @@ struct Active {
     /// An append failed part-way: the next batch starts a new segment, so no record is
     /// ever written after unreferenced bytes of uncertain state.
     roll: bool,
+    /// The highest segment number a compaction has taken for its output (0 when none): a
+    /// new active segment is numbered above it.
+    reserved: u32,
+}
+
+impl Active {
+    /// The number of the next segment to create: above the active one and every number a
+    /// compaction took.
+    fn next_number(&self) -> u32 {
+        self.segment.max(self.reserved).saturating_add(1)
+    }
 }
 
 /// The image store of one directory (see the module documentation).
@@ -372,6 +396,7 @@ impl ImageStore {
                     file,
                     len,
                     roll: false,
+                    reserved: 0,
                 }),
             },
             report,
@@ -404,13 +429,14 @@ impl ImageStore {
         }
         let mut active = self.active.lock().map_err(|_| ImageStoreError::Poisoned)?;
         if active.roll || (active.len > 0 && active.len + buf.len() as u64 > SEGMENT_BYTES) {
-            let next = active.segment.saturating_add(1);
+            let (next, reserved) = (active.next_number(), active.reserved);
             let file = open_segment(&self.dir, next, true)?;
             *active = Active {
                 segment: next,
                 file,
                 len: 0,
                 roll: false,
+                reserved,
             };
         }
         let path = self.dir.join(segment_name(active.segment));

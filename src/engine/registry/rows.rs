@@ -9,6 +9,7 @@ use super::{reference_id, Entry, Outcome, PersonMeta, Resolution};
 
 mod acked;
 mod batch;
+mod images;
 mod reads;
 mod settle;
 use crate::state::idempotency::{self, Answer};

@@ -80,7 +80,7 @@ pub(crate) fn require(who: &Principal, roles: &[Role], action: &str) -> Result<(
     }
 }
 
-fn engine_problem(e: EngineError) -> Problem {
+pub(crate) fn engine_problem(e: EngineError) -> Problem {
     match e {
         EngineError::NotWired => Problem::new(Reason::EngineNotWired, e.to_string()),
         EngineError::Unavailable(_) => {

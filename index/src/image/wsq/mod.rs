@@ -13,8 +13,9 @@
 //!    [`tree`], then `pixel = round(c·R + M)` clamped to 0–255.
 //!
 //! Limits: the frame size is checked against the crate's image limits before any buffer is
-//! allocated; coefficient data that would overrun the image is refused; every loop is bounded
-//! by the input length or the (capped) pixel count.
+//! allocated; coefficient data that would overrun the image, or that ends before every coded
+//! coefficient is filled, is refused before the pixel plane exists and before the inverse
+//! transform runs; every loop is bounded by the input length or the (capped) pixel count.
 
 mod huffman;
 mod tables;
@@ -92,11 +93,7 @@ pub fn decode(bytes: &[u8]) -> Result<FingerImage, ImageError> {
                     ImageError::corrupt("WSQ block before the quantisation table")
                 })?;
                 if coefficients.is_empty() {
-                    let coded: usize = (0..CODED_SUBBANDS)
-                        .filter(|&k| quant.q[k] != 0.0)
-                        .map(|k| subbands[k].lenx * subbands[k].leny)
-                        .sum();
-                    coefficients = vec![0; coded];
+                    coefficients = vec![0; coded_count(quant, &subbands)];
                 }
                 let spec = t.huffman[id].as_ref().ok_or_else(|| {
                     ImageError::corrupt(format!("WSQ block uses undefined Huffman table {id}"))
@@ -118,6 +115,20 @@ pub fn decode(bytes: &[u8]) -> Result<FingerImage, ImageError> {
         .filters
         .as_ref()
         .ok_or_else(|| ImageError::corrupt("WSQ file without a transform table"))?;
+    // An encoder codes every quantised coefficient of every coded subband (zeros as runs),
+    // so data that stops short is damaged: refused here, before the plane is allocated and
+    // the inverse transform runs over it (the bulk of the work for a large frame).
+    let coded = coded_count(quant, &subbands);
+    if coded == 0 {
+        return Err(ImageError::corrupt(
+            "WSQ quantisation table codes no subband",
+        ));
+    }
+    if filled != coded {
+        return Err(ImageError::corrupt(format!(
+            "WSQ coefficient data ends after {filled} of the frame's {coded} coefficients"
+        )));
+    }
 
     let mut plane = vec![0f32; pixel_count];
     dequantise(&mut plane, width, &coefficients, quant, &subbands);
@@ -130,6 +141,14 @@ pub fn decode(bytes: &[u8]) -> Result<FingerImage, ImageError> {
         t.ppi.and_then(plausible_ppi),
         pixels,
     )
+}
+
+/// Coefficients of the coded subbands (those with a non-zero quantiser step).
+fn coded_count(quant: &QuantTable, subbands: &[tree::Region; tree::SUBBANDS]) -> usize {
+    (0..CODED_SUBBANDS)
+        .filter(|&k| quant.q[k] != 0.0)
+        .map(|k| subbands[k].lenx * subbands[k].leny)
+        .sum()
 }
 
 /// Places the dequantised coefficients of every coded subband into the plane.
