@@ -187,16 +187,20 @@ async fn a_damaged_snapshot_is_refused_for_an_older_one_or_a_full_replay() {
         .unwrap()
         .with_wait(Duration::from_secs(120));
     let pop = Population::new(SEED + 4);
-    for person in 0..8 {
-        let v = front
-            .enrol(&format!("p{person}"), &capture(&pop, person, 0))
-            .await
-            .unwrap();
-        assert_eq!(v.verdict, "single", "{v:?}");
-    }
     let store = store(&url).await;
-    let older = snapshot_at(&store, 1, 4).await;
-    let newer = snapshot_at(&store, 1, 8).await;
+    let mut prefixes = Vec::new();
+    // A snapshot due while the previous one uploads is skipped: wait for each.
+    for batch in [0..4, 4..8] {
+        for person in batch {
+            let v = front
+                .enrol(&format!("p{person}"), &capture(&pop, person, 0))
+                .await
+                .unwrap();
+            assert_eq!(v.verdict, "single", "{v:?}");
+        }
+        prefixes.push(snapshot_at(&store, 1, 4 * (prefixes.len() as u64 + 1)).await);
+    }
+    let (older, newer) = (prefixes[0].clone(), prefixes[1].clone());
 
     // One flipped bit in the newer snapshot's segment file: refused, the older one used.
     let segment = format!("{newer}files/seg-00000000.dat");
