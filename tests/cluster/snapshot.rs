@@ -203,7 +203,7 @@ async fn a_damaged_snapshot_is_refused_for_an_older_one_or_a_full_replay() {
     let (older, newer) = (prefixes[0].clone(), prefixes[1].clone());
 
     // One flipped bit in the newer snapshot's segment file: refused, the older one used.
-    let segment = format!("{newer}files/seg-00000000.dat");
+    let segment = format!("{newer}files/seg-00000001.dat");
     flip_byte(&store, &segment, |len| len / 3).await;
     let restored = snapshot::restore_new_replica(&options(&url, 1, dirs[2].path()))
         .await
@@ -212,7 +212,7 @@ async fn a_damaged_snapshot_is_refused_for_an_older_one_or_a_full_replay() {
     assert_eq!(restored.refused.len(), 1, "{restored:?}");
     assert_eq!(restored.refused[0].0, newer);
     assert!(
-        matches!(&restored.refused[0].1, SnapshotFault::Crc { file, .. } if file == "seg-00000000.dat"),
+        matches!(&restored.refused[0].1, SnapshotFault::Crc { file, .. } if file == "seg-00000001.dat"),
         "{restored:?}"
     );
     assert_eq!(read_applied(dirs[2].path()).unwrap(), 4);
