@@ -187,19 +187,23 @@ async fn a_damaged_snapshot_is_refused_for_an_older_one_or_a_full_replay() {
         .unwrap()
         .with_wait(Duration::from_secs(120));
     let pop = Population::new(SEED + 4);
-    for person in 0..8 {
-        let v = front
-            .enrol(&format!("p{person}"), &capture(&pop, person, 0))
-            .await
-            .unwrap();
-        assert_eq!(v.verdict, "single", "{v:?}");
-    }
     let store = store(&url).await;
-    let older = snapshot_at(&store, 1, 4).await;
-    let newer = snapshot_at(&store, 1, 8).await;
+    let mut prefixes = Vec::new();
+    // A snapshot due while the previous one uploads is skipped: wait for each.
+    for batch in [0..4, 4..8] {
+        for person in batch {
+            let v = front
+                .enrol(&format!("p{person}"), &capture(&pop, person, 0))
+                .await
+                .unwrap();
+            assert_eq!(v.verdict, "single", "{v:?}");
+        }
+        prefixes.push(snapshot_at(&store, 1, 4 * (prefixes.len() as u64 + 1)).await);
+    }
+    let (older, newer) = (prefixes[0].clone(), prefixes[1].clone());
 
     // One flipped bit in the newer snapshot's segment file: refused, the older one used.
-    let segment = format!("{newer}files/seg-00000000.dat");
+    let segment = format!("{newer}files/seg-00000001.dat");
     flip_byte(&store, &segment, |len| len / 3).await;
     let restored = snapshot::restore_new_replica(&options(&url, 1, dirs[2].path()))
         .await
@@ -208,7 +212,7 @@ async fn a_damaged_snapshot_is_refused_for_an_older_one_or_a_full_replay() {
     assert_eq!(restored.refused.len(), 1, "{restored:?}");
     assert_eq!(restored.refused[0].0, newer);
     assert!(
-        matches!(&restored.refused[0].1, SnapshotFault::Crc { file, .. } if file == "seg-00000000.dat"),
+        matches!(&restored.refused[0].1, SnapshotFault::Crc { file, .. } if file == "seg-00000001.dat"),
         "{restored:?}"
     );
     assert_eq!(read_applied(dirs[2].path()).unwrap(), 4);
