@@ -126,9 +126,8 @@ async fn real_eye_images_enrol_and_find_the_same_eyes_only() {
     let single = enrol(&s, &sp, &c).await;
     assert_eq!(single["verdict"], "single", "{single}");
 
-    // Identify and verify by eye images alone answer their quality and distances. (Eyes
-    // alone do not reach the identification threshold with the test calibration: not
-    // asserted.)
+    // Identify by eye images alone: searched without fingers, A at rank 1, with the
+    // distances of both eyes.
     let r = post(
         &s.url("/v1/identify"),
         &analyst,
@@ -146,6 +145,27 @@ async fn real_eye_images_enrol_and_find_the_same_eyes_only() {
         2,
         "{found}"
     );
+    let candidates = found["candidates"].as_array().unwrap();
+    assert!(!candidates.is_empty(), "no candidate: {found}");
+    assert_eq!(candidates[0]["reference_id"], enrolled.as_str(), "{found}");
+    let eyes = candidates[0]["iris_scores"].as_array().unwrap();
+    assert_eq!(eyes.len(), 2, "{found}");
+    assert!(
+        eyes.iter().all(|e| e["distance"].as_f64().unwrap() < 0.35),
+        "{found}"
+    );
+    // Other eyes alone: searched, no candidate.
+    let r = post(
+        &s.url("/v1/identify"),
+        &analyst,
+        &json!({"request_id": "id-eye-2", "irises": [
+            eye_image("right", "jpeg", &casia(&root, 5, 1, 1)),
+            eye_image("left", "jpeg", &casia(&root, 6, 1, 1)),
+        ]}),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.json());
+    assert_eq!(r.json()["candidates"], json!([]), "{}", r.json());
     let r = post(
         &s.url("/v1/verify"),
         &analyst,

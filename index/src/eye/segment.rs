@@ -267,16 +267,28 @@ fn find_iris(
         return Err(not_found(0.0));
     }
     let (px, py) = ((pupil.x - 0.5) / 2.0, (pupil.y - 0.5) / 2.0);
-    let limbus_rank = if params.limbus_weber {
+    let limbus_rank = if params.limbus_arcs {
+        Rank::WeakerArc
+    } else if params.limbus_median {
+        Rank::Median
+    } else if params.limbus_weber {
         Rank::Weber
     } else {
         Rank::Step
     };
     let reach = (pupil.r * params.max_centre_offset / 2.0).clamp(2.0, 8.0);
     let reach_y = (pupil.r * params.max_centre_offset_y / 2.0).clamp(0.0, 8.0);
+    // The pupil must lie inside the iris with a rim to spare; with `limbus_clear_pupil`, the
+    // rim must also hold the inner band of the step everywhere, so that no arc of a circle
+    // pushed sideways measures the pupil boundary.
+    let clearance = if params.limbus_clear_pupil {
+        1.1 * pupil.r + IRIS_BAND as f32 + 2.0
+    } else {
+        0.0
+    };
     let accept = |cx: f32, cy: f32, r: f32| {
-        // The pupil must lie inside the iris with a rim to spare.
-        (cx - px).hypot(cy - py) + pupil.r / 2.0 < r * 0.95
+        let offset = (cx - px).hypot(cy - py);
+        offset + pupil.r / 2.0 < r * 0.95 && offset + clearance / 2.0 < r
     };
     let grid = Grid {
         x0: px - reach,
@@ -298,8 +310,10 @@ fn find_iris(
         &accept,
     )
     .ok_or_else(|| not_found(0.0))?;
-    let accept_fine =
-        |cx: f32, cy: f32, r: f32| (cx - pupil.x).hypot(cy - pupil.y) + pupil.r < r * 0.95;
+    let accept_fine = |cx: f32, cy: f32, r: f32| {
+        let offset = (cx - pupil.x).hypot(cy - pupil.y);
+        offset + pupil.r < r * 0.95 && offset + clearance < r
+    };
     // The fine centre stays within the vertical reach of the pupil's.
     let fy = coarse_best.y * 2.0 + 0.5;
     let (fy0, fy1) = (
