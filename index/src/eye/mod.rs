@@ -78,6 +78,9 @@ pub struct EyeParams {
     pub max_centre_offset_y: f32,
     /// Dark pupil-sized boxes tried as pupil seeds.
     pub pupil_seeds: usize,
+    /// Further pupil candidates (the next best seeds' circles, apart from each other) tried
+    /// when the best one fails to enrol (0: none).
+    pub pupil_retries: usize,
     /// 0: pupil radii searched over the whole `pupil_radius` range; otherwise within this
     /// factor either way of the radius of the dark blob around the seed (so the darker
     /// pupil, not the iris around it, is the disc found).
@@ -168,8 +171,9 @@ impl Default for EyeParams {
             search_dilation: (0.15, 0.8),
             accepted_dilation: (0.15, 0.8),
             max_centre_offset: 0.5,
-            max_centre_offset_y: 0.5,
+            max_centre_offset_y: 0.15,
             pupil_seeds: 5,
+            pupil_retries: 0,
             pupil_size_window: 0.0,
             pupil_nested: 0.35,
             pupil_sectors: false,
@@ -240,6 +244,7 @@ impl EyeParams {
             "max_centre_offset" => self.max_centre_offset = f(value)?,
             "max_centre_offset_y" => self.max_centre_offset_y = f(value)?,
             "pupil_seeds" => self.pupil_seeds = u(value)?,
+            "pupil_retries" => self.pupil_retries = u(value)?,
             "pupil_size_window" => self.pupil_size_window = f(value)?,
             "limbus_coverage" => self.limbus_coverage = f(value)?,
             "pupil_nested" => self.pupil_nested = f(value)?,
@@ -295,10 +300,12 @@ impl EyeParams {
             || !(1..=32).contains(&self.pupil_seeds)
             || self.pupil_harmonics > 8
             || self.eyelid_apex_shifts > 4
+            || self.pupil_retries > 8
         {
             return Err(EyeError::InvalidParams(
                 "working_side 32–1000, radial_samples 4–256, angular_samples 16–4096, \
-                 pupil_seeds 1–32, pupil_harmonics 0–8, eyelid_apex_shifts 0–4",
+                 pupil_seeds 1–32, pupil_harmonics 0–8, eyelid_apex_shifts 0–4, \
+                 pupil_retries 0–8",
             ));
         }
         let positive = [
@@ -398,28 +405,40 @@ impl EyeEncoder {
             image.width() as usize,
             image.height() as usize,
             &self.params,
+            0,
         )
         .map(|s| s.segmentation)
     }
 
     /// Segments an eye image and resamples its iris on the polar grid `layout` is encoded
-    /// from, with the mask (what [`EyeEncoder::encode`] filters), for inspection.
+    /// from, with the mask (what [`EyeEncoder::encode`] filters), for inspection: the pupil
+    /// candidate `encode` would take, else the best one.
     pub fn normalise(
         &self,
         image: &FingerImage,
         layout: IrisLayout,
     ) -> Result<(EyeSegmentation, NormalisedIris), EyeError> {
         check_image(image)?;
-        let cols = bank_for(layout, &self.params)?.cols();
-        let seg = segment::segment(
-            image.pixels(),
-            image.width() as usize,
-            image.height() as usize,
-            &self.params,
-        )?;
-        let (polar, _) = polar::unwrap(&seg, self.params.radial_samples, cols, &self.params);
+        let bank = bank_for(layout, &self.params)?;
+        let enrolled = (1..=self.params.pupil_retries)
+            .map(|choice| self.attempt(image, &bank, choice))
+            .find_map(Result::ok);
+        let (segmentation, polar) = match self.attempt(image, &bank, 0).ok().or(enrolled) {
+            Some((e, polar)) => (e.segmentation, polar),
+            None => {
+                let seg = segment::segment(
+                    image.pixels(),
+                    image.width() as usize,
+                    image.height() as usize,
+                    &self.params,
+                    0,
+                )?;
+                let (polar, _) = polar::unwrap(&seg, bank.rows(), bank.cols(), &self.params);
+                (seg.segmentation, polar)
+            }
+        };
         Ok((
-            seg.segmentation,
+            segmentation,
             NormalisedIris {
                 rows: polar.rows,
                 cols: polar.cols,
@@ -430,6 +449,9 @@ impl EyeEncoder {
     }
 
     /// Encodes an eye image into a template of `layout`, or fails to enrol with a reason.
+    ///
+    /// When the best pupil candidate fails to enrol, the next ones (up to
+    /// [`EyeParams::pupil_retries`]) are tried; a failure reports the best candidate's reason.
     pub fn encode(&self, image: &FingerImage, layout: IrisLayout) -> Result<EyeEncoding, EyeError> {
         check_image(image)?;
         let owned;
@@ -440,11 +462,39 @@ impl EyeEncoder {
                 &owned
             }
         };
+        let mut first: Option<EyeError> = None;
+        for choice in 0..=self.params.pupil_retries {
+            match self.attempt(image, bank, choice) {
+                Ok((encoding, _)) => return Ok(encoding),
+                Err(e) => {
+                    let again = e.is_failure_to_enrol();
+                    first.get_or_insert(e);
+                    if !again {
+                        break;
+                    }
+                }
+            }
+        }
+        Err(first.unwrap_or(EyeError::PupilNotFound {
+            contrast: 0.0,
+            required: self.params.min_pupil_contrast,
+        }))
+    }
+
+    /// Segments with pupil candidate `choice`, normalises, measures and encodes.
+    fn attempt(
+        &self,
+        image: &FingerImage,
+        bank: &FilterBank,
+        choice: usize,
+    ) -> Result<(EyeEncoding, polar::Polar), EyeError> {
+        let layout = bank.layout();
         let seg = segment::segment(
             image.pixels(),
             image.width() as usize,
             image.height() as usize,
             &self.params,
+            choice,
         )?;
         let (polar, occlusion) = polar::unwrap(&seg, bank.rows(), bank.cols(), &self.params);
         let quality = quality::measure(&seg, occlusion, polar.values.len(), &self.params);
@@ -458,11 +508,14 @@ impl EyeEncoder {
                 required: required as f32 / layout.total_bits() as f32 * 100.0,
             });
         }
-        Ok(EyeEncoding {
-            template,
-            quality,
-            segmentation: seg.segmentation,
-        })
+        Ok((
+            EyeEncoding {
+                template,
+                quality,
+                segmentation: seg.segmentation,
+            },
+            polar,
+        ))
     }
 }
 

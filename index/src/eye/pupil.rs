@@ -6,10 +6,13 @@ use super::search::{best_circle, circle_mean, Directions, Grid, Rank, Scratch};
 use super::segment::Circle;
 use super::{EyeError, EyeParams};
 
+/// The pupil: the best-ranked seed's circle, or with `choice` = n > 0 the n-th best of the
+/// seeds' circles that lie apart (none of an earlier one's centre within its radius).
 pub(super) fn find_pupil(
     work: &Plane,
     side: f32,
     params: &EyeParams,
+    choice: usize,
     scratch: &mut Scratch,
 ) -> Result<(Circle, f32), EyeError> {
     let coarse = work.half().box_blur(1);
@@ -17,7 +20,7 @@ pub(super) fn find_pupil(
     let (cr_min, cr_max) = ((r_min / 2.0).max(2.0), (r_max / 2.0).max(3.0));
     let seeds = dark_seeds(&coarse, cr_min, params.pupil_seeds);
     let dirs = Directions::full(32);
-    let mut best: Option<super::search::Found> = None;
+    let mut found_all: Vec<super::search::Found> = Vec::new();
     let median = median_of(&coarse.px);
     for (sx, sy, level) in seeds {
         let (sx, sy, size) = recentre(
@@ -59,12 +62,21 @@ pub(super) fn find_pupil(
             if params.pupil_sectors {
                 f.rank = sector_rank(&coarse, &f);
             }
-            if best.is_none_or(|b| f.rank > b.rank) {
-                best = Some(f);
-            }
+            found_all.push(f);
         }
     }
-    let mut coarse_best = best.ok_or(EyeError::PupilNotFound {
+    // Best first (stable: the earlier seed wins a tie, as before).
+    found_all.sort_by(|a, b| b.rank.total_cmp(&a.rank));
+    let mut apart: Vec<super::search::Found> = Vec::with_capacity(found_all.len());
+    for f in found_all {
+        if apart
+            .iter()
+            .all(|a| (a.x - f.x).hypot(a.y - f.y) > a.r.max(f.r))
+        {
+            apart.push(f);
+        }
+    }
+    let mut coarse_best = apart.get(choice).copied().ok_or(EyeError::PupilNotFound {
         contrast: 0.0,
         required: params.min_pupil_contrast,
     })?;

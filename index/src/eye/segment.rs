@@ -137,11 +137,15 @@ pub(crate) struct Segmented {
 }
 
 /// Segments an eye image given as 8-bit grey pixels.
+///
+/// `choice` picks the pupil candidate (0: the best; n: the n-th best apart from the others,
+/// tried when the earlier ones fail to enrol).
 pub(crate) fn segment(
     pixels: &[u8],
     width: usize,
     height: usize,
     params: &EyeParams,
+    choice: usize,
 ) -> Result<Segmented, EyeError> {
     let short = width.min(height);
     let scale = (short / params.working_side.max(1) as usize).max(1);
@@ -159,7 +163,7 @@ pub(crate) fn segment(
     let side = work.w.min(work.h) as f32;
     let mut scratch = Scratch::default();
 
-    let pupil = find_pupil(&work, side, params, &mut scratch)?;
+    let pupil = find_pupil(&work, side, params, choice, &mut scratch)?;
     let iris = find_iris(&work, side, pupil.0, params, &mut scratch)?;
     let (pupil, pupil_contrast) = pupil;
     let (iris, iris_contrast) = iris;
