@@ -2,8 +2,8 @@
 //! image, a 320×238 MMU2 image and the 640×480 open-iris sample from
 //! `../shared/datasets/iris-images/` (each skipped with a message when absent), and a
 //! synthetic 320×280 eye (always). Decoding is excluded. Each image is encoded with the
-//! default settings and, as `…/before`, with the limbus coverage and nested-pupil check of
-//! the earlier defaults (`limbus_coverage` 0.5, `pupil_nested` 0), in the same run.
+//! default settings and, as `…/before`, with the limbus search of the earlier defaults (no
+//! pupil clearance, vertical centre reach 0.5 pupil radii), in the same run.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::hint::black_box;
@@ -48,8 +48,8 @@ fn synthetic_eye() -> FingerImage {
 fn bench(c: &mut Criterion) {
     let encoder = EyeEncoder::new(EyeParams::default()).unwrap();
     let before = EyeEncoder::new(EyeParams {
-        limbus_coverage: 0.5,
-        pupil_nested: 0.0,
+        limbus_clear_pupil: false,
+        max_centre_offset_y: 0.5,
         ..EyeParams::default()
     })
     .unwrap();

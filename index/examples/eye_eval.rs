@@ -76,15 +76,20 @@ fn main() {
     let mut fails = std::collections::BTreeMap::new();
     let ok: Vec<_> = out
         .iter()
-        .filter_map(|(id, _, r)| match r {
-            Ok(e) => Some((id.clone(), m.prepare(&e.template).ok()?, e.template.clone())),
+        .filter_map(|(id, path, r)| match r {
+            Ok(e) => Some((
+                id.clone(),
+                m.prepare(&e.template).ok()?,
+                e.template.clone(),
+                path.clone(),
+            )),
             Err(e) => {
                 *fails.entry(e.reason()).or_insert(0) += 1;
                 None
             }
         })
         .collect();
-    let pairs: Vec<(bool, f64)> = (0..ok.len())
+    let pairs: Vec<(bool, f64, f64, usize, usize)> = (0..ok.len())
         .into_par_iter()
         .flat_map_iter(|x| {
             let ok = &ok;
@@ -94,10 +99,31 @@ fn main() {
                     Ok(IrisComparison::Scored(s)) => s.hd_norm,
                     _ => 1.0,
                 };
-                (ok[x].0 == ok[y].0, d)
+                (ok[x].0 == ok[y].0, d, unrotated(&ok[x].2, &ok[y].2), x, y)
             })
         })
         .collect();
+    if let Some(n) = std::env::var("EYE_WORST")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        let mut genuine: Vec<_> = pairs.iter().filter(|p| p.0).collect();
+        genuine.sort_by(|a, b| b.1.total_cmp(&a.1));
+        for p in genuine.iter().take(n) {
+            println!("worst genuine {:.4} {} {}", p.1, ok[p.3].3, ok[p.4].3);
+        }
+    }
+    let i0: Vec<f64> = pairs
+        .iter()
+        .filter(|p| !p.0 && p.2.is_finite())
+        .map(|p| p.2)
+        .collect();
+    let mean0 = i0.iter().sum::<f64>() / i0.len().max(1) as f64;
+    let var0 = i0.iter().map(|v| (v - mean0).powi(2)).sum::<f64>() / i0.len().max(1) as f64;
+    println!(
+        "impostor fractional HD without rotation: mean {mean0:.4} dof {:.0}",
+        mean0 * (1.0 - mean0) / var0.max(1e-12)
+    );
     let g: Vec<f64> = pairs.iter().filter(|p| p.0).map(|p| 1.0 - p.1).collect();
     let i: Vec<f64> = pairs.iter().filter(|p| !p.0).map(|p| 1.0 - p.1).collect();
     let eer = error_rates(&g, &i).map_or(f64::NAN, |r| r.eer);
@@ -119,4 +145,24 @@ fn main() {
         mean * (1.0 - mean) / var.max(1e-12),
         &args[2..]
     );
+}
+
+/// Fractional Hamming distance over the jointly valid bits at rotation 0 (NaN without any).
+fn unrotated(a: &tunggal_index::iris::IrisTemplate, b: &tunggal_index::iris::IrisTemplate) -> f64 {
+    let (mut differ, mut both) = (0u64, 0u64);
+    for ((ca, ma), (cb, mb)) in a
+        .code()
+        .iter()
+        .zip(a.mask())
+        .zip(b.code().iter().zip(b.mask()))
+    {
+        let valid = ma & mb;
+        both += u64::from(valid.count_ones());
+        differ += u64::from(((ca ^ cb) & valid).count_ones());
+    }
+    if both == 0 {
+        f64::NAN
+    } else {
+        differ as f64 / both as f64
+    }
 }

@@ -114,8 +114,24 @@ fn same_synthetic_iris_matches_and_different_ones_do_not() {
         .unwrap();
     let (same, _) = hd(&m, &a.template, &b.template);
     let (diff, _) = hd(&m, &a.template, &c.template);
+    // The distance at rotation 0 alone, beside the best over the rotation window.
+    let (mut differ, mut both) = (0u32, 0u32);
+    for ((c1, m1), (c2, m2)) in a
+        .template
+        .code()
+        .iter()
+        .zip(a.template.mask())
+        .zip(c.template.code().iter().zip(c.template.mask()))
+    {
+        both += (m1 & m2).count_ones();
+        differ += ((c1 ^ c2) & m1 & m2).count_ones();
+    }
+    let unrotated = f64::from(differ) / f64::from(both.max(1));
     assert!(same < 0.15, "same iris, new noise: {same}");
-    assert!(diff > 0.35, "different irises: {diff}");
+    assert!(
+        diff > 0.35,
+        "different irises: {diff} (unrotated fractional distance {unrotated:.3} over {both} bits)"
+    );
 }
 
 #[test]
@@ -284,7 +300,6 @@ fn rotate_image(img: &FingerImage, cx: f32, cy: f32, angle: f32) -> FingerImage 
 }
 
 #[test]
-#[ignore = "fails: a real CASIA eye turned by 4 positions scores 0.432 against itself, over the 0.3 the test asks (docs/iris-images.md)"]
 fn rotating_a_real_eye_image_shifts_its_code() {
     let Some(root) = iris_root() else { return };
     let enc = encoder();

@@ -60,7 +60,8 @@ pub fn identify_partition(
         shard,
         shards,
     };
-    search_snapshot(gallery, &snap, config, place, message, false).map(|(p, _)| p)
+    let config = config.for_identification();
+    search_snapshot(gallery, &snap, &config, place, message, false).map(|(p, _)| p)
 }
 
 /// The search of one probe against `snap`; `own`: the record under `place.sequence` is the

@@ -175,7 +175,7 @@ impl GalleryEngine {
             .gallery()
             .prepare(&convert::enrolment(probe))
             .map_err(unavailable)?;
-        if let Some(r) = search::check(&prepared, self.search_config()) {
+        if let Some(r) = search::check(&prepared, &self.search_config().for_identification()) {
             return Ok(Err(rejection_reason(&r)));
         }
         self.search_external(origin, &prepared, None, limits)
@@ -189,7 +189,7 @@ impl GalleryEngine {
         itself: Option<u64>,
         limits: &ExternalSearch,
     ) -> Result<Vec<ExternalCandidate>, EngineError> {
-        let mut config = *self.search_config();
+        let mut config = self.search_config().for_identification();
         if let Some(fpir) = limits.target_fpir {
             config.target_fpir = fpir;
         }

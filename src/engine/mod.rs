@@ -433,8 +433,8 @@ impl EnrolmentEngine for GalleryEngine {
             .gallery()
             .prepare(&convert::enrolment(probe))
             .map_err(unavailable)?;
-        let outcome =
-            search::search(self.gallery(), &prepared, self.dedup.config()).map_err(unavailable)?;
+        let config = self.dedup.config().for_identification();
+        let outcome = search::search(self.gallery(), &prepared, &config).map_err(unavailable)?;
         self.counters.search(&outcome);
         Ok(match outcome.verdict {
             SearchVerdict::Duplicate(c) => c

@@ -5,6 +5,12 @@ use super::plane::Plane;
 use super::segment::{Circle, Eyelid};
 use super::EyeParams;
 
+/// Apex columns searched are `iris.x + APEX_STEP · k · r_iris` for `|k| ≤`
+/// [`EyeParams::eyelid_apex_shifts`]: a curved lid with its apex off the iris centre is also a
+/// tilted lid (a head turned in the image plane), `y = a + c (x − x₀)² + t (x − x₀)` being
+/// the parabola of apex `x₀ − t / 2c`.
+const APEX_STEP: f32 = 0.2;
+
 /// The strongest lid edge crossing the iris, or `None` when no candidate steps by at least
 /// `min_eyelid_contrast`.
 pub(crate) fn find_eyelid(
@@ -23,34 +29,38 @@ pub(crate) fn find_eyelid(
     let gap = (ri * 0.04).max(2.0);
     let sign = if upper { 1.0 } else { -1.0 };
     let mut best: Option<(f32, Eyelid)> = None;
+    let shifts = params.eyelid_apex_shifts as isize;
     let mut y0 = y_from;
     while y0 <= y_to {
         for c in [0.0f32, 0.15, 0.3, 0.5] {
-            let curvature = sign * c / ri;
-            let lid = Eyelid {
-                apex_x: iris.x,
-                apex_y: y0,
-                curvature,
-            };
-            let mut sum = 0.0f32;
-            let mut n = 0usize;
-            let mut x = iris.x - 0.9 * ri;
-            while x <= iris.x + 0.9 * ri {
-                let y = lid.y_at(x);
-                let inside = (x - iris.x).hypot(y - iris.y) < ri
-                    && (x - pupil.x).hypot(y - pupil.y) > pupil.r + 2.0 * gap;
-                if inside {
-                    if let (Some(a), Some(b)) = (p.sample(x, y - gap), p.sample(x, y + gap)) {
-                        sum += sign * (a - b);
-                        n += 1;
+            // A straight lid has no apex to move.
+            let shifts = if c == 0.0 { 0 } else { shifts };
+            for shift in -shifts..=shifts {
+                let lid = Eyelid {
+                    apex_x: iris.x + APEX_STEP * shift as f32 * ri,
+                    apex_y: y0,
+                    curvature: sign * c / ri,
+                };
+                let mut sum = 0.0f32;
+                let mut n = 0usize;
+                let mut x = iris.x - 0.9 * ri;
+                while x <= iris.x + 0.9 * ri {
+                    let y = lid.y_at(x);
+                    let inside = (x - iris.x).hypot(y - iris.y) < ri
+                        && (x - pupil.x).hypot(y - pupil.y) > pupil.r + 2.0 * gap;
+                    if inside {
+                        if let (Some(a), Some(b)) = (p.sample(x, y - gap), p.sample(x, y + gap)) {
+                            sum += sign * (a - b);
+                            n += 1;
+                        }
                     }
+                    x += 2.0;
                 }
-                x += 2.0;
-            }
-            if n >= 6 {
-                let v = sum / n as f32;
-                if best.is_none_or(|(b, _)| v > b) {
-                    best = Some((v, lid));
+                if n >= 6 {
+                    let v = sum / n as f32;
+                    if best.is_none_or(|(b, _)| v > b) {
+                        best = Some((v, lid));
+                    }
                 }
             }
         }

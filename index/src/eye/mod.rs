@@ -78,6 +78,9 @@ pub struct EyeParams {
     pub max_centre_offset_y: f32,
     /// Dark pupil-sized boxes tried as pupil seeds.
     pub pupil_seeds: usize,
+    /// Further pupil candidates (the next best seeds' circles, apart from each other) tried
+    /// when the best one fails to enrol (0: none).
+    pub pupil_retries: usize,
     /// 0: pupil radii searched over the whole `pupil_radius` range; otherwise within this
     /// factor either way of the radius of the dark blob around the seed (so the darker
     /// pupil, not the iris around it, is the disc found).
@@ -86,12 +89,28 @@ pub struct EyeParams {
     /// its boundary step is at least this fraction of the outer circle's (the outer circle
     /// was then the limbus of a dark iris).
     pub pupil_nested: f32,
+    /// Pupil candidates (one per seed) ranked by the third-weakest of eight sector steps
+    /// around the circle, capped by the step from the disc's interior to its outside,
+    /// instead of the mean step (print or lashes step up on some sides only and hold bright
+    /// gaps); a nested disc must reach the nested threshold by that rank too.
+    pub pupil_sectors: bool,
+    /// Limbus circles keep the inner band of their step clear of the pupil on every side
+    /// (offset + 1.1 pupil radii + the band < radius); without it a circle pushed sideways
+    /// scored the pupil boundary on one arc.
+    pub limbus_clear_pupil: bool,
     /// Least share of the limbus arcs' samples inside the image for a circle to be scored.
     pub limbus_coverage: f32,
     /// Limbus candidates ranked by the step over the mean grey level of the two bands
     /// (Weber contrast: a dark iris against the sclera beats a bright sclera against
     /// brighter skin) instead of the step alone.
     pub limbus_weber: bool,
+    /// Limbus candidates ranked by the median over directions of each direction's step
+    /// (lashes or a lid across part of an arc move it little) instead of the step of the
+    /// arcs' mean grey levels; the median step is then the limbus contrast.
+    pub limbus_median: bool,
+    /// Limbus candidates ranked by the weaker of the two lateral arcs' steps (a limbus steps
+    /// up on both sides of the iris, an eye corner on one); overrides `limbus_median`.
+    pub limbus_arcs: bool,
     /// Fourier harmonics kept in the pupil contour (0: the pupil is a circle).
     pub pupil_harmonics: usize,
     /// Least grey-level step across the pupil boundary.
@@ -100,6 +119,10 @@ pub struct EyeParams {
     pub min_iris_contrast: f32,
     /// Least grey-level step across an eyelid edge for it to count.
     pub min_eyelid_contrast: f32,
+    /// Apex columns of curved eyelids searched either side of the iris centre, 0.2 iris
+    /// radii apart (0: the apex on the iris centre's column only); a tilted lid is a curved
+    /// one with its apex off centre.
+    pub eyelid_apex_shifts: usize,
     /// Eyelid edges moved this fraction of the iris radius towards the pupil (the lashes
     /// rooted along the edge are masked with the lid).
     pub eyelid_margin: f32,
@@ -148,16 +171,22 @@ impl Default for EyeParams {
             search_dilation: (0.15, 0.8),
             accepted_dilation: (0.15, 0.8),
             max_centre_offset: 0.5,
-            max_centre_offset_y: 0.5,
+            max_centre_offset_y: 0.15,
             pupil_seeds: 5,
+            pupil_retries: 0,
             pupil_size_window: 0.0,
             pupil_nested: 0.35,
+            pupil_sectors: false,
+            limbus_clear_pupil: true,
             limbus_coverage: 0.85,
             limbus_weber: false,
+            limbus_median: false,
+            limbus_arcs: false,
             pupil_harmonics: 2,
             min_pupil_contrast: 8.0,
             min_iris_contrast: 3.0,
             min_eyelid_contrast: 10.0,
+            eyelid_apex_shifts: 0,
             eyelid_margin: 0.0,
             reflection_min: 180.0,
             reflection_contrast: 40.0,
@@ -201,6 +230,11 @@ impl EyeParams {
                 .parse::<usize>()
                 .map_err(|_| EyeError::InvalidParams("not a whole number"))
         };
+        let flag = |v: &str| match v.trim() {
+            "true" | "1" => Ok(true),
+            "false" | "0" => Ok(false),
+            _ => Err(EyeError::InvalidParams("expected true or false")),
+        };
         match name.trim() {
             "working_side" => self.working_side = u(value)? as u32,
             "pupil_radius" => self.pupil_radius = pair(value)?,
@@ -210,20 +244,20 @@ impl EyeParams {
             "max_centre_offset" => self.max_centre_offset = f(value)?,
             "max_centre_offset_y" => self.max_centre_offset_y = f(value)?,
             "pupil_seeds" => self.pupil_seeds = u(value)?,
+            "pupil_retries" => self.pupil_retries = u(value)?,
             "pupil_size_window" => self.pupil_size_window = f(value)?,
             "limbus_coverage" => self.limbus_coverage = f(value)?,
             "pupil_nested" => self.pupil_nested = f(value)?,
-            "limbus_weber" => {
-                self.limbus_weber = match value.trim() {
-                    "true" | "1" => true,
-                    "false" | "0" => false,
-                    _ => return Err(EyeError::InvalidParams("expected true or false")),
-                }
-            }
+            "limbus_weber" => self.limbus_weber = flag(value)?,
+            "pupil_sectors" => self.pupil_sectors = flag(value)?,
+            "limbus_median" => self.limbus_median = flag(value)?,
+            "limbus_clear_pupil" => self.limbus_clear_pupil = flag(value)?,
+            "limbus_arcs" => self.limbus_arcs = flag(value)?,
             "pupil_harmonics" => self.pupil_harmonics = u(value)?,
             "min_pupil_contrast" => self.min_pupil_contrast = f(value)?,
             "min_iris_contrast" => self.min_iris_contrast = f(value)?,
             "min_eyelid_contrast" => self.min_eyelid_contrast = f(value)?,
+            "eyelid_apex_shifts" => self.eyelid_apex_shifts = u(value)?,
             "eyelid_margin" => self.eyelid_margin = f(value)?,
             "reflection_min" => self.reflection_min = f(value)?,
             "reflection_contrast" => self.reflection_contrast = f(value)?,
@@ -265,10 +299,13 @@ impl EyeParams {
             || !(16..=4096).contains(&self.angular_samples)
             || !(1..=32).contains(&self.pupil_seeds)
             || self.pupil_harmonics > 8
+            || self.eyelid_apex_shifts > 4
+            || self.pupil_retries > 8
         {
             return Err(EyeError::InvalidParams(
                 "working_side 32–1000, radial_samples 4–256, angular_samples 16–4096, \
-                 pupil_seeds 1–32, pupil_harmonics 0–8",
+                 pupil_seeds 1–32, pupil_harmonics 0–8, eyelid_apex_shifts 0–4, \
+                 pupil_retries 0–8",
             ));
         }
         let positive = [
@@ -368,28 +405,40 @@ impl EyeEncoder {
             image.width() as usize,
             image.height() as usize,
             &self.params,
+            0,
         )
         .map(|s| s.segmentation)
     }
 
     /// Segments an eye image and resamples its iris on the polar grid `layout` is encoded
-    /// from, with the mask (what [`EyeEncoder::encode`] filters), for inspection.
+    /// from, with the mask (what [`EyeEncoder::encode`] filters), for inspection: the pupil
+    /// candidate `encode` would take, else the best one.
     pub fn normalise(
         &self,
         image: &FingerImage,
         layout: IrisLayout,
     ) -> Result<(EyeSegmentation, NormalisedIris), EyeError> {
         check_image(image)?;
-        let cols = bank_for(layout, &self.params)?.cols();
-        let seg = segment::segment(
-            image.pixels(),
-            image.width() as usize,
-            image.height() as usize,
-            &self.params,
-        )?;
-        let (polar, _) = polar::unwrap(&seg, self.params.radial_samples, cols, &self.params);
+        let bank = bank_for(layout, &self.params)?;
+        let enrolled = (1..=self.params.pupil_retries)
+            .map(|choice| self.attempt(image, &bank, choice))
+            .find_map(Result::ok);
+        let (segmentation, polar) = match self.attempt(image, &bank, 0).ok().or(enrolled) {
+            Some((e, polar)) => (e.segmentation, polar),
+            None => {
+                let seg = segment::segment(
+                    image.pixels(),
+                    image.width() as usize,
+                    image.height() as usize,
+                    &self.params,
+                    0,
+                )?;
+                let (polar, _) = polar::unwrap(&seg, bank.rows(), bank.cols(), &self.params);
+                (seg.segmentation, polar)
+            }
+        };
         Ok((
-            seg.segmentation,
+            segmentation,
             NormalisedIris {
                 rows: polar.rows,
                 cols: polar.cols,
@@ -400,6 +449,9 @@ impl EyeEncoder {
     }
 
     /// Encodes an eye image into a template of `layout`, or fails to enrol with a reason.
+    ///
+    /// When the best pupil candidate fails to enrol, the next ones (up to
+    /// [`EyeParams::pupil_retries`]) are tried; a failure reports the best candidate's reason.
     pub fn encode(&self, image: &FingerImage, layout: IrisLayout) -> Result<EyeEncoding, EyeError> {
         check_image(image)?;
         let owned;
@@ -410,11 +462,39 @@ impl EyeEncoder {
                 &owned
             }
         };
+        let mut first: Option<EyeError> = None;
+        for choice in 0..=self.params.pupil_retries {
+            match self.attempt(image, bank, choice) {
+                Ok((encoding, _)) => return Ok(encoding),
+                Err(e) => {
+                    let again = e.is_failure_to_enrol();
+                    first.get_or_insert(e);
+                    if !again {
+                        break;
+                    }
+                }
+            }
+        }
+        Err(first.unwrap_or(EyeError::PupilNotFound {
+            contrast: 0.0,
+            required: self.params.min_pupil_contrast,
+        }))
+    }
+
+    /// Segments with pupil candidate `choice`, normalises, measures and encodes.
+    fn attempt(
+        &self,
+        image: &FingerImage,
+        bank: &FilterBank,
+        choice: usize,
+    ) -> Result<(EyeEncoding, polar::Polar), EyeError> {
+        let layout = bank.layout();
         let seg = segment::segment(
             image.pixels(),
             image.width() as usize,
             image.height() as usize,
             &self.params,
+            choice,
         )?;
         let (polar, occlusion) = polar::unwrap(&seg, bank.rows(), bank.cols(), &self.params);
         let quality = quality::measure(&seg, occlusion, polar.values.len(), &self.params);
@@ -428,11 +508,14 @@ impl EyeEncoder {
                 required: required as f32 / layout.total_bits() as f32 * 100.0,
             });
         }
-        Ok(EyeEncoding {
-            template,
-            quality,
-            segmentation: seg.segmentation,
-        })
+        Ok((
+            EyeEncoding {
+                template,
+                quality,
+                segmentation: seg.segmentation,
+            },
+            polar,
+        ))
     }
 }
 

@@ -6,10 +6,13 @@ use super::search::{best_circle, circle_mean, Directions, Grid, Rank, Scratch};
 use super::segment::Circle;
 use super::{EyeError, EyeParams};
 
+/// The pupil: the best-ranked seed's circle, or with `choice` = n > 0 the n-th best of the
+/// seeds' circles that lie apart (none of an earlier one's centre within its radius).
 pub(super) fn find_pupil(
     work: &Plane,
     side: f32,
     params: &EyeParams,
+    choice: usize,
     scratch: &mut Scratch,
 ) -> Result<(Circle, f32), EyeError> {
     let coarse = work.half().box_blur(1);
@@ -17,7 +20,7 @@ pub(super) fn find_pupil(
     let (cr_min, cr_max) = ((r_min / 2.0).max(2.0), (r_max / 2.0).max(3.0));
     let seeds = dark_seeds(&coarse, cr_min, params.pupil_seeds);
     let dirs = Directions::full(32);
-    let mut best: Option<super::search::Found> = None;
+    let mut found_all: Vec<super::search::Found> = Vec::new();
     let median = median_of(&coarse.px);
     for (sx, sy, level) in seeds {
         let (sx, sy, size) = recentre(
@@ -55,13 +58,25 @@ pub(super) fn find_pupil(
             scratch,
             &|_, _, _| true,
         );
-        if let Some(f) = found {
-            if best.is_none_or(|b| f.contrast > b.contrast) {
-                best = Some(f);
+        if let Some(mut f) = found {
+            if params.pupil_sectors {
+                f.rank = sector_rank(&coarse, &f);
             }
+            found_all.push(f);
         }
     }
-    let mut coarse_best = best.ok_or(EyeError::PupilNotFound {
+    // Best first (stable: the earlier seed wins a tie, as before).
+    found_all.sort_by(|a, b| b.rank.total_cmp(&a.rank));
+    let mut apart: Vec<super::search::Found> = Vec::with_capacity(found_all.len());
+    for f in found_all {
+        if apart
+            .iter()
+            .all(|a| (a.x - f.x).hypot(a.y - f.y) > a.r.max(f.r))
+        {
+            apart.push(f);
+        }
+    }
+    let mut coarse_best = apart.get(choice).copied().ok_or(EyeError::PupilNotFound {
         contrast: 0.0,
         required: params.min_pupil_contrast,
     })?;
@@ -86,7 +101,10 @@ pub(super) fn find_pupil(
             let ring = circle_mean(&coarse, outer.x, outer.y, outer.r * 0.85, &full, 8);
             let core = circle_mean(&coarse, inner.x, inner.y, inner.r * 0.5, &full, 8);
             let needed = (params.pupil_nested * outer.contrast).max(params.min_pupil_contrast);
-            if inner.contrast >= needed && ring - core >= needed {
+            // With `pupil_sectors`, the inner disc must also step up all round and be dark
+            // throughout (not a circle straddling the lash line above a pupil).
+            let consistent = !params.pupil_sectors || sector_rank(&coarse, &inner) >= needed;
+            if inner.contrast >= needed && ring - core >= needed && consistent {
                 coarse_best = inner;
             }
         }
@@ -131,6 +149,42 @@ pub(super) fn find_pupil(
         },
         fine.contrast,
     ))
+}
+
+/// Sectors of a pupil candidate's boundary ranked by [`sector_rank`].
+const SECTORS: usize = 8;
+
+/// Sectors whose step may be weak (an eyelid over the top of the pupil) in
+/// [`sector_rank`].
+const WEAK_SECTORS: usize = 2;
+
+/// A pupil candidate's rank by the consistency of its boundary and the darkness of its disc:
+/// the boundary step in each of [`SECTORS`] equal sectors, the `WEAK_SECTORS + 1`-th weakest
+/// of them, capped by the step from the disc's interior (mean at a quarter, half and three
+/// quarters of the radius) to just outside the circle. A pupil steps up all round (but for an
+/// eyelid over its top) and is dark throughout; a circle around a blob of dark print or
+/// lashes steps up on some sectors only and holds bright gaps.
+fn sector_rank(p: &Plane, f: &super::search::Found) -> f32 {
+    let full = Directions::full(24);
+    let outside = circle_mean(p, f.x, f.y, f.r + 1.5, &full, 12);
+    let interior = [0.25f32, 0.5, 0.75]
+        .iter()
+        .map(|k| circle_mean(p, f.x, f.y, (f.r * k).max(0.5), &full, 12))
+        .sum::<f32>()
+        / 3.0;
+    let fill = outside - interior;
+    let fill = if fill.is_finite() { fill } else { 0.0 };
+    let mut steps = [0.0f32; SECTORS];
+    for (k, step) in steps.iter_mut().enumerate() {
+        let from = 360.0 * k as f32 / SECTORS as f32;
+        let arc = Directions::arcs(&[(from, from + 360.0 / SECTORS as f32)], 6);
+        let outer = circle_mean(p, f.x, f.y, f.r + 1.5, &arc, 4);
+        let inner = circle_mean(p, f.x, f.y, (f.r - 1.5).max(0.5), &arc, 4);
+        let v = outer - inner;
+        *step = if v.is_finite() { v } else { 0.0 };
+    }
+    steps.sort_by(f32::total_cmp);
+    steps[WEAK_SECTORS].min(fill)
 }
 
 pub(super) fn median_of(v: &[f32]) -> f32 {

@@ -5,7 +5,7 @@ use super::plane::Plane;
 
 /// Unit vectors of the sampled boundary directions (image coordinates, y down).
 #[derive(Debug, Clone)]
-pub(crate) struct Directions(Vec<(f32, f32)>);
+pub(crate) struct Directions(Vec<(f32, f32)>, Vec<std::ops::Range<usize>>);
 
 impl Directions {
     /// `n` directions spread evenly over the whole circle.
@@ -18,17 +18,20 @@ impl Directions {
     pub(crate) fn arcs(arcs: &[(f32, f32)], n: usize) -> Self {
         let total: f32 = arcs.iter().map(|(a, b)| (b - a).abs()).sum();
         let mut out = Vec::with_capacity(n);
+        let mut spans = Vec::with_capacity(arcs.len());
         for (a, b) in arcs {
             let share = ((b - a).abs() / total.max(1e-6) * n as f32)
                 .round()
                 .max(1.0) as usize;
+            let from = out.len();
             for k in 0..share {
                 let deg = a + (b - a) * (k as f32 + 0.5) / share as f32;
                 let rad = deg.to_radians();
                 out.push((rad.cos(), rad.sin()));
             }
+            spans.push(from..out.len());
         }
-        Self(out)
+        Self(out, spans)
     }
 }
 
@@ -62,6 +65,12 @@ pub(crate) enum Rank {
     Step,
     /// By the step over the mean level of the two bands.
     Weber,
+    /// By the median over directions of each direction's own step (lashes, an eyelid or a
+    /// shadow across a few directions move it less than the step of the circle means).
+    Median,
+    /// By the weaker of the arcs' mean steps (each arc of [`Directions::arcs`] alone): a
+    /// boundary steps up on every arc, an eye corner or the skin beyond the lids on one.
+    WeakerArc,
 }
 
 /// Scratch buffers reused across centres.
@@ -69,6 +78,10 @@ pub(crate) enum Rank {
 pub(crate) struct Scratch {
     means: Vec<f32>,
     steps: Vec<f32>,
+    /// Per-direction running sums along the radius ([`Rank::Median`]).
+    sums: Vec<f32>,
+    /// Per-direction steps at one radius ([`Rank::Median`]).
+    column: Vec<f32>,
 }
 
 /// Searches `grid` on `plane` for the circle maximising the smoothed radial step of the
@@ -101,21 +114,36 @@ pub(crate) fn best_circle(
     while cy <= grid.y1 + 1e-3 {
         let mut cx = grid.x0;
         while cx <= grid.x1 + 1e-3 {
-            for (k, m) in scratch.means.iter_mut().enumerate() {
-                let r = grid.r0 - span_f + k as f32;
-                *m = circle_mean(plane, cx, cy, r.max(0.5), dirs, min_count);
-            }
-            let means = &scratch.means;
-            let band = 1.0 / span as f32;
-            for (k, s) in scratch.steps.iter_mut().enumerate() {
-                *s = match (k.checked_sub(span), means.get(k + span)) {
-                    (Some(lo), Some(_)) => {
-                        let outer: f32 = means[k + 1..=k + span].iter().sum();
-                        let inner: f32 = means[lo..k].iter().sum();
-                        (outer - inner) * band
-                    }
-                    _ => f32::NAN,
-                };
+            if matches!(rank, Rank::Median | Rank::WeakerArc) {
+                let median = rank == Rank::Median;
+                direction_steps(
+                    plane,
+                    cx,
+                    cy,
+                    grid.r0 - span_f,
+                    span,
+                    dirs,
+                    min_count,
+                    median,
+                    scratch,
+                );
+            } else {
+                for (k, m) in scratch.means.iter_mut().enumerate() {
+                    let r = grid.r0 - span_f + k as f32;
+                    *m = circle_mean(plane, cx, cy, r.max(0.5), dirs, min_count);
+                }
+                let means = &scratch.means;
+                let band = 1.0 / span as f32;
+                for (k, s) in scratch.steps.iter_mut().enumerate() {
+                    *s = match (k.checked_sub(span), means.get(k + span)) {
+                        (Some(lo), Some(_)) => {
+                            let outer: f32 = means[k + 1..=k + span].iter().sum();
+                            let inner: f32 = means[lo..k].iter().sum();
+                            (outer - inner) * band
+                        }
+                        _ => f32::NAN,
+                    };
+                }
             }
             for k in span..radii - span {
                 let r = grid.r0 + (k - span) as f32;
@@ -127,7 +155,7 @@ pub(crate) fn best_circle(
                     continue;
                 }
                 let ranked = match rank {
-                    Rank::Step => v,
+                    Rank::Step | Rank::Median | Rank::WeakerArc => v,
                     Rank::Weber => {
                         let m = &scratch.means;
                         let level = (m[k - span..=k + span].iter().sum::<f32>()
@@ -154,6 +182,78 @@ pub(crate) fn best_circle(
         cy += grid.step;
     }
     best
+}
+
+/// Fills `scratch.steps[k]` (radius `r_first + k`, as `scratch.means`) from each
+/// direction's step, the mean of its `span` samples just outside the radius minus that of its
+/// `span` samples just inside: with `median`, their median over `dirs`; otherwise the smallest
+/// over the arcs of `dirs` of the arc's mean step. A direction whose samples leave the image
+/// is left out; NaN where fewer than `min_count` directions remain (or an arc has none) or the
+/// bands do not fit.
+#[allow(clippy::too_many_arguments)]
+fn direction_steps(
+    plane: &Plane,
+    cx: f32,
+    cy: f32,
+    r_first: f32,
+    span: usize,
+    dirs: &Directions,
+    min_count: usize,
+    median: bool,
+    scratch: &mut Scratch,
+) {
+    let radii = scratch.means.len();
+    let n = dirs.0.len();
+    // sums[d * (radii + 1) + k]: sum of direction d's samples at radii 0..k (NaN once a
+    // sample falls outside the image).
+    scratch.sums.clear();
+    scratch.sums.resize(n * (radii + 1), 0.0);
+    for (d, &(c, s)) in dirs.0.iter().enumerate() {
+        let row = &mut scratch.sums[d * (radii + 1)..(d + 1) * (radii + 1)];
+        for k in 0..radii {
+            let r = (r_first + k as f32).max(0.5);
+            let v = plane.sample(cx + r * c, cy + r * s).unwrap_or(f32::NAN);
+            row[k + 1] = row[k] + v;
+        }
+    }
+    let band = 1.0 / span as f32;
+    for k in 0..radii {
+        scratch.steps[k] = f32::NAN;
+        let (Some(lo), true) = (k.checked_sub(span), k + span < radii) else {
+            continue;
+        };
+        scratch.column.clear();
+        let mut weakest = f32::INFINITY;
+        for arc in &dirs.1 {
+            let (mut sum, mut count) = (0.0f32, 0usize);
+            for d in arc.clone() {
+                let row = &scratch.sums[d * (radii + 1)..(d + 1) * (radii + 1)];
+                let outer = row[k + span + 1] - row[k + 1];
+                let inner = row[k] - row[lo];
+                let v = (outer - inner) * band;
+                if v.is_finite() {
+                    scratch.column.push(v);
+                    sum += v;
+                    count += 1;
+                }
+            }
+            weakest = if count == 0 || weakest.is_nan() {
+                f32::NAN
+            } else {
+                weakest.min(sum / count as f32)
+            };
+        }
+        if scratch.column.len() < min_count.max(1) || n == 0 {
+            continue;
+        }
+        scratch.steps[k] = if median {
+            let mid = scratch.column.len() / 2;
+            let (_, m, _) = scratch.column.select_nth_unstable_by(mid, f32::total_cmp);
+            *m
+        } else {
+            weakest
+        };
+    }
 }
 
 /// Mean grey level on a circle; NaN when fewer than `min_count` samples fall inside.

@@ -137,11 +137,15 @@ pub(crate) struct Segmented {
 }
 
 /// Segments an eye image given as 8-bit grey pixels.
+///
+/// `choice` picks the pupil candidate (0: the best; n: the n-th best apart from the others,
+/// tried when the earlier ones fail to enrol).
 pub(crate) fn segment(
     pixels: &[u8],
     width: usize,
     height: usize,
     params: &EyeParams,
+    choice: usize,
 ) -> Result<Segmented, EyeError> {
     let short = width.min(height);
     let scale = (short / params.working_side.max(1) as usize).max(1);
@@ -159,7 +163,7 @@ pub(crate) fn segment(
     let side = work.w.min(work.h) as f32;
     let mut scratch = Scratch::default();
 
-    let pupil = find_pupil(&work, side, params, &mut scratch)?;
+    let pupil = find_pupil(&work, side, params, choice, &mut scratch)?;
     let iris = find_iris(&work, side, pupil.0, params, &mut scratch)?;
     let (pupil, pupil_contrast) = pupil;
     let (iris, iris_contrast) = iris;
@@ -267,16 +271,28 @@ fn find_iris(
         return Err(not_found(0.0));
     }
     let (px, py) = ((pupil.x - 0.5) / 2.0, (pupil.y - 0.5) / 2.0);
-    let limbus_rank = if params.limbus_weber {
+    let limbus_rank = if params.limbus_arcs {
+        Rank::WeakerArc
+    } else if params.limbus_median {
+        Rank::Median
+    } else if params.limbus_weber {
         Rank::Weber
     } else {
         Rank::Step
     };
     let reach = (pupil.r * params.max_centre_offset / 2.0).clamp(2.0, 8.0);
     let reach_y = (pupil.r * params.max_centre_offset_y / 2.0).clamp(0.0, 8.0);
+    // The pupil must lie inside the iris with a rim to spare; with `limbus_clear_pupil`, the
+    // rim must also hold the inner band of the step everywhere, so that no arc of a circle
+    // pushed sideways measures the pupil boundary.
+    let clearance = if params.limbus_clear_pupil {
+        1.1 * pupil.r + IRIS_BAND as f32 + 2.0
+    } else {
+        0.0
+    };
     let accept = |cx: f32, cy: f32, r: f32| {
-        // The pupil must lie inside the iris with a rim to spare.
-        (cx - px).hypot(cy - py) + pupil.r / 2.0 < r * 0.95
+        let offset = (cx - px).hypot(cy - py);
+        offset + pupil.r / 2.0 < r * 0.95 && offset + clearance / 2.0 < r
     };
     let grid = Grid {
         x0: px - reach,
@@ -298,8 +314,10 @@ fn find_iris(
         &accept,
     )
     .ok_or_else(|| not_found(0.0))?;
-    let accept_fine =
-        |cx: f32, cy: f32, r: f32| (cx - pupil.x).hypot(cy - pupil.y) + pupil.r < r * 0.95;
+    let accept_fine = |cx: f32, cy: f32, r: f32| {
+        let offset = (cx - pupil.x).hypot(cy - pupil.y);
+        offset + pupil.r < r * 0.95 && offset + clearance < r
+    };
     // The fine centre stays within the vertical reach of the pupil's.
     let fy = coarse_best.y * 2.0 + 0.5;
     let (fy0, fy1) = (

@@ -63,6 +63,19 @@ impl Default for SearchConfig {
     }
 }
 
+impl SearchConfig {
+    /// The policy of an identification (a search that enrols nobody): the probe is searched
+    /// with whatever usable fingers and eyes it carries, so eye images alone are searched;
+    /// the decision threshold still decides which candidates are answered. Enrolments keep
+    /// [`SearchConfig::min_fingers`].
+    pub fn for_identification(&self) -> Self {
+        Self {
+            min_fingers: 0,
+            ..*self
+        }
+    }
+}
+
 /// The rejection for a probe, if it cannot be searched.
 pub fn check(person: &PreparedPerson, config: &SearchConfig) -> Option<Rejection> {
     let usable = person.usable_fingers();
