@@ -5,6 +5,8 @@
 
 mod eyes;
 mod harness;
+#[path = "../http_support/mod.rs"]
+mod http_support;
 mod identical;
 #[path = "../../index/tests/image_common/generated.rs"]
 mod image_fixtures;
