@@ -177,7 +177,9 @@ fn pages_by_number_equal_offset_pages_through_changes_and_upgrade() {
     // A database of schema version 14 gets the counts from its cases.
     write(
         &store,
-        "DROP INDEX persons_by_ack; DROP TRIGGER persons_ack_insert;
+        "DROP TABLE encounters; DROP TABLE encounter_templates;
+         DROP TABLE encounter_galleries; DROP TABLE encounter_retired;
+         DROP INDEX persons_by_ack; DROP TRIGGER persons_ack_insert;
          DROP TRIGGER persons_ack_update; ALTER TABLE persons DROP COLUMN ack_seq;
          DROP TRIGGER case_rank_insert; DROP TRIGGER case_rank_delete;
          DROP TRIGGER case_rank_update; DROP TABLE case_rank;

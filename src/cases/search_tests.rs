@@ -153,7 +153,9 @@ fn the_schema_step_indexes_stored_cases() {
                 // Back to the schema of version 10 (before the search terms, strength, history, tally
                 // and rank counts).
                 tx.execute_batch(
-                    "DROP INDEX persons_by_ack;
+                    "DROP TABLE encounters; DROP TABLE encounter_templates;
+         DROP TABLE encounter_galleries; DROP TABLE encounter_retired;
+         DROP INDEX persons_by_ack;
                     DROP TRIGGER persons_ack_insert;
                     DROP TRIGGER persons_ack_update;
                     ALTER TABLE persons DROP COLUMN ack_seq;

@@ -311,16 +311,12 @@ impl ServeArgs {
                 let callbacks = config.callbacks.clone();
                 let hosts: crate::osia::HostCheck =
                     Arc::new(move |host: &str| callbacks.host_allowed(host, &origin));
-                let (dir, engine, keys) = (
-                    config.data_dir.clone(),
-                    engine.clone(),
-                    service.app().keys.clone(),
-                );
+                let (engine, keys) = (engine.clone(), service.app().keys.clone());
                 let osia = tokio::task::spawn_blocking(move || {
-                    crate::osia::OsiaApp::open(&dir, engine, keys, Some(notifier), hosts)
+                    crate::osia::OsiaApp::open(engine, keys, Some(notifier), hosts)
                 })
                 .await
-                .context("opening the OSIA encounter store")??;
+                .context("opening the OSIA interface")??;
                 service.add_routes(crate::osia::router(Arc::new(osia)));
             }
             if self.demo {

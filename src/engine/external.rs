@@ -9,8 +9,9 @@
 //! gallery insert and the registry outcome are durable. No verdict, case or callback is
 //! made: the platform decides with the candidates its own identify request returns.
 
+use rusqlite::Transaction;
 use tunggal_index::gallery::PreparedPerson;
-use tunggal_index::search::{self, fusion, Insert, Ordered, SearchVerdict};
+use tunggal_index::search::{self, fusion, Insert, Ordered, Rejection, SearchVerdict};
 
 use super::registry::{reference_id, Entry, Outcome, PersonMeta};
 use super::{convert, rejection_reason, unavailable, GalleryEngine};
@@ -18,6 +19,7 @@ use crate::cases::PersonSummary;
 use crate::clock::now_rfc3339;
 use crate::enrolment::record::{Origin, Probe};
 use crate::enrolment::{Candidate, EngineError, EnrolmentEngine};
+use crate::state::StateError;
 
 /// What an external insert did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +28,32 @@ pub enum ExternalInsert {
     Inserted {
         /// The engine's reference id of the new person.
         reference_id: String,
+    },
+    /// The external reference was used before (live or deleted): nothing was stored.
+    AlreadyExists,
+    /// The biometrics cannot be searched (reason code of the rejection): nothing stored.
+    Rejected(&'static str),
+}
+
+/// Which probes an external insert or search admits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Usable {
+    /// The engine's rule: at least its minimum of usable fingers (MOSIP's inserts).
+    Fingers,
+    /// The engine's minimum of usable fingers, or at least one usable eye (OSIA's
+    /// encounters, whose eye images are matched).
+    FingersOrEyes,
+}
+
+/// What [`GalleryEngine::insert_external_with`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Inserted<T> {
+    /// Inserted under gallery key `key`; `value` is what the outcome's writes returned.
+    Done {
+        /// The new person's gallery key.
+        key: u64,
+        /// The outcome writer's value.
+        value: T,
     },
     /// The external reference was used before (live or deleted): nothing was stored.
     AlreadyExists,
@@ -68,15 +96,60 @@ impl GalleryEngine {
         external_id: &str,
         probe: &Probe,
     ) -> Result<ExternalInsert, EngineError> {
+        let inserted = self.insert_external_with(
+            origin,
+            external_id,
+            probe,
+            Usable::Fingers,
+            |_| Ok(()),
+            |_, _| Ok(()),
+        )?;
+        Ok(match inserted {
+            Inserted::Done { key, .. } => ExternalInsert::Inserted {
+                reference_id: reference_id(key),
+            },
+            Inserted::AlreadyExists => ExternalInsert::AlreadyExists,
+            Inserted::Rejected(reason) => ExternalInsert::Rejected(reason),
+        })
+    }
+
+    /// The reason code `prepared` cannot be inserted or searched under `usable`, if any.
+    fn external_rejection(
+        &self,
+        prepared: &PreparedPerson,
+        usable: Usable,
+    ) -> Option<&'static str> {
+        let r = search::check(prepared, self.search_config())?;
+        let eyes_suffice = usable == Usable::FingersOrEyes
+            && prepared.usable_eyes() > 0
+            && matches!(r, Rejection::TooFewUsableFingers { .. });
+        (!eyes_suffice).then(|| rejection_reason(&r))
+    }
+
+    /// Inserts `probe` under `external_id` as [`GalleryEngine::insert_external`] does, with
+    /// `at_intent` written in the transaction of the registry intent (committed before the
+    /// gallery insert, without a sync of its own) and `at_outcome` in the transaction of
+    /// the outcome (synced: the insert is acknowledged by it). `at_outcome` sees the entry
+    /// and may mark it `deleting` (an insert that turned out unwanted, which the caller then
+    /// deletes from the gallery).
+    pub(crate) fn insert_external_with<T>(
+        &self,
+        origin: &Origin,
+        external_id: &str,
+        probe: &Probe,
+        usable: Usable,
+        at_intent: impl FnOnce(&Transaction<'_>) -> Result<(), StateError>,
+        at_outcome: impl FnOnce(&Transaction<'_>, &mut Entry) -> Result<T, StateError>,
+    ) -> Result<Inserted<T>, EngineError> {
         if self.external_entry(origin, external_id).is_some() {
-            return Ok(ExternalInsert::AlreadyExists);
+            return Ok(Inserted::AlreadyExists);
         }
         let prepared = self
             .gallery()
             .prepare(&convert::enrolment(probe))
             .map_err(unavailable)?;
-        if let Some(r) = search::check(&prepared, self.search_config()) {
-            return Ok(ExternalInsert::Rejected(rejection_reason(&r)));
+        if let Some(reason) = self.external_rejection(&prepared, usable) {
+            return Ok(Inserted::Rejected(reason));
         }
         let meta = |key: u64| PersonMeta {
             summary: PersonSummary {
@@ -98,11 +171,14 @@ impl GalleryEngine {
             photo: None,
             signature: None,
             callback_url: None,
-            // Images of MOSIP's inserts are not kept (their templates are).
+            // Images of external inserts are not kept (their templates are).
             fingers: Vec::new(),
             eyes: Vec::new(),
         };
-        let key = self.registry().intent(meta).map_err(unavailable)?;
+        let key = self
+            .registry()
+            .intent_with(meta, |tx, _| at_intent(tx))
+            .map_err(unavailable)?;
         let order = Ordered {
             insert: Insert::Always,
             claim: None,
@@ -120,12 +196,11 @@ impl GalleryEngine {
             ));
         }
         // The outcome's commit is synced: it makes the intent durable with it.
-        self.registry()
-            .outcome(key, Outcome::Single)
+        let (_, value) = self
+            .registry()
+            .outcome_with(key, Outcome::Single, at_outcome)
             .map_err(unavailable)?;
-        Ok(ExternalInsert::Inserted {
-            reference_id: reference_id(key),
-        })
+        Ok(Inserted::Done { key, value })
     }
 
     /// The external reference of gallery person `key` when it belongs to `origin`.
@@ -164,7 +239,10 @@ impl GalleryEngine {
             .map(Some)
     }
 
-    /// 1:N search of `probe` (biometrics not inserted) against the persons of `origin`.
+    /// 1:N search of `probe` (biometrics not inserted) against the persons of `origin`. An
+    /// identification enrols nobody, so it searches whatever usable fingers and eyes the
+    /// probe carries ([`search::SearchConfig::for_identification`]); only a probe with nothing
+    /// usable is refused.
     pub fn identify_external_probe(
         &self,
         origin: &Origin,

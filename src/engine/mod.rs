@@ -24,6 +24,7 @@ pub mod cleared;
 mod commit;
 pub mod convert;
 pub mod demo;
+pub mod encounters;
 pub mod evidence;
 pub mod external;
 pub mod eye_images;

@@ -1,9 +1,10 @@
 //! OSIA biometric items to Tunggal's probe: `FINGER` images go through the same decoding and
-//! minutiae extraction as the fingerprint images of `POST /v1/enrolments`
-//! (`enrolment::validate`); `IRIS` images are accepted and counted, not matched (the engine
-//! does not take iris images yet); `FACE`, `SIGNATURE` and `UNKNOWN` items are kept with the
-//! encounter and ignored. A finger declared `missing` (bandaged, amputated, damaged) is left
-//! out of the probe, as Tunggal treats every absent finger.
+//! minutiae extraction as the fingerprint images of `POST /v1/enrolments`, `IRIS` images
+//! through the same decoding, segmentation and encoding as its eye images
+//! (`enrolment::validate`); `FACE`, `SIGNATURE` and `UNKNOWN` items are kept with the
+//! encounter and ignored. A finger or eye failing the quality rule is left out of matching;
+//! one declared `missing` (bandaged, amputated, damaged) is left out of the probe, as
+//! Tunggal treats every absent finger or eye.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -17,14 +18,15 @@ use super::wire::{
 };
 use crate::enrolment::record::Probe;
 use crate::enrolment::validate;
-use crate::enrolment::wire::{FingerImageIn, FingerprintIn};
+use crate::enrolment::wire::{FingerImageIn, FingerprintIn, IrisImageIn, IrisIn};
+use crate::problem::Reason;
 
 /// A probe read from biometric items, with what was left out of matching.
 #[derive(Debug, Clone)]
 pub struct Read {
-    /// The usable fingers.
+    /// The usable fingers and eyes.
     pub probe: Probe,
-    /// Iris images accepted and not matched.
+    /// Iris images given.
     pub irises: usize,
     /// Face, signature and unknown items, kept and not matched.
     pub ignored: usize,
@@ -72,17 +74,7 @@ fn image_format(i: usize, item: &BiometricData, data: &str) -> Result<&'static s
     if let Some(f) = named {
         return Ok(f.name());
     }
-    // 16 base64 characters are 12 bytes: enough for every magic number sniffed.
-    let head: String = data
-        .chars()
-        .filter(|c| !c.is_ascii_whitespace())
-        .take(16)
-        .collect();
-    let bytes = STANDARD
-        .decode(head.trim_end_matches('='))
-        .or_else(|_| STANDARD.decode(&head))
-        .unwrap_or_default();
-    sniff(&bytes)
+    sniffed(data)
         .filter(|f| *f != ImageFormat::Iso19794_6)
         .map(ImageFormat::name)
         .ok_or_else(|| {
@@ -96,10 +88,74 @@ fn image_format(i: usize, item: &BiometricData, data: &str) -> Result<&'static s
         })
 }
 
+/// The container of base64 `data`, read from its first bytes.
+fn sniffed(data: &str) -> Option<ImageFormat> {
+    // 16 base64 characters are 12 bytes: enough for every magic number sniffed.
+    let head: String = data
+        .chars()
+        .filter(|c| !c.is_ascii_whitespace())
+        .take(16)
+        .collect();
+    let bytes = STANDARD
+        .decode(head.trim_end_matches('='))
+        .or_else(|_| STANDARD.decode(&head))
+        .unwrap_or_default();
+    sniff(&bytes)
+}
+
+/// An `IRIS` item with an image as Tunggal's eye image: the eye from the subtype, the format
+/// from `compression` or, for `NONE` (or none given), from the image's first bytes (one the
+/// eye images do not take is refused when decoded, with the reason of Tunggal's API).
+fn eye_image(i: usize, item: &BiometricData, data: &str) -> Result<IrisIn, OsiaError> {
+    let eye = match item.biometric_sub_type.as_deref() {
+        Some("EYE_RIGHT") => "right",
+        Some("EYE_LEFT") => "left",
+        other => {
+            return Err(invalid(
+                i,
+                format!(
+                    "an IRIS image must be of EYE_RIGHT or EYE_LEFT, not {:?}",
+                    other.unwrap_or("none")
+                ),
+            ))
+        }
+    };
+    let format = match item.compression {
+        Some(Compression::Wsq) => ImageFormat::Wsq.name(),
+        Some(Compression::Jpeg) => ImageFormat::Jpeg.name(),
+        Some(Compression::Jpeg2000) => ImageFormat::Jpeg2000.name(),
+        Some(Compression::Png) => ImageFormat::Png.name(),
+        Some(Compression::None) | None => sniffed(data).map_or("unknown", ImageFormat::name),
+    };
+    Ok(IrisIn {
+        eye: eye.to_owned(),
+        layout: None,
+        code: None,
+        mask: None,
+        image: Some(IrisImageIn {
+            format: format.to_owned(),
+            data: data.to_owned(),
+        }),
+    })
+}
+
+/// The items gathered: finger images and the item index of each, eye images and the item
+/// index of each, and what was counted or declared missing.
+#[derive(Debug)]
+struct Gathered {
+    fingers: Vec<FingerprintIn>,
+    finger_items: Vec<usize>,
+    eyes: Vec<IrisIn>,
+    eye_items: Vec<usize>,
+    read: Read,
+}
+
 /// Checks the items and gathers the finger images and missing fingers, without decoding.
-fn gather(items: &[BiometricData]) -> Result<(Vec<FingerprintIn>, Vec<usize>, Read), OsiaError> {
+fn gather(items: &[BiometricData]) -> Result<Gathered, OsiaError> {
     let mut fingers: Vec<FingerprintIn> = Vec::new();
     let mut item_of: Vec<usize> = Vec::new();
+    let mut eyes: Vec<IrisIn> = Vec::new();
+    let mut eye_items: Vec<usize> = Vec::new();
     let mut read = Read {
         probe: Probe::default(),
         irises: 0,
@@ -127,7 +183,15 @@ fn gather(items: &[BiometricData]) -> Result<(Vec<FingerprintIn>, Vec<usize>, Re
         match item.biometric_type {
             BiometricType::Finger => {}
             BiometricType::Iris => {
-                read.irises += usize::from(item.image.is_some());
+                if let Some(data) = &item.image {
+                    let eye = eye_image(i, item, data)?;
+                    if eyes.iter().any(|e| e.eye == eye.eye) {
+                        return Err(invalid(i, format!("a second image of the {} eye", eye.eye)));
+                    }
+                    eyes.push(eye);
+                    eye_items.push(i);
+                    read.irises += 1;
+                }
                 continue;
             }
             _ => {
@@ -204,35 +268,64 @@ fn gather(items: &[BiometricData]) -> Result<(Vec<FingerprintIn>, Vec<usize>, Re
         ));
     }
     read.missing.sort_unstable();
-    Ok((fingers, item_of, read))
+    Ok(Gathered {
+        fingers,
+        finger_items: item_of,
+        eyes,
+        eye_items,
+        read,
+    })
 }
 
-/// Reads biometric items into a probe: CPU work (decoding and extraction), run on rayon.
-/// `required`: at least one usable finger (searches and inserts need one).
+/// Whether a problem of Tunggal's validation says that no finger or eye passed the quality
+/// rule (rather than that an image could not be read).
+fn nothing_usable(reason: Reason) -> bool {
+    matches!(
+        reason,
+        Reason::FingerUnusable
+            | Reason::IrisUnusable
+            | Reason::IrisPupilNotFound
+            | Reason::IrisLimbusNotFound
+            | Reason::IrisGeometryImplausible
+            | Reason::IrisOccluded
+            | Reason::IrisOutOfFocus
+    )
+}
+
+/// Reads biometric items into a probe: CPU work (decoding, extraction and eye encoding),
+/// run on rayon. `required`: at least one usable finger or eye (searches and inserts need
+/// one).
 pub fn read(items: &[BiometricData], required: bool) -> Result<Read, OsiaError> {
-    let (fingers, item_of, mut read) = gather(items)?;
-    if fingers.is_empty() {
+    let g = gather(items)?;
+    let (fingers, item_of, mut read) = (g.fingers, g.finger_items, g.read);
+    if fingers.is_empty() && g.eyes.is_empty() {
         if required {
             return Err(no_usable(&read));
         }
         return Ok(read);
     }
-    read.probe = validate::probe(&fingers, &[], 0).map_err(|p| {
-        // The problem points into the finger list: name the biometric item instead.
-        let item = p
-            .pointer
-            .as_deref()
-            .and_then(|ptr| ptr.strip_prefix("/fingerprints/"))
-            .and_then(|rest| rest.split('/').next())
-            .and_then(|n| n.parse::<usize>().ok())
-            .and_then(|n| item_of.get(n).copied());
+    read.probe = validate::probe(&fingers, &g.eyes, 0).map_err(|p| {
+        // The problem points into the finger or iris list: name the biometric item instead.
+        let at = |list: &str, items: &[usize]| {
+            p.pointer
+                .as_deref()
+                .and_then(|ptr| ptr.strip_prefix(list))
+                .and_then(|rest| rest.split('/').next())
+                .and_then(|n| n.parse::<usize>().ok())
+                .and_then(|n| items.get(n).copied())
+        };
+        let item = at("/fingerprints/", &item_of).or_else(|| at("/irises/", &g.eye_items));
         let at = item.map_or_else(String::new, |i| format!("biometricData[{i}]: "));
-        OsiaError::bad(
-            Code::ImageRefused,
-            format!("{at}{} ({})", p.detail, p.reason.code()),
-        )
+        let code = if nothing_usable(p.reason) {
+            Code::NoUsableBiometrics
+        } else if p.reason == Reason::DuplicateIrisEye {
+            Code::InvalidBiometricData
+        } else {
+            Code::ImageRefused
+        };
+        OsiaError::bad(code, format!("{at}{} ({})", p.detail, p.reason.code()))
     })?;
-    if required && read.probe.fingers.is_empty() {
+    if required && read.probe.fingers.is_empty() && read.probe.irises.is_empty() {
         return Err(no_usable(&read));
     }
     for f in &read.probe.fingers {
@@ -271,9 +364,9 @@ fn no_usable(read: &Read) -> OsiaError {
     OsiaError::bad(
         Code::NoUsableBiometrics,
         format!(
-            "no usable finger image to compare ({} iris image(s) accepted and not matched by \
-             this ABIS, {} other item(s) ignored, {} finger(s) declared missing, fingers \
-             failing the quality rule left out)",
+            "no usable finger or iris image to compare ({} iris image(s) given, {} other \
+             item(s) ignored, {} finger(s) declared missing, fingers and eyes failing the \
+             quality rule left out)",
             read.irises,
             read.ignored,
             read.missing.len()
@@ -324,7 +417,7 @@ mod tests {
     }
 
     #[test]
-    fn missing_fingers_are_recorded_and_irises_counted() {
+    fn missing_fingers_are_recorded_and_eye_images_gathered() {
         let mut amputated = item(BiometricType::Finger, "LEFT_RING");
         amputated.missing = Some(vec![Missing {
             biometric_sub_type: None,
@@ -332,9 +425,14 @@ mod tests {
         }]);
         let mut eye = item(BiometricType::Iris, "EYE_LEFT");
         eye.image = Some("AAAA".into());
-        let (fingers, _, read) =
-            gather(&[amputated, eye, item(BiometricType::Face, "PORTRAIT")]).unwrap();
-        assert!(fingers.is_empty());
+        let g = gather(&[amputated, eye, item(BiometricType::Face, "PORTRAIT")]).unwrap();
+        let read = g.read;
+        assert!(g.fingers.is_empty());
+        assert_eq!(g.eyes.len(), 1);
+        assert_eq!(
+            (g.eyes[0].eye.as_str(), g.eye_items.as_slice()),
+            ("left", &[1][..])
+        );
         assert_eq!(
             (read.missing.clone(), read.irises, read.ignored),
             (vec![9], 1, 1)
@@ -371,6 +469,34 @@ mod tests {
         let mut unknown = item(BiometricType::Finger, "RIGHT_PINKY");
         unknown.image = Some("AAAA".into());
         assert!(gather(&[unknown]).is_err());
+    }
+
+    #[test]
+    fn eye_images_name_one_eye_once() {
+        let mut undefined = item(BiometricType::Iris, "EYE_UNDEF");
+        undefined.image = Some("AAAA".into());
+        assert_eq!(
+            code(gather(&[undefined]).unwrap_err()),
+            Code::InvalidBiometricData as i32
+        );
+        let mut left = item(BiometricType::Iris, "EYE_LEFT");
+        left.image = Some(STANDARD.encode(b"\x89PNG\r\n\x1a\n\0\0\0\0"));
+        assert_eq!(
+            code(gather(&[left.clone(), left.clone()]).unwrap_err()),
+            Code::InvalidBiometricData as i32
+        );
+        let g = gather(&[left.clone()]).unwrap();
+        let image = g.eyes[0].image.as_ref().unwrap();
+        assert_eq!(image.format, "png");
+        left.compression = Some(Compression::Wsq);
+        // Refused when decoded, with the eye images' reason (not a format eyes take).
+        let e = read(&[left], true).unwrap_err();
+        assert_eq!(code(e.clone()), Code::ImageRefused as i32);
+        assert!(
+            e.error_body().message.contains("image_unsupported_format"),
+            "{}",
+            e.error_body().message
+        );
     }
 
     #[test]

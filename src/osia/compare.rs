@@ -1,4 +1,4 @@
-//! 1:1 comparisons for OSIA's verifications: a probe against an encounter in the gallery
+//! 1:1 comparisons for OSIA's verifications (fingers and eyes): a probe against an encounter in the gallery
 //! (`GalleryEngine::compare_one`), and two probes against each other (the same two stages:
 //! the first-stage record scored in full, then the second-stage finger comparison and
 //! fusion, with the gallery's matcher and calibration).
@@ -17,6 +17,8 @@ pub struct Comparison {
     pub score: f64,
     /// Matcher score by finger position 1–10 (index 0 = position 1).
     pub finger_scores: [Option<f32>; 10],
+    /// Normalised Hamming distance per eye (0 right, 1 left).
+    pub iris_distances: [Option<f32>; 2],
 }
 
 fn unavailable(e: impl std::fmt::Display) -> EngineError {
@@ -43,6 +45,7 @@ pub fn with_key(
         Comparison {
             score: c.score,
             finger_scores: c.finger_scores,
+            iris_distances: c.iris_distances,
         }
     }))
 }
@@ -74,5 +77,6 @@ pub fn probes(
     Ok(Comparison {
         score: c.score,
         finger_scores: c.finger_scores,
+        iris_distances: c.iris_distances,
     })
 }

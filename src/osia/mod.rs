@@ -6,14 +6,15 @@
 //! - [`params`]: query parameters (`transactionId`, `callback`, `priority`, …).
 //! - [`error`]: `Error` bodies and problem answers.
 //! - [`biometrics`]: biometric items to a probe (finger images extracted, irises counted).
-//! - [`store`]: the encounter store (`DATA_DIR/osia.sqlite3`).
+//! - [`store`]: typed encounter rows (kept by the engine in `DATA_DIR/state.sqlite3`).
 //! - [`persons`]: creating, reading, updating, merging and deleting encounters.
 //! - [`search`]: identification, verification and galleries.
 //! - [`handlers`]: the routes: authentication, scopes, synchronous and callback answers.
 //!
 //! An encounter is one engine person inserted without deduplication under an external
-//! reference (`engine/external.rs`, as MOSIP's inserts), so Tunggal's own enrolments are
-//! still searched against it. `docs/osia.md` describes the mapping and what is not served.
+//! reference (`engine/external.rs`, as MOSIP's inserts; `engine/encounters.rs` stores the
+//! encounter row in the same transactions), so Tunggal's own enrolments are still searched
+//! against it. `docs/osia.md` describes the mapping and what is not served.
 
 pub mod biometrics;
 pub mod compare;
@@ -26,7 +27,6 @@ pub mod search;
 pub mod store;
 pub mod wire;
 
-use std::path::Path;
 use std::sync::Arc;
 
 use axum::routing::{get, post, put};
@@ -36,7 +36,8 @@ use crate::access::keys::{KeyStore, Role};
 use crate::engine::callback::Notifier;
 use crate::engine::GalleryEngine;
 use crate::enrolment::record::Origin;
-use store::{Store, StoreError};
+use crate::enrolment::EngineError;
+use store::Store;
 
 /// The prefix every OSIA route is served under.
 pub const PREFIX: &str = "/osia";
@@ -59,8 +60,8 @@ pub struct OsiaApp {
     pub engine: Arc<GalleryEngine>,
     /// API keys.
     pub keys: Arc<KeyStore>,
-    /// The encounter store.
-    pub store: Arc<Store>,
+    /// The encounter rows.
+    pub store: Store,
     /// Where the registry keeps OSIA's encounters.
     pub origin: Origin,
     /// Posts asynchronous results (the service's durable callback outbox); `None`: a
@@ -83,27 +84,26 @@ impl std::fmt::Debug for OsiaApp {
 pub type OsiaState = Arc<OsiaApp>;
 
 impl OsiaApp {
-    /// Opens the encounter store of `data_dir` and removes from the engine every reference
-    /// it retired (deleted or replaced encounters, inserts never acknowledged). Blocking.
+    /// Serves the encounters of `engine`'s state store, after removing from the engine
+    /// every reference retired by an insert whose encounter was never stored. Blocking.
     pub fn open(
-        data_dir: &Path,
         engine: Arc<GalleryEngine>,
         keys: Arc<KeyStore>,
         notifier: Option<Notifier>,
         callback_host_allowed: HostCheck,
     ) -> Result<Self, OpenError> {
-        let store = Arc::new(Store::open(data_dir)?);
         let origin = default_origin();
-        for external_id in store.retired()? {
-            engine
-                .delete_external(&origin, &external_id)
-                .map_err(|e| OpenError::Engine(e.to_string()))?;
-            store.forget(&external_id)?;
+        let settled = engine.settle_retired_encounters(&origin)?;
+        if settled > 0 {
+            tracing::warn!(
+                settled,
+                "OSIA: inserts whose encounter was never stored were removed from the engine"
+            );
         }
         Ok(Self {
+            store: Store::of(&engine),
             engine,
             keys,
-            store,
             origin,
             notifier,
             callback_host_allowed,
@@ -114,12 +114,9 @@ impl OsiaApp {
 /// Why the OSIA interface could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
-    /// The encounter store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
     /// A retired reference could not be removed from the engine.
     #[error("OSIA: removing a retired encounter from the engine: {0}")]
-    Engine(String),
+    Engine(#[from] EngineError),
 }
 
 /// The OSIA scopes of the specification.

@@ -1,6 +1,7 @@
-//! Encounters: create, read, update, delete, merge and status, on the engine's external
-//! references (`engine/external.rs`: insert without deduplication, delete) and the
-//! encounter store. The order of the steps is the store's crash rule (`store.rs`).
+//! Encounters: create, read, update, delete, merge and status. Creating, replacing and
+//! deleting are engine operations (`engine/encounters.rs`: the engine person and the
+//! encounter row change in the same transactions); reads, merges and status changes touch
+//! the encounter rows only.
 
 use axum::http::StatusCode;
 use base64::engine::general_purpose::STANDARD;
@@ -11,21 +12,14 @@ use super::biometrics::{self, Read};
 use super::error::{engine_error, Code, OsiaError};
 use super::params::Params;
 use super::request::Answer;
-use super::store::{Merged, Row, StoreError};
+use super::store::{Merged, Row};
 use super::wire::{finger_sub_type, BiometricType, ComputedOut, Encounter, EncounterStatus};
 use super::OsiaState;
-use crate::engine::external::ExternalInsert;
+use crate::engine::encounters::EncounterWrite;
 use crate::work;
 
 /// Longest person, encounter or gallery id.
 pub const MAX_ID: usize = 128;
-
-impl From<StoreError> for OsiaError {
-    fn from(e: StoreError) -> Self {
-        tracing::error!(error = %e, "OSIA encounter store failure");
-        OsiaError::Internal(Code::StoreFailure, e.to_string())
-    }
-}
 
 /// Checks a person, encounter or gallery id: 1–128 characters, no control character.
 pub fn check_id(what: &str, id: &str) -> Result<(), OsiaError> {
@@ -84,62 +78,39 @@ pub async fn prepare(encounter: Encounter) -> Result<Prepared, OsiaError> {
     Ok(Prepared { encounter, read })
 }
 
-fn row(person_id: &str, encounter_id: &str, external_id: &str, p: &Prepared) -> Row {
+fn row(person_id: &str, encounter_id: &str, p: &Prepared) -> Row {
     Row {
         person_id: person_id.to_owned(),
         encounter_id: encounter_id.to_owned(),
-        external_id: external_id.to_owned(),
+        external_id: format!("osia-{}", new_id()),
         status: p.encounter.status,
         document: Encounter {
             encounter_id: None,
             biometric_data: biometrics::without_images(&p.encounter.biometric_data),
             ..p.encounter.clone()
         },
-        templates: p.read.templates.clone(),
     }
 }
 
-/// Inserts the probe under a new reference, retired until an encounter row claims it.
-fn insert_probe(app: &OsiaState, p: &Prepared) -> Result<String, OsiaError> {
-    let external_id = format!("osia-{}", new_id());
-    app.store.retire(&external_id)?;
-    match app
-        .engine
-        .insert_external(&app.origin, &external_id, &p.read.probe)
-    {
-        Ok(ExternalInsert::Inserted { .. }) => Ok(external_id),
-        Ok(ExternalInsert::Rejected(reason)) => {
-            app.store.forget(&external_id)?;
-            Err(OsiaError::bad(
-                Code::NoUsableBiometrics,
-                format!("the biometrics cannot be searched ({reason})"),
-            ))
-        }
-        Ok(ExternalInsert::AlreadyExists) => Err(OsiaError::Internal(
-            Code::EngineFailure,
-            "a fresh engine reference was taken".into(),
+/// Creates (`replace`: replaces) the encounter of `row` with the biometrics of `p` through
+/// the engine; `Ok(false)` when the engine refused (the encounter exists for a create, does
+/// not for a replacement).
+fn write(app: &OsiaState, row: &Row, p: &Prepared, replace: bool) -> Result<bool, OsiaError> {
+    let new = row.stored(&p.read.templates)?;
+    let done = if replace {
+        app.engine
+            .replace_encounter(&app.origin, &new, &p.read.probe)
+    } else {
+        app.engine
+            .create_encounter(&app.origin, &new, &p.read.probe)
+    };
+    match done.map_err(engine_error)? {
+        EncounterWrite::Done => Ok(true),
+        EncounterWrite::Refused => Ok(false),
+        EncounterWrite::Rejected(reason) => Err(OsiaError::bad(
+            Code::NoUsableBiometrics,
+            format!("the biometrics cannot be searched ({reason})"),
         )),
-        Err(e) => Err(engine_error(e)),
-    }
-}
-
-/// Removes a retired reference from the engine, then forgets it.
-fn remove(app: &OsiaState, external_id: &str) -> Result<(), OsiaError> {
-    app.engine
-        .delete_external(&app.origin, external_id)
-        .map_err(engine_error)?;
-    app.store.forget(external_id)?;
-    Ok(())
-}
-
-/// As [`remove`]; on failure the reference stays retired (removed at the next start).
-fn remove_logged(app: &OsiaState, external_id: &str) {
-    if let Err(e) = remove(app, external_id) {
-        tracing::warn!(
-            external_id,
-            error = ?e,
-            "OSIA: a retired encounter stays in the engine until the next start"
-        );
     }
 }
 
@@ -176,9 +147,7 @@ pub async fn create(
         if app.store.get(&pid, &eid)?.is_some() {
             return Err(exists());
         }
-        let external_id = insert_probe(app, &p)?;
-        if !app.store.insert(&row(&pid, &eid, &external_id, &p))? {
-            remove(app, &external_id)?;
+        if !write(app, &row(&pid, &eid, &p), &p, false)? {
             return Err(exists());
         }
         Ok(())
@@ -220,20 +189,10 @@ pub async fn update(
         if app.store.get(&person, &encounter)?.is_none() {
             return Err(unknown());
         }
-        let external_id = insert_probe(&app, &p)?;
-        match app
-            .store
-            .replace(&row(&person, &encounter, &external_id, &p))?
-        {
-            Some(old) => {
-                remove_logged(&app, &old);
-                Ok(())
-            }
-            None => {
-                remove(&app, &external_id)?;
-                Err(unknown())
-            }
+        if !write(&app, &row(&person, &encounter, &p), &p, true)? {
+            return Err(unknown());
         }
+        Ok(())
     })
     .await??;
     Ok(Answer::done())
@@ -247,15 +206,15 @@ pub async fn delete(
 ) -> Result<Answer, OsiaError> {
     let app = app.clone();
     work::run_blocking(move || -> Result<(), OsiaError> {
-        let refs = app.store.delete(&person, encounter.as_deref())?;
-        if refs.is_empty() {
+        let deleted = app
+            .engine
+            .delete_encounters(&app.origin, &person, encounter.as_deref())
+            .map_err(engine_error)?;
+        if deleted == 0 {
             return Err(OsiaError::UnknownRecord(match encounter {
                 Some(e) => format!("no encounter {e:?} of {person:?}"),
                 None => format!("no person {person:?}"),
             }));
-        }
-        for r in &refs {
-            remove(&app, r)?;
         }
         Ok(())
     })
@@ -407,12 +366,17 @@ pub async fn templates(
     encounter: String,
     filter: TemplateFilter,
 ) -> Result<Answer, OsiaError> {
-    let row = fetch(app, person, encounter).await?;
+    let app = app.clone();
+    let stored = work::run_blocking(move || {
+        app.store.templates(&person, &encounter)?.ok_or_else(|| {
+            OsiaError::UnknownRecord(format!("no encounter {encounter:?} of {person:?}"))
+        })
+    })
+    .await??;
     if filter.kind.is_some_and(|k| k != BiometricType::Finger) {
         return Ok(Answer::json(StatusCode::OK, json!([])));
     }
-    let out: Vec<ComputedOut> = row
-        .templates
+    let out: Vec<ComputedOut> = stored
         .iter()
         .filter(|t| {
             filter

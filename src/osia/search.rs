@@ -33,32 +33,48 @@ fn round(x: f64, decimals: i32) -> f64 {
     (x * f).round() / f
 }
 
-/// The fused score of an encounter, then its per-finger scores.
+/// The fused score of an encounter, then its per-finger scores, then its per-eye scores
+/// (one minus the iris distance, with the distance).
 fn encounter_scores(
     encounter_id: Option<&str>,
     score: f64,
     fingers: &[Option<f32>; 10],
+    eyes: &[Option<f32>; 2],
 ) -> Vec<ScoreDetail> {
-    let mut out = vec![ScoreDetail {
-        score: round(score, 2),
+    let detail = |score: f64, kind, sub| ScoreDetail {
+        score,
         encounter_id: encounter_id.map(str::to_owned),
-        biometric_type: None,
-        biometric_sub_type: None,
-    }];
+        biometric_type: kind,
+        biometric_sub_type: sub,
+        distance: None,
+    };
+    let mut out = vec![detail(round(score, 2), None, None)];
     for (slot, s) in fingers.iter().enumerate() {
         if let Some(s) = s {
+            out.push(detail(
+                round(f64::from(*s), 4),
+                Some(BiometricType::Finger),
+                Some(finger_sub_type(slot as u8 + 1)),
+            ));
+        }
+    }
+    for (index, d) in eyes.iter().enumerate() {
+        if let Some(d) = d {
+            let d = round(f64::from(*d), 4);
             out.push(ScoreDetail {
-                score: round(f64::from(*s), 4),
-                encounter_id: encounter_id.map(str::to_owned),
-                biometric_type: Some(BiometricType::Finger),
-                biometric_sub_type: Some(finger_sub_type(slot as u8 + 1)),
+                distance: Some(d),
+                ..detail(
+                    round(1.0 - d, 4),
+                    Some(BiometricType::Iris),
+                    Some(if index == 0 { "EYE_RIGHT" } else { "EYE_LEFT" }),
+                )
             });
         }
     }
     out
 }
 
-/// Reads a probe's biometric items (at least one usable finger image).
+/// Reads a probe's biometric items (at least one usable finger or eye image).
 pub async fn read_probe(items: Vec<BiometricData>) -> Result<Probe, OsiaError> {
     let read = work::run_on_rayon(move || biometrics::read(&items, true)).await??;
     Ok(read.probe)
@@ -146,7 +162,12 @@ fn candidates(
         {
             continue;
         }
-        let details = encounter_scores(Some(&row.encounter_id), score, &c.candidate.finger_scores);
+        let details = encounter_scores(
+            Some(&row.encounter_id),
+            score,
+            &c.candidate.finger_scores,
+            &c.candidate.iris_distances,
+        );
         match persons.iter_mut().find(|p| p.person_id == row.person_id) {
             Some(p) => {
                 p.score = p.score.max(round(score, 2));
@@ -306,6 +327,7 @@ pub async fn verify_from_id(
                     Some(&row.encounter_id),
                     c.score,
                     &c.finger_scores,
+                    &c.iris_distances,
                 ));
             }
         }
@@ -335,7 +357,7 @@ pub async fn verify_from_bio(
     .await??;
     let out = VerifyOut {
         decision: c.score >= threshold,
-        scores: encounter_scores(None, c.score, &c.finger_scores),
+        scores: encounter_scores(None, c.score, &c.finger_scores, &c.iris_distances),
     };
     Ok(Answer::json(StatusCode::OK, json!(out)))
 }
@@ -406,15 +428,18 @@ mod tests {
     }
 
     #[test]
-    fn encounter_scores_list_the_fused_score_then_each_finger() {
+    fn encounter_scores_list_the_fused_score_then_each_finger_and_eye() {
         let mut fingers = [None; 10];
         fingers[0] = Some(0.51234);
         fingers[9] = Some(0.1);
-        let s = encounter_scores(Some("e"), 31.456, &fingers);
-        assert_eq!(s.len(), 3);
+        let s = encounter_scores(Some("e"), 31.456, &fingers, &[None, Some(0.21)]);
+        assert_eq!(s.len(), 4);
         assert_eq!((s[0].score, s[0].biometric_type), (31.46, None));
         assert_eq!(s[1].biometric_sub_type, Some("RIGHT_THUMB"));
         assert_eq!(s[2].biometric_sub_type, Some("LEFT_LITTLE"));
         assert_eq!(s[1].score, 0.5123);
+        assert_eq!(s[3].biometric_type, Some(BiometricType::Iris));
+        assert_eq!(s[3].biometric_sub_type, Some("EYE_LEFT"));
+        assert_eq!((s[3].score, s[3].distance), (0.79, Some(0.21)));
     }
 }

@@ -248,9 +248,13 @@ pub struct ScoreDetail {
     /// The modality (absent for the fused score of an encounter).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub biometric_type: Option<BiometricType>,
-    /// The finger (absent for the fused score of an encounter).
+    /// The finger or eye (absent for the fused score of an encounter).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub biometric_sub_type: Option<&'static str>,
+    /// For an eye: the normalised Hamming distance of the iris codes (its `score` is one
+    /// minus it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub distance: Option<f64>,
 }
 
 /// `Candidate`: a person an identification found.

@@ -2,7 +2,7 @@
 //! the refusal to run on a data directory that still holds one (`tunggal migrate`,
 //! `ops/migrate.rs`, moves them in).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::idempotency::IDEMPOTENCY_FILE;
 use super::StateError;
@@ -36,4 +36,28 @@ pub fn require_migrated(data_dir: &Path) -> Result<(), StateError> {
         }
     }
     Ok(())
+}
+
+/// Renames the file of an older release at `path` to `<name>.migrated` (`.migrated-2`, …
+/// if taken) and syncs its directory; returns the new path. Nothing is deleted.
+pub fn put_aside(path: &Path) -> std::io::Result<PathBuf> {
+    let mut n = 1;
+    let target = loop {
+        let mut name = path.as_os_str().to_os_string();
+        name.push(if n == 1 {
+            ".migrated".to_owned()
+        } else {
+            format!(".migrated-{n}")
+        });
+        let target = PathBuf::from(name);
+        if !target.exists() {
+            break target;
+        }
+        n += 1;
+    };
+    std::fs::rename(path, &target)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir).and_then(|d| d.sync_all())?;
+    }
+    Ok(target)
 }

@@ -14,6 +14,7 @@
 //! committed SQLite transaction that changed a row, one per journal append) and exported as
 //! `tunggal_state_syncs_total{store}`.
 
+pub mod encounters;
 pub mod idempotency;
 pub mod integrity;
 pub mod journal;
@@ -91,6 +92,19 @@ pub enum StateError {
     /// A journal of an older release could not be read.
     #[error(transparent)]
     Journal(#[from] journal::JournalError),
+    /// A file of an older release could not be moved into the store (damaged, or clashing
+    /// with rows already there); nothing was migrated.
+    #[error(
+        "{path} could not be moved into the state store: {detail}; nothing was migrated and \
+         the file was left as it is (restore it from a backup, or move it away to start \
+         without its rows)"
+    )]
+    NotMigratable {
+        /// The old file.
+        path: PathBuf,
+        /// What is wrong with it.
+        detail: String,
+    },
     /// A row the caller relies on is not there.
     #[error("state store: {0} is not in the store")]
     Missing(String),
@@ -139,8 +153,19 @@ pub struct StateStore {
 impl StateStore {
     /// Opens (creating if needed) `state.sqlite3` in `data_dir`, checks it and brings its
     /// schema up to date.
+    /// The encounter store of an older release (`osia.sqlite3`) is moved in first
+    /// ([`encounters::legacy`]); damage in it refuses the open.
     pub fn open(data_dir: &Path) -> Result<Self, StateError> {
-        Self::open_file(&data_dir.join(STATE_FILE))
+        let store = Self::open_file(&data_dir.join(STATE_FILE))?;
+        if let Some(m) = encounters::legacy::migrate(&store, data_dir)? {
+            tracing::info!(
+                records = m.records,
+                inserted = m.inserted,
+                kept_as = %m.kept_as.display(),
+                "the OSIA encounter store of an older release was moved into the state store"
+            );
+        }
+        Ok(store)
     }
 
     /// The store of `data_dir` shared by every part of this process that has it open (the

@@ -311,6 +311,37 @@ const STEPS: &[&str] = &[
             WHERE key = NEW.key;
     END;
     CREATE INDEX persons_by_ack ON persons (ack_seq) WHERE in_gallery = 1 AND deleting = 0;",
+    // 18: the encounters of the OSIA ABIS interface (`state/encounters.rs`), which an older
+    // release kept in a file of their own (`osia.sqlite3`, moved in at open). An encounter
+    // is one engine person under the external reference `external_id` (a registry row of
+    // the OSIA origin whose `request_id` it is); `document` is the encounter as received
+    // without its images (JSON), `seq` the storing order. Its templates (one row each, in
+    // `ord` order, JSON) are read only by the templates route; its galleries are one row per
+    // gallery. `encounter_retired` lists the references the engine must drop unless an
+    // encounter claims them: an insert's, written in its registry intent's transaction and
+    // claimed in its outcome's.
+    "CREATE TABLE encounters (
+        person_id TEXT NOT NULL,
+        encounter_id TEXT NOT NULL,
+        external_id TEXT NOT NULL UNIQUE,
+        status TEXT NOT NULL,
+        document TEXT NOT NULL,
+        seq INTEGER NOT NULL UNIQUE,
+        PRIMARY KEY (person_id, encounter_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE encounter_templates (
+        external_id TEXT NOT NULL,
+        ord INTEGER NOT NULL,
+        template TEXT NOT NULL,
+        PRIMARY KEY (external_id, ord)
+    ) WITHOUT ROWID;
+    CREATE TABLE encounter_galleries (
+        gallery_id TEXT NOT NULL,
+        external_id TEXT NOT NULL,
+        PRIMARY KEY (gallery_id, external_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX encounter_galleries_by_external ON encounter_galleries (external_id);
+    CREATE TABLE encounter_retired (external_id TEXT PRIMARY KEY) WITHOUT ROWID;",
 ];
 
 /// The version this release writes.

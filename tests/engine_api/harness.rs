@@ -1,44 +1,36 @@
 //! The harness of the engine tests: the real server and engine, requests and keys.
 
-pub(crate) use std::net::SocketAddr;
 pub(crate) use std::path::Path;
 pub(crate) use std::sync::Arc;
 
-pub(crate) use http_body_util::{BodyExt, Full};
-pub(crate) use hyper::body::Bytes;
-pub(crate) use hyper::{HeaderMap, Method, Request, StatusCode};
-pub(crate) use hyper_util::client::legacy::Client;
-pub(crate) use hyper_util::rt::TokioExecutor;
+pub(crate) use hyper::{Method, StatusCode};
 pub(crate) use serde_json::{json, Value};
-pub(crate) use tokio::sync::oneshot;
 pub(crate) use tunggal::cases::{CaseOutcome, CaseOutcomeSink, CaseStore, Evidence};
 pub(crate) use tunggal::engine::synthetic::request_of;
 pub(crate) use tunggal::engine::{EngineOptions, GalleryEngine};
 pub(crate) use tunggal::service::callbacks::CallbackConfig;
-pub(crate) use tunggal::service::{Service, ServiceConfig, ServiceError};
+pub(crate) use tunggal::service::{Service, ServiceConfig};
 pub(crate) use tunggal_datasets::population::{CaptureSpec, Population};
 
 pub(crate) const ADMIN_KEY: &str = "test-admin-key-0123456789abcdef0123456789";
 pub(crate) const SEED: u64 = 11;
 
+pub(crate) use crate::http_support::{request, send, Auth, Reply, Server};
+
 pub(crate) struct Running {
-    pub(crate) addr: SocketAddr,
+    pub(crate) server: Server,
     pub(crate) engine: Option<Arc<GalleryEngine>>,
-    pub(crate) stop: Option<oneshot::Sender<()>>,
-    pub(crate) task: tokio::task::JoinHandle<Result<(), ServiceError>>,
 }
 
 impl Running {
     pub(crate) fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
+        self.server.url(path)
     }
 
-    pub(crate) async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        self.task.await.unwrap().unwrap();
-        drop(self.engine.take());
+    pub(crate) async fn stop(self) {
+        let Self { server, engine } = self;
+        server.stop().await;
+        drop(engine);
     }
 
     pub(crate) fn engine(&self) -> &GalleryEngine {
@@ -97,95 +89,10 @@ pub(crate) async fn start_limited(
     let service = Service::bind(config, engine.clone(), cases, Some(ADMIN_KEY))
         .await
         .unwrap();
-    let addr = service.local_addr().unwrap();
-    let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(service.run(async move {
-        let _ = rx.await;
-    }));
     Running {
-        addr,
+        server: Server::run(service),
         engine: Some(engine),
-        stop: Some(tx),
-        task,
     }
-}
-
-pub(crate) struct Reply {
-    pub(crate) status: StatusCode,
-    pub(crate) headers: HeaderMap,
-    pub(crate) body: Vec<u8>,
-}
-
-impl Reply {
-    pub(crate) fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    pub(crate) fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&self.body)))
-    }
-}
-
-/// How a request is authenticated.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Auth<'a> {
-    /// Not at all.
-    Anonymous,
-    /// `Authorization: Bearer <key>` (the API).
-    Bearer(&'a str),
-    /// `Cookie: <name=value>` (the review pages).
-    Cookie(&'a str),
-}
-
-/// One request to the server; `body` is sent with `content_type` when given.
-pub(crate) async fn request(
-    method: Method,
-    url: &str,
-    auth: Auth<'_>,
-    body: Option<(&str, Vec<u8>)>,
-) -> Reply {
-    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-    let mut req = Request::builder().method(method).uri(url);
-    match auth {
-        Auth::Anonymous => {}
-        Auth::Bearer(key) => req = req.header("authorization", format!("Bearer {key}")),
-        Auth::Cookie(cookie) => req = req.header("cookie", cookie),
-    }
-    let body = match body {
-        Some((content_type, bytes)) => {
-            req = req.header("content-type", content_type);
-            bytes
-        }
-        None => Vec::new(),
-    };
-    let req = req.body(Full::new(Bytes::from(body))).unwrap();
-    let response = client.request(req).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .unwrap()
-        .to_bytes()
-        .to_vec();
-    Reply {
-        status,
-        headers,
-        body,
-    }
-}
-
-/// An API request with an optional bearer key and JSON body.
-pub(crate) async fn send(
-    method: Method,
-    url: &str,
-    key: Option<&str>,
-    body: Option<Vec<u8>>,
-) -> Reply {
-    let auth = key.map_or(Auth::Anonymous, Auth::Bearer);
-    request(method, url, auth, body.map(|b| ("application/json", b))).await
 }
 
 /// A review page request with an optional session cookie (no body).

@@ -5,6 +5,8 @@
 
 mod eyes;
 mod harness;
+#[path = "../http_support/mod.rs"]
+mod http_support;
 mod identical;
 mod image_compaction;
 #[path = "../../index/tests/image_common/generated.rs"]

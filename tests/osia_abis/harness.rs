@@ -2,7 +2,6 @@
 //! callback receiver, test images, and the OpenAPI document every answer is checked
 //! against.
 
-pub(crate) use std::net::SocketAddr;
 pub(crate) use std::path::{Path, PathBuf};
 pub(crate) use std::sync::Arc;
 
@@ -11,48 +10,41 @@ use std::sync::Mutex;
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine as _;
-pub(crate) use http_body_util::{BodyExt, Full};
-pub(crate) use hyper::body::Bytes;
-pub(crate) use hyper::{HeaderMap, Method, Request, StatusCode};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+pub(crate) use hyper::{Method, StatusCode};
 pub(crate) use serde_json::{json, Value};
-use tokio::sync::oneshot;
 use tunggal::cases::CaseStore;
 use tunggal::engine::{EngineOptions, GalleryEngine};
 use tunggal::osia::{HostCheck, OsiaApp};
 use tunggal::service::callbacks::CallbackConfig;
-use tunggal::service::{Service, ServiceConfig, ServiceError};
+use tunggal::service::{Service, ServiceConfig};
+
+pub(crate) use crate::http_support::{Reply, Server};
 
 pub(crate) const ADMIN_KEY: &str = "test-admin-key-0123456789abcdef0123456789";
 
 pub(crate) struct Running {
-    pub(crate) addr: SocketAddr,
+    pub(crate) server: Server,
     pub(crate) engine: Option<Arc<GalleryEngine>>,
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<Result<(), ServiceError>>,
 }
 
 impl Running {
     /// The URL of an OSIA path (`/v1/…`, served under `/osia`).
     pub(crate) fn osia(&self, path: &str) -> String {
-        format!("http://{}/osia{}", self.addr, path)
+        self.server.url(&format!("/osia{path}"))
     }
 
     pub(crate) fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
+        self.server.url(path)
     }
 
     pub(crate) fn engine(&self) -> &GalleryEngine {
         self.engine.as_ref().unwrap()
     }
 
-    pub(crate) async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        self.task.await.unwrap().unwrap();
-        drop(self.engine.take());
+    pub(crate) async fn stop(self) {
+        let Self { server, engine } = self;
+        server.stop().await;
+        drop(engine);
     }
 }
 
@@ -96,95 +88,34 @@ pub(crate) async fn start(dir: &Path) -> Running {
         .unwrap();
     let origin = tunggal::osia::default_origin();
     let hosts: HostCheck = Arc::new(move |h: &str| callbacks.host_allowed(h, &origin));
-    let (d, e, k) = (
-        dir.to_path_buf(),
-        engine.clone(),
-        service.app().keys.clone(),
-    );
-    let osia = tokio::task::spawn_blocking(move || OsiaApp::open(&d, e, k, Some(notifier), hosts))
+    let (e, k) = (engine.clone(), service.app().keys.clone());
+    let osia = tokio::task::spawn_blocking(move || OsiaApp::open(e, k, Some(notifier), hosts))
         .await
         .unwrap()
         .unwrap();
     service.add_routes(tunggal::osia::router(Arc::new(osia)));
-    let addr = service.local_addr().unwrap();
-    let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(service.run(async move {
-        let _ = rx.await;
-    }));
     Running {
-        addr,
+        server: Server::run(service),
         engine: Some(engine),
-        stop: Some(tx),
-        task,
     }
-}
-
-pub(crate) struct Reply {
-    pub(crate) status: StatusCode,
-    pub(crate) headers: HeaderMap,
-    pub(crate) body: Vec<u8>,
 }
 
 impl Reply {
-    pub(crate) fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&self.body)))
-    }
-
-    pub(crate) fn content_type(&self) -> String {
-        self.headers
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_owned()
-    }
-
     /// The `code` of an `Error` body.
     pub(crate) fn code(&self) -> i64 {
         self.json()["code"].as_i64().unwrap_or(-1)
     }
 }
 
+/// A request with an optional bearer key and JSON body.
 pub(crate) async fn send(
     method: Method,
     url: &str,
     key: Option<&str>,
     body: Option<&Value>,
 ) -> Reply {
-    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-    let mut req = Request::builder().method(method).uri(url);
-    if let Some(key) = key {
-        req = req.header("authorization", format!("Bearer {key}"));
-    }
-    let bytes = match body {
-        Some(b) => {
-            req = req.header("content-type", "application/json");
-            serde_json::to_vec(b).unwrap()
-        }
-        None => Vec::new(),
-    };
-    let response = client
-        .request(req.body(Full::new(Bytes::from(bytes))).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .unwrap()
-        .to_bytes()
-        .to_vec();
-    Reply {
-        status,
-        headers,
-        body,
-    }
+    let bytes = body.map(|b| serde_json::to_vec(b).unwrap());
+    crate::http_support::send(method, url, key, bytes).await
 }
 
 /// Creates a key of `role` through the admin API.
@@ -244,8 +175,8 @@ pub(crate) async fn next(rx: &mut tokio::sync::mpsc::UnboundedReceiver<Posted>) 
         .unwrap()
 }
 
-/// A 256 × 320 grey PNG (a smooth pattern): the iris item's image, which the interface
-/// keeps but does not match.
+/// A 256 × 320 grey PNG (a smooth pattern): the iris item's image, in which the eye encoder
+/// finds no pupil, so the eye is left out of matching.
 fn grey_png() -> Vec<u8> {
     let (w, h) = (256u32, 320u32);
     let pixels: Vec<u8> = (0..w * h).map(|i| ((i % w + i / w) % 256) as u8).collect();

@@ -7,13 +7,8 @@ pub(crate) use std::sync::{mpsc, Arc, Mutex};
 
 pub(crate) use base64::engine::general_purpose::STANDARD;
 pub(crate) use base64::Engine as _;
-pub(crate) use http_body_util::{BodyExt, Full};
-pub(crate) use hyper::body::Bytes;
-pub(crate) use hyper::{HeaderMap, Method, Request, StatusCode};
-pub(crate) use hyper_util::client::legacy::Client;
-pub(crate) use hyper_util::rt::TokioExecutor;
+pub(crate) use hyper::{Method, StatusCode};
 pub(crate) use serde_json::{json, Value};
-pub(crate) use tokio::sync::oneshot;
 pub(crate) use tunggal::access::audit::AuditLog;
 pub(crate) use tunggal::cases::{
     CaseOutcome, CaseOutcomeError, CaseOutcomeSink, CaseStore, Evidence, FingerComparison,
@@ -23,7 +18,9 @@ pub(crate) use tunggal::enrolment::record::{EnrolmentRecord, Origin, Probe};
 pub(crate) use tunggal::enrolment::{
     Candidate, EngineError, EnrolmentEngine, Verdict, Verification,
 };
-pub(crate) use tunggal::service::{Service, ServiceConfig, ServiceError, UnwiredEngine};
+pub(crate) use tunggal::service::{Service, ServiceConfig, UnwiredEngine};
+
+pub(crate) use crate::http_support::{send, Reply, Server};
 pub(crate) use tunggal_index::finger::{FingerMatcher, MccParams, PreparedTemplate};
 pub(crate) use tunggal_index::iris::IrisLayout;
 pub(crate) use tunggal_index::template::iso::{self, IsoRecord};
@@ -256,20 +253,16 @@ pub(crate) fn shared_edge_case(name: &str) -> Option<Vec<u8>> {
 
 pub(crate) struct Running {
     pub(crate) addr: SocketAddr,
-    pub(crate) stop: Option<oneshot::Sender<()>>,
-    pub(crate) task: tokio::task::JoinHandle<Result<(), ServiceError>>,
+    pub(crate) server: Server,
 }
 
 impl Running {
     pub(crate) fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
+        self.server.url(path)
     }
 
-    pub(crate) async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        self.task.await.unwrap().unwrap();
+    pub(crate) async fn stop(self) {
+        self.server.stop().await;
     }
 }
 
@@ -290,15 +283,10 @@ pub(crate) async fn start_with(config: ServiceConfig, engine: Arc<dyn EnrolmentE
     let service = Service::bind(config, engine, cases, Some(ADMIN_KEY))
         .await
         .unwrap();
-    let addr = service.local_addr().unwrap();
-    let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(service.run(async move {
-        let _ = rx.await;
-    }));
+    let server = Server::run(service);
     Running {
-        addr,
-        stop: Some(tx),
-        task,
+        addr: server.addr,
+        server,
     }
 }
 
@@ -306,18 +294,8 @@ pub(crate) async fn start(dir: &Path, engine: Arc<dyn EnrolmentEngine>) -> Runni
     start_with(config(dir), engine).await
 }
 
-pub(crate) struct Reply {
-    pub(crate) status: StatusCode,
-    pub(crate) headers: HeaderMap,
-    pub(crate) body: Vec<u8>,
-}
-
 impl Reply {
-    pub(crate) fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&self.body)))
-    }
-
+    /// The `reason` of an `application/problem+json` answer, its shape checked.
     pub(crate) fn reason(&self) -> String {
         assert_eq!(
             self.headers["content-type"], "application/problem+json",
@@ -328,40 +306,6 @@ impl Reply {
         assert_eq!(p["status"].as_u64(), Some(u64::from(self.status.as_u16())));
         assert!(p["title"].is_string() && p["detail"].is_string());
         p["reason"].as_str().unwrap().to_owned()
-    }
-}
-
-pub(crate) async fn send(
-    method: Method,
-    url: &str,
-    key: Option<&str>,
-    body: Option<Vec<u8>>,
-) -> Reply {
-    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-    let mut req = Request::builder().method(method).uri(url);
-    if let Some(key) = key {
-        req = req.header("authorization", format!("Bearer {key}"));
-    }
-    if body.is_some() {
-        req = req.header("content-type", "application/json");
-    }
-    let req = req
-        .body(Full::new(Bytes::from(body.unwrap_or_default())))
-        .unwrap();
-    let response = client.request(req).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .unwrap()
-        .to_bytes()
-        .to_vec();
-    Reply {
-        status,
-        headers,
-        body,
     }
 }
 

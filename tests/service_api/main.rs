@@ -7,6 +7,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod harness;
+#[path = "../http_support/mod.rs"]
+mod http_support;
 mod lifecycle;
 mod roles;
 mod validation;

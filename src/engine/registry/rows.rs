@@ -306,6 +306,50 @@ impl Registry {
         })
     }
 
+    /// As [`Registry::intent`], with whatever `with` writes in the same transaction (given
+    /// the new key): it is durable exactly when the intent is.
+    pub fn intent_with(
+        &self,
+        make: impl FnOnce(u64) -> PersonMeta,
+        with: impl FnOnce(&Transaction<'_>, u64) -> Result<(), StateError>,
+    ) -> Result<u64, StateError> {
+        let store = &self.store;
+        store.transaction_unsynced(|tx| {
+            let key = take_keys(store, tx, 1)?;
+            insert(store, tx, &intent_entry(key, make(key)))?;
+            with(tx, key)?;
+            Ok(key)
+        })
+    }
+
+    /// Inside `tx`: marks the person in the gallery of the enrolment `request_id` from
+    /// (`district`, `service_point`) as being deleted (see [`Registry::deleting`]); returns
+    /// its key, or `None` when no such person is in the gallery.
+    pub fn deleting_in(
+        &self,
+        tx: &Transaction<'_>,
+        district: &str,
+        service_point: &str,
+        request_id: &str,
+    ) -> Result<Option<u64>, StateError> {
+        let store = &self.store;
+        let found = one(
+            store,
+            tx,
+            &format!(
+                "SELECT {LITE} FROM persons WHERE district = ?1 AND service_point = ?2 \
+                 AND request_id = ?3 ORDER BY key DESC LIMIT 1"
+            ),
+            params![district, service_point, request_id],
+        )?;
+        let Some(mut e) = found.filter(Entry::in_gallery) else {
+            return Ok(None);
+        };
+        e.deleting = true;
+        save_status(store, tx, &e)?;
+        Ok(Some(e.key))
+    }
+
     /// Reserves keys for many enrolments in one transaction (bulk import).
     pub fn intents(&self, metas: Vec<PersonMeta>) -> Result<Vec<u64>, StateError> {
         let store = &self.store;

@@ -1,4 +1,6 @@
-//! `tunggal migrate`: moves the JSON-lines journals of an older release into the state store.
+//! `tunggal migrate`: moves the JSON-lines journals of an older release into the state store,
+//! and the OSIA encounter store of an older release (`osia.sqlite3`, see
+//! `state/encounters/legacy.rs`, which the service's open also moves).
 //!
 //! Each journal handled is checked (a damaged line followed by valid ones refuses the whole
 //! migration; a torn last line is left out, as the old release's open would have cut it),
@@ -15,6 +17,7 @@ use crate::cases::legacy::{self as cases_legacy, CASES_FILE};
 use crate::cases::CasePolicy;
 use crate::engine::outbox::{self, OUTBOX_NAME};
 use crate::engine::registry::{legacy, REGISTRY_FILE};
+use crate::state::encounters;
 use crate::state::idempotency::{Answer, IDEMPOTENCY_FILE};
 use crate::state::journal::{self, Journal};
 use crate::state::{StateError, StateStore};
@@ -84,8 +87,16 @@ pub fn run(data_dir: &Path) -> Result<Vec<Moved>, MigrateError> {
 
 /// As [`run`], with the case `policy` of the service's settings.
 pub fn run_with(data_dir: &Path, policy: &CasePolicy) -> Result<Vec<Moved>, MigrateError> {
-    let store = StateStore::open(data_dir)?;
+    let store = StateStore::open_file(&data_dir.join(crate::state::STATE_FILE))?;
     let mut moved = Vec::new();
+    if let Some(m) = encounters::legacy::migrate(&store, data_dir)? {
+        moved.push(Moved {
+            journal: encounters::legacy::LEGACY_FILE,
+            records: m.records,
+            inserted: m.inserted,
+            kept_as: m.kept_as,
+        });
+    }
     let path = data_dir.join(REGISTRY_FILE);
     if path.exists() {
         moved.push(registry(&store, &path)?);
@@ -225,31 +236,10 @@ fn answers(store: &StateStore, path: &Path) -> Result<Moved, MigrateError> {
 }
 
 fn put_aside(path: &Path) -> Result<PathBuf, MigrateError> {
-    let err = |source| MigrateError::Rename {
+    crate::state::migrate::put_aside(path).map_err(|source| MigrateError::Rename {
         path: path.to_path_buf(),
         source,
-    };
-    let mut n = 1;
-    let target = loop {
-        let mut name = path.as_os_str().to_os_string();
-        name.push(if n == 1 {
-            ".migrated".to_owned()
-        } else {
-            format!(".migrated-{n}")
-        });
-        let target = PathBuf::from(name);
-        if !target.exists() {
-            break target;
-        }
-        n += 1;
-    };
-    std::fs::rename(path, &target).map_err(err)?;
-    if let Some(dir) = path.parent() {
-        std::fs::File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(err)?;
-    }
-    Ok(target)
+    })
 }
 
 #[cfg(test)]

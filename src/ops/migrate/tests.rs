@@ -427,3 +427,20 @@ fn migrate_refuses_a_case_journal_damaged_in_the_middle_and_keeps_a_torn_tail_ou
     assert_eq!(moved[0].inserted, 8);
     assert_eq!(CaseStore::open(dir.path()).unwrap().len(), 8);
 }
+
+#[test]
+fn migrate_moves_the_old_encounter_store_and_reports_it() {
+    let dir = tempfile::tempdir().unwrap();
+    crate::state::encounters::legacy::tests::old_store(dir.path(), 4);
+    let moved = run(dir.path()).unwrap();
+    assert_eq!(moved.len(), 1);
+    assert_eq!(moved[0].journal, "osia.sqlite3");
+    assert_eq!((moved[0].records, moved[0].inserted), (4, 4));
+    assert!(moved[0].kept_as.ends_with("osia.sqlite3.migrated"));
+    assert!(!dir.path().join("osia.sqlite3").exists());
+    let store = std::sync::Arc::new(StateStore::open(dir.path()).unwrap());
+    let rows = crate::state::encounters::Encounters::new(store);
+    assert_eq!(rows.person("p").unwrap().len(), 4);
+    // A second run has nothing to do.
+    assert!(run(dir.path()).unwrap().is_empty());
+}

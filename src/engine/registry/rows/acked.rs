@@ -300,7 +300,9 @@ mod tests {
             r.store()
                 .read(|c| {
                     c.execute_batch(
-                        "DROP INDEX persons_by_ack; DROP TRIGGER persons_ack_insert;
+                        "DROP TABLE encounters; DROP TABLE encounter_templates;
+         DROP TABLE encounter_galleries; DROP TABLE encounter_retired;
+         DROP INDEX persons_by_ack; DROP TRIGGER persons_ack_insert;
                          DROP TRIGGER persons_ack_update;
                          ALTER TABLE persons DROP COLUMN ack_seq;
                          DELETE FROM counters WHERE name LIKE 'ack_%';
