@@ -207,7 +207,11 @@ impl Publisher {
         gallery: &std::sync::Arc<Gallery>,
         applied: u64,
     ) {
-        if self.every == 0 || applied == 0 || !applied.is_multiple_of(self.every) || applied == self.last {
+        if self.every == 0
+            || applied == 0
+            || !applied.is_multiple_of(self.every)
+            || applied == self.last
+        {
             return;
         }
         if let Some(upload) = self.upload.take() {
