@@ -118,16 +118,23 @@ async fn a_new_replica_from_a_snapshot_equals_its_sibling() {
         .unwrap()
         .with_wait(Duration::from_secs(120));
     let pop = Population::new(SEED + 3);
-    let mut enrolled = Vec::new();
-    for person in 0..10 {
-        let v = front
-            .enrol(&format!("p{person}"), &capture(&pop, person, 0))
-            .await
-            .unwrap();
-        assert_eq!(v.verdict, "single", "{v:?}");
-        enrolled.push((person, v.sequence));
-    }
     let store = store(&url).await;
+    let mut enrolled = Vec::new();
+    // A snapshot due while the previous one uploads is skipped: the one at 4 is waited for
+    // before the enrolments that make the one at 8 due.
+    for batch in [0..4, 4..10] {
+        for person in batch {
+            let v = front
+                .enrol(&format!("p{person}"), &capture(&pop, person, 0))
+                .await
+                .unwrap();
+            assert_eq!(v.verdict, "single", "{v:?}");
+            enrolled.push((person, v.sequence));
+        }
+        if enrolled.len() == 4 {
+            snapshot_at(&store, 1, 4).await;
+        }
+    }
     let prefix = snapshot_at(&store, 1, 8).await;
     // One more after the snapshot: the new replica replays it.
     let v = front.enrol("p10", &capture(&pop, 10, 0)).await.unwrap();

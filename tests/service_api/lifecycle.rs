@@ -175,6 +175,7 @@ async fn openapi_matches_the_real_routes() {
         ("GET", "/v1/persons/{reference_id}"),
         ("POST", "/v1/admin/callbacks/{id}/requeue"),
         ("POST", "/v1/admin/cases/{case_id}/release"),
+        ("POST", "/v1/admin/images/compact"),
         ("POST", "/v1/admin/keys"),
         ("POST", "/v1/admin/keys/{key_id}/revoke"),
         ("POST", "/v1/admin/keys/{key_id}/rotate"),
