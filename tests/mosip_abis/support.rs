@@ -98,7 +98,7 @@ pub fn start_broker() -> Option<Broker> {
       <tempUsage><tempUsage limit="256 mb"/></tempUsage>
     </systemUsage></systemUsage>
     <transportConnectors>
-      <transportConnector name="stomp" uri="stomp://127.0.0.1:{stomp_port}"/>
+      <transportConnector name="stomp" uri="stomp://127.0.0.1:{stomp_port}?transport.tcpNoDelay=true"/>
       <transportConnector name="openwire" uri="tcp://127.0.0.1:{openwire_port}"/>
     </transportConnectors>
   </broker>
