@@ -311,18 +311,10 @@ impl Encounters {
 
     /// The retired references still to remove from the engine.
     pub fn retired(&self) -> Result<Vec<String>, StateError> {
-        let store = &self.store;
-        store.read(|conn| {
-            let mut st = conn
-                .prepare("SELECT external_id FROM encounter_retired ORDER BY external_id")
-                .map_err(|e| store.error(e))?;
-            let out = st
-                .query_map([], |r| r.get::<_, String>(0))
-                .map_err(|e| store.error(e))?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| store.error(e))?;
-            Ok(out)
-        })
+        strings(
+            &self.store,
+            "SELECT external_id FROM encounter_retired ORDER BY external_id",
+        )
     }
 
     /// The encounter `encounter_id` of `person_id`.
@@ -405,18 +397,10 @@ impl Encounters {
 
     /// The galleries with at least one encounter.
     pub fn galleries(&self) -> Result<Vec<String>, StateError> {
-        let store = &self.store;
-        store.read(|conn| {
-            let mut st = conn
-                .prepare("SELECT DISTINCT gallery_id FROM encounter_galleries ORDER BY gallery_id")
-                .map_err(|e| store.error(e))?;
-            let out = st
-                .query_map([], |r| r.get::<_, String>(0))
-                .map_err(|e| store.error(e))?
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| store.error(e))?;
-            Ok(out)
-        })
+        strings(
+            &self.store,
+            "SELECT DISTINCT gallery_id FROM encounter_galleries ORDER BY gallery_id",
+        )
     }
 
     /// One page of `gallery_id`'s encounters (person, encounter), in the order they were
@@ -516,6 +500,19 @@ impl Encounters {
             Ok(n > 0)
         })
     }
+}
+
+/// The one text column of every row `sql` selects.
+fn strings(store: &StateStore, sql: &str) -> Result<Vec<String>, StateError> {
+    store.read(|conn| {
+        let mut st = conn.prepare(sql).map_err(|e| store.error(e))?;
+        let out = st
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(|e| store.error(e))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| store.error(e))?;
+        Ok(out)
+    })
 }
 
 #[cfg(test)]

@@ -361,14 +361,7 @@ impl ImageStore {
     /// module documentation).
     pub fn open(dir: &Path) -> Result<(Self, ImageStoreOpen), ImageStoreError> {
         fs::create_dir_all(dir).map_err(|e| ImageStoreError::io(dir, e))?;
-        let mut numbers = Vec::new();
-        for entry in fs::read_dir(dir).map_err(|e| ImageStoreError::io(dir, e))? {
-            let entry = entry.map_err(|e| ImageStoreError::io(dir, e))?;
-            if let Some(n) = entry.file_name().to_str().and_then(segment_number) {
-                numbers.push(n);
-            }
-        }
-        numbers.sort_unstable();
+        let numbers = compact::segment_numbers(dir)?;
         let mut report = ImageStoreOpen {
             segments: numbers.len(),
             torn_tail: None,
