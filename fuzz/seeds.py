@@ -224,6 +224,37 @@ def encoded_fixtures():
                 for ext in [".wsq", ".jp2", ".png", ".jpg", ".progressive.jpg"]}
 
 
+def small_encoded():
+    """32x24 grey images as JPEG 2000 (reversible, two and three resolution levels, 8x8 code
+    blocks, a raw codestream) and PNG, through Pillow: small enough that libFuzzer's
+    -max_len keeps them whole, so mutations reach tile and scanline decoding rather than only
+    the headers (the 97x131 fixtures are about 10 KB). {name: bytes}, or {} without Pillow."""
+    try:
+        from PIL import Image
+    except ImportError as e:
+        print(f"small encoded image seeds left out: {e}", file=sys.stderr)
+        return {}
+    image = Image.new("L", (32, 24))
+    image.putdata([(x * 7 + y * 13 + (x * y) % 11) % 256 for y in range(24) for x in range(32)])
+    out = {}
+    for name, options in [("small.jp2", dict(irreversible=False, num_resolutions=2)),
+                          ("small-cb8.jp2", dict(irreversible=False, num_resolutions=3,
+                                                 codeblock_size=(8, 8))),
+                          ("small.j2k", dict(irreversible=False, no_jp2=True)),
+                          ("small.png", None)]:
+        buffer = io.BytesIO()
+        try:
+            if options is None:
+                image.save(buffer, "PNG")
+            else:
+                image.save(buffer, "JPEG2000", **options)
+        except (OSError, KeyError) as e:
+            print(f"small seed {name} left out: {e}", file=sys.stderr)
+            continue
+        out[name] = buffer.getvalue()
+    return out
+
+
 def image_seeds():
     """Small synthetic images (the 97x131 fixtures) and records wrapping them."""
     for t in IMAGE_TARGETS:
@@ -242,6 +273,17 @@ def image_seeds():
         write("image_iso19794_6", "png-k3-jp2-k7-2011.iir",
               iir_2011([(2, 3, 14, 97, 131, 8, png), (2, 7, 10, 97, 131, 8, jp2)]))
         write("image_iso19794_6", "jp2-2005.iir", iir_2005(14, 97, 131, 8, [(2, [jp2])]))
+    small = small_encoded()
+    for name, data in small.items():
+        write("image_png" if name.endswith(".png") else "image_jp2", name, data)
+    if "small.png" in small:
+        png = small["small.png"]
+        write("image_iso19794_4", "small-png-2005.fir", fir_2005(png, 32, 24, 5))
+        write("image_iso19794_6", "small-png-2011.iir", iir_2011([(1, 2, 14, 32, 24, 8, png)]))
+    if "small.jp2" in small:
+        jp2 = small["small.jp2"]
+        write("image_iso19794_4", "small-jp2-2011.fir", fir_2011(jp2, 32, 24, 5))
+        write("image_iso19794_6", "small-jp2-2005.iir", iir_2005(14, 32, 24, 8, [(2, [jp2])]))
     pixels = bytes((x * 7 + y * 3) % 256 for y in range(24) for x in range(32))
     write("image_tiff", "grey-32x24.tif", grey_tiff(32, 24, pixels))
     write("image_iso19794_4", "raw-2005.fir", fir_2005(pixels, 32, 24, 0))
