@@ -426,3 +426,56 @@ fn unknown_and_empty_inputs_get_reasons() {
         assert_eq!(ImageFormat::from_name(format.name()), Some(format));
     }
 }
+
+/// `bytes` (a PNG file) with the data of its first `kind` chunk replaced and the CRC redone.
+fn replace_png_chunk(bytes: &[u8], kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
+    let mut at = 8;
+    while at + 12 <= bytes.len() {
+        let len = u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        if &bytes[at + 4..at + 8] == kind {
+            let mut out = bytes[..at].to_vec();
+            out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+            let mut body = kind.to_vec();
+            body.extend_from_slice(data);
+            out.extend_from_slice(&body);
+            out.extend_from_slice(&crc32(&body).to_be_bytes());
+            out.extend_from_slice(&bytes[at + 12 + len..]);
+            return out;
+        }
+        at += 12 + len;
+    }
+    panic!("no {kind:?} chunk");
+}
+
+#[test]
+fn indexed_png_with_an_oversized_or_empty_palette_is_refused_not_panicking() {
+    let mut out = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut out, 4, 3);
+        enc.set_color(png::ColorType::Indexed);
+        enc.set_depth(png::BitDepth::Eight);
+        enc.set_palette(vec![0u8, 0, 0, 255, 255, 255]);
+        let mut writer = enc.write_header().unwrap();
+        writer
+            .write_image_data(&[0, 1, 0, 1, 1, 0, 1, 0, 0, 0, 1, 1])
+            .unwrap();
+    }
+    // The file as written decodes: palette entry 1 is white.
+    let image = decode(&out, Some(ImageFormat::Png)).unwrap();
+    assert_eq!(&image.pixels()[..4], &[0, 255, 0, 255]);
+    // 257 entries (the fuzzer's finding: the `png` crate indexed past its 256-entry table),
+    // none, and a length that is not a whole number of entries.
+    let long: Vec<u8> = (0..257 * 3).map(|i| (i % 256) as u8).collect();
+    for palette in [long, Vec::new(), vec![1, 2, 3, 4]] {
+        let hostile = replace_png_chunk(&out, b"PLTE", &palette);
+        let err = decode(&hostile, Some(ImageFormat::Png)).unwrap_err();
+        assert_eq!(err.reason(), "image_corrupt", "{err}");
+    }
+    let hostile = replace_png_chunk(
+        &out,
+        b"PLTE",
+        &(0..257 * 3).map(|i| i as u8).collect::<Vec<_>>(),
+    );
+    let err = decode(&hostile, Some(ImageFormat::Png)).unwrap_err();
+    assert!(err.to_string().contains("palette of 771 bytes"), "{err}");
+}

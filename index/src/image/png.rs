@@ -1,14 +1,40 @@
 //! PNG through the `png` crate: 8-bit grey out, colour and 16-bit converted.
 
 use std::io::Cursor;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use super::{check_size, resample::plausible_ppi, to_grey, FingerImage, ImageError};
 
 /// Byte budget handed to the `png` crate: the largest accepted image as RGBA, 16 bits a sample.
 const PNG_BYTE_BUDGET: usize = super::MAX_PIXELS as usize * 8;
 
-/// Decodes a PNG file.
+/// Decodes a PNG file. The palette of an indexed image is checked before any row is
+/// expanded (the `png` crate indexes a fixed 256-entry table with it), and a panic inside
+/// the third-party decoder is caught and reported as corrupt data, so hostile input cannot
+/// take the caller down.
 pub(crate) fn decode(bytes: &[u8]) -> Result<FingerImage, ImageError> {
+    match catch_unwind(AssertUnwindSafe(|| decode_inner(bytes))) {
+        Ok(result) => result,
+        Err(_) => Err(ImageError::corrupt("PNG decoder rejected the stream")),
+    }
+}
+
+/// An indexed image's palette must hold 1 to 256 RGB entries (PNG specification, 11.2.3).
+fn check_palette(info: &::png::Info<'_>) -> Result<(), ImageError> {
+    if info.color_type != ::png::ColorType::Indexed {
+        return Ok(());
+    }
+    let len = info.palette.as_deref().map_or(0, <[u8]>::len);
+    if len == 0 || len % 3 != 0 || len / 3 > 256 {
+        return Err(ImageError::corrupt(format!(
+            "PNG palette of {len} bytes for a {}-bit indexed image",
+            info.bit_depth as u8
+        )));
+    }
+    Ok(())
+}
+
+fn decode_inner(bytes: &[u8]) -> Result<FingerImage, ImageError> {
     let mut decoder = ::png::Decoder::new_with_limits(
         Cursor::new(bytes),
         ::png::Limits {
@@ -23,6 +49,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<FingerImage, ImageError> {
             ::png::Unit::Meter => plausible_ppi(dims.xppu as f32 * 0.0254),
             ::png::Unit::Unspecified => None,
         });
+        check_palette(info)?;
         (info.width, info.height, ppi)
     };
     check_size(u64::from(width), u64::from(height))?;
