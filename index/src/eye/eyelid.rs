@@ -69,3 +69,52 @@ pub(crate) fn find_eyelid(
     best.filter(|(v, _)| *v >= params.min_eyelid_contrast)
         .map(|(_, l)| l)
 }
+
+/// Moves an upper lid found at the skin's edge down to the lower edge of the lashes hanging
+/// from it: the parabola of the same curvature, at most `depth` pixels lower, where the grey
+/// level steps up most from above (dark lashes) to below (iris), when that step reaches
+/// `min_step`; otherwise the lid as found.
+pub(crate) fn lash_edge(
+    p: &Plane,
+    pupil: Circle,
+    iris: Circle,
+    lid: Eyelid,
+    depth: f32,
+    min_step: f32,
+) -> Eyelid {
+    let ri = iris.r;
+    let gap = (ri * 0.04).max(2.0);
+    let mut best: Option<(f32, Eyelid)> = None;
+    let mut dy = gap;
+    while dy <= depth {
+        let cand = Eyelid {
+            apex_y: lid.apex_y + dy,
+            ..lid
+        };
+        let (mut sum, mut n) = (0.0f32, 0usize);
+        let mut x = iris.x - 0.9 * ri;
+        while x <= iris.x + 0.9 * ri {
+            let y = cand.y_at(x);
+            let inside = (x - iris.x).hypot(y - iris.y) < ri
+                && (x - pupil.x).hypot(y - pupil.y) > pupil.r + 2.0 * gap;
+            if inside {
+                if let (Some(a), Some(b)) = (p.sample(x, y - gap), p.sample(x, y + gap)) {
+                    sum += b - a;
+                    n += 1;
+                }
+            }
+            x += 2.0;
+        }
+        if n >= 6 {
+            let v = sum / n as f32;
+            if best.is_none_or(|(b, _)| v > b) {
+                best = Some((v, cand));
+            }
+        }
+        dy += 1.0;
+    }
+    match best {
+        Some((v, cand)) if v >= min_step => cand,
+        _ => lid,
+    }
+}

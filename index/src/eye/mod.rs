@@ -98,6 +98,11 @@ pub struct EyeParams {
     /// (offset + 1.1 pupil radii + the band < radius); without it a circle pushed sideways
     /// scored the pupil boundary on one arc.
     pub limbus_clear_pupil: bool,
+    /// 0: off; otherwise, after the best limbus circle, the best circle at least two step
+    /// bands smaller replaces it when its step is at least this fraction of the best one's
+    /// (repeated up to three times): the sclera's edge against the eye corners or the lids
+    /// can step up more than the limbus inside it.
+    pub limbus_inner_edge: f32,
     /// Least share of the limbus arcs' samples inside the image for a circle to be scored.
     pub limbus_coverage: f32,
     /// Limbus candidates ranked by the step over the mean grey level of the two bands
@@ -123,6 +128,10 @@ pub struct EyeParams {
     /// radii apart (0: the apex on the iris centre's column only); a tilted lid is a curved
     /// one with its apex off centre.
     pub eyelid_apex_shifts: usize,
+    /// 0: off; otherwise the upper lid is moved down, by at most this fraction of the iris
+    /// radius, to the lower edge of the lashes hanging from it (the strongest step from dark
+    /// above to brighter below, when it reaches half `min_eyelid_contrast`).
+    pub eyelid_lashes: f32,
     /// Eyelid edges moved this fraction of the iris radius towards the pupil (the lashes
     /// rooted along the edge are masked with the lid).
     pub eyelid_margin: f32,
@@ -178,6 +187,7 @@ impl Default for EyeParams {
             pupil_nested: 0.35,
             pupil_sectors: false,
             limbus_clear_pupil: true,
+            limbus_inner_edge: 0.0,
             limbus_coverage: 0.85,
             limbus_weber: false,
             limbus_median: false,
@@ -187,6 +197,7 @@ impl Default for EyeParams {
             min_iris_contrast: 3.0,
             min_eyelid_contrast: 10.0,
             eyelid_apex_shifts: 0,
+            eyelid_lashes: 0.0,
             eyelid_margin: 0.0,
             reflection_min: 180.0,
             reflection_contrast: 40.0,
@@ -247,6 +258,7 @@ impl EyeParams {
             "pupil_retries" => self.pupil_retries = u(value)?,
             "pupil_size_window" => self.pupil_size_window = f(value)?,
             "limbus_coverage" => self.limbus_coverage = f(value)?,
+            "limbus_inner_edge" => self.limbus_inner_edge = f(value)?,
             "pupil_nested" => self.pupil_nested = f(value)?,
             "limbus_weber" => self.limbus_weber = flag(value)?,
             "pupil_sectors" => self.pupil_sectors = flag(value)?,
@@ -259,6 +271,7 @@ impl EyeParams {
             "min_eyelid_contrast" => self.min_eyelid_contrast = f(value)?,
             "eyelid_apex_shifts" => self.eyelid_apex_shifts = u(value)?,
             "eyelid_margin" => self.eyelid_margin = f(value)?,
+            "eyelid_lashes" => self.eyelid_lashes = f(value)?,
             "reflection_min" => self.reflection_min = f(value)?,
             "reflection_contrast" => self.reflection_contrast = f(value)?,
             "saturation" => self.saturation = f(value)?,
@@ -335,7 +348,9 @@ impl EyeParams {
             self.min_usable_share,
             self.eyelash_fraction,
             self.eyelid_margin,
+            self.eyelid_lashes,
             self.limbus_coverage,
+            self.limbus_inner_edge,
             self.pupil_nested,
         ];
         if shares.iter().any(|v| !(0.0..=1.0).contains(v)) || self.fragile_share >= 0.9 {

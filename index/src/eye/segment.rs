@@ -16,7 +16,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::eyelid::find_eyelid;
+use super::eyelid::{find_eyelid, lash_edge};
 use super::plane::Plane;
 use super::pupil::{find_pupil, pupil_contour};
 use super::search::{best_circle, circle_mean, Directions, Grid, Rank, Scratch};
@@ -179,9 +179,17 @@ pub(crate) fn segment(
     );
     let contour = pupil_contour(&smooth, pupil, pupil_contrast, params.pupil_harmonics);
     let margin = params.eyelid_margin * iris.r;
-    let upper = find_eyelid(&smooth, pupil, iris, true, params).map(|l| Eyelid {
-        apex_y: l.apex_y + margin,
-        ..l
+    let upper = find_eyelid(&smooth, pupil, iris, true, params).map(|l| {
+        let l = if params.eyelid_lashes > 0.0 {
+            let step = params.min_eyelid_contrast * 0.5;
+            lash_edge(&smooth, pupil, iris, l, params.eyelid_lashes * iris.r, step)
+        } else {
+            l
+        };
+        Eyelid {
+            apex_y: l.apex_y + margin,
+            ..l
+        }
     });
     let lower = find_eyelid(&smooth, pupil, iris, false, params).map(|l| Eyelid {
         apex_y: l.apex_y - margin,
@@ -267,8 +275,50 @@ fn find_iris(
         contrast,
         required: params.min_iris_contrast,
     };
+    let mut best = search_limbus(work, &coarse, pupil, (r_lo, r_hi), params, scratch)
+        .ok_or_else(|| not_found(0.0))?;
+    // A circle outside the iris (at the sclera's edge against the eye corners or the lids)
+    // can out-step the limbus; an inner circle stepping up nearly as much is the limbus.
+    if params.limbus_inner_edge > 0.0 {
+        for _ in 0..3 {
+            let below = best.r - 2.0 * IRIS_BAND as f32;
+            let Some(inner) = search_limbus(work, &coarse, pupil, (r_lo, below), params, scratch)
+            else {
+                break;
+            };
+            if inner.contrast < params.limbus_inner_edge * best.contrast
+                || inner.contrast < params.min_iris_contrast
+            {
+                break;
+            }
+            best = inner;
+        }
+    }
+    if best.contrast < params.min_iris_contrast {
+        return Err(not_found(best.contrast));
+    }
+    Ok((
+        Circle {
+            x: best.x,
+            y: best.y,
+            r: best.r,
+        },
+        best.contrast,
+    ))
+}
+
+/// The best limbus circle with a radius in `radii` (working pixels): a coarse search on the
+/// half-resolution `coarse` plane, refined on `work`; `None` when no circle qualifies.
+fn search_limbus(
+    work: &Plane,
+    coarse: &Plane,
+    pupil: Circle,
+    (r_lo, r_hi): (f32, f32),
+    params: &EyeParams,
+    scratch: &mut Scratch,
+) -> Option<super::search::Found> {
     if r_hi <= r_lo {
-        return Err(not_found(0.0));
+        return None;
     }
     let (px, py) = ((pupil.x - 0.5) / 2.0, (pupil.y - 0.5) / 2.0);
     let limbus_rank = if params.limbus_arcs {
@@ -304,7 +354,7 @@ fn find_iris(
         r1: r_hi / 2.0,
     };
     let coarse_best = best_circle(
-        &coarse,
+        coarse,
         grid,
         &iris_arcs(32),
         IRIS_BAND / 2,
@@ -312,8 +362,7 @@ fn find_iris(
         limbus_rank,
         scratch,
         &accept,
-    )
-    .ok_or_else(|| not_found(0.0))?;
+    )?;
     let accept_fine = |cx: f32, cy: f32, r: f32| {
         let offset = (cx - pupil.x).hypot(cy - pupil.y);
         offset + pupil.r < r * 0.95 && offset + clearance < r
@@ -333,34 +382,25 @@ fn find_iris(
         r0: (coarse_best.r * 2.0 - 4.0).max(r_lo),
         r1: (coarse_best.r * 2.0 + 4.0).min(r_hi),
     };
-    let fine = best_circle(
-        work,
-        grid,
-        &iris_arcs(64),
-        IRIS_BAND,
-        params.limbus_coverage,
-        limbus_rank,
-        scratch,
-        &accept_fine,
+    Some(
+        best_circle(
+            work,
+            grid,
+            &iris_arcs(64),
+            IRIS_BAND,
+            params.limbus_coverage,
+            limbus_rank,
+            scratch,
+            &accept_fine,
+        )
+        .unwrap_or(super::search::Found {
+            x: coarse_best.x * 2.0,
+            y: coarse_best.y * 2.0,
+            r: coarse_best.r * 2.0,
+            contrast: coarse_best.contrast,
+            rank: coarse_best.rank,
+        }),
     )
-    .unwrap_or(super::search::Found {
-        x: coarse_best.x * 2.0,
-        y: coarse_best.y * 2.0,
-        r: coarse_best.r * 2.0,
-        contrast: coarse_best.contrast,
-        rank: coarse_best.rank,
-    });
-    if fine.contrast < params.min_iris_contrast {
-        return Err(not_found(fine.contrast));
-    }
-    Ok((
-        Circle {
-            x: fine.x,
-            y: fine.y,
-            r: fine.r,
-        },
-        fine.contrast,
-    ))
 }
 
 fn check_geometry(pupil: Circle, iris: Circle, params: &EyeParams) -> Result<(), EyeError> {
