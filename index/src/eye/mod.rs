@@ -31,6 +31,7 @@
 //! normalisation samples the full-resolution image. Filter kernels are computed once per
 //! encoder; no per-pixel allocation.
 
+mod distance;
 mod error;
 mod eyelid;
 mod filter;
@@ -38,6 +39,7 @@ mod plane;
 mod polar;
 mod pupil;
 pub mod quality;
+mod rings;
 mod search;
 pub mod segment;
 
