@@ -31,7 +31,6 @@
 //! normalisation samples the full-resolution image. Filter kernels are computed once per
 //! encoder; no per-pixel allocation.
 
-mod distance;
 mod error;
 mod eyelid;
 mod filter;
@@ -39,7 +38,6 @@ mod plane;
 mod polar;
 mod pupil;
 pub mod quality;
-mod rings;
 mod search;
 pub mod segment;
 
