@@ -13,6 +13,7 @@ const APEX_STEP: f32 = 0.2;
 
 /// The strongest lid edge crossing the iris, or `None` when no candidate steps by at least
 /// `min_eyelid_contrast`.
+#[inline(never)] // a stage of its own in profiles
 pub(crate) fn find_eyelid(
     p: &Plane,
     pupil: Circle,

@@ -105,6 +105,7 @@ impl FilterBank {
     }
 
     /// Encodes a polar iris into a template of the bank's layout.
+    #[inline(never)] // a stage of its own in profiles
     pub(crate) fn encode(&self, polar: &Polar, params: &EyeParams) -> IrisTemplate {
         let layout = self.layout;
         let mut template = IrisTemplate::empty(layout);

@@ -11,6 +11,7 @@ pub(crate) struct Plane {
 impl Plane {
     /// The image averaged over `factor × factor` blocks (1 keeps it); a partial last block is
     /// dropped.
+    #[inline(never)] // a stage of its own in profiles
     pub(crate) fn from_u8(pixels: &[u8], width: usize, height: usize, factor: usize) -> Self {
         let f = factor.max(1);
         let (w, h) = ((width / f).max(1), (height / f).max(1));
@@ -75,6 +76,7 @@ impl Plane {
     }
 
     /// Box mean over `(2r + 1)²` pixels (clamped at the borders), by running sums.
+    #[inline(never)] // a stage of its own in profiles
     pub(crate) fn box_blur(&self, r: usize) -> Self {
         if r == 0 {
             return self.clone();

@@ -33,6 +33,7 @@ pub(crate) struct Occlusion {
 }
 
 /// Samples the iris annulus of a segmented image.
+#[inline(never)] // a stage of its own in profiles
 pub(crate) fn unwrap(
     seg: &Segmented,
     rows: usize,

@@ -8,6 +8,7 @@ use super::{EyeError, EyeParams};
 
 /// The pupil: the best-ranked seed's circle, or with `choice` = n > 0 the n-th best of the
 /// seeds' circles that lie apart (none of an earlier one's centre within its radius).
+#[inline(never)] // a stage of its own in profiles
 pub(super) fn find_pupil(
     work: &Plane,
     side: f32,
@@ -200,6 +201,7 @@ pub(super) fn median_of(v: &[f32]) -> f32 {
 /// Moves a seed to the centroid of the pixels darker than `threshold` around it, three
 /// times, each time within 1.5 times the radius of a disc of their area (first within
 /// `r_max`); returns the centre and that radius.
+#[inline(never)] // a stage of its own in profiles
 fn recentre(p: &Plane, x: f32, y: f32, threshold: f32, r_min: f32, r_max: f32) -> (f32, f32, f32) {
     let (mut cx, mut cy, mut reach, mut size) = (x, y, r_max * 1.2, r_min);
     for _ in 0..3 {
@@ -234,6 +236,7 @@ fn recentre(p: &Plane, x: f32, y: f32, threshold: f32, r_min: f32, r_max: f32) -
 }
 
 /// Centres and mean levels of the `n` darkest boxes of side `2·r + 1`, at least `3·r` apart.
+#[inline(never)] // a stage of its own in profiles
 fn dark_seeds(p: &Plane, r: f32, n: usize) -> Vec<(f32, f32, f32)> {
     let b = (r * 0.8).round().max(1.0) as usize;
     let margin = b + 1;
@@ -272,6 +275,7 @@ const CONTOUR_RAYS: usize = 64;
 /// circle's with the sharpest outward step (the circle's radius where no step reaches half
 /// the circle's contrast), smoothed to Fourier harmonics `0..=harmonics`. Empty when
 /// `harmonics` is 0.
+#[inline(never)] // a stage of its own in profiles
 pub(super) fn pupil_contour(p: &Plane, pupil: Circle, contrast: f32, harmonics: usize) -> Vec<f32> {
     if harmonics == 0 {
         return Vec::new();

@@ -65,6 +65,7 @@ impl EyeQuality {
 }
 
 /// Measures the quality of a segmented, unwrapped image.
+#[inline(never)] // a stage of its own in profiles
 pub(crate) fn measure(
     seg: &Segmented,
     occ: Occlusion,

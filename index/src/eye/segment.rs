@@ -226,6 +226,7 @@ pub(crate) fn segment(
 
 /// Pixels at least `reflection_min` bright and `reflection_contrast` above their 11 × 11
 /// neighbourhood, grown by one pixel.
+#[inline(never)] // a stage of its own in profiles
 fn reflection_mask(p: &Plane, params: &EyeParams) -> Vec<bool> {
     let local = p.box_blur(5);
     let core: Vec<bool> =
@@ -257,6 +258,7 @@ fn iris_arcs(n: usize) -> Directions {
     Directions::arcs(&[(-30.0, 45.0), (135.0, 210.0)], n)
 }
 
+#[inline(never)] // a stage of its own in profiles
 fn find_iris(
     work: &Plane,
     side: f32,
