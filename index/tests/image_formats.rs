@@ -444,7 +444,7 @@ fn replace_png_chunk(bytes: &[u8], kind: &[u8; 4], data: &[u8]) -> Vec<u8> {
         }
         at += 12 + len;
     }
-    panic!("no {kind:?} chunk");
+    unreachable!("no {kind:?} chunk");
 }
 
 #[test]

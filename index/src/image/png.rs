@@ -25,7 +25,7 @@ fn check_palette(info: &::png::Info<'_>) -> Result<(), ImageError> {
         return Ok(());
     }
     let len = info.palette.as_deref().map_or(0, <[u8]>::len);
-    if len == 0 || len % 3 != 0 || len / 3 > 256 {
+    if len == 0 || !len.is_multiple_of(3) || len / 3 > 256 {
         return Err(ImageError::corrupt(format!(
             "PNG palette of {len} bytes for a {}-bit indexed image",
             info.bit_depth as u8
