@@ -14,9 +14,9 @@ mod gen;
 mod gen_requests;
 mod loadgen;
 mod offline;
+mod reshard;
 mod serve;
 mod serve_cluster;
-mod reshard;
 mod shard;
 
 use clap::{Parser, Subcommand};

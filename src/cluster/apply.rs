@@ -62,8 +62,14 @@ impl Shard {
             }
             // Rejected by every shard alike (`malformed_enrolment`), nothing inserted.
             Err(detail) => {
-                self.search_then_insert(topology, sequence, sequence, Err(detail), Insert::IfSingle)
-                    .await?;
+                self.search_then_insert(
+                    topology,
+                    sequence,
+                    sequence,
+                    Err(detail),
+                    Insert::IfSingle,
+                )
+                .await?;
             }
         }
         let dir = self.options.data_dir.clone();
@@ -150,7 +156,12 @@ impl Shard {
     }
 
     /// The deletion of the person `key` at `sequence`.
-    async fn remove(&self, topology: &Topology, sequence: u64, key: u64) -> Result<(), ClusterError> {
+    async fn remove(
+        &self,
+        topology: &Topology,
+        sequence: u64,
+        key: u64,
+    ) -> Result<(), ClusterError> {
         let o = &self.options;
         let owner = shard_of(key, o.shards) == o.shard;
         let (held, size) = {

@@ -82,12 +82,7 @@ impl Front {
     /// Whether a deletion removed the person `key`.
     pub async fn was_deleted(&self, key: u64) -> Result<bool, ClusterError> {
         let marker = deleted_key(key);
-        let found = self
-            .topology()
-            .verdicts
-            .get(&marker)
-            .await
-            .map_err(nats)?;
+        let found = self.topology().verdicts.get(&marker).await.map_err(nats)?;
         Ok(found.is_some())
     }
 

@@ -163,8 +163,8 @@ impl EnrolmentEngine for ClusterEngine {
     }
 
     fn delete(&self, reference: &str) -> Result<bool, EngineError> {
-        let key = key_of(reference)
-            .ok_or_else(|| EngineError::PersonNotFound(reference.to_owned()))?;
+        let key =
+            key_of(reference).ok_or_else(|| EngineError::PersonNotFound(reference.to_owned()))?;
         let id = fresh_request_id("delete", key);
         let found = self
             .runtime

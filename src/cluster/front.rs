@@ -83,10 +83,7 @@ impl Front {
     /// The shard count of the set that decides the log entry at `sequence`: the announced
     /// switch's (read from `TOPOLOGY`), else the count given at start.
     pub async fn shards_at(&self, sequence: u64) -> Result<u32, ClusterError> {
-        let switch = retrying("reading the topology", self.wait, || {
-            self.topology.switch()
-        })
-        .await?;
+        let switch = retrying("reading the topology", self.wait, || self.topology.switch()).await?;
         Ok(topology::shards_at(switch, sequence, self.shards))
     }
 
@@ -270,10 +267,9 @@ impl Front {
             key: None,
             probe: EnrolMessage::new("identify", probe),
         };
-        let replies = futures::future::join_all(
-            (0..shards).map(|shard| self.ask(shard, shards, &request)),
-        )
-        .await;
+        let replies =
+            futures::future::join_all((0..shards).map(|shard| self.ask(shard, shards, &request)))
+                .await;
         let mut partials: Vec<Partial> = Vec::with_capacity(replies.len());
         for (shard, reply) in (0..shards).zip(replies) {
             match reply? {

@@ -283,9 +283,7 @@ async fn replay(
         };
         let key = entry.key(sequence);
         let old = shard_of(key, from);
-        let covered = sources
-            .get(old as usize)
-            .map_or(0, Source::sequence);
+        let covered = sources.get(old as usize).map_or(0, Source::sequence);
         if sequence <= covered || shard_of(key, options.shards) != options.shard {
             continue;
         }

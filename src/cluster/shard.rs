@@ -297,9 +297,7 @@ impl Shard {
                             self.progress.subscribe(),
                         ))
                     });
-                    return reads
-                        .await
-                        .map_err(|e| ClusterError::Task(e.to_string()))?;
+                    return reads.await.map_err(|e| ClusterError::Task(e.to_string()))?;
                 }
                 Err(ClusterError::Nats(e)) => {
                     // Whatever was delivered and not acknowledged comes again from the
@@ -361,7 +359,11 @@ impl Shard {
     /// `TOPOLOGY` is read before every entry until a switch from this set's count is known:
     /// the announcement is written before the log reaches its sequence, so it is seen
     /// before the first entry the new set decides.
-    async fn check_switch(&mut self, topology: &Topology, sequence: u64) -> Result<(), ClusterError> {
+    async fn check_switch(
+        &mut self,
+        topology: &Topology,
+        sequence: u64,
+    ) -> Result<(), ClusterError> {
         let shards = self.options.shards;
         if self.switch.is_none() {
             self.switch = topology.switch().await?.filter(|s| s.from == shards);

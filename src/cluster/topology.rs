@@ -374,7 +374,9 @@ impl Topology {
     pub async fn announce(&self, switch: Switch) -> Result<(), ClusterError> {
         let refuse = |detail: String| ClusterError::SwitchRefused { switch, detail };
         if switch.from == 0 || switch.to == 0 || switch.from == switch.to {
-            return Err(refuse("the shard counts must differ and be positive".into()));
+            return Err(refuse(
+                "the shard counts must differ and be positive".into(),
+            ));
         }
         let last = self.last_sequence().await?;
         if switch.at <= last {

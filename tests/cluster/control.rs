@@ -106,7 +106,13 @@ async fn deletions_and_cleared_applicants_apply_in_log_order_on_every_replica() 
     let pop = Population::new(SEED + 9);
     let mut ops: Vec<(u64, Op)> = Vec::new();
     let mut verdicts = Vec::new();
-    for (id, person, n) in [("a", 1, 0), ("b", 2, 0), ("c", 3, 0), ("d", 4, 0), ("e", 1, 1)] {
+    for (id, person, n) in [
+        ("a", 1, 0),
+        ("b", 2, 0),
+        ("c", 3, 0),
+        ("d", 4, 0),
+        ("e", 1, 1),
+    ] {
         let e = capture(&pop, person, n);
         let v = front.enrol(id, &e).await.unwrap();
         ops.push((v.sequence, Op::Enrol(e)));
@@ -119,18 +125,27 @@ async fn deletions_and_cleared_applicants_apply_in_log_order_on_every_replica() 
 
     // Person 2 deleted; a second deletion finds them deleted; the held-back applicant
     // (person 1's second capture, never inserted) is not in the gallery.
-    assert_eq!(front.delete(key(1), "del-1").await.unwrap(), Deletion::Removed);
+    assert_eq!(
+        front.delete(key(1), "del-1").await.unwrap(),
+        Deletion::Removed
+    );
     ops.push((front.last_sequence().await.unwrap(), Op::Delete(key(1))));
     assert_eq!(
         front.delete(key(1), "del-2").await.unwrap(),
         Deletion::DeletedBefore
     );
     ops.push((front.last_sequence().await.unwrap(), Op::Delete(key(1))));
-    assert_eq!(front.delete(key(4), "del-3").await.unwrap(), Deletion::Absent);
+    assert_eq!(
+        front.delete(key(4), "del-3").await.unwrap(),
+        Deletion::Absent
+    );
     ops.push((front.last_sequence().await.unwrap(), Op::Delete(key(4))));
     // A retry of the first deletion inside the log's window is the same entry.
     let before = front.last_sequence().await.unwrap();
-    assert_eq!(front.delete(key(1), "del-1").await.unwrap(), Deletion::Removed);
+    assert_eq!(
+        front.delete(key(1), "del-1").await.unwrap(),
+        Deletion::Removed
+    );
     assert_eq!(front.last_sequence().await.unwrap(), before);
 
     // Analysts clear person 1's second capture: its last check finds person 1, and it is
@@ -178,17 +193,35 @@ async fn deletions_and_cleared_applicants_apply_in_log_order_on_every_replica() 
         other.kill();
         let found = identified(&front.identify(&probe).await.unwrap());
         assert!(!found.contains(&key(1)), "replica {r}: {found:?}");
-        assert!(found.contains(&verdicts[5].sequence), "replica {r}: {found:?}");
-        replicas[owner][1 - r] = Some(ShardProc::start(&url, owner as u32, 2, 1 - r as u32, &dir(owner as u32, 1 - r as u32)));
+        assert!(
+            found.contains(&verdicts[5].sequence),
+            "replica {r}: {found:?}"
+        );
+        replicas[owner][1 - r] = Some(ShardProc::start(
+            &url,
+            owner as u32,
+            2,
+            1 - r as u32,
+            &dir(owner as u32, 1 - r as u32),
+        ));
     }
     let restarted = replicas[owner][0].take().unwrap();
     restarted.kill();
-    replicas[owner][0] = Some(ShardProc::start(&url, owner as u32, 2, 0, &dir(owner as u32, 0)));
+    replicas[owner][0] = Some(ShardProc::start(
+        &url,
+        owner as u32,
+        2,
+        0,
+        &dir(owner as u32, 0),
+    ));
     replicas[owner][1].take().unwrap().kill();
     let found = identified(&front.identify(&probe).await.unwrap());
     assert!(!found.contains(&key(1)), "after a restart: {found:?}");
     let found = identified(&front.identify(&capture(&pop, 1, 3)).await.unwrap());
-    assert!(found.contains(&key(4)), "the cleared applicant after a restart: {found:?}");
+    assert!(
+        found.contains(&key(4)),
+        "the cleared applicant after a restart: {found:?}"
+    );
 }
 
 #[test]

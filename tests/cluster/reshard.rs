@@ -176,7 +176,14 @@ async fn a_running_cluster_switches_to_three_shards_while_enrolments_continue() 
     let switch = Switch { from: 2, to: 3, at };
     front.topology().announce(switch).await.unwrap();
     assert!(
-        front.topology().announce(Switch { at: at + 1, ..switch }).await.is_err(),
+        front
+            .topology()
+            .announce(Switch {
+                at: at + 1,
+                ..switch
+            })
+            .await
+            .is_err(),
         "a second switch while one is pending"
     );
     let new: Vec<ShardProc> = (0..3)
@@ -213,15 +220,19 @@ async fn a_running_cluster_switches_to_three_shards_while_enrolments_continue() 
         .collect();
     assert_eq!(cluster, single_node(&stream));
     let after: Vec<&StoredVerdict> = verdicts.iter().filter(|v| v.sequence > at).collect();
-    assert!(after.len() >= 10, "{} enrolments after the switch", after.len());
+    assert!(
+        after.len() >= 10,
+        "{} enrolments after the switch",
+        after.len()
+    );
     assert!(
         after.iter().filter(|v| v.verdict == "duplicate").count() >= 3,
         "{after:?}"
     );
     // The old set stopped at the switch.
     for i in 0..2 {
-        let applied = tunggal::cluster::shard::read_applied(&root.path().join(format!("old-{i}")))
-            .unwrap();
+        let applied =
+            tunggal::cluster::shard::read_applied(&root.path().join(format!("old-{i}"))).unwrap();
         assert_eq!(applied, at, "old shard {i}");
     }
     // With the old set gone, the new one answers identifications of persons enrolled
