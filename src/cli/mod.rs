@@ -14,6 +14,7 @@ mod gen;
 mod gen_requests;
 mod loadgen;
 mod offline;
+mod reshard;
 mod serve;
 mod serve_cluster;
 mod shard;
@@ -48,6 +49,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// One replica of one partition of the gallery in cluster mode (NATS JetStream).
     Shard(shard::ShardArgs),
+    /// Announce the switch of a cluster to a new shard count at a log sequence.
+    Reshard(reshard::ReshardArgs),
     /// Manage API keys.
     #[command(subcommand)]
     Keys(serve::KeysCommand),
@@ -92,6 +95,7 @@ impl Cli {
             Command::Serve(args) => args.run(),
             Command::Keys(cmd) => cmd.run(),
             Command::Shard(args) => args.run(),
+            Command::Reshard(args) => args.run(),
             Command::Enrol(args) => args.run(client::Kind::Enrol),
             Command::Identify(args) => args.run(client::Kind::Identify),
             Command::Verify(args) => args.run(),

@@ -7,6 +7,7 @@ use clap::Args;
 use tunggal_index::gallery::GalleryConfig;
 use tunggal_index::search::SearchConfig;
 
+use crate::cluster::reshard;
 use crate::cluster::snapshot::restore_new_replica;
 use crate::cluster::{parse_shard, Shard, ShardOptions};
 
@@ -36,6 +37,12 @@ pub struct ShardArgs {
     /// the newest snapshot.
     #[arg(long)]
     full_replay: bool,
+    /// Build this partition of a new shard count from the partitions of the running count
+    /// `S` (their snapshots, then the log up to the switch announced with `tunggal reshard`),
+    /// then consume the log after the switch. Only on a new data directory; a replica that
+    /// has applied entries restarts as usual.
+    #[arg(long, value_name = "S")]
+    reshard_from: Option<u32>,
 }
 
 impl ShardArgs {
@@ -65,7 +72,37 @@ impl ShardArgs {
             .enable_all()
             .build()
             .context("starting the async runtime")?;
-        let start = if self.full_replay {
+        let start = if let Some(from) = self.reshard_from {
+            match runtime
+                .block_on(reshard::build(&options, from))
+                .context("building the partition from the old shard count")?
+            {
+                Some(built) => {
+                    let used: Vec<String> = built
+                        .sources
+                        .iter()
+                        .map(|s| match &s.snapshot {
+                            Some((prefix, at)) => format!("{prefix} at {at}"),
+                            None => format!("shard {} of {from} from the log's start", s.shard),
+                        })
+                        .collect();
+                    for s in &built.sources {
+                        for (snapshot, reason) in &s.refused {
+                            eprintln!("tunggal: snapshot {snapshot} refused: {reason}");
+                        }
+                    }
+                    format!(
+                        " (built from {from} shards up to the switch at {}: {} persons copied \
+                         from {}, {} log entries replayed)",
+                        built.at,
+                        built.copied,
+                        used.join(", "),
+                        built.replayed
+                    )
+                }
+                None => String::new(),
+            }
+        } else if self.full_replay {
             String::new()
         } else {
             let restored = runtime

@@ -3,14 +3,18 @@
 //!
 //! Identify and verify fan out to one replica of each shard ([`super::reads`]).
 //!
-//! What this engine does not do yet (it answers `Unavailable` or nothing): deletion,
-//! person look-ups, duplicate cases and the registry (no store shared by the front-ends is
-//! built: `docs/scale-out.md`), NIK claims.
+//! Deletion (`DELETE /v1/persons/{reference_id}`) is an entry of the log
+//! ([`super::control`]), answered as a single node answers it.
+//!
+//! What this engine does not do yet (it answers `Unavailable` or nothing): person look-ups,
+//! duplicate cases and the registry (no store shared by the front-ends is built:
+//! `docs/scale-out.md`), NIK claims.
 
 use tokio::runtime::Handle;
 
 use tunggal_index::search::SearchVerdict;
 
+use super::control::{fresh_request_id, Deletion};
 use super::wire::StoredVerdict;
 use super::{ClusterError, Front, Fused};
 use crate::cases::{
@@ -23,9 +27,6 @@ use crate::enrolment::record::{EnrolmentRecord, Origin, Probe};
 use crate::enrolment::{
     Candidate, EngineError, EnrolmentEngine, UnwiredEngine, Verdict, Verification,
 };
-
-/// What cluster mode does not serve yet.
-const NOT_BUILT: &str = "not available in cluster mode yet";
 
 /// The engine of a cluster front-end.
 #[derive(Debug)]
@@ -139,8 +140,18 @@ impl EnrolmentEngine for ClusterEngine {
         let found = self
             .runtime
             .block_on(self.front.verify(key, &convert::enrolment(probe)))
-            .map_err(unavailable)?
-            .ok_or_else(not_found)?;
+            .map_err(unavailable)?;
+        let Some(found) = found else {
+            let deleted = self
+                .runtime
+                .block_on(self.front.was_deleted(key))
+                .map_err(unavailable)?;
+            return Err(if deleted {
+                EngineError::PersonDeleted(reference.to_owned())
+            } else {
+                not_found()
+            });
+        };
         let stored = convert::stored_candidate(&found);
         Ok(Verification {
             matched: stored.score >= threshold,
@@ -151,8 +162,19 @@ impl EnrolmentEngine for ClusterEngine {
         })
     }
 
-    fn delete(&self, _reference: &str) -> Result<bool, EngineError> {
-        Err(EngineError::Unavailable(format!("deletion is {NOT_BUILT}")))
+    fn delete(&self, reference: &str) -> Result<bool, EngineError> {
+        let key =
+            key_of(reference).ok_or_else(|| EngineError::PersonNotFound(reference.to_owned()))?;
+        let id = fresh_request_id("delete", key);
+        let found = self
+            .runtime
+            .block_on(self.front.delete(key, &id))
+            .map_err(unavailable)?;
+        match found {
+            Deletion::Removed => Ok(true),
+            Deletion::DeletedBefore => Err(EngineError::PersonDeleted(reference.to_owned())),
+            Deletion::Absent => Err(EngineError::PersonNotFound(reference.to_owned())),
+        }
     }
 
     fn status(&self, origin: &Origin, request_id: &str) -> Result<Option<Verdict>, EngineError> {

@@ -23,7 +23,7 @@ use tunggal_index::search::{fusion, GalleryMatch, SearchConfig};
 
 use super::reads::reads_subject;
 use super::topology::{self, retrying, Topology, ENROL_SUBJECT};
-use super::wire::{EnrolMessage, Partial, ReadReply, ReadRequest, StoredVerdict};
+use super::wire::{EnrolMessage, LogEntry, Partial, ReadReply, ReadRequest, StoredVerdict};
 use super::{fuse, nats, shard_of, ClusterError, Fused};
 
 /// How long a front-end waits for the shards' partials by default.
@@ -69,9 +69,53 @@ impl Front {
         self
     }
 
-    /// The shard count.
+    /// The shard count given at start (the count of the set that decides until a switch
+    /// to another count is announced in `TOPOLOGY`).
     pub fn shards(&self) -> u32 {
         self.shards
+    }
+
+    /// The connection's streams and buckets.
+    pub fn topology(&self) -> &Topology {
+        &self.topology
+    }
+
+    /// The shard count of the set that decides the log entry at `sequence`: the announced
+    /// switch's (read from `TOPOLOGY`), else the count given at start.
+    pub async fn shards_at(&self, sequence: u64) -> Result<u32, ClusterError> {
+        let switch = retrying("reading the topology", self.wait, || self.topology.switch()).await?;
+        Ok(topology::shards_at(switch, sequence, self.shards))
+    }
+
+    /// Every partial of the entry at `sequence`, from the set that decides it.
+    pub(super) async fn partials(&self, sequence: u64) -> Result<Vec<Partial>, ClusterError> {
+        let shards = self.shards_at(sequence).await?;
+        self.topology.collect(sequence, shards, self.wait).await
+    }
+
+    /// Publishes a log entry (`body`) under the message id `request_id`; its sequence.
+    pub(super) async fn publish_entry(
+        &self,
+        request_id: &str,
+        body: Vec<u8>,
+    ) -> Result<u64, ClusterError> {
+        if request_id.is_empty() || !request_id.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ClusterError::RequestId(request_id.to_owned()));
+        }
+        retrying("publishing to the log", self.wait, || async {
+            let mut headers = async_nats::HeaderMap::new();
+            headers.insert(async_nats::header::NATS_MESSAGE_ID, request_id);
+            let ack = self
+                .topology
+                .js
+                .publish_with_headers(ENROL_SUBJECT, headers, body.clone().into())
+                .await
+                .map_err(nats)?
+                .await
+                .map_err(nats)?;
+            Ok(ack.sequence)
+        })
+        .await
     }
 
     /// The search policy.
@@ -102,25 +146,9 @@ impl Front {
         request_id: &str,
         enrolment: &Enrolment,
     ) -> Result<u64, ClusterError> {
-        if request_id.is_empty() || !request_id.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(ClusterError::RequestId(request_id.to_owned()));
-        }
         let body = serde_json::to_vec(&EnrolMessage::new(request_id, enrolment))
             .map_err(|e| ClusterError::Malformed(e.to_string()))?;
-        retrying("publishing an enrolment", self.wait, || async {
-            let mut headers = async_nats::HeaderMap::new();
-            headers.insert(async_nats::header::NATS_MESSAGE_ID, request_id);
-            let ack = self
-                .topology
-                .js
-                .publish_with_headers(ENROL_SUBJECT, headers, body.clone().into())
-                .await
-                .map_err(nats)?
-                .await
-                .map_err(nats)?;
-            Ok(ack.sequence)
-        })
-        .await
+        self.publish_entry(request_id, body).await
     }
 
     /// Deduplicates `enrolment` against every earlier one in the cluster; the answer is
@@ -134,10 +162,7 @@ impl Front {
             return Ok(v);
         }
         let sequence = self.publish(request_id, enrolment).await?;
-        let partials = self
-            .topology
-            .collect(sequence, self.shards, self.wait)
-            .await?;
+        let partials = self.partials(sequence).await?;
         let verdict = fuse(&partials, &self.search)?.stored(request_id, sequence);
         let bytes =
             serde_json::to_vec(&verdict).map_err(|e| ClusterError::Malformed(e.to_string()))?;
@@ -176,8 +201,8 @@ impl Front {
         .await
     }
 
-    /// The enrolment at `sequence` of the log.
-    pub async fn log_entry(&self, sequence: u64) -> Result<EnrolMessage, ClusterError> {
+    /// The entry at `sequence` of the log.
+    pub async fn entry(&self, sequence: u64) -> Result<LogEntry, ClusterError> {
         let m = retrying("reading the log", self.wait, || async {
             self.topology
                 .enrol
@@ -186,16 +211,31 @@ impl Front {
                 .map_err(nats)
         })
         .await?;
-        serde_json::from_slice(&m.payload)
+        LogEntry::decode(&m.payload)
             .map_err(|e| ClusterError::Malformed(format!("log entry {sequence}: {e}")))
     }
 
-    /// Sends `request` to one replica of `shard`, trying again while no replica answers or
-    /// the one that did had not applied enough of the log.
-    async fn ask(&self, shard: u32, request: &ReadRequest) -> Result<ReadReply, ClusterError> {
+    /// The enrolment at `sequence` of the log.
+    pub async fn log_entry(&self, sequence: u64) -> Result<EnrolMessage, ClusterError> {
+        match self.entry(sequence).await? {
+            LogEntry::Enrol(m) => Ok(m),
+            LogEntry::Control(_) => Err(ClusterError::Malformed(format!(
+                "log entry {sequence} is not an enrolment"
+            ))),
+        }
+    }
+
+    /// Sends `request` to one replica of `shard` of `shards`, trying again while no replica
+    /// answers or the one that did had not applied enough of the log.
+    async fn ask(
+        &self,
+        shard: u32,
+        shards: u32,
+        request: &ReadRequest,
+    ) -> Result<ReadReply, ClusterError> {
         let body =
             serde_json::to_vec(request).map_err(|e| ClusterError::Malformed(e.to_string()))?;
-        let subject = reads_subject(shard, self.shards);
+        let subject = reads_subject(shard, shards);
         let unavailable = |detail: String| ClusterError::ShardUnavailable { shard, detail };
         retrying("asking a shard", READ_WAIT, || async {
             let msg = self
@@ -218,19 +258,22 @@ impl Front {
 
     /// 1:N search of `probe` over every partition, with every enrolment published before
     /// the call included; fused as an enrolment is (nothing is enrolled).
+    /// Asked of the set that decides the log's last entry.
     pub async fn identify(&self, probe: &Enrolment) -> Result<Fused, ClusterError> {
+        let last = self.last_sequence().await?;
+        let shards = self.shards_at(last).await?;
         let request = ReadRequest {
-            min_sequence: self.last_sequence().await?,
+            min_sequence: last,
             key: None,
             probe: EnrolMessage::new("identify", probe),
         };
         let replies =
-            futures::future::join_all((0..self.shards).map(|shard| self.ask(shard, &request)))
+            futures::future::join_all((0..shards).map(|shard| self.ask(shard, shards, &request)))
                 .await;
         let mut partials: Vec<Partial> = Vec::with_capacity(replies.len());
-        for (shard, reply) in (0..self.shards).zip(replies) {
+        for (shard, reply) in (0..shards).zip(replies) {
             match reply? {
-                ReadReply::Identify(p) if p.shard == shard && p.shards == self.shards => {
+                ReadReply::Identify(p) if p.shard == shard && p.shards == shards => {
                     partials.push(p);
                 }
                 other => {
@@ -245,19 +288,23 @@ impl Front {
     }
 
     /// 1:1 comparison of `probe` with the person `key` (held by the shard that owns it);
-    /// `None` when no such person is in the gallery.
+    /// `None` when no such person is in the gallery. Asked of the set that decides the
+    /// log's last entry, once it has applied every entry published before the call (a
+    /// deletion included).
     pub async fn verify(
         &self,
         key: u64,
         probe: &Enrolment,
     ) -> Result<Option<GalleryMatch>, ClusterError> {
-        let shard = shard_of(key, self.shards);
+        let last = self.last_sequence().await?;
+        let shards = self.shards_at(last).await?;
+        let shard = shard_of(key, shards);
         let request = ReadRequest {
-            min_sequence: key,
+            min_sequence: last.max(key),
             key: Some(key),
             probe: EnrolMessage::new("verify", probe),
         };
-        match self.ask(shard, &request).await? {
+        match self.ask(shard, shards, &request).await? {
             ReadReply::Verify(m) => m.map(|m| m.to_match()).transpose(),
             ReadReply::Failed(detail) => Err(ClusterError::ShardUnavailable { shard, detail }),
             other => Err(ClusterError::ShardUnavailable {

@@ -101,6 +101,7 @@ mod tests {
             partition_size: size,
             rejected: None,
             shortlist: scores.iter().map(|s| s.0).collect(),
+            removed: None,
             candidates: scores
                 .iter()
                 .map(|&(key, fused)| WireMatch {

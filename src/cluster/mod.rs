@@ -17,8 +17,13 @@
 //!   node.
 //! - [`bench`]: `tunggal bench cluster`, one enrolment's latency against a single node.
 //! - [`engine`]: the [`crate::enrolment::EnrolmentEngine`] of `tunggal serve --cluster`.
+//! - [`apply`]: how a replica applies each kind of log entry (enrolment, deletion, cleared
+//!   applicant).
+//! - [`control`]: the front-end side of deletions and cleared applicants.
 
+pub mod apply;
 pub mod bench;
+pub mod control;
 pub mod drill;
 pub mod engine;
 pub mod front;
@@ -120,6 +125,45 @@ pub enum ClusterError {
     /// A background task failed.
     #[error("task failed: {0}")]
     Task(String),
+    /// A switch to a new shard count that cannot be announced.
+    #[error(
+        "switch from {} to {} shards at sequence {} refused: {detail}",
+        .switch.from,
+        .switch.to,
+        .switch.at
+    )]
+    SwitchRefused {
+        /// The switch asked for.
+        switch: topology::Switch,
+        /// Why.
+        detail: String,
+    },
+    /// A partition of a new shard count was asked for without its switch announced.
+    #[error(
+        "no switch from {from} to {to} shards is announced in TOPOLOGY (announced: {found:?})"
+    )]
+    NoSwitch {
+        /// The old shard count.
+        from: u32,
+        /// The new one.
+        to: u32,
+        /// The switch announced, if any.
+        found: Option<topology::Switch>,
+    },
+    /// A partition of a new shard count is built only in a data directory that holds none.
+    #[error(
+        "{0}: a gallery is there but no applied sequence: a new shard count's partition is \
+         built only in a new data directory"
+    )]
+    NotNew(std::path::PathBuf),
+    /// The replica's shard set has applied its last entry: the next belongs to the new set.
+    #[error("sequences after {at} are decided by the set of {to} shards")]
+    SwitchedOver {
+        /// The last sequence of the old set.
+        at: u64,
+        /// The new set's shard count.
+        to: u32,
+    },
 }
 
 /// Maps any NATS client error.

@@ -35,15 +35,29 @@ pub fn search_partition(
     shards: u32,
     message: Result<EnrolMessage, String>,
 ) -> Result<(Partial, Option<PreparedPerson>), ClusterError> {
-    let snap = gallery.snapshot();
-    // A replica that inserted this person before a crash searches as if it had not.
-    let own = snap.get(sequence).map_err(GalleryError::from)?.is_some();
     let place = Place {
         sequence,
         shard,
         shards,
     };
-    search_snapshot(gallery, &snap, config, place, message, own)
+    search_person(gallery, config, place, sequence, message)
+}
+
+/// Searches the partition for the entry at `place.sequence` whose person key is `key` (an
+/// enrolment's own sequence, or a cleared applicant's key): the partial result, and the
+/// prepared person when it could be searched. The record under `key`, if the partition
+/// holds it (a replica that inserted the person before a crash, or a cleared applicant
+/// inserted already), is left out of the search and the partition size.
+pub fn search_person(
+    gallery: &Gallery,
+    config: &SearchConfig,
+    place: Place,
+    key: u64,
+    message: Result<EnrolMessage, String>,
+) -> Result<(Partial, Option<PreparedPerson>), ClusterError> {
+    let snap = gallery.snapshot();
+    let own = snap.get(key).map_err(GalleryError::from)?.is_some();
+    search_snapshot(gallery, &snap, config, place, message, own.then_some(key))
 }
 
 /// Searches the partition for an identification's probe (nothing is inserted).
@@ -61,67 +75,82 @@ pub fn identify_partition(
         shards,
     };
     let config = config.for_identification();
-    search_snapshot(gallery, &snap, &config, place, message, false).map(|(p, _)| p)
+    search_snapshot(gallery, &snap, &config, place, message, None).map(|(p, _)| p)
 }
 
-/// The search of one probe against `snap`; `own`: the record under `place.sequence` is the
-/// applicant's own and is left out.
+/// The search of one probe against `snap`; `own`: the key of the applicant's own record,
+/// left out.
 fn search_snapshot(
     gallery: &Gallery,
     snap: &Snapshot<'_>,
     config: &SearchConfig,
     place: Place,
     message: Result<EnrolMessage, String>,
-    own: bool,
+    own: Option<u64>,
 ) -> Result<(Partial, Option<PreparedPerson>), ClusterError> {
     let mut partial = Partial {
         sequence: place.sequence,
         shard: place.shard,
         shards: place.shards,
-        partition_size: (snap.len() - usize::from(own)) as u64,
+        partition_size: (snap.len() - usize::from(own.is_some())) as u64,
         rejected: None,
         shortlist: Vec::new(),
         candidates: Vec::new(),
+        removed: None,
     };
-    let sequence = place.sequence;
-    let enrolment = match message.and_then(|m| m.enrolment().map_err(|e| e.to_string())) {
-        Ok(e) => e,
-        Err(detail) => {
-            tracing::warn!(sequence, %detail, "malformed probe");
-            partial.rejected = Some("malformed_enrolment".to_owned());
-            return Ok((partial, None));
-        }
-    };
-    let prepared = match gallery.prepare(&enrolment) {
+    let prepared = match admissible(gallery, config, place.sequence, message)? {
         Ok(p) => p,
-        Err(GalleryError::InvalidEnrolment(detail)) => {
-            tracing::warn!(sequence, %detail, "a probe that cannot be prepared");
-            partial.rejected = Some("invalid_enrolment".to_owned());
+        Err(reason) => {
+            partial.rejected = Some(reason);
             return Ok((partial, None));
         }
-        Err(e) => return Err(e.into()),
     };
-    if let Some(r) = check(&prepared, config) {
-        partial.rejected = Some(crate::engine::rejection_reason(&r).to_owned());
-        return Ok((partial, None));
-    }
     let query = Stage1Probe::new(
         &prepared.record,
         gallery.preparer().iris(),
         config.iris_gate,
     )?;
-    let k = config.shortlist + usize::from(own);
+    let k = config.shortlist + usize::from(own.is_some());
     let mut hits = stage1::scan(snap, &[query], &scorer(gallery), k)?
         .pop()
         .unwrap_or_default();
-    if own {
-        hits.retain(|h| h.key != sequence);
+    if let Some(own) = own {
+        hits.retain(|h| h.key != own);
     }
     hits.truncate(config.shortlist);
     let candidates = second_stage(gallery, snap, &prepared, &hits)?;
     partial.shortlist = hits.iter().map(|h| h.key).collect();
     partial.candidates = candidates.iter().map(WireMatch::from).collect();
     Ok((partial, Some(prepared)))
+}
+
+/// The person of `message` prepared for the gallery, or the reason every shard rejects it
+/// with (the same on every shard: malformed, not preparable, too few usable fingers).
+pub fn admissible(
+    gallery: &Gallery,
+    config: &SearchConfig,
+    sequence: u64,
+    message: Result<EnrolMessage, String>,
+) -> Result<Result<PreparedPerson, String>, ClusterError> {
+    let enrolment = match message.and_then(|m| m.enrolment().map_err(|e| e.to_string())) {
+        Ok(e) => e,
+        Err(detail) => {
+            tracing::warn!(sequence, %detail, "malformed probe");
+            return Ok(Err("malformed_enrolment".to_owned()));
+        }
+    };
+    let prepared = match gallery.prepare(&enrolment) {
+        Ok(p) => p,
+        Err(GalleryError::InvalidEnrolment(detail)) => {
+            tracing::warn!(sequence, %detail, "a probe that cannot be prepared");
+            return Ok(Err("invalid_enrolment".to_owned()));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(r) = check(&prepared, config) {
+        return Ok(Err(crate::engine::rejection_reason(&r).to_owned()));
+    }
+    Ok(Ok(prepared))
 }
 
 /// The 1:1 comparison of a verification's probe with the person `key` of the partition, as

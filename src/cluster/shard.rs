@@ -36,23 +36,20 @@ use tokio::sync::watch;
 use tunggal_index::gallery::{Gallery, GalleryConfig};
 use tunggal_index::search::SearchConfig;
 
-use super::search::search_partition;
 use super::snapshot::publish::{Origin, Publisher};
-use super::topology::{self, retrying, Topology, ENROL_STREAM};
-use super::wire::EnrolMessage;
-use super::{fuse, nats, reads, shard_of, ClusterError};
+use super::topology::{self, Switch, Topology, ENROL_STREAM};
+use super::wire::LogEntry;
+use super::{nats, reads, ClusterError};
 
 /// The file holding the last applied stream sequence.
 pub const APPLIED_NAME: &str = "applied-sequence";
-/// How long the owning shard waits for the other shards' partials before it asks again.
-const COLLECT_WAIT: Duration = Duration::from_secs(30);
 /// How long the log waits for a delivered enrolment's acknowledgement before delivering it
 /// again.
 const ACK_WAIT: Duration = Duration::from_secs(30);
 /// How often a replica still applying an enrolment tells the log it is working on it.
 const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 /// How long a failed consumer is tried again before the replica gives up.
-const REBIND_WAIT: Duration = Duration::from_secs(300);
+pub(super) const REBIND_WAIT: Duration = Duration::from_secs(300);
 
 /// Settings of one shard replica.
 #[derive(Debug, Clone)]
@@ -81,10 +78,12 @@ pub struct ShardOptions {
 /// A running shard replica.
 #[derive(Debug)]
 pub struct Shard {
-    options: ShardOptions,
-    gallery: Arc<Gallery>,
-    applied: u64,
-    progress: watch::Sender<u64>,
+    pub(super) options: ShardOptions,
+    pub(super) gallery: Arc<Gallery>,
+    pub(super) applied: u64,
+    pub(super) progress: watch::Sender<u64>,
+    /// The switch to a new shard count that stops this set, once read from `TOPOLOGY`.
+    switch: Option<Switch>,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ClusterError + '_ {
@@ -167,6 +166,7 @@ impl Shard {
             gallery: Arc::new(gallery),
             applied,
             progress: watch::channel(applied).0,
+            switch: None,
         })
     }
 
@@ -281,6 +281,24 @@ impl Shard {
                         .after_apply(&topology.js, &self.gallery, self.applied)
                         .await;
                 }
+                Err(ClusterError::SwitchedOver { at, to }) => {
+                    // The new set decides from `at + 1`; this one keeps answering reads of
+                    // the log up to `at` until it is stopped.
+                    println!(
+                        "tunggal: shard {}/{} replica {} stopped after sequence {at}: the set \
+                         of {to} shards decides every later entry",
+                        self.options.shard, self.options.shards, self.options.replica
+                    );
+                    let reads = reads.unwrap_or_else(|| {
+                        tokio::spawn(reads::serve(
+                            topology.client.clone(),
+                            Arc::clone(&self.gallery),
+                            self.options.clone(),
+                            self.progress.subscribe(),
+                        ))
+                    });
+                    return reads.await.map_err(|e| ClusterError::Task(e.to_string()))?;
+                }
                 Err(ClusterError::Nats(e)) => {
                     // Whatever was delivered and not acknowledged comes again from the
                     // new consumer, which starts after the last applied sequence.
@@ -317,9 +335,9 @@ impl Shard {
             });
         }
         if sequence > self.applied {
-            let body =
-                serde_json::from_slice::<EnrolMessage>(&msg.payload).map_err(|e| e.to_string());
-            let work = self.apply(topology, sequence, body);
+            self.check_switch(topology, sequence).await?;
+            let entry = LogEntry::decode(&msg.payload);
+            let work = self.apply(topology, sequence, entry);
             tokio::pin!(work);
             let mut tick = tokio::time::interval(PROGRESS_EVERY);
             tick.tick().await;
@@ -337,54 +355,22 @@ impl Shard {
         msg.double_ack().await.map_err(nats)
     }
 
-    /// Applies the enrolment at `sequence` (see the module documentation).
-    async fn apply(
+    /// Stops this set before an entry past its announced switch ([`ClusterError::SwitchedOver`]).
+    /// `TOPOLOGY` is read before every entry until a switch from this set's count is known:
+    /// the announcement is written before the log reaches its sequence, so it is seen
+    /// before the first entry the new set decides.
+    async fn check_switch(
         &mut self,
         topology: &Topology,
         sequence: u64,
-        body: Result<EnrolMessage, String>,
     ) -> Result<(), ClusterError> {
-        let o = self.options.clone();
-        let gallery = Arc::clone(&self.gallery);
-        let (partial, prepared) = blocking(move || {
-            search_partition(&gallery, &o.search, sequence, o.shard, o.shards, body)
-        })
-        .await?;
-        // Published once per sequence and shard (its message id), so trying again after a
-        // failure (a NATS node lost, a leader election) cannot publish it twice.
-        retrying("publishing the partial result", REBIND_WAIT, || {
-            topology.publish_partial(&partial)
-        })
-        .await?;
-        let o = &self.options;
-        if let Some(prepared) = prepared.filter(|_| shard_of(sequence, o.shards) == o.shard) {
-            let partials = loop {
-                match topology.collect(sequence, o.shards, COLLECT_WAIT).await {
-                    Ok(p) => break p,
-                    Err(ClusterError::PartialsMissing { got, want, .. }) => {
-                        tracing::warn!(sequence, got, want, "waiting for the other shards");
-                    }
-                    Err(e) => {
-                        tracing::warn!(sequence, error = %e, "collecting the partials");
-                        tokio::time::sleep(Duration::from_secs(1)).await;
-                    }
-                }
-            };
-            if fuse(&partials, &o.search)?.is_single() {
-                let gallery = Arc::clone(&self.gallery);
-                blocking(move || {
-                    if gallery.get(sequence)?.is_none() {
-                        gallery.insert(sequence, &prepared)?;
-                    }
-                    Ok(())
-                })
-                .await?;
-            }
+        let shards = self.options.shards;
+        if self.switch.is_none() {
+            self.switch = topology.switch().await?.filter(|s| s.from == shards);
         }
-        let dir = self.options.data_dir.clone();
-        blocking(move || write_applied(&dir, sequence)).await?;
-        self.applied = sequence;
-        self.progress.send_replace(sequence);
-        Ok(())
+        match self.switch {
+            Some(s) if sequence > s.at => Err(ClusterError::SwitchedOver { at: s.at, to: s.to }),
+            _ => Ok(()),
+        }
     }
 }

@@ -5,11 +5,16 @@
 //!   is the one total order of enrolments and the applicant's person key. The duplicate
 //!   window ([`DUPLICATE_WINDOW`]) makes a retry with the same `Nats-Msg-Id` (the request
 //!   id) return the first publication's sequence.
-//! - Stream [`PARTIAL_STREAM`] on subjects `partial.<sequence>.<shard>`: each shard's
-//!   partial result, kept (not a plain subject) so a front-end that starts collecting after
-//!   a shard published, or a retry through another front-end, still finds it. The message
-//!   id `<sequence>.<shard>` keeps one partial per shard when several replicas publish it.
-//! - Key-value bucket [`VERDICT_BUCKET`]: the decided verdict under the request id.
+//! - Stream [`PARTIAL_STREAM`] on subjects `partial.<shards>.<sequence>.<shard>`: each
+//!   shard's partial result, kept (not a plain subject) so a front-end that starts
+//!   collecting after a shard published, or a retry through another front-end, still finds
+//!   it. The message id `<shards>.<sequence>.<shard>` keeps one partial per shard when
+//!   several replicas publish it. The shard count in both keeps the partials of two shard
+//!   sets apart while a resharding is built beside the running set.
+//! - Key-value bucket [`VERDICT_BUCKET`]: the decided verdict under the request id, and a
+//!   deleted person's marker ([`deleted_key`]).
+//! - Key-value bucket [`TOPOLOGY_BUCKET`]: the announced switch to a new shard count
+//!   ([`Switch`], key [`SWITCH_KEY`]).
 //!
 //! A collection of partials creates no consumer (a consumer is a change of the cluster's
 //! metadata, which needs the JetStream meta leader): it subscribes to `partial.<s>.*` and
@@ -32,6 +37,10 @@ pub const ENROL_SUBJECT: &str = "enrol";
 pub const PARTIAL_STREAM: &str = "PARTIAL";
 /// The verdicts by request id.
 pub const VERDICT_BUCKET: &str = "VERDICT";
+/// The shard sets and the sequence where one takes over from the other.
+pub const TOPOLOGY_BUCKET: &str = "TOPOLOGY";
+/// The key of the announced switch in [`TOPOLOGY_BUCKET`].
+pub const SWITCH_KEY: &str = "switch";
 /// How long a retried request id is recognised by the log itself (after that, the
 /// `VERDICT` bucket answers it).
 pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(24 * 3600);
@@ -46,9 +55,43 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// published while the connection was moving to another server reaches no subscriber).
 const REREAD_EVERY: Duration = Duration::from_secs(2);
 
-/// The subject of shard `shard`'s partial for `sequence`.
-pub fn partial_subject(sequence: u64, shard: u32) -> String {
-    format!("partial.{sequence}.{shard}")
+/// The subject of shard `shard` (of `shards`)'s partial for `sequence`.
+pub fn partial_subject(shards: u32, sequence: u64, shard: u32) -> String {
+    format!("partial.{shards}.{sequence}.{shard}")
+}
+
+/// The key under which the `VERDICT` bucket marks the person `key` as deleted.
+pub fn deleted_key(key: u64) -> String {
+    format!("deleted-{key}")
+}
+
+/// A switch from one shard count to another: the `from` set decides every log entry up to
+/// and including `at`, the `to` set every later one (`docs/scale-out.md`, *Resharding*).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Switch {
+    /// The running set's shard count.
+    pub from: u32,
+    /// The new set's shard count.
+    pub to: u32,
+    /// The last sequence the `from` set decides.
+    pub at: u64,
+}
+
+impl Switch {
+    /// The shard count of the set that decides the entry at `sequence`.
+    pub fn shards_at(&self, sequence: u64) -> u32 {
+        if sequence > self.at {
+            self.to
+        } else {
+            self.from
+        }
+    }
+}
+
+/// The shard count deciding `sequence` under `switch`, `default` when none is announced.
+pub fn shards_at(switch: Option<Switch>, sequence: u64, default: u32) -> u32 {
+    switch.map_or(default, |s| s.shards_at(sequence))
 }
 
 /// The handles of the cluster's streams and bucket.
@@ -64,6 +107,8 @@ pub struct Topology {
     pub partials: stream::Stream,
     /// `VERDICT`.
     pub verdicts: kv::Store,
+    /// `TOPOLOGY`.
+    pub sets: kv::Store,
 }
 
 impl std::fmt::Debug for Topology {
@@ -151,7 +196,11 @@ pub async fn connect(urls: &str, replicas: usize) -> Result<Topology, ClusterErr
     )
     .await?;
     let verdicts = retrying("creating the verdict bucket", SETUP_WAIT, || {
-        verdict_bucket(&js, replicas)
+        bucket(&js, VERDICT_BUCKET, replicas)
+    })
+    .await?;
+    let sets = retrying("creating the topology bucket", SETUP_WAIT, || {
+        bucket(&js, TOPOLOGY_BUCKET, replicas)
     })
     .await?;
     Ok(Topology {
@@ -160,20 +209,22 @@ pub async fn connect(urls: &str, replicas: usize) -> Result<Topology, ClusterErr
         enrol,
         partials,
         verdicts,
+        sets,
     })
 }
 
-/// The bucket `VERDICT`, created when missing.
-async fn verdict_bucket(
+/// The key-value bucket `name`, created when missing.
+async fn bucket(
     js: &jetstream::Context,
+    name: &str,
     replicas: usize,
 ) -> Result<kv::Store, ClusterError> {
-    if let Ok(kv) = js.get_key_value(VERDICT_BUCKET).await {
+    if let Ok(kv) = js.get_key_value(name).await {
         return Ok(kv);
     }
     match js
         .create_key_value(kv::Config {
-            bucket: VERDICT_BUCKET.to_owned(),
+            bucket: name.to_owned(),
             history: 1,
             num_replicas: replicas,
             storage: stream::StorageType::File,
@@ -183,7 +234,7 @@ async fn verdict_bucket(
     {
         Ok(kv) => Ok(kv),
         // Another process created it meanwhile.
-        Err(e) => js.get_key_value(VERDICT_BUCKET).await.map_err(|_| nats(e)),
+        Err(e) => js.get_key_value(name).await.map_err(|_| nats(e)),
     }
 }
 
@@ -200,11 +251,11 @@ impl Topology {
         let mut headers = async_nats::HeaderMap::new();
         headers.insert(
             async_nats::header::NATS_MESSAGE_ID,
-            format!("{}.{}", partial.sequence, partial.shard).as_str(),
+            format!("{}.{}.{}", partial.shards, partial.sequence, partial.shard).as_str(),
         );
         self.js
             .publish_with_headers(
-                partial_subject(partial.sequence, partial.shard),
+                partial_subject(partial.shards, partial.sequence, partial.shard),
                 headers,
                 body.into(),
             )
@@ -215,16 +266,17 @@ impl Topology {
         Ok(())
     }
 
-    /// Shard `shard`'s partial for `sequence` if the stream holds it.
+    /// Shard `shard` (of `shards`)'s partial for `sequence` if the stream holds it.
     async fn stored_partial(
         &self,
+        shards: u32,
         sequence: u64,
         shard: u32,
     ) -> Result<Option<Partial>, ClusterError> {
         use async_nats::jetstream::stream::LastRawMessageErrorKind;
         match self
             .partials
-            .get_last_raw_message_by_subject(&partial_subject(sequence, shard))
+            .get_last_raw_message_by_subject(&partial_subject(shards, sequence, shard))
             .await
         {
             Ok(m) => decode_partial(&m.payload).map(Some),
@@ -245,7 +297,7 @@ impl Topology {
         // delivered to this subscription.
         let mut live = self
             .client
-            .subscribe(format!("partial.{sequence}.*"))
+            .subscribe(format!("partial.{shards}.{sequence}.*"))
             .await
             .map_err(nats)?;
         let mut found: Vec<Option<Partial>> = vec![None; shards as usize];
@@ -261,7 +313,7 @@ impl Topology {
         while got(&found) < found.len() {
             for shard in 0..shards {
                 if found.get(shard as usize).is_some_and(Option::is_none) {
-                    match self.stored_partial(sequence, shard).await {
+                    match self.stored_partial(shards, sequence, shard).await {
                         Ok(Some(p)) => keep(&mut found, p),
                         Ok(None) => {}
                         Err(e) => last_error = Some(e),
@@ -294,5 +346,68 @@ impl Topology {
             });
         }
         Ok(found.into_iter().flatten().collect())
+    }
+}
+
+impl Topology {
+    /// The announced switch, if any.
+    pub async fn switch(&self) -> Result<Option<Switch>, ClusterError> {
+        let Some(bytes) = self.sets.get(SWITCH_KEY).await.map_err(nats)? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| ClusterError::Malformed(format!("topology switch: {e}")))
+    }
+
+    /// The log's last sequence.
+    pub async fn last_sequence(&self) -> Result<u64, ClusterError> {
+        let mut enrol = self.enrol.clone();
+        Ok(enrol.info().await.map_err(nats)?.state.last_sequence)
+    }
+
+    /// Announces `switch`. Refused when `switch.at` is not past the log's end, when the
+    /// counts are equal or zero, and when another switch is announced, unless that one is
+    /// complete (the log is past its `at`) and `switch` starts from its new set. After
+    /// writing, the log's end is read again: had it reached `at` meanwhile, the switch
+    /// cannot be trusted and the error says so.
+    pub async fn announce(&self, switch: Switch) -> Result<(), ClusterError> {
+        let refuse = |detail: String| ClusterError::SwitchRefused { switch, detail };
+        if switch.from == 0 || switch.to == 0 || switch.from == switch.to {
+            return Err(refuse(
+                "the shard counts must differ and be positive".into(),
+            ));
+        }
+        let last = self.last_sequence().await?;
+        if switch.at <= last {
+            return Err(refuse(format!("the log is at sequence {last} already")));
+        }
+        let body =
+            serde_json::to_vec(&switch).map_err(|e| ClusterError::Malformed(e.to_string()))?;
+        match self.switch().await? {
+            None => {
+                self.sets
+                    .create(SWITCH_KEY, body.into())
+                    .await
+                    .map_err(|e| refuse(format!("another switch was announced meanwhile: {e}")))?;
+            }
+            Some(old) if old.to == switch.from && last > old.at => {
+                self.sets.put(SWITCH_KEY, body.into()).await.map_err(nats)?;
+            }
+            Some(old) => {
+                return Err(refuse(format!(
+                    "a switch from {} to {} shards at {} is announced",
+                    old.from, old.to, old.at
+                )))
+            }
+        }
+        let now = self.last_sequence().await?;
+        if now >= switch.at {
+            return Err(refuse(format!(
+                "the log reached sequence {now} while the switch was written: choose a later \
+                 sequence"
+            )));
+        }
+        Ok(())
     }
 }

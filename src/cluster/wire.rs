@@ -25,6 +25,71 @@ pub struct EnrolMessage {
     pub irises: Vec<WireIris>,
 }
 
+/// An entry of the `ENROL` log that is not an enrolment, applied by every replica in log
+/// order like one (JSON with one key naming the kind: `{"delete": {…}}`, `{"clear": {…}}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Control {
+    /// Removes the person `key` from the gallery.
+    Delete(DeleteEntry),
+    /// Inserts an applicant whom analysts cleared under their own key.
+    Clear(ClearEntry),
+}
+
+/// The deletion of a person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteEntry {
+    /// The request id (also the message's `Nats-Msg-Id`).
+    pub request_id: String,
+    /// The person's key (the sequence of their enrolment).
+    pub key: u64,
+}
+
+/// An applicant held back as a duplicate and cleared by analysts: searched at the entry's
+/// sequence like an enrolment (the last check), then inserted by the shard owning `key`
+/// whatever the search finds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClearEntry {
+    /// The request id (also the message's `Nats-Msg-Id`).
+    pub request_id: String,
+    /// The applicant's key (the sequence of their enrolment).
+    pub key: u64,
+    /// The applicant's biometrics, as their enrolment carried them.
+    pub applicant: EnrolMessage,
+}
+
+/// One entry of the `ENROL` log.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LogEntry {
+    /// An enrolment (its person key is the entry's sequence).
+    Enrol(EnrolMessage),
+    /// A deletion or a cleared applicant.
+    Control(Control),
+}
+
+impl LogEntry {
+    /// Decodes a log entry; the reason when it is neither kind.
+    pub fn decode(payload: &[u8]) -> Result<Self, String> {
+        if let Ok(control) = serde_json::from_slice::<Control>(payload) {
+            return Ok(Self::Control(control));
+        }
+        serde_json::from_slice::<EnrolMessage>(payload)
+            .map(Self::Enrol)
+            .map_err(|e| e.to_string())
+    }
+
+    /// The person the entry inserts or removes (an enrolment's is its own sequence).
+    pub fn key(&self, sequence: u64) -> u64 {
+        match self {
+            Self::Enrol(_) => sequence,
+            Self::Control(Control::Delete(d)) => d.key,
+            Self::Control(Control::Clear(c)) => c.key,
+        }
+    }
+}
+
 /// An iris code: its gallery slot (0 left, 1 right) and its code and mask words.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -243,6 +308,10 @@ pub struct Partial {
     pub shortlist: Vec<u64>,
     /// The second-stage candidates, best first.
     pub candidates: Vec<WireMatch>,
+    /// For a deletion, from the shard owning the person: whether it removed them (`false`:
+    /// the person was not in the gallery). `None` on every other partial.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed: Option<bool>,
 }
 
 /// A candidate of a stored verdict.
@@ -304,4 +373,38 @@ pub enum ReadReply {
     },
     /// The request could not be served.
     Failed(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_entries_decode_to_their_kind() {
+        let enrol = EnrolMessage {
+            request_id: "a/b/c".into(),
+            fingers: Vec::new(),
+            irises: Vec::new(),
+        };
+        let bytes = serde_json::to_vec(&enrol).unwrap_or_default();
+        assert_eq!(LogEntry::decode(&bytes), Ok(LogEntry::Enrol(enrol.clone())));
+        let delete = Control::Delete(DeleteEntry {
+            request_id: "d".into(),
+            key: 7,
+        });
+        let bytes = serde_json::to_vec(&delete).unwrap_or_default();
+        assert!(String::from_utf8_lossy(&bytes).starts_with("{\"delete\":"));
+        let entry = LogEntry::decode(&bytes);
+        assert_eq!(entry, Ok(LogEntry::Control(delete)));
+        assert_eq!(entry.map(|e| e.key(9)), Ok(7));
+        let clear = Control::Clear(ClearEntry {
+            request_id: "c".into(),
+            key: 3,
+            applicant: enrol,
+        });
+        let bytes = serde_json::to_vec(&clear).unwrap_or_default();
+        assert_eq!(LogEntry::decode(&bytes), Ok(LogEntry::Control(clear)));
+        assert!(LogEntry::decode(b"{\"delete\":{\"key\":1}}").is_err());
+        assert!(LogEntry::decode(b"[]").is_err());
+    }
 }

@@ -239,6 +239,11 @@ impl FrontProc {
         }
     }
 
+    /// The front-end's `host:port`.
+    pub fn addr(&self) -> &str {
+        self.base.trim_start_matches("http://")
+    }
+
     /// `tunggal enrol FILE` through this front-end: the answer's JSON.
     pub fn enrol(&self, file: &Path) -> serde_json::Value {
         self.client("enrol", file)

@@ -132,8 +132,32 @@ pub async fn restore_new_replica(options: &ShardOptions) -> Result<Restored, Clu
     Ok(restored)
 }
 
+/// Fetches `snapshot` of the partition `options` names into `staging` and checks it as a
+/// restore does: its manifest, or why it is refused (its files then removed), or a local
+/// failure. `log` is the enrolment log's first and last sequence.
+pub(crate) async fn fetch_checked(
+    store: &ObjectStore,
+    options: &ShardOptions,
+    snapshot: &Listed,
+    staging: &Path,
+    log: (u64, u64),
+) -> Result<Result<Manifest, SnapshotFault>, ClusterError> {
+    remove_staging(staging)?;
+    match fetch(store, options, snapshot, staging, log).await {
+        Ok(manifest) => Ok(Ok(manifest)),
+        Err(Fetched::Refused(fault)) => {
+            remove_staging(staging)?;
+            Ok(Err(fault))
+        }
+        Err(Fetched::Failed(e)) => {
+            remove_staging(staging)?;
+            Err(e)
+        }
+    }
+}
+
 /// Removes the staging directory (only ever written by a restore).
-fn remove_staging(staging: &Path) -> Result<(), ClusterError> {
+pub(crate) fn remove_staging(staging: &Path) -> Result<(), ClusterError> {
     if staging.exists() {
         std::fs::remove_dir_all(staging).map_err(io(staging))?;
     }
