@@ -26,6 +26,7 @@ pub mod bench;
 pub mod control;
 pub mod drill;
 pub mod engine;
+mod files;
 pub mod front;
 pub mod fuse;
 pub mod reads;

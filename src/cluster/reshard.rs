@@ -26,6 +26,7 @@ use std::time::Duration;
 use tunggal_index::gallery::{Gallery, GalleryError};
 use tunggal_index::storage::Snapshot;
 
+use super::files::{io, read_sequence_marker, sync_dir, write_synced};
 use super::search::admissible;
 use super::shard::{blocking, read_applied, write_applied, ShardOptions};
 use super::snapshot::restore::{fetch_checked, remove_staging};
@@ -125,13 +126,6 @@ pub struct Built {
     pub replayed: u64,
     /// Persons in the partition.
     pub persons: u64,
-}
-
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ClusterError + '_ {
-    move |source| ClusterError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
 }
 
 /// Builds partition `options.shard` of `options.shards` from the partitions of `from`
@@ -335,30 +329,21 @@ fn insert(
 /// the partition renamed into place, `at` recorded as applied, the record removed.
 fn install(data_dir: &Path, at: u64) -> Result<(), ClusterError> {
     let marker = data_dir.join(INSTALLING_NAME);
-    {
-        use std::io::Write as _;
-        let mut f = std::fs::File::create(&marker).map_err(io(&marker))?;
-        writeln!(f, "{at}").map_err(io(&marker))?;
-        f.sync_all().map_err(io(&marker))?;
-    }
+    write_synced(&marker, &format!("{at}\n"))?;
     finish_install(data_dir)
 }
 
 /// Completes an install cut by a crash (nothing to do without its record).
 fn finish_install(data_dir: &Path) -> Result<(), ClusterError> {
     let marker = data_dir.join(INSTALLING_NAME);
-    let text = match std::fs::read_to_string(&marker) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(io(&marker)(e)),
+    let Some(at) = read_sequence_marker(&marker)? else {
+        return Ok(());
     };
-    let at: u64 = text.trim().parse().map_err(|_| {
-        ClusterError::Malformed(format!("{}: {text:?} is not a sequence", marker.display()))
-    })?;
     let (building, gallery) = (data_dir.join(BUILDING_DIR), data_dir.join(GALLERY_DIR));
     if building.exists() && !gallery.exists() {
         std::fs::rename(&building, &gallery).map_err(io(&gallery))?;
     }
     write_applied(data_dir, at)?;
-    std::fs::remove_file(&marker).map_err(io(&marker))
+    std::fs::remove_file(&marker).map_err(io(&marker))?;
+    sync_dir(data_dir)
 }

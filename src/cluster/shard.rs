@@ -36,6 +36,7 @@ use tokio::sync::watch;
 use tunggal_index::gallery::{Gallery, GalleryConfig};
 use tunggal_index::search::SearchConfig;
 
+use super::files::io;
 use super::snapshot::publish::{Origin, Publisher};
 use super::topology::{self, Switch, Topology, ENROL_STREAM};
 use super::wire::LogEntry;
@@ -84,13 +85,6 @@ pub struct Shard {
     pub(super) progress: watch::Sender<u64>,
     /// The switch to a new shard count that stops this set, once read from `TOPOLOGY`.
     switch: Option<Switch>,
-}
-
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ClusterError + '_ {
-    move |source| ClusterError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
 }
 
 /// The last applied sequence recorded in `dir` (0 when none was).

@@ -129,13 +129,7 @@ pub(super) fn find_pupil(
         scratch,
         &|_, _, _| true,
     )
-    .unwrap_or(super::search::Found {
-        x: coarse_best.x * 2.0,
-        y: coarse_best.y * 2.0,
-        r: coarse_best.r * 2.0,
-        contrast: coarse_best.contrast,
-        rank: coarse_best.rank,
-    });
+    .unwrap_or_else(|| coarse_best.doubled());
     if fine.contrast < params.min_pupil_contrast {
         return Err(EyeError::PupilNotFound {
             contrast: fine.contrast,

@@ -58,6 +58,20 @@ pub(crate) struct Found {
     pub(crate) rank: f32,
 }
 
+impl Found {
+    /// A circle of the half-resolution plane in full-resolution coordinates (centre and
+    /// radius doubled, contrast and rank kept): what a fine search falls back to when no
+    /// candidate of its window qualifies.
+    pub(crate) fn doubled(self) -> Self {
+        Self {
+            x: self.x * 2.0,
+            y: self.y * 2.0,
+            r: self.r * 2.0,
+            ..self
+        }
+    }
+}
+
 /// How circle candidates are ranked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Rank {

@@ -395,13 +395,7 @@ fn search_limbus(
             scratch,
             &accept_fine,
         )
-        .unwrap_or(super::search::Found {
-            x: coarse_best.x * 2.0,
-            y: coarse_best.y * 2.0,
-            r: coarse_best.r * 2.0,
-            contrast: coarse_best.contrast,
-            rank: coarse_best.rank,
-        }),
+        .unwrap_or_else(|| coarse_best.doubled()),
     )
 }
 

@@ -9,6 +9,7 @@ use tunggal_index::storage::LOCK_NAME;
 
 use super::manifest::{FileEntry, Manifest};
 use super::{snapshot_prefix, FILES_PREFIX, MANIFEST_OBJECT};
+use crate::cluster::files::io;
 use crate::cluster::{nats, ClusterError};
 
 /// A snapshot copied out of the partition, ready to upload.
@@ -31,13 +32,6 @@ pub struct Origin {
     pub replica: u32,
     /// Last sequence applied to the partition.
     pub sequence: u64,
-}
-
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ClusterError + '_ {
-    move |source| ClusterError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
 }
 
 /// True for a file of the gallery directory that belongs in a snapshot: not the lock, not

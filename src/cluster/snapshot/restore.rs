@@ -9,6 +9,7 @@ use tunggal_index::gallery::Gallery;
 use super::manifest::{Manifest, SnapshotFault};
 use super::publish::crc_of;
 use super::{bucket, list, Listed, FILES_PREFIX, MANIFEST_OBJECT};
+use crate::cluster::files::{io, read_sequence_marker, sync_dir, write_synced};
 use crate::cluster::shard::{blocking, read_applied, write_applied, ShardOptions};
 use crate::cluster::topology::{self, ENROL_STREAM};
 use crate::cluster::{nats, ClusterError};
@@ -30,13 +31,6 @@ pub struct Restored {
     pub from: Option<(String, u64)>,
     /// Snapshots refused, newest first, with the reason.
     pub refused: Vec<(String, SnapshotFault)>,
-}
-
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ClusterError + '_ {
-    move |source| ClusterError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
 }
 
 /// True when `data_dir` has applied nothing and holds no person (an absent gallery, or an
@@ -340,30 +334,12 @@ fn install(data_dir: &Path, sequence: u64) -> Result<(), ClusterError> {
 /// rename), the record is dropped and the restore starts again.
 fn finish_install(data_dir: &Path) -> Result<(), ClusterError> {
     let marker = data_dir.join(INSTALLING_NAME);
-    let text = match std::fs::read_to_string(&marker) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(io(&marker)(e)),
+    let Some(sequence) = read_sequence_marker(&marker)? else {
+        return Ok(());
     };
-    let sequence: u64 = text.trim().parse().map_err(|_| {
-        ClusterError::Malformed(format!("{}: {text:?} is not a sequence", marker.display()))
-    })?;
     if data_dir.join(GALLERY_DIR).exists() && !data_dir.join(RESTORING_DIR).exists() {
         write_applied(data_dir, sequence)?;
     }
     std::fs::remove_file(&marker).map_err(io(&marker))?;
     sync_dir(data_dir)
-}
-
-fn write_synced(path: &Path, text: &str) -> Result<(), ClusterError> {
-    use std::io::Write as _;
-    let mut f = std::fs::File::create(path).map_err(io(path))?;
-    f.write_all(text.as_bytes()).map_err(io(path))?;
-    f.sync_all().map_err(io(path))
-}
-
-fn sync_dir(dir: &Path) -> Result<(), ClusterError> {
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io(dir))
 }
