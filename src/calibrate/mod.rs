@@ -175,6 +175,42 @@ pub fn expected_fpir(
     (p * n as f64, fpir)
 }
 
+/// [`expected_fpir`] with each finger's ratio replaced by its positive part: an upper bound
+/// on the false candidates whatever the floor on the fingers that speak against a match
+/// ([`tunggal_index::search::FusionCaps::failed_fingers_against`]), since a fused sum
+/// reaches the threshold only if its positive part does.
+pub fn expected_fpir_positive_part(
+    table: &LlrTable,
+    pairs: &[Pair],
+    fingers: usize,
+    fingers_cap: f32,
+    threshold: f32,
+    n: usize,
+) -> (f64, f64) {
+    let (_, impostor) = split(pairs, finger);
+    let llrs: Vec<f32> = impostor.iter().map(|&s| table.llr(s).max(0.0)).collect();
+    let p = tail_of_sum(&llrs, fingers, fingers_cap, threshold);
+    let fpir = 1.0 - (1.0 - p).powf(n as f64);
+    (p * n as f64, fpir)
+}
+
+/// How much flooring the negative part of a non-mate's finger sum at `−floor` can add to the
+/// mean likelihood ratio of a non-mate (1 for a calibrated table): at most
+/// `e^−floor · E[e^P]` for the positive part `P` of `fingers` independent fingers, with
+/// `E[e^max(r, 0)]` taken over the non-mated scores of `pairs`.
+pub fn failed_fingers_growth(table: &LlrTable, pairs: &[Pair], fingers: usize, floor: f32) -> f64 {
+    let (_, impostor) = split(pairs, finger);
+    if impostor.is_empty() {
+        return 0.0;
+    }
+    let one = impostor
+        .iter()
+        .map(|&s| f64::from(table.llr(s).max(0.0)).exp())
+        .sum::<f64>()
+        / impostor.len() as f64;
+    (-f64::from(floor.abs())).exp() * one.powi(fingers as i32)
+}
+
 /// The reliability table as text.
 pub fn bands_text(bands: &[Band]) -> String {
     let mut s = format!(
@@ -250,6 +286,24 @@ mod tests {
     }
 
     #[test]
+    fn failed_fingers_growth_is_small_for_a_table_that_separates() {
+        let p = pairs();
+        let t = learn(&p, 8.0, 1.645).unwrap();
+        let g = failed_fingers_growth(&t.finger, &p, 10, 8.0);
+        // Non-mates rarely have positive ratios: E[e^P] is close to 1, the growth close to e^−8.
+        assert!(g > 0.0 && g < 10.0 * (-8.0f64).exp(), "{g}");
+        assert!(failed_fingers_growth(&t.finger, &p, 10, 4.0) > g);
+        // A table that gives every non-mate +2 grows E[e^P] to e^20.
+        let flat = LlrTable {
+            lo: 0.0,
+            hi: 1.0,
+            llr: vec![2.0; 10],
+        };
+        let big = failed_fingers_growth(&flat, &p, 10, 8.0);
+        assert!((big - 12.0f64.exp()).abs() < 1e-6 * big, "{big}");
+    }
+
+    #[test]
     fn expected_fpir_grows_with_the_gallery() {
         let p = pairs();
         let t = learn(&p, 8.0, 1.645).unwrap();
@@ -262,6 +316,11 @@ mod tests {
         let (c2, f2) = expected_fpir(&t.finger, &p, 10, 40.0, at, 1_000_000);
         assert!((c2 / c1 - 1000.0).abs() < 1e-6 && f2 >= f1 && f2 <= 1.0);
         // Higher thresholds: fewer; above the fingers' cap: none.
+        // The positive parts alone bound the sums from above.
+        let (c4, _) = expected_fpir_positive_part(&t.finger, &p, 10, 40.0, at, 1000);
+        assert!(c4 >= c1, "{c4} {c1}");
+        let (c5, _) = expected_fpir_positive_part(&t.finger, &p, 10, 40.0, 41.0, 1000);
+        assert_eq!(c5, 0.0);
         let (c3, _) = expected_fpir(&t.finger, &p, 10, 40.0, 0.0, 1000);
         assert!(c3 <= c1, "{c3} {c1}");
         assert_eq!(

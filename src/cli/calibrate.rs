@@ -138,6 +138,27 @@ impl CalibrateArgs {
              scores, independent): {false_candidates:.3e} false candidates per search, FPIR {fpir:.3e}",
             self.gallery_size
         );
+        let (positive_candidates, positive_fpir) = calibrate::expected_fpir_positive_part(
+            &tables.finger,
+            &pairs,
+            10,
+            caps.fingers,
+            t,
+            self.gallery_size,
+        );
+        println!(
+            "the same with only the positive part of each finger's ratio (an upper bound \
+             whatever the floor on failed fingers): {positive_candidates:.3e} false candidates \
+             per search, FPIR {positive_fpir:.3e}"
+        );
+        if let Some(floor) = caps.failed_fingers_against {
+            println!(
+                "failed fingers floored at -{floor}: a non-mate's mean likelihood ratio grows \
+                 by at most {:.3e} on these pairs (2^10 e^-{floor} = {:.3} in the worst case)",
+                calibrate::failed_fingers_growth(&tables.finger, &pairs, 10, floor),
+                1024.0 * (-f64::from(floor)).exp()
+            );
+        }
         let in_sample = calibrate::check(&tables.finger, &pairs, |p| Some(p.finger));
         println!(
             "second-stage table on its own pairs: Cllr {:.3} bits",

@@ -125,6 +125,11 @@ pub struct FusionCaps {
     /// `irises`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub irises_against: Option<f32>,
+    /// Largest evidence against a match that the fingers whose ratios are negative may give
+    /// together, added to the sum of the positive ones ([`FAILED_FINGERS_AGAINST`]); `None`
+    /// (a calibration stored before this field existed) sums every finger's ratio as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_fingers_against: Option<f32>,
 }
 
 /// Default of [`FusionCaps::fingers_against`] and [`FusionCaps::irises_against`].
@@ -139,6 +144,28 @@ pub struct FusionCaps {
 /// modalities, 1.10 at `a = 3`: [`threshold`]'s bound on the false-positive rate holds
 /// within that factor.
 pub const MODALITY_AGAINST_CAP: f32 = 3.0;
+
+/// Default of [`FusionCaps::failed_fingers_against`]: the fingers that speak against a match
+/// take off at most one and a half fingers' cap together.
+///
+/// The failures of one capture are not independent: a dry, worn or distorted hand fails
+/// several fingers at once (a mate of FVC2002's DB3 loses three fingers of ten together
+/// while its seven others match), so the evidence of k failed fingers is nowhere near k
+/// times one finger's. Summed as independent, those three failed fingers took off 20.8 and
+/// put the mate (positive part 38.6) under the threshold of a 1,000,000-person gallery
+/// (20.7). The floor must stay below that mate's margin (38.6 − 20.7 = 17.9) and above what
+/// a non-mate sharing three real fingers with an enrolled person can reach at the per-finger
+/// cap over the threshold of a 1,000-person gallery (3 · 8 − 13.8 = 10.2), so that such a
+/// chimera stays single in every gallery of 1,000 people or more: 12 lies between.
+///
+/// Flooring the negative part `N` of the finger sum at `−a` raises a non-mate's likelihood
+/// ratio only where `N < −a`, by at most `e^(P − a)` for the positive part `P`; with
+/// independent fingers `E[e^P] = Π (P(r ≤ 0) + E[e^r; r > 0]) ≤ 2^10`, so `E[Λ]` grows by at
+/// most `2^10 · e^−12 = 0.0063` and [`threshold`]'s bound holds within that factor; on
+/// FVC2002's non-mated pairs the growth is far smaller (`tunggal calibrate` prints it). A
+/// fused sum reaches a threshold only if its positive part does, which bounds the false
+/// candidates whatever the floor.
+pub const FAILED_FINGERS_AGAINST: f32 = 12.0;
 
 impl Default for FusionCaps {
     /// One finger or one eye adds at most 8 and 12; all fingers at most 40 and both eyes at
@@ -158,6 +185,7 @@ impl Default for FusionCaps {
             irises: 24.0,
             fingers_against: Some(MODALITY_AGAINST_CAP),
             irises_against: Some(MODALITY_AGAINST_CAP),
+            failed_fingers_against: Some(FAILED_FINGERS_AGAINST),
         }
     }
 }
@@ -199,6 +227,17 @@ fn first_matcher_version() -> u32 {
 }
 
 impl Calibration {
+    /// The fingers' evidence from the sums of their positive (`for_match`) and negative
+    /// (`against`) per-finger ratios, already per-finger clamped: `against` floored at
+    /// [`FusionCaps::failed_fingers_against`].
+    #[inline]
+    pub fn fingers(&self, for_match: f32, against: f32) -> f32 {
+        match self.caps.failed_fingers_against {
+            Some(a) => for_match + against.max(-a.abs()),
+            None => for_match + against,
+        }
+    }
+
     /// Sums finger ratios (already per-finger clamped) and eye ratios with the modality caps:
     /// each modality's sum lies within `[−against, cap]`.
     #[inline]
@@ -275,6 +314,26 @@ mod tests {
         assert_eq!(c.fuse(64.0, -30.0), 40.0 - MODALITY_AGAINST_CAP);
         // Positive sums keep their caps.
         assert_eq!(c.fuse(64.0, 30.0), 64.0);
+    }
+
+    #[test]
+    fn failed_fingers_take_off_at_most_one_and_a_half_fingers_together() {
+        let c = calibration(FusionCaps::default());
+        // Seven matching fingers of a real mate and three that failed (FVC2002 DB3).
+        let (for_match, against) = (38.6, -8.0 - 8.0 - 4.8);
+        assert!((c.fingers(for_match, against) - 26.6).abs() < 1e-4);
+        assert!(c.fuse(c.fingers(for_match, against), 0.0) > threshold(1e-3, 1_000_000));
+        // Three real fingers at the cap and seven failed stay under a 1,000-person threshold.
+        assert!(c.fuse(c.fingers(24.0, -56.0), 0.0) < threshold(1e-3, 1_000));
+        // One failed finger counts in full; without positive evidence the modality floor decides.
+        assert_eq!(c.fingers(20.0, -5.0), 15.0);
+        assert_eq!(c.fuse(c.fingers(0.0, -71.0), 0.0), -MODALITY_AGAINST_CAP);
+        // A calibration stored before the field sums every finger as it is.
+        let json = r#"{"per_finger":8.0,"fingers":40.0,"per_eye":12.0,"irises":24.0,
+            "fingers_against":3.0,"irises_against":3.0}"#;
+        let old = calibration(serde_json::from_str(json).unwrap());
+        assert_eq!(old.caps.failed_fingers_against, None);
+        assert!((old.fingers(for_match, against) - 17.8).abs() < 1e-4);
     }
 
     #[test]

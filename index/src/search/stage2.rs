@@ -24,7 +24,7 @@ pub fn compare(
 ) -> GalleryMatch {
     let caps = calibration.caps;
     let mut fingers = [None; FINGERS];
-    let mut finger_sum = 0.0;
+    let (mut finger_for, mut finger_against) = (0.0f32, 0.0f32);
     for (slot, out) in fingers.iter_mut().enumerate() {
         if let (Some(p), Some(g)) = (&probe[slot], &gallery[slot]) {
             let score = matcher.compare(&p.prepared, &g.prepared);
@@ -32,7 +32,11 @@ pub fn compare(
                 .finger
                 .llr(score)
                 .clamp(-caps.per_finger, caps.per_finger);
-            finger_sum += llr;
+            if llr >= 0.0 {
+                finger_for += llr;
+            } else {
+                finger_against += llr;
+            }
             *out = Some(FingerScore {
                 descriptor: hit.descriptors[slot],
                 score,
@@ -56,7 +60,7 @@ pub fn compare(
     }
     GalleryMatch {
         key: hit.key,
-        fused: calibration.fuse(finger_sum, iris_sum),
+        fused: calibration.fuse(calibration.fingers(finger_for, finger_against), iris_sum),
         stage1: hit.score,
         fingers,
         eyes,
