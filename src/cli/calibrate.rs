@@ -241,6 +241,12 @@ impl CalibrateArgs {
                 "gallery_size": self.gallery_size,
                 "expected_false_candidates": false_candidates,
                 "expected_fpir": fpir,
+                "expected_false_candidates_positive_part": positive_candidates,
+                "expected_fpir_positive_part": positive_fpir,
+                "failed_fingers_against": caps.failed_fingers_against,
+                "failed_fingers_growth": caps
+                    .failed_fingers_against
+                    .map(|f| calibrate::failed_fingers_growth(&tables.finger, &pairs, 10, f)),
                 "in_sample": in_sample,
                 "in_sample_descriptor": desc_check,
                 "lodo": folds,
