@@ -1,6 +1,7 @@
 //! The pupil: dark pupil-sized seeds, the integro-differential search around each, the
 //! refinement at working resolution and the radial contour (Fourier harmonics).
 
+use super::blob::darkest_blob;
 use super::plane::{Integral, Plane};
 use super::search::{best_circle, circle_mean, Directions, Grid, Rank, Scratch};
 use super::segment::Circle;
@@ -16,13 +17,24 @@ pub(super) fn find_pupil(
     choice: usize,
     scratch: &mut Scratch,
 ) -> Result<(Circle, f32), EyeError> {
-    let coarse = work.half().box_blur(1);
     let (r_min, r_max) = (params.pupil_radius.0 * side, params.pupil_radius.1 * side);
+    if params.pupil_blob > 0.0 && choice == 0 {
+        if let Some(found) = blob_pupil(work, (r_min, r_max), params, scratch) {
+            return Ok(found);
+        }
+    }
+    let coarse = work.half().box_blur(1);
     let (cr_min, cr_max) = ((r_min / 2.0).max(2.0), (r_max / 2.0).max(3.0));
     let seeds = dark_seeds(&coarse, cr_min, params.pupil_seeds);
     let dirs = Directions::full(32);
     let mut found_all: Vec<super::search::Found> = Vec::new();
     let median = median_of(&coarse.px);
+    let darkest = seeds.iter().map(|s| s.2).fold(f32::INFINITY, f32::min);
+    let dark_limit = darkest + params.pupil_dark * (median - darkest);
+    let dark_disc = |p: &Plane, cx: f32, cy: f32, r: f32| {
+        params.pupil_dark <= 0.0 || disc_is_dark(p, cx, cy, r, dark_limit)
+    };
+    let coarse_dark = |cx: f32, cy: f32, r: f32| dark_disc(&coarse, cx, cy, r);
     for (sx, sy, level) in seeds {
         let (sx, sy, size) = recentre(
             &coarse,
@@ -57,7 +69,7 @@ pub(super) fn find_pupil(
             0.9,
             Rank::Step,
             scratch,
-            &|_, _, _| true,
+            &coarse_dark,
         );
         if let Some(mut f) = found {
             if params.pupil_sectors {
@@ -93,7 +105,9 @@ pub(super) fn find_pupil(
             r0: cr_min,
             r1: outer.r * 0.75,
         };
-        let inside = |cx: f32, cy: f32, r: f32| (cx - outer.x).hypot(cy - outer.y) + r < outer.r;
+        let inside = |cx: f32, cy: f32, r: f32| {
+            (cx - outer.x).hypot(cy - outer.y) + r < outer.r && coarse_dark(cx, cy, r)
+        };
         if let Some(inner) = best_circle(&coarse, grid, &dirs, 1, 0.9, Rank::Step, scratch, &inside)
         {
             // The band just inside the outer circle must be clearly brighter than the
@@ -127,7 +141,7 @@ pub(super) fn find_pupil(
         0.9,
         Rank::Step,
         scratch,
-        &|_, _, _| true,
+        &|cx, cy, r| dark_disc(work, cx, cy, r),
     )
     .unwrap_or_else(|| coarse_best.doubled());
     if fine.contrast < params.min_pupil_contrast {
@@ -143,6 +157,49 @@ pub(super) fn find_pupil(
             r: fine.r,
         },
         fine.contrast,
+    ))
+}
+
+/// The pupil circle around the darkest compact blob ([`darkest_blob`]): centres within
+/// 2 px of the blob's horizontally and within its missing height (an eyelid over its top or
+/// bottom) vertically, radii within 0.8–1.25 of its half-width; `None` without a blob or
+/// when the circle's step is under `min_pupil_contrast`.
+fn blob_pupil(
+    work: &Plane,
+    (r_min, r_max): (f32, f32),
+    params: &EyeParams,
+    scratch: &mut Scratch,
+) -> Option<(Circle, f32)> {
+    // An odd square about 0.7 of the least pupil radius: lashes thinner than it vanish.
+    let open = ((r_min * 0.7) as usize).max(2) | 1;
+    let b = darkest_blob(work, params.pupil_blob, open, (r_min, r_max))?;
+    let slack = (b.r - b.half_height).max(0.0) + 2.0;
+    let grid = Grid {
+        x0: b.x - 2.0,
+        x1: b.x + 2.0,
+        y0: b.y - slack,
+        y1: b.y + slack,
+        step: 0.5,
+        r0: (b.r * 0.8).max(r_min),
+        r1: (b.r * 1.25).max(r_min),
+    };
+    let f = best_circle(
+        work,
+        grid,
+        &Directions::full(64),
+        1,
+        0.9,
+        Rank::Step,
+        scratch,
+        &|_, _, _| true,
+    )?;
+    (f.contrast >= params.min_pupil_contrast).then_some((
+        Circle {
+            x: f.x,
+            y: f.y,
+            r: f.r,
+        },
+        f.contrast,
     ))
 }
 
@@ -180,6 +237,31 @@ fn sector_rank(p: &Plane, f: &super::search::Found) -> f32 {
     }
     steps.sort_by(f32::total_cmp);
     steps[WEAK_SECTORS].min(fill)
+}
+
+/// Whether the disc of centre `(cx, cy)` and radius `r` is dark throughout: the median
+/// sample on each of two rings inside it (0.4 and 0.8 of the radius, 16 directions; at
+/// least half of them inside the image) at most `limit`. Medians, so that an eyelid or
+/// lashes over part of a pupil do not reject it.
+fn disc_is_dark(p: &Plane, cx: f32, cy: f32, r: f32, limit: f32) -> bool {
+    const N: usize = 16;
+    [0.4f32, 0.8].iter().all(|k| {
+        let rr = r * k;
+        let mut v = [0.0f32; N];
+        let mut n = 0;
+        for j in 0..N {
+            let t = std::f32::consts::TAU * j as f32 / N as f32;
+            if let Some(s) = p.sample(cx + rr * t.cos(), cy + rr * t.sin()) {
+                v[n] = s;
+                n += 1;
+            }
+        }
+        if n < N / 2 {
+            return false;
+        }
+        let (_, m, _) = v[..n].select_nth_unstable_by(n / 2, f32::total_cmp);
+        *m <= limit
+    })
 }
 
 pub(super) fn median_of(v: &[f32]) -> f32 {
