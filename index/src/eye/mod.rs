@@ -95,12 +95,6 @@ pub struct EyeParams {
     /// instead of the mean step (print or lashes step up on some sides only and hold bright
     /// gaps); a nested disc must reach the nested threshold by that rank too.
     pub pupil_sectors: bool,
-    /// 0: off; otherwise a pupil circle is accepted only when its disc is dark throughout:
-    /// the median grey level on each of two rings inside it (at 0.4 and 0.8 of its radius)
-    /// at most this fraction of the way from the darkest seed's level to the image median
-    /// (a circle reaching into the iris around the pupil, or around a dark iris, holds
-    /// iris texture inside).
-    pub pupil_dark: f32,
     /// 0: off; otherwise the pupil is first sought as the darkest compact blob (pixels at
     /// most this fraction of the way from the image's darkest level to its median, opened to
     /// cut them from the lashes; the region most like a filled disc of a pupil's size), its
@@ -199,8 +193,7 @@ impl Default for EyeParams {
             pupil_size_window: 0.0,
             pupil_nested: 0.35,
             pupil_sectors: false,
-            pupil_dark: 0.0,
-            pupil_blob: 0.0,
+            pupil_blob: 0.15,
             limbus_clear_pupil: true,
             limbus_inner_edge: 0.0,
             limbus_coverage: 0.85,
@@ -277,7 +270,6 @@ impl EyeParams {
             "pupil_nested" => self.pupil_nested = f(value)?,
             "limbus_weber" => self.limbus_weber = flag(value)?,
             "pupil_sectors" => self.pupil_sectors = flag(value)?,
-            "pupil_dark" => self.pupil_dark = f(value)?,
             "pupil_blob" => self.pupil_blob = f(value)?,
             "limbus_median" => self.limbus_median = flag(value)?,
             "limbus_clear_pupil" => self.limbus_clear_pupil = flag(value)?,
@@ -369,7 +361,6 @@ impl EyeParams {
             self.limbus_coverage,
             self.limbus_inner_edge,
             self.pupil_nested,
-            self.pupil_dark,
             self.pupil_blob,
         ];
         if shares.iter().any(|v| !(0.0..=1.0).contains(v)) || self.fragile_share >= 0.9 {

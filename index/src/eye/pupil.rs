@@ -29,12 +29,6 @@ pub(super) fn find_pupil(
     let dirs = Directions::full(32);
     let mut found_all: Vec<super::search::Found> = Vec::new();
     let median = median_of(&coarse.px);
-    let darkest = seeds.iter().map(|s| s.2).fold(f32::INFINITY, f32::min);
-    let dark_limit = darkest + params.pupil_dark * (median - darkest);
-    let dark_disc = |p: &Plane, cx: f32, cy: f32, r: f32| {
-        params.pupil_dark <= 0.0 || disc_is_dark(p, cx, cy, r, dark_limit)
-    };
-    let coarse_dark = |cx: f32, cy: f32, r: f32| dark_disc(&coarse, cx, cy, r);
     for (sx, sy, level) in seeds {
         let (sx, sy, size) = recentre(
             &coarse,
@@ -69,7 +63,7 @@ pub(super) fn find_pupil(
             0.9,
             Rank::Step,
             scratch,
-            &coarse_dark,
+            &|_, _, _| true,
         );
         if let Some(mut f) = found {
             if params.pupil_sectors {
@@ -105,9 +99,7 @@ pub(super) fn find_pupil(
             r0: cr_min,
             r1: outer.r * 0.75,
         };
-        let inside = |cx: f32, cy: f32, r: f32| {
-            (cx - outer.x).hypot(cy - outer.y) + r < outer.r && coarse_dark(cx, cy, r)
-        };
+        let inside = |cx: f32, cy: f32, r: f32| (cx - outer.x).hypot(cy - outer.y) + r < outer.r;
         if let Some(inner) = best_circle(&coarse, grid, &dirs, 1, 0.9, Rank::Step, scratch, &inside)
         {
             // The band just inside the outer circle must be clearly brighter than the
@@ -141,7 +133,7 @@ pub(super) fn find_pupil(
         0.9,
         Rank::Step,
         scratch,
-        &|cx, cy, r| dark_disc(work, cx, cy, r),
+        &|_, _, _| true,
     )
     .unwrap_or_else(|| coarse_best.doubled());
     if fine.contrast < params.min_pupil_contrast {
@@ -237,31 +229,6 @@ fn sector_rank(p: &Plane, f: &super::search::Found) -> f32 {
     }
     steps.sort_by(f32::total_cmp);
     steps[WEAK_SECTORS].min(fill)
-}
-
-/// Whether the disc of centre `(cx, cy)` and radius `r` is dark throughout: the median
-/// sample on each of two rings inside it (0.4 and 0.8 of the radius, 16 directions; at
-/// least half of them inside the image) at most `limit`. Medians, so that an eyelid or
-/// lashes over part of a pupil do not reject it.
-fn disc_is_dark(p: &Plane, cx: f32, cy: f32, r: f32, limit: f32) -> bool {
-    const N: usize = 16;
-    [0.4f32, 0.8].iter().all(|k| {
-        let rr = r * k;
-        let mut v = [0.0f32; N];
-        let mut n = 0;
-        for j in 0..N {
-            let t = std::f32::consts::TAU * j as f32 / N as f32;
-            if let Some(s) = p.sample(cx + rr * t.cos(), cy + rr * t.sin()) {
-                v[n] = s;
-                n += 1;
-            }
-        }
-        if n < N / 2 {
-            return false;
-        }
-        let (_, m, _) = v[..n].select_nth_unstable_by(n / 2, f32::total_cmp);
-        *m <= limit
-    })
 }
 
 pub(super) fn median_of(v: &[f32]) -> f32 {
