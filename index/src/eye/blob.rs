@@ -216,7 +216,10 @@ mod tests {
         }
         let p = Plane { w, h, px };
         let b = darkest_blob(&p, 0.15, 5, (3.0, 40.0)).expect("a blob");
-        assert!((b.x - 70.0).abs() <= 1.0 && (b.y - 55.0).abs() <= 1.0, "{b:?}");
+        assert!(
+            (b.x - 70.0).abs() <= 1.0 && (b.y - 55.0).abs() <= 1.0,
+            "{b:?}"
+        );
         assert!((b.r - 12.0).abs() <= 1.5, "{b:?}");
     }
 
