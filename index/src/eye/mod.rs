@@ -31,6 +31,7 @@
 //! normalisation samples the full-resolution image. Filter kernels are computed once per
 //! encoder; no per-pixel allocation.
 
+mod blob;
 mod error;
 mod eyelid;
 mod filter;
@@ -94,6 +95,12 @@ pub struct EyeParams {
     /// instead of the mean step (print or lashes step up on some sides only and hold bright
     /// gaps); a nested disc must reach the nested threshold by that rank too.
     pub pupil_sectors: bool,
+    /// 0: off; otherwise the pupil is first sought as the darkest compact blob (pixels at
+    /// most this fraction of the way from the image's darkest level to its median, opened to
+    /// cut them from the lashes; the region most like a filled disc of a pupil's size), its
+    /// circle refined within ±20 % of the blob's half-width; the dark-box seeds are the
+    /// fallback when no blob qualifies.
+    pub pupil_blob: f32,
     /// Limbus circles keep the inner band of their step clear of the pupil on every side
     /// (offset + 1.1 pupil radii + the band < radius); without it a circle pushed sideways
     /// scored the pupil boundary on one arc.
@@ -186,6 +193,7 @@ impl Default for EyeParams {
             pupil_size_window: 0.0,
             pupil_nested: 0.35,
             pupil_sectors: false,
+            pupil_blob: 0.15,
             limbus_clear_pupil: true,
             limbus_inner_edge: 0.0,
             limbus_coverage: 0.85,
@@ -262,6 +270,7 @@ impl EyeParams {
             "pupil_nested" => self.pupil_nested = f(value)?,
             "limbus_weber" => self.limbus_weber = flag(value)?,
             "pupil_sectors" => self.pupil_sectors = flag(value)?,
+            "pupil_blob" => self.pupil_blob = f(value)?,
             "limbus_median" => self.limbus_median = flag(value)?,
             "limbus_clear_pupil" => self.limbus_clear_pupil = flag(value)?,
             "limbus_arcs" => self.limbus_arcs = flag(value)?,
@@ -352,6 +361,7 @@ impl EyeParams {
             self.limbus_coverage,
             self.limbus_inner_edge,
             self.pupil_nested,
+            self.pupil_blob,
         ];
         if shares.iter().any(|v| !(0.0..=1.0).contains(v)) || self.fragile_share >= 0.9 {
             return Err(EyeError::InvalidParams(

@@ -1,6 +1,7 @@
 //! The pupil: dark pupil-sized seeds, the integro-differential search around each, the
 //! refinement at working resolution and the radial contour (Fourier harmonics).
 
+use super::blob::darkest_blob;
 use super::plane::{Integral, Plane};
 use super::search::{best_circle, circle_mean, Directions, Grid, Rank, Scratch};
 use super::segment::Circle;
@@ -16,8 +17,13 @@ pub(super) fn find_pupil(
     choice: usize,
     scratch: &mut Scratch,
 ) -> Result<(Circle, f32), EyeError> {
-    let coarse = work.half().box_blur(1);
     let (r_min, r_max) = (params.pupil_radius.0 * side, params.pupil_radius.1 * side);
+    if params.pupil_blob > 0.0 && choice == 0 {
+        if let Some(found) = blob_pupil(work, (r_min, r_max), params, scratch) {
+            return Ok(found);
+        }
+    }
+    let coarse = work.half().box_blur(1);
     let (cr_min, cr_max) = ((r_min / 2.0).max(2.0), (r_max / 2.0).max(3.0));
     let seeds = dark_seeds(&coarse, cr_min, params.pupil_seeds);
     let dirs = Directions::full(32);
@@ -143,6 +149,49 @@ pub(super) fn find_pupil(
             r: fine.r,
         },
         fine.contrast,
+    ))
+}
+
+/// The pupil circle around the darkest compact blob ([`darkest_blob`]): centres within
+/// 2 px of the blob's horizontally and within its missing height (an eyelid over its top or
+/// bottom) vertically, radii within 0.8–1.25 of its half-width; `None` without a blob or
+/// when the circle's step is under `min_pupil_contrast`.
+fn blob_pupil(
+    work: &Plane,
+    (r_min, r_max): (f32, f32),
+    params: &EyeParams,
+    scratch: &mut Scratch,
+) -> Option<(Circle, f32)> {
+    // An odd square about 0.7 of the least pupil radius: lashes thinner than it vanish.
+    let open = ((r_min * 0.7) as usize).max(2) | 1;
+    let b = darkest_blob(work, params.pupil_blob, open, (r_min, r_max))?;
+    let slack = (b.r - b.half_height).max(0.0) + 2.0;
+    let grid = Grid {
+        x0: b.x - 2.0,
+        x1: b.x + 2.0,
+        y0: b.y - slack,
+        y1: b.y + slack,
+        step: 0.5,
+        r0: (b.r * 0.8).max(r_min),
+        r1: (b.r * 1.25).max(r_min),
+    };
+    let f = best_circle(
+        work,
+        grid,
+        &Directions::full(64),
+        1,
+        0.9,
+        Rank::Step,
+        scratch,
+        &|_, _, _| true,
+    )?;
+    (f.contrast >= params.min_pupil_contrast).then_some((
+        Circle {
+            x: f.x,
+            y: f.y,
+            r: f.r,
+        },
+        f.contrast,
     ))
 }
 

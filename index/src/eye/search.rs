@@ -165,7 +165,7 @@ pub(crate) fn best_circle(
                 let prev = if k > span { s[k - 1] } else { s[k] };
                 let next = if k + 1 < radii - span { s[k + 1] } else { s[k] };
                 let v = 0.25 * prev + 0.5 * s[k] + 0.25 * next;
-                if !v.is_finite() || !accept(cx, cy, r) {
+                if !v.is_finite() {
                     continue;
                 }
                 let ranked = match rank {
@@ -181,7 +181,8 @@ pub(crate) fn best_circle(
                 if !ranked.is_finite() {
                     continue;
                 }
-                if best.is_none_or(|b| ranked > b.rank) {
+                // The veto runs only on candidates that would win (some are costly).
+                if best.is_none_or(|b| ranked > b.rank) && accept(cx, cy, r) {
                     best = Some(Found {
                         x: cx,
                         y: cy,

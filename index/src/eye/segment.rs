@@ -4,9 +4,12 @@
 //!    [`EyeParams::working_side`](super::EyeParams::working_side) pixels. Specular reflections
 //!    (small spots much brighter than their surroundings) are flagged and filled in along
 //!    each row, so that a pupil holding the illuminator's glints still reads as a dark disc.
-//! 2. Pupil: the darkest pupil-sized boxes of a half-resolution copy seed an
+//! 2. Pupil: the darkest compact blob (the pixels near the darkest level, opened, the
+//!    region most like a filled disc of a pupil's size), its circle refined by an
 //!    integro-differential search (circles whose mean grey level steps up most sharply
-//!    outwards) around each seed; the best circle is refined at working resolution.
+//!    outwards) around it. Without a blob, the darkest pupil-sized boxes of a
+//!    half-resolution copy seed that search around each seed; the best circle is refined at
+//!    working resolution.
 //! 3. Limbus: the same operator on two lateral arcs only (the eyelids cover the top and the
 //!    bottom of the iris), with centres near the pupil's and radii that keep the pupil/iris
 //!    ratio in range.

@@ -1,0 +1,235 @@
+//! The pupil as the darkest compact blob: the pixels near the image's darkest level, opened
+//! to cut them from the lashes, grouped into connected regions; the region most like a
+//! filled disc of a pupil's size is the pupil's first estimate.
+//!
+//! On near-infrared eye images the pupil is the darkest region and nearly uniform, while
+//! the iris around it is brighter and textured. A circle search ranked by its boundary step
+//! alone can prefer a larger circle reaching from the pupil into the iris, or the dark
+//! lash line; the blob keeps the pupil's own extent.
+
+use super::plane::Plane;
+
+/// A dark region's disc estimate, in working-plane pixels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Blob {
+    /// Column of the middle of the region's horizontal extent.
+    pub(crate) x: f32,
+    /// Row of the middle of its vertical extent.
+    pub(crate) y: f32,
+    /// Half its horizontal extent (an eyelid over the pupil shortens the vertical one).
+    pub(crate) r: f32,
+    /// Half its vertical extent.
+    pub(crate) half_height: f32,
+}
+
+/// The share of the darkest pixels whose level anchors the threshold.
+const DARKEST_SHARE: f32 = 0.002;
+
+/// The darkest compact blob of a pupil's size, or `None`.
+///
+/// Pixels at most `fraction` of the way from the darkest level (the [`DARKEST_SHARE`]
+/// quantile) to the median are dark. The dark mask is opened by a square of side `open`
+/// (thin lashes vanish, a pupil keeps its shape), and each 4-connected region not touching
+/// the image's border is measured: its area with each row's span filled (reflections inside
+/// the pupil leave holes), its half-width `r` (within `r_range`) and its height. The region
+/// ranked best by `area · c²`, where `c` is the smaller of its fill of the disc of radius `r`
+/// and that fill's inverse, is returned.
+pub(crate) fn darkest_blob(
+    p: &Plane,
+    fraction: f32,
+    open: usize,
+    r_range: (f32, f32),
+) -> Option<Blob> {
+    let (w, h) = (p.w, p.h);
+    if w < 3 || h < 3 {
+        return None;
+    }
+    let mut sorted = p.px.clone();
+    sorted.sort_by(f32::total_cmp);
+    let darkest = sorted[((sorted.len() as f32 * DARKEST_SHARE) as usize).min(sorted.len() - 1)];
+    let median = sorted[sorted.len() / 2];
+    let limit = darkest + fraction * (median - darkest);
+    let dark: Vec<bool> = p.px.iter().map(|&v| v <= limit).collect();
+    let mask = open_mask(&dark, w, h, open);
+    let mut seen = vec![false; w * h];
+    let mut stack = Vec::new();
+    let mut best: Option<(f32, Blob)> = None;
+    // Per row of the current region: leftmost and rightmost column.
+    let mut spans: Vec<(usize, usize)> = vec![(usize::MAX, 0); h];
+    for start in 0..w * h {
+        if !mask[start] || seen[start] {
+            continue;
+        }
+        seen[start] = true;
+        stack.push(start);
+        let (mut x0, mut x1, mut y0, mut y1) = (w, 0, h, 0);
+        let mut border = false;
+        let mut rows = Vec::new();
+        while let Some(q) = stack.pop() {
+            let (x, y) = (q % w, q / w);
+            border |= x == 0 || y == 0 || x == w - 1 || y == h - 1;
+            (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
+            let span = &mut spans[y];
+            if span.0 == usize::MAX {
+                rows.push(y);
+            }
+            *span = (span.0.min(x), span.1.max(x));
+            let mut visit = |n: usize| {
+                if mask[n] && !seen[n] {
+                    seen[n] = true;
+                    stack.push(n);
+                }
+            };
+            if x > 0 {
+                visit(q - 1);
+            }
+            if x + 1 < w {
+                visit(q + 1);
+            }
+            if y > 0 {
+                visit(q - w);
+            }
+            if y + 1 < h {
+                visit(q + w);
+            }
+        }
+        let area: usize = rows.iter().map(|&y| spans[y].1 - spans[y].0 + 1).sum();
+        for &y in &rows {
+            spans[y] = (usize::MAX, 0);
+        }
+        let r = (x1 - x0 + 1) as f32 / 2.0;
+        let half_height = (y1 - y0 + 1) as f32 / 2.0;
+        if border || r < r_range.0 || r > r_range.1 || !(0.4..=1.3).contains(&(half_height / r)) {
+            continue;
+        }
+        let fill = area as f32 / (std::f32::consts::PI * r * r);
+        let c = fill.min(1.0 / fill.max(1e-6));
+        let score = area as f32 * c * c;
+        if best.is_none_or(|(s, _)| score > s) {
+            best = Some((
+                score,
+                Blob {
+                    x: (x0 + x1) as f32 / 2.0,
+                    y: (y0 + y1) as f32 / 2.0,
+                    r,
+                    half_height,
+                },
+            ));
+        }
+    }
+    best.map(|(_, b)| b)
+}
+
+/// The morphological opening of `mask` by a `side × side` square: erosion, then dilation.
+fn open_mask(mask: &[bool], w: usize, h: usize, side: usize) -> Vec<bool> {
+    if side <= 1 {
+        return mask.to_vec();
+    }
+    let eroded = square_filter(mask, w, h, side, true);
+    square_filter(&eroded, w, h, side, false)
+}
+
+/// Erosion (`all`: every pixel of the square set; outside the image counts as unset) or
+/// dilation (any pixel set) by a `side × side` square, separably.
+fn square_filter(mask: &[bool], w: usize, h: usize, side: usize, all: bool) -> Vec<bool> {
+    let lo = (side - 1) / 2;
+    let hi = side - 1 - lo;
+    let pass = |src: &[bool], along_x: bool| -> Vec<bool> {
+        let mut out = vec![false; w * h];
+        for y in 0..h {
+            for x in 0..w {
+                let (pos, len) = if along_x { (x, w) } else { (y, h) };
+                let from = pos.checked_sub(lo);
+                let to = pos + hi;
+                let v = match (from, to < len) {
+                    (Some(a), true) => {
+                        let mut window = (a..=to).map(|k| {
+                            if along_x {
+                                src[y * w + k]
+                            } else {
+                                src[k * w + x]
+                            }
+                        });
+                        if all {
+                            window.all(|b| b)
+                        } else {
+                            window.any(|b| b)
+                        }
+                    }
+                    // Part of the square outside the image: erosion clears the pixel, dilation
+                    // looks at the part inside.
+                    _ if all => false,
+                    _ => {
+                        let a = pos.saturating_sub(lo);
+                        let b = to.min(len - 1);
+                        (a..=b).any(|k| {
+                            if along_x {
+                                src[y * w + k]
+                            } else {
+                                src[k * w + x]
+                            }
+                        })
+                    }
+                };
+                out[y * w + x] = v;
+            }
+        }
+        out
+    };
+    let first = pass(mask, true);
+    pass(&first, false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A bright plane with a dark disc and a dark thin line (lashes) and a dark disc touching
+    /// the border (hair).
+    #[test]
+    fn finds_the_compact_dark_disc_not_lashes_or_border() {
+        let (w, h) = (120usize, 100usize);
+        let mut px = vec![150.0f32; w * h];
+        for y in 0..h {
+            for x in 0..w {
+                let (fx, fy) = (x as f32, y as f32);
+                // Iris texture around the pupil, darker than the background.
+                if (fx - 70.0).hypot(fy - 55.0) < 30.0 {
+                    px[y * w + x] = 80.0 + ((x * 7 + y * 3) % 20) as f32;
+                }
+                if (fx - 70.0).hypot(fy - 55.0) < 12.0 {
+                    px[y * w + x] = 10.0;
+                }
+                // A glint inside the pupil.
+                if (fx - 73.0).hypot(fy - 52.0) < 2.0 {
+                    px[y * w + x] = 255.0;
+                }
+                // Lashes: a 2-pixel dark line.
+                if (y == 20 || y == 21) && (10..110).contains(&x) {
+                    px[y * w + x] = 5.0;
+                }
+                // Hair in the corner, touching the border.
+                if fx.hypot(fy) < 15.0 {
+                    px[y * w + x] = 0.0;
+                }
+            }
+        }
+        let p = Plane { w, h, px };
+        let b = darkest_blob(&p, 0.15, 5, (3.0, 40.0)).expect("a blob");
+        assert!(
+            (b.x - 70.0).abs() <= 1.0 && (b.y - 55.0).abs() <= 1.0,
+            "{b:?}"
+        );
+        assert!((b.r - 12.0).abs() <= 1.5, "{b:?}");
+    }
+
+    #[test]
+    fn a_uniform_plane_has_no_blob() {
+        let p = Plane {
+            w: 50,
+            h: 40,
+            px: vec![100.0; 2000],
+        };
+        assert_eq!(darkest_blob(&p, 0.15, 3, (2.0, 20.0)), None);
+    }
+}
