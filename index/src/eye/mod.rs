@@ -206,7 +206,7 @@ impl Default for EyeParams {
             min_eyelid_contrast: 10.0,
             eyelid_apex_shifts: 0,
             eyelid_lashes: 0.0,
-            eyelid_margin: 0.0,
+            eyelid_margin: 0.05,
             reflection_min: 180.0,
             reflection_contrast: 40.0,
             saturation: 250.0,
