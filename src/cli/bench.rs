@@ -82,8 +82,9 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 0)]
         non_mated: usize,
     },
-    /// Latency of one enrolment through a running cluster (`tunggal shard` processes on a
-    /// fresh NATS JetStream) against a single node on the same synthetic stream, in one run.
+    /// Throughput and latency of enrolments through a running cluster (`tunggal shard`
+    /// processes on a fresh NATS JetStream) against a single node on the same synthetic
+    /// stream, in one run, with every shard's time per stage, CPU, memory and disk.
     Cluster {
         /// NATS server URL.
         #[arg(long)]
@@ -100,6 +101,13 @@ pub enum BenchCommand {
         /// Population seed.
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Enrolments outstanding at once while the persons are enrolled (the probes go one
+        /// at a time).
+        #[arg(long, default_value_t = 1)]
+        in_flight: usize,
+        /// The replica of every shard whose figures are asked.
+        #[arg(long, default_value_t = 0)]
+        replica: u32,
     },
     /// Deduplication on a synthetic gallery: latency, footprint, first-stage penetration and
     /// hit rate, FNIR/FPIR at the decision threshold.
@@ -282,6 +290,8 @@ impl BenchCommand {
                 persons,
                 probes,
                 seed,
+                in_flight,
+                replica,
             } => {
                 let plan = crate::cluster::bench::ClusterBenchPlan {
                     nats,
@@ -289,6 +299,8 @@ impl BenchCommand {
                     persons,
                     probes,
                     seed,
+                    in_flight,
+                    replica,
                 };
                 let r = crate::cluster::bench::run(&plan)?;
                 println!("{}", serde_json::to_string_pretty(&r)?);

@@ -23,6 +23,7 @@ use tunggal_index::gallery::PreparedPerson;
 
 use super::search::{search_person, Place};
 use super::shard::{blocking, write_applied, Shard, REBIND_WAIT};
+use super::stats::{Stage, Started};
 use super::topology::{retrying, Topology};
 use super::wire::{Control, EnrolMessage, LogEntry, Partial};
 use super::{fuse, shard_of, ClusterError};
@@ -73,7 +74,9 @@ impl Shard {
             }
         }
         let dir = self.options.data_dir.clone();
+        let started = Started::now();
         blocking(move || write_applied(&dir, sequence)).await?;
+        self.work.done(Stage::Record, started);
         self.applied = sequence;
         self.progress.send_replace(sequence);
         Ok(())
@@ -105,9 +108,13 @@ impl Shard {
             shard: o.shard,
             shards: o.shards,
         };
+        let started = Started::now();
         let (partial, prepared) =
             blocking(move || search_person(&gallery, &o.search, place, key, message)).await?;
+        self.work.done(Stage::Search, started);
+        let started = Started::now();
         self.publish(topology, &partial).await?;
+        self.work.done(Stage::Publish, started);
         let o = &self.options;
         let Some(prepared) = prepared.filter(|_| shard_of(key, o.shards) == o.shard) else {
             return Ok(());
@@ -115,12 +122,16 @@ impl Shard {
         let keep = match insert {
             Insert::Always => true,
             Insert::IfSingle => {
+                let started = Started::now();
                 let partials = self.collect(topology, sequence).await;
+                self.work.done(Stage::Collect, started);
                 fuse(&partials, &o.search)?.is_single()
             }
         };
         if keep {
+            let started = Started::now();
             self.insert(key, prepared).await?;
+            self.work.done(Stage::Insert, started);
         }
         Ok(())
     }

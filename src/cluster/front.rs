@@ -15,7 +15,7 @@
 //! Identifications and verifications are requests to one replica of each shard
 //! ([`super::reads`]).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sha2::{Digest as _, Sha256};
 use tunggal_index::gallery::Enrolment;
@@ -30,6 +30,19 @@ use super::{fuse, nats, shard_of, ClusterError, Fused};
 pub const DEFAULT_WAIT: Duration = Duration::from_secs(30);
 /// How long a front-end tries to reach a replica of a shard for a read.
 pub const READ_WAIT: Duration = Duration::from_secs(30);
+
+/// The wall time of each step of one enrolment on a front-end ([`Front::enrol_timed`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EnrolTimes {
+    /// Looking for a verdict kept under the request id.
+    pub stored: Duration,
+    /// Publishing to `ENROL` until the log confirmed the sequence.
+    pub publish: Duration,
+    /// Reading the deciding shard count and collecting every shard's partial.
+    pub collect: Duration,
+    /// Fusing and keeping the verdict in `VERDICT`.
+    pub keep: Duration,
+}
 
 /// A front-end's handle on the cluster.
 #[derive(Debug, Clone)]
@@ -158,11 +171,28 @@ impl Front {
         request_id: &str,
         enrolment: &Enrolment,
     ) -> Result<StoredVerdict, ClusterError> {
+        Ok(self.enrol_timed(request_id, enrolment).await?.0)
+    }
+
+    /// [`Front::enrol`], with the wall time of each of its steps.
+    pub async fn enrol_timed(
+        &self,
+        request_id: &str,
+        enrolment: &Enrolment,
+    ) -> Result<(StoredVerdict, EnrolTimes), ClusterError> {
+        let mut times = EnrolTimes::default();
+        let started = Instant::now();
         if let Some(v) = self.stored(request_id).await? {
-            return Ok(v);
+            return Ok((v, times));
         }
+        times.stored = started.elapsed();
+        let started = Instant::now();
         let sequence = self.publish(request_id, enrolment).await?;
+        times.publish = started.elapsed();
+        let started = Instant::now();
         let partials = self.partials(sequence).await?;
+        times.collect = started.elapsed();
+        let started = Instant::now();
         let verdict = fuse(&partials, &self.search)?.stored(request_id, sequence);
         let bytes =
             serde_json::to_vec(&verdict).map_err(|e| ClusterError::Malformed(e.to_string()))?;
@@ -184,12 +214,15 @@ impl Front {
             }
         })
         .await?;
+        times.keep = started.elapsed();
         if created {
-            return Ok(verdict);
+            return Ok((verdict, times));
         }
-        self.stored(request_id)
+        let verdict = self
+            .stored(request_id)
             .await?
-            .ok_or_else(|| ClusterError::Nats(format!("the verdict of {request_id} vanished")))
+            .ok_or_else(|| ClusterError::Nats(format!("the verdict of {request_id} vanished")))?;
+        Ok((verdict, times))
     }
 
     /// The last sequence of the enrolment log.

@@ -20,6 +20,8 @@
 //! - [`apply`]: how a replica applies each kind of log entry (enrolment, deletion, cleared
 //!   applicant).
 //! - [`control`]: the front-end side of deletions and cleared applicants.
+//! - [`stats`]: a replica's time per stage of the log's application, CPU, memory and disk,
+//!   answered on request for `tunggal bench cluster`.
 
 pub mod apply;
 pub mod bench;
@@ -34,6 +36,7 @@ pub mod reshard;
 pub mod search;
 pub mod shard;
 pub mod snapshot;
+pub mod stats;
 pub mod topology;
 pub mod wire;
 

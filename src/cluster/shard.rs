@@ -38,6 +38,7 @@ use tunggal_index::search::SearchConfig;
 
 use super::files::io;
 use super::snapshot::publish::{Origin, Publisher};
+use super::stats::{self, Stage, Started, Work};
 use super::topology::{self, Switch, Topology, ENROL_STREAM};
 use super::wire::LogEntry;
 use super::{nats, reads, ClusterError};
@@ -85,6 +86,8 @@ pub struct Shard {
     pub(super) progress: watch::Sender<u64>,
     /// The switch to a new shard count that stops this set, once read from `TOPOLOGY`.
     switch: Option<Switch>,
+    /// Time per stage of the entries applied (answered by [`stats::serve`]).
+    pub(super) work: Work,
 }
 
 /// The last applied sequence recorded in `dir` (0 when none was).
@@ -161,6 +164,7 @@ impl Shard {
             applied,
             progress: watch::channel(applied).0,
             switch: None,
+            work: Work::default(),
         })
     }
 
@@ -245,6 +249,13 @@ impl Shard {
     pub async fn run(mut self, ready: impl FnOnce(u64)) -> Result<(), ClusterError> {
         let topology = topology::connect(&self.options.nats, self.options.stream_replicas).await?;
         let (mut messages, caught_up_at) = self.bind_retrying(&topology).await?;
+        let figures = tokio::spawn(stats::serve(
+            topology.client.clone(),
+            Arc::clone(&self.gallery),
+            self.options.clone(),
+            self.progress.subscribe(),
+            self.work.clone(),
+        ));
         ready(self.applied);
         let o = &self.options;
         let mut snapshots = Publisher::new(
@@ -291,7 +302,9 @@ impl Shard {
                             self.progress.subscribe(),
                         ))
                     });
-                    return reads.await.map_err(|e| ClusterError::Task(e.to_string()))?;
+                    let done = reads.await.map_err(|e| ClusterError::Task(e.to_string()))?;
+                    figures.abort();
+                    return done;
                 }
                 Err(ClusterError::Nats(e)) => {
                     // Whatever was delivered and not acknowledged comes again from the
@@ -303,6 +316,7 @@ impl Shard {
                     if let Some(task) = reads {
                         task.abort();
                     }
+                    figures.abort();
                     return Err(e);
                 }
             }
@@ -316,11 +330,13 @@ impl Shard {
         topology: &Topology,
         messages: &mut pull::Stream,
     ) -> Result<(), ClusterError> {
+        let idle = Started::now();
         let msg = match messages.next().await {
             Some(Ok(msg)) => msg,
             Some(Err(e)) => return Err(nats(e)),
             None => return Err(ClusterError::Nats("the consumer's messages ended".into())),
         };
+        self.work.done(Stage::Idle, idle);
         let sequence = msg.info().map_err(nats)?.stream_sequence;
         if sequence > self.applied + 1 {
             return Err(ClusterError::Gap {
@@ -329,7 +345,9 @@ impl Shard {
             });
         }
         if sequence > self.applied {
+            let started = Started::now();
             self.check_switch(topology, sequence).await?;
+            self.work.done(Stage::Topology, started);
             let entry = LogEntry::decode(&msg.payload);
             let work = self.apply(topology, sequence, entry);
             tokio::pin!(work);
@@ -346,7 +364,10 @@ impl Shard {
                 }
             }
         }
-        msg.double_ack().await.map_err(nats)
+        let started = Started::now();
+        msg.double_ack().await.map_err(nats)?;
+        self.work.done(Stage::Ack, started);
+        Ok(())
     }
 
     /// Stops this set before an entry past its announced switch ([`ClusterError::SwitchedOver`]).

@@ -14,3 +14,4 @@ mod reads;
 mod recovery;
 mod reshard;
 mod snapshot;
+mod stats;
