@@ -170,7 +170,19 @@ pub fn expected_fpir(
 ) -> (f64, f64) {
     let (_, impostor) = split(pairs, finger);
     let llrs: Vec<f32> = impostor.iter().map(|&s| table.llr(s)).collect();
-    let p = tail_of_sum(&llrs, fingers, fingers_cap, threshold);
+    candidates_and_fpir(&llrs, fingers, fingers_cap, threshold, n)
+}
+
+/// False candidates per search and FPIR against `n` non-mates, each finger's ratio drawn
+/// from `llrs`.
+fn candidates_and_fpir(
+    llrs: &[f32],
+    fingers: usize,
+    fingers_cap: f32,
+    threshold: f32,
+    n: usize,
+) -> (f64, f64) {
+    let p = tail_of_sum(llrs, fingers, fingers_cap, threshold);
     let fpir = 1.0 - (1.0 - p).powf(n as f64);
     (p * n as f64, fpir)
 }
@@ -189,9 +201,7 @@ pub fn expected_fpir_positive_part(
 ) -> (f64, f64) {
     let (_, impostor) = split(pairs, finger);
     let llrs: Vec<f32> = impostor.iter().map(|&s| table.llr(s).max(0.0)).collect();
-    let p = tail_of_sum(&llrs, fingers, fingers_cap, threshold);
-    let fpir = 1.0 - (1.0 - p).powf(n as f64);
-    (p * n as f64, fpir)
+    candidates_and_fpir(&llrs, fingers, fingers_cap, threshold, n)
 }
 
 /// How much flooring the negative part of a non-mate's finger sum at `−floor` can add to the

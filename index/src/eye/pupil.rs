@@ -142,14 +142,7 @@ pub(super) fn find_pupil(
             required: params.min_pupil_contrast,
         });
     }
-    Ok((
-        Circle {
-            x: fine.x,
-            y: fine.y,
-            r: fine.r,
-        },
-        fine.contrast,
-    ))
+    Ok((fine.circle(), fine.contrast))
 }
 
 /// The pupil circle around the darkest compact blob ([`darkest_blob`]): centres within
@@ -185,14 +178,7 @@ fn blob_pupil(
         scratch,
         &|_, _, _| true,
     )?;
-    (f.contrast >= params.min_pupil_contrast).then_some((
-        Circle {
-            x: f.x,
-            y: f.y,
-            r: f.r,
-        },
-        f.contrast,
-    ))
+    (f.contrast >= params.min_pupil_contrast).then_some((f.circle(), f.contrast))
 }
 
 /// Sectors of a pupil candidate's boundary ranked by [`sector_rank`].

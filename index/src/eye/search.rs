@@ -70,6 +70,15 @@ impl Found {
             ..self
         }
     }
+
+    /// The circle found (centre and radius).
+    pub(crate) fn circle(&self) -> super::segment::Circle {
+        super::segment::Circle {
+            x: self.x,
+            y: self.y,
+            r: self.r,
+        }
+    }
 }
 
 /// How circle candidates are ranked.

@@ -302,14 +302,7 @@ fn find_iris(
     if best.contrast < params.min_iris_contrast {
         return Err(not_found(best.contrast));
     }
-    Ok((
-        Circle {
-            x: best.x,
-            y: best.y,
-            r: best.r,
-        },
-        best.contrast,
-    ))
+    Ok((best.circle(), best.contrast))
 }
 
 /// The best limbus circle with a radius in `radii` (working pixels): a coarse search on the
