@@ -6,6 +6,7 @@
 //! database it never saw.
 
 pub mod sources;
+pub mod spread;
 
 use serde::Serialize;
 use tunggal_index::search::bounded::{cllr, reliability, tail_of_sum, worst_overclaim, Band};

@@ -11,7 +11,7 @@ use tunggal_index::search::fusion::threshold;
 use tunggal_index::search::shipped::{CalibrationFile, Provenance, Source, FORMAT};
 use tunggal_index::search::{Calibration, FusionCaps};
 
-use crate::calibrate::{self, bands_text, sources, Pair, MIN_BAND_IMPOSTORS};
+use crate::calibrate::{self, bands_text, sources, spread, Pair, MIN_BAND_IMPOSTORS};
 
 /// Arguments of `tunggal calibrate`.
 #[derive(Debug, clap::Args)]
@@ -159,6 +159,14 @@ impl CalibrateArgs {
                 1024.0 * (-f64::from(floor)).exp()
             );
         }
+        let spread_finger = spread::per_database(&pairs, |p| Some(p.finger));
+        let spread_descriptor = spread::per_database(&pairs, |p| p.descriptor);
+        println!("second-stage scores per database (pairs within it):");
+        print!("{}", spread::text(&spread_finger));
+        if !spread_descriptor.is_empty() {
+            println!("first-stage similarities per database (pairs within it):");
+            print!("{}", spread::text(&spread_descriptor));
+        }
         let in_sample = calibrate::check(&tables.finger, &pairs, |p| Some(p.finger));
         println!(
             "second-stage table on its own pairs: Cllr {:.3} bits",
@@ -247,6 +255,8 @@ impl CalibrateArgs {
                 "failed_fingers_growth": caps
                     .failed_fingers_against
                     .map(|f| calibrate::failed_fingers_growth(&tables.finger, &pairs, 10, f)),
+                "per_database_finger": spread_finger,
+                "per_database_descriptor": spread_descriptor,
                 "in_sample": in_sample,
                 "in_sample_descriptor": desc_check,
                 "lodo": folds,

@@ -17,10 +17,21 @@ pub enum Rule {
     Best(usize),
     /// The `k`-th best ratio: a person ranks high when `k` of its fingers are strong.
     Strong(usize),
+    /// The sum of the positive ratios plus the sum of the negative ones floored at `−a`
+    /// (the second stage's rule for failed fingers), with the modality caps.
+    Floored(u8),
 }
 
 /// The rules measured, in report order.
-pub const RULES: [Rule; 4] = [Rule::Sum, Rule::Best(3), Rule::Best(5), Rule::Strong(3)];
+pub const RULES: [Rule; 7] = [
+    Rule::Sum,
+    Rule::Best(3),
+    Rule::Best(5),
+    Rule::Strong(3),
+    Rule::Floored(12),
+    Rule::Floored(8),
+    Rule::Floored(4),
+];
 
 impl Rule {
     /// Short name.
@@ -29,6 +40,7 @@ impl Rule {
             Rule::Sum => "sum".into(),
             Rule::Best(k) => format!("best {k}"),
             Rule::Strong(k) => format!("{k} strong"),
+            Rule::Floored(a) => format!("sum, against ≥ −{a}"),
         }
     }
 
@@ -40,6 +52,18 @@ impl Rule {
                 calibration.fuse(sum, 0.0)
             }
             Rule::Best(k) => sorted(slots).iter().take(k).sum(),
+            Rule::Floored(a) => {
+                let present = slots.iter().filter(|v| !v.is_nan());
+                let (mut for_match, mut against) = (0.0f32, 0.0f32);
+                for &v in present {
+                    if v > 0.0 {
+                        for_match += v;
+                    } else {
+                        against += v;
+                    }
+                }
+                calibration.fuse(for_match + against.max(-f32::from(a)), 0.0)
+            }
             Rule::Strong(k) => sorted(slots)
                 .get(k.saturating_sub(1))
                 .copied()
