@@ -137,35 +137,58 @@ fn open_mask(mask: &[bool], w: usize, h: usize, side: usize) -> Vec<bool> {
 }
 
 /// Erosion (`all`: every pixel of the square set; outside the image counts as unset) or
-/// dilation (any pixel set) by a `side × side` square, separably, each line by a running
-/// count of the set pixels in its window.
+/// dilation (any pixel set) by a `side × side` square, separably: along each row, then down
+/// all columns at once row by row, each by a running count of the set pixels in the window.
 fn square_filter(mask: &[bool], w: usize, h: usize, side: usize, all: bool) -> Vec<bool> {
     let lo = (side - 1) / 2;
     let hi = side - 1 - lo;
-    // One line of `len` pixels, pixel `k` at `start + k · stride`.
-    let line = |src: &[bool], out: &mut [bool], start: usize, stride: usize, len: usize| {
-        let get = |k: usize| usize::from(src[start + k * stride]);
-        // Set pixels in `[pos − lo, pos + hi]` clipped to the line.
-        let mut count: usize = (0..hi.min(len - 1) + 1).map(get).sum();
-        for pos in 0..len {
-            let inside = pos >= lo && pos + hi < len;
-            // Erosion needs the whole square inside the image and set; dilation any pixel.
-            out[start + pos * stride] = if all { inside && count == side } else { count > 0 };
-            if pos + hi + 1 < len {
-                count += get(pos + hi + 1);
-            }
-            if pos >= lo {
-                count -= get(pos - lo);
-            }
+    // Erosion needs the whole window inside the image and set; dilation any pixel of it.
+    let verdict = |count: usize, inside: bool| {
+        if all {
+            inside && count == side
+        } else {
+            count > 0
         }
     };
     let mut first = vec![false; w * h];
-    for y in 0..h {
-        line(mask, &mut first, y * w, 1, w);
+    for (src, dst) in mask.chunks_exact(w).zip(first.chunks_exact_mut(w)) {
+        // Set pixels in `[x − lo, x + hi]` clipped to the row.
+        let mut count: usize = src[..=hi.min(w - 1)].iter().map(|&b| usize::from(b)).sum();
+        for (x, out) in dst.iter_mut().enumerate() {
+            *out = verdict(count, x >= lo && x + hi < w);
+            if let Some(&b) = src.get(x + hi + 1) {
+                count += usize::from(b);
+            }
+            if let Some(k) = x.checked_sub(lo) {
+                count -= usize::from(src[k]);
+            }
+        }
     }
     let mut out = vec![false; w * h];
-    for x in 0..w {
-        line(&first, &mut out, x, w, h);
+    let mut counts = vec![0usize; w];
+    let add = |counts: &mut [usize], row: &[bool], sign: bool| {
+        for (c, &b) in counts.iter_mut().zip(row) {
+            if sign {
+                *c += usize::from(b);
+            } else {
+                *c -= usize::from(b);
+            }
+        }
+    };
+    for row in first.chunks_exact(w).take(hi + 1) {
+        add(&mut counts, row, true);
+    }
+    for (y, dst) in out.chunks_exact_mut(w).enumerate() {
+        let inside = y >= lo && y + hi < h;
+        for (o, &c) in dst.iter_mut().zip(&counts) {
+            *o = verdict(c, inside);
+        }
+        if let Some(row) = first.get((y + hi + 1) * w..(y + hi + 2) * w) {
+            add(&mut counts, row, true);
+        }
+        if let Some(k) = y.checked_sub(lo) {
+            add(&mut counts, &first[k * w..(k + 1) * w], false);
+        }
     }
     out
 }

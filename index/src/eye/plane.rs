@@ -245,7 +245,9 @@ mod tests {
     #[test]
     fn box_blur_columns_match_blur_line() {
         let (w, h) = (13usize, 11usize);
-        let px: Vec<f32> = (0..w * h).map(|v| (v * 7919 % 257) as f32 * 0.731).collect();
+        let px: Vec<f32> = (0..w * h)
+            .map(|v| (v * 7919 % 257) as f32 * 0.731)
+            .collect();
         let p = Plane { w, h, px };
         for r in [1usize, 2, 5, 12] {
             let b = p.box_blur(r);
@@ -258,7 +260,11 @@ mod tests {
                 let mut want = vec![0.0f32; h];
                 blur_line(&col, &mut want, r);
                 for y in 0..h {
-                    assert_eq!(b.px[y * w + x].to_bits(), want[y].to_bits(), "r {r} at {x},{y}");
+                    assert_eq!(
+                        b.px[y * w + x].to_bits(),
+                        want[y].to_bits(),
+                        "r {r} at {x},{y}"
+                    );
                 }
             }
         }

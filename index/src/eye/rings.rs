@@ -1,9 +1,9 @@
 //! Sums of bilinear samples on concentric circles, the inner loop of the circle searches.
 //!
 //! [`RingOffsets`] holds the sample offsets `r_k · (cos, sin)` of every direction `d` and
-//! radius `k` of a search, computed once per search. [`ring_sums`] adds, for each radius, the
-//! bilinear samples of all directions around a centre, in direction order, when every sample
-//! lies inside the plane's interior. Each radius is summed by itself with exactly the
+//! radius `k` of a search, computed once per search. [`ring_sums`] adds, for each of the
+//! leading radii whose samples all lie inside the plane's interior, the bilinear samples of
+//! all directions around a centre, in direction order. Each radius is summed by itself with exactly the
 //! operations of [`Plane::sample`] followed by `sum += v` in direction order, so the sums are
 //! bit for bit those of the sample-by-sample loop; the AVX2 variant computes eight radii at a
 //! time, one per lane, with the same operations (no fused multiply–add). This is the only
@@ -19,9 +19,9 @@ pub(crate) struct RingOffsets {
     y: Vec<f32>,
     dirs: usize,
     radii: usize,
-    /// Smallest and largest offsets (over every direction and radius).
-    x_range: (f32, f32),
-    y_range: (f32, f32),
+    /// Per radius, the smallest and largest offsets over the directions: x low, x high,
+    /// y low, y high.
+    ranges: Vec<[f32; 4]>,
 }
 
 impl RingOffsets {
@@ -44,14 +44,20 @@ impl RingOffsets {
                 self.y.push(r * s);
             }
         }
-        let range = |v: &[f32]| {
-            v.iter()
-                .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &o| {
-                    (lo.min(o), hi.max(o))
-                })
-        };
-        self.x_range = range(&self.x);
-        self.y_range = range(&self.y);
+        self.ranges.clear();
+        for k in 0..radii {
+            let mut r = [
+                f32::INFINITY,
+                f32::NEG_INFINITY,
+                f32::INFINITY,
+                f32::NEG_INFINITY,
+            ];
+            for d in 0..self.dirs {
+                let (x, y) = (self.x[d * radii + k], self.y[d * radii + k]);
+                r = [r[0].min(x), r[1].max(x), r[2].min(y), r[3].max(y)];
+            }
+            self.ranges.push(r);
+        }
     }
 
     /// Directions.
@@ -66,45 +72,48 @@ impl RingOffsets {
         (self.x[i], self.y[i])
     }
 
-    /// Whether every sample around `(cx, cy)` has its 2 × 2 bilinear neighbourhood inside
-    /// `plane`: `0 ≤ cx + x < w − 1` and `0 ≤ cy + y < h − 1` for the extreme offsets, hence
-    /// (rounding being monotonic) for all of them.
-    fn interior(&self, plane: &Plane, cx: f32, cy: f32) -> bool {
-        self.dirs > 0
-            && plane.w >= 2
-            && plane.h >= 2
-            && cx + self.x_range.0 >= 0.0
-            && cy + self.y_range.0 >= 0.0
-            && cx + self.x_range.1 < (plane.w - 1) as f32
-            && cy + self.y_range.1 < (plane.h - 1) as f32
+    /// How many leading radii have every sample around `(cx, cy)` with its 2 × 2 bilinear
+    /// neighbourhood inside `plane`: `0 ≤ cx + x < w − 1` and `0 ≤ cy + y < h − 1` for the
+    /// radius's extreme offsets, hence (rounding being monotonic) for all of its offsets.
+    fn interior(&self, plane: &Plane, cx: f32, cy: f32) -> usize {
+        if self.dirs == 0 || plane.w < 2 || plane.h < 2 {
+            return 0;
+        }
+        let (xe, ye) = ((plane.w - 1) as f32, (plane.h - 1) as f32);
+        self.ranges
+            .iter()
+            .take_while(|r| {
+                cx + r[0] >= 0.0 && cy + r[2] >= 0.0 && cx + r[1] < xe && cy + r[3] < ye
+            })
+            .count()
     }
 }
 
 /// Sets `sums[k]` to the sum over directions, in order, of the bilinear samples at radius `k`
-/// around `(cx, cy)` and returns `true`, when every sample lies in the plane's interior;
-/// otherwise returns `false` and leaves `sums` alone (the caller samples one by one).
+/// around `(cx, cy)` for the leading radii whose samples all lie in the plane's interior, and
+/// returns how many those are; the caller samples the later radii one by one.
 pub(crate) fn ring_sums(
     plane: &Plane,
     cx: f32,
     cy: f32,
     offsets: &RingOffsets,
     sums: &mut [f32],
-) -> bool {
-    if !offsets.interior(plane, cx, cy) || sums.len() < offsets.radii {
-        return false;
-    }
+) -> usize {
+    let n = offsets.interior(plane, cx, cy).min(sums.len());
+    let sums = &mut sums[..n];
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: the processor supports AVX2 (checked just above), and every sample's
-            // neighbourhood is inside the plane (`interior`, checked above), the two
-            // requirements of `ring_sums_avx2`.
+        if i32::try_from(plane.px.len()).is_ok() && std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the processor supports AVX2 and the plane's length fits in an `i32`
+            // (checked just above), and every sample's neighbourhood at the first
+            // `sums.len()` radii is inside the plane (`interior`, above): the requirements
+            // of `ring_sums_avx2`.
             unsafe { ring_sums_avx2(plane, cx, cy, offsets, sums) };
-            return true;
+            return n;
         }
     }
     ring_sums_portable(plane, cx, cy, offsets, sums, 0);
-    true
+    n
 }
 
 /// The portable loop, from radius `first` on: [`Plane::sample`]'s interior branch, without
@@ -136,17 +145,19 @@ fn ring_sums_portable(
     }
 }
 
-/// Eight radii at a time, one per lane; the radii left over by the portable loop.
+/// Radii `0..sums.len()` eight at a time, one per lane; the radii left over by the portable
+/// loop.
 ///
 /// # Safety
-/// AVX2 must be available and [`RingOffsets::interior`] must hold for `(cx, cy)`, so that
-/// every gathered index lies inside `plane.px`.
+/// AVX2 must be available, `sums.len()` must not exceed [`RingOffsets::interior`] for
+/// `(cx, cy)`, so that every gathered index lies inside `plane.px`, and `plane.px.len()` must
+/// fit in an `i32`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn ring_sums_avx2(plane: &Plane, cx: f32, cy: f32, offsets: &RingOffsets, sums: &mut [f32]) {
     use std::arch::x86_64::*;
     let radii = offsets.radii;
-    let lanes = radii / 8 * 8;
+    let lanes = sums.len().min(radii) / 8 * 8;
     let px = plane.px.as_ptr();
     let w = plane.w as i32;
     let (vcx, vcy) = (_mm256_set1_ps(cx), _mm256_set1_ps(cy));
@@ -158,7 +169,7 @@ unsafe fn ring_sums_avx2(plane: &Plane, cx: f32, cy: f32, offsets: &RingOffsets,
         let mut sum = _mm256_setzero_ps();
         for d in 0..offsets.dirs {
             let i = d * radii + k;
-            // SAFETY: `k + 8 <= radii`, so `i + 8 <= dirs · radii`, the length of both offset
+            // SAFETY: `k + 8 <= lanes <= radii`, so `i + 8 <= dirs · radii`, the length of both offset
             // vectors; the loads are unaligned.
             let (ox, oy) = unsafe {
                 (
@@ -176,7 +187,7 @@ unsafe fn ring_sums_avx2(plane: &Plane, cx: f32, cy: f32, offsets: &RingOffsets,
             let at = _mm256_add_epi32(_mm256_mullo_epi32(y0, vw), x0);
             // SAFETY: `interior` gives 0 ≤ x0 ≤ w − 2 and 0 ≤ y0 ≤ h − 2 in every lane, so
             // `at`, `at + 1`, `at + w` and `at + w + 1` are all below `w · h`, the length of
-            // `plane.px` (at most 2000² elements, well inside `i32`).
+            // `plane.px`, which fits in an `i32` (checked by the caller).
             let (a, b, c, e) = unsafe {
                 (
                     _mm256_i32gather_ps::<4>(px, at),
@@ -220,17 +231,22 @@ mod tests {
         let mut offsets = RingOffsets::default();
         let radii = 19;
         offsets.fill(&dirs, radii, |k| (1.3 + 0.9 * k as f32).max(0.5));
-        let mut tried = 0;
-        for (cx, cy) in [(30.2f32, 23.7f32), (29.0, 24.0), (31.77, 22.01), (3.0, 4.0)] {
-            let mut sums = vec![0.0f32; radii];
-            if !ring_sums(&plane, cx, cy, &offsets, &mut sums) {
-                assert_eq!((cx, cy), (3.0, 4.0), "an interior centre refused");
-                continue;
-            }
-            tried += 1;
-            let mut portable = vec![0.0f32; radii];
+        // Centres well inside, inside at sub-pixel offsets, with the outer radii leaving
+        // the plane, and with even the first radius leaving it.
+        let cases = [
+            ((30.2f32, 23.7f32), radii),
+            ((29.0, 24.0), radii),
+            ((31.77, 22.01), radii),
+            ((12.5, 23.0), 13),
+            ((0.5, 4.0), 0),
+        ];
+        for ((cx, cy), inside) in cases {
+            let mut sums = vec![f32::NAN; radii];
+            let n = ring_sums(&plane, cx, cy, &offsets, &mut sums);
+            assert_eq!(n, inside, "leading interior radii around {cx},{cy}");
+            let mut portable = vec![f32::NAN; n];
             ring_sums_portable(&plane, cx, cy, &offsets, &mut portable, 0);
-            for k in 0..radii {
+            for k in 0..n {
                 let mut sum = 0.0f32;
                 for d in 0..dirs.len() {
                     let (ox, oy) = offsets.at(d, k);
@@ -239,7 +255,18 @@ mod tests {
                 assert_eq!(sums[k].to_bits(), sum.to_bits(), "radius {k}");
                 assert_eq!(portable[k].to_bits(), sum.to_bits(), "radius {k}");
             }
+            // The radius after the run has a sample outside the interior.
+            if n < radii {
+                assert!((0..dirs.len()).any(|d| {
+                    let (ox, oy) = offsets.at(d, n);
+                    let (x, y) = (cx + ox, cy + oy);
+                    !(x >= 0.0 && y >= 0.0 && x < (w - 1) as f32 && y < (h - 1) as f32)
+                }));
+                assert!(
+                    sums[n..].iter().all(|v| v.is_nan()),
+                    "later radii left alone"
+                );
+            }
         }
-        assert_eq!(tried, 3);
     }
 }

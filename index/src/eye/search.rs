@@ -108,8 +108,6 @@ pub(crate) struct Scratch {
     column: Vec<f32>,
     /// Sample offsets of the current search's directions and radii.
     offsets: RingOffsets,
-    /// Samples inside the plane per radius (centres near the border).
-    counts: Vec<usize>,
 }
 
 /// Searches `grid` on `plane` for the circle maximising the smoothed radial step of the
@@ -207,34 +205,30 @@ pub(crate) fn best_circle(
 /// Sets `scratch.means[k]` to the mean grey level on the circle of radius `k` of
 /// `scratch.offsets` around `(cx, cy)`, NaN when fewer than `min_count` of its samples fall
 /// inside the plane: [`circle_mean`] at each radius, bit for bit (each radius's samples are
-/// added in direction order), with the offsets computed once per search and, for a centre
-/// whose circles all lie inside the plane, without per-sample range checks.
+/// added in direction order), with the offsets computed once per search and, for the leading
+/// radii whose circles lie inside the plane, without per-sample range checks.
 fn circle_means(plane: &Plane, cx: f32, cy: f32, min_count: usize, scratch: &mut Scratch) {
     let offsets = &scratch.offsets;
     let means = &mut scratch.means;
     let dirs = offsets.dirs();
     let min_count = min_count.max(1);
-    if ring_sums(plane, cx, cy, offsets, means) {
-        let n = dirs as f32;
-        for m in means.iter_mut() {
-            *m = if dirs >= min_count { *m / n } else { f32::NAN };
-        }
-        return;
+    // The leading radii whose samples all lie inside: summed without range checks.
+    let inside = ring_sums(plane, cx, cy, offsets, means);
+    let n = dirs as f32;
+    for m in &mut means[..inside] {
+        *m = if dirs >= min_count { *m / n } else { f32::NAN };
     }
-    let counts = &mut scratch.counts;
-    counts.clear();
-    counts.resize(means.len(), 0);
-    for (k, (m, count)) in means.iter_mut().zip(counts.iter_mut()).enumerate() {
-        let mut sum = 0.0f32;
+    for (k, m) in means.iter_mut().enumerate().skip(inside) {
+        let (mut sum, mut count) = (0.0f32, 0usize);
         for d in 0..dirs {
             let (ox, oy) = offsets.at(d, k);
             if let Some(v) = plane.sample(cx + ox, cy + oy) {
                 sum += v;
-                *count += 1;
+                count += 1;
             }
         }
-        *m = if *count >= min_count {
-            sum / *count as f32
+        *m = if count >= min_count {
+            sum / count as f32
         } else {
             f32::NAN
         };
