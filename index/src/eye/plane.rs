@@ -259,12 +259,8 @@ mod tests {
                 let col: Vec<f32> = (0..h).map(|y| rows[y * w + x]).collect();
                 let mut want = vec![0.0f32; h];
                 blur_line(&col, &mut want, r);
-                for y in 0..h {
-                    assert_eq!(
-                        b.px[y * w + x].to_bits(),
-                        want[y].to_bits(),
-                        "r {r} at {x},{y}"
-                    );
+                for (y, v) in want.iter().enumerate() {
+                    assert_eq!(b.px[y * w + x].to_bits(), v.to_bits(), "r {r} at {x},{y}");
                 }
             }
         }
