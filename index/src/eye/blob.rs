@@ -44,10 +44,17 @@ pub(crate) fn darkest_blob(
     if w < 3 || h < 3 {
         return None;
     }
-    let mut sorted = p.px.clone();
-    sorted.sort_by(f32::total_cmp);
-    let darkest = sorted[((sorted.len() as f32 * DARKEST_SHARE) as usize).min(sorted.len() - 1)];
-    let median = sorted[sorted.len() / 2];
+    // The two order statistics by selection (the values a full sort would put there).
+    let mut order = p.px.clone();
+    let mid = order.len() / 2;
+    let (below, median, _) = order.select_nth_unstable_by(mid, f32::total_cmp);
+    let median = *median;
+    let at = ((p.px.len() as f32 * DARKEST_SHARE) as usize).min(p.px.len() - 1);
+    let darkest = if at < mid {
+        *below.select_nth_unstable_by(at, f32::total_cmp).1
+    } else {
+        median
+    };
     let limit = darkest + fraction * (median - darkest);
     let dark: Vec<bool> = p.px.iter().map(|&v| v <= limit).collect();
     let mask = open_mask(&dark, w, h, open);
@@ -130,54 +137,60 @@ fn open_mask(mask: &[bool], w: usize, h: usize, side: usize) -> Vec<bool> {
 }
 
 /// Erosion (`all`: every pixel of the square set; outside the image counts as unset) or
-/// dilation (any pixel set) by a `side × side` square, separably.
+/// dilation (any pixel set) by a `side × side` square, separably: along each row, then down
+/// all columns at once row by row, each by a running count of the set pixels in the window.
 fn square_filter(mask: &[bool], w: usize, h: usize, side: usize, all: bool) -> Vec<bool> {
     let lo = (side - 1) / 2;
     let hi = side - 1 - lo;
-    let pass = |src: &[bool], along_x: bool| -> Vec<bool> {
-        let mut out = vec![false; w * h];
-        for y in 0..h {
-            for x in 0..w {
-                let (pos, len) = if along_x { (x, w) } else { (y, h) };
-                let from = pos.checked_sub(lo);
-                let to = pos + hi;
-                let v = match (from, to < len) {
-                    (Some(a), true) => {
-                        let mut window = (a..=to).map(|k| {
-                            if along_x {
-                                src[y * w + k]
-                            } else {
-                                src[k * w + x]
-                            }
-                        });
-                        if all {
-                            window.all(|b| b)
-                        } else {
-                            window.any(|b| b)
-                        }
-                    }
-                    // Part of the square outside the image: erosion clears the pixel, dilation
-                    // looks at the part inside.
-                    _ if all => false,
-                    _ => {
-                        let a = pos.saturating_sub(lo);
-                        let b = to.min(len - 1);
-                        (a..=b).any(|k| {
-                            if along_x {
-                                src[y * w + k]
-                            } else {
-                                src[k * w + x]
-                            }
-                        })
-                    }
-                };
-                out[y * w + x] = v;
+    // Erosion needs the whole window inside the image and set; dilation any pixel of it.
+    let verdict = |count: usize, inside: bool| {
+        if all {
+            inside && count == side
+        } else {
+            count > 0
+        }
+    };
+    let mut first = vec![false; w * h];
+    for (src, dst) in mask.chunks_exact(w).zip(first.chunks_exact_mut(w)) {
+        // Set pixels in `[x − lo, x + hi]` clipped to the row.
+        let mut count: usize = src[..=hi.min(w - 1)].iter().map(|&b| usize::from(b)).sum();
+        for (x, out) in dst.iter_mut().enumerate() {
+            *out = verdict(count, x >= lo && x + hi < w);
+            if let Some(&b) = src.get(x + hi + 1) {
+                count += usize::from(b);
+            }
+            if let Some(k) = x.checked_sub(lo) {
+                count -= usize::from(src[k]);
             }
         }
-        out
+    }
+    let mut out = vec![false; w * h];
+    let mut counts = vec![0usize; w];
+    let add = |counts: &mut [usize], row: &[bool], sign: bool| {
+        for (c, &b) in counts.iter_mut().zip(row) {
+            if sign {
+                *c += usize::from(b);
+            } else {
+                *c -= usize::from(b);
+            }
+        }
     };
-    let first = pass(mask, true);
-    pass(&first, false)
+    for row in first.chunks_exact(w).take(hi + 1) {
+        add(&mut counts, row, true);
+    }
+    for (y, dst) in out.chunks_exact_mut(w).enumerate() {
+        let inside = y >= lo && y + hi < h;
+        for (o, &c) in dst.iter_mut().zip(&counts) {
+            *o = verdict(c, inside);
+        }
+        if let Some(row) = first.get((y + hi + 1) * w..(y + hi + 2) * w) {
+            add(&mut counts, row, true);
+        }
+        if let Some(k) = y.checked_sub(lo) {
+            add(&mut counts, &first[k * w..(k + 1) * w], false);
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -221,6 +234,34 @@ mod tests {
             "{b:?}"
         );
         assert!((b.r - 12.0).abs() <= 1.5, "{b:?}");
+    }
+
+    /// The running-count filter equals the square's definition pixel by pixel.
+    #[test]
+    fn square_filter_matches_its_definition() {
+        let (w, h) = (23usize, 17usize);
+        let mask: Vec<bool> = (0..w * h).map(|i| (i * 7919 + i / 5) % 7 < 4).collect();
+        for side in [2usize, 3, 4, 5, 9] {
+            let (lo, hi) = ((side - 1) / 2, side - 1 - (side - 1) / 2);
+            for all in [true, false] {
+                let got = square_filter(&mask, w, h, side, all);
+                for y in 0..h {
+                    for x in 0..w {
+                        let inside = x >= lo && y >= lo && x + hi < w && y + hi < h;
+                        let window = (y.saturating_sub(lo)..(y + hi + 1).min(h)).flat_map(|yy| {
+                            (x.saturating_sub(lo)..(x + hi + 1).min(w)).map(move |xx| (xx, yy))
+                        });
+                        let mut window = window.map(|(xx, yy)| mask[yy * w + xx]);
+                        let want = if all {
+                            inside && window.all(|b| b)
+                        } else {
+                            window.any(|b| b)
+                        };
+                        assert_eq!(got[y * w + x], want, "side {side} all {all} at {x},{y}");
+                    }
+                }
+            }
+        }
     }
 
     #[test]

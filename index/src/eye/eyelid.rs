@@ -1,6 +1,7 @@
 //! Eyelid edges: parabolas through the iris with the strongest vertical grey-level step
 //! (bright lid outside, darker iris inside).
 
+use super::distance::{hypot_gt, hypot_lt};
 use super::plane::Plane;
 use super::segment::{Circle, Eyelid};
 use super::EyeParams;
@@ -31,6 +32,14 @@ pub(crate) fn find_eyelid(
     let sign = if upper { 1.0 } else { -1.0 };
     let mut best: Option<(f32, Eyelid)> = None;
     let shifts = params.eyelid_apex_shifts as isize;
+    // The columns sampled, the same for every candidate.
+    let mut columns = Vec::new();
+    let mut x = iris.x - 0.9 * ri;
+    while x <= iris.x + 0.9 * ri {
+        columns.push(x);
+        x += 2.0;
+    }
+    let clear = pupil.r + 2.0 * gap;
     let mut y0 = y_from;
     while y0 <= y_to {
         for c in [0.0f32, 0.15, 0.3, 0.5] {
@@ -44,18 +53,16 @@ pub(crate) fn find_eyelid(
                 };
                 let mut sum = 0.0f32;
                 let mut n = 0usize;
-                let mut x = iris.x - 0.9 * ri;
-                while x <= iris.x + 0.9 * ri {
+                for &x in &columns {
                     let y = lid.y_at(x);
-                    let inside = (x - iris.x).hypot(y - iris.y) < ri
-                        && (x - pupil.x).hypot(y - pupil.y) > pupil.r + 2.0 * gap;
+                    let inside = hypot_lt(x - iris.x, y - iris.y, ri)
+                        && hypot_gt(x - pupil.x, y - pupil.y, clear);
                     if inside {
                         if let (Some(a), Some(b)) = (p.sample(x, y - gap), p.sample(x, y + gap)) {
                             sum += sign * (a - b);
                             n += 1;
                         }
                     }
-                    x += 2.0;
                 }
                 if n >= 6 {
                     let v = sum / n as f32;

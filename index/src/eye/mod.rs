@@ -32,6 +32,7 @@
 //! encoder; no per-pixel allocation.
 
 mod blob;
+mod distance;
 mod error;
 mod eyelid;
 mod filter;
@@ -39,6 +40,7 @@ mod plane;
 mod polar;
 mod pupil;
 pub mod quality;
+mod rings;
 mod search;
 pub mod segment;
 

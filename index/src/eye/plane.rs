@@ -17,15 +17,27 @@ impl Plane {
         let (w, h) = ((width / f).max(1), (height / f).max(1));
         let mut px = vec![0.0f32; w * h];
         let norm = 1.0 / (f * f) as f32;
+        // Block sums are whole numbers, exact in any order: each output row adds its `f`
+        // source rows into one sum per block.
+        let mut sums = vec![0u32; w];
         for (y, row) in px.chunks_exact_mut(w).enumerate() {
-            for (x, out) in row.iter_mut().enumerate() {
-                let mut sum = 0u32;
-                for dy in 0..f {
-                    let base = (y * f + dy) * width + x * f;
-                    if let Some(src) = pixels.get(base..base + f) {
-                        sum += src.iter().map(|&v| u32::from(v)).sum::<u32>();
+            sums.fill(0);
+            for dy in 0..f {
+                let base = (y * f + dy) * width;
+                if let Some(src) = pixels.get(base..base + w * f) {
+                    for (sum, block) in sums.iter_mut().zip(src.chunks_exact(f)) {
+                        *sum += block.iter().map(|&v| u32::from(v)).sum::<u32>();
+                    }
+                } else {
+                    // A short buffer: the blocks that are there.
+                    for (x, sum) in sums.iter_mut().enumerate() {
+                        if let Some(src) = pixels.get(base + x * f..base + x * f + f) {
+                            *sum += src.iter().map(|&v| u32::from(v)).sum::<u32>();
+                        }
                     }
                 }
+            }
+            for (out, &sum) in row.iter_mut().zip(&sums) {
                 *out = sum as f32 * norm;
             }
         }
@@ -78,7 +90,7 @@ impl Plane {
     /// Box mean over `(2r + 1)²` pixels (clamped at the borders), by running sums.
     #[inline(never)] // a stage of its own in profiles
     pub(crate) fn box_blur(&self, r: usize) -> Self {
-        if r == 0 {
+        if r == 0 || self.px.is_empty() {
             return self.clone();
         }
         let mut tmp = vec![0.0f32; self.px.len()];
@@ -89,16 +101,25 @@ impl Plane {
         {
             blur_line(src, dst, r);
         }
+        // The columns, all at once row by row: each column's running sum takes exactly the
+        // steps of `blur_line` on that column.
+        let (w, last) = (self.w, self.h as isize - 1);
+        let row = |i: isize| {
+            let y = i.clamp(0, last) as usize;
+            &tmp[y * w..(y + 1) * w]
+        };
+        let ri = r as isize;
+        let mut acc: Vec<f32> = (0..w)
+            .map(|x| (-ri..=ri).map(|i| row(i)[x]).sum())
+            .collect();
+        let norm = 1.0 / (2 * ri + 1) as f32;
         let mut out = vec![0.0f32; self.px.len()];
-        let mut col = vec![0.0f32; self.h];
-        let mut col_out = vec![0.0f32; self.h];
-        for x in 0..self.w {
-            for (y, c) in col.iter_mut().enumerate() {
-                *c = tmp[y * self.w + x];
-            }
-            blur_line(&col, &mut col_out, r);
-            for (y, c) in col_out.iter().enumerate() {
-                out[y * self.w + x] = *c;
+        for (y, dst) in out.chunks_exact_mut(w).enumerate() {
+            let y = y as isize;
+            let (enter, leave) = (row(y + ri + 1), row(y - ri));
+            for (((o, a), e), l) in dst.iter_mut().zip(&mut acc).zip(enter).zip(leave) {
+                *o = *a * norm;
+                *a += e - l;
             }
         }
         Self {
@@ -218,6 +239,31 @@ mod tests {
         };
         p.inpaint_rows(&[false, true, true, true, false]);
         assert_eq!(p.px, vec![0.0, 10.0, 20.0, 30.0, 40.0]);
+    }
+
+    /// The row-by-row column pass gives, bit for bit, `blur_line` down each column.
+    #[test]
+    fn box_blur_columns_match_blur_line() {
+        let (w, h) = (13usize, 11usize);
+        let px: Vec<f32> = (0..w * h)
+            .map(|v| (v * 7919 % 257) as f32 * 0.731)
+            .collect();
+        let p = Plane { w, h, px };
+        for r in [1usize, 2, 5, 12] {
+            let b = p.box_blur(r);
+            let mut rows = vec![0.0f32; w * h];
+            for (src, dst) in p.px.chunks_exact(w).zip(rows.chunks_exact_mut(w)) {
+                blur_line(src, dst, r);
+            }
+            for x in 0..w {
+                let col: Vec<f32> = (0..h).map(|y| rows[y * w + x]).collect();
+                let mut want = vec![0.0f32; h];
+                blur_line(&col, &mut want, r);
+                for (y, v) in want.iter().enumerate() {
+                    assert_eq!(b.px[y * w + x].to_bits(), v.to_bits(), "r {r} at {x},{y}");
+                }
+            }
+        }
     }
 
     #[test]

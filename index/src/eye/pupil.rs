@@ -2,6 +2,7 @@
 //! refinement at working resolution and the radial contour (Fourier harmonics).
 
 use super::blob::darkest_blob;
+use super::distance::hypot_le;
 use super::plane::{Integral, Plane};
 use super::search::{best_circle, circle_mean, Directions, Grid, Rank, Scratch};
 use super::segment::Circle;
@@ -246,7 +247,7 @@ fn recentre(p: &Plane, x: f32, y: f32, threshold: f32, r_min: f32, r_max: f32) -
         for yy in y0..=y1 {
             for xx in x0..=x1 {
                 let (fx, fy) = (xx as f32, yy as f32);
-                if (fx - cx).hypot(fy - cy) <= reach && p.at(xx, yy) < threshold {
+                if hypot_le(fx - cx, fy - cy, reach) && p.at(xx, yy) < threshold {
                     sx += fx;
                     sy += fy;
                     n += 1.0;

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::distance::{hypot_gt, hypot_lt};
 use super::polar::Occlusion;
 use super::segment::Segmented;
 use super::{EyeError, EyeParams};
@@ -131,9 +132,7 @@ fn texture(seg: &Segmented) -> (f32, f32) {
     for y in y0..=y1 {
         for x in x0..=x1 {
             let (fx, fy) = (x as f32, y as f32);
-            let d_iris = (fx - cx).hypot(fy - cy);
-            let d_pupil = (fx - px).hypot(fy - py);
-            if d_iris > ri * 0.9 || d_pupil < rp * 1.15 + 1.0 {
+            if hypot_gt(fx - cx, fy - cy, ri * 0.9) || hypot_lt(fx - px, fy - py, rp * 1.15 + 1.0) {
                 continue;
             }
             if s.under_eyelid(fx * k, fy * k) || seg.reflections[y * p.w + x] {

@@ -2,6 +2,7 @@
 //! grey level steps up most sharply from inside to outside.
 
 use super::plane::Plane;
+use super::rings::{ring_sums, RingOffsets};
 
 /// Unit vectors of the sampled boundary directions (image coordinates, y down).
 #[derive(Debug, Clone)]
@@ -105,6 +106,8 @@ pub(crate) struct Scratch {
     sums: Vec<f32>,
     /// Per-direction steps at one radius ([`Rank::Median`]).
     column: Vec<f32>,
+    /// Sample offsets of the current search's directions and radii.
+    offsets: RingOffsets,
 }
 
 /// Searches `grid` on `plane` for the circle maximising the smoothed radial step of the
@@ -132,6 +135,10 @@ pub(crate) fn best_circle(
     scratch.means.resize(radii, f32::NAN);
     scratch.steps.resize(radii, f32::NAN);
     let min_count = ((dirs.0.len() as f32 * coverage).ceil() as usize).max(1);
+    let r_first = grid.r0 - span_f;
+    scratch
+        .offsets
+        .fill(&dirs.0, radii, |k| (r_first + k as f32).max(0.5));
     let mut best: Option<Found> = None;
     let mut cy = grid.y0;
     while cy <= grid.y1 + 1e-3 {
@@ -139,22 +146,9 @@ pub(crate) fn best_circle(
         while cx <= grid.x1 + 1e-3 {
             if matches!(rank, Rank::Median | Rank::WeakerArc) {
                 let median = rank == Rank::Median;
-                direction_steps(
-                    plane,
-                    cx,
-                    cy,
-                    grid.r0 - span_f,
-                    span,
-                    dirs,
-                    min_count,
-                    median,
-                    scratch,
-                );
+                direction_steps(plane, cx, cy, span, dirs, min_count, median, scratch);
             } else {
-                for (k, m) in scratch.means.iter_mut().enumerate() {
-                    let r = grid.r0 - span_f + k as f32;
-                    *m = circle_mean(plane, cx, cy, r.max(0.5), dirs, min_count);
-                }
+                circle_means(plane, cx, cy, min_count, scratch);
                 let means = &scratch.means;
                 let band = 1.0 / span as f32;
                 for (k, s) in scratch.steps.iter_mut().enumerate() {
@@ -208,7 +202,40 @@ pub(crate) fn best_circle(
     best
 }
 
-/// Fills `scratch.steps[k]` (radius `r_first + k`, as `scratch.means`) from each
+/// Sets `scratch.means[k]` to the mean grey level on the circle of radius `k` of
+/// `scratch.offsets` around `(cx, cy)`, NaN when fewer than `min_count` of its samples fall
+/// inside the plane: [`circle_mean`] at each radius, bit for bit (each radius's samples are
+/// added in direction order), with the offsets computed once per search and, for the leading
+/// radii whose circles lie inside the plane, without per-sample range checks.
+fn circle_means(plane: &Plane, cx: f32, cy: f32, min_count: usize, scratch: &mut Scratch) {
+    let offsets = &scratch.offsets;
+    let means = &mut scratch.means;
+    let dirs = offsets.dirs();
+    let min_count = min_count.max(1);
+    // The leading radii whose samples all lie inside: summed without range checks.
+    let inside = ring_sums(plane, cx, cy, offsets, means);
+    let n = dirs as f32;
+    for m in &mut means[..inside] {
+        *m = if dirs >= min_count { *m / n } else { f32::NAN };
+    }
+    for (k, m) in means.iter_mut().enumerate().skip(inside) {
+        let (mut sum, mut count) = (0.0f32, 0usize);
+        for d in 0..dirs {
+            let (ox, oy) = offsets.at(d, k);
+            if let Some(v) = plane.sample(cx + ox, cy + oy) {
+                sum += v;
+                count += 1;
+            }
+        }
+        *m = if count >= min_count {
+            sum / count as f32
+        } else {
+            f32::NAN
+        };
+    }
+}
+
+/// Fills `scratch.steps[k]` (radius `k` of `scratch.offsets`, as `scratch.means`) from each
 /// direction's step, the mean of its `span` samples just outside the radius minus that of its
 /// `span` samples just inside: with `median`, their median over `dirs`; otherwise the smallest
 /// over the arcs of `dirs` of the arc's mean step. A direction whose samples leave the image
@@ -219,7 +246,6 @@ fn direction_steps(
     plane: &Plane,
     cx: f32,
     cy: f32,
-    r_first: f32,
     span: usize,
     dirs: &Directions,
     min_count: usize,
@@ -232,11 +258,11 @@ fn direction_steps(
     // sample falls outside the image).
     scratch.sums.clear();
     scratch.sums.resize(n * (radii + 1), 0.0);
-    for (d, &(c, s)) in dirs.0.iter().enumerate() {
+    for d in 0..n {
         let row = &mut scratch.sums[d * (radii + 1)..(d + 1) * (radii + 1)];
         for k in 0..radii {
-            let r = (r_first + k as f32).max(0.5);
-            let v = plane.sample(cx + r * c, cy + r * s).unwrap_or(f32::NAN);
+            let (ox, oy) = scratch.offsets.at(d, k);
+            let v = plane.sample(cx + ox, cy + oy).unwrap_or(f32::NAN);
             row[k + 1] = row[k] + v;
         }
     }
