@@ -53,7 +53,10 @@ fn a_valid_stream_of_exactly_the_most_scans_decodes() {
         let image = decode(&fx.read(name), Some(ImageFormat::Jpeg))
             .unwrap_or_else(|e| panic!("{name}: {e} ({})", e.reason()));
         assert_eq!((image.width(), image.height()), size, "{name}");
-        assert!(image.pixels().iter().all(|&p| p == 128), "{name}: flat grey");
+        assert!(
+            image.pixels().iter().all(|&p| p == 128),
+            "{name}: flat grey"
+        );
     }
 }
 
@@ -98,8 +101,8 @@ fn scans_over_a_large_frame_past_the_budget_are_refused() {
     assert_eq!(err.reason(), "jpeg_work_over_budget", "{err}");
     // Claiming 1,000 x 1,000 stays within the budget: the decoder pads the scans.
     bytes[SOF_HEIGHT..SOF_HEIGHT + 4].copy_from_slice(&[0x03, 0xe8, 0x03, 0xe8]);
-    let image = decode(&bytes, Some(ImageFormat::Jpeg))
-        .unwrap_or_else(|e| panic!("{e} ({})", e.reason()));
+    let image =
+        decode(&bytes, Some(ImageFormat::Jpeg)).unwrap_or_else(|e| panic!("{e} ({})", e.reason()));
     assert_eq!((image.width(), image.height()), (1000, 1000));
 }
 

@@ -173,17 +173,25 @@ struct Walk<'a> {
 }
 
 impl<'a> Walk<'a> {
+    /// Offset of the first `0xFF` at or after `from`.
+    fn find_ff(&self, from: usize) -> Option<usize> {
+        let offset = self.bytes.get(from..)?.iter().position(|&b| b == 0xff)?;
+        Some(from + offset)
+    }
+
     /// The next marker code: bytes up to a `0xFF` are skipped, fill bytes (`0xFF`) and a
     /// stuffed zero are passed over. `None` at the end of the data.
     fn next_marker(&mut self) -> Option<u8> {
         loop {
-            let at = self.pos + self.bytes.get(self.pos..)?.iter().position(|&b| b == 0xff)?;
+            let at = self.find_ff(self.pos)?;
             let mut i = at + 1;
-            while *self.bytes.get(i)? == 0xff {
-                i += 1;
-            }
+            let code = loop {
+                match *self.bytes.get(i)? {
+                    0xff => i += 1,
+                    byte => break byte,
+                }
+            };
             self.pos = i + 1;
-            let code = self.bytes[i];
             if code != 0 {
                 return Some(code);
             }
@@ -207,8 +215,7 @@ impl<'a> Walk<'a> {
     /// data.
     fn skip_entropy_coded_data(&mut self) {
         let mut i = self.pos;
-        while let Some(offset) = self.bytes.get(i..).and_then(|r| r.iter().position(|&b| b == 0xff)) {
-            let at = i + offset;
+        while let Some(at) = self.find_ff(i) {
             let mut j = at + 1;
             while self.bytes.get(j) == Some(&0xff) {
                 j += 1;
