@@ -220,13 +220,18 @@ def encoded_fixtures():
         with contextlib.redirect_stdout(io.StringIO()):
             make_fixtures.main(tmp)
         base = os.path.join(tmp, "ridges_97x131_hq")
-        return {ext: open(base + ext, "rb").read()
-                for ext in [".wsq", ".jp2", ".png", ".jpg", ".progressive.jpg"]}
+        out = {ext: open(base + ext, "rb").read()
+               for ext in [".wsq", ".jp2", ".png", ".jpg", ".progressive.jpg"]}
+        # Progressive streams of 64 scans (the cap) and 127 scans (refused), 64x48.
+        for scans in (64, 127):
+            out[f"scans-{scans}.jpg"] = open(
+                os.path.join(tmp, f"scans_{scans}_64x48.jpg"), "rb").read()
+        return out
 
 
 def small_encoded():
     """32x24 grey images as JPEG 2000 (reversible, two and three resolution levels, 8x8 code
-    blocks, a raw codestream) and PNG, through Pillow: small enough that libFuzzer's
+    blocks, a raw codestream), PNG and JPEG (baseline and progressive), through Pillow: small enough that libFuzzer's
     -max_len keeps them whole, so mutations reach tile and scanline decoding rather than only
     the headers (the 97x131 fixtures are about 10 KB). {name: bytes}, or {} without Pillow."""
     try:
@@ -241,11 +246,15 @@ def small_encoded():
                           ("small-cb8.jp2", dict(irreversible=False, num_resolutions=3,
                                                  codeblock_size=(8, 8))),
                           ("small.j2k", dict(irreversible=False, no_jp2=True)),
-                          ("small.png", None)]:
+                          ("small.png", None),
+                          ("small.jpg", dict(quality=90)),
+                          ("small-progressive.jpg", dict(quality=75, progressive=True))]:
         buffer = io.BytesIO()
         try:
             if options is None:
                 image.save(buffer, "PNG")
+            elif name.endswith(".jpg"):
+                image.save(buffer, "JPEG", **options)
             else:
                 image.save(buffer, "JPEG2000", **options)
         except (OSError, KeyError) as e:
@@ -267,6 +276,8 @@ def image_seeds():
         write("image_png", "ridges.png", png)
         write("image_jpeg", "ridges.jpg", encoded[".jpg"])
         write("image_jpeg", "ridges-progressive.jpg", encoded[".progressive.jpg"])
+        write("image_jpeg", "scans-64.jpg", encoded["scans-64.jpg"])
+        write("image_jpeg", "scans-127.jpg", encoded["scans-127.jpg"])
         write("image_iso19794_4", "wsq-2005.fir", fir_2005(wsq, 97, 131, 2))
         write("image_iso19794_4", "png-2005.fir", fir_2005(png, 97, 131, 5))
         write("image_iso19794_4", "jp2-2011.fir", fir_2011(jp2, 97, 131, 5))
@@ -275,7 +286,8 @@ def image_seeds():
         write("image_iso19794_6", "jp2-2005.iir", iir_2005(14, 97, 131, 8, [(2, [jp2])]))
     small = small_encoded()
     for name, data in small.items():
-        write("image_png" if name.endswith(".png") else "image_jp2", name, data)
+        kind = {".png": "image_png", ".jpg": "image_jpeg"}.get(name[-4:], "image_jp2")
+        write(kind, name, data)
     if "small.png" in small:
         png = small["small.png"]
         write("image_iso19794_4", "small-png-2005.fir", fir_2005(png, 32, 24, 5))

@@ -106,6 +106,11 @@ pub enum Reason {
     ImageTooLarge,
     /// A fingerprint image's header gives a width or height of zero.
     ImageEmpty,
+    /// A JPEG image (fingerprint or eye) has more than 64 scans.
+    JpegTooManyScans,
+    /// The scans of a JPEG image (fingerprint or eye) would visit more than 32 × 4,000,000
+    /// samples in all.
+    JpegWorkOverBudget,
     /// A fingerprint image `format` other than `wsq`, `png`, `tiff`, `bmp`, `jp2` or
     /// `iso19794-4`, or a feature of that format the decoder does not support.
     ImageUnsupportedFormat,
@@ -277,6 +282,8 @@ impl Reason {
             ImageTruncated => "Fingerprint image is truncated",
             ImageTooLarge => "Fingerprint image too large",
             ImageEmpty => "Fingerprint image is empty",
+            JpegTooManyScans => "JPEG image has too many scans",
+            JpegWorkOverBudget => "JPEG image needs too much decoding work",
             ImageUnsupportedFormat => "Unsupported fingerprint image format",
             ImageUnsupportedPixels => "Unsupported fingerprint image pixels",
             ImageCorrupt => "Fingerprint image is corrupt",

@@ -48,6 +48,22 @@ pub enum ImageError {
     /// Decoding would need more memory than the decoder's budget.
     #[error("decoding {0} would exceed the memory budget")]
     BudgetExceeded(&'static str),
+    /// A JPEG stream has more scans than the decoder accepts
+    /// ([`MAX_SCANS`](super::jpeg_limits::MAX_SCANS)).
+    #[error("JPEG stream has more than {max} scans")]
+    JpegTooManyScans {
+        /// Most scans accepted.
+        max: u32,
+    },
+    /// The scans of a JPEG stream would visit more samples than the decoder's work budget
+    /// ([`MAX_WORK`](super::jpeg_limits::MAX_WORK)).
+    #[error("JPEG scans visit at least {work} samples, over the budget of {max}")]
+    JpegWorkOverBudget {
+        /// Samples counted when the budget was passed.
+        work: u64,
+        /// The budget.
+        max: u64,
+    },
     /// The header gives a width or height of zero.
     #[error("image size {width}x{height}: width and height must both be at least 1")]
     Empty {
@@ -88,6 +104,8 @@ impl ImageError {
             Self::TooLarge { .. } | Self::InputTooLarge { .. } | Self::BudgetExceeded(_) => {
                 "image_too_large"
             }
+            Self::JpegTooManyScans { .. } => "jpeg_too_many_scans",
+            Self::JpegWorkOverBudget { .. } => "jpeg_work_over_budget",
             Self::Empty { .. } => "image_empty",
             Self::UnsupportedFormat(_) => "image_unsupported_format",
             Self::UnsupportedPixels(_) => "image_unsupported_pixels",

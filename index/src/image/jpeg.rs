@@ -11,9 +11,10 @@ use super::{check_size, to_grey, FingerImage, ImageError};
 /// Byte budget handed to the decoder: the largest accepted image as CMYK.
 const JPEG_BYTE_BUDGET: usize = super::MAX_PIXELS as usize * 4;
 
-/// Decodes a JPEG file. The size in the frame header is checked against the limits before
-/// any scan is decoded. A panic inside the third-party decoder is caught and reported as
-/// corrupt data, so hostile input cannot take the caller down.
+/// Decodes a JPEG file. The size in the frame header and the scans the marker segments
+/// state are checked against the limits ([`super::jpeg_limits`]) before any scan is
+/// decoded. A panic inside the third-party decoder is caught and reported as corrupt data,
+/// so hostile input cannot take the caller down.
 pub(crate) fn decode(bytes: &[u8]) -> Result<FingerImage, ImageError> {
     match catch_unwind(AssertUnwindSafe(|| decode_inner(bytes))) {
         Ok(result) => result,
@@ -30,6 +31,7 @@ fn decode_inner(bytes: &[u8]) -> Result<FingerImage, ImageError> {
         .ok_or_else(|| ImageError::corrupt("JPEG without a frame header"))?;
     let (width, height) = (u32::from(info.width), u32::from(info.height));
     check_size(u64::from(width), u64::from(height))?;
+    super::jpeg_limits::check(bytes)?;
     let samples = decoder.decode().map_err(|e| map_error(e, bytes.len()))?;
     let count = width as usize * height as usize;
     let pixels = match info.pixel_format {

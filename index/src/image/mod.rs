@@ -8,8 +8,9 @@
 //!
 //! * PNG and TIFF go through the `png` and `tiff` crates; colour and 16-bit images are
 //!   converted to 8-bit grey (ITU-R BT.601 luma, high byte).
-//! * JPEG (baseline, progressive, lossless) goes through `jpeg-decoder`, a pure-Rust decoder;
-//!   colour is converted to grey and 16-bit samples keep their high byte.
+//! * JPEG (baseline, progressive, lossless) goes through `jpeg-decoder`, a pure-Rust decoder,
+//!   after [`jpeg_limits`] has capped the scans its marker segments state; colour is
+//!   converted to grey and 16-bit samples keep their high byte.
 //! * BMP goes through the `image` crate built with its BMP codec alone; palettised and colour
 //!   images are converted to grey the same way.
 //! * JPEG 2000 goes through `hayro-jpeg2000`, a pure-Rust decoder (no C code to build or to
@@ -27,7 +28,8 @@
 //! [`MAX_SIDE`] pixels a side and [`MAX_PIXELS`] pixels in all; inputs over
 //! [`MAX_INPUT_BYTES`] are refused unread. Corrupt input gets an [`ImageError`] with a
 //! machine-readable [`reason`](ImageError::reason); nothing panics and decoding time is
-//! bounded by the (capped) image size.
+//! bounded by the (capped) image size and, for JPEG and JPEG 2000, by the structure the
+//! headers state ([`jpeg_limits`], [`jp2_limits`]).
 
 mod bmp;
 pub mod error;
@@ -36,6 +38,7 @@ pub mod iso;
 mod jp2;
 pub mod jp2_limits;
 mod jpeg;
+pub mod jpeg_limits;
 mod png;
 pub use self::png::{encode as encode_png, PngEncodeError};
 mod reader;

@@ -26,6 +26,8 @@ pub fn image_reason(e: &ImageError) -> Reason {
         ImageError::TooLarge { .. }
         | ImageError::InputTooLarge { .. }
         | ImageError::BudgetExceeded(_) => Reason::ImageTooLarge,
+        ImageError::JpegTooManyScans { .. } => Reason::JpegTooManyScans,
+        ImageError::JpegWorkOverBudget { .. } => Reason::JpegWorkOverBudget,
         ImageError::Empty { .. } => Reason::ImageEmpty,
         ImageError::UnsupportedFormat(_) => Reason::ImageUnsupportedFormat,
         ImageError::UnsupportedPixels(_) => Reason::ImageUnsupportedPixels,
@@ -161,6 +163,8 @@ mod tests {
             },
             ImageError::InputTooLarge { bytes: 1, max: 0 },
             ImageError::BudgetExceeded("x"),
+            ImageError::JpegTooManyScans { max: 64 },
+            ImageError::JpegWorkOverBudget { work: 2, max: 1 },
             ImageError::Empty {
                 width: 0,
                 height: 1,
