@@ -1,7 +1,9 @@
 //! Eye image to iris code, one image per iteration on one thread: a 320×280 CASIA-IrisV1
 //! image, a 320×238 MMU2 image and the 640×480 open-iris sample from
 //! `../shared/datasets/iris-images/` or the folder `TUNGGAL_IRIS_IMAGES` names (each skipped
-//! with a message when absent), and a synthetic 320×280 eye (always). Decoding is excluded.
+//! with a message when absent), the CASIA image scaled by two and cropped to 640×480 (the
+//! open-iris sample fails to enrol, so this is the enrolling eye at that frame size), and a
+//! synthetic 320×280 eye (always). Decoding is excluded.
 //! Each image is encoded with the default settings into the `daugman-2048` layout and, as
 //! `…/open-iris`, into the open-iris layout.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -45,6 +47,32 @@ fn synthetic_eye() -> FingerImage {
     FingerImage::new(w as u32, h as u32, None, px).unwrap()
 }
 
+/// `image` scaled by two (bilinear) and cropped to 640×480 about its centre: an enrolling eye
+/// at the larger frame size (the open-iris sample, the only real 640×480 image, fails to enrol).
+fn doubled_640x480(image: &FingerImage) -> FingerImage {
+    let (w, h) = (image.width() as usize, image.height() as usize);
+    let src = image.pixels();
+    let (ow, oh) = (640usize, 480usize);
+    let (x0, y0) = (
+        (2 * w).saturating_sub(ow) / 2,
+        (2 * h).saturating_sub(oh) / 2,
+    );
+    let at = |x: usize, y: usize| f32::from(src[y.min(h - 1) * w + x.min(w - 1)]);
+    let mut px = vec![0u8; ow * oh];
+    for y in 0..oh {
+        let sy = (((y + y0) as f32 + 0.5) / 2.0 - 0.5).max(0.0);
+        let (iy, fy) = (sy as usize, sy.fract());
+        for x in 0..ow {
+            let sx = (((x + x0) as f32 + 0.5) / 2.0 - 0.5).max(0.0);
+            let (ix, fx) = (sx as usize, sx.fract());
+            let top = at(ix, iy) * (1.0 - fx) + at(ix + 1, iy) * fx;
+            let bottom = at(ix, iy + 1) * (1.0 - fx) + at(ix + 1, iy + 1) * fx;
+            px[y * ow + x] = (top * (1.0 - fy) + bottom * fy).round().clamp(0.0, 255.0) as u8;
+        }
+    }
+    FingerImage::new(ow as u32, oh as u32, None, px).unwrap()
+}
+
 fn bench(c: &mut Criterion) {
     let encoder = EyeEncoder::new(EyeParams::default()).unwrap();
     // `TUNGGAL_IRIS_IMAGES` names the folder when the checkout is not next to `shared/`.
@@ -62,6 +90,10 @@ fn bench(c: &mut Criterion) {
             Ok(bytes) => images.push((name.to_owned(), decode(&bytes, None).unwrap())),
             Err(e) => eprintln!("skipping {name}: {} ({e})", root.join(rel).display()),
         }
+    }
+    if let Some((_, casia)) = images.iter().find(|(n, _)| n == "casia_320x280") {
+        let doubled = doubled_640x480(casia);
+        images.push(("casia_doubled_640x480".to_owned(), doubled));
     }
     let mut group = c.benchmark_group("eye_encode");
     for (name, image) in &images {
