@@ -13,7 +13,7 @@ use std::path::Path;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use tunggal_index::eye::{EyeEncoder, EyeParams};
-use tunggal_index::image::{decode, FingerImage};
+use tunggal_index::image::{decode, to_500ppi, FingerImage};
 use tunggal_index::iris::IrisLayout;
 
 /// A synthetic eye: bright surround, a textured iris annulus, a dark pupil with a glint.
@@ -47,29 +47,22 @@ fn synthetic_eye() -> FingerImage {
     FingerImage::new(w as u32, h as u32, None, px).unwrap()
 }
 
-/// `image` scaled by two (bilinear) and cropped to 640×480 about its centre: an enrolling eye
-/// at the larger frame size (the open-iris sample, the only real 640×480 image, fails to enrol).
+/// `image` scaled by two (bilinear, [`to_500ppi`] from 250 ppi) and cropped to 640×480
+/// about its centre: an enrolling eye at the larger frame size (the open-iris sample, the only
+/// real 640×480 image, fails to enrol).
 fn doubled_640x480(image: &FingerImage) -> FingerImage {
-    let (w, h) = (image.width() as usize, image.height() as usize);
-    let src = image.pixels();
-    let (ow, oh) = (640usize, 480usize);
-    let (x0, y0) = (
-        (2 * w).saturating_sub(ow) / 2,
-        (2 * h).saturating_sub(oh) / 2,
-    );
-    let at = |x: usize, y: usize| f32::from(src[y.min(h - 1) * w + x.min(w - 1)]);
-    let mut px = vec![0u8; ow * oh];
-    for y in 0..oh {
-        let sy = (((y + y0) as f32 + 0.5) / 2.0 - 0.5).max(0.0);
-        let (iy, fy) = (sy as usize, sy.fract());
-        for x in 0..ow {
-            let sx = (((x + x0) as f32 + 0.5) / 2.0 - 0.5).max(0.0);
-            let (ix, fx) = (sx as usize, sx.fract());
-            let top = at(ix, iy) * (1.0 - fx) + at(ix + 1, iy) * fx;
-            let bottom = at(ix, iy + 1) * (1.0 - fx) + at(ix + 1, iy + 1) * fx;
-            px[y * ow + x] = (top * (1.0 - fy) + bottom * fy).round().clamp(0.0, 255.0) as u8;
-        }
-    }
+    let doubled = to_500ppi(image, 250.0).unwrap();
+    let (w, h) = (doubled.width() as usize, doubled.height() as usize);
+    let (ow, oh) = (640usize.min(w), 480usize.min(h));
+    let (x0, y0) = ((w - ow) / 2, (h - oh) / 2);
+    let px = doubled
+        .pixels()
+        .chunks_exact(w)
+        .skip(y0)
+        .take(oh)
+        .flat_map(|row| &row[x0..x0 + ow])
+        .copied()
+        .collect();
     FingerImage::new(ow as u32, oh as u32, None, px).unwrap()
 }
 

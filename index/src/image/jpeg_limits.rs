@@ -86,20 +86,12 @@ impl Frame {
     }
 }
 
-/// What the walk counted.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Tally {
-    /// Scan headers seen.
-    pub(crate) scans: u32,
-    /// Samples those scans visit.
-    pub(crate) work: u64,
-}
-
 /// Checks the scans of the JPEG stream `bytes` against [`MAX_SCANS`] and [`MAX_WORK`].
-pub(crate) fn check(bytes: &[u8]) -> Result<Tally, ImageError> {
+pub(crate) fn check(bytes: &[u8]) -> Result<(), ImageError> {
     let mut walk = Walk { bytes, pos: 0 };
     let mut frame: Option<Frame> = None;
-    let mut tally = Tally::default();
+    // Scan headers seen, and the samples those scans visit.
+    let (mut scans, mut work) = (0u32, 0u64);
     while let Some(marker) = walk.next_marker() {
         if marker == EOI {
             break;
@@ -111,26 +103,26 @@ pub(crate) fn check(bytes: &[u8]) -> Result<Tally, ImageError> {
         if start_of_frame(marker) {
             frame = parse_frame(body);
         } else if marker == SOS {
-            tally.scans += 1;
-            if tally.scans > MAX_SCANS {
+            scans += 1;
+            if scans > MAX_SCANS {
                 return Err(ImageError::JpegTooManyScans { max: MAX_SCANS });
             }
-            let work = match &frame {
+            let scan = match &frame {
                 Some(f) => f.scan_work(&scan_components(body)),
                 // The decoder refuses a scan before its frame.
                 None => 0,
             };
-            tally.work = tally.work.saturating_add(work);
-            if tally.work > MAX_WORK {
+            work = work.saturating_add(scan);
+            if work > MAX_WORK {
                 return Err(ImageError::JpegWorkOverBudget {
-                    work: tally.work,
+                    work,
                     max: MAX_WORK,
                 });
             }
             walk.skip_entropy_coded_data();
         }
     }
-    Ok(tally)
+    Ok(())
 }
 
 /// The frame header of a start-of-frame segment body, or `None` when it is cut short (the
