@@ -99,7 +99,6 @@ fn synthetic_eye_is_segmented_and_encoded() {
 }
 
 #[test]
-#[ignore = "fails: two different synthetic irises score 0.334, under the 0.35 the test asks (docs/iris-images.md)"]
 fn same_synthetic_iris_matches_and_different_ones_do_not() {
     let enc = encoder();
     let m = IrisMatcher::for_layout(IrisLayout::DAUGMAN_2048);
@@ -127,6 +126,7 @@ fn same_synthetic_iris_matches_and_different_ones_do_not() {
         differ += ((c1 ^ c2) & m1 & m2).count_ones();
     }
     let unrotated = f64::from(differ) / f64::from(both.max(1));
+    eprintln!("same iris {same:.3}, different irises {diff:.3} (unrotated {unrotated:.3} over {both} bits)");
     assert!(same < 0.15, "same iris, new noise: {same}");
     assert!(
         diff > 0.35,
