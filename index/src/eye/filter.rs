@@ -8,7 +8,9 @@
 //! median iris level is used), then the complex angular kernel is applied at each code
 //! position. The even (cosine) part has its mean removed, so neither part sees the local
 //! brightness. Bit 0 of a position is the sign of the real part, bit 1 that of the imaginary
-//! part. A position is valid when at least `min_valid` of its envelope's weight fell on
+//! part. With `highpass` > 0 each ring's line first loses its angular low-pass (a Gaussian
+//! of `highpass` wavelengths), so slow brightness changes around the iris (an illuminator
+//! on one side) do not set the same bits in every eye. A position is valid when at least `min_valid` of its envelope's weight fell on
 //! valid samples; the `fragile_share` weakest responses of each part are masked too.
 
 use std::f32::consts::TAU;
@@ -29,6 +31,10 @@ struct Filter {
     even: Vec<f32>,
     odd: Vec<f32>,
     half: usize,
+    /// Normalised Gaussian taps of the angular low-pass removed before filtering (empty:
+    /// none), centre at index `smooth_half`.
+    smooth: Vec<f32>,
+    smooth_half: usize,
 }
 
 /// Filters of one layout on one polar grid, computed once.
@@ -71,6 +77,7 @@ impl FilterBank {
                 for (v, e) in even.iter_mut().zip(&envelope) {
                     *v -= dc * e;
                 }
+                let (smooth, smooth_half) = low_pass_taps(params.highpass * lambda, cols);
                 Filter {
                     radial,
                     radial_from: -reach,
@@ -78,6 +85,8 @@ impl FilterBank {
                     even,
                     odd,
                     half,
+                    smooth,
+                    smooth_half,
                 }
             })
             .collect();
@@ -116,6 +125,7 @@ impl FilterBank {
         let step = cols / layout.angular();
         let mut line = vec![0.0f32; cols];
         let mut weight = vec![0.0f32; cols];
+        let mut low = vec![0.0f32; cols];
         let positions = layout.filters() * layout.rings() * layout.angular();
         let mut responses: Vec<(f32, f32, bool)> = Vec::with_capacity(positions);
         for f in &self.filters {
@@ -146,6 +156,19 @@ impl FilterBank {
                 for (l, w) in line.iter_mut().zip(weight.iter_mut()) {
                     *l = if *w > 1e-6 { *l / *w } else { polar.level };
                     *w /= total.max(1e-6);
+                }
+                if !f.smooth.is_empty() {
+                    for (j, l) in low.iter_mut().enumerate() {
+                        *l = f
+                            .smooth
+                            .iter()
+                            .enumerate()
+                            .map(|(t, &g)| g * line[(j + cols + t - f.smooth_half) % cols])
+                            .sum();
+                    }
+                    for (l, lo) in line.iter_mut().zip(&low) {
+                        *l -= lo;
+                    }
                 }
                 let env_total: f32 = f.envelope.iter().sum();
                 for a in 0..layout.angular() {
@@ -201,6 +224,23 @@ fn gabor_taps(lambda: f32, sigma: f32, cols: usize) -> (Vec<f32>, Vec<f32>, Vec<
         odd.push(e * (TAU * d / lambda).sin());
     }
     (envelope, even, odd, half)
+}
+
+/// Normalised Gaussian taps of standard deviation `sigma` columns on a circular line of
+/// `cols` samples, and their half-width; none when `sigma` is not positive.
+fn low_pass_taps(sigma: f32, cols: usize) -> (Vec<f32>, usize) {
+    if sigma <= 0.0 || !sigma.is_finite() {
+        return (Vec::new(), 0);
+    }
+    let half = ((3.0 * sigma).ceil() as usize).min(cols.saturating_sub(1) / 2);
+    let mut taps: Vec<f32> = (0..=2 * half)
+        .map(|t| (-0.5 * ((t as f32 - half as f32) / sigma).powi(2)).exp())
+        .collect();
+    let total: f32 = taps.iter().sum();
+    for t in &mut taps {
+        *t /= total;
+    }
+    (taps, half)
 }
 
 /// Taps of a 1-D log-Gabor filter on a circular line of `cols` samples: the frequency
@@ -290,5 +330,72 @@ mod tests {
             .map(|(t, e)| e * (TAU * (t as f32 - half as f32) / 18.0).cos())
             .sum();
         assert!(resp > 1.0, "{resp}");
+    }
+
+    #[test]
+    fn low_pass_taps_are_normalised_and_symmetric() {
+        assert!(low_pass_taps(0.0, 256).0.is_empty());
+        let (taps, half) = low_pass_taps(36.0, 256);
+        assert_eq!(taps.len(), 2 * half + 1);
+        assert!(half <= 127);
+        assert!((taps.iter().sum::<f32>() - 1.0).abs() < 1e-4);
+        for d in 1..=half {
+            assert!((taps[half + d] - taps[half - d]).abs() < 1e-6);
+        }
+    }
+
+    /// Share of jointly valid bits on which two eyes agree: two independent textures (white,
+    /// ±8 grey levels) under the same illumination wave of amplitude `wave`, one cycle around
+    /// the iris.
+    fn agreement(highpass: f32, wave: f32) -> f64 {
+        let layout = IrisLayout::DAUGMAN_2048;
+        let params = EyeParams {
+            highpass,
+            ..EyeParams::default()
+        };
+        let (rows, cols) = (64, 256);
+        let bank = FilterBank::new(layout, rows, cols, &params).unwrap();
+        let eye = |seed: u64| {
+            let mut state = seed;
+            let values = (0..rows * cols)
+                .map(|i| {
+                    state = state
+                        .wrapping_mul(6_364_136_223_846_793_005)
+                        .wrapping_add(1_442_695_040_888_963_407);
+                    let texture = (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
+                    let j = (i % cols) as f32;
+                    100.0 + wave * (TAU * j / cols as f32).cos() + 16.0 * texture
+                })
+                .collect();
+            let polar = Polar {
+                rows,
+                cols,
+                values,
+                valid: vec![true; rows * cols],
+                level: 100.0,
+            };
+            bank.encode(&polar, &params)
+        };
+        let (a, b) = (eye(1), eye(2));
+        let (mut same, mut both) = (0u32, 0u32);
+        for ((ca, ma), (cb, mb)) in a
+            .code()
+            .iter()
+            .zip(a.mask())
+            .zip(b.code().iter().zip(b.mask()))
+        {
+            both += (ma & mb).count_ones();
+            same += (!(ca ^ cb) & ma & mb).count_ones();
+        }
+        f64::from(same) / f64::from(both.max(1))
+    }
+
+    #[test]
+    fn the_high_pass_keeps_a_shared_illumination_from_setting_bits() {
+        let (plain, filtered) = (agreement(0.0, 10.0), agreement(2.0, 10.0));
+        // Unrelated eyes should agree on about half their bits; the shared wave pulls that up
+        // (0.67 here), the high-pass takes most of it away (0.55).
+        assert!(plain > 0.62, "without the high-pass: {plain}");
+        assert!((0.45..0.58).contains(&filtered), "with it: {filtered}");
     }
 }

@@ -174,6 +174,9 @@ pub struct EyeParams {
     pub min_valid: f32,
     /// Share of the weakest responses masked as fragile bits.
     pub fragile_share: f32,
+    /// Angular low-pass removed from each ring before filtering, as the standard deviation
+    /// of a Gaussian in wavelengths of the filter (0: none).
+    pub highpass: f32,
     /// Failure to enrol below this usable share of the iris.
     pub min_usable_share: f32,
     /// Failure to enrol below this sharpness.
@@ -216,13 +219,14 @@ impl Default for EyeParams {
             radial_range: (0.0, 1.0),
             radial_samples: 64,
             angular_samples: 256,
-            wavelength: 0.06,
+            wavelength: 0.07,
             wavelength_ratio: 2.0,
-            sigma_angular: 0.25,
+            sigma_angular: 0.2,
             log_gabor: 0.0,
             sigma_radial: 0.5,
             min_valid: 0.9,
-            fragile_share: 0.1,
+            fragile_share: 0.0,
+            highpass: 2.0,
             min_usable_share: 0.3,
             min_sharpness: 0.05,
         }
@@ -297,6 +301,7 @@ impl EyeParams {
             "sigma_radial" => self.sigma_radial = f(value)?,
             "min_valid" => self.min_valid = f(value)?,
             "fragile_share" => self.fragile_share = f(value)?,
+            "highpass" => self.highpass = f(value)?,
             "min_usable_share" => self.min_usable_share = f(value)?,
             "min_sharpness" => self.min_sharpness = f(value)?,
             _ => return Err(EyeError::InvalidParams("unknown eye encoder parameter")),
@@ -369,6 +374,9 @@ impl EyeParams {
             return Err(EyeError::InvalidParams(
                 "shares must lie in 0..=1 (fragile_share below 0.9)",
             ));
+        }
+        if !(0.0..=10.0).contains(&self.highpass) {
+            return Err(EyeError::InvalidParams("highpass must lie in 0..=10"));
         }
         Ok(())
     }
