@@ -1,7 +1,8 @@
 //! Encodes one eye image N times on one thread, for an instruction-count profiler
 //! (`valgrind --tool=callgrind`, `perf stat -e instructions`); prints the outcome once.
 //!
-//! `cargo run --release -p tunggal-index --example eye_profile -- IMAGE [N]`
+//! `cargo run --release -p tunggal-index --example eye_profile -- IMAGE [N] [name=value…]`
+//! (encoder parameters as in `EyeParams::set`)
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::hint::black_box;
@@ -14,7 +15,11 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let image = decode(&std::fs::read(&args[0]).unwrap(), None).unwrap();
     let n: usize = args.get(1).map_or(1, |v| v.parse().unwrap());
-    let enc = EyeEncoder::new(EyeParams::default()).unwrap();
+    let mut params = EyeParams::default();
+    for assignment in args.iter().skip(2) {
+        params.set(assignment).unwrap();
+    }
+    let enc = EyeEncoder::new(params).unwrap();
     let mut last = None;
     for _ in 0..n {
         last = Some(black_box(

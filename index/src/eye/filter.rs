@@ -125,7 +125,7 @@ impl FilterBank {
         let step = cols / layout.angular();
         let mut line = vec![0.0f32; cols];
         let mut weight = vec![0.0f32; cols];
-        let mut low = vec![0.0f32; cols];
+        let mut wrapped = vec![0.0f32; 2 * cols];
         let positions = layout.filters() * layout.rings() * layout.angular();
         let mut responses: Vec<(f32, f32, bool)> = Vec::with_capacity(positions);
         for f in &self.filters {
@@ -158,15 +158,15 @@ impl FilterBank {
                     *w /= total.max(1e-6);
                 }
                 if !f.smooth.is_empty() {
-                    for (j, l) in low.iter_mut().enumerate() {
-                        *l = f
-                            .smooth
-                            .iter()
-                            .enumerate()
-                            .map(|(t, &g)| g * line[(j + cols + t - f.smooth_half) % cols])
-                            .sum();
-                    }
-                    for (l, lo) in line.iter_mut().zip(&low) {
+                    // The circular line with `smooth_half` samples wrapped on each side, so
+                    // the low-pass is a plain sliding dot product.
+                    let h = f.smooth_half;
+                    let ext = &mut wrapped[..cols + 2 * h];
+                    ext[..h].copy_from_slice(&line[cols - h..]);
+                    ext[h..h + cols].copy_from_slice(&line);
+                    ext[h + cols..].copy_from_slice(&line[..h]);
+                    for (l, window) in line.iter_mut().zip(ext.windows(2 * h + 1)) {
+                        let lo: f32 = window.iter().zip(&f.smooth).map(|(v, g)| v * g).sum();
                         *l -= lo;
                     }
                 }
