@@ -8,6 +8,7 @@
 
 pub mod images;
 pub mod iris;
+pub mod iris_lodo;
 pub mod iris_overlay;
 pub mod lodo;
 pub mod lodo_images;
