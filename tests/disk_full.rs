@@ -211,8 +211,19 @@ async fn full_disk_refuses_enrolments_and_recovers_without_restart() {
     .await;
     no_server_error(&admin_key, "key creation while full");
 
-    // Space freed: the same server enrols again, no restart.
+    // Space freed: the same server enrols again, no restart. The kernel may give the
+    // ballast's pages back a moment after the unlink on a loaded machine, so wait for the
+    // file system to show the space before asking (the server reads it per request).
     std::fs::remove_file(&ballast).unwrap();
+    let mut waited = 0;
+    while available_bytes(&data).unwrap() < 2 * RESERVE && waited < 200 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    assert!(
+        available_bytes(&data).unwrap() >= 2 * RESERVE,
+        "the file system did not give the ballast's space back within 10 s"
+    );
     let r = post_json(
         addr,
         "/v1/enrolments",
