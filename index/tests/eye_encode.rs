@@ -171,6 +171,49 @@ fn rotating_the_eye_rotates_the_code() {
     }
 }
 
+/// The blob ladder counts as further pupil candidates only with the blob stage on, and is
+/// bounded like the retries.
+#[test]
+fn pupil_candidates_count_the_blob_ladder_and_the_retries() {
+    let mut p = EyeParams::default();
+    p.set("pupil_blob_ladder=2").unwrap();
+    p.set("pupil_retries=3").unwrap();
+    assert_eq!(p.pupil_candidates(), 6);
+    p.set("pupil_blob=0").unwrap();
+    assert_eq!(p.pupil_candidates(), 4);
+    assert!(p.set("pupil_blob_ladder=9").is_err());
+    assert!(p.set("reflection_max_extent=1.5").is_err());
+}
+
+/// The open-iris sample (640×480, a caption of black letters under the eye) enrols on its
+/// own pupil and iris: the pupil's dark disc spans about x 270–390, y 175–295, the iris
+/// about x 205–445.
+#[test]
+fn open_iris_sample_enrols_on_its_pupil_and_iris() {
+    let Some(root) = iris_root() else { return };
+    let path = root.join("open-iris-sample/anonymized.png");
+    let Ok(bytes) = std::fs::read(&path) else {
+        eprintln!("skipping: {} not found", path.display());
+        return;
+    };
+    let img = decode(&bytes, None).unwrap();
+    let e = encoder()
+        .encode(&img, IrisLayout::DAUGMAN_2048)
+        .unwrap_or_else(|e| panic!("the open-iris sample fails to enrol: {e}"));
+    let s = &e.segmentation;
+    let near = |x: f32, y: f32, to: (f32, f32), within: f32| (x - to.0).hypot(y - to.1) <= within;
+    assert!(near(s.pupil.x, s.pupil.y, (330.0, 235.0), 8.0), "{s:?}");
+    assert!((55.0..=70.0).contains(&s.pupil.r), "{s:?}");
+    assert!(near(s.iris.x, s.iris.y, (325.0, 235.0), 10.0), "{s:?}");
+    assert!((110.0..=132.0).contains(&s.iris.r), "{s:?}");
+    if let Some(lid) = s.upper_eyelid {
+        assert!(
+            lid.apex_y < s.pupil.y - s.pupil.r,
+            "upper lid over the pupil: {s:?}"
+        );
+    }
+}
+
 #[test]
 fn blank_and_tiny_images_fail_with_reasons() {
     let enc = encoder();

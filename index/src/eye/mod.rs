@@ -103,6 +103,15 @@ pub struct EyeParams {
     /// circle refined within ±20 % of the blob's half-width; the dark-box seeds are the
     /// fallback when no blob qualifies.
     pub pupil_blob: f32,
+    /// Raised blob thresholds tried, one after the other, when the pupil of the blob at
+    /// `pupil_blob` fails to enrol (each 0.1 further of the way from the darkest level to
+    /// the median): dark marks darker than the pupil (print, mascara, a frame) set the
+    /// darkest level and leave the pupil only partly under the first threshold.
+    pub pupil_blob_ladder: usize,
+    /// 0: the blob is thresholded on the working plane itself; otherwise on its box means
+    /// of `(2·this + 1)²` pixels (sensor noise and the darkest single pixels move the
+    /// darkest level and fray the pupil's region less).
+    pub pupil_blob_smooth: usize,
     /// Limbus circles keep the inner band of their step clear of the pupil on every side
     /// (offset + 1.1 pupil radii + the band < radius); without it a circle pushed sideways
     /// scored the pupil boundary on one arc.
@@ -148,6 +157,9 @@ pub struct EyeParams {
     pub reflection_min: f32,
     /// …and this much brighter than the 11 × 11 neighbourhood.
     pub reflection_contrast: f32,
+    /// 0: off; otherwise a bright spot (8-connected) wider or taller than this fraction of
+    /// the working short side is not a reflection (left as it is, not filled in).
+    pub reflection_max_extent: f32,
     /// Samples at least this bright are masked as saturated.
     pub saturation: f32,
     /// Eyelash threshold: this fraction of the way from the pupil level to the iris median.
@@ -199,6 +211,8 @@ impl Default for EyeParams {
             pupil_nested: 0.35,
             pupil_sectors: false,
             pupil_blob: 0.15,
+            pupil_blob_ladder: 1,
+            pupil_blob_smooth: 0,
             limbus_clear_pupil: true,
             limbus_inner_edge: 0.0,
             limbus_coverage: 0.85,
@@ -214,6 +228,7 @@ impl Default for EyeParams {
             eyelid_margin: 0.1,
             reflection_min: 180.0,
             reflection_contrast: 40.0,
+            reflection_max_extent: 0.05,
             saturation: 250.0,
             eyelash_fraction: 0.35,
             radial_range: (0.0, 1.0),
@@ -277,6 +292,8 @@ impl EyeParams {
             "limbus_weber" => self.limbus_weber = flag(value)?,
             "pupil_sectors" => self.pupil_sectors = flag(value)?,
             "pupil_blob" => self.pupil_blob = f(value)?,
+            "pupil_blob_ladder" => self.pupil_blob_ladder = u(value)?,
+            "pupil_blob_smooth" => self.pupil_blob_smooth = u(value)?,
             "limbus_median" => self.limbus_median = flag(value)?,
             "limbus_clear_pupil" => self.limbus_clear_pupil = flag(value)?,
             "limbus_arcs" => self.limbus_arcs = flag(value)?,
@@ -289,6 +306,7 @@ impl EyeParams {
             "eyelid_lashes" => self.eyelid_lashes = f(value)?,
             "reflection_min" => self.reflection_min = f(value)?,
             "reflection_contrast" => self.reflection_contrast = f(value)?,
+            "reflection_max_extent" => self.reflection_max_extent = f(value)?,
             "saturation" => self.saturation = f(value)?,
             "eyelash_fraction" => self.eyelash_fraction = f(value)?,
             "radial_range" => self.radial_range = pair(value)?,
@@ -307,6 +325,17 @@ impl EyeParams {
             _ => return Err(EyeError::InvalidParams("unknown eye encoder parameter")),
         }
         self.validate()
+    }
+
+    /// Pupil candidates tried in turn until one enrols: the first, then the blob ladder's
+    /// (with the blob on), then the retries'.
+    pub fn pupil_candidates(&self) -> usize {
+        let ladder = if self.pupil_blob > 0.0 {
+            self.pupil_blob_ladder
+        } else {
+            0
+        };
+        1 + ladder + self.pupil_retries
     }
 
     /// Checks the settings.
@@ -330,11 +359,13 @@ impl EyeParams {
             || self.pupil_harmonics > 8
             || self.eyelid_apex_shifts > 4
             || self.pupil_retries > 8
+            || self.pupil_blob_ladder > 8
+            || self.pupil_blob_smooth > 8
         {
             return Err(EyeError::InvalidParams(
                 "working_side 32–1000, radial_samples 4–256, angular_samples 16–4096, \
                  pupil_seeds 1–32, pupil_harmonics 0–8, eyelid_apex_shifts 0–4, \
-                 pupil_retries 0–8",
+                 pupil_retries 0–8, pupil_blob_ladder and pupil_blob_smooth 0–8",
             ));
         }
         let positive = [
@@ -369,6 +400,7 @@ impl EyeParams {
             self.limbus_inner_edge,
             self.pupil_nested,
             self.pupil_blob,
+            self.reflection_max_extent,
         ];
         if shares.iter().any(|v| !(0.0..=1.0).contains(v)) || self.fragile_share >= 0.9 {
             return Err(EyeError::InvalidParams(
@@ -455,7 +487,7 @@ impl EyeEncoder {
     ) -> Result<(EyeSegmentation, NormalisedIris), EyeError> {
         check_image(image)?;
         let bank = bank_for(layout, &self.params)?;
-        let enrolled = (1..=self.params.pupil_retries)
+        let enrolled = (1..self.params.pupil_candidates())
             .map(|choice| self.attempt(image, &bank, choice))
             .find_map(Result::ok);
         let (segmentation, polar) = match self.attempt(image, &bank, 0).ok().or(enrolled) {
@@ -485,8 +517,10 @@ impl EyeEncoder {
 
     /// Encodes an eye image into a template of `layout`, or fails to enrol with a reason.
     ///
-    /// When the best pupil candidate fails to enrol, the next ones (up to
-    /// [`EyeParams::pupil_retries`]) are tried; a failure reports the best candidate's reason.
+    /// When the best pupil candidate fails to enrol, the next ones (the blobs at the raised
+    /// thresholds of [`EyeParams::pupil_blob_ladder`], then up to
+    /// [`EyeParams::pupil_retries`] seeds) are tried; a failure reports the best candidate's
+    /// reason.
     pub fn encode(&self, image: &FingerImage, layout: IrisLayout) -> Result<EyeEncoding, EyeError> {
         check_image(image)?;
         let owned;
@@ -498,7 +532,7 @@ impl EyeEncoder {
             }
         };
         let mut first: Option<EyeError> = None;
-        for choice in 0..=self.params.pupil_retries {
+        for choice in 0..self.params.pupil_candidates() {
             match self.attempt(image, bank, choice) {
                 Ok((encoding, _)) => return Ok(encoding),
                 Err(e) => {

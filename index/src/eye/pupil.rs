@@ -8,6 +8,10 @@ use super::search::{best_circle, circle_mean, Directions, Grid, Rank, Scratch};
 use super::segment::Circle;
 use super::{EyeError, EyeParams};
 
+/// How much further of the way from the darkest level to the median each raised blob
+/// threshold of [`EyeParams::pupil_blob_ladder`] lies.
+const BLOB_LADDER_STEP: f32 = 0.1;
+
 /// The pupil: the best-ranked seed's circle, or with `choice` = n > 0 the n-th best of the
 /// seeds' circles that lie apart (none of an earlier one's centre within its radius).
 #[inline(never)] // a stage of its own in profiles
@@ -19,11 +23,25 @@ pub(super) fn find_pupil(
     scratch: &mut Scratch,
 ) -> Result<(Circle, f32), EyeError> {
     let (r_min, r_max) = (params.pupil_radius.0 * side, params.pupil_radius.1 * side);
-    if params.pupil_blob > 0.0 && choice == 0 {
-        if let Some(found) = blob_pupil(work, (r_min, r_max), params, scratch) {
+    let ladder = if params.pupil_blob > 0.0 {
+        params.pupil_blob_ladder
+    } else {
+        0
+    };
+    if params.pupil_blob > 0.0 && choice <= ladder {
+        let fraction = (params.pupil_blob + BLOB_LADDER_STEP * choice as f32).min(1.0);
+        if let Some(found) = blob_pupil(work, (r_min, r_max), fraction, params, scratch) {
             return Ok(found);
         }
+        if choice > 0 {
+            return Err(EyeError::PupilNotFound {
+                contrast: 0.0,
+                required: params.min_pupil_contrast,
+            });
+        }
     }
+    // Choices past the ladder are the seeds' retries.
+    let choice = choice.saturating_sub(ladder);
     let coarse = work.half().box_blur(1);
     let (cr_min, cr_max) = ((r_min / 2.0).max(2.0), (r_max / 2.0).max(3.0));
     let seeds = dark_seeds(&coarse, cr_min, params.pupil_seeds);
@@ -153,12 +171,20 @@ pub(super) fn find_pupil(
 fn blob_pupil(
     work: &Plane,
     (r_min, r_max): (f32, f32),
+    fraction: f32,
     params: &EyeParams,
     scratch: &mut Scratch,
 ) -> Option<(Circle, f32)> {
     // An odd square about 0.7 of the least pupil radius: lashes thinner than it vanish.
     let open = ((r_min * 0.7) as usize).max(2) | 1;
-    let b = darkest_blob(work, params.pupil_blob, open, (r_min, r_max))?;
+    let smoothed;
+    let plane = if params.pupil_blob_smooth > 0 {
+        smoothed = work.box_blur(params.pupil_blob_smooth);
+        &smoothed
+    } else {
+        work
+    };
+    let b = darkest_blob(plane, fraction, open, (r_min, r_max))?;
     let slack = (b.r - b.half_height).max(0.0) + 2.0;
     let grid = Grid {
         x0: b.x - 2.0,

@@ -237,6 +237,12 @@ fn reflection_mask(p: &Plane, params: &EyeParams) -> Vec<bool> {
             .zip(&local.px)
             .map(|(&v, &m)| v >= params.reflection_min && v >= m + params.reflection_contrast)
             .collect();
+    let core = if params.reflection_max_extent > 0.0 {
+        let limit = params.reflection_max_extent * p.w.min(p.h) as f32;
+        small_spots(core, p.w, p.h, limit)
+    } else {
+        core
+    };
     let mut out = core.clone();
     for y in 0..p.h {
         for x in 0..p.w {
@@ -251,6 +257,45 @@ fn reflection_mask(p: &Plane, params: &EyeParams) -> Vec<bool> {
         }
     }
     out
+}
+
+/// `mask` without its 8-connected regions wider or taller than `limit` pixels: a specular
+/// reflection of the illuminator is a small spot, while a bright background between dark
+/// marks (skin between lashes, paper between printed letters) spreads far, and filling it
+/// in from its dark neighbours would paint a large dark region.
+fn small_spots(mut mask: Vec<bool>, w: usize, h: usize, limit: f32) -> Vec<bool> {
+    let mut seen = vec![false; w * h];
+    let mut stack = Vec::new();
+    let mut region = Vec::new();
+    for start in 0..w * h {
+        if !mask[start] || seen[start] {
+            continue;
+        }
+        seen[start] = true;
+        stack.push(start);
+        region.clear();
+        let (mut x0, mut x1, mut y0, mut y1) = (w, 0, h, 0);
+        while let Some(q) = stack.pop() {
+            region.push(q);
+            let (x, y) = (q % w, q / w);
+            (x0, x1, y0, y1) = (x0.min(x), x1.max(x), y0.min(y), y1.max(y));
+            for yy in y.saturating_sub(1)..(y + 2).min(h) {
+                for xx in x.saturating_sub(1)..(x + 2).min(w) {
+                    let n = yy * w + xx;
+                    if mask[n] && !seen[n] {
+                        seen[n] = true;
+                        stack.push(n);
+                    }
+                }
+            }
+        }
+        if (x1 - x0 + 1).max(y1 - y0 + 1) as f32 > limit {
+            for &q in &region {
+                mask[q] = false;
+            }
+        }
+    }
+    mask
 }
 
 /// Half-width, in working pixels, of the bands whose means the limbus step compares (the
@@ -411,4 +456,62 @@ fn check_geometry(pupil: Circle, iris: Circle, params: &EyeParams) -> Result<(),
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small spot stays a reflection; a bright band wider than the limit (the background
+    /// between dark marks) does not.
+    #[test]
+    fn only_small_bright_spots_are_reflections() {
+        let (w, h) = (60usize, 40usize);
+        let mut mask = vec![false; w * h];
+        for y in 5..8 {
+            for x in 5..8 {
+                mask[y * w + x] = true;
+            }
+        }
+        // A diagonal chain, 8-connected only: one region 30 px wide.
+        for k in 0..30 {
+            mask[(20 + k % 2) * w + 20 + k] = true;
+        }
+        let kept = small_spots(mask.clone(), w, h, 12.0);
+        assert!(kept[6 * w + 6], "the spot is kept");
+        assert!(
+            (0..30).all(|k| !kept[(20 + k % 2) * w + 20 + k]),
+            "the band is dropped"
+        );
+        assert_eq!(
+            small_spots(mask.clone(), w, h, 40.0),
+            mask,
+            "both within 40 px"
+        );
+    }
+
+    /// Bright paper between dark letters is left as it is with the extent limit, and filled
+    /// in (dark) without it.
+    #[test]
+    fn bright_background_between_dark_marks_is_not_filled_in() {
+        let (w, h) = (120usize, 60usize);
+        let mut px = vec![120.0f32; w * h];
+        for y in 20..40 {
+            for x in 10..110 {
+                // Dark strokes 3 px wide every 6 px on white.
+                px[y * w + x] = if (x / 3) % 2 == 0 { 5.0 } else { 250.0 };
+            }
+        }
+        let plane = Plane { w, h, px };
+        let mut params = EyeParams {
+            reflection_max_extent: 0.0,
+            ..EyeParams::default()
+        };
+        let all = reflection_mask(&plane, &params);
+        params.reflection_max_extent = 0.3;
+        let small = reflection_mask(&plane, &params);
+        let count = |m: &[bool]| m.iter().filter(|&&b| b).count();
+        assert!(count(&all) > 500, "without the limit the paper is flagged");
+        assert_eq!(count(&small), 0, "with it nothing is");
+    }
 }
