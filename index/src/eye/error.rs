@@ -86,4 +86,38 @@ impl EyeError {
     pub fn is_failure_to_enrol(&self) -> bool {
         !matches!(self, Self::UnsupportedLayout(_) | Self::InvalidParams(_))
     }
+
+    /// True when the failure may come from a wrong pupil (no pupil, no limbus around it,
+    /// boundaries that do not fit together, or an "iris" of which almost nothing, under a
+    /// fifth of the required share, is usable: a circle on something that is not an eye),
+    /// so that another pupil candidate is worth a try; false for an iris partly occluded or
+    /// blurred, which another pupil would not uncover.
+    pub fn may_be_a_wrong_pupil(&self) -> bool {
+        match self {
+            Self::PupilNotFound { .. } | Self::LimbusNotFound { .. } | Self::Geometry(_) => true,
+            Self::Occluded { usable, required } => *usable < 0.2 * *required,
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_failures_a_wrong_pupil_explains_ask_for_another_candidate() {
+        let occluded = |usable| EyeError::Occluded {
+            usable,
+            required: 30.0,
+        };
+        assert!(occluded(1.0).may_be_a_wrong_pupil());
+        assert!(!occluded(12.0).may_be_a_wrong_pupil());
+        assert!(EyeError::Geometry("pupil outside the iris".into()).may_be_a_wrong_pupil());
+        assert!(!EyeError::OutOfFocus {
+            sharpness: 0.01,
+            required: 0.05
+        }
+        .may_be_a_wrong_pupil());
+    }
 }

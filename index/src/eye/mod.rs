@@ -487,12 +487,9 @@ impl EyeEncoder {
     ) -> Result<(EyeSegmentation, NormalisedIris), EyeError> {
         check_image(image)?;
         let bank = bank_for(layout, &self.params)?;
-        let enrolled = (1..self.params.pupil_candidates())
-            .map(|choice| self.attempt(image, &bank, choice))
-            .find_map(Result::ok);
-        let (segmentation, polar) = match self.attempt(image, &bank, 0).ok().or(enrolled) {
-            Some((e, polar)) => (e.segmentation, polar),
-            None => {
+        let (segmentation, polar) = match self.first_enrolling(image, &bank) {
+            Ok((e, polar)) => (e.segmentation, polar),
+            Err(_) => {
                 let seg = segment::segment(
                     image.pixels(),
                     image.width() as usize,
@@ -517,10 +514,10 @@ impl EyeEncoder {
 
     /// Encodes an eye image into a template of `layout`, or fails to enrol with a reason.
     ///
-    /// When the best pupil candidate fails to enrol, the next ones (the blobs at the raised
-    /// thresholds of [`EyeParams::pupil_blob_ladder`], then up to
-    /// [`EyeParams::pupil_retries`] seeds) are tried; a failure reports the best candidate's
-    /// reason.
+    /// When the best pupil candidate fails to enrol in a way a wrong pupil explains, the next
+    /// ones (the blobs at the raised thresholds of [`EyeParams::pupil_blob_ladder`], then up
+    /// to [`EyeParams::pupil_retries`] seeds) are tried; a failure reports the best
+    /// candidate's reason.
     pub fn encode(&self, image: &FingerImage, layout: IrisLayout) -> Result<EyeEncoding, EyeError> {
         check_image(image)?;
         let owned;
@@ -531,12 +528,25 @@ impl EyeEncoder {
                 &owned
             }
         };
+        self.first_enrolling(image, bank)
+            .map(|(encoding, _)| encoding)
+    }
+
+    /// The first pupil candidate that enrols; the next candidate is tried only after a
+    /// failure that may come from a wrong pupil ([`EyeError::may_be_a_wrong_pupil`]: an
+    /// occluded or blurred iris stays a failure). A failure reports the best candidate's
+    /// reason.
+    fn first_enrolling(
+        &self,
+        image: &FingerImage,
+        bank: &FilterBank,
+    ) -> Result<(EyeEncoding, polar::Polar), EyeError> {
         let mut first: Option<EyeError> = None;
         for choice in 0..self.params.pupil_candidates() {
             match self.attempt(image, bank, choice) {
-                Ok((encoding, _)) => return Ok(encoding),
+                Ok(done) => return Ok(done),
                 Err(e) => {
-                    let again = e.is_failure_to_enrol();
+                    let again = e.may_be_a_wrong_pupil();
                     first.get_or_insert(e);
                     if !again {
                         break;
