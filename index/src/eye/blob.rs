@@ -147,9 +147,7 @@ const BLANK_SPREAD: f32 = 2.0;
 /// The columns and rows inside the blank frame: leading and trailing rows (columns) whose
 /// pixels all lie within [`BLANK_SPREAD`] grey levels of each other (a capture's black or
 /// padded lines, not image), at most an eighth of the side from each edge. Never empty.
-pub(crate) fn blank_frame(
-    p: &Plane,
-) -> (std::ops::Range<usize>, std::ops::Range<usize>) {
+pub(crate) fn blank_frame(p: &Plane) -> (std::ops::Range<usize>, std::ops::Range<usize>) {
     let (w, h) = (p.w, p.h);
     let flat = |values: &mut dyn Iterator<Item = f32>| {
         let (lo, hi) = values.fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), v| {
@@ -159,9 +157,8 @@ pub(crate) fn blank_frame(
     };
     let row = |y: usize| flat(&mut p.px[y * w..(y + 1) * w].iter().copied());
     let col = |x: usize| flat(&mut (0..h).map(|y| p.px[y * w + x]));
-    let lead = |n: usize, blank: &dyn Fn(usize) -> bool| {
-        (0..n / 8).take_while(|&i| blank(i)).count()
-    };
+    let lead =
+        |n: usize, blank: &dyn Fn(usize) -> bool| (0..n / 8).take_while(|&i| blank(i)).count();
     let top = lead(h, &row);
     let bottom = lead(h, &|i| row(h - 1 - i));
     let left = lead(w, &col);
