@@ -303,6 +303,33 @@ mod tests {
         }
     }
 
+    /// Black first and last rows (as on MMU2) and a padded right column are the blank frame;
+    /// a textured edge row is not.
+    #[test]
+    fn blank_frame_skips_flat_edge_lines_only() {
+        let (w, h) = (40usize, 32usize);
+        let mut px: Vec<f32> = (0..w * h).map(|i| 100.0 + (i * 7 % 13) as f32).collect();
+        for y in 0..h {
+            px[y * w + w - 1] = 255.0;
+        }
+        for x in 0..w {
+            px[x] = 0.0;
+            px[(h - 1) * w + x] = 1.0;
+        }
+        // The right column is flat but for the black rows at its ends.
+        let p = Plane { w, h, px };
+        let (xs, ys) = blank_frame(&p);
+        assert_eq!(ys, 1..h - 1);
+        assert_eq!(xs, 0..w, "the right column spans 0 to 255");
+        // Without the black rows the padded column is blank.
+        let inner = Plane {
+            w,
+            h: h - 2,
+            px: p.px[w..(h - 1) * w].to_vec(),
+        };
+        assert_eq!(blank_frame(&inner), (0..w - 1, 0..h - 2));
+    }
+
     #[test]
     fn a_uniform_plane_has_no_blob() {
         let p = Plane {
