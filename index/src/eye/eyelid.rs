@@ -28,13 +28,8 @@ pub(crate) fn find_eyelid(
     } else {
         (pupil.y + pupil.r * 0.5, iris.y + ri)
     };
-    let gap = (ri * params.eyelid_gap).max(2.0);
+    let gap = (ri * 0.04).max(2.0);
     let sign = if upper { 1.0 } else { -1.0 };
-    let max_c = if upper {
-        f32::INFINITY
-    } else {
-        params.lower_lid_curvature
-    };
     let mut best: Option<(f32, Eyelid)> = None;
     let shifts = params.eyelid_apex_shifts as isize;
     // The columns sampled, the same for every candidate.
@@ -47,7 +42,7 @@ pub(crate) fn find_eyelid(
     let clear = pupil.r + 2.0 * gap;
     let mut y0 = y_from;
     while y0 <= y_to {
-        for c in [0.0f32, 0.15, 0.3, 0.5].into_iter().filter(|&c| c <= max_c) {
+        for c in [0.0f32, 0.15, 0.3, 0.5] {
             // A straight lid has no apex to move.
             let shifts = if c == 0.0 { 0 } else { shifts };
             for shift in -shifts..=shifts {

@@ -111,10 +111,6 @@ pub struct EyeParams {
     /// capture's black first and last rows) are left out of the blob threshold's darkest
     /// level and median.
     pub pupil_blob_frame: bool,
-    /// 0: off; otherwise the blob is thresholded on the working plane averaged over boxes of
-    /// this half-side (a noisy pupil's brighter pixels then no longer split it into
-    /// fragments too small to qualify).
-    pub pupil_blob_smooth: usize,
     /// Further blob thresholds tried when no region qualifies at `pupil_blob`: the k-th at
     /// `(1 + k/2) · pupil_blob` (a noisy pupil splits into fragments too small to qualify
     /// at a threshold near its own level); the dark-box seeds are the fallback after them.
@@ -160,13 +156,6 @@ pub struct EyeParams {
     /// Eyelid edges moved this fraction of the iris radius towards the pupil (the lashes
     /// rooted along the edge are masked with the lid).
     pub eyelid_margin: f32,
-    /// Half the distance, in iris radii, between the two rows whose grey levels an eyelid
-    /// edge's step compares (a lid margin with its lash line is a soft edge several pixels
-    /// wide; a narrow step prefers a sharp skin fold above it).
-    pub eyelid_gap: f32,
-    /// Largest curvature of the lower lid's parabola, in 1/iris radii (the curvatures
-    /// searched are 0, 0.15, 0.3 and 0.5).
-    pub lower_lid_curvature: f32,
     /// Specular reflection: at least this bright…
     pub reflection_min: f32,
     /// …and this much brighter than the 11 × 11 neighbourhood.
@@ -175,11 +164,6 @@ pub struct EyeParams {
     pub saturation: f32,
     /// Eyelash threshold: this fraction of the way from the pupil level to the iris median.
     pub eyelash_fraction: f32,
-    /// 0: off; otherwise samples brighter than the iris median by more than this multiple of
-    /// the step from the pupil's level to that median are masked as eyelid (lid skin or
-    /// sclera inside the annulus, where a lid edge was placed too high or the limbus circle
-    /// reaches past the iris).
-    pub skin_fraction: f32,
     /// Normalised radii sampled, from the pupil boundary (0) to the limbus (1).
     pub radial_range: (f32, f32),
     /// Polar rows.
@@ -229,7 +213,6 @@ impl Default for EyeParams {
             pupil_blob: 0.15,
             pupil_blob_window: (0.8, 1.25),
             pupil_blob_frame: false,
-            pupil_blob_smooth: 0,
             pupil_blob_retries: 2,
             limbus_clear_pupil: true,
             limbus_inner_edge: 0.0,
@@ -244,13 +227,10 @@ impl Default for EyeParams {
             eyelid_apex_shifts: 0,
             eyelid_lashes: 0.0,
             eyelid_margin: 0.1,
-            eyelid_gap: 0.04,
-            lower_lid_curvature: 0.5,
             reflection_min: 180.0,
             reflection_contrast: 40.0,
             saturation: 250.0,
             eyelash_fraction: 0.35,
-            skin_fraction: 0.0,
             radial_range: (0.0, 1.0),
             radial_samples: 64,
             angular_samples: 256,
@@ -314,7 +294,6 @@ impl EyeParams {
             "pupil_blob" => self.pupil_blob = f(value)?,
             "pupil_blob_window" => self.pupil_blob_window = pair(value)?,
             "pupil_blob_frame" => self.pupil_blob_frame = flag(value)?,
-            "pupil_blob_smooth" => self.pupil_blob_smooth = u(value)?,
             "pupil_blob_retries" => self.pupil_blob_retries = u(value)?,
             "limbus_median" => self.limbus_median = flag(value)?,
             "limbus_clear_pupil" => self.limbus_clear_pupil = flag(value)?,
@@ -326,13 +305,10 @@ impl EyeParams {
             "eyelid_apex_shifts" => self.eyelid_apex_shifts = u(value)?,
             "eyelid_margin" => self.eyelid_margin = f(value)?,
             "eyelid_lashes" => self.eyelid_lashes = f(value)?,
-            "eyelid_gap" => self.eyelid_gap = f(value)?,
-            "lower_lid_curvature" => self.lower_lid_curvature = f(value)?,
             "reflection_min" => self.reflection_min = f(value)?,
             "reflection_contrast" => self.reflection_contrast = f(value)?,
             "saturation" => self.saturation = f(value)?,
             "eyelash_fraction" => self.eyelash_fraction = f(value)?,
-            "skin_fraction" => self.skin_fraction = f(value)?,
             "radial_range" => self.radial_range = pair(value)?,
             "radial_samples" => self.radial_samples = u(value)?,
             "angular_samples" => self.angular_samples = u(value)?,
@@ -376,14 +352,12 @@ impl EyeParams {
             || self.pupil_harmonics > 8
             || self.eyelid_apex_shifts > 4
             || self.pupil_retries > 8
-            || self.pupil_blob_smooth > 4
             || self.pupil_blob_retries > 4
         {
             return Err(EyeError::InvalidParams(
                 "working_side 32–1000, radial_samples 4–256, angular_samples 16–4096, \
                  pupil_seeds 1–32, pupil_harmonics 0–8, eyelid_apex_shifts 0–4, \
-                 pupil_retries 0–8, pupil_blob_smooth 0–4, \
-                 pupil_blob_retries 0–4",
+                 pupil_retries 0–8, pupil_blob_retries 0–4",
             ));
         }
         let positive = [
@@ -402,11 +376,6 @@ impl EyeParams {
                 "pupil_size_window must be 0 (off) or within 1..=4",
             ));
         }
-        if !(self.skin_fraction.is_finite() && (0.0..=20.0).contains(&self.skin_fraction)) {
-            return Err(EyeError::InvalidParams(
-                "skin_fraction must be 0 (off) or within 0..=20",
-            ));
-        }
         if !(self.log_gabor == 0.0 || (0.1..=0.95).contains(&self.log_gabor)) {
             return Err(EyeError::InvalidParams(
                 "log_gabor must be 0 (Gabor) or a bandwidth ratio within 0.1..=0.95",
@@ -419,8 +388,6 @@ impl EyeParams {
             self.eyelash_fraction,
             self.eyelid_margin,
             self.eyelid_lashes,
-            self.eyelid_gap,
-            self.lower_lid_curvature,
             self.limbus_coverage,
             self.limbus_inner_edge,
             self.pupil_nested,

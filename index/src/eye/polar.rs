@@ -84,20 +84,10 @@ pub(crate) fn unwrap(
     let level = median_valid(&values, &valid).unwrap_or(128.0);
     // Eyelashes and eyelid shadows: much darker than the iris, towards the pupil's level.
     let lash = s.pupil_level + params.eyelash_fraction * (level - s.pupil_level);
-    // Lid skin or sclera inside the annulus (a lid edge placed too high, a limbus circle
-    // reaching past the iris): much brighter than the iris, away from the pupil's level.
-    let skin = if params.skin_fraction > 0.0 {
-        level + params.skin_fraction * (level - s.pupil_level).max(0.0)
-    } else {
-        f32::INFINITY
-    };
     for (v, ok) in values.iter().zip(valid.iter_mut()) {
         if *ok && *v < lash {
             *ok = false;
             occ.eyelash += 1;
-        } else if *ok && *v > skin {
-            *ok = false;
-            occ.eyelid += 1;
         }
     }
     (

@@ -160,18 +160,11 @@ fn blob_pupil(
 ) -> Option<(Circle, f32)> {
     // An odd square about 0.7 of the least pupil radius: lashes thinner than it vanish.
     let open = ((r_min * 0.7) as usize).max(2) | 1;
-    let smoothed;
-    let dark_plane = if params.pupil_blob_smooth > 0 {
-        smoothed = work.box_blur(params.pupil_blob_smooth);
-        &smoothed
-    } else {
-        work
-    };
     // When no region qualifies (a noisy pupil split into fragments at the first threshold),
     // higher thresholds, each half the first one higher.
     let b = (0..=params.pupil_blob_retries).find_map(|k| {
         darkest_blob(
-            dark_plane,
+            work,
             params.pupil_blob * (1.0 + 0.5 * k as f32),
             open,
             (r_min, r_max),
