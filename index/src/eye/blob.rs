@@ -34,22 +34,36 @@ const DARKEST_SHARE: f32 = 0.002;
 /// the pupil leave holes), its half-width `r` (within `r_range`) and its height. The region
 /// ranked best by `area · c²`, where `c` is the smaller of its fill of the disc of radius `r`
 /// and that fill's inverse, is returned.
+///
+/// With `skip_frame`, blank lines along the image's edges ([`blank_frame`]) are left out of
+/// the two levels: a black frame row of the capture would otherwise be the darkest level.
 pub(crate) fn darkest_blob(
     p: &Plane,
     fraction: f32,
     open: usize,
     r_range: (f32, f32),
+    skip_frame: bool,
 ) -> Option<Blob> {
     let (w, h) = (p.w, p.h);
     if w < 3 || h < 3 {
         return None;
     }
     // The two order statistics by selection (the values a full sort would put there).
-    let mut order = p.px.clone();
-    let mid = order.len() / 2;
+    let mut order = if skip_frame {
+        let (xs, ys) = blank_frame(p);
+        p.px.chunks_exact(w)
+            .skip(ys.start)
+            .take(ys.len())
+            .flat_map(|row| row[xs.clone()].iter().copied())
+            .collect()
+    } else {
+        p.px.clone()
+    };
+    let n = order.len();
+    let mid = n / 2;
     let (below, median, _) = order.select_nth_unstable_by(mid, f32::total_cmp);
     let median = *median;
-    let at = ((p.px.len() as f32 * DARKEST_SHARE) as usize).min(p.px.len() - 1);
+    let at = ((n as f32 * DARKEST_SHARE) as usize).min(n - 1);
     let darkest = if at < mid {
         *below.select_nth_unstable_by(at, f32::total_cmp).1
     } else {
@@ -125,6 +139,31 @@ pub(crate) fn darkest_blob(
         }
     }
     best.map(|(_, b)| b)
+}
+
+/// Grey levels a blank line's pixels may spread over.
+const BLANK_SPREAD: f32 = 2.0;
+
+/// The columns and rows inside the blank frame: leading and trailing rows (columns) whose
+/// pixels all lie within [`BLANK_SPREAD`] grey levels of each other (a capture's black or
+/// padded lines, not image), at most an eighth of the side from each edge. Never empty.
+pub(crate) fn blank_frame(p: &Plane) -> (std::ops::Range<usize>, std::ops::Range<usize>) {
+    let (w, h) = (p.w, p.h);
+    let flat = |values: &mut dyn Iterator<Item = f32>| {
+        let (lo, hi) = values.fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+        hi - lo <= BLANK_SPREAD
+    };
+    let row = |y: usize| flat(&mut p.px[y * w..(y + 1) * w].iter().copied());
+    let col = |x: usize| flat(&mut (0..h).map(|y| p.px[y * w + x]));
+    let lead =
+        |n: usize, blank: &dyn Fn(usize) -> bool| (0..n / 8).take_while(|&i| blank(i)).count();
+    let top = lead(h, &row);
+    let bottom = lead(h, &|i| row(h - 1 - i));
+    let left = lead(w, &col);
+    let right = lead(w, &|i| col(w - 1 - i));
+    (left..w - right, top..h - bottom)
 }
 
 /// The morphological opening of `mask` by a `side × side` square: erosion, then dilation.
@@ -228,7 +267,7 @@ mod tests {
             }
         }
         let p = Plane { w, h, px };
-        let b = darkest_blob(&p, 0.15, 5, (3.0, 40.0)).expect("a blob");
+        let b = darkest_blob(&p, 0.15, 5, (3.0, 40.0), false).expect("a blob");
         assert!(
             (b.x - 70.0).abs() <= 1.0 && (b.y - 55.0).abs() <= 1.0,
             "{b:?}"
@@ -264,6 +303,33 @@ mod tests {
         }
     }
 
+    /// Black first and last rows (as on MMU2) and a padded right column are the blank frame;
+    /// a textured edge row is not.
+    #[test]
+    fn blank_frame_skips_flat_edge_lines_only() {
+        let (w, h) = (40usize, 32usize);
+        let mut px: Vec<f32> = (0..w * h).map(|i| 100.0 + (i * 7 % 13) as f32).collect();
+        for y in 0..h {
+            px[y * w + w - 1] = 255.0;
+        }
+        for x in 0..w {
+            px[x] = 0.0;
+            px[(h - 1) * w + x] = 1.0;
+        }
+        // The right column is flat but for the black rows at its ends.
+        let p = Plane { w, h, px };
+        let (xs, ys) = blank_frame(&p);
+        assert_eq!(ys, 1..h - 1);
+        assert_eq!(xs, 0..w, "the right column spans 0 to 255");
+        // Without the black rows the padded column is blank.
+        let inner = Plane {
+            w,
+            h: h - 2,
+            px: p.px[w..(h - 1) * w].to_vec(),
+        };
+        assert_eq!(blank_frame(&inner), (0..w - 1, 0..h - 2));
+    }
+
     #[test]
     fn a_uniform_plane_has_no_blob() {
         let p = Plane {
@@ -271,6 +337,6 @@ mod tests {
             h: 40,
             px: vec![100.0; 2000],
         };
-        assert_eq!(darkest_blob(&p, 0.15, 3, (2.0, 20.0)), None);
+        assert_eq!(darkest_blob(&p, 0.15, 3, (2.0, 20.0), true), None);
     }
 }

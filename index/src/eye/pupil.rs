@@ -164,9 +164,11 @@ pub(super) fn find_pupil(
     Ok((fine.circle(), fine.contrast))
 }
 
-/// The pupil circle around the darkest compact blob ([`darkest_blob`]): centres within
-/// 2 px of the blob's horizontally and within its missing height (an eyelid over its top or
-/// bottom) vertically, radii within 0.8–1.25 of its half-width; `None` without a blob or
+/// The pupil circle around the darkest compact blob ([`darkest_blob`]): radii within
+/// [`EyeParams::pupil_blob_window`] of its half-width, centres within 2 px of the blob's
+/// horizontally (plus the amount by which the least radius falls short of 0.8 half-widths:
+/// a smaller circle may sit to one side of a widened blob) and within its
+/// missing height (an eyelid over its top or bottom) vertically; `None` without a blob or
 /// when the circle's step is under `min_pupil_contrast`.
 fn blob_pupil(
     work: &Plane,
@@ -184,16 +186,30 @@ fn blob_pupil(
     } else {
         work
     };
-    let b = darkest_blob(plane, fraction, open, (r_min, r_max))?;
+    // When no region qualifies (a noisy pupil split into fragments at the first threshold),
+    // higher thresholds, each half the first one higher.
+    let b = (0..=params.pupil_blob_retries).find_map(|k| {
+        darkest_blob(
+            plane,
+            fraction * (1.0 + 0.5 * k as f32),
+            open,
+            (r_min, r_max),
+            params.pupil_blob_frame,
+        )
+    })?;
     let slack = (b.r - b.half_height).max(0.0) + 2.0;
+    let (lo, hi) = params.pupil_blob_window;
+    let r0 = (b.r * lo).max(r_min);
+    // Radii below 0.8 of the half-width may sit further across the blob's width.
+    let reach = 2.0 + (0.8 * b.r - r0).max(0.0);
     let grid = Grid {
-        x0: b.x - 2.0,
-        x1: b.x + 2.0,
+        x0: b.x - reach,
+        x1: b.x + reach,
         y0: b.y - slack,
         y1: b.y + slack,
         step: 0.5,
-        r0: (b.r * 0.8).max(r_min),
-        r1: (b.r * 1.25).max(r_min),
+        r0,
+        r1: (b.r * hi).max(r_min),
     };
     let f = best_circle(
         work,
@@ -373,4 +389,54 @@ pub(super) fn pupil_contour(p: &Plane, pupil: Circle, contrast: f32, harmonics: 
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A noisy pupil (a checkerboard of 10 and 40) in a textured iris of 90 on a background
+    /// of 160: at the first blob threshold (about 32) only the pupil's darker pixels are dark
+    /// and the opening leaves no region; the next threshold (about 44) holds the whole pupil.
+    fn noisy_pupil() -> Plane {
+        let (w, h) = (120usize, 100usize);
+        let mut px = vec![160.0f32; w * h];
+        for y in 0..h {
+            for x in 0..w {
+                let d = (x as f32 - 62.0).hypot(y as f32 - 48.0);
+                if d < 35.0 {
+                    px[y * w + x] = 90.0 + ((x * 7 + y * 3) % 11) as f32;
+                }
+                if d < 15.0 {
+                    px[y * w + x] = if (x + y) % 2 == 0 { 10.0 } else { 40.0 };
+                }
+            }
+        }
+        Plane { w, h, px }
+    }
+
+    #[test]
+    fn a_pupil_split_at_the_first_threshold_is_found_at_the_next() {
+        let p = noisy_pupil();
+        let side = p.w.min(p.h) as f32;
+        let range = (0.03 * side, 0.3 * side);
+        let mut params = EyeParams {
+            pupil_blob_retries: 0,
+            ..EyeParams::default()
+        };
+        let mut scratch = Scratch::default();
+        assert_eq!(
+            blob_pupil(&p, range, params.pupil_blob, &params, &mut scratch),
+            None
+        );
+        params.pupil_blob_retries = 1;
+        let (c, contrast) =
+            blob_pupil(&p, range, params.pupil_blob, &params, &mut scratch).expect("a pupil");
+        assert!(
+            (c.x - 62.0).abs() <= 1.5 && (c.y - 48.0).abs() <= 1.5,
+            "{c:?}"
+        );
+        assert!((c.r - 15.0).abs() <= 1.5, "{c:?}");
+        assert!(contrast > 30.0, "{contrast}");
+    }
 }
