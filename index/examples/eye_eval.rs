@@ -149,17 +149,7 @@ fn main() {
 
 /// Fractional Hamming distance over the jointly valid bits at rotation 0 (NaN without any).
 fn unrotated(a: &tunggal_index::iris::IrisTemplate, b: &tunggal_index::iris::IrisTemplate) -> f64 {
-    let (mut differ, mut both) = (0u64, 0u64);
-    for ((ca, ma), (cb, mb)) in a
-        .code()
-        .iter()
-        .zip(a.mask())
-        .zip(b.code().iter().zip(b.mask()))
-    {
-        let valid = ma & mb;
-        both += u64::from(valid.count_ones());
-        differ += u64::from(((ca ^ cb) & valid).count_ones());
-    }
+    let (differ, both) = a.unrotated_difference(b);
     if both == 0 {
         f64::NAN
     } else {

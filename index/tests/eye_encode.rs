@@ -114,18 +114,8 @@ fn same_synthetic_iris_matches_and_different_ones_do_not() {
     let (same, _) = hd(&m, &a.template, &b.template);
     let (diff, _) = hd(&m, &a.template, &c.template);
     // The distance at rotation 0 alone, beside the best over the rotation window.
-    let (mut differ, mut both) = (0u32, 0u32);
-    for ((c1, m1), (c2, m2)) in a
-        .template
-        .code()
-        .iter()
-        .zip(a.template.mask())
-        .zip(c.template.code().iter().zip(c.template.mask()))
-    {
-        both += (m1 & m2).count_ones();
-        differ += ((c1 ^ c2) & m1 & m2).count_ones();
-    }
-    let unrotated = f64::from(differ) / f64::from(both.max(1));
+    let (differ, both) = a.template.unrotated_difference(&c.template);
+    let unrotated = differ as f64 / both.max(1) as f64;
     eprintln!("same iris {same:.3}, different irises {diff:.3} (unrotated {unrotated:.3} over {both} bits)");
     assert!(same < 0.15, "same iris, new noise: {same}");
     assert!(
@@ -149,18 +139,8 @@ fn rotating_the_eye_rotates_the_code() {
             .unwrap();
         // The turned eye's code is the base code rotated by k positions…
         let expected = base.template.rotated(k);
-        let (mut differ, mut both) = (0u32, 0u32);
-        for ((c1, m1), (c2, m2)) in expected
-            .code()
-            .iter()
-            .zip(expected.mask())
-            .zip(turned.template.code().iter().zip(turned.template.mask()))
-        {
-            let valid = m1 & m2;
-            both += valid.count_ones();
-            differ += ((c1 ^ c2) & valid).count_ones();
-        }
-        let frac = f64::from(differ) / f64::from(both.max(1));
+        let (differ, both) = expected.unrotated_difference(&turned.template);
+        let frac = differ as f64 / both.max(1) as f64;
         assert!(
             frac < 0.1,
             "{layout}: {frac} of the bits differ after rotating by {k}"

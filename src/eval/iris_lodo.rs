@@ -16,7 +16,7 @@ use tunggal_index::eye::{EyeEncoder, EyeParams};
 use tunggal_index::iris::{IrisLayout, IrisMatcher};
 
 use super::iris::{databases, encode_all, report, score_pairs, ManifestEntry};
-use super::lodo::{combinations, Axis};
+use super::lodo::{combinations, split_axis, Axis};
 
 /// Why a grid was refused.
 #[derive(Debug, thiserror::Error)]
@@ -43,27 +43,14 @@ pub enum IrisGridError {
 /// Parses `name=v1,v2,…` (a pair-valued parameter writes each value `a:b`), checking every
 /// value against `base`.
 pub fn parse_axis(spec: &str, base: &EyeParams) -> Result<Axis, IrisGridError> {
-    let (name, values) = spec
-        .split_once('=')
-        .ok_or_else(|| IrisGridError::Syntax(spec.into()))?;
-    let values: Vec<String> = values
-        .split(',')
-        .map(|v| v.trim().to_owned())
-        .filter(|v| !v.is_empty())
-        .collect();
-    if name.trim().is_empty() || values.is_empty() {
-        return Err(IrisGridError::Syntax(spec.into()));
-    }
-    for v in &values {
-        let assignment = format!("{}={v}", name.trim());
+    let axis = split_axis(spec).ok_or_else(|| IrisGridError::Syntax(spec.into()))?;
+    for v in &axis.values {
+        let assignment = format!("{}={v}", axis.name);
         base.clone()
             .set(&assignment)
             .map_err(|source| IrisGridError::Param { assignment, source })?;
     }
-    Ok(Axis {
-        name: name.trim().into(),
-        values,
-    })
+    Ok(axis)
 }
 
 /// One database's figures under one combination.
@@ -208,21 +195,15 @@ fn objective(trial: &IrisTrial, keep: impl Fn(&str) -> bool, require: bool) -> O
 /// The trial with the lowest objective over `keep` (the first on ties, so the base wins a
 /// tie); with `require`, among those meeting the impostor target when any does.
 fn best(trials: &[IrisTrial], keep: impl Fn(&str) -> bool, require: bool) -> Option<(usize, f64)> {
+    // `min_by` keeps the first of equal elements.
     let pick = |require: bool| {
         trials
             .iter()
             .enumerate()
             .filter_map(|(i, t)| objective(t, &keep, require).map(|o| (i, o)))
-            .fold(None, |acc: Option<(usize, f64)>, (i, o)| match acc {
-                Some((_, b)) if b <= o => acc,
-                _ => Some((i, o)),
-            })
+            .min_by(|a, b| a.1.total_cmp(&b.1))
     };
-    if require {
-        pick(true).or_else(|| pick(false))
-    } else {
-        pick(false)
-    }
+    pick(require).or_else(|| pick(false))
 }
 
 /// Chooses per fold and summarises.

@@ -47,21 +47,31 @@ pub struct Axis {
 /// Parses `name=v1,v2,…` (a pair-valued parameter writes each value `a:b`, e.g.
 /// `rho_distance=5:1.6,8:0.8`), checking every value against `base`.
 pub fn parse_axis(spec: &str, base: &MccParams) -> Result<Axis, GridError> {
-    let (name, values) = spec
-        .split_once('=')
-        .ok_or_else(|| GridError::Syntax(spec.into()))?;
-    let values: Vec<String> = values
-        .split(',')
-        .map(|v| v.trim().replace(':', ","))
-        .filter(|v| !v.is_empty())
-        .collect();
-    if name.is_empty() || values.is_empty() {
-        return Err(GridError::Syntax(spec.into()));
+    let mut axis = split_axis(spec).ok_or_else(|| GridError::Syntax(spec.into()))?;
+    for v in &mut axis.values {
+        *v = v.replace(':', ",");
     }
-    for v in &values {
+    let Axis { name, values } = &axis;
+    for v in values {
         base.clone().set(&format!("{name}={v}"))?;
     }
-    Ok(Axis {
+    Ok(axis)
+}
+
+/// Splits `name=v1,v2,…` into the name and its trimmed, non-empty values (unchecked);
+/// `None` without a name or a value.
+pub fn split_axis(spec: &str) -> Option<Axis> {
+    let (name, values) = spec.split_once('=')?;
+    let values: Vec<String> = values
+        .split(',')
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+        .collect();
+    let name = name.trim();
+    if name.is_empty() || values.is_empty() {
+        return None;
+    }
+    Some(Axis {
         name: name.into(),
         values,
     })

@@ -25,50 +25,69 @@ pub(crate) struct Blob {
 /// The share of the darkest pixels whose level anchors the threshold.
 const DARKEST_SHARE: f32 = 0.002;
 
+/// The two grey levels a blob threshold lies between: the darkest level (the
+/// [`DARKEST_SHARE`] quantile) and the median of the plane's pixels.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct BlobLevels {
+    darkest: f32,
+    median: f32,
+}
+
+impl BlobLevels {
+    /// The levels of `p`; with `skip_frame`, blank lines along the image's edges
+    /// ([`blank_frame`]) are left out (a black frame row of the capture would otherwise be
+    /// the darkest level). `None` for a plane under 3 × 3.
+    pub(crate) fn of(p: &Plane, skip_frame: bool) -> Option<Self> {
+        let w = p.w;
+        if w < 3 || p.h < 3 {
+            return None;
+        }
+        // The two order statistics by selection (the values a full sort would put there).
+        let mut order = if skip_frame {
+            let (xs, ys) = blank_frame(p);
+            p.px.chunks_exact(w)
+                .skip(ys.start)
+                .take(ys.len())
+                .flat_map(|row| row[xs.clone()].iter().copied())
+                .collect()
+        } else {
+            p.px.clone()
+        };
+        let n = order.len();
+        let mid = n / 2;
+        let (below, median, _) = order.select_nth_unstable_by(mid, f32::total_cmp);
+        let median = *median;
+        let at = ((n as f32 * DARKEST_SHARE) as usize).min(n - 1);
+        let darkest = if at < mid {
+            *below.select_nth_unstable_by(at, f32::total_cmp).1
+        } else {
+            median
+        };
+        Some(Self { darkest, median })
+    }
+}
+
 /// The darkest compact blob of a pupil's size, or `None`.
 ///
-/// Pixels at most `fraction` of the way from the darkest level (the [`DARKEST_SHARE`]
-/// quantile) to the median are dark. The dark mask is opened by a square of side `open`
+/// Pixels at most `fraction` of the way from the darkest level to the median (`levels`, of
+/// this plane) are dark. The dark mask is opened by a square of side `open`
 /// (thin lashes vanish, a pupil keeps its shape), and each 4-connected region not touching
 /// the image's border is measured: its area with each row's span filled (reflections inside
 /// the pupil leave holes), its half-width `r` (within `r_range`) and its height. The region
 /// ranked best by `area · c²`, where `c` is the smaller of its fill of the disc of radius `r`
 /// and that fill's inverse, is returned.
-///
-/// With `skip_frame`, blank lines along the image's edges ([`blank_frame`]) are left out of
-/// the two levels: a black frame row of the capture would otherwise be the darkest level.
 pub(crate) fn darkest_blob(
     p: &Plane,
+    levels: BlobLevels,
     fraction: f32,
     open: usize,
     r_range: (f32, f32),
-    skip_frame: bool,
 ) -> Option<Blob> {
     let (w, h) = (p.w, p.h);
     if w < 3 || h < 3 {
         return None;
     }
-    // The two order statistics by selection (the values a full sort would put there).
-    let mut order = if skip_frame {
-        let (xs, ys) = blank_frame(p);
-        p.px.chunks_exact(w)
-            .skip(ys.start)
-            .take(ys.len())
-            .flat_map(|row| row[xs.clone()].iter().copied())
-            .collect()
-    } else {
-        p.px.clone()
-    };
-    let n = order.len();
-    let mid = n / 2;
-    let (below, median, _) = order.select_nth_unstable_by(mid, f32::total_cmp);
-    let median = *median;
-    let at = ((n as f32 * DARKEST_SHARE) as usize).min(n - 1);
-    let darkest = if at < mid {
-        *below.select_nth_unstable_by(at, f32::total_cmp).1
-    } else {
-        median
-    };
+    let BlobLevels { darkest, median } = levels;
     let limit = darkest + fraction * (median - darkest);
     let dark: Vec<bool> = p.px.iter().map(|&v| v <= limit).collect();
     let mask = open_mask(&dark, w, h, open);
@@ -267,7 +286,8 @@ mod tests {
             }
         }
         let p = Plane { w, h, px };
-        let b = darkest_blob(&p, 0.15, 5, (3.0, 40.0), false).expect("a blob");
+        let levels = BlobLevels::of(&p, false).expect("levels");
+        let b = darkest_blob(&p, levels, 0.15, 5, (3.0, 40.0)).expect("a blob");
         assert!(
             (b.x - 70.0).abs() <= 1.0 && (b.y - 55.0).abs() <= 1.0,
             "{b:?}"
@@ -337,6 +357,7 @@ mod tests {
             h: 40,
             px: vec![100.0; 2000],
         };
-        assert_eq!(darkest_blob(&p, 0.15, 3, (2.0, 20.0), true), None);
+        let levels = BlobLevels::of(&p, true).expect("levels");
+        assert_eq!(darkest_blob(&p, levels, 0.15, 3, (2.0, 20.0)), None);
     }
 }

@@ -376,18 +376,8 @@ mod tests {
             };
             bank.encode(&polar, &params)
         };
-        let (a, b) = (eye(1), eye(2));
-        let (mut same, mut both) = (0u32, 0u32);
-        for ((ca, ma), (cb, mb)) in a
-            .code()
-            .iter()
-            .zip(a.mask())
-            .zip(b.code().iter().zip(b.mask()))
-        {
-            both += (ma & mb).count_ones();
-            same += (!(ca ^ cb) & ma & mb).count_ones();
-        }
-        f64::from(same) / f64::from(both.max(1))
+        let (differ, both) = eye(1).unrotated_difference(&eye(2));
+        1.0 - differ as f64 / both.max(1) as f64
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The pupil: dark pupil-sized seeds, the integro-differential search around each, the
 //! refinement at working resolution and the radial contour (Fourier harmonics).
 
-use super::blob::darkest_blob;
+use super::blob::{darkest_blob, BlobLevels};
 use super::distance::hypot_le;
 use super::plane::{Integral, Plane};
 use super::search::{best_circle, circle_mean, Directions, Grid, Rank, Scratch};
@@ -187,14 +187,15 @@ fn blob_pupil(
         work
     };
     // When no region qualifies (a noisy pupil split into fragments at the first threshold),
-    // higher thresholds, each half the first one higher.
+    // higher thresholds, each half the first one higher, between the same two levels.
+    let levels = BlobLevels::of(plane, params.pupil_blob_frame)?;
     let b = (0..=params.pupil_blob_retries).find_map(|k| {
         darkest_blob(
             plane,
+            levels,
             fraction * (1.0 + 0.5 * k as f32),
             open,
             (r_min, r_max),
-            params.pupil_blob_frame,
         )
     })?;
     let slack = (b.r - b.half_height).max(0.0) + 2.0;

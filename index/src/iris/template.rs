@@ -71,6 +71,24 @@ impl IrisTemplate {
         &self.mask
     }
 
+    /// At rotation 0: how many code bits differ among those valid in both templates, and
+    /// how many are valid in both (their fractional Hamming distance without the matcher's
+    /// rotation search, for evaluation; the matcher has its own kernels).
+    pub fn unrotated_difference(&self, other: &IrisTemplate) -> (u64, u64) {
+        let (mut differ, mut both) = (0u64, 0u64);
+        for ((ca, ma), (cb, mb)) in self
+            .code
+            .iter()
+            .zip(&self.mask)
+            .zip(other.code.iter().zip(&other.mask))
+        {
+            let valid = ma & mb;
+            both += u64::from(valid.count_ones());
+            differ += u64::from(((ca ^ cb) & valid).count_ones());
+        }
+        (differ, both)
+    }
+
     /// Code bit at a flat bit index (see [`IrisLayout::bit_index`]); false when out of range.
     pub fn code_bit(&self, index: usize) -> bool {
         get_bit(&self.code, index)
