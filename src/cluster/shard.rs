@@ -50,6 +50,8 @@ pub const APPLIED_NAME: &str = "applied-sequence";
 const ACK_WAIT: Duration = Duration::from_secs(30);
 /// How often a replica still applying an enrolment tells the log it is working on it.
 const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+/// How long an idle log is waited on before a pending snapshot is looked at again.
+const SNAPSHOT_IDLE: Duration = Duration::from_secs(1);
 /// How long a failed consumer is tried again before the replica gives up.
 pub(super) const REBIND_WAIT: Duration = Duration::from_secs(300);
 
@@ -280,7 +282,9 @@ impl Shard {
                 )));
                 tracing::info!(applied = self.applied, "caught up: answering reads");
             }
-            match self.step(&topology, &mut messages).await {
+            // With a snapshot pending, an idle log still lets it be taken.
+            let idle = snapshots.pending().then_some(SNAPSHOT_IDLE);
+            match self.step(&topology, &mut messages, idle).await {
                 Ok(()) => {
                     snapshots
                         .after_apply(&topology.js, &self.gallery, self.applied)
@@ -324,14 +328,24 @@ impl Shard {
     }
 
     /// Takes the next message from the log, applies it unless it was applied, and
-    /// acknowledges it. A NATS error means the consumer must be bound again.
+    /// acknowledges it; with `idle_after`, returns without one when none comes in that
+    /// time. A NATS error means the consumer must be bound again.
     async fn step(
         &mut self,
         topology: &Topology,
         messages: &mut pull::Stream,
+        idle_after: Option<Duration>,
     ) -> Result<(), ClusterError> {
         let idle = Started::now();
-        let msg = match messages.next().await {
+        let next = match idle_after {
+            // Waiting for the next message holds no message: giving up the wait loses none.
+            Some(limit) => match tokio::time::timeout(limit, messages.next()).await {
+                Ok(next) => next,
+                Err(_) => return Ok(()),
+            },
+            None => messages.next().await,
+        };
+        let msg = match next {
             Some(Ok(msg)) => msg,
             Some(Err(e)) => return Err(nats(e)),
             None => return Err(ClusterError::Nats("the consumer's messages ended".into())),

@@ -101,6 +101,9 @@ pub struct DrillReport {
     pub restarted_replica_serves: bool,
     /// The ready line of a new replica started on an empty directory after the load.
     pub new_replica_start: String,
+    /// The sequence of the newest complete snapshot of the victim's shard once the load
+    /// was checked (waited for up to four minutes), before its publisher was killed.
+    pub snapshot_published: Option<u64>,
     /// The new replica started from a snapshot, applied the whole log and answered an
     /// identification alone.
     pub new_replica_from_snapshot_serves: bool,
@@ -285,7 +288,7 @@ pub fn run(plan: &DrillPlan) -> anyhow::Result<DrillReport> {
     })?;
     let load_seconds = started.elapsed().as_secs_f64();
     let person_of: HashMap<String, u64> = outcome.planned.iter().cloned().collect();
-    let (checks, caught_up, serves) = runtime.block_on(async {
+    let (checks, caught_up, serves, snapshot) = runtime.block_on(async {
         let front = Front::connect(&urls, plan.shards, 3).await?;
         let last = front.last_sequence().await?;
         let dir = victim_dir.clone();
@@ -294,6 +297,9 @@ pub fn run(plan: &DrillPlan) -> anyhow::Result<DrillReport> {
                 .await?;
         let scratch = plan.dir.join("single-node-replay");
         let checks = check::check(&front, &outcome.answers, &person_of, &scratch).await?;
+        // Replica 1 publishes the snapshots; one must be complete before it is killed.
+        let snapshot =
+            wait_snapshot(&urls, victim.0, plan.shards, Duration::from_secs(240)).await?;
         // The restarted replica alone answers for its shard.
         {
             let mut c = lock(&cluster)?;
@@ -305,7 +311,7 @@ pub fn run(plan: &DrillPlan) -> anyhow::Result<DrillReport> {
         }
         let probe = front.log_entry(1).await?.enrolment()?;
         let serves = front.identify(&probe).await.is_ok();
-        anyhow::Ok((checks, caught_up, serves))
+        anyhow::Ok((checks, caught_up, serves, snapshot))
     })?;
     let (new_replica_start, new_replica) = new_replica(&runtime, &cluster, plan, victim.0, &urls)?;
     let passed = checks.acknowledged_lost == 0
@@ -330,12 +336,41 @@ pub fn run(plan: &DrillPlan) -> anyhow::Result<DrillReport> {
         checks,
         restarted_replica_caught_up: caught_up,
         restarted_replica_serves: serves,
+        snapshot_published: snapshot,
         new_replica_start,
         new_replica_from_snapshot_serves: new_replica,
         events,
         load_seconds,
         passed,
     })
+}
+
+/// Waits until the snapshot bucket holds a complete snapshot of `shard` of `shards`:
+/// the newest one's sequence, or `None` after `wait`.
+async fn wait_snapshot(
+    urls: &str,
+    shard: u32,
+    shards: u32,
+    wait: Duration,
+) -> anyhow::Result<Option<u64>> {
+    let client = async_nats::connect(super::topology::server_list(urls)).await?;
+    let js = async_nats::jetstream::new(client);
+    let store = super::snapshot::bucket(&js, 3).await?;
+    let started = Instant::now();
+    loop {
+        match super::snapshot::list(&store, shard, shards).await {
+            Ok(listed) => {
+                if let Some(l) = listed.iter().find(|l| l.complete) {
+                    return Ok(Some(l.sequence));
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "listing snapshots"),
+        }
+        if started.elapsed() > wait {
+            return Ok(None);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
 
 /// Starts a new replica of `shard` on an empty directory, waits until it has applied the

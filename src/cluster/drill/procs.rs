@@ -1,6 +1,6 @@
 //! The drill's child processes: `nats-server` nodes of one JetStream cluster, shard
 //! replicas and `serve --cluster` front-ends, each killed with SIGKILL on request or when
-//! dropped.
+//! dropped. Each one's standard error is appended to `DIR/logs/NAME.log`.
 
 use std::io::{BufRead as _, BufReader};
 use std::net::TcpListener;
@@ -59,12 +59,29 @@ impl Drop for Proc {
     }
 }
 
-/// Starts `command` with its standard output piped and waits for a line containing
-/// `needle`; later lines are read and dropped.
-fn spawn_until(mut command: Command, needle: &'static str, wait: Duration) -> anyhow::Result<Proc> {
+/// Opens `DIR/logs/NAME.log` for appending (a restarted process adds to its history).
+fn log_file(dir: &Path, name: &str) -> anyhow::Result<std::fs::File> {
+    let logs = dir.join("logs");
+    std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
+    let path = logs.join(format!("{name}.log"));
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))
+}
+
+/// Starts `command` with its standard output piped and its standard error appended to
+/// `log`, and waits for a line containing `needle`; later lines are read and dropped.
+fn spawn_until(
+    mut command: Command,
+    log: std::fs::File,
+    needle: &'static str,
+    wait: Duration,
+) -> anyhow::Result<Proc> {
     let mut child = command
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::from(log))
         .spawn()
         .with_context(|| format!("starting {command:?}"))?;
     let Some(stdout) = child.stdout.take() else {
@@ -136,7 +153,7 @@ impl NatsNodes {
             .args(["--routes", &routes.join(","), "-sd"])
             .arg(self.dir.join(format!("node{i}")))
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::from(log_file(&self.dir, &format!("node{i}"))?))
             .spawn()
             .with_context(|| format!("starting {}", self.binary.display()))?;
         let proc = Proc {
@@ -211,11 +228,12 @@ impl Launcher {
             .args(["--replica", &replica.to_string(), "--stream-replicas", "3"])
             .arg("--data-dir")
             .arg(self.shard_dir(shard, replica))
-            .env("RUST_LOG", "warn");
+            .env("RUST_LOG", "warn,tunggal::cluster::snapshot=debug");
         if replica == 1 && self.snapshot_every > 0 {
             command.args(["--snapshot-every", &self.snapshot_every.to_string()]);
         }
-        spawn_until(command, "ready", Duration::from_secs(180))
+        let log = log_file(&self.dir, &format!("shard-{shard}-r{replica}"))?;
+        spawn_until(command, log, "ready", Duration::from_secs(180))
     }
 
     /// Starts front-end `index` listening on `port` and waits until it listens.
@@ -234,6 +252,7 @@ impl Launcher {
             .arg(self.dir.join(format!("front-{index}")))
             .env("TUNGGAL_ADMIN_KEY", &self.admin_key)
             .env("RUST_LOG", "warn");
-        spawn_until(command, "listening on", Duration::from_secs(180))
+        let log = log_file(&self.dir, &format!("front-{index}"))?;
+        spawn_until(command, log, "listening on", Duration::from_secs(180))
     }
 }

@@ -108,6 +108,25 @@ pub async fn list(
     shard: u32,
     shards: u32,
 ) -> Result<Vec<Listed>, ClusterError> {
+    tokio::time::timeout(LIST_WAIT, list_unbounded(store, shard, shards))
+        .await
+        .map_err(|_| {
+            ClusterError::Nats(format!(
+                "listing the snapshots took more than {} s",
+                LIST_WAIT.as_secs()
+            ))
+        })?
+}
+
+/// The longest a listing of the bucket may take: the ordered consumer behind it can wait
+/// for ever for a stream whose leader is being elected again.
+pub const LIST_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+async fn list_unbounded(
+    store: &ObjectStore,
+    shard: u32,
+    shards: u32,
+) -> Result<Vec<Listed>, ClusterError> {
     let prefix = partition_prefix(shard, shards);
     let mut objects = store.list().await.map_err(nats)?;
     let mut found: Vec<Listed> = Vec::new();

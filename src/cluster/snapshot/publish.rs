@@ -126,6 +126,7 @@ pub async fn publish(store: &ObjectStore, staged: &Staged) -> Result<String, Clu
     for file in m.files.iter().filter(|f| f.bytes > 0) {
         let path = staged.dir.join(&file.name);
         let mut reader = tokio::fs::File::open(&path).await.map_err(io(&path))?;
+        tracing::debug!(file = %file.name, bytes = file.bytes, "uploading");
         store
             .put(
                 format!("{prefix}{FILES_PREFIX}{}", file.name).as_str(),
@@ -135,6 +136,7 @@ pub async fn publish(store: &ObjectStore, staged: &Staged) -> Result<String, Clu
             .map_err(nats)?;
     }
     let manifest = m.encode()?;
+    tracing::debug!(%prefix, "uploading the manifest");
     store
         .put(
             format!("{prefix}{MANIFEST_OBJECT}").as_str(),
@@ -147,8 +149,9 @@ pub async fn publish(store: &ObjectStore, staged: &Staged) -> Result<String, Clu
 
 /// The periodic snapshots of one replica: after every `every`-th applied sequence, a
 /// checkpoint and local copy (while nothing is applied), then the upload and the pruning
-/// of old snapshots in the background. A snapshot that fails is logged and skipped; it
-/// never stops the replica.
+/// of old snapshots in the background. A snapshot due while the previous upload runs is
+/// taken at the first sequence applied after that upload ends. A snapshot that fails is
+/// logged and skipped; it never stops the replica.
 pub struct Publisher {
     every: u64,
     out: PathBuf,
@@ -156,6 +159,9 @@ pub struct Publisher {
     replicas: usize,
     store: Option<ObjectStore>,
     last: u64,
+    /// A snapshot fell due while the previous one was uploading: take it at the next
+    /// applied sequence after that upload finishes.
+    pending: bool,
     upload: Option<tokio::task::JoinHandle<Result<String, ClusterError>>>,
 }
 
@@ -168,6 +174,14 @@ impl std::fmt::Debug for Publisher {
             .field("last", &self.last)
             .finish_non_exhaustive()
     }
+}
+
+/// The longest an upload may take before it is abandoned (an incomplete snapshot is never
+/// used, and the next one deletes it): a minute plus one second per MiB. A put can wait
+/// for ever on a stream whose leader was lost mid-upload.
+fn upload_limit(manifest: &Manifest) -> std::time::Duration {
+    let bytes: u64 = manifest.files.iter().map(|f| f.bytes).sum();
+    std::time::Duration::from_secs(60 + bytes / (1 << 20))
 }
 
 /// The directory a replica copies a snapshot into before uploading it.
@@ -190,30 +204,38 @@ impl Publisher {
             replicas,
             store: None,
             last: 0,
+            pending: false,
             upload: None,
         }
     }
 
-    /// Called after `applied` was applied to `gallery`; takes a snapshot when one is due.
+    /// Whether a snapshot is waiting for the previous upload to end: the caller should
+    /// call [`Publisher::after_apply`] again when the log is idle.
+    pub fn pending(&self) -> bool {
+        self.pending
+    }
+
+    /// Called after `applied` was applied to `gallery`, or while the log is idle with a
+    /// snapshot pending; takes a snapshot when one is due.
     pub async fn after_apply(
         &mut self,
         js: &async_nats::jetstream::Context,
         gallery: &std::sync::Arc<Gallery>,
         applied: u64,
     ) {
-        if self.every == 0
-            || applied == 0
-            || !applied.is_multiple_of(self.every)
-            || applied == self.last
-        {
+        let due = applied.is_multiple_of(self.every) || self.pending;
+        if self.every == 0 || applied == 0 || !due || applied == self.last {
             return;
         }
         if let Some(upload) = self.upload.take() {
             if !upload.is_finished() {
-                tracing::info!(
-                    applied,
-                    "snapshot skipped: the previous one is still uploading"
-                );
+                if !self.pending {
+                    tracing::info!(
+                        applied,
+                        "snapshot deferred: the previous one is still uploading"
+                    );
+                }
+                self.pending = true;
                 self.upload = Some(upload);
                 return;
             }
@@ -224,6 +246,7 @@ impl Publisher {
             }
         }
         self.last = applied;
+        self.pending = false;
         let store = match &self.store {
             Some(store) => store.clone(),
             None => match super::bucket(js, self.replicas).await {
@@ -247,11 +270,20 @@ impl Publisher {
             }
         };
         self.upload = Some(tokio::spawn(async move {
-            let prefix = publish(&store, &staged).await?;
+            let limit = upload_limit(&staged.manifest);
+            let prefix = tokio::time::timeout(limit, publish(&store, &staged))
+                .await
+                .map_err(|_| {
+                    ClusterError::Nats(format!("the upload took more than {} s", limit.as_secs()))
+                })??;
             let m = &staged.manifest;
-            let pruned = super::prune(&store, m.shard, m.shards).await?;
             std::fs::remove_dir_all(&staged.dir).map_err(io(&staged.dir))?;
-            tracing::info!(snapshot = %prefix, persons = m.persons, pruned, "snapshot published");
+            tracing::info!(snapshot = %prefix, persons = m.persons, "snapshot published");
+            // A failed pruning leaves old snapshots for the next one to delete.
+            match super::prune(&store, m.shard, m.shards).await {
+                Ok(pruned) => tracing::debug!(pruned, "old snapshots pruned"),
+                Err(e) => tracing::warn!(error = %e, "pruning old snapshots"),
+            }
             Ok(prefix)
         }));
     }
