@@ -135,8 +135,8 @@ pub enum BenchCommand {
         /// Fingerprints only (no irises).
         #[arg(long)]
         no_iris: bool,
-        /// First-stage shortlist length.
-        #[arg(long, default_value_t = 64)]
+        /// First-stage shortlist length (default: the service's).
+        #[arg(long, default_value_t = tunggal_index::search::SearchConfig::default().shortlist)]
         shortlist: usize,
         /// Descriptor hash functions per cylinder (default: the gallery default).
         #[arg(long)]
