@@ -341,7 +341,10 @@ impl Shard {
             // Waiting for the next message holds no message: giving up the wait loses none.
             Some(limit) => match tokio::time::timeout(limit, messages.next()).await {
                 Ok(next) => next,
-                Err(_) => return Ok(()),
+                Err(_) => {
+                    self.work.done(Stage::Idle, idle);
+                    return Ok(());
+                }
             },
             None => messages.next().await,
         };

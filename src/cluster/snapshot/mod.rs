@@ -108,18 +108,27 @@ pub async fn list(
     shard: u32,
     shards: u32,
 ) -> Result<Vec<Listed>, ClusterError> {
-    tokio::time::timeout(LIST_WAIT, list_unbounded(store, shard, shards))
-        .await
-        .map_err(|_| {
-            ClusterError::Nats(format!(
-                "listing the snapshots took more than {} s",
-                LIST_WAIT.as_secs()
-            ))
-        })?
+    bounded(
+        LIST_WAIT,
+        "listing the snapshots",
+        list_unbounded(store, shard, shards),
+    )
+    .await
 }
 
-/// The longest a listing of the bucket may take: the ordered consumer behind it can wait
-/// for ever for a stream whose leader is being elected again.
+/// Runs `work`, failing with a NATS error when it takes longer than `limit`: object store
+/// calls can wait for ever on a stream whose leader is being elected again.
+pub(crate) async fn bounded<T>(
+    limit: std::time::Duration,
+    what: &str,
+    work: impl std::future::Future<Output = Result<T, ClusterError>>,
+) -> Result<T, ClusterError> {
+    tokio::time::timeout(limit, work)
+        .await
+        .map_err(|_| ClusterError::Nats(format!("{what} took more than {} s", limit.as_secs())))?
+}
+
+/// The longest a listing of the bucket may take.
 pub const LIST_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 async fn list_unbounded(

@@ -177,8 +177,7 @@ impl std::fmt::Debug for Publisher {
 }
 
 /// The longest an upload may take before it is abandoned (an incomplete snapshot is never
-/// used, and the next one deletes it): a minute plus one second per MiB. A put can wait
-/// for ever on a stream whose leader was lost mid-upload.
+/// used, and the next one deletes it): a minute plus one second per MiB.
 fn upload_limit(manifest: &Manifest) -> std::time::Duration {
     let bytes: u64 = manifest.files.iter().map(|f| f.bytes).sum();
     std::time::Duration::from_secs(60 + bytes / (1 << 20))
@@ -223,8 +222,10 @@ impl Publisher {
         gallery: &std::sync::Arc<Gallery>,
         applied: u64,
     ) {
-        let due = applied.is_multiple_of(self.every) || self.pending;
-        if self.every == 0 || applied == 0 || !due || applied == self.last {
+        if self.every == 0 || applied == 0 || applied == self.last {
+            return;
+        }
+        if !self.pending && !applied.is_multiple_of(self.every) {
             return;
         }
         if let Some(upload) = self.upload.take() {
@@ -271,11 +272,7 @@ impl Publisher {
         };
         self.upload = Some(tokio::spawn(async move {
             let limit = upload_limit(&staged.manifest);
-            let prefix = tokio::time::timeout(limit, publish(&store, &staged))
-                .await
-                .map_err(|_| {
-                    ClusterError::Nats(format!("the upload took more than {} s", limit.as_secs()))
-                })??;
+            let prefix = super::bounded(limit, "the upload", publish(&store, &staged)).await?;
             let m = &staged.manifest;
             std::fs::remove_dir_all(&staged.dir).map_err(io(&staged.dir))?;
             tracing::info!(snapshot = %prefix, persons = m.persons, "snapshot published");
