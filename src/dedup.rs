@@ -4,13 +4,20 @@
 use rayon::prelude::*;
 use tunggal_datasets::iris_source::{Eye, IrisSource};
 use tunggal_datasets::population::{Capture, CaptureSpec, Population, QualityMode};
+use tunggal_index::gallery::cohort::{normalised, COHORT_FINGERS};
 use tunggal_index::gallery::descriptor::similarity;
-use tunggal_index::gallery::{Enrolment, IrisCode, PreparedPerson, Preparer, EYES, FINGERS};
+use tunggal_index::gallery::{
+    DescriptorCohort, Enrolment, IrisCode, PreparedPerson, Preparer, EYES, FINGERS,
+};
 use tunggal_index::iris::{decode_record, IrisProbe};
 use tunggal_index::search::{Calibration, FusionCaps, LlrTable};
 
 /// First person id used for calibration, far from any scenario's ids.
 pub const CALIBRATION_ID_BASE: u64 = 1 << 40;
+
+/// First person id of the cohort of a calibration's finger offsets, beyond any calibration
+/// person.
+pub const COHORT_ID_BASE: u64 = (1 << 40) + (1 << 32);
 
 /// A capture as an enrolment station sends it (irises of another length are dropped).
 pub fn enrolment_of(capture: &Capture, with_irises: bool) -> Enrolment {
@@ -44,6 +51,33 @@ pub struct ScoreSamples {
     pub finger: (Vec<f32>, Vec<f32>),
     /// Iris best normalised Hamming distance over the rotation window: mates, non-mates.
     pub iris: (Vec<f32>, Vec<f32>),
+    /// The cohort of the gallery fingers' offsets the descriptor similarities are normalised
+    /// by.
+    pub cohort: DescriptorCohort,
+}
+
+/// The cohort of a calibration's finger offsets: one finger of each of [`COHORT_FINGERS`]
+/// synthetic people (slot `j mod 10` of person `j`), none of them among the people the
+/// tables are learned from.
+pub fn cohort<I: IrisSource>(
+    pop: &Population<I>,
+    preparer: &Preparer,
+) -> anyhow::Result<DescriptorCohort> {
+    let spec = CaptureSpec {
+        eyes: tunggal_datasets::population::EyesCaptured::None,
+        ..CaptureSpec::default()
+    };
+    let fingers: Vec<Option<_>> = (0..COHORT_FINGERS as u64)
+        .into_par_iter()
+        .map(|j| {
+            let person = pop.person(COHORT_ID_BASE + j);
+            let capture = pop.capture(&person, 1000, &spec);
+            let p = preparer.prepare(&enrolment_of(&capture, false))?;
+            let slot = (j % FINGERS as u64) as usize;
+            Ok(p.record.has_finger(slot).then(|| p.record.fingers[slot]))
+        })
+        .collect::<anyhow::Result<_>>()?;
+    Ok(DescriptorCohort::new(fingers.into_iter().flatten()))
 }
 
 fn prepare_pair<I: IrisSource>(
@@ -96,6 +130,8 @@ pub fn sample_scores<I: IrisSource>(
     persons: u64,
     matcher_impostors: u64,
 ) -> anyhow::Result<ScoreSamples> {
+    let cohort = cohort(pop, preparer)?;
+    let preparer = &preparer.clone().with_cohort(cohort.clone());
     let people: Vec<(PreparedPerson, PreparedPerson)> = (0..persons)
         .into_par_iter()
         .map(|i| prepare_pair(pop, preparer, CALIBRATION_ID_BASE + i))
@@ -116,11 +152,14 @@ pub fn sample_scores<I: IrisSource>(
                     let (Some(pa), Some(pb)) = (&a.fingers[f], &b.fingers[f]) else {
                         continue;
                     };
-                    let d = similarity(
-                        &a.record.fingers[f],
-                        a.record.ones[f],
-                        &b.record.fingers[f],
-                        b.record.ones[f],
+                    let d = normalised(
+                        similarity(
+                            &a.record.fingers[f],
+                            a.record.ones[f],
+                            &b.record.fingers[f],
+                            b.record.ones[f],
+                        ),
+                        b.record.offsets[f],
                     );
                     if mate {
                         s.descriptor.0.push(d);
@@ -146,7 +185,10 @@ pub fn sample_scores<I: IrisSource>(
             Ok(s)
         })
         .collect::<anyhow::Result<_>>()?;
-    let mut all = ScoreSamples::default();
+    let mut all = ScoreSamples {
+        cohort,
+        ..ScoreSamples::default()
+    };
     for s in per_person {
         all.descriptor.0.extend(s.descriptor.0);
         all.descriptor.1.extend(s.descriptor.1);
@@ -188,6 +230,7 @@ pub fn learn(samples: &ScoreSamples, caps: FusionCaps) -> anyhow::Result<Calibra
         // The gallery records its own version when it stores the calibration.
         descriptor_version: tunggal_index::gallery::descriptor::DESCRIPTOR_VERSION,
         matcher_version: tunggal_index::finger::MATCHER_VERSION,
+        cohort: samples.cohort.clone(),
     })
 }
 

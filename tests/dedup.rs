@@ -314,6 +314,54 @@ fn galleries_of_another_descriptor_version_are_refused() {
 }
 
 #[test]
+fn offsets_follow_the_cohort_and_a_new_cohort_is_refused_on_a_non_empty_gallery() {
+    use tunggal_index::gallery::cohort::offset_value;
+    use tunggal_index::gallery::{DescriptorCohort, GalleryError};
+    let pop = Population::new(SEED);
+    let learned = calibration();
+    let n = learned.cohort.len();
+    assert!(
+        (240..=256).contains(&n),
+        "learning keeps a cohort of up to 256 fingers: {n}"
+    );
+    let mut none = learned.clone();
+    none.cohort = DescriptorCohort::default();
+    // Without a cohort every offset is 0; with one, the prepared fingers carry their mean
+    // similarity against it, which for fingers of the same population is positive on average.
+    let dir = tempfile::tempdir().unwrap();
+    let g = Gallery::open(dir.path(), config(), Some(none.clone())).unwrap();
+    let plain = g.prepare(&capture(&pop, 0, 0)).unwrap();
+    assert_eq!(plain.record.offsets, [0; 10]);
+    g.enrol(0, &capture(&pop, 0, 0)).unwrap();
+    g.close().unwrap();
+    let other = tempfile::tempdir().unwrap();
+    let g = Gallery::open(other.path(), config(), Some(learned.clone())).unwrap();
+    let with: Vec<f32> = (0..20)
+        .flat_map(|id| {
+            let p = g.prepare(&capture(&pop, id, 0)).unwrap();
+            (0..10)
+                .filter(|&s| p.record.has_finger(s))
+                .map(|s| offset_value(p.record.offsets[s]))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let mean = with.iter().sum::<f32>() / with.len() as f32;
+    assert!(mean > 1.0 && mean < 5.0, "mean offset {mean}");
+    g.close().unwrap();
+    // The first gallery's persons were prepared without the cohort: a calibration with one
+    // is refused, reopening with the stored one is not.
+    let r = Gallery::open(dir.path(), config(), Some(learned));
+    assert!(
+        matches!(r, Err(GalleryError::Calibration(_))),
+        "{:?}",
+        r.map(|g| g.len())
+    );
+    let g = Gallery::open(dir.path(), config(), None).unwrap();
+    assert_eq!(g.len(), 1);
+    assert!(g.calibration().cohort.is_empty());
+}
+
+#[test]
 fn a_gallery_calibrated_for_matcher_version_1_keeps_comparing_with_it() {
     use tunggal_index::finger::{MccParams, MATCHER_VERSION};
     use tunggal_index::gallery::{GalleryError, CALIBRATION_NAME};

@@ -2,10 +2,15 @@
 //! background: every FVC2002 genuine pair (impression `j` against each earlier `i`) ranked
 //! among synthetic background fingers plus the real impostor fingers.
 //!
-//! `cargo run --release --example first_stage_variants -- DATA PERSONS [--fusion] VARIANT…`
+//! `cargo run --release --example first_stage_variants -- DATA PERSONS [--fusion] [--tails]
+//! [--layers] [--hard] [--background all|real|synthetic] VARIANT…`
 //!
-//! PERSONS synthetic persons (capture 0 of population seed 1) give the background fingers.
-//! With `--fusion`, each variant is also scored per person (see `fusion::fuse`).
+//! PERSONS synthetic persons (capture 0 of population seed 1; hard captures with `--hard`)
+//! give the background fingers. With `--fusion`, each variant is also scored per person (see
+//! `fusion::fuse`); `--background real` or `synthetic` ranks the genuine pairs among the real
+//! impostor fingers or the synthetic fingers only; `--tails` prints each variant's impostor
+//! score quantiles by kind of pair and `--layers` the cylinders' mean occupancy, real against
+//! synthetic (`realism`).
 //!
 //! Variants:
 //! - `v2`: the gallery's descriptor (`DescriptorBuilder`, default parameters) and similarity;
@@ -20,17 +25,73 @@
 //!   `(best collisions / H)^P`, divided by `gallery cylinders^Q`;
 //! - `inter:H:B:M:Q`: the number of distinct `(hash function, word)` items two fingers share,
 //!   divided by `(items · items)^Q`;
+//! - `stop:H:B:M:N:F[:R]` and `tnorm:C[:M]`: see `cohort` (the frequent items left out of the
+//!   bag; each gallery finger's similarity normalised against a cohort);
 //! - `sketch:H:B:M:K:F`: the gallery finger keeps its K smallest items as F-bit
 //!   fingerprints, the probe a bitmap of all its items' fingerprints; the score counts the
 //!   gallery's fingerprints in the probe's bitmap against chance.
 
+mod cohort;
 mod fusion;
+mod realism;
+
+/// Which background fingers a genuine pair is ranked among.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Background {
+    /// Synthetic and real impostor fingers.
+    All,
+    /// The real impostor fingers only.
+    Real,
+    /// The synthetic fingers only.
+    Synthetic,
+}
+
+/// Command-line options before the variants.
+struct Options {
+    fusion: bool,
+    tails: bool,
+    layers: bool,
+    hard: bool,
+    background: Background,
+}
+
+impl Options {
+    fn parse(args: &[String]) -> anyhow::Result<(Self, Vec<String>)> {
+        let mut o = Self {
+            fusion: false,
+            tails: false,
+            layers: false,
+            hard: false,
+            background: Background::All,
+        };
+        let mut rest = Vec::new();
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            match a.as_str() {
+                "--fusion" => o.fusion = true,
+                "--tails" => o.tails = true,
+                "--layers" => o.layers = true,
+                "--hard" => o.hard = true,
+                "--background" => {
+                    o.background = match it.next().map(String::as_str) {
+                        Some("all") => Background::All,
+                        Some("real") => Background::Real,
+                        Some("synthetic") => Background::Synthetic,
+                        other => anyhow::bail!("--background all|real|synthetic, not {other:?}"),
+                    }
+                }
+                _ => rest.push(a.clone()),
+            }
+        }
+        Ok((o, rest))
+    }
+}
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 
 use rayon::prelude::*;
-use tunggal_datasets::population::{CaptureSpec, EyesCaptured, Population};
+use tunggal_datasets::population::{CaptureSpec, EyesCaptured, Population, QualityMode};
 use tunggal_index::finger::{FingerMatcher, PreparedTemplate};
 use tunggal_index::gallery::descriptor::{ones, similarity};
 use tunggal_index::gallery::{DescriptorBuilder, DescriptorParams, MIN_CYLINDERS};
@@ -341,12 +402,13 @@ fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     anyhow::ensure!(
         args.len() >= 4,
-        "usage: first_stage_variants DATA PERSONS [--fusion] VARIANT…"
+        "usage: first_stage_variants DATA PERSONS [--fusion] [--tails] [--layers] [--hard] \
+         [--background all|real|synthetic] VARIANT…"
     );
     let data = PathBuf::from(&args[1]);
     let persons: u64 = args[2].parse()?;
-    let fusion = args.get(3).is_some_and(|a| a == "--fusion");
-    let variants = &args[3 + usize::from(fusion)..];
+    let (opts, variants) = Options::parse(&args[3..])?;
+    let fusion = opts.fusion;
     let matcher = FingerMatcher::default();
     let v2 = DescriptorBuilder::new(DescriptorParams::default(), matcher.params())
         .ok_or_else(|| anyhow::anyhow!("descriptor"))?;
@@ -375,6 +437,11 @@ fn main() -> anyhow::Result<()> {
     let n_real = fingers.len();
     let pop = Population::new(1);
     let spec = CaptureSpec {
+        quality: if opts.hard {
+            QualityMode::Hard
+        } else {
+            QualityMode::Typical
+        },
         eyes: EyesCaptured::None,
         ..CaptureSpec::default()
     };
@@ -412,7 +479,10 @@ fn main() -> anyhow::Result<()> {
         mean_len(0..n_real),
         mean_len(n_real..fingers.len())
     );
-    for v in variants {
+    if opts.layers {
+        realism::layers(&fingers, n_real);
+    }
+    for v in &variants {
         let parts: Vec<&str> = v.split(':').collect();
         let nums: Vec<f64> = parts[1..].iter().filter_map(|s| s.parse().ok()).collect();
         let scorer: Scorer = match parts[0] {
@@ -438,6 +508,8 @@ fn main() -> anyhow::Result<()> {
                         .collect()
                 })
             }
+            "stop" => cohort::stop_scorer(&fingers, n_real, &nums),
+            "tnorm" => cohort::tnorm_scorer(&fingers, n_real, &nums),
             "matcher" => Box::new(|p| {
                 let a = &fingers[p].prepared;
                 fingers
@@ -450,7 +522,10 @@ fn main() -> anyhow::Result<()> {
             "sketch" => sketch_scorer(&fingers, &nums),
             _ => anyhow::bail!("unknown variant {v}"),
         };
-        report(v, &fingers, n_real, &scorer);
+        if opts.tails {
+            realism::tails(&fingers, n_real, &scorer);
+        }
+        report(v, &fingers, n_real, &scorer, opts.background);
         if fusion {
             fusion::fuse(v, &fingers, n_real, persons, &scorer);
         }
@@ -459,7 +534,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 /// Ranks every genuine pair and prints retention at 0.1, 1 and 5 % overall and per database.
-fn report(name: &str, fingers: &[Finger], n_real: usize, scorer: &Scorer) {
+fn report(name: &str, fingers: &[Finger], n_real: usize, scorer: &Scorer, background: Background) {
     let t = std::time::Instant::now();
     let ranks: Vec<(usize, Option<f64>)> = (0..n_real)
         .into_par_iter()
@@ -477,7 +552,7 @@ fn report(name: &str, fingers: &[Finger], n_real: usize, scorer: &Scorer) {
             }
             let describable = |i: usize| fingers[i].len >= MIN_CYLINDERS;
             let scores = scorer(p);
-            let background: Vec<usize> = (0..fingers.len())
+            let background_set: Vec<usize> = (0..fingers.len())
                 .filter(|&i| {
                     describable(i)
                         && fingers[i]
@@ -492,8 +567,17 @@ fn report(name: &str, fingers: &[Finger], n_real: usize, scorer: &Scorer) {
                         return (db, None);
                     }
                     let s = scores[m];
-                    let above = background.iter().filter(|&&b| scores[b] > s).count();
-                    (db, Some((above + 1) as f64 / background.len() as f64))
+                    let bg: Vec<usize> = background_set
+                        .iter()
+                        .copied()
+                        .filter(|&b| match background {
+                            Background::Real => b < n_real,
+                            Background::Synthetic => b >= n_real,
+                            Background::All => true,
+                        })
+                        .collect();
+                    let above = bg.iter().filter(|&&b| scores[b] > s).count();
+                    (db, Some((above + 1) as f64 / bg.len() as f64))
                 })
                 .collect()
         })

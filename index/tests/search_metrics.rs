@@ -29,6 +29,7 @@ fn calibration() -> Calibration {
         id: "test".into(),
         descriptor_version: 0,
         matcher_version: 1,
+        cohort: Default::default(),
     }
 }
 

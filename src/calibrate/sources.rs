@@ -6,6 +6,7 @@ use std::path::Path;
 use anyhow::Context;
 use rayon::prelude::*;
 use tunggal_datasets::fvc::FvcDatabase;
+use tunggal_index::gallery::cohort::normalised;
 use tunggal_index::gallery::descriptor::{self, similarity};
 use tunggal_index::gallery::Preparer;
 
@@ -43,7 +44,7 @@ pub fn fvc_pairs(databases: &[FvcDatabase], preparer: &Preparer) -> Vec<Pair> {
             let p = matcher.prepare(t);
             let d = preparer.descriptors().describe(&p);
             let ones = descriptor::ones(&d);
-            (p, d, ones)
+            (p, d, ones, preparer.cohort().offset(&d, ones))
         })
         .collect();
     let n = samples.len();
@@ -53,12 +54,13 @@ pub fn fvc_pairs(databases: &[FvcDatabase], preparer: &Preparer) -> Vec<Pair> {
             let (samples, prepared) = (&samples, &prepared);
             ((a + 1)..n).map(move |b| {
                 let ((da, fa, _), (db, fb, _)) = (samples[a], samples[b]);
-                let ((pa, xa, oa), (pb, xb, ob)) = (&prepared[a], &prepared[b]);
+                let ((pa, xa, oa, _), (pb, xb, ob, gb)) = (&prepared[a], &prepared[b]);
                 Pair {
                     db: (da.to_owned(), db.to_owned()),
                     mated: da == db && fa == fb,
                     finger: matcher.compare(pa, pb),
-                    descriptor: Some(similarity(xa, *oa, xb, *ob)),
+                    // `b` as the gallery finger: its offset (0 without a cohort).
+                    descriptor: Some(normalised(similarity(xa, *oa, xb, *ob), *gb)),
                 }
             })
         })

@@ -7,14 +7,17 @@
 //! background is every synthetic finger taken from the gallery's background persons plus every
 //! real impression of every other real finger (of any person and database). The rank is one
 //! more than the number of background fingers whose similarity to the probe is strictly above
-//! the mate's; its penetration is the rank over the background size. The ranking uses the raw
-//! descriptor similarity: the first stage's finger ratio is a non-decreasing function of it
-//! (a table of bins), so it orders the same way up to ties within a bin. A pair where either
+//! the mate's; its penetration is the rank over the background size. The ranking uses the
+//! descriptor similarity normalised by the gallery-side finger's offset against the gallery's
+//! cohort (`tunggal_index::gallery::cohort`), as the first stage scores it: the first stage's
+//! finger ratio is a non-decreasing function of it (a table of bins), so it orders the same
+//! way up to ties within a bin. A pair where either
 //! side has too few cylinders to be described (the engine leaves such a finger out) is never
 //! retained.
 
 use rayon::prelude::*;
 use serde::Serialize;
+use tunggal_index::gallery::cohort::normalised;
 use tunggal_index::gallery::descriptor::{ones, similarity};
 use tunggal_index::gallery::{Gallery, PersonRecord, DESCRIPTOR_WORDS, FINGERS, MIN_CYLINDERS};
 
@@ -23,7 +26,8 @@ use super::load::RealPerson;
 /// Penetrations the retention is reported at.
 pub const PENETRATIONS: [f64; 3] = [0.001, 0.01, 0.05];
 
-type Descriptor = ([u64; DESCRIPTOR_WORDS], u16);
+/// A finger's descriptor, its set bits and its offset as a gallery finger.
+type Descriptor = ([u64; DESCRIPTOR_WORDS], u16, i8);
 
 /// One genuine pair's rank.
 #[derive(Debug, Clone, Serialize)]
@@ -128,7 +132,7 @@ pub fn background_fingers(
                     break 'segments;
                 }
                 if r.has_finger(slot) {
-                    out.push((r.fingers[slot], r.ones[slot]));
+                    out.push((r.fingers[slot], r.ones[slot], r.offsets[slot]));
                 }
             }
         }
@@ -167,7 +171,8 @@ pub fn rank_pairs(
             let prepared = preparer.matcher().prepare(t);
             let descriptor = (prepared.len() >= MIN_CYLINDERS).then(|| {
                 let d = preparer.descriptors().describe(&prepared);
-                (d, ones(&d))
+                let n = ones(&d);
+                (d, n, preparer.cohort().offset(&d, n))
             });
             RealFinger {
                 person,
@@ -178,7 +183,8 @@ pub fn rank_pairs(
         })
         .collect();
     let same = |a: &RealFinger, b: &RealFinger| a.person == b.person && a.position == b.position;
-    let sim = |a: &Descriptor, b: &Descriptor| similarity(&a.0, a.1, &b.0, b.1);
+    // `a` the probe, `b` the gallery finger.
+    let sim = |a: &Descriptor, b: &Descriptor| normalised(similarity(&a.0, a.1, &b.0, b.1), b.2);
     let pairs: Vec<PairRank> = real
         .par_iter()
         .flat_map_iter(|probe| {

@@ -8,6 +8,7 @@
 //! The calibration that turns scores into likelihood ratios is stored with the gallery, in
 //! `calibration.json` in the data directory.
 
+pub mod cohort;
 pub mod cold;
 pub mod descriptor;
 pub mod error;
@@ -22,6 +23,7 @@ use crate::search::fusion::Calibration;
 use crate::storage::{BlobRef, Recovered, Snapshot, StorageError, Store, StoreConfig};
 use crate::template::{FingerPosition, FingerTemplate};
 
+pub use cohort::DescriptorCohort;
 pub use cold::{ColdFinger, ColdFingers};
 pub use descriptor::{DescriptorBuilder, DescriptorParams, DESCRIPTOR_BITS, DESCRIPTOR_WORDS};
 pub use error::GalleryError;
@@ -118,6 +120,7 @@ pub struct Preparer {
     matcher: FingerMatcher,
     descriptors: DescriptorBuilder,
     iris: IrisMatcher,
+    cohort: DescriptorCohort,
 }
 
 impl Preparer {
@@ -130,7 +133,20 @@ impl Preparer {
             matcher: FingerMatcher::new(mcc.clone()),
             descriptors,
             iris: IrisMatcher::for_layout(GALLERY_IRIS_LAYOUT),
+            cohort: DescriptorCohort::default(),
         })
+    }
+
+    /// This preparer with `cohort`, against which each prepared finger's similarity offset
+    /// is computed (see [`cohort`]).
+    pub fn with_cohort(mut self, cohort: DescriptorCohort) -> Self {
+        self.cohort = cohort;
+        self
+    }
+
+    /// The cohort of the finger offsets (empty: every offset 0).
+    pub fn cohort(&self) -> &DescriptorCohort {
+        &self.cohort
     }
 
     /// The iris matcher (default settings of [`GALLERY_IRIS_LAYOUT`]: ±8 positions).
@@ -178,6 +194,7 @@ impl Preparer {
             let d = self.descriptors.describe(&prepared);
             record.fingers[slot] = d;
             record.ones[slot] = descriptor::ones(&d);
+            record.offsets[slot] = self.cohort.offset(&d, record.ones[slot]);
             record.presence |= 1 << slot;
             fingers[slot] = Some(ColdFinger {
                 template: t.clone(),
@@ -277,6 +294,15 @@ impl Gallery {
                 if !store.is_empty() {
                     if let Ok(old) = read_calibration(&path) {
                         check(old.descriptor_version)?;
+                        // The stored fingers' offsets were computed against the old cohort.
+                        if old.cohort != c.cohort {
+                            return Err(GalleryError::Calibration(
+                                "the new calibration's finger-offset cohort differs from the \
+                                 one the gallery's persons were prepared with: enrol them into \
+                                 a new data directory instead"
+                                    .into(),
+                            ));
+                        }
                     }
                 }
                 c.descriptor_version = expected;
@@ -290,7 +316,8 @@ impl Gallery {
             }
         };
         let mcc = matcher_for(&config.mcc, calibration.matcher_version)?;
-        let preparer = Preparer::new(&mcc, config.descriptor)?;
+        let preparer =
+            Preparer::new(&mcc, config.descriptor)?.with_cohort(calibration.cohort.clone());
         Ok(Self {
             store,
             preparer,

@@ -2,13 +2,14 @@
 //! on every search, laid out contiguously so a scan streams through memory once.
 //!
 //! ```text
-//! 0     8         12          32            64                    1344             2368
-//! | key | presence | ones[10] | reserved   | fingers: 10 × 128 B | irises: 2 × 512 B |
+//! 0     8         12          32           42         64                    1344             2368
+//! | key | presence | ones[10] | offsets[10] | reserved | fingers: 10 × 128 B | irises: 2 × 512 B |
 //! ```
 //!
 //! `presence` bit `i` (0–9) says finger slot `i` (ISO position `i + 1`) has a usable template;
 //! bits 10 and 11 say the left and right iris are present. `ones[i]` is the number of set bits
-//! of finger `i`'s descriptor (so the first stage does not recount it).
+//! of finger `i`'s descriptor (so the first stage does not recount it); `offsets[i]` is finger
+//! `i`'s similarity offset against the gallery's cohort (`super::cohort`; 0 without a cohort).
 
 use bytemuck::{Pod, Zeroable};
 
@@ -32,8 +33,10 @@ pub struct PersonRecord {
     pub presence: u32,
     /// Set bits of each finger descriptor.
     pub ones: [u16; FINGERS],
+    /// Each finger's similarity offset in units of 1/16 (see [`super::cohort`]).
+    pub offsets: [i8; FINGERS],
     /// Zero.
-    pub reserved: [u32; 8],
+    pub reserved: [u8; 22],
     /// First-stage fingerprint descriptors, by finger slot.
     pub fingers: [[u64; DESCRIPTOR_WORDS]; FINGERS],
     /// Iris gallery records ([`crate::iris::encode_record`] layout of the 2 048-bit code:

@@ -382,7 +382,9 @@ impl Deduplicator {
             for &earlier in &accepted {
                 candidates.push(full(earlier)?);
             }
-            candidates.sort_by(|a, b| b.fused.total_cmp(&a.fused));
+            // Best first; equal scores (two captures of one person at the cap) by key, as a
+            // sharded gallery orders them.
+            candidates.sort_by(|a, b| b.fused.total_cmp(&a.fused).then(a.key.cmp(&b.key)));
             let outcome = decide(
                 candidates,
                 hits.iter().map(|h| h.key).collect(),

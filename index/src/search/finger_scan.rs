@@ -14,6 +14,7 @@
 //! ratios are added in slot order, and only integer popcounts differ in how they are
 //! computed.
 
+use crate::gallery::cohort::normalised;
 use crate::gallery::descriptor::similarity;
 use crate::gallery::person_record::{PersonRecord, FINGERS};
 use crate::search::fusion::LlrTable;
@@ -111,6 +112,7 @@ fn evidence_avx2(
 mod avx512 {
     use std::arch::x86_64::*;
 
+    use crate::gallery::cohort::OFFSET_SCALE;
     use crate::gallery::descriptor::{DESCRIPTOR_BITS, DESCRIPTOR_WORDS};
     use crate::gallery::person_record::{PersonRecord, FINGERS};
     use crate::search::fusion::LlrTable;
@@ -208,6 +210,7 @@ mod avx512 {
         let zero = _mm512_setzero_ps();
         let one = _mm512_set1_ps(1.0);
         let width = _mm512_set1_ps(DESCRIPTOR_BITS as f32);
+        let unit = _mm512_set1_ps(1.0 / OFFSET_SCALE);
         let mut p_ones = [0.0f32; 16];
         for (o, &c) in p_ones.iter_mut().zip(probe.ones.iter()) {
             *o = f32::from(c);
@@ -247,6 +250,13 @@ mod avx512 {
             let nonempty = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(p_ones, zero)
                 & _mm512_cmp_ps_mask::<_CMP_GT_OQ>(g_ones, zero);
             let s = _mm512_maskz_mov_ps(nonempty, s);
+            // cohort::normalised(): minus the gallery finger's offset, an exact byte / 16.
+            let mut g_offsets = [0i8; 16];
+            g_offsets[..FINGERS].copy_from_slice(&g.offsets);
+            // SAFETY: 16 i8 (16 bytes) read from a 16-element array.
+            let g_offsets = unsafe { _mm_loadu_si128(g_offsets.as_ptr().cast()) };
+            let offsets = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(g_offsets)), unit);
+            let s = _mm512_sub_ps(s, offsets);
             // LlrTable::llr(): the bin of (s − lo) / (hi − lo) · n, NaN to bin 0, clamped.
             let x = _mm512_mul_ps(_mm512_div_ps(_mm512_sub_ps(s, lo), range), bins);
             // `max` returns its second operand (0) when `x` is NaN.
@@ -278,11 +288,14 @@ pub fn person(probe: &PersonRecord, g: &PersonRecord, table: &LlrTable) -> f32 {
     let mut sum = 0.0f32;
     for slot in 0..FINGERS {
         if common & (1 << slot) != 0 {
-            sum += table.llr(similarity(
-                &probe.fingers[slot],
-                probe.ones[slot],
-                &g.fingers[slot],
-                g.ones[slot],
+            sum += table.llr(normalised(
+                similarity(
+                    &probe.fingers[slot],
+                    probe.ones[slot],
+                    &g.fingers[slot],
+                    g.ones[slot],
+                ),
+                g.offsets[slot],
             ));
         }
     }
@@ -343,6 +356,13 @@ mod tests {
                         }
                         _ => {}
                     }
+                    // Offsets over the whole byte range, the extremes included.
+                    g.offsets[slot] = match splitmix(&mut s) % 6 {
+                        0 => i8::MIN,
+                        1 => i8::MAX,
+                        2 => 0,
+                        _ => splitmix(&mut s) as i8,
+                    };
                 }
                 g
             })
@@ -393,6 +413,31 @@ mod tests {
         let mut own = [0.0];
         finger_evidence(&probe, std::slice::from_ref(&probe), &t, &mut own);
         assert!(fast.iter().all(|&f| f < own[0]));
+    }
+
+    #[test]
+    fn a_gallery_fingers_offset_is_subtracted_before_the_table() {
+        let mut probe = record(5);
+        probe.presence = 1;
+        let mut g = record(6);
+        g.presence = 1;
+        // An identity-like table: bins of width 1/16 over [−8, 8).
+        let t = LlrTable {
+            lo: -8.0,
+            hi: 8.0,
+            llr: (0..256).map(|i| i as f32).collect(),
+        };
+        let mut plain = [0.0];
+        finger_evidence(&probe, std::slice::from_ref(&g), &t, &mut plain);
+        g.offsets[0] = 32;
+        for kernel in FingerKernel::available() {
+            let mut shifted = [0.0];
+            kernel.evidence(&probe, std::slice::from_ref(&g), &t, &mut shifted);
+            // Two units of similarity lower: 32 bins of 1/16 (one either way for rounding
+            // at a bin edge).
+            let moved = plain[0] - shifted[0];
+            assert!((31.0..=33.0).contains(&moved), "{kernel:?}: {moved}");
+        }
     }
 
     #[test]

@@ -216,6 +216,14 @@ pub struct Calibration {
     /// versions were recorded. A gallery compares with that version's parameters.
     #[serde(default = "first_matcher_version")]
     pub matcher_version: u32,
+    /// The cohort against which every gallery finger's first-stage similarity is normalised
+    /// ([`crate::gallery::cohort`]); empty (every offset 0) for a calibration stored before
+    /// cohorts existed. The descriptor table calibrates normalised similarities.
+    #[serde(
+        default,
+        skip_serializing_if = "crate::gallery::DescriptorCohort::is_empty"
+    )]
+    pub cohort: crate::gallery::DescriptorCohort,
 }
 
 fn first_descriptor_version() -> u32 {
@@ -301,6 +309,7 @@ mod tests {
             id: String::new(),
             descriptor_version: 1,
             matcher_version: 1,
+            cohort: Default::default(),
         }
     }
 

@@ -137,6 +137,7 @@ mod tests {
             id: "synthetic".into(),
             descriptor_version: crate::gallery::descriptor::DESCRIPTOR_VERSION,
             matcher_version: crate::finger::MATCHER_VERSION,
+            cohort: Default::default(),
         }
     }
 

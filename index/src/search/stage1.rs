@@ -23,6 +23,7 @@ use std::collections::BinaryHeap;
 
 use rayon::prelude::*;
 
+use crate::gallery::cohort::normalised;
 use crate::gallery::descriptor::similarity;
 use crate::gallery::iris::IRIS_RECORD_WORDS;
 use crate::gallery::person_record::PERSON_RECORD_BYTES;
@@ -194,17 +195,21 @@ impl Scorer<'_> {
         Ok(kept[0] != 0)
     }
 
-    /// Descriptor similarity per finger slot (NaN where either side lacks the finger).
+    /// Descriptor similarity per finger slot, normalised by the gallery finger's offset (NaN
+    /// where either side lacks the finger).
     fn descriptors(p: &PersonRecord, g: &PersonRecord) -> [f32; FINGERS] {
         let common = p.presence & g.presence;
         let mut out = [f32::NAN; FINGERS];
         for (slot, d) in out.iter_mut().enumerate() {
             if common & (1 << slot) != 0 {
-                *d = similarity(
-                    &p.fingers[slot],
-                    p.ones[slot],
-                    &g.fingers[slot],
-                    g.ones[slot],
+                *d = normalised(
+                    similarity(
+                        &p.fingers[slot],
+                        p.ones[slot],
+                        &g.fingers[slot],
+                        g.ones[slot],
+                    ),
+                    g.offsets[slot],
                 );
             }
         }
