@@ -129,6 +129,14 @@ fn check_consistent(r: &Value, persons: usize, impressions: usize) {
         assert!(pair["probe"].as_u64() > pair["mate"].as_u64());
         if let Some(rank) = pair["rank"].as_u64() {
             assert!(rank >= 1 && rank <= n(&pair["background"]) + 1);
+            // The real impostor fingers are a part of the background: the mate ranks no
+            // lower among them alone.
+            let real = pair["real_rank"].as_u64().unwrap();
+            assert!(real >= 1 && real <= rank, "{pair}");
+            assert!(
+                n(&pair["real_background"]) < n(&pair["background"]),
+                "{pair}"
+            );
         }
     }
 }
@@ -208,17 +216,30 @@ fn real_fvc2002_persons_fingers_only() {
         assert_eq!(c["max_shared_fingers"], 3);
     }
     // First-stage retention of real mated fingers among ~10,000 synthetic and 312 real
-    // impostor fingers. Measured with the version 2 descriptor: 59.6 / 70.9 / 80.5 % at
-    // 0.1 / 1 / 5 % penetration, every database at least 47.9 % at 1 %; the version 1
-    // descriptor gave 43.2 / 57.1 / 68.8 % and 37.1 %, below these floors.
+    // impostor fingers. Measured with the version 2 descriptor and each gallery finger's
+    // cohort offset: 62.5 / 75.3 / 84.6 % at 0.1 / 1 / 5 % penetration, every database at
+    // least 56.8 % at 1 %, 65.7 % at 1 % among the real impostor fingers alone. Without the
+    // offsets the same descriptor gave 59.6 / 70.9 / 80.5 %, 47.9 % and 62.4 %, below these
+    // floors; the version 1 descriptor 43.2 / 57.1 / 68.8 % and 37.1 %.
     let at = |ret: &Value, i: usize| ret["retention"][i][1].as_f64().unwrap();
     let all = &f["all"];
-    assert!(at(all, 0) >= 0.55, "{all}");
-    assert!(at(all, 1) >= 0.67, "{all}");
-    assert!(at(all, 2) >= 0.77, "{all}");
+    assert!(at(all, 0) >= 0.58, "{all}");
+    assert!(at(all, 1) >= 0.72, "{all}");
+    assert!(at(all, 2) >= 0.81, "{all}");
     for db in f["per_person"].as_array().unwrap() {
-        assert!(at(db, 1) >= 0.44, "{db}");
+        assert!(at(db, 1) >= 0.52, "{db}");
     }
+    let real = &f["real_only"];
+    assert_eq!(
+        at(real, 0),
+        0.0,
+        "0.1 % of 312 fingers is below one rank: {real}"
+    );
+    assert!(at(real, 1) >= 0.635, "{real}");
+    assert!(
+        at(real, 1) < at(all, 1),
+        "the real impostors are the harder background: {real}"
+    );
     // At 1,000 background persons every real mate is found and no chimera is a duplicate.
     let s = &r["summary"];
     assert_eq!(s["missed"], 0, "{s}");

@@ -186,7 +186,7 @@ impl PersonsArgs {
             "per finger: {} genuine pairs ({} undescribed) against {} synthetic + up to {} real impostor fingers",
             f.genuine_pairs, f.undescribed_pairs, f.synthetic_fingers, f.real_impostor_fingers
         );
-        for ret in std::iter::once(&f.all).chain(&f.per_person) {
+        for ret in [&f.all, &f.real_only].into_iter().chain(&f.per_person) {
             let cells: Vec<String> = ret
                 .retention
                 .iter()
