@@ -4,12 +4,12 @@
 use rayon::prelude::*;
 use tunggal_datasets::iris_source::{Eye, IrisSource};
 use tunggal_datasets::population::{Capture, CaptureSpec, Population, QualityMode};
-use tunggal_index::gallery::cohort::{normalised, COHORT_FINGERS};
-use tunggal_index::gallery::descriptor::similarity;
+use tunggal_index::gallery::cohort::COHORT_FINGERS;
 use tunggal_index::gallery::{
     DescriptorCohort, Enrolment, IrisCode, PreparedPerson, Preparer, EYES, FINGERS,
 };
 use tunggal_index::iris::{decode_record, IrisProbe};
+use tunggal_index::search::finger_scan::slot_similarity;
 use tunggal_index::search::{Calibration, FusionCaps, LlrTable};
 
 /// First person id used for calibration, far from any scenario's ids.
@@ -152,15 +152,7 @@ pub fn sample_scores<I: IrisSource>(
                     let (Some(pa), Some(pb)) = (&a.fingers[f], &b.fingers[f]) else {
                         continue;
                     };
-                    let d = normalised(
-                        similarity(
-                            &a.record.fingers[f],
-                            a.record.ones[f],
-                            &b.record.fingers[f],
-                            b.record.ones[f],
-                        ),
-                        b.record.offsets[f],
-                    );
+                    let d = slot_similarity(&a.record, &b.record, f);
                     if mate {
                         s.descriptor.0.push(d);
                         s.finger.0.push(matcher.compare(&pa.prepared, &pb.prepared));

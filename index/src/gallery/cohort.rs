@@ -111,17 +111,15 @@ impl TryFrom<Vec<String>> for DescriptorCohort {
         let expected = DESCRIPTOR_WORDS * 16;
         let mut out = Vec::with_capacity(v.len());
         for (index, s) in v.iter().enumerate() {
-            let error = CohortError { index, expected };
-            if s.len() != expected || !s.is_ascii() {
-                return Err(error);
+            let error = || CohortError { index, expected };
+            if s.len() != expected {
+                return Err(error());
             }
             let mut d = [0u64; DESCRIPTOR_WORDS];
             for (w, word) in d.iter_mut().enumerate() {
-                let digits = s
-                    .get(w * 16..(w + 1) * 16)
-                    .ok_or(CohortError { index, expected })?;
-                *word =
-                    u64::from_str_radix(digits, 16).map_err(|_| CohortError { index, expected })?;
+                // `get` is `None` where a multi-byte character straddles a word's digits.
+                let digits = s.get(w * 16..(w + 1) * 16).ok_or_else(error)?;
+                *word = u64::from_str_radix(digits, 16).map_err(|_| error())?;
             }
             out.push(d);
         }

@@ -281,6 +281,22 @@ fn body(probe: &PersonRecord, gallery: &[PersonRecord], table: &LlrTable, out: &
     }
 }
 
+/// The first-stage similarity of finger slot `slot` of `probe` to gallery record `g`: the
+/// descriptor similarity less the gallery finger's offset, the value the descriptor table
+/// calibrates. Both records must have the finger for the value to mean anything.
+#[inline(always)]
+pub fn slot_similarity(probe: &PersonRecord, g: &PersonRecord, slot: usize) -> f32 {
+    normalised(
+        similarity(
+            &probe.fingers[slot],
+            probe.ones[slot],
+            &g.fingers[slot],
+            g.ones[slot],
+        ),
+        g.offsets[slot],
+    )
+}
+
 /// The finger evidence of one pair (slot order, as the scan sums it).
 #[inline(always)]
 pub fn person(probe: &PersonRecord, g: &PersonRecord, table: &LlrTable) -> f32 {
@@ -288,15 +304,7 @@ pub fn person(probe: &PersonRecord, g: &PersonRecord, table: &LlrTable) -> f32 {
     let mut sum = 0.0f32;
     for slot in 0..FINGERS {
         if common & (1 << slot) != 0 {
-            sum += table.llr(normalised(
-                similarity(
-                    &probe.fingers[slot],
-                    probe.ones[slot],
-                    &g.fingers[slot],
-                    g.ones[slot],
-                ),
-                g.offsets[slot],
-            ));
+            sum += table.llr(slot_similarity(probe, g, slot));
         }
     }
     sum

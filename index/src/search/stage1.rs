@@ -23,8 +23,6 @@ use std::collections::BinaryHeap;
 
 use rayon::prelude::*;
 
-use crate::gallery::cohort::normalised;
-use crate::gallery::descriptor::similarity;
 use crate::gallery::iris::IRIS_RECORD_WORDS;
 use crate::gallery::person_record::PERSON_RECORD_BYTES;
 use crate::gallery::person_record::{PersonRecord, EYES, EYE_PRESENCE_SHIFT, FINGERS};
@@ -202,15 +200,7 @@ impl Scorer<'_> {
         let mut out = [f32::NAN; FINGERS];
         for (slot, d) in out.iter_mut().enumerate() {
             if common & (1 << slot) != 0 {
-                *d = normalised(
-                    similarity(
-                        &p.fingers[slot],
-                        p.ones[slot],
-                        &g.fingers[slot],
-                        g.ones[slot],
-                    ),
-                    g.offsets[slot],
-                );
+                *d = finger_scan::slot_similarity(p, g, slot);
             }
         }
         out
